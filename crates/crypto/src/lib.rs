@@ -1,0 +1,21 @@
+//! Strongroom's cryptographic primitives, on aws-lc-rs.
+//!
+//! This is the only crate that calls the crypto library. Its types are built
+//! so that secrets cannot be printed or copied by accident: key types hold
+//! their bytes in [`zeroize::Zeroizing`], have a redacted `Debug` and no
+//! `Clone`; AEAD nonces are consumed by value so one cannot be used twice.
+#![forbid(unsafe_code)]
+
+mod aead;
+mod digest;
+mod error;
+mod kdf;
+mod random;
+mod secret;
+
+pub use aead::{AES_GCM_TAG_LEN, Aes256GcmKey, IV_LEN, Iv};
+pub use digest::{HmacSha256Key, constant_time_eq, hmac_sha256, sha256};
+pub use error::CryptoError;
+pub use kdf::hkdf_sha256;
+pub use random::{fill_random, random_array};
+pub use secret::{SecretBytes, SecretKey256};

@@ -1,0 +1,205 @@
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+/// One version of one KMS key: the name a module knows a backing key by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct KeyRef {
+    /// The key's UUID.
+    pub key_id: Uuid,
+    /// The version (1 for the first backing key; rotation adds more).
+    pub version: u32,
+}
+
+/// Key material kinds a module can generate. The code is bound into EKTs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[repr(u8)]
+pub enum KeySpecCode {
+    /// 256-bit AES backing key (AWS `SYMMETRIC_DEFAULT`).
+    SymmetricDefault = 1,
+}
+
+impl KeySpecCode {
+    /// Parses the byte stored in an EKT.
+    pub fn from_u8(b: u8) -> Option<Self> {
+        match b {
+            1 => Some(Self::SymmetricDefault),
+            _ => None,
+        }
+    }
+}
+
+/// An exported key token: a backing key sealed under a domain key. Opaque
+/// and safe to store; only a member of the domain can open it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ekt(pub Vec<u8>);
+
+/// The scope a SigV4 signing key is derived for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SigV4Scope {
+    /// `YYYYMMDD`.
+    pub date: String,
+    /// Region, e.g. `us-east-1`.
+    pub region: String,
+    /// Service, `kms`.
+    pub service: String,
+}
+
+/// A day-scoped SigV4 signing key (`kSigning`). It cannot recover the secret
+/// access key; still secret, so zeroized and redacted.
+#[derive(Serialize, Deserialize)]
+pub struct SigningKey(pub Zeroizing<[u8; 32]>);
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(<redacted>)")
+    }
+}
+
+/// A data key produced for a caller: plaintext (if asked for) and its
+/// ciphertext blob under the KMS key.
+#[derive(Serialize, Deserialize)]
+pub struct DataKey {
+    /// The plaintext data key, absent for `...WithoutPlaintext`.
+    pub plaintext: Option<Zeroizing<Vec<u8>>>,
+    /// The data key encrypted under the KMS key.
+    pub ciphertext: Vec<u8>,
+}
+
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataKey")
+            .field("plaintext", &self.plaintext.as_ref().map(|_| "<redacted>"))
+            .field("ciphertext_len", &self.ciphertext.len())
+            .finish()
+    }
+}
+
+/// A request from the frontend to a module.
+#[derive(Serialize, Deserialize)]
+pub enum Request {
+    /// Generate a fresh backing key for `key` and return its EKT.
+    GenerateBackingKey { key: KeyRef, spec: KeySpecCode },
+    /// Encrypt customer data under `key`.
+    Encrypt {
+        key: KeyRef,
+        ekt: Ekt,
+        plaintext: Zeroizing<Vec<u8>>,
+        /// Canonical encryption context (see [`crate::context`]).
+        context: Vec<u8>,
+    },
+    /// Decrypt a ciphertext blob; `ekt` is the version its header names.
+    Decrypt {
+        ekt: Ekt,
+        ciphertext: Vec<u8>,
+        context: Vec<u8>,
+    },
+    /// Decrypt under one key and encrypt under another, inside the module.
+    ReEncrypt {
+        source_ekt: Ekt,
+        ciphertext: Vec<u8>,
+        source_context: Vec<u8>,
+        destination: KeyRef,
+        destination_ekt: Ekt,
+        destination_context: Vec<u8>,
+    },
+    /// Generate `length` random bytes as a data key, encrypted under `key`.
+    GenerateDataKey {
+        key: KeyRef,
+        ekt: Ekt,
+        context: Vec<u8>,
+        length: u16,
+        with_plaintext: bool,
+    },
+    /// Random bytes from the module's CSPRNG.
+    GenerateRandom { length: u16 },
+    /// Seal a secret access key under the domain so the store never holds it.
+    SealCredential {
+        access_key_id: String,
+        secret: Zeroizing<String>,
+    },
+    /// Derive a SigV4 signing key from a sealed secret access key.
+    DeriveSigV4Key {
+        access_key_id: String,
+        sealed: Vec<u8>,
+        scope: SigV4Scope,
+    },
+    /// Drop every cached copy of a key's backing keys.
+    ForgetKey { key_id: uuid::Uuid },
+    /// Describe the module (id, domain, cache use); never secrets.
+    Status,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Only the operation name: fields may carry customer data.
+        f.write_str(match self {
+            Request::GenerateBackingKey { .. } => "GenerateBackingKey",
+            Request::Encrypt { .. } => "Encrypt",
+            Request::Decrypt { .. } => "Decrypt",
+            Request::ReEncrypt { .. } => "ReEncrypt",
+            Request::GenerateDataKey { .. } => "GenerateDataKey",
+            Request::GenerateRandom { .. } => "GenerateRandom",
+            Request::SealCredential { .. } => "SealCredential",
+            Request::DeriveSigV4Key { .. } => "DeriveSigV4Key",
+            Request::ForgetKey { .. } => "ForgetKey",
+            Request::Status => "Status",
+        })
+    }
+}
+
+/// A module's answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Response {
+    /// The EKT of a newly generated backing key.
+    Ekt(Ekt),
+    /// A ciphertext blob.
+    Ciphertext(Vec<u8>),
+    /// A decrypted plaintext and the key version that opened it.
+    Plaintext {
+        key: KeyRef,
+        plaintext: Zeroizing<Vec<u8>>,
+    },
+    /// A data key.
+    DataKey(DataKey),
+    /// Random bytes.
+    Random(Vec<u8>),
+    /// A sealed credential.
+    SealedCredential(Vec<u8>),
+    /// A derived SigV4 signing key.
+    SigningKey(SigningKey),
+    /// Done, nothing to return.
+    Done,
+    /// Module status.
+    Status {
+        module_id: String,
+        domain_id: String,
+        cached_keys: usize,
+        cache_capacity: usize,
+        memory_locked: bool,
+    },
+}
+
+/// Why a module refused or failed a request. Each maps to one AWS error at
+/// the HTTP edge.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+pub enum HsmError {
+    /// The ciphertext is malformed, tampered with, or the context differs.
+    #[error("the ciphertext is invalid or does not match its encryption context")]
+    InvalidCiphertext,
+    /// The EKT is malformed, from another domain, or not for this key.
+    #[error("the key token is invalid for this module")]
+    InvalidKeyToken,
+    /// The request's parameters are out of range.
+    #[error("invalid request: {0}")]
+    InvalidRequest(String),
+    /// A stored credential could not be opened.
+    #[error("the credential is invalid")]
+    InvalidCredential,
+    /// The module cannot answer (stopped, channel closed).
+    #[error("security module unavailable: {0}")]
+    Unavailable(String),
+    /// A fault inside the module.
+    #[error("security module internal error: {0}")]
+    Internal(String),
+}

@@ -1,0 +1,214 @@
+//! The key vault: a bounded cache of plaintext backing keys in one locked
+//! region of memory, zeroized on eviction and on drop.
+
+use std::collections::HashMap;
+
+use strongroom_crypto::SecretKey256;
+use strongroom_hsm_proto::KeyRef;
+use uuid::Uuid;
+use zeroize::{Zeroize, Zeroizing};
+
+const KEY_LEN: usize = 32;
+
+/// A fixed slab of key slots, locked into RAM (mlock) when the OS allows.
+///
+/// One region locked once: locking each key separately would not work,
+/// since unlocking one page would unlock its neighbours too.
+struct LockedSlab {
+    bytes: Zeroizing<Vec<u8>>,
+    _lock: Option<region::LockGuard>,
+}
+
+impl LockedSlab {
+    fn new(slots: usize) -> Self {
+        let bytes = Zeroizing::new(vec![0u8; slots * KEY_LEN]);
+        let lock = match region::lock(bytes.as_ptr(), bytes.len()) {
+            Ok(g) => Some(g),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not mlock the key vault; keys may be swapped");
+                None
+            }
+        };
+        Self { bytes, _lock: lock }
+    }
+
+    fn slot(&self, i: usize) -> &[u8; KEY_LEN] {
+        self.bytes[i * KEY_LEN..(i + 1) * KEY_LEN]
+            .try_into()
+            .expect("slot size")
+    }
+
+    fn write(&mut self, i: usize, key: &SecretKey256) {
+        self.bytes[i * KEY_LEN..(i + 1) * KEY_LEN].copy_from_slice(key.expose());
+    }
+
+    fn wipe(&mut self, i: usize) {
+        self.bytes[i * KEY_LEN..(i + 1) * KEY_LEN].zeroize();
+    }
+}
+
+struct SlotUse {
+    key: KeyRef,
+    uses: u64,
+    last_used: u64,
+}
+
+/// Bounded cache of backing keys; keeps the most used, evicts the least
+/// used (oldest first among equals) when full.
+pub struct KeyVault {
+    slab: LockedSlab,
+    index: HashMap<KeyRef, usize>,
+    slots: Vec<Option<SlotUse>>,
+    tick: u64,
+}
+
+impl KeyVault {
+    /// A vault with room for `capacity` keys.
+    pub fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        Self {
+            slab: LockedSlab::new(capacity),
+            index: HashMap::with_capacity(capacity),
+            slots: (0..capacity).map(|_| None).collect(),
+            tick: 0,
+        }
+    }
+
+    /// Whether the vault memory is locked.
+    pub fn is_locked(&self) -> bool {
+        self.slab._lock.is_some()
+    }
+
+    /// Keys held now.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// Room in slots.
+    pub fn capacity(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The cached key for `key`, counting the use.
+    pub fn get(&mut self, key: &KeyRef) -> Option<&[u8; KEY_LEN]> {
+        let i = *self.index.get(key)?;
+        self.tick += 1;
+        let u = self.slots[i].as_mut().expect("indexed slot is used");
+        u.uses += 1;
+        u.last_used = self.tick;
+        Some(self.slab.slot(i))
+    }
+
+    /// Caches `secret` for `key`, evicting the least used key if full.
+    pub fn insert(&mut self, key: KeyRef, secret: &SecretKey256) -> &[u8; KEY_LEN] {
+        self.tick += 1;
+        let i = match self.index.get(&key) {
+            Some(&i) => i,
+            None => {
+                let i = match self.slots.iter().position(Option::is_none) {
+                    Some(free) => free,
+                    None => self.evict_one(),
+                };
+                self.index.insert(key, i);
+                i
+            }
+        };
+        self.slab.write(i, secret);
+        self.slots[i] = Some(SlotUse {
+            key,
+            uses: 1,
+            last_used: self.tick,
+        });
+        self.slab.slot(i)
+    }
+
+    fn evict_one(&mut self) -> usize {
+        let (i, _) = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_ref().map(|u| (i, (u.uses, u.last_used))))
+            .min_by_key(|(_, rank)| *rank)
+            .expect("vault is full, so some slot is used");
+        self.remove_slot(i);
+        // Halve counts so keys that were hot long ago can age out.
+        for u in self.slots.iter_mut().flatten() {
+            u.uses = u.uses.div_ceil(2);
+        }
+        i
+    }
+
+    fn remove_slot(&mut self, i: usize) {
+        if let Some(u) = self.slots[i].take() {
+            self.index.remove(&u.key);
+        }
+        self.slab.wipe(i);
+    }
+
+    /// Drops and zeroizes every version of `key_id`.
+    pub fn forget(&mut self, key_id: Uuid) {
+        let doomed: Vec<usize> = self
+            .index
+            .iter()
+            .filter(|(k, _)| k.key_id == key_id)
+            .map(|(_, &i)| i)
+            .collect();
+        for i in doomed {
+            self.remove_slot(i);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kr(n: u128) -> KeyRef {
+        KeyRef {
+            key_id: Uuid::from_u128(n),
+            version: 1,
+        }
+    }
+
+    #[test]
+    fn keeps_most_used_and_wipes_evicted() {
+        let mut v = KeyVault::new(2);
+        v.insert(kr(1), &SecretKey256::from_bytes([1; 32]));
+        v.insert(kr(2), &SecretKey256::from_bytes([2; 32]));
+        for _ in 0..5 {
+            assert_eq!(v.get(&kr(1)).unwrap(), &[1; 32]);
+        }
+        v.insert(kr(3), &SecretKey256::from_bytes([3; 32]));
+        assert!(v.get(&kr(2)).is_none(), "least used key evicted");
+        assert_eq!(v.get(&kr(1)).unwrap(), &[1; 32]);
+        assert_eq!(v.get(&kr(3)).unwrap(), &[3; 32]);
+        assert_eq!(v.len(), 2);
+        // The evicted slot was reused, and no slot still holds key 2's bytes.
+        assert!(!v.slab.bytes.chunks(32).any(|c| c == [2; 32]));
+    }
+
+    #[test]
+    fn forget_zeroizes_all_versions() {
+        let mut v = KeyVault::new(4);
+        let a1 = KeyRef {
+            key_id: Uuid::from_u128(9),
+            version: 1,
+        };
+        let a2 = KeyRef {
+            key_id: Uuid::from_u128(9),
+            version: 2,
+        };
+        v.insert(a1, &SecretKey256::from_bytes([7; 32]));
+        v.insert(a2, &SecretKey256::from_bytes([8; 32]));
+        v.insert(kr(1), &SecretKey256::from_bytes([1; 32]));
+        v.forget(Uuid::from_u128(9));
+        assert_eq!(v.len(), 1);
+        assert!(v.get(&a1).is_none() && v.get(&a2).is_none());
+        assert!(
+            !v.slab
+                .bytes
+                .chunks(32)
+                .any(|c| c == [7; 32] || c == [8; 32])
+        );
+    }
+}
