@@ -1,1 +1,89 @@
+//! Durable metadata for Strongroom: accounts, access keys, KMS keys and
+//! their versions (EKTs only, never plaintext), aliases.
+//!
+//! One trait, [`Store`]; SQLite is the embedded default. Every write that
+//! returns `Ok` is durable (committed and fsync'd) before it returns.
 #![forbid(unsafe_code)]
+
+mod error;
+mod model;
+pub mod sqlite;
+
+pub use error::StoreError;
+pub use model::{
+    AccessKeyRecord, AccountRecord, AliasRecord, KeyRecord, KeyState, KeyVersionRecord, Tag,
+};
+pub use sqlite::SqliteStore;
+
+use async_trait::async_trait;
+use uuid::Uuid;
+
+/// Result of a store call.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The durable state behind a Strongroom deployment.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates an account; `AlreadyExists` if the id is taken.
+    async fn create_account(&self, account: &AccountRecord) -> StoreResult<()>;
+    /// One account.
+    async fn get_account(&self, id: &str) -> StoreResult<Option<AccountRecord>>;
+    /// Every account, by id.
+    async fn list_accounts(&self) -> StoreResult<Vec<AccountRecord>>;
+
+    /// Adds an access key (secret sealed by a module).
+    async fn put_access_key(&self, key: &AccessKeyRecord) -> StoreResult<()>;
+    /// One access key.
+    async fn get_access_key(&self, access_key_id: &str) -> StoreResult<Option<AccessKeyRecord>>;
+    /// An account's access keys.
+    async fn list_access_keys(&self, account_id: &str) -> StoreResult<Vec<AccessKeyRecord>>;
+
+    /// Creates a key with its first version, atomically.
+    async fn create_key(&self, key: &KeyRecord, first: &KeyVersionRecord) -> StoreResult<()>;
+    /// One key by UUID (any account: callers check ownership).
+    async fn get_key(&self, id: Uuid) -> StoreResult<Option<KeyRecord>>;
+    /// Replaces a key's mutable metadata; `NotFound` if it is gone.
+    async fn update_key(&self, key: &KeyRecord) -> StoreResult<()>;
+    /// An account's keys ordered by UUID, starting after `after`.
+    async fn list_keys(
+        &self,
+        account_id: &str,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> StoreResult<Vec<KeyRecord>>;
+    /// One version's EKT.
+    async fn get_key_version(
+        &self,
+        id: Uuid,
+        version: u32,
+    ) -> StoreResult<Option<KeyVersionRecord>>;
+    /// Deletes a key, every version (EKT) and every alias to it. Returns
+    /// whether it existed.
+    async fn delete_key(&self, id: Uuid) -> StoreResult<bool>;
+    /// Keys pending deletion whose date is at or before `now` (epoch s).
+    async fn keys_due_for_deletion(&self, now: i64) -> StoreResult<Vec<Uuid>>;
+
+    /// Creates an alias; `AlreadyExists` if the name is taken in the account.
+    async fn create_alias(&self, alias: &AliasRecord) -> StoreResult<()>;
+    /// Points an alias at another key; `NotFound` if there is no such alias.
+    async fn update_alias(
+        &self,
+        account_id: &str,
+        name: &str,
+        key_id: Uuid,
+        now: i64,
+    ) -> StoreResult<()>;
+    /// Deletes an alias; `NotFound` if there is no such alias.
+    async fn delete_alias(&self, account_id: &str, name: &str) -> StoreResult<()>;
+    /// One alias.
+    async fn get_alias(&self, account_id: &str, name: &str) -> StoreResult<Option<AliasRecord>>;
+    /// An account's aliases by name (optionally only those of `key_id`),
+    /// starting after `after`.
+    async fn list_aliases(
+        &self,
+        account_id: &str,
+        key_id: Option<Uuid>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<AliasRecord>>;
+}

@@ -1,0 +1,136 @@
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// An account (a 12-digit id, as AWS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    /// 12-digit account id.
+    pub id: String,
+    /// Epoch seconds.
+    pub created_at: i64,
+}
+
+/// An access key; the secret is sealed by a security module.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AccessKeyRecord {
+    /// The access key id (`AKIA...`).
+    pub access_key_id: String,
+    /// Owning account.
+    pub account_id: String,
+    /// Secret access key sealed under the domain key.
+    pub sealed_secret: Vec<u8>,
+    /// Epoch seconds.
+    pub created_at: i64,
+    /// Whether it may sign requests.
+    pub active: bool,
+}
+
+impl std::fmt::Debug for AccessKeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessKeyRecord")
+            .field("access_key_id", &self.access_key_id)
+            .field("account_id", &self.account_id)
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A KMS key's lifecycle state (AWS names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Usable.
+    Enabled,
+    /// Not usable until enabled.
+    Disabled,
+    /// Scheduled for deletion; not usable.
+    PendingDeletion,
+}
+
+impl KeyState {
+    /// The AWS `KeyState` string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Enabled => "Enabled",
+            KeyState::Disabled => "Disabled",
+            KeyState::PendingDeletion => "PendingDeletion",
+        }
+    }
+
+    /// Parses an AWS `KeyState` string.
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "Enabled" => KeyState::Enabled,
+            "Disabled" => KeyState::Disabled,
+            "PendingDeletion" => KeyState::PendingDeletion,
+            _ => return None,
+        })
+    }
+}
+
+/// A tag on a key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tag {
+    /// Tag key.
+    #[serde(rename = "TagKey")]
+    pub key: String,
+    /// Tag value.
+    #[serde(rename = "TagValue")]
+    pub value: String,
+}
+
+/// A KMS key's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// Key UUID.
+    pub id: Uuid,
+    /// Owning account.
+    pub account_id: String,
+    /// Free text.
+    pub description: String,
+    /// Lifecycle state.
+    pub state: KeyState,
+    /// AWS KeySpec, e.g. `SYMMETRIC_DEFAULT`.
+    pub key_spec: String,
+    /// AWS KeyUsage, e.g. `ENCRYPT_DECRYPT`.
+    pub key_usage: String,
+    /// AWS Origin, e.g. `AWS_KMS`.
+    pub origin: String,
+    /// Epoch seconds.
+    pub created_at: i64,
+    /// When a pending deletion happens (epoch seconds).
+    pub deletion_date: Option<i64>,
+    /// The waiting period chosen at ScheduleKeyDeletion.
+    pub pending_window_days: Option<u32>,
+    /// The version new ciphertexts use.
+    pub current_version: u32,
+    /// Tags, in the order given.
+    pub tags: Vec<Tag>,
+}
+
+/// One version of a key: its backing key as an EKT.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyVersionRecord {
+    /// Key UUID.
+    pub key_id: Uuid,
+    /// Version number, from 1.
+    pub version: u32,
+    /// The exported key token.
+    pub ekt: Vec<u8>,
+    /// Epoch seconds.
+    pub created_at: i64,
+}
+
+/// An alias (`alias/...`) naming a key within an account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasRecord {
+    /// Owning account.
+    pub account_id: String,
+    /// Full name including `alias/`.
+    pub name: String,
+    /// Target key.
+    pub key_id: Uuid,
+    /// Epoch seconds.
+    pub created_at: i64,
+    /// Epoch seconds.
+    pub updated_at: i64,
+}

@@ -1,0 +1,474 @@
+//! The SQLite store: WAL journal, `synchronous=FULL` so a commit is on disk
+//! before it returns, `secure_delete` so deleted EKTs are overwritten.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use uuid::Uuid;
+
+use crate::{
+    AccessKeyRecord, AccountRecord, AliasRecord, KeyRecord, KeyState, KeyVersionRecord, Store,
+    StoreError, StoreResult,
+};
+
+mod migrations;
+
+/// A store in one SQLite database file.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and migrates it.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let conn = Connection::open(path).map_err(db)?;
+        Self::init(conn)
+    }
+
+    /// An in-memory database (tests).
+    pub fn open_in_memory() -> StoreResult<Self> {
+        Self::init(Connection::open_in_memory().map_err(db)?)
+    }
+
+    fn init(mut conn: Connection) -> StoreResult<Self> {
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(db)?;
+        migrations::migrate(&mut conn)?;
+        Ok(Self {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// The schema version now applied.
+    pub fn schema_version(&self) -> StoreResult<i64> {
+        let c = self
+            .conn
+            .lock()
+            .map_err(|_| StoreError::Database("poisoned".into()))?;
+        migrations::current_version(&c)
+    }
+
+    async fn run<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = conn
+                .lock()
+                .map_err(|_| StoreError::Database("connection lock poisoned".into()))?;
+            f(&mut c)
+        })
+        .await
+        .map_err(|e| StoreError::Database(format!("store task failed: {e}")))?
+    }
+}
+
+const KEY_COLUMNS: &str = "id, account_id, description, state, key_spec, key_usage, origin, created_at, \
+                           deletion_date, pending_window_days, current_version, tags";
+
+fn uuid_col(row: &Row<'_>, i: usize) -> rusqlite::Result<Uuid> {
+    let s: String = row.get(i)?;
+    Uuid::parse_str(&s).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn key_from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
+    let state: String = row.get(3)?;
+    let tags: String = row.get(11)?;
+    let bad = |i, e: Box<dyn std::error::Error + Send + Sync>| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e)
+    };
+    Ok(KeyRecord {
+        id: uuid_col(row, 0)?,
+        account_id: row.get(1)?,
+        description: row.get(2)?,
+        state: KeyState::parse(&state)
+            .ok_or_else(|| bad(3, format!("key state {state}").into()))?,
+        key_spec: row.get(4)?,
+        key_usage: row.get(5)?,
+        origin: row.get(6)?,
+        created_at: row.get(7)?,
+        deletion_date: row.get(8)?,
+        pending_window_days: row.get(9)?,
+        current_version: row.get(10)?,
+        tags: serde_json::from_str(&tags).map_err(|e| bad(11, Box::new(e)))?,
+    })
+}
+
+fn alias_from_row(row: &Row<'_>) -> rusqlite::Result<AliasRecord> {
+    Ok(AliasRecord {
+        account_id: row.get(0)?,
+        name: row.get(1)?,
+        key_id: uuid_col(row, 2)?,
+        created_at: row.get(3)?,
+        updated_at: row.get(4)?,
+    })
+}
+
+fn access_key_from_row(row: &Row<'_>) -> rusqlite::Result<AccessKeyRecord> {
+    Ok(AccessKeyRecord {
+        access_key_id: row.get(0)?,
+        account_id: row.get(1)?,
+        sealed_secret: row.get(2)?,
+        created_at: row.get(3)?,
+        active: row.get(4)?,
+    })
+}
+
+fn tags_json(k: &KeyRecord) -> StoreResult<String> {
+    serde_json::to_string(&k.tags).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn create_account(&self, a: &AccountRecord) -> StoreResult<()> {
+        let a = a.clone();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO accounts (id, created_at) VALUES (?1, ?2)",
+                params![a.id, a.created_at],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) {
+                    StoreError::AlreadyExists(a.id.clone())
+                } else {
+                    db(e)
+                }
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_account(&self, id: &str) -> StoreResult<Option<AccountRecord>> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            c.query_row(
+                "SELECT id, created_at FROM accounts WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(AccountRecord {
+                        id: r.get(0)?,
+                        created_at: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn list_accounts(&self) -> StoreResult<Vec<AccountRecord>> {
+        self.run(|c| {
+            let mut s = c
+                .prepare("SELECT id, created_at FROM accounts ORDER BY id")
+                .map_err(db)?;
+            let rows = s
+                .query_map([], |r| {
+                    Ok(AccountRecord {
+                        id: r.get(0)?,
+                        created_at: r.get(1)?,
+                    })
+                })
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })
+        .await
+    }
+
+    async fn put_access_key(&self, k: &AccessKeyRecord) -> StoreResult<()> {
+        let k = k.clone();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO access_keys (access_key_id, account_id, sealed_secret, created_at, active) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![k.access_key_id, k.account_id, k.sealed_secret, k.created_at, k.active],
+            )
+            .map_err(|e| if is_unique_violation(&e) { StoreError::AlreadyExists(k.access_key_id.clone()) } else { db(e) })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_access_key(&self, access_key_id: &str) -> StoreResult<Option<AccessKeyRecord>> {
+        let id = access_key_id.to_owned();
+        self.run(move |c| {
+            c.query_row(
+                "SELECT access_key_id, account_id, sealed_secret, created_at, active FROM access_keys \
+                 WHERE access_key_id = ?1",
+                [id],
+                access_key_from_row,
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn list_access_keys(&self, account_id: &str) -> StoreResult<Vec<AccessKeyRecord>> {
+        let id = account_id.to_owned();
+        self.run(move |c| {
+            let mut s = c
+                .prepare(
+                    "SELECT access_key_id, account_id, sealed_secret, created_at, active FROM access_keys \
+                     WHERE account_id = ?1 ORDER BY access_key_id",
+                )
+                .map_err(db)?;
+            let rows = s.query_map([id], access_key_from_row).map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })
+        .await
+    }
+
+    async fn create_key(&self, k: &KeyRecord, v: &KeyVersionRecord) -> StoreResult<()> {
+        let (k, v) = (k.clone(), v.clone());
+        self.run(move |c| {
+            let tags = tags_json(&k)?;
+            let tx = c.transaction().map_err(db)?;
+            tx.execute(
+                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+                params![
+                    k.id.to_string(),
+                    k.account_id,
+                    k.description,
+                    k.state.as_str(),
+                    k.key_spec,
+                    k.key_usage,
+                    k.origin,
+                    k.created_at,
+                    k.deletion_date,
+                    k.pending_window_days,
+                    k.current_version,
+                    tags
+                ],
+            )
+            .map_err(|e| if is_unique_violation(&e) { StoreError::AlreadyExists(k.id.to_string()) } else { db(e) })?;
+            tx.execute(
+                "INSERT INTO key_versions (key_id, version, ekt, created_at) VALUES (?1, ?2, ?3, ?4)",
+                params![v.key_id.to_string(), v.version, v.ekt, v.created_at],
+            )
+            .map_err(db)?;
+            tx.commit().map_err(db)
+        })
+        .await
+    }
+
+    async fn get_key(&self, id: Uuid) -> StoreResult<Option<KeyRecord>> {
+        self.run(move |c| {
+            c.query_row(
+                &format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = ?1"),
+                [id.to_string()],
+                key_from_row,
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn update_key(&self, k: &KeyRecord) -> StoreResult<()> {
+        let k = k.clone();
+        self.run(move |c| {
+            let tags = tags_json(&k)?;
+            let n = c
+                .execute(
+                    "UPDATE keys SET description = ?2, state = ?3, deletion_date = ?4, pending_window_days = ?5, \
+                     current_version = ?6, tags = ?7 WHERE id = ?1",
+                    params![
+                        k.id.to_string(),
+                        k.description,
+                        k.state.as_str(),
+                        k.deletion_date,
+                        k.pending_window_days,
+                        k.current_version,
+                        tags
+                    ],
+                )
+                .map_err(db)?;
+            if n == 0 { Err(StoreError::NotFound(k.id.to_string())) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn list_keys(
+        &self,
+        account_id: &str,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> StoreResult<Vec<KeyRecord>> {
+        let account = account_id.to_owned();
+        self.run(move |c| {
+            let mut s = c
+                .prepare(&format!(
+                    "SELECT {KEY_COLUMNS} FROM keys WHERE account_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+                ))
+                .map_err(db)?;
+            let after = after.map(|u| u.to_string()).unwrap_or_default();
+            let rows = s.query_map(params![account, after, limit as i64], key_from_row).map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })
+        .await
+    }
+
+    async fn get_key_version(
+        &self,
+        id: Uuid,
+        version: u32,
+    ) -> StoreResult<Option<KeyVersionRecord>> {
+        self.run(move |c| {
+            c.query_row(
+                "SELECT key_id, version, ekt, created_at FROM key_versions WHERE key_id = ?1 AND version = ?2",
+                params![id.to_string(), version],
+                |r| Ok(KeyVersionRecord { key_id: uuid_col(r, 0)?, version: r.get(1)?, ekt: r.get(2)?, created_at: r.get(3)? }),
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn delete_key(&self, id: Uuid) -> StoreResult<bool> {
+        self.run(move |c| {
+            let tx = c.transaction().map_err(db)?;
+            let id = id.to_string();
+            tx.execute("DELETE FROM aliases WHERE key_id = ?1", [&id])
+                .map_err(db)?;
+            tx.execute("DELETE FROM key_versions WHERE key_id = ?1", [&id])
+                .map_err(db)?;
+            let n = tx
+                .execute("DELETE FROM keys WHERE id = ?1", [&id])
+                .map_err(db)?;
+            tx.commit().map_err(db)?;
+            // Push the deleted pages out of the WAL so the EKTs do not linger.
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(db)?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
+    async fn keys_due_for_deletion(&self, now: i64) -> StoreResult<Vec<Uuid>> {
+        self.run(move |c| {
+            let mut s = c
+                .prepare("SELECT id FROM keys WHERE state = 'PendingDeletion' AND deletion_date <= ?1 ORDER BY id")
+                .map_err(db)?;
+            let rows = s.query_map([now], |r| uuid_col(r, 0)).map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })
+        .await
+    }
+
+    async fn create_alias(&self, a: &AliasRecord) -> StoreResult<()> {
+        let a = a.clone();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO aliases (account_id, name, key_id, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![a.account_id, a.name, a.key_id.to_string(), a.created_at, a.updated_at],
+            )
+            .map_err(|e| if is_unique_violation(&e) { StoreError::AlreadyExists(a.name.clone()) } else { db(e) })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_alias(
+        &self,
+        account_id: &str,
+        name: &str,
+        key_id: Uuid,
+        now: i64,
+    ) -> StoreResult<()> {
+        let (account, name) = (account_id.to_owned(), name.to_owned());
+        self.run(move |c| {
+            let n = c
+                .execute(
+                    "UPDATE aliases SET key_id = ?3, updated_at = ?4 WHERE account_id = ?1 AND name = ?2",
+                    params![account, name, key_id.to_string(), now],
+                )
+                .map_err(db)?;
+            if n == 0 { Err(StoreError::NotFound(name)) } else { Ok(()) }
+        })
+        .await
+    }
+
+    async fn delete_alias(&self, account_id: &str, name: &str) -> StoreResult<()> {
+        let (account, name) = (account_id.to_owned(), name.to_owned());
+        self.run(move |c| {
+            let n = c
+                .execute(
+                    "DELETE FROM aliases WHERE account_id = ?1 AND name = ?2",
+                    params![account, name],
+                )
+                .map_err(db)?;
+            if n == 0 {
+                Err(StoreError::NotFound(name))
+            } else {
+                Ok(())
+            }
+        })
+        .await
+    }
+
+    async fn get_alias(&self, account_id: &str, name: &str) -> StoreResult<Option<AliasRecord>> {
+        let (account, name) = (account_id.to_owned(), name.to_owned());
+        self.run(move |c| {
+            c.query_row(
+                "SELECT account_id, name, key_id, created_at, updated_at FROM aliases WHERE account_id = ?1 AND name = ?2",
+                params![account, name],
+                alias_from_row,
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn list_aliases(
+        &self,
+        account_id: &str,
+        key_id: Option<Uuid>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<AliasRecord>> {
+        let account = account_id.to_owned();
+        let after = after.unwrap_or("").to_owned();
+        self.run(move |c| {
+            let mut s = c
+                .prepare(
+                    "SELECT account_id, name, key_id, created_at, updated_at FROM aliases \
+                     WHERE account_id = ?1 AND name > ?2 AND (?3 IS NULL OR key_id = ?3) ORDER BY name LIMIT ?4",
+                )
+                .map_err(db)?;
+            let rows = s
+                .query_map(params![account, after, key_id.map(|k| k.to_string()), limit as i64], alias_from_row)
+                .map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests;

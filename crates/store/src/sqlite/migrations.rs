@@ -1,0 +1,98 @@
+//! Versioned schema migrations. Append only: never edit a shipped step.
+
+use rusqlite::Connection;
+
+use crate::StoreError;
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+/// (version, SQL) in order.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    "CREATE TABLE accounts (
+         id TEXT PRIMARY KEY,
+         created_at INTEGER NOT NULL
+     );
+     CREATE TABLE access_keys (
+         access_key_id TEXT PRIMARY KEY,
+         account_id TEXT NOT NULL REFERENCES accounts(id),
+         sealed_secret BLOB NOT NULL,
+         created_at INTEGER NOT NULL,
+         active INTEGER NOT NULL DEFAULT 1
+     );
+     CREATE TABLE keys (
+         id TEXT PRIMARY KEY,
+         account_id TEXT NOT NULL REFERENCES accounts(id),
+         description TEXT NOT NULL,
+         state TEXT NOT NULL,
+         key_spec TEXT NOT NULL,
+         key_usage TEXT NOT NULL,
+         origin TEXT NOT NULL,
+         created_at INTEGER NOT NULL,
+         deletion_date INTEGER,
+         pending_window_days INTEGER,
+         current_version INTEGER NOT NULL,
+         tags TEXT NOT NULL
+     );
+     CREATE INDEX keys_by_account ON keys(account_id, id);
+     CREATE INDEX keys_by_deletion ON keys(deletion_date) WHERE deletion_date IS NOT NULL;
+     CREATE TABLE key_versions (
+         key_id TEXT NOT NULL REFERENCES keys(id),
+         version INTEGER NOT NULL,
+         ekt BLOB NOT NULL,
+         created_at INTEGER NOT NULL,
+         PRIMARY KEY (key_id, version)
+     );
+     CREATE TABLE aliases (
+         account_id TEXT NOT NULL REFERENCES accounts(id),
+         name TEXT NOT NULL,
+         key_id TEXT NOT NULL REFERENCES keys(id),
+         created_at INTEGER NOT NULL,
+         updated_at INTEGER NOT NULL,
+         PRIMARY KEY (account_id, name)
+     );
+     CREATE INDEX aliases_by_key ON aliases(key_id);",
+)];
+
+/// The newest schema version this binary knows.
+pub fn latest() -> i64 {
+    MIGRATIONS.last().map(|m| m.0).unwrap_or(0)
+}
+
+/// The version applied to `c` (0 for a new database).
+pub fn current_version(c: &Connection) -> Result<i64, StoreError> {
+    c.query_row(
+        "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )
+    .map_err(db)
+}
+
+/// Applies every step newer than the database, each in its own transaction.
+pub fn migrate(c: &mut Connection) -> Result<(), StoreError> {
+    c.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )
+    .map_err(db)?;
+    let found = current_version(c)?;
+    if found > latest() {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            supported: latest(),
+        });
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > found) {
+        let tx = c.transaction().map_err(db)?;
+        tx.execute_batch(sql).map_err(db)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, strftime('%s','now'))",
+            [version],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+    }
+    Ok(())
+}

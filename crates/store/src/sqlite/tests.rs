@@ -1,0 +1,209 @@
+use super::*;
+use crate::Tag;
+
+fn key(account: &str) -> (KeyRecord, KeyVersionRecord) {
+    let id = Uuid::new_v4();
+    (
+        KeyRecord {
+            id,
+            account_id: account.into(),
+            description: "d".into(),
+            state: KeyState::Enabled,
+            key_spec: "SYMMETRIC_DEFAULT".into(),
+            key_usage: "ENCRYPT_DECRYPT".into(),
+            origin: "AWS_KMS".into(),
+            created_at: 1,
+            deletion_date: None,
+            pending_window_days: None,
+            current_version: 1,
+            tags: vec![Tag {
+                key: "team".into(),
+                value: "a".into(),
+            }],
+        },
+        KeyVersionRecord {
+            key_id: id,
+            version: 1,
+            ekt: vec![7; 90],
+            created_at: 1,
+        },
+    )
+}
+
+async fn store_with_account() -> SqliteStore {
+    let s = SqliteStore::open_in_memory().unwrap();
+    s.create_account(&AccountRecord {
+        id: "111122223333".into(),
+        created_at: 0,
+    })
+    .await
+    .unwrap();
+    s
+}
+
+#[tokio::test]
+async fn migrations_are_versioned_and_idempotent() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), migrations::latest());
+    drop(s);
+    let s = SqliteStore::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), migrations::latest());
+    // A database from the future is refused rather than misread.
+    drop(s);
+    let c = Connection::open(&path).unwrap();
+    c.execute("INSERT INTO schema_migrations VALUES (999, 0)", [])
+        .unwrap();
+    drop(c);
+    assert!(matches!(
+        SqliteStore::open(&path),
+        Err(StoreError::SchemaTooNew { found: 999, .. })
+    ));
+}
+
+#[tokio::test]
+async fn key_round_trip_update_and_paging() {
+    let s = store_with_account().await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let (k, v) = key("111122223333");
+        s.create_key(&k, &v).await.unwrap();
+        ids.push(k.id);
+    }
+    ids.sort();
+    let page1 = s.list_keys("111122223333", None, 2).await.unwrap();
+    assert_eq!(page1.iter().map(|k| k.id).collect::<Vec<_>>(), ids[..2]);
+    let page2 = s.list_keys("111122223333", Some(ids[1]), 10).await.unwrap();
+    assert_eq!(page2.len(), 3);
+    assert!(
+        s.list_keys("999999999999", None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let mut k = s.get_key(ids[0]).await.unwrap().unwrap();
+    assert_eq!(k.tags[0].key, "team");
+    k.state = KeyState::PendingDeletion;
+    k.deletion_date = Some(100);
+    s.update_key(&k).await.unwrap();
+    assert_eq!(s.get_key(ids[0]).await.unwrap().unwrap(), k);
+    assert_eq!(
+        s.keys_due_for_deletion(99).await.unwrap(),
+        Vec::<Uuid>::new()
+    );
+    assert_eq!(s.keys_due_for_deletion(100).await.unwrap(), vec![ids[0]]);
+}
+
+#[tokio::test]
+async fn delete_removes_versions_and_aliases() {
+    let s = store_with_account().await;
+    let (k, v) = key("111122223333");
+    s.create_key(&k, &v).await.unwrap();
+    let a = AliasRecord {
+        account_id: k.account_id.clone(),
+        name: "alias/x".into(),
+        key_id: k.id,
+        created_at: 1,
+        updated_at: 1,
+    };
+    s.create_alias(&a).await.unwrap();
+    assert!(matches!(
+        s.create_alias(&a).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert!(s.get_key_version(k.id, 1).await.unwrap().is_some());
+    assert!(s.delete_key(k.id).await.unwrap());
+    assert!(s.get_key(k.id).await.unwrap().is_none());
+    assert!(s.get_key_version(k.id, 1).await.unwrap().is_none());
+    assert!(
+        s.get_alias(&k.account_id, "alias/x")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(!s.delete_key(k.id).await.unwrap());
+    assert!(matches!(
+        s.update_key(&k).await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn aliases_update_list_delete() {
+    let s = store_with_account().await;
+    let (k1, v1) = key("111122223333");
+    let (k2, v2) = key("111122223333");
+    s.create_key(&k1, &v1).await.unwrap();
+    s.create_key(&k2, &v2).await.unwrap();
+    for (n, k) in [("alias/a", k1.id), ("alias/b", k2.id), ("alias/c", k1.id)] {
+        s.create_alias(&AliasRecord {
+            account_id: "111122223333".into(),
+            name: n.into(),
+            key_id: k,
+            created_at: 1,
+            updated_at: 1,
+        })
+        .await
+        .unwrap();
+    }
+    let of_k1 = s
+        .list_aliases("111122223333", Some(k1.id), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        of_k1.iter().map(|a| a.name.as_str()).collect::<Vec<_>>(),
+        ["alias/a", "alias/c"]
+    );
+    let after_a = s
+        .list_aliases("111122223333", None, Some("alias/a"), 1)
+        .await
+        .unwrap();
+    assert_eq!(after_a[0].name, "alias/b");
+    s.update_alias("111122223333", "alias/a", k2.id, 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        s.get_alias("111122223333", "alias/a")
+            .await
+            .unwrap()
+            .unwrap()
+            .key_id,
+        k2.id
+    );
+    assert!(matches!(
+        s.update_alias("111122223333", "alias/zz", k2.id, 5).await,
+        Err(StoreError::NotFound(_))
+    ));
+    s.delete_alias("111122223333", "alias/a").await.unwrap();
+    assert!(matches!(
+        s.delete_alias("111122223333", "alias/a").await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn accounts_and_access_keys() {
+    let s = store_with_account().await;
+    assert!(matches!(
+        s.create_account(&AccountRecord {
+            id: "111122223333".into(),
+            created_at: 0
+        })
+        .await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    let ak = AccessKeyRecord {
+        access_key_id: "AKIATEST".into(),
+        account_id: "111122223333".into(),
+        sealed_secret: vec![1, 2, 3],
+        created_at: 0,
+        active: true,
+    };
+    s.put_access_key(&ak).await.unwrap();
+    assert_eq!(s.get_access_key("AKIATEST").await.unwrap().unwrap(), ak);
+    assert!(!format!("{ak:?}").contains("sealed_secret"));
+    assert_eq!(s.list_access_keys("111122223333").await.unwrap().len(), 1);
+    assert!(s.get_access_key("AKIANOPE").await.unwrap().is_none());
+}
