@@ -1,1 +1,10 @@
+//! The Strongroom frontend: the AWS KMS JSON 1.1 API over HTTP(S), SigV4
+//! authentication, request processing and routing to a security module.
+//!
+//! It never holds a backing key: keys reach it only as EKTs, and every
+//! cryptographic operation is a request to a module through `hsm-proto`.
 #![forbid(unsafe_code)]
+
+pub mod arn;
+pub mod error;
+pub mod sigv4;

@@ -1,0 +1,127 @@
+//! ARNs and the forms a `KeyId` parameter may take.
+
+use uuid::Uuid;
+
+/// `arn:aws:kms:<region>:<account>:key/<uuid>`.
+pub fn key_arn(region: &str, account: &str, id: Uuid) -> String {
+    format!("arn:aws:kms:{region}:{account}:key/{id}")
+}
+
+/// `arn:aws:kms:<region>:<account>:<alias/name>`.
+pub fn alias_arn(region: &str, account: &str, alias_name: &str) -> String {
+    format!("arn:aws:kms:{region}:{account}:{alias_name}")
+}
+
+/// What a `KeyId` parameter names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyIdentifier {
+    /// A key by UUID, optionally qualified by an ARN's region and account.
+    Key {
+        id: Uuid,
+        region: Option<String>,
+        account: Option<String>,
+    },
+    /// An alias (`alias/...`), optionally qualified by an ARN.
+    Alias {
+        name: String,
+        region: Option<String>,
+        account: Option<String>,
+    },
+}
+
+/// Parses a KeyId: UUID, key ARN, `alias/name` or alias ARN.
+pub fn parse_key_id(s: &str) -> Option<KeyIdentifier> {
+    if let Some(rest) = s.strip_prefix("arn:aws:kms:") {
+        let mut parts = rest.splitn(3, ':');
+        let region = parts.next()?.to_owned();
+        let account = parts.next()?.to_owned();
+        let resource = parts.next()?;
+        if region.is_empty() || account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        return if let Some(id) = resource.strip_prefix("key/") {
+            Some(KeyIdentifier::Key {
+                id: parse_uuid(id)?,
+                region: Some(region),
+                account: Some(account),
+            })
+        } else if resource.starts_with("alias/") && resource.len() > 6 {
+            Some(KeyIdentifier::Alias {
+                name: resource.to_owned(),
+                region: Some(region),
+                account: Some(account),
+            })
+        } else {
+            None
+        };
+    }
+    if s.starts_with("alias/") && s.len() > 6 {
+        return Some(KeyIdentifier::Alias {
+            name: s.to_owned(),
+            region: None,
+            account: None,
+        });
+    }
+    Some(KeyIdentifier::Key {
+        id: parse_uuid(s)?,
+        region: None,
+        account: None,
+    })
+}
+
+/// Only the canonical hyphenated form, as AWS prints it.
+fn parse_uuid(s: &str) -> Option<Uuid> {
+    if s.len() != 36 {
+        return None;
+    }
+    Uuid::parse_str(s).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_forms() {
+        let id = Uuid::new_v4();
+        let arn = key_arn("eu-west-1", "111122223333", id);
+        assert_eq!(
+            parse_key_id(&arn),
+            Some(KeyIdentifier::Key {
+                id,
+                region: Some("eu-west-1".into()),
+                account: Some("111122223333".into())
+            })
+        );
+        assert_eq!(
+            parse_key_id(&id.to_string()),
+            Some(KeyIdentifier::Key {
+                id,
+                region: None,
+                account: None
+            })
+        );
+        assert_eq!(
+            parse_key_id("alias/app"),
+            Some(KeyIdentifier::Alias {
+                name: "alias/app".into(),
+                region: None,
+                account: None
+            })
+        );
+        assert!(matches!(
+            parse_key_id(&alias_arn("r", "111122223333", "alias/app")),
+            Some(KeyIdentifier::Alias { .. })
+        ));
+        for bad in [
+            "",
+            "alias/",
+            "nope",
+            "arn:aws:kms:r:1:key/x",
+            &format!("arn:aws:kms:r:111122223333:grant/{id}"),
+        ] {
+            assert_eq!(parse_key_id(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! The AWS-shaped errors of the public API: mapped once, here.
+
+use axum::http::StatusCode;
+
+/// An error as the AWS KMS JSON protocol reports it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KmsError {
+    /// The named key or alias does not exist (for this caller).
+    #[error("{0}")]
+    NotFound(String),
+    /// The key is disabled.
+    #[error("{0}")]
+    Disabled(String),
+    /// The key's state does not allow the operation.
+    #[error("{0}")]
+    InvalidState(String),
+    /// The ciphertext is invalid or its context does not match.
+    #[error("{0}")]
+    InvalidCiphertext(String),
+    /// The KeyId given to Decrypt/ReEncrypt is not the ciphertext's key.
+    #[error("{0}")]
+    IncorrectKey(String),
+    /// A parameter is out of range or malformed.
+    #[error("{0}")]
+    Validation(String),
+    /// The request body is not valid JSON of the expected shape.
+    #[error("{0}")]
+    Serialization(String),
+    /// Something with that name exists already.
+    #[error("{0}")]
+    AlreadyExists(String),
+    /// The alias name breaks the naming rules.
+    #[error("{0}")]
+    InvalidAliasName(String),
+    /// A paging marker we did not issue.
+    #[error("{0}")]
+    InvalidMarker(String),
+    /// A tag breaks the tagging rules.
+    #[error("{0}")]
+    Tag(String),
+    /// The operation does not fit the key's usage or algorithm.
+    #[error("{0}")]
+    InvalidKeyUsage(String),
+    /// A feature Strongroom does not offer (yet).
+    #[error("{0}")]
+    UnsupportedOperation(String),
+    /// The `X-Amz-Target` names no operation.
+    #[error("{0}")]
+    UnknownOperation(String),
+    /// The access key is unknown or inactive.
+    #[error("The security token included in the request is invalid.")]
+    UnrecognizedClient,
+    /// The signature did not verify, or is expired or mis-scoped.
+    #[error("{0}")]
+    InvalidSignature(String),
+    /// The Authorization header is malformed.
+    #[error("{0}")]
+    IncompleteSignature(String),
+    /// No credentials at all.
+    #[error("Missing Authentication Token")]
+    MissingAuthenticationToken,
+    /// A DryRun request that would have succeeded.
+    #[error("The request would have succeeded, but the DryRun option is set.")]
+    DryRun,
+    /// A genuine internal fault.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl KmsError {
+    /// The `__type` AWS uses.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            KmsError::NotFound(_) => "NotFoundException",
+            KmsError::Disabled(_) => "DisabledException",
+            KmsError::InvalidState(_) => "KMSInvalidStateException",
+            KmsError::InvalidCiphertext(_) => "InvalidCiphertextException",
+            KmsError::IncorrectKey(_) => "IncorrectKeyException",
+            KmsError::Validation(_) => "ValidationException",
+            KmsError::Serialization(_) => "SerializationException",
+            KmsError::AlreadyExists(_) => "AlreadyExistsException",
+            KmsError::InvalidAliasName(_) => "InvalidAliasNameException",
+            KmsError::InvalidMarker(_) => "InvalidMarkerException",
+            KmsError::Tag(_) => "TagException",
+            KmsError::InvalidKeyUsage(_) => "InvalidKeyUsageException",
+            KmsError::UnsupportedOperation(_) => "UnsupportedOperationException",
+            KmsError::UnknownOperation(_) => "UnknownOperationException",
+            KmsError::UnrecognizedClient => "UnrecognizedClientException",
+            KmsError::InvalidSignature(_) => "InvalidSignatureException",
+            KmsError::IncompleteSignature(_) => "IncompleteSignatureException",
+            KmsError::MissingAuthenticationToken => "MissingAuthenticationTokenException",
+            KmsError::DryRun => "DryRunOperationException",
+            KmsError::Internal(_) => "KMSInternalException",
+        }
+    }
+
+    /// The HTTP status AWS uses.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            KmsError::MissingAuthenticationToken => StatusCode::FORBIDDEN,
+            KmsError::DryRun => StatusCode::PRECONDITION_FAILED,
+            KmsError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// The JSON body: `{"__type": ..., "message": ...}`.
+    pub fn body(&self) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "__type": self.type_name(),
+            "message": self.to_string(),
+        }))
+        .expect("error body serializes")
+    }
+}
+
+impl From<strongroom_store::StoreError> for KmsError {
+    fn from(e: strongroom_store::StoreError) -> Self {
+        match e {
+            strongroom_store::StoreError::NotFound(what) => {
+                KmsError::NotFound(format!("{what} does not exist"))
+            }
+            strongroom_store::StoreError::AlreadyExists(what) => {
+                KmsError::AlreadyExists(format!("{what} already exists"))
+            }
+            other => {
+                tracing::error!(error = %other, "store failure");
+                KmsError::Internal("The store is unavailable.".into())
+            }
+        }
+    }
+}
+
+impl From<strongroom_hsm_proto::HsmError> for KmsError {
+    fn from(e: strongroom_hsm_proto::HsmError) -> Self {
+        use strongroom_hsm_proto::HsmError as H;
+        match e {
+            H::InvalidCiphertext => KmsError::InvalidCiphertext(String::new()),
+            H::InvalidRequest(m) => KmsError::Validation(m),
+            other => {
+                tracing::error!(error = %other, "security module failure");
+                KmsError::Internal("The security module could not complete the request.".into())
+            }
+        }
+    }
+}
