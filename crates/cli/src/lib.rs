@@ -1,1 +1,6 @@
+//! The `strongroom` command's building blocks, as a library so integration
+//! tests drive exactly what the binary runs.
 #![forbid(unsafe_code)]
+
+pub mod bench;
+pub mod dev;

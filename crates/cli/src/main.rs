@@ -1,1 +1,233 @@
-fn main() {}
+//! `strongroom`: run the service, administer it, benchmark it.
+#![forbid(unsafe_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use strongroom_cli::{bench, dev};
+use strongroom_server::admin;
+use zeroize::Zeroizing;
+
+#[derive(Parser)]
+#[command(
+    name = "strongroom",
+    version,
+    about = "Strongroom: a self-hosted key management service speaking the AWS KMS API"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the embedded default: one process, in-process security module,
+    /// SQLite, plain HTTP on loopback. DEV ONLY: unseal material is kept in
+    /// the data directory.
+    Dev {
+        /// Data directory (created on first start, reused afterwards).
+        #[arg(long, default_value = "./strongroom-data", env = "STRONGROOM_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:4566")]
+        listen: SocketAddr,
+        /// Region used in ARNs and SigV4 scopes.
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        /// Account id of the root credentials (12 digits).
+        #[arg(long)]
+        account_id: Option<String>,
+        /// Use this access key id for the root credentials.
+        #[arg(long, requires = "secret_access_key")]
+        access_key_id: Option<String>,
+        /// Secret for --access-key-id.
+        #[arg(
+            long,
+            requires = "access_key_id",
+            env = "STRONGROOM_SECRET_ACCESS_KEY",
+            hide_env_values = true
+        )]
+        secret_access_key: Option<String>,
+        /// Serve HTTPS with a generated certificate (its CA is printed for AWS_CA_BUNDLE).
+        #[arg(long)]
+        tls: bool,
+        /// Seconds between runs of the key-deletion sweeper.
+        #[arg(long, default_value_t = 60)]
+        deletion_sweep_secs: u64,
+    },
+    /// Manage accounts and access keys in a data directory.
+    Admin {
+        /// Data directory of the service.
+        #[arg(long, default_value = "./strongroom-data", env = "STRONGROOM_DATA_DIR")]
+        data_dir: PathBuf,
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+    /// Load-test an AWS-KMS-compatible endpoint with SigV4-signed requests.
+    Bench {
+        /// Endpoint URL.
+        #[arg(long, env = "AWS_ENDPOINT_URL_KMS")]
+        endpoint: String,
+        /// Region to sign for.
+        #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+        region: String,
+        /// Access key id.
+        #[arg(long, env = "AWS_ACCESS_KEY_ID")]
+        access_key_id: String,
+        /// Secret access key.
+        #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+        secret_access_key: String,
+        /// Operation to drive.
+        #[arg(long, value_enum, default_value = "encrypt")]
+        op: bench::BenchOp,
+        /// Requests in flight.
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10.0)]
+        duration: f64,
+        /// Plaintext bytes for encrypt/decrypt/re-encrypt.
+        #[arg(long, default_value_t = 256)]
+        payload_bytes: usize,
+        /// Key to use (default: create one, schedule its deletion afterwards).
+        #[arg(long)]
+        key_id: Option<String>,
+        /// Extra CA bundle (PEM) to trust.
+        #[arg(long, env = "AWS_CA_BUNDLE")]
+        ca_bundle: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Create an account (random 12-digit id unless given).
+    CreateAccount {
+        #[arg(long)]
+        account_id: Option<String>,
+    },
+    /// Create an access key for an account and print it (the secret is shown only now).
+    CreateAccessKey {
+        #[arg(long)]
+        account_id: String,
+    },
+    /// List accounts and their access key ids.
+    ListAccounts,
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("STRONGROOM_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Dev {
+            data_dir,
+            listen,
+            region,
+            account_id,
+            access_key_id,
+            secret_access_key,
+            tls,
+            deletion_sweep_secs,
+        } => {
+            init_tracing();
+            let mut opts = dev::DevOptions::new(data_dir.clone());
+            opts.listen = listen;
+            opts.region = region;
+            opts.account_id = account_id;
+            opts.access_key_id = access_key_id;
+            opts.secret_access_key = secret_access_key.map(Zeroizing::new);
+            opts.tls = tls;
+            opts.deletion_sweep_interval = Duration::from_secs(deletion_sweep_secs.max(1));
+            let env = dev::start(opts).await?;
+            eprintln!(
+                "WARNING: strongroom dev keeps its unseal secret and root credentials in {} (DEV-ONLY-* files).\n\
+                 Anyone who can read that directory can use every key. Do not use it for real secrets.",
+                data_dir.display()
+            );
+            println!(
+                "Strongroom dev is serving the AWS KMS API at {}",
+                env.endpoint()
+            );
+            println!("account {}  region {}", env.account_id, env.region);
+            println!("# for an AWS SDK or the aws CLI:");
+            for line in env.env_lines() {
+                println!("{line}");
+            }
+            tokio::signal::ctrl_c()
+                .await
+                .context("waiting for Ctrl-C")?;
+            eprintln!("shutting down");
+            env.shutdown().await;
+        }
+        Command::Admin { data_dir, action } => {
+            let (hsm, store) = dev::open_data_dir(&data_dir)?;
+            match action {
+                AdminAction::CreateAccount { account_id } => {
+                    let a = admin::create_account(store.as_ref(), account_id).await?;
+                    println!("{}", a.id);
+                }
+                AdminAction::CreateAccessKey { account_id } => {
+                    let k =
+                        admin::create_access_key(store.as_ref(), &hsm, &account_id, None).await?;
+                    println!("AWS_ACCESS_KEY_ID={}", k.access_key_id);
+                    println!("AWS_SECRET_ACCESS_KEY={}", &*k.secret_access_key);
+                }
+                AdminAction::ListAccounts => {
+                    for a in store.list_accounts().await? {
+                        let keys = store.list_access_keys(&a.id).await?;
+                        let ids: Vec<&str> =
+                            keys.iter().map(|k| k.access_key_id.as_str()).collect();
+                        println!("{}  {}", a.id, ids.join(" "));
+                    }
+                }
+            }
+        }
+        Command::Bench {
+            endpoint,
+            region,
+            access_key_id,
+            secret_access_key,
+            op,
+            concurrency,
+            duration,
+            payload_bytes,
+            key_id,
+            ca_bundle,
+            json,
+        } => {
+            let report = bench::run(bench::BenchOptions {
+                endpoint,
+                region,
+                access_key_id,
+                secret_access_key: Zeroizing::new(secret_access_key),
+                op,
+                concurrency,
+                duration: Duration::from_secs_f64(duration.max(0.1)),
+                payload_bytes,
+                key_id,
+                ca_bundle,
+            })
+            .await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{report}");
+            }
+        }
+    }
+    Ok(())
+}

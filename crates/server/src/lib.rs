@@ -5,6 +5,16 @@
 //! cryptographic operation is a request to a module through `hsm-proto`.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod arn;
+pub mod auth;
 pub mod error;
+pub mod http;
+mod ops;
+pub mod processor;
+pub mod protocol;
+mod server;
 pub mod sigv4;
+pub mod tls;
+
+pub use server::{RunningServer, ServerConfig, start};

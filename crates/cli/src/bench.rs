@@ -1,0 +1,371 @@
+//! `strongroom bench`: a SigV4-signing load generator for any endpoint that
+//! speaks the AWS KMS JSON protocol.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hdrhistogram::Histogram;
+use reqwest::header::{HeaderMap, HeaderValue};
+use serde::Serialize;
+use strongroom_server::sigv4::{self, RequestParts};
+use zeroize::Zeroizing;
+
+/// Operations the bench can drive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BenchOp {
+    /// Encrypt `--payload-bytes` of random data.
+    Encrypt,
+    /// Decrypt one ciphertext of `--payload-bytes`.
+    Decrypt,
+    /// GenerateDataKey (AES_256).
+    GenerateDataKey,
+    /// GenerateDataKeyWithoutPlaintext (AES_256).
+    GenerateDataKeyWithoutPlaintext,
+    /// ReEncrypt one ciphertext under the same key.
+    ReEncrypt,
+    /// GenerateRandom of 32 bytes.
+    GenerateRandom,
+    /// DescribeKey (no cryptography: measures the HTTP and auth path).
+    DescribeKey,
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// Endpoint URL.
+    pub endpoint: String,
+    /// Region to sign for.
+    pub region: String,
+    /// Access key id.
+    pub access_key_id: String,
+    /// Secret access key.
+    pub secret_access_key: Zeroizing<String>,
+    /// Operation.
+    pub op: BenchOp,
+    /// Requests in flight.
+    pub concurrency: usize,
+    /// How long to run.
+    pub duration: Duration,
+    /// Plaintext size for encrypt/decrypt/re-encrypt.
+    pub payload_bytes: usize,
+    /// Key to use; a fresh one (scheduled for deletion afterwards) if absent.
+    pub key_id: Option<String>,
+    /// Extra CA certificate to trust (PEM).
+    pub ca_bundle: Option<PathBuf>,
+}
+
+/// The result, as printed (`--json` prints this structure).
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub op: BenchOp,
+    pub concurrency: usize,
+    pub payload_bytes: usize,
+    pub duration_secs: f64,
+    pub requests: u64,
+    pub errors: u64,
+    pub requests_per_sec: f64,
+    pub p50_us: u64,
+    pub p90_us: u64,
+    pub p99_us: u64,
+    pub max_us: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first_error: Option<String>,
+}
+
+impl std::fmt::Display for BenchReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "op            {:?}", self.op)?;
+        writeln!(f, "concurrency   {}", self.concurrency)?;
+        writeln!(f, "duration      {:.1} s", self.duration_secs)?;
+        writeln!(f, "requests      {}", self.requests)?;
+        writeln!(f, "errors        {}", self.errors)?;
+        writeln!(f, "throughput    {:.0} req/s", self.requests_per_sec)?;
+        write!(
+            f,
+            "latency       p50 {} µs  p90 {} µs  p99 {} µs  max {} µs",
+            self.p50_us, self.p90_us, self.p99_us, self.max_us
+        )?;
+        if let Some(e) = &self.first_error {
+            write!(f, "\nfirst error   {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A minimal signing client for the KMS JSON protocol.
+pub struct KmsHttpClient {
+    http: reqwest::Client,
+    url: reqwest::Url,
+    host: String,
+    region: String,
+    access_key_id: String,
+    secret: Zeroizing<String>,
+    signing_key: std::sync::Mutex<Option<(String, Arc<Zeroizing<[u8; 32]>>)>>,
+}
+
+impl KmsHttpClient {
+    /// A client for `endpoint`.
+    pub fn new(
+        endpoint: &str,
+        region: &str,
+        access_key_id: &str,
+        secret: Zeroizing<String>,
+        ca_bundle: Option<&PathBuf>,
+    ) -> anyhow::Result<Self> {
+        let url = reqwest::Url::parse(endpoint).with_context(|| format!("endpoint {endpoint}"))?;
+        let host = match (url.host_str(), url.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_owned(),
+            _ => bail!("endpoint {endpoint} has no host"),
+        };
+        let mut builder = reqwest::Client::builder()
+            .pool_max_idle_per_host(1024)
+            .tcp_nodelay(true);
+        if let Some(ca) = ca_bundle {
+            let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
+            builder = builder.tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem)?);
+        }
+        Ok(Self {
+            http: builder.build()?,
+            url,
+            host,
+            region: region.to_owned(),
+            access_key_id: access_key_id.to_owned(),
+            secret,
+            signing_key: std::sync::Mutex::new(None),
+        })
+    }
+
+    fn key_for(&self, date: &str) -> Arc<Zeroizing<[u8; 32]>> {
+        let mut slot = self.signing_key.lock().expect("signing key lock");
+        match &*slot {
+            Some((d, k)) if d == date => k.clone(),
+            _ => {
+                let k = Arc::new(sigv4::derive_signing_key(
+                    &self.secret,
+                    date,
+                    &self.region,
+                    "kms",
+                ));
+                *slot = Some((date.to_owned(), k.clone()));
+                k
+            }
+        }
+    }
+
+    /// Sends operation `op` with JSON `body`; returns status and body.
+    pub async fn call(&self, op: &str, body: Vec<u8>) -> anyhow::Result<(u16, bytes::Bytes)> {
+        let amz_date = sigv4::format_amz_date(time::OffsetDateTime::now_utc());
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "content-type",
+            HeaderValue::from_static("application/x-amz-json-1.1"),
+        );
+        headers.insert("host", HeaderValue::from_str(&self.host)?);
+        headers.insert("x-amz-date", HeaderValue::from_str(&amz_date)?);
+        headers.insert(
+            "x-amz-target",
+            HeaderValue::from_str(&format!("TrentService.{op}"))?,
+        );
+        let payload = hex::encode(strongroom_crypto::sha256(&body));
+        let signed: Vec<String> = ["content-type", "host", "x-amz-date", "x-amz-target"]
+            .map(String::from)
+            .to_vec();
+        let parts = RequestParts {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &headers,
+            authority: None,
+            payload_sha256_hex: &payload,
+        };
+        let key = self.key_for(&amz_date[..8]);
+        let auth = sigv4::authorization_header(
+            &parts,
+            &signed,
+            &self.access_key_id,
+            &key,
+            &amz_date,
+            &self.region,
+            "kms",
+        )?;
+        headers.insert("authorization", HeaderValue::from_str(&auth)?);
+        let resp = self
+            .http
+            .post(self.url.clone())
+            .headers(headers)
+            .body(body)
+            .send()
+            .await?;
+        let status = resp.status().as_u16();
+        Ok((status, resp.bytes().await?))
+    }
+
+    /// Calls `op` and parses a 200 answer as JSON, else fails with the body.
+    pub async fn call_json(
+        &self,
+        op: &str,
+        body: serde_json::Value,
+    ) -> anyhow::Result<serde_json::Value> {
+        let (status, bytes) = self.call(op, serde_json::to_vec(&body)?).await?;
+        if status != 200 {
+            bail!("{op}: HTTP {status}: {}", String::from_utf8_lossy(&bytes));
+        }
+        Ok(serde_json::from_slice(&bytes)?)
+    }
+}
+
+fn request_body(
+    op: BenchOp,
+    key_id: &str,
+    payload_b64: &str,
+    ciphertext_b64: &str,
+) -> (&'static str, Vec<u8>) {
+    let (name, v) = match op {
+        BenchOp::Encrypt => (
+            "Encrypt",
+            serde_json::json!({"KeyId": key_id, "Plaintext": payload_b64}),
+        ),
+        BenchOp::Decrypt => (
+            "Decrypt",
+            serde_json::json!({"CiphertextBlob": ciphertext_b64}),
+        ),
+        BenchOp::GenerateDataKey => (
+            "GenerateDataKey",
+            serde_json::json!({"KeyId": key_id, "KeySpec": "AES_256"}),
+        ),
+        BenchOp::GenerateDataKeyWithoutPlaintext => (
+            "GenerateDataKeyWithoutPlaintext",
+            serde_json::json!({"KeyId": key_id, "KeySpec": "AES_256"}),
+        ),
+        BenchOp::ReEncrypt => (
+            "ReEncrypt",
+            serde_json::json!({"CiphertextBlob": ciphertext_b64, "DestinationKeyId": key_id}),
+        ),
+        BenchOp::GenerateRandom => ("GenerateRandom", serde_json::json!({"NumberOfBytes": 32})),
+        BenchOp::DescribeKey => ("DescribeKey", serde_json::json!({"KeyId": key_id})),
+    };
+    (name, serde_json::to_vec(&v).expect("json"))
+}
+
+/// Runs the benchmark.
+pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchReport> {
+    if opts.concurrency == 0 {
+        bail!("--concurrency must be at least 1");
+    }
+    if !(1..=4096).contains(&opts.payload_bytes) {
+        bail!("--payload-bytes must be 1-4096");
+    }
+    let client = Arc::new(KmsHttpClient::new(
+        &opts.endpoint,
+        &opts.region,
+        &opts.access_key_id,
+        opts.secret_access_key.clone(),
+        opts.ca_bundle.as_ref(),
+    )?);
+    let (key_id, created) = match &opts.key_id {
+        Some(k) => (k.clone(), false),
+        None => {
+            let r = client
+                .call_json(
+                    "CreateKey",
+                    serde_json::json!({"Description": "strongroom bench"}),
+                )
+                .await?;
+            let arn = r["KeyMetadata"]["Arn"]
+                .as_str()
+                .ok_or_else(|| anyhow!("CreateKey returned no Arn"))?;
+            (arn.to_owned(), true)
+        }
+    };
+    let mut payload = vec![0u8; opts.payload_bytes];
+    strongroom_crypto::fill_random(&mut payload).map_err(|e| anyhow!("{e}"))?;
+    let payload_b64 = STANDARD.encode(&payload);
+    let ciphertext_b64 = match opts.op {
+        BenchOp::Decrypt | BenchOp::ReEncrypt => {
+            let r = client
+                .call_json(
+                    "Encrypt",
+                    serde_json::json!({"KeyId": key_id, "Plaintext": payload_b64}),
+                )
+                .await?;
+            r["CiphertextBlob"]
+                .as_str()
+                .ok_or_else(|| anyhow!("Encrypt returned no CiphertextBlob"))?
+                .to_owned()
+        }
+        _ => String::new(),
+    };
+    let (op_name, body) = request_body(opts.op, &key_id, &payload_b64, &ciphertext_b64);
+    let body = bytes::Bytes::from(body);
+
+    let started = Instant::now();
+    let deadline = started + opts.duration;
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..opts.concurrency {
+        let client = client.clone();
+        let body = body.clone();
+        workers.spawn(async move {
+            let mut hist =
+                Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+            let (mut errors, mut first_error) = (0u64, None::<String>);
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let r = client.call(op_name, body.to_vec()).await;
+                let us = t.elapsed().as_micros().clamp(1, 60_000_000) as u64;
+                match r {
+                    Ok((200, _)) => hist.record(us).expect("in bounds"),
+                    Ok((status, b)) => {
+                        errors += 1;
+                        first_error.get_or_insert_with(|| {
+                            format!("HTTP {status}: {}", String::from_utf8_lossy(&b))
+                        });
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        first_error.get_or_insert_with(|| e.to_string());
+                    }
+                }
+            }
+            (hist, errors, first_error)
+        });
+    }
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
+    let (mut errors, mut first_error) = (0, None);
+    while let Some(r) = workers.join_next().await {
+        let (h, e, f) = r?;
+        hist.add(&h).expect("same bounds");
+        errors += e;
+        if first_error.is_none() {
+            first_error = f;
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    if created {
+        let _ = client
+            .call_json(
+                "ScheduleKeyDeletion",
+                serde_json::json!({"KeyId": key_id, "PendingWindowInDays": 7}),
+            )
+            .await;
+    }
+    Ok(BenchReport {
+        op: opts.op,
+        concurrency: opts.concurrency,
+        payload_bytes: opts.payload_bytes,
+        duration_secs: elapsed,
+        requests: hist.len(),
+        errors,
+        requests_per_sec: hist.len() as f64 / elapsed,
+        p50_us: hist.value_at_quantile(0.50),
+        p90_us: hist.value_at_quantile(0.90),
+        p99_us: hist.value_at_quantile(0.99),
+        max_us: hist.max(),
+        first_error,
+    })
+}

@@ -1,0 +1,250 @@
+//! The embedded default: one process, an in-process security module behind
+//! the `hsm-proto` channel, SQLite in a data directory, HTTP on loopback.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use strongroom_hsm::{Module, ModuleConfig, dev_unseal};
+use strongroom_hsm_proto::{HsmClient, spawn_module_thread};
+use strongroom_server::{RunningServer, ServerConfig, admin, tls};
+use strongroom_store::{SqliteStore, Store};
+use zeroize::Zeroizing;
+
+/// Options of `strongroom dev`.
+#[derive(Debug, Clone)]
+pub struct DevOptions {
+    /// Data directory (created if missing).
+    pub data_dir: PathBuf,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Region for ARNs and SigV4.
+    pub region: String,
+    /// Account to use (created if missing); default: the one from first start.
+    pub account_id: Option<String>,
+    /// Root access key id to use instead of the recorded one.
+    pub access_key_id: Option<String>,
+    /// Its secret.
+    pub secret_access_key: Option<Zeroizing<String>>,
+    /// Serve HTTPS with a generated certificate.
+    pub tls: bool,
+    /// How often due key deletions run.
+    pub deletion_sweep_interval: Duration,
+}
+
+impl DevOptions {
+    /// Defaults for `data_dir`: loopback on an ephemeral port, us-east-1.
+    pub fn new(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir,
+            listen: "127.0.0.1:0".parse().expect("loopback address"),
+            region: "us-east-1".into(),
+            account_id: None,
+            access_key_id: None,
+            secret_access_key: None,
+            tls: false,
+            deletion_sweep_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What `strongroom dev` records in `DEV-ONLY-credentials.json` (mode 0600)
+/// so a restart can print the same credentials. Dev only, like the unseal
+/// secret beside it.
+#[derive(Serialize, Deserialize)]
+struct DevCredentials {
+    account_id: String,
+    access_key_id: String,
+    secret_access_key: String,
+}
+
+impl Drop for DevCredentials {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.secret_access_key);
+    }
+}
+
+/// A running dev environment.
+pub struct DevEnvironment {
+    /// The frontend.
+    pub server: RunningServer,
+    /// The module client (also used by admin actions).
+    pub hsm: HsmClient,
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// Account of the root credentials.
+    pub account_id: String,
+    /// Root access key id.
+    pub access_key_id: String,
+    /// Root secret access key.
+    pub secret_access_key: Zeroizing<String>,
+    /// Region.
+    pub region: String,
+    /// CA certificate to trust, when serving TLS.
+    pub ca_bundle: Option<PathBuf>,
+}
+
+impl DevEnvironment {
+    /// The endpoint URL, e.g. `http://127.0.0.1:4566`.
+    pub fn endpoint(&self) -> String {
+        let url = self.server.endpoint();
+        // The certificate names localhost; so must the URL.
+        if self.ca_bundle.is_some() {
+            url.replace("127.0.0.1", "localhost")
+        } else {
+            url
+        }
+    }
+
+    /// The shell lines an AWS SDK or CLI needs.
+    pub fn env_lines(&self) -> Vec<String> {
+        let mut v = vec![
+            format!("export AWS_ENDPOINT_URL_KMS={}", self.endpoint()),
+            format!("export AWS_REGION={}", self.region),
+            format!("export AWS_DEFAULT_REGION={}", self.region),
+            format!("export AWS_ACCESS_KEY_ID={}", self.access_key_id),
+            format!("export AWS_SECRET_ACCESS_KEY={}", &*self.secret_access_key),
+        ];
+        if let Some(ca) = &self.ca_bundle {
+            v.push(format!("export AWS_CA_BUNDLE={}", ca.display()));
+        }
+        v
+    }
+
+    /// Stops the server; the module thread ends when the last client drops.
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+}
+
+/// Opens the data directory's module and store (shared by `dev` and `admin`).
+pub fn open_data_dir(data_dir: &Path) -> anyhow::Result<(HsmClient, Arc<dyn Store>)> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
+    let domain = dev_unseal::open_or_create(data_dir)?;
+    let module = Module::new(domain, ModuleConfig::default());
+    let hsm = spawn_module_thread(module, 1024);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data_dir.join("strongroom.db"))?);
+    Ok((hsm, store))
+}
+
+fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}
+
+async fn root_credentials(
+    opts: &DevOptions,
+    hsm: &HsmClient,
+    store: &dyn Store,
+) -> anyhow::Result<DevCredentials> {
+    let path = opts.data_dir.join("DEV-ONLY-credentials.json");
+    let recorded: Option<DevCredentials> = match std::fs::read(&path) {
+        Ok(b) => Some(
+            serde_json::from_slice(&b).with_context(|| format!("reading {}", path.display()))?,
+        ),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let account_id = match (&opts.account_id, &recorded) {
+        (Some(a), _) => a.clone(),
+        (None, Some(r)) => r.account_id.clone(),
+        (None, None) => admin::random_account_id()?,
+    };
+    if store.get_account(&account_id).await?.is_none() {
+        admin::create_account(store, Some(account_id.clone())).await?;
+    }
+    let creds = match (&opts.access_key_id, &opts.secret_access_key) {
+        (Some(id), Some(secret)) => {
+            match store.get_access_key(id).await? {
+                Some(rec) => {
+                    if rec.account_id != account_id {
+                        bail!(
+                            "access key {id} belongs to account {}, not {account_id}",
+                            rec.account_id
+                        );
+                    }
+                    if !admin::secret_matches(hsm, &rec, secret).await? {
+                        bail!("the secret given does not match the stored access key {id}");
+                    }
+                }
+                None => {
+                    admin::create_access_key(
+                        store,
+                        hsm,
+                        &account_id,
+                        Some((id.clone(), secret.clone())),
+                    )
+                    .await?;
+                }
+            }
+            DevCredentials {
+                account_id,
+                access_key_id: id.clone(),
+                secret_access_key: secret.to_string(),
+            }
+        }
+        (None, None) => match recorded {
+            Some(r) if r.account_id == account_id => r,
+            _ => {
+                let k = admin::create_access_key(store, hsm, &account_id, None).await?;
+                DevCredentials {
+                    account_id,
+                    access_key_id: k.access_key_id,
+                    secret_access_key: k.secret_access_key.to_string(),
+                }
+            }
+        },
+        _ => bail!("--access-key-id and --secret-access-key go together"),
+    };
+    write_private(&path, &Zeroizing::new(serde_json::to_vec_pretty(&creds)?))?;
+    Ok(creds)
+}
+
+/// Starts the embedded default.
+pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
+    let (hsm, store) = open_data_dir(&opts.data_dir)?;
+    let creds = root_credentials(&opts, &hsm, store.as_ref()).await?;
+    let (tls_config, ca_bundle) = if opts.tls {
+        let files = tls::dev_certificates(&opts.data_dir.join("tls"))?;
+        (
+            Some(tls::server_config(&files.server_cert, &files.server_key)?),
+            Some(files.ca_cert),
+        )
+    } else {
+        (None, None)
+    };
+    let config = ServerConfig {
+        listen: opts.listen,
+        region: opts.region.clone(),
+        tls: tls_config,
+        deletion_sweep_interval: opts.deletion_sweep_interval,
+    };
+    let server = strongroom_server::start(config, store.clone(), hsm.clone())
+        .await
+        .with_context(|| format!("listening on {}", opts.listen))?;
+    Ok(DevEnvironment {
+        server,
+        hsm,
+        store,
+        account_id: creds.account_id.clone(),
+        access_key_id: creds.access_key_id.clone(),
+        secret_access_key: Zeroizing::new(creds.secret_access_key.clone()),
+        region: opts.region,
+        ca_bundle,
+    })
+}

@@ -1,0 +1,152 @@
+//! Accounts and access keys, for `strongroom admin` and `strongroom dev`.
+
+use strongroom_crypto::random_array;
+use strongroom_hsm_proto::{HsmClient, SigV4Scope};
+use strongroom_store::{AccessKeyRecord, AccountRecord, Store, StoreError};
+use zeroize::Zeroizing;
+
+use crate::processor::now_epoch;
+use crate::sigv4;
+
+/// Why an admin action failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// Bad input.
+    #[error("{0}")]
+    Invalid(String),
+    /// The account does not exist.
+    #[error("account {0} does not exist")]
+    NoSuchAccount(String),
+    /// Store failure.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Module failure.
+    #[error("security module: {0}")]
+    Hsm(#[from] strongroom_hsm_proto::HsmError),
+    /// Random generator failure.
+    #[error("random generator failure")]
+    Random,
+}
+
+/// A new access key pair; the secret is shown once and never stored clear.
+pub struct NewAccessKey {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: Zeroizing<String>,
+}
+
+/// Whether `id` is a valid 12-digit account id.
+pub fn valid_account_id(id: &str) -> bool {
+    id.len() == 12 && id.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// A random 12-digit account id.
+pub fn random_account_id() -> Result<String, AdminError> {
+    let r: [u8; 8] = random_array().map_err(|_| AdminError::Random)?;
+    Ok(format!("{:012}", u64::from_be_bytes(r) % 1_000_000_000_000))
+}
+
+/// Creates an account (random id if none is given).
+pub async fn create_account(
+    store: &dyn Store,
+    id: Option<String>,
+) -> Result<AccountRecord, AdminError> {
+    let id = match id {
+        Some(id) => id,
+        None => random_account_id()?,
+    };
+    if !valid_account_id(&id) {
+        return Err(AdminError::Invalid(format!(
+            "account id must be 12 digits, got '{id}'"
+        )));
+    }
+    let rec = AccountRecord {
+        id,
+        created_at: now_epoch(),
+    };
+    store.create_account(&rec).await?;
+    Ok(rec)
+}
+
+fn random_access_key_id() -> Result<String, AdminError> {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let r: [u8; 16] = random_array().map_err(|_| AdminError::Random)?;
+    Ok(format!(
+        "AKIA{}",
+        r.iter()
+            .map(|b| ALPHABET[usize::from(b & 31)] as char)
+            .collect::<String>()
+    ))
+}
+
+fn random_secret() -> Result<Zeroizing<String>, AdminError> {
+    use base64::Engine;
+    let r = Zeroizing::new(random_array::<30>().map_err(|_| AdminError::Random)?);
+    Ok(Zeroizing::new(
+        base64::engine::general_purpose::STANDARD.encode(&*r),
+    ))
+}
+
+/// Creates an access key for `account_id`: random, or the pair given.
+pub async fn create_access_key(
+    store: &dyn Store,
+    hsm: &HsmClient,
+    account_id: &str,
+    given: Option<(String, Zeroizing<String>)>,
+) -> Result<NewAccessKey, AdminError> {
+    if store.get_account(account_id).await?.is_none() {
+        return Err(AdminError::NoSuchAccount(account_id.to_owned()));
+    }
+    let (id, secret) = match given {
+        Some(pair) => pair,
+        None => (random_access_key_id()?, random_secret()?),
+    };
+    if id.len() < 16 || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(AdminError::Invalid(
+            "access key id must be 16-128 letters and digits".into(),
+        ));
+    }
+    if secret.len() < 16 || secret.len() > 128 || !secret.is_ascii() {
+        return Err(AdminError::Invalid(
+            "secret access key must be 16-128 ASCII characters".into(),
+        ));
+    }
+    let sealed = hsm.seal_credential(id.clone(), secret.clone()).await?;
+    store
+        .put_access_key(&AccessKeyRecord {
+            access_key_id: id.clone(),
+            account_id: account_id.to_owned(),
+            sealed_secret: sealed,
+            created_at: now_epoch(),
+            active: true,
+        })
+        .await?;
+    Ok(NewAccessKey {
+        access_key_id: id,
+        secret_access_key: secret,
+    })
+}
+
+/// Whether `secret` is the secret of stored access key `rec`: compares a
+/// signing key derived here with one the module derives from the sealed copy.
+pub async fn secret_matches(
+    hsm: &HsmClient,
+    rec: &AccessKeyRecord,
+    secret: &str,
+) -> Result<bool, AdminError> {
+    let scope = SigV4Scope {
+        date: "20000101".into(),
+        region: "check".into(),
+        service: "kms".into(),
+    };
+    let theirs = hsm
+        .derive_sigv4_key(
+            rec.access_key_id.clone(),
+            rec.sealed_secret.clone(),
+            scope.clone(),
+        )
+        .await?;
+    let ours = sigv4::derive_signing_key(secret, &scope.date, &scope.region, &scope.service);
+    Ok(strongroom_crypto::constant_time_eq(&*theirs.0, &*ours))
+}

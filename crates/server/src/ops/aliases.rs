@@ -1,0 +1,198 @@
+//! Aliases: CreateAlias, UpdateAlias, DeleteAlias, ListAliases.
+
+use strongroom_store::{AliasRecord, KeyState};
+
+use crate::arn;
+use crate::auth::Caller;
+use crate::error::KmsError;
+use crate::ops::keys::page_limit;
+use crate::processor::{Processor, now_epoch, required};
+use crate::protocol::*;
+
+/// AWS's alias naming rules.
+fn check_alias_name(name: &str) -> Result<(), KmsError> {
+    if name.len() > 256 {
+        return Err(KmsError::Validation(
+            "AliasName must be at most 256 characters.".into(),
+        ));
+    }
+    let Some(rest) = name.strip_prefix("alias/") else {
+        return Err(KmsError::InvalidAliasName(format!(
+            "Alias must start with the prefix \"alias/\": {name}"
+        )));
+    };
+    if rest.is_empty()
+        || !rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-'))
+    {
+        return Err(KmsError::InvalidAliasName(format!(
+            "Alias {name} contains characters other than a-z, A-Z, 0-9, '/', '_' and '-'."
+        )));
+    }
+    if rest.starts_with("aws/") {
+        return Err(KmsError::InvalidAliasName(format!(
+            "Alias {name} uses the reserved prefix alias/aws/."
+        )));
+    }
+    Ok(())
+}
+
+impl Processor {
+    async fn alias_target_key(
+        &self,
+        caller: &Caller,
+        target: &Option<String>,
+    ) -> Result<uuid::Uuid, KmsError> {
+        let key = self.resolve(caller, target, false).await?;
+        if key.state == KeyState::PendingDeletion {
+            return Err(KmsError::InvalidState(format!(
+                "{} is pending deletion.",
+                self.key_arn(&key)
+            )));
+        }
+        Ok(key.id)
+    }
+
+    pub(crate) async fn create_alias(
+        &self,
+        caller: &Caller,
+        req: AliasRequest,
+    ) -> Result<Empty, KmsError> {
+        let name = required(&req.alias_name, "aliasName")?;
+        check_alias_name(name)?;
+        let _guard = self.write_lock.lock().await;
+        let key_id = self.alias_target_key(caller, &req.target_key_id).await?;
+        let now = now_epoch();
+        let rec = AliasRecord {
+            account_id: caller.account_id.clone(),
+            name: name.to_owned(),
+            key_id,
+            created_at: now,
+            updated_at: now,
+        };
+        self.store.create_alias(&rec).await.map_err(|e| match e {
+            strongroom_store::StoreError::AlreadyExists(_) => KmsError::AlreadyExists(format!(
+                "An alias with the name {} already exists",
+                arn::alias_arn(&self.region, &caller.account_id, name)
+            )),
+            other => other.into(),
+        })?;
+        self.forget_alias(&caller.account_id, name);
+        Ok(Empty {})
+    }
+
+    pub(crate) async fn update_alias(
+        &self,
+        caller: &Caller,
+        req: AliasRequest,
+    ) -> Result<Empty, KmsError> {
+        let name = required(&req.alias_name, "aliasName")?;
+        check_alias_name(name)?;
+        let _guard = self.write_lock.lock().await;
+        let key_id = self.alias_target_key(caller, &req.target_key_id).await?;
+        self.store
+            .update_alias(&caller.account_id, name, key_id, now_epoch())
+            .await
+            .map_err(|e| self.alias_not_found(caller, name, e))?;
+        self.forget_alias(&caller.account_id, name);
+        Ok(Empty {})
+    }
+
+    pub(crate) async fn delete_alias(
+        &self,
+        caller: &Caller,
+        req: AliasRequest,
+    ) -> Result<Empty, KmsError> {
+        let name = required(&req.alias_name, "aliasName")?;
+        check_alias_name(name)?;
+        let _guard = self.write_lock.lock().await;
+        self.store
+            .delete_alias(&caller.account_id, name)
+            .await
+            .map_err(|e| self.alias_not_found(caller, name, e))?;
+        self.forget_alias(&caller.account_id, name);
+        Ok(Empty {})
+    }
+
+    fn alias_not_found(
+        &self,
+        caller: &Caller,
+        name: &str,
+        e: strongroom_store::StoreError,
+    ) -> KmsError {
+        match e {
+            strongroom_store::StoreError::NotFound(_) => KmsError::NotFound(format!(
+                "Alias {} is not found.",
+                arn::alias_arn(&self.region, &caller.account_id, name)
+            )),
+            other => other.into(),
+        }
+    }
+
+    pub(crate) async fn list_aliases(
+        &self,
+        caller: &Caller,
+        req: ListRequest,
+    ) -> Result<ListAliasesResponse, KmsError> {
+        let limit = page_limit(req.limit, 100, 50)?;
+        let key = match &req.key_id {
+            Some(_) => Some(self.resolve(caller, &req.key_id, false).await?.id),
+            None => None,
+        };
+        if let Some(m) = &req.marker {
+            if !m.starts_with("alias/") {
+                return Err(KmsError::InvalidMarker("Invalid marker".into()));
+            }
+        }
+        let mut rows = self
+            .store
+            .list_aliases(&caller.account_id, key, req.marker.as_deref(), limit + 1)
+            .await?;
+        let truncated = rows.len() > limit;
+        rows.truncate(limit);
+        let next_marker = truncated
+            .then(|| rows.last().map(|a| a.name.clone()))
+            .flatten();
+        Ok(ListAliasesResponse {
+            aliases: rows
+                .into_iter()
+                .map(|a| AliasListEntry {
+                    alias_arn: arn::alias_arn(&self.region, &a.account_id, &a.name),
+                    alias_name: a.name,
+                    target_key_id: a.key_id.to_string(),
+                    creation_date: a.created_at as f64,
+                    last_updated_date: a.updated_at as f64,
+                })
+                .collect(),
+            next_marker,
+            truncated,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alias_names() {
+        assert!(check_alias_name("alias/app-1/prod_x").is_ok());
+        assert!(matches!(
+            check_alias_name("app"),
+            Err(KmsError::InvalidAliasName(_))
+        ));
+        assert!(matches!(
+            check_alias_name("alias/"),
+            Err(KmsError::InvalidAliasName(_))
+        ));
+        assert!(matches!(
+            check_alias_name("alias/aws/s3"),
+            Err(KmsError::InvalidAliasName(_))
+        ));
+        assert!(matches!(
+            check_alias_name("alias/a b"),
+            Err(KmsError::InvalidAliasName(_))
+        ));
+    }
+}

@@ -1,0 +1,298 @@
+//! Cryptographic operations: Encrypt, Decrypt, ReEncrypt, GenerateDataKey,
+//! GenerateDataKeyWithoutPlaintext, GenerateRandom. The work itself happens
+//! in the security module; this layer checks parameters, resolves keys and
+//! key state, and picks the EKT.
+
+use std::sync::Arc;
+
+use strongroom_hsm_proto::ciphertext::CiphertextHeader;
+use strongroom_hsm_proto::{Ekt, KeyRef, Request};
+use strongroom_store::KeyRecord;
+use zeroize::Zeroizing;
+
+use crate::auth::Caller;
+use crate::error::KmsError;
+use crate::processor::{Processor, context_bytes};
+use crate::protocol::*;
+
+const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
+const MAX_PLAINTEXT: usize = 4096;
+const MAX_CIPHERTEXT: usize = 6144;
+
+fn check_algorithm(alg: &Option<String>) -> Result<(), KmsError> {
+    match alg.as_deref() {
+        None | Some(SYMMETRIC_DEFAULT) => Ok(()),
+        Some(a @ ("RSAES_OAEP_SHA_1" | "RSAES_OAEP_SHA_256" | "SM2PKE")) => {
+            Err(KmsError::InvalidKeyUsage(format!(
+                "The encryption algorithm {a} is not compatible with the key spec SYMMETRIC_DEFAULT."
+            )))
+        }
+        Some(a) => Err(KmsError::Validation(format!(
+            "1 validation error detected: Value '{a}' at 'encryptionAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, SM2PKE]"
+        ))),
+    }
+}
+
+fn no_recipient(r: &Option<serde_json::Value>) -> Result<(), KmsError> {
+    match r {
+        Some(v) if !v.is_null() => Err(KmsError::UnsupportedOperation(
+            "Recipient (attested enclaves) is not supported.".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn dry_run(flag: Option<bool>) -> Result<(), KmsError> {
+    if flag == Some(true) {
+        Err(KmsError::DryRun)
+    } else {
+        Ok(())
+    }
+}
+
+fn ciphertext_param(blob: &Option<Blob>) -> Result<&[u8], KmsError> {
+    let b = blob.as_ref().ok_or_else(|| {
+        KmsError::Validation("1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null".into())
+    })?;
+    if b.0.is_empty() || b.0.len() > MAX_CIPHERTEXT {
+        return Err(KmsError::Validation(format!(
+            "1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and {MAX_CIPHERTEXT}"
+        )));
+    }
+    Ok(&b.0)
+}
+
+fn data_key_length(
+    number_of_bytes: Option<i64>,
+    key_spec: &Option<String>,
+) -> Result<u16, KmsError> {
+    match (number_of_bytes, key_spec.as_deref()) {
+        (Some(_), Some(_)) => Err(KmsError::Validation(
+            "Specify either KeySpec or NumberOfBytes, not both.".into(),
+        )),
+        (None, None) => Err(KmsError::Validation(
+            "Specify either KeySpec or NumberOfBytes.".into(),
+        )),
+        (Some(n), None) if (1..=1024).contains(&n) => Ok(n as u16),
+        (Some(n), None) => Err(KmsError::Validation(format!(
+            "1 validation error detected: Value '{n}' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024"
+        ))),
+        (None, Some("AES_256")) => Ok(32),
+        (None, Some("AES_128")) => Ok(16),
+        (None, Some(s)) => Err(KmsError::Validation(format!(
+            "1 validation error detected: Value '{s}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]"
+        ))),
+    }
+}
+
+/// A ciphertext's key, checked against the caller and an optional KeyId.
+struct SourceKey {
+    key: Arc<KeyRecord>,
+    version: KeyRef,
+    ekt: Ekt,
+}
+
+impl Processor {
+    async fn source_key(
+        &self,
+        caller: &Caller,
+        blob: &[u8],
+        named: &Option<String>,
+    ) -> Result<SourceKey, KmsError> {
+        let header = CiphertextHeader::parse(blob)
+            .map_err(|_| KmsError::InvalidCiphertext(String::new()))?;
+        if let Some(name) = named.as_deref().filter(|s| !s.is_empty()) {
+            let wanted = self.resolve(caller, &Some(name.to_owned()), true).await?;
+            if wanted.id != header.key.key_id {
+                return Err(KmsError::IncorrectKey(
+                    "The key ID in the request does not identify a KMS key that can perform this operation.".into(),
+                ));
+            }
+        }
+        // A ciphertext naming a key the caller cannot see reads as invalid,
+        // so existence of other accounts' keys is not revealed.
+        let key = match self.load_key(header.key.key_id).await? {
+            Some(k) if k.account_id == caller.account_id => k,
+            _ => return Err(KmsError::InvalidCiphertext(String::new())),
+        };
+        self.require_usable(&key)?;
+        let ekt = self
+            .ekt(header.key)
+            .await?
+            .ok_or_else(|| KmsError::InvalidCiphertext(String::new()))?;
+        Ok(SourceKey {
+            key,
+            version: header.key,
+            ekt,
+        })
+    }
+
+    pub(crate) async fn encrypt(
+        &self,
+        caller: &Caller,
+        req: EncryptRequest,
+    ) -> Result<EncryptResponse, KmsError> {
+        let plaintext = req.plaintext.ok_or_else(|| {
+            KmsError::Validation("1 validation error detected: Value null at 'plaintext' failed to satisfy constraint: Member must not be null".into())
+        })?;
+        if plaintext.0.is_empty() || plaintext.0.len() > MAX_PLAINTEXT {
+            return Err(KmsError::Validation(format!(
+                "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length between 1 and {MAX_PLAINTEXT}"
+            )));
+        }
+        check_algorithm(&req.encryption_algorithm)?;
+        let context = context_bytes(&req.encryption_context)?;
+        let key = self.resolve(caller, &req.key_id, true).await?;
+        self.require_usable(&key)?;
+        dry_run(req.dry_run)?;
+        let (version, ekt) = self.current_ekt(&key).await?;
+        let blob = self.hsm.encrypt(version, ekt, plaintext.0, context).await?;
+        Ok(EncryptResponse {
+            ciphertext_blob: Blob(blob),
+            key_id: self.key_arn(&key),
+            encryption_algorithm: SYMMETRIC_DEFAULT,
+        })
+    }
+
+    pub(crate) async fn decrypt(
+        &self,
+        caller: &Caller,
+        req: DecryptRequest,
+    ) -> Result<DecryptResponse, KmsError> {
+        let blob = ciphertext_param(&req.ciphertext_blob)?;
+        check_algorithm(&req.encryption_algorithm)?;
+        no_recipient(&req.recipient)?;
+        let context = context_bytes(&req.encryption_context)?;
+        let src = self.source_key(caller, blob, &req.key_id).await?;
+        dry_run(req.dry_run)?;
+        let (opened, plaintext) = self.hsm.decrypt(src.ekt, blob.to_vec(), context).await?;
+        if opened != src.version {
+            return Err(KmsError::Internal(
+                "module opened a different key version".into(),
+            ));
+        }
+        Ok(DecryptResponse {
+            key_id: self.key_arn(&src.key),
+            plaintext: SecretBlob(plaintext),
+            encryption_algorithm: SYMMETRIC_DEFAULT,
+        })
+    }
+
+    pub(crate) async fn re_encrypt(
+        &self,
+        caller: &Caller,
+        req: ReEncryptRequest,
+    ) -> Result<ReEncryptResponse, KmsError> {
+        let blob = ciphertext_param(&req.ciphertext_blob)?;
+        check_algorithm(&req.source_encryption_algorithm)?;
+        check_algorithm(&req.destination_encryption_algorithm)?;
+        let source_context = context_bytes(&req.source_encryption_context)?;
+        let destination_context = context_bytes(&req.destination_encryption_context)?;
+        let dest = self.resolve(caller, &req.destination_key_id, true).await?;
+        let src = self.source_key(caller, blob, &req.source_key_id).await?;
+        self.require_usable(&dest)?;
+        dry_run(req.dry_run)?;
+        let (dest_version, dest_ekt) = self.current_ekt(&dest).await?;
+        let out = self
+            .hsm
+            .re_encrypt(Request::ReEncrypt {
+                source_ekt: src.ekt,
+                ciphertext: blob.to_vec(),
+                source_context,
+                destination: dest_version,
+                destination_ekt: dest_ekt,
+                destination_context,
+            })
+            .await?;
+        Ok(ReEncryptResponse {
+            ciphertext_blob: Blob(out),
+            source_key_id: self.key_arn(&src.key),
+            key_id: self.key_arn(&dest),
+            source_encryption_algorithm: SYMMETRIC_DEFAULT,
+            destination_encryption_algorithm: SYMMETRIC_DEFAULT,
+        })
+    }
+
+    pub(crate) async fn generate_data_key(
+        &self,
+        caller: &Caller,
+        req: GenerateDataKeyRequest,
+        with_plaintext: bool,
+    ) -> Result<GenerateDataKeyResponse, KmsError> {
+        let length = data_key_length(req.number_of_bytes, &req.key_spec)?;
+        no_recipient(&req.recipient)?;
+        let context = context_bytes(&req.encryption_context)?;
+        let key = self.resolve(caller, &req.key_id, true).await?;
+        self.require_usable(&key)?;
+        dry_run(req.dry_run)?;
+        let (version, ekt) = self.current_ekt(&key).await?;
+        let dk = self
+            .hsm
+            .generate_data_key(version, ekt, context, length, with_plaintext)
+            .await?;
+        Ok(GenerateDataKeyResponse {
+            ciphertext_blob: Blob(dk.ciphertext),
+            plaintext: dk.plaintext.map(SecretBlob),
+            key_id: self.key_arn(&key),
+        })
+    }
+
+    pub(crate) async fn generate_random(
+        &self,
+        _caller: &Caller,
+        req: GenerateRandomRequest,
+    ) -> Result<GenerateRandomResponse, KmsError> {
+        no_recipient(&req.recipient)?;
+        if req.custom_key_store_id.is_some() {
+            return Err(KmsError::UnsupportedOperation(
+                "Custom key stores are not supported.".into(),
+            ));
+        }
+        let n = req.number_of_bytes.ok_or_else(|| {
+            KmsError::Validation("1 validation error detected: Value null at 'numberOfBytes' failed to satisfy constraint: Member must not be null".into())
+        })?;
+        if !(1..=1024).contains(&n) {
+            return Err(KmsError::Validation(format!(
+                "1 validation error detected: Value '{n}' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024"
+            )));
+        }
+        let bytes = self.hsm.generate_random(n as u16).await?;
+        Ok(GenerateRandomResponse {
+            plaintext: SecretBlob(Zeroizing::new(bytes)),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn data_key_lengths() {
+        assert_eq!(data_key_length(None, &Some("AES_256".into())).unwrap(), 32);
+        assert_eq!(data_key_length(None, &Some("AES_128".into())).unwrap(), 16);
+        assert_eq!(data_key_length(Some(1024), &None).unwrap(), 1024);
+        for (n, s) in [
+            (Some(0), None),
+            (Some(1025), None),
+            (None, None),
+            (Some(16), Some("AES_128")),
+            (None, Some("AES_512")),
+        ] {
+            assert!(data_key_length(n, &s.map(str::to_owned)).is_err());
+        }
+    }
+
+    #[test]
+    fn algorithms() {
+        assert!(check_algorithm(&None).is_ok());
+        assert!(matches!(
+            check_algorithm(&Some("RSAES_OAEP_SHA_256".into())),
+            Err(KmsError::InvalidKeyUsage(_))
+        ));
+        assert!(matches!(
+            check_algorithm(&Some("ROT13".into())),
+            Err(KmsError::Validation(_))
+        ));
+    }
+}

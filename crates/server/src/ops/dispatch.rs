@@ -1,0 +1,104 @@
+//! Maps `X-Amz-Target` operation names to handlers.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::auth::Caller;
+use crate::error::KmsError;
+use crate::processor::Processor;
+
+/// AWS KMS operations Strongroom knows but does not serve yet: they answer
+/// UnsupportedOperationException rather than UnknownOperationException.
+pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
+    "ConnectCustomKeyStore",
+    "CreateCustomKeyStore",
+    "CreateGrant",
+    "DeleteCustomKeyStore",
+    "DeleteImportedKeyMaterial",
+    "DeriveSharedSecret",
+    "DescribeCustomKeyStores",
+    "DisableKeyRotation",
+    "DisconnectCustomKeyStore",
+    "EnableKeyRotation",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateMac",
+    "GetKeyPolicy",
+    "GetKeyRotationStatus",
+    "GetParametersForImport",
+    "GetPublicKey",
+    "ImportKeyMaterial",
+    "ListGrants",
+    "ListKeyPolicies",
+    "ListKeyRotations",
+    "ListResourceTags",
+    "ListRetirableGrants",
+    "PutKeyPolicy",
+    "ReplicateKey",
+    "RetireGrant",
+    "RevokeGrant",
+    "RotateKeyOnDemand",
+    "Sign",
+    "TagResource",
+    "UntagResource",
+    "UpdateCustomKeyStore",
+    "UpdatePrimaryRegion",
+    "Verify",
+    "VerifyMac",
+];
+
+fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, KmsError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        // serde's message names the field and problem without echoing data.
+        KmsError::Serialization(format!("Could not parse the request body: {e}"))
+    })
+}
+
+fn json<T: Serialize>(value: T) -> Result<Vec<u8>, KmsError> {
+    serde_json::to_vec(&value)
+        .map_err(|e| KmsError::Internal(format!("response encoding failed: {e}")))
+}
+
+impl Processor {
+    /// Runs operation `op` for `caller` with JSON `body`.
+    pub async fn dispatch(
+        &self,
+        caller: &Caller,
+        op: &str,
+        body: &[u8],
+    ) -> Result<Vec<u8>, KmsError> {
+        match op {
+            "CreateKey" => json(self.create_key(caller, parse(body)?).await?),
+            "DescribeKey" => json(self.describe_key(caller, parse(body)?).await?),
+            "ListKeys" => json(self.list_keys(caller, parse(body)?).await?),
+            "UpdateKeyDescription" => {
+                json(self.update_key_description(caller, parse(body)?).await?)
+            }
+            "EnableKey" => json(self.set_enabled(caller, parse(body)?, true).await?),
+            "DisableKey" => json(self.set_enabled(caller, parse(body)?, false).await?),
+            "ScheduleKeyDeletion" => json(self.schedule_key_deletion(caller, parse(body)?).await?),
+            "CancelKeyDeletion" => json(self.cancel_key_deletion(caller, parse(body)?).await?),
+            "CreateAlias" => json(self.create_alias(caller, parse(body)?).await?),
+            "UpdateAlias" => json(self.update_alias(caller, parse(body)?).await?),
+            "DeleteAlias" => json(self.delete_alias(caller, parse(body)?).await?),
+            "ListAliases" => json(self.list_aliases(caller, parse(body)?).await?),
+            "Encrypt" => json(self.encrypt(caller, parse(body)?).await?),
+            "Decrypt" => json(self.decrypt(caller, parse(body)?).await?),
+            "ReEncrypt" => json(self.re_encrypt(caller, parse(body)?).await?),
+            "GenerateDataKey" => json(self.generate_data_key(caller, parse(body)?, true).await?),
+            "GenerateDataKeyWithoutPlaintext" => {
+                json(self.generate_data_key(caller, parse(body)?, false).await?)
+            }
+            "GenerateRandom" => json(self.generate_random(caller, parse(body)?).await?),
+            other if KNOWN_UNSUPPORTED.contains(&other) => Err(KmsError::UnsupportedOperation(
+                format!("{other} is not supported by this Strongroom version."),
+            )),
+            other => Err(KmsError::UnknownOperation(format!(
+                "Unknown operation {other}"
+            ))),
+        }
+    }
+}

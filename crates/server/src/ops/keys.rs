@@ -1,0 +1,345 @@
+//! Key lifecycle: CreateKey, DescribeKey, ListKeys, UpdateKeyDescription,
+//! EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion.
+
+use strongroom_hsm_proto::{KeyRef, KeySpecCode};
+use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord, Tag};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::KmsError;
+use crate::processor::{Processor, now_epoch};
+use crate::protocol::*;
+
+const MAX_DESCRIPTION: usize = 8192;
+
+fn check_description(d: &str) -> Result<(), KmsError> {
+    if d.chars().count() > MAX_DESCRIPTION {
+        return Err(KmsError::Validation(format!(
+            "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to {MAX_DESCRIPTION}"
+        )));
+    }
+    Ok(())
+}
+
+/// AWS's tagging rules.
+pub(crate) fn check_tags(tags: &[Tag]) -> Result<(), KmsError> {
+    if tags.len() > 50 {
+        return Err(KmsError::Tag("A key can have at most 50 tags.".into()));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for t in tags {
+        let klen = t.key.chars().count();
+        if klen == 0 || klen > 128 {
+            return Err(KmsError::Tag("TagKey must be 1 to 128 characters.".into()));
+        }
+        if t.value.chars().count() > 256 {
+            return Err(KmsError::Tag(
+                "TagValue must be at most 256 characters.".into(),
+            ));
+        }
+        if t.key.starts_with("aws:") {
+            return Err(KmsError::Tag(
+                "Tag keys beginning with 'aws:' are reserved.".into(),
+            ));
+        }
+        if !seen.insert(t.key.as_str()) {
+            return Err(KmsError::Tag(format!("Duplicate tag key '{}'.", t.key)));
+        }
+    }
+    Ok(())
+}
+
+fn epoch_f64(t: i64) -> f64 {
+    t as f64
+}
+
+impl Processor {
+    /// `KeyMetadata` for `key`.
+    pub(crate) fn metadata(&self, key: &KeyRecord) -> KeyMetadata {
+        KeyMetadata {
+            aws_account_id: key.account_id.clone(),
+            key_id: key.id.to_string(),
+            arn: self.key_arn(key),
+            creation_date: epoch_f64(key.created_at),
+            enabled: key.state == KeyState::Enabled,
+            description: key.description.clone(),
+            key_usage: key.key_usage.clone(),
+            key_state: key.state.as_str().to_owned(),
+            deletion_date: key.deletion_date.map(epoch_f64),
+            pending_deletion_window_in_days: key.pending_window_days,
+            origin: key.origin.clone(),
+            key_manager: "CUSTOMER",
+            customer_master_key_spec: key.key_spec.clone(),
+            key_spec: key.key_spec.clone(),
+            encryption_algorithms: vec!["SYMMETRIC_DEFAULT"],
+            multi_region: false,
+        }
+    }
+
+    pub(crate) async fn create_key(
+        &self,
+        caller: &Caller,
+        req: CreateKeyRequest,
+    ) -> Result<KeyMetadataResponse, KmsError> {
+        let description = req.description.unwrap_or_default();
+        check_description(&description)?;
+        let usage = req.key_usage.unwrap_or_else(|| "ENCRYPT_DECRYPT".into());
+        if usage != "ENCRYPT_DECRYPT" {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "KeyUsage {usage} is not supported yet; use ENCRYPT_DECRYPT."
+            )));
+        }
+        if let (Some(a), Some(b)) = (&req.key_spec, &req.customer_master_key_spec) {
+            if a != b {
+                return Err(KmsError::Validation(
+                    "KeySpec and CustomerMasterKeySpec disagree.".into(),
+                ));
+            }
+        }
+        let spec = req
+            .key_spec
+            .or(req.customer_master_key_spec)
+            .unwrap_or_else(|| "SYMMETRIC_DEFAULT".into());
+        if spec != "SYMMETRIC_DEFAULT" {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "KeySpec {spec} is not supported yet; use SYMMETRIC_DEFAULT."
+            )));
+        }
+        let origin = req.origin.unwrap_or_else(|| "AWS_KMS".into());
+        if origin != "AWS_KMS" {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "Origin {origin} is not supported yet; use AWS_KMS."
+            )));
+        }
+        if req.policy.is_some() {
+            // Refuse rather than silently ignore a policy the caller relies on.
+            return Err(KmsError::UnsupportedOperation(
+                "Key policies are not supported yet; omit Policy.".into(),
+            ));
+        }
+        if req.multi_region == Some(true) {
+            return Err(KmsError::UnsupportedOperation(
+                "Multi-Region keys are not supported.".into(),
+            ));
+        }
+        if req.custom_key_store_id.is_some() || req.xks_key_id.is_some() {
+            return Err(KmsError::UnsupportedOperation(
+                "Custom key stores are not supported.".into(),
+            ));
+        }
+        let tags = req.tags.unwrap_or_default();
+        check_tags(&tags)?;
+
+        let id = Uuid::new_v4();
+        let version = KeyRef {
+            key_id: id,
+            version: 1,
+        };
+        let ekt = self
+            .hsm
+            .generate_backing_key(version, KeySpecCode::SymmetricDefault)
+            .await?;
+        let now = now_epoch();
+        let key = KeyRecord {
+            id,
+            account_id: caller.account_id.clone(),
+            description,
+            state: KeyState::Enabled,
+            key_spec: spec,
+            key_usage: usage,
+            origin,
+            created_at: now,
+            deletion_date: None,
+            pending_window_days: None,
+            current_version: 1,
+            tags,
+        };
+        let v = KeyVersionRecord {
+            key_id: id,
+            version: 1,
+            ekt: ekt.0.clone(),
+            created_at: now,
+        };
+        self.store.create_key(&key, &v).await?;
+        let key = self.cache_new_key(key, version, ekt);
+        tracing::info!(key_id = %id, account = %caller.account_id, "key created");
+        Ok(KeyMetadataResponse {
+            key_metadata: self.metadata(&key),
+        })
+    }
+
+    pub(crate) async fn describe_key(
+        &self,
+        caller: &Caller,
+        req: KeyIdRequest,
+    ) -> Result<KeyMetadataResponse, KmsError> {
+        let key = self.resolve(caller, &req.key_id, true).await?;
+        Ok(KeyMetadataResponse {
+            key_metadata: self.metadata(&key),
+        })
+    }
+
+    pub(crate) async fn list_keys(
+        &self,
+        caller: &Caller,
+        req: ListRequest,
+    ) -> Result<ListKeysResponse, KmsError> {
+        let limit = page_limit(req.limit, 1000, 100)?;
+        let after = match req.marker.as_deref() {
+            None => None,
+            Some(m) => Some(
+                Uuid::parse_str(m).map_err(|_| KmsError::InvalidMarker("Invalid marker".into()))?,
+            ),
+        };
+        let mut rows = self
+            .store
+            .list_keys(&caller.account_id, after, limit + 1)
+            .await?;
+        let truncated = rows.len() > limit;
+        rows.truncate(limit);
+        let next_marker = truncated
+            .then(|| rows.last().map(|k| k.id.to_string()))
+            .flatten();
+        Ok(ListKeysResponse {
+            keys: rows
+                .iter()
+                .map(|k| KeyListEntry {
+                    key_id: k.id.to_string(),
+                    key_arn: self.key_arn(k),
+                })
+                .collect(),
+            next_marker,
+            truncated,
+        })
+    }
+
+    /// Applies `change` to the caller's key under the write lock.
+    async fn modify_key<F>(
+        &self,
+        caller: &Caller,
+        key_id: &Option<String>,
+        change: F,
+    ) -> Result<std::sync::Arc<KeyRecord>, KmsError>
+    where
+        F: FnOnce(&Processor, &mut KeyRecord) -> Result<(), KmsError>,
+    {
+        let _guard = self.write_lock.lock().await;
+        let current = self.resolve(caller, key_id, true).await?;
+        let mut key = (*current).clone();
+        change(self, &mut key)?;
+        self.save_key(key).await
+    }
+
+    fn refuse_pending_deletion(&self, key: &KeyRecord) -> Result<(), KmsError> {
+        if key.state == KeyState::PendingDeletion {
+            return Err(KmsError::InvalidState(format!(
+                "{} is pending deletion.",
+                self.key_arn(key)
+            )));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn update_key_description(
+        &self,
+        caller: &Caller,
+        req: UpdateKeyDescriptionRequest,
+    ) -> Result<Empty, KmsError> {
+        let description = req
+            .description
+            .ok_or_else(|| KmsError::Validation("1 validation error detected: Value null at 'description' failed to satisfy constraint: Member must not be null".into()))?;
+        check_description(&description)?;
+        self.modify_key(caller, &req.key_id, |p, k| {
+            p.refuse_pending_deletion(k)?;
+            k.description = description;
+            Ok(())
+        })
+        .await?;
+        Ok(Empty {})
+    }
+
+    pub(crate) async fn set_enabled(
+        &self,
+        caller: &Caller,
+        req: KeyIdRequest,
+        enabled: bool,
+    ) -> Result<Empty, KmsError> {
+        self.modify_key(caller, &req.key_id, |p, k| {
+            p.refuse_pending_deletion(k)?;
+            k.state = if enabled {
+                KeyState::Enabled
+            } else {
+                KeyState::Disabled
+            };
+            Ok(())
+        })
+        .await?;
+        Ok(Empty {})
+    }
+
+    pub(crate) async fn schedule_key_deletion(
+        &self,
+        caller: &Caller,
+        req: ScheduleKeyDeletionRequest,
+    ) -> Result<ScheduleKeyDeletionResponse, KmsError> {
+        let days = req.pending_window_in_days.unwrap_or(30);
+        if !(7..=30).contains(&days) {
+            return Err(KmsError::Validation(format!(
+                "1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value between 7 and 30"
+            )));
+        }
+        let days = days as u32;
+        let when = now_epoch() + i64::from(days) * 86_400;
+        let key = self
+            .modify_key(caller, &req.key_id, |p, k| {
+                p.refuse_pending_deletion(k)?;
+                k.state = KeyState::PendingDeletion;
+                k.deletion_date = Some(when);
+                k.pending_window_days = Some(days);
+                Ok(())
+            })
+            .await?;
+        tracing::info!(key_id = %key.id, deletion_date = when, "key deletion scheduled");
+        Ok(ScheduleKeyDeletionResponse {
+            key_id: self.key_arn(&key),
+            deletion_date: epoch_f64(when),
+            key_state: "PendingDeletion",
+            pending_window_in_days: days,
+        })
+    }
+
+    pub(crate) async fn cancel_key_deletion(
+        &self,
+        caller: &Caller,
+        req: KeyIdRequest,
+    ) -> Result<KeyIdResponse, KmsError> {
+        let key = self
+            .modify_key(caller, &req.key_id, |p, k| {
+                if k.state != KeyState::PendingDeletion {
+                    return Err(KmsError::InvalidState(format!(
+                        "{} is not pending deletion.",
+                        p.key_arn(k)
+                    )));
+                }
+                k.state = KeyState::Disabled;
+                k.deletion_date = None;
+                k.pending_window_days = None;
+                Ok(())
+            })
+            .await?;
+        Ok(KeyIdResponse {
+            key_id: self.key_arn(&key),
+        })
+    }
+}
+
+/// A `Limit` parameter checked against AWS's range.
+pub(crate) fn page_limit(limit: Option<i64>, max: i64, default: i64) -> Result<usize, KmsError> {
+    let l = limit.unwrap_or(default);
+    if !(1..=max).contains(&l) {
+        return Err(KmsError::Validation(format!(
+            "1 validation error detected: Value '{l}' at 'limit' failed to satisfy constraint: Member must have value between 1 and {max}"
+        )));
+    }
+    Ok(l as usize)
+}

@@ -1,0 +1,6 @@
+//! The API operations, grouped by concept, and the dispatcher.
+
+mod aliases;
+mod crypto;
+mod dispatch;
+mod keys;

@@ -1,0 +1,264 @@
+//! The request processor: resolves KeyIds, keeps key metadata and EKTs in
+//! memory so the hot path makes no database round trip, checks key state,
+//! and routes cryptographic work to the security module.
+
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use strongroom_hsm_proto::{Ekt, HsmClient, KeyRef};
+use strongroom_store::{KeyRecord, KeyState, Store};
+use uuid::Uuid;
+
+use crate::arn::{self, KeyIdentifier};
+use crate::auth::Caller;
+use crate::error::KmsError;
+use crate::protocol::EncryptionContext;
+
+/// Largest canonical encryption context accepted, in bytes.
+pub const MAX_CONTEXT_BYTES: usize = 8192;
+
+/// The frontend's request processor.
+pub struct Processor {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) hsm: HsmClient,
+    pub(crate) region: String,
+    keys: DashMap<Uuid, Arc<KeyRecord>>,
+    ekts: DashMap<KeyRef, Ekt>,
+    aliases: DashMap<(String, String), Uuid>,
+    /// Serialises metadata writes so the cache always matches the store.
+    pub(crate) write_lock: tokio::sync::Mutex<()>,
+}
+
+/// Epoch seconds now.
+pub fn now_epoch() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// A required string parameter, or AWS's validation error naming it.
+pub fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, KmsError> {
+    match value.as_deref() {
+        Some(v) if !v.is_empty() => Ok(v),
+        _ => Err(KmsError::Validation(format!(
+            "1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"
+        ))),
+    }
+}
+
+/// Canonical bytes of an encryption context, validated.
+pub fn context_bytes(ctx: &Option<EncryptionContext>) -> Result<Vec<u8>, KmsError> {
+    let empty = EncryptionContext::new();
+    let ctx = ctx.as_ref().unwrap_or(&empty);
+    if ctx.keys().any(|k| k.is_empty()) {
+        return Err(KmsError::Validation(
+            "Encryption context keys must not be empty.".into(),
+        ));
+    }
+    let bytes =
+        strongroom_hsm_proto::context::canonical(ctx.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    if bytes.len() > MAX_CONTEXT_BYTES {
+        return Err(KmsError::Validation(format!(
+            "Encryption context exceeds {MAX_CONTEXT_BYTES} bytes."
+        )));
+    }
+    Ok(bytes)
+}
+
+impl Processor {
+    /// A processor over `store` and `hsm`, naming keys in `region`.
+    pub fn new(store: Arc<dyn Store>, hsm: HsmClient, region: String) -> Self {
+        Self {
+            store,
+            hsm,
+            region,
+            keys: DashMap::new(),
+            ekts: DashMap::new(),
+            aliases: DashMap::new(),
+            write_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The ARN of `key`.
+    pub fn key_arn(&self, key: &KeyRecord) -> String {
+        arn::key_arn(&self.region, &key.account_id, key.id)
+    }
+
+    /// A key's metadata (cache, then store).
+    pub(crate) async fn load_key(&self, id: Uuid) -> Result<Option<Arc<KeyRecord>>, KmsError> {
+        if let Some(k) = self.keys.get(&id) {
+            return Ok(Some(k.clone()));
+        }
+        let Some(rec) = self.store.get_key(id).await? else {
+            return Ok(None);
+        };
+        let rec = Arc::new(rec);
+        self.keys.insert(id, rec.clone());
+        Ok(Some(rec))
+    }
+
+    async fn alias_target(&self, account: &str, name: &str) -> Result<Option<Uuid>, KmsError> {
+        let k = (account.to_owned(), name.to_owned());
+        if let Some(id) = self.aliases.get(&k) {
+            return Ok(Some(*id));
+        }
+        let Some(a) = self.store.get_alias(account, name).await? else {
+            return Ok(None);
+        };
+        self.aliases.insert(k, a.key_id);
+        Ok(Some(a.key_id))
+    }
+
+    /// Resolves a KeyId parameter to one of the caller's keys.
+    pub(crate) async fn resolve(
+        &self,
+        caller: &Caller,
+        key_id: &Option<String>,
+        allow_alias: bool,
+    ) -> Result<Arc<KeyRecord>, KmsError> {
+        let s = required(key_id, "keyId")?;
+        if s.len() > 2048 {
+            return Err(KmsError::Validation(
+                "KeyId must be at most 2048 characters.".into(),
+            ));
+        }
+        let parsed = arn::parse_key_id(s)
+            .ok_or_else(|| KmsError::NotFound(format!("Invalid keyId '{s}'")))?;
+        let not_found = || KmsError::NotFound(format!("Key '{s}' does not exist"));
+        let (id, region, account) = match parsed {
+            KeyIdentifier::Key {
+                id,
+                region,
+                account,
+            } => (id, region, account),
+            KeyIdentifier::Alias {
+                name,
+                region,
+                account,
+            } => {
+                if !allow_alias {
+                    return Err(KmsError::Validation(format!(
+                        "'{s}' is an alias; this parameter needs a key id or key ARN."
+                    )));
+                }
+                if region.as_deref().is_some_and(|r| r != self.region)
+                    || account.as_deref().is_some_and(|a| a != caller.account_id)
+                {
+                    return Err(not_found());
+                }
+                let target = self
+                    .alias_target(&caller.account_id, &name)
+                    .await?
+                    .ok_or_else(|| {
+                        KmsError::NotFound(format!(
+                            "Alias {} is not found.",
+                            arn::alias_arn(&self.region, &caller.account_id, &name)
+                        ))
+                    })?;
+                (target, None, None)
+            }
+        };
+        if region.as_deref().is_some_and(|r| r != self.region)
+            || account.as_deref().is_some_and(|a| a != caller.account_id)
+        {
+            return Err(not_found());
+        }
+        let key = self.load_key(id).await?.ok_or_else(not_found)?;
+        if key.account_id != caller.account_id {
+            return Err(not_found());
+        }
+        Ok(key)
+    }
+
+    /// Fails unless `key` may be used for cryptography now.
+    pub(crate) fn require_usable(&self, key: &KeyRecord) -> Result<(), KmsError> {
+        match key.state {
+            KeyState::Enabled => Ok(()),
+            KeyState::Disabled => Err(KmsError::Disabled(format!(
+                "{} is disabled.",
+                self.key_arn(key)
+            ))),
+            KeyState::PendingDeletion => Err(KmsError::InvalidState(format!(
+                "{} is pending deletion.",
+                self.key_arn(key)
+            ))),
+        }
+    }
+
+    /// The EKT of one key version (cache, then store).
+    pub(crate) async fn ekt(&self, key: KeyRef) -> Result<Option<Ekt>, KmsError> {
+        if let Some(e) = self.ekts.get(&key) {
+            return Ok(Some(e.clone()));
+        }
+        let Some(v) = self.store.get_key_version(key.key_id, key.version).await? else {
+            return Ok(None);
+        };
+        let e = Ekt(v.ekt);
+        self.ekts.insert(key, e.clone());
+        Ok(Some(e))
+    }
+
+    /// The current version of `key` and its EKT.
+    pub(crate) async fn current_ekt(&self, key: &KeyRecord) -> Result<(KeyRef, Ekt), KmsError> {
+        let r = KeyRef {
+            key_id: key.id,
+            version: key.current_version,
+        };
+        let e = self.ekt(r).await?.ok_or_else(|| {
+            KmsError::Internal(format!("key material for {} is missing", self.key_arn(key)))
+        })?;
+        Ok((r, e))
+    }
+
+    /// Writes new metadata for a key and refreshes the cache. Hold
+    /// `write_lock` while reading-then-writing.
+    pub(crate) async fn save_key(&self, key: KeyRecord) -> Result<Arc<KeyRecord>, KmsError> {
+        self.store.update_key(&key).await?;
+        let key = Arc::new(key);
+        self.keys.insert(key.id, key.clone());
+        Ok(key)
+    }
+
+    /// Caches a freshly created key.
+    pub(crate) fn cache_new_key(
+        &self,
+        key: KeyRecord,
+        version: KeyRef,
+        ekt: Ekt,
+    ) -> Arc<KeyRecord> {
+        let key = Arc::new(key);
+        self.keys.insert(key.id, key.clone());
+        self.ekts.insert(version, ekt);
+        key
+    }
+
+    /// Forgets cached state about an alias.
+    pub(crate) fn forget_alias(&self, account: &str, name: &str) {
+        self.aliases.remove(&(account.to_owned(), name.to_owned()));
+    }
+
+    /// Deletes every key whose deletion date is at or before `now`: module
+    /// caches first, then the store (key, EKTs, aliases), then our caches.
+    /// Returns how many were deleted.
+    pub async fn sweep_deletions(&self, now: i64) -> Result<usize, KmsError> {
+        let due = self.store.keys_due_for_deletion(now).await?;
+        let mut n = 0;
+        for id in due {
+            let _guard = self.write_lock.lock().await;
+            // Re-check under the lock: CancelKeyDeletion may have won.
+            match self.store.get_key(id).await? {
+                Some(k)
+                    if k.state == KeyState::PendingDeletion
+                        && k.deletion_date.is_some_and(|d| d <= now) => {}
+                _ => continue,
+            }
+            self.hsm.forget_key(id).await?;
+            if self.store.delete_key(id).await? {
+                n += 1;
+                tracing::info!(key_id = %id, "key deleted after its waiting period");
+            }
+            self.keys.remove(&id);
+            self.ekts.retain(|k, _| k.key_id != id);
+            self.aliases.retain(|_, target| *target != id);
+        }
+        Ok(n)
+    }
+}

@@ -1,0 +1,187 @@
+//! Starting and stopping a frontend: listener (plain or TLS), connection
+//! tasks, and the background deletion sweeper.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::service::TowerToHyperService;
+use strongroom_hsm_proto::HsmClient;
+use strongroom_store::Store;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::auth::Authenticator;
+use crate::http::{AppState, router};
+use crate::processor::{Processor, now_epoch};
+
+/// How a frontend is run.
+#[derive(Clone)]
+pub struct ServerConfig {
+    /// Address to listen on (port 0 picks one).
+    pub listen: SocketAddr,
+    /// Region in ARNs and SigV4 scopes.
+    pub region: String,
+    /// Serve HTTPS with this configuration, else plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// How often due key deletions are carried out.
+    pub deletion_sweep_interval: Duration,
+}
+
+impl std::fmt::Debug for ServerConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerConfig")
+            .field("listen", &self.listen)
+            .field("region", &self.region)
+            .field("tls", &self.tls.is_some())
+            .field("deletion_sweep_interval", &self.deletion_sweep_interval)
+            .finish()
+    }
+}
+
+/// A frontend that is serving.
+pub struct RunningServer {
+    local_addr: SocketAddr,
+    tls: bool,
+    processor: Arc<Processor>,
+    shutdown: watch::Sender<bool>,
+    tasks: JoinSet<()>,
+}
+
+impl RunningServer {
+    /// The bound address.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `http://…` or `https://…` for this server.
+    pub fn endpoint(&self) -> String {
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.local_addr)
+    }
+
+    /// The request processor (for the sweeper in tests and admin tasks).
+    pub fn processor(&self) -> &Arc<Processor> {
+        &self.processor
+    }
+
+    /// Waits until the server stops (it stops only on [`Self::shutdown`]).
+    pub async fn wait(&mut self) {
+        while self.tasks.join_next().await.is_some() {}
+    }
+
+    /// Stops accepting, closes every connection, stops background tasks.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        self.tasks.abort_all();
+        while self.tasks.join_next().await.is_some() {}
+    }
+}
+
+/// Binds and starts serving.
+pub async fn start(
+    config: ServerConfig,
+    store: Arc<dyn Store>,
+    hsm: HsmClient,
+) -> std::io::Result<RunningServer> {
+    let listener = TcpListener::bind(config.listen).await?;
+    let local_addr = listener.local_addr()?;
+    let processor = Arc::new(Processor::new(
+        store.clone(),
+        hsm.clone(),
+        config.region.clone(),
+    ));
+    let state = Arc::new(AppState {
+        processor: processor.clone(),
+        auth: Authenticator::new(store, hsm, config.region.clone()),
+    });
+    let (shutdown, rx) = watch::channel(false);
+    let mut tasks = JoinSet::new();
+    tasks.spawn(accept_loop(
+        listener,
+        router(state),
+        config.tls.clone(),
+        rx.clone(),
+    ));
+    tasks.spawn(deletion_sweeper(
+        processor.clone(),
+        config.deletion_sweep_interval,
+        rx,
+    ));
+    tracing::info!(%local_addr, tls = config.tls.is_some(), region = %config.region, "serving the AWS KMS API");
+    Ok(RunningServer {
+        local_addr,
+        tls: config.tls.is_some(),
+        processor,
+        shutdown,
+        tasks,
+    })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    app: axum::Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    // Dropping the set aborts every connection when the loop ends.
+    let mut connections = JoinSet::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(app.clone());
+        let acceptor = acceptor.clone();
+        connections.spawn(async move {
+            let builder = Builder::new(TokioExecutor::new());
+            let result = match acceptor {
+                None => {
+                    builder
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await
+                }
+                Some(a) => match a.accept(stream).await {
+                    Ok(tls) => builder.serve_connection(TokioIo::new(tls), service).await,
+                    Err(e) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                },
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+}
+
+async fn deletion_sweeper(
+    processor: Arc<Processor>,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if let Err(e) = processor.sweep_deletions(now_epoch()).await {
+            tracing::error!(error = %e, "deletion sweep failed; will retry");
+        }
+    }
+}
