@@ -48,8 +48,15 @@ pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
 ];
 
 fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, KmsError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
+    match body.iter().find(|b| !b.is_ascii_whitespace()) {
+        None => return Ok(T::default()),
+        // serde would also accept a JSON array as a struct, positionally.
+        Some(b'{') => {}
+        Some(_) => {
+            return Err(KmsError::Serialization(
+                "The request body must be a JSON object.".into(),
+            ));
+        }
     }
     serde_json::from_slice(body).map_err(|e| {
         // serde's message names the field and problem without echoing data.

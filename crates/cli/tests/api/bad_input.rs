@@ -1,0 +1,383 @@
+//! Inputs an SDK would never send: each must get the AWS-shaped error with
+//! the right status, never a panic or a 500, and must change nothing.
+
+use reqwest::header::{HeaderMap, HeaderValue};
+use strongroom_server::sigv4::{self, RequestParts};
+use time::OffsetDateTime;
+
+use crate::common::*;
+
+enum Sign {
+    No,
+    Valid,
+    FlipSignature,
+    AccessKey(&'static str),
+    Region(&'static str),
+    Header(&'static str),
+    BodyAfterSigning(&'static [u8]),
+}
+
+struct Raw<'a> {
+    op: Option<&'a str>,
+    body: &'a [u8],
+    content_type: &'a str,
+    at: OffsetDateTime,
+    sign: Sign,
+    method: reqwest::Method,
+}
+
+impl<'a> Raw<'a> {
+    fn new(op: &'a str, body: &'a [u8]) -> Self {
+        Self {
+            op: Some(op),
+            body,
+            content_type: "application/x-amz-json-1.1",
+            at: OffsetDateTime::now_utc(),
+            sign: Sign::Valid,
+            method: reqwest::Method::POST,
+        }
+    }
+}
+
+async fn send(env: &TestEnv, r: Raw<'_>) -> (u16, HeaderMap, serde_json::Value) {
+    let url = reqwest::Url::parse(&env.dev.endpoint()).unwrap();
+    let host = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+    let amz_date = sigv4::format_amz_date(r.at);
+    let mut h = HeaderMap::new();
+    h.insert(
+        "content-type",
+        HeaderValue::from_str(r.content_type).unwrap(),
+    );
+    h.insert("host", HeaderValue::from_str(&host).unwrap());
+    h.insert("x-amz-date", HeaderValue::from_str(&amz_date).unwrap());
+    if let Some(op) = r.op {
+        h.insert(
+            "x-amz-target",
+            HeaderValue::from_str(&format!("TrentService.{op}")).unwrap(),
+        );
+    }
+    let signed: Vec<String> = h
+        .keys()
+        .map(|k| k.as_str().to_owned())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let (akid, region) = match r.sign {
+        Sign::AccessKey(a) => (a.to_owned(), env.dev.region.clone()),
+        Sign::Region(reg) => (env.dev.access_key_id.clone(), reg.to_owned()),
+        _ => (env.dev.access_key_id.clone(), env.dev.region.clone()),
+    };
+    let payload = hex::encode(strongroom_crypto::sha256(r.body));
+    let parts = RequestParts {
+        method: r.method.as_str(),
+        path: "/",
+        query: "",
+        headers: &h,
+        authority: None,
+        payload_sha256_hex: &payload,
+    };
+    let key = sigv4::derive_signing_key(&env.dev.secret_access_key, &amz_date[..8], &region, "kms");
+    let mut auth =
+        sigv4::authorization_header(&parts, &signed, &akid, &key, &amz_date, &region, "kms")
+            .unwrap();
+    let mut body = r.body.to_vec();
+    match r.sign {
+        Sign::No => auth.clear(),
+        Sign::FlipSignature => {
+            let last = auth.pop().unwrap();
+            auth.push(if last == '0' { '1' } else { '0' });
+        }
+        Sign::Header(v) => auth = v.to_owned(),
+        Sign::BodyAfterSigning(b) => body = b.to_vec(),
+        _ => {}
+    }
+    if !auth.is_empty() {
+        h.insert("authorization", HeaderValue::from_str(&auth).unwrap());
+    }
+    let resp = reqwest::Client::new()
+        .request(r.method, url)
+        .headers(h)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let json: serde_json::Value =
+        serde_json::from_slice(&resp.bytes().await.unwrap()).expect("error body is JSON");
+    (status, headers, json)
+}
+
+async fn expect(env: &TestEnv, r: Raw<'_>, status: u16, error_type: &str) -> String {
+    let (got, headers, json) = send(env, r).await;
+    assert_eq!(json["__type"], error_type, "body {json}");
+    assert_eq!(got, status, "body {json}");
+    assert!(headers.get("x-amzn-requestid").is_some(), "no request id");
+    assert_eq!(
+        headers.get("content-type").unwrap(),
+        "application/x-amz-json-1.1"
+    );
+    json["message"]
+        .as_str()
+        .expect("message is a string")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_aws_errors_and_change_nothing() {
+    let env = TestEnv::start().await;
+    let key = new_key(&env.client).await;
+    let create = br#"{"Description":"should never exist"}"#;
+
+    // Protocol-level problems.
+    expect(
+        &env,
+        Raw::new("CreateKey", b"{not json"),
+        400,
+        "SerializationException",
+    )
+    .await;
+    expect(
+        &env,
+        Raw::new("CreateKey", br#"{"Description": 5}"#),
+        400,
+        "SerializationException",
+    )
+    .await;
+    expect(
+        &env,
+        Raw::new("CreateKey", b"[]"),
+        400,
+        "SerializationException",
+    )
+    .await;
+    expect(
+        &env,
+        Raw {
+            content_type: "text/plain",
+            ..Raw::new("CreateKey", create)
+        },
+        400,
+        "SerializationException",
+    )
+    .await;
+    expect(
+        &env,
+        Raw::new("CreateKeyPlease", create),
+        400,
+        "UnknownOperationException",
+    )
+    .await;
+    expect(
+        &env,
+        Raw {
+            op: None,
+            ..Raw::new("", create)
+        },
+        400,
+        "UnknownOperationException",
+    )
+    .await;
+    expect(
+        &env,
+        Raw::new("Sign", b"{}"),
+        400,
+        "UnsupportedOperationException",
+    )
+    .await;
+    expect(
+        &env,
+        Raw {
+            method: reqwest::Method::PUT,
+            ..Raw::new("CreateKey", create)
+        },
+        400,
+        "UnknownOperationException",
+    )
+    .await;
+
+    // Field-level problems.
+    let bad_b64 = format!(r#"{{"KeyId":"{key}","Plaintext":"%%%not base64%%%"}}"#);
+    expect(
+        &env,
+        Raw::new("Encrypt", bad_b64.as_bytes()),
+        400,
+        "SerializationException",
+    )
+    .await;
+    let huge = format!(r#"{{"KeyId":"{key}","Plaintext":"{}"}}"#, "A".repeat(8192));
+    expect(
+        &env,
+        Raw::new("Encrypt", huge.as_bytes()),
+        400,
+        "ValidationException",
+    )
+    .await;
+    let long_id = format!(r#"{{"KeyId":"{}","Plaintext":"AA=="}}"#, "k".repeat(3000));
+    expect(
+        &env,
+        Raw::new("Encrypt", long_id.as_bytes()),
+        400,
+        "ValidationException",
+    )
+    .await;
+    expect(
+        &env,
+        Raw::new("Encrypt", br#"{"Plaintext":"AA=="}"#),
+        400,
+        "ValidationException",
+    )
+    .await;
+    expect(
+        &env,
+        Raw::new("Decrypt", br#"{"CiphertextBlob":"AAAA"}"#),
+        400,
+        "InvalidCiphertextException",
+    )
+    .await;
+    let big_body = vec![b' '; 2 << 20];
+    expect(
+        &env,
+        Raw::new("CreateKey", &big_body),
+        400,
+        "ValidationException",
+    )
+    .await;
+    let long_desc = format!(r#"{{"Description":"{}"}}"#, "d".repeat(9000));
+    expect(
+        &env,
+        Raw::new("CreateKey", long_desc.as_bytes()),
+        400,
+        "ValidationException",
+    )
+    .await;
+
+    // Authentication problems.
+    expect(
+        &env,
+        Raw {
+            sign: Sign::No,
+            ..Raw::new("CreateKey", create)
+        },
+        403,
+        "MissingAuthenticationTokenException",
+    )
+    .await;
+    expect(
+        &env,
+        Raw {
+            sign: Sign::FlipSignature,
+            ..Raw::new("CreateKey", create)
+        },
+        400,
+        "InvalidSignatureException",
+    )
+    .await;
+    expect(
+        &env,
+        Raw {
+            sign: Sign::Header("AWS4-HMAC-SHA256 garbage"),
+            ..Raw::new("CreateKey", create)
+        },
+        400,
+        "IncompleteSignatureException",
+    )
+    .await;
+    expect(
+        &env,
+        Raw {
+            sign: Sign::Header("Basic dXNlcjpwYXNz"),
+            ..Raw::new("CreateKey", create)
+        },
+        400,
+        "IncompleteSignatureException",
+    )
+    .await;
+    let stale = OffsetDateTime::now_utc() - time::Duration::minutes(10);
+    let msg = expect(
+        &env,
+        Raw {
+            at: stale,
+            ..Raw::new("CreateKey", create)
+        },
+        400,
+        "InvalidSignatureException",
+    )
+    .await;
+    assert!(msg.starts_with("Signature expired"), "{msg}");
+    let future = OffsetDateTime::now_utc() + time::Duration::minutes(10);
+    expect(
+        &env,
+        Raw {
+            at: future,
+            ..Raw::new("CreateKey", create)
+        },
+        400,
+        "InvalidSignatureException",
+    )
+    .await;
+    expect(
+        &env,
+        Raw {
+            sign: Sign::AccessKey("AKIAUNKNOWNKEY000000"),
+            ..Raw::new("CreateKey", create)
+        },
+        400,
+        "UnrecognizedClientException",
+    )
+    .await;
+    expect(
+        &env,
+        Raw {
+            sign: Sign::AccessKey("AKIA/../../etc"),
+            ..Raw::new("CreateKey", create)
+        },
+        400,
+        "IncompleteSignatureException",
+    )
+    .await;
+    expect(
+        &env,
+        Raw {
+            sign: Sign::Region("eu-west-1"),
+            ..Raw::new("CreateKey", create)
+        },
+        400,
+        "InvalidSignatureException",
+    )
+    .await;
+    expect(
+        &env,
+        Raw {
+            sign: Sign::BodyAfterSigning(br#"{"Description":"tampered"}"#),
+            ..Raw::new("CreateKey", create)
+        },
+        400,
+        "InvalidSignatureException",
+    )
+    .await;
+
+    // A valid request still works, and none of the above created anything.
+    let keys = env.client.list_keys().send().await.unwrap();
+    assert_eq!(keys.keys().len(), 1, "a refused request wrote a key");
+    let d = env
+        .client
+        .describe_key()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(d.description.as_deref(), Some(""));
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_body_means_empty_input() {
+    let env = TestEnv::start().await;
+    let (status, _, json) = send(&env, Raw::new("ListKeys", b"")).await;
+    assert_eq!(status, 200, "{json}");
+    assert_eq!(json["Truncated"], false);
+    env.stop().await;
+}

@@ -1,0 +1,79 @@
+use std::path::Path;
+
+use aws_sdk_kms::Client;
+use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_kms::error::{ProvideErrorMetadata, SdkError};
+use strongroom_cli::dev::{self, DevEnvironment, DevOptions};
+use tempfile::TempDir;
+
+/// A dev server in its own data directory, with a client for its root.
+pub struct TestEnv {
+    pub dev: DevEnvironment,
+    pub client: Client,
+    pub dir: TempDir,
+}
+
+impl TestEnv {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let dev = start_in(dir.path(), |_| {}).await;
+        let client = client_for(&dev, &dev.access_key_id, &dev.secret_access_key);
+        Self { dev, client, dir }
+    }
+
+    pub async fn stop(self) -> TempDir {
+        self.dev.shutdown().await;
+        self.dir
+    }
+}
+
+pub async fn start_in(dir: &Path, tweak: impl FnOnce(&mut DevOptions)) -> DevEnvironment {
+    let mut opts = DevOptions::new(dir.to_path_buf());
+    tweak(&mut opts);
+    dev::start(opts).await.unwrap()
+}
+
+pub fn config_for(
+    dev: &DevEnvironment,
+    access_key_id: &str,
+    secret: &str,
+) -> aws_sdk_kms::config::Builder {
+    aws_sdk_kms::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(dev.region.clone()))
+        .endpoint_url(dev.endpoint())
+        .credentials_provider(Credentials::new(
+            access_key_id,
+            secret,
+            None,
+            None,
+            "strongroom-test",
+        ))
+        .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
+}
+
+pub fn client_for(dev: &DevEnvironment, access_key_id: &str, secret: &str) -> Client {
+    Client::from_conf(config_for(dev, access_key_id, secret).build())
+}
+
+/// The AWS error code of a failed call.
+pub fn code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> String {
+    e.code().unwrap_or("<no code>").to_owned()
+}
+
+/// Creates a symmetric key and returns its ARN.
+pub async fn new_key(client: &Client) -> String {
+    client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .arn
+        .unwrap()
+}
+
+pub fn blob(b: &[u8]) -> aws_sdk_kms::primitives::Blob {
+    aws_sdk_kms::primitives::Blob::new(b.to_vec())
+}

@@ -1,0 +1,12 @@
+//! Integration tests: `strongroom dev` started in-process on an ephemeral
+//! port, driven by the real `aws-sdk-kms` client (and a raw signing client
+//! for inputs an SDK refuses to send).
+
+mod aliases;
+mod bad_input;
+mod common;
+mod crypto;
+mod isolation;
+mod lifecycle;
+mod persistence;
+mod tls;
