@@ -97,6 +97,9 @@ impl std::fmt::Display for BenchReport {
     }
 }
 
+/// A SigV4 signing key and the `YYYYMMDD` it is valid for.
+type DatedSigningKey = (String, Arc<Zeroizing<[u8; 32]>>);
+
 /// A minimal signing client for the KMS JSON protocol.
 pub struct KmsHttpClient {
     http: reqwest::Client,
@@ -105,7 +108,7 @@ pub struct KmsHttpClient {
     region: String,
     access_key_id: String,
     secret: Zeroizing<String>,
-    signing_key: std::sync::Mutex<Option<(String, Arc<Zeroizing<[u8; 32]>>)>>,
+    signing_key: std::sync::Mutex<Option<DatedSigningKey>>,
 }
 
 impl KmsHttpClient {

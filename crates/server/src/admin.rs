@@ -84,7 +84,7 @@ fn random_secret() -> Result<Zeroizing<String>, AdminError> {
     use base64::Engine;
     let r = Zeroizing::new(random_array::<30>().map_err(|_| AdminError::Random)?);
     Ok(Zeroizing::new(
-        base64::engine::general_purpose::STANDARD.encode(&*r),
+        base64::engine::general_purpose::STANDARD.encode(&r[..]),
     ))
 }
 

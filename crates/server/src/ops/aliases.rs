@@ -140,10 +140,10 @@ impl Processor {
             Some(_) => Some(self.resolve(caller, &req.key_id, false).await?.id),
             None => None,
         };
-        if let Some(m) = &req.marker {
-            if !m.starts_with("alias/") {
-                return Err(KmsError::InvalidMarker("Invalid marker".into()));
-            }
+        if let Some(m) = &req.marker
+            && !m.starts_with("alias/")
+        {
+            return Err(KmsError::InvalidMarker("Invalid marker".into()));
         }
         let mut rows = self
             .store

@@ -89,12 +89,12 @@ impl Processor {
                 "KeyUsage {usage} is not supported yet; use ENCRYPT_DECRYPT."
             )));
         }
-        if let (Some(a), Some(b)) = (&req.key_spec, &req.customer_master_key_spec) {
-            if a != b {
-                return Err(KmsError::Validation(
-                    "KeySpec and CustomerMasterKeySpec disagree.".into(),
-                ));
-            }
+        if let (Some(a), Some(b)) = (&req.key_spec, &req.customer_master_key_spec)
+            && a != b
+        {
+            return Err(KmsError::Validation(
+                "KeySpec and CustomerMasterKeySpec disagree.".into(),
+            ));
         }
         let spec = req
             .key_spec

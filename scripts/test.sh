@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every Strongroom test: format and lint checks, Rust unit and
+# integration tests (real aws-sdk-kms client), then the Python compatibility
+# suite (boto3, AWS Encryption SDK, aws CLI) against the real binary.
+# Installs what it needs: a Python venv in tests/compat/.venv.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test (unit + integration)"
+cargo test --workspace --locked
+
+step "build the strongroom binary for the compatibility suite"
+cargo build -p strongroom-cli --locked
+
+step "Python venv for real-client tests"
+venv=tests/compat/.venv
+stamp="$venv/.requirements.sha256"
+want=$(sha256sum tests/compat/requirements.txt | cut -d' ' -f1)
+if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/compat/requirements.txt
+  echo "$want" > "$stamp"
+fi
+
+step "compatibility tests (boto3, aws-encryption-sdk, aws CLI)"
+STRONGROOM_BIN="$PWD/target/debug/strongroom" "$venv/bin/python" -m pytest -p no:cacheprovider -q tests/compat
