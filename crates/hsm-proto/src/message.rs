@@ -148,8 +148,9 @@ impl std::fmt::Debug for Request {
     }
 }
 
-/// A module's answer.
-#[derive(Debug, Serialize, Deserialize)]
+/// A module's answer. `Debug` shows only the shape: never plaintexts,
+/// data keys or random bytes.
+#[derive(Serialize, Deserialize)]
 pub enum Response {
     /// The EKT of a newly generated backing key.
     Ekt(Ekt),
@@ -202,4 +203,89 @@ pub enum HsmError {
     /// A fault inside the module.
     #[error("security module internal error: {0}")]
     Internal(String),
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Response::Ekt(e) => write!(f, "Ekt({} bytes)", e.0.len()),
+            Response::Ciphertext(c) => write!(f, "Ciphertext({} bytes)", c.len()),
+            Response::Plaintext { key, plaintext } => {
+                write!(
+                    f,
+                    "Plaintext {{ key: {key:?}, plaintext: <{} bytes redacted> }}",
+                    plaintext.len()
+                )
+            }
+            Response::DataKey(d) => write!(f, "DataKey({d:?})"),
+            Response::Random(r) => write!(f, "Random(<{} bytes redacted>)", r.len()),
+            Response::SealedCredential(s) => write!(f, "SealedCredential({} bytes)", s.len()),
+            Response::SigningKey(k) => write!(f, "SigningKey({k:?})"),
+            Response::Done => f.write_str("Done"),
+            Response::Status {
+                module_id,
+                domain_id,
+                cached_keys,
+                cache_capacity,
+                memory_locked,
+            } => f
+                .debug_struct("Status")
+                .field("module_id", module_id)
+                .field("domain_id", domain_id)
+                .field("cached_keys", cached_keys)
+                .field("cache_capacity", cache_capacity)
+                .field("memory_locked", memory_locked)
+                .finish(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_secret_bytes() {
+        let key = KeyRef {
+            key_id: uuid::Uuid::nil(),
+            version: 1,
+        };
+        let secret = vec![0xAB; 4];
+        let shown = [
+            format!(
+                "{:?}",
+                Response::Plaintext {
+                    key,
+                    plaintext: Zeroizing::new(secret.clone())
+                }
+            ),
+            format!("{:?}", Response::Random(secret.clone())),
+            format!(
+                "{:?}",
+                Response::DataKey(DataKey {
+                    plaintext: Some(Zeroizing::new(secret.clone())),
+                    ciphertext: vec![]
+                })
+            ),
+            format!(
+                "{:?}",
+                Response::SigningKey(SigningKey(Zeroizing::new([0xAB; 32])))
+            ),
+            format!(
+                "{:?}",
+                Request::Encrypt {
+                    key,
+                    ekt: Ekt(vec![]),
+                    plaintext: Zeroizing::new(secret),
+                    context: vec![]
+                }
+            ),
+        ];
+        for s in shown {
+            assert!(
+                !s.contains("171") && !s.to_lowercase().contains("ab, "),
+                "{s}"
+            );
+        }
+    }
 }

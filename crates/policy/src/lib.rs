@@ -1,1 +1,66 @@
+//! Who may use a key. For now one rule: a key is visible and usable only to
+//! principals of the account that owns it (AWS's default without a key
+//! policy granting others). Key policies and grants extend this crate.
 #![forbid(unsafe_code)]
+
+/// The authenticated caller, as policy sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Principal<'a> {
+    /// The caller's account id.
+    pub account_id: &'a str,
+}
+
+/// The key being acted on, as policy sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resource<'a> {
+    /// The account that owns the key.
+    pub owner_account_id: &'a str,
+}
+
+/// The outcome of an access check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// The caller may use the key.
+    Allow,
+    /// The key must look absent to the caller (no existence oracle).
+    NotVisible,
+}
+
+/// Decides whether `principal` may see and use `resource`.
+pub fn evaluate(principal: Principal<'_>, resource: Resource<'_>) -> Decision {
+    if principal.account_id == resource.owner_account_id {
+        Decision::Allow
+    } else {
+        Decision::NotVisible
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_owning_account() {
+        let key = Resource {
+            owner_account_id: "111122223333",
+        };
+        assert_eq!(
+            evaluate(
+                Principal {
+                    account_id: "111122223333"
+                },
+                key
+            ),
+            Decision::Allow
+        );
+        assert_eq!(
+            evaluate(
+                Principal {
+                    account_id: "444455556666"
+                },
+                key
+            ),
+            Decision::NotVisible
+        );
+    }
+}

@@ -29,6 +29,17 @@ pub struct Processor {
     pub(crate) write_lock: tokio::sync::Mutex<()>,
 }
 
+/// The policy decision for `caller` on `key`.
+pub(crate) fn caller_may_use(caller: &Caller, key: &KeyRecord) -> bool {
+    let principal = strongroom_policy::Principal {
+        account_id: &caller.account_id,
+    };
+    let resource = strongroom_policy::Resource {
+        owner_account_id: &key.account_id,
+    };
+    strongroom_policy::evaluate(principal, resource) == strongroom_policy::Decision::Allow
+}
+
 /// Epoch seconds now.
 pub fn now_epoch() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
@@ -162,7 +173,7 @@ impl Processor {
             return Err(not_found());
         }
         let key = self.load_key(id).await?.ok_or_else(not_found)?;
-        if key.account_id != caller.account_id {
+        if !caller_may_use(caller, &key) {
             return Err(not_found());
         }
         Ok(key)

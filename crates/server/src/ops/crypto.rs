@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::auth::Caller;
 use crate::error::KmsError;
-use crate::processor::{Processor, context_bytes};
+use crate::processor::{Processor, caller_may_use, context_bytes};
 use crate::protocol::*;
 
 const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
@@ -112,7 +112,7 @@ impl Processor {
         // A ciphertext naming a key the caller cannot see reads as invalid,
         // so existence of other accounts' keys is not revealed.
         let key = match self.load_key(header.key.key_id).await? {
-            Some(k) if k.account_id == caller.account_id => k,
+            Some(k) if caller_may_use(caller, &k) => k,
             _ => return Err(KmsError::InvalidCiphertext(String::new())),
         };
         self.require_usable(&key)?;
