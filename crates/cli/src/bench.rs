@@ -120,12 +120,6 @@ impl KmsHttpClient {
         secret: Zeroizing<String>,
         ca_bundle: Option<&PathBuf>,
     ) -> anyhow::Result<Self> {
-        let url = reqwest::Url::parse(endpoint).with_context(|| format!("endpoint {endpoint}"))?;
-        let host = match (url.host_str(), url.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_owned(),
-            _ => bail!("endpoint {endpoint} has no host"),
-        };
         let mut builder = reqwest::Client::builder()
             .pool_max_idle_per_host(1024)
             .tcp_nodelay(true);
@@ -133,8 +127,25 @@ impl KmsHttpClient {
             let pem = std::fs::read(ca).with_context(|| format!("reading {}", ca.display()))?;
             builder = builder.tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem)?);
         }
+        Self::with_http_client(builder.build()?, endpoint, region, access_key_id, secret)
+    }
+
+    /// A client for `endpoint` over a given HTTP client (e.g. HTTP/2 only).
+    pub fn with_http_client(
+        http: reqwest::Client,
+        endpoint: &str,
+        region: &str,
+        access_key_id: &str,
+        secret: Zeroizing<String>,
+    ) -> anyhow::Result<Self> {
+        let url = reqwest::Url::parse(endpoint).with_context(|| format!("endpoint {endpoint}"))?;
+        let host = match (url.host_str(), url.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_owned(),
+            _ => bail!("endpoint {endpoint} has no host"),
+        };
         Ok(Self {
-            http: builder.build()?,
+            http,
             url,
             host,
             region: region.to_owned(),

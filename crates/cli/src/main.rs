@@ -120,6 +120,17 @@ enum AdminAction {
     ListAccounts,
 }
 
+/// Waits for Ctrl-C (SIGINT) or SIGTERM, so service managers stop us cleanly.
+async fn wait_for_stop_signal() -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
+
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("STRONGROOM_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -167,9 +178,7 @@ async fn main() -> anyhow::Result<()> {
             for line in env.env_lines() {
                 println!("{line}");
             }
-            tokio::signal::ctrl_c()
-                .await
-                .context("waiting for Ctrl-C")?;
+            wait_for_stop_signal().await?;
             eprintln!("shutting down");
             env.shutdown().await;
         }

@@ -43,6 +43,25 @@ impl HmacSha256Key {
     }
 }
 
+/// SigV4's signing key chain: `kSigning` for a secret access key and a
+/// credential scope (date `YYYYMMDD`, region, service). Intermediates are
+/// zeroized.
+pub fn sigv4_signing_key(
+    secret: &[u8],
+    date: &str,
+    region: &str,
+    service: &str,
+) -> zeroize::Zeroizing<[u8; 32]> {
+    use zeroize::Zeroizing;
+    let mut k = Zeroizing::new(Vec::with_capacity(4 + secret.len()));
+    k.extend_from_slice(b"AWS4");
+    k.extend_from_slice(secret);
+    let k_date = Zeroizing::new(HmacSha256Key::new(&k).sign(date.as_bytes()));
+    let k_region = Zeroizing::new(HmacSha256Key::new(&*k_date).sign(region.as_bytes()));
+    let k_service = Zeroizing::new(HmacSha256Key::new(&*k_region).sign(service.as_bytes()));
+    Zeroizing::new(HmacSha256Key::new(&*k_service).sign(b"aws4_request"))
+}
+
 /// Constant-time equality of two byte strings (lengths are not secret).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && bool::from(a.ct_eq(b))
@@ -58,6 +77,19 @@ mod tests {
         assert_eq!(tag[..8], [0x5b, 0xdc, 0xc1, 0x46, 0xbf, 0x60, 0x75, 0x4e]);
         assert!(HmacSha256Key::new(b"Jefe").verify(b"what do ya want for nothing?", &tag));
         assert!(!HmacSha256Key::new(b"Jefe").verify(b"what do ya want for nothing!", &tag));
+    }
+
+    #[test]
+    fn sigv4_documented_signing_key() {
+        // AWS's SigV4 documentation example (iam, us-east-1, 20150830).
+        let k = sigv4_signing_key(
+            b"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+            "20150830",
+            "us-east-1",
+            "iam",
+        );
+        assert_eq!(k[..4], [0xc4, 0xaf, 0xb1, 0xcc]);
+        assert_eq!(k[28..], [0xc1, 0x54, 0xa4, 0xb9]);
     }
 
     #[test]

@@ -14,7 +14,7 @@ mod random;
 mod secret;
 
 pub use aead::{AES_GCM_TAG_LEN, Aes256GcmKey, IV_LEN, Iv};
-pub use digest::{HmacSha256Key, constant_time_eq, hmac_sha256, sha256};
+pub use digest::{HmacSha256Key, constant_time_eq, hmac_sha256, sha256, sigv4_signing_key};
 pub use error::CryptoError;
 pub use kdf::hkdf_sha256;
 pub use random::{fill_random, random_array};

@@ -9,7 +9,7 @@
 //! ```
 //! AAD: "strongroom credential v1" || domain id || bytes 0..17 || access key id.
 
-use strongroom_crypto::{HmacSha256Key, Iv};
+use strongroom_crypto::{Iv, sigv4_signing_key};
 use strongroom_hsm_proto::{HsmError, SigV4Scope, SigningKey};
 use zeroize::Zeroizing;
 
@@ -68,14 +68,8 @@ pub fn derive_sigv4(
         .credential_wrap()
         .open_in_place(iv, &aad, &mut buf)
         .map_err(|_| HsmError::InvalidCredential)?;
-    let mut k = Zeroizing::new(Vec::with_capacity(4 + secret.len()));
-    k.extend_from_slice(b"AWS4");
-    k.extend_from_slice(secret);
-    let k_date = Zeroizing::new(HmacSha256Key::new(&k).sign(scope.date.as_bytes()));
-    let k_region = Zeroizing::new(HmacSha256Key::new(&*k_date).sign(scope.region.as_bytes()));
-    let k_service = Zeroizing::new(HmacSha256Key::new(&*k_region).sign(scope.service.as_bytes()));
-    let k_signing = HmacSha256Key::new(&*k_service).sign(b"aws4_request");
-    Ok(SigningKey(Zeroizing::new(k_signing)))
+    let k_signing = sigv4_signing_key(secret, &scope.date, &scope.region, &scope.service);
+    Ok(SigningKey(k_signing))
 }
 
 #[cfg(test)]

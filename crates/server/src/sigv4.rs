@@ -300,11 +300,7 @@ pub fn derive_signing_key(
     region: &str,
     service: &str,
 ) -> Zeroizing<[u8; 32]> {
-    let k = Zeroizing::new(format!("AWS4{secret}"));
-    let k_date = Zeroizing::new(HmacSha256Key::new(k.as_bytes()).sign(date.as_bytes()));
-    let k_region = Zeroizing::new(HmacSha256Key::new(&*k_date).sign(region.as_bytes()));
-    let k_service = Zeroizing::new(HmacSha256Key::new(&*k_region).sign(service.as_bytes()));
-    Zeroizing::new(HmacSha256Key::new(&*k_service).sign(b"aws4_request"))
+    strongroom_crypto::sigv4_signing_key(secret.as_bytes(), date, region, service)
 }
 
 /// Client side: the Authorization header value for a request whose

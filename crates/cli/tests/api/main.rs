@@ -9,4 +9,5 @@ mod crypto;
 mod isolation;
 mod lifecycle;
 mod persistence;
+mod protocol;
 mod tls;

@@ -78,12 +78,24 @@ async fn restart_keeps_keys_aliases_and_credentials() {
     assert_eq!(state, Some(aws_sdk_kms::types::KeyState::Disabled));
     dev.shutdown().await;
 
-    // Nothing in the data directory holds a secret access key or EKT plaintext in clear
-    // except the files marked DEV-ONLY.
-    let db = std::fs::read(dir.path().join("strongroom.db")).unwrap();
+    // The secret access key is in clear only in the file marked DEV-ONLY
+    // (database, WAL and every other file hold it sealed).
+    let mut checked = 0;
+    for entry in walk(dir.path()) {
+        if entry.file_name().unwrap() == "DEV-ONLY-credentials.json" {
+            continue;
+        }
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(
+            !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+            "{} holds the secret",
+            entry.display()
+        );
+        checked += 1;
+    }
     assert!(
-        !db.windows(secret.len()).any(|w| w == secret.as_bytes()),
-        "secret access key stored in clear"
+        checked >= 3,
+        "expected the database, unseal and domain files"
     );
     drop(dir);
 }
@@ -139,4 +151,17 @@ async fn given_credentials_are_created_then_checked() {
         .err()
         .expect("mismatched secret must be refused");
     assert!(err.to_string().contains("does not match"), "{err}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p))
+        } else {
+            out.push(p)
+        }
+    }
+    out
 }
