@@ -51,20 +51,20 @@ impl DevOptions {
     }
 }
 
-/// What `strongroom dev` records in `DEV-ONLY-credentials.json` (mode 0600)
-/// so a restart can print the same credentials. Dev only, like the unseal
-/// secret beside it.
+/// What `strongroom dev` records in `dev-root.json` so a restart prints the
+/// same root credentials. No secret: the root secret access key is derived
+/// from the dev unseal secret each time.
 #[derive(Serialize, Deserialize)]
-struct DevCredentials {
+struct DevRoot {
     account_id: String,
     access_key_id: String,
-    secret_access_key: String,
 }
 
-impl Drop for DevCredentials {
-    fn drop(&mut self) {
-        zeroize::Zeroize::zeroize(&mut self.secret_access_key);
-    }
+/// Root credentials to print.
+struct RootCredentials {
+    account_id: String,
+    access_key_id: String,
+    secret_access_key: Zeroizing<String>,
 }
 
 /// A running dev environment.
@@ -131,16 +131,10 @@ pub fn open_data_dir(data_dir: &Path) -> anyhow::Result<(HsmClient, Arc<dyn Stor
     Ok((hsm, store))
 }
 
-fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+fn write_durably(path: &Path, data: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
+    let mut f = std::fs::File::create(&tmp)?;
     f.write_all(data)?;
     f.sync_all()?;
     std::fs::rename(&tmp, path)?;
@@ -151,9 +145,9 @@ async fn root_credentials(
     opts: &DevOptions,
     hsm: &HsmClient,
     store: &dyn Store,
-) -> anyhow::Result<DevCredentials> {
-    let path = opts.data_dir.join("DEV-ONLY-credentials.json");
-    let recorded: Option<DevCredentials> = match std::fs::read(&path) {
+) -> anyhow::Result<RootCredentials> {
+    let path = opts.data_dir.join("dev-root.json");
+    let recorded: Option<DevRoot> = match std::fs::read(&path) {
         Ok(b) => Some(
             serde_json::from_slice(&b).with_context(|| format!("reading {}", path.display()))?,
         ),
@@ -168,7 +162,7 @@ async fn root_credentials(
     if store.get_account(&account_id).await?.is_none() {
         admin::create_account(store, Some(account_id.clone())).await?;
     }
-    let creds = match (&opts.access_key_id, &opts.secret_access_key) {
+    match (&opts.access_key_id, &opts.secret_access_key) {
         (Some(id), Some(secret)) => {
             match store.get_access_key(id).await? {
                 Some(rec) => {
@@ -183,36 +177,49 @@ async fn root_credentials(
                     }
                 }
                 None => {
-                    admin::create_access_key(
-                        store,
-                        hsm,
-                        &account_id,
-                        Some((id.clone(), secret.clone())),
-                    )
-                    .await?;
+                    let pair = Some((id.clone(), secret.clone()));
+                    admin::create_access_key(store, hsm, &account_id, pair).await?;
                 }
             }
-            DevCredentials {
+            // Caller-supplied credentials are theirs to keep: nothing is recorded.
+            return Ok(RootCredentials {
                 account_id,
                 access_key_id: id.clone(),
-                secret_access_key: secret.to_string(),
-            }
+                secret_access_key: secret.clone(),
+            });
         }
-        (None, None) => match recorded {
-            Some(r) if r.account_id == account_id => r,
-            _ => {
-                let k = admin::create_access_key(store, hsm, &account_id, None).await?;
-                DevCredentials {
-                    account_id,
-                    access_key_id: k.access_key_id,
-                    secret_access_key: k.secret_access_key.to_string(),
-                }
-            }
-        },
+        (None, None) => {}
         _ => bail!("--access-key-id and --secret-access-key go together"),
+    }
+    let secret = dev_unseal::dev_root_secret(&opts.data_dir)?;
+    let known = match recorded {
+        Some(r) if r.account_id == account_id => store
+            .get_access_key(&r.access_key_id)
+            .await?
+            .filter(|k| k.account_id == account_id)
+            .map(|k| k.access_key_id),
+        _ => None,
     };
-    write_private(&path, &Zeroizing::new(serde_json::to_vec_pretty(&creds)?))?;
-    Ok(creds)
+    let access_key_id = match known {
+        Some(id) => id,
+        None => {
+            let id = admin::random_access_key_id()?;
+            let pair = Some((id.clone(), secret.clone()));
+            admin::create_access_key(store, hsm, &account_id, pair)
+                .await?
+                .access_key_id
+        }
+    };
+    let root = DevRoot {
+        account_id: account_id.clone(),
+        access_key_id: access_key_id.clone(),
+    };
+    write_durably(&path, &serde_json::to_vec_pretty(&root)?)?;
+    Ok(RootCredentials {
+        account_id,
+        access_key_id,
+        secret_access_key: secret,
+    })
 }
 
 /// Starts the embedded default.
@@ -234,6 +241,21 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         tls: tls_config,
         deletion_sweep_interval: opts.deletion_sweep_interval,
     };
+    if let Ok(strongroom_hsm_proto::Response::Status {
+        module_id,
+        domain_id,
+        cache_capacity,
+        memory_locked,
+        ..
+    }) = hsm.call(strongroom_hsm_proto::Request::Status).await
+    {
+        tracing::info!(%module_id, %domain_id, cache_capacity, memory_locked, "in-process security module ready");
+        if !memory_locked {
+            tracing::warn!(
+                "the key vault could not be locked into memory (RLIMIT_MEMLOCK?); keys may reach swap"
+            );
+        }
+    }
     let server = strongroom_server::start(config, store.clone(), hsm.clone())
         .await
         .with_context(|| format!("listening on {}", opts.listen))?;
@@ -241,9 +263,9 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         server,
         hsm,
         store,
-        account_id: creds.account_id.clone(),
-        access_key_id: creds.access_key_id.clone(),
-        secret_access_key: Zeroizing::new(creds.secret_access_key.clone()),
+        account_id: creds.account_id,
+        access_key_id: creds.access_key_id,
+        secret_access_key: creds.secret_access_key,
         region: opts.region,
         ca_bundle,
     })

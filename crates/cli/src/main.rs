@@ -165,7 +165,7 @@ async fn main() -> anyhow::Result<()> {
             opts.deletion_sweep_interval = Duration::from_secs(deletion_sweep_secs.max(1));
             let env = dev::start(opts).await?;
             eprintln!(
-                "WARNING: strongroom dev keeps its unseal secret and root credentials in {} (DEV-ONLY-* files).\n\
+                "WARNING: strongroom dev keeps its unseal secret in {}/hsm/DEV-ONLY-unseal.key.\n\
                  Anyone who can read that directory can use every key. Do not use it for real secrets.",
                 data_dir.display()
             );

@@ -65,6 +65,31 @@ pub fn open_or_create(data_dir: &Path) -> Result<DomainKey, DevUnsealError> {
     Ok(domain)
 }
 
+/// The dev root secret access key, derived from the dev unseal secret, so
+/// `strongroom dev` can print the same root credentials after a restart
+/// without ever writing the secret itself to disk.
+pub fn dev_root_secret(data_dir: &Path) -> Result<Zeroizing<String>, DevUnsealError> {
+    let path = data_dir.join("hsm").join("DEV-ONLY-unseal.key");
+    let unseal = read_secret(&path)?;
+    let k = strongroom_crypto::hkdf_sha256(
+        unseal.expose(),
+        b"strongroom dev",
+        &[b"root secret access key v1"],
+    )
+    .map_err(|_| DevUnsealError::Corrupt(path))?;
+    // 40 characters from the URL-safe base64 alphabet, like an AWS secret.
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bits = k.expose();
+    let mut out = Zeroizing::new(String::with_capacity(40));
+    for i in 0..40 {
+        let bit = i * 6;
+        let (byte, shift) = (bit / 8, bit % 8);
+        let word = u16::from(bits[byte]) << 8 | u16::from(*bits.get(byte + 1).unwrap_or(&0));
+        out.push(ALPHABET[usize::from((word >> (10 - shift)) & 0x3f)] as char);
+    }
+    Ok(out)
+}
+
 fn hex(b: &[u8]) -> Zeroizing<String> {
     Zeroizing::new(b.iter().map(|x| format!("{x:02x}")).collect())
 }
@@ -158,5 +183,17 @@ mod tests {
             open_or_create(dir.path()),
             Err(DevUnsealError::Corrupt(_))
         ));
+    }
+
+    #[test]
+    fn dev_root_secret_is_stable_and_per_directory() {
+        let a = tempfile::tempdir().unwrap();
+        let b = tempfile::tempdir().unwrap();
+        open_or_create(a.path()).unwrap();
+        open_or_create(b.path()).unwrap();
+        let s1 = dev_root_secret(a.path()).unwrap();
+        assert_eq!(s1.len(), 40);
+        assert_eq!(*s1, *dev_root_secret(a.path()).unwrap());
+        assert_ne!(*s1, *dev_root_secret(b.path()).unwrap());
     }
 }

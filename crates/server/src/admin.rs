@@ -69,7 +69,8 @@ pub async fn create_account(
     Ok(rec)
 }
 
-fn random_access_key_id() -> Result<String, AdminError> {
+/// A random access key id, `AKIA` and 16 base32 characters.
+pub fn random_access_key_id() -> Result<String, AdminError> {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let r: [u8; 16] = random_array().map_err(|_| AdminError::Random)?;
     Ok(format!(

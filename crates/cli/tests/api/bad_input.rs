@@ -376,8 +376,12 @@ async fn malformed_requests_get_aws_errors_and_change_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_body_means_empty_input() {
     let env = TestEnv::start().await;
-    let (status, _, json) = send(&env, Raw::new("ListKeys", b"")).await;
+    let (status, headers, json) = send(&env, Raw::new("ListKeys", b"")).await;
     assert_eq!(status, 200, "{json}");
+    assert!(
+        headers.get("x-amzn-requestid").is_some(),
+        "success carries a request id too"
+    );
     assert_eq!(json["Truncated"], false);
     env.stop().await;
 }

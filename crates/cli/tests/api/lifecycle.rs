@@ -43,6 +43,20 @@ async fn create_describe_update_enable_disable() {
         - created.creation_date.unwrap().secs();
     assert!((0..60).contains(&age), "creation date {age}s ago");
 
+    // Tags are stored with the key (ListResourceTags comes with the tags API).
+    let stored = env
+        .dev
+        .store
+        .get_key(uuid.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.tags.len(), 1);
+    assert_eq!(
+        (stored.tags[0].key.as_str(), stored.tags[0].value.as_str()),
+        ("team", "payments")
+    );
+
     // DescribeKey by UUID, by ARN.
     for id in [uuid.clone(), arn.clone()] {
         let d = c

@@ -50,3 +50,67 @@ async fn http2_and_many_requests_on_one_connection() {
     }
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_region_names_keys_and_scopes_signatures() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_in(dir.path(), |o| o.region = "eu-central-1".into()).await;
+    let c = client_for(&dev, &dev.access_key_id, &dev.secret_access_key);
+    let arn = new_key(&c).await;
+    assert!(
+        arn.starts_with(&format!("arn:aws:kms:eu-central-1:{}:key/", dev.account_id)),
+        "{arn}"
+    );
+    // A us-east-1 ARN does not name this region's key.
+    let e = c
+        .describe_key()
+        .key_id(arn.replace("eu-central-1", "us-east-1"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "NotFoundException");
+    dev.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_drives_the_server_without_errors() {
+    let env = TestEnv::start().await;
+    for op in [
+        strongroom_cli::bench::BenchOp::Encrypt,
+        strongroom_cli::bench::BenchOp::Decrypt,
+    ] {
+        let report = strongroom_cli::bench::run(strongroom_cli::bench::BenchOptions {
+            endpoint: env.dev.endpoint(),
+            region: env.dev.region.clone(),
+            access_key_id: env.dev.access_key_id.clone(),
+            secret_access_key: env.dev.secret_access_key.clone(),
+            op,
+            concurrency: 4,
+            duration: std::time::Duration::from_millis(300),
+            payload_bytes: 256,
+            key_id: None,
+            ca_bundle: None,
+        })
+        .await
+        .unwrap();
+        assert!(report.requests > 10, "{report}");
+        assert_eq!(report.errors, 0, "{report}");
+        assert!(report.p50_us <= report.p99_us && report.p99_us <= report.max_us);
+    }
+    // The bench scheduled its temporary keys for deletion.
+    let keys = env.client.list_keys().send().await.unwrap();
+    for k in keys.keys() {
+        let d = env
+            .client
+            .describe_key()
+            .key_id(k.key_id.clone().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            d.key_metadata.unwrap().key_state,
+            Some(aws_sdk_kms::types::KeyState::PendingDeletion)
+        );
+    }
+    env.stop().await;
+}
