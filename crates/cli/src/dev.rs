@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use strongroom_hsm::{Module, ModuleConfig, dev_unseal};
-use strongroom_hsm_proto::{HsmClient, spawn_module_thread};
+use strongroom_hsm_proto::{HsmClient, spawn_module_task};
 use strongroom_server::{RunningServer, ServerConfig, admin, tls};
 use strongroom_store::{SqliteStore, Store};
 use zeroize::Zeroizing;
@@ -126,7 +126,7 @@ pub fn open_data_dir(data_dir: &Path) -> anyhow::Result<(HsmClient, Arc<dyn Stor
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let domain = dev_unseal::open_or_create(data_dir)?;
     let module = Module::new(domain, ModuleConfig::default());
-    let hsm = spawn_module_thread(module, 1024);
+    let hsm = spawn_module_task(module, 1024);
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data_dir.join("strongroom.db"))?);
     Ok((hsm, store))
 }

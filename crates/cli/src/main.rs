@@ -11,6 +11,10 @@ use strongroom_cli::{bench, dev};
 use strongroom_server::admin;
 use zeroize::Zeroizing;
 
+// glibc malloc was ~14% of server CPU under load (docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "strongroom",

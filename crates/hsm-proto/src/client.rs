@@ -13,19 +13,18 @@ pub trait ModuleHandler: Send + 'static {
     fn handle(&mut self, request: Request) -> Result<Response, HsmError>;
 }
 
-/// Runs `module` on its own thread behind a channel and returns a client.
-/// The thread ends when every client is dropped, dropping (and so zeroizing)
-/// the module.
-pub fn spawn_module_thread<M: ModuleHandler>(mut module: M, queue: usize) -> HsmClient {
+/// Runs `module` as a task on the current tokio runtime, behind a channel,
+/// and returns a client. Requests are answered one at a time, in order. The
+/// task ends when every client is dropped, dropping (and so zeroizing) the
+/// module. A task rather than a thread: waking a sleeping thread for every
+/// request cost more CPU than the cryptography itself.
+pub fn spawn_module_task<M: ModuleHandler>(mut module: M, queue: usize) -> HsmClient {
     let (tx, mut rx) = mpsc::channel::<Envelope>(queue);
-    std::thread::Builder::new()
-        .name("strongroom-hsm".into())
-        .spawn(move || {
-            while let Some((req, reply)) = rx.blocking_recv() {
-                let _ = reply.send(module.handle(req));
-            }
-        })
-        .expect("spawn module thread");
+    tokio::spawn(async move {
+        while let Some((req, reply)) = rx.recv().await {
+            let _ = reply.send(module.handle(req));
+        }
+    });
     HsmClient { tx }
 }
 

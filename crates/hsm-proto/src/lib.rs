@@ -11,7 +11,7 @@ mod client;
 pub mod context;
 mod message;
 
-pub use client::{HsmClient, ModuleHandler, spawn_module_thread};
+pub use client::{HsmClient, ModuleHandler, spawn_module_task};
 pub use message::{
     DataKey, Ekt, HsmError, KeyRef, KeySpecCode, Request, Response, SigV4Scope, SigningKey,
 };
