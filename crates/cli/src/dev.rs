@@ -33,6 +33,8 @@ pub struct DevOptions {
     pub tls: bool,
     /// How often due key deletions run.
     pub deletion_sweep_interval: Duration,
+    /// How long a client may take to send its request headers.
+    pub header_read_timeout: Duration,
 }
 
 impl DevOptions {
@@ -47,6 +49,7 @@ impl DevOptions {
             secret_access_key: None,
             tls: false,
             deletion_sweep_interval: Duration::from_secs(60),
+            header_read_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -240,6 +243,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         region: opts.region.clone(),
         tls: tls_config,
         deletion_sweep_interval: opts.deletion_sweep_interval,
+        header_read_timeout: opts.header_read_timeout,
     };
     if let Ok(strongroom_hsm_proto::Response::Status {
         module_id,

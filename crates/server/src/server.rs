@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::service::TowerToHyperService;
 use strongroom_hsm_proto::HsmClient;
@@ -29,6 +29,9 @@ pub struct ServerConfig {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// How often due key deletions are carried out.
     pub deletion_sweep_interval: Duration,
+    /// How long a client may take to send request headers, and to finish a
+    /// TLS handshake, before its connection is closed.
+    pub header_read_timeout: Duration,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -38,6 +41,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("region", &self.region)
             .field("tls", &self.tls.is_some())
             .field("deletion_sweep_interval", &self.deletion_sweep_interval)
+            .field("header_read_timeout", &self.header_read_timeout)
             .finish()
     }
 }
@@ -100,12 +104,18 @@ pub async fn start(
     });
     let (shutdown, rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
-    tasks.spawn(accept_loop(
-        listener,
-        router(state),
-        config.tls.clone(),
-        rx.clone(),
-    ));
+    let mut http = Builder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(config.header_read_timeout);
+    http.http2().timer(TokioTimer::new());
+    let conn = Connections {
+        app: router(state),
+        http,
+        tls: config.tls.clone(),
+        handshake_timeout: config.header_read_timeout,
+    };
+    tasks.spawn(accept_loop(listener, conn, rx.clone()));
     tasks.spawn(deletion_sweeper(
         processor.clone(),
         config.deletion_sweep_interval,
@@ -121,13 +131,20 @@ pub async fn start(
     })
 }
 
+/// What serving one connection needs.
+struct Connections {
+    app: axum::Router,
+    http: Builder<TokioExecutor>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    handshake_timeout: Duration,
+}
+
 async fn accept_loop(
     listener: TcpListener,
-    app: axum::Router,
-    tls: Option<Arc<rustls::ServerConfig>>,
+    conn: Connections,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    let acceptor = conn.tls.clone().map(tokio_rustls::TlsAcceptor::from);
     // Dropping the set aborts every connection when the loop ends.
     let mut connections = JoinSet::new();
     loop {
@@ -144,20 +161,20 @@ async fn accept_loop(
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
-        let acceptor = acceptor.clone();
+        let service = TowerToHyperService::new(conn.app.clone());
+        let (acceptor, http, handshake_timeout) =
+            (acceptor.clone(), conn.http.clone(), conn.handshake_timeout);
         connections.spawn(async move {
-            let builder = Builder::new(TokioExecutor::new());
             let result = match acceptor {
-                None => {
-                    builder
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await
-                }
-                Some(a) => match a.accept(stream).await {
-                    Ok(tls) => builder.serve_connection(TokioIo::new(tls), service).await,
-                    Err(e) => {
+                None => http.serve_connection(TokioIo::new(stream), service).await,
+                Some(a) => match tokio::time::timeout(handshake_timeout, a.accept(stream)).await {
+                    Ok(Ok(tls)) => http.serve_connection(TokioIo::new(tls), service).await,
+                    Ok(Err(e)) => {
                         tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
                         return;
                     }
                 },

@@ -114,3 +114,31 @@ async fn bench_drives_the_server_without_errors() {
     }
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_are_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_in(dir.path(), |o| {
+        o.header_read_timeout = std::time::Duration::from_millis(300)
+    })
+    .await;
+    let mut s = tokio::net::TcpStream::connect(dev.server.local_addr())
+        .await
+        .unwrap();
+    s.write_all(b"POST / HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // Headers never finish: the server must close the connection by itself.
+    let mut buf = Vec::new();
+    let read =
+        tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut buf)).await;
+    assert!(
+        read.is_ok(),
+        "connection still open after the header timeout"
+    );
+    // And a well-behaved client is still served.
+    let c = client_for(&dev, &dev.access_key_id, &dev.secret_access_key);
+    c.list_keys().send().await.unwrap();
+    dev.shutdown().await;
+}
