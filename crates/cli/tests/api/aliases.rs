@@ -74,6 +74,22 @@ async fn alias_lifecycle_and_key_id_forms() {
         );
     }
 
+    // Lifecycle changes name the key itself, never an alias (as AWS).
+    let e = c
+        .schedule_key_deletion()
+        .key_id("alias/app")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationException");
+    let e = c
+        .disable_key()
+        .key_id("alias/app")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationException");
+
     c.update_alias()
         .alias_name("alias/app")
         .target_key_id(&k2)

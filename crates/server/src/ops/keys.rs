@@ -224,7 +224,9 @@ impl Processor {
         F: FnOnce(&Processor, &mut KeyRecord) -> Result<(), KmsError>,
     {
         let _guard = self.write_lock.lock().await;
-        let current = self.resolve(caller, key_id, true).await?;
+        // As AWS: these take a key id or key ARN, never an alias, so a
+        // moved alias cannot redirect a deletion or disablement.
+        let current = self.resolve(caller, key_id, false).await?;
         let mut key = (*current).clone();
         change(self, &mut key)?;
         self.save_key(key).await
