@@ -23,8 +23,8 @@ def strongroom_bin() -> str:
 class DevServer:
     """One `strongroom dev` process in a temporary data directory."""
 
-    def __init__(self, *extra_args: str):
-        self.dir = tempfile.TemporaryDirectory(prefix="strongroom-compat-")
+    def __init__(self, *extra_args: str, data_dir=None):
+        self.dir = data_dir or tempfile.TemporaryDirectory(prefix="strongroom-compat-")
         self.proc = subprocess.Popen(
             [strongroom_bin(), "dev", "--data-dir", self.dir.name, "--listen", "127.0.0.1:0", *extra_args],
             stdout=subprocess.PIPE,
@@ -63,6 +63,11 @@ class DevServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env.update(self.env)
         return env
+
+    def kill(self):
+        """SIGKILL: no shutdown code runs."""
+        self.proc.kill()
+        self.proc.wait()
 
     def stop(self):
         if self.proc.poll() is None:
