@@ -1,5 +1,7 @@
 //! Request and response shapes of the AWS KMS JSON 1.1 protocol (the
 //! operations Strongroom serves), with base64 blobs and epoch timestamps.
+//! Field names are the AWS API's (PascalCase on the wire); see the AWS KMS
+//! API reference for each field's meaning.
 
 use std::collections::BTreeMap;
 
@@ -57,7 +59,7 @@ impl Serialize for SecretBlob {
 /// An encryption context as sent.
 pub type EncryptionContext = BTreeMap<String, String>;
 
-/// `KeyMetadata` as AWS returns it.
+/// `KeyMetadata` as AWS returns it (field names as in the AWS API).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct KeyMetadata {
@@ -82,6 +84,7 @@ pub struct KeyMetadata {
     pub multi_region: bool,
 }
 
+/// CreateKey input.
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct CreateKeyRequest {
@@ -98,12 +101,14 @@ pub struct CreateKeyRequest {
     pub xks_key_id: Option<String>,
 }
 
+/// CreateKey and DescribeKey output.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct KeyMetadataResponse {
     pub key_metadata: KeyMetadata,
 }
 
+/// Input of operations that take only a KeyId (DescribeKey, EnableKey, DisableKey, CancelKeyDeletion).
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct KeyIdRequest {
@@ -111,6 +116,7 @@ pub struct KeyIdRequest {
     pub grant_tokens: Option<Vec<String>>,
 }
 
+/// ListKeys and ListAliases input.
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct ListRequest {
@@ -119,6 +125,7 @@ pub struct ListRequest {
     pub key_id: Option<String>,
 }
 
+/// One ListKeys entry.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct KeyListEntry {
@@ -126,6 +133,7 @@ pub struct KeyListEntry {
     pub key_arn: String,
 }
 
+/// ListKeys output.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListKeysResponse {
@@ -135,6 +143,7 @@ pub struct ListKeysResponse {
     pub truncated: bool,
 }
 
+/// UpdateKeyDescription input.
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct UpdateKeyDescriptionRequest {
@@ -142,6 +151,7 @@ pub struct UpdateKeyDescriptionRequest {
     pub description: Option<String>,
 }
 
+/// ScheduleKeyDeletion input.
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct ScheduleKeyDeletionRequest {
@@ -149,6 +159,7 @@ pub struct ScheduleKeyDeletionRequest {
     pub pending_window_in_days: Option<i64>,
 }
 
+/// ScheduleKeyDeletion output.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ScheduleKeyDeletionResponse {
@@ -158,12 +169,14 @@ pub struct ScheduleKeyDeletionResponse {
     pub pending_window_in_days: u32,
 }
 
+/// CancelKeyDeletion output.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct KeyIdResponse {
     pub key_id: String,
 }
 
+/// CreateAlias, UpdateAlias and DeleteAlias input.
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct AliasRequest {
@@ -171,6 +184,7 @@ pub struct AliasRequest {
     pub target_key_id: Option<String>,
 }
 
+/// One ListAliases entry.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct AliasListEntry {
@@ -181,6 +195,7 @@ pub struct AliasListEntry {
     pub last_updated_date: f64,
 }
 
+/// ListAliases output.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ListAliasesResponse {
@@ -190,6 +205,7 @@ pub struct ListAliasesResponse {
     pub truncated: bool,
 }
 
+/// Encrypt input.
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct EncryptRequest {
@@ -201,6 +217,7 @@ pub struct EncryptRequest {
     pub dry_run: Option<bool>,
 }
 
+/// Encrypt output.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct EncryptResponse {
@@ -209,6 +226,7 @@ pub struct EncryptResponse {
     pub encryption_algorithm: &'static str,
 }
 
+/// Decrypt input.
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct DecryptRequest {
@@ -221,6 +239,7 @@ pub struct DecryptRequest {
     pub dry_run: Option<bool>,
 }
 
+/// Decrypt output.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct DecryptResponse {
@@ -229,6 +248,7 @@ pub struct DecryptResponse {
     pub encryption_algorithm: &'static str,
 }
 
+/// ReEncrypt input.
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct ReEncryptRequest {
@@ -243,6 +263,7 @@ pub struct ReEncryptRequest {
     pub dry_run: Option<bool>,
 }
 
+/// ReEncrypt output.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct ReEncryptResponse {
@@ -253,6 +274,7 @@ pub struct ReEncryptResponse {
     pub destination_encryption_algorithm: &'static str,
 }
 
+/// GenerateDataKey and GenerateDataKeyWithoutPlaintext input.
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct GenerateDataKeyRequest {
@@ -265,6 +287,7 @@ pub struct GenerateDataKeyRequest {
     pub dry_run: Option<bool>,
 }
 
+/// GenerateDataKey output (no plaintext for ...WithoutPlaintext).
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GenerateDataKeyResponse {
@@ -274,6 +297,7 @@ pub struct GenerateDataKeyResponse {
     pub key_id: String,
 }
 
+/// GenerateRandom input.
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct GenerateRandomRequest {
@@ -282,6 +306,7 @@ pub struct GenerateRandomRequest {
     pub recipient: Option<serde_json::Value>,
 }
 
+/// GenerateRandom output.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct GenerateRandomResponse {
