@@ -34,8 +34,8 @@ pub enum BenchOp {
     DescribeKey,
 }
 
-/// What to run.
-#[derive(Debug, Clone)]
+/// What to run. `Debug` redacts the secret.
+#[derive(Clone)]
 pub struct BenchOptions {
     /// Endpoint URL.
     pub endpoint: String,
@@ -57,6 +57,23 @@ pub struct BenchOptions {
     pub key_id: Option<String>,
     /// Extra CA certificate to trust (PEM).
     pub ca_bundle: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for BenchOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BenchOptions")
+            .field("endpoint", &self.endpoint)
+            .field("region", &self.region)
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .field("op", &self.op)
+            .field("concurrency", &self.concurrency)
+            .field("duration", &self.duration)
+            .field("payload_bytes", &self.payload_bytes)
+            .field("key_id", &self.key_id)
+            .field("ca_bundle", &self.ca_bundle)
+            .finish()
+    }
 }
 
 /// The result, as printed (`--json` prints this structure).
@@ -382,4 +399,30 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchReport> {
         max_us: hist.max(),
         first_error,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_secret() {
+        let o = BenchOptions {
+            endpoint: "http://127.0.0.1:1".into(),
+            region: "us-east-1".into(),
+            access_key_id: "AKIA".into(),
+            secret_access_key: Zeroizing::new("very-secret-value".into()),
+            op: BenchOp::Encrypt,
+            concurrency: 1,
+            duration: Duration::from_secs(1),
+            payload_bytes: 1,
+            key_id: None,
+            ca_bundle: None,
+        };
+        let shown = format!("{o:?}");
+        assert!(
+            !shown.contains("very-secret-value") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
 }

@@ -14,8 +14,8 @@ use strongroom_server::{RunningServer, ServerConfig, admin, tls};
 use strongroom_store::{SqliteStore, Store};
 use zeroize::Zeroizing;
 
-/// Options of `strongroom dev`.
-#[derive(Debug, Clone)]
+/// Options of `strongroom dev`. `Debug` redacts the secret.
+#[derive(Clone)]
 pub struct DevOptions {
     /// Data directory (created if missing).
     pub data_dir: PathBuf,
@@ -35,6 +35,25 @@ pub struct DevOptions {
     pub deletion_sweep_interval: Duration,
     /// How long a client may take to send its request headers.
     pub header_read_timeout: Duration,
+}
+
+impl std::fmt::Debug for DevOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DevOptions")
+            .field("data_dir", &self.data_dir)
+            .field("listen", &self.listen)
+            .field("region", &self.region)
+            .field("account_id", &self.account_id)
+            .field("access_key_id", &self.access_key_id)
+            .field(
+                "secret_access_key",
+                &self.secret_access_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("tls", &self.tls)
+            .field("deletion_sweep_interval", &self.deletion_sweep_interval)
+            .field("header_read_timeout", &self.header_read_timeout)
+            .finish()
+    }
 }
 
 impl DevOptions {
@@ -273,4 +292,20 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         region: opts.region,
         ca_bundle,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_the_secret() {
+        let mut o = DevOptions::new("/tmp/x".into());
+        o.secret_access_key = Some(Zeroizing::new("very-secret-value".into()));
+        let shown = format!("{o:?}");
+        assert!(
+            !shown.contains("very-secret-value") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+    }
 }
