@@ -3,4 +3,6 @@
 #![forbid(unsafe_code)]
 
 pub mod bench;
+pub mod client;
 pub mod dev;
+pub mod kms;

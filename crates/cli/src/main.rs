@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use strongroom_cli::{bench, dev};
+use strongroom_cli::{bench, client, dev, kms};
 use strongroom_server::admin;
 use zeroize::Zeroizing;
 
@@ -72,18 +72,8 @@ enum Command {
     },
     /// Load-test an AWS-KMS-compatible endpoint with SigV4-signed requests.
     Bench {
-        /// Endpoint URL.
-        #[arg(long, env = "AWS_ENDPOINT_URL_KMS")]
-        endpoint: String,
-        /// Region to sign for.
-        #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
-        region: String,
-        /// Access key id.
-        #[arg(long, env = "AWS_ACCESS_KEY_ID")]
-        access_key_id: String,
-        /// Secret access key.
-        #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
-        secret_access_key: String,
+        #[command(flatten)]
+        endpoint: Endpoint,
         /// Operation to drive.
         #[arg(long, value_enum, default_value = "encrypt")]
         op: bench::BenchOp,
@@ -99,12 +89,94 @@ enum Command {
         /// Key to use (default: create one, schedule its deletion afterwards).
         #[arg(long)]
         key_id: Option<String>,
-        /// Extra CA bundle (PEM) to trust.
-        #[arg(long, env = "AWS_CA_BUNDLE")]
-        ca_bundle: Option<PathBuf>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Everyday key operations against an endpoint (like `aws kms`).
+    Kms {
+        #[command(flatten)]
+        endpoint: Endpoint,
+        #[command(subcommand)]
+        action: KmsAction,
+    },
+}
+
+/// Where to send requests and how to sign them (the usual AWS variables).
+#[derive(clap::Args)]
+struct Endpoint {
+    /// Endpoint URL.
+    #[arg(long, env = "AWS_ENDPOINT_URL_KMS")]
+    endpoint: String,
+    /// Region to sign for.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    region: String,
+    /// Access key id.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
+    access_key_id: String,
+    /// Secret access key.
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    secret_access_key: String,
+    /// Extra CA bundle (PEM) to trust.
+    #[arg(long, env = "AWS_CA_BUNDLE")]
+    ca_bundle: Option<PathBuf>,
+}
+
+impl Endpoint {
+    fn client(&self) -> anyhow::Result<client::KmsHttpClient> {
+        client::KmsHttpClient::new(
+            &self.endpoint,
+            &self.region,
+            &self.access_key_id,
+            Zeroizing::new(self.secret_access_key.clone()),
+            self.ca_bundle.as_ref(),
+        )
+    }
+}
+
+#[derive(Subcommand)]
+enum KmsAction {
+    /// Create a symmetric key and print its ARN.
+    CreateKey {
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Print the ARN of every key of the account.
+    ListKeys,
+    /// Print a key's metadata as JSON.
+    DescribeKey {
+        #[arg(long)]
+        key_id: String,
+    },
+    /// Encrypt up to 4096 bytes; writes the raw ciphertext blob.
+    Encrypt {
+        /// Key id, key ARN, alias name or alias ARN.
+        #[arg(long)]
+        key_id: String,
+        /// Encryption context entry, key=value (repeatable).
+        #[arg(long = "context")]
+        context: Vec<String>,
+        /// Plaintext file, or - for standard input.
+        #[arg(long = "in", default_value = "-")]
+        input: PathBuf,
+        /// Ciphertext file, or - for standard output.
+        #[arg(long = "out", default_value = "-")]
+        output: PathBuf,
+    },
+    /// Decrypt a raw ciphertext blob.
+    Decrypt {
+        /// Require this key (optional: the blob names its key).
+        #[arg(long)]
+        key_id: Option<String>,
+        /// Encryption context entry, key=value (repeatable).
+        #[arg(long = "context")]
+        context: Vec<String>,
+        /// Ciphertext file, or - for standard input.
+        #[arg(long = "in", default_value = "-")]
+        input: PathBuf,
+        /// Plaintext file, or - for standard output.
+        #[arg(long = "out", default_value = "-")]
+        output: PathBuf,
     },
 }
 
@@ -211,34 +283,72 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Bench {
             endpoint,
-            region,
-            access_key_id,
-            secret_access_key,
             op,
             concurrency,
             duration,
             payload_bytes,
             key_id,
-            ca_bundle,
             json,
         } => {
             let report = bench::run(bench::BenchOptions {
-                endpoint,
-                region,
-                access_key_id,
-                secret_access_key: Zeroizing::new(secret_access_key),
+                endpoint: endpoint.endpoint,
+                region: endpoint.region,
+                access_key_id: endpoint.access_key_id,
+                secret_access_key: Zeroizing::new(endpoint.secret_access_key),
                 op,
                 concurrency,
                 duration: Duration::from_secs_f64(duration.max(0.1)),
                 payload_bytes,
                 key_id,
-                ca_bundle,
+                ca_bundle: endpoint.ca_bundle,
             })
             .await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 println!("{report}");
+            }
+        }
+        Command::Kms { endpoint, action } => {
+            let c = endpoint.client()?;
+            match action {
+                KmsAction::CreateKey { description } => {
+                    println!("{}", kms::create_key(&c, description.as_deref()).await?)
+                }
+                KmsAction::ListKeys => {
+                    for arn in kms::list_keys(&c).await? {
+                        println!("{arn}");
+                    }
+                }
+                KmsAction::DescribeKey { key_id } => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(&kms::describe_key(&c, &key_id).await?)?
+                    )
+                }
+                KmsAction::Encrypt {
+                    key_id,
+                    context,
+                    input,
+                    output,
+                } => {
+                    let ctx = kms::parse_context(&context)?;
+                    let plain = kms::read_input(&input)?;
+                    kms::write_output(&output, &kms::encrypt(&c, &key_id, &ctx, &plain).await?)?;
+                }
+                KmsAction::Decrypt {
+                    key_id,
+                    context,
+                    input,
+                    output,
+                } => {
+                    let ctx = kms::parse_context(&context)?;
+                    let blob = kms::read_input(&input)?;
+                    kms::write_output(
+                        &output,
+                        &kms::decrypt(&c, key_id.as_deref(), &ctx, &blob).await?,
+                    )?;
+                }
             }
         }
     }

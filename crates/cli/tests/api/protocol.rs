@@ -1,6 +1,6 @@
 //! Transport-level behaviour: HTTP/2 and keep-alive with a signing client.
 
-use strongroom_cli::bench::KmsHttpClient;
+use strongroom_cli::client::KmsHttpClient;
 
 use crate::common::*;
 

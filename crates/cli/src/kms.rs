@@ -1,0 +1,149 @@
+//! `strongroom kms`: everyday key operations from the shell, for operators
+//! without the `aws` CLI. Ciphertexts are written as raw bytes (the same
+//! blob the API returns), so files interoperate with any AWS SDK.
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::path::Path;
+
+use anyhow::{Context, anyhow, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use crate::client::KmsHttpClient;
+
+/// Parses `key=value` pairs into an encryption context.
+pub fn parse_context(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut ctx = BTreeMap::new();
+    for p in pairs {
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| anyhow!("encryption context '{p}' is not key=value"))?;
+        if ctx.insert(k.to_owned(), v.to_owned()).is_some() {
+            bail!("encryption context key '{k}' given twice");
+        }
+    }
+    Ok(ctx)
+}
+
+/// Reads a whole file, or standard input for `-`.
+pub fn read_input(path: &Path) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+    let mut buf = Zeroizing::new(Vec::new());
+    if path.as_os_str() == "-" {
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("reading standard input")?;
+    } else {
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut buf))
+            .with_context(|| format!("reading {}", path.display()))?;
+    }
+    Ok(buf)
+}
+
+/// Writes bytes to a file, or standard output for `-`.
+pub fn write_output(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+    if path.as_os_str() == "-" {
+        let mut out = std::io::stdout().lock();
+        out.write_all(data)?;
+        out.flush()?;
+        return Ok(());
+    }
+    std::fs::write(path, data).with_context(|| format!("writing {}", path.display()))
+}
+
+fn blob(v: &Value, field: &str) -> anyhow::Result<Vec<u8>> {
+    let s = v[field]
+        .as_str()
+        .ok_or_else(|| anyhow!("response has no {field}"))?;
+    STANDARD
+        .decode(s)
+        .with_context(|| format!("{field} is not base64"))
+}
+
+/// Creates a symmetric key; returns its ARN.
+pub async fn create_key(c: &KmsHttpClient, description: Option<&str>) -> anyhow::Result<String> {
+    let r = c
+        .call_json(
+            "CreateKey",
+            json!({"Description": description.unwrap_or("")}),
+        )
+        .await?;
+    r["KeyMetadata"]["Arn"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("CreateKey returned no Arn"))
+}
+
+/// Every key ARN of the caller's account, following pages.
+pub async fn list_keys(c: &KmsHttpClient) -> anyhow::Result<Vec<String>> {
+    let mut arns = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let mut req = json!({"Limit": 1000});
+        if let Some(m) = &marker {
+            req["Marker"] = json!(m);
+        }
+        let page = c.call_json("ListKeys", req).await?;
+        for k in page["Keys"].as_array().into_iter().flatten() {
+            arns.extend(k["KeyArn"].as_str().map(str::to_owned));
+        }
+        if page["Truncated"] != json!(true) {
+            return Ok(arns);
+        }
+        marker = page["NextMarker"].as_str().map(str::to_owned);
+    }
+}
+
+/// DescribeKey's `KeyMetadata`.
+pub async fn describe_key(c: &KmsHttpClient, key_id: &str) -> anyhow::Result<Value> {
+    Ok(c.call_json("DescribeKey", json!({"KeyId": key_id})).await?["KeyMetadata"].take())
+}
+
+/// Encrypts `plaintext` (1–4096 bytes) under `key_id`; returns the blob.
+pub async fn encrypt(
+    c: &KmsHttpClient,
+    key_id: &str,
+    context: &BTreeMap<String, String>,
+    plaintext: &[u8],
+) -> anyhow::Result<Vec<u8>> {
+    let encoded = Zeroizing::new(STANDARD.encode(plaintext));
+    let req = json!({"KeyId": key_id, "Plaintext": encoded.as_str(), "EncryptionContext": context});
+    blob(&c.call_json("Encrypt", req).await?, "CiphertextBlob")
+}
+
+/// Decrypts a blob; `key_id`, if given, must be the blob's key.
+pub async fn decrypt(
+    c: &KmsHttpClient,
+    key_id: Option<&str>,
+    context: &BTreeMap<String, String>,
+    ciphertext: &[u8],
+) -> anyhow::Result<Zeroizing<Vec<u8>>> {
+    let mut req =
+        json!({"CiphertextBlob": STANDARD.encode(ciphertext), "EncryptionContext": context});
+    if let Some(k) = key_id {
+        req["KeyId"] = json!(k);
+    }
+    let mut r = c.call_json("Decrypt", req).await?;
+    let plain = Zeroizing::new(blob(&r, "Plaintext")?);
+    if let Some(Value::String(s)) = r.get_mut("Plaintext") {
+        zeroize::Zeroize::zeroize(s);
+    }
+    Ok(plain)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contexts() {
+        let c = parse_context(&["a=1".into(), "b=x=y".into()]).unwrap();
+        assert_eq!(c["a"], "1");
+        assert_eq!(c["b"], "x=y");
+        assert!(parse_context(&["novalue".into()]).is_err());
+        assert!(parse_context(&["a=1".into(), "a=2".into()]).is_err());
+    }
+}
