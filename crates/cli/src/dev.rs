@@ -12,6 +12,8 @@ use strongroom_hsm::{Module, ModuleConfig, dev_unseal};
 use strongroom_hsm_proto::{HsmClient, spawn_module_task};
 use strongroom_server::{RunningServer, ServerConfig, admin, tls};
 use strongroom_store::{SqliteStore, Store};
+
+use crate::modules::ExternalModules;
 use zeroize::Zeroizing;
 
 /// Options of `strongroom dev`. `Debug` redacts the secret.
@@ -35,6 +37,8 @@ pub struct DevOptions {
     pub deletion_sweep_interval: Duration,
     /// How long a client may take to send its request headers.
     pub header_read_timeout: Duration,
+    /// External security modules; none runs the in-process module.
+    pub modules: ExternalModules,
 }
 
 impl std::fmt::Debug for DevOptions {
@@ -52,6 +56,7 @@ impl std::fmt::Debug for DevOptions {
             .field("tls", &self.tls)
             .field("deletion_sweep_interval", &self.deletion_sweep_interval)
             .field("header_read_timeout", &self.header_read_timeout)
+            .field("modules", &self.modules)
             .finish()
     }
 }
@@ -69,6 +74,7 @@ impl DevOptions {
             tls: false,
             deletion_sweep_interval: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(30),
+            modules: ExternalModules::default(),
         }
     }
 }
@@ -142,13 +148,22 @@ impl DevEnvironment {
     }
 }
 
-/// Opens the data directory's module and store (shared by `dev` and `admin`).
-pub fn open_data_dir(data_dir: &Path) -> anyhow::Result<(HsmClient, Arc<dyn Store>)> {
+/// Opens the data directory's modules and store (shared by `dev`, `serve`
+/// and `admin`): the external modules if any are given, otherwise the
+/// in-process module with its DEV-ONLY unseal file.
+pub fn open_data_dir(
+    data_dir: &Path,
+    modules: &ExternalModules,
+) -> anyhow::Result<(HsmClient, Arc<dyn Store>)> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
-    let domain = dev_unseal::open_or_create(data_dir)?;
-    let module = Module::new(domain, ModuleConfig::default());
-    let hsm = spawn_module_task(module, 1024);
+    let hsm = if modules.addrs.is_empty() {
+        let domain = dev_unseal::open_or_create(data_dir)?;
+        let module = Module::new(domain, ModuleConfig::default());
+        spawn_module_task(module, 1024)
+    } else {
+        crate::modules::connect(data_dir, modules, Duration::from_secs(2))?
+    };
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data_dir.join("strongroom.db"))?);
     Ok((hsm, store))
 }
@@ -246,7 +261,11 @@ async fn root_credentials(
 
 /// Starts the embedded default.
 pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
-    let (hsm, store) = open_data_dir(&opts.data_dir)?;
+    if !opts.modules.addrs.is_empty() {
+        // The dev root secret is still derived from the dev unseal file.
+        dev_unseal::open_or_create(&opts.data_dir)?;
+    }
+    let (hsm, store) = open_data_dir(&opts.data_dir, &opts.modules)?;
     let creds = root_credentials(&opts, &hsm, store.as_ref()).await?;
     let (tls_config, ca_bundle) = if opts.tls {
         let files = tls::dev_certificates(&opts.data_dir.join("tls"))?;
@@ -264,16 +283,12 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         deletion_sweep_interval: opts.deletion_sweep_interval,
         header_read_timeout: opts.header_read_timeout,
     };
-    if let Ok(strongroom_hsm_proto::Response::Status {
-        module_id,
-        domain_id,
-        cache_capacity,
-        memory_locked,
-        ..
-    }) = hsm.call(strongroom_hsm_proto::Request::Status).await
+    if let Ok(strongroom_hsm_proto::Response::Status(s)) =
+        hsm.call(strongroom_hsm_proto::Request::Status).await
     {
-        tracing::info!(%module_id, %domain_id, cache_capacity, memory_locked, "in-process security module ready");
-        if !memory_locked {
+        let domains: Vec<String> = s.domains.iter().map(|d| d.domain_id.to_string()).collect();
+        tracing::info!(module_id = %s.module_id, ?domains, mode = %s.mode, modules = hsm.module_count(), "security module ready");
+        if !s.memory_locked {
             tracing::warn!(
                 "the key vault could not be locked into memory (RLIMIT_MEMLOCK?); keys may reach swap"
             );

@@ -5,4 +5,7 @@
 pub mod bench;
 pub mod client;
 pub mod dev;
+pub mod files;
 pub mod kms;
+pub mod modules;
+pub mod operator;

@@ -7,7 +7,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use strongroom_cli::modules::ExternalModules;
 use strongroom_cli::{bench, client, dev, kms};
+use strongroom_hsm_proto::net::ModuleAddr;
+
+mod operator_cmd;
 use strongroom_server::admin;
 use zeroize::Zeroizing;
 
@@ -61,14 +65,47 @@ enum Command {
         /// Seconds between runs of the key-deletion sweeper.
         #[arg(long, default_value_t = 60)]
         deletion_sweep_secs: u64,
+        #[command(flatten)]
+        modules: ModuleArgs,
+    },
+    /// Run a production frontend: external security modules (`--hsm`),
+    /// no dev credentials; accounts come from `strongroom admin`.
+    Serve {
+        /// Data directory (store, host key).
+        #[arg(long, default_value = "./strongroom-data", env = "STRONGROOM_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:4566")]
+        listen: SocketAddr,
+        /// Region used in ARNs and SigV4 scopes.
+        #[arg(long, default_value = "us-east-1")]
+        region: String,
+        /// TLS certificate chain (PEM); with --tls-key serves HTTPS.
+        #[arg(long, requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// TLS private key (PEM).
+        #[arg(long, requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Seconds between runs of the key-deletion sweeper.
+        #[arg(long, default_value_t = 60)]
+        deletion_sweep_secs: u64,
+        #[command(flatten)]
+        modules: ModuleArgs,
     },
     /// Manage accounts and access keys in a data directory.
     Admin {
         /// Data directory of the service.
         #[arg(long, default_value = "./strongroom-data", env = "STRONGROOM_DATA_DIR")]
         data_dir: PathBuf,
+        #[command(flatten)]
+        modules: ModuleArgs,
         #[command(subcommand)]
         action: AdminAction,
+    },
+    /// Operator keys, quorum-signed module commands, domains, recovery.
+    Operator {
+        #[command(subcommand)]
+        action: operator_cmd::OperatorAction,
     },
     /// Load-test an AWS-KMS-compatible endpoint with SigV4-signed requests.
     Bench {
@@ -100,6 +137,27 @@ enum Command {
         #[command(subcommand)]
         action: KmsAction,
     },
+}
+
+/// External security modules.
+#[derive(clap::Args)]
+struct ModuleArgs {
+    /// A security module (HOST:PORT or unix:PATH) of the domain; repeatable.
+    /// Without it, the in-process module is used.
+    #[arg(long = "hsm", requires = "domain_token")]
+    hsm: Vec<ModuleAddr>,
+    /// The domain token file the operators issued (pins the modules' keys).
+    #[arg(long)]
+    domain_token: Option<PathBuf>,
+}
+
+impl ModuleArgs {
+    fn external(self) -> ExternalModules {
+        ExternalModules {
+            addrs: self.hsm,
+            domain_token: self.domain_token,
+        }
+    }
 }
 
 /// Where to send requests and how to sign them (the usual AWS variables).
@@ -194,6 +252,9 @@ enum AdminAction {
     },
     /// List accounts and their access key ids.
     ListAccounts,
+    /// Print this frontend's host key (creating it): give `host.pub` to the
+    /// operators for CreateDomain / AddHost.
+    HostKey,
 }
 
 /// Waits for Ctrl-C (SIGINT) or SIGTERM, so service managers stop us cleanly.
@@ -229,6 +290,7 @@ async fn main() -> anyhow::Result<()> {
             secret_access_key,
             tls,
             deletion_sweep_secs,
+            modules,
         } => {
             init_tracing();
             let mut opts = dev::DevOptions::new(data_dir.clone());
@@ -239,6 +301,7 @@ async fn main() -> anyhow::Result<()> {
             opts.secret_access_key = secret_access_key.map(Zeroizing::new);
             opts.tls = tls;
             opts.deletion_sweep_interval = Duration::from_secs(deletion_sweep_secs.max(1));
+            opts.modules = modules.external();
             let env = dev::start(opts).await?;
             eprintln!(
                 "WARNING: strongroom dev keeps its unseal secret in {}/hsm/DEV-ONLY-unseal.key.\n\
@@ -258,8 +321,66 @@ async fn main() -> anyhow::Result<()> {
             eprintln!("shutting down");
             env.shutdown().await;
         }
-        Command::Admin { data_dir, action } => {
-            let (hsm, store) = dev::open_data_dir(&data_dir)?;
+        Command::Serve {
+            data_dir,
+            listen,
+            region,
+            tls_cert,
+            tls_key,
+            deletion_sweep_secs,
+            modules,
+        } => {
+            init_tracing();
+            let modules = modules.external();
+            if modules.addrs.is_empty() {
+                anyhow::bail!(
+                    "strongroom serve needs --hsm (and --domain-token); use `strongroom dev` for the embedded module"
+                );
+            }
+            let (hsm, store) = dev::open_data_dir(&data_dir, &modules)?;
+            let tls = match (tls_cert, tls_key) {
+                (Some(c), Some(k)) => Some(strongroom_server::tls::server_config(&c, &k)?),
+                _ => None,
+            };
+            let server = strongroom_server::start(
+                strongroom_server::ServerConfig {
+                    listen,
+                    region,
+                    tls,
+                    deletion_sweep_interval: Duration::from_secs(deletion_sweep_secs.max(1)),
+                    header_read_timeout: Duration::from_secs(30),
+                },
+                store,
+                hsm,
+            )
+            .await?;
+            println!(
+                "Strongroom is serving the AWS KMS API at {}",
+                server.endpoint()
+            );
+            wait_for_stop_signal().await?;
+            eprintln!("shutting down");
+            server.shutdown().await;
+        }
+        Command::Operator { action } => operator_cmd::run(action).await?,
+        Command::Admin {
+            data_dir,
+            action: AdminAction::HostKey,
+            ..
+        } => {
+            let key = strongroom_cli::modules::host_key(&data_dir)?;
+            println!(
+                "host key {} ({})",
+                strongroom_cli::files::fingerprint(key.public_key()),
+                data_dir.join("host.pub").display()
+            );
+        }
+        Command::Admin {
+            data_dir,
+            modules,
+            action,
+        } => {
+            let (hsm, store) = dev::open_data_dir(&data_dir, &modules.external())?;
             match action {
                 AdminAction::CreateAccount { account_id } => {
                     let a = admin::create_account(store.as_ref(), account_id).await?;
@@ -271,6 +392,7 @@ async fn main() -> anyhow::Result<()> {
                     println!("AWS_ACCESS_KEY_ID={}", k.access_key_id);
                     println!("AWS_SECRET_ACCESS_KEY={}", &*k.secret_access_key);
                 }
+                AdminAction::HostKey => {}
                 AdminAction::ListAccounts => {
                     for a in store.list_accounts().await? {
                         let keys = store.list_access_keys(&a.id).await?;

@@ -8,6 +8,9 @@ pub enum CryptoError {
     /// The system random generator failed.
     #[error("random generator failure")]
     Random,
+    /// A key could not be parsed or is not of the expected type.
+    #[error("invalid key")]
+    InvalidKey,
     /// A length was outside what the primitive accepts.
     #[error("invalid length")]
     InvalidLength,

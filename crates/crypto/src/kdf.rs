@@ -11,11 +11,7 @@ impl KeyType for Len {
 
 /// HKDF-SHA256 (RFC 5869) to a 256-bit key: extract with `salt`, expand with
 /// the concatenation of `info` parts.
-pub fn hkdf_sha256(
-    ikm: &[u8; 32],
-    salt: &[u8],
-    info: &[&[u8]],
-) -> Result<SecretKey256, CryptoError> {
+pub fn hkdf_sha256(ikm: &[u8], salt: &[u8], info: &[&[u8]]) -> Result<SecretKey256, CryptoError> {
     let prk = Salt::new(HKDF_SHA256, salt).extract(ikm);
     let okm = prk
         .expand(info, Len(32))

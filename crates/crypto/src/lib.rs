@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod aead;
+mod asymmetric;
 mod digest;
 mod error;
 mod kdf;
@@ -14,7 +15,8 @@ mod random;
 mod secret;
 
 pub use aead::{AES_GCM_TAG_LEN, Aes256GcmKey, IV_LEN, Iv};
-pub use digest::{HmacSha256Key, constant_time_eq, hmac_sha256, sha256, sigv4_signing_key};
+pub use asymmetric::{AgreementKeyPair, SigningKeyPair, seal_to, verify_p384};
+pub use digest::{HmacSha256Key, constant_time_eq, hmac_sha256, sha256, sha384, sigv4_signing_key};
 pub use error::CryptoError;
 pub use kdf::hkdf_sha256;
 pub use random::{fill_random, random_array};

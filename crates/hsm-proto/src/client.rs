@@ -1,16 +1,31 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use tokio::sync::{mpsc, oneshot};
 
+use crate::net::{ModuleAddr, spawn_connection};
 use crate::{
     DataKey, Ekt, HsmError, KeyRef, KeySpecCode, Request, Response, SigV4Scope, SigningKey,
 };
 use zeroize::Zeroizing;
 
-type Envelope = (Request, oneshot::Sender<Result<Response, HsmError>>);
+/// Who is asking a module: the process it runs in, or a host authenticated
+/// by its TLS key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// The embedded module of `strongroom dev`: same process, same trust.
+    InProcess,
+    /// A host that proved possession of this key (DER SPKI).
+    Host(Arc<[u8]>),
+}
+
+/// A request travelling to a module, with its caller and reply slot.
+pub type Envelope = (Caller, Request, oneshot::Sender<Result<Response, HsmError>>);
 
 /// Something that serves module requests one at a time (the module itself).
 pub trait ModuleHandler: Send + 'static {
-    /// Answers one request.
-    fn handle(&mut self, request: Request) -> Result<Response, HsmError>;
+    /// Answers one request from `caller`.
+    fn handle(&mut self, caller: &Caller, request: Request) -> Result<Response, HsmError>;
 }
 
 /// Runs `module` as a task on the current tokio runtime, behind a channel,
@@ -21,17 +36,27 @@ pub trait ModuleHandler: Send + 'static {
 pub fn spawn_module_task<M: ModuleHandler>(mut module: M, queue: usize) -> HsmClient {
     let (tx, mut rx) = mpsc::channel::<Envelope>(queue);
     tokio::spawn(async move {
-        while let Some((req, reply)) = rx.recv().await {
-            let _ = reply.send(module.handle(req));
+        while let Some((caller, req, reply)) = rx.recv().await {
+            let _ = reply.send(module.handle(&caller, req));
         }
     });
-    HsmClient { tx }
+    HsmClient::from_senders(vec![("in-process".into(), tx)])
 }
 
-/// The frontend's handle on one security module. Cheap to clone.
+#[derive(Debug)]
+struct Backend {
+    name: String,
+    tx: mpsc::Sender<Envelope>,
+}
+
+/// The frontend's handle on the modules of its domain. Cheap to clone.
+/// With several modules, requests are spread round-robin, and a request a
+/// module cannot serve (unreachable, lost its keys, service mode) is retried
+/// on the next one.
 #[derive(Clone, Debug)]
 pub struct HsmClient {
-    tx: mpsc::Sender<Envelope>,
+    backends: Arc<[Backend]>,
+    next: Arc<AtomicUsize>,
 }
 
 fn unexpected(r: Response) -> HsmError {
@@ -48,20 +73,93 @@ fn variant(r: &Response) -> &'static str {
         Response::SealedCredential(_) => "SealedCredential",
         Response::SigningKey(_) => "SigningKey",
         Response::Done => "Done",
-        Response::Status { .. } => "Status",
+        Response::Status(_) => "Status",
+        Response::DomainToken(_) => "DomainToken",
+        Response::Domains(_) => "Domains",
+        Response::Attestation(_) => "Attestation",
+        Response::Logs(_) => "Logs",
+        Response::LogBytes(_) => "LogBytes",
+        Response::Ekts(_) => "Ekts",
     }
 }
 
 impl HsmClient {
-    /// Sends one request and waits for its answer.
-    pub async fn call(&self, request: Request) -> Result<Response, HsmError> {
+    fn from_senders(backends: Vec<(String, mpsc::Sender<Envelope>)>) -> Self {
+        Self {
+            backends: backends
+                .into_iter()
+                .map(|(name, tx)| Backend { name, tx })
+                .collect(),
+            next: Arc::default(),
+        }
+    }
+
+    /// A client for modules reached over the network, all members of one
+    /// domain, through `tls` (see [`crate::net::host_tls_config`]).
+    pub fn remote(addrs: &[ModuleAddr], tls: Arc<rustls::ClientConfig>) -> Self {
+        Self::from_senders(
+            addrs
+                .iter()
+                .map(|a| {
+                    (
+                        a.to_string(),
+                        spawn_connection(a.clone(), tls.clone(), 1024),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    /// How many modules this client spreads over.
+    pub fn module_count(&self) -> usize {
+        self.backends.len()
+    }
+
+    /// The modules' names (addresses).
+    pub fn module_names(&self) -> Vec<String> {
+        self.backends.iter().map(|b| b.name.clone()).collect()
+    }
+
+    async fn call_backend(&self, i: usize, request: Request) -> Result<Response, HsmError> {
         let (tx, rx) = oneshot::channel();
-        self.tx
-            .send((request, tx))
+        self.backends[i]
+            .tx
+            .send((Caller::InProcess, request, tx))
             .await
             .map_err(|_| HsmError::Unavailable("module stopped".into()))?;
         rx.await
             .map_err(|_| HsmError::Unavailable("module dropped the request".into()))?
+    }
+
+    /// Sends one request to one module, by index, without failover (for
+    /// administration of a particular module).
+    pub async fn call_module(&self, i: usize, request: Request) -> Result<Response, HsmError> {
+        if i >= self.backends.len() {
+            return Err(HsmError::InvalidRequest(format!("no module #{i}")));
+        }
+        self.call_backend(i, request).await
+    }
+
+    /// Sends one request and waits for its answer, trying the next module
+    /// when one cannot serve it.
+    pub async fn call(&self, request: Request) -> Result<Response, HsmError> {
+        let n = self.backends.len();
+        if n == 1 {
+            return self.call_backend(0, request).await;
+        }
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        let mut last = None;
+        for attempt in 0..n {
+            let i = (start + attempt) % n;
+            match self.call_backend(i, request.clone()).await {
+                Err(e) if e.retry_elsewhere() => {
+                    tracing::debug!(module = %self.backends[i].name, error = %e, "retrying on another module");
+                    last = Some(e);
+                }
+                other => return other,
+            }
+        }
+        Err(last.unwrap_or_else(|| HsmError::Unavailable("no module".into())))
     }
 
     /// Generates a backing key for `key`, returning its EKT.

@@ -6,12 +6,14 @@
 //! keys on their way to an authorised caller, kept in `Zeroizing` buffers.
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod ciphertext;
 mod client;
 pub mod context;
 mod message;
+pub mod net;
 
-pub use client::{HsmClient, ModuleHandler, spawn_module_task};
+pub use client::{Caller, Envelope, HsmClient, ModuleHandler, spawn_module_task};
 pub use message::{
-    DataKey, Ekt, HsmError, KeyRef, KeySpecCode, Request, Response, SigV4Scope, SigningKey,
+    DataKey, Ekt, HsmError, KeyRef, KeySpecCode, Refusal, Request, Response, SigV4Scope, SigningKey,
 };

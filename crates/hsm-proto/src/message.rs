@@ -75,8 +75,9 @@ impl std::fmt::Debug for DataKey {
     }
 }
 
-/// A request from the frontend to a module.
-#[derive(Serialize, Deserialize)]
+/// A request from the frontend to a module. `Clone` so a router can retry
+/// on another member; clones of plaintexts are zeroized too.
+#[derive(Clone, Serialize, Deserialize)]
 pub enum Request {
     /// Generate a fresh backing key for `key` and return its EKT.
     GenerateBackingKey { key: KeyRef, spec: KeySpecCode },
@@ -126,8 +127,28 @@ pub enum Request {
     },
     /// Drop every cached copy of a key's backing keys.
     ForgetKey { key_id: uuid::Uuid },
-    /// Describe the module (id, domain, cache use); never secrets.
+    /// Describe the module (id, mode, domains, cache use); never secrets.
     Status,
+    /// An operator command; answered per command (often a domain token).
+    Command(crate::admin::SignedCommand),
+    /// The current token of a domain this module is a member of.
+    GetDomainToken { domain_id: Uuid },
+    /// The domains this module holds.
+    ListDomains,
+    /// A signed attestation report echoing `nonce`.
+    Attest { nonce: Vec<u8> },
+    /// The module's audit logs.
+    ListLogs,
+    /// One log's hash and size.
+    DescribeLog { log_id: u64 },
+    /// Bytes of one log.
+    GetLog {
+        log_id: u64,
+        offset: u64,
+        length: u64,
+    },
+    /// Re-seal EKTs under the newest generation of their domain.
+    RewrapKeys { ekts: Vec<Ekt> },
 }
 
 impl std::fmt::Debug for Request {
@@ -144,6 +165,14 @@ impl std::fmt::Debug for Request {
             Request::DeriveSigV4Key { .. } => "DeriveSigV4Key",
             Request::ForgetKey { .. } => "ForgetKey",
             Request::Status => "Status",
+            Request::Command(_) => "Command",
+            Request::GetDomainToken { .. } => "GetDomainToken",
+            Request::ListDomains => "ListDomains",
+            Request::Attest { .. } => "Attest",
+            Request::ListLogs => "ListLogs",
+            Request::DescribeLog { .. } => "DescribeLog",
+            Request::GetLog { .. } => "GetLog",
+            Request::RewrapKeys { .. } => "RewrapKeys",
         })
     }
 }
@@ -172,13 +201,19 @@ pub enum Response {
     /// Done, nothing to return.
     Done,
     /// Module status.
-    Status {
-        module_id: String,
-        domain_id: String,
-        cached_keys: usize,
-        cache_capacity: usize,
-        memory_locked: bool,
-    },
+    Status(Box<crate::admin::ModuleStatus>),
+    /// A domain token.
+    DomainToken(crate::admin::DomainToken),
+    /// Domains held.
+    Domains(Vec<crate::admin::DomainSummary>),
+    /// An attestation report.
+    Attestation(crate::admin::AttestationReport),
+    /// Log descriptions.
+    Logs(Vec<crate::admin::LogInfo>),
+    /// Log bytes.
+    LogBytes(Vec<u8>),
+    /// Re-sealed EKTs, in request order.
+    Ekts(Vec<Ekt>),
 }
 
 /// Why a module refused or failed a request. Each maps to one AWS error at
@@ -197,12 +232,68 @@ pub enum HsmError {
     /// A stored credential could not be opened.
     #[error("the credential is invalid")]
     InvalidCredential,
+    /// The module is in the wrong mode for this request.
+    #[error("{0}")]
+    WrongMode(String),
+    /// The module does not hold the domain key this request needs.
+    #[error("this module holds no key for {0}")]
+    NoDomainKey(String),
+    /// The connecting host is not allowed to use the domain.
+    #[error("host not authorised: {0}")]
+    HostNotAuthorized(String),
+    /// An operator command was refused; nothing changed.
+    #[error("command refused ({reason:?}): {detail}")]
+    CommandRefused {
+        /// Which check failed.
+        reason: Refusal,
+        /// What exactly, for the operator.
+        detail: String,
+    },
     /// The module cannot answer (stopped, channel closed).
     #[error("security module unavailable: {0}")]
     Unavailable(String),
     /// A fault inside the module.
     #[error("security module internal error: {0}")]
     Internal(String),
+}
+
+/// Why an operator command was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
+    /// The command or a token inside it could not be decoded.
+    Malformed,
+    /// Addressed to another module or domain.
+    WrongTarget,
+    /// Past its expiry.
+    Expired,
+    /// Its nonce was already used.
+    Replayed,
+    /// Signed by a key that is not an operator of the domain.
+    UnknownOperator,
+    /// A signature does not verify.
+    InvalidSignature,
+    /// Fewer valid signatures than the quorum rule needs.
+    QuorumNotMet,
+    /// Not allowed in the module's current mode.
+    WrongMode,
+    /// A domain token failed verification (issuer, epoch, membership, MAC).
+    InvalidToken,
+    /// The command's own preconditions do not hold.
+    NotAllowed,
+}
+
+impl HsmError {
+    /// Whether another member of the domain might serve the request: the
+    /// module is gone, has lost its keys, or is in service mode.
+    pub fn retry_elsewhere(&self) -> bool {
+        matches!(
+            self,
+            HsmError::Unavailable(_)
+                | HsmError::WrongMode(_)
+                | HsmError::NoDomainKey(_)
+                | HsmError::HostNotAuthorized(_)
+        )
+    }
 }
 
 impl std::fmt::Debug for Response {
@@ -222,20 +313,13 @@ impl std::fmt::Debug for Response {
             Response::SealedCredential(s) => write!(f, "SealedCredential({} bytes)", s.len()),
             Response::SigningKey(k) => write!(f, "SigningKey({k:?})"),
             Response::Done => f.write_str("Done"),
-            Response::Status {
-                module_id,
-                domain_id,
-                cached_keys,
-                cache_capacity,
-                memory_locked,
-            } => f
-                .debug_struct("Status")
-                .field("module_id", module_id)
-                .field("domain_id", domain_id)
-                .field("cached_keys", cached_keys)
-                .field("cache_capacity", cache_capacity)
-                .field("memory_locked", memory_locked)
-                .finish(),
+            Response::Status(s) => write!(f, "{s:?}"),
+            Response::DomainToken(t) => write!(f, "DomainToken({} bytes)", t.body.len()),
+            Response::Domains(d) => write!(f, "{d:?}"),
+            Response::Attestation(a) => write!(f, "Attestation({} bytes)", a.body.len()),
+            Response::Logs(l) => write!(f, "{l:?}"),
+            Response::LogBytes(b) => write!(f, "LogBytes({} bytes)", b.len()),
+            Response::Ekts(e) => write!(f, "Ekts({})", e.len()),
         }
     }
 }

@@ -5,24 +5,30 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 use strongroom_hsm::{DomainKey, Module, ModuleConfig};
-use strongroom_hsm_proto::{KeyRef, KeySpecCode, ModuleHandler, Request, Response};
+use strongroom_hsm_proto::{Caller, KeyRef, KeySpecCode, ModuleHandler, Request, Response};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
 fn bench(c: &mut Criterion) {
     let mut m = Module::new(
         DomainKey::generate().unwrap(),
-        ModuleConfig { vault_capacity: 16 },
+        ModuleConfig {
+            vault_capacity: 16,
+            ..Default::default()
+        },
     );
     let key = KeyRef {
         key_id: Uuid::new_v4(),
         version: 1,
     };
     let Response::Ekt(ekt) = m
-        .handle(Request::GenerateBackingKey {
-            key,
-            spec: KeySpecCode::SymmetricDefault,
-        })
+        .handle(
+            &Caller::InProcess,
+            Request::GenerateBackingKey {
+                key,
+                spec: KeySpecCode::SymmetricDefault,
+            },
+        )
         .unwrap()
     else {
         panic!("no EKT")
@@ -30,12 +36,15 @@ fn bench(c: &mut Criterion) {
     let context = strongroom_hsm_proto::context::canonical([("tenant", "acme")]);
     let plaintext = vec![0x42u8; 256];
     let Response::Ciphertext(blob) = m
-        .handle(Request::Encrypt {
-            key,
-            ekt: ekt.clone(),
-            plaintext: Zeroizing::new(plaintext.clone()),
-            context: context.clone(),
-        })
+        .handle(
+            &Caller::InProcess,
+            Request::Encrypt {
+                key,
+                ekt: ekt.clone(),
+                plaintext: Zeroizing::new(plaintext.clone()),
+                context: context.clone(),
+            },
+        )
         .unwrap()
     else {
         panic!("no ciphertext")
@@ -44,12 +53,15 @@ fn bench(c: &mut Criterion) {
     c.bench_function("module encrypt 256 B (warm)", |b| {
         b.iter(|| {
             black_box(
-                m.handle(Request::Encrypt {
-                    key,
-                    ekt: ekt.clone(),
-                    plaintext: Zeroizing::new(plaintext.clone()),
-                    context: context.clone(),
-                })
+                m.handle(
+                    &Caller::InProcess,
+                    Request::Encrypt {
+                        key,
+                        ekt: ekt.clone(),
+                        plaintext: Zeroizing::new(plaintext.clone()),
+                        context: context.clone(),
+                    },
+                )
                 .unwrap(),
             )
         })
@@ -57,11 +69,14 @@ fn bench(c: &mut Criterion) {
     c.bench_function("module decrypt 256 B (warm)", |b| {
         b.iter(|| {
             black_box(
-                m.handle(Request::Decrypt {
-                    ekt: ekt.clone(),
-                    ciphertext: blob.clone(),
-                    context: context.clone(),
-                })
+                m.handle(
+                    &Caller::InProcess,
+                    Request::Decrypt {
+                        ekt: ekt.clone(),
+                        ciphertext: blob.clone(),
+                        context: context.clone(),
+                    },
+                )
                 .unwrap(),
             )
         })
@@ -69,26 +84,36 @@ fn bench(c: &mut Criterion) {
     c.bench_function("module generate data key 32 B (warm)", |b| {
         b.iter(|| {
             black_box(
-                m.handle(Request::GenerateDataKey {
-                    key,
-                    ekt: ekt.clone(),
-                    context: context.clone(),
-                    length: 32,
-                    with_plaintext: true,
-                })
+                m.handle(
+                    &Caller::InProcess,
+                    Request::GenerateDataKey {
+                        key,
+                        ekt: ekt.clone(),
+                        context: context.clone(),
+                        length: 32,
+                        with_plaintext: true,
+                    },
+                )
                 .unwrap(),
             )
         })
     });
     c.bench_function("module decrypt 256 B (cold: opens the EKT)", |b| {
         b.iter(|| {
-            m.handle(Request::ForgetKey { key_id: key.key_id }).unwrap();
+            m.handle(
+                &Caller::InProcess,
+                Request::ForgetKey { key_id: key.key_id },
+            )
+            .unwrap();
             black_box(
-                m.handle(Request::Decrypt {
-                    ekt: ekt.clone(),
-                    ciphertext: blob.clone(),
-                    context: context.clone(),
-                })
+                m.handle(
+                    &Caller::InProcess,
+                    Request::Decrypt {
+                        ekt: ekt.clone(),
+                        ciphertext: blob.clone(),
+                        context: context.clone(),
+                    },
+                )
                 .unwrap(),
             )
         })

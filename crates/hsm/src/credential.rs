@@ -48,6 +48,18 @@ pub fn seal(domain: &DomainKey, access_key_id: &str, secret: &str) -> Result<Vec
     Ok(out)
 }
 
+/// The domain-key generation a sealed credential names.
+pub fn generation_of(sealed: &[u8]) -> Result<u32, HsmError> {
+    if sealed.len() < HEAD + 16 || sealed[0] != V1 {
+        return Err(HsmError::InvalidCredential);
+    }
+    Ok(u32::from_be_bytes(
+        sealed[1..5]
+            .try_into()
+            .map_err(|_| HsmError::InvalidCredential)?,
+    ))
+}
+
 /// Derives `kSigning` for `scope` from a sealed secret (SigV4's key chain).
 pub fn derive_sigv4(
     domain: &DomainKey,

@@ -1,4 +1,4 @@
-use strongroom_crypto::{Aes256GcmKey, CryptoError, SecretKey256, hkdf_sha256};
+use strongroom_crypto::{Aes256GcmKey, CryptoError, HmacSha256Key, SecretKey256, hkdf_sha256};
 use uuid::Uuid;
 
 /// A cryptographic domain's key (one generation), with the purpose keys
@@ -9,6 +9,8 @@ pub struct DomainKey {
     root: SecretKey256,
     ekt_wrap: Aes256GcmKey,
     credential_wrap: Aes256GcmKey,
+    fingerprint: HmacSha256Key,
+    local_store: Aes256GcmKey,
 }
 
 impl std::fmt::Debug for DomainKey {
@@ -33,11 +35,15 @@ impl DomainKey {
         let salt = id.as_bytes();
         let ekt = hkdf_sha256(root.expose(), salt, &[b"strongroom domain v1 ekt"])?;
         let cred = hkdf_sha256(root.expose(), salt, &[b"strongroom domain v1 credential"])?;
+        let fp = hkdf_sha256(root.expose(), salt, &[b"strongroom domain v1 fingerprint"])?;
+        let store = hkdf_sha256(root.expose(), salt, &[b"strongroom domain v1 local store"])?;
         Ok(Self {
             id,
             generation,
             ekt_wrap: Aes256GcmKey::new(&ekt),
             credential_wrap: Aes256GcmKey::new(&cred),
+            fingerprint: HmacSha256Key::new(fp.expose()),
+            local_store: Aes256GcmKey::new(&store),
             root,
         })
     }
@@ -50,6 +56,32 @@ impl DomainKey {
     /// The key generation.
     pub fn generation(&self) -> u32 {
         self.generation
+    }
+
+    /// A second copy (for building a new key ring before committing it).
+    pub(crate) fn duplicate(&self) -> Self {
+        Self::from_parts(self.id, self.generation, self.root.duplicate())
+            .expect("deriving from a valid key cannot fail")
+    }
+
+    /// A new generation of the same domain.
+    pub fn next_generation(&self) -> Result<Self, CryptoError> {
+        Self::from_parts(self.id, self.generation + 1, SecretKey256::generate()?)
+    }
+
+    /// The fingerprint MAC over a domain token body: only members can make it.
+    pub(crate) fn fingerprint(&self, body: &[u8]) -> [u8; 32] {
+        self.fingerprint.sign(body)
+    }
+
+    /// Whether `tag` is this key's fingerprint of `body` (constant time).
+    pub(crate) fn verify_fingerprint(&self, body: &[u8], tag: &[u8]) -> bool {
+        self.fingerprint.verify(body, tag)
+    }
+
+    /// The key of the module's local sealed store for this domain.
+    pub(crate) fn local_store(&self) -> &Aes256GcmKey {
+        &self.local_store
     }
 
     /// The root key bytes, for sealing the domain key itself.

@@ -49,6 +49,22 @@ pub fn seal(
     Ok(Ekt(out))
 }
 
+/// The domain and generation an EKT says it is sealed under (unverified:
+/// opening it verifies).
+pub fn domain_of(ekt: &Ekt) -> Result<(Uuid, u32), HsmError> {
+    let b = &ekt.0;
+    if b.len() != EKT_LEN || b[0] != EKT_V1 {
+        return Err(HsmError::InvalidKeyToken);
+    }
+    let id = Uuid::from_slice(&b[1..17]).map_err(|_| HsmError::InvalidKeyToken)?;
+    let generation = u32::from_be_bytes(
+        b[17..21]
+            .try_into()
+            .map_err(|_| HsmError::InvalidKeyToken)?,
+    );
+    Ok((id, generation))
+}
+
 /// Opens an EKT, checking it belongs to `domain`.
 pub fn open(
     domain: &DomainKey,

@@ -4,15 +4,25 @@
 //! reaches it only through `strongroom-hsm-proto`; everything it persists or
 //! hands out is sealed under a domain key: exported key tokens (EKTs) for
 //! backing keys, sealed credentials for secret access keys.
-#![forbid(unsafe_code)]
+// One audited `unsafe` call (madvise on the vault) is allowed where marked.
+#![deny(unsafe_code)]
 
+mod commands;
 mod credential;
 pub mod dev_unseal;
 mod domain;
 mod ekt;
+mod escrow;
+pub mod hardening;
+pub mod identity;
+pub mod log;
 mod module;
+mod quorum;
+mod sealed_store;
+pub mod server;
 mod symmetric;
+mod token;
 mod vault;
 
 pub use domain::DomainKey;
-pub use module::{Module, ModuleConfig};
+pub use module::{Mode, Module, ModuleConfig, StartError};

@@ -1,13 +1,30 @@
-//! The module: answers `hsm-proto` requests with its domain key and vault.
+//! The module: a state machine answering `hsm-proto` requests. It starts in
+//! service mode with no domain; operators' signed commands make it a member
+//! of domains and put it in use mode, where it serves cryptography to the
+//! hosts its domains allow.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use serde_json::json;
 use strongroom_crypto::{SecretKey256, fill_random};
+use strongroom_hsm_proto::admin::{
+    ATTESTATION_SIGNING_PREFIX, AttestationBody, AttestationReport, DomainSummary, DomainToken,
+    DomainTokenBody, ErasureCertificate, ModuleStatus, encode, prefixed,
+};
 use strongroom_hsm_proto::ciphertext::CiphertextHeader;
 use strongroom_hsm_proto::{
-    DataKey, Ekt, HsmError, KeyRef, KeySpecCode, ModuleHandler, Request, Response,
+    Caller, DataKey, Ekt, HsmError, KeyRef, KeySpecCode, ModuleHandler, Request, Response,
 };
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+use crate::identity::Identity;
+use crate::log::ModuleLog;
+use crate::quorum::NonceCache;
+use crate::sealed_store::SealedStore;
+use crate::token::KeyRing;
 use crate::vault::KeyVault;
 use crate::{DomainKey, credential, ekt, symmetric};
 
@@ -16,66 +33,311 @@ use crate::{DomainKey, credential, ekt, symmetric};
 pub struct ModuleConfig {
     /// How many plaintext backing keys the vault keeps.
     pub vault_capacity: usize,
+    /// Directory for the module log and the local sealed store; none keeps
+    /// nothing on disk (the embedded dev module).
+    pub state_dir: Option<PathBuf>,
+    /// SHA-384 of the executable and configuration, for attestation.
+    pub measurement: Vec<u8>,
+    /// Name until an operator sets one.
+    pub friendly_name: String,
 }
 
 impl Default for ModuleConfig {
     fn default() -> Self {
         Self {
             vault_capacity: 4096,
+            state_dir: None,
+            measurement: Vec::new(),
+            friendly_name: "strongroom-hsm".into(),
         }
     }
 }
 
-/// A security module holding one domain key.
+/// The module's mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Administration only; no domain or customer key in memory.
+    Service,
+    /// Cryptography only (plus status and logs).
+    Use,
+}
+
+impl Mode {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Mode::Service => "service",
+            Mode::Use => "use",
+        }
+    }
+}
+
+/// A domain this module belongs to.
+pub(crate) struct Domain {
+    /// The latest token body (none for the embedded dev domain).
+    pub body: Option<DomainTokenBody>,
+    /// The latest token.
+    pub token: Option<DomainToken>,
+    /// Domain-key generations; empty in service mode.
+    pub keys: KeyRing,
+}
+
+/// A security module.
 pub struct Module {
-    id: Uuid,
-    domain: DomainKey,
-    vault: KeyVault,
+    pub(crate) identity: Identity,
+    pub(crate) friendly_name: String,
+    pub(crate) mode: Mode,
+    pub(crate) domains: BTreeMap<Uuid, Domain>,
+    pub(crate) vault: KeyVault,
+    pub(crate) nonces: NonceCache,
+    pub(crate) log: Option<ModuleLog>,
+    pub(crate) store: Option<SealedStore>,
+    pub(crate) config: ModuleConfig,
+    pub(crate) installed_update: Option<(Vec<u8>, String)>,
+    pub(crate) started: Instant,
+    pub(crate) served: u64,
+    pub(crate) last_erasure: Option<ErasureCertificate>,
+}
+
+/// Why a module could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The state directory could not be used.
+    #[error("state directory: {0}")]
+    State(String),
+    /// Key generation failed.
+    #[error("key generation: {0}")]
+    Crypto(#[from] strongroom_crypto::CryptoError),
+}
+
+pub(crate) fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 impl Module {
-    /// A module that is a member of `domain`.
+    /// The embedded dev module: in use mode, member of `domain` only, and
+    /// serving only its own process.
     pub fn new(domain: DomainKey, config: ModuleConfig) -> Self {
+        let mut keys = KeyRing::new();
+        let id = domain.id();
+        keys.insert(domain.generation(), domain);
+        let mut m = Self::blank(config, Identity::generate().expect("key generation"));
+        m.mode = Mode::Use;
+        m.domains.insert(
+            id,
+            Domain {
+                body: None,
+                token: None,
+                keys,
+            },
+        );
+        m
+    }
+
+    fn blank(config: ModuleConfig, identity: Identity) -> Self {
         Self {
-            id: Uuid::new_v4(),
-            domain,
+            identity,
+            friendly_name: config.friendly_name.clone(),
+            mode: Mode::Service,
+            domains: BTreeMap::new(),
             vault: KeyVault::new(config.vault_capacity),
+            nonces: NonceCache::default(),
+            log: None,
+            store: None,
+            config,
+            installed_update: None,
+            started: Instant::now(),
+            served: 0,
+            last_erasure: None,
         }
     }
 
+    /// A module process starting: new identity, service mode, no domain.
+    /// Opens the log and the sealed store and finishes any interrupted
+    /// erasure (the start-up self-test).
+    pub fn start(config: ModuleConfig) -> Result<Self, StartError> {
+        let mut m = Self::blank(config, Identity::generate()?);
+        if let Some(dir) = m.config.state_dir.clone() {
+            let log =
+                ModuleLog::open(&dir.join("logs")).map_err(|e| StartError::State(e.to_string()))?;
+            let store = SealedStore::open(&dir.join("sealed"))
+                .map_err(|e| StartError::State(e.to_string()))?;
+            m.log = Some(log);
+            let leftover = store
+                .finish_interrupted_erasure()
+                .map_err(|e| StartError::State(e.to_string()))?;
+            // Nothing sealed by an earlier process can be opened by this one
+            // (its domain keys are gone); remove it rather than keep it.
+            let stale = store
+                .erase_all()
+                .map_err(|e| StartError::State(e.to_string()))?;
+            m.store = Some(store);
+            m.record(
+                "start",
+                json!({
+                    "module_id": m.identity.id,
+                    "signing_key": hex::encode(m.identity.signing.public_key()),
+                    "measurement": hex::encode(&m.config.measurement),
+                    "mode": "service",
+                    "self_test": {
+                        "interrupted_erasure_completed": leftover,
+                        "stale_sealed_files_erased": stale,
+                    },
+                }),
+            );
+        }
+        Ok(m)
+    }
+
+    /// The module id.
+    pub fn id(&self) -> Uuid {
+        self.identity.id
+    }
+
+    /// The identity signing key (also the TLS key).
+    pub fn identity_key(&self) -> &strongroom_crypto::SigningKeyPair {
+        &self.identity.signing
+    }
+
+    /// The current mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    pub(crate) fn record(&mut self, event: &str, detail: serde_json::Value) {
+        if let Some(log) = self.log.as_mut() {
+            if let Err(e) = log.append(event, detail) {
+                tracing::error!(error = %e, "cannot write the module log");
+            }
+        }
+    }
+
+    fn require_use(&self) -> Result<(), HsmError> {
+        match self.mode {
+            Mode::Use => Ok(()),
+            Mode::Service => Err(HsmError::WrongMode(
+                "the module is in service mode: cryptographic operations need use mode".into(),
+            )),
+        }
+    }
+
+    fn may_use(caller: &Caller, domain: &Domain) -> bool {
+        match caller {
+            Caller::InProcess => true,
+            Caller::Host(key) => domain
+                .body
+                .as_ref()
+                .is_some_and(|b| b.hosts.iter().any(|h| h[..] == key[..])),
+        }
+    }
+
+    /// The domain (and its newest key) new material is sealed under: the
+    /// first domain the caller may use.
+    fn current_domain(&self, caller: &Caller) -> Result<&DomainKey, HsmError> {
+        self.require_use()?;
+        let mut any = false;
+        for d in self.domains.values() {
+            any = true;
+            if Self::may_use(caller, d) {
+                return d
+                    .keys
+                    .values()
+                    .next_back()
+                    .ok_or_else(|| HsmError::NoDomainKey("the domain (keys not loaded)".into()));
+            }
+        }
+        if any {
+            Err(HsmError::HostNotAuthorized(
+                "no domain of this module lists the host's key".into(),
+            ))
+        } else {
+            Err(HsmError::NoDomainKey(
+                "any domain (the module belongs to none)".into(),
+            ))
+        }
+    }
+
+    fn domain_key(
+        &self,
+        caller: &Caller,
+        domain: Uuid,
+        generation: u32,
+    ) -> Result<&DomainKey, HsmError> {
+        self.require_use()?;
+        Self::lookup(&self.domains, caller, domain, generation)
+    }
+
+    fn lookup<'a>(
+        domains: &'a BTreeMap<Uuid, Domain>,
+        caller: &Caller,
+        domain: Uuid,
+        generation: u32,
+    ) -> Result<&'a DomainKey, HsmError> {
+        let d = domains
+            .get(&domain)
+            .ok_or_else(|| HsmError::NoDomainKey(format!("domain {domain}")))?;
+        if !Self::may_use(caller, d) {
+            return Err(HsmError::HostNotAuthorized(format!(
+                "domain {domain} does not list the host's key"
+            )));
+        }
+        d.keys.get(&generation).ok_or_else(|| {
+            HsmError::NoDomainKey(format!("generation {generation} of domain {domain}"))
+        })
+    }
+
     /// The backing key for `key`, from the vault or by opening `token`.
-    fn backing_key(&mut self, key: KeyRef, token: &Ekt) -> Result<&[u8; 32], HsmError> {
-        if self.vault.get(&key).is_none() {
-            let (opened, _spec, secret) = ekt::open(&self.domain, token)?;
+    fn backing_key(
+        &mut self,
+        caller: &Caller,
+        key: KeyRef,
+        token: &Ekt,
+    ) -> Result<&[u8; 32], HsmError> {
+        let (domain, generation) = ekt::domain_of(token)?;
+        self.require_use()?;
+        let dk = Self::lookup(&self.domains, caller, domain, generation)?;
+        if self.vault.get(&key, domain).is_none() {
+            let (opened, _spec, secret) = ekt::open(dk, token)?;
             if opened != key {
                 return Err(HsmError::InvalidKeyToken);
             }
-            self.vault.insert(key, &secret);
+            self.vault.insert(key, domain, &secret);
         }
-        Ok(self.vault.get(&key).expect("just inserted"))
+        Ok(self.vault.get(&key, domain).expect("just inserted"))
     }
 
     fn decrypt(
         &mut self,
+        caller: &Caller,
         token: &Ekt,
         blob: &[u8],
         context: &[u8],
     ) -> Result<(KeyRef, Zeroizing<Vec<u8>>), HsmError> {
         let header = CiphertextHeader::parse(blob).map_err(|_| HsmError::InvalidCiphertext)?;
-        let backing = self.backing_key(header.key, token)?;
+        let backing = self.backing_key(caller, header.key, token)?;
         let plain = symmetric::decrypt(backing, &header, blob, context)?;
         Ok((header.key, plain))
     }
 
-    fn generate_backing_key(&mut self, key: KeyRef, spec: KeySpecCode) -> Result<Ekt, HsmError> {
+    fn generate_backing_key(
+        &mut self,
+        caller: &Caller,
+        key: KeyRef,
+        spec: KeySpecCode,
+    ) -> Result<Ekt, HsmError> {
         let secret = SecretKey256::generate().map_err(|e| HsmError::Internal(e.to_string()))?;
-        let token = ekt::seal(&self.domain, key, spec, &secret)?;
-        self.vault.insert(key, &secret);
+        let dk = self.current_domain(caller)?;
+        let domain = dk.id();
+        let token = ekt::seal(dk, key, spec, &secret)?;
+        self.vault.insert(key, domain, &secret);
         Ok(token)
     }
 
     fn generate_data_key(
         &mut self,
+        caller: &Caller,
         key: KeyRef,
         token: &Ekt,
         context: &[u8],
@@ -89,28 +351,142 @@ impl Module {
         }
         let mut plain = Zeroizing::new(vec![0u8; usize::from(length)]);
         fill_random(&mut plain).map_err(|e| HsmError::Internal(e.to_string()))?;
-        let backing = self.backing_key(key, token)?;
+        let backing = self.backing_key(caller, key, token)?;
         let ciphertext = symmetric::encrypt(backing, key, &plain, context)?;
         Ok(DataKey {
             plaintext: with_plaintext.then_some(plain),
             ciphertext,
         })
     }
+
+    fn rewrap(&mut self, caller: &Caller, ekts: Vec<Ekt>) -> Result<Vec<Ekt>, HsmError> {
+        ekts.into_iter()
+            .map(|token| {
+                let (domain, generation) = ekt::domain_of(&token)?;
+                let old = self.domain_key(caller, domain, generation)?;
+                let (key, spec, secret) = ekt::open(old, &token)?;
+                let d = &self.domains[&domain];
+                let newest = d
+                    .keys
+                    .values()
+                    .next_back()
+                    .expect("a loaded domain has keys");
+                if newest.generation() == generation {
+                    return Ok(token);
+                }
+                ekt::seal(newest, key, spec, &secret)
+            })
+            .collect()
+    }
+
+    /// The module's status.
+    pub fn status(&self) -> ModuleStatus {
+        ModuleStatus {
+            module_id: self.identity.id,
+            friendly_name: self.friendly_name.clone(),
+            mode: self.mode.name().into(),
+            signing_key: self.identity.signing.public_key().to_vec(),
+            agreement_key: self.identity.agreement.public_key().to_vec(),
+            domains: self.domain_summaries(),
+            cached_keys: self.vault.len(),
+            cache_capacity: self.vault.capacity(),
+            locked_bytes: self.vault.locked_bytes(),
+            memory_locked: self.vault.is_locked(),
+            uptime_secs: self.started.elapsed().as_secs(),
+            requests_served: self.served,
+            last_erasure: self.last_erasure.clone(),
+        }
+    }
+
+    fn domain_summaries(&self) -> Vec<DomainSummary> {
+        self.domains
+            .iter()
+            .map(|(id, d)| DomainSummary {
+                domain_id: *id,
+                epoch: d.body.as_ref().map_or(0, |b| b.epoch),
+                generations: match &d.body {
+                    Some(b) => b.generations.iter().map(|g| g.number).collect(),
+                    None => d.keys.keys().copied().collect(),
+                },
+                members: d
+                    .body
+                    .as_ref()
+                    .map(|b| b.members.iter().map(|m| m.module_id).collect())
+                    .unwrap_or_default(),
+                keys_loaded: !d.keys.is_empty(),
+            })
+            .collect()
+    }
+
+    fn attest(&self, nonce: Vec<u8>) -> Result<AttestationReport, HsmError> {
+        if nonce.len() > 64 {
+            return Err(HsmError::InvalidRequest(
+                "attestation nonce must be at most 64 bytes".into(),
+            ));
+        }
+        let body = encode(&AttestationBody {
+            module_id: self.identity.id,
+            friendly_name: self.friendly_name.clone(),
+            measurement: self.config.measurement.clone(),
+            installed_update: self.installed_update.clone(),
+            signing_key: self.identity.signing.public_key().to_vec(),
+            agreement_key: self.identity.agreement.public_key().to_vec(),
+            mode: self.mode.name().into(),
+            domains: self
+                .domains
+                .iter()
+                .map(|(id, d)| (*id, d.body.as_ref().map_or(0, |b| b.epoch)))
+                .collect(),
+            nonce,
+            issued_at: now_secs(),
+        });
+        let signature = self
+            .identity
+            .signing
+            .sign(&prefixed(ATTESTATION_SIGNING_PREFIX, &body))
+            .map_err(|e| HsmError::Internal(e.to_string()))?;
+        Ok(AttestationReport { body, signature })
+    }
+
+    fn log_request(&self, request: Request) -> Result<Response, HsmError> {
+        let log = self
+            .log
+            .as_ref()
+            .ok_or_else(|| HsmError::InvalidRequest("this module keeps no log".into()))?;
+        let err = |e: crate::log::LogError| HsmError::InvalidRequest(e.to_string());
+        match request {
+            Request::ListLogs => log.list().map(Response::Logs).map_err(err),
+            Request::DescribeLog { log_id } => log
+                .describe(log_id)
+                .map(|i| Response::Logs(vec![i]))
+                .map_err(err),
+            Request::GetLog {
+                log_id,
+                offset,
+                length,
+            } => log
+                .read(log_id, offset, length)
+                .map(Response::LogBytes)
+                .map_err(err),
+            _ => Err(HsmError::InvalidRequest("not a log request".into())),
+        }
+    }
 }
 
 impl ModuleHandler for Module {
-    fn handle(&mut self, request: Request) -> Result<Response, HsmError> {
+    fn handle(&mut self, caller: &Caller, request: Request) -> Result<Response, HsmError> {
+        self.served += 1;
         match request {
-            Request::GenerateBackingKey { key, spec } => {
-                self.generate_backing_key(key, spec).map(Response::Ekt)
-            }
+            Request::GenerateBackingKey { key, spec } => self
+                .generate_backing_key(caller, key, spec)
+                .map(Response::Ekt),
             Request::Encrypt {
                 key,
                 ekt,
                 plaintext,
                 context,
             } => {
-                let backing = self.backing_key(key, &ekt)?;
+                let backing = self.backing_key(caller, key, &ekt)?;
                 symmetric::encrypt(backing, key, &plaintext, &context).map(Response::Ciphertext)
             }
             Request::Decrypt {
@@ -118,7 +494,7 @@ impl ModuleHandler for Module {
                 ciphertext,
                 context,
             } => {
-                let (key, plaintext) = self.decrypt(&ekt, &ciphertext, &context)?;
+                let (key, plaintext) = self.decrypt(caller, &ekt, &ciphertext, &context)?;
                 Ok(Response::Plaintext { key, plaintext })
             }
             Request::ReEncrypt {
@@ -129,8 +505,8 @@ impl ModuleHandler for Module {
                 destination_ekt,
                 destination_context,
             } => {
-                let (_, plain) = self.decrypt(&source_ekt, &ciphertext, &source_context)?;
-                let backing = self.backing_key(destination, &destination_ekt)?;
+                let (_, plain) = self.decrypt(caller, &source_ekt, &ciphertext, &source_context)?;
+                let backing = self.backing_key(caller, destination, &destination_ekt)?;
                 symmetric::encrypt(backing, destination, &plain, &destination_context)
                     .map(Response::Ciphertext)
             }
@@ -141,9 +517,10 @@ impl ModuleHandler for Module {
                 length,
                 with_plaintext,
             } => self
-                .generate_data_key(key, &ekt, &context, length, with_plaintext)
+                .generate_data_key(caller, key, &ekt, &context, length, with_plaintext)
                 .map(Response::DataKey),
             Request::GenerateRandom { length } => {
+                self.require_use()?;
                 if !(1..=1024).contains(&length) {
                     return Err(HsmError::InvalidRequest(
                         "NumberOfBytes must be 1-1024".into(),
@@ -156,116 +533,40 @@ impl ModuleHandler for Module {
             Request::SealCredential {
                 access_key_id,
                 secret,
-            } => credential::seal(&self.domain, &access_key_id, &secret)
-                .map(Response::SealedCredential),
+            } => {
+                let dk = self.current_domain(caller)?;
+                credential::seal(dk, &access_key_id, &secret).map(Response::SealedCredential)
+            }
             Request::DeriveSigV4Key {
                 access_key_id,
                 sealed,
                 scope,
-            } => credential::derive_sigv4(&self.domain, &access_key_id, &sealed, &scope)
-                .map(Response::SigningKey),
+            } => {
+                let generation = credential::generation_of(&sealed)?;
+                let domain = self.current_domain(caller)?.id();
+                let dk = self.domain_key(caller, domain, generation)?;
+                credential::derive_sigv4(dk, &access_key_id, &sealed, &scope)
+                    .map(Response::SigningKey)
+            }
             Request::ForgetKey { key_id } => {
+                self.require_use()?;
                 self.vault.forget(key_id);
                 Ok(Response::Done)
             }
-            Request::Status => Ok(Response::Status {
-                module_id: self.id.to_string(),
-                domain_id: self.domain.id().to_string(),
-                cached_keys: self.vault.len(),
-                cache_capacity: self.vault.capacity(),
-                memory_locked: self.vault.is_locked(),
-            }),
+            Request::RewrapKeys { ekts } => self.rewrap(caller, ekts).map(Response::Ekts),
+            Request::Status => Ok(Response::Status(Box::new(self.status()))),
+            Request::Attest { nonce } => self.attest(nonce).map(Response::Attestation),
+            Request::ListDomains => Ok(Response::Domains(self.domain_summaries())),
+            Request::GetDomainToken { domain_id } => self
+                .domains
+                .get(&domain_id)
+                .and_then(|d| d.token.clone())
+                .map(Response::DomainToken)
+                .ok_or_else(|| HsmError::NoDomainKey(format!("domain {domain_id}"))),
+            r @ (Request::ListLogs | Request::DescribeLog { .. } | Request::GetLog { .. }) => {
+                self.log_request(r)
+            }
+            Request::Command(cmd) => self.execute(caller, cmd),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use strongroom_hsm_proto::context::canonical;
-
-    fn module() -> Module {
-        Module::new(
-            DomainKey::generate().unwrap(),
-            ModuleConfig { vault_capacity: 2 },
-        )
-    }
-
-    #[test]
-    fn decrypt_after_eviction_reopens_the_ekt() {
-        let mut m = module();
-        let k1 = KeyRef {
-            key_id: Uuid::new_v4(),
-            version: 1,
-        };
-        let e1 = m
-            .generate_backing_key(k1, KeySpecCode::SymmetricDefault)
-            .unwrap();
-        let ctx = canonical(std::iter::empty());
-        let Response::Ciphertext(blob) = m
-            .handle(Request::Encrypt {
-                key: k1,
-                ekt: e1.clone(),
-                plaintext: Zeroizing::new(b"x".to_vec()),
-                context: ctx.clone(),
-            })
-            .unwrap()
-        else {
-            panic!("expected ciphertext")
-        };
-        for _ in 0..3 {
-            let k = KeyRef {
-                key_id: Uuid::new_v4(),
-                version: 1,
-            };
-            m.generate_backing_key(k, KeySpecCode::SymmetricDefault)
-                .unwrap();
-        }
-        m.vault.forget(k1.key_id);
-        let (key, plain) = m.decrypt(&e1, &blob, &ctx).unwrap();
-        assert_eq!((key, &plain[..]), (k1, &b"x"[..]));
-    }
-
-    #[test]
-    fn ekt_of_another_key_is_refused() {
-        let mut m = module();
-        let k1 = KeyRef {
-            key_id: Uuid::new_v4(),
-            version: 1,
-        };
-        let k2 = KeyRef {
-            key_id: Uuid::new_v4(),
-            version: 1,
-        };
-        let e1 = m
-            .generate_backing_key(k1, KeySpecCode::SymmetricDefault)
-            .unwrap();
-        m.vault.forget(k1.key_id);
-        let err = m.handle(Request::Encrypt {
-            key: k2,
-            ekt: e1,
-            plaintext: Zeroizing::new(vec![1]),
-            context: vec![],
-        });
-        assert_eq!(err.unwrap_err(), HsmError::InvalidKeyToken);
-    }
-
-    #[test]
-    fn data_key_and_random_lengths() {
-        let mut m = module();
-        let k = KeyRef {
-            key_id: Uuid::new_v4(),
-            version: 1,
-        };
-        let e = m
-            .generate_backing_key(k, KeySpecCode::SymmetricDefault)
-            .unwrap();
-        let dk = m.generate_data_key(k, &e, &[], 32, true).unwrap();
-        assert_eq!(dk.plaintext.as_ref().unwrap().len(), 32);
-        let (_, p) = m.decrypt(&e, &dk.ciphertext, &[]).unwrap();
-        assert_eq!(&p[..], &dk.plaintext.unwrap()[..]);
-        assert!(m.generate_data_key(k, &e, &[], 0, true).is_err());
-        assert!(m.generate_data_key(k, &e, &[], 1025, true).is_err());
-        assert!(m.handle(Request::GenerateRandom { length: 0 }).is_err());
     }
 }

@@ -29,6 +29,7 @@ impl LockedSlab {
                 None
             }
         };
+        exclude_from_core_dumps(&bytes);
         Self { bytes, _lock: lock }
     }
 
@@ -47,8 +48,33 @@ impl LockedSlab {
     }
 }
 
+/// MADV_DONTDUMP on the slab's whole pages, so even a permitted core dump
+/// leaves the keys out. Best effort: the module also makes itself
+/// non-dumpable.
+#[allow(unsafe_code)]
+fn exclude_from_core_dumps(bytes: &[u8]) {
+    let page = 4096usize;
+    let start = (bytes.as_ptr() as usize).div_ceil(page) * page;
+    let end = (bytes.as_ptr() as usize + bytes.len()) / page * page;
+    if end > start {
+        // SAFETY: the range lies inside `bytes`, which outlives the call;
+        // MADV_DONTDUMP changes only core-dump behaviour, never contents.
+        let r = unsafe {
+            rustix::mm::madvise(
+                start as *mut core::ffi::c_void,
+                end - start,
+                rustix::mm::Advice::LinuxDontDump,
+            )
+        };
+        if let Err(e) = r {
+            tracing::debug!(error = %e, "madvise(MADV_DONTDUMP) failed");
+        }
+    }
+}
+
 struct SlotUse {
     key: KeyRef,
+    domain: Uuid,
     uses: u64,
     last_used: u64,
 }
@@ -89,18 +115,32 @@ impl KeyVault {
         self.slots.len()
     }
 
-    /// The cached key for `key`, counting the use.
-    pub fn get(&mut self, key: &KeyRef) -> Option<&[u8; KEY_LEN]> {
+    /// Bytes of locked memory.
+    pub fn locked_bytes(&self) -> usize {
+        if self.is_locked() {
+            self.slab.bytes.len()
+        } else {
+            0
+        }
+    }
+
+    /// The cached key for `key` of `domain`, counting the use. A key cached
+    /// for another domain is not returned: a caller must prove the domain
+    /// by an EKT that opens.
+    pub fn get(&mut self, key: &KeyRef, domain: Uuid) -> Option<&[u8; KEY_LEN]> {
         let i = *self.index.get(key)?;
         self.tick += 1;
         let u = self.slots[i].as_mut().expect("indexed slot is used");
+        if u.domain != domain {
+            return None;
+        }
         u.uses += 1;
         u.last_used = self.tick;
         Some(self.slab.slot(i))
     }
 
     /// Caches `secret` for `key`, evicting the least used key if full.
-    pub fn insert(&mut self, key: KeyRef, secret: &SecretKey256) -> &[u8; KEY_LEN] {
+    pub fn insert(&mut self, key: KeyRef, domain: Uuid, secret: &SecretKey256) -> &[u8; KEY_LEN] {
         self.tick += 1;
         let i = match self.index.get(&key) {
             Some(&i) => i,
@@ -116,6 +156,7 @@ impl KeyVault {
         self.slab.write(i, secret);
         self.slots[i] = Some(SlotUse {
             key,
+            domain,
             uses: 1,
             last_used: self.tick,
         });
@@ -145,6 +186,15 @@ impl KeyVault {
         self.slab.wipe(i);
     }
 
+    /// Zeroizes every key; returns how many there were.
+    pub fn clear(&mut self) -> usize {
+        let n = self.index.len();
+        for i in 0..self.slots.len() {
+            self.remove_slot(i);
+        }
+        n
+    }
+
     /// Drops and zeroizes every version of `key_id`.
     pub fn forget(&mut self, key_id: Uuid) {
         let doomed: Vec<usize> = self
@@ -163,6 +213,18 @@ impl KeyVault {
 mod tests {
     use super::*;
 
+    const D: Uuid = Uuid::nil();
+
+    #[test]
+    fn another_domains_cached_key_is_not_returned() {
+        let mut v = KeyVault::new(2);
+        v.insert(kr(1), D, &SecretKey256::from_bytes([1; 32]));
+        assert!(v.get(&kr(1), Uuid::from_u128(5)).is_none());
+        assert!(v.get(&kr(1), D).is_some());
+        assert_eq!(v.clear(), 1);
+        assert!(!v.slab.bytes.iter().any(|&b| b != 0));
+    }
+
     fn kr(n: u128) -> KeyRef {
         KeyRef {
             key_id: Uuid::from_u128(n),
@@ -173,15 +235,15 @@ mod tests {
     #[test]
     fn keeps_most_used_and_wipes_evicted() {
         let mut v = KeyVault::new(2);
-        v.insert(kr(1), &SecretKey256::from_bytes([1; 32]));
-        v.insert(kr(2), &SecretKey256::from_bytes([2; 32]));
+        v.insert(kr(1), D, &SecretKey256::from_bytes([1; 32]));
+        v.insert(kr(2), D, &SecretKey256::from_bytes([2; 32]));
         for _ in 0..5 {
-            assert_eq!(v.get(&kr(1)).unwrap(), &[1; 32]);
+            assert_eq!(v.get(&kr(1), D).unwrap(), &[1; 32]);
         }
-        v.insert(kr(3), &SecretKey256::from_bytes([3; 32]));
-        assert!(v.get(&kr(2)).is_none(), "least used key evicted");
-        assert_eq!(v.get(&kr(1)).unwrap(), &[1; 32]);
-        assert_eq!(v.get(&kr(3)).unwrap(), &[3; 32]);
+        v.insert(kr(3), D, &SecretKey256::from_bytes([3; 32]));
+        assert!(v.get(&kr(2), D).is_none(), "least used key evicted");
+        assert_eq!(v.get(&kr(1), D).unwrap(), &[1; 32]);
+        assert_eq!(v.get(&kr(3), D).unwrap(), &[3; 32]);
         assert_eq!(v.len(), 2);
         // The evicted slot was reused, and no slot still holds key 2's bytes.
         assert!(!v.slab.bytes.chunks(32).any(|c| c == [2; 32]));
@@ -198,12 +260,12 @@ mod tests {
             key_id: Uuid::from_u128(9),
             version: 2,
         };
-        v.insert(a1, &SecretKey256::from_bytes([7; 32]));
-        v.insert(a2, &SecretKey256::from_bytes([8; 32]));
-        v.insert(kr(1), &SecretKey256::from_bytes([1; 32]));
+        v.insert(a1, D, &SecretKey256::from_bytes([7; 32]));
+        v.insert(a2, D, &SecretKey256::from_bytes([8; 32]));
+        v.insert(kr(1), D, &SecretKey256::from_bytes([1; 32]));
         v.forget(Uuid::from_u128(9));
         assert_eq!(v.len(), 1);
-        assert!(v.get(&a1).is_none() && v.get(&a2).is_none());
+        assert!(v.get(&a1, D).is_none() && v.get(&a2, D).is_none());
         assert!(
             !v.slab
                 .bytes

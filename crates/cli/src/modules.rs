@@ -1,0 +1,133 @@
+//! A frontend's view of external security modules: its host key (the TLS
+//! client key the domain lists), the domain token it trusts, and a client
+//! that spreads requests over the domain's members and follows the domain
+//! as operators change it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use serde_json::json;
+use strongroom_crypto::SigningKeyPair;
+use strongroom_hsm_proto::admin::DomainTokenBody;
+use strongroom_hsm_proto::net::{ModuleAddr, ModulePins, host_tls_config};
+use strongroom_hsm_proto::{HsmClient, Request, Response};
+
+use crate::files::{self, fingerprint, kind};
+use crate::operator;
+
+/// External modules to use instead of the in-process one.
+#[derive(Debug, Clone, Default)]
+pub struct ExternalModules {
+    /// Module addresses (members of one domain).
+    pub addrs: Vec<ModuleAddr>,
+    /// The domain token file, from the operators.
+    pub domain_token: Option<PathBuf>,
+}
+
+/// Loads the host key from `<data_dir>/host.key`, creating it (and
+/// `host.pub`, for the operators' CreateDomain/AddHost) on first use.
+pub fn host_key(data_dir: &Path) -> anyhow::Result<SigningKeyPair> {
+    let path = data_dir.join("host.key");
+    let pair = match std::fs::read(&path) {
+        Ok(der) => SigningKeyPair::from_pkcs8(&zeroize::Zeroizing::new(der))
+            .map_err(|e| anyhow!("{}: {e}", path.display()))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::create_dir_all(data_dir)?;
+            let pair = SigningKeyPair::generate()?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            f.write_all(pair.expose_pkcs8())?;
+            f.sync_all()?;
+            pair
+        }
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let pubfile = data_dir.join("host.pub");
+    if !pubfile.exists() {
+        files::write(
+            &pubfile,
+            kind::HOST_KEY,
+            json!({"host_key": fingerprint(pair.public_key())}),
+            &pair.public_key().to_vec(),
+            false,
+        )?;
+    }
+    Ok(pair)
+}
+
+/// Reads a host public key file.
+pub fn read_host_pub(path: &Path) -> anyhow::Result<Vec<u8>> {
+    files::read(path, kind::HOST_KEY)
+}
+
+/// Connects to the modules of `ext`, pinned to the members of its token,
+/// and keeps the pins current: every `refresh` it asks a member for the
+/// domain's token and follows newer epochs signed by a known member.
+pub fn connect(
+    data_dir: &Path,
+    ext: &ExternalModules,
+    refresh: Duration,
+) -> anyhow::Result<HsmClient> {
+    let path = ext
+        .domain_token
+        .as_ref()
+        .ok_or_else(|| anyhow!("--hsm needs --domain-token (the token file from the operators)"))?;
+    let (_, body) = operator::read_token(path)?;
+    let key = host_key(data_dir)?;
+    if !body.hosts.iter().any(|h| h == key.public_key()) {
+        tracing::warn!(
+            host_key = %fingerprint(key.public_key()),
+            "this host's key is not listed in the domain token; modules will refuse it until an operator adds it (AddHost)"
+        );
+    }
+    let pins = ModulePins::keys(body.members.iter().map(|m| m.signing_key.clone()));
+    let client = HsmClient::remote(&ext.addrs, host_tls_config(&key, pins.clone())?);
+    let current = Arc::new(Mutex::new(body));
+    let c = client.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(refresh).await;
+            follow_domain(&c, &pins, &current).await;
+        }
+    });
+    Ok(client)
+}
+
+async fn follow_domain(client: &HsmClient, pins: &ModulePins, current: &Mutex<DomainTokenBody>) {
+    let (domain_id, epoch, members) = {
+        let b = current.lock().expect("token lock");
+        (b.domain_id, b.epoch, b.members.clone())
+    };
+    for i in 0..client.module_count() {
+        let Ok(Response::DomainToken(t)) = client
+            .call_module(i, Request::GetDomainToken { domain_id })
+            .await
+        else {
+            continue;
+        };
+        match t.verify_issuer(Some(&members)) {
+            Ok(b) if b.domain_id == domain_id && b.epoch > epoch => {
+                tracing::info!(
+                    epoch = b.epoch,
+                    members = b.members.len(),
+                    "following a newer domain token"
+                );
+                pins.replace(b.members.iter().map(|m| m.signing_key.clone()));
+                *current.lock().expect("token lock") = b;
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "a module offered a domain token that does not verify")
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! `strongroom-hsm`: the security module daemon.
+
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Parser;
+use strongroom_hsm::{Module, ModuleConfig, hardening, server};
+use strongroom_hsm_proto::net::{ModuleAddr, module_tls_config};
+use strongroom_hsm_proto::{Envelope, ModuleHandler};
+use tokio::sync::{mpsc, watch};
+
+/// A Strongroom security module: holds domain and customer keys in locked
+/// memory and answers hosts over mutually authenticated TLS.
+#[derive(Parser, Debug)]
+#[command(name = "strongroom-hsm", version)]
+struct Args {
+    /// Where to listen: HOST:PORT (port 0 picks one) or unix:PATH.
+    #[arg(long, default_value = "127.0.0.1:7400")]
+    listen: String,
+    /// Directory for the module log and the local sealed store.
+    #[arg(long)]
+    state_dir: Option<PathBuf>,
+    /// Tamper sensor: erase everything when this file appears.
+    #[arg(long)]
+    tamper_file: Option<PathBuf>,
+    /// Backing keys kept in the vault.
+    #[arg(long, default_value_t = 4096)]
+    vault_capacity: usize,
+    /// Friendly name until an operator sets one.
+    #[arg(long, default_value = "strongroom-hsm")]
+    friendly_name: String,
+}
+
+fn measurement(args: &Args) -> Result<Vec<u8>> {
+    let exe = std::fs::read(std::env::current_exe()?).context("reading own executable")?;
+    let mut m = exe;
+    // The configuration that changes behaviour (not per-instance paths).
+    m.extend_from_slice(
+        format!(
+            "\nvault_capacity={}\ntamper_file={}\n",
+            args.vault_capacity,
+            args.tamper_file.is_some()
+        )
+        .as_bytes(),
+    );
+    Ok(strongroom_crypto::sha384(&m).to_vec())
+}
+
+fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = Args::parse();
+    let hardening = hardening::harden();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(run(args, hardening))
+}
+
+async fn run(args: Args, hardening: hardening::Hardening) -> Result<()> {
+    let addr: ModuleAddr = args.listen.parse().map_err(anyhow::Error::msg)?;
+    let config = ModuleConfig {
+        vault_capacity: args.vault_capacity,
+        state_dir: args.state_dir.clone(),
+        measurement: measurement(&args)?,
+        friendly_name: args.friendly_name.clone(),
+    };
+    let mut module = Module::start(config)?;
+    let tls_config = Arc::new(RwLock::new(module_tls_config(module.identity_key())?));
+    let (changed_tx, changed_rx) = watch::channel(0u64);
+    let tls = server::TlsState {
+        config: tls_config.clone(),
+        changed: changed_rx,
+    };
+    let (tx, mut rx) = mpsc::channel::<Envelope>(4096);
+
+    let bound = match &addr {
+        ModuleAddr::Tcp(a) => {
+            let l = tokio::net::TcpListener::bind(a)
+                .await
+                .with_context(|| format!("binding {a}"))?;
+            let local = l.local_addr()?.to_string();
+            let (tls, tx) = (tls.clone(), tx.clone());
+            tokio::spawn(async move {
+                while let Ok((s, _)) = l.accept().await {
+                    let _ = s.set_nodelay(true);
+                    tokio::spawn(server::serve_connection(s, tls.clone(), tx.clone()));
+                }
+            });
+            local
+        }
+        ModuleAddr::Unix(p) => {
+            let _ = std::fs::remove_file(p);
+            let l = tokio::net::UnixListener::bind(p)
+                .with_context(|| format!("binding {}", p.display()))?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600))?;
+            let (tls, tx) = (tls.clone(), tx.clone());
+            tokio::spawn(async move {
+                while let Ok((s, _)) = l.accept().await {
+                    tokio::spawn(server::serve_connection(s, tls.clone(), tx.clone()));
+                }
+            });
+            format!("unix:{}", p.display())
+        }
+    };
+    drop(tx);
+
+    let (tamper_tx, mut tamper_rx) = mpsc::channel::<String>(4);
+    spawn_sensors(args.tamper_file.clone(), tamper_tx)?;
+
+    // The start-up line: what an operator needs to enrol this module.
+    let status = module.status();
+    println!(
+        "{}",
+        serde_json::json!({
+            "module_id": status.module_id,
+            "listen": bound,
+            "signing_key": hex::encode(&status.signing_key),
+            "agreement_key": hex::encode(&status.agreement_key),
+            "mode": status.mode,
+            "hardening": hardening,
+            "vault_memory_locked": status.memory_locked,
+        })
+    );
+
+    let mut identity = module.id();
+    let mut generation = 0u64;
+    loop {
+        tokio::select! {
+            biased;
+            Some(reason) = tamper_rx.recv() => {
+                let cert = module.erase(&reason);
+                eprintln!("TAMPER: {reason}; all keys erased; certificate {}", hex::encode(strongroom_crypto::sha384(&cert.body)));
+            }
+            envelope = rx.recv() => {
+                let Some((caller, request, reply)) = envelope else { break };
+                let _ = reply.send(module.handle(&caller, request));
+            }
+        }
+        if module.id() != identity {
+            // A new identity (initialise, erasure): new TLS key, and every
+            // connection made under the old one is closed.
+            identity = module.id();
+            *tls_config.write().expect("tls lock") = module_tls_config(module.identity_key())?;
+            generation += 1;
+            let _ = changed_tx.send(generation);
+        }
+    }
+    Ok(())
+}
+
+fn spawn_sensors(tamper_file: Option<PathBuf>, tx: mpsc::Sender<String>) -> Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut usr1 = signal(SignalKind::user_defined1())?;
+    let t = tx.clone();
+    tokio::spawn(async move {
+        while usr1.recv().await.is_some() {
+            let _ = t.send("tamper signal SIGUSR1".into()).await;
+        }
+    });
+    if let Some(path) = tamper_file {
+        tokio::spawn(async move {
+            let mut armed = true;
+            loop {
+                let present = path.exists();
+                if present && armed {
+                    let _ = tx
+                        .send(format!("tamper sentinel {} appeared", path.display()))
+                        .await;
+                }
+                armed = !present;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        });
+    }
+    Ok(())
+}

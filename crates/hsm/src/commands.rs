@@ -1,0 +1,585 @@
+//! Operator commands: which quorum governs each, in which mode it runs, and
+//! what it changes. A refused command changes nothing.
+
+use serde_json::json;
+use strongroom_hsm_proto::admin::{
+    Command, CommandBody, CommandKind, DomainToken, DomainTokenBody, ERASURE_SIGNING_PREFIX,
+    ErasureBody, ErasureCertificate, Generation, Operator, QuorumRule, SignedCommand, Target,
+    encode, prefixed,
+};
+use strongroom_hsm_proto::{Caller, HsmError, Refusal, Response};
+use uuid::Uuid;
+
+use crate::identity::Identity;
+use crate::module::{Domain, Mode, Module, now_secs};
+use crate::quorum::{self, Authority, key_name, refuse};
+use crate::token::{self, KeyRing};
+use crate::{DomainKey, escrow};
+
+/// Owned copy of a quorum authority (so the module can be changed after).
+enum Governance {
+    Domain(Vec<Operator>, Vec<QuorumRule>),
+    Unowned,
+}
+
+fn needs_mode(kind: CommandKind) -> Option<Mode> {
+    use CommandKind::*;
+    match kind {
+        InitializeModule | SetFriendlyName | InstallUpdate | DeleteLog | EnterUseMode => {
+            Some(Mode::Service)
+        }
+        EnterServiceMode => None,
+        _ => Some(Mode::Use),
+    }
+}
+
+fn duplicate(ring: &KeyRing) -> KeyRing {
+    ring.iter().map(|(g, k)| (*g, k.duplicate())).collect()
+}
+
+fn check_governance(
+    operators: &[Operator],
+    rules: &[QuorumRule],
+    escrow_threshold: u8,
+) -> Result<(), HsmError> {
+    if operators.is_empty() {
+        return Err(refuse(
+            Refusal::NotAllowed,
+            "a domain needs at least one operator",
+        ));
+    }
+    for (i, o) in operators.iter().enumerate() {
+        if operators[..i]
+            .iter()
+            .any(|p| p.signing_key == o.signing_key)
+        {
+            return Err(refuse(
+                Refusal::NotAllowed,
+                format!("operator {} is listed twice", o.name),
+            ));
+        }
+    }
+    for r in rules {
+        let perm = r.command.required_permission();
+        let holders = operators
+            .iter()
+            .filter(|o| o.permissions & perm == perm)
+            .count();
+        if r.threshold == 0 || usize::from(r.threshold) > holders {
+            return Err(refuse(
+                Refusal::NotAllowed,
+                format!(
+                    "rule for {:?} needs {} of {holders} operators: impossible",
+                    r.command, r.threshold
+                ),
+            ));
+        }
+    }
+    let custodians = escrow::custodians(operators).len();
+    if escrow_threshold == 0 || usize::from(escrow_threshold) > custodians {
+        return Err(refuse(
+            Refusal::NotAllowed,
+            format!(
+                "escrow threshold {escrow_threshold} with {custodians} recovery operators: impossible"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+impl Module {
+    fn governance(&self, body: &CommandBody) -> Result<Vec<Governance>, HsmError> {
+        let from_body =
+            |b: &DomainTokenBody| Governance::Domain(b.operators.clone(), b.rules.clone());
+        let held = |d: Uuid| self.domains.get(&d).and_then(|x| x.body.as_ref());
+        Ok(match (&body.target, &body.command) {
+            (
+                _,
+                Command::CreateDomain {
+                    operators, rules, ..
+                },
+            ) => {
+                vec![Governance::Domain(operators.clone(), rules.clone())]
+            }
+            (_, Command::IngestDomain { token }) => {
+                let b = token
+                    .decode_body()
+                    .map_err(|e| refuse(Refusal::InvalidToken, e.to_string()))?;
+                vec![from_body(held(b.domain_id).unwrap_or(&b))]
+            }
+            (_, Command::RecoverDomain { token, .. }) => {
+                let b = token
+                    .decode_body()
+                    .map_err(|e| refuse(Refusal::InvalidToken, e.to_string()))?;
+                vec![from_body(&b)]
+            }
+            (Target::Domain(d), _) => vec![from_body(held(*d).ok_or_else(|| {
+                refuse(
+                    Refusal::WrongTarget,
+                    format!("this module does not hold domain {d}"),
+                )
+            })?)],
+            (Target::Module(_), _) => {
+                let owners: Vec<_> = self
+                    .domains
+                    .values()
+                    .filter_map(|d| d.body.as_ref())
+                    .map(from_body)
+                    .collect();
+                if owners.is_empty() {
+                    vec![Governance::Unowned]
+                } else {
+                    owners
+                }
+            }
+        })
+    }
+
+    fn check_target(&self, body: &CommandBody) -> Result<(), HsmError> {
+        let ok = match (&body.target, &body.command) {
+            (Target::Module(id), _) => *id == self.identity.id,
+            (Target::Domain(d), Command::IngestDomain { token }) => token
+                .decode_body()
+                .map(|b| b.domain_id == *d)
+                .unwrap_or(false),
+            (Target::Domain(d), Command::CreateDomain { .. } | Command::RecoverDomain { .. }) => {
+                let _ = d;
+                false
+            }
+            (Target::Domain(d), _) => self.domains.contains_key(d),
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(refuse(
+                Refusal::WrongTarget,
+                format!("the command is for {:?}, not this module", body.target),
+            ))
+        }
+    }
+
+    /// Verifies and runs a signed command.
+    pub(crate) fn execute(
+        &mut self,
+        _caller: &Caller,
+        cmd: SignedCommand,
+    ) -> Result<Response, HsmError> {
+        let now = now_secs();
+        let outcome = self.verify_and_run(&cmd, now);
+        let signers: Vec<String> = cmd
+            .signatures
+            .iter()
+            .map(|s| key_name(&s.signing_key))
+            .collect();
+        let kind = cmd
+            .decode_body()
+            .map(|b| format!("{:?}", b.command.kind()))
+            .unwrap_or_else(|_| "malformed".into());
+        match &outcome {
+            Ok(_) => self.record(
+                "command",
+                json!({"command": kind, "signers": signers, "mode": self.mode.name()}),
+            ),
+            Err(e) => self.record(
+                "command refused",
+                json!({"command": kind, "signers": signers, "error": e.to_string()}),
+            ),
+        }
+        outcome
+    }
+
+    fn verify_and_run(&mut self, cmd: &SignedCommand, now: u64) -> Result<Response, HsmError> {
+        let body = cmd
+            .decode_body()
+            .map_err(|e| refuse(Refusal::Malformed, e.to_string()))?;
+        self.check_target(&body)?;
+        let kind = body.command.kind();
+        if let Some(mode) = needs_mode(kind) {
+            if mode != self.mode {
+                return Err(refuse(
+                    Refusal::WrongMode,
+                    format!(
+                        "{kind:?} needs {} mode; the module is in {} mode",
+                        mode.name(),
+                        self.mode.name()
+                    ),
+                ));
+            }
+        }
+        // Tokens are verified before their rules are trusted for quorum.
+        if let Command::IngestDomain { token } | Command::RecoverDomain { token, .. } =
+            &body.command
+        {
+            let b = token
+                .decode_body()
+                .map_err(|e| refuse(Refusal::InvalidToken, e.to_string()))?;
+            let held = self
+                .domains
+                .get(&b.domain_id)
+                .and_then(|d| d.body.as_ref())
+                .map(|h| &h.members[..]);
+            token::verify_signature(token, held)?;
+        }
+        let gov = self.governance(&body)?;
+        let authorities: Vec<Authority<'_>> = gov
+            .iter()
+            .map(|g| match g {
+                Governance::Domain(operators, rules) => Authority::Domain { operators, rules },
+                Governance::Unowned => Authority::Unowned,
+            })
+            .collect();
+        let body = quorum::verify(cmd, now, &self.nonces, &authorities)?;
+        let (nonce, expires_at) = (body.nonce, body.expires_at);
+        let response = self.run(body, now)?;
+        self.nonces.remember(nonce, expires_at, now);
+        Ok(response)
+    }
+
+    fn run(&mut self, body: CommandBody, now: u64) -> Result<Response, HsmError> {
+        let target = body.target;
+        match body.command {
+            Command::InitializeModule { friendly_name } => {
+                self.vault.clear();
+                self.domains.clear();
+                self.nonces.clear();
+                self.identity =
+                    Identity::generate().map_err(|e| HsmError::Internal(e.to_string()))?;
+                self.friendly_name = friendly_name;
+                self.record("initialised", json!({"module_id": self.identity.id, "signing_key": hex::encode(self.identity.signing.public_key())}));
+                self.handle_attest()
+            }
+            Command::SetFriendlyName { friendly_name } => {
+                self.friendly_name = friendly_name;
+                Ok(Response::Done)
+            }
+            Command::InstallUpdate {
+                package_sha384,
+                version,
+            } => {
+                if package_sha384.len() != 48 {
+                    return Err(refuse(
+                        Refusal::Malformed,
+                        "a package hash is 48 bytes (SHA-384)",
+                    ));
+                }
+                self.installed_update = Some((package_sha384, version));
+                Ok(Response::Done)
+            }
+            Command::EnterServiceMode => {
+                self.enter_service_mode();
+                Ok(Response::Done)
+            }
+            Command::EnterUseMode => {
+                let mut loaded = Vec::new();
+                for (id, d) in &self.domains {
+                    if let (Some(b), Some(t)) = (&d.body, &d.token) {
+                        loaded.push((*id, token::unwrap_keys(&self.identity, b, t)?));
+                    }
+                }
+                for (id, ring) in loaded {
+                    if let Some(d) = self.domains.get_mut(&id) {
+                        d.keys = ring;
+                    }
+                }
+                self.mode = Mode::Use;
+                self.record("mode", json!({"mode": "use"}));
+                Ok(Response::Done)
+            }
+            Command::CreateDomain {
+                operators,
+                rules,
+                hosts,
+                escrow_threshold,
+                min_generation_lifespan_secs,
+            } => {
+                check_governance(&operators, &rules, escrow_threshold)?;
+                let key = DomainKey::generate().map_err(|e| HsmError::Internal(e.to_string()))?;
+                let domain_id = key.id();
+                let mut body = DomainTokenBody {
+                    domain_id,
+                    epoch: 1,
+                    issued_at: now,
+                    issuer: self.identity.id,
+                    members: vec![self.identity.member(&self.friendly_name)],
+                    operators,
+                    rules,
+                    hosts,
+                    generations: vec![Generation {
+                        number: 1,
+                        created_at: now,
+                    }],
+                    wrapped_keys: vec![],
+                    escrow_threshold,
+                    escrow: vec![],
+                    min_generation_lifespan_secs,
+                };
+                let mut keys = KeyRing::new();
+                keys.insert(1, key);
+                let token = token::issue(&self.identity, &mut body, &keys, now)?;
+                self.install(body, token.clone(), keys);
+                Ok(Response::DomainToken(token))
+            }
+            Command::IngestDomain { token } => {
+                let b = token
+                    .decode_body()
+                    .map_err(|e| refuse(Refusal::InvalidToken, e.to_string()))?;
+                if let Some(held) = self.domains.get(&b.domain_id).and_then(|d| d.body.as_ref()) {
+                    if b.epoch <= held.epoch {
+                        return Err(refuse(
+                            Refusal::InvalidToken,
+                            format!(
+                                "epoch must move forward: token has {}, module holds {}",
+                                b.epoch, held.epoch
+                            ),
+                        ));
+                    }
+                }
+                let keys = token::unwrap_keys(&self.identity, &b, &token)?;
+                self.install(b, token.clone(), keys);
+                Ok(Response::DomainToken(token))
+            }
+            Command::RecoverDomain { token, shares } => {
+                let b = token
+                    .decode_body()
+                    .map_err(|e| refuse(Refusal::InvalidToken, e.to_string()))?;
+                if self.domains.contains_key(&b.domain_id) {
+                    return Err(refuse(
+                        Refusal::NotAllowed,
+                        "this module already holds the domain",
+                    ));
+                }
+                let mut keys = KeyRing::new();
+                for g in &b.generations {
+                    let k = escrow::recover(
+                        &self.identity.agreement,
+                        b.domain_id,
+                        g.number,
+                        b.escrow_threshold,
+                        &b.operators,
+                        &shares,
+                    )?;
+                    keys.insert(g.number, k);
+                }
+                token::check_fingerprint(&keys, &token)?;
+                let mut body = b;
+                body.epoch += 1;
+                body.members = vec![self.identity.member(&self.friendly_name)];
+                let token = token::issue(&self.identity, &mut body, &keys, now)?;
+                self.install(body, token.clone(), keys);
+                Ok(Response::DomainToken(token))
+            }
+            Command::DeleteLog { log_id, sha384 } => {
+                let log = self
+                    .log
+                    .as_ref()
+                    .ok_or_else(|| refuse(Refusal::NotAllowed, "this module keeps no log"))?;
+                log.delete(log_id, &sha384)
+                    .map_err(|e| refuse(Refusal::NotAllowed, e.to_string()))?;
+                Ok(Response::Done)
+            }
+            other => {
+                let Target::Domain(domain_id) = target else {
+                    return Err(refuse(
+                        Refusal::WrongTarget,
+                        "domain commands are addressed to a domain",
+                    ));
+                };
+                self.change_domain(domain_id, other, now)
+                    .map(Response::DomainToken)
+            }
+        }
+    }
+
+    fn handle_attest(&mut self) -> Result<Response, HsmError> {
+        use strongroom_hsm_proto::{ModuleHandler, Request};
+        self.handle(&Caller::InProcess, Request::Attest { nonce: vec![] })
+    }
+
+    fn install(&mut self, body: DomainTokenBody, token: DomainToken, keys: KeyRing) {
+        let id = body.domain_id;
+        if let (Some(store), Some(newest)) = (&self.store, keys.values().next_back()) {
+            if let Err(e) = store.put(&id.to_string(), newest, &encode(&token)) {
+                tracing::error!(error = %e, "cannot write the sealed store");
+            }
+        }
+        self.record("domain", json!({"domain_id": id, "epoch": body.epoch, "generations": body.generations.iter().map(|g| g.number).collect::<Vec<_>>(), "members": body.members.iter().map(|m| m.module_id).collect::<Vec<_>>()}));
+        self.domains.insert(
+            id,
+            Domain {
+                body: Some(body),
+                token: Some(token),
+                keys,
+            },
+        );
+    }
+
+    fn change_domain(
+        &mut self,
+        domain_id: Uuid,
+        command: Command,
+        now: u64,
+    ) -> Result<DomainToken, HsmError> {
+        let d = self
+            .domains
+            .get(&domain_id)
+            .ok_or_else(|| refuse(Refusal::WrongTarget, "domain not held"))?;
+        let mut body = d.body.clone().ok_or_else(|| {
+            refuse(
+                Refusal::NotAllowed,
+                "the embedded dev domain takes no commands",
+            )
+        })?;
+        let mut keys = duplicate(&d.keys);
+        if keys.is_empty() {
+            return Err(refuse(Refusal::WrongMode, "the domain keys are not loaded"));
+        }
+        let not_allowed = |m: String| Err(refuse(Refusal::NotAllowed, m));
+        match command {
+            Command::AddMember { member } => {
+                if body.members.iter().any(|m| m.module_id == member.module_id) {
+                    return not_allowed(format!("module {} is already a member", member.module_id));
+                }
+                body.members.push(member);
+            }
+            Command::RemoveMember { module_id } => {
+                if module_id == self.identity.id {
+                    return not_allowed(
+                        "a module cannot remove itself: send RemoveMember to another member".into(),
+                    );
+                }
+                let before = body.members.len();
+                body.members.retain(|m| m.module_id != module_id);
+                if body.members.len() == before {
+                    return not_allowed(format!("module {module_id} is not a member"));
+                }
+            }
+            Command::AddOperator { operator } => {
+                body.operators.push(operator);
+                check_governance(&body.operators, &body.rules, body.escrow_threshold)?;
+            }
+            Command::RemoveOperator { signing_key } => {
+                let before = body.operators.len();
+                body.operators.retain(|o| o.signing_key != signing_key);
+                if body.operators.len() == before {
+                    return not_allowed("no such operator".into());
+                }
+                check_governance(&body.operators, &body.rules, body.escrow_threshold)?;
+            }
+            Command::AddHost { host_key } => {
+                if !body.hosts.contains(&host_key) {
+                    body.hosts.push(host_key);
+                }
+            }
+            Command::RemoveHost { host_key } => body.hosts.retain(|h| *h != host_key),
+            Command::RotateDomainKey => {
+                let next = keys
+                    .values()
+                    .next_back()
+                    .expect("non-empty")
+                    .next_generation()
+                    .map_err(|e| HsmError::Internal(e.to_string()))?;
+                body.generations.push(Generation {
+                    number: next.generation(),
+                    created_at: now,
+                });
+                keys.insert(next.generation(), next);
+            }
+            Command::RetireDomainKey {
+                generation,
+                ekts_remaining,
+            } => {
+                let oldest = *keys.keys().next().expect("non-empty");
+                if keys.len() < 2 || generation != oldest {
+                    return not_allowed(format!(
+                        "only the oldest of several generations can be retired (oldest is {oldest})"
+                    ));
+                }
+                if ekts_remaining > 0 {
+                    return not_allowed(format!(
+                        "{ekts_remaining} stored EKTs still use generation {generation}: rewrap them first"
+                    ));
+                }
+                let successor = body
+                    .generations
+                    .iter()
+                    .find(|g| g.number > generation)
+                    .map_or(now, |g| g.created_at);
+                let allowed_at = successor + body.min_generation_lifespan_secs;
+                if now < allowed_at {
+                    return not_allowed(format!(
+                        "generation {generation} must live until {allowed_at} (minimum lifespan after its successor)"
+                    ));
+                }
+                keys.remove(&generation);
+                body.generations.retain(|g| g.number != generation);
+            }
+            other => return not_allowed(format!("{:?} is not a domain command", other.kind())),
+        }
+        body.epoch += 1;
+        let token = token::issue(&self.identity, &mut body, &keys, now)?;
+        self.install(body, token.clone(), keys);
+        Ok(token)
+    }
+
+    /// Destroys every domain key and customer key in memory; only tokens
+    /// (sealed) remain. Then administrative commands are allowed.
+    pub fn enter_service_mode(&mut self) {
+        let wiped = self.vault.clear();
+        for d in self.domains.values_mut() {
+            d.keys.clear();
+        }
+        self.mode = Mode::Service;
+        self.record(
+            "mode",
+            json!({"mode": "service", "vault_keys_zeroized": wiped}),
+        );
+    }
+
+    /// Tamper response: zeroize everything, erase the local sealed store,
+    /// sign an erasure certificate, then take a new identity (service mode,
+    /// no domain). The certificate is also written next to the log.
+    pub fn erase(&mut self, reason: &str) -> ErasureCertificate {
+        let domains: Vec<Uuid> = self.domains.keys().copied().collect();
+        let vault_keys = self.vault.clear() as u64;
+        self.domains.clear();
+        self.nonces.clear();
+        let sealed_files = match &self.store {
+            Some(s) => s.erase_all().unwrap_or_else(|e| {
+                tracing::error!(error = %e, "sealed store erasure incomplete; it is repeated at next start");
+                vec![]
+            }),
+            None => vec![],
+        };
+        let body = encode(&ErasureBody {
+            module_id: self.identity.id,
+            signing_key: self.identity.signing.public_key().to_vec(),
+            erased_at: now_secs(),
+            reason: reason.to_string(),
+            domains,
+            vault_keys,
+            sealed_files,
+        });
+        let signature = self
+            .identity
+            .signing
+            .sign(&prefixed(ERASURE_SIGNING_PREFIX, &body))
+            .unwrap_or_default();
+        let cert = ErasureCertificate { body, signature };
+        if let Some(dir) = &self.config.state_dir {
+            let path = dir.join(format!("erasure-{}.json", self.identity.id));
+            let text =
+                json!({"body": hex::encode(&cert.body), "signature": hex::encode(&cert.signature)})
+                    .to_string();
+            if let Err(e) = std::fs::write(&path, text) {
+                tracing::error!(error = %e, "cannot write the erasure certificate");
+            }
+        }
+        self.record("erased", json!({"reason": reason, "certificate_sha384": hex::encode(strongroom_crypto::sha384(&cert.body))}));
+        if let Ok(fresh) = Identity::generate() {
+            self.identity = fresh;
+        }
+        self.mode = Mode::Service;
+        self.last_erasure = Some(cert.clone());
+        cert
+    }
+}
