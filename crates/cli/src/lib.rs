@@ -9,3 +9,4 @@ pub mod files;
 pub mod kms;
 pub mod modules;
 pub mod operator;
+pub mod rewrap;

@@ -252,6 +252,19 @@ enum AdminAction {
     },
     /// List accounts and their access key ids.
     ListAccounts,
+    /// Re-seal every stored EKT and secret under the domain's newest key
+    /// generation (after RotateDomainKey); resumable, throttled.
+    Rewrap {
+        /// Items per module call.
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+        /// Pause between batches, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        pause_ms: u64,
+    },
+    /// Count stored EKTs and secrets by domain-key generation (what
+    /// RetireDomainKey's --ekts-remaining needs).
+    RewrapStatus,
     /// Print this frontend's host key (creating it): give `host.pub` to the
     /// operators for CreateDomain / AddHost.
     HostKey,
@@ -393,6 +406,38 @@ async fn main() -> anyhow::Result<()> {
                     println!("AWS_SECRET_ACCESS_KEY={}", &*k.secret_access_key);
                 }
                 AdminAction::HostKey => {}
+                AdminAction::Rewrap { batch, pause_ms } => {
+                    let before = strongroom_cli::rewrap::status(store.as_ref()).await?;
+                    let total: u64 = before
+                        .ekts_by_generation
+                        .values()
+                        .chain(before.credentials_by_generation.values())
+                        .sum();
+                    let done = strongroom_cli::rewrap::run(
+                        store.as_ref(),
+                        &hsm,
+                        batch,
+                        Duration::from_millis(pause_ms),
+                        |p| eprint!("\r{}", strongroom_cli::rewrap::bar(p.seen, total)),
+                    )
+                    .await?;
+                    eprintln!();
+                    println!("{}", serde_json::to_string_pretty(&done)?);
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(
+                            &strongroom_cli::rewrap::status(store.as_ref()).await?
+                        )?
+                    );
+                }
+                AdminAction::RewrapStatus => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(
+                            &strongroom_cli::rewrap::status(store.as_ref()).await?
+                        )?
+                    );
+                }
                 AdminAction::ListAccounts => {
                     for a in store.list_accounts().await? {
                         let keys = store.list_access_keys(&a.id).await?;

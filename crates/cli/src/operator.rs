@@ -260,19 +260,19 @@ pub fn verify_attestation(
     ) {
         bail!("the attestation's signature does not verify");
     }
-    if let Some(m) = expected_measurement {
-        if body.measurement != m {
-            bail!(
-                "measurement mismatch: module reports {}, expected {}",
-                hex::encode(&body.measurement),
-                hex::encode(m)
-            );
-        }
+    if let Some(m) = expected_measurement
+        && body.measurement != m
+    {
+        bail!(
+            "measurement mismatch: module reports {}, expected {}",
+            hex::encode(&body.measurement),
+            hex::encode(m)
+        );
     }
-    if let Some(n) = nonce {
-        if body.nonce != n {
-            bail!("the attestation does not echo our nonce (replayed report?)");
-        }
+    if let Some(n) = nonce
+        && body.nonce != n
+    {
+        bail!("the attestation does not echo our nonce (replayed report?)");
     }
     Ok(body)
 }
@@ -375,17 +375,16 @@ pub fn verify_erasure(
     ) {
         bail!("the erasure certificate's signature does not verify");
     }
-    if let Some(t) = token {
-        if !t
+    if let Some(t) = token
+        && !t
             .members
             .iter()
             .any(|m| m.module_id == body.module_id && m.signing_key == body.signing_key)
-        {
-            bail!(
-                "the certificate's signer is not a member of domain {}",
-                t.domain_id
-            );
-        }
+    {
+        bail!(
+            "the certificate's signer is not a member of domain {}",
+            t.domain_id
+        );
     }
     Ok(body)
 }

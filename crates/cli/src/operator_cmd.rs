@@ -1,6 +1,6 @@
 //! `strongroom operator …`: the operator's side of module administration.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
@@ -269,25 +269,23 @@ pub enum RequestKind {
     },
 }
 
-fn read_attestation(
-    path: &PathBuf,
-) -> anyhow::Result<strongroom_hsm_proto::admin::AttestationBody> {
+fn read_attestation(path: &Path) -> anyhow::Result<strongroom_hsm_proto::admin::AttestationBody> {
     let r: AttestationReport = files::read(path, kind::ATTESTATION)?;
     operator::verify_attestation(&r, None, None)
 }
 
-fn module_target(path: &PathBuf) -> anyhow::Result<Target> {
+fn module_target(path: &Path) -> anyhow::Result<Target> {
     Ok(Target::Module(read_attestation(path)?.module_id))
 }
 
 fn domain_target(
-    path: &PathBuf,
+    path: &Path,
 ) -> anyhow::Result<(Target, strongroom_hsm_proto::admin::DomainToken)> {
     let (t, b) = operator::read_token(path)?;
     Ok((Target::Domain(b.domain_id), t))
 }
 
-fn read_operator(path: &PathBuf) -> anyhow::Result<Operator> {
+fn read_operator(path: &Path) -> anyhow::Result<Operator> {
     files::read(path, kind::OPERATOR)
 }
 
@@ -313,7 +311,7 @@ fn build(kind: RequestKind) -> anyhow::Result<(Target, Command)> {
             Command::CreateDomain {
                 operators: operators
                     .iter()
-                    .map(read_operator)
+                    .map(|p| read_operator(p))
                     .collect::<anyhow::Result<_>>()?,
                 rules: QuorumRule::uniform(quorum),
                 hosts: hosts

@@ -80,6 +80,7 @@ fn variant(r: &Response) -> &'static str {
         Response::Logs(_) => "Logs",
         Response::LogBytes(_) => "LogBytes",
         Response::Ekts(_) => "Ekts",
+        Response::SealedCredentials(_) => "SealedCredentials",
     }
 }
 

@@ -149,6 +149,8 @@ pub enum Request {
     },
     /// Re-seal EKTs under the newest generation of their domain.
     RewrapKeys { ekts: Vec<Ekt> },
+    /// Re-seal sealed secret access keys (id, sealed) under the newest generation.
+    RewrapCredentials { credentials: Vec<(String, Vec<u8>)> },
 }
 
 impl std::fmt::Debug for Request {
@@ -173,6 +175,7 @@ impl std::fmt::Debug for Request {
             Request::DescribeLog { .. } => "DescribeLog",
             Request::GetLog { .. } => "GetLog",
             Request::RewrapKeys { .. } => "RewrapKeys",
+            Request::RewrapCredentials { .. } => "RewrapCredentials",
         })
     }
 }
@@ -214,6 +217,8 @@ pub enum Response {
     LogBytes(Vec<u8>),
     /// Re-sealed EKTs, in request order.
     Ekts(Vec<Ekt>),
+    /// Re-sealed credentials, in request order.
+    SealedCredentials(Vec<Vec<u8>>),
 }
 
 /// Why a module refused or failed a request. Each maps to one AWS error at
@@ -320,6 +325,7 @@ impl std::fmt::Debug for Response {
             Response::Logs(l) => write!(f, "{l:?}"),
             Response::LogBytes(b) => write!(f, "LogBytes({} bytes)", b.len()),
             Response::Ekts(e) => write!(f, "Ekts({})", e.len()),
+            Response::SealedCredentials(c) => write!(f, "SealedCredentials({})", c.len()),
         }
     }
 }

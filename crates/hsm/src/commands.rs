@@ -193,19 +193,6 @@ impl Module {
             .decode_body()
             .map_err(|e| refuse(Refusal::Malformed, e.to_string()))?;
         self.check_target(&body)?;
-        let kind = body.command.kind();
-        if let Some(mode) = needs_mode(kind) {
-            if mode != self.mode {
-                return Err(refuse(
-                    Refusal::WrongMode,
-                    format!(
-                        "{kind:?} needs {} mode; the module is in {} mode",
-                        mode.name(),
-                        self.mode.name()
-                    ),
-                ));
-            }
-        }
         // Tokens are verified before their rules are trusted for quorum.
         if let Command::IngestDomain { token } | Command::RecoverDomain { token, .. } =
             &body.command
@@ -228,7 +215,22 @@ impl Module {
                 Governance::Unowned => Authority::Unowned,
             })
             .collect();
+        // Who may command is settled before what state the module is in
+        // is revealed.
         let body = quorum::verify(cmd, now, &self.nonces, &authorities)?;
+        let kind = body.command.kind();
+        if let Some(mode) = needs_mode(kind)
+            && mode != self.mode
+        {
+            return Err(refuse(
+                Refusal::WrongMode,
+                format!(
+                    "{kind:?} needs {} mode; the module is in {} mode",
+                    mode.name(),
+                    self.mode.name()
+                ),
+            ));
+        }
         let (nonce, expires_at) = (body.nonce, body.expires_at);
         let response = self.run(body, now)?;
         self.nonces.remember(nonce, expires_at, now);
@@ -323,16 +325,16 @@ impl Module {
                 let b = token
                     .decode_body()
                     .map_err(|e| refuse(Refusal::InvalidToken, e.to_string()))?;
-                if let Some(held) = self.domains.get(&b.domain_id).and_then(|d| d.body.as_ref()) {
-                    if b.epoch <= held.epoch {
-                        return Err(refuse(
-                            Refusal::InvalidToken,
-                            format!(
-                                "epoch must move forward: token has {}, module holds {}",
-                                b.epoch, held.epoch
-                            ),
-                        ));
-                    }
+                if let Some(held) = self.domains.get(&b.domain_id).and_then(|d| d.body.as_ref())
+                    && b.epoch <= held.epoch
+                {
+                    return Err(refuse(
+                        Refusal::InvalidToken,
+                        format!(
+                            "epoch must move forward: token has {}, module holds {}",
+                            b.epoch, held.epoch
+                        ),
+                    ));
                 }
                 let keys = token::unwrap_keys(&self.identity, &b, &token)?;
                 self.install(b, token.clone(), keys);
@@ -397,10 +399,10 @@ impl Module {
 
     fn install(&mut self, body: DomainTokenBody, token: DomainToken, keys: KeyRing) {
         let id = body.domain_id;
-        if let (Some(store), Some(newest)) = (&self.store, keys.values().next_back()) {
-            if let Err(e) = store.put(&id.to_string(), newest, &encode(&token)) {
-                tracing::error!(error = %e, "cannot write the sealed store");
-            }
+        if let (Some(store), Some(newest)) = (&self.store, keys.values().next_back())
+            && let Err(e) = store.put(&id.to_string(), newest, &encode(&token))
+        {
+            tracing::error!(error = %e, "cannot write the sealed store");
         }
         self.record("domain", json!({"domain_id": id, "epoch": body.epoch, "generations": body.generations.iter().map(|g| g.number).collect::<Vec<_>>(), "members": body.members.iter().map(|m| m.module_id).collect::<Vec<_>>()}));
         self.domains.insert(

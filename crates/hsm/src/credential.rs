@@ -67,6 +67,28 @@ pub fn derive_sigv4(
     sealed: &[u8],
     scope: &SigV4Scope,
 ) -> Result<SigningKey, HsmError> {
+    let secret = open(domain, access_key_id, sealed)?;
+    let k_signing = sigv4_signing_key(&secret, &scope.date, &scope.region, &scope.service);
+    Ok(SigningKey(k_signing))
+}
+
+/// Re-seals a sealed secret under `to` (a newer generation).
+pub fn reseal(
+    from: &DomainKey,
+    to: &DomainKey,
+    access_key_id: &str,
+    sealed: &[u8],
+) -> Result<Vec<u8>, HsmError> {
+    let secret = open(from, access_key_id, sealed)?;
+    let text = std::str::from_utf8(&secret).map_err(|_| HsmError::InvalidCredential)?;
+    seal(to, access_key_id, text)
+}
+
+fn open(
+    domain: &DomainKey,
+    access_key_id: &str,
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, HsmError> {
     if sealed.len() < HEAD + 16
         || sealed[0] != V1
         || sealed[1..5] != domain.generation().to_be_bytes()
@@ -76,12 +98,13 @@ pub fn derive_sigv4(
     let iv: [u8; 12] = sealed[5..17].try_into().expect("12");
     let aad = aad(domain, &sealed[..HEAD], access_key_id);
     let mut buf = Zeroizing::new(sealed[HEAD..].to_vec());
-    let secret = domain
+    let n = domain
         .credential_wrap()
         .open_in_place(iv, &aad, &mut buf)
-        .map_err(|_| HsmError::InvalidCredential)?;
-    let k_signing = sigv4_signing_key(secret, &scope.date, &scope.region, &scope.service);
-    Ok(SigningKey(k_signing))
+        .map_err(|_| HsmError::InvalidCredential)?
+        .len();
+    buf.truncate(n);
+    Ok(buf)
 }
 
 #[cfg(test)]

@@ -21,6 +21,8 @@ mod quorum;
 mod sealed_store;
 pub mod server;
 mod symmetric;
+#[cfg(test)]
+mod tests;
 mod token;
 mod vault;
 

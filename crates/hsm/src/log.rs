@@ -167,10 +167,10 @@ pub fn verify_chain(texts: &[&str]) -> Result<usize, usize> {
         n += 1;
         let v: serde_json::Value = serde_json::from_str(line).map_err(|_| n)?;
         let claimed = v["prev_sha384"].as_str().ok_or(n)?;
-        if let Some(p) = &prev {
-            if claimed != p {
-                return Err(n);
-            }
+        if let Some(p) = &prev
+            && claimed != p
+        {
+            return Err(n);
         }
         prev = Some(hex::encode(sha384(line.as_bytes())));
     }

@@ -207,10 +207,10 @@ impl Module {
     }
 
     pub(crate) fn record(&mut self, event: &str, detail: serde_json::Value) {
-        if let Some(log) = self.log.as_mut() {
-            if let Err(e) = log.append(event, detail) {
-                tracing::error!(error = %e, "cannot write the module log");
-            }
+        if let Some(log) = self.log.as_mut()
+            && let Err(e) = log.append(event, detail)
+        {
+            tracing::error!(error = %e, "cannot write the module log");
         }
     }
 
@@ -315,6 +315,9 @@ impl Module {
         blob: &[u8],
         context: &[u8],
     ) -> Result<(KeyRef, Zeroizing<Vec<u8>>), HsmError> {
+        // Mode first: a module without keys says so, so the host retries
+        // elsewhere, rather than judging the ciphertext.
+        self.require_use()?;
         let header = CiphertextHeader::parse(blob).map_err(|_| HsmError::InvalidCiphertext)?;
         let backing = self.backing_key(caller, header.key, token)?;
         let plain = symmetric::decrypt(backing, &header, blob, context)?;
@@ -375,6 +378,26 @@ impl Module {
                     return Ok(token);
                 }
                 ekt::seal(newest, key, spec, &secret)
+            })
+            .collect()
+    }
+
+    fn rewrap_credentials(
+        &mut self,
+        caller: &Caller,
+        credentials: Vec<(String, Vec<u8>)>,
+    ) -> Result<Vec<Vec<u8>>, HsmError> {
+        let newest = self.current_domain(caller)?;
+        let domain = newest.id();
+        credentials
+            .into_iter()
+            .map(|(id, sealed)| {
+                let generation = credential::generation_of(&sealed)?;
+                if generation == newest.generation() {
+                    return Ok(sealed);
+                }
+                let old = self.domain_key(caller, domain, generation)?;
+                credential::reseal(old, newest, &id, &sealed)
             })
             .collect()
     }
@@ -554,6 +577,9 @@ impl ModuleHandler for Module {
                 Ok(Response::Done)
             }
             Request::RewrapKeys { ekts } => self.rewrap(caller, ekts).map(Response::Ekts),
+            Request::RewrapCredentials { credentials } => self
+                .rewrap_credentials(caller, credentials)
+                .map(Response::SealedCredentials),
             Request::Status => Ok(Response::Status(Box::new(self.status()))),
             Request::Attest { nonce } => self.attest(nonce).map(Response::Attestation),
             Request::ListDomains => Ok(Response::Domains(self.domain_summaries())),

@@ -85,10 +85,30 @@ impl Authenticator {
             region: self.region.clone(),
             service: "kms".into(),
         };
-        let derived = self
+        let derived = match self
             .hsm
-            .derive_sigv4_key(key.access_key_id.clone(), key.sealed_secret.clone(), scope)
-            .await?;
+            .derive_sigv4_key(
+                key.access_key_id.clone(),
+                key.sealed_secret.clone(),
+                scope.clone(),
+            )
+            .await
+        {
+            // Sealed under a retired domain-key generation: the store has
+            // the re-wrapped secret; drop the cached record and use that.
+            Err(strongroom_hsm_proto::HsmError::NoDomainKey(_)) => {
+                self.access_keys.remove(&key.access_key_id);
+                let fresh = self.access_key(&key.access_key_id).await?;
+                self.hsm
+                    .derive_sigv4_key(
+                        fresh.access_key_id.clone(),
+                        fresh.sealed_secret.clone(),
+                        scope,
+                    )
+                    .await?
+            }
+            r => r?,
+        };
         let k = Arc::new(derived.0);
         if self.signing_keys.len() >= SIGNING_KEY_CACHE_MAX {
             self.signing_keys.clear();

@@ -207,6 +207,40 @@ impl Processor {
         Ok(Some(e))
     }
 
+    /// Runs a module call with a version's EKT. If no module holds the
+    /// domain-key generation that EKT names (it was re-wrapped in the store
+    /// and the old generation retired while we cached it), the cached copy
+    /// is dropped and the call made once more with the stored EKT.
+    pub(crate) async fn with_ekt<T, F, Fut>(
+        &self,
+        version: KeyRef,
+        ekt: Ekt,
+        call: F,
+    ) -> Result<T, KmsError>
+    where
+        F: Fn(Ekt) -> Fut,
+        Fut: std::future::Future<Output = Result<T, strongroom_hsm_proto::HsmError>>,
+    {
+        match call(ekt).await {
+            Err(strongroom_hsm_proto::HsmError::NoDomainKey(_)) => {
+                self.ekts.remove(&version);
+                let fresh = self.ekt(version).await?.ok_or_else(|| {
+                    KmsError::Internal("key material disappeared during the request".into())
+                })?;
+                Ok(call(fresh).await?)
+            }
+            r => Ok(r?),
+        }
+    }
+
+    /// Drops cached EKTs of these versions (after a module said it no
+    /// longer holds their generation).
+    pub(crate) fn forget_ekts(&self, versions: &[KeyRef]) {
+        for v in versions {
+            self.ekts.remove(v);
+        }
+    }
+
     /// The current version of `key` and its EKT.
     pub(crate) async fn current_ekt(&self, key: &KeyRecord) -> Result<(KeyRef, Ekt), KmsError> {
         let r = KeyRef {

@@ -86,4 +86,33 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<AliasRecord>>;
+
+    /// Every key version of every account, ordered by (key, version),
+    /// starting after `after` (for re-wrapping under a new domain key).
+    async fn list_key_versions(
+        &self,
+        after: Option<(Uuid, u32)>,
+        limit: usize,
+    ) -> StoreResult<Vec<KeyVersionRecord>>;
+    /// Replaces a version's EKT if it is still `old`; returns whether it was.
+    async fn replace_ekt(
+        &self,
+        id: Uuid,
+        version: u32,
+        old: &[u8],
+        new: &[u8],
+    ) -> StoreResult<bool>;
+    /// Every access key of every account by id, starting after `after`.
+    async fn list_all_access_keys(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<AccessKeyRecord>>;
+    /// Replaces a sealed secret if it is still `old`; returns whether it was.
+    async fn replace_sealed_secret(
+        &self,
+        access_key_id: &str,
+        old: &[u8],
+        new: &[u8],
+    ) -> StoreResult<bool>;
 }

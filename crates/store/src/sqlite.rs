@@ -14,6 +14,7 @@ use crate::{
 };
 
 mod migrations;
+mod sealed;
 
 /// A store in one SQLite database file.
 #[derive(Clone)]
@@ -467,6 +468,48 @@ impl Store for SqliteStore {
             rows.collect::<Result<_, _>>().map_err(db)
         })
         .await
+    }
+
+    async fn list_key_versions(
+        &self,
+        after: Option<(Uuid, u32)>,
+        limit: usize,
+    ) -> StoreResult<Vec<KeyVersionRecord>> {
+        self.run(move |c| sealed::list_key_versions(c, after, limit))
+            .await
+    }
+
+    async fn replace_ekt(
+        &self,
+        id: Uuid,
+        version: u32,
+        old: &[u8],
+        new: &[u8],
+    ) -> StoreResult<bool> {
+        let (old, new) = (old.to_vec(), new.to_vec());
+        self.run(move |c| sealed::replace_ekt(c, id, version, &old, &new))
+            .await
+    }
+
+    async fn list_all_access_keys(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<AccessKeyRecord>> {
+        let after = after.map(str::to_owned);
+        self.run(move |c| sealed::list_all_access_keys(c, after.as_deref(), limit))
+            .await
+    }
+
+    async fn replace_sealed_secret(
+        &self,
+        access_key_id: &str,
+        old: &[u8],
+        new: &[u8],
+    ) -> StoreResult<bool> {
+        let (id, old, new) = (access_key_id.to_owned(), old.to_vec(), new.to_vec());
+        self.run(move |c| sealed::replace_sealed_secret(c, &id, &old, &new))
+            .await
     }
 }
 

@@ -8,6 +8,7 @@ mod common;
 mod crypto;
 mod isolation;
 mod lifecycle;
+mod modules;
 mod persistence;
 mod protocol;
 mod tls;

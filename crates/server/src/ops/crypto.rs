@@ -146,7 +146,12 @@ impl Processor {
         self.require_usable(&key)?;
         dry_run(req.dry_run)?;
         let (version, ekt) = self.current_ekt(&key).await?;
-        let blob = self.hsm.encrypt(version, ekt, plaintext.0, context).await?;
+        let blob = self
+            .with_ekt(version, ekt, |ekt| {
+                self.hsm
+                    .encrypt(version, ekt, plaintext.0.clone(), context.clone())
+            })
+            .await?;
         Ok(EncryptResponse {
             ciphertext_blob: Blob(blob),
             key_id: self.key_arn(&key),
@@ -165,7 +170,11 @@ impl Processor {
         let context = context_bytes(&req.encryption_context)?;
         let src = self.source_key(caller, blob, &req.key_id).await?;
         dry_run(req.dry_run)?;
-        let (opened, plaintext) = self.hsm.decrypt(src.ekt, blob.to_vec(), context).await?;
+        let (opened, plaintext) = self
+            .with_ekt(src.version, src.ekt.clone(), |ekt| {
+                self.hsm.decrypt(ekt, blob.to_vec(), context.clone())
+            })
+            .await?;
         if opened != src.version {
             return Err(KmsError::Internal(
                 "module opened a different key version".into(),
@@ -193,17 +202,28 @@ impl Processor {
         self.require_usable(&dest)?;
         dry_run(req.dry_run)?;
         let (dest_version, dest_ekt) = self.current_ekt(&dest).await?;
-        let out = self
+        let request = |source_ekt, destination_ekt| Request::ReEncrypt {
+            source_ekt,
+            ciphertext: blob.to_vec(),
+            source_context: source_context.clone(),
+            destination: dest_version,
+            destination_ekt,
+            destination_context: destination_context.clone(),
+        };
+        let out = match self
             .hsm
-            .re_encrypt(Request::ReEncrypt {
-                source_ekt: src.ekt,
-                ciphertext: blob.to_vec(),
-                source_context,
-                destination: dest_version,
-                destination_ekt: dest_ekt,
-                destination_context,
-            })
-            .await?;
+            .re_encrypt(request(src.ekt.clone(), dest_ekt))
+            .await
+        {
+            Err(strongroom_hsm_proto::HsmError::NoDomainKey(_)) => {
+                self.forget_ekts(&[src.version, dest_version]);
+                let missing = || KmsError::Internal("key material disappeared".into());
+                let s = self.ekt(src.version).await?.ok_or_else(missing)?;
+                let d = self.ekt(dest_version).await?.ok_or_else(missing)?;
+                self.hsm.re_encrypt(request(s, d)).await?
+            }
+            r => r?,
+        };
         Ok(ReEncryptResponse {
             ciphertext_blob: Blob(out),
             source_key_id: self.key_arn(&src.key),
@@ -227,8 +247,10 @@ impl Processor {
         dry_run(req.dry_run)?;
         let (version, ekt) = self.current_ekt(&key).await?;
         let dk = self
-            .hsm
-            .generate_data_key(version, ekt, context, length, with_plaintext)
+            .with_ekt(version, ekt, |ekt| {
+                self.hsm
+                    .generate_data_key(version, ekt, context.clone(), length, with_plaintext)
+            })
             .await?;
         Ok(GenerateDataKeyResponse {
             ciphertext_blob: Blob(dk.ciphertext),

@@ -1,0 +1,168 @@
+//! Domain-key rotation, the frontend's part: walk every stored EKT and
+//! sealed secret, have a module re-seal those under an older generation to
+//! the newest, and write them back (compare-and-swap, so it is safe to run
+//! twice, resume after a crash, or race a key deletion). `status` counts
+//! what still needs an old generation, which RetireDomainKey requires be 0.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Serialize;
+use strongroom_hsm_proto::{Ekt, HsmClient, Request, Response};
+use strongroom_store::Store;
+
+/// Sealed material by domain-key generation.
+#[derive(Debug, Default, Serialize, PartialEq, Eq)]
+pub struct RewrapStatus {
+    /// EKTs per generation.
+    pub ekts_by_generation: BTreeMap<u32, u64>,
+    /// Sealed secret access keys per generation.
+    pub credentials_by_generation: BTreeMap<u32, u64>,
+}
+
+impl RewrapStatus {
+    /// Items still under a generation older than `newest`.
+    pub fn older_than(&self, newest: u32) -> u64 {
+        self.ekts_by_generation
+            .iter()
+            .chain(&self.credentials_by_generation)
+            .filter(|(g, _)| **g < newest)
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// Items still under generation `g` (for RetireDomainKey).
+    pub fn under(&self, g: u32) -> u64 {
+        self.ekts_by_generation.get(&g).copied().unwrap_or(0)
+            + self.credentials_by_generation.get(&g).copied().unwrap_or(0)
+    }
+}
+
+/// The generation an EKT names (docs/formats.md: bytes 17..21).
+fn ekt_generation(ekt: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(ekt.get(17..21)?.try_into().ok()?))
+}
+
+/// The generation a sealed credential names (bytes 1..5).
+fn credential_generation(sealed: &[u8]) -> Option<u32> {
+    Some(u32::from_be_bytes(sealed.get(1..5)?.try_into().ok()?))
+}
+
+/// Counts stored material by generation.
+pub async fn status(store: &dyn Store) -> anyhow::Result<RewrapStatus> {
+    let mut s = RewrapStatus::default();
+    let mut after = None;
+    loop {
+        let page = store.list_key_versions(after, 500).await?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.key_id, last.version));
+        for v in &page {
+            *s.ekts_by_generation
+                .entry(ekt_generation(&v.ekt).unwrap_or(0))
+                .or_default() += 1;
+        }
+    }
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.list_all_access_keys(after.as_deref(), 500).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.access_key_id.clone());
+        for k in &page {
+            *s.credentials_by_generation
+                .entry(credential_generation(&k.sealed_secret).unwrap_or(0))
+                .or_default() += 1;
+        }
+    }
+    Ok(s)
+}
+
+/// Progress of a run.
+#[derive(Debug, Default, Serialize, Clone, Copy)]
+pub struct RewrapProgress {
+    /// Items looked at.
+    pub seen: u64,
+    /// Items re-sealed and written back.
+    pub rewrapped: u64,
+    /// Items that changed under us (deleted, or re-wrapped by another run).
+    pub skipped: u64,
+}
+
+/// Re-wraps everything, `batch` items per module call, pausing `pause`
+/// between batches (throttle); calls `progress` after each batch.
+pub async fn run(
+    store: &dyn Store,
+    hsm: &HsmClient,
+    batch: usize,
+    pause: Duration,
+    mut progress: impl FnMut(RewrapProgress),
+) -> anyhow::Result<RewrapProgress> {
+    let mut p = RewrapProgress::default();
+    let mut after = None;
+    loop {
+        let page = store.list_key_versions(after, batch.max(1)).await?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.key_id, last.version));
+        let ekts = page.iter().map(|v| Ekt(v.ekt.clone())).collect();
+        let Response::Ekts(new) = hsm.call(Request::RewrapKeys { ekts }).await? else {
+            anyhow::bail!("unexpected module answer to RewrapKeys");
+        };
+        for (v, n) in page.iter().zip(new) {
+            p.seen += 1;
+            if n.0 != v.ekt {
+                if store.replace_ekt(v.key_id, v.version, &v.ekt, &n.0).await? {
+                    p.rewrapped += 1;
+                } else {
+                    p.skipped += 1;
+                }
+            }
+        }
+        progress(p);
+        tokio::time::sleep(pause).await;
+    }
+    let mut after: Option<String> = None;
+    loop {
+        let page = store
+            .list_all_access_keys(after.as_deref(), batch.max(1))
+            .await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.access_key_id.clone());
+        let credentials = page
+            .iter()
+            .map(|k| (k.access_key_id.clone(), k.sealed_secret.clone()))
+            .collect();
+        let Response::SealedCredentials(new) =
+            hsm.call(Request::RewrapCredentials { credentials }).await?
+        else {
+            anyhow::bail!("unexpected module answer to RewrapCredentials");
+        };
+        for (k, n) in page.iter().zip(new) {
+            p.seen += 1;
+            if n != k.sealed_secret {
+                if store
+                    .replace_sealed_secret(&k.access_key_id, &k.sealed_secret, &n)
+                    .await?
+                {
+                    p.rewrapped += 1;
+                } else {
+                    p.skipped += 1;
+                }
+            }
+        }
+        progress(p);
+        tokio::time::sleep(pause).await;
+    }
+    Ok(p)
+}
+
+/// A one-line progress bar.
+pub fn bar(done: u64, total: u64) -> String {
+    const WIDTH: u64 = 30;
+    let filled = (done.min(total) * WIDTH)
+        .checked_div(total)
+        .unwrap_or(WIDTH) as usize;
+    format!(
+        "[{}{}] {done}/{total}",
+        "#".repeat(filled),
+        ".".repeat(WIDTH as usize - filled)
+    )
+}
