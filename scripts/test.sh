@@ -14,11 +14,20 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "strongroom-hsm is built only from the module's crates (no HTTP server, no database)"
+forbidden=$(cargo tree -p strongroom-hsm -e normal --prefix none --locked \
+  | sed 's/ (.*//' | sort -u \
+  | grep -E '^(strongroom-(server|store|policy|cli)|axum|hyper|rusqlite|tokio-postgres|sqlx|reqwest) ' || true)
+if [ -n "$forbidden" ]; then
+  echo "strongroom-hsm depends on: $forbidden" >&2
+  exit 1
+fi
+
 step "cargo test (unit + integration)"
 cargo test --workspace --locked
 
-step "build the strongroom binary for the compatibility suite"
-cargo build -p strongroom-cli --locked
+step "build the strongroom and strongroom-hsm binaries for the compatibility suite"
+cargo build -p strongroom-cli -p strongroom-hsm --locked
 
 step "Python venv for real-client tests"
 venv=tests/compat/.venv

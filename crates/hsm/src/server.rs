@@ -8,10 +8,32 @@ use std::time::Duration;
 use strongroom_hsm_proto::net::{
     WireRequest, WireResponse, caller_from_peer, encode_wire, read_frame, write_frame,
 };
-use strongroom_hsm_proto::{Envelope, admin::decode};
+use strongroom_hsm_proto::admin::decode;
+use strongroom_hsm_proto::{Caller, HsmError, Request, Response};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::{mpsc, watch};
 use zeroize::Zeroizing;
+
+/// A request from a connection, with the slot its answer goes into.
+pub type ModuleRequest = (Caller, Request, Reply);
+
+/// Where a module's answer goes: straight into the connection's write
+/// queue, in a slot reserved when the request was read (so a host that
+/// sends without reading cannot grow the queue past its bound).
+pub struct Reply {
+    id: u64,
+    slot: mpsc::OwnedPermit<Zeroizing<Vec<u8>>>,
+}
+
+impl Reply {
+    /// Encodes and queues the answer.
+    pub fn send(self, result: Result<Response, HsmError>) {
+        self.slot.send(encode_wire(&WireResponse { id: self.id, result }));
+    }
+}
+
+/// Answers in flight per connection.
+const IN_FLIGHT: usize = 1024;
 
 /// The TLS configuration for the module's current identity, and a counter
 /// that moves when the identity changes (open connections then close).
@@ -24,7 +46,7 @@ pub struct TlsState {
 }
 
 /// Serves one accepted connection until it closes.
-pub async fn serve_connection<S>(stream: S, tls: TlsState, module: mpsc::Sender<Envelope>)
+pub async fn serve_connection<S>(stream: S, tls: TlsState, module: mpsc::Sender<ModuleRequest>)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -40,7 +62,7 @@ where
         return;
     };
     let (mut rd, wr) = tokio::io::split(stream);
-    let (out_tx, mut out_rx) = mpsc::channel::<Zeroizing<Vec<u8>>>(1024);
+    let (out_tx, mut out_rx) = mpsc::channel::<Zeroizing<Vec<u8>>>(IN_FLIGHT);
     let writer = tokio::spawn(async move {
         let mut w = BufWriter::new(wr);
         while let Some(frame) = out_rx.recv().await {
@@ -66,20 +88,16 @@ where
             tracing::debug!("malformed frame; closing the connection");
             break;
         };
-        let (reply_tx, reply_rx) = oneshot::channel();
+        let Ok(slot) = out_tx.clone().reserve_owned().await else {
+            break;
+        };
         if module
-            .send((caller.clone(), request, reply_tx))
+            .send((caller.clone(), request, Reply { id, slot }))
             .await
             .is_err()
         {
             break;
         }
-        let out = out_tx.clone();
-        tokio::spawn(async move {
-            if let Ok(result) = reply_rx.await {
-                let _ = out.send(encode_wire(&WireResponse { id, result })).await;
-            }
-        });
     }
     drop(out_tx);
     let _ = writer.await;

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 use clap::Parser;
 use strongroom_hsm::{Module, ModuleConfig, hardening, server};
 use strongroom_hsm_proto::net::{ModuleAddr, module_tls_config};
-use strongroom_hsm_proto::{Envelope, ModuleHandler};
+use strongroom_hsm_proto::ModuleHandler;
 use tokio::sync::{mpsc, watch};
 
 /// A Strongroom security module: holds domain and customer keys in locked
@@ -79,7 +79,7 @@ async fn run(args: Args, hardening: hardening::Hardening) -> Result<()> {
         config: tls_config.clone(),
         changed: changed_rx,
     };
-    let (tx, mut rx) = mpsc::channel::<Envelope>(4096);
+    let (tx, mut rx) = mpsc::channel::<server::ModuleRequest>(4096);
 
     let bound = match &addr {
         ModuleAddr::Tcp(a) => {
@@ -142,7 +142,7 @@ async fn run(args: Args, hardening: hardening::Hardening) -> Result<()> {
             }
             envelope = rx.recv() => {
                 let Some((caller, request, reply)) = envelope else { break };
-                let _ = reply.send(module.handle(&caller, request));
+                reply.send(module.handle(&caller, request));
             }
         }
         if module.id() != identity {
