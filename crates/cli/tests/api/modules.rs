@@ -645,7 +645,40 @@ async fn three_module_domain_from_ceremony_to_recovery() {
     );
     let (dev, client) = frontend(&front, &[&r], &w.join("t7.json")).await;
     decrypts(&client, &blobs).await;
+    let account = dev.account_id.clone();
     dev.shutdown().await;
+
+    // The production frontend, `strongroom serve`, on the recovered domain,
+    // with an access key made by `strongroom admin` through the module.
+    let modules = ["--hsm", r.addr.as_str(), "--domain-token", "t7.json"];
+    let data = front.to_str().unwrap();
+    let mut args = vec!["admin", "--data-dir", data];
+    args.extend_from_slice(&modules);
+    args.extend_from_slice(&["create-access-key", "--account-id", &account]);
+    let creds = ok(w, &args);
+    let field = |name: &str| creds.lines().find_map(|l| l.strip_prefix(name)).unwrap().to_string();
+    let (akid, secret) = (field("AWS_ACCESS_KEY_ID="), field("AWS_SECRET_ACCESS_KEY="));
+    let listen = free_addr();
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_strongroom"))
+        .current_dir(w)
+        .args(["serve", "--data-dir", data, "--listen", &listen])
+        .args(modules)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(serve.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.contains("serving"), "{line}");
+    let conf = aws_sdk_kms::Config::builder()
+        .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
+        .region(aws_sdk_kms::config::Region::new("us-east-1"))
+        .endpoint_url(format!("http://{listen}"))
+        .credentials_provider(aws_sdk_kms::config::Credentials::new(&akid, &secret, None, None, "test"))
+        .build();
+    decrypts(&Client::from_conf(conf), &blobs).await;
+    let _ = serve.kill();
+    let _ = serve.wait();
 
     // No data key, and no root secret, ever reached a file.
     for f in files_under(w) {
