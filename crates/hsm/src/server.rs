@@ -5,10 +5,10 @@
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use strongroom_hsm_proto::admin::decode;
 use strongroom_hsm_proto::net::{
     WireRequest, WireResponse, caller_from_peer, encode_wire, read_frame, write_frame,
 };
-use strongroom_hsm_proto::admin::decode;
 use strongroom_hsm_proto::{Caller, HsmError, Request, Response};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, watch};
@@ -28,7 +28,10 @@ pub struct Reply {
 impl Reply {
     /// Encodes and queues the answer.
     pub fn send(self, result: Result<Response, HsmError>) {
-        self.slot.send(encode_wire(&WireResponse { id: self.id, result }));
+        self.slot.send(encode_wire(&WireResponse {
+            id: self.id,
+            result,
+        }));
     }
 }
 

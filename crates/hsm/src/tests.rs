@@ -605,3 +605,105 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn operators_change_by_quorum_and_impossible_rules_are_refused() {
+    let mut a = module(&tempfile::tempdir().unwrap());
+    let ops = operators(4);
+    let host = SigningKeyPair::generate().unwrap();
+    let d = domain_of(&create_domain(&mut a, &ops[..3], &host, 0));
+    let sign = |c: Command, by: &[&Op]| command(Target::Domain(d), c, by);
+    // The fourth operator cannot sign until added.
+    let rotate = sign(Command::RotateDomainKey, &[&ops[0], &ops[3]]);
+    assert_eq!(refusal(send(&mut a, rotate)), Refusal::UnknownOperator);
+    let t = token(send(
+        &mut a,
+        sign(
+            Command::AddOperator {
+                operator: ops[3].public.clone(),
+            },
+            &[&ops[0], &ops[1]],
+        ),
+    ));
+    let body = t.decode_body().unwrap();
+    assert_eq!(body.operators.len(), 4);
+    assert_eq!(body.escrow.len(), 4, "the new operator holds a share");
+    token(send(
+        &mut a,
+        sign(Command::RotateDomainKey, &[&ops[0], &ops[3]]),
+    ));
+    // Removing operators until a rule cannot be met is refused.
+    token(send(
+        &mut a,
+        sign(
+            Command::RemoveOperator {
+                signing_key: ops[0].public.signing_key.clone(),
+            },
+            &[&ops[1], &ops[2]],
+        ),
+    ));
+    token(send(
+        &mut a,
+        sign(
+            Command::RemoveOperator {
+                signing_key: ops[1].public.signing_key.clone(),
+            },
+            &[&ops[2], &ops[3]],
+        ),
+    ));
+    let r = send(
+        &mut a,
+        sign(
+            Command::RemoveOperator {
+                signing_key: ops[2].public.signing_key.clone(),
+            },
+            &[&ops[2], &ops[3]],
+        ),
+    );
+    assert_eq!(refusal(r), Refusal::NotAllowed);
+    // A removed operator's signature no longer counts.
+    let r = send(&mut a, sign(Command::RotateDomainKey, &[&ops[0], &ops[2]]));
+    assert_eq!(refusal(r), Refusal::UnknownOperator);
+}
+
+#[test]
+fn initialize_wipes_and_takes_a_new_identity() {
+    let mut a = module(&tempfile::tempdir().unwrap());
+    let ops = operators(3);
+    let host = SigningKeyPair::generate().unwrap();
+    create_domain(&mut a, &ops, &host, 0);
+    send_module(&mut a, Command::EnterServiceMode, &[&ops[0], &ops[1]]).unwrap();
+    let old = a.id();
+    let r = send_module(
+        &mut a,
+        Command::InitializeModule {
+            friendly_name: "vault-7".into(),
+        },
+        &[&ops[1], &ops[2]],
+    );
+    let Ok(Response::Attestation(report)) = r else {
+        panic!("{r:?}")
+    };
+    let body: strongroom_hsm_proto::admin::AttestationBody = decode(&report.body).unwrap();
+    assert_ne!(body.module_id, old);
+    assert_eq!(
+        (
+            body.friendly_name.as_str(),
+            body.domains.len(),
+            body.mode.as_str()
+        ),
+        ("vault-7", 0, "service")
+    );
+    assert!(a.domains.is_empty());
+    // The module is unowned again; commands for its old id are refused.
+    let r = send(
+        &mut a,
+        command(Target::Module(old), Command::EnterUseMode, &[&ops[0]]),
+    );
+    assert_eq!(refusal(r), Refusal::WrongTarget);
+    send_module(&mut a, Command::EnterUseMode, &[&ops[0]]).unwrap();
+    match a.handle(&Caller::InProcess, Request::ListDomains).unwrap() {
+        Response::Domains(d) => assert!(d.is_empty()),
+        other => panic!("{other:?}"),
+    }
+}

@@ -656,7 +656,13 @@ async fn three_module_domain_from_ceremony_to_recovery() {
     args.extend_from_slice(&modules);
     args.extend_from_slice(&["create-access-key", "--account-id", &account]);
     let creds = ok(w, &args);
-    let field = |name: &str| creds.lines().find_map(|l| l.strip_prefix(name)).unwrap().to_string();
+    let field = |name: &str| {
+        creds
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .unwrap()
+            .to_string()
+    };
     let (akid, secret) = (field("AWS_ACCESS_KEY_ID="), field("AWS_SECRET_ACCESS_KEY="));
     let listen = free_addr();
     let mut serve = Command::new(env!("CARGO_BIN_EXE_strongroom"))
@@ -668,13 +674,17 @@ async fn three_module_domain_from_ceremony_to_recovery() {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(serve.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    BufReader::new(serve.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
     assert!(line.contains("serving"), "{line}");
     let conf = aws_sdk_kms::Config::builder()
         .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
         .region(aws_sdk_kms::config::Region::new("us-east-1"))
         .endpoint_url(format!("http://{listen}"))
-        .credentials_provider(aws_sdk_kms::config::Credentials::new(&akid, &secret, None, None, "test"))
+        .credentials_provider(aws_sdk_kms::config::Credentials::new(
+            &akid, &secret, None, None, "test",
+        ))
         .build();
     decrypts(&Client::from_conf(conf), &blobs).await;
     let _ = serve.kill();
@@ -981,5 +991,36 @@ async fn modules_refuse_strangers_garbage_and_wrong_modes() {
     ok(w, &["operator", "submit", &del, "--hsm", &again.addr]);
     let listing = ok(w, &["operator", "logs", "--hsm", &again.addr]);
     assert!(!listing.lines().any(|l| l.starts_with("1 ")), "{listing}");
+
+    // The other tamper sensor: SIGUSR1.
+    let status = Command::new("kill")
+        .args(["-USR1", &unix.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let cert = || {
+        files_under(&unix.state).into_iter().find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("erasure-")
+        })
+    };
+    wait_for("the SIGUSR1 erasure certificate", || cert().is_some());
+    let v = ok(
+        w,
+        &[
+            "operator",
+            "verify-erasure",
+            cert().unwrap().to_str().unwrap(),
+        ],
+    );
+    assert!(v.contains("SIGUSR1"), "{v}");
+    let s: serde_json::Value =
+        serde_json::from_str(&ok(w, &["operator", "status", "--hsm", &unix.addr])).unwrap();
+    assert_eq!(
+        (s["erased"].as_bool(), s["mode"].as_str()),
+        (Some(true), Some("service"))
+    );
     drop(unix);
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Parser;
 use strongroom_hsm::{Module, ModuleConfig, hardening, server};
-use strongroom_hsm_proto::net::{ModuleAddr, module_tls_config};
 use strongroom_hsm_proto::ModuleHandler;
+use strongroom_hsm_proto::net::{ModuleAddr, module_tls_config};
 use tokio::sync::{mpsc, watch};
 
 /// A Strongroom security module: holds domain and customer keys in locked
