@@ -14,7 +14,7 @@ use strongroom_hsm_proto::admin::{
     ATTESTATION_SIGNING_PREFIX, AttestationBody, AttestationReport, Command, CommandBody,
     DomainToken, DomainTokenBody, ERASURE_SIGNING_PREFIX, ErasureBody, ErasureCertificate,
     MemberIdentity, Operator, OperatorSignature, RecoveryShare, SignedCommand, Target, decode,
-    permission, prefixed,
+    escrow_label, permission, prefixed, recovery_label,
 };
 use strongroom_hsm_proto::net::{ModuleAddr, ModulePins, host_tls_config};
 use strongroom_hsm_proto::{HsmClient, Request, Response};
@@ -335,7 +335,7 @@ pub fn recovery_shares(
                     g.number
                 )
             })?;
-        let label = escrow_label(body.domain_id, g.number, b"strongroom escrow share v1");
+        let label = escrow_label(body.domain_id, g.number);
         let plain = key.agreement.open(&label, &share.sealed).map_err(|_| {
             anyhow!(
                 "the share of generation {} does not open with {}'s key",
@@ -343,7 +343,7 @@ pub fn recovery_shares(
                 key.name
             )
         })?;
-        let to = escrow_label(body.domain_id, g.number, b"strongroom recovery share v1");
+        let to = recovery_label(body.domain_id, g.number);
         out.push(RecoveryShare {
             operator: key.signing.public_key().to_vec(),
             generation: g.number,
@@ -351,14 +351,6 @@ pub fn recovery_shares(
         });
     }
     Ok(out)
-}
-
-// Mirrors the module's labels (crates/hsm/src/escrow.rs; docs/formats.md).
-fn escrow_label(domain: uuid::Uuid, generation: u32, prefix: &[u8]) -> Vec<u8> {
-    let mut l = prefix.to_vec();
-    l.extend_from_slice(domain.as_bytes());
-    l.extend_from_slice(&generation.to_be_bytes());
-    l
 }
 
 /// Checks an erasure certificate's signature, and that its signer was a

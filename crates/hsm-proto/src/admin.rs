@@ -20,6 +20,23 @@ pub const ERASURE_SIGNING_PREFIX: &[u8] = b"strongroom erasure certificate v1\0"
 /// Domain-separation prefix of a log-deletion receipt's signed bytes.
 pub const LOG_RECEIPT_SIGNING_PREFIX: &[u8] = b"strongroom log receipt v1\0";
 
+/// The label an escrowed share is sealed under (to an operator).
+pub fn escrow_label(domain: Uuid, generation: u32) -> Vec<u8> {
+    share_label(b"strongroom escrow share v1", domain, generation)
+}
+
+/// The label a recovery share is sealed under (to a fresh module).
+pub fn recovery_label(domain: Uuid, generation: u32) -> Vec<u8> {
+    share_label(b"strongroom recovery share v1", domain, generation)
+}
+
+fn share_label(prefix: &[u8], domain: Uuid, generation: u32) -> Vec<u8> {
+    let mut l = prefix.to_vec();
+    l.extend_from_slice(domain.as_bytes());
+    l.extend_from_slice(&generation.to_be_bytes());
+    l
+}
+
 /// Operator permission bits.
 pub mod permission {
     /// Module administration: initialise, name, modes, code updates.

@@ -4,30 +4,15 @@
 use std::collections::BTreeSet;
 
 use strongroom_crypto::{AgreementKeyPair, SecretKey256, seal_to};
-use strongroom_hsm_proto::admin::{EscrowShare, Operator, RecoveryShare, permission};
+use strongroom_hsm_proto::admin::{
+    EscrowShare, Operator, RecoveryShare, escrow_label, permission, recovery_label,
+};
 use strongroom_hsm_proto::{HsmError, Refusal};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use crate::DomainKey;
 use crate::quorum::refuse;
-
-/// The label an escrowed share is sealed under (to an operator).
-pub fn escrow_label(domain: Uuid, generation: u32) -> Vec<u8> {
-    label(b"strongroom escrow share v1", domain, generation)
-}
-
-/// The label a recovery share is sealed under (to a fresh module).
-pub fn recovery_label(domain: Uuid, generation: u32) -> Vec<u8> {
-    label(b"strongroom recovery share v1", domain, generation)
-}
-
-fn label(prefix: &[u8], domain: Uuid, generation: u32) -> Vec<u8> {
-    let mut l = prefix.to_vec();
-    l.extend_from_slice(domain.as_bytes());
-    l.extend_from_slice(&generation.to_be_bytes());
-    l
-}
 
 /// The operators who receive shares: those with the recovery permission.
 pub fn custodians(operators: &[Operator]) -> Vec<&Operator> {

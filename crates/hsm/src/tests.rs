@@ -15,7 +15,7 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use crate::module::now_secs;
-use crate::{Mode, Module, ModuleConfig, escrow};
+use crate::{Mode, Module, ModuleConfig};
 
 struct Op {
     signing: SigningKeyPair,
@@ -482,14 +482,17 @@ fn reseal(op: &Op, t: &DomainToken, to: &Module) -> Vec<RecoveryShare> {
         .map(|s| {
             let plain = op
                 .agreement
-                .open(&escrow::escrow_label(b.domain_id, s.generation), &s.sealed)
+                .open(
+                    &strongroom_hsm_proto::admin::escrow_label(b.domain_id, s.generation),
+                    &s.sealed,
+                )
                 .unwrap();
             RecoveryShare {
                 operator: s.operator.clone(),
                 generation: s.generation,
                 sealed: seal_to(
                     to.identity.agreement.public_key(),
-                    &escrow::recovery_label(b.domain_id, s.generation),
+                    &strongroom_hsm_proto::admin::recovery_label(b.domain_id, s.generation),
                     &plain,
                 )
                 .unwrap(),
