@@ -12,6 +12,7 @@ use strongroom_cli::{bench, client, dev, kms};
 use strongroom_hsm_proto::net::ModuleAddr;
 
 mod operator_cmd;
+mod operator_request;
 use strongroom_server::admin;
 use zeroize::Zeroizing;
 

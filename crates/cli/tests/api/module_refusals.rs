@@ -1,0 +1,316 @@
+//! Security module processes refuse what they must: garbage on the socket,
+//! unpinned or unlisted peers, the wrong mode, bad measurements, tampered
+//! commands; and they keep their logs and answer SIGUSR1 with erasure.
+
+use std::process::Command;
+use std::time::Duration;
+
+use crate::hsm_process::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn modules_refuse_strangers_garbage_and_wrong_modes() {
+    use std::io::{Read, Write};
+    use strongroom_crypto::SigningKeyPair;
+    use strongroom_hsm_proto::net::{ModulePins, host_tls_config};
+    use strongroom_hsm_proto::{HsmClient, HsmError, Request, Response};
+
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let tcp = Hsm::start(&free_addr(), &w.join("tcp"));
+    let sock = format!("unix:{}", w.join("m.sock").display());
+    let unix = Hsm::start(&sock, &w.join("unix"));
+
+    // Garbage, an absurd frame length, and undecodable frames close the
+    // connection; the module keeps serving.
+    for junk in [
+        &b"GET / HTTP/1.1\r\n\r\n"[..],
+        &[0xff, 0xff, 0xff, 0xff, 1, 2, 3][..],
+    ] {
+        let mut s = std::net::TcpStream::connect(&tcp.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(junk).unwrap();
+        let mut buf = [0u8; 64];
+        let n = s.read(&mut buf).unwrap_or(0);
+        assert!(
+            n == 0 || buf[0] == 0x15,
+            "the module answered garbage with data"
+        );
+    }
+    let any = |addr: &str| {
+        let key = SigningKeyPair::generate().unwrap();
+        HsmClient::remote(
+            &[addr.parse().unwrap()],
+            host_tls_config(&key, ModulePins::any()).unwrap(),
+        )
+    };
+    for h in [&tcp, &unix] {
+        assert!(matches!(
+            any(&h.addr).call(Request::Status).await,
+            Ok(Response::Status(_))
+        ));
+        // A fresh module is in service mode: no cryptography.
+        let r = any(&h.addr)
+            .call(Request::GenerateRandom { length: 8 })
+            .await;
+        assert!(matches!(r, Err(HsmError::WrongMode(_))), "{r:?}");
+    }
+    // A host pinned to another module's key refuses to talk to this one.
+    let key = SigningKeyPair::generate().unwrap();
+    let wrong = ModulePins::keys([SigningKeyPair::generate().unwrap().public_key().to_vec()]);
+    let pinned = HsmClient::remote(
+        &[tcp.addr.parse().unwrap()],
+        host_tls_config(&key, wrong).unwrap(),
+    );
+    assert!(matches!(
+        pinned.call(Request::Status).await,
+        Err(HsmError::Unavailable(_))
+    ));
+
+    // The attestation's measurement is SHA-384 of the executable and its
+    // behaviour-changing configuration.
+    let mut expected = std::fs::read(hsm_binary()).unwrap();
+    expected.extend_from_slice(b"\nvault_capacity=4096\ntamper_file=true\n");
+    let expected = hex::encode(strongroom_crypto::sha384(&expected));
+    ok(
+        w,
+        &["operator", "keygen", "--name", "op1", "--out", "op1.key"],
+    );
+    ok(
+        w,
+        &["operator", "attest", "--hsm", &tcp.addr, "--out", "tcp.att"],
+    );
+    ok(
+        w,
+        &[
+            "operator",
+            "verify-attestation",
+            "tcp.att",
+            "--expect-measurement",
+            &expected,
+        ],
+    );
+    refused(
+        w,
+        &[
+            "operator",
+            "verify-attestation",
+            "tcp.att",
+            "--expect-measurement",
+            &"00".repeat(48),
+        ],
+        "measurement mismatch",
+    );
+
+    // Code updates are approved by hash, in service mode, and attested.
+    let pkg = hex::encode(strongroom_crypto::sha384(b"package v2"));
+    let f = prepared(
+        w,
+        "update",
+        &[
+            "install-update",
+            "--module",
+            "tcp.att",
+            "--sha384",
+            &pkg,
+            "--version",
+            "2.0",
+        ],
+        &["op1"],
+    );
+    ok(w, &["operator", "submit", &f, "--hsm", &tcp.addr]);
+    let att = ok(w, &["operator", "attest", "--hsm", &tcp.addr]);
+    assert!(att.contains(&pkg) && att.contains("2.0"), "{att}");
+
+    // A domain whose only host is the frontend: another host is refused.
+    ok(
+        w,
+        &[
+            "admin",
+            "--data-dir",
+            w.join("front").to_str().unwrap(),
+            "host-key",
+        ],
+    );
+    let f = prepared(
+        w,
+        "use",
+        &["enter-use-mode", "--module", "tcp.att"],
+        &["op1"],
+    );
+    ok(w, &["operator", "submit", &f, "--hsm", &tcp.addr]);
+    let host = w.join("front/host.pub");
+    let f = prepared(
+        w,
+        "create",
+        &[
+            "create-domain",
+            "--module",
+            "tcp.att",
+            "--operator",
+            "op1.key.pub",
+            "--quorum",
+            "1",
+            "--host",
+            host.to_str().unwrap(),
+        ],
+        &["op1"],
+    );
+    ok(
+        w,
+        &[
+            "operator", "submit", &f, "--hsm", &tcp.addr, "--out", "t1.json",
+        ],
+    );
+    let key = strongroom_hsm_proto::KeyRef {
+        key_id: uuid::Uuid::new_v4(),
+        version: 1,
+    };
+    let r = any(&tcp.addr)
+        .call(Request::GenerateBackingKey {
+            key,
+            spec: strongroom_hsm_proto::KeySpecCode::SymmetricDefault,
+        })
+        .await;
+    assert!(matches!(r, Err(HsmError::HostNotAuthorized(_))), "{r:?}");
+    // A tampered command file is refused; the same command untampered works.
+    ok(
+        w,
+        &[
+            "admin",
+            "--data-dir",
+            w.join("front2").to_str().unwrap(),
+            "host-key",
+        ],
+    );
+    let host2 = w.join("front2/host.pub");
+    let f = prepared(
+        w,
+        "addhost",
+        &[
+            "add-host",
+            "--domain-token",
+            "t1.json",
+            "--host",
+            host2.to_str().unwrap(),
+        ],
+        &["op1"],
+    );
+    let original = std::fs::read_to_string(w.join(&f)).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&original).unwrap();
+    let data = v["data"].as_str().unwrap().to_string();
+    let mid = data.len() / 2;
+    let swapped = if &data[mid..mid + 1] == "A" { "B" } else { "A" };
+    v["data"] = format!("{}{}{}", &data[..mid], swapped, &data[mid + 1..]).into();
+    std::fs::write(w.join(&f), v.to_string()).unwrap();
+    let (success, _, err) = cli(w, &["operator", "submit", &f, "--hsm", &tcp.addr]);
+    assert!(
+        !success
+            && (err.contains("InvalidSignature")
+                || err.contains("Malformed")
+                || err.contains("bad data")),
+        "{err}"
+    );
+    std::fs::write(w.join(&f), original).unwrap();
+    ok(w, &["operator", "submit", &f, "--hsm", &tcp.addr]);
+
+    // Logs: hash-chained, listed, readable; a closed log is deleted only
+    // with a quorum-signed receipt of its hash.
+    let listing = ok(w, &["operator", "logs", "--hsm", &tcp.addr]);
+    assert!(listing.contains("open"), "{listing}");
+    let text = ok(
+        w,
+        &["operator", "logs", "--hsm", &tcp.addr, "--log-id", "1"],
+    );
+    assert!(
+        text.contains("\"event\":\"command\"") && text.contains("CreateDomain"),
+        "{text}"
+    );
+    assert!(
+        text.contains("InstallUpdate") && text.contains("\"mode\":\"use\""),
+        "{text}"
+    );
+    assert_eq!(
+        strongroom_hsm::log::verify_chain(&[&text]),
+        Ok(text.lines().count())
+    );
+    let mut tcp = tcp;
+    let addr = tcp.addr.clone();
+    tcp.kill();
+    let again = Hsm::start(&addr, &w.join("tcp"));
+    let listing = ok(w, &["operator", "logs", "--hsm", &again.addr]);
+    let first = listing.lines().next().unwrap().to_string();
+    assert!(first.contains("closed"), "{listing}");
+    let hash = first.split_whitespace().nth(4).unwrap().to_string();
+    ok(
+        w,
+        &[
+            "operator",
+            "attest",
+            "--hsm",
+            &again.addr,
+            "--out",
+            "again.att",
+        ],
+    );
+    let bad = prepared(
+        w,
+        "del-bad",
+        &[
+            "delete-log",
+            "--module",
+            "again.att",
+            "--log-id",
+            "1",
+            "--sha384",
+            &"11".repeat(48),
+        ],
+        &["op1"],
+    );
+    refused(
+        w,
+        &["operator", "submit", &bad, "--hsm", &again.addr],
+        "does not match",
+    );
+    let del = prepared(
+        w,
+        "del",
+        &[
+            "delete-log",
+            "--module",
+            "again.att",
+            "--log-id",
+            "1",
+            "--sha384",
+            &hash,
+        ],
+        &["op1"],
+    );
+    ok(w, &["operator", "submit", &del, "--hsm", &again.addr]);
+    let listing = ok(w, &["operator", "logs", "--hsm", &again.addr]);
+    assert!(!listing.lines().any(|l| l.starts_with("1 ")), "{listing}");
+
+    // The other tamper sensor: SIGUSR1.
+    let status = Command::new("kill")
+        .args(["-USR1", &unix.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let cert = || erasure_certificate(&unix.state);
+    wait_for("the SIGUSR1 erasure certificate", || cert().is_some());
+    let v = ok(
+        w,
+        &[
+            "operator",
+            "verify-erasure",
+            cert().unwrap().to_str().unwrap(),
+        ],
+    );
+    assert!(v.contains("SIGUSR1"), "{v}");
+    let s: serde_json::Value =
+        serde_json::from_str(&ok(w, &["operator", "status", "--hsm", &unix.addr])).unwrap();
+    assert_eq!(
+        (s["erased"].as_bool(), s["mode"].as_str()),
+        (Some(true), Some("service"))
+    );
+    drop(unix);
+}
