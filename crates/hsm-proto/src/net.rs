@@ -392,7 +392,7 @@ impl Connection {
                     Ok(None) => break,
                     Err(_) => break,
                 };
-                let Ok(msg) = bincode::deserialize::<WireResponse>(&frame) else {
+                let Ok(msg) = crate::admin::decode::<WireResponse>(&frame) else {
                     break;
                 };
                 if let Some(reply) = p.lock().expect("pending lock").remove(&msg.id) {

@@ -62,6 +62,9 @@ pub enum KmsError {
     /// A DryRun request that would have succeeded.
     #[error("The request would have succeeded, but the DryRun option is set.")]
     DryRun,
+    /// No security module could serve the request now; retryable.
+    #[error("{0}")]
+    DependencyTimeout(String),
     /// A genuine internal fault.
     #[error("{0}")]
     Internal(String),
@@ -90,6 +93,7 @@ impl KmsError {
             KmsError::IncompleteSignature(_) => "IncompleteSignatureException",
             KmsError::MissingAuthenticationToken => "MissingAuthenticationTokenException",
             KmsError::DryRun => "DryRunOperationException",
+            KmsError::DependencyTimeout(_) => "DependencyTimeoutException",
             KmsError::Internal(_) => "KMSInternalException",
         }
     }
@@ -99,7 +103,9 @@ impl KmsError {
         match self {
             KmsError::MissingAuthenticationToken => StatusCode::FORBIDDEN,
             KmsError::DryRun => StatusCode::PRECONDITION_FAILED,
-            KmsError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            KmsError::Internal(_) | KmsError::DependencyTimeout(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             _ => StatusCode::BAD_REQUEST,
         }
     }
@@ -137,6 +143,15 @@ impl From<strongroom_hsm_proto::HsmError> for KmsError {
         match e {
             H::InvalidCiphertext => KmsError::InvalidCiphertext(String::new()),
             H::InvalidRequest(m) => KmsError::Validation(m),
+            // Every member was tried: none reachable, in use mode, holding
+            // the key, and serving this host. Clients may retry (AWS SDKs
+            // do so for this exception).
+            e if e.retry_elsewhere() => {
+                tracing::error!(error = %e, "no security module could serve the request");
+                KmsError::DependencyTimeout(
+                    "No security module is available to complete the request. Retry later.".into(),
+                )
+            }
             other => {
                 tracing::error!(error = %other, "security module failure");
                 KmsError::Internal("The security module could not complete the request.".into())

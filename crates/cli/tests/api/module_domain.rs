@@ -503,11 +503,22 @@ async fn three_module_domain_from_ceremony_to_recovery() {
         .behavior_version(aws_sdk_kms::config::BehaviorVersion::latest())
         .region(aws_sdk_kms::config::Region::new("us-east-1"))
         .endpoint_url(format!("http://{listen}"))
+        .retry_config(aws_sdk_kms::config::retry::RetryConfig::disabled())
         .credentials_provider(aws_sdk_kms::config::Credentials::new(
             &akid, &secret, None, None, "test",
         ))
         .build();
-    decrypts(&Client::from_conf(conf), &blobs).await;
+    let served = Client::from_conf(conf);
+    decrypts(&served, &blobs).await;
+    // With no module left, clients get AWS's retryable dependency error.
+    drop(r);
+    let err = served
+        .decrypt()
+        .ciphertext_blob(blob(&blobs[0].0))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(crate::common::code(&err), "DependencyTimeoutException");
     let _ = serve.kill();
     let _ = serve.wait();
 
