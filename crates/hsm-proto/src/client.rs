@@ -59,6 +59,16 @@ pub struct HsmClient {
     next: Arc<AtomicUsize>,
 }
 
+/// How actionable a failover error is, for picking the one to report.
+fn rank(e: &HsmError) -> u8 {
+    match e {
+        HsmError::NoDomainKey(_) => 3,
+        HsmError::HostNotAuthorized(_) => 2,
+        HsmError::WrongMode(_) => 1,
+        _ => 0,
+    }
+}
+
 fn unexpected(r: Response) -> HsmError {
     HsmError::Internal(format!("unexpected module response {}", variant(&r)))
 }
@@ -155,7 +165,15 @@ impl HsmClient {
             match self.call_backend(i, request.clone()).await {
                 Err(e) if e.retry_elsewhere() => {
                     tracing::debug!(module = %self.backends[i].name, error = %e, "retrying on another module");
-                    last = Some(e);
+                    // Report what a live module said over "unreachable":
+                    // the caller acts on it (e.g. reloads a stale EKT).
+                    if !matches!(e, HsmError::Unavailable(_))
+                        || last
+                            .as_ref()
+                            .is_none_or(|l| matches!(l, HsmError::Unavailable(_)))
+                    {
+                        last = Some(e);
+                    }
                 }
                 other => return other,
             }

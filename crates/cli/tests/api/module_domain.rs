@@ -207,6 +207,22 @@ async fn three_module_domain_from_ceremony_to_recovery() {
         data_keys.push(dk.plaintext.unwrap().into_inner());
     }
     decrypts(&client, &blobs).await;
+    // Many requests in flight at once share each module connection.
+    let calls = (0..64).map(|i| {
+        let (client, (ct, pt)) = (client.clone(), blobs[i % blobs.len()].clone());
+        tokio::spawn(async move {
+            let out = client
+                .decrypt()
+                .ciphertext_blob(blob(&ct))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(out.plaintext.unwrap().as_ref(), &pt[..]);
+        })
+    });
+    for call in calls.collect::<Vec<_>>() {
+        call.await.unwrap();
+    }
     for h in [&a, &b, &c] {
         assert!(
             requests_served(w, h) > 3,
