@@ -165,13 +165,9 @@ impl HsmClient {
             match self.call_backend(i, request.clone()).await {
                 Err(e) if e.retry_elsewhere() => {
                     tracing::debug!(module = %self.backends[i].name, error = %e, "retrying on another module");
-                    // Report what a live module said over "unreachable":
-                    // the caller acts on it (e.g. reloads a stale EKT).
-                    if !matches!(e, HsmError::Unavailable(_))
-                        || last
-                            .as_ref()
-                            .is_none_or(|l| matches!(l, HsmError::Unavailable(_)))
-                    {
+                    // Report the most actionable answer: a module lacking
+                    // the EKT's generation makes the caller reload it.
+                    if last.as_ref().is_none_or(|l| rank(&e) >= rank(l)) {
                         last = Some(e);
                     }
                 }
