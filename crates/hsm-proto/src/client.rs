@@ -315,3 +315,62 @@ impl HsmClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stand-in module that always answers the same way.
+    struct Answers(Option<HsmError>);
+
+    impl ModuleHandler for Answers {
+        fn handle(&mut self, _: &Caller, _: Request) -> Result<Response, HsmError> {
+            match &self.0 {
+                Some(e) => Err(e.clone()),
+                None => Ok(Response::Random(vec![7])),
+            }
+        }
+    }
+
+    fn router(answers: Vec<Option<HsmError>>) -> HsmClient {
+        let senders = answers
+            .into_iter()
+            .enumerate()
+            .map(|(i, a)| {
+                let one = spawn_module_task(Answers(a), 8);
+                (format!("m{i}"), one.backends[0].tx.clone())
+            })
+            .collect();
+        HsmClient::from_senders(senders)
+    }
+
+    #[tokio::test]
+    async fn fails_over_and_reports_the_most_actionable_error() {
+        let down = || Some(HsmError::Unavailable("down".into()));
+        let c = router(vec![
+            down(),
+            None,
+            Some(HsmError::WrongMode("service".into())),
+        ]);
+        for _ in 0..6 {
+            assert!(matches!(c.generate_random(1).await, Ok(b) if b == [7]));
+        }
+        let c = router(vec![
+            down(),
+            Some(HsmError::NoDomainKey("generation 1".into())),
+            Some(HsmError::WrongMode("service".into())),
+            down(),
+        ]);
+        for _ in 0..4 {
+            let e = c.generate_random(1).await.unwrap_err();
+            assert!(matches!(e, HsmError::NoDomainKey(_)), "{e:?}");
+        }
+        // Errors a module means (bad input) are not retried elsewhere.
+        let c = router(vec![Some(HsmError::InvalidCiphertext), None]);
+        let answers: Vec<_> = [c.generate_random(1).await, c.generate_random(1).await]
+            .into_iter()
+            .map(|r| r.is_ok())
+            .collect();
+        assert_eq!(answers, [false, true]);
+    }
+}

@@ -493,3 +493,37 @@ pub fn caller_from_peer(certs: Option<&[CertificateDer<'static>]>) -> Option<Cal
     let key = certificate_key(certs?.first()?)?;
     Some(Caller::Host(key.into()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn module_addresses() {
+        assert_eq!(
+            "127.0.0.1:7400".parse(),
+            Ok(ModuleAddr::Tcp("127.0.0.1:7400".into()))
+        );
+        assert_eq!("tcp:h:1".parse(), Ok(ModuleAddr::Tcp("h:1".into())));
+        assert_eq!(
+            "unix:/run/m.sock".parse(),
+            Ok(ModuleAddr::Unix("/run/m.sock".into()))
+        );
+        for bad in ["", "7400", "host:", ":1", "h:99999"] {
+            assert!(bad.parse::<ModuleAddr>().is_err(), "{bad}");
+        }
+        assert_eq!(ModuleAddr::Unix("/x".into()).to_string(), "unix:/x");
+    }
+
+    #[test]
+    fn certificates_carry_the_identity_key() {
+        let key = SigningKeyPair::generate().unwrap();
+        let cert = self_signed_cert(&key).unwrap();
+        assert_eq!(certificate_key(&cert).unwrap(), key.public_key());
+        let pins = ModulePins::keys([key.public_key().to_vec()]);
+        assert!(pins.allows(key.public_key()));
+        pins.replace([]);
+        assert!(!pins.allows(key.public_key()));
+        assert!(ModulePins::any().allows(b"anything"));
+    }
+}
