@@ -62,6 +62,9 @@ pub enum KmsError {
     /// A DryRun request that would have succeeded.
     #[error("The request would have succeeded, but the DryRun option is set.")]
     DryRun,
+    /// A quota (tags per key, on-demand rotations) would be exceeded.
+    #[error("{0}")]
+    LimitExceeded(String),
     /// No security module could serve the request now; retryable.
     #[error("{0}")]
     DependencyTimeout(String),
@@ -94,6 +97,7 @@ impl KmsError {
             KmsError::MissingAuthenticationToken => "MissingAuthenticationTokenException",
             KmsError::DryRun => "DryRunOperationException",
             KmsError::DependencyTimeout(_) => "DependencyTimeoutException",
+            KmsError::LimitExceeded(_) => "LimitExceededException",
             KmsError::Internal(_) => "KMSInternalException",
         }
     }

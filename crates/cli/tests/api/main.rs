@@ -13,4 +13,5 @@ mod module_domain;
 mod module_refusals;
 mod persistence;
 mod protocol;
+mod tags;
 mod tls;

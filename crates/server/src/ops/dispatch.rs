@@ -31,7 +31,6 @@ pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
     "ListGrants",
     "ListKeyPolicies",
     "ListKeyRotations",
-    "ListResourceTags",
     "ListRetirableGrants",
     "PutKeyPolicy",
     "ReplicateKey",
@@ -39,8 +38,6 @@ pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
     "RevokeGrant",
     "RotateKeyOnDemand",
     "Sign",
-    "TagResource",
-    "UntagResource",
     "UpdateCustomKeyStore",
     "UpdatePrimaryRegion",
     "Verify",
@@ -100,6 +97,9 @@ impl Processor {
                 json(self.generate_data_key(caller, parse(body)?, false).await?)
             }
             "GenerateRandom" => json(self.generate_random(caller, parse(body)?).await?),
+            "TagResource" => json(self.tag_resource(caller, parse(body)?).await?),
+            "UntagResource" => json(self.untag_resource(caller, parse(body)?).await?),
+            "ListResourceTags" => json(self.list_resource_tags(caller, parse(body)?).await?),
             other if KNOWN_UNSUPPORTED.contains(&other) => Err(KmsError::UnsupportedOperation(
                 format!("{other} is not supported by this Strongroom version."),
             )),

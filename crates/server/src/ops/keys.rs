@@ -214,7 +214,7 @@ impl Processor {
     }
 
     /// Applies `change` to the caller's key under the write lock.
-    async fn modify_key<F>(
+    pub(crate) async fn modify_key<F>(
         &self,
         caller: &Caller,
         key_id: &Option<String>,

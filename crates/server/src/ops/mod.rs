@@ -4,3 +4,4 @@ mod aliases;
 mod crypto;
 mod dispatch;
 mod keys;
+mod tags;
