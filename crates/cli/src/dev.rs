@@ -39,6 +39,8 @@ pub struct DevOptions {
     pub header_read_timeout: Duration,
     /// External security modules; none runs the in-process module.
     pub modules: ExternalModules,
+    /// Length of a day in key-rotation periods (one day; tests shorten it).
+    pub rotation_day: Duration,
 }
 
 impl std::fmt::Debug for DevOptions {
@@ -57,6 +59,7 @@ impl std::fmt::Debug for DevOptions {
             .field("deletion_sweep_interval", &self.deletion_sweep_interval)
             .field("header_read_timeout", &self.header_read_timeout)
             .field("modules", &self.modules)
+            .field("rotation_day", &self.rotation_day)
             .finish()
     }
 }
@@ -75,6 +78,7 @@ impl DevOptions {
             deletion_sweep_interval: Duration::from_secs(60),
             header_read_timeout: Duration::from_secs(30),
             modules: ExternalModules::default(),
+            rotation_day: Duration::from_secs(86_400),
         }
     }
 }
@@ -282,6 +286,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         tls: tls_config,
         deletion_sweep_interval: opts.deletion_sweep_interval,
         header_read_timeout: opts.header_read_timeout,
+        rotation_day: opts.rotation_day,
     };
     if let Ok(strongroom_hsm_proto::Response::Status(s)) =
         hsm.call(strongroom_hsm_proto::Request::Status).await

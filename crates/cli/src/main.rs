@@ -363,6 +363,7 @@ async fn main() -> anyhow::Result<()> {
                     tls,
                     deletion_sweep_interval: Duration::from_secs(deletion_sweep_secs.max(1)),
                     header_read_timeout: Duration::from_secs(30),
+                    rotation_day: Duration::from_secs(86_400),
                 },
                 store,
                 hsm,

@@ -27,6 +27,8 @@ pub struct Processor {
     aliases: DashMap<(String, String), Uuid>,
     /// Serialises metadata writes so the cache always matches the store.
     pub(crate) write_lock: tokio::sync::Mutex<()>,
+    /// How long a "day" of a rotation period lasts (one day, except in tests).
+    pub(crate) rotation_day: std::time::Duration,
 }
 
 /// The policy decision for `caller` on `key`.
@@ -85,7 +87,14 @@ impl Processor {
             ekts: DashMap::new(),
             aliases: DashMap::new(),
             write_lock: tokio::sync::Mutex::new(()),
+            rotation_day: std::time::Duration::from_secs(86_400),
         }
+    }
+
+    /// Shortens the rotation-period day (tests of the scheduler only).
+    pub fn with_rotation_day(mut self, day: std::time::Duration) -> Self {
+        self.rotation_day = day;
+        self
     }
 
     /// The ARN of `key`.

@@ -27,8 +27,11 @@ pub struct ServerConfig {
     pub region: String,
     /// Serve HTTPS with this configuration, else plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
-    /// How often due key deletions are carried out.
+    /// How often due key deletions and automatic rotations are carried out.
     pub deletion_sweep_interval: Duration,
+    /// The length of a day in rotation periods: one day, except in tests
+    /// of the rotation scheduler.
+    pub rotation_day: Duration,
     /// How long a client may take to send request headers, and to finish a
     /// TLS handshake, before its connection is closed.
     pub header_read_timeout: Duration,
@@ -41,6 +44,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("region", &self.region)
             .field("tls", &self.tls.is_some())
             .field("deletion_sweep_interval", &self.deletion_sweep_interval)
+            .field("rotation_day", &self.rotation_day)
             .field("header_read_timeout", &self.header_read_timeout)
             .finish()
     }
@@ -93,11 +97,10 @@ pub async fn start(
 ) -> std::io::Result<RunningServer> {
     let listener = TcpListener::bind(config.listen).await?;
     let local_addr = listener.local_addr()?;
-    let processor = Arc::new(Processor::new(
-        store.clone(),
-        hsm.clone(),
-        config.region.clone(),
-    ));
+    let processor = Arc::new(
+        Processor::new(store.clone(), hsm.clone(), config.region.clone())
+            .with_rotation_day(config.rotation_day),
+    );
     let state = Arc::new(AppState {
         processor: processor.clone(),
         auth: Authenticator::new(store, hsm, config.region.clone()),
@@ -199,6 +202,9 @@ async fn deletion_sweeper(
         }
         if let Err(e) = processor.sweep_deletions(now_epoch()).await {
             tracing::error!(error = %e, "deletion sweep failed; will retry");
+        }
+        if let Err(e) = processor.sweep_rotations(now_epoch()).await {
+            tracing::error!(error = %e, "rotation sweep failed; will retry");
         }
     }
 }

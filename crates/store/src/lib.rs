@@ -11,7 +11,8 @@ pub mod sqlite;
 
 pub use error::StoreError;
 pub use model::{
-    AccessKeyRecord, AccountRecord, AliasRecord, KeyRecord, KeyState, KeyVersionRecord, Tag,
+    AccessKeyRecord, AccountRecord, AliasRecord, KeyRecord, KeyState, KeyVersionRecord,
+    RotationRecord, Tag,
 };
 pub use sqlite::SqliteStore;
 
@@ -86,6 +87,26 @@ pub trait Store: Send + Sync + 'static {
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<AliasRecord>>;
+
+    /// Adds the next version of a key (made by a rotation of
+    /// `rotation_type`) and saves the key's metadata, atomically; refused
+    /// with `AlreadyExists` if another writer added that version first.
+    async fn rotate_key(
+        &self,
+        key: &KeyRecord,
+        version: &KeyVersionRecord,
+        rotation_type: &str,
+    ) -> StoreResult<()>;
+    /// A key's rotations (versions after the first), oldest first, after
+    /// version `after`.
+    async fn list_rotations(
+        &self,
+        id: Uuid,
+        after: u32,
+        limit: usize,
+    ) -> StoreResult<Vec<RotationRecord>>;
+    /// Keys with rotation enabled whose next rotation is at or before `now`.
+    async fn keys_due_for_rotation(&self, now: i64) -> StoreResult<Vec<Uuid>>;
 
     /// Every key version of every account, ordered by (key, version),
     /// starting after `after` (for re-wrapping under a new domain key).

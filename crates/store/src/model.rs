@@ -105,6 +105,23 @@ pub struct KeyRecord {
     pub current_version: u32,
     /// Tags, in the order given.
     pub tags: Vec<Tag>,
+    /// Automatic rotation period, when rotation is enabled.
+    pub rotation_period_days: Option<u32>,
+    /// When automatic rotation next happens (epoch seconds).
+    pub next_rotation_at: Option<i64>,
+    /// On-demand rotations so far (AWS allows 10 per key).
+    pub on_demand_rotations: u32,
+}
+
+/// One completed rotation: a key version after the first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RotationRecord {
+    /// The version the rotation created.
+    pub version: u32,
+    /// Epoch seconds.
+    pub rotated_at: i64,
+    /// `AUTOMATIC` or `ON_DEMAND`.
+    pub rotation_type: String,
 }
 
 /// One version of a key: its backing key as an EKT.

@@ -9,11 +9,12 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 
 use crate::{
-    AccessKeyRecord, AccountRecord, AliasRecord, KeyRecord, KeyState, KeyVersionRecord, Store,
-    StoreError, StoreResult,
+    AccessKeyRecord, AccountRecord, AliasRecord, KeyRecord, KeyState, KeyVersionRecord,
+    RotationRecord, Store, StoreError, StoreResult,
 };
 
 mod migrations;
+mod rotation;
 mod sealed;
 
 /// A store in one SQLite database file.
@@ -85,13 +86,43 @@ impl SqliteStore {
 }
 
 const KEY_COLUMNS: &str = "id, account_id, description, state, key_spec, key_usage, origin, created_at, \
-                           deletion_date, pending_window_days, current_version, tags";
+                           deletion_date, pending_window_days, current_version, tags, \
+                           rotation_period_days, next_rotation_at, on_demand_rotations";
 
 fn uuid_col(row: &Row<'_>, i: usize) -> rusqlite::Result<Uuid> {
     let s: String = row.get(i)?;
     Uuid::parse_str(&s).map_err(|e| {
         rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
     })
+}
+
+/// Writes a key's mutable metadata (shared by `update_key` and rotation).
+pub(crate) fn update_key_row(c: &Connection, k: &KeyRecord) -> StoreResult<()> {
+    let tags = tags_json(k)?;
+    let n = c
+        .execute(
+            "UPDATE keys SET description = ?2, state = ?3, deletion_date = ?4, pending_window_days = ?5, \
+             current_version = ?6, tags = ?7, rotation_period_days = ?8, next_rotation_at = ?9, \
+             on_demand_rotations = ?10 WHERE id = ?1",
+            params![
+                k.id.to_string(),
+                k.description,
+                k.state.as_str(),
+                k.deletion_date,
+                k.pending_window_days,
+                k.current_version,
+                tags,
+                k.rotation_period_days,
+                k.next_rotation_at,
+                k.on_demand_rotations
+            ],
+        )
+        .map_err(db)?;
+    if n == 0 {
+        Err(StoreError::NotFound(k.id.to_string()))
+    } else {
+        Ok(())
+    }
 }
 
 fn key_from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
@@ -114,6 +145,9 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         pending_window_days: row.get(9)?,
         current_version: row.get(10)?,
         tags: serde_json::from_str(&tags).map_err(|e| bad(11, Box::new(e)))?,
+        rotation_period_days: row.get(12)?,
+        next_rotation_at: row.get(13)?,
+        on_demand_rotations: row.get(14)?,
     })
 }
 
@@ -249,7 +283,7 @@ impl Store for SqliteStore {
             let tags = tags_json(&k)?;
             let tx = c.transaction().map_err(db)?;
             tx.execute(
-                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
                 params![
                     k.id.to_string(),
                     k.account_id,
@@ -262,7 +296,10 @@ impl Store for SqliteStore {
                     k.deletion_date,
                     k.pending_window_days,
                     k.current_version,
-                    tags
+                    tags,
+                    k.rotation_period_days,
+                    k.next_rotation_at,
+                    k.on_demand_rotations
                 ],
             )
             .map_err(|e| if is_unique_violation(&e) { StoreError::AlreadyExists(k.id.to_string()) } else { db(e) })?;
@@ -291,26 +328,7 @@ impl Store for SqliteStore {
 
     async fn update_key(&self, k: &KeyRecord) -> StoreResult<()> {
         let k = k.clone();
-        self.run(move |c| {
-            let tags = tags_json(&k)?;
-            let n = c
-                .execute(
-                    "UPDATE keys SET description = ?2, state = ?3, deletion_date = ?4, pending_window_days = ?5, \
-                     current_version = ?6, tags = ?7 WHERE id = ?1",
-                    params![
-                        k.id.to_string(),
-                        k.description,
-                        k.state.as_str(),
-                        k.deletion_date,
-                        k.pending_window_days,
-                        k.current_version,
-                        tags
-                    ],
-                )
-                .map_err(db)?;
-            if n == 0 { Err(StoreError::NotFound(k.id.to_string())) } else { Ok(()) }
-        })
-        .await
+        self.run(move |c| update_key_row(c, &k)).await
     }
 
     async fn list_keys(
@@ -468,6 +486,30 @@ impl Store for SqliteStore {
             rows.collect::<Result<_, _>>().map_err(db)
         })
         .await
+    }
+
+    async fn rotate_key(
+        &self,
+        key: &KeyRecord,
+        version: &KeyVersionRecord,
+        rotation_type: &str,
+    ) -> StoreResult<()> {
+        let (k, v, t) = (key.clone(), version.clone(), rotation_type.to_owned());
+        self.run(move |c| rotation::rotate_key(c, &k, &v, &t)).await
+    }
+
+    async fn list_rotations(
+        &self,
+        id: Uuid,
+        after: u32,
+        limit: usize,
+    ) -> StoreResult<Vec<RotationRecord>> {
+        self.run(move |c| rotation::list_rotations(c, id, after, limit))
+            .await
+    }
+
+    async fn keys_due_for_rotation(&self, now: i64) -> StoreResult<Vec<Uuid>> {
+        self.run(move |c| rotation::keys_due(c, now)).await
     }
 
     async fn list_key_versions(

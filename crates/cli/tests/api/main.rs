@@ -13,5 +13,6 @@ mod module_domain;
 mod module_refusals;
 mod persistence;
 mod protocol;
+mod rotation;
 mod tags;
 mod tls;

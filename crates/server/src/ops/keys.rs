@@ -153,6 +153,9 @@ impl Processor {
             pending_window_days: None,
             current_version: 1,
             tags,
+            rotation_period_days: None,
+            next_rotation_at: None,
+            on_demand_rotations: 0,
         };
         let v = KeyVersionRecord {
             key_id: id,

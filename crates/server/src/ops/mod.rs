@@ -4,4 +4,5 @@ mod aliases;
 mod crypto;
 mod dispatch;
 mod keys;
+mod rotation;
 mod tags;

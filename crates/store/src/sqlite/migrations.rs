@@ -9,9 +9,10 @@ fn db(e: rusqlite::Error) -> StoreError {
 }
 
 /// (version, SQL) in order.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    "CREATE TABLE accounts (
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        "CREATE TABLE accounts (
          id TEXT PRIMARY KEY,
          created_at INTEGER NOT NULL
      );
@@ -54,7 +55,16 @@ const MIGRATIONS: &[(i64, &str)] = &[(
          PRIMARY KEY (account_id, name)
      );
      CREATE INDEX aliases_by_key ON aliases(key_id);",
-)];
+    ),
+    (
+        2,
+        "ALTER TABLE keys ADD COLUMN rotation_period_days INTEGER;
+     ALTER TABLE keys ADD COLUMN next_rotation_at INTEGER;
+     ALTER TABLE keys ADD COLUMN on_demand_rotations INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE key_versions ADD COLUMN rotation_type TEXT;
+     CREATE INDEX keys_by_rotation ON keys(next_rotation_at) WHERE next_rotation_at IS NOT NULL;",
+    ),
+];
 
 /// The newest schema version this binary knows.
 pub fn latest() -> i64 {

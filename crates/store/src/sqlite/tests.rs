@@ -20,6 +20,9 @@ fn key(account: &str) -> (KeyRecord, KeyVersionRecord) {
                 key: "team".into(),
                 value: "a".into(),
             }],
+            rotation_period_days: None,
+            next_rotation_at: None,
+            on_demand_rotations: 0,
         },
         KeyVersionRecord {
             key_id: id,
@@ -272,4 +275,70 @@ async fn sealed_material_pages_in_order_and_swaps_only_if_unchanged() {
             .await
             .unwrap()
     );
+}
+
+#[tokio::test]
+async fn rotation_adds_versions_atomically_and_lists_history() {
+    let s = store_with_account().await;
+    let (mut k, v1) = key("111122223333");
+    k.rotation_period_days = Some(90);
+    k.next_rotation_at = Some(100);
+    s.create_key(&k, &v1).await.unwrap();
+    assert!(s.keys_due_for_rotation(99).await.unwrap().is_empty());
+    assert_eq!(s.keys_due_for_rotation(100).await.unwrap(), vec![k.id]);
+
+    let mut k2 = k.clone();
+    k2.current_version = 2;
+    k2.next_rotation_at = Some(200);
+    let v2 = KeyVersionRecord {
+        version: 2,
+        ekt: vec![2; 90],
+        created_at: 100,
+        ..v1.clone()
+    };
+    s.rotate_key(&k2, &v2, "AUTOMATIC").await.unwrap();
+    // A second writer rotating from the same version loses, changing nothing.
+    let mut k3 = k.clone();
+    k3.current_version = 2;
+    k3.description = "lost".into();
+    let e = s.rotate_key(&k3, &v2, "ON_DEMAND").await.unwrap_err();
+    assert!(matches!(e, StoreError::AlreadyExists(_)));
+    let got = s.get_key(k.id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            got.current_version,
+            got.next_rotation_at,
+            got.description.as_str()
+        ),
+        (2, Some(200), "d")
+    );
+
+    let mut k4 = got.clone();
+    k4.current_version = 3;
+    k4.on_demand_rotations = 1;
+    let v3 = KeyVersionRecord {
+        version: 3,
+        ekt: vec![3; 90],
+        created_at: 150,
+        ..v1.clone()
+    };
+    s.rotate_key(&k4, &v3, "ON_DEMAND").await.unwrap();
+    let history = s.list_rotations(k.id, 0, 10).await.unwrap();
+    assert_eq!(
+        history
+            .iter()
+            .map(|r| (r.version, r.rotated_at, r.rotation_type.as_str()))
+            .collect::<Vec<_>>(),
+        [(2, 100, "AUTOMATIC"), (3, 150, "ON_DEMAND")]
+    );
+    assert_eq!(s.list_rotations(k.id, 2, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        s.get_key_version(k.id, 1).await.unwrap().unwrap().ekt,
+        v1.ekt
+    );
+    // Disabled keys are not due.
+    let mut off = s.get_key(k.id).await.unwrap().unwrap();
+    off.state = KeyState::Disabled;
+    s.update_key(&off).await.unwrap();
+    assert!(s.keys_due_for_rotation(1000).await.unwrap().is_empty());
 }

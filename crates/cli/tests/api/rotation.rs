@@ -1,0 +1,257 @@
+//! Key rotation through aws-sdk-kms: status, on-demand rotation and its
+//! limit, history, every past version still decrypting, and the automatic
+//! scheduler (with a shortened day) across a restart.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use aws_sdk_kms::types::RotationType;
+use strongroom_server::admin;
+
+use crate::common::*;
+
+fn now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+/// The key version a ciphertext blob names (docs/formats.md: bytes 17..21).
+fn version_of(blob: &[u8]) -> u32 {
+    u32::from_be_bytes(blob[17..21].try_into().unwrap())
+}
+
+async fn rotations(c: &aws_sdk_kms::Client, key: &str) -> Vec<(RotationType, f64)> {
+    let mut out = Vec::new();
+    let mut pages = c
+        .list_key_rotations()
+        .key_id(key)
+        .limit(3)
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        for r in page.unwrap().rotations.unwrap_or_default() {
+            out.push((
+                r.rotation_type.unwrap(),
+                r.rotation_date.unwrap().as_secs_f64(),
+            ));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_demand_rotations_keep_every_version_decryptable() {
+    let env = TestEnv::start().await;
+    let c = &env.client;
+    let key = new_key(c).await;
+    let status = c
+        .get_key_rotation_status()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    assert!(!status.key_rotation_enabled && status.next_rotation_date.is_none());
+
+    for bad in [89, 2561] {
+        let e = c
+            .enable_key_rotation()
+            .key_id(&key)
+            .rotation_period_in_days(bad)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "ValidationException", "{bad}");
+    }
+    c.enable_key_rotation()
+        .key_id(&key)
+        .rotation_period_in_days(90)
+        .send()
+        .await
+        .unwrap();
+    let status = c
+        .get_key_rotation_status()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    assert!(status.key_rotation_enabled);
+    assert_eq!(status.rotation_period_in_days, Some(90));
+    let next = status.next_rotation_date.unwrap().as_secs_f64();
+    assert!((next - (now() + 90.0 * 86_400.0)).abs() < 60.0, "{next}");
+
+    // Seal something under every version, with its own context.
+    let mut sealed = Vec::new();
+    for v in 1..=11u32 {
+        if v > 1 {
+            c.rotate_key_on_demand().key_id(&key).send().await.unwrap();
+        }
+        let pt = format!("sealed under version {v}").into_bytes();
+        let ctx = format!("v{v}");
+        let ct = c
+            .encrypt()
+            .key_id(&key)
+            .plaintext(blob(&pt))
+            .encryption_context("version", &ctx)
+            .send()
+            .await
+            .unwrap()
+            .ciphertext_blob
+            .unwrap()
+            .into_inner();
+        assert_eq!(version_of(&ct), v, "new ciphertexts use the newest version");
+        sealed.push((ct, pt, ctx));
+    }
+    let e = c
+        .rotate_key_on_demand()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "LimitExceededException");
+    for (ct, pt, ctx) in &sealed {
+        let out = c
+            .decrypt()
+            .ciphertext_blob(blob(ct))
+            .encryption_context("version", ctx)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(out.plaintext.unwrap().as_ref(), &pt[..]);
+    }
+    // ReEncrypt moves an old ciphertext to the newest version.
+    let re = c
+        .re_encrypt()
+        .ciphertext_blob(blob(&sealed[0].0))
+        .source_encryption_context("version", "v1")
+        .destination_key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(version_of(re.ciphertext_blob.unwrap().as_ref()), 11);
+
+    let history = rotations(c, &key).await;
+    assert_eq!(history.len(), 10);
+    assert!(history.iter().all(|(t, _)| *t == RotationType::OnDemand));
+    assert!(history.windows(2).all(|w| w[0].1 <= w[1].1));
+    let e = c
+        .list_key_rotations()
+        .key_id(&key)
+        .marker("x")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidMarkerException");
+
+    c.disable_key_rotation().key_id(&key).send().await.unwrap();
+    let status = c
+        .get_key_rotation_status()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    assert!(!status.key_rotation_enabled && status.rotation_period_in_days.is_none());
+
+    // A disabled key does not rotate; another account sees nothing.
+    c.disable_key().key_id(&key).send().await.unwrap();
+    let e = c
+        .enable_key_rotation()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "DisabledException");
+    let fresh = new_key(c).await;
+    c.disable_key().key_id(&fresh).send().await.unwrap();
+    let e = c
+        .rotate_key_on_demand()
+        .key_id(&fresh)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "DisabledException");
+    let other = admin::create_account(env.dev.store.as_ref(), Some("555566667777".into()))
+        .await
+        .unwrap();
+    let k = admin::create_access_key(env.dev.store.as_ref(), &env.dev.hsm, &other.id, None)
+        .await
+        .unwrap();
+    let c2 = client_for(&env.dev, &k.access_key_id, &k.secret_access_key);
+    let e = c2
+        .get_key_rotation_status()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "NotFoundException");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_rotates_and_its_schedule_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    // A "day" of 20 ms: a 90-day period is 1.8 s.
+    let tweak = |o: &mut strongroom_cli::dev::DevOptions| {
+        o.rotation_day = Duration::from_millis(20);
+        o.deletion_sweep_interval = Duration::from_millis(100);
+    };
+    let dev = start_in(dir.path(), tweak).await;
+    let c = client_for(&dev, &dev.access_key_id, &dev.secret_access_key);
+    let key = new_key(&c).await;
+    let first = c
+        .encrypt()
+        .key_id(&key)
+        .plaintext(blob(b"before"))
+        .send()
+        .await
+        .unwrap();
+    c.enable_key_rotation()
+        .key_id(&key)
+        .rotation_period_in_days(90)
+        .send()
+        .await
+        .unwrap();
+    // Stop before it is due; the schedule is in the store.
+    dev.shutdown().await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+
+    let dev = start_in(dir.path(), tweak).await;
+    let c = client_for(&dev, &dev.access_key_id, &dev.secret_access_key);
+    let start = Instant::now();
+    while rotations(&c, &key).await.is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "no automatic rotation"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let history = rotations(&c, &key).await;
+    assert!(history.iter().all(|(t, _)| *t == RotationType::Automatic));
+    let status = c
+        .get_key_rotation_status()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        status.next_rotation_date.unwrap().as_secs_f64() > history[0].1,
+        "the next rotation is scheduled"
+    );
+    let after = c
+        .encrypt()
+        .key_id(&key)
+        .plaintext(blob(b"after"))
+        .send()
+        .await
+        .unwrap();
+    let after = after.ciphertext_blob.unwrap().into_inner();
+    assert!(version_of(&after) >= 2);
+    for (ct, pt) in [
+        (first.ciphertext_blob.unwrap().into_inner(), &b"before"[..]),
+        (after, &b"after"[..]),
+    ] {
+        let out = c.decrypt().ciphertext_blob(blob(&ct)).send().await.unwrap();
+        assert_eq!(out.plaintext.unwrap().as_ref(), pt);
+    }
+    dev.shutdown().await;
+}

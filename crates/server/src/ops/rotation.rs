@@ -1,0 +1,278 @@
+//! Key rotation: EnableKeyRotation, DisableKeyRotation,
+//! GetKeyRotationStatus, RotateKeyOnDemand, ListKeyRotations, and the
+//! scheduler's sweep. A rotation adds a key version (a new backing key);
+//! new ciphertexts use it, and every older version still decrypts, because
+//! each ciphertext names its version.
+
+use serde::{Deserialize, Serialize};
+use strongroom_hsm_proto::{KeyRef, KeySpecCode};
+use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord, StoreError};
+
+use crate::auth::Caller;
+use crate::error::KmsError;
+use crate::ops::keys::page_limit;
+use crate::processor::{Processor, now_epoch};
+use crate::protocol::{Empty, KeyIdRequest};
+
+/// AWS's limit of on-demand rotations per key.
+const MAX_ON_DEMAND: u32 = 10;
+const DEFAULT_PERIOD_DAYS: i64 = 365;
+
+/// EnableKeyRotation input.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct EnableKeyRotationRequest {
+    pub key_id: Option<String>,
+    pub rotation_period_in_days: Option<i64>,
+}
+
+/// GetKeyRotationStatus output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct KeyRotationStatusResponse {
+    pub key_rotation_enabled: bool,
+    pub key_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rotation_period_in_days: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_rotation_date: Option<f64>,
+}
+
+/// RotateKeyOnDemand output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RotateKeyOnDemandResponse {
+    pub key_id: String,
+}
+
+/// ListKeyRotations input.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ListKeyRotationsRequest {
+    pub key_id: Option<String>,
+    pub limit: Option<i64>,
+    pub marker: Option<String>,
+}
+
+/// One rotation.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RotationsListEntry {
+    pub key_id: String,
+    pub rotation_date: f64,
+    pub rotation_type: String,
+}
+
+/// ListKeyRotations output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListKeyRotationsResponse {
+    pub rotations: Vec<RotationsListEntry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+    pub truncated: bool,
+}
+
+/// The key's material can be rotated here: symmetric keys of our making.
+fn check_rotatable(p: &Processor, key: &KeyRecord) -> Result<(), KmsError> {
+    if key.key_spec != "SYMMETRIC_DEFAULT" || key.origin != "AWS_KMS" {
+        return Err(KmsError::UnsupportedOperation(format!(
+            "{} cannot be rotated: only symmetric keys with AWS_KMS origin rotate.",
+            p.key_arn(key)
+        )));
+    }
+    match key.state {
+        KeyState::Enabled => Ok(()),
+        KeyState::Disabled => Err(KmsError::Disabled(format!(
+            "{} is disabled.",
+            p.key_arn(key)
+        ))),
+        KeyState::PendingDeletion => Err(KmsError::InvalidState(format!(
+            "{} is pending deletion.",
+            p.key_arn(key)
+        ))),
+    }
+}
+
+impl Processor {
+    /// When a rotation period started `now` ends.
+    fn rotation_due(&self, now: i64, period_days: u32) -> i64 {
+        let ms = u64::from(period_days).saturating_mul(self.rotation_day.as_millis() as u64);
+        now.saturating_add(ms.div_ceil(1000) as i64)
+    }
+
+    pub(crate) async fn enable_key_rotation(
+        &self,
+        caller: &Caller,
+        req: EnableKeyRotationRequest,
+    ) -> Result<Empty, KmsError> {
+        let days = req.rotation_period_in_days.unwrap_or(DEFAULT_PERIOD_DAYS);
+        if !(90..=2560).contains(&days) {
+            return Err(KmsError::Validation(format!(
+                "1 validation error detected: Value '{days}' at 'rotationPeriodInDays' failed to satisfy constraint: Member must have value between 90 and 2560"
+            )));
+        }
+        let days = days as u32;
+        let next = self.rotation_due(now_epoch(), days);
+        self.modify_key(caller, &req.key_id, |p, k| {
+            check_rotatable(p, k)?;
+            k.rotation_period_days = Some(days);
+            k.next_rotation_at = Some(next);
+            Ok(())
+        })
+        .await?;
+        Ok(Empty {})
+    }
+
+    pub(crate) async fn disable_key_rotation(
+        &self,
+        caller: &Caller,
+        req: KeyIdRequest,
+    ) -> Result<Empty, KmsError> {
+        self.modify_key(caller, &req.key_id, |p, k| {
+            check_rotatable(p, k)?;
+            k.rotation_period_days = None;
+            k.next_rotation_at = None;
+            Ok(())
+        })
+        .await?;
+        Ok(Empty {})
+    }
+
+    pub(crate) async fn get_key_rotation_status(
+        &self,
+        caller: &Caller,
+        req: KeyIdRequest,
+    ) -> Result<KeyRotationStatusResponse, KmsError> {
+        let key = self.resolve(caller, &req.key_id, false).await?;
+        if key.state == KeyState::PendingDeletion {
+            return Err(KmsError::InvalidState(format!(
+                "{} is pending deletion.",
+                self.key_arn(&key)
+            )));
+        }
+        Ok(KeyRotationStatusResponse {
+            key_rotation_enabled: key.rotation_period_days.is_some(),
+            key_id: key.id.to_string(),
+            rotation_period_in_days: key.rotation_period_days,
+            next_rotation_date: key.next_rotation_at.map(|t| t as f64),
+        })
+    }
+
+    pub(crate) async fn rotate_key_on_demand(
+        &self,
+        caller: &Caller,
+        req: KeyIdRequest,
+    ) -> Result<RotateKeyOnDemandResponse, KmsError> {
+        let _guard = self.write_lock.lock().await;
+        let key = self.resolve(caller, &req.key_id, false).await?;
+        check_rotatable(self, &key)?;
+        if key.on_demand_rotations >= MAX_ON_DEMAND {
+            return Err(KmsError::LimitExceeded(format!(
+                "{} has reached the limit of {MAX_ON_DEMAND} on-demand rotations.",
+                self.key_arn(&key)
+            )));
+        }
+        let mut next = (*key).clone();
+        next.on_demand_rotations += 1;
+        self.add_version(next, "ON_DEMAND").await?;
+        Ok(RotateKeyOnDemandResponse {
+            key_id: key.id.to_string(),
+        })
+    }
+
+    /// Adds the next version to `key` (metadata already updated apart from
+    /// the version) and caches it. Hold `write_lock`.
+    async fn add_version(&self, mut key: KeyRecord, rotation_type: &str) -> Result<(), KmsError> {
+        let version = KeyRef {
+            key_id: key.id,
+            version: key.current_version + 1,
+        };
+        let ekt = self
+            .hsm
+            .generate_backing_key(version, KeySpecCode::SymmetricDefault)
+            .await?;
+        key.current_version = version.version;
+        let record = KeyVersionRecord {
+            key_id: key.id,
+            version: version.version,
+            ekt: ekt.0.clone(),
+            created_at: now_epoch(),
+        };
+        match self.store.rotate_key(&key, &record, rotation_type).await {
+            Ok(()) => {}
+            // Another frontend rotated first; ours was never stored.
+            Err(StoreError::AlreadyExists(_)) => {
+                return Err(KmsError::InvalidState(format!(
+                    "{} was rotated concurrently; retry.",
+                    self.key_arn(&key)
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+        tracing::info!(key_id = %key.id, version = version.version, rotation_type, "key rotated");
+        self.cache_new_key(key, version, ekt);
+        Ok(())
+    }
+
+    pub(crate) async fn list_key_rotations(
+        &self,
+        caller: &Caller,
+        req: ListKeyRotationsRequest,
+    ) -> Result<ListKeyRotationsResponse, KmsError> {
+        let limit = page_limit(req.limit, 1000, 100)?;
+        let key = self.resolve(caller, &req.key_id, false).await?;
+        check_rotatable(self, &key).or_else(|e| match e {
+            KmsError::Disabled(_) => Ok(()),
+            e => Err(e),
+        })?;
+        let after = match req.marker.as_deref() {
+            None => 0,
+            Some(m) => m
+                .parse::<u32>()
+                .map_err(|_| KmsError::InvalidMarker("Invalid marker".into()))?,
+        };
+        let mut rows = self.store.list_rotations(key.id, after, limit + 1).await?;
+        let truncated = rows.len() > limit;
+        rows.truncate(limit);
+        Ok(ListKeyRotationsResponse {
+            next_marker: truncated
+                .then(|| rows.last().map(|r| r.version.to_string()))
+                .flatten(),
+            rotations: rows
+                .into_iter()
+                .map(|r| RotationsListEntry {
+                    key_id: key.id.to_string(),
+                    rotation_date: r.rotated_at as f64,
+                    rotation_type: r.rotation_type,
+                })
+                .collect(),
+            truncated,
+        })
+    }
+
+    /// Rotates every key whose automatic rotation is due at `now`; returns
+    /// how many. Run by the background scheduler; state is in the store, so
+    /// a rotation missed while stopped happens at the next start.
+    pub async fn sweep_rotations(&self, now: i64) -> Result<usize, KmsError> {
+        let mut n = 0;
+        for id in self.store.keys_due_for_rotation(now).await? {
+            let _guard = self.write_lock.lock().await;
+            // Re-check under the lock: it may have been disabled meanwhile.
+            let Some(key) = self.store.get_key(id).await? else {
+                continue;
+            };
+            let (Some(period), Some(due)) = (key.rotation_period_days, key.next_rotation_at) else {
+                continue;
+            };
+            if due > now || key.state != KeyState::Enabled {
+                continue;
+            }
+            let mut next = key;
+            next.next_rotation_at = Some(self.rotation_due(now, period));
+            self.add_version(next, "AUTOMATIC").await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+}
