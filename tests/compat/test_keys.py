@@ -38,3 +38,17 @@ def test_rotation_with_boto3(kms, key_arn):
     # is tested through aws-sdk-kms, which sends what it is given.)
     kms.disable_key_rotation(KeyId=key_arn)
     assert kms.get_key_rotation_status(KeyId=key_arn)["KeyRotationEnabled"] is False
+
+
+def test_hmac_keys_with_boto3(kms):
+    key = kms.create_key(KeySpec="HMAC_512", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]
+    assert key["MacAlgorithms"] == ["HMAC_SHA_512"] and "EncryptionAlgorithms" not in key
+    mac = kms.generate_mac(KeyId=key["Arn"], Message=b"m", MacAlgorithm="HMAC_SHA_512")["Mac"]
+    assert len(mac) == 64
+    assert kms.verify_mac(KeyId=key["Arn"], Message=b"m", MacAlgorithm="HMAC_SHA_512", Mac=mac)["MacValid"] is True
+    with pytest.raises(ClientError) as e:
+        kms.verify_mac(KeyId=key["Arn"], Message=b"n", MacAlgorithm="HMAC_SHA_512", Mac=mac)
+    assert error_code(e) == "KMSInvalidMacException"
+    with pytest.raises(ClientError) as e:
+        kms.encrypt(KeyId=key["Arn"], Plaintext=b"x")
+    assert error_code(e) == "InvalidKeyUsageException"

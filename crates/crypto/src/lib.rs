@@ -11,6 +11,7 @@ mod asymmetric;
 mod digest;
 mod error;
 mod kdf;
+mod mac;
 mod random;
 mod secret;
 
@@ -19,5 +20,6 @@ pub use asymmetric::{AgreementKeyPair, SigningKeyPair, seal_to, verify_p384};
 pub use digest::{HmacSha256Key, constant_time_eq, hmac_sha256, sha256, sha384, sigv4_signing_key};
 pub use error::CryptoError;
 pub use kdf::hkdf_sha256;
+pub use mac::{HmacAlgorithm, HmacKey};
 pub use random::{fill_random, random_array};
 pub use secret::{SecretBytes, SecretKey256};

@@ -91,6 +91,8 @@ fn variant(r: &Response) -> &'static str {
         Response::LogBytes(_) => "LogBytes",
         Response::Ekts(_) => "Ekts",
         Response::SealedCredentials(_) => "SealedCredentials",
+        Response::Mac(_) => "Mac",
+        Response::MacValid(_) => "MacValid",
     }
 }
 
@@ -303,6 +305,44 @@ impl HsmClient {
             .await?
         {
             Response::SigningKey(k) => Ok(k),
+            r => Err(unexpected(r)),
+        }
+    }
+
+    /// The HMAC of `message` under `key`.
+    pub async fn generate_mac(
+        &self,
+        key: KeyRef,
+        ekt: Ekt,
+        message: Zeroizing<Vec<u8>>,
+    ) -> Result<Vec<u8>, HsmError> {
+        match self
+            .call(Request::GenerateMac { key, ekt, message })
+            .await?
+        {
+            Response::Mac(m) => Ok(m),
+            r => Err(unexpected(r)),
+        }
+    }
+
+    /// Whether `mac` is the HMAC of `message` under `key`.
+    pub async fn verify_mac(
+        &self,
+        key: KeyRef,
+        ekt: Ekt,
+        message: Zeroizing<Vec<u8>>,
+        mac: Vec<u8>,
+    ) -> Result<bool, HsmError> {
+        match self
+            .call(Request::VerifyMac {
+                key,
+                ekt,
+                message,
+                mac,
+            })
+            .await?
+        {
+            Response::MacValid(v) => Ok(v),
             r => Err(unexpected(r)),
         }
     }

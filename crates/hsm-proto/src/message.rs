@@ -17,6 +17,14 @@ pub struct KeyRef {
 pub enum KeySpecCode {
     /// 256-bit AES backing key (AWS `SYMMETRIC_DEFAULT`).
     SymmetricDefault = 1,
+    /// HMAC-SHA-224 key, derived from a 256-bit seed (AWS `HMAC_224`).
+    Hmac224 = 2,
+    /// HMAC-SHA-256 (AWS `HMAC_256`).
+    Hmac256 = 3,
+    /// HMAC-SHA-384 (AWS `HMAC_384`).
+    Hmac384 = 4,
+    /// HMAC-SHA-512 (AWS `HMAC_512`).
+    Hmac512 = 5,
 }
 
 impl KeySpecCode {
@@ -24,8 +32,38 @@ impl KeySpecCode {
     pub fn from_u8(b: u8) -> Option<Self> {
         match b {
             1 => Some(Self::SymmetricDefault),
+            2 => Some(Self::Hmac224),
+            3 => Some(Self::Hmac256),
+            4 => Some(Self::Hmac384),
+            5 => Some(Self::Hmac512),
             _ => None,
         }
+    }
+}
+
+impl KeySpecCode {
+    /// The spec for an AWS `KeySpec` name.
+    pub fn from_aws(name: &str) -> Option<Self> {
+        Some(match name {
+            "SYMMETRIC_DEFAULT" => Self::SymmetricDefault,
+            "HMAC_224" => Self::Hmac224,
+            "HMAC_256" => Self::Hmac256,
+            "HMAC_384" => Self::Hmac384,
+            "HMAC_512" => Self::Hmac512,
+            _ => return None,
+        })
+    }
+
+    /// The HMAC variant, for HMAC specs.
+    pub fn hmac(self) -> Option<strongroom_crypto::HmacAlgorithm> {
+        use strongroom_crypto::HmacAlgorithm as H;
+        Some(match self {
+            Self::Hmac224 => H::Sha224,
+            Self::Hmac256 => H::Sha256,
+            Self::Hmac384 => H::Sha384,
+            Self::Hmac512 => H::Sha512,
+            Self::SymmetricDefault => return None,
+        })
     }
 }
 
@@ -125,6 +163,19 @@ pub enum Request {
         sealed: Vec<u8>,
         scope: SigV4Scope,
     },
+    /// HMAC of `message` under an HMAC key.
+    GenerateMac {
+        key: KeyRef,
+        ekt: Ekt,
+        message: Zeroizing<Vec<u8>>,
+    },
+    /// Whether `mac` is the HMAC of `message` (compared in constant time).
+    VerifyMac {
+        key: KeyRef,
+        ekt: Ekt,
+        message: Zeroizing<Vec<u8>>,
+        mac: Vec<u8>,
+    },
     /// Drop every cached copy of a key's backing keys.
     ForgetKey { key_id: uuid::Uuid },
     /// Describe the module (id, mode, domains, cache use); never secrets.
@@ -166,6 +217,8 @@ impl std::fmt::Debug for Request {
             Request::SealCredential { .. } => "SealCredential",
             Request::DeriveSigV4Key { .. } => "DeriveSigV4Key",
             Request::ForgetKey { .. } => "ForgetKey",
+            Request::GenerateMac { .. } => "GenerateMac",
+            Request::VerifyMac { .. } => "VerifyMac",
             Request::Status => "Status",
             Request::Command(_) => "Command",
             Request::GetDomainToken { .. } => "GetDomainToken",
@@ -219,6 +272,10 @@ pub enum Response {
     Ekts(Vec<Ekt>),
     /// Re-sealed credentials, in request order.
     SealedCredentials(Vec<Vec<u8>>),
+    /// A MAC.
+    Mac(Vec<u8>),
+    /// Whether a MAC verified.
+    MacValid(bool),
 }
 
 /// Why a module refused or failed a request. Each maps to one AWS error at
@@ -237,6 +294,9 @@ pub enum HsmError {
     /// A stored credential could not be opened.
     #[error("the credential is invalid")]
     InvalidCredential,
+    /// The key's spec does not allow this operation.
+    #[error("{0}")]
+    WrongKeyUsage(String),
     /// The module is in the wrong mode for this request.
     #[error("{0}")]
     WrongMode(String),
@@ -326,6 +386,8 @@ impl std::fmt::Debug for Response {
             Response::LogBytes(b) => write!(f, "LogBytes({} bytes)", b.len()),
             Response::Ekts(e) => write!(f, "Ekts({})", e.len()),
             Response::SealedCredentials(c) => write!(f, "SealedCredentials({})", c.len()),
+            Response::Mac(m) => write!(f, "Mac({} bytes)", m.len()),
+            Response::MacValid(v) => write!(f, "MacValid({v})"),
         }
     }
 }

@@ -65,6 +65,15 @@ pub fn domain_of(ekt: &Ekt) -> Result<(Uuid, u32), HsmError> {
     Ok((id, generation))
 }
 
+/// The key spec an EKT says it holds (unverified: opening it verifies).
+pub fn spec_of(ekt: &Ekt) -> Result<KeySpecCode, HsmError> {
+    let b = &ekt.0;
+    if b.len() != EKT_LEN || b[0] != EKT_V1 {
+        return Err(HsmError::InvalidKeyToken);
+    }
+    KeySpecCode::from_u8(b[41]).ok_or(HsmError::InvalidKeyToken)
+}
+
 /// Opens an EKT, checking it belongs to `domain`.
 pub fn open(
     domain: &DomainKey,

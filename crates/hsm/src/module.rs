@@ -288,24 +288,59 @@ impl Module {
         })
     }
 
-    /// The backing key for `key`, from the vault or by opening `token`.
+    /// The backing key (or seed) for `key`, from the vault or by opening
+    /// `token`, with its spec.
+    fn key_material(
+        &mut self,
+        caller: &Caller,
+        key: KeyRef,
+        token: &Ekt,
+    ) -> Result<(&[u8; 32], KeySpecCode), HsmError> {
+        let (domain, generation) = ekt::domain_of(token)?;
+        let claimed = ekt::spec_of(token)?;
+        self.require_use()?;
+        let dk = Self::lookup(&self.domains, caller, domain, generation)?;
+        if self.vault.get(&key, domain, claimed).is_none() {
+            let (opened, spec, secret) = ekt::open(dk, token)?;
+            if opened != key || spec != claimed {
+                return Err(HsmError::InvalidKeyToken);
+            }
+            self.vault.insert(key, domain, spec, &secret);
+        }
+        let material = self
+            .vault
+            .get(&key, domain, claimed)
+            .expect("just inserted");
+        Ok((material, claimed))
+    }
+
+    /// The AES backing key of a symmetric encryption key.
     fn backing_key(
         &mut self,
         caller: &Caller,
         key: KeyRef,
         token: &Ekt,
     ) -> Result<&[u8; 32], HsmError> {
-        let (domain, generation) = ekt::domain_of(token)?;
-        self.require_use()?;
-        let dk = Self::lookup(&self.domains, caller, domain, generation)?;
-        if self.vault.get(&key, domain).is_none() {
-            let (opened, _spec, secret) = ekt::open(dk, token)?;
-            if opened != key {
-                return Err(HsmError::InvalidKeyToken);
-            }
-            self.vault.insert(key, domain, &secret);
+        match self.key_material(caller, key, token)? {
+            (k, KeySpecCode::SymmetricDefault) => Ok(k),
+            (_, spec) => Err(HsmError::WrongKeyUsage(format!(
+                "a {spec:?} key cannot encrypt or decrypt"
+            ))),
         }
-        Ok(self.vault.get(&key, domain).expect("just inserted"))
+    }
+
+    /// The HMAC key of an HMAC key's version.
+    fn hmac_key(
+        &mut self,
+        caller: &Caller,
+        key: KeyRef,
+        token: &Ekt,
+    ) -> Result<strongroom_crypto::HmacKey, HsmError> {
+        let (seed, spec) = self.key_material(caller, key, token)?;
+        let alg = spec.hmac().ok_or_else(|| {
+            HsmError::WrongKeyUsage(format!("a {spec:?} key cannot generate or verify MACs"))
+        })?;
+        strongroom_crypto::HmacKey::derive(seed, alg).map_err(|e| HsmError::Internal(e.to_string()))
     }
 
     fn decrypt(
@@ -334,7 +369,7 @@ impl Module {
         let dk = self.current_domain(caller)?;
         let domain = dk.id();
         let token = ekt::seal(dk, key, spec, &secret)?;
-        self.vault.insert(key, domain, &secret);
+        self.vault.insert(key, domain, spec, &secret);
         Ok(token)
     }
 
@@ -570,6 +605,19 @@ impl ModuleHandler for Module {
                 let dk = self.domain_key(caller, domain, generation)?;
                 credential::derive_sigv4(dk, &access_key_id, &sealed, &scope)
                     .map(Response::SigningKey)
+            }
+            Request::GenerateMac { key, ekt, message } => {
+                let k = self.hmac_key(caller, key, &ekt)?;
+                Ok(Response::Mac(k.sign(&message)))
+            }
+            Request::VerifyMac {
+                key,
+                ekt,
+                message,
+                mac,
+            } => {
+                let k = self.hmac_key(caller, key, &ekt)?;
+                Ok(Response::MacValid(k.verify(&message, &mac)))
             }
             Request::ForgetKey { key_id } => {
                 self.require_use()?;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use strongroom_crypto::SecretKey256;
-use strongroom_hsm_proto::KeyRef;
+use strongroom_hsm_proto::{KeyRef, KeySpecCode};
 use uuid::Uuid;
 use zeroize::{Zeroize, Zeroizing};
 
@@ -75,6 +75,7 @@ fn exclude_from_core_dumps(bytes: &[u8]) {
 struct SlotUse {
     key: KeyRef,
     domain: Uuid,
+    spec: KeySpecCode,
     uses: u64,
     last_used: u64,
 }
@@ -124,14 +125,14 @@ impl KeyVault {
         }
     }
 
-    /// The cached key for `key` of `domain`, counting the use. A key cached
-    /// for another domain is not returned: a caller must prove the domain
-    /// by an EKT that opens.
-    pub fn get(&mut self, key: &KeyRef, domain: Uuid) -> Option<&[u8; KEY_LEN]> {
+    /// The cached key for `key` of `domain` and `spec`, counting the use. A
+    /// key cached for another domain or spec is not returned: a caller must
+    /// prove both by an EKT that opens.
+    pub fn get(&mut self, key: &KeyRef, domain: Uuid, spec: KeySpecCode) -> Option<&[u8; KEY_LEN]> {
         let i = *self.index.get(key)?;
         self.tick += 1;
         let u = self.slots[i].as_mut().expect("indexed slot is used");
-        if u.domain != domain {
+        if u.domain != domain || u.spec != spec {
             return None;
         }
         u.uses += 1;
@@ -140,7 +141,13 @@ impl KeyVault {
     }
 
     /// Caches `secret` for `key`, evicting the least used key if full.
-    pub fn insert(&mut self, key: KeyRef, domain: Uuid, secret: &SecretKey256) -> &[u8; KEY_LEN] {
+    pub fn insert(
+        &mut self,
+        key: KeyRef,
+        domain: Uuid,
+        spec: KeySpecCode,
+        secret: &SecretKey256,
+    ) -> &[u8; KEY_LEN] {
         self.tick += 1;
         let i = match self.index.get(&key) {
             Some(&i) => i,
@@ -157,6 +164,7 @@ impl KeyVault {
         self.slots[i] = Some(SlotUse {
             key,
             domain,
+            spec,
             uses: 1,
             last_used: self.tick,
         });
@@ -214,13 +222,15 @@ mod tests {
     use super::*;
 
     const D: Uuid = Uuid::nil();
+    const S: KeySpecCode = KeySpecCode::SymmetricDefault;
 
     #[test]
     fn another_domains_cached_key_is_not_returned() {
         let mut v = KeyVault::new(2);
-        v.insert(kr(1), D, &SecretKey256::from_bytes([1; 32]));
-        assert!(v.get(&kr(1), Uuid::from_u128(5)).is_none());
-        assert!(v.get(&kr(1), D).is_some());
+        v.insert(kr(1), D, S, &SecretKey256::from_bytes([1; 32]));
+        assert!(v.get(&kr(1), Uuid::from_u128(5), S).is_none());
+        assert!(v.get(&kr(1), D, KeySpecCode::Hmac256).is_none());
+        assert!(v.get(&kr(1), D, S).is_some());
         assert_eq!(v.clear(), 1);
         assert!(!v.slab.bytes.iter().any(|&b| b != 0));
     }
@@ -235,15 +245,15 @@ mod tests {
     #[test]
     fn keeps_most_used_and_wipes_evicted() {
         let mut v = KeyVault::new(2);
-        v.insert(kr(1), D, &SecretKey256::from_bytes([1; 32]));
-        v.insert(kr(2), D, &SecretKey256::from_bytes([2; 32]));
+        v.insert(kr(1), D, S, &SecretKey256::from_bytes([1; 32]));
+        v.insert(kr(2), D, S, &SecretKey256::from_bytes([2; 32]));
         for _ in 0..5 {
-            assert_eq!(v.get(&kr(1), D).unwrap(), &[1; 32]);
+            assert_eq!(v.get(&kr(1), D, S).unwrap(), &[1; 32]);
         }
-        v.insert(kr(3), D, &SecretKey256::from_bytes([3; 32]));
-        assert!(v.get(&kr(2), D).is_none(), "least used key evicted");
-        assert_eq!(v.get(&kr(1), D).unwrap(), &[1; 32]);
-        assert_eq!(v.get(&kr(3), D).unwrap(), &[3; 32]);
+        v.insert(kr(3), D, S, &SecretKey256::from_bytes([3; 32]));
+        assert!(v.get(&kr(2), D, S).is_none(), "least used key evicted");
+        assert_eq!(v.get(&kr(1), D, S).unwrap(), &[1; 32]);
+        assert_eq!(v.get(&kr(3), D, S).unwrap(), &[3; 32]);
         assert_eq!(v.len(), 2);
         // The evicted slot was reused, and no slot still holds key 2's bytes.
         assert!(!v.slab.bytes.chunks(32).any(|c| c == [2; 32]));
@@ -260,12 +270,12 @@ mod tests {
             key_id: Uuid::from_u128(9),
             version: 2,
         };
-        v.insert(a1, D, &SecretKey256::from_bytes([7; 32]));
-        v.insert(a2, D, &SecretKey256::from_bytes([8; 32]));
-        v.insert(kr(1), D, &SecretKey256::from_bytes([1; 32]));
+        v.insert(a1, D, S, &SecretKey256::from_bytes([7; 32]));
+        v.insert(a2, D, S, &SecretKey256::from_bytes([8; 32]));
+        v.insert(kr(1), D, S, &SecretKey256::from_bytes([1; 32]));
         v.forget(Uuid::from_u128(9));
         assert_eq!(v.len(), 1);
-        assert!(v.get(&a1, D).is_none() && v.get(&a2, D).is_none());
+        assert!(v.get(&a1, D, S).is_none() && v.get(&a2, D, S).is_none());
         assert!(
             !v.slab
                 .bytes

@@ -62,6 +62,9 @@ pub enum KmsError {
     /// A DryRun request that would have succeeded.
     #[error("The request would have succeeded, but the DryRun option is set.")]
     DryRun,
+    /// VerifyMac: the MAC does not verify.
+    #[error("{0}")]
+    InvalidMac(String),
     /// A quota (tags per key, on-demand rotations) would be exceeded.
     #[error("{0}")]
     LimitExceeded(String),
@@ -98,6 +101,7 @@ impl KmsError {
             KmsError::DryRun => "DryRunOperationException",
             KmsError::DependencyTimeout(_) => "DependencyTimeoutException",
             KmsError::LimitExceeded(_) => "LimitExceededException",
+            KmsError::InvalidMac(_) => "KMSInvalidMacException",
             KmsError::Internal(_) => "KMSInternalException",
         }
     }
@@ -147,6 +151,7 @@ impl From<strongroom_hsm_proto::HsmError> for KmsError {
         match e {
             H::InvalidCiphertext => KmsError::InvalidCiphertext(String::new()),
             H::InvalidRequest(m) => KmsError::Validation(m),
+            H::WrongKeyUsage(m) => KmsError::InvalidKeyUsage(m),
             // Every member was tried: none reachable, in use mode, holding
             // the key, and serving this host. Clients may retry (AWS SDKs
             // do so for this exception).

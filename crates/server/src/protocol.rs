@@ -80,7 +80,10 @@ pub struct KeyMetadata {
     pub key_manager: &'static str,
     pub customer_master_key_spec: String,
     pub key_spec: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub encryption_algorithms: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mac_algorithms: Vec<&'static str>,
     pub multi_region: bool,
 }
 

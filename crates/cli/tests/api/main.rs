@@ -9,6 +9,7 @@ mod crypto;
 mod hsm_process;
 mod isolation;
 mod lifecycle;
+mod mac;
 mod module_domain;
 mod module_refusals;
 mod persistence;

@@ -115,7 +115,7 @@ fn tamper_erases_everything_and_signs_a_certificate() {
     let h = host_caller(&host);
     let d = domain_of(&create_domain(&mut a, &ops, &host, 0));
     let (key, ekt) = new_key(&mut a, &h);
-    let backing = *a.vault.get(&key, d).unwrap();
+    let backing = *a.vault.get(&key, d, KeySpecCode::SymmetricDefault).unwrap();
     let domain_root = *a.domains[&d].keys[&1].root().expose();
     let signer = a.identity.signing.public_key().to_vec();
     let cert = a.erase("test sensor");
@@ -240,4 +240,78 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+#[test]
+fn hmac_keys_mac_inside_and_refuse_encryption() {
+    let mut a = module(&tempfile::tempdir().unwrap());
+    let ops = operators(3);
+    let host = SigningKeyPair::generate().unwrap();
+    let h = host_caller(&host);
+    let d = domain_of(&create_domain(&mut a, &ops, &host, 0));
+    let key = KeyRef {
+        key_id: Uuid::new_v4(),
+        version: 1,
+    };
+    let Ok(Response::Ekt(ekt)) = a.handle(
+        &h,
+        Request::GenerateBackingKey {
+            key,
+            spec: KeySpecCode::Hmac384,
+        },
+    ) else {
+        panic!()
+    };
+    let msg = Zeroizing::new(b"to authenticate".to_vec());
+    let Ok(Response::Mac(mac)) = a.handle(
+        &h,
+        Request::GenerateMac {
+            key,
+            ekt: ekt.clone(),
+            message: msg.clone(),
+        },
+    ) else {
+        panic!()
+    };
+    // The MAC is HMAC-SHA-384 under the key derived from the stored seed
+    // (crates/crypto checks the derivation against RustCrypto's HKDF/HMAC).
+    let seed = *a.vault.get(&key, d, KeySpecCode::Hmac384).unwrap();
+    let expected =
+        strongroom_crypto::HmacKey::derive(&seed, strongroom_crypto::HmacAlgorithm::Sha384)
+            .unwrap();
+    assert_eq!(mac, expected.sign(&msg));
+    let verify = |a: &mut Module, mac: Vec<u8>| match a.handle(
+        &h,
+        Request::VerifyMac {
+            key,
+            ekt: ekt.clone(),
+            message: msg.clone(),
+            mac,
+        },
+    ) {
+        Ok(Response::MacValid(v)) => v,
+        other => panic!("{other:?}"),
+    };
+    assert!(verify(&mut a, mac.clone()));
+    let mut bad = mac.clone();
+    bad[47] ^= 0x80;
+    assert!(!verify(&mut a, bad));
+    // After eviction the EKT is opened again, with the same result.
+    a.vault.clear();
+    assert!(verify(&mut a, mac));
+    // An HMAC key cannot encrypt, and a symmetric key cannot MAC.
+    assert!(matches!(
+        encrypt(&mut a, &h, key, &ekt, b"x"),
+        Err(HsmError::WrongKeyUsage(_))
+    ));
+    let (sym, sym_ekt) = new_key(&mut a, &h);
+    let r = a.handle(
+        &h,
+        Request::GenerateMac {
+            key: sym,
+            ekt: sym_ekt,
+            message: msg,
+        },
+    );
+    assert!(matches!(r, Err(HsmError::WrongKeyUsage(_))), "{r:?}");
 }

@@ -33,6 +33,18 @@ fn check_algorithm(alg: &Option<String>) -> Result<(), KmsError> {
     }
 }
 
+/// The key encrypts and decrypts (not an HMAC or signing key).
+fn require_encryption_key(p: &Processor, key: &KeyRecord) -> Result<(), KmsError> {
+    if key.key_usage != "ENCRYPT_DECRYPT" {
+        return Err(KmsError::InvalidKeyUsage(format!(
+            "{} key usage is {} which is not valid for this operation.",
+            p.key_arn(key),
+            key.key_usage
+        )));
+    }
+    Ok(())
+}
+
 fn no_recipient(r: &Option<serde_json::Value>) -> Result<(), KmsError> {
     match r {
         Some(v) if !v.is_null() => Err(KmsError::UnsupportedOperation(
@@ -115,6 +127,7 @@ impl Processor {
             Some(k) if caller_may_use(caller, &k) => k,
             _ => return Err(KmsError::InvalidCiphertext(String::new())),
         };
+        require_encryption_key(self, &key)?;
         self.require_usable(&key)?;
         let ekt = self
             .ekt(header.key)
@@ -143,6 +156,7 @@ impl Processor {
         check_algorithm(&req.encryption_algorithm)?;
         let context = context_bytes(&req.encryption_context)?;
         let key = self.resolve(caller, &req.key_id, true).await?;
+        require_encryption_key(self, &key)?;
         self.require_usable(&key)?;
         dry_run(req.dry_run)?;
         let (version, ekt) = self.current_ekt(&key).await?;
@@ -199,6 +213,7 @@ impl Processor {
         let destination_context = context_bytes(&req.destination_encryption_context)?;
         let dest = self.resolve(caller, &req.destination_key_id, true).await?;
         let src = self.source_key(caller, blob, &req.source_key_id).await?;
+        require_encryption_key(self, &dest)?;
         self.require_usable(&dest)?;
         dry_run(req.dry_run)?;
         let (dest_version, dest_ekt) = self.current_ekt(&dest).await?;
@@ -243,6 +258,7 @@ impl Processor {
         no_recipient(&req.recipient)?;
         let context = context_bytes(&req.encryption_context)?;
         let key = self.resolve(caller, &req.key_id, true).await?;
+        require_encryption_key(self, &key)?;
         self.require_usable(&key)?;
         dry_run(req.dry_run)?;
         let (version, ekt) = self.current_ekt(&key).await?;

@@ -20,7 +20,6 @@ pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
     "DisconnectCustomKeyStore",
     "GenerateDataKeyPair",
     "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateMac",
     "GetKeyPolicy",
     "GetParametersForImport",
     "GetPublicKey",
@@ -36,7 +35,6 @@ pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
     "UpdateCustomKeyStore",
     "UpdatePrimaryRegion",
     "Verify",
-    "VerifyMac",
 ];
 
 fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, KmsError> {
@@ -99,6 +97,8 @@ impl Processor {
             }
             "RotateKeyOnDemand" => json(self.rotate_key_on_demand(caller, parse(body)?).await?),
             "ListKeyRotations" => json(self.list_key_rotations(caller, parse(body)?).await?),
+            "GenerateMac" => json(self.generate_mac(caller, parse(body)?).await?),
+            "VerifyMac" => json(self.verify_mac(caller, parse(body)?).await?),
             "TagResource" => json(self.tag_resource(caller, parse(body)?).await?),
             "UntagResource" => json(self.untag_resource(caller, parse(body)?).await?),
             "ListResourceTags" => json(self.list_resource_tags(caller, parse(body)?).await?),

@@ -49,6 +49,68 @@ pub(crate) fn check_tags(tags: &[Tag]) -> Result<(), KmsError> {
     Ok(())
 }
 
+/// Every AWS KeySpec, served or not.
+const KEY_SPECS: &[&str] = &[
+    "SYMMETRIC_DEFAULT",
+    "HMAC_224",
+    "HMAC_256",
+    "HMAC_384",
+    "HMAC_512",
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "ECC_NIST_EDWARDS25519",
+    "SM2",
+    "ML_DSA_44",
+    "ML_DSA_65",
+    "ML_DSA_87",
+];
+const KEY_USAGES: &[&str] = &[
+    "ENCRYPT_DECRYPT",
+    "SIGN_VERIFY",
+    "GENERATE_VERIFY_MAC",
+    "KEY_AGREEMENT",
+];
+
+/// The module's spec code and the key usage for a CreateKey request: AWS's
+/// pairing rules, and UnsupportedOperation for specs not served yet.
+fn spec_and_usage(spec: &str, usage: Option<&str>) -> Result<(KeySpecCode, String), KmsError> {
+    if let Some(u) = usage
+        && !KEY_USAGES.contains(&u)
+    {
+        return Err(KmsError::Validation(format!(
+            "1 validation error detected: Value '{u}' at 'keyUsage' failed to satisfy constraint: Member must satisfy enum value set: {KEY_USAGES:?}"
+        )));
+    }
+    let Some(code) = KeySpecCode::from_aws(spec) else {
+        return Err(if KEY_SPECS.contains(&spec) {
+            KmsError::UnsupportedOperation(format!("KeySpec {spec} is not supported yet."))
+        } else {
+            KmsError::Validation(format!(
+                "1 validation error detected: Value '{spec}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: {KEY_SPECS:?}"
+            ))
+        });
+    };
+    let expected = if code.hmac().is_some() {
+        "GENERATE_VERIFY_MAC"
+    } else {
+        "ENCRYPT_DECRYPT"
+    };
+    match usage {
+        None if code.hmac().is_some() => Err(KmsError::Validation(format!(
+            "KeyUsage GENERATE_VERIFY_MAC is required for KeySpec {spec}."
+        ))),
+        Some(u) if u != expected => Err(KmsError::Validation(format!(
+            "KeyUsage {u} is not compatible with KeySpec {spec}."
+        ))),
+        _ => Ok((code, expected.to_string())),
+    }
+}
+
 fn epoch_f64(t: i64) -> f64 {
     t as f64
 }
@@ -71,7 +133,13 @@ impl Processor {
             key_manager: "CUSTOMER",
             customer_master_key_spec: key.key_spec.clone(),
             key_spec: key.key_spec.clone(),
-            encryption_algorithms: vec!["SYMMETRIC_DEFAULT"],
+            encryption_algorithms: match key.key_usage.as_str() {
+                "ENCRYPT_DECRYPT" => vec!["SYMMETRIC_DEFAULT"],
+                _ => vec![],
+            },
+            mac_algorithms: crate::ops::mac::mac_algorithm(&key.key_spec)
+                .into_iter()
+                .collect(),
             multi_region: false,
         }
     }
@@ -83,12 +151,6 @@ impl Processor {
     ) -> Result<KeyMetadataResponse, KmsError> {
         let description = req.description.unwrap_or_default();
         check_description(&description)?;
-        let usage = req.key_usage.unwrap_or_else(|| "ENCRYPT_DECRYPT".into());
-        if usage != "ENCRYPT_DECRYPT" {
-            return Err(KmsError::UnsupportedOperation(format!(
-                "KeyUsage {usage} is not supported yet; use ENCRYPT_DECRYPT."
-            )));
-        }
         if let (Some(a), Some(b)) = (&req.key_spec, &req.customer_master_key_spec)
             && a != b
         {
@@ -100,11 +162,7 @@ impl Processor {
             .key_spec
             .or(req.customer_master_key_spec)
             .unwrap_or_else(|| "SYMMETRIC_DEFAULT".into());
-        if spec != "SYMMETRIC_DEFAULT" {
-            return Err(KmsError::UnsupportedOperation(format!(
-                "KeySpec {spec} is not supported yet; use SYMMETRIC_DEFAULT."
-            )));
-        }
+        let (code, usage) = spec_and_usage(&spec, req.key_usage.as_deref())?;
         let origin = req.origin.unwrap_or_else(|| "AWS_KMS".into());
         if origin != "AWS_KMS" {
             return Err(KmsError::UnsupportedOperation(format!(
@@ -135,10 +193,7 @@ impl Processor {
             key_id: id,
             version: 1,
         };
-        let ekt = self
-            .hsm
-            .generate_backing_key(version, KeySpecCode::SymmetricDefault)
-            .await?;
+        let ekt = self.hsm.generate_backing_key(version, code).await?;
         let now = now_epoch();
         let key = KeyRecord {
             id,

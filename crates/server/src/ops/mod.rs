@@ -4,5 +4,6 @@ mod aliases;
 mod crypto;
 mod dispatch;
 mod keys;
+pub(crate) mod mac;
 mod rotation;
 mod tags;

@@ -1,0 +1,165 @@
+//! HMAC keys: GenerateMac and VerifyMac. The MAC is computed and compared
+//! (in constant time) inside the security module.
+
+use serde::{Deserialize, Serialize};
+use strongroom_store::KeyRecord;
+
+use crate::auth::Caller;
+use crate::error::KmsError;
+use crate::processor::Processor;
+use crate::protocol::{Blob, SecretBlob};
+
+const MAX_MESSAGE: usize = 4096;
+
+/// The MacAlgorithm of an HMAC KeySpec.
+pub(crate) fn mac_algorithm(key_spec: &str) -> Option<&'static str> {
+    Some(match key_spec {
+        "HMAC_224" => "HMAC_SHA_224",
+        "HMAC_256" => "HMAC_SHA_256",
+        "HMAC_384" => "HMAC_SHA_384",
+        "HMAC_512" => "HMAC_SHA_512",
+        _ => return None,
+    })
+}
+
+/// GenerateMac and VerifyMac input.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct MacRequest {
+    pub key_id: Option<String>,
+    pub message: Option<SecretBlob>,
+    pub mac_algorithm: Option<String>,
+    pub mac: Option<Blob>,
+    pub grant_tokens: Option<Vec<String>>,
+    pub dry_run: Option<bool>,
+}
+
+/// GenerateMac output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GenerateMacResponse {
+    pub mac: Blob,
+    pub mac_algorithm: &'static str,
+    pub key_id: String,
+}
+
+/// VerifyMac output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VerifyMacResponse {
+    pub key_id: String,
+    pub mac_valid: bool,
+    pub mac_algorithm: &'static str,
+}
+
+fn null(name: &str) -> KmsError {
+    KmsError::Validation(format!(
+        "1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"
+    ))
+}
+
+impl Processor {
+    /// Checks the request against the key; returns the algorithm.
+    fn check_mac_request(
+        &self,
+        key: &KeyRecord,
+        req: &MacRequest,
+    ) -> Result<&'static str, KmsError> {
+        let requested = req
+            .mac_algorithm
+            .as_deref()
+            .ok_or_else(|| null("macAlgorithm"))?;
+        if ![
+            "HMAC_SHA_224",
+            "HMAC_SHA_256",
+            "HMAC_SHA_384",
+            "HMAC_SHA_512",
+        ]
+        .contains(&requested)
+        {
+            return Err(KmsError::Validation(format!(
+                "1 validation error detected: Value '{requested}' at 'macAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [HMAC_SHA_224, HMAC_SHA_256, HMAC_SHA_384, HMAC_SHA_512]"
+            )));
+        }
+        match mac_algorithm(&key.key_spec) {
+            Some(alg) if alg == requested => Ok(alg),
+            _ => Err(KmsError::InvalidKeyUsage(format!(
+                "{} key usage is {} and cannot compute {requested}.",
+                self.key_arn(key),
+                key.key_usage
+            ))),
+        }
+    }
+
+    fn message<'a>(&self, req: &'a MacRequest) -> Result<&'a SecretBlob, KmsError> {
+        let m = req.message.as_ref().ok_or_else(|| null("message"))?;
+        if m.0.is_empty() || m.0.len() > MAX_MESSAGE {
+            return Err(KmsError::Validation(format!(
+                "1 validation error detected: Value at 'message' failed to satisfy constraint: Member must have length between 1 and {MAX_MESSAGE}"
+            )));
+        }
+        Ok(m)
+    }
+
+    pub(crate) async fn generate_mac(
+        &self,
+        caller: &Caller,
+        req: MacRequest,
+    ) -> Result<GenerateMacResponse, KmsError> {
+        let message = self.message(&req)?;
+        let key = self.resolve(caller, &req.key_id, true).await?;
+        let alg = self.check_mac_request(&key, &req)?;
+        self.require_usable(&key)?;
+        if req.dry_run == Some(true) {
+            return Err(KmsError::DryRun);
+        }
+        let (version, ekt) = self.current_ekt(&key).await?;
+        let mac = self
+            .with_ekt(version, ekt, |ekt| {
+                self.hsm.generate_mac(version, ekt, message.0.clone())
+            })
+            .await?;
+        Ok(GenerateMacResponse {
+            mac: Blob(mac),
+            mac_algorithm: alg,
+            key_id: self.key_arn(&key),
+        })
+    }
+
+    pub(crate) async fn verify_mac(
+        &self,
+        caller: &Caller,
+        req: MacRequest,
+    ) -> Result<VerifyMacResponse, KmsError> {
+        let message = self.message(&req)?;
+        let mac = req.mac.as_ref().ok_or_else(|| null("mac"))?;
+        if mac.0.is_empty() || mac.0.len() > 6144 {
+            return Err(KmsError::Validation(
+                "1 validation error detected: Value at 'mac' failed to satisfy constraint: Member must have length between 1 and 6144".into(),
+            ));
+        }
+        let key = self.resolve(caller, &req.key_id, true).await?;
+        let alg = self.check_mac_request(&key, &req)?;
+        self.require_usable(&key)?;
+        if req.dry_run == Some(true) {
+            return Err(KmsError::DryRun);
+        }
+        let (version, ekt) = self.current_ekt(&key).await?;
+        let valid = self
+            .with_ekt(version, ekt, |ekt| {
+                self.hsm
+                    .verify_mac(version, ekt, message.0.clone(), mac.0.clone())
+            })
+            .await?;
+        if !valid {
+            return Err(KmsError::InvalidMac(
+                "The MAC does not match the message and key.".into(),
+            ));
+        }
+        Ok(VerifyMacResponse {
+            key_id: self.key_arn(&key),
+            mac_valid: true,
+            mac_algorithm: alg,
+        })
+    }
+}
