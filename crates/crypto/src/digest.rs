@@ -17,6 +17,14 @@ pub fn sha384(data: &[u8]) -> [u8; 48] {
     out
 }
 
+/// SHA-512 of `data`.
+pub fn sha512(data: &[u8]) -> [u8; 64] {
+    let d = digest::digest(&digest::SHA512, data);
+    let mut out = [0u8; 64];
+    out.copy_from_slice(d.as_ref());
+    out
+}
+
 /// HMAC-SHA256 of `data` under raw key bytes.
 pub fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
     HmacSha256Key::new(key).sign(data)

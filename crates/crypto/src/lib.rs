@@ -8,6 +8,7 @@
 
 mod aead;
 mod asymmetric;
+mod customer_keys;
 mod digest;
 mod error;
 mod kdf;
@@ -17,7 +18,13 @@ mod secret;
 
 pub use aead::{AES_GCM_TAG_LEN, Aes256GcmKey, IV_LEN, Iv};
 pub use asymmetric::{AgreementKeyPair, SigningKeyPair, seal_to, verify_p384};
-pub use digest::{HmacSha256Key, constant_time_eq, hmac_sha256, sha256, sha384, sigv4_signing_key};
+pub use customer_keys::{
+    AsymmetricKey, AsymmetricSpec, OaepHash, SignInput, SigningAlgorithm, rsa_oaep_encrypt,
+    verify_signature,
+};
+pub use digest::{
+    HmacSha256Key, constant_time_eq, hmac_sha256, sha256, sha384, sha512, sigv4_signing_key,
+};
 pub use error::CryptoError;
 pub use kdf::hkdf_sha256;
 pub use mac::{HmacAlgorithm, HmacKey};

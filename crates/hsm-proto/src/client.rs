@@ -92,7 +92,9 @@ fn variant(r: &Response) -> &'static str {
         Response::Ekts(_) => "Ekts",
         Response::SealedCredentials(_) => "SealedCredentials",
         Response::Mac(_) => "Mac",
-        Response::MacValid(_) => "MacValid",
+        Response::Valid(_) => "Valid",
+        Response::Signature(_) => "Signature",
+        Response::PublicKey(_) => "PublicKey",
     }
 }
 
@@ -342,7 +344,7 @@ impl HsmClient {
             })
             .await?
         {
-            Response::MacValid(v) => Ok(v),
+            Response::Valid(v) => Ok(v),
             r => Err(unexpected(r)),
         }
     }

@@ -25,6 +25,20 @@ pub enum KeySpecCode {
     Hmac384 = 4,
     /// HMAC-SHA-512 (AWS `HMAC_512`).
     Hmac512 = 5,
+    /// RSA 2048 (AWS `RSA_2048`), PKCS#8 in a v2 EKT.
+    Rsa2048 = 16,
+    /// RSA 3072.
+    Rsa3072 = 17,
+    /// RSA 4096.
+    Rsa4096 = 18,
+    /// ECDSA P-256 (AWS `ECC_NIST_P256`).
+    EccNistP256 = 32,
+    /// ECDSA P-384.
+    EccNistP384 = 33,
+    /// ECDSA P-521.
+    EccNistP521 = 34,
+    /// ECDSA secp256k1 (AWS `ECC_SECG_P256K1`).
+    EccSecgP256k1 = 35,
 }
 
 impl KeySpecCode {
@@ -36,6 +50,13 @@ impl KeySpecCode {
             3 => Some(Self::Hmac256),
             4 => Some(Self::Hmac384),
             5 => Some(Self::Hmac512),
+            16 => Some(Self::Rsa2048),
+            17 => Some(Self::Rsa3072),
+            18 => Some(Self::Rsa4096),
+            32 => Some(Self::EccNistP256),
+            33 => Some(Self::EccNistP384),
+            34 => Some(Self::EccNistP521),
+            35 => Some(Self::EccSecgP256k1),
             _ => None,
         }
     }
@@ -50,6 +71,28 @@ impl KeySpecCode {
             "HMAC_256" => Self::Hmac256,
             "HMAC_384" => Self::Hmac384,
             "HMAC_512" => Self::Hmac512,
+            "RSA_2048" => Self::Rsa2048,
+            "RSA_3072" => Self::Rsa3072,
+            "RSA_4096" => Self::Rsa4096,
+            "ECC_NIST_P256" => Self::EccNistP256,
+            "ECC_NIST_P384" => Self::EccNistP384,
+            "ECC_NIST_P521" => Self::EccNistP521,
+            "ECC_SECG_P256K1" => Self::EccSecgP256k1,
+            _ => return None,
+        })
+    }
+
+    /// The asymmetric spec, for RSA and ECC keys.
+    pub fn asymmetric(self) -> Option<strongroom_crypto::AsymmetricSpec> {
+        use strongroom_crypto::AsymmetricSpec as A;
+        Some(match self {
+            Self::Rsa2048 => A::Rsa2048,
+            Self::Rsa3072 => A::Rsa3072,
+            Self::Rsa4096 => A::Rsa4096,
+            Self::EccNistP256 => A::EccNistP256,
+            Self::EccNistP384 => A::EccNistP384,
+            Self::EccNistP521 => A::EccNistP521,
+            Self::EccSecgP256k1 => A::EccSecgP256k1,
             _ => return None,
         })
     }
@@ -62,7 +105,7 @@ impl KeySpecCode {
             Self::Hmac256 => H::Sha256,
             Self::Hmac384 => H::Sha384,
             Self::Hmac512 => H::Sha512,
-            Self::SymmetricDefault => return None,
+            _ => return None,
         })
     }
 }
@@ -176,6 +219,40 @@ pub enum Request {
         message: Zeroizing<Vec<u8>>,
         mac: Vec<u8>,
     },
+    /// Sign with an asymmetric key (`algorithm` by AWS name).
+    Sign {
+        key: KeyRef,
+        ekt: Ekt,
+        message: Zeroizing<Vec<u8>>,
+        /// `message` is already a digest (MessageType DIGEST).
+        digest: bool,
+        algorithm: String,
+    },
+    /// Verify a signature with an asymmetric key.
+    Verify {
+        key: KeyRef,
+        ekt: Ekt,
+        message: Zeroizing<Vec<u8>>,
+        digest: bool,
+        algorithm: String,
+        signature: Vec<u8>,
+    },
+    /// The public key (DER SPKI) of an asymmetric key.
+    GetPublicKey { key: KeyRef, ekt: Ekt },
+    /// RSA-OAEP decryption (`algorithm` `RSAES_OAEP_SHA_1` or `_256`).
+    AsymmetricDecrypt {
+        key: KeyRef,
+        ekt: Ekt,
+        ciphertext: Vec<u8>,
+        algorithm: String,
+    },
+    /// RSA-OAEP encryption to an RSA key's public half.
+    AsymmetricEncrypt {
+        key: KeyRef,
+        ekt: Ekt,
+        plaintext: Zeroizing<Vec<u8>>,
+        algorithm: String,
+    },
     /// Drop every cached copy of a key's backing keys.
     ForgetKey { key_id: uuid::Uuid },
     /// Describe the module (id, mode, domains, cache use); never secrets.
@@ -219,6 +296,11 @@ impl std::fmt::Debug for Request {
             Request::ForgetKey { .. } => "ForgetKey",
             Request::GenerateMac { .. } => "GenerateMac",
             Request::VerifyMac { .. } => "VerifyMac",
+            Request::Sign { .. } => "Sign",
+            Request::Verify { .. } => "Verify",
+            Request::GetPublicKey { .. } => "GetPublicKey",
+            Request::AsymmetricDecrypt { .. } => "AsymmetricDecrypt",
+            Request::AsymmetricEncrypt { .. } => "AsymmetricEncrypt",
             Request::Status => "Status",
             Request::Command(_) => "Command",
             Request::GetDomainToken { .. } => "GetDomainToken",
@@ -274,8 +356,12 @@ pub enum Response {
     SealedCredentials(Vec<Vec<u8>>),
     /// A MAC.
     Mac(Vec<u8>),
-    /// Whether a MAC verified.
-    MacValid(bool),
+    /// Whether a MAC or signature verified.
+    Valid(bool),
+    /// A signature.
+    Signature(Vec<u8>),
+    /// A public key, DER SPKI.
+    PublicKey(Vec<u8>),
 }
 
 /// Why a module refused or failed a request. Each maps to one AWS error at
@@ -387,7 +473,9 @@ impl std::fmt::Debug for Response {
             Response::Ekts(e) => write!(f, "Ekts({})", e.len()),
             Response::SealedCredentials(c) => write!(f, "SealedCredentials({})", c.len()),
             Response::Mac(m) => write!(f, "Mac({} bytes)", m.len()),
-            Response::MacValid(v) => write!(f, "MacValid({v})"),
+            Response::Valid(v) => write!(f, "Valid({v})"),
+            Response::Signature(s) => write!(f, "Signature({} bytes)", s.len()),
+            Response::PublicKey(k) => write!(f, "PublicKey({} bytes)", k.len()),
         }
     }
 }

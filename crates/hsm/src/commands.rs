@@ -242,6 +242,7 @@ impl Module {
         match body.command {
             Command::InitializeModule { friendly_name } => {
                 self.vault.clear();
+                self.asymmetric.clear();
                 self.domains.clear();
                 self.nonces.clear();
                 self.identity =
@@ -526,7 +527,7 @@ impl Module {
     /// Destroys every domain key and customer key in memory; only tokens
     /// (sealed) remain. Then administrative commands are allowed.
     pub fn enter_service_mode(&mut self) {
-        let wiped = self.vault.clear();
+        let wiped = self.vault.clear() + self.asymmetric.clear();
         for d in self.domains.values_mut() {
             d.keys.clear();
         }
@@ -542,7 +543,7 @@ impl Module {
     /// no domain). The certificate is also written next to the log.
     pub fn erase(&mut self, reason: &str) -> ErasureCertificate {
         let domains: Vec<Uuid> = self.domains.keys().copied().collect();
-        let vault_keys = self.vault.clear() as u64;
+        let vault_keys = (self.vault.clear() + self.asymmetric.clear()) as u64;
         self.domains.clear();
         self.nonces.clear();
         let sealed_files = match &self.store {

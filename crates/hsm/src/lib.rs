@@ -7,6 +7,7 @@
 // One audited `unsafe` call (madvise on the vault) is allowed where marked.
 #![deny(unsafe_code)]
 
+mod asymmetric;
 mod commands;
 mod credential;
 pub mod dev_unseal;

@@ -88,6 +88,7 @@ pub struct Module {
     pub(crate) mode: Mode,
     pub(crate) domains: BTreeMap<Uuid, Domain>,
     pub(crate) vault: KeyVault,
+    pub(crate) asymmetric: crate::asymmetric::AsymmetricCache,
     pub(crate) nonces: NonceCache,
     pub(crate) log: Option<ModuleLog>,
     pub(crate) store: Option<SealedStore>,
@@ -143,6 +144,7 @@ impl Module {
             mode: Mode::Service,
             domains: BTreeMap::new(),
             vault: KeyVault::new(config.vault_capacity),
+            asymmetric: crate::asymmetric::AsymmetricCache::new(config.vault_capacity / 4),
             nonces: NonceCache::default(),
             log: None,
             store: None,
@@ -235,7 +237,7 @@ impl Module {
 
     /// The domain (and its newest key) new material is sealed under: the
     /// first domain the caller may use.
-    fn current_domain(&self, caller: &Caller) -> Result<&DomainKey, HsmError> {
+    pub(crate) fn current_domain(&self, caller: &Caller) -> Result<&DomainKey, HsmError> {
         self.require_use()?;
         let mut any = false;
         for d in self.domains.values() {
@@ -259,7 +261,7 @@ impl Module {
         }
     }
 
-    fn domain_key(
+    pub(crate) fn domain_key(
         &self,
         caller: &Caller,
         domain: Uuid,
@@ -269,7 +271,7 @@ impl Module {
         Self::lookup(&self.domains, caller, domain, generation)
     }
 
-    fn lookup<'a>(
+    pub(crate) fn lookup<'a>(
         domains: &'a BTreeMap<Uuid, Domain>,
         caller: &Caller,
         domain: Uuid,
@@ -365,6 +367,9 @@ impl Module {
         key: KeyRef,
         spec: KeySpecCode,
     ) -> Result<Ekt, HsmError> {
+        if spec.asymmetric().is_some() {
+            return self.generate_key_pair(caller, key, spec);
+        }
         let secret = SecretKey256::generate().map_err(|e| HsmError::Internal(e.to_string()))?;
         let dk = self.current_domain(caller)?;
         let domain = dk.id();
@@ -402,7 +407,6 @@ impl Module {
             .map(|token| {
                 let (domain, generation) = ekt::domain_of(&token)?;
                 let old = self.domain_key(caller, domain, generation)?;
-                let (key, spec, secret) = ekt::open(old, &token)?;
                 let d = &self.domains[&domain];
                 let newest = d
                     .keys
@@ -412,6 +416,11 @@ impl Module {
                 if newest.generation() == generation {
                     return Ok(token);
                 }
+                if ekt::spec_of(&token)?.asymmetric().is_some() {
+                    let (key, spec, material) = ekt::open_material(old, &token)?;
+                    return ekt::seal_material(newest, key, spec, &material);
+                }
+                let (key, spec, secret) = ekt::open(old, &token)?;
                 ekt::seal(newest, key, spec, &secret)
             })
             .collect()
@@ -446,7 +455,7 @@ impl Module {
             signing_key: self.identity.signing.public_key().to_vec(),
             agreement_key: self.identity.agreement.public_key().to_vec(),
             domains: self.domain_summaries(),
-            cached_keys: self.vault.len(),
+            cached_keys: self.vault.len() + self.asymmetric.len(),
             cache_capacity: self.vault.capacity(),
             locked_bytes: self.vault.locked_bytes(),
             memory_locked: self.vault.is_locked(),
@@ -617,11 +626,17 @@ impl ModuleHandler for Module {
                 mac,
             } => {
                 let k = self.hmac_key(caller, key, &ekt)?;
-                Ok(Response::MacValid(k.verify(&message, &mac)))
+                Ok(Response::Valid(k.verify(&message, &mac)))
             }
+            r @ (Request::Sign { .. }
+            | Request::Verify { .. }
+            | Request::GetPublicKey { .. }
+            | Request::AsymmetricDecrypt { .. }
+            | Request::AsymmetricEncrypt { .. }) => self.handle_asymmetric(caller, r),
             Request::ForgetKey { key_id } => {
                 self.require_use()?;
                 self.vault.forget(key_id);
+                self.asymmetric.forget(key_id);
                 Ok(Response::Done)
             }
             Request::RewrapKeys { ekts } => self.rewrap(caller, ekts).map(Response::Ekts),

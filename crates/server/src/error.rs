@@ -62,6 +62,9 @@ pub enum KmsError {
     /// A DryRun request that would have succeeded.
     #[error("The request would have succeeded, but the DryRun option is set.")]
     DryRun,
+    /// Verify: the signature does not verify.
+    #[error("{0}")]
+    KmsInvalidSignature(String),
     /// VerifyMac: the MAC does not verify.
     #[error("{0}")]
     InvalidMac(String),
@@ -102,6 +105,7 @@ impl KmsError {
             KmsError::DependencyTimeout(_) => "DependencyTimeoutException",
             KmsError::LimitExceeded(_) => "LimitExceededException",
             KmsError::InvalidMac(_) => "KMSInvalidMacException",
+            KmsError::KmsInvalidSignature(_) => "KMSInvalidSignatureException",
             KmsError::Internal(_) => "KMSInternalException",
         }
     }

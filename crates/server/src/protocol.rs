@@ -84,6 +84,8 @@ pub struct KeyMetadata {
     pub encryption_algorithms: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mac_algorithms: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signing_algorithms: Vec<&'static str>,
     pub multi_region: bool,
 }
 

@@ -3,6 +3,7 @@
 //! for inputs an SDK refuses to send).
 
 mod aliases;
+mod asymmetric;
 mod bad_input;
 mod common;
 mod crypto;

@@ -289,7 +289,7 @@ fn hmac_keys_mac_inside_and_refuse_encryption() {
             mac,
         },
     ) {
-        Ok(Response::MacValid(v)) => v,
+        Ok(Response::Valid(v)) => v,
         other => panic!("{other:?}"),
     };
     assert!(verify(&mut a, mac.clone()));
@@ -314,4 +314,111 @@ fn hmac_keys_mac_inside_and_refuse_encryption() {
         },
     );
     assert!(matches!(r, Err(HsmError::WrongKeyUsage(_))), "{r:?}");
+}
+
+#[test]
+fn asymmetric_keys_survive_domain_rotation_and_erasure_clears_them() {
+    let mut a = module(&tempfile::tempdir().unwrap());
+    let ops = operators(3);
+    let host = SigningKeyPair::generate().unwrap();
+    let h = host_caller(&host);
+    let d = domain_of(&create_domain(&mut a, &ops, &host, 0));
+    let key = KeyRef {
+        key_id: Uuid::new_v4(),
+        version: 1,
+    };
+    let Ok(Response::Ekt(ekt)) = a.handle(
+        &h,
+        Request::GenerateBackingKey {
+            key,
+            spec: KeySpecCode::EccNistP384,
+        },
+    ) else {
+        panic!()
+    };
+    let public = |a: &mut Module, ekt: &Ekt| match a.handle(
+        &h,
+        Request::GetPublicKey {
+            key,
+            ekt: ekt.clone(),
+        },
+    ) {
+        Ok(Response::PublicKey(p)) => p,
+        other => panic!("{other:?}"),
+    };
+    let spki = public(&mut a, &ekt);
+    let sign = |a: &mut Module, ekt: &Ekt| match a.handle(
+        &h,
+        Request::Sign {
+            key,
+            ekt: ekt.clone(),
+            message: Zeroizing::new(b"m".to_vec()),
+            digest: false,
+            algorithm: "ECDSA_SHA_384".into(),
+        },
+    ) {
+        Ok(Response::Signature(s)) => s,
+        other => panic!("{other:?}"),
+    };
+    let sig = sign(&mut a, &ekt);
+    let alg = strongroom_crypto::SigningAlgorithm::EcdsaSha384;
+    let spec = strongroom_crypto::AsymmetricSpec::EccNistP384;
+    assert!(strongroom_crypto::verify_signature(
+        spec,
+        &spki,
+        alg,
+        strongroom_crypto::SignInput::Raw(b"m"),
+        &sig
+    ));
+    // A wrong algorithm for the key is a usage error, not a crash.
+    let r = a.handle(
+        &h,
+        Request::Sign {
+            key,
+            ekt: ekt.clone(),
+            message: Zeroizing::new(b"m".to_vec()),
+            digest: false,
+            algorithm: "ECDSA_SHA_256".into(),
+        },
+    );
+    assert!(matches!(r, Err(HsmError::WrongKeyUsage(_))), "{r:?}");
+
+    // Rotate the domain key and re-wrap the (v2) EKT: same key pair.
+    token(send(
+        &mut a,
+        command(
+            Target::Domain(d),
+            Command::RotateDomainKey,
+            &[&ops[0], &ops[1]],
+        ),
+    ));
+    let Ok(Response::Ekts(new)) = a.handle(
+        &h,
+        Request::RewrapKeys {
+            ekts: vec![ekt.clone()],
+        },
+    ) else {
+        panic!()
+    };
+    assert_eq!(crate::ekt::domain_of(&new[0]).unwrap().1, 2);
+    token(send(
+        &mut a,
+        command(
+            Target::Domain(d),
+            Command::RetireDomainKey {
+                generation: 1,
+                ekts_remaining: 0,
+            },
+            &[&ops[0], &ops[1]],
+        ),
+    ));
+    a.asymmetric.clear();
+    assert_eq!(public(&mut a, &new[0]), spki);
+    let r = a.handle(&h, Request::GetPublicKey { key, ekt });
+    assert!(matches!(r, Err(HsmError::NoDomainKey(_))), "{r:?}");
+
+    let cert = a.erase("test");
+    let body: ErasureBody = decode(&cert.body).unwrap();
+    assert_eq!(body.vault_keys, 1, "the cached key pair counts as erased");
+    assert_eq!(a.asymmetric.len(), 0);
 }

@@ -19,22 +19,34 @@ const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
 const MAX_PLAINTEXT: usize = 4096;
 const MAX_CIPHERTEXT: usize = 6144;
 
-fn check_algorithm(alg: &Option<String>) -> Result<(), KmsError> {
+/// Validates an `EncryptionAlgorithm` name; returns it (default
+/// SYMMETRIC_DEFAULT). Whether it fits the key is checked once the key is known.
+pub(crate) fn check_algorithm(alg: &Option<String>) -> Result<&'static str, KmsError> {
     match alg.as_deref() {
-        None | Some(SYMMETRIC_DEFAULT) => Ok(()),
-        Some(a @ ("RSAES_OAEP_SHA_1" | "RSAES_OAEP_SHA_256" | "SM2PKE")) => {
-            Err(KmsError::InvalidKeyUsage(format!(
-                "The encryption algorithm {a} is not compatible with the key spec SYMMETRIC_DEFAULT."
-            )))
-        }
+        None | Some(SYMMETRIC_DEFAULT) => Ok(SYMMETRIC_DEFAULT),
+        Some("RSAES_OAEP_SHA_1") => Ok("RSAES_OAEP_SHA_1"),
+        Some("RSAES_OAEP_SHA_256") => Ok("RSAES_OAEP_SHA_256"),
+        Some("SM2PKE") => Ok("SM2PKE"),
         Some(a) => Err(KmsError::Validation(format!(
             "1 validation error detected: Value '{a}' at 'encryptionAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, SM2PKE]"
         ))),
     }
 }
 
+/// A symmetric key is used with SYMMETRIC_DEFAULT only.
+fn require_symmetric_algorithm(p: &Processor, key: &KeyRecord, alg: &str) -> Result<(), KmsError> {
+    if alg != SYMMETRIC_DEFAULT {
+        return Err(KmsError::InvalidKeyUsage(format!(
+            "The encryption algorithm {alg} is not compatible with the key spec {} of {}.",
+            key.key_spec,
+            p.key_arn(key)
+        )));
+    }
+    Ok(())
+}
+
 /// The key encrypts and decrypts (not an HMAC or signing key).
-fn require_encryption_key(p: &Processor, key: &KeyRecord) -> Result<(), KmsError> {
+pub(crate) fn require_encryption_key(p: &Processor, key: &KeyRecord) -> Result<(), KmsError> {
     if key.key_usage != "ENCRYPT_DECRYPT" {
         return Err(KmsError::InvalidKeyUsage(format!(
             "{} key usage is {} which is not valid for this operation.",
@@ -54,7 +66,7 @@ fn no_recipient(r: &Option<serde_json::Value>) -> Result<(), KmsError> {
     }
 }
 
-fn dry_run(flag: Option<bool>) -> Result<(), KmsError> {
+pub(crate) fn dry_run(flag: Option<bool>) -> Result<(), KmsError> {
     if flag == Some(true) {
         Err(KmsError::DryRun)
     } else {
@@ -153,10 +165,22 @@ impl Processor {
                 "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length between 1 and {MAX_PLAINTEXT}"
             )));
         }
-        check_algorithm(&req.encryption_algorithm)?;
+        let algorithm = check_algorithm(&req.encryption_algorithm)?;
         let context = context_bytes(&req.encryption_context)?;
         let key = self.resolve(caller, &req.key_id, true).await?;
         require_encryption_key(self, &key)?;
+        if crate::ops::asymmetric::is_asymmetric(&key) {
+            return self
+                .asymmetric_encrypt(
+                    &key,
+                    plaintext,
+                    algorithm,
+                    &req.encryption_context,
+                    req.dry_run,
+                )
+                .await;
+        }
+        require_symmetric_algorithm(self, &key, algorithm)?;
         self.require_usable(&key)?;
         dry_run(req.dry_run)?;
         let (version, ekt) = self.current_ekt(&key).await?;
@@ -179,9 +203,19 @@ impl Processor {
         req: DecryptRequest,
     ) -> Result<DecryptResponse, KmsError> {
         let blob = ciphertext_param(&req.ciphertext_blob)?;
-        check_algorithm(&req.encryption_algorithm)?;
+        let algorithm = check_algorithm(&req.encryption_algorithm)?;
         no_recipient(&req.recipient)?;
         let context = context_bytes(&req.encryption_context)?;
+        if let Some(key) = self.named_asymmetric_key(caller, &req.key_id).await? {
+            return self
+                .asymmetric_decrypt(&key, blob, algorithm, &req.encryption_context, req.dry_run)
+                .await;
+        }
+        if algorithm != SYMMETRIC_DEFAULT {
+            return Err(KmsError::InvalidKeyUsage(format!(
+                "{algorithm} needs the KeyId of an RSA key with ENCRYPT_DECRYPT usage."
+            )));
+        }
         let src = self.source_key(caller, blob, &req.key_id).await?;
         dry_run(req.dry_run)?;
         let (opened, plaintext) = self
@@ -207,13 +241,28 @@ impl Processor {
         req: ReEncryptRequest,
     ) -> Result<ReEncryptResponse, KmsError> {
         let blob = ciphertext_param(&req.ciphertext_blob)?;
-        check_algorithm(&req.source_encryption_algorithm)?;
-        check_algorithm(&req.destination_encryption_algorithm)?;
+        for alg in [
+            &req.source_encryption_algorithm,
+            &req.destination_encryption_algorithm,
+        ] {
+            if check_algorithm(alg)? != SYMMETRIC_DEFAULT {
+                return Err(KmsError::UnsupportedOperation(
+                    "ReEncrypt with asymmetric keys is not supported yet.".into(),
+                ));
+            }
+        }
         let source_context = context_bytes(&req.source_encryption_context)?;
         let destination_context = context_bytes(&req.destination_encryption_context)?;
         let dest = self.resolve(caller, &req.destination_key_id, true).await?;
         let src = self.source_key(caller, blob, &req.source_key_id).await?;
         require_encryption_key(self, &dest)?;
+        if crate::ops::asymmetric::is_asymmetric(&dest)
+            || crate::ops::asymmetric::is_asymmetric(&src.key)
+        {
+            return Err(KmsError::UnsupportedOperation(
+                "ReEncrypt with asymmetric keys is not supported yet.".into(),
+            ));
+        }
         self.require_usable(&dest)?;
         dry_run(req.dry_run)?;
         let (dest_version, dest_ekt) = self.current_ekt(&dest).await?;
@@ -259,6 +308,12 @@ impl Processor {
         let context = context_bytes(&req.encryption_context)?;
         let key = self.resolve(caller, &req.key_id, true).await?;
         require_encryption_key(self, &key)?;
+        if crate::ops::asymmetric::is_asymmetric(&key) {
+            return Err(KmsError::InvalidKeyUsage(format!(
+                "{} is asymmetric: data keys need a symmetric key.",
+                self.key_arn(&key)
+            )));
+        }
         self.require_usable(&key)?;
         dry_run(req.dry_run)?;
         let (version, ekt) = self.current_ekt(&key).await?;
@@ -323,11 +378,11 @@ mod tests {
 
     #[test]
     fn algorithms() {
-        assert!(check_algorithm(&None).is_ok());
-        assert!(matches!(
-            check_algorithm(&Some("RSAES_OAEP_SHA_256".into())),
-            Err(KmsError::InvalidKeyUsage(_))
-        ));
+        assert_eq!(check_algorithm(&None).unwrap(), SYMMETRIC_DEFAULT);
+        assert_eq!(
+            check_algorithm(&Some("RSAES_OAEP_SHA_256".into())).unwrap(),
+            "RSAES_OAEP_SHA_256"
+        );
         assert!(matches!(
             check_algorithm(&Some("ROT13".into())),
             Err(KmsError::Validation(_))

@@ -22,7 +22,6 @@ pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
     "GenerateDataKeyPairWithoutPlaintext",
     "GetKeyPolicy",
     "GetParametersForImport",
-    "GetPublicKey",
     "ImportKeyMaterial",
     "ListGrants",
     "ListKeyPolicies",
@@ -31,10 +30,8 @@ pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
     "ReplicateKey",
     "RetireGrant",
     "RevokeGrant",
-    "Sign",
     "UpdateCustomKeyStore",
     "UpdatePrimaryRegion",
-    "Verify",
 ];
 
 fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, KmsError> {
@@ -97,6 +94,9 @@ impl Processor {
             }
             "RotateKeyOnDemand" => json(self.rotate_key_on_demand(caller, parse(body)?).await?),
             "ListKeyRotations" => json(self.list_key_rotations(caller, parse(body)?).await?),
+            "Sign" => json(self.sign(caller, parse(body)?).await?),
+            "Verify" => json(self.verify(caller, parse(body)?).await?),
+            "GetPublicKey" => json(self.get_public_key(caller, parse(body)?).await?),
             "GenerateMac" => json(self.generate_mac(caller, parse(body)?).await?),
             "VerifyMac" => json(self.verify_mac(caller, parse(body)?).await?),
             "TagResource" => json(self.tag_resource(caller, parse(body)?).await?),

@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::KmsError;
+use crate::ops::asymmetric;
 use crate::processor::{Processor, now_epoch};
 use crate::protocol::*;
 
@@ -95,6 +96,21 @@ fn spec_and_usage(spec: &str, usage: Option<&str>) -> Result<(KeySpecCode, Strin
             ))
         });
     };
+    if let Some(asym) = code.asymmetric() {
+        return match usage {
+            None => Err(KmsError::Validation(format!(
+                "KeyUsage is required for KeySpec {spec}."
+            ))),
+            Some("SIGN_VERIFY") => Ok((code, "SIGN_VERIFY".into())),
+            Some("ENCRYPT_DECRYPT") if asym.is_rsa() => Ok((code, "ENCRYPT_DECRYPT".into())),
+            Some("KEY_AGREEMENT") if !asym.is_rsa() => Err(KmsError::UnsupportedOperation(
+                "KEY_AGREEMENT keys are not supported yet.".into(),
+            )),
+            Some(u) => Err(KmsError::Validation(format!(
+                "KeyUsage {u} is not compatible with KeySpec {spec}."
+            ))),
+        };
+    }
     let expected = if code.hmac().is_some() {
         "GENERATE_VERIFY_MAC"
     } else {
@@ -133,10 +149,11 @@ impl Processor {
             key_manager: "CUSTOMER",
             customer_master_key_spec: key.key_spec.clone(),
             key_spec: key.key_spec.clone(),
-            encryption_algorithms: match key.key_usage.as_str() {
-                "ENCRYPT_DECRYPT" => vec!["SYMMETRIC_DEFAULT"],
-                _ => vec![],
+            encryption_algorithms: match (key.key_usage.as_str(), asymmetric::is_asymmetric(key)) {
+                ("ENCRYPT_DECRYPT", false) => vec!["SYMMETRIC_DEFAULT"],
+                _ => asymmetric::algorithms(key).1,
             },
+            signing_algorithms: asymmetric::algorithms(key).0,
             mac_algorithms: crate::ops::mac::mac_algorithm(&key.key_spec)
                 .into_iter()
                 .collect(),

@@ -1,7 +1,8 @@
 //! The API operations, grouped by concept, and the dispatcher.
 
 mod aliases;
-mod crypto;
+pub(crate) mod asymmetric;
+pub(crate) mod crypto;
 mod dispatch;
 mod keys;
 pub(crate) mod mac;

@@ -1,0 +1,351 @@
+//! Asymmetric keys: Sign, Verify, GetPublicKey, and Encrypt/Decrypt with
+//! RSA-OAEP. Private-key work happens in the security module.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use strongroom_crypto::{AsymmetricSpec, SigningAlgorithm};
+use strongroom_hsm_proto::{KeySpecCode, Request, Response};
+use strongroom_store::KeyRecord;
+
+use crate::auth::Caller;
+use crate::error::KmsError;
+use crate::ops::crypto::dry_run;
+use crate::processor::Processor;
+use crate::protocol::{Blob, DecryptResponse, EncryptResponse, EncryptionContext, SecretBlob};
+
+const MAX_MESSAGE: usize = 4096;
+const OAEP: [&str; 2] = ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"];
+
+/// The asymmetric spec of a key, if it has one.
+pub(crate) fn spec_of(key: &KeyRecord) -> Option<AsymmetricSpec> {
+    KeySpecCode::from_aws(&key.key_spec)?.asymmetric()
+}
+
+/// Whether the key is RSA or ECC.
+pub(crate) fn is_asymmetric(key: &KeyRecord) -> bool {
+    spec_of(key).is_some()
+}
+
+/// The `SigningAlgorithms` / `EncryptionAlgorithms` a key offers.
+pub(crate) fn algorithms(key: &KeyRecord) -> (Vec<&'static str>, Vec<&'static str>) {
+    match (spec_of(key), key.key_usage.as_str()) {
+        (Some(spec), "SIGN_VERIFY") => (
+            spec.signing_algorithms()
+                .iter()
+                .map(|a| a.aws_name())
+                .collect(),
+            vec![],
+        ),
+        (Some(_), "ENCRYPT_DECRYPT") => (vec![], OAEP.to_vec()),
+        _ => (vec![], vec![]),
+    }
+}
+
+/// Sign and Verify input.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SignatureRequest {
+    pub key_id: Option<String>,
+    pub message: Option<SecretBlob>,
+    pub message_type: Option<String>,
+    pub signing_algorithm: Option<String>,
+    pub signature: Option<Blob>,
+    pub grant_tokens: Option<Vec<String>>,
+    pub dry_run: Option<bool>,
+}
+
+/// Sign output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SignResponse {
+    pub key_id: String,
+    pub signature: Blob,
+    pub signing_algorithm: &'static str,
+}
+
+/// Verify output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VerifyResponse {
+    pub key_id: String,
+    pub signature_valid: bool,
+    pub signing_algorithm: &'static str,
+}
+
+/// GetPublicKey output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetPublicKeyResponse {
+    pub key_id: String,
+    pub public_key: Blob,
+    pub customer_master_key_spec: String,
+    pub key_spec: String,
+    pub key_usage: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub encryption_algorithms: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub signing_algorithms: Vec<&'static str>,
+}
+
+fn null(name: &str) -> KmsError {
+    KmsError::Validation(format!(
+        "1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"
+    ))
+}
+
+fn no_context(ctx: &Option<EncryptionContext>) -> Result<(), KmsError> {
+    if ctx.as_ref().is_some_and(|c| !c.is_empty()) {
+        return Err(KmsError::Validation(
+            "EncryptionContext is not supported with asymmetric KMS keys.".into(),
+        ));
+    }
+    Ok(())
+}
+
+impl Processor {
+    /// The key named by `key_id`, when it is asymmetric (Decrypt branches on it).
+    pub(crate) async fn named_asymmetric_key(
+        &self,
+        caller: &Caller,
+        key_id: &Option<String>,
+    ) -> Result<Option<Arc<KeyRecord>>, KmsError> {
+        if key_id.as_deref().is_none_or(str::is_empty) {
+            return Ok(None);
+        }
+        let key = self.resolve(caller, key_id, true).await?;
+        Ok(is_asymmetric(&key).then_some(key))
+    }
+
+    fn check_oaep(&self, key: &KeyRecord, algorithm: &'static str) -> Result<(), KmsError> {
+        if key.key_usage != "ENCRYPT_DECRYPT" || !OAEP.contains(&algorithm) {
+            return Err(KmsError::InvalidKeyUsage(format!(
+                "The encryption algorithm {algorithm} is not compatible with {} ({}, {}).",
+                self.key_arn(key),
+                key.key_spec,
+                key.key_usage
+            )));
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn asymmetric_encrypt(
+        &self,
+        key: &KeyRecord,
+        plaintext: SecretBlob,
+        algorithm: &'static str,
+        context: &Option<EncryptionContext>,
+        dry: Option<bool>,
+    ) -> Result<EncryptResponse, KmsError> {
+        self.check_oaep(key, algorithm)?;
+        no_context(context)?;
+        self.require_usable(key)?;
+        dry_run(dry)?;
+        let (version, ekt) = self.current_ekt(key).await?;
+        let out = self
+            .with_ekt(version, ekt, |ekt| {
+                self.hsm.call(Request::AsymmetricEncrypt {
+                    key: version,
+                    ekt,
+                    plaintext: plaintext.0.clone(),
+                    algorithm: algorithm.into(),
+                })
+            })
+            .await?;
+        let Response::Ciphertext(c) = out else {
+            return Err(KmsError::Internal("unexpected module answer".into()));
+        };
+        Ok(EncryptResponse {
+            ciphertext_blob: Blob(c),
+            key_id: self.key_arn(key),
+            encryption_algorithm: algorithm,
+        })
+    }
+
+    pub(crate) async fn asymmetric_decrypt(
+        &self,
+        key: &KeyRecord,
+        blob: &[u8],
+        algorithm: &'static str,
+        context: &Option<EncryptionContext>,
+        dry: Option<bool>,
+    ) -> Result<DecryptResponse, KmsError> {
+        self.check_oaep(key, algorithm)?;
+        no_context(context)?;
+        self.require_usable(key)?;
+        dry_run(dry)?;
+        let (version, ekt) = self.current_ekt(key).await?;
+        let out = self
+            .with_ekt(version, ekt, |ekt| {
+                self.hsm.call(Request::AsymmetricDecrypt {
+                    key: version,
+                    ekt,
+                    ciphertext: blob.to_vec(),
+                    algorithm: algorithm.into(),
+                })
+            })
+            .await?;
+        let Response::Plaintext { plaintext, .. } = out else {
+            return Err(KmsError::Internal("unexpected module answer".into()));
+        };
+        Ok(DecryptResponse {
+            key_id: self.key_arn(key),
+            plaintext: SecretBlob(plaintext),
+            encryption_algorithm: algorithm,
+        })
+    }
+
+    /// Checks a Sign/Verify request against its key; returns the algorithm
+    /// and whether the message is a digest.
+    async fn signing_request(
+        &self,
+        caller: &Caller,
+        req: &SignatureRequest,
+    ) -> Result<(Arc<KeyRecord>, SigningAlgorithm, bool), KmsError> {
+        let message = req.message.as_ref().ok_or_else(|| null("message"))?;
+        if message.0.is_empty() || message.0.len() > MAX_MESSAGE {
+            return Err(KmsError::Validation(format!(
+                "1 validation error detected: Value at 'message' failed to satisfy constraint: Member must have length between 1 and {MAX_MESSAGE}"
+            )));
+        }
+        let digest = match req.message_type.as_deref() {
+            None | Some("RAW") => false,
+            Some("DIGEST") => true,
+            Some(t) => {
+                return Err(KmsError::Validation(format!(
+                    "1 validation error detected: Value '{t}' at 'messageType' failed to satisfy constraint: Member must satisfy enum value set: [RAW, DIGEST, EXTERNAL_MU]"
+                )));
+            }
+        };
+        let name = req
+            .signing_algorithm
+            .as_deref()
+            .ok_or_else(|| null("signingAlgorithm"))?;
+        let alg = SigningAlgorithm::from_aws(name).ok_or_else(|| {
+            KmsError::Validation(format!(
+                "1 validation error detected: Value '{name}' at 'signingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set"
+            ))
+        })?;
+        let key = self.resolve(caller, &req.key_id, true).await?;
+        let fits = key.key_usage == "SIGN_VERIFY"
+            && spec_of(&key).is_some_and(|s| s.signing_algorithms().contains(&alg));
+        if !fits {
+            return Err(KmsError::InvalidKeyUsage(format!(
+                "{} ({}, {}) cannot use {name}.",
+                self.key_arn(&key),
+                key.key_spec,
+                key.key_usage
+            )));
+        }
+        if digest && message.0.len() != alg.digest_len() {
+            return Err(KmsError::Validation(format!(
+                "Digest is invalid length for algorithm {name}."
+            )));
+        }
+        self.require_usable(&key)?;
+        dry_run(req.dry_run)?;
+        Ok((key, alg, digest))
+    }
+
+    pub(crate) async fn sign(
+        &self,
+        caller: &Caller,
+        req: SignatureRequest,
+    ) -> Result<SignResponse, KmsError> {
+        let (key, alg, digest) = self.signing_request(caller, &req).await?;
+        let message = &req.message.as_ref().expect("checked").0;
+        let (version, ekt) = self.current_ekt(&key).await?;
+        let out = self
+            .with_ekt(version, ekt, |ekt| {
+                self.hsm.call(Request::Sign {
+                    key: version,
+                    ekt,
+                    message: message.clone(),
+                    digest,
+                    algorithm: alg.aws_name().into(),
+                })
+            })
+            .await?;
+        let Response::Signature(signature) = out else {
+            return Err(KmsError::Internal("unexpected module answer".into()));
+        };
+        Ok(SignResponse {
+            key_id: self.key_arn(&key),
+            signature: Blob(signature),
+            signing_algorithm: alg.aws_name(),
+        })
+    }
+
+    pub(crate) async fn verify(
+        &self,
+        caller: &Caller,
+        req: SignatureRequest,
+    ) -> Result<VerifyResponse, KmsError> {
+        let signature = req.signature.as_ref().ok_or_else(|| null("signature"))?;
+        if signature.0.is_empty() || signature.0.len() > 6144 {
+            return Err(KmsError::Validation(
+                "1 validation error detected: Value at 'signature' failed to satisfy constraint: Member must have length between 1 and 6144".into(),
+            ));
+        }
+        let (key, alg, digest) = self.signing_request(caller, &req).await?;
+        let message = &req.message.as_ref().expect("checked").0;
+        let (version, ekt) = self.current_ekt(&key).await?;
+        let out = self
+            .with_ekt(version, ekt, |ekt| {
+                self.hsm.call(Request::Verify {
+                    key: version,
+                    ekt,
+                    message: message.clone(),
+                    digest,
+                    algorithm: alg.aws_name().into(),
+                    signature: signature.0.clone(),
+                })
+            })
+            .await?;
+        match out {
+            Response::Valid(true) => Ok(VerifyResponse {
+                key_id: self.key_arn(&key),
+                signature_valid: true,
+                signing_algorithm: alg.aws_name(),
+            }),
+            Response::Valid(false) => Err(KmsError::KmsInvalidSignature(
+                "The signature does not verify with this key and message.".into(),
+            )),
+            _ => Err(KmsError::Internal("unexpected module answer".into())),
+        }
+    }
+
+    pub(crate) async fn get_public_key(
+        &self,
+        caller: &Caller,
+        req: crate::protocol::KeyIdRequest,
+    ) -> Result<GetPublicKeyResponse, KmsError> {
+        let key = self.resolve(caller, &req.key_id, true).await?;
+        if !is_asymmetric(&key) {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "{} is not asymmetric: it has no public key.",
+                self.key_arn(&key)
+            )));
+        }
+        self.require_usable(&key)?;
+        let (version, ekt) = self.current_ekt(&key).await?;
+        let out = self
+            .with_ekt(version, ekt, |ekt| {
+                self.hsm.call(Request::GetPublicKey { key: version, ekt })
+            })
+            .await?;
+        let Response::PublicKey(public) = out else {
+            return Err(KmsError::Internal("unexpected module answer".into()));
+        };
+        let (signing_algorithms, encryption_algorithms) = algorithms(&key);
+        Ok(GetPublicKeyResponse {
+            key_id: self.key_arn(&key),
+            public_key: Blob(public),
+            customer_master_key_spec: key.key_spec.clone(),
+            key_spec: key.key_spec.clone(),
+            key_usage: key.key_usage.clone(),
+            encryption_algorithms,
+            signing_algorithms,
+        })
+    }
+}
