@@ -78,3 +78,12 @@ def test_rsa_oaep_encrypted_by_cryptography_decrypts_inside(kms):
         ct = pub.encrypt(b"from outside", padding.OAEP(mgf=padding.MGF1(h), algorithm=h, label=None))
         out = kms.decrypt(KeyId=key, CiphertextBlob=ct, EncryptionAlgorithm=alg)
         assert out["Plaintext"] == b"from outside" and out["EncryptionAlgorithm"] == alg
+
+
+def test_data_key_pair_is_usable_by_cryptography(kms, key_arn):
+    pair = kms.generate_data_key_pair(KeyId=key_arn, KeyPairSpec="ECC_NIST_P384")
+    private = serialization.load_der_private_key(pair["PrivateKeyPlaintext"], password=None)
+    public = serialization.load_der_public_key(pair["PublicKey"])
+    sig = private.sign(b"data", ec.ECDSA(hashes.SHA384()))
+    public.verify(sig, b"data", ec.ECDSA(hashes.SHA384()))
+    assert kms.decrypt(CiphertextBlob=pair["PrivateKeyCiphertextBlob"])["Plaintext"] == pair["PrivateKeyPlaintext"]

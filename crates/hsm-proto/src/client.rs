@@ -95,6 +95,7 @@ fn variant(r: &Response) -> &'static str {
         Response::Valid(_) => "Valid",
         Response::Signature(_) => "Signature",
         Response::PublicKey(_) => "PublicKey",
+        Response::DataKeyPair { .. } => "DataKeyPair",
     }
 }
 

@@ -253,6 +253,15 @@ pub enum Request {
         plaintext: Zeroizing<Vec<u8>>,
         algorithm: String,
     },
+    /// Generate an asymmetric data key pair; return its private key sealed
+    /// under the symmetric `key` (and in clear when asked) and its public key.
+    GenerateDataKeyPair {
+        key: KeyRef,
+        ekt: Ekt,
+        context: Vec<u8>,
+        pair_spec: KeySpecCode,
+        with_plaintext: bool,
+    },
     /// Drop every cached copy of a key's backing keys.
     ForgetKey { key_id: uuid::Uuid },
     /// Describe the module (id, mode, domains, cache use); never secrets.
@@ -297,6 +306,7 @@ impl std::fmt::Debug for Request {
             Request::GenerateMac { .. } => "GenerateMac",
             Request::VerifyMac { .. } => "VerifyMac",
             Request::Sign { .. } => "Sign",
+            Request::GenerateDataKeyPair { .. } => "GenerateDataKeyPair",
             Request::Verify { .. } => "Verify",
             Request::GetPublicKey { .. } => "GetPublicKey",
             Request::AsymmetricDecrypt { .. } => "AsymmetricDecrypt",
@@ -362,6 +372,15 @@ pub enum Response {
     Signature(Vec<u8>),
     /// A public key, DER SPKI.
     PublicKey(Vec<u8>),
+    /// A data key pair.
+    DataKeyPair {
+        /// PKCS#8, when asked for.
+        private_plaintext: Option<Zeroizing<Vec<u8>>>,
+        /// The private key as a ciphertext blob under the symmetric key.
+        private_ciphertext: Vec<u8>,
+        /// DER SPKI.
+        public_key: Vec<u8>,
+    },
 }
 
 /// Why a module refused or failed a request. Each maps to one AWS error at
@@ -476,6 +495,13 @@ impl std::fmt::Debug for Response {
             Response::Valid(v) => write!(f, "Valid({v})"),
             Response::Signature(s) => write!(f, "Signature({} bytes)", s.len()),
             Response::PublicKey(k) => write!(f, "PublicKey({} bytes)", k.len()),
+            Response::DataKeyPair {
+                private_ciphertext, ..
+            } => write!(
+                f,
+                "DataKeyPair {{ private: <redacted>, private_ciphertext: {} bytes }}",
+                private_ciphertext.len()
+            ),
         }
     }
 }

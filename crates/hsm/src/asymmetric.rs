@@ -235,6 +235,28 @@ impl Module {
                         ))
                     })
             }
+            Request::GenerateDataKeyPair {
+                key,
+                ekt,
+                context,
+                pair_spec,
+                with_plaintext,
+            } => {
+                let spec = pair_spec.asymmetric().ok_or_else(|| {
+                    HsmError::InvalidRequest(format!("{pair_spec:?} is not a key pair spec"))
+                })?;
+                let pair =
+                    AsymmetricKey::generate(spec).map_err(|e| HsmError::Internal(e.to_string()))?;
+                let backing = self.backing_key(caller, key, &ekt)?;
+                let private_ciphertext =
+                    crate::symmetric::encrypt(backing, key, pair.expose_pkcs8(), &context)?;
+                Ok(Response::DataKeyPair {
+                    private_plaintext: with_plaintext
+                        .then(|| zeroize::Zeroizing::new(pair.expose_pkcs8().to_vec())),
+                    private_ciphertext,
+                    public_key: pair.public_key().to_vec(),
+                })
+            }
             _ => Err(HsmError::InvalidRequest("not an asymmetric request".into())),
         }
     }

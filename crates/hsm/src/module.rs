@@ -317,7 +317,7 @@ impl Module {
     }
 
     /// The AES backing key of a symmetric encryption key.
-    fn backing_key(
+    pub(crate) fn backing_key(
         &mut self,
         caller: &Caller,
         key: KeyRef,
@@ -632,7 +632,8 @@ impl ModuleHandler for Module {
             | Request::Verify { .. }
             | Request::GetPublicKey { .. }
             | Request::AsymmetricDecrypt { .. }
-            | Request::AsymmetricEncrypt { .. }) => self.handle_asymmetric(caller, r),
+            | Request::AsymmetricEncrypt { .. }
+            | Request::GenerateDataKeyPair { .. }) => self.handle_asymmetric(caller, r),
             Request::ForgetKey { key_id } => {
                 self.require_use()?;
                 self.vault.forget(key_id);

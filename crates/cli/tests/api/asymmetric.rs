@@ -353,3 +353,80 @@ async fn asymmetric_usage_rules() {
         assert_eq!(code(&e), expected, "{spec:?} {usage:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn data_key_pairs_are_sealed_under_a_symmetric_key() {
+    use aws_sdk_kms::types::DataKeyPairSpec;
+    let env = TestEnv::start().await;
+    let c = &env.client;
+    let key = new_key(c).await;
+    for (spec, asym) in [
+        (DataKeyPairSpec::EccNistP256, AsymmetricSpec::EccNistP256),
+        (DataKeyPairSpec::Rsa4096, AsymmetricSpec::Rsa4096),
+    ] {
+        let pair = c
+            .generate_data_key_pair()
+            .key_id(&key)
+            .key_pair_spec(spec.clone())
+            .encryption_context("purpose", "signing")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(pair.key_pair_spec, Some(spec.clone()));
+        let private = pair.private_key_plaintext.unwrap().into_inner();
+        let public = pair.public_key.unwrap().into_inner();
+        let loaded = strongroom_crypto::AsymmetricKey::from_pkcs8(asym, &private).unwrap();
+        assert_eq!(loaded.public_key(), &public[..]);
+        let opened = c
+            .decrypt()
+            .ciphertext_blob(pair.private_key_ciphertext_blob.unwrap())
+            .encryption_context("purpose", "signing")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(opened.plaintext.unwrap().as_ref(), &private[..]);
+
+        let without = c
+            .generate_data_key_pair_without_plaintext()
+            .key_id(&key)
+            .key_pair_spec(spec)
+            .send()
+            .await
+            .unwrap();
+        let opened = c
+            .decrypt()
+            .ciphertext_blob(without.private_key_ciphertext_blob.unwrap())
+            .send()
+            .await
+            .unwrap()
+            .plaintext
+            .unwrap();
+        let loaded = strongroom_crypto::AsymmetricKey::from_pkcs8(asym, opened.as_ref()).unwrap();
+        assert_eq!(loaded.public_key(), without.public_key.unwrap().as_ref());
+    }
+    let e = c
+        .generate_data_key_pair()
+        .key_id(&key)
+        .key_pair_spec(DataKeyPairSpec::Sm2)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "UnsupportedOperationException");
+    let e = c
+        .generate_data_key_pair()
+        .key_id(&key)
+        .key_pair_spec(DataKeyPairSpec::from("RSA_1024"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationException");
+    let signing = create(c, KeySpec::EccNistP256, KeyUsageType::SignVerify).await;
+    let e = c
+        .generate_data_key_pair()
+        .key_id(&signing)
+        .key_pair_spec(DataKeyPairSpec::EccNistP256)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidKeyUsageException");
+}

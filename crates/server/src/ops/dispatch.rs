@@ -18,8 +18,6 @@ pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
     "DeriveSharedSecret",
     "DescribeCustomKeyStores",
     "DisconnectCustomKeyStore",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
     "GetKeyPolicy",
     "GetParametersForImport",
     "ImportKeyMaterial",
@@ -94,6 +92,14 @@ impl Processor {
             }
             "RotateKeyOnDemand" => json(self.rotate_key_on_demand(caller, parse(body)?).await?),
             "ListKeyRotations" => json(self.list_key_rotations(caller, parse(body)?).await?),
+            "GenerateDataKeyPair" => json(
+                self.generate_data_key_pair(caller, parse(body)?, true)
+                    .await?,
+            ),
+            "GenerateDataKeyPairWithoutPlaintext" => json(
+                self.generate_data_key_pair(caller, parse(body)?, false)
+                    .await?,
+            ),
             "Sign" => json(self.sign(caller, parse(body)?).await?),
             "Verify" => json(self.verify(caller, parse(body)?).await?),
             "GetPublicKey" => json(self.get_public_key(caller, parse(body)?).await?),

@@ -3,6 +3,7 @@
 mod aliases;
 pub(crate) mod asymmetric;
 pub(crate) mod crypto;
+mod data_key_pair;
 mod dispatch;
 mod keys;
 pub(crate) mod mac;

@@ -1,0 +1,113 @@
+//! GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext: an
+//! asymmetric pair made in the module, its private key returned sealed
+//! under a symmetric KMS key (and in clear when asked).
+
+use serde::{Deserialize, Serialize};
+use strongroom_hsm_proto::{KeySpecCode, Request, Response};
+
+use crate::auth::Caller;
+use crate::error::KmsError;
+use crate::ops::crypto::{dry_run, require_encryption_key};
+use crate::processor::{Processor, context_bytes};
+use crate::protocol::{Blob, EncryptionContext, SecretBlob};
+
+const PAIR_SPECS: [&str; 8] = [
+    "RSA_2048",
+    "RSA_3072",
+    "RSA_4096",
+    "ECC_NIST_P256",
+    "ECC_NIST_P384",
+    "ECC_NIST_P521",
+    "ECC_SECG_P256K1",
+    "SM2",
+];
+
+/// GenerateDataKeyPair input.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GenerateDataKeyPairRequest {
+    pub key_id: Option<String>,
+    pub key_pair_spec: Option<String>,
+    pub encryption_context: Option<EncryptionContext>,
+    pub grant_tokens: Option<Vec<String>>,
+    pub recipient: Option<serde_json::Value>,
+    pub dry_run: Option<bool>,
+}
+
+/// GenerateDataKeyPair output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GenerateDataKeyPairResponse {
+    pub private_key_ciphertext_blob: Blob,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_key_plaintext: Option<SecretBlob>,
+    pub public_key: Blob,
+    pub key_id: String,
+    pub key_pair_spec: String,
+}
+
+impl Processor {
+    pub(crate) async fn generate_data_key_pair(
+        &self,
+        caller: &Caller,
+        req: GenerateDataKeyPairRequest,
+        with_plaintext: bool,
+    ) -> Result<GenerateDataKeyPairResponse, KmsError> {
+        let spec_name = req.key_pair_spec.as_deref().ok_or_else(|| {
+            KmsError::Validation("1 validation error detected: Value null at 'keyPairSpec' failed to satisfy constraint: Member must not be null".into())
+        })?;
+        if !PAIR_SPECS.contains(&spec_name) {
+            return Err(KmsError::Validation(format!(
+                "1 validation error detected: Value '{spec_name}' at 'keyPairSpec' failed to satisfy constraint: Member must satisfy enum value set: {PAIR_SPECS:?}"
+            )));
+        }
+        let pair_spec = KeySpecCode::from_aws(spec_name)
+            .filter(|c| c.asymmetric().is_some())
+            .ok_or_else(|| {
+                KmsError::UnsupportedOperation(format!("KeyPairSpec {spec_name} is not supported."))
+            })?;
+        if req.recipient.as_ref().is_some_and(|r| !r.is_null()) {
+            return Err(KmsError::UnsupportedOperation(
+                "Recipient (attested enclaves) is not supported.".into(),
+            ));
+        }
+        let context = context_bytes(&req.encryption_context)?;
+        let key = self.resolve(caller, &req.key_id, true).await?;
+        require_encryption_key(self, &key)?;
+        if crate::ops::asymmetric::is_asymmetric(&key) {
+            return Err(KmsError::InvalidKeyUsage(format!(
+                "{} is asymmetric: data key pairs are sealed under a symmetric key.",
+                self.key_arn(&key)
+            )));
+        }
+        self.require_usable(&key)?;
+        dry_run(req.dry_run)?;
+        let (version, ekt) = self.current_ekt(&key).await?;
+        let out = self
+            .with_ekt(version, ekt, |ekt| {
+                self.hsm.call(Request::GenerateDataKeyPair {
+                    key: version,
+                    ekt,
+                    context: context.clone(),
+                    pair_spec,
+                    with_plaintext,
+                })
+            })
+            .await?;
+        let Response::DataKeyPair {
+            private_plaintext,
+            private_ciphertext,
+            public_key,
+        } = out
+        else {
+            return Err(KmsError::Internal("unexpected module answer".into()));
+        };
+        Ok(GenerateDataKeyPairResponse {
+            private_key_ciphertext_blob: Blob(private_ciphertext),
+            private_key_plaintext: private_plaintext.map(SecretBlob),
+            public_key: Blob(public_key),
+            key_id: self.key_arn(&key),
+            key_pair_spec: spec_name.to_string(),
+        })
+    }
+}
