@@ -32,6 +32,23 @@ pub enum BenchOp {
     GenerateRandom,
     /// DescribeKey (no cryptography: measures the HTTP and auth path).
     DescribeKey,
+    /// Sign `--payload-bytes` (RAW) with a `--key-spec` signing key.
+    Sign,
+    /// Verify one signature with a `--key-spec` signing key.
+    Verify,
+    /// GenerateMac with an HMAC_256 key.
+    GenerateMac,
+}
+
+/// The signing algorithm the bench uses for a key spec.
+fn signing_algorithm(spec: &str) -> anyhow::Result<&'static str> {
+    Ok(match spec {
+        "ECC_NIST_P256" | "ECC_SECG_P256K1" => "ECDSA_SHA_256",
+        "ECC_NIST_P384" => "ECDSA_SHA_384",
+        "ECC_NIST_P521" => "ECDSA_SHA_512",
+        "RSA_2048" | "RSA_3072" | "RSA_4096" => "RSASSA_PSS_SHA_256",
+        other => bail!("--key-spec {other} cannot sign"),
+    })
 }
 
 /// What to run. `Debug` redacts the secret.
@@ -57,6 +74,8 @@ pub struct BenchOptions {
     pub key_id: Option<String>,
     /// Extra CA certificate to trust (PEM).
     pub ca_bundle: Option<PathBuf>,
+    /// Key spec of the key to create for sign/verify (default ECC_NIST_P256).
+    pub key_spec: Option<String>,
 }
 
 impl std::fmt::Debug for BenchOptions {
@@ -72,6 +91,7 @@ impl std::fmt::Debug for BenchOptions {
             .field("payload_bytes", &self.payload_bytes)
             .field("key_id", &self.key_id)
             .field("ca_bundle", &self.ca_bundle)
+            .field("key_spec", &self.key_spec)
             .finish()
     }
 }
@@ -119,6 +139,7 @@ fn request_body(
     key_id: &str,
     payload_b64: &str,
     ciphertext_b64: &str,
+    signing_alg: &str,
 ) -> (&'static str, Vec<u8>) {
     let (name, v) = match op {
         BenchOp::Encrypt => (
@@ -143,6 +164,18 @@ fn request_body(
         ),
         BenchOp::GenerateRandom => ("GenerateRandom", serde_json::json!({"NumberOfBytes": 32})),
         BenchOp::DescribeKey => ("DescribeKey", serde_json::json!({"KeyId": key_id})),
+        BenchOp::Sign => (
+            "Sign",
+            serde_json::json!({"KeyId": key_id, "Message": payload_b64, "SigningAlgorithm": signing_alg}),
+        ),
+        BenchOp::Verify => (
+            "Verify",
+            serde_json::json!({"KeyId": key_id, "Message": payload_b64, "SigningAlgorithm": signing_alg, "Signature": ciphertext_b64}),
+        ),
+        BenchOp::GenerateMac => (
+            "GenerateMac",
+            serde_json::json!({"KeyId": key_id, "Message": payload_b64, "MacAlgorithm": "HMAC_SHA_256"}),
+        ),
     };
     (name, serde_json::to_vec(&v).expect("json"))
 }
@@ -162,13 +195,32 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchReport> {
         opts.secret_access_key.clone(),
         opts.ca_bundle.as_ref(),
     )?);
+    let signing = matches!(opts.op, BenchOp::Sign | BenchOp::Verify);
+    let spec = opts.key_spec.clone().unwrap_or_else(|| {
+        match opts.op {
+            BenchOp::Sign | BenchOp::Verify => "ECC_NIST_P256",
+            BenchOp::GenerateMac => "HMAC_256",
+            _ => "SYMMETRIC_DEFAULT",
+        }
+        .to_owned()
+    });
+    let signing_alg = if signing {
+        signing_algorithm(&spec)?
+    } else {
+        ""
+    };
     let (key_id, created) = match &opts.key_id {
         Some(k) => (k.clone(), false),
         None => {
+            let usage = match opts.op {
+                BenchOp::Sign | BenchOp::Verify => "SIGN_VERIFY",
+                BenchOp::GenerateMac => "GENERATE_VERIFY_MAC",
+                _ => "ENCRYPT_DECRYPT",
+            };
             let r = client
                 .call_json(
                     "CreateKey",
-                    serde_json::json!({"Description": "strongroom bench"}),
+                    serde_json::json!({"Description": "strongroom bench", "KeySpec": spec, "KeyUsage": usage}),
                 )
                 .await?;
             let arn = r["KeyMetadata"]["Arn"]
@@ -193,9 +245,22 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchReport> {
                 .ok_or_else(|| anyhow!("Encrypt returned no CiphertextBlob"))?
                 .to_owned()
         }
+        BenchOp::Verify => {
+            let r = client
+                .call_json(
+                    "Sign",
+                    serde_json::json!({"KeyId": key_id, "Message": payload_b64, "SigningAlgorithm": signing_alg}),
+                )
+                .await?;
+            r["Signature"]
+                .as_str()
+                .ok_or_else(|| anyhow!("Sign returned no Signature"))?
+                .to_owned()
+        }
         _ => String::new(),
     };
-    let (op_name, body) = request_body(opts.op, &key_id, &payload_b64, &ciphertext_b64);
+    let (op_name, body) =
+        request_body(opts.op, &key_id, &payload_b64, &ciphertext_b64, signing_alg);
     let body = bytes::Bytes::from(body);
 
     let started = Instant::now();
@@ -281,6 +346,7 @@ mod tests {
             payload_bytes: 1,
             key_id: None,
             ca_bundle: None,
+            key_spec: None,
         };
         let shown = format!("{o:?}");
         assert!(

@@ -127,6 +127,9 @@ enum Command {
         /// Key to use (default: create one, schedule its deletion afterwards).
         #[arg(long)]
         key_id: Option<String>,
+        /// Key spec of the key to create (sign/verify: ECC_NIST_P256, RSA_2048, …).
+        #[arg(long)]
+        key_spec: Option<String>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -457,6 +460,7 @@ async fn main() -> anyhow::Result<()> {
             duration,
             payload_bytes,
             key_id,
+            key_spec,
             json,
         } => {
             let report = bench::run(bench::BenchOptions {
@@ -470,6 +474,7 @@ async fn main() -> anyhow::Result<()> {
                 payload_bytes,
                 key_id,
                 ca_bundle: endpoint.ca_bundle,
+                key_spec,
             })
             .await?;
             if json {

@@ -75,9 +75,13 @@ async fn other_region_names_keys_and_scopes_signatures() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bench_drives_the_server_without_errors() {
     let env = TestEnv::start().await;
-    for op in [
-        strongroom_cli::bench::BenchOp::Encrypt,
-        strongroom_cli::bench::BenchOp::Decrypt,
+    use strongroom_cli::bench::BenchOp;
+    for (op, key_spec) in [
+        (BenchOp::Encrypt, None),
+        (BenchOp::Decrypt, None),
+        (BenchOp::Sign, Some("RSA_2048")),
+        (BenchOp::Verify, None),
+        (BenchOp::GenerateMac, None),
     ] {
         let report = strongroom_cli::bench::run(strongroom_cli::bench::BenchOptions {
             endpoint: env.dev.endpoint(),
@@ -90,6 +94,7 @@ async fn bench_drives_the_server_without_errors() {
             payload_bytes: 256,
             key_id: None,
             ca_bundle: None,
+            key_spec: key_spec.map(str::to_owned),
         })
         .await
         .unwrap();
