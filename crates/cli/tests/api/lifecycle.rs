@@ -115,7 +115,7 @@ async fn create_key_rejects_what_it_cannot_honour() {
     let c = &env.client;
     let e = c
         .create_key()
-        .key_spec(KeySpec::Rsa2048)
+        .key_spec(KeySpec::Sm2)
         .key_usage(KeyUsageType::SignVerify)
         .send()
         .await

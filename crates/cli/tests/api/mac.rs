@@ -212,7 +212,7 @@ async fn key_usage_is_enforced_both_ways() {
             "ValidationException",
         ),
         (
-            Some(KeySpec::Rsa2048),
+            Some(KeySpec::Sm2),
             Some(KeyUsageType::SignVerify),
             "UnsupportedOperationException",
         ),
