@@ -367,6 +367,42 @@ impl AsymmetricKey {
     }
 }
 
+impl AsymmetricKey {
+    /// Unwraps RSA_AES_KEY_WRAP material (CKM_RSA_AES_KEY_WRAP): an
+    /// RSA-OAEP-wrapped ephemeral AES key (one modulus long), then the
+    /// material wrapped under it with AES Key Wrap with Padding (RFC 5649).
+    pub fn unwrap_rsa_aes(
+        &self,
+        hash: OaepHash,
+        blob: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        use aws_lc_rs::key_wrap::{AES_128, AES_256, KeyEncryptionKey, KeyWrapPadded};
+        let Pair::Rsa(pair) = &self.pair else {
+            return Err(CryptoError::InvalidKey);
+        };
+        let n = pair.public_modulus_len();
+        if blob.len() <= n {
+            return Err(CryptoError::AuthenticationFailed);
+        }
+        let (wrapped_key, wrapped_material) = blob.split_at(n);
+        let aes = self.decrypt(hash, wrapped_key)?;
+        let cipher = match aes.len() {
+            16 => &AES_128,
+            32 => &AES_256,
+            _ => return Err(CryptoError::AuthenticationFailed),
+        };
+        let kek =
+            KeyEncryptionKey::new(cipher, &aes).map_err(|_| CryptoError::AuthenticationFailed)?;
+        let mut out = Zeroizing::new(vec![0u8; wrapped_material.len()]);
+        let len = kek
+            .unwrap_with_padding(wrapped_material, &mut out)
+            .map_err(|_| CryptoError::AuthenticationFailed)?
+            .len();
+        out.truncate(len);
+        Ok(out)
+    }
+}
+
 /// Whether `sig` is a valid `alg` signature over `input` by the public key
 /// `spki` of `spec`.
 pub fn verify_signature(
@@ -459,6 +495,30 @@ mod tests {
             assert!(k.sign(foreign, SignInput::Raw(b"m")).is_err());
             assert!(format!("{k:?}").contains("redacted"));
         }
+    }
+
+    #[test]
+    fn rsa_aes_key_wrap_unwraps_what_kwp_wrapped() {
+        use aws_lc_rs::key_wrap::{AES_256, KeyEncryptionKey, KeyWrapPadded};
+        let k = AsymmetricKey::generate(AsymmetricSpec::Rsa2048).unwrap();
+        let aes = [3u8; 32];
+        let material = [9u8; 32];
+        let mut blob = rsa_oaep_encrypt(k.public_key(), OaepHash::Sha256, &aes).unwrap();
+        let mut wrapped = vec![0u8; 48];
+        let kek = KeyEncryptionKey::new(&AES_256, &aes).unwrap();
+        let w = kek
+            .wrap_with_padding(&material, &mut wrapped)
+            .unwrap()
+            .len();
+        blob.extend_from_slice(&wrapped[..w]);
+        assert_eq!(
+            &k.unwrap_rsa_aes(OaepHash::Sha256, &blob).unwrap()[..],
+            &material
+        );
+        let mut bad = blob.clone();
+        *bad.last_mut().unwrap() ^= 1;
+        assert!(k.unwrap_rsa_aes(OaepHash::Sha256, &bad).is_err());
+        assert!(k.unwrap_rsa_aes(OaepHash::Sha1, &blob).is_err());
     }
 
     #[test]

@@ -96,6 +96,8 @@ fn variant(r: &Response) -> &'static str {
         Response::Signature(_) => "Signature",
         Response::PublicKey(_) => "PublicKey",
         Response::DataKeyPair { .. } => "DataKeyPair",
+        Response::ImportParameters { .. } => "ImportParameters",
+        Response::Imported { .. } => "Imported",
     }
 }
 

@@ -262,6 +262,24 @@ pub enum Request {
         pair_spec: KeySpecCode,
         with_plaintext: bool,
     },
+    /// Make an RSA wrapping key for importing key material into `key_id`:
+    /// answers its public key and an import token (the wrapping private key
+    /// sealed under the domain, bound to the key, algorithm and expiry).
+    PrepareImport {
+        key_id: Uuid,
+        wrapping_spec: KeySpecCode,
+        /// `RSAES_OAEP_SHA_1/256` or `RSA_AES_KEY_WRAP_SHA_1/256`.
+        algorithm: String,
+        /// Unix seconds the token stays valid until.
+        valid_to: u64,
+    },
+    /// Unwrap imported material with an import token and seal it as the
+    /// EKT of `key`; answers the EKT and a fingerprint of the material.
+    ImportKeyMaterial {
+        key: KeyRef,
+        import_token: Vec<u8>,
+        encrypted_material: Vec<u8>,
+    },
     /// Drop every cached copy of a key's backing keys.
     ForgetKey { key_id: uuid::Uuid },
     /// Describe the module (id, mode, domains, cache use); never secrets.
@@ -306,6 +324,8 @@ impl std::fmt::Debug for Request {
             Request::GenerateMac { .. } => "GenerateMac",
             Request::VerifyMac { .. } => "VerifyMac",
             Request::Sign { .. } => "Sign",
+            Request::PrepareImport { .. } => "PrepareImport",
+            Request::ImportKeyMaterial { .. } => "ImportKeyMaterial",
             Request::GenerateDataKeyPair { .. } => "GenerateDataKeyPair",
             Request::Verify { .. } => "Verify",
             Request::GetPublicKey { .. } => "GetPublicKey",
@@ -372,6 +392,20 @@ pub enum Response {
     Signature(Vec<u8>),
     /// A public key, DER SPKI.
     PublicKey(Vec<u8>),
+    /// Import parameters.
+    ImportParameters {
+        /// The wrapping public key, DER SPKI.
+        public_key: Vec<u8>,
+        /// The import token.
+        import_token: Vec<u8>,
+    },
+    /// Imported material, sealed.
+    Imported {
+        /// Its EKT.
+        ekt: Ekt,
+        /// HMAC of the material under the domain: equal material, equal value.
+        fingerprint: Vec<u8>,
+    },
     /// A data key pair.
     DataKeyPair {
         /// PKCS#8, when asked for.
@@ -399,6 +433,18 @@ pub enum HsmError {
     /// A stored credential could not be opened.
     #[error("the credential is invalid")]
     InvalidCredential,
+    /// The import token is not valid for this key (forged, or another key's).
+    #[error("the import token is invalid")]
+    InvalidImportToken,
+    /// The import token has expired.
+    #[error("the import token has expired")]
+    ExpiredImportToken,
+    /// The imported material could not be unwrapped.
+    #[error("the encrypted key material could not be decrypted")]
+    UndecryptableMaterial,
+    /// The unwrapped material is not usable key material for the key.
+    #[error("{0}")]
+    IncorrectKeyMaterial(String),
     /// The key's spec does not allow this operation.
     #[error("{0}")]
     WrongKeyUsage(String),
@@ -495,6 +541,8 @@ impl std::fmt::Debug for Response {
             Response::Valid(v) => write!(f, "Valid({v})"),
             Response::Signature(s) => write!(f, "Signature({} bytes)", s.len()),
             Response::PublicKey(k) => write!(f, "PublicKey({} bytes)", k.len()),
+            Response::ImportParameters { .. } => f.write_str("ImportParameters"),
+            Response::Imported { .. } => f.write_str("Imported"),
             Response::DataKeyPair {
                 private_ciphertext, ..
             } => write!(

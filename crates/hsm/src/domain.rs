@@ -11,6 +11,7 @@ pub struct DomainKey {
     credential_wrap: Aes256GcmKey,
     fingerprint: HmacSha256Key,
     local_store: Aes256GcmKey,
+    import: HmacSha256Key,
 }
 
 impl std::fmt::Debug for DomainKey {
@@ -37,6 +38,7 @@ impl DomainKey {
         let cred = hkdf_sha256(root.expose(), salt, &[b"strongroom domain v1 credential"])?;
         let fp = hkdf_sha256(root.expose(), salt, &[b"strongroom domain v1 fingerprint"])?;
         let store = hkdf_sha256(root.expose(), salt, &[b"strongroom domain v1 local store"])?;
+        let import = hkdf_sha256(root.expose(), salt, &[b"strongroom domain v1 import"])?;
         Ok(Self {
             id,
             generation,
@@ -44,6 +46,7 @@ impl DomainKey {
             credential_wrap: Aes256GcmKey::new(&cred),
             fingerprint: HmacSha256Key::new(fp.expose()),
             local_store: Aes256GcmKey::new(&store),
+            import: HmacSha256Key::new(import.expose()),
             root,
         })
     }
@@ -77,6 +80,11 @@ impl DomainKey {
     /// Whether `tag` is this key's fingerprint of `body` (constant time).
     pub(crate) fn verify_fingerprint(&self, body: &[u8], tag: &[u8]) -> bool {
         self.fingerprint.verify(body, tag)
+    }
+
+    /// The MAC key of import tokens and imported-material fingerprints.
+    pub(crate) fn import_mac(&self) -> &HmacSha256Key {
+        &self.import
     }
 
     /// The key of the module's local sealed store for this domain.

@@ -16,6 +16,7 @@ mod ekt;
 mod escrow;
 pub mod hardening;
 pub mod identity;
+mod import;
 pub mod log;
 mod module;
 mod quorum;

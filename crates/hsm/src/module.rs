@@ -634,6 +634,17 @@ impl ModuleHandler for Module {
             | Request::AsymmetricDecrypt { .. }
             | Request::AsymmetricEncrypt { .. }
             | Request::GenerateDataKeyPair { .. }) => self.handle_asymmetric(caller, r),
+            Request::PrepareImport {
+                key_id,
+                wrapping_spec,
+                algorithm,
+                valid_to,
+            } => self.prepare_import(caller, key_id, wrapping_spec, algorithm, valid_to),
+            Request::ImportKeyMaterial {
+                key,
+                import_token,
+                encrypted_material,
+            } => self.import_key_material(caller, key, &import_token, &encrypted_material),
             Request::ForgetKey { key_id } => {
                 self.require_use()?;
                 self.vault.forget(key_id);

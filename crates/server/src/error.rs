@@ -62,6 +62,15 @@ pub enum KmsError {
     /// A DryRun request that would have succeeded.
     #[error("The request would have succeeded, but the DryRun option is set.")]
     DryRun,
+    /// ImportKeyMaterial: the import token is not for this key.
+    #[error("{0}")]
+    InvalidImportToken(String),
+    /// ImportKeyMaterial: the import token has expired.
+    #[error("{0}")]
+    ExpiredImportToken(String),
+    /// ImportKeyMaterial: not the material this key had, or unusable.
+    #[error("{0}")]
+    IncorrectKeyMaterial(String),
     /// Verify: the signature does not verify.
     #[error("{0}")]
     KmsInvalidSignature(String),
@@ -105,6 +114,9 @@ impl KmsError {
             KmsError::DependencyTimeout(_) => "DependencyTimeoutException",
             KmsError::LimitExceeded(_) => "LimitExceededException",
             KmsError::InvalidMac(_) => "KMSInvalidMacException",
+            KmsError::InvalidImportToken(_) => "InvalidImportTokenException",
+            KmsError::ExpiredImportToken(_) => "ExpiredImportTokenException",
+            KmsError::IncorrectKeyMaterial(_) => "IncorrectKeyMaterialException",
             KmsError::KmsInvalidSignature(_) => "KMSInvalidSignatureException",
             KmsError::Internal(_) => "KMSInternalException",
         }
@@ -156,6 +168,17 @@ impl From<strongroom_hsm_proto::HsmError> for KmsError {
             H::InvalidCiphertext => KmsError::InvalidCiphertext(String::new()),
             H::InvalidRequest(m) => KmsError::Validation(m),
             H::WrongKeyUsage(m) => KmsError::InvalidKeyUsage(m),
+            H::InvalidImportToken => KmsError::InvalidImportToken(
+                "The import token is not valid for this KMS key.".into(),
+            ),
+            H::ExpiredImportToken => KmsError::ExpiredImportToken(
+                "The import token has expired; get new parameters.".into(),
+            ),
+            H::UndecryptableMaterial => KmsError::InvalidCiphertext(
+                "The encrypted key material could not be decrypted with the import parameters."
+                    .into(),
+            ),
+            H::IncorrectKeyMaterial(m) => KmsError::IncorrectKeyMaterial(m),
             // Every member was tried: none reachable, in use mode, holding
             // the key, and serving this host. Clients may retry (AWS SDKs
             // do so for this exception).

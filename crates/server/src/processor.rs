@@ -200,7 +200,32 @@ impl Processor {
                 "{} is pending deletion.",
                 self.key_arn(key)
             ))),
+            KeyState::PendingImport => Err(KmsError::InvalidState(format!(
+                "{} is pending import: it has no key material.",
+                self.key_arn(key)
+            ))),
+        }?;
+        // Expired imported material is unusable even before the sweeper
+        // deletes it.
+        if key.import_valid_to.is_some_and(|t| t <= now_epoch()) {
+            return Err(KmsError::InvalidState(format!(
+                "The imported key material of {} has expired.",
+                self.key_arn(key)
+            )));
         }
+        Ok(())
+    }
+
+    /// Caches a key's metadata (a key created without material).
+    pub(crate) fn cache_key(&self, key: KeyRecord) -> Arc<KeyRecord> {
+        let key = Arc::new(key);
+        self.keys.insert(key.id, key.clone());
+        key
+    }
+
+    /// Drops cached EKTs of every version of a key.
+    pub(crate) fn forget_key_ekts(&self, id: Uuid) {
+        self.ekts.retain(|k, _| k.key_id != id);
     }
 
     /// The EKT of one key version (cache, then store).

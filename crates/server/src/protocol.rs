@@ -86,6 +86,10 @@ pub struct KeyMetadata {
     pub mac_algorithms: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub signing_algorithms: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration_model: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<f64>,
     pub multi_region: bool,
 }
 

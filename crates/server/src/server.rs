@@ -206,5 +206,8 @@ async fn deletion_sweeper(
         if let Err(e) = processor.sweep_rotations(now_epoch()).await {
             tracing::error!(error = %e, "rotation sweep failed; will retry");
         }
+        if let Err(e) = processor.sweep_expired_imports(now_epoch()).await {
+            tracing::error!(error = %e, "imported-material expiry sweep failed; will retry");
+        }
     }
 }

@@ -39,8 +39,18 @@ pub trait Store: Send + Sync + 'static {
     /// An account's access keys.
     async fn list_access_keys(&self, account_id: &str) -> StoreResult<Vec<AccessKeyRecord>>;
 
-    /// Creates a key with its first version, atomically.
-    async fn create_key(&self, key: &KeyRecord, first: &KeyVersionRecord) -> StoreResult<()>;
+    /// Creates a key with its first version (none for a key awaiting
+    /// imported material), atomically.
+    async fn create_key(
+        &self,
+        key: &KeyRecord,
+        first: Option<&KeyVersionRecord>,
+    ) -> StoreResult<()>;
+    /// Deletes every version (EKT) of a key, keeping the key: imported
+    /// material deleted or expired.
+    async fn delete_key_versions(&self, id: Uuid) -> StoreResult<()>;
+    /// Keys whose imported material expires at or before `now`.
+    async fn keys_with_expired_material(&self, now: i64) -> StoreResult<Vec<Uuid>>;
     /// One key by UUID (any account: callers check ownership).
     async fn get_key(&self, id: Uuid) -> StoreResult<Option<KeyRecord>>;
     /// Replaces a key's mutable metadata; `NotFound` if it is gone.

@@ -44,6 +44,8 @@ pub enum KeyState {
     Disabled,
     /// Scheduled for deletion; not usable.
     PendingDeletion,
+    /// Origin EXTERNAL without key material (yet, or any more).
+    PendingImport,
 }
 
 impl KeyState {
@@ -53,6 +55,7 @@ impl KeyState {
             KeyState::Enabled => "Enabled",
             KeyState::Disabled => "Disabled",
             KeyState::PendingDeletion => "PendingDeletion",
+            KeyState::PendingImport => "PendingImport",
         }
     }
 
@@ -62,6 +65,7 @@ impl KeyState {
             "Enabled" => KeyState::Enabled,
             "Disabled" => KeyState::Disabled,
             "PendingDeletion" => KeyState::PendingDeletion,
+            "PendingImport" => KeyState::PendingImport,
             _ => return None,
         })
     }
@@ -111,6 +115,10 @@ pub struct KeyRecord {
     pub next_rotation_at: Option<i64>,
     /// On-demand rotations so far (AWS allows 10 per key).
     pub on_demand_rotations: u32,
+    /// Imported material expires then (epoch seconds); none: never.
+    pub import_valid_to: Option<i64>,
+    /// A MAC of the imported material under the domain (re-imports must match).
+    pub import_fingerprint: Option<Vec<u8>>,
 }
 
 /// One completed rotation: a key version after the first.

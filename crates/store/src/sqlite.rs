@@ -87,7 +87,8 @@ impl SqliteStore {
 
 const KEY_COLUMNS: &str = "id, account_id, description, state, key_spec, key_usage, origin, created_at, \
                            deletion_date, pending_window_days, current_version, tags, \
-                           rotation_period_days, next_rotation_at, on_demand_rotations";
+                           rotation_period_days, next_rotation_at, on_demand_rotations, \
+                           import_valid_to, import_fingerprint";
 
 fn uuid_col(row: &Row<'_>, i: usize) -> rusqlite::Result<Uuid> {
     let s: String = row.get(i)?;
@@ -103,7 +104,7 @@ pub(crate) fn update_key_row(c: &Connection, k: &KeyRecord) -> StoreResult<()> {
         .execute(
             "UPDATE keys SET description = ?2, state = ?3, deletion_date = ?4, pending_window_days = ?5, \
              current_version = ?6, tags = ?7, rotation_period_days = ?8, next_rotation_at = ?9, \
-             on_demand_rotations = ?10 WHERE id = ?1",
+             on_demand_rotations = ?10, import_valid_to = ?11, import_fingerprint = ?12 WHERE id = ?1",
             params![
                 k.id.to_string(),
                 k.description,
@@ -114,7 +115,9 @@ pub(crate) fn update_key_row(c: &Connection, k: &KeyRecord) -> StoreResult<()> {
                 tags,
                 k.rotation_period_days,
                 k.next_rotation_at,
-                k.on_demand_rotations
+                k.on_demand_rotations,
+                k.import_valid_to,
+                k.import_fingerprint
             ],
         )
         .map_err(db)?;
@@ -148,6 +151,8 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         rotation_period_days: row.get(12)?,
         next_rotation_at: row.get(13)?,
         on_demand_rotations: row.get(14)?,
+        import_valid_to: row.get(15)?,
+        import_fingerprint: row.get(16)?,
     })
 }
 
@@ -277,13 +282,13 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn create_key(&self, k: &KeyRecord, v: &KeyVersionRecord) -> StoreResult<()> {
-        let (k, v) = (k.clone(), v.clone());
+    async fn create_key(&self, k: &KeyRecord, v: Option<&KeyVersionRecord>) -> StoreResult<()> {
+        let (k, v) = (k.clone(), v.cloned());
         self.run(move |c| {
             let tags = tags_json(&k)?;
             let tx = c.transaction().map_err(db)?;
             tx.execute(
-                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"),
+                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
                 params![
                     k.id.to_string(),
                     k.account_id,
@@ -299,15 +304,19 @@ impl Store for SqliteStore {
                     tags,
                     k.rotation_period_days,
                     k.next_rotation_at,
-                    k.on_demand_rotations
+                    k.on_demand_rotations,
+                    k.import_valid_to,
+                    k.import_fingerprint
                 ],
             )
             .map_err(|e| if is_unique_violation(&e) { StoreError::AlreadyExists(k.id.to_string()) } else { db(e) })?;
-            tx.execute(
-                "INSERT INTO key_versions (key_id, version, ekt, created_at) VALUES (?1, ?2, ?3, ?4)",
-                params![v.key_id.to_string(), v.version, v.ekt, v.created_at],
-            )
-            .map_err(db)?;
+            if let Some(v) = v {
+                tx.execute(
+                    "INSERT INTO key_versions (key_id, version, ekt, created_at) VALUES (?1, ?2, ?3, ?4)",
+                    params![v.key_id.to_string(), v.version, v.ekt, v.created_at],
+                )
+                .map_err(db)?;
+            }
             tx.commit().map_err(db)
         })
         .await
@@ -510,6 +519,32 @@ impl Store for SqliteStore {
 
     async fn keys_due_for_rotation(&self, now: i64) -> StoreResult<Vec<Uuid>> {
         self.run(move |c| rotation::keys_due(c, now)).await
+    }
+
+    async fn delete_key_versions(&self, id: Uuid) -> StoreResult<()> {
+        self.run(move |c| {
+            c.execute(
+                "DELETE FROM key_versions WHERE key_id = ?1",
+                [id.to_string()],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn keys_with_expired_material(&self, now: i64) -> StoreResult<Vec<Uuid>> {
+        self.run(move |c| {
+            let mut s = c
+                .prepare(
+                    "SELECT id FROM keys WHERE import_valid_to IS NOT NULL AND import_valid_to <= ?1 \
+                     AND state != 'PendingImport' AND state != 'PendingDeletion' ORDER BY id",
+                )
+                .map_err(db)?;
+            let rows = s.query_map([now], |r| uuid_col(r, 0)).map_err(db)?;
+            rows.collect::<Result<_, _>>().map_err(db)
+        })
+        .await
     }
 
     async fn list_key_versions(

@@ -8,6 +8,7 @@ mod bad_input;
 mod common;
 mod crypto;
 mod hsm_process;
+mod import;
 mod isolation;
 mod lifecycle;
 mod mac;

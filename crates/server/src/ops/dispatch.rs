@@ -14,13 +14,10 @@ pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
     "CreateCustomKeyStore",
     "CreateGrant",
     "DeleteCustomKeyStore",
-    "DeleteImportedKeyMaterial",
     "DeriveSharedSecret",
     "DescribeCustomKeyStores",
     "DisconnectCustomKeyStore",
     "GetKeyPolicy",
-    "GetParametersForImport",
-    "ImportKeyMaterial",
     "ListGrants",
     "ListKeyPolicies",
     "ListRetirableGrants",
@@ -98,6 +95,14 @@ impl Processor {
             ),
             "GenerateDataKeyPairWithoutPlaintext" => json(
                 self.generate_data_key_pair(caller, parse(body)?, false)
+                    .await?,
+            ),
+            "GetParametersForImport" => {
+                json(self.get_parameters_for_import(caller, parse(body)?).await?)
+            }
+            "ImportKeyMaterial" => json(self.import_key_material(caller, parse(body)?).await?),
+            "DeleteImportedKeyMaterial" => json(
+                self.delete_imported_key_material(caller, parse(body)?)
                     .await?,
             ),
             "Sign" => json(self.sign(caller, parse(body)?).await?),

@@ -154,6 +154,15 @@ impl Processor {
                 _ => asymmetric::algorithms(key).1,
             },
             signing_algorithms: asymmetric::algorithms(key).0,
+            expiration_model: (key.origin == "EXTERNAL" && key.state != KeyState::PendingImport)
+                .then(|| {
+                    if key.import_valid_to.is_some() {
+                        "KEY_MATERIAL_EXPIRES"
+                    } else {
+                        "KEY_MATERIAL_DOES_NOT_EXPIRE"
+                    }
+                }),
+            valid_to: key.import_valid_to.map(epoch_f64),
             mac_algorithms: crate::ops::mac::mac_algorithm(&key.key_spec)
                 .into_iter()
                 .collect(),
@@ -181,10 +190,24 @@ impl Processor {
             .unwrap_or_else(|| "SYMMETRIC_DEFAULT".into());
         let (code, usage) = spec_and_usage(&spec, req.key_usage.as_deref())?;
         let origin = req.origin.unwrap_or_else(|| "AWS_KMS".into());
-        if origin != "AWS_KMS" {
-            return Err(KmsError::UnsupportedOperation(format!(
-                "Origin {origin} is not supported yet; use AWS_KMS."
-            )));
+        match origin.as_str() {
+            "AWS_KMS" => {}
+            "EXTERNAL" if spec == "SYMMETRIC_DEFAULT" => {}
+            "EXTERNAL" => {
+                return Err(KmsError::UnsupportedOperation(format!(
+                    "Importing {spec} key material is not supported yet; only SYMMETRIC_DEFAULT."
+                )));
+            }
+            "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE" => {
+                return Err(KmsError::UnsupportedOperation(format!(
+                    "Origin {origin} (custom key stores) is not supported."
+                )));
+            }
+            other => {
+                return Err(KmsError::Validation(format!(
+                    "1 validation error detected: Value '{other}' at 'origin' failed to satisfy constraint: Member must satisfy enum value set: [AWS_KMS, EXTERNAL, AWS_CLOUDHSM, EXTERNAL_KEY_STORE]"
+                )));
+            }
         }
         if req.policy.is_some() {
             // Refuse rather than silently ignore a policy the caller relies on.
@@ -210,32 +233,48 @@ impl Processor {
             key_id: id,
             version: 1,
         };
-        let ekt = self.hsm.generate_backing_key(version, code).await?;
         let now = now_epoch();
+        let external = origin == "EXTERNAL";
         let key = KeyRecord {
             id,
             account_id: caller.account_id.clone(),
             description,
-            state: KeyState::Enabled,
+            state: if external {
+                KeyState::PendingImport
+            } else {
+                KeyState::Enabled
+            },
             key_spec: spec,
             key_usage: usage,
             origin,
             created_at: now,
             deletion_date: None,
             pending_window_days: None,
-            current_version: 1,
+            current_version: if external { 0 } else { 1 },
             tags,
             rotation_period_days: None,
             next_rotation_at: None,
             on_demand_rotations: 0,
+            import_valid_to: None,
+            import_fingerprint: None,
         };
+        if external {
+            // No material until ImportKeyMaterial.
+            self.store.create_key(&key, None).await?;
+            let key = self.cache_key(key);
+            tracing::info!(key_id = %id, account = %caller.account_id, "key created, awaiting import");
+            return Ok(KeyMetadataResponse {
+                key_metadata: self.metadata(&key),
+            });
+        }
+        let ekt = self.hsm.generate_backing_key(version, code).await?;
         let v = KeyVersionRecord {
             key_id: id,
             version: 1,
             ekt: ekt.0.clone(),
             created_at: now,
         };
-        self.store.create_key(&key, &v).await?;
+        self.store.create_key(&key, Some(&v)).await?;
         let key = self.cache_new_key(key, version, ekt);
         tracing::info!(key_id = %id, account = %caller.account_id, "key created");
         Ok(KeyMetadataResponse {
@@ -343,6 +382,12 @@ impl Processor {
     ) -> Result<Empty, KmsError> {
         self.modify_key(caller, &req.key_id, |p, k| {
             p.refuse_pending_deletion(k)?;
+            if k.state == KeyState::PendingImport {
+                return Err(KmsError::InvalidState(format!(
+                    "{} is pending import: import key material first.",
+                    p.key_arn(k)
+                )));
+            }
             k.state = if enabled {
                 KeyState::Enabled
             } else {
@@ -398,7 +443,12 @@ impl Processor {
                         p.key_arn(k)
                     )));
                 }
-                k.state = KeyState::Disabled;
+                // A key whose imported material is gone goes back to waiting for it.
+                k.state = if k.current_version == 0 {
+                    KeyState::PendingImport
+                } else {
+                    KeyState::Disabled
+                };
                 k.deletion_date = None;
                 k.pending_window_days = None;
                 Ok(())

@@ -87,10 +87,9 @@ fn check_rotatable(p: &Processor, key: &KeyRecord) -> Result<(), KmsError> {
             "{} is disabled.",
             p.key_arn(key)
         ))),
-        KeyState::PendingDeletion => Err(KmsError::InvalidState(format!(
-            "{} is pending deletion.",
-            p.key_arn(key)
-        ))),
+        KeyState::PendingDeletion | KeyState::PendingImport => Err(KmsError::InvalidState(
+            format!("{} is {}.", p.key_arn(key), key.state.as_str()),
+        )),
     }
 }
 

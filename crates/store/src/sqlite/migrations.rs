@@ -64,6 +64,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
      ALTER TABLE key_versions ADD COLUMN rotation_type TEXT;
      CREATE INDEX keys_by_rotation ON keys(next_rotation_at) WHERE next_rotation_at IS NOT NULL;",
     ),
+    (
+        3,
+        "ALTER TABLE keys ADD COLUMN import_valid_to INTEGER;
+     ALTER TABLE keys ADD COLUMN import_fingerprint BLOB;
+     CREATE INDEX keys_by_import_expiry ON keys(import_valid_to) WHERE import_valid_to IS NOT NULL;",
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -23,6 +23,8 @@ fn key(account: &str) -> (KeyRecord, KeyVersionRecord) {
             rotation_period_days: None,
             next_rotation_at: None,
             on_demand_rotations: 0,
+            import_valid_to: None,
+            import_fingerprint: None,
         },
         KeyVersionRecord {
             key_id: id,
@@ -71,7 +73,7 @@ async fn key_round_trip_update_and_paging() {
     let mut ids = Vec::new();
     for _ in 0..5 {
         let (k, v) = key("111122223333");
-        s.create_key(&k, &v).await.unwrap();
+        s.create_key(&k, Some(&v)).await.unwrap();
         ids.push(k.id);
     }
     ids.sort();
@@ -103,7 +105,7 @@ async fn key_round_trip_update_and_paging() {
 async fn delete_removes_versions_and_aliases() {
     let s = store_with_account().await;
     let (k, v) = key("111122223333");
-    s.create_key(&k, &v).await.unwrap();
+    s.create_key(&k, Some(&v)).await.unwrap();
     let a = AliasRecord {
         account_id: k.account_id.clone(),
         name: "alias/x".into(),
@@ -138,8 +140,8 @@ async fn aliases_update_list_delete() {
     let s = store_with_account().await;
     let (k1, v1) = key("111122223333");
     let (k2, v2) = key("111122223333");
-    s.create_key(&k1, &v1).await.unwrap();
-    s.create_key(&k2, &v2).await.unwrap();
+    s.create_key(&k1, Some(&v1)).await.unwrap();
+    s.create_key(&k2, Some(&v2)).await.unwrap();
     for (n, k) in [("alias/a", k1.id), ("alias/b", k2.id), ("alias/c", k1.id)] {
         s.create_alias(&AliasRecord {
             account_id: "111122223333".into(),
@@ -217,7 +219,7 @@ async fn sealed_material_pages_in_order_and_swaps_only_if_unchanged() {
     let mut ids = Vec::new();
     for _ in 0..5 {
         let (k, v) = key("111122223333");
-        s.create_key(&k, &v).await.unwrap();
+        s.create_key(&k, Some(&v)).await.unwrap();
         ids.push(k.id);
     }
     ids.sort();
@@ -283,7 +285,7 @@ async fn rotation_adds_versions_atomically_and_lists_history() {
     let (mut k, v1) = key("111122223333");
     k.rotation_period_days = Some(90);
     k.next_rotation_at = Some(100);
-    s.create_key(&k, &v1).await.unwrap();
+    s.create_key(&k, Some(&v1)).await.unwrap();
     assert!(s.keys_due_for_rotation(99).await.unwrap().is_empty());
     assert_eq!(s.keys_due_for_rotation(100).await.unwrap(), vec![k.id]);
 
@@ -341,4 +343,44 @@ async fn rotation_adds_versions_atomically_and_lists_history() {
     off.state = KeyState::Disabled;
     s.update_key(&off).await.unwrap();
     assert!(s.keys_due_for_rotation(1000).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn keys_without_material_and_expiring_imports() {
+    let s = store_with_account().await;
+    let (mut k, _) = key("111122223333");
+    k.state = KeyState::PendingImport;
+    k.origin = "EXTERNAL".into();
+    k.current_version = 0;
+    s.create_key(&k, None).await.unwrap();
+    assert!(s.get_key_version(k.id, 1).await.unwrap().is_none());
+    assert!(
+        s.keys_with_expired_material(i64::MAX)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no material, nothing expires"
+    );
+    let mut imported = k.clone();
+    imported.state = KeyState::Enabled;
+    imported.current_version = 1;
+    imported.import_valid_to = Some(500);
+    imported.import_fingerprint = Some(vec![1; 32]);
+    let v = KeyVersionRecord {
+        key_id: k.id,
+        version: 1,
+        ekt: vec![5; 90],
+        created_at: 1,
+    };
+    s.rotate_key(&imported, &v, "IMPORT").await.unwrap();
+    let got = s.get_key(k.id).await.unwrap().unwrap();
+    assert_eq!(
+        (got.import_valid_to, got.import_fingerprint.as_deref()),
+        (Some(500), Some(&[1u8; 32][..]))
+    );
+    assert!(s.keys_with_expired_material(499).await.unwrap().is_empty());
+    assert_eq!(s.keys_with_expired_material(500).await.unwrap(), vec![k.id]);
+    s.delete_key_versions(k.id).await.unwrap();
+    assert!(s.get_key_version(k.id, 1).await.unwrap().is_none());
+    assert!(s.get_key(k.id).await.unwrap().is_some(), "the key stays");
 }

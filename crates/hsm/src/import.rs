@@ -1,0 +1,142 @@
+//! Importing customer key material (BYOK): RSA wrapping keys made in the
+//! module, handed out only as an import token (the private key sealed under
+//! the domain, bound to the KMS key, the wrapping algorithm and an expiry,
+//! and MACed), and unwrapping of the material into a normal EKT.
+//!
+//! Import token: `bincode(ImportTokenBody)` ‖ HMAC-SHA256 (32 bytes) under
+//! the domain's import subkey.
+
+use serde::{Deserialize, Serialize};
+use strongroom_crypto::{AsymmetricKey, OaepHash, SecretKey256};
+use strongroom_hsm_proto::admin::{decode, encode};
+use strongroom_hsm_proto::{Caller, Ekt, HsmError, KeyRef, KeySpecCode, Response};
+use uuid::Uuid;
+
+use crate::ekt;
+use crate::module::{Module, now_secs};
+
+#[derive(Serialize, Deserialize)]
+struct ImportTokenBody {
+    key_id: Uuid,
+    algorithm: String,
+    valid_to: u64,
+    wrapping_key: Ekt,
+}
+
+/// How the material is wrapped.
+enum Wrapping {
+    Oaep(OaepHash),
+    RsaAes(OaepHash),
+}
+
+fn wrapping(name: &str) -> Result<Wrapping, HsmError> {
+    Ok(match name {
+        "RSAES_OAEP_SHA_1" => Wrapping::Oaep(OaepHash::Sha1),
+        "RSAES_OAEP_SHA_256" => Wrapping::Oaep(OaepHash::Sha256),
+        "RSA_AES_KEY_WRAP_SHA_1" => Wrapping::RsaAes(OaepHash::Sha1),
+        "RSA_AES_KEY_WRAP_SHA_256" => Wrapping::RsaAes(OaepHash::Sha256),
+        other => {
+            return Err(HsmError::InvalidRequest(format!(
+                "unsupported wrapping algorithm {other}"
+            )));
+        }
+    })
+}
+
+impl Module {
+    /// PrepareImport.
+    pub(crate) fn prepare_import(
+        &mut self,
+        caller: &Caller,
+        key_id: Uuid,
+        wrapping_spec: KeySpecCode,
+        algorithm: String,
+        valid_to: u64,
+    ) -> Result<Response, HsmError> {
+        wrapping(&algorithm)?;
+        let spec = wrapping_spec
+            .asymmetric()
+            .filter(|s| s.is_rsa())
+            .ok_or_else(|| HsmError::InvalidRequest("the wrapping key must be RSA".into()))?;
+        let pair = AsymmetricKey::generate(spec).map_err(|e| HsmError::Internal(e.to_string()))?;
+        let dk = self.current_domain(caller)?;
+        let wrapping_key = ekt::seal_material(
+            dk,
+            KeyRef { key_id, version: 0 },
+            wrapping_spec,
+            pair.expose_pkcs8(),
+        )?;
+        let body = encode(&ImportTokenBody {
+            key_id,
+            algorithm,
+            valid_to,
+            wrapping_key,
+        });
+        let mut token = body.clone();
+        token.extend_from_slice(&dk.import_mac().sign(&body));
+        Ok(Response::ImportParameters {
+            public_key: pair.public_key().to_vec(),
+            import_token: token,
+        })
+    }
+
+    /// ImportKeyMaterial: symmetric (256-bit) material only.
+    pub(crate) fn import_key_material(
+        &mut self,
+        caller: &Caller,
+        key: KeyRef,
+        token: &[u8],
+        encrypted: &[u8],
+    ) -> Result<Response, HsmError> {
+        self.current_domain(caller)?;
+        if token.len() < 32 {
+            return Err(HsmError::InvalidImportToken);
+        }
+        let (body_bytes, mac) = token.split_at(token.len() - 32);
+        let body: ImportTokenBody = decode(body_bytes).map_err(|_| HsmError::InvalidImportToken)?;
+        let (domain, generation) =
+            ekt::domain_of(&body.wrapping_key).map_err(|_| HsmError::InvalidImportToken)?;
+        let dk = self.domain_key(caller, domain, generation)?;
+        if !dk.import_mac().verify(body_bytes, mac) || body.key_id != key.key_id {
+            return Err(HsmError::InvalidImportToken);
+        }
+        if body.valid_to < now_secs() {
+            return Err(HsmError::ExpiredImportToken);
+        }
+        let (bound, spec, pkcs8) =
+            ekt::open_material(dk, &body.wrapping_key).map_err(|_| HsmError::InvalidImportToken)?;
+        let asym = spec.asymmetric().ok_or(HsmError::InvalidImportToken)?;
+        if bound.key_id != key.key_id {
+            return Err(HsmError::InvalidImportToken);
+        }
+        let pair =
+            AsymmetricKey::from_pkcs8(asym, &pkcs8).map_err(|_| HsmError::InvalidImportToken)?;
+        let material = match wrapping(&body.algorithm)? {
+            Wrapping::Oaep(h) => pair.decrypt(h, encrypted),
+            Wrapping::RsaAes(h) => pair.unwrap_rsa_aes(h, encrypted),
+        }
+        .map_err(|_| HsmError::UndecryptableMaterial)?;
+        if material.len() != 32 {
+            return Err(HsmError::IncorrectKeyMaterial(format!(
+                "symmetric key material must be 256 bits, got {} bits",
+                material.len() * 8
+            )));
+        }
+        let secret =
+            SecretKey256::from_slice(&material).map_err(|e| HsmError::Internal(e.to_string()))?;
+        let mut labelled = b"imported material v1".to_vec();
+        labelled.extend_from_slice(key.key_id.as_bytes());
+        labelled.extend_from_slice(&material);
+        let fingerprint = dk.import_mac().sign(&labelled).to_vec();
+        zeroize::Zeroize::zeroize(&mut labelled);
+        let newest = self.current_domain(caller)?;
+        let domain_id = newest.id();
+        let token = ekt::seal(newest, key, KeySpecCode::SymmetricDefault, &secret)?;
+        self.vault
+            .insert(key, domain_id, KeySpecCode::SymmetricDefault, &secret);
+        Ok(Response::Imported {
+            ekt: token,
+            fingerprint,
+        })
+    }
+}

@@ -1,0 +1,277 @@
+//! Imported key material (BYOK): GetParametersForImport,
+//! ImportKeyMaterial, DeleteImportedKeyMaterial, and the sweep that deletes
+//! expired material. The wrapping key lives only in the module (the import
+//! token is it, sealed); the frontend never sees the material.
+
+use serde::{Deserialize, Serialize};
+use strongroom_hsm_proto::{KeyRef, KeySpecCode, Request, Response};
+use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord};
+
+use crate::auth::Caller;
+use crate::error::KmsError;
+use crate::processor::{Processor, now_epoch};
+use crate::protocol::{Blob, Empty, KeyIdRequest};
+
+/// How long import parameters stay valid (AWS: 24 hours).
+const PARAMETERS_LIFETIME_SECS: i64 = 24 * 3600;
+/// Latest ValidTo AWS accepts: 365 days ahead.
+const MAX_VALID_FOR_SECS: i64 = 365 * 24 * 3600;
+const WRAPPING_ALGORITHMS: [&str; 4] = [
+    "RSAES_OAEP_SHA_1",
+    "RSAES_OAEP_SHA_256",
+    "RSA_AES_KEY_WRAP_SHA_1",
+    "RSA_AES_KEY_WRAP_SHA_256",
+];
+
+/// GetParametersForImport input.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GetParametersForImportRequest {
+    pub key_id: Option<String>,
+    pub wrapping_algorithm: Option<String>,
+    pub wrapping_key_spec: Option<String>,
+}
+
+/// GetParametersForImport output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetParametersForImportResponse {
+    pub key_id: String,
+    pub import_token: Blob,
+    pub public_key: Blob,
+    pub parameters_valid_to: f64,
+}
+
+/// ImportKeyMaterial input.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ImportKeyMaterialRequest {
+    pub key_id: Option<String>,
+    pub import_token: Option<Blob>,
+    pub encrypted_key_material: Option<Blob>,
+    pub valid_to: Option<f64>,
+    pub expiration_model: Option<String>,
+}
+
+fn null(name: &str) -> KmsError {
+    KmsError::Validation(format!(
+        "1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"
+    ))
+}
+
+fn require_external(p: &Processor, key: &KeyRecord) -> Result<(), KmsError> {
+    if key.origin != "EXTERNAL" {
+        return Err(KmsError::UnsupportedOperation(format!(
+            "{} has origin {}: only keys created with Origin EXTERNAL take imported material.",
+            p.key_arn(key),
+            key.origin
+        )));
+    }
+    if key.state == KeyState::PendingDeletion {
+        return Err(KmsError::InvalidState(format!(
+            "{} is pending deletion.",
+            p.key_arn(key)
+        )));
+    }
+    Ok(())
+}
+
+impl Processor {
+    pub(crate) async fn get_parameters_for_import(
+        &self,
+        caller: &Caller,
+        req: GetParametersForImportRequest,
+    ) -> Result<GetParametersForImportResponse, KmsError> {
+        let algorithm = req
+            .wrapping_algorithm
+            .as_deref()
+            .ok_or_else(|| null("wrappingAlgorithm"))?;
+        if !WRAPPING_ALGORITHMS.contains(&algorithm) {
+            return Err(
+                if algorithm == "RSAES_PKCS1_V1_5" || algorithm.starts_with("SM2") {
+                    KmsError::UnsupportedOperation(format!(
+                        "WrappingAlgorithm {algorithm} is not supported."
+                    ))
+                } else {
+                    KmsError::Validation(format!(
+                        "1 validation error detected: Value '{algorithm}' at 'wrappingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: {WRAPPING_ALGORITHMS:?}"
+                    ))
+                },
+            );
+        }
+        let spec_name = req
+            .wrapping_key_spec
+            .as_deref()
+            .ok_or_else(|| null("wrappingKeySpec"))?;
+        let spec = match spec_name {
+            "RSA_2048" | "RSA_3072" | "RSA_4096" => {
+                KeySpecCode::from_aws(spec_name).expect("RSA spec")
+            }
+            other => {
+                return Err(KmsError::Validation(format!(
+                    "1 validation error detected: Value '{other}' at 'wrappingKeySpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096]"
+                )));
+            }
+        };
+        let key = self.resolve(caller, &req.key_id, false).await?;
+        require_external(self, &key)?;
+        let valid_to = now_epoch() + PARAMETERS_LIFETIME_SECS;
+        let out = self
+            .hsm
+            .call(Request::PrepareImport {
+                key_id: key.id,
+                wrapping_spec: spec,
+                algorithm: algorithm.into(),
+                valid_to: valid_to as u64,
+            })
+            .await?;
+        let Response::ImportParameters {
+            public_key,
+            import_token,
+        } = out
+        else {
+            return Err(KmsError::Internal("unexpected module answer".into()));
+        };
+        Ok(GetParametersForImportResponse {
+            key_id: self.key_arn(&key),
+            import_token: Blob(import_token),
+            public_key: Blob(public_key),
+            parameters_valid_to: valid_to as f64,
+        })
+    }
+
+    pub(crate) async fn import_key_material(
+        &self,
+        caller: &Caller,
+        req: ImportKeyMaterialRequest,
+    ) -> Result<Empty, KmsError> {
+        let token = req
+            .import_token
+            .as_ref()
+            .ok_or_else(|| null("importToken"))?;
+        let material = req
+            .encrypted_key_material
+            .as_ref()
+            .ok_or_else(|| null("encryptedKeyMaterial"))?;
+        let now = now_epoch();
+        let valid_to = match (req.expiration_model.as_deref(), req.valid_to) {
+            (None | Some("KEY_MATERIAL_EXPIRES"), Some(t)) => {
+                let t = t as i64;
+                if t <= now || t > now + MAX_VALID_FOR_SECS {
+                    return Err(KmsError::Validation(
+                        "ValidTo must be in the future and at most 365 days ahead.".into(),
+                    ));
+                }
+                Some(t)
+            }
+            (None | Some("KEY_MATERIAL_EXPIRES"), None) => {
+                return Err(KmsError::Validation(
+                    "ValidTo is required when the ExpirationModel is KEY_MATERIAL_EXPIRES.".into(),
+                ));
+            }
+            (Some("KEY_MATERIAL_DOES_NOT_EXPIRE"), None) => None,
+            (Some("KEY_MATERIAL_DOES_NOT_EXPIRE"), Some(_)) => {
+                return Err(KmsError::Validation(
+                    "ValidTo must not be set when the ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE.".into(),
+                ));
+            }
+            (Some(m), _) => {
+                return Err(KmsError::Validation(format!(
+                    "1 validation error detected: Value '{m}' at 'expirationModel' failed to satisfy constraint: Member must satisfy enum value set: [KEY_MATERIAL_EXPIRES, KEY_MATERIAL_DOES_NOT_EXPIRE]"
+                )));
+            }
+        };
+        let _guard = self.write_lock.lock().await;
+        let key = self.resolve(caller, &req.key_id, false).await?;
+        require_external(self, &key)?;
+        if key.state != KeyState::PendingImport {
+            return Err(KmsError::InvalidState(format!(
+                "{} already has key material: delete it before importing again.",
+                self.key_arn(&key)
+            )));
+        }
+        let version = KeyRef {
+            key_id: key.id,
+            version: 1,
+        };
+        let out = self
+            .hsm
+            .call(Request::ImportKeyMaterial {
+                key: version,
+                import_token: token.0.clone(),
+                encrypted_material: material.0.clone(),
+            })
+            .await?;
+        let Response::Imported { ekt, fingerprint } = out else {
+            return Err(KmsError::Internal("unexpected module answer".into()));
+        };
+        if key
+            .import_fingerprint
+            .as_ref()
+            .is_some_and(|f| *f != fingerprint)
+        {
+            return Err(KmsError::IncorrectKeyMaterial(
+                "The key material is not the material this KMS key had before.".into(),
+            ));
+        }
+        let mut next = (*key).clone();
+        next.state = KeyState::Enabled;
+        next.current_version = 1;
+        next.import_valid_to = valid_to;
+        next.import_fingerprint = Some(fingerprint);
+        let record = KeyVersionRecord {
+            key_id: key.id,
+            version: 1,
+            ekt: ekt.0.clone(),
+            created_at: now,
+        };
+        self.store.rotate_key(&next, &record, "IMPORT").await?;
+        self.cache_new_key(next, version, ekt);
+        tracing::info!(key_id = %key.id, "key material imported");
+        Ok(Empty {})
+    }
+
+    pub(crate) async fn delete_imported_key_material(
+        &self,
+        caller: &Caller,
+        req: KeyIdRequest,
+    ) -> Result<Empty, KmsError> {
+        let _guard = self.write_lock.lock().await;
+        let key = self.resolve(caller, &req.key_id, false).await?;
+        require_external(self, &key)?;
+        self.remove_material(&key).await?;
+        Ok(Empty {})
+    }
+
+    /// Deletes a key's imported material everywhere: module caches, store,
+    /// our caches; the key waits for a new import. Hold `write_lock`.
+    async fn remove_material(&self, key: &KeyRecord) -> Result<(), KmsError> {
+        self.hsm.forget_key(key.id).await?;
+        let mut next = key.clone();
+        next.state = KeyState::PendingImport;
+        next.current_version = 0;
+        next.import_valid_to = None;
+        self.store.delete_key_versions(key.id).await?;
+        self.save_key(next).await?;
+        self.forget_key_ekts(key.id);
+        Ok(())
+    }
+
+    /// Deletes imported material whose ValidTo has passed; returns how many.
+    pub async fn sweep_expired_imports(&self, now: i64) -> Result<usize, KmsError> {
+        let mut n = 0;
+        for id in self.store.keys_with_expired_material(now).await? {
+            let _guard = self.write_lock.lock().await;
+            let Some(key) = self.store.get_key(id).await? else {
+                continue;
+            };
+            if key.import_valid_to.is_some_and(|t| t <= now) && key.state != KeyState::PendingImport
+            {
+                self.remove_material(&key).await?;
+                tracing::info!(key_id = %id, "imported key material expired and was deleted");
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
