@@ -87,3 +87,11 @@ def test_data_key_pair_is_usable_by_cryptography(kms, key_arn):
     sig = private.sign(b"data", ec.ECDSA(hashes.SHA384()))
     public.verify(sig, b"data", ec.ECDSA(hashes.SHA384()))
     assert kms.decrypt(CiphertextBlob=pair["PrivateKeyCiphertextBlob"])["Plaintext"] == pair["PrivateKeyPlaintext"]
+
+
+def test_derive_shared_secret_matches_cryptography_ecdh(kms):
+    key = kms.create_key(KeySpec="ECC_NIST_P384", KeyUsage="KEY_AGREEMENT")["KeyMetadata"]["Arn"]
+    mine = ec.generate_private_key(ec.SECP384R1())
+    mine_der = mine.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    out = kms.derive_shared_secret(KeyId=key, KeyAgreementAlgorithm="ECDH", PublicKey=mine_der)
+    assert out["SharedSecret"] == mine.exchange(ec.ECDH(), public_key(kms, key))

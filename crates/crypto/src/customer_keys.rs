@@ -368,6 +368,27 @@ impl AsymmetricKey {
 }
 
 impl AsymmetricKey {
+    /// ECDH with `peer` (DER SubjectPublicKeyInfo on the same curve): the
+    /// raw shared secret (the x-coordinate), as AWS DeriveSharedSecret
+    /// returns it. NIST curves only.
+    pub fn ecdh(&self, peer: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+        use aws_lc_rs::agreement::{self, ECDH_P256, ECDH_P384, ECDH_P521};
+        let alg = match self.spec {
+            AsymmetricSpec::EccNistP256 => &ECDH_P256,
+            AsymmetricSpec::EccNistP384 => &ECDH_P384,
+            AsymmetricSpec::EccNistP521 => &ECDH_P521,
+            _ => return Err(CryptoError::InvalidKey),
+        };
+        let private = agreement::PrivateKey::from_private_key_der(alg, &self.pkcs8)
+            .map_err(|_| CryptoError::InvalidKey)?;
+        agreement::agree(
+            &private,
+            agreement::UnparsedPublicKey::new(alg, peer),
+            CryptoError::InvalidKey,
+            |z| Ok(Zeroizing::new(z.to_vec())),
+        )
+    }
+
     /// Unwraps RSA_AES_KEY_WRAP material (CKM_RSA_AES_KEY_WRAP): an
     /// RSA-OAEP-wrapped ephemeral AES key (one modulus long), then the
     /// material wrapped under it with AES Key Wrap with Padding (RFC 5649).
@@ -495,6 +516,26 @@ mod tests {
             assert!(k.sign(foreign, SignInput::Raw(b"m")).is_err());
             assert!(format!("{k:?}").contains("redacted"));
         }
+    }
+
+    #[test]
+    fn ecdh_agrees_both_ways_and_refuses_other_curves() {
+        for spec in [
+            AsymmetricSpec::EccNistP256,
+            AsymmetricSpec::EccNistP384,
+            AsymmetricSpec::EccNistP521,
+        ] {
+            let a = AsymmetricKey::generate(spec).unwrap();
+            let b = AsymmetricKey::generate(spec).unwrap();
+            let ab = a.ecdh(b.public_key()).unwrap();
+            assert_eq!(&ab[..], &b.ecdh(a.public_key()).unwrap()[..]);
+            assert!(!ab.iter().all(|&x| x == 0));
+        }
+        let p256 = AsymmetricKey::generate(AsymmetricSpec::EccNistP256).unwrap();
+        let p384 = AsymmetricKey::generate(AsymmetricSpec::EccNistP384).unwrap();
+        assert!(p256.ecdh(p384.public_key()).is_err());
+        let k1 = AsymmetricKey::generate(AsymmetricSpec::EccSecgP256k1).unwrap();
+        assert!(k1.ecdh(p256.public_key()).is_err());
     }
 
     #[test]

@@ -253,6 +253,13 @@ pub enum Request {
         plaintext: Zeroizing<Vec<u8>>,
         algorithm: String,
     },
+    /// ECDH between a KEY_AGREEMENT key and a peer public key (DER SPKI);
+    /// answers the shared secret as a `Plaintext`.
+    DeriveSharedSecret {
+        key: KeyRef,
+        ekt: Ekt,
+        peer_public_key: Vec<u8>,
+    },
     /// Generate an asymmetric data key pair; return its private key sealed
     /// under the symmetric `key` (and in clear when asked) and its public key.
     GenerateDataKeyPair {
@@ -324,6 +331,7 @@ impl std::fmt::Debug for Request {
             Request::GenerateMac { .. } => "GenerateMac",
             Request::VerifyMac { .. } => "VerifyMac",
             Request::Sign { .. } => "Sign",
+            Request::DeriveSharedSecret { .. } => "DeriveSharedSecret",
             Request::PrepareImport { .. } => "PrepareImport",
             Request::ImportKeyMaterial { .. } => "ImportKeyMaterial",
             Request::GenerateDataKeyPair { .. } => "GenerateDataKeyPair",

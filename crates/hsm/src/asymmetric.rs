@@ -235,6 +235,19 @@ impl Module {
                         ))
                     })
             }
+            Request::DeriveSharedSecret {
+                key,
+                ekt,
+                peer_public_key,
+            } => {
+                let pair = self.key_pair(caller, key, &ekt)?;
+                let plaintext = pair.ecdh(&peer_public_key).map_err(|_| {
+                    HsmError::InvalidRequest(
+                        "the public key is not a key on this key's curve".into(),
+                    )
+                })?;
+                Ok(Response::Plaintext { key, plaintext })
+            }
             Request::GenerateDataKeyPair {
                 key,
                 ekt,

@@ -633,7 +633,8 @@ impl ModuleHandler for Module {
             | Request::GetPublicKey { .. }
             | Request::AsymmetricDecrypt { .. }
             | Request::AsymmetricEncrypt { .. }
-            | Request::GenerateDataKeyPair { .. }) => self.handle_asymmetric(caller, r),
+            | Request::GenerateDataKeyPair { .. }
+            | Request::DeriveSharedSecret { .. }) => self.handle_asymmetric(caller, r),
             Request::PrepareImport {
                 key_id,
                 wrapping_spec,

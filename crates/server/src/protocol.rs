@@ -86,6 +86,8 @@ pub struct KeyMetadata {
     pub mac_algorithms: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub signing_algorithms: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub key_agreement_algorithms: Vec<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expiration_model: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]

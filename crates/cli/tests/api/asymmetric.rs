@@ -335,9 +335,14 @@ async fn asymmetric_usage_rules() {
             "ValidationException",
         ),
         (
-            KeySpec::EccNistP256,
+            KeySpec::EccSecgP256K1,
             Some(KeyUsageType::KeyAgreement),
-            "UnsupportedOperationException",
+            "ValidationException",
+        ),
+        (
+            KeySpec::Rsa2048,
+            Some(KeyUsageType::KeyAgreement),
+            "ValidationException",
         ),
         (
             KeySpec::Rsa2048,
@@ -425,6 +430,83 @@ async fn data_key_pairs_are_sealed_under_a_symmetric_key() {
         .generate_data_key_pair()
         .key_id(&signing)
         .key_pair_spec(DataKeyPairSpec::EccNistP256)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidKeyUsageException");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn derive_shared_secret_agrees_with_the_other_party() {
+    use aws_sdk_kms::types::KeyAgreementAlgorithmSpec;
+    let env = TestEnv::start().await;
+    let c = &env.client;
+    for (spec, asym) in [
+        (KeySpec::EccNistP256, AsymmetricSpec::EccNistP256),
+        (KeySpec::EccNistP521, AsymmetricSpec::EccNistP521),
+    ] {
+        let key = create(c, spec.clone(), KeyUsageType::KeyAgreement).await;
+        let meta = c
+            .describe_key()
+            .key_id(&key)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap();
+        assert_eq!(
+            meta.key_agreement_algorithms,
+            Some(vec![KeyAgreementAlgorithmSpec::Ecdh])
+        );
+        let kms_public = c
+            .get_public_key()
+            .key_id(&key)
+            .send()
+            .await
+            .unwrap()
+            .public_key
+            .unwrap()
+            .into_inner();
+        let other = strongroom_crypto::AsymmetricKey::generate(asym).unwrap();
+        let out = c
+            .derive_shared_secret()
+            .key_id(&key)
+            .key_agreement_algorithm(KeyAgreementAlgorithmSpec::Ecdh)
+            .public_key(blob(other.public_key()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            out.shared_secret.unwrap().as_ref(),
+            &other.ecdh(&kms_public).unwrap()[..]
+        );
+    }
+    let key = create(c, KeySpec::EccNistP256, KeyUsageType::KeyAgreement).await;
+    let p384 = strongroom_crypto::AsymmetricKey::generate(AsymmetricSpec::EccNistP384).unwrap();
+    let e = c
+        .derive_shared_secret()
+        .key_id(&key)
+        .key_agreement_algorithm(KeyAgreementAlgorithmSpec::Ecdh)
+        .public_key(blob(p384.public_key()))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationException", "a key on another curve");
+    let e = c
+        .sign()
+        .key_id(&key)
+        .message(blob(b"m"))
+        .signing_algorithm(SigningAlgorithmSpec::EcdsaSha256)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidKeyUsageException");
+    let signing = create(c, KeySpec::EccNistP256, KeyUsageType::SignVerify).await;
+    let e = c
+        .derive_shared_secret()
+        .key_id(&signing)
+        .key_agreement_algorithm(KeyAgreementAlgorithmSpec::Ecdh)
+        .public_key(blob(p384.public_key()))
         .send()
         .await
         .unwrap_err();

@@ -42,6 +42,37 @@ pub(crate) fn algorithms(key: &KeyRecord) -> (Vec<&'static str>, Vec<&'static st
     }
 }
 
+/// `KeyAgreementAlgorithms` of a key.
+pub(crate) fn key_agreement_algorithms(key: &KeyRecord) -> Vec<&'static str> {
+    if key.key_usage == "KEY_AGREEMENT" {
+        vec!["ECDH"]
+    } else {
+        vec![]
+    }
+}
+
+/// DeriveSharedSecret input.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeriveSharedSecretRequest {
+    pub key_id: Option<String>,
+    pub key_agreement_algorithm: Option<String>,
+    pub public_key: Option<Blob>,
+    pub grant_tokens: Option<Vec<String>>,
+    pub recipient: Option<serde_json::Value>,
+    pub dry_run: Option<bool>,
+}
+
+/// DeriveSharedSecret output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeriveSharedSecretResponse {
+    pub key_id: String,
+    pub shared_secret: SecretBlob,
+    pub key_agreement_algorithm: &'static str,
+    pub key_origin: String,
+}
+
 /// Sign and Verify input.
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
@@ -86,6 +117,8 @@ pub struct GetPublicKeyResponse {
     pub encryption_algorithms: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub signing_algorithms: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub key_agreement_algorithms: Vec<&'static str>,
 }
 
 fn null(name: &str) -> KmsError {
@@ -346,6 +379,63 @@ impl Processor {
             key_usage: key.key_usage.clone(),
             encryption_algorithms,
             signing_algorithms,
+            key_agreement_algorithms: key_agreement_algorithms(&key),
+        })
+    }
+
+    pub(crate) async fn derive_shared_secret(
+        &self,
+        caller: &Caller,
+        req: DeriveSharedSecretRequest,
+    ) -> Result<DeriveSharedSecretResponse, KmsError> {
+        match req.key_agreement_algorithm.as_deref() {
+            Some("ECDH") => {}
+            None => return Err(null("keyAgreementAlgorithm")),
+            Some(a) => {
+                return Err(KmsError::Validation(format!(
+                    "1 validation error detected: Value '{a}' at 'keyAgreementAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [ECDH]"
+                )));
+            }
+        }
+        let peer = req.public_key.as_ref().ok_or_else(|| null("publicKey"))?;
+        if peer.0.is_empty() || peer.0.len() > 8192 {
+            return Err(KmsError::Validation(
+                "1 validation error detected: Value at 'publicKey' failed to satisfy constraint: Member must have length between 1 and 8192".into(),
+            ));
+        }
+        if req.recipient.as_ref().is_some_and(|r| !r.is_null()) {
+            return Err(KmsError::UnsupportedOperation(
+                "Recipient (attested enclaves) is not supported.".into(),
+            ));
+        }
+        let key = self.resolve(caller, &req.key_id, true).await?;
+        if key.key_usage != "KEY_AGREEMENT" {
+            return Err(KmsError::InvalidKeyUsage(format!(
+                "{} key usage is {}, not KEY_AGREEMENT.",
+                self.key_arn(&key),
+                key.key_usage
+            )));
+        }
+        self.require_usable(&key)?;
+        dry_run(req.dry_run)?;
+        let (version, ekt) = self.current_ekt(&key).await?;
+        let out = self
+            .with_ekt(version, ekt, |ekt| {
+                self.hsm.call(Request::DeriveSharedSecret {
+                    key: version,
+                    ekt,
+                    peer_public_key: peer.0.clone(),
+                })
+            })
+            .await?;
+        let Response::Plaintext { plaintext, .. } = out else {
+            return Err(KmsError::Internal("unexpected module answer".into()));
+        };
+        Ok(DeriveSharedSecretResponse {
+            key_id: self.key_arn(&key),
+            shared_secret: SecretBlob(plaintext),
+            key_agreement_algorithm: "ECDH",
+            key_origin: key.origin.clone(),
         })
     }
 }

@@ -14,7 +14,6 @@ pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
     "CreateCustomKeyStore",
     "CreateGrant",
     "DeleteCustomKeyStore",
-    "DeriveSharedSecret",
     "DescribeCustomKeyStores",
     "DisconnectCustomKeyStore",
     "GetKeyPolicy",
@@ -105,6 +104,7 @@ impl Processor {
                 self.delete_imported_key_material(caller, parse(body)?)
                     .await?,
             ),
+            "DeriveSharedSecret" => json(self.derive_shared_secret(caller, parse(body)?).await?),
             "Sign" => json(self.sign(caller, parse(body)?).await?),
             "Verify" => json(self.verify(caller, parse(body)?).await?),
             "GetPublicKey" => json(self.get_public_key(caller, parse(body)?).await?),

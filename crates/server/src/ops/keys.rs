@@ -103,9 +103,12 @@ fn spec_and_usage(spec: &str, usage: Option<&str>) -> Result<(KeySpecCode, Strin
             ))),
             Some("SIGN_VERIFY") => Ok((code, "SIGN_VERIFY".into())),
             Some("ENCRYPT_DECRYPT") if asym.is_rsa() => Ok((code, "ENCRYPT_DECRYPT".into())),
-            Some("KEY_AGREEMENT") if !asym.is_rsa() => Err(KmsError::UnsupportedOperation(
-                "KEY_AGREEMENT keys are not supported yet.".into(),
-            )),
+            Some("KEY_AGREEMENT") if asym == strongroom_crypto::AsymmetricSpec::EccSecgP256k1 => {
+                Err(KmsError::Validation(format!(
+                    "KeyUsage KEY_AGREEMENT is not compatible with KeySpec {spec}."
+                )))
+            }
+            Some("KEY_AGREEMENT") if !asym.is_rsa() => Ok((code, "KEY_AGREEMENT".into())),
             Some(u) => Err(KmsError::Validation(format!(
                 "KeyUsage {u} is not compatible with KeySpec {spec}."
             ))),
@@ -154,6 +157,7 @@ impl Processor {
                 _ => asymmetric::algorithms(key).1,
             },
             signing_algorithms: asymmetric::algorithms(key).0,
+            key_agreement_algorithms: asymmetric::key_agreement_algorithms(key),
             expiration_model: (key.origin == "EXTERNAL" && key.state != KeyState::PendingImport)
                 .then(|| {
                     if key.import_valid_to.is_some() {
