@@ -45,3 +45,22 @@ def test_errors_are_reported_with_aws_types(server, tmp_path):
     missing = run(server, "describe-key", "--key-id", "alias/none")
     assert missing.returncode != 0 and b"NotFoundException" in missing.stderr
     assert run(server, "encrypt", "--key-id", arn, "--context", "oops", stdin=b"x").returncode != 0
+
+
+def test_shred_with_certificate_and_offline_verification(server, kms, tmp_path):
+    arn = ok(server, "create-key").decode().strip()
+    blob = kms.encrypt(KeyId=arn, Plaintext=b"doomed")["CiphertextBlob"]
+    cert = tmp_path / "shred.json"
+    ok(server, "shred", "--key-id", arn, "--out", str(cert))
+    body = json.loads(cert.read_text())
+    assert body["KeyId"] == arn and body["VersionsDestroyed"] == 1 and len(body["Statements"]) == 1
+    # Verification needs no endpoint or credentials.
+    offline = subprocess.run([strongroom_bin(), "kms", "verify-shred", str(cert)], capture_output=True, timeout=60, env={})
+    assert offline.returncode == 0, offline.stderr.decode()
+    assert json.loads(offline.stdout)["KeyId"] == arn
+    body["Statements"][0]["Signature"] = "A" + body["Statements"][0]["Signature"][1:]
+    cert.write_text(json.dumps(body))
+    assert subprocess.run([strongroom_bin(), "kms", "verify-shred", str(cert)], capture_output=True, env={}).returncode != 0
+    err = run(server, "decrypt", stdin=blob)
+    assert err.returncode != 0 and b"KMSInvalidStateException" in err.stderr
+    ok(server, "revoke", "--key-id", ok(server, "create-key").decode().strip())

@@ -147,3 +147,90 @@ mod tests {
         assert!(parse_context(&["a=1".into(), "a=2".into()]).is_err());
     }
 }
+
+/// ShredKey (extension): destroys the key's material now; returns the
+/// shred certificate as the service sent it.
+pub async fn shred(c: &KmsHttpClient, key_id: &str) -> anyhow::Result<Value> {
+    c.call_json("ShredKey", json!({"KeyId": key_id})).await
+}
+
+/// RevokeKey (extension): makes the key unusable for ever.
+pub async fn revoke(c: &KmsHttpClient, key_id: &str) -> anyhow::Result<()> {
+    c.call_json("RevokeKey", json!({"KeyId": key_id})).await?;
+    Ok(())
+}
+
+/// What a verified shred certificate says.
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ShredReport {
+    /// The key (ARN).
+    pub key_id: String,
+    /// Module ids whose signed statements verified.
+    pub confirmed_by: Vec<String>,
+    /// Modules the service could not reach.
+    pub unconfirmed_modules: Vec<String>,
+}
+
+/// Checks every module statement in a shred certificate: decodes, names
+/// this key, and carries a valid signature of its module (and, given the
+/// domain token, that module is a member).
+pub fn verify_shred(
+    cert: &Value,
+    members: Option<&[strongroom_hsm_proto::admin::MemberIdentity]>,
+) -> anyhow::Result<ShredReport> {
+    use strongroom_hsm_proto::admin::{SHRED_SIGNING_PREFIX, ShredStatementBody, decode, prefixed};
+    let arn = cert["KeyId"]
+        .as_str()
+        .ok_or_else(|| anyhow!("the certificate names no KeyId"))?;
+    let key_id: uuid::Uuid = arn
+        .rsplit('/')
+        .next()
+        .unwrap_or("")
+        .parse()
+        .map_err(|_| anyhow!("the certificate's KeyId is not a key ARN"))?;
+    let statements = cert["Statements"]
+        .as_array()
+        .ok_or_else(|| anyhow!("no Statements"))?;
+    if statements.is_empty() {
+        bail!("no module confirmed the shred");
+    }
+    let mut confirmed = Vec::new();
+    for s in statements {
+        let field = |k: &str| -> anyhow::Result<Vec<u8>> {
+            Ok(STANDARD.decode(s[k].as_str().ok_or_else(|| anyhow!("missing {k}"))?)?)
+        };
+        let (body, sig) = (field("Statement")?, field("Signature")?);
+        let st: ShredStatementBody = decode(&body).map_err(|e| anyhow!("{e}"))?;
+        if st.key_id != key_id {
+            bail!("a statement is about key {}, not {key_id}", st.key_id);
+        }
+        if !strongroom_crypto::verify_p384(
+            &st.signing_key,
+            &prefixed(SHRED_SIGNING_PREFIX, &body),
+            &sig,
+        ) {
+            bail!("the statement of module {} does not verify", st.module_id);
+        }
+        if let Some(m) = members
+            && !m
+                .iter()
+                .any(|m| m.module_id == st.module_id && m.signing_key == st.signing_key)
+        {
+            bail!("module {} is not a member of the domain", st.module_id);
+        }
+        confirmed.push(st.module_id.to_string());
+    }
+    Ok(ShredReport {
+        key_id: arn.to_string(),
+        confirmed_by: confirmed,
+        unconfirmed_modules: cert["UnconfirmedModules"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+    })
+}

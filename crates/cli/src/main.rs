@@ -137,7 +137,7 @@ enum Command {
     /// Everyday key operations against an endpoint (like `aws kms`).
     Kms {
         #[command(flatten)]
-        endpoint: Endpoint,
+        endpoint: EndpointArgs,
         #[command(subcommand)]
         action: KmsAction,
     },
@@ -184,6 +184,44 @@ struct Endpoint {
     ca_bundle: Option<PathBuf>,
 }
 
+/// Like [`Endpoint`], but optional, for `kms` actions that work offline.
+#[derive(clap::Args)]
+struct EndpointArgs {
+    /// Endpoint URL.
+    #[arg(long, env = "AWS_ENDPOINT_URL_KMS")]
+    endpoint: Option<String>,
+    /// Region to sign for.
+    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
+    region: String,
+    /// Access key id.
+    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
+    access_key_id: Option<String>,
+    /// Secret access key.
+    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
+    secret_access_key: Option<String>,
+    /// Extra CA bundle (PEM) to trust.
+    #[arg(long, env = "AWS_CA_BUNDLE")]
+    ca_bundle: Option<PathBuf>,
+}
+
+impl EndpointArgs {
+    fn required(self) -> anyhow::Result<Endpoint> {
+        let missing =
+            |what: &str| anyhow::anyhow!("{what} is required (or set the AWS_* variable)");
+        Ok(Endpoint {
+            endpoint: self.endpoint.ok_or_else(|| missing("--endpoint"))?,
+            region: self.region,
+            access_key_id: self
+                .access_key_id
+                .ok_or_else(|| missing("--access-key-id"))?,
+            secret_access_key: self
+                .secret_access_key
+                .ok_or_else(|| missing("--secret-access-key"))?,
+            ca_bundle: self.ca_bundle,
+        })
+    }
+}
+
 impl Endpoint {
     fn client(&self) -> anyhow::Result<client::KmsHttpClient> {
         client::KmsHttpClient::new(
@@ -224,6 +262,27 @@ enum KmsAction {
         /// Ciphertext file, or - for standard output.
         #[arg(long = "out", default_value = "-")]
         output: PathBuf,
+    },
+    /// Extension: crypto-shred a key now; writes the shred certificate.
+    Shred {
+        #[arg(long)]
+        key_id: String,
+        /// Certificate file (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Extension: revoke a key (unusable for ever).
+    Revoke {
+        #[arg(long)]
+        key_id: String,
+    },
+    /// Check a shred certificate's module signatures (offline).
+    VerifyShred {
+        /// Certificate file.
+        certificate: PathBuf,
+        /// Domain token: also require each signer to be a member.
+        #[arg(long)]
+        domain_token: Option<PathBuf>,
     },
     /// Decrypt a raw ciphertext blob.
     Decrypt {
@@ -483,9 +542,34 @@ async fn main() -> anyhow::Result<()> {
                 println!("{report}");
             }
         }
+        Command::Kms {
+            action:
+                KmsAction::VerifyShred {
+                    certificate,
+                    domain_token,
+                },
+            ..
+        } => {
+            let cert: serde_json::Value = serde_json::from_slice(&std::fs::read(&certificate)?)
+                .with_context(|| format!("{}: not JSON", certificate.display()))?;
+            let token = domain_token
+                .map(|p| strongroom_cli::operator::read_token(&p))
+                .transpose()?;
+            let report = kms::verify_shred(&cert, token.as_ref().map(|(_, b)| &b.members[..]))?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
         Command::Kms { endpoint, action } => {
-            let c = endpoint.client()?;
+            let c = endpoint.required()?.client()?;
             match action {
+                KmsAction::VerifyShred { .. } => {}
+                KmsAction::Shred { key_id, out } => {
+                    let cert = serde_json::to_string_pretty(&kms::shred(&c, &key_id).await?)?;
+                    match out {
+                        Some(p) => std::fs::write(&p, cert)?,
+                        None => println!("{cert}"),
+                    }
+                }
+                KmsAction::Revoke { key_id } => kms::revoke(&c, &key_id).await?,
                 KmsAction::CreateKey { description } => {
                     println!("{}", kms::create_key(&c, description.as_deref()).await?)
                 }

@@ -18,6 +18,26 @@ pub struct RewrapStatus {
     pub ekts_by_generation: BTreeMap<u32, u64>,
     /// Sealed secret access keys per generation.
     pub credentials_by_generation: BTreeMap<u32, u64>,
+    /// EKTs of revoked keys per generation: never re-wrapped, they die
+    /// when their generation is retired (not counted above).
+    pub revoked_ekts_by_generation: BTreeMap<u32, u64>,
+}
+
+/// Whether a key is revoked, remembered per run.
+async fn is_revoked(
+    store: &dyn Store,
+    seen: &mut std::collections::HashMap<uuid::Uuid, bool>,
+    id: uuid::Uuid,
+) -> anyhow::Result<bool> {
+    if let Some(&r) = seen.get(&id) {
+        return Ok(r);
+    }
+    let r = store
+        .get_key(id)
+        .await?
+        .is_some_and(|k| k.state == strongroom_store::KeyState::Revoked);
+    seen.insert(id, r);
+    Ok(r)
 }
 
 impl RewrapStatus {
@@ -51,15 +71,20 @@ fn credential_generation(sealed: &[u8]) -> Option<u32> {
 /// Counts stored material by generation.
 pub async fn status(store: &dyn Store) -> anyhow::Result<RewrapStatus> {
     let mut s = RewrapStatus::default();
+    let mut revoked = std::collections::HashMap::new();
     let mut after = None;
     loop {
         let page = store.list_key_versions(after, 500).await?;
         let Some(last) = page.last() else { break };
         after = Some((last.key_id, last.version));
         for v in &page {
-            *s.ekts_by_generation
-                .entry(ekt_generation(&v.ekt).unwrap_or(0))
-                .or_default() += 1;
+            let g = ekt_generation(&v.ekt).unwrap_or(0);
+            let bucket = if is_revoked(store, &mut revoked, v.key_id).await? {
+                &mut s.revoked_ekts_by_generation
+            } else {
+                &mut s.ekts_by_generation
+            };
+            *bucket.entry(g).or_default() += 1;
         }
     }
     let mut after: Option<String> = None;
@@ -83,7 +108,8 @@ pub struct RewrapProgress {
     pub seen: u64,
     /// Items re-sealed and written back.
     pub rewrapped: u64,
-    /// Items that changed under us (deleted, or re-wrapped by another run).
+    /// Items left alone: revoked keys' EKTs, or items that changed under
+    /// us (deleted, or re-wrapped by another run).
     pub skipped: u64,
 }
 
@@ -97,11 +123,25 @@ pub async fn run(
     mut progress: impl FnMut(RewrapProgress),
 ) -> anyhow::Result<RewrapProgress> {
     let mut p = RewrapProgress::default();
+    let mut revoked = std::collections::HashMap::new();
     let mut after = None;
     loop {
         let page = store.list_key_versions(after, batch.max(1)).await?;
         let Some(last) = page.last() else { break };
         after = Some((last.key_id, last.version));
+        let mut live = Vec::with_capacity(page.len());
+        for v in page {
+            if is_revoked(store, &mut revoked, v.key_id).await? {
+                p.seen += 1;
+                p.skipped += 1;
+            } else {
+                live.push(v);
+            }
+        }
+        let page = live;
+        if page.is_empty() {
+            continue;
+        }
         let ekts = page.iter().map(|v| Ekt(v.ekt.clone())).collect();
         let Response::Ekts(new) = hsm.call(Request::RewrapKeys { ekts }).await? else {
             anyhow::bail!("unexpected module answer to RewrapKeys");

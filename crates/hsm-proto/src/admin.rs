@@ -17,6 +17,8 @@ pub const TOKEN_SIGNING_PREFIX: &[u8] = b"strongroom domain token v1\0";
 pub const ATTESTATION_SIGNING_PREFIX: &[u8] = b"strongroom attestation v1\0";
 /// Domain-separation prefix of an erasure certificate's signed bytes.
 pub const ERASURE_SIGNING_PREFIX: &[u8] = b"strongroom erasure certificate v1\0";
+/// Domain-separation prefix of a module's shred statement.
+pub const SHRED_SIGNING_PREFIX: &[u8] = b"strongroom shred statement v1\0";
 /// Domain-separation prefix of a log-deletion receipt's signed bytes.
 pub const LOG_RECEIPT_SIGNING_PREFIX: &[u8] = b"strongroom log receipt v1\0";
 
@@ -495,6 +497,30 @@ pub struct ErasureCertificate {
     /// Encoded [`ErasureBody`].
     pub body: Vec<u8>,
     /// Signature by `body.signing_key`.
+    pub signature: Vec<u8>,
+}
+
+/// A module's statement that it holds no copy of a key any more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShredStatementBody {
+    /// The module.
+    pub module_id: Uuid,
+    /// Its signing key, DER SPKI.
+    pub signing_key: Vec<u8>,
+    /// The shredded KMS key.
+    pub key_id: Uuid,
+    /// Unix seconds.
+    pub shredded_at: u64,
+    /// Cached copies (versions) it zeroized.
+    pub cached_copies_dropped: u32,
+}
+
+/// A signed shred statement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShredStatement {
+    /// Encoded [`ShredStatementBody`].
+    pub body: Vec<u8>,
+    /// Signature by `body.signing_key` over [`SHRED_SIGNING_PREFIX`] ‖ body.
     pub signature: Vec<u8>,
 }
 

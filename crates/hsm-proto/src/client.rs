@@ -98,6 +98,7 @@ fn variant(r: &Response) -> &'static str {
         Response::DataKeyPair { .. } => "DataKeyPair",
         Response::ImportParameters { .. } => "ImportParameters",
         Response::Imported { .. } => "Imported",
+        Response::Shredded(_) => "Shredded",
     }
 }
 
@@ -156,6 +157,17 @@ impl HsmClient {
             return Err(HsmError::InvalidRequest(format!("no module #{i}")));
         }
         self.call_backend(i, request).await
+    }
+
+    /// Sends `request` to every module (ShredKey must reach all); answers
+    /// per module, by name.
+    pub async fn call_all(&self, request: Request) -> Vec<(String, Result<Response, HsmError>)> {
+        let mut out = Vec::with_capacity(self.backends.len());
+        for i in 0..self.backends.len() {
+            let r = self.call_backend(i, request.clone()).await;
+            out.push((self.backends[i].name.clone(), r));
+        }
+        out
     }
 
     /// Sends one request and waits for its answer, trying the next module

@@ -289,6 +289,8 @@ pub enum Request {
     },
     /// Drop every cached copy of a key's backing keys.
     ForgetKey { key_id: uuid::Uuid },
+    /// Drop every cached copy and sign a statement saying so (ShredKey).
+    ShredKey { key_id: uuid::Uuid },
     /// Describe the module (id, mode, domains, cache use); never secrets.
     Status,
     /// An operator command; answered per command (often a domain token).
@@ -328,6 +330,7 @@ impl std::fmt::Debug for Request {
             Request::SealCredential { .. } => "SealCredential",
             Request::DeriveSigV4Key { .. } => "DeriveSigV4Key",
             Request::ForgetKey { .. } => "ForgetKey",
+            Request::ShredKey { .. } => "ShredKey",
             Request::GenerateMac { .. } => "GenerateMac",
             Request::VerifyMac { .. } => "VerifyMac",
             Request::Sign { .. } => "Sign",
@@ -400,6 +403,8 @@ pub enum Response {
     Signature(Vec<u8>),
     /// A public key, DER SPKI.
     PublicKey(Vec<u8>),
+    /// A signed shred statement.
+    Shredded(crate::admin::ShredStatement),
     /// Import parameters.
     ImportParameters {
         /// The wrapping public key, DER SPKI.
@@ -551,6 +556,7 @@ impl std::fmt::Debug for Response {
             Response::PublicKey(k) => write!(f, "PublicKey({} bytes)", k.len()),
             Response::ImportParameters { .. } => f.write_str("ImportParameters"),
             Response::Imported { .. } => f.write_str("Imported"),
+            Response::Shredded(_) => f.write_str("Shredded"),
             Response::DataKeyPair {
                 private_ciphertext, ..
             } => write!(

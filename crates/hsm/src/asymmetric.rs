@@ -61,8 +61,10 @@ impl AsymmetricCache {
     }
 
     /// Drops every version of `key_id`.
-    pub(crate) fn forget(&mut self, key_id: Uuid) {
+    pub(crate) fn forget(&mut self, key_id: Uuid) -> usize {
+        let before = self.keys.len();
         self.keys.retain(|(_, k), _| k.key_id != key_id);
+        before - self.keys.len()
     }
 
     /// Key pairs held.

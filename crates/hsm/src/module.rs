@@ -446,6 +446,32 @@ impl Module {
             .collect()
     }
 
+    /// Zeroizes every cached copy of `key_id` and signs a statement.
+    fn shred(&mut self, key_id: Uuid) -> Result<Response, HsmError> {
+        use strongroom_hsm_proto::admin::{
+            SHRED_SIGNING_PREFIX, ShredStatement, ShredStatementBody,
+        };
+        self.require_use()?;
+        let dropped = self.vault.forget(key_id) + self.asymmetric.forget(key_id);
+        let body = encode(&ShredStatementBody {
+            module_id: self.identity.id,
+            signing_key: self.identity.signing.public_key().to_vec(),
+            key_id,
+            shredded_at: now_secs(),
+            cached_copies_dropped: dropped as u32,
+        });
+        let signature = self
+            .identity
+            .signing
+            .sign(&prefixed(SHRED_SIGNING_PREFIX, &body))
+            .map_err(|e| HsmError::Internal(e.to_string()))?;
+        self.record(
+            "shred",
+            json!({"key_id": key_id, "cached_copies_dropped": dropped}),
+        );
+        Ok(Response::Shredded(ShredStatement { body, signature }))
+    }
+
     /// The module's status.
     pub fn status(&self) -> ModuleStatus {
         ModuleStatus {
@@ -646,6 +672,7 @@ impl ModuleHandler for Module {
                 import_token,
                 encrypted_material,
             } => self.import_key_material(caller, key, &import_token, &encrypted_material),
+            Request::ShredKey { key_id } => self.shred(key_id),
             Request::ForgetKey { key_id } => {
                 self.require_use()?;
                 self.vault.forget(key_id);

@@ -204,16 +204,18 @@ impl KeyVault {
     }
 
     /// Drops and zeroizes every version of `key_id`.
-    pub fn forget(&mut self, key_id: Uuid) {
+    pub fn forget(&mut self, key_id: Uuid) -> usize {
         let doomed: Vec<usize> = self
             .index
             .iter()
             .filter(|(k, _)| k.key_id == key_id)
             .map(|(_, &i)| i)
             .collect();
+        let n = doomed.len();
         for i in doomed {
             self.remove_slot(i);
         }
+        n
     }
 }
 

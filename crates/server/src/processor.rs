@@ -204,6 +204,14 @@ impl Processor {
                 "{} is pending import: it has no key material.",
                 self.key_arn(key)
             ))),
+            KeyState::Shredded => Err(KmsError::InvalidState(format!(
+                "{} was shredded: its key material no longer exists.",
+                self.key_arn(key)
+            ))),
+            KeyState::Revoked => Err(KmsError::InvalidState(format!(
+                "{} was revoked and can no longer be used.",
+                self.key_arn(key)
+            ))),
         }?;
         // Expired imported material is unusable even before the sweeper
         // deletes it.

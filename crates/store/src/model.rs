@@ -46,6 +46,11 @@ pub enum KeyState {
     PendingDeletion,
     /// Origin EXTERNAL without key material (yet, or any more).
     PendingImport,
+    /// Crypto-shredded (extension): every EKT destroyed; unusable for ever.
+    Shredded,
+    /// Revoked (extension): unusable for ever; its EKTs stay until their
+    /// domain-key generation is retired.
+    Revoked,
 }
 
 impl KeyState {
@@ -56,6 +61,8 @@ impl KeyState {
             KeyState::Disabled => "Disabled",
             KeyState::PendingDeletion => "PendingDeletion",
             KeyState::PendingImport => "PendingImport",
+            KeyState::Shredded => "Shredded",
+            KeyState::Revoked => "Revoked",
         }
     }
 
@@ -66,6 +73,8 @@ impl KeyState {
             "Disabled" => KeyState::Disabled,
             "PendingDeletion" => KeyState::PendingDeletion,
             "PendingImport" => KeyState::PendingImport,
+            "Shredded" => KeyState::Shredded,
+            "Revoked" => KeyState::Revoked,
             _ => return None,
         })
     }

@@ -528,6 +528,10 @@ impl Store for SqliteStore {
                 [id.to_string()],
             )
             .map_err(db)?;
+            // As for deletion: push the freed pages out of the WAL, so no
+            // EKT lingers there.
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(db)?;
             Ok(())
         })
         .await

@@ -7,6 +7,7 @@ mod asymmetric;
 mod bad_input;
 mod common;
 mod crypto;
+mod extensions;
 mod hsm_process;
 mod import;
 mod isolation;

@@ -105,6 +105,9 @@ impl Processor {
                     .await?,
             ),
             "DeriveSharedSecret" => json(self.derive_shared_secret(caller, parse(body)?).await?),
+            // Extensions (docs/extensions.md).
+            "ShredKey" => json(self.shred_key(caller, parse(body)?).await?),
+            "RevokeKey" => json(self.revoke_key(caller, parse(body)?).await?),
             "Sign" => json(self.sign(caller, parse(body)?).await?),
             "Verify" => json(self.verify(caller, parse(body)?).await?),
             "GetPublicKey" => json(self.get_public_key(caller, parse(body)?).await?),

@@ -351,6 +351,13 @@ impl Processor {
     }
 
     fn refuse_pending_deletion(&self, key: &KeyRecord) -> Result<(), KmsError> {
+        if matches!(key.state, KeyState::Shredded | KeyState::Revoked) {
+            return Err(KmsError::InvalidState(format!(
+                "{} is {}: it cannot change any more.",
+                self.key_arn(key),
+                key.state.as_str()
+            )));
+        }
         if key.state == KeyState::PendingDeletion {
             return Err(KmsError::InvalidState(format!(
                 "{} is pending deletion.",
@@ -448,7 +455,7 @@ impl Processor {
                     )));
                 }
                 // A key whose imported material is gone goes back to waiting for it.
-                k.state = if k.current_version == 0 {
+                k.state = if k.current_version == 0 && k.origin == "EXTERNAL" {
                     KeyState::PendingImport
                 } else {
                     KeyState::Disabled

@@ -5,6 +5,7 @@ pub(crate) mod asymmetric;
 pub(crate) mod crypto;
 mod data_key_pair;
 mod dispatch;
+mod extensions;
 mod import;
 mod keys;
 pub(crate) mod mac;

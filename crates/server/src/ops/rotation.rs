@@ -87,9 +87,14 @@ fn check_rotatable(p: &Processor, key: &KeyRecord) -> Result<(), KmsError> {
             "{} is disabled.",
             p.key_arn(key)
         ))),
-        KeyState::PendingDeletion | KeyState::PendingImport => Err(KmsError::InvalidState(
-            format!("{} is {}.", p.key_arn(key), key.state.as_str()),
-        )),
+        KeyState::PendingDeletion
+        | KeyState::PendingImport
+        | KeyState::Shredded
+        | KeyState::Revoked => Err(KmsError::InvalidState(format!(
+            "{} is {}.",
+            p.key_arn(key),
+            key.state.as_str()
+        ))),
     }
 }
 

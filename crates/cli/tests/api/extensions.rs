@@ -1,0 +1,186 @@
+//! The seed's operations (docs/extensions.md): ShredKey with its signed
+//! certificate and the "nothing usable left" checks, and RevokeKey.
+
+use strongroom_cli::client::KmsHttpClient;
+use strongroom_cli::kms;
+
+use crate::common::*;
+
+fn raw_client(env: &TestEnv) -> KmsHttpClient {
+    KmsHttpClient::new(
+        &env.dev.endpoint(),
+        &env.dev.region,
+        &env.dev.access_key_id,
+        env.dev.secret_access_key.clone(),
+        None,
+    )
+    .unwrap()
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p))
+        } else {
+            out.push(p)
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shred_destroys_every_version_with_a_verifiable_certificate() {
+    let env = TestEnv::start().await;
+    let c = &env.client;
+    let raw = raw_client(&env);
+    let arn = new_key(c).await;
+    let id: uuid::Uuid = arn.rsplit('/').next().unwrap().parse().unwrap();
+    let mut blobs = Vec::new();
+    for i in 0..3u8 {
+        if i > 0 {
+            c.rotate_key_on_demand().key_id(&arn).send().await.unwrap();
+        }
+        let ct = c
+            .encrypt()
+            .key_id(&arn)
+            .plaintext(blob(&[i; 8]))
+            .send()
+            .await
+            .unwrap();
+        blobs.push(ct.ciphertext_blob.unwrap());
+    }
+    let mut ekts = Vec::new();
+    for v in 1..=3 {
+        ekts.push(
+            env.dev
+                .store
+                .get_key_version(id, v)
+                .await
+                .unwrap()
+                .unwrap()
+                .ekt,
+        );
+    }
+
+    let cert = kms::shred(&raw, &arn).await.unwrap();
+    assert_eq!(cert["VersionsDestroyed"], 3);
+    let report = kms::verify_shred(&cert, None).unwrap();
+    assert_eq!(
+        report.confirmed_by.len(),
+        1,
+        "the in-process module confirmed"
+    );
+    assert!(report.unconfirmed_modules.is_empty());
+    // A forged or altered certificate fails verification.
+    let mut forged = cert.clone();
+    let sig = forged["Statements"][0]["Signature"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    forged["Statements"][0]["Signature"] = format!("A{}", &sig[1..]).into();
+    assert!(kms::verify_shred(&forged, None).is_err());
+    let mut other_key = cert.clone();
+    other_key["KeyId"] = arn
+        .replace(&id.to_string(), &uuid::Uuid::new_v4().to_string())
+        .into();
+    assert!(kms::verify_shred(&other_key, None).is_err());
+
+    // Nothing usable is left: every use fails with a clear state, no EKT is
+    // in the store, and no file of the data directory holds one.
+    for b in blobs {
+        let e = c.decrypt().ciphertext_blob(b).send().await.unwrap_err();
+        assert_eq!(code(&e), "KMSInvalidStateException");
+    }
+    let e = c
+        .encrypt()
+        .key_id(&arn)
+        .plaintext(blob(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "KMSInvalidStateException");
+    let described = raw
+        .call_json("DescribeKey", serde_json::json!({"KeyId": arn}))
+        .await
+        .unwrap();
+    assert_eq!(described["KeyMetadata"]["KeyState"], "Shredded");
+    for v in 1..=3 {
+        assert!(
+            env.dev
+                .store
+                .get_key_version(id, v)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    for f in files_under(env.dir.path()) {
+        let bytes = std::fs::read(&f).unwrap();
+        for e in &ekts {
+            assert!(
+                !bytes.windows(e.len()).any(|w| w == &e[..]),
+                "{} still holds an EKT",
+                f.display()
+            );
+        }
+    }
+    // It cannot be shredded twice, re-enabled or rescheduled.
+    assert!(kms::shred(&raw, &arn).await.is_err());
+    let e = c.enable_key().key_id(&arn).send().await.unwrap_err();
+    assert_eq!(code(&e), "KMSInvalidStateException");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revoked_keys_are_unusable_but_stay_sealed() {
+    let env = TestEnv::start().await;
+    let c = &env.client;
+    let raw = raw_client(&env);
+    let arn = new_key(c).await;
+    let id: uuid::Uuid = arn.rsplit('/').next().unwrap().parse().unwrap();
+    let ct = c
+        .encrypt()
+        .key_id(&arn)
+        .plaintext(blob(b"x"))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    kms::revoke(&raw, &arn).await.unwrap();
+    let e = c.decrypt().ciphertext_blob(ct).send().await.unwrap_err();
+    assert_eq!(code(&e), "KMSInvalidStateException");
+    let e = c.enable_key().key_id(&arn).send().await.unwrap_err();
+    assert_eq!(code(&e), "KMSInvalidStateException");
+    let e = c
+        .schedule_key_deletion()
+        .key_id(&arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "KMSInvalidStateException");
+    assert!(kms::revoke(&raw, &arn).await.is_err(), "revoking twice");
+    // Unlike a shred, the EKT stays, counted apart so retiring its
+    // domain-key generation is not held back by it.
+    assert!(
+        env.dev
+            .store
+            .get_key_version(id, 1)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let status = strongroom_cli::rewrap::status(env.dev.store.as_ref())
+        .await
+        .unwrap();
+    assert_eq!(status.revoked_ekts_by_generation.get(&1), Some(&1));
+    let err = raw
+        .call_json("RevokeKey", serde_json::json!({}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("ValidationException") || err.to_string().contains("NotFound"),
+        "{err}"
+    );
+}

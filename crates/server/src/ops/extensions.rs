@@ -1,0 +1,136 @@
+//! The seed's operations beyond AWS KMS, on the same endpoint
+//! (docs/extensions.md): ShredKey and RevokeKey.
+
+use serde::{Deserialize, Serialize};
+use strongroom_hsm_proto::{Request, Response};
+use strongroom_store::KeyState;
+
+use crate::auth::Caller;
+use crate::error::KmsError;
+use crate::processor::{Processor, now_epoch};
+use crate::protocol::{Blob, Empty, KeyIdRequest};
+
+/// One module's signed statement in a shred certificate.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SignedStatement {
+    /// Module address or name, as the frontend knows it.
+    pub module: String,
+    /// The encoded statement (docs/formats.md).
+    pub statement: Blob,
+    /// The module's signature over it.
+    pub signature: Blob,
+}
+
+/// ShredKey output: the shred certificate.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ShredKeyResponse {
+    pub key_id: String,
+    pub shredded_at: f64,
+    /// Key versions whose EKTs were destroyed in the store.
+    pub versions_destroyed: u32,
+    /// Statements of the modules that confirmed they hold no copy.
+    pub statements: Vec<SignedStatement>,
+    /// Modules that could not be reached (a restart empties them).
+    pub unconfirmed_modules: Vec<String>,
+}
+
+fn terminal(p: &Processor, k: &strongroom_store::KeyRecord) -> Result<(), KmsError> {
+    match k.state {
+        KeyState::Shredded | KeyState::Revoked => Err(KmsError::InvalidState(format!(
+            "{} is {}: nothing more can be done with it.",
+            p.key_arn(k),
+            k.state.as_str()
+        ))),
+        _ => Ok(()),
+    }
+}
+
+impl Processor {
+    /// ShredKey: destroy a key's material now, everywhere, with proof.
+    pub(crate) async fn shred_key(
+        &self,
+        caller: &Caller,
+        req: KeyIdRequest,
+    ) -> Result<ShredKeyResponse, KmsError> {
+        let _guard = self.write_lock.lock().await;
+        let key = self.resolve(caller, &req.key_id, false).await?;
+        terminal(self, &key)?;
+        // Store first: once the EKTs are gone no module can ever reopen the
+        // key, whatever happens next; then every module drops its copies.
+        self.store.delete_key_versions(key.id).await?;
+        let mut next = (*key).clone();
+        let versions = next.current_version;
+        next.state = KeyState::Shredded;
+        next.current_version = 0;
+        next.rotation_period_days = None;
+        next.next_rotation_at = None;
+        next.import_valid_to = None;
+        self.save_key(next).await?;
+        self.forget_key_ekts(key.id);
+        let mut statements = Vec::new();
+        let mut unconfirmed = Vec::new();
+        for (module, answer) in self
+            .hsm
+            .call_all(Request::ShredKey { key_id: key.id })
+            .await
+        {
+            match answer {
+                Ok(Response::Shredded(s)) => statements.push(SignedStatement {
+                    module,
+                    statement: Blob(s.body),
+                    signature: Blob(s.signature),
+                }),
+                other => {
+                    tracing::warn!(%module, answer = ?other.err(), "a module did not confirm the shred");
+                    unconfirmed.push(module);
+                }
+            }
+        }
+        tracing::info!(key_id = %key.id, confirmed = statements.len(), "key shredded");
+        Ok(ShredKeyResponse {
+            key_id: self.key_arn(&key),
+            shredded_at: now_epoch() as f64,
+            versions_destroyed: versions,
+            statements,
+            unconfirmed_modules: unconfirmed,
+        })
+    }
+
+    /// RevokeKey: unusable for ever; its EKTs stay (sealed) until their
+    /// domain-key generation is retired, when they die with it.
+    pub(crate) async fn revoke_key(
+        &self,
+        caller: &Caller,
+        req: KeyIdRequest,
+    ) -> Result<Empty, KmsError> {
+        let key = self
+            .modify_key(caller, &req.key_id, |p, k| {
+                terminal(p, k)?;
+                if k.state == KeyState::PendingDeletion {
+                    return Err(KmsError::InvalidState(format!(
+                        "{} is pending deletion.",
+                        p.key_arn(k)
+                    )));
+                }
+                k.state = KeyState::Revoked;
+                k.rotation_period_days = None;
+                k.next_rotation_at = None;
+                Ok(())
+            })
+            .await?;
+        // Cached copies in the modules go now; the EKTs stay.
+        for (module, answer) in self
+            .hsm
+            .call_all(Request::ForgetKey { key_id: key.id })
+            .await
+        {
+            if let Err(e) = answer {
+                tracing::warn!(%module, error = %e, "a module did not drop a revoked key");
+            }
+        }
+        self.forget_key_ekts(key.id);
+        Ok(Empty {})
+    }
+}
