@@ -8,9 +8,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use strongroom_cli::modules::ExternalModules;
-use strongroom_cli::{bench, client, dev, kms};
+use strongroom_cli::{bench, dev};
 use strongroom_hsm_proto::net::ModuleAddr;
 
+mod kms_cmd;
 mod operator_cmd;
 mod operator_request;
 use strongroom_server::admin;
@@ -111,7 +112,7 @@ enum Command {
     /// Load-test an AWS-KMS-compatible endpoint with SigV4-signed requests.
     Bench {
         #[command(flatten)]
-        endpoint: Endpoint,
+        endpoint: kms_cmd::Endpoint,
         /// Operation to drive.
         #[arg(long, value_enum, default_value = "encrypt")]
         op: bench::BenchOp,
@@ -137,9 +138,9 @@ enum Command {
     /// Everyday key operations against an endpoint (like `aws kms`).
     Kms {
         #[command(flatten)]
-        endpoint: EndpointArgs,
+        endpoint: kms_cmd::EndpointArgs,
         #[command(subcommand)]
-        action: KmsAction,
+        action: kms_cmd::KmsAction,
     },
 }
 
@@ -162,143 +163,6 @@ impl ModuleArgs {
             domain_token: self.domain_token,
         }
     }
-}
-
-/// Where to send requests and how to sign them (the usual AWS variables).
-#[derive(clap::Args)]
-struct Endpoint {
-    /// Endpoint URL.
-    #[arg(long, env = "AWS_ENDPOINT_URL_KMS")]
-    endpoint: String,
-    /// Region to sign for.
-    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
-    region: String,
-    /// Access key id.
-    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
-    access_key_id: String,
-    /// Secret access key.
-    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
-    secret_access_key: String,
-    /// Extra CA bundle (PEM) to trust.
-    #[arg(long, env = "AWS_CA_BUNDLE")]
-    ca_bundle: Option<PathBuf>,
-}
-
-/// Like [`Endpoint`], but optional, for `kms` actions that work offline.
-#[derive(clap::Args)]
-struct EndpointArgs {
-    /// Endpoint URL.
-    #[arg(long, env = "AWS_ENDPOINT_URL_KMS")]
-    endpoint: Option<String>,
-    /// Region to sign for.
-    #[arg(long, env = "AWS_REGION", default_value = "us-east-1")]
-    region: String,
-    /// Access key id.
-    #[arg(long, env = "AWS_ACCESS_KEY_ID")]
-    access_key_id: Option<String>,
-    /// Secret access key.
-    #[arg(long, env = "AWS_SECRET_ACCESS_KEY", hide_env_values = true)]
-    secret_access_key: Option<String>,
-    /// Extra CA bundle (PEM) to trust.
-    #[arg(long, env = "AWS_CA_BUNDLE")]
-    ca_bundle: Option<PathBuf>,
-}
-
-impl EndpointArgs {
-    fn required(self) -> anyhow::Result<Endpoint> {
-        let missing =
-            |what: &str| anyhow::anyhow!("{what} is required (or set the AWS_* variable)");
-        Ok(Endpoint {
-            endpoint: self.endpoint.ok_or_else(|| missing("--endpoint"))?,
-            region: self.region,
-            access_key_id: self
-                .access_key_id
-                .ok_or_else(|| missing("--access-key-id"))?,
-            secret_access_key: self
-                .secret_access_key
-                .ok_or_else(|| missing("--secret-access-key"))?,
-            ca_bundle: self.ca_bundle,
-        })
-    }
-}
-
-impl Endpoint {
-    fn client(&self) -> anyhow::Result<client::KmsHttpClient> {
-        client::KmsHttpClient::new(
-            &self.endpoint,
-            &self.region,
-            &self.access_key_id,
-            Zeroizing::new(self.secret_access_key.clone()),
-            self.ca_bundle.as_ref(),
-        )
-    }
-}
-
-#[derive(Subcommand)]
-enum KmsAction {
-    /// Create a symmetric key and print its ARN.
-    CreateKey {
-        #[arg(long)]
-        description: Option<String>,
-    },
-    /// Print the ARN of every key of the account.
-    ListKeys,
-    /// Print a key's metadata as JSON.
-    DescribeKey {
-        #[arg(long)]
-        key_id: String,
-    },
-    /// Encrypt up to 4096 bytes; writes the raw ciphertext blob.
-    Encrypt {
-        /// Key id, key ARN, alias name or alias ARN.
-        #[arg(long)]
-        key_id: String,
-        /// Encryption context entry, key=value (repeatable).
-        #[arg(long = "context")]
-        context: Vec<String>,
-        /// Plaintext file, or - for standard input.
-        #[arg(long = "in", default_value = "-")]
-        input: PathBuf,
-        /// Ciphertext file, or - for standard output.
-        #[arg(long = "out", default_value = "-")]
-        output: PathBuf,
-    },
-    /// Extension: crypto-shred a key now; writes the shred certificate.
-    Shred {
-        #[arg(long)]
-        key_id: String,
-        /// Certificate file (default: standard output).
-        #[arg(long)]
-        out: Option<PathBuf>,
-    },
-    /// Extension: revoke a key (unusable for ever).
-    Revoke {
-        #[arg(long)]
-        key_id: String,
-    },
-    /// Check a shred certificate's module signatures (offline).
-    VerifyShred {
-        /// Certificate file.
-        certificate: PathBuf,
-        /// Domain token: also require each signer to be a member.
-        #[arg(long)]
-        domain_token: Option<PathBuf>,
-    },
-    /// Decrypt a raw ciphertext blob.
-    Decrypt {
-        /// Require this key (optional: the blob names its key).
-        #[arg(long)]
-        key_id: Option<String>,
-        /// Encryption context entry, key=value (repeatable).
-        #[arg(long = "context")]
-        context: Vec<String>,
-        /// Ciphertext file, or - for standard input.
-        #[arg(long = "in", default_value = "-")]
-        input: PathBuf,
-        /// Plaintext file, or - for standard output.
-        #[arg(long = "out", default_value = "-")]
-        output: PathBuf,
-    },
 }
 
 #[derive(Subcommand)]
@@ -542,73 +406,7 @@ async fn main() -> anyhow::Result<()> {
                 println!("{report}");
             }
         }
-        Command::Kms {
-            action:
-                KmsAction::VerifyShred {
-                    certificate,
-                    domain_token,
-                },
-            ..
-        } => {
-            let cert: serde_json::Value = serde_json::from_slice(&std::fs::read(&certificate)?)
-                .with_context(|| format!("{}: not JSON", certificate.display()))?;
-            let token = domain_token
-                .map(|p| strongroom_cli::operator::read_token(&p))
-                .transpose()?;
-            let report = kms::verify_shred(&cert, token.as_ref().map(|(_, b)| &b.members[..]))?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
-        }
-        Command::Kms { endpoint, action } => {
-            let c = endpoint.required()?.client()?;
-            match action {
-                KmsAction::VerifyShred { .. } => {}
-                KmsAction::Shred { key_id, out } => {
-                    let cert = serde_json::to_string_pretty(&kms::shred(&c, &key_id).await?)?;
-                    match out {
-                        Some(p) => std::fs::write(&p, cert)?,
-                        None => println!("{cert}"),
-                    }
-                }
-                KmsAction::Revoke { key_id } => kms::revoke(&c, &key_id).await?,
-                KmsAction::CreateKey { description } => {
-                    println!("{}", kms::create_key(&c, description.as_deref()).await?)
-                }
-                KmsAction::ListKeys => {
-                    for arn in kms::list_keys(&c).await? {
-                        println!("{arn}");
-                    }
-                }
-                KmsAction::DescribeKey { key_id } => {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(&kms::describe_key(&c, &key_id).await?)?
-                    )
-                }
-                KmsAction::Encrypt {
-                    key_id,
-                    context,
-                    input,
-                    output,
-                } => {
-                    let ctx = kms::parse_context(&context)?;
-                    let plain = kms::read_input(&input)?;
-                    kms::write_output(&output, &kms::encrypt(&c, &key_id, &ctx, &plain).await?)?;
-                }
-                KmsAction::Decrypt {
-                    key_id,
-                    context,
-                    input,
-                    output,
-                } => {
-                    let ctx = kms::parse_context(&context)?;
-                    let blob = kms::read_input(&input)?;
-                    kms::write_output(
-                        &output,
-                        &kms::decrypt(&c, key_id.as_deref(), &ctx, &blob).await?,
-                    )?;
-                }
-            }
-        }
+        Command::Kms { endpoint, action } => kms_cmd::run(endpoint, action).await?,
     }
     Ok(())
 }
