@@ -1,7 +1,8 @@
 //! The contract between the Strongroom frontend and its security modules.
 //!
-//! The frontend only ever talks to a module through [`HsmClient`]: today an
-//! in-process channel, later a socket. Nothing here holds a backing key or
+//! The frontend only ever talks to a module through [`HsmClient`]: an
+//! in-process channel (`strongroom dev`) or mutually authenticated TLS to
+//! `strongroom-hsm` processes ([`net`]). Nothing here holds a backing key or
 //! domain key; the only secrets that cross are customer plaintexts and data
 //! keys on their way to an authorised caller, kept in `Zeroizing` buffers.
 #![forbid(unsafe_code)]
@@ -10,10 +11,11 @@ pub mod admin;
 pub mod ciphertext;
 mod client;
 pub mod context;
+mod error;
 mod message;
 pub mod net;
+mod reports;
 
 pub use client::{Caller, Envelope, HsmClient, ModuleHandler, spawn_module_task};
-pub use message::{
-    DataKey, Ekt, HsmError, KeyRef, KeySpecCode, Refusal, Request, Response, SigV4Scope, SigningKey,
-};
+pub use error::{HsmError, Refusal};
+pub use message::{DataKey, Ekt, KeyRef, KeySpecCode, Request, Response, SigV4Scope, SigningKey};

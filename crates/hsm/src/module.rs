@@ -9,10 +9,7 @@ use std::time::Instant;
 
 use serde_json::json;
 use strongroom_crypto::{SecretKey256, fill_random};
-use strongroom_hsm_proto::admin::{
-    ATTESTATION_SIGNING_PREFIX, AttestationBody, AttestationReport, DomainSummary, DomainToken,
-    DomainTokenBody, ErasureCertificate, ModuleStatus, encode, prefixed,
-};
+use strongroom_hsm_proto::admin::{DomainToken, DomainTokenBody, ErasureCertificate};
 use strongroom_hsm_proto::ciphertext::CiphertextHeader;
 use strongroom_hsm_proto::{
     Caller, DataKey, Ekt, HsmError, KeyRef, KeySpecCode, ModuleHandler, Request, Response,
@@ -216,7 +213,7 @@ impl Module {
         }
     }
 
-    fn require_use(&self) -> Result<(), HsmError> {
+    pub(crate) fn require_use(&self) -> Result<(), HsmError> {
         match self.mode {
             Mode::Use => Ok(()),
             Mode::Service => Err(HsmError::WrongMode(
@@ -400,169 +397,6 @@ impl Module {
             plaintext: with_plaintext.then_some(plain),
             ciphertext,
         })
-    }
-
-    fn rewrap(&mut self, caller: &Caller, ekts: Vec<Ekt>) -> Result<Vec<Ekt>, HsmError> {
-        ekts.into_iter()
-            .map(|token| {
-                let (domain, generation) = ekt::domain_of(&token)?;
-                let old = self.domain_key(caller, domain, generation)?;
-                let d = &self.domains[&domain];
-                let newest = d
-                    .keys
-                    .values()
-                    .next_back()
-                    .expect("a loaded domain has keys");
-                if newest.generation() == generation {
-                    return Ok(token);
-                }
-                if ekt::spec_of(&token)?.asymmetric().is_some() {
-                    let (key, spec, material) = ekt::open_material(old, &token)?;
-                    return ekt::seal_material(newest, key, spec, &material);
-                }
-                let (key, spec, secret) = ekt::open(old, &token)?;
-                ekt::seal(newest, key, spec, &secret)
-            })
-            .collect()
-    }
-
-    fn rewrap_credentials(
-        &mut self,
-        caller: &Caller,
-        credentials: Vec<(String, Vec<u8>)>,
-    ) -> Result<Vec<Vec<u8>>, HsmError> {
-        let newest = self.current_domain(caller)?;
-        let domain = newest.id();
-        credentials
-            .into_iter()
-            .map(|(id, sealed)| {
-                let generation = credential::generation_of(&sealed)?;
-                if generation == newest.generation() {
-                    return Ok(sealed);
-                }
-                let old = self.domain_key(caller, domain, generation)?;
-                credential::reseal(old, newest, &id, &sealed)
-            })
-            .collect()
-    }
-
-    /// Zeroizes every cached copy of `key_id` and signs a statement.
-    fn shred(&mut self, key_id: Uuid) -> Result<Response, HsmError> {
-        use strongroom_hsm_proto::admin::{
-            SHRED_SIGNING_PREFIX, ShredStatement, ShredStatementBody,
-        };
-        self.require_use()?;
-        let dropped = self.vault.forget(key_id) + self.asymmetric.forget(key_id);
-        let body = encode(&ShredStatementBody {
-            module_id: self.identity.id,
-            signing_key: self.identity.signing.public_key().to_vec(),
-            key_id,
-            shredded_at: now_secs(),
-            cached_copies_dropped: dropped as u32,
-        });
-        let signature = self
-            .identity
-            .signing
-            .sign(&prefixed(SHRED_SIGNING_PREFIX, &body))
-            .map_err(|e| HsmError::Internal(e.to_string()))?;
-        self.record(
-            "shred",
-            json!({"key_id": key_id, "cached_copies_dropped": dropped}),
-        );
-        Ok(Response::Shredded(ShredStatement { body, signature }))
-    }
-
-    /// The module's status.
-    pub fn status(&self) -> ModuleStatus {
-        ModuleStatus {
-            module_id: self.identity.id,
-            friendly_name: self.friendly_name.clone(),
-            mode: self.mode.name().into(),
-            signing_key: self.identity.signing.public_key().to_vec(),
-            agreement_key: self.identity.agreement.public_key().to_vec(),
-            domains: self.domain_summaries(),
-            cached_keys: self.vault.len() + self.asymmetric.len(),
-            cache_capacity: self.vault.capacity(),
-            locked_bytes: self.vault.locked_bytes(),
-            memory_locked: self.vault.is_locked(),
-            uptime_secs: self.started.elapsed().as_secs(),
-            requests_served: self.served,
-            last_erasure: self.last_erasure.clone(),
-        }
-    }
-
-    fn domain_summaries(&self) -> Vec<DomainSummary> {
-        self.domains
-            .iter()
-            .map(|(id, d)| DomainSummary {
-                domain_id: *id,
-                epoch: d.body.as_ref().map_or(0, |b| b.epoch),
-                generations: match &d.body {
-                    Some(b) => b.generations.iter().map(|g| g.number).collect(),
-                    None => d.keys.keys().copied().collect(),
-                },
-                members: d
-                    .body
-                    .as_ref()
-                    .map(|b| b.members.iter().map(|m| m.module_id).collect())
-                    .unwrap_or_default(),
-                keys_loaded: !d.keys.is_empty(),
-            })
-            .collect()
-    }
-
-    fn attest(&self, nonce: Vec<u8>) -> Result<AttestationReport, HsmError> {
-        if nonce.len() > 64 {
-            return Err(HsmError::InvalidRequest(
-                "attestation nonce must be at most 64 bytes".into(),
-            ));
-        }
-        let body = encode(&AttestationBody {
-            module_id: self.identity.id,
-            friendly_name: self.friendly_name.clone(),
-            measurement: self.config.measurement.clone(),
-            installed_update: self.installed_update.clone(),
-            signing_key: self.identity.signing.public_key().to_vec(),
-            agreement_key: self.identity.agreement.public_key().to_vec(),
-            mode: self.mode.name().into(),
-            domains: self
-                .domains
-                .iter()
-                .map(|(id, d)| (*id, d.body.as_ref().map_or(0, |b| b.epoch)))
-                .collect(),
-            nonce,
-            issued_at: now_secs(),
-        });
-        let signature = self
-            .identity
-            .signing
-            .sign(&prefixed(ATTESTATION_SIGNING_PREFIX, &body))
-            .map_err(|e| HsmError::Internal(e.to_string()))?;
-        Ok(AttestationReport { body, signature })
-    }
-
-    fn log_request(&self, request: Request) -> Result<Response, HsmError> {
-        let log = self
-            .log
-            .as_ref()
-            .ok_or_else(|| HsmError::InvalidRequest("this module keeps no log".into()))?;
-        let err = |e: crate::log::LogError| HsmError::InvalidRequest(e.to_string());
-        match request {
-            Request::ListLogs => log.list().map(Response::Logs).map_err(err),
-            Request::DescribeLog { log_id } => log
-                .describe(log_id)
-                .map(|i| Response::Logs(vec![i]))
-                .map_err(err),
-            Request::GetLog {
-                log_id,
-                offset,
-                length,
-            } => log
-                .read(log_id, offset, length)
-                .map(Response::LogBytes)
-                .map_err(err),
-            _ => Err(HsmError::InvalidRequest("not a log request".into())),
-        }
     }
 }
 

@@ -1,0 +1,83 @@
+//! Module maintenance requests: re-wrapping EKTs and sealed credentials
+//! under the newest domain-key generation, and shredding a key's copies.
+
+use serde_json::json;
+use strongroom_hsm_proto::admin::{encode, prefixed};
+use strongroom_hsm_proto::{Caller, Ekt, HsmError, Response};
+use uuid::Uuid;
+
+use crate::credential;
+use crate::ekt;
+use crate::module::{Module, now_secs};
+
+impl Module {
+    pub(crate) fn rewrap(&mut self, caller: &Caller, ekts: Vec<Ekt>) -> Result<Vec<Ekt>, HsmError> {
+        ekts.into_iter()
+            .map(|token| {
+                let (domain, generation) = ekt::domain_of(&token)?;
+                let old = self.domain_key(caller, domain, generation)?;
+                let d = &self.domains[&domain];
+                let newest = d
+                    .keys
+                    .values()
+                    .next_back()
+                    .expect("a loaded domain has keys");
+                if newest.generation() == generation {
+                    return Ok(token);
+                }
+                if ekt::spec_of(&token)?.asymmetric().is_some() {
+                    let (key, spec, material) = ekt::open_material(old, &token)?;
+                    return ekt::seal_material(newest, key, spec, &material);
+                }
+                let (key, spec, secret) = ekt::open(old, &token)?;
+                ekt::seal(newest, key, spec, &secret)
+            })
+            .collect()
+    }
+
+    pub(crate) fn rewrap_credentials(
+        &mut self,
+        caller: &Caller,
+        credentials: Vec<(String, Vec<u8>)>,
+    ) -> Result<Vec<Vec<u8>>, HsmError> {
+        let newest = self.current_domain(caller)?;
+        let domain = newest.id();
+        credentials
+            .into_iter()
+            .map(|(id, sealed)| {
+                let generation = credential::generation_of(&sealed)?;
+                if generation == newest.generation() {
+                    return Ok(sealed);
+                }
+                let old = self.domain_key(caller, domain, generation)?;
+                credential::reseal(old, newest, &id, &sealed)
+            })
+            .collect()
+    }
+
+    /// Zeroizes every cached copy of `key_id` and signs a statement.
+    pub(crate) fn shred(&mut self, key_id: Uuid) -> Result<Response, HsmError> {
+        use strongroom_hsm_proto::admin::{
+            SHRED_SIGNING_PREFIX, ShredStatement, ShredStatementBody,
+        };
+        self.require_use()?;
+        let dropped = self.vault.forget(key_id) + self.asymmetric.forget(key_id);
+        let body = encode(&ShredStatementBody {
+            module_id: self.identity.id,
+            signing_key: self.identity.signing.public_key().to_vec(),
+            key_id,
+            shredded_at: now_secs(),
+            cached_copies_dropped: dropped as u32,
+        });
+        let signature = self
+            .identity
+            .signing
+            .sign(&prefixed(SHRED_SIGNING_PREFIX, &body))
+            .map_err(|e| HsmError::Internal(e.to_string()))?;
+        self.record(
+            "shred",
+            json!({"key_id": key_id, "cached_copies_dropped": dropped}),
+        );
+        Ok(Response::Shredded(ShredStatement { body, signature }))
+    }
+}
