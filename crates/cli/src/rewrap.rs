@@ -77,7 +77,7 @@ pub async fn status(store: &dyn Store) -> anyhow::Result<RewrapStatus> {
         let page = store.list_key_versions(after, 500).await?;
         let Some(last) = page.last() else { break };
         after = Some((last.key_id, last.version));
-        for v in &page {
+        for v in page.iter().filter(|v| !v.ekt.is_empty()) {
             let g = ekt_generation(&v.ekt).unwrap_or(0);
             let bucket = if is_revoked(store, &mut revoked, v.key_id).await? {
                 &mut s.revoked_ekts_by_generation
@@ -131,7 +131,8 @@ pub async fn run(
         after = Some((last.key_id, last.version));
         let mut live = Vec::with_capacity(page.len());
         for v in page {
-            if is_revoked(store, &mut revoked, v.key_id).await? {
+            // Empty: a suspended key's version, held by its owner.
+            if v.ekt.is_empty() || is_revoked(store, &mut revoked, v.key_id).await? {
                 p.seen += 1;
                 p.skipped += 1;
             } else {

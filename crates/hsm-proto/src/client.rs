@@ -99,6 +99,8 @@ fn variant(r: &Response) -> &'static str {
         Response::ImportParameters { .. } => "ImportParameters",
         Response::Imported { .. } => "Imported",
         Response::Shredded(_) => "Shredded",
+        Response::Suspended { .. } => "Suspended",
+        Response::Reinstated(_) => "Reinstated",
     }
 }
 

@@ -291,6 +291,21 @@ pub enum Request {
     ForgetKey { key_id: uuid::Uuid },
     /// Drop every cached copy and sign a statement saying so (ShredKey).
     ShredKey { key_id: uuid::Uuid },
+    /// Wrap every version of a key to its owner's RSA key and drop every
+    /// cached copy (SuspendKey).
+    SuspendKey {
+        key_id: Uuid,
+        versions: Vec<(KeyRef, Ekt)>,
+        owner_public_key: Vec<u8>,
+    },
+    /// Take suspended material back, re-wrapped to an import key, if it is
+    /// what was suspended (ReinstateKey).
+    ReinstateKey {
+        key_id: Uuid,
+        import_token: Vec<u8>,
+        encrypted_bundle: Vec<u8>,
+        expected_fingerprint: Vec<u8>,
+    },
     /// Describe the module (id, mode, domains, cache use); never secrets.
     Status,
     /// An operator command; answered per command (often a domain token).
@@ -331,6 +346,8 @@ impl std::fmt::Debug for Request {
             Request::DeriveSigV4Key { .. } => "DeriveSigV4Key",
             Request::ForgetKey { .. } => "ForgetKey",
             Request::ShredKey { .. } => "ShredKey",
+            Request::SuspendKey { .. } => "SuspendKey",
+            Request::ReinstateKey { .. } => "ReinstateKey",
             Request::GenerateMac { .. } => "GenerateMac",
             Request::VerifyMac { .. } => "VerifyMac",
             Request::Sign { .. } => "Sign",
@@ -405,6 +422,10 @@ pub enum Response {
     PublicKey(Vec<u8>),
     /// A signed shred statement.
     Shredded(crate::admin::ShredStatement),
+    /// A suspended key: the owner's blob, and its MAC for ReinstateKey.
+    Suspended { blob: Vec<u8>, fingerprint: Vec<u8> },
+    /// Reinstated versions, sealed again.
+    Reinstated(Vec<(KeyRef, Ekt)>),
     /// Import parameters.
     ImportParameters {
         /// The wrapping public key, DER SPKI.
@@ -462,6 +483,8 @@ impl std::fmt::Debug for Response {
             Response::ImportParameters { .. } => f.write_str("ImportParameters"),
             Response::Imported { .. } => f.write_str("Imported"),
             Response::Shredded(_) => f.write_str("Shredded"),
+            Response::Suspended { blob, .. } => write!(f, "Suspended({} bytes)", blob.len()),
+            Response::Reinstated(v) => write!(f, "Reinstated({} versions)", v.len()),
             Response::DataKeyPair {
                 private_ciphertext, ..
             } => write!(

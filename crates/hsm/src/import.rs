@@ -80,14 +80,16 @@ impl Module {
         })
     }
 
-    /// ImportKeyMaterial: symmetric (256-bit) material only.
-    pub(crate) fn import_key_material(
+    /// Checks an import token for `key_id` and unwraps `encrypted` with
+    /// its wrapping key; also returns the domain's import MAC key's owner
+    /// (for fingerprints).
+    pub(crate) fn unwrap_with_token(
         &mut self,
         caller: &Caller,
-        key: KeyRef,
+        key_id: Uuid,
         token: &[u8],
         encrypted: &[u8],
-    ) -> Result<Response, HsmError> {
+    ) -> Result<(zeroize::Zeroizing<Vec<u8>>, Uuid, u32), HsmError> {
         self.current_domain(caller)?;
         if token.len() < 32 {
             return Err(HsmError::InvalidImportToken);
@@ -97,7 +99,7 @@ impl Module {
         let (domain, generation) =
             ekt::domain_of(&body.wrapping_key).map_err(|_| HsmError::InvalidImportToken)?;
         let dk = self.domain_key(caller, domain, generation)?;
-        if !dk.import_mac().verify(body_bytes, mac) || body.key_id != key.key_id {
+        if !dk.import_mac().verify(body_bytes, mac) || body.key_id != key_id {
             return Err(HsmError::InvalidImportToken);
         }
         if body.valid_to < now_secs() {
@@ -106,7 +108,7 @@ impl Module {
         let (bound, spec, pkcs8) =
             ekt::open_material(dk, &body.wrapping_key).map_err(|_| HsmError::InvalidImportToken)?;
         let asym = spec.asymmetric().ok_or(HsmError::InvalidImportToken)?;
-        if bound.key_id != key.key_id {
+        if bound.key_id != key_id {
             return Err(HsmError::InvalidImportToken);
         }
         let pair =
@@ -116,6 +118,20 @@ impl Module {
             Wrapping::RsaAes(h) => pair.unwrap_rsa_aes(h, encrypted),
         }
         .map_err(|_| HsmError::UndecryptableMaterial)?;
+        Ok((material, domain, generation))
+    }
+
+    /// ImportKeyMaterial: symmetric (256-bit) material only.
+    pub(crate) fn import_key_material(
+        &mut self,
+        caller: &Caller,
+        key: KeyRef,
+        token: &[u8],
+        encrypted: &[u8],
+    ) -> Result<Response, HsmError> {
+        let (material, domain, generation) =
+            self.unwrap_with_token(caller, key.key_id, token, encrypted)?;
+        let dk = self.domain_key(caller, domain, generation)?;
         if material.len() != 32 {
             return Err(HsmError::IncorrectKeyMaterial(format!(
                 "symmetric key material must be 256 bits, got {} bits",

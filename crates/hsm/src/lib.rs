@@ -24,6 +24,7 @@ mod quorum;
 mod reports;
 mod sealed_store;
 pub mod server;
+mod suspend;
 mod symmetric;
 #[cfg(test)]
 mod tests;

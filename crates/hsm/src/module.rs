@@ -507,6 +507,23 @@ impl ModuleHandler for Module {
                 encrypted_material,
             } => self.import_key_material(caller, key, &import_token, &encrypted_material),
             Request::ShredKey { key_id } => self.shred(key_id),
+            Request::SuspendKey {
+                key_id,
+                versions,
+                owner_public_key,
+            } => self.suspend_key(caller, key_id, versions, &owner_public_key),
+            Request::ReinstateKey {
+                key_id,
+                import_token,
+                encrypted_bundle,
+                expected_fingerprint,
+            } => self.reinstate_key(
+                caller,
+                key_id,
+                &import_token,
+                &encrypted_bundle,
+                &expected_fingerprint,
+            ),
             Request::ForgetKey { key_id } => {
                 self.require_use()?;
                 self.vault.forget(key_id);

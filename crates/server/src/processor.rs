@@ -212,6 +212,10 @@ impl Processor {
                 "{} was revoked and can no longer be used.",
                 self.key_arn(key)
             ))),
+            KeyState::Suspended => Err(KmsError::InvalidState(format!(
+                "{} is suspended: its material is with its owner until ReinstateKey.",
+                self.key_arn(key)
+            ))),
         }?;
         // Expired imported material is unusable even before the sweeper
         // deletes it.

@@ -49,6 +49,9 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes every version (EKT) of a key, keeping the key: imported
     /// material deleted or expired.
     async fn delete_key_versions(&self, id: Uuid) -> StoreResult<()>;
+    /// Overwrites freed pages out of the write-ahead log (after EKTs were
+    /// replaced or deleted), so no old EKT lingers on disk.
+    async fn purge_freed(&self) -> StoreResult<()>;
     /// Keys whose imported material expires at or before `now`.
     async fn keys_with_expired_material(&self, now: i64) -> StoreResult<Vec<Uuid>>;
     /// One key by UUID (any account: callers check ownership).

@@ -51,6 +51,8 @@ pub enum KeyState {
     /// Revoked (extension): unusable for ever; its EKTs stay until their
     /// domain-key generation is retired.
     Revoked,
+    /// Suspended (extension): the material is with its owner only.
+    Suspended,
 }
 
 impl KeyState {
@@ -63,6 +65,7 @@ impl KeyState {
             KeyState::PendingImport => "PendingImport",
             KeyState::Shredded => "Shredded",
             KeyState::Revoked => "Revoked",
+            KeyState::Suspended => "Suspended",
         }
     }
 
@@ -75,6 +78,7 @@ impl KeyState {
             "PendingImport" => KeyState::PendingImport,
             "Shredded" => KeyState::Shredded,
             "Revoked" => KeyState::Revoked,
+            "Suspended" => KeyState::Suspended,
             _ => return None,
         })
     }
@@ -128,6 +132,8 @@ pub struct KeyRecord {
     pub import_valid_to: Option<i64>,
     /// A MAC of the imported material under the domain (re-imports must match).
     pub import_fingerprint: Option<Vec<u8>>,
+    /// While suspended: a MAC of the material handed to the owner.
+    pub suspension_fingerprint: Option<Vec<u8>>,
 }
 
 /// One completed rotation: a key version after the first.

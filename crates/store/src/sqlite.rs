@@ -88,7 +88,7 @@ impl SqliteStore {
 const KEY_COLUMNS: &str = "id, account_id, description, state, key_spec, key_usage, origin, created_at, \
                            deletion_date, pending_window_days, current_version, tags, \
                            rotation_period_days, next_rotation_at, on_demand_rotations, \
-                           import_valid_to, import_fingerprint";
+                           import_valid_to, import_fingerprint, suspension_fingerprint";
 
 fn uuid_col(row: &Row<'_>, i: usize) -> rusqlite::Result<Uuid> {
     let s: String = row.get(i)?;
@@ -104,7 +104,8 @@ pub(crate) fn update_key_row(c: &Connection, k: &KeyRecord) -> StoreResult<()> {
         .execute(
             "UPDATE keys SET description = ?2, state = ?3, deletion_date = ?4, pending_window_days = ?5, \
              current_version = ?6, tags = ?7, rotation_period_days = ?8, next_rotation_at = ?9, \
-             on_demand_rotations = ?10, import_valid_to = ?11, import_fingerprint = ?12 WHERE id = ?1",
+             on_demand_rotations = ?10, import_valid_to = ?11, import_fingerprint = ?12, \
+             suspension_fingerprint = ?13 WHERE id = ?1",
             params![
                 k.id.to_string(),
                 k.description,
@@ -117,7 +118,8 @@ pub(crate) fn update_key_row(c: &Connection, k: &KeyRecord) -> StoreResult<()> {
                 k.next_rotation_at,
                 k.on_demand_rotations,
                 k.import_valid_to,
-                k.import_fingerprint
+                k.import_fingerprint,
+                k.suspension_fingerprint
             ],
         )
         .map_err(db)?;
@@ -153,6 +155,7 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         on_demand_rotations: row.get(14)?,
         import_valid_to: row.get(15)?,
         import_fingerprint: row.get(16)?,
+        suspension_fingerprint: row.get(17)?,
     })
 }
 
@@ -288,7 +291,7 @@ impl Store for SqliteStore {
             let tags = tags_json(&k)?;
             let tx = c.transaction().map_err(db)?;
             tx.execute(
-                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"),
+                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"),
                 params![
                     k.id.to_string(),
                     k.account_id,
@@ -306,7 +309,8 @@ impl Store for SqliteStore {
                     k.next_rotation_at,
                     k.on_demand_rotations,
                     k.import_valid_to,
-                    k.import_fingerprint
+                    k.import_fingerprint,
+                    k.suspension_fingerprint
                 ],
             )
             .map_err(|e| if is_unique_violation(&e) { StoreError::AlreadyExists(k.id.to_string()) } else { db(e) })?;
@@ -530,6 +534,15 @@ impl Store for SqliteStore {
             .map_err(db)?;
             // As for deletion: push the freed pages out of the WAL, so no
             // EKT lingers there.
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+                .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn purge_freed(&self) -> StoreResult<()> {
+        self.run(move |c| {
             c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
                 .map_err(db)?;
             Ok(())

@@ -108,6 +108,8 @@ impl Processor {
             // Extensions (docs/extensions.md).
             "ShredKey" => json(self.shred_key(caller, parse(body)?).await?),
             "RevokeKey" => json(self.revoke_key(caller, parse(body)?).await?),
+            "SuspendKey" => json(self.suspend_key(caller, parse(body)?).await?),
+            "ReinstateKey" => json(self.reinstate_key(caller, parse(body)?).await?),
             "Sign" => json(self.sign(caller, parse(body)?).await?),
             "Verify" => json(self.verify(caller, parse(body)?).await?),
             "GetPublicKey" => json(self.get_public_key(caller, parse(body)?).await?),

@@ -10,6 +10,35 @@ use crate::error::KmsError;
 use crate::processor::{Processor, now_epoch};
 use crate::protocol::{Blob, Empty, KeyIdRequest};
 
+/// SuspendKey input.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct SuspendKeyRequest {
+    pub key_id: Option<String>,
+    /// The owner's RSA public key (DER SubjectPublicKeyInfo, base64).
+    pub public_key: Option<Blob>,
+}
+
+/// SuspendKey output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SuspendKeyResponse {
+    pub key_id: String,
+    /// Every version, wrapped to the owner's key (docs/extensions.md).
+    pub suspended_key_material: Blob,
+    pub versions: u32,
+}
+
+/// ReinstateKey input: the suspended bundle, unwrapped by the owner and
+/// re-wrapped to parameters from GetParametersForImport.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ReinstateKeyRequest {
+    pub key_id: Option<String>,
+    pub import_token: Option<Blob>,
+    pub encrypted_key_material: Option<Blob>,
+}
+
 /// One module's signed statement in a shred certificate.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -47,7 +76,139 @@ fn terminal(p: &Processor, k: &strongroom_store::KeyRecord) -> Result<(), KmsErr
     }
 }
 
+fn null(name: &str) -> KmsError {
+    KmsError::Validation(format!(
+        "1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"
+    ))
+}
+
 impl Processor {
+    /// SuspendKey: hand every version to the owner, wrapped to their RSA
+    /// key, and destroy it here (EKTs emptied and purged, module copies
+    /// dropped). Until ReinstateKey every use fails.
+    pub(crate) async fn suspend_key(
+        &self,
+        caller: &Caller,
+        req: SuspendKeyRequest,
+    ) -> Result<SuspendKeyResponse, KmsError> {
+        let owner = req.public_key.as_ref().ok_or_else(|| null("publicKey"))?;
+        let _guard = self.write_lock.lock().await;
+        let key = self.resolve(caller, &req.key_id, false).await?;
+        if key.state != KeyState::Enabled {
+            return Err(KmsError::InvalidState(format!(
+                "{} is {}: only an enabled key can be suspended.",
+                self.key_arn(&key),
+                key.state.as_str()
+            )));
+        }
+        let mut versions = Vec::new();
+        for v in 1..=key.current_version {
+            let r = strongroom_hsm_proto::KeyRef {
+                key_id: key.id,
+                version: v,
+            };
+            let ekt = self
+                .ekt(r)
+                .await?
+                .ok_or_else(|| KmsError::Internal(format!("version {v} is missing")))?;
+            versions.push((r, ekt));
+        }
+        let out = self
+            .hsm
+            .call(Request::SuspendKey {
+                key_id: key.id,
+                versions: versions.clone(),
+                owner_public_key: owner.0.clone(),
+            })
+            .await?;
+        let Response::Suspended { blob, fingerprint } = out else {
+            return Err(KmsError::Internal("unexpected module answer".into()));
+        };
+        for (r, ekt) in &versions {
+            self.store
+                .replace_ekt(key.id, r.version, &ekt.0, &[])
+                .await?;
+        }
+        self.store.purge_freed().await?;
+        let mut next = (*key).clone();
+        next.state = KeyState::Suspended;
+        next.suspension_fingerprint = Some(fingerprint);
+        next.rotation_period_days = None;
+        next.next_rotation_at = None;
+        self.save_key(next).await?;
+        self.forget_key_ekts(key.id);
+        for (module, answer) in self
+            .hsm
+            .call_all(Request::ForgetKey { key_id: key.id })
+            .await
+        {
+            if let Err(e) = answer {
+                tracing::warn!(%module, error = %e, "a module did not drop a suspended key");
+            }
+        }
+        tracing::info!(key_id = %key.id, "key suspended");
+        Ok(SuspendKeyResponse {
+            key_id: self.key_arn(&key),
+            suspended_key_material: Blob(blob),
+            versions: key.current_version,
+        })
+    }
+
+    /// ReinstateKey: take the material back (only the same material).
+    pub(crate) async fn reinstate_key(
+        &self,
+        caller: &Caller,
+        req: ReinstateKeyRequest,
+    ) -> Result<Empty, KmsError> {
+        let token = req
+            .import_token
+            .as_ref()
+            .ok_or_else(|| null("importToken"))?;
+        let material = req
+            .encrypted_key_material
+            .as_ref()
+            .ok_or_else(|| null("encryptedKeyMaterial"))?;
+        let _guard = self.write_lock.lock().await;
+        let key = self.resolve(caller, &req.key_id, false).await?;
+        let (KeyState::Suspended, Some(expected)) = (key.state, key.suspension_fingerprint.clone())
+        else {
+            return Err(KmsError::InvalidState(format!(
+                "{} is not suspended.",
+                self.key_arn(&key)
+            )));
+        };
+        let out = self
+            .hsm
+            .call(Request::ReinstateKey {
+                key_id: key.id,
+                import_token: token.0.clone(),
+                encrypted_bundle: material.0.clone(),
+                expected_fingerprint: expected,
+            })
+            .await?;
+        let Response::Reinstated(versions) = out else {
+            return Err(KmsError::Internal("unexpected module answer".into()));
+        };
+        for (r, ekt) in &versions {
+            if !self
+                .store
+                .replace_ekt(key.id, r.version, &[], &ekt.0)
+                .await?
+            {
+                return Err(KmsError::Internal(format!(
+                    "version {} could not be restored",
+                    r.version
+                )));
+            }
+        }
+        let mut next = (*key).clone();
+        next.state = KeyState::Enabled;
+        next.suspension_fingerprint = None;
+        self.save_key(next).await?;
+        tracing::info!(key_id = %key.id, versions = versions.len(), "key reinstated");
+        Ok(Empty {})
+    }
+
     /// ShredKey: destroy a key's material now, everywhere, with proof.
     pub(crate) async fn shred_key(
         &self,

@@ -114,7 +114,10 @@ impl Processor {
             }
         };
         let key = self.resolve(caller, &req.key_id, false).await?;
-        require_external(self, &key)?;
+        // Suspended keys come back through an import key too (ReinstateKey).
+        if key.state != KeyState::Suspended {
+            require_external(self, &key)?;
+        }
         let valid_to = now_epoch() + PARAMETERS_LIFETIME_SECS;
         let out = self
             .hsm

@@ -261,6 +261,7 @@ impl Processor {
             on_demand_rotations: 0,
             import_valid_to: None,
             import_fingerprint: None,
+            suspension_fingerprint: None,
         };
         if external {
             // No material until ImportKeyMaterial.
@@ -351,7 +352,10 @@ impl Processor {
     }
 
     fn refuse_pending_deletion(&self, key: &KeyRecord) -> Result<(), KmsError> {
-        if matches!(key.state, KeyState::Shredded | KeyState::Revoked) {
+        if matches!(
+            key.state,
+            KeyState::Shredded | KeyState::Revoked | KeyState::Suspended
+        ) {
             return Err(KmsError::InvalidState(format!(
                 "{} is {}: it cannot change any more.",
                 self.key_arn(key),

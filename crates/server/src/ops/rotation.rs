@@ -90,7 +90,8 @@ fn check_rotatable(p: &Processor, key: &KeyRecord) -> Result<(), KmsError> {
         KeyState::PendingDeletion
         | KeyState::PendingImport
         | KeyState::Shredded
-        | KeyState::Revoked => Err(KmsError::InvalidState(format!(
+        | KeyState::Revoked
+        | KeyState::Suspended => Err(KmsError::InvalidState(format!(
             "{} is {}.",
             p.key_arn(key),
             key.state.as_str()

@@ -70,6 +70,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
      ALTER TABLE keys ADD COLUMN import_fingerprint BLOB;
      CREATE INDEX keys_by_import_expiry ON keys(import_valid_to) WHERE import_valid_to IS NOT NULL;",
     ),
+    (4, "ALTER TABLE keys ADD COLUMN suspension_fingerprint BLOB;"),
 ];
 
 /// The newest schema version this binary knows.

@@ -25,6 +25,7 @@ fn key(account: &str) -> (KeyRecord, KeyVersionRecord) {
             on_demand_rotations: 0,
             import_valid_to: None,
             import_fingerprint: None,
+            suspension_fingerprint: None,
         },
         KeyVersionRecord {
             key_id: id,
