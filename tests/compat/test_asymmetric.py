@@ -95,3 +95,13 @@ def test_derive_shared_secret_matches_cryptography_ecdh(kms):
     mine_der = mine.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     out = kms.derive_shared_secret(KeyId=key, KeyAgreementAlgorithm="ECDH", PublicKey=mine_der)
     assert out["SharedSecret"] == mine.exchange(ec.ECDH(), public_key(kms, key))
+
+
+def test_ed25519_signature_verifies_with_cryptography(kms):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    key = kms.create_key(KeySpec="ECC_NIST_EDWARDS25519", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
+    pub = public_key(kms, key)
+    assert isinstance(pub, Ed25519PublicKey)
+    sig = kms.sign(KeyId=key, Message=b"edwards", MessageType="RAW", SigningAlgorithm="ED25519_SHA_512")["Signature"]
+    pub.verify(sig, b"edwards")

@@ -31,6 +31,8 @@ pub enum AsymmetricSpec {
     EccNistP521,
     /// ECDSA on secp256k1.
     EccSecgP256k1,
+    /// Ed25519 (AWS `ECC_NIST_EDWARDS25519`).
+    Ed25519,
 }
 
 /// Signature algorithms, by AWS name.
@@ -54,11 +56,13 @@ pub enum SigningAlgorithm {
     EcdsaSha384,
     /// `ECDSA_SHA_512`.
     EcdsaSha512,
+    /// `ED25519_SHA_512`: pure Ed25519 over the raw message.
+    Ed25519Sha512,
 }
 
 impl SigningAlgorithm {
     /// Every algorithm with its AWS name.
-    pub const ALL: [(SigningAlgorithm, &'static str); 9] = [
+    pub const ALL: [(SigningAlgorithm, &'static str); 10] = [
         (Self::RsaPssSha256, "RSASSA_PSS_SHA_256"),
         (Self::RsaPssSha384, "RSASSA_PSS_SHA_384"),
         (Self::RsaPssSha512, "RSASSA_PSS_SHA_512"),
@@ -68,6 +72,7 @@ impl SigningAlgorithm {
         (Self::EcdsaSha256, "ECDSA_SHA_256"),
         (Self::EcdsaSha384, "ECDSA_SHA_384"),
         (Self::EcdsaSha512, "ECDSA_SHA_512"),
+        (Self::Ed25519Sha512, "ED25519_SHA_512"),
     ];
 
     /// The algorithm with this AWS name.
@@ -95,7 +100,7 @@ impl SigningAlgorithm {
         match self {
             RsaPssSha256 | RsaPkcs1Sha256 | EcdsaSha256 => &digest::SHA256,
             RsaPssSha384 | RsaPkcs1Sha384 | EcdsaSha384 => &digest::SHA384,
-            RsaPssSha512 | RsaPkcs1Sha512 | EcdsaSha512 => &digest::SHA512,
+            RsaPssSha512 | RsaPkcs1Sha512 | EcdsaSha512 | Ed25519Sha512 => &digest::SHA512,
         }
     }
 
@@ -183,6 +188,7 @@ impl AsymmetricSpec {
             Self::EccNistP256 | Self::EccSecgP256k1 => &[EcdsaSha256],
             Self::EccNistP384 => &[EcdsaSha384],
             Self::EccNistP521 => &[EcdsaSha512],
+            Self::Ed25519 => &[Ed25519Sha512],
         }
     }
 
@@ -210,6 +216,7 @@ impl AsymmetricSpec {
 enum Pair {
     Rsa(RsaKeyPair),
     Ec(EcdsaKeyPair),
+    Ed(signature::Ed25519KeyPair),
 }
 
 /// A customer's asymmetric key pair. No `Clone`; `Debug` shows the spec.
@@ -248,6 +255,11 @@ impl AsymmetricKey {
                 let der = pair.as_der().map_err(|_| CryptoError::Random)?;
                 Zeroizing::new(der.as_ref().to_vec())
             }
+            AsymmetricSpec::Ed25519 => {
+                let doc = signature::Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+                    .map_err(|_| CryptoError::Random)?;
+                Zeroizing::new(doc.as_ref().to_vec())
+            }
             _ => {
                 let alg = spec.ecdsa_signing().ok_or(CryptoError::InvalidKey)?;
                 let doc = EcdsaKeyPair::generate_pkcs8(alg, &SystemRandom::new())
@@ -278,6 +290,16 @@ impl AsymmetricKey {
                 .as_ref()
                 .to_vec();
             (Pair::Rsa(pair), public)
+        } else if spec == AsymmetricSpec::Ed25519 {
+            let pair =
+                signature::Ed25519KeyPair::from_pkcs8(der).map_err(|_| CryptoError::InvalidKey)?;
+            let public = pair
+                .public_key()
+                .as_der()
+                .map_err(|_| CryptoError::InvalidKey)?
+                .as_ref()
+                .to_vec();
+            (Pair::Ed(pair), public)
         } else {
             let alg = spec.ecdsa_signing().ok_or(CryptoError::InvalidKey)?;
             let pair = EcdsaKeyPair::from_pkcs8(alg, der).map_err(|_| CryptoError::InvalidKey)?;
@@ -319,6 +341,13 @@ impl AsymmetricKey {
         input: SignInput<'_>,
     ) -> Result<Vec<u8>, CryptoError> {
         check(self.spec, alg)?;
+        if let Pair::Ed(pair) = &self.pair {
+            // Pure Ed25519 signs the message itself, never a digest.
+            let SignInput::Raw(m) = input else {
+                return Err(CryptoError::InvalidLength);
+            };
+            return Ok(pair.sign(m).as_ref().to_vec());
+        }
         let digest = match input {
             SignInput::Raw(m) => digest::digest(alg.digest(), m),
             SignInput::Digest(d) => {
@@ -337,6 +366,7 @@ impl AsymmetricKey {
                 .sign_digest(&digest)
                 .map(|s| s.as_ref().to_vec())
                 .map_err(|_| CryptoError::InvalidKey),
+            Pair::Ed(_) => Err(CryptoError::InvalidKey),
         }
     }
 
@@ -436,6 +466,17 @@ pub fn verify_signature(
     if check(spec, alg).is_err() {
         return false;
     }
+    if spec == AsymmetricSpec::Ed25519 {
+        // The SPKI of an Ed25519 key is a fixed 12-byte prefix and the key.
+        let (SignInput::Raw(m), Some(raw)) =
+            (input, spki.len().checked_sub(32).map(|i| &spki[i..]))
+        else {
+            return false;
+        };
+        return UnparsedPublicKey::new(&signature::ED25519, raw)
+            .verify(m, sig)
+            .is_ok();
+    }
     let digest = match input {
         SignInput::Raw(m) => digest::digest(alg.digest(), m),
         SignInput::Digest(d) => match Digest::import_less_safe(d, alg.digest()) {
@@ -479,6 +520,19 @@ mod tests {
 
     #[test]
     fn every_spec_signs_and_verifies_raw_and_digest() {
+        let ed = AsymmetricKey::generate(AsymmetricSpec::Ed25519).unwrap();
+        let sig = ed
+            .sign(SigningAlgorithm::Ed25519Sha512, SignInput::Raw(b"m"))
+            .unwrap();
+        assert!(ed.verify(SigningAlgorithm::Ed25519Sha512, SignInput::Raw(b"m"), &sig));
+        assert!(!ed.verify(SigningAlgorithm::Ed25519Sha512, SignInput::Raw(b"n"), &sig));
+        assert!(
+            ed.sign(SigningAlgorithm::Ed25519Sha512, SignInput::Digest(&[0; 64]))
+                .is_err()
+        );
+        let again = AsymmetricKey::from_pkcs8(AsymmetricSpec::Ed25519, ed.expose_pkcs8()).unwrap();
+        assert_eq!(again.public_key(), ed.public_key());
+        assert_eq!(ed.public_key().len(), 44);
         for spec in [
             AsymmetricSpec::Rsa2048,
             AsymmetricSpec::EccNistP256,

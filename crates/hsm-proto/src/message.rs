@@ -39,6 +39,8 @@ pub enum KeySpecCode {
     EccNistP521 = 34,
     /// ECDSA secp256k1 (AWS `ECC_SECG_P256K1`).
     EccSecgP256k1 = 35,
+    /// Ed25519 (AWS `ECC_NIST_EDWARDS25519`).
+    EccEd25519 = 36,
 }
 
 impl KeySpecCode {
@@ -57,6 +59,7 @@ impl KeySpecCode {
             33 => Some(Self::EccNistP384),
             34 => Some(Self::EccNistP521),
             35 => Some(Self::EccSecgP256k1),
+            36 => Some(Self::EccEd25519),
             _ => None,
         }
     }
@@ -78,6 +81,7 @@ impl KeySpecCode {
             "ECC_NIST_P384" => Self::EccNistP384,
             "ECC_NIST_P521" => Self::EccNistP521,
             "ECC_SECG_P256K1" => Self::EccSecgP256k1,
+            "ECC_NIST_EDWARDS25519" => Self::EccEd25519,
             _ => return None,
         })
     }
@@ -93,6 +97,7 @@ impl KeySpecCode {
             Self::EccNistP384 => A::EccNistP384,
             Self::EccNistP521 => A::EccNistP521,
             Self::EccSecgP256k1 => A::EccSecgP256k1,
+            Self::EccEd25519 => A::Ed25519,
             _ => return None,
         })
     }

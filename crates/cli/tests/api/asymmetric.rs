@@ -512,3 +512,78 @@ async fn derive_shared_secret_agrees_with_the_other_party() {
         .unwrap_err();
     assert_eq!(code(&e), "InvalidKeyUsageException");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ed25519_signs_raw_messages() {
+    let env = TestEnv::start().await;
+    let c = &env.client;
+    let key = create(c, KeySpec::EccNistEdwards25519, KeyUsageType::SignVerify).await;
+    let meta = c
+        .describe_key()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(
+        meta.signing_algorithms,
+        Some(vec![SigningAlgorithmSpec::Ed25519Sha512])
+    );
+    let spki = c
+        .get_public_key()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap()
+        .public_key
+        .unwrap()
+        .into_inner();
+    let sig = c
+        .sign()
+        .key_id(&key)
+        .message(blob(b"edwards"))
+        .signing_algorithm(SigningAlgorithmSpec::Ed25519Sha512)
+        .send()
+        .await
+        .unwrap()
+        .signature
+        .unwrap()
+        .into_inner();
+    assert_eq!(sig.len(), 64);
+    assert!(verify_signature(
+        AsymmetricSpec::Ed25519,
+        &spki,
+        SigningAlgorithm::Ed25519Sha512,
+        SignInput::Raw(b"edwards"),
+        &sig
+    ));
+    let ok = c
+        .verify()
+        .key_id(&key)
+        .message(blob(b"edwards"))
+        .signature(blob(&sig))
+        .signing_algorithm(SigningAlgorithmSpec::Ed25519Sha512)
+        .send()
+        .await
+        .unwrap();
+    assert!(ok.signature_valid);
+    let e = c
+        .sign()
+        .key_id(&key)
+        .message(blob(&[0; 64]))
+        .message_type(MessageType::Digest)
+        .signing_algorithm(SigningAlgorithmSpec::Ed25519Sha512)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationException");
+    let e = c
+        .create_key()
+        .key_spec(KeySpec::EccNistEdwards25519)
+        .key_usage(KeyUsageType::KeyAgreement)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationException");
+}

@@ -270,6 +270,11 @@ impl Processor {
                 key.key_usage
             )));
         }
+        if digest && alg == SigningAlgorithm::Ed25519Sha512 {
+            return Err(KmsError::Validation(
+                "ED25519_SHA_512 signs the message itself: use MessageType RAW.".into(),
+            ));
+        }
         if digest && message.0.len() != alg.digest_len() {
             return Err(KmsError::Validation(format!(
                 "Digest is invalid length for algorithm {name}."

@@ -103,7 +103,13 @@ fn spec_and_usage(spec: &str, usage: Option<&str>) -> Result<(KeySpecCode, Strin
             ))),
             Some("SIGN_VERIFY") => Ok((code, "SIGN_VERIFY".into())),
             Some("ENCRYPT_DECRYPT") if asym.is_rsa() => Ok((code, "ENCRYPT_DECRYPT".into())),
-            Some("KEY_AGREEMENT") if asym == strongroom_crypto::AsymmetricSpec::EccSecgP256k1 => {
+            Some("KEY_AGREEMENT")
+                if matches!(
+                    asym,
+                    strongroom_crypto::AsymmetricSpec::EccSecgP256k1
+                        | strongroom_crypto::AsymmetricSpec::Ed25519
+                ) =>
+            {
                 Err(KmsError::Validation(format!(
                     "KeyUsage KEY_AGREEMENT is not compatible with KeySpec {spec}."
                 )))
