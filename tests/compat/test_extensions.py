@@ -97,3 +97,17 @@ def test_suspend_refusals(kms):
     status, out = call_extension(kms, "ReinstateKey", {"KeyId": key_id, "ImportToken": "AA==", "EncryptedKeyMaterial": "AA=="})
     assert status == 400 and out["__type"] == "KMSInvalidStateException", out
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
+
+
+def test_exposed_hmac_key_matches_pythons_own_hmac(kms):
+    import hashlib
+    import hmac
+
+    status, out = call_extension(
+        kms, "CreateKey", {"KeySpec": "HMAC_384", "KeyUsage": "GENERATE_VERIFY_MAC", "ExposeKeyMaterial": True}
+    )
+    assert status == 200, out
+    key = base64.b64decode(out["KeyMaterial"])
+    assert len(key) == 48 and out["KeyMetadata"]["Exposed"] is True
+    mac = kms.generate_mac(KeyId=out["KeyMetadata"]["Arn"], Message=b"independent", MacAlgorithm="HMAC_SHA_384")["Mac"]
+    assert mac == hmac.new(key, b"independent", hashlib.sha384).digest()

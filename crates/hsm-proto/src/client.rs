@@ -99,6 +99,7 @@ fn variant(r: &Response) -> &'static str {
         Response::ImportParameters { .. } => "ImportParameters",
         Response::Imported { .. } => "Imported",
         Response::Shredded(_) => "Shredded",
+        Response::ExposedKey { .. } => "ExposedKey",
         Response::Suspended { .. } => "Suspended",
         Response::Reinstated(_) => "Reinstated",
     }

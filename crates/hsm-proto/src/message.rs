@@ -167,6 +167,9 @@ impl std::fmt::Debug for DataKey {
 pub enum Request {
     /// Generate a fresh backing key for `key` and return its EKT.
     GenerateBackingKey { key: KeyRef, spec: KeySpecCode },
+    /// Like GenerateBackingKey, but also return the key material in clear
+    /// (an exposed key, extension): AES key, HMAC key, or PKCS#8.
+    GenerateExposedKey { key: KeyRef, spec: KeySpecCode },
     /// Encrypt customer data under `key`.
     Encrypt {
         key: KeyRef,
@@ -342,6 +345,7 @@ impl std::fmt::Debug for Request {
         // Only the operation name: fields may carry customer data.
         f.write_str(match self {
             Request::GenerateBackingKey { .. } => "GenerateBackingKey",
+            Request::GenerateExposedKey { .. } => "GenerateExposedKey",
             Request::Encrypt { .. } => "Encrypt",
             Request::Decrypt { .. } => "Decrypt",
             Request::ReEncrypt { .. } => "ReEncrypt",
@@ -425,6 +429,11 @@ pub enum Response {
     Signature(Vec<u8>),
     /// A public key, DER SPKI.
     PublicKey(Vec<u8>),
+    /// An exposed key: its EKT and its material in clear.
+    ExposedKey {
+        ekt: Ekt,
+        material: Zeroizing<Vec<u8>>,
+    },
     /// A signed shred statement.
     Shredded(crate::admin::ShredStatement),
     /// A suspended key: the owner's blob, and its MAC for ReinstateKey.
@@ -488,6 +497,9 @@ impl std::fmt::Debug for Response {
             Response::ImportParameters { .. } => f.write_str("ImportParameters"),
             Response::Imported { .. } => f.write_str("Imported"),
             Response::Shredded(_) => f.write_str("Shredded"),
+            Response::ExposedKey { ekt, .. } => {
+                write!(f, "ExposedKey({} bytes, material <redacted>)", ekt.0.len())
+            }
             Response::Suspended { blob, .. } => write!(f, "Suspended({} bytes)", blob.len()),
             Response::Reinstated(v) => write!(f, "Reinstated({} versions)", v.len()),
             Response::DataKeyPair {

@@ -14,6 +14,7 @@ pub mod dev_unseal;
 mod domain;
 mod ekt;
 mod escrow;
+mod exposed;
 pub mod hardening;
 pub mod identity;
 mod import;

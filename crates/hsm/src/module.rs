@@ -407,6 +407,9 @@ impl ModuleHandler for Module {
             Request::GenerateBackingKey { key, spec } => self
                 .generate_backing_key(caller, key, spec)
                 .map(Response::Ekt),
+            Request::GenerateExposedKey { key, spec } => {
+                self.generate_exposed_key(caller, key, spec)
+            }
             Request::Encrypt {
                 key,
                 ekt,

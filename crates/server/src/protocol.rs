@@ -92,6 +92,9 @@ pub struct KeyMetadata {
     pub expiration_model: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub valid_to: Option<f64>,
+    /// Extension: the key's material was returned in clear once.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub exposed: bool,
     pub multi_region: bool,
 }
 
@@ -110,6 +113,8 @@ pub struct CreateKeyRequest {
     pub custom_key_store_id: Option<String>,
     pub bypass_policy_lockout_safety_check: Option<bool>,
     pub xks_key_id: Option<String>,
+    /// Extension: return the key material once, in clear (an exposed key).
+    pub expose_key_material: Option<bool>,
 }
 
 /// CreateKey and DescribeKey output.
@@ -117,6 +122,9 @@ pub struct CreateKeyRequest {
 #[serde(rename_all = "PascalCase")]
 pub struct KeyMetadataResponse {
     pub key_metadata: KeyMetadata,
+    /// Extension: an exposed key's material, in the CreateKey answer only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_material: Option<SecretBlob>,
 }
 
 /// Input of operations that take only a KeyId (DescribeKey, EnableKey, DisableKey, CancelKeyDeletion).

@@ -134,6 +134,8 @@ pub struct KeyRecord {
     pub import_fingerprint: Option<Vec<u8>>,
     /// While suspended: a MAC of the material handed to the owner.
     pub suspension_fingerprint: Option<Vec<u8>>,
+    /// Its material was returned in clear at creation (extension): for ever.
+    pub exposed: bool,
 }
 
 /// One completed rotation: a key version after the first.

@@ -184,3 +184,86 @@ async fn revoked_keys_are_unusable_but_stay_sealed() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exposed_keys_return_their_material_once_and_say_so_for_ever() {
+    use base64::Engine;
+    let env = TestEnv::start().await;
+    let raw = raw_client(&env);
+    let created = raw
+        .call_json("CreateKey", serde_json::json!({"ExposeKeyMaterial": true}))
+        .await
+        .unwrap();
+    let arn = created["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+    assert_eq!(created["KeyMetadata"]["Exposed"], true);
+    let material = base64::engine::general_purpose::STANDARD
+        .decode(created["KeyMaterial"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(material.len(), 32);
+    // The material is the key: a ciphertext from the service opens with it
+    // outside (docs/formats.md), as the imported-material test also shows.
+    let c = &env.client;
+    let ct = c
+        .encrypt()
+        .key_id(&arn)
+        .plaintext(blob(b"shared"))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    let ct = ct.into_inner();
+    let header = &ct[..65];
+    let mk = strongroom_crypto::hkdf_sha256(
+        material.as_slice().try_into().unwrap(),
+        &header[21..53],
+        &[b"strongroom ciphertext v1", &header[..21]],
+    )
+    .unwrap();
+    let mut body = ct[65..].to_vec();
+    let mut aad = header.to_vec();
+    aad.extend_from_slice(&strongroom_hsm_proto::context::canonical(std::iter::empty()));
+    let plain = strongroom_crypto::Aes256GcmKey::new(&mk)
+        .open_in_place(header[53..65].try_into().unwrap(), &aad, &mut body)
+        .unwrap();
+    assert_eq!(plain, b"shared");
+    // DescribeKey never returns the material again, and says it is exposed.
+    let described = raw
+        .call_json("DescribeKey", serde_json::json!({"KeyId": arn}))
+        .await
+        .unwrap();
+    assert_eq!(described["KeyMetadata"]["Exposed"], true);
+    assert!(described.get("KeyMaterial").is_none());
+    // An ordinary key is not exposed and shows no such field.
+    let plain_key = new_key(c).await;
+    let d = raw
+        .call_json("DescribeKey", serde_json::json!({"KeyId": plain_key}))
+        .await
+        .unwrap();
+    assert!(d["KeyMetadata"].get("Exposed").is_none());
+    // HMAC: the HMAC key itself, usable outside.
+    let h = raw
+        .call_json(
+            "CreateKey",
+            serde_json::json!({"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC", "ExposeKeyMaterial": true}),
+        )
+        .await
+        .unwrap();
+    let hkey = base64::engine::general_purpose::STANDARD
+        .decode(h["KeyMaterial"].as_str().unwrap())
+        .unwrap();
+    let mac = c
+        .generate_mac()
+        .key_id(h["KeyMetadata"]["Arn"].as_str().unwrap())
+        .mac_algorithm(aws_sdk_kms::types::MacAlgorithmSpec::HmacSha256)
+        .message(blob(b"m"))
+        .send()
+        .await
+        .unwrap()
+        .mac
+        .unwrap();
+    assert_eq!(
+        mac.as_ref(),
+        &strongroom_crypto::hmac_sha256(&hkey, b"m")[..]
+    );
+}

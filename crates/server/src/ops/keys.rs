@@ -173,6 +173,7 @@ impl Processor {
                     }
                 }),
             valid_to: key.import_valid_to.map(epoch_f64),
+            exposed: key.exposed,
             mac_algorithms: crate::ops::mac::mac_algorithm(&key.key_spec)
                 .into_iter()
                 .collect(),
@@ -268,7 +269,14 @@ impl Processor {
             import_valid_to: None,
             import_fingerprint: None,
             suspension_fingerprint: None,
+            exposed: req.expose_key_material == Some(true),
         };
+        if key.exposed && external {
+            return Err(KmsError::Validation(
+                "ExposeKeyMaterial does not apply to Origin EXTERNAL: you hold the material."
+                    .into(),
+            ));
+        }
         if external {
             // No material until ImportKeyMaterial.
             self.store.create_key(&key, None).await?;
@@ -276,9 +284,26 @@ impl Processor {
             tracing::info!(key_id = %id, account = %caller.account_id, "key created, awaiting import");
             return Ok(KeyMetadataResponse {
                 key_metadata: self.metadata(&key),
+                key_material: None,
             });
         }
-        let ekt = self.hsm.generate_backing_key(version, code).await?;
+        let (ekt, material) = if key.exposed {
+            match self
+                .hsm
+                .call(strongroom_hsm_proto::Request::GenerateExposedKey {
+                    key: version,
+                    spec: code,
+                })
+                .await?
+            {
+                strongroom_hsm_proto::Response::ExposedKey { ekt, material } => {
+                    (ekt, Some(material))
+                }
+                _ => return Err(KmsError::Internal("unexpected module answer".into())),
+            }
+        } else {
+            (self.hsm.generate_backing_key(version, code).await?, None)
+        };
         let v = KeyVersionRecord {
             key_id: id,
             version: 1,
@@ -287,9 +312,10 @@ impl Processor {
         };
         self.store.create_key(&key, Some(&v)).await?;
         let key = self.cache_new_key(key, version, ekt);
-        tracing::info!(key_id = %id, account = %caller.account_id, "key created");
+        tracing::info!(key_id = %id, account = %caller.account_id, exposed = key.exposed, "key created");
         Ok(KeyMetadataResponse {
             key_metadata: self.metadata(&key),
+            key_material: material.map(SecretBlob),
         })
     }
 
@@ -301,6 +327,7 @@ impl Processor {
         let key = self.resolve(caller, &req.key_id, true).await?;
         Ok(KeyMetadataResponse {
             key_metadata: self.metadata(&key),
+            key_material: None,
         })
     }
 

@@ -71,6 +71,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
      CREATE INDEX keys_by_import_expiry ON keys(import_valid_to) WHERE import_valid_to IS NOT NULL;",
     ),
     (4, "ALTER TABLE keys ADD COLUMN suspension_fingerprint BLOB;"),
+    (
+        5,
+        "ALTER TABLE keys ADD COLUMN exposed INTEGER NOT NULL DEFAULT 0;",
+    ),
 ];
 
 /// The newest schema version this binary knows.

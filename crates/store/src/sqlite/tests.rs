@@ -26,6 +26,7 @@ fn key(account: &str) -> (KeyRecord, KeyVersionRecord) {
             import_valid_to: None,
             import_fingerprint: None,
             suspension_fingerprint: None,
+            exposed: false,
         },
         KeyVersionRecord {
             key_id: id,

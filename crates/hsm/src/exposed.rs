@@ -1,0 +1,50 @@
+//! Exposed keys (extension): generated and sealed like any key, but their
+//! material is also returned once, in clear, to the creator. The frontend
+//! marks such a key exposed for ever.
+
+use strongroom_crypto::{AsymmetricKey, HmacKey, SecretKey256};
+use strongroom_hsm_proto::{Caller, HsmError, KeyRef, KeySpecCode, Response};
+use zeroize::Zeroizing;
+
+use crate::ekt;
+use crate::module::Module;
+
+fn internal(e: impl std::fmt::Display) -> HsmError {
+    HsmError::Internal(e.to_string())
+}
+
+impl Module {
+    /// GenerateExposedKey: the EKT and the material the key's users need
+    /// (the AES key, the HMAC key itself, or the private key as PKCS#8).
+    pub(crate) fn generate_exposed_key(
+        &mut self,
+        caller: &Caller,
+        key: KeyRef,
+        spec: KeySpecCode,
+    ) -> Result<Response, HsmError> {
+        if let Some(asym) = spec.asymmetric() {
+            let pair = AsymmetricKey::generate(asym).map_err(internal)?;
+            let dk = self.current_domain(caller)?;
+            let ekt = ekt::seal_material(dk, key, spec, pair.expose_pkcs8())?;
+            return Ok(Response::ExposedKey {
+                ekt,
+                material: Zeroizing::new(pair.expose_pkcs8().to_vec()),
+            });
+        }
+        let secret = SecretKey256::generate().map_err(internal)?;
+        let material = match spec.hmac() {
+            Some(alg) => Zeroizing::new(
+                HmacKey::derive(secret.expose(), alg)
+                    .map_err(internal)?
+                    .expose()
+                    .to_vec(),
+            ),
+            None => Zeroizing::new(secret.expose().to_vec()),
+        };
+        let dk = self.current_domain(caller)?;
+        let domain = dk.id();
+        let ekt = ekt::seal(dk, key, spec, &secret)?;
+        self.vault.insert(key, domain, spec, &secret);
+        Ok(Response::ExposedKey { ekt, material })
+    }
+}
