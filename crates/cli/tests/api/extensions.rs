@@ -215,7 +215,7 @@ async fn exposed_keys_return_their_material_once_and_say_so_for_ever() {
     let ct = ct.into_inner();
     let header = &ct[..65];
     let mk = strongroom_crypto::hkdf_sha256(
-        material.as_slice().try_into().unwrap(),
+        material.as_slice(),
         &header[21..53],
         &[b"strongroom ciphertext v1", &header[..21]],
     )
