@@ -23,6 +23,22 @@ pub fn hkdf_sha256(ikm: &[u8], salt: &[u8], info: &[&[u8]]) -> Result<SecretKey2
     Ok(key)
 }
 
+/// HKDF-SHA256 to `len` bytes (at most 255 × 32).
+pub fn hkdf_sha256_bytes(
+    ikm: &[u8],
+    salt: &[u8],
+    info: &[&[u8]],
+    len: usize,
+) -> Result<crate::SecretBytes, CryptoError> {
+    let prk = Salt::new(HKDF_SHA256, salt).extract(ikm);
+    let okm = prk
+        .expand(info, Len(len))
+        .map_err(|_| CryptoError::InvalidLength)?;
+    let mut out = zeroize::Zeroizing::new(vec![0u8; len]);
+    okm.fill(&mut out).map_err(|_| CryptoError::InvalidLength)?;
+    Ok(crate::SecretBytes::new(out.to_vec()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,5 +52,11 @@ mod tests {
         let c = hkdf_sha256(&k, b"salt2", &[b"info"]).unwrap();
         assert_eq!(a.expose(), b.expose());
         assert_ne!(a.expose(), c.expose());
+        let long = hkdf_sha256_bytes(&k, b"salt", &[b"info"], 64).unwrap();
+        assert_eq!(
+            &long.expose()[..32],
+            a.expose(),
+            "same stream, longer output"
+        );
     }
 }

@@ -26,7 +26,7 @@ pub use digest::{
     HmacSha256Key, constant_time_eq, hmac_sha256, sha256, sha384, sha512, sigv4_signing_key,
 };
 pub use error::CryptoError;
-pub use kdf::hkdf_sha256;
+pub use kdf::{hkdf_sha256, hkdf_sha256_bytes};
 pub use mac::{HmacAlgorithm, HmacKey};
 pub use random::{fill_random, random_array};
 pub use secret::{SecretBytes, SecretKey256};

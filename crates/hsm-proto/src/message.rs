@@ -201,6 +201,15 @@ pub enum Request {
         length: u16,
         with_plaintext: bool,
     },
+    /// Derive a key from `key` and a context (DeriveKey, extension): the
+    /// derived key and its ciphertext under `key` with `context` as the
+    /// encryption context, answered as a `DataKey`.
+    DeriveKey {
+        key: KeyRef,
+        ekt: Ekt,
+        context: Vec<u8>,
+        length: u16,
+    },
     /// Random bytes from the module's CSPRNG.
     GenerateRandom { length: u16 },
     /// Seal a secret access key under the domain so the store never holds it.
@@ -351,6 +360,7 @@ impl std::fmt::Debug for Request {
             Request::ReEncrypt { .. } => "ReEncrypt",
             Request::GenerateDataKey { .. } => "GenerateDataKey",
             Request::GenerateRandom { .. } => "GenerateRandom",
+            Request::DeriveKey { .. } => "DeriveKey",
             Request::SealCredential { .. } => "SealCredential",
             Request::DeriveSigV4Key { .. } => "DeriveSigV4Key",
             Request::ForgetKey { .. } => "ForgetKey",

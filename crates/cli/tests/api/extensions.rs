@@ -267,3 +267,75 @@ async fn exposed_keys_return_their_material_once_and_say_so_for_ever() {
         &strongroom_crypto::hmac_sha256(&hkey, b"m")[..]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn derived_keys_are_deterministic_per_version_and_context() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let env = TestEnv::start().await;
+    let raw = raw_client(&env);
+    let c = &env.client;
+    let arn = new_key(c).await;
+    let derive = |ctx: &'static str, reveal: bool| {
+        let raw = &raw;
+        let arn = arn.clone();
+        async move {
+            raw.call_json(
+                "DeriveKey",
+                serde_json::json!({"KeyId": arn, "DerivationContext": {"tenant": ctx}, "ReturnDerivedKey": reveal}),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let hidden = derive("acme", false).await;
+    assert!(hidden.get("DerivedKey").is_none());
+    let d1 = derive("acme", true).await;
+    let d2 = derive("acme", true).await;
+    let other = derive("globex", true).await;
+    let key1 = b64.decode(d1["DerivedKey"].as_str().unwrap()).unwrap();
+    assert_eq!(key1.len(), 32);
+    assert_eq!(
+        d1["DerivedKey"], d2["DerivedKey"],
+        "same version and context, same key"
+    );
+    assert_ne!(d1["DerivedKey"], other["DerivedKey"]);
+    // The token is a ciphertext: Decrypt with the context gives the key.
+    let token = b64
+        .decode(hidden["DerivedKeyToken"].as_str().unwrap())
+        .unwrap();
+    let opened = c
+        .decrypt()
+        .ciphertext_blob(blob(&token))
+        .encryption_context("tenant", "acme")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(opened.plaintext.unwrap().as_ref(), &key1[..]);
+    // Revealing derived material marks the KMS key exposed.
+    let d = raw
+        .call_json("DescribeKey", serde_json::json!({"KeyId": arn}))
+        .await
+        .unwrap();
+    assert_eq!(d["KeyMetadata"]["Exposed"], true);
+    // A rotation derives new keys; old tokens still open.
+    c.rotate_key_on_demand().key_id(&arn).send().await.unwrap();
+    let after = derive("acme", true).await;
+    assert_ne!(after["DerivedKey"], d1["DerivedKey"]);
+    assert!(
+        c.decrypt()
+            .ciphertext_blob(blob(&token))
+            .encryption_context("tenant", "acme")
+            .send()
+            .await
+            .is_ok()
+    );
+    let bad = raw
+        .call_json(
+            "DeriveKey",
+            serde_json::json!({"KeyId": arn, "KeySpec": "AES_512"}),
+        )
+        .await
+        .unwrap_err();
+    assert!(bad.to_string().contains("ValidationException"), "{bad}");
+}

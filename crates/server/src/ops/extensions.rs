@@ -39,6 +39,31 @@ pub struct ReinstateKeyRequest {
     pub encrypted_key_material: Option<Blob>,
 }
 
+/// DeriveKey input.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeriveKeyRequest {
+    pub key_id: Option<String>,
+    /// The context the key is derived for (like an encryption context).
+    pub derivation_context: Option<crate::protocol::EncryptionContext>,
+    /// `AES_256` (default) or `AES_128`.
+    pub key_spec: Option<String>,
+    /// Also return the derived key in clear (marks the KMS key exposed).
+    pub return_derived_key: Option<bool>,
+}
+
+/// DeriveKey output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DeriveKeyResponse {
+    pub key_id: String,
+    /// A ciphertext of the derived key under the KMS key, with the
+    /// derivation context as its encryption context: Decrypt returns it.
+    pub derived_key_token: Blob,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub derived_key: Option<crate::protocol::SecretBlob>,
+}
+
 /// One module's signed statement in a shred certificate.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -207,6 +232,67 @@ impl Processor {
         self.save_key(next).await?;
         tracing::info!(key_id = %key.id, versions = versions.len(), "key reinstated");
         Ok(Empty {})
+    }
+
+    /// DeriveKey: a key derived (HKDF) from the KMS key's current version
+    /// and a context, deterministic for both; its token decrypts to it.
+    pub(crate) async fn derive_key(
+        &self,
+        caller: &Caller,
+        req: DeriveKeyRequest,
+    ) -> Result<DeriveKeyResponse, KmsError> {
+        let length: u16 = match req.key_spec.as_deref() {
+            None | Some("AES_256") => 32,
+            Some("AES_128") => 16,
+            Some(other) => {
+                return Err(KmsError::Validation(format!(
+                    "KeySpec {other} is not AES_256 or AES_128."
+                )));
+            }
+        };
+        let context = crate::processor::context_bytes(&req.derivation_context)?;
+        let key = self.resolve(caller, &req.key_id, true).await?;
+        crate::ops::crypto::require_encryption_key(self, &key)?;
+        if crate::ops::asymmetric::is_asymmetric(&key) {
+            return Err(KmsError::InvalidKeyUsage(format!(
+                "{} is asymmetric: keys derive from symmetric keys.",
+                self.key_arn(&key)
+            )));
+        }
+        self.require_usable(&key)?;
+        let (version, ekt) = self.current_ekt(&key).await?;
+        let out = self
+            .with_ekt(version, ekt, |ekt| {
+                self.hsm.call(Request::DeriveKey {
+                    key: version,
+                    ekt,
+                    context: context.clone(),
+                    length,
+                })
+            })
+            .await?;
+        let Response::DataKey(dk) = out else {
+            return Err(KmsError::Internal("unexpected module answer".into()));
+        };
+        let reveal = req.return_derived_key == Some(true);
+        if reveal && !key.exposed {
+            // Material derived from this key now exists in clear: say so for ever.
+            let _guard = self.write_lock.lock().await;
+            if let Some(current) = self.load_key(key.id).await? {
+                let mut next = (*current).clone();
+                next.exposed = true;
+                self.save_key(next).await?;
+            }
+        }
+        Ok(DeriveKeyResponse {
+            key_id: self.key_arn(&key),
+            derived_key_token: Blob(dk.ciphertext),
+            derived_key: if reveal {
+                dk.plaintext.map(crate::protocol::SecretBlob)
+            } else {
+                None
+            },
+        })
     }
 
     /// ShredKey: destroy a key's material now, everywhere, with proof.
