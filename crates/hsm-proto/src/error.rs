@@ -33,6 +33,9 @@ pub enum HsmError {
     /// The key's spec does not allow this operation.
     #[error("{0}")]
     WrongKeyUsage(String),
+    /// A volatile key this module does not hold (it restarted since).
+    #[error("the volatile key material is not in this module")]
+    VolatileKeyGone,
     /// The module is in the wrong mode for this request.
     #[error("{0}")]
     WrongMode(String),
@@ -93,6 +96,7 @@ impl HsmError {
                 | HsmError::WrongMode(_)
                 | HsmError::NoDomainKey(_)
                 | HsmError::HostNotAuthorized(_)
+                | HsmError::VolatileKeyGone
         )
     }
 }

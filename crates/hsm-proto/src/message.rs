@@ -167,6 +167,11 @@ impl std::fmt::Debug for DataKey {
 pub enum Request {
     /// Generate a fresh backing key for `key` and return its EKT.
     GenerateBackingKey { key: KeyRef, spec: KeySpecCode },
+    /// Generate a VOLATILE key (extension): kept only in module memory. The
+    /// answered EKT is transient, only to install it in the other members.
+    GenerateVolatileKey { key: KeyRef, spec: KeySpecCode },
+    /// Keep a volatile key (from another member's transient EKT) in memory.
+    InstallVolatileKey { key: KeyRef, ekt: Ekt },
     /// Like GenerateBackingKey, but also return the key material in clear
     /// (an exposed key, extension): AES key, HMAC key, or PKCS#8.
     GenerateExposedKey { key: KeyRef, spec: KeySpecCode },
@@ -355,6 +360,8 @@ impl std::fmt::Debug for Request {
         f.write_str(match self {
             Request::GenerateBackingKey { .. } => "GenerateBackingKey",
             Request::GenerateExposedKey { .. } => "GenerateExposedKey",
+            Request::GenerateVolatileKey { .. } => "GenerateVolatileKey",
+            Request::InstallVolatileKey { .. } => "InstallVolatileKey",
             Request::Encrypt { .. } => "Encrypt",
             Request::Decrypt { .. } => "Decrypt",
             Request::ReEncrypt { .. } => "ReEncrypt",

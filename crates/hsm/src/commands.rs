@@ -243,6 +243,7 @@ impl Module {
             Command::InitializeModule { friendly_name } => {
                 self.vault.clear();
                 self.asymmetric.clear();
+                self.volatile.clear();
                 self.domains.clear();
                 self.nonces.clear();
                 self.identity =
@@ -527,7 +528,7 @@ impl Module {
     /// Destroys every domain key and customer key in memory; only tokens
     /// (sealed) remain. Then administrative commands are allowed.
     pub fn enter_service_mode(&mut self) {
-        let wiped = self.vault.clear() + self.asymmetric.clear();
+        let wiped = self.vault.clear() + self.asymmetric.clear() + self.volatile.clear();
         for d in self.domains.values_mut() {
             d.keys.clear();
         }
@@ -543,7 +544,8 @@ impl Module {
     /// no domain). The certificate is also written next to the log.
     pub fn erase(&mut self, reason: &str) -> ErasureCertificate {
         let domains: Vec<Uuid> = self.domains.keys().copied().collect();
-        let vault_keys = (self.vault.clear() + self.asymmetric.clear()) as u64;
+        let vault_keys =
+            (self.vault.clear() + self.asymmetric.clear() + self.volatile.clear()) as u64;
         self.domains.clear();
         self.nonces.clear();
         let sealed_files = match &self.store {

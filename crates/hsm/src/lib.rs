@@ -31,6 +31,7 @@ mod symmetric;
 mod tests;
 mod token;
 mod vault;
+mod volatile;
 
 pub use domain::DomainKey;
 pub use module::{Mode, Module, ModuleConfig, StartError};

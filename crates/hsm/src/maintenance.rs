@@ -61,7 +61,9 @@ impl Module {
             SHRED_SIGNING_PREFIX, ShredStatement, ShredStatementBody,
         };
         self.require_use()?;
-        let dropped = self.vault.forget(key_id) + self.asymmetric.forget(key_id);
+        let dropped = self.vault.forget(key_id)
+            + self.asymmetric.forget(key_id)
+            + self.volatile.forget(key_id);
         let body = encode(&ShredStatementBody {
             module_id: self.identity.id,
             signing_key: self.identity.signing.public_key().to_vec(),

@@ -86,6 +86,7 @@ pub struct Module {
     pub(crate) domains: BTreeMap<Uuid, Domain>,
     pub(crate) vault: KeyVault,
     pub(crate) asymmetric: crate::asymmetric::AsymmetricCache,
+    pub(crate) volatile: crate::volatile::VolatileKeys,
     pub(crate) nonces: NonceCache,
     pub(crate) log: Option<ModuleLog>,
     pub(crate) store: Option<SealedStore>,
@@ -142,6 +143,7 @@ impl Module {
             domains: BTreeMap::new(),
             vault: KeyVault::new(config.vault_capacity),
             asymmetric: crate::asymmetric::AsymmetricCache::new(config.vault_capacity / 4),
+            volatile: crate::volatile::VolatileKeys::default(),
             nonces: NonceCache::default(),
             log: None,
             store: None,
@@ -295,6 +297,11 @@ impl Module {
         key: KeyRef,
         token: &Ekt,
     ) -> Result<(&[u8; 32], KeySpecCode), HsmError> {
+        if token.0.is_empty() {
+            // No EKT: a volatile key, in memory or nowhere.
+            self.require_use()?;
+            return self.volatile_material(caller, key);
+        }
         let (domain, generation) = ekt::domain_of(token)?;
         let claimed = ekt::spec_of(token)?;
         self.require_use()?;
@@ -409,6 +416,12 @@ impl ModuleHandler for Module {
                 .map(Response::Ekt),
             Request::GenerateExposedKey { key, spec } => {
                 self.generate_exposed_key(caller, key, spec)
+            }
+            Request::GenerateVolatileKey { key, spec } => {
+                self.generate_volatile_key(caller, key, spec)
+            }
+            Request::InstallVolatileKey { key, ekt } => {
+                self.install_volatile_key(caller, key, &ekt)
             }
             Request::Encrypt {
                 key,
@@ -564,6 +577,7 @@ impl ModuleHandler for Module {
                 self.require_use()?;
                 self.vault.forget(key_id);
                 self.asymmetric.forget(key_id);
+                self.volatile.forget(key_id);
                 Ok(Response::Done)
             }
             Request::RewrapKeys { ekts } => self.rewrap(caller, ekts).map(Response::Ekts),

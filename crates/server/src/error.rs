@@ -179,6 +179,9 @@ impl From<strongroom_hsm_proto::HsmError> for KmsError {
                     .into(),
             ),
             H::IncorrectKeyMaterial(m) => KmsError::IncorrectKeyMaterial(m),
+            H::VolatileKeyGone => KmsError::InvalidState(
+                "The key's volatile material no longer exists: every security module restarted since it was made.".into(),
+            ),
             // Every member was tried: none reachable, in use mode, holding
             // the key, and serving this host. Clients may retry (AWS SDKs
             // do so for this exception).

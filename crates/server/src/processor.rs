@@ -293,6 +293,10 @@ impl Processor {
             key_id: key.id,
             version: key.current_version,
         };
+        if key.volatile {
+            // No EKT exists: the modules hold it in memory, or nobody does.
+            return Ok((r, Ekt(Vec::new())));
+        }
         let e = self.ekt(r).await?.ok_or_else(|| {
             KmsError::Internal(format!("key material for {} is missing", self.key_arn(key)))
         })?;

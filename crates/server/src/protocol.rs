@@ -95,6 +95,9 @@ pub struct KeyMetadata {
     /// Extension: the key's material was returned in clear once.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub exposed: bool,
+    /// Extension: `VOLATILE` for keys kept only in module memory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<&'static str>,
     pub multi_region: bool,
 }
 
@@ -115,6 +118,8 @@ pub struct CreateKeyRequest {
     pub xks_key_id: Option<String>,
     /// Extension: return the key material once, in clear (an exposed key).
     pub expose_key_material: Option<bool>,
+    /// Extension: `DURABLE` (default) or `VOLATILE` (module memory only).
+    pub storage_class: Option<String>,
 }
 
 /// CreateKey and DescribeKey output.

@@ -136,6 +136,8 @@ pub struct KeyRecord {
     pub suspension_fingerprint: Option<Vec<u8>>,
     /// Its material was returned in clear at creation (extension): for ever.
     pub exposed: bool,
+    /// VOLATILE storage class (extension): material only in module memory.
+    pub volatile: bool,
 }
 
 /// One completed rotation: a key version after the first.

@@ -88,7 +88,8 @@ impl SqliteStore {
 const KEY_COLUMNS: &str = "id, account_id, description, state, key_spec, key_usage, origin, created_at, \
                            deletion_date, pending_window_days, current_version, tags, \
                            rotation_period_days, next_rotation_at, on_demand_rotations, \
-                           import_valid_to, import_fingerprint, suspension_fingerprint, exposed";
+                           import_valid_to, import_fingerprint, suspension_fingerprint, exposed, \
+                           volatile";
 
 fn uuid_col(row: &Row<'_>, i: usize) -> rusqlite::Result<Uuid> {
     let s: String = row.get(i)?;
@@ -157,6 +158,7 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         import_fingerprint: row.get(16)?,
         suspension_fingerprint: row.get(17)?,
         exposed: row.get(18)?,
+        volatile: row.get(19)?,
     })
 }
 
@@ -292,7 +294,7 @@ impl Store for SqliteStore {
             let tags = tags_json(&k)?;
             let tx = c.transaction().map_err(db)?;
             tx.execute(
-                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"),
+                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"),
                 params![
                     k.id.to_string(),
                     k.account_id,
@@ -312,7 +314,8 @@ impl Store for SqliteStore {
                     k.import_valid_to,
                     k.import_fingerprint,
                     k.suspension_fingerprint,
-                    k.exposed
+                    k.exposed,
+                    k.volatile
                 ],
             )
             .map_err(|e| if is_unique_violation(&e) { StoreError::AlreadyExists(k.id.to_string()) } else { db(e) })?;

@@ -339,3 +339,88 @@ async fn derived_keys_are_deterministic_per_version_and_context() {
         .unwrap_err();
     assert!(bad.to_string().contains("ValidationException"), "{bad}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn volatile_keys_live_only_in_module_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_in(dir.path(), |_| {}).await;
+    let c = client_for(&dev, &dev.access_key_id, &dev.secret_access_key);
+    let raw = KmsHttpClient::new(
+        &dev.endpoint(),
+        &dev.region,
+        &dev.access_key_id,
+        dev.secret_access_key.clone(),
+        None,
+    )
+    .unwrap();
+    let created = raw
+        .call_json("CreateKey", serde_json::json!({"StorageClass": "VOLATILE"}))
+        .await
+        .unwrap();
+    assert_eq!(created["KeyMetadata"]["StorageClass"], "VOLATILE");
+    let arn = created["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
+    let id: uuid::Uuid = arn.rsplit('/').next().unwrap().parse().unwrap();
+    let ct = c
+        .encrypt()
+        .key_id(&arn)
+        .plaintext(blob(b"fleeting"))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    let out = c
+        .decrypt()
+        .ciphertext_blob(ct.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.plaintext.unwrap().as_ref(), b"fleeting");
+    c.generate_data_key()
+        .key_id(&arn)
+        .number_of_bytes(32)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        dev.store.get_key_version(id, 1).await.unwrap().is_none(),
+        "never written to the store"
+    );
+    let e = c
+        .enable_key_rotation()
+        .key_id(&arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "UnsupportedOperationException");
+    for bad in [
+        serde_json::json!({"StorageClass": "VOLATILE", "KeySpec": "RSA_2048", "KeyUsage": "SIGN_VERIFY"}),
+        serde_json::json!({"StorageClass": "VOLATILE", "ExposeKeyMaterial": true}),
+        serde_json::json!({"StorageClass": "SOMETIMES"}),
+    ] {
+        let e = raw.call_json("CreateKey", bad).await.unwrap_err();
+        assert!(e.to_string().contains("ValidationException"), "{e}");
+    }
+    dev.shutdown().await;
+
+    // A restart (a new in-process module) loses it for good.
+    let dev = start_in(dir.path(), |_| {}).await;
+    let c = client_for(&dev, &dev.access_key_id, &dev.secret_access_key);
+    let e = c.decrypt().ciphertext_blob(ct).send().await.unwrap_err();
+    assert_eq!(code(&e), "KMSInvalidStateException");
+    let e = c
+        .encrypt()
+        .key_id(&arn)
+        .plaintext(blob(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "KMSInvalidStateException");
+    c.schedule_key_deletion()
+        .key_id(&arn)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    dev.shutdown().await;
+}

@@ -223,6 +223,37 @@ async fn three_module_domain_from_ceremony_to_recovery() {
     for call in calls.collect::<Vec<_>>() {
         call.await.unwrap();
     }
+    // A VOLATILE key goes into every member's memory only: any of them
+    // decrypts it (requests rotate over all three).
+    let raw = strongroom_cli::client::KmsHttpClient::new(
+        &dev.endpoint(),
+        &dev.region,
+        &dev.access_key_id,
+        dev.secret_access_key.clone(),
+        None,
+    )
+    .unwrap();
+    let volatile = raw
+        .call_json("CreateKey", serde_json::json!({"StorageClass": "VOLATILE"}))
+        .await
+        .unwrap()["KeyMetadata"]["Arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let vct = client
+        .encrypt()
+        .key_id(&volatile)
+        .plaintext(blob(b"in memory only"))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap()
+        .into_inner();
+    let volatile_blobs = vec![(vct.clone(), b"in memory only".to_vec())];
+    for _ in 0..3 {
+        decrypts(&client, &volatile_blobs).await;
+    }
     for h in [&a, &b, &c] {
         assert!(
             requests_served(w, h) > 3,
@@ -482,6 +513,14 @@ async fn three_module_domain_from_ceremony_to_recovery() {
     );
     let (dev, client) = frontend(&front, &[&r], &w.join("t7.json")).await;
     decrypts(&client, &blobs).await;
+    // The domain survived; its volatile key did not.
+    let e = client
+        .decrypt()
+        .ciphertext_blob(blob(&vct))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(crate::common::code(&e), "KMSInvalidStateException");
     let account = dev.account_id.clone();
     dev.shutdown().await;
 

@@ -141,10 +141,13 @@ impl Processor {
         };
         require_encryption_key(self, &key)?;
         self.require_usable(&key)?;
-        let ekt = self
-            .ekt(header.key)
-            .await?
-            .ok_or_else(|| KmsError::InvalidCiphertext(String::new()))?;
+        let ekt = if key.volatile {
+            Ekt(Vec::new())
+        } else {
+            self.ekt(header.key)
+                .await?
+                .ok_or_else(|| KmsError::InvalidCiphertext(String::new()))?
+        };
         Ok(SourceKey {
             key,
             version: header.key,

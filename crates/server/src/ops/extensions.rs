@@ -119,6 +119,12 @@ impl Processor {
         let owner = req.public_key.as_ref().ok_or_else(|| null("publicKey"))?;
         let _guard = self.write_lock.lock().await;
         let key = self.resolve(caller, &req.key_id, false).await?;
+        if key.volatile {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "{} is VOLATILE: it has no stored material to hand over.",
+                self.key_arn(&key)
+            )));
+        }
         if key.state != KeyState::Enabled {
             return Err(KmsError::InvalidState(format!(
                 "{} is {}: only an enabled key can be suspended.",

@@ -174,6 +174,7 @@ impl Processor {
                 }),
             valid_to: key.import_valid_to.map(epoch_f64),
             exposed: key.exposed,
+            storage_class: key.volatile.then_some("VOLATILE"),
             mac_algorithms: crate::ops::mac::mac_algorithm(&key.key_spec)
                 .into_iter()
                 .collect(),
@@ -270,7 +271,55 @@ impl Processor {
             import_fingerprint: None,
             suspension_fingerprint: None,
             exposed: req.expose_key_material == Some(true),
+            volatile: req.storage_class.as_deref() == Some("VOLATILE"),
         };
+        match req.storage_class.as_deref() {
+            None | Some("DURABLE") | Some("VOLATILE") => {}
+            Some(other) => {
+                return Err(KmsError::Validation(format!(
+                    "StorageClass {other} is not DURABLE or VOLATILE."
+                )));
+            }
+        }
+        if key.volatile && (external || key.exposed || code.asymmetric().is_some()) {
+            return Err(KmsError::Validation(
+                "VOLATILE keys are symmetric or HMAC keys of Origin AWS_KMS, never exposed.".into(),
+            ));
+        }
+        if key.volatile {
+            let ekt = match self
+                .hsm
+                .call(strongroom_hsm_proto::Request::GenerateVolatileKey {
+                    key: version,
+                    spec: code,
+                })
+                .await?
+            {
+                strongroom_hsm_proto::Response::Ekt(e) => e,
+                _ => return Err(KmsError::Internal("unexpected module answer".into())),
+            };
+            // Into every member's memory; the transient EKT is dropped here.
+            let mut installed = 0;
+            for (module, answer) in self
+                .hsm
+                .call_all(strongroom_hsm_proto::Request::InstallVolatileKey { key: version, ekt })
+                .await
+            {
+                match answer {
+                    Ok(_) => installed += 1,
+                    Err(e) => {
+                        tracing::warn!(%module, error = %e, "a module did not take a volatile key")
+                    }
+                }
+            }
+            self.store.create_key(&key, None).await?;
+            let key = self.cache_key(key);
+            tracing::info!(key_id = %id, modules = installed, "volatile key created");
+            return Ok(KeyMetadataResponse {
+                key_metadata: self.metadata(&key),
+                key_material: None,
+            });
+        }
         if key.exposed && external {
             return Err(KmsError::Validation(
                 "ExposeKeyMaterial does not apply to Origin EXTERNAL: you hold the material."

@@ -75,7 +75,7 @@ pub struct ListKeyRotationsResponse {
 
 /// The key's material can be rotated here: symmetric keys of our making.
 fn check_rotatable(p: &Processor, key: &KeyRecord) -> Result<(), KmsError> {
-    if key.key_spec != "SYMMETRIC_DEFAULT" || key.origin != "AWS_KMS" {
+    if key.key_spec != "SYMMETRIC_DEFAULT" || key.origin != "AWS_KMS" || key.volatile {
         return Err(KmsError::UnsupportedOperation(format!(
             "{} cannot be rotated: only symmetric keys with AWS_KMS origin rotate.",
             p.key_arn(key)

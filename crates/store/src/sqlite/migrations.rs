@@ -75,6 +75,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         5,
         "ALTER TABLE keys ADD COLUMN exposed INTEGER NOT NULL DEFAULT 0;",
     ),
+    (
+        6,
+        "ALTER TABLE keys ADD COLUMN volatile INTEGER NOT NULL DEFAULT 0;",
+    ),
 ];
 
 /// The newest schema version this binary knows.

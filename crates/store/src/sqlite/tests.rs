@@ -27,6 +27,7 @@ fn key(account: &str) -> (KeyRecord, KeyVersionRecord) {
             import_fingerprint: None,
             suspension_fingerprint: None,
             exposed: false,
+            volatile: false,
         },
         KeyVersionRecord {
             key_id: id,
