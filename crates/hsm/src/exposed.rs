@@ -47,4 +47,42 @@ impl Module {
         self.vault.insert(key, domain, spec, &secret);
         Ok(Response::ExposedKey { ekt, material })
     }
+
+    /// DeriveKey: HKDF of the version's backing key and the context; the
+    /// derived key, and its ciphertext under the key (context as AAD).
+    pub(crate) fn derive_key(
+        &mut self,
+        caller: &Caller,
+        key: KeyRef,
+        ekt: &strongroom_hsm_proto::Ekt,
+        context: &[u8],
+        length: u16,
+    ) -> Result<Response, HsmError> {
+        if !(16..=64).contains(&length) {
+            return Err(HsmError::InvalidRequest(
+                "derived keys are 16-64 bytes".into(),
+            ));
+        }
+        let backing = self.backing_key(caller, key, ekt)?;
+        // Deterministic for (key version, context); different per
+        // version, so a rotation derives new keys.
+        let mut derived = Zeroizing::new(vec![0u8; usize::from(length)]);
+        let mut info = b"strongroom derive key v1".to_vec();
+        info.extend_from_slice(key.key_id.as_bytes());
+        info.extend_from_slice(&key.version.to_be_bytes());
+        info.extend_from_slice(context);
+        let okm = strongroom_crypto::hkdf_sha256_bytes(
+            backing,
+            b"strongroom derive",
+            &[&info],
+            usize::from(length),
+        )
+        .map_err(|e| HsmError::Internal(e.to_string()))?;
+        derived.copy_from_slice(okm.expose());
+        let ciphertext = crate::symmetric::encrypt(backing, key, &derived, context)?;
+        Ok(Response::DataKey(strongroom_hsm_proto::DataKey {
+            plaintext: Some(derived),
+            ciphertext,
+        }))
+    }
 }

@@ -531,42 +531,15 @@ impl Store for SqliteStore {
     }
 
     async fn delete_key_versions(&self, id: Uuid) -> StoreResult<()> {
-        self.run(move |c| {
-            c.execute(
-                "DELETE FROM key_versions WHERE key_id = ?1",
-                [id.to_string()],
-            )
-            .map_err(db)?;
-            // As for deletion: push the freed pages out of the WAL, so no
-            // EKT lingers there.
-            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-                .map_err(db)?;
-            Ok(())
-        })
-        .await
+        self.run(move |c| sealed::delete_versions(c, id)).await
     }
 
     async fn purge_freed(&self) -> StoreResult<()> {
-        self.run(move |c| {
-            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
-                .map_err(db)?;
-            Ok(())
-        })
-        .await
+        self.run(sealed::purge_freed).await
     }
 
     async fn keys_with_expired_material(&self, now: i64) -> StoreResult<Vec<Uuid>> {
-        self.run(move |c| {
-            let mut s = c
-                .prepare(
-                    "SELECT id FROM keys WHERE import_valid_to IS NOT NULL AND import_valid_to <= ?1 \
-                     AND state != 'PendingImport' AND state != 'PendingDeletion' ORDER BY id",
-                )
-                .map_err(db)?;
-            let rows = s.query_map([now], |r| uuid_col(r, 0)).map_err(db)?;
-            rows.collect::<Result<_, _>>().map_err(db)
-        })
-        .await
+        self.run(move |c| sealed::expired_material(c, now)).await
     }
 
     async fn list_key_versions(

@@ -83,3 +83,33 @@ pub(super) fn replace_sealed_secret(
         .map_err(db)?;
     Ok(n == 1)
 }
+
+/// Deletes every version of a key and purges the WAL.
+pub(super) fn delete_versions(c: &mut Connection, id: Uuid) -> StoreResult<()> {
+    c.execute(
+        "DELETE FROM key_versions WHERE key_id = ?1",
+        [id.to_string()],
+    )
+    .map_err(db)?;
+    purge_freed(c)
+}
+
+/// Pushes freed pages out of the WAL (truncating it), so no deleted or
+/// replaced EKT lingers on disk.
+pub(super) fn purge_freed(c: &mut Connection) -> StoreResult<()> {
+    c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .map_err(db)?;
+    Ok(())
+}
+
+/// Keys whose imported material expires at or before `now`.
+pub(super) fn expired_material(c: &mut Connection, now: i64) -> StoreResult<Vec<Uuid>> {
+    let mut s = c
+        .prepare(
+            "SELECT id FROM keys WHERE import_valid_to IS NOT NULL AND import_valid_to <= ?1 \
+             AND state != 'PendingImport' AND state != 'PendingDeletion' ORDER BY id",
+        )
+        .map_err(db)?;
+    let rows = s.query_map([now], |r| uuid_col(r, 0)).map_err(db)?;
+    rows.collect::<Result<_, _>>().map_err(db)
+}
