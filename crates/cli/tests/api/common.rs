@@ -77,3 +77,15 @@ pub async fn new_key(client: &Client) -> String {
 pub fn blob(b: &[u8]) -> aws_sdk_kms::primitives::Blob {
     aws_sdk_kms::primitives::Blob::new(b.to_vec())
 }
+
+/// A client for a new account `account_id` on the same server.
+pub async fn other_account_client(env: &TestEnv, account_id: &str) -> Client {
+    let store = env.dev.store.as_ref();
+    let other = strongroom_server::admin::create_account(store, Some(account_id.into()))
+        .await
+        .unwrap();
+    let k = strongroom_server::admin::create_access_key(store, &env.dev.hsm, &other.id, None)
+        .await
+        .unwrap();
+    client_for(&env.dev, &k.access_key_id, &k.secret_access_key)
+}

@@ -5,7 +5,6 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_sdk_kms::types::RotationType;
-use strongroom_server::admin;
 
 use crate::common::*;
 
@@ -170,13 +169,7 @@ async fn on_demand_rotations_keep_every_version_decryptable() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "DisabledException");
-    let other = admin::create_account(env.dev.store.as_ref(), Some("555566667777".into()))
-        .await
-        .unwrap();
-    let k = admin::create_access_key(env.dev.store.as_ref(), &env.dev.hsm, &other.id, None)
-        .await
-        .unwrap();
-    let c2 = client_for(&env.dev, &k.access_key_id, &k.secret_access_key);
+    let c2 = other_account_client(&env, "555566667777").await;
     let e = c2
         .get_key_rotation_status()
         .key_id(&key)

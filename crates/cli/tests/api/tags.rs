@@ -1,7 +1,6 @@
 //! TagResource, UntagResource, ListResourceTags through aws-sdk-kms.
 
 use aws_sdk_kms::types::Tag;
-use strongroom_server::admin;
 
 use crate::common::*;
 
@@ -155,13 +154,7 @@ async fn tag_limits_and_refusals_change_nothing() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "ValidationException");
-    let other = admin::create_account(env.dev.store.as_ref(), Some("999988887777".into()))
-        .await
-        .unwrap();
-    let k = admin::create_access_key(env.dev.store.as_ref(), &env.dev.hsm, &other.id, None)
-        .await
-        .unwrap();
-    let c2 = client_for(&env.dev, &k.access_key_id, &k.secret_access_key);
+    let c2 = other_account_client(&env, "999988887777").await;
     let e = c2
         .list_resource_tags()
         .key_id(&key)
