@@ -1,7 +1,23 @@
-//! Who may use a key. For now one rule: a key is visible and usable only to
-//! principals of the account that owns it (AWS's default without a key
-//! policy granting others). Key policies and grants extend this crate.
+//! Who may use a key: the AWS JSON policy language (documents,
+//! conditions, evaluation) and the access decision the frontend makes.
+//!
+//! Today the frontend uses [`evaluate`] (owning account only); the policy
+//! language below is the engine key policies will run on (issue 4).
 #![forbid(unsafe_code)]
+
+mod condition;
+mod document;
+mod eval;
+mod glob;
+#[cfg(test)]
+mod tests;
+
+pub use document::{
+    Condition, ConditionValues, Effect, MAX_POLICY_BYTES, PolicyDocument, PolicyError, Principals,
+    SetQualifier, Statement,
+};
+pub use eval::{PolicyDecision, RequestContext, default_policy, evaluate_policy};
+pub use glob::glob_match;
 
 /// The authenticated caller, as policy sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +52,7 @@ pub fn evaluate(principal: Principal<'_>, resource: Resource<'_>) -> Decision {
 }
 
 #[cfg(test)]
-mod tests {
+mod owner_tests {
     use super::*;
 
     #[test]

@@ -1,0 +1,91 @@
+//! Evaluating a key policy for one request, as AWS does: an explicit Deny
+//! wins; otherwise an Allow whose principal, action, resource and
+//! conditions all match; otherwise no match (denied by default).
+
+use crate::condition::holds;
+use crate::document::{ConditionValues, Effect, PolicyDocument, Principals, Statement};
+use crate::glob::glob_match;
+
+/// The request, as policy sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestContext<'a> {
+    /// The caller's ARN, e.g. `arn:aws:iam::111122223333:root`.
+    pub principal_arn: &'a str,
+    /// The caller's account.
+    pub account_id: &'a str,
+    /// The service principal name, when the caller is a service.
+    pub service: Option<&'a str>,
+    /// The action, e.g. `kms:Encrypt`.
+    pub action: &'a str,
+    /// The key's ARN.
+    pub resource: &'a str,
+    /// Condition keys (lower-cased) and their values.
+    pub conditions: &'a ConditionValues,
+}
+
+/// The outcome of evaluating one policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PolicyDecision {
+    /// An Allow statement matched and no Deny did.
+    Allow,
+    /// A Deny statement matched.
+    ExplicitDeny,
+    /// Nothing matched: denied unless something else allows.
+    NoMatch,
+}
+
+fn principal_listed(p: &Principals, ctx: &RequestContext<'_>) -> bool {
+    match p {
+        Principals::Everyone => true,
+        Principals::Listed { aws, services } => {
+            let account_root = format!("arn:aws:iam::{}:root", ctx.account_id);
+            aws.iter()
+                .any(|a| a == ctx.principal_arn || *a == account_root || a == ctx.account_id)
+                || ctx.service.is_some_and(|s| services.iter().any(|x| x == s))
+        }
+    }
+}
+
+fn applies(s: &Statement, ctx: &RequestContext<'_>) -> bool {
+    let principal = principal_listed(&s.principals, ctx) != s.not_principal;
+    let action = s.actions.iter().any(|a| glob_match(a, ctx.action, true)) != s.not_action;
+    let resource = s
+        .resources
+        .iter()
+        .any(|r| glob_match(r, ctx.resource, false))
+        != s.not_resource;
+    principal && action && resource && s.conditions.iter().all(|c| holds(c, ctx.conditions))
+}
+
+/// Evaluates `policy` for `ctx`.
+pub fn evaluate_policy(policy: &PolicyDocument, ctx: &RequestContext<'_>) -> PolicyDecision {
+    let mut allowed = false;
+    for s in policy.statements.iter().filter(|s| applies(s, ctx)) {
+        match s.effect {
+            Effect::Deny => return PolicyDecision::ExplicitDeny,
+            Effect::Allow => allowed = true,
+        }
+    }
+    if allowed {
+        PolicyDecision::Allow
+    } else {
+        PolicyDecision::NoMatch
+    }
+}
+
+/// AWS's default key policy: the owning account (and through it, whoever
+/// the account allows) may do everything with the key.
+pub fn default_policy(account_id: &str) -> String {
+    serde_json::json!({
+        "Version": "2012-10-17",
+        "Id": "key-default-1",
+        "Statement": [{
+            "Sid": "Enable IAM User Permissions",
+            "Effect": "Allow",
+            "Principal": {"AWS": format!("arn:aws:iam::{account_id}:root")},
+            "Action": "kms:*",
+            "Resource": "*"
+        }]
+    })
+    .to_string()
+}
