@@ -37,8 +37,13 @@ def test_new_account_and_access_key_are_usable_and_isolated(server, kms):
     arn = other.create_key()["KeyMetadata"]["Arn"]
     assert f":{account}:key/" in arn
     root_key = kms.create_key()["KeyMetadata"]["Arn"]
+    # By ARN another account's key is reached and its default policy refuses;
+    # by bare id it is not even found (a bare id names the caller's own keys).
     with pytest.raises(ClientError) as e:
         other.describe_key(KeyId=root_key)
+    assert e.value.response["Error"]["Code"] == "AccessDeniedException"
+    with pytest.raises(ClientError) as e:
+        other.describe_key(KeyId=root_key.rsplit("/", 1)[1])
     assert e.value.response["Error"]["Code"] == "NotFoundException"
     listing = admin(server, "list-accounts")
     assert account in listing and creds["AWS_ACCESS_KEY_ID"] in listing

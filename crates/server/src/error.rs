@@ -74,6 +74,12 @@ pub enum KmsError {
     /// Verify: the signature does not verify.
     #[error("{0}")]
     KmsInvalidSignature(String),
+    /// The key policy does not allow the request.
+    #[error("{0}")]
+    AccessDenied(String),
+    /// A key policy document is malformed or would lock its author out.
+    #[error("{0}")]
+    MalformedPolicyDocument(String),
     /// VerifyMac: the MAC does not verify.
     #[error("{0}")]
     InvalidMac(String),
@@ -114,6 +120,8 @@ impl KmsError {
             KmsError::DependencyTimeout(_) => "DependencyTimeoutException",
             KmsError::LimitExceeded(_) => "LimitExceededException",
             KmsError::InvalidMac(_) => "KMSInvalidMacException",
+            KmsError::AccessDenied(_) => "AccessDeniedException",
+            KmsError::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",
             KmsError::InvalidImportToken(_) => "InvalidImportTokenException",
             KmsError::ExpiredImportToken(_) => "ExpiredImportTokenException",
             KmsError::IncorrectKeyMaterial(_) => "IncorrectKeyMaterialException",

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod arn;
 pub mod auth;
+mod authz;
 pub mod error;
 pub mod http;
 mod ops;

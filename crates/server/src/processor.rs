@@ -29,17 +29,8 @@ pub struct Processor {
     pub(crate) write_lock: tokio::sync::Mutex<()>,
     /// How long a "day" of a rotation period lasts (one day, except in tests).
     pub(crate) rotation_day: std::time::Duration,
-}
-
-/// The policy decision for `caller` on `key`.
-pub(crate) fn caller_may_use(caller: &Caller, key: &KeyRecord) -> bool {
-    let principal = strongroom_policy::Principal {
-        account_id: &caller.account_id,
-    };
-    let resource = strongroom_policy::Resource {
-        owner_account_id: &key.account_id,
-    };
-    strongroom_policy::evaluate(principal, resource) == strongroom_policy::Decision::Allow
+    /// Parsed key policies.
+    pub(crate) policies: crate::authz::PolicyCache,
 }
 
 /// Epoch seconds now.
@@ -88,6 +79,7 @@ impl Processor {
             aliases: DashMap::new(),
             write_lock: tokio::sync::Mutex::new(()),
             rotation_day: std::time::Duration::from_secs(86_400),
+            policies: crate::authz::PolicyCache::default(),
         }
     }
 
@@ -173,18 +165,20 @@ impl Processor {
                             arn::alias_arn(&self.region, &caller.account_id, &name)
                         ))
                     })?;
+                crate::authz::note("kms:requestalias", vec![name.clone()]);
                 (target, None, None)
             }
         };
-        if region.as_deref().is_some_and(|r| r != self.region)
-            || account.as_deref().is_some_and(|a| a != caller.account_id)
-        {
+        if region.as_deref().is_some_and(|r| r != self.region) {
             return Err(not_found());
         }
         let key = self.load_key(id).await?.ok_or_else(not_found)?;
-        if !caller_may_use(caller, &key) {
+        // Another account's key is reachable only by its full ARN (as in
+        // AWS); a bare id always means one of the caller's own keys.
+        if account.as_deref().unwrap_or(&caller.account_id) != key.account_id {
             return Err(not_found());
         }
+        crate::authz::authorize(&self.policies, caller, &key, &self.key_arn(&key), None)?;
         Ok(key)
     }
 

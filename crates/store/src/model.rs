@@ -138,6 +138,8 @@ pub struct KeyRecord {
     pub exposed: bool,
     /// VOLATILE storage class (extension): material only in module memory.
     pub volatile: bool,
+    /// The key policy (JSON); none means AWS's default key policy.
+    pub policy: Option<String>,
 }
 
 /// One completed rotation: a key version after the first.

@@ -89,7 +89,7 @@ const KEY_COLUMNS: &str = "id, account_id, description, state, key_spec, key_usa
                            deletion_date, pending_window_days, current_version, tags, \
                            rotation_period_days, next_rotation_at, on_demand_rotations, \
                            import_valid_to, import_fingerprint, suspension_fingerprint, exposed, \
-                           volatile";
+                           volatile, policy";
 
 fn uuid_col(row: &Row<'_>, i: usize) -> rusqlite::Result<Uuid> {
     let s: String = row.get(i)?;
@@ -106,7 +106,7 @@ pub(crate) fn update_key_row(c: &Connection, k: &KeyRecord) -> StoreResult<()> {
             "UPDATE keys SET description = ?2, state = ?3, deletion_date = ?4, pending_window_days = ?5, \
              current_version = ?6, tags = ?7, rotation_period_days = ?8, next_rotation_at = ?9, \
              on_demand_rotations = ?10, import_valid_to = ?11, import_fingerprint = ?12, \
-             suspension_fingerprint = ?13 WHERE id = ?1",
+             suspension_fingerprint = ?13, policy = ?14, exposed = ?15 WHERE id = ?1",
             params![
                 k.id.to_string(),
                 k.description,
@@ -120,7 +120,9 @@ pub(crate) fn update_key_row(c: &Connection, k: &KeyRecord) -> StoreResult<()> {
                 k.on_demand_rotations,
                 k.import_valid_to,
                 k.import_fingerprint,
-                k.suspension_fingerprint
+                k.suspension_fingerprint,
+                k.policy,
+                k.exposed
             ],
         )
         .map_err(db)?;
@@ -159,6 +161,7 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         suspension_fingerprint: row.get(17)?,
         exposed: row.get(18)?,
         volatile: row.get(19)?,
+        policy: row.get(20)?,
     })
 }
 
@@ -294,7 +297,7 @@ impl Store for SqliteStore {
             let tags = tags_json(&k)?;
             let tx = c.transaction().map_err(db)?;
             tx.execute(
-                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"),
+                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"),
                 params![
                     k.id.to_string(),
                     k.account_id,
@@ -315,7 +318,8 @@ impl Store for SqliteStore {
                     k.import_fingerprint,
                     k.suspension_fingerprint,
                     k.exposed,
-                    k.volatile
+                    k.volatile,
+                    k.policy
                 ],
             )
             .map_err(|e| if is_unique_violation(&e) { StoreError::AlreadyExists(k.id.to_string()) } else { db(e) })?;

@@ -122,7 +122,7 @@ async fn create_key_rejects_what_it_cannot_honour() {
         .unwrap_err();
     assert_eq!(code(&e), "UnsupportedOperationException");
     let e = c.create_key().policy("{}").send().await.unwrap_err();
-    assert_eq!(code(&e), "UnsupportedOperationException");
+    assert_eq!(code(&e), "MalformedPolicyDocumentException");
     let e = c
         .create_key()
         .description("d".repeat(8193))

@@ -11,6 +11,7 @@ mod extensions;
 mod hsm_process;
 mod import;
 mod isolation;
+mod key_policy;
 mod lifecycle;
 mod mac;
 mod module_domain;

@@ -176,7 +176,7 @@ async fn on_demand_rotations_keep_every_version_decryptable() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(code(&e), "NotFoundException");
+    assert_eq!(code(&e), "AccessDeniedException");
     env.stop().await;
 }
 

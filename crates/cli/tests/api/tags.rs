@@ -161,7 +161,7 @@ async fn tag_limits_and_refusals_change_nothing() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(code(&e), "NotFoundException");
+    assert_eq!(code(&e), "AccessDeniedException");
     c.schedule_key_deletion()
         .key_id(&key)
         .pending_window_in_days(7)

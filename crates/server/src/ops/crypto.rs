@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 use crate::auth::Caller;
 use crate::error::KmsError;
-use crate::processor::{Processor, caller_may_use, context_bytes};
+use crate::processor::{Processor, context_bytes};
 use crate::protocol::*;
 
 const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
@@ -135,10 +135,20 @@ impl Processor {
         }
         // A ciphertext naming a key the caller cannot see reads as invalid,
         // so existence of other accounts' keys is not revealed.
-        let key = match self.load_key(header.key.key_id).await? {
-            Some(k) if caller_may_use(caller, &k) => k,
-            _ => return Err(KmsError::InvalidCiphertext(String::new())),
+        let Some(key) = self.load_key(header.key.key_id).await? else {
+            return Err(KmsError::InvalidCiphertext(String::new()));
         };
+        if let Err(denied) =
+            crate::authz::authorize(&self.policies, caller, &key, &self.key_arn(&key), None)
+        {
+            // Another account's key reads as an invalid ciphertext unless
+            // its policy lets the caller in: no existence oracle.
+            return Err(if key.account_id == caller.account_id {
+                denied
+            } else {
+                KmsError::InvalidCiphertext(String::new())
+            });
+        }
         require_encryption_key(self, &key)?;
         self.require_usable(&key)?;
         let ekt = if key.volatile {
@@ -170,6 +180,7 @@ impl Processor {
         }
         let algorithm = check_algorithm(&req.encryption_algorithm)?;
         let context = context_bytes(&req.encryption_context)?;
+        crate::authz::note_context(&req.encryption_context);
         let key = self.resolve(caller, &req.key_id, true).await?;
         require_encryption_key(self, &key)?;
         if crate::ops::asymmetric::is_asymmetric(&key) {
@@ -209,6 +220,7 @@ impl Processor {
         let algorithm = check_algorithm(&req.encryption_algorithm)?;
         no_recipient(&req.recipient)?;
         let context = context_bytes(&req.encryption_context)?;
+        crate::authz::note_context(&req.encryption_context);
         if let Some(key) = self.named_asymmetric_key(caller, &req.key_id).await? {
             return self
                 .asymmetric_decrypt(&key, blob, algorithm, &req.encryption_context, req.dry_run)
@@ -256,8 +268,18 @@ impl Processor {
         }
         let source_context = context_bytes(&req.source_encryption_context)?;
         let destination_context = context_bytes(&req.destination_encryption_context)?;
-        let dest = self.resolve(caller, &req.destination_key_id, true).await?;
-        let src = self.source_key(caller, blob, &req.source_key_id).await?;
+        crate::authz::note_context(&req.destination_encryption_context);
+        let dest = crate::authz::with_action(
+            "kms:ReEncryptTo",
+            self.resolve(caller, &req.destination_key_id, true),
+        )
+        .await?;
+        crate::authz::note_context(&req.source_encryption_context);
+        let src = crate::authz::with_action(
+            "kms:ReEncryptFrom",
+            self.source_key(caller, blob, &req.source_key_id),
+        )
+        .await?;
         require_encryption_key(self, &dest)?;
         if crate::ops::asymmetric::is_asymmetric(&dest)
             || crate::ops::asymmetric::is_asymmetric(&src.key)
@@ -309,6 +331,7 @@ impl Processor {
         let length = data_key_length(req.number_of_bytes, &req.key_spec)?;
         no_recipient(&req.recipient)?;
         let context = context_bytes(&req.encryption_context)?;
+        crate::authz::note_context(&req.encryption_context);
         let key = self.resolve(caller, &req.key_id, true).await?;
         require_encryption_key(self, &key)?;
         if crate::ops::asymmetric::is_asymmetric(&key) {

@@ -72,6 +72,7 @@ impl Processor {
             ));
         }
         let context = context_bytes(&req.encryption_context)?;
+        crate::authz::note_context(&req.encryption_context);
         let key = self.resolve(caller, &req.key_id, true).await?;
         require_encryption_key(self, &key)?;
         if crate::ops::asymmetric::is_asymmetric(&key) {

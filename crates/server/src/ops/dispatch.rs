@@ -16,11 +16,8 @@ pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
     "DeleteCustomKeyStore",
     "DescribeCustomKeyStores",
     "DisconnectCustomKeyStore",
-    "GetKeyPolicy",
     "ListGrants",
-    "ListKeyPolicies",
     "ListRetirableGrants",
-    "PutKeyPolicy",
     "ReplicateKey",
     "RetireGrant",
     "RevokeGrant",
@@ -58,6 +55,10 @@ impl Processor {
         op: &str,
         body: &[u8],
     ) -> Result<Vec<u8>, KmsError> {
+        crate::authz::scope(format!("kms:{op}"), caller, self.route(caller, op, body)).await
+    }
+
+    async fn route(&self, caller: &Caller, op: &str, body: &[u8]) -> Result<Vec<u8>, KmsError> {
         match op {
             "CreateKey" => json(self.create_key(caller, parse(body)?).await?),
             "DescribeKey" => json(self.describe_key(caller, parse(body)?).await?),
@@ -116,6 +117,9 @@ impl Processor {
             "GetPublicKey" => json(self.get_public_key(caller, parse(body)?).await?),
             "GenerateMac" => json(self.generate_mac(caller, parse(body)?).await?),
             "VerifyMac" => json(self.verify_mac(caller, parse(body)?).await?),
+            "PutKeyPolicy" => json(self.put_key_policy(caller, parse(body)?).await?),
+            "GetKeyPolicy" => json(self.get_key_policy(caller, parse(body)?).await?),
+            "ListKeyPolicies" => json(self.list_key_policies(caller, parse(body)?).await?),
             "TagResource" => json(self.tag_resource(caller, parse(body)?).await?),
             "UntagResource" => json(self.untag_resource(caller, parse(body)?).await?),
             "ListResourceTags" => json(self.list_resource_tags(caller, parse(body)?).await?),

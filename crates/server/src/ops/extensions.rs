@@ -257,6 +257,7 @@ impl Processor {
             }
         };
         let context = crate::processor::context_bytes(&req.derivation_context)?;
+        crate::authz::note_context(&req.derivation_context);
         let key = self.resolve(caller, &req.key_id, true).await?;
         crate::ops::crypto::require_encryption_key(self, &key)?;
         if crate::ops::asymmetric::is_asymmetric(&key) {

@@ -221,12 +221,16 @@ impl Processor {
                 )));
             }
         }
-        if req.policy.is_some() {
-            // Refuse rather than silently ignore a policy the caller relies on.
-            return Err(KmsError::UnsupportedOperation(
-                "Key policies are not supported yet; omit Policy.".into(),
-            ));
-        }
+        let new_id = Uuid::new_v4();
+        let policy = match &req.policy {
+            None => None,
+            Some(text) => Some(crate::ops::key_policy::validated(
+                caller,
+                &crate::arn::key_arn(&self.region, &caller.account_id, new_id),
+                text,
+                req.bypass_policy_lockout_safety_check == Some(true),
+            )?),
+        };
         if req.multi_region == Some(true) {
             return Err(KmsError::UnsupportedOperation(
                 "Multi-Region keys are not supported.".into(),
@@ -240,7 +244,7 @@ impl Processor {
         let tags = req.tags.unwrap_or_default();
         check_tags(&tags)?;
 
-        let id = Uuid::new_v4();
+        let id = new_id;
         let version = KeyRef {
             key_id: id,
             version: 1,
@@ -272,6 +276,7 @@ impl Processor {
             suspension_fingerprint: None,
             exposed: req.expose_key_material == Some(true),
             volatile: req.storage_class.as_deref() == Some("VOLATILE"),
+            policy,
         };
         match req.storage_class.as_deref() {
             None | Some("DURABLE") | Some("VOLATILE") => {}

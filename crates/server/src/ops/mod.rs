@@ -7,6 +7,7 @@ mod data_key_pair;
 mod dispatch;
 mod extensions;
 mod import;
+pub(crate) mod key_policy;
 mod keys;
 pub(crate) mod mac;
 mod rotation;

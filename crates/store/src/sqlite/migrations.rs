@@ -79,6 +79,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         6,
         "ALTER TABLE keys ADD COLUMN volatile INTEGER NOT NULL DEFAULT 0;",
     ),
+    (7, "ALTER TABLE keys ADD COLUMN policy TEXT;"),
 ];
 
 /// The newest schema version this binary knows.

@@ -28,6 +28,7 @@ fn key(account: &str) -> (KeyRecord, KeyVersionRecord) {
             suspension_fingerprint: None,
             exposed: false,
             volatile: false,
+            policy: None,
         },
         KeyVersionRecord {
             key_id: id,
@@ -433,4 +434,19 @@ async fn deleted_ekts_leave_no_bytes_in_the_database_files() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn every_mutable_field_survives_update() {
+    let s = store_with_account().await;
+    let (mut k, v) = key("111122223333");
+    s.create_key(&k, Some(&v)).await.unwrap();
+    k.exposed = true;
+    k.policy = Some("{}".into());
+    k.suspension_fingerprint = Some(vec![4; 32]);
+    k.import_valid_to = Some(9);
+    k.on_demand_rotations = 3;
+    k.description = "changed".into();
+    s.update_key(&k).await.unwrap();
+    assert_eq!(s.get_key(k.id).await.unwrap().unwrap(), k);
 }

@@ -1,0 +1,182 @@
+//! Key-policy authorisation. Each request runs inside a scope that records
+//! its action and the condition values known so far (caller, time, and —
+//! noted by the operations — encryption context and algorithm); resolving a
+//! key evaluates the key's policy (AWS's default policy when it has none)
+//! against them.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use dashmap::DashMap;
+use strongroom_policy::{
+    ConditionValues, PolicyDecision, PolicyDocument, RequestContext, evaluate_policy,
+};
+use strongroom_store::KeyRecord;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::error::KmsError;
+use crate::protocol::EncryptionContext;
+
+/// What policy needs to know about the request in progress.
+#[derive(Debug, Clone, Default)]
+pub struct Facts {
+    /// `kms:<Operation>`.
+    pub action: String,
+    /// Condition values (lower-cased keys).
+    pub conditions: ConditionValues,
+}
+
+tokio::task_local! {
+    static FACTS: RefCell<Facts>;
+}
+
+/// Runs `f` as request `action` by `caller`.
+pub async fn scope<F: std::future::Future>(action: String, caller: &Caller, f: F) -> F::Output {
+    let mut conditions = ConditionValues::new();
+    conditions.insert("kms:calleraccount".into(), vec![caller.account_id.clone()]);
+    conditions.insert("aws:principalarn".into(), vec![principal_arn(caller)]);
+    conditions.insert(
+        "aws:principalaccount".into(),
+        vec![caller.account_id.clone()],
+    );
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
+    conditions.insert("aws:currenttime".into(), vec![now]);
+    FACTS
+        .scope(RefCell::new(Facts { action, conditions }), f)
+        .await
+}
+
+/// Runs `f` with the action replaced (ReEncrypt's two halves).
+pub async fn with_action<F: std::future::Future>(action: &str, f: F) -> F::Output {
+    let mut facts = FACTS.try_with(|c| c.borrow().clone()).unwrap_or_default();
+    facts.action = action.to_string();
+    FACTS.scope(RefCell::new(facts), f).await
+}
+
+/// Records a condition value for the current request.
+pub fn note(key: &str, values: Vec<String>) {
+    let _ = FACTS.try_with(|c| {
+        c.borrow_mut()
+            .conditions
+            .insert(key.to_ascii_lowercase(), values);
+    });
+}
+
+/// Records `kms:EncryptionContext:<k>` and `kms:EncryptionContextKeys`.
+pub fn note_context(ctx: &Option<EncryptionContext>) {
+    let Some(ctx) = ctx else { return };
+    for (k, v) in ctx {
+        note(&format!("kms:encryptioncontext:{k}"), vec![v.clone()]);
+    }
+    note("kms:encryptioncontextkeys", ctx.keys().cloned().collect());
+}
+
+/// The caller's principal ARN (today every caller is its account's root).
+pub fn principal_arn(caller: &Caller) -> String {
+    format!("arn:aws:iam::{}:root", caller.account_id)
+}
+
+/// Parsed key policies, by key, checked against the stored text.
+#[derive(Default)]
+pub struct PolicyCache(DashMap<Uuid, Arc<(String, PolicyDocument)>>);
+
+impl PolicyCache {
+    fn get(&self, key: &KeyRecord, text: &str) -> Result<Arc<(String, PolicyDocument)>, KmsError> {
+        if let Some(hit) = self.0.get(&key.id)
+            && hit.0 == text
+        {
+            return Ok(hit.clone());
+        }
+        let doc = PolicyDocument::parse(text)
+            .map_err(|e| KmsError::Internal(format!("stored key policy does not parse: {e}")))?;
+        let entry = Arc::new((text.to_string(), doc));
+        self.0.insert(key.id, entry.clone());
+        Ok(entry)
+    }
+}
+
+/// Whether `caller` may do the current action on `key` (ARN `key_arn`).
+pub fn authorize(
+    cache: &PolicyCache,
+    caller: &Caller,
+    key: &KeyRecord,
+    key_arn: &str,
+    action_override: Option<&str>,
+) -> Result<(), KmsError> {
+    let facts = FACTS.try_with(|c| c.borrow().clone()).unwrap_or_default();
+    let action = action_override.unwrap_or(&facts.action);
+    let Some(text) = key.policy.as_deref() else {
+        // The default key policy allows exactly the owning account.
+        return if caller.account_id == key.account_id {
+            Ok(())
+        } else {
+            Err(denied(caller, action, key_arn, false))
+        };
+    };
+    let doc = cache.get(key, text)?;
+    let mut conditions = facts.conditions;
+    conditions.insert("kms:keyspec".into(), vec![key.key_spec.clone()]);
+    conditions.insert("kms:keyusage".into(), vec![key.key_usage.clone()]);
+    conditions.insert("kms:keyorigin".into(), vec![key.origin.clone()]);
+    for t in &key.tags {
+        conditions.insert(
+            format!("aws:resourcetag/{}", t.key.to_ascii_lowercase()),
+            vec![t.value.clone()],
+        );
+    }
+    let principal = principal_arn(caller);
+    let ctx = RequestContext {
+        principal_arn: &principal,
+        account_id: &caller.account_id,
+        service: None,
+        action,
+        resource: key_arn,
+        conditions: &conditions,
+    };
+    match evaluate_policy(&doc.1, &ctx) {
+        PolicyDecision::Allow => Ok(()),
+        PolicyDecision::ExplicitDeny => Err(denied(caller, action, key_arn, true)),
+        PolicyDecision::NoMatch => Err(denied(caller, action, key_arn, false)),
+    }
+}
+
+/// AWS's wording.
+fn denied(caller: &Caller, action: &str, key_arn: &str, explicit: bool) -> KmsError {
+    let why = if explicit {
+        "with an explicit deny in a resource-based policy".to_string()
+    } else {
+        format!("because no resource-based policy allows the {action} action")
+    };
+    KmsError::AccessDenied(format!(
+        "User: {} is not authorized to perform: {action} on resource: {key_arn} {why}",
+        principal_arn(caller)
+    ))
+}
+
+/// Whether `caller` may set `policy` on a key without locking itself out
+/// (the caller must still be allowed kms:PutKeyPolicy under it).
+pub fn lockout_check(
+    caller: &Caller,
+    key_arn: &str,
+    policy: &PolicyDocument,
+) -> Result<(), KmsError> {
+    let principal = principal_arn(caller);
+    let conditions = ConditionValues::new();
+    let ctx = RequestContext {
+        principal_arn: &principal,
+        account_id: &caller.account_id,
+        service: None,
+        action: "kms:PutKeyPolicy",
+        resource: key_arn,
+        conditions: &conditions,
+    };
+    match evaluate_policy(policy, &ctx) {
+        PolicyDecision::Allow => Ok(()),
+        _ => Err(KmsError::MalformedPolicyDocument(
+            "The new key policy will not allow you to update the key policy in the future.".into(),
+        )),
+    }
+}

@@ -1,0 +1,110 @@
+//! PutKeyPolicy, GetKeyPolicy, ListKeyPolicies (one policy per key, named
+//! `default`, as in AWS).
+
+use serde::{Deserialize, Serialize};
+use strongroom_policy::{PolicyDocument, default_policy};
+
+use crate::auth::Caller;
+use crate::error::KmsError;
+use crate::processor::Processor;
+use crate::protocol::Empty;
+
+/// PutKeyPolicy / GetKeyPolicy / ListKeyPolicies input.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct KeyPolicyRequest {
+    pub key_id: Option<String>,
+    pub policy_name: Option<String>,
+    pub policy: Option<String>,
+    pub bypass_policy_lockout_safety_check: Option<bool>,
+    pub limit: Option<i64>,
+    pub marker: Option<String>,
+}
+
+/// GetKeyPolicy output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GetKeyPolicyResponse {
+    pub policy: String,
+    pub policy_name: &'static str,
+}
+
+/// ListKeyPolicies output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListKeyPoliciesResponse {
+    pub policy_names: Vec<&'static str>,
+    pub truncated: bool,
+}
+
+fn policy_name(name: &Option<String>) -> Result<(), KmsError> {
+    match name.as_deref() {
+        None | Some("default") => Ok(()),
+        Some(other) => Err(KmsError::NotFound(format!(
+            "No such policy exists: {other}. The only key policy name is \"default\"."
+        ))),
+    }
+}
+
+/// Parses a policy for key `key_arn` and, unless bypassed, checks the
+/// caller could still change it afterwards; returns the text to store.
+pub(crate) fn validated(
+    caller: &Caller,
+    key_arn: &str,
+    text: &str,
+    bypass_lockout_check: bool,
+) -> Result<String, KmsError> {
+    let doc = PolicyDocument::parse(text).map_err(|e| KmsError::MalformedPolicyDocument(e.0))?;
+    if !bypass_lockout_check {
+        crate::authz::lockout_check(caller, key_arn, &doc)?;
+    }
+    Ok(text.to_string())
+}
+
+impl Processor {
+    pub(crate) async fn put_key_policy(
+        &self,
+        caller: &Caller,
+        req: KeyPolicyRequest,
+    ) -> Result<Empty, KmsError> {
+        policy_name(&req.policy_name)?;
+        let text = req.policy.clone().ok_or_else(|| {
+            KmsError::Validation("1 validation error detected: Value null at 'policy' failed to satisfy constraint: Member must not be null".into())
+        })?;
+        let bypass = req.bypass_policy_lockout_safety_check == Some(true);
+        self.modify_key(caller, &req.key_id, |p, k| {
+            k.policy = Some(validated(caller, &p.key_arn(k), &text, bypass)?);
+            Ok(())
+        })
+        .await?;
+        Ok(Empty {})
+    }
+
+    pub(crate) async fn get_key_policy(
+        &self,
+        caller: &Caller,
+        req: KeyPolicyRequest,
+    ) -> Result<GetKeyPolicyResponse, KmsError> {
+        policy_name(&req.policy_name)?;
+        let key = self.resolve(caller, &req.key_id, false).await?;
+        Ok(GetKeyPolicyResponse {
+            policy: key
+                .policy
+                .clone()
+                .unwrap_or_else(|| default_policy(&key.account_id)),
+            policy_name: "default",
+        })
+    }
+
+    pub(crate) async fn list_key_policies(
+        &self,
+        caller: &Caller,
+        req: KeyPolicyRequest,
+    ) -> Result<ListKeyPoliciesResponse, KmsError> {
+        self.resolve(caller, &req.key_id, false).await?;
+        Ok(ListKeyPoliciesResponse {
+            policy_names: vec!["default"],
+            truncated: false,
+        })
+    }
+}
