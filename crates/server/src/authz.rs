@@ -121,6 +121,14 @@ pub fn authorize(
     conditions.insert("kms:keyspec".into(), vec![key.key_spec.clone()]);
     conditions.insert("kms:keyusage".into(), vec![key.key_usage.clone()]);
     conditions.insert("kms:keyorigin".into(), vec![key.origin.clone()]);
+    // Extensions (docs/extensions.md): policies can single out exposed and
+    // volatile keys.
+    conditions.insert(
+        "strongroom:keyexposed".into(),
+        vec![key.exposed.to_string()],
+    );
+    let class = if key.volatile { "VOLATILE" } else { "DURABLE" };
+    conditions.insert("strongroom:storageclass".into(), vec![class.into()]);
     for t in &key.tags {
         conditions.insert(
             format!("aws:resourcetag/{}", t.key.to_ascii_lowercase()),

@@ -424,3 +424,64 @@ async fn volatile_keys_live_only_in_module_memory() {
         .unwrap();
     dev.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_policy_can_forbid_operations_on_exposed_keys() {
+    let env = TestEnv::start().await;
+    let raw = raw_client(&env);
+    let c = &env.client;
+    let me = env.dev.account_id.clone();
+    let policy = format!(
+        r#"{{"Statement":[
+          {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{me}:root"}},"Action":"kms:*","Resource":"*"}},
+          {{"Effect":"Deny","Principal":"*","Action":["kms:Encrypt","kms:GenerateDataKey*"],"Resource":"*",
+            "Condition":{{"Bool":{{"strongroom:KeyExposed":"true"}}}}}}]}}"#
+    );
+    let exposed = raw
+        .call_json("CreateKey", serde_json::json!({"ExposeKeyMaterial": true}))
+        .await
+        .unwrap()["KeyMetadata"]["Arn"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let normal = new_key(c).await;
+    // Encrypt before the policy, to have something to decrypt after.
+    let ct = c
+        .encrypt()
+        .key_id(&exposed)
+        .plaintext(blob(b"old"))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    for k in [&exposed, &normal] {
+        c.put_key_policy()
+            .key_id(k)
+            .policy_name("default")
+            .policy(&policy)
+            .send()
+            .await
+            .unwrap();
+    }
+    let e = c
+        .encrypt()
+        .key_id(&exposed)
+        .plaintext(blob(b"new"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDeniedException");
+    assert!(
+        c.decrypt().ciphertext_blob(ct).send().await.is_ok(),
+        "old data still readable"
+    );
+    assert!(
+        c.encrypt()
+            .key_id(&normal)
+            .plaintext(blob(b"new"))
+            .send()
+            .await
+            .is_ok()
+    );
+}
