@@ -248,3 +248,64 @@ async fn the_scheduler_rotates_and_its_schedule_survives_a_restart() {
     }
     dev.shutdown().await;
 }
+
+/// Property: for random numbers of rotations and random payloads and
+/// contexts, everything sealed under any past version still decrypts, and
+/// a ReEncrypt moves it to the newest version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_past_version_decrypts_after_random_rotations() {
+    let env = TestEnv::start().await;
+    let c = &env.client;
+    for _trial in 0..3 {
+        let key = new_key(c).await;
+        let [n] = strongroom_crypto::random_array::<1>().unwrap();
+        let rotations = 1 + u32::from(n % 9);
+        let mut sealed = Vec::new();
+        for v in 1..=rotations + 1 {
+            if v > 1 {
+                c.rotate_key_on_demand().key_id(&key).send().await.unwrap();
+            }
+            for _ in 0..2 {
+                let [len] = strongroom_crypto::random_array::<1>().unwrap();
+                let mut pt = vec![0u8; 1 + usize::from(len)];
+                strongroom_crypto::fill_random(&mut pt).unwrap();
+                let tag = hex::encode(strongroom_crypto::random_array::<4>().unwrap());
+                let ct = c
+                    .encrypt()
+                    .key_id(&key)
+                    .plaintext(blob(&pt))
+                    .encryption_context("t", &tag)
+                    .send()
+                    .await
+                    .unwrap()
+                    .ciphertext_blob
+                    .unwrap()
+                    .into_inner();
+                assert_eq!(version_of(&ct), v);
+                sealed.push((ct, pt, tag));
+            }
+        }
+        for (ct, pt, tag) in &sealed {
+            let out = c
+                .decrypt()
+                .ciphertext_blob(blob(ct))
+                .encryption_context("t", tag)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(out.plaintext.unwrap().as_ref(), &pt[..]);
+            let moved = c
+                .re_encrypt()
+                .ciphertext_blob(blob(ct))
+                .source_encryption_context("t", tag)
+                .destination_key_id(&key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                version_of(moved.ciphertext_blob.unwrap().as_ref()),
+                rotations + 1
+            );
+        }
+    }
+}
