@@ -11,7 +11,7 @@ use dashmap::DashMap;
 use strongroom_policy::{
     ConditionValues, PolicyDecision, PolicyDocument, RequestContext, evaluate_policy,
 };
-use strongroom_store::KeyRecord;
+use strongroom_store::{GrantRecord, KeyRecord};
 use uuid::Uuid;
 
 use crate::auth::Caller;
@@ -25,6 +25,9 @@ pub struct Facts {
     pub action: String,
     /// Condition values (lower-cased keys).
     pub conditions: ConditionValues,
+    /// The request's encryption context as given (grant constraints are
+    /// case-sensitive, unlike condition keys).
+    pub context: Option<Arc<EncryptionContext>>,
 }
 
 tokio::task_local! {
@@ -45,7 +48,14 @@ pub async fn scope<F: std::future::Future>(action: String, caller: &Caller, f: F
         .unwrap_or_default();
     conditions.insert("aws:currenttime".into(), vec![now]);
     FACTS
-        .scope(RefCell::new(Facts { action, conditions }), f)
+        .scope(
+            RefCell::new(Facts {
+                action,
+                conditions,
+                context: None,
+            }),
+            f,
+        )
         .await
 }
 
@@ -68,6 +78,7 @@ pub fn note(key: &str, values: Vec<String>) {
 /// Records `kms:EncryptionContext:<k>` and `kms:EncryptionContextKeys`.
 pub fn note_context(ctx: &Option<EncryptionContext>) {
     let Some(ctx) = ctx else { return };
+    let _ = FACTS.try_with(|c| c.borrow_mut().context = Some(Arc::new(ctx.clone())));
     for (k, v) in ctx {
         note(&format!("kms:encryptioncontext:{k}"), vec![v.clone()]);
     }
@@ -98,19 +109,68 @@ impl PolicyCache {
     }
 }
 
-/// Whether `caller` may do the current action on `key` (ARN `key_arn`).
+/// Whether a grant lets `principal` do `action` (`kms:Op`) with context
+/// `context`.
+pub fn grant_allows(
+    grant: &GrantRecord,
+    principal: &str,
+    action: &str,
+    context: Option<&EncryptionContext>,
+) -> bool {
+    let op = action.strip_prefix("kms:").unwrap_or(action);
+    if grant.grantee != principal || !grant.operations.iter().any(|o| o == op) {
+        return false;
+    }
+    // As AWS: constraints bind only operations that take a context.
+    const WITH_CONTEXT: &[&str] = &[
+        "Encrypt",
+        "Decrypt",
+        "GenerateDataKey",
+        "GenerateDataKeyWithoutPlaintext",
+        "GenerateDataKeyPair",
+        "GenerateDataKeyPairWithoutPlaintext",
+        "ReEncryptFrom",
+        "ReEncryptTo",
+    ];
+    if !WITH_CONTEXT.contains(&op) {
+        return true;
+    }
+    let empty = EncryptionContext::new();
+    let ctx = context.unwrap_or(&empty);
+    if let Some(eq) = &grant.context_equals
+        && (eq.len() != ctx.len() || eq.iter().any(|(k, v)| ctx.get(k) != Some(v)))
+    {
+        return false;
+    }
+    if let Some(sub) = &grant.context_subset
+        && sub.iter().any(|(k, v)| ctx.get(k) != Some(v))
+    {
+        return false;
+    }
+    true
+}
+
+/// Whether `caller` may do the current action on `key` (ARN `key_arn`):
+/// an explicit deny in the key policy wins; then an allow in the key
+/// policy, or one of `grants`.
 pub fn authorize(
     cache: &PolicyCache,
     caller: &Caller,
     key: &KeyRecord,
     key_arn: &str,
-    action_override: Option<&str>,
+    grants: &[GrantRecord],
 ) -> Result<(), KmsError> {
     let facts = FACTS.try_with(|c| c.borrow().clone()).unwrap_or_default();
-    let action = action_override.unwrap_or(&facts.action);
+    let action = facts.action.as_str();
+    let by_grant = || {
+        let principal = principal_arn(caller);
+        grants
+            .iter()
+            .any(|g| grant_allows(g, &principal, action, facts.context.as_deref()))
+    };
     let Some(text) = key.policy.as_deref() else {
         // The default key policy allows exactly the owning account.
-        return if caller.account_id == key.account_id {
+        return if caller.account_id == key.account_id || by_grant() {
             Ok(())
         } else {
             Err(denied(caller, action, key_arn, false))
@@ -147,6 +207,7 @@ pub fn authorize(
     match evaluate_policy(&doc.1, &ctx) {
         PolicyDecision::Allow => Ok(()),
         PolicyDecision::ExplicitDeny => Err(denied(caller, action, key_arn, true)),
+        PolicyDecision::NoMatch if by_grant() => Ok(()),
         PolicyDecision::NoMatch => Err(denied(caller, action, key_arn, false)),
     }
 }

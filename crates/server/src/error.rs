@@ -89,6 +89,15 @@ pub enum KmsError {
     /// No security module could serve the request now; retryable.
     #[error("{0}")]
     DependencyTimeout(String),
+    /// A grant token that names no grant or is malformed.
+    #[error("{0}")]
+    InvalidGrantToken(String),
+    /// A grant id that is malformed.
+    #[error("{0}")]
+    InvalidGrantId(String),
+    /// A principal ARN that is malformed.
+    #[error("{0}")]
+    InvalidArn(String),
     /// A genuine internal fault.
     #[error("{0}")]
     Internal(String),
@@ -126,6 +135,9 @@ impl KmsError {
             KmsError::ExpiredImportToken(_) => "ExpiredImportTokenException",
             KmsError::IncorrectKeyMaterial(_) => "IncorrectKeyMaterialException",
             KmsError::KmsInvalidSignature(_) => "KMSInvalidSignatureException",
+            KmsError::InvalidGrantToken(_) => "InvalidGrantTokenException",
+            KmsError::InvalidGrantId(_) => "InvalidGrantIdException",
+            KmsError::InvalidArn(_) => "InvalidArnException",
             KmsError::Internal(_) => "KMSInternalException",
         }
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 use strongroom_hsm_proto::{Ekt, HsmClient, KeyRef};
-use strongroom_store::{KeyRecord, KeyState, Store};
+use strongroom_store::{GrantRecord, KeyRecord, KeyState, Store};
 use uuid::Uuid;
 
 use crate::arn::{self, KeyIdentifier};
@@ -31,6 +31,8 @@ pub struct Processor {
     pub(crate) rotation_day: std::time::Duration,
     /// Parsed key policies.
     pub(crate) policies: crate::authz::PolicyCache,
+    /// Grants by key (an empty list is cached too).
+    grants: DashMap<Uuid, Arc<Vec<GrantRecord>>>,
 }
 
 /// Epoch seconds now.
@@ -80,6 +82,7 @@ impl Processor {
             write_lock: tokio::sync::Mutex::new(()),
             rotation_day: std::time::Duration::from_secs(86_400),
             policies: crate::authz::PolicyCache::default(),
+            grants: DashMap::new(),
         }
     }
 
@@ -178,8 +181,30 @@ impl Processor {
         if account.as_deref().unwrap_or(&caller.account_id) != key.account_id {
             return Err(not_found());
         }
-        crate::authz::authorize(&self.policies, caller, &key, &self.key_arn(&key), None)?;
+        self.authorize(caller, &key).await?;
         Ok(key)
+    }
+
+    /// A key's grants (cache, then store).
+    pub(crate) async fn grants_of(&self, id: Uuid) -> Result<Arc<Vec<GrantRecord>>, KmsError> {
+        if let Some(g) = self.grants.get(&id) {
+            return Ok(g.clone());
+        }
+        let g = Arc::new(self.store.list_grants(id).await?);
+        self.grants.insert(id, g.clone());
+        Ok(g)
+    }
+
+    /// Forgets the cached grants of a key (after a grant change).
+    pub(crate) fn forget_grants(&self, id: Uuid) {
+        self.grants.remove(&id);
+    }
+
+    /// Whether `caller` may do the current action on `key`, by its key
+    /// policy or a grant.
+    pub(crate) async fn authorize(&self, caller: &Caller, key: &KeyRecord) -> Result<(), KmsError> {
+        let grants = self.grants_of(key.id).await?;
+        crate::authz::authorize(&self.policies, caller, key, &self.key_arn(key), &grants)
     }
 
     /// Fails unless `key` may be used for cryptography now.
@@ -347,6 +372,7 @@ impl Processor {
             self.keys.remove(&id);
             self.ekts.retain(|k, _| k.key_id != id);
             self.aliases.retain(|_, target| *target != id);
+            self.grants.remove(&id);
         }
         Ok(n)
     }

@@ -11,8 +11,8 @@ pub mod sqlite;
 
 pub use error::StoreError;
 pub use model::{
-    AccessKeyRecord, AccountRecord, AliasRecord, KeyRecord, KeyState, KeyVersionRecord,
-    RotationRecord, Tag,
+    AccessKeyRecord, AccountRecord, AliasRecord, GrantRecord, KeyRecord, KeyState,
+    KeyVersionRecord, RotationRecord, Tag,
 };
 pub use sqlite::SqliteStore;
 
@@ -149,4 +149,15 @@ pub trait Store: Send + Sync + 'static {
         old: &[u8],
         new: &[u8],
     ) -> StoreResult<bool>;
+
+    /// Adds a grant; `AlreadyExists` if its id is taken.
+    async fn create_grant(&self, grant: &GrantRecord) -> StoreResult<()>;
+    /// A key's grants, by grant id.
+    async fn list_grants(&self, key_id: Uuid) -> StoreResult<Vec<GrantRecord>>;
+    /// Grants that `retiring` (a principal ARN) may retire, by grant id.
+    async fn list_retirable_grants(&self, retiring: &str) -> StoreResult<Vec<GrantRecord>>;
+    /// The grant a grant token names.
+    async fn grant_by_token(&self, token: &str) -> StoreResult<Option<GrantRecord>>;
+    /// Deletes a grant; returns whether it existed.
+    async fn delete_grant(&self, grant_id: &str) -> StoreResult<bool>;
 }

@@ -142,6 +142,35 @@ pub struct KeyRecord {
     pub policy: Option<String>,
 }
 
+/// A grant: a principal may perform listed operations with a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRecord {
+    /// Grant id (64 hex characters).
+    pub grant_id: String,
+    /// The key.
+    pub key_id: Uuid,
+    /// The key's account.
+    pub key_account_id: String,
+    /// Optional name (idempotency).
+    pub name: Option<String>,
+    /// Who may use the key (principal ARN).
+    pub grantee: String,
+    /// Who may retire the grant (principal ARN).
+    pub retiring: Option<String>,
+    /// Operation names, e.g. `Encrypt`.
+    pub operations: Vec<String>,
+    /// `EncryptionContextEquals` pairs.
+    pub context_equals: Option<Vec<(String, String)>>,
+    /// `EncryptionContextSubset` pairs.
+    pub context_subset: Option<Vec<(String, String)>>,
+    /// The account that created it.
+    pub issuing_account: String,
+    /// Epoch seconds.
+    pub created_at: i64,
+    /// The grant token given at creation.
+    pub token: String,
+}
+
 /// One completed rotation: a key version after the first.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RotationRecord {

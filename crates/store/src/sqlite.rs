@@ -9,10 +9,11 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 
 use crate::{
-    AccessKeyRecord, AccountRecord, AliasRecord, KeyRecord, KeyState, KeyVersionRecord,
-    RotationRecord, Store, StoreError, StoreResult,
+    AccessKeyRecord, AccountRecord, AliasRecord, GrantRecord, KeyRecord, KeyState,
+    KeyVersionRecord, RotationRecord, Store, StoreError, StoreResult,
 };
 
+mod grants;
 mod migrations;
 mod rotation;
 mod sealed;
@@ -398,6 +399,8 @@ impl Store for SqliteStore {
                 .map_err(db)?;
             tx.execute("DELETE FROM key_versions WHERE key_id = ?1", [&id])
                 .map_err(db)?;
+            tx.execute("DELETE FROM grants WHERE key_id = ?1", [&id])
+                .map_err(db)?;
             let n = tx
                 .execute("DELETE FROM keys WHERE id = ?1", [&id])
                 .map_err(db)?;
@@ -544,6 +547,30 @@ impl Store for SqliteStore {
 
     async fn keys_with_expired_material(&self, now: i64) -> StoreResult<Vec<Uuid>> {
         self.run(move |c| sealed::expired_material(c, now)).await
+    }
+
+    async fn create_grant(&self, g: &GrantRecord) -> StoreResult<()> {
+        let g = g.clone();
+        self.run(move |c| grants::create(c, &g)).await
+    }
+
+    async fn list_grants(&self, key_id: Uuid) -> StoreResult<Vec<GrantRecord>> {
+        self.run(move |c| grants::by_key(c, key_id)).await
+    }
+
+    async fn list_retirable_grants(&self, retiring: &str) -> StoreResult<Vec<GrantRecord>> {
+        let r = retiring.to_owned();
+        self.run(move |c| grants::by_retiring(c, &r)).await
+    }
+
+    async fn grant_by_token(&self, token: &str) -> StoreResult<Option<GrantRecord>> {
+        let t = token.to_owned();
+        self.run(move |c| grants::by_token(c, &t)).await
+    }
+
+    async fn delete_grant(&self, grant_id: &str) -> StoreResult<bool> {
+        let g = grant_id.to_owned();
+        self.run(move |c| grants::delete(c, &g)).await
     }
 
     async fn list_key_versions(

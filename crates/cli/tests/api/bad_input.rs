@@ -180,7 +180,7 @@ async fn malformed_requests_get_aws_errors_and_change_nothing() {
     .await;
     expect(
         &env,
-        Raw::new("CreateGrant", b"{}"),
+        Raw::new("CreateCustomKeyStore", b"{}"),
         400,
         "UnsupportedOperationException",
     )

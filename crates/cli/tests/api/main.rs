@@ -8,6 +8,7 @@ mod bad_input;
 mod common;
 mod crypto;
 mod extensions;
+mod grants;
 mod hsm_process;
 mod import;
 mod isolation;

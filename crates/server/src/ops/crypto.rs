@@ -138,9 +138,7 @@ impl Processor {
         let Some(key) = self.load_key(header.key.key_id).await? else {
             return Err(KmsError::InvalidCiphertext(String::new()));
         };
-        if let Err(denied) =
-            crate::authz::authorize(&self.policies, caller, &key, &self.key_arn(&key), None)
-        {
+        if let Err(denied) = self.authorize(caller, &key).await {
             // Another account's key reads as an invalid ciphertext unless
             // its policy lets the caller in: no existence oracle.
             return Err(if key.account_id == caller.account_id {

@@ -80,6 +80,25 @@ const MIGRATIONS: &[(i64, &str)] = &[
         "ALTER TABLE keys ADD COLUMN volatile INTEGER NOT NULL DEFAULT 0;",
     ),
     (7, "ALTER TABLE keys ADD COLUMN policy TEXT;"),
+    (
+        8,
+        "CREATE TABLE grants (
+            grant_id TEXT PRIMARY KEY,
+            key_id TEXT NOT NULL,
+            key_account_id TEXT NOT NULL,
+            name TEXT,
+            grantee TEXT NOT NULL,
+            retiring TEXT,
+            operations TEXT NOT NULL,
+            context_equals TEXT,
+            context_subset TEXT,
+            issuing_account TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            token TEXT NOT NULL UNIQUE
+        );
+        CREATE INDEX grants_by_key ON grants(key_id);
+        CREATE INDEX grants_by_retiring ON grants(retiring) WHERE retiring IS NOT NULL;",
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -1,0 +1,467 @@
+//! Grants: CreateGrant, ListGrants, ListRetirableGrants, RetireGrant,
+//! RevokeGrant. A grant lets one principal use one key for listed
+//! operations, optionally only with a given encryption context. Grants are
+//! in force as soon as CreateGrant answers, so a grant token is never
+//! needed to bridge eventual consistency; tokens are still accepted
+//! wherever AWS accepts them, and RetireGrant takes one.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use strongroom_crypto::random_array;
+use strongroom_store::GrantRecord;
+
+use crate::auth::Caller;
+use crate::error::KmsError;
+use crate::processor::{Processor, now_epoch, required};
+use crate::protocol::{Empty, EncryptionContext};
+
+/// Operations a grant may list (AWS's `GrantOperation` enum).
+pub const GRANT_OPERATIONS: &[&str] = &[
+    "Decrypt",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "ReEncryptFrom",
+    "ReEncryptTo",
+    "Sign",
+    "Verify",
+    "GetPublicKey",
+    "CreateGrant",
+    "RetireGrant",
+    "DescribeKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateMac",
+    "VerifyMac",
+    "DeriveSharedSecret",
+];
+
+/// Grant constraints (AWS `GrantConstraints`).
+#[derive(Debug, Deserialize, Serialize, Default, Clone, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GrantConstraints {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_context_equals: Option<EncryptionContext>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encryption_context_subset: Option<EncryptionContext>,
+}
+
+/// CreateGrant input.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CreateGrantRequest {
+    pub key_id: Option<String>,
+    pub grantee_principal: Option<String>,
+    pub retiring_principal: Option<String>,
+    pub operations: Option<Vec<String>>,
+    pub constraints: Option<GrantConstraints>,
+    pub grant_tokens: Option<Vec<String>>,
+    pub name: Option<String>,
+    pub dry_run: Option<bool>,
+}
+
+/// CreateGrant output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateGrantResponse {
+    pub grant_token: String,
+    pub grant_id: String,
+}
+
+/// ListGrants / ListRetirableGrants / RetireGrant / RevokeGrant input.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct GrantQuery {
+    pub key_id: Option<String>,
+    pub grant_id: Option<String>,
+    pub grant_token: Option<String>,
+    pub grantee_principal: Option<String>,
+    pub retiring_principal: Option<String>,
+    pub limit: Option<i64>,
+    pub marker: Option<String>,
+    pub dry_run: Option<bool>,
+}
+
+/// One grant as ListGrants shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct GrantListEntry {
+    pub key_id: String,
+    pub grant_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    pub creation_date: i64,
+    pub grantee_principal: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retiring_principal: Option<String>,
+    pub issuing_account: String,
+    pub operations: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub constraints: Option<GrantConstraints>,
+}
+
+/// ListGrants / ListRetirableGrants output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ListGrantsResponse {
+    pub grants: Vec<GrantListEntry>,
+    pub truncated: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_marker: Option<String>,
+}
+
+fn pairs(ctx: &Option<EncryptionContext>) -> Option<Vec<(String, String)>> {
+    ctx.as_ref()
+        .map(|c| c.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+}
+
+fn unpairs(p: &Option<Vec<(String, String)>>) -> Option<EncryptionContext> {
+    p.as_ref()
+        .map(|v| v.iter().cloned().collect::<BTreeMap<_, _>>())
+}
+
+/// A principal a grant may name: an IAM/STS ARN, or a service principal.
+fn check_principal(p: &str, field: &str) -> Result<(), KmsError> {
+    let ok = (1..=256).contains(&p.len())
+        && !p.chars().any(char::is_whitespace)
+        && ((p.starts_with("arn:aws:iam::") || p.starts_with("arn:aws:sts::"))
+            && p.split(':').count() == 6
+            || p.ends_with(".amazonaws.com")
+            || p.ends_with(".strongroom"));
+    if ok {
+        Ok(())
+    } else {
+        Err(KmsError::InvalidArn(format!(
+            "{field} '{p}' is not a valid principal ARN."
+        )))
+    }
+}
+
+fn check_operations(ops: &Option<Vec<String>>) -> Result<Vec<String>, KmsError> {
+    let ops = ops.clone().unwrap_or_default();
+    if ops.is_empty() {
+        return Err(KmsError::Validation(
+            "1 validation error detected: Value null at 'operations' failed to satisfy constraint: Member must not be null".into(),
+        ));
+    }
+    let mut out: Vec<String> = Vec::new();
+    for op in ops {
+        if !GRANT_OPERATIONS.contains(&op.as_str()) {
+            return Err(KmsError::Validation(format!(
+                "1 validation error detected: Value '{op}' at 'operations' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+                GRANT_OPERATIONS.join(", ")
+            )));
+        }
+        if !out.contains(&op) {
+            out.push(op);
+        }
+    }
+    Ok(out)
+}
+
+fn check_name(name: &Option<String>) -> Result<(), KmsError> {
+    if let Some(n) = name
+        && (n.is_empty()
+            || n.len() > 256
+            || !n
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b":/_-".contains(&b)))
+    {
+        return Err(KmsError::Validation(format!(
+            "1 validation error detected: Value '{n}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"
+        )));
+    }
+    Ok(())
+}
+
+fn check_tokens(tokens: &Option<Vec<String>>) -> Result<(), KmsError> {
+    let tokens = tokens.as_deref().unwrap_or_default();
+    if tokens.len() > 10 || tokens.iter().any(|t| t.is_empty() || t.len() > 8192) {
+        return Err(KmsError::InvalidGrantToken(
+            "GrantTokens must hold at most 10 tokens of 1 to 8192 characters.".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn new_grant_ids() -> Result<(String, String), KmsError> {
+    let id: [u8; 32] =
+        random_array().map_err(|_| KmsError::Internal("no randomness available".into()))?;
+    let token: [u8; 48] =
+        random_array().map_err(|_| KmsError::Internal("no randomness available".into()))?;
+    Ok((
+        hex::encode(id),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token),
+    ))
+}
+
+fn limit(l: Option<i64>) -> Result<usize, KmsError> {
+    match l {
+        None => Ok(50),
+        Some(n @ 1..=100) => Ok(n as usize),
+        Some(n) => Err(KmsError::Validation(format!(
+            "1 validation error detected: Value '{n}' at 'limit' failed to satisfy constraint: Member must have value between 1 and 100"
+        ))),
+    }
+}
+
+/// One page of `grants` (sorted by id) after `marker`.
+fn page(
+    p: &Processor,
+    grants: Vec<GrantRecord>,
+    req: &GrantQuery,
+) -> Result<ListGrantsResponse, KmsError> {
+    let limit = limit(req.limit)?;
+    let start = match req.marker.as_deref() {
+        None => 0,
+        Some(m) => {
+            if m.len() != 64 || !m.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return Err(KmsError::InvalidMarker(
+                    "The marker is not one this service issued.".into(),
+                ));
+            }
+            grants.partition_point(|g| g.grant_id.as_str() <= m)
+        }
+    };
+    let rest = &grants[start.min(grants.len())..];
+    let shown = &rest[..limit.min(rest.len())];
+    let truncated = rest.len() > shown.len();
+    Ok(ListGrantsResponse {
+        grants: shown.iter().map(|g| entry(p, g)).collect(),
+        truncated,
+        next_marker: if truncated {
+            shown.last().map(|g| g.grant_id.clone())
+        } else {
+            None
+        },
+    })
+}
+
+fn entry(p: &Processor, g: &GrantRecord) -> GrantListEntry {
+    let constraints =
+        (g.context_equals.is_some() || g.context_subset.is_some()).then(|| GrantConstraints {
+            encryption_context_equals: unpairs(&g.context_equals),
+            encryption_context_subset: unpairs(&g.context_subset),
+        });
+    GrantListEntry {
+        key_id: crate::arn::key_arn(&p.region, &g.key_account_id, g.key_id),
+        grant_id: g.grant_id.clone(),
+        name: g.name.clone(),
+        creation_date: g.created_at,
+        grantee_principal: g.grantee.clone(),
+        retiring_principal: g.retiring.clone(),
+        issuing_account: format!("arn:aws:iam::{}:root", g.issuing_account),
+        operations: g.operations.clone(),
+        constraints,
+    }
+}
+
+/// Whether `new` asks for no more than `parent` allows (a grantee with
+/// the CreateGrant operation may only pass on what it holds).
+fn within(parent: &GrantRecord, new: &GrantRecord) -> bool {
+    new.operations.iter().all(|o| parent.operations.contains(o))
+        && (parent.context_equals.is_none() || parent.context_equals == new.context_equals)
+        && (parent.context_subset.is_none() || parent.context_subset == new.context_subset)
+}
+
+impl Processor {
+    pub(crate) async fn create_grant(
+        &self,
+        caller: &Caller,
+        req: CreateGrantRequest,
+    ) -> Result<CreateGrantResponse, KmsError> {
+        let grantee = required(&req.grantee_principal, "granteePrincipal")?.to_string();
+        check_principal(&grantee, "GranteePrincipal")?;
+        if let Some(r) = &req.retiring_principal {
+            check_principal(r, "RetiringPrincipal")?;
+        }
+        let operations = check_operations(&req.operations)?;
+        check_name(&req.name)?;
+        check_tokens(&req.grant_tokens)?;
+        let constraints = req.constraints.clone().unwrap_or_default();
+        crate::authz::note("kms:grantoperations", operations.clone());
+        crate::authz::note("kms:granteeprincipal", vec![grantee.clone()]);
+        if let Some(r) = &req.retiring_principal {
+            crate::authz::note("kms:retiringprincipal", vec![r.clone()]);
+        }
+        crate::authz::note("kms:grantisforawsresource", vec!["false".into()]);
+        let key = self.resolve(caller, &req.key_id, false).await?;
+        let mut grant = GrantRecord {
+            grant_id: String::new(),
+            key_id: key.id,
+            key_account_id: key.account_id.clone(),
+            name: req.name.clone(),
+            grantee,
+            retiring: req.retiring_principal.clone(),
+            operations,
+            context_equals: pairs(&constraints.encryption_context_equals),
+            context_subset: pairs(&constraints.encryption_context_subset),
+            issuing_account: caller.account_id.clone(),
+            created_at: now_epoch(),
+            token: String::new(),
+        };
+        let existing = self.grants_of(key.id).await?;
+        // Allowed only through a CreateGrant grant? Then no escalation.
+        if crate::authz::authorize(&self.policies, caller, &key, &self.key_arn(&key), &[]).is_err()
+        {
+            let me = crate::authz::principal_arn(caller);
+            let ok = existing.iter().any(|g| {
+                crate::authz::grant_allows(g, &me, "kms:CreateGrant", None) && within(g, &grant)
+            });
+            if !ok {
+                return Err(KmsError::AccessDenied(format!(
+                    "User: {me} is not authorized to perform: kms:CreateGrant on resource: {} because the new grant allows more than the grant it is created through",
+                    self.key_arn(&key)
+                )));
+            }
+        }
+        if req.dry_run == Some(true) {
+            return Err(KmsError::DryRun);
+        }
+        // A retry with the same name and parameters returns the same grant.
+        if grant.name.is_some()
+            && let Some(same) = existing.iter().find(|g| {
+                g.name == grant.name
+                    && g.grantee == grant.grantee
+                    && g.retiring == grant.retiring
+                    && g.operations == grant.operations
+                    && g.context_equals == grant.context_equals
+                    && g.context_subset == grant.context_subset
+            })
+        {
+            return Ok(CreateGrantResponse {
+                grant_token: same.token.clone(),
+                grant_id: same.grant_id.clone(),
+            });
+        }
+        let (id, token) = new_grant_ids()?;
+        grant.grant_id = id;
+        grant.token = token;
+        self.store.create_grant(&grant).await?;
+        self.forget_grants(key.id);
+        Ok(CreateGrantResponse {
+            grant_token: grant.token,
+            grant_id: grant.grant_id,
+        })
+    }
+
+    pub(crate) async fn list_grants(
+        &self,
+        caller: &Caller,
+        req: GrantQuery,
+    ) -> Result<ListGrantsResponse, KmsError> {
+        let key = self.resolve(caller, &req.key_id, false).await?;
+        let grants = self
+            .grants_of(key.id)
+            .await?
+            .iter()
+            .filter(|g| req.grant_id.as_ref().is_none_or(|id| &g.grant_id == id))
+            .filter(|g| {
+                req.grantee_principal
+                    .as_ref()
+                    .is_none_or(|p| &g.grantee == p)
+            })
+            .cloned()
+            .collect();
+        page(self, grants, &req)
+    }
+
+    pub(crate) async fn list_retirable_grants(
+        &self,
+        caller: &Caller,
+        req: GrantQuery,
+    ) -> Result<ListGrantsResponse, KmsError> {
+        let principal = required(&req.retiring_principal, "retiringPrincipal")?;
+        check_principal(principal, "RetiringPrincipal")?;
+        // Only about principals of one's own account (AWS: an IAM policy
+        // of that account decides; the account itself may always).
+        if principal.split(':').nth(4) != Some(caller.account_id.as_str()) {
+            return Err(KmsError::AccessDenied(format!(
+                "User: {} is not authorized to perform: kms:ListRetirableGrants for principal {principal}",
+                crate::authz::principal_arn(caller)
+            )));
+        }
+        let grants = self.store.list_retirable_grants(principal).await?;
+        page(self, grants, &req)
+    }
+
+    pub(crate) async fn retire_grant(
+        &self,
+        caller: &Caller,
+        req: GrantQuery,
+    ) -> Result<Empty, KmsError> {
+        let grant = match (&req.grant_token, &req.key_id, &req.grant_id) {
+            (Some(t), _, _) => {
+                check_tokens(&Some(vec![t.clone()]))?;
+                self.store.grant_by_token(t).await?.ok_or_else(|| {
+                    KmsError::InvalidGrantToken("The grant token is not valid.".into())
+                })?
+            }
+            (None, Some(k), Some(id)) => {
+                let key_id = crate::arn::parse_key_id(k)
+                    .and_then(|p| match p {
+                        crate::arn::KeyIdentifier::Key { id, .. } => Some(id),
+                        _ => None,
+                    })
+                    .ok_or_else(|| KmsError::NotFound(format!("Key '{k}' does not exist")))?;
+                self.store
+                    .list_grants(key_id)
+                    .await?
+                    .into_iter()
+                    .find(|g| &g.grant_id == id)
+                    .ok_or_else(|| KmsError::NotFound(format!("Grant ID {id} not found")))?
+            }
+            _ => {
+                return Err(KmsError::Validation(
+                    "RetireGrant needs a GrantToken, or a KeyId and a GrantId.".into(),
+                ));
+            }
+        };
+        let me = crate::authz::principal_arn(caller);
+        let may = grant.retiring.as_deref() == Some(me.as_str())
+            || (grant.grantee == me && grant.operations.iter().any(|o| o == "RetireGrant"))
+            || (me == format!("arn:aws:iam::{}:root", grant.issuing_account));
+        if !may {
+            return Err(KmsError::AccessDenied(format!(
+                "User: {me} is not authorized to perform: kms:RetireGrant on grant {}",
+                grant.grant_id
+            )));
+        }
+        if req.dry_run == Some(true) {
+            return Err(KmsError::DryRun);
+        }
+        self.store.delete_grant(&grant.grant_id).await?;
+        self.forget_grants(grant.key_id);
+        Ok(Empty {})
+    }
+
+    pub(crate) async fn revoke_grant(
+        &self,
+        caller: &Caller,
+        req: GrantQuery,
+    ) -> Result<Empty, KmsError> {
+        let id = required(&req.grant_id, "grantId")?.to_string();
+        if id.len() > 128 {
+            return Err(KmsError::InvalidGrantId(
+                "The grant id is not valid.".into(),
+            ));
+        }
+        let key = self.resolve(caller, &req.key_id, false).await?;
+        if !self
+            .grants_of(key.id)
+            .await?
+            .iter()
+            .any(|g| g.grant_id == id)
+        {
+            return Err(KmsError::NotFound(format!("Grant ID {id} not found")));
+        }
+        if req.dry_run == Some(true) {
+            return Err(KmsError::DryRun);
+        }
+        self.store.delete_grant(&id).await?;
+        self.forget_grants(key.id);
+        Ok(Empty {})
+    }
+}
