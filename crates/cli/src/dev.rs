@@ -287,6 +287,8 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         deletion_sweep_interval: opts.deletion_sweep_interval,
         header_read_timeout: opts.header_read_timeout,
         rotation_day: opts.rotation_day,
+        audit_file: Some(opts.data_dir.join("audit.jsonl")),
+        audit_context_values: false,
     };
     if let Ok(strongroom_hsm_proto::Response::Status(s)) =
         hsm.call(strongroom_hsm_proto::Request::Status).await

@@ -91,6 +91,13 @@ enum Command {
         /// Seconds between runs of the key-deletion sweeper.
         #[arg(long, default_value_t = 60)]
         deletion_sweep_secs: u64,
+        /// Also stream the audit trail as JSON lines to this file
+        /// (default: DATA_DIR/audit.jsonl).
+        #[arg(long)]
+        audit_file: Option<PathBuf>,
+        /// Record encryption-context values in the audit trail (default: keys only).
+        #[arg(long)]
+        audit_context_values: bool,
         #[command(flatten)]
         modules: ModuleArgs,
     },
@@ -195,6 +202,24 @@ enum AdminAction {
     /// Print this frontend's host key (creating it): give `host.pub` to the
     /// operators for CreateDomain / AddHost.
     HostKey,
+    /// Read and verify the audit trail.
+    Audit {
+        #[command(subcommand)]
+        action: strongroom_cli::audit_cmd::AuditAction,
+    },
+    /// Usage counters per account, operation, key and hour (what a billing
+    /// system consumes).
+    Usage {
+        /// Only this account.
+        #[arg(long)]
+        account: Option<String>,
+        /// From this time on (RFC 3339; its hour is included).
+        #[arg(long)]
+        since: Option<String>,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Waits for Ctrl-C (SIGINT) or SIGTERM, so service managers stop us cleanly.
@@ -268,6 +293,8 @@ async fn main() -> anyhow::Result<()> {
             tls_cert,
             tls_key,
             deletion_sweep_secs,
+            audit_file,
+            audit_context_values,
             modules,
         } => {
             init_tracing();
@@ -290,6 +317,8 @@ async fn main() -> anyhow::Result<()> {
                     deletion_sweep_interval: Duration::from_secs(deletion_sweep_secs.max(1)),
                     header_read_timeout: Duration::from_secs(30),
                     rotation_day: Duration::from_secs(86_400),
+                    audit_file: Some(audit_file.unwrap_or_else(|| data_dir.join("audit.jsonl"))),
+                    audit_context_values,
                 },
                 store,
                 hsm,
@@ -318,6 +347,29 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Admin {
             data_dir,
+            action: AdminAction::Audit { action },
+            ..
+        } => {
+            let code = strongroom_cli::audit_cmd::run(&data_dir, action).await?;
+            if code != 0 {
+                std::process::exit(code);
+            }
+        }
+        Command::Admin {
+            data_dir,
+            action:
+                AdminAction::Usage {
+                    account,
+                    since,
+                    json,
+                },
+            ..
+        } => {
+            strongroom_cli::audit_cmd::usage(&data_dir, account.as_deref(), since.as_deref(), json)
+                .await?;
+        }
+        Command::Admin {
+            data_dir,
             modules,
             action,
         } => {
@@ -333,7 +385,7 @@ async fn main() -> anyhow::Result<()> {
                     println!("AWS_ACCESS_KEY_ID={}", k.access_key_id);
                     println!("AWS_SECRET_ACCESS_KEY={}", &*k.secret_access_key);
                 }
-                AdminAction::HostKey => {}
+                AdminAction::HostKey | AdminAction::Audit { .. } | AdminAction::Usage { .. } => {}
                 AdminAction::Rewrap { batch, pause_ms } => {
                     let before = strongroom_cli::rewrap::status(store.as_ref()).await?;
                     let total: u64 = before

@@ -30,13 +30,42 @@ pub struct Facts {
     pub context: Option<Arc<EncryptionContext>>,
 }
 
-tokio::task_local! {
-    static FACTS: RefCell<Facts>;
+/// What the audit trail needs to know about a request in progress.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFacts {
+    /// ARNs of the keys the request was authorised for, in order.
+    pub key_arns: Vec<String>,
+    /// Encryption contexts given (ReEncrypt has two), in order.
+    pub context: Vec<(String, String)>,
 }
 
-/// Runs `f` as request `action` by `caller`.
-pub async fn scope<F: std::future::Future>(action: String, caller: &Caller, f: F) -> F::Output {
+/// Where a request came from.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestMeta {
+    /// The client's address.
+    pub source_ip: Option<std::net::IpAddr>,
+    /// Whether it came over TLS.
+    pub secure: bool,
+}
+
+tokio::task_local! {
+    static FACTS: RefCell<Facts>;
+    static AUDIT: RefCell<AuditFacts>;
+}
+
+/// Runs `f` as request `action` by `caller`; returns its output and what
+/// the audit trail should record about it.
+pub async fn scope<F: std::future::Future>(
+    action: String,
+    caller: &Caller,
+    meta: RequestMeta,
+    f: F,
+) -> (F::Output, AuditFacts) {
     let mut conditions = ConditionValues::new();
+    if let Some(ip) = meta.source_ip {
+        conditions.insert("aws:sourceip".into(), vec![ip.to_string()]);
+    }
+    conditions.insert("aws:securetransport".into(), vec![meta.secure.to_string()]);
     conditions.insert("kms:calleraccount".into(), vec![caller.account_id.clone()]);
     conditions.insert("aws:principalarn".into(), vec![principal_arn(caller)]);
     conditions.insert(
@@ -47,16 +76,28 @@ pub async fn scope<F: std::future::Future>(action: String, caller: &Caller, f: F
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
     conditions.insert("aws:currenttime".into(), vec![now]);
-    FACTS
-        .scope(
-            RefCell::new(Facts {
-                action,
-                conditions,
-                context: None,
-            }),
-            f,
-        )
+    let facts = RefCell::new(Facts {
+        action,
+        conditions,
+        context: None,
+    });
+    AUDIT
+        .scope(RefCell::new(AuditFacts::default()), async move {
+            let out = FACTS.scope(facts, f).await;
+            let audit = AUDIT.with(|a| std::mem::take(&mut *a.borrow_mut()));
+            (out, audit)
+        })
         .await
+}
+
+/// Records that the request used key `arn` (for the audit trail).
+pub fn note_key(arn: &str) {
+    let _ = AUDIT.try_with(|a| {
+        let mut a = a.borrow_mut();
+        if !a.key_arns.iter().any(|k| k == arn) {
+            a.key_arns.push(arn.to_string());
+        }
+    });
 }
 
 /// Runs `f` with the action replaced (ReEncrypt's two halves).
@@ -79,6 +120,11 @@ pub fn note(key: &str, values: Vec<String>) {
 pub fn note_context(ctx: &Option<EncryptionContext>) {
     let Some(ctx) = ctx else { return };
     let _ = FACTS.try_with(|c| c.borrow_mut().context = Some(Arc::new(ctx.clone())));
+    let _ = AUDIT.try_with(|a| {
+        a.borrow_mut()
+            .context
+            .extend(ctx.iter().map(|(k, v)| (k.clone(), v.clone())))
+    });
     for (k, v) in ctx {
         note(&format!("kms:encryptioncontext:{k}"), vec![v.clone()]);
     }

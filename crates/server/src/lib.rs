@@ -7,8 +7,9 @@
 
 pub mod admin;
 pub mod arn;
+pub mod audit;
 pub mod auth;
-mod authz;
+pub mod authz;
 pub mod error;
 pub mod http;
 mod ops;

@@ -204,7 +204,9 @@ impl Processor {
     /// policy or a grant.
     pub(crate) async fn authorize(&self, caller: &Caller, key: &KeyRecord) -> Result<(), KmsError> {
         let grants = self.grants_of(key.id).await?;
-        crate::authz::authorize(&self.policies, caller, key, &self.key_arn(key), &grants)
+        let arn = self.key_arn(key);
+        crate::authz::note_key(&arn);
+        crate::authz::authorize(&self.policies, caller, key, &arn, &grants)
     }
 
     /// Fails unless `key` may be used for cryptography now.

@@ -35,6 +35,10 @@ pub struct ServerConfig {
     /// How long a client may take to send request headers, and to finish a
     /// TLS handshake, before its connection is closed.
     pub header_read_timeout: Duration,
+    /// Stream audit records as JSON lines to this file too.
+    pub audit_file: Option<std::path::PathBuf>,
+    /// Record encryption-context values in the audit trail, not only keys.
+    pub audit_context_values: bool,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -46,6 +50,8 @@ impl std::fmt::Debug for ServerConfig {
             .field("deletion_sweep_interval", &self.deletion_sweep_interval)
             .field("rotation_day", &self.rotation_day)
             .field("header_read_timeout", &self.header_read_timeout)
+            .field("audit_file", &self.audit_file)
+            .field("audit_context_values", &self.audit_context_values)
             .finish()
     }
 }
@@ -101,9 +107,20 @@ pub async fn start(
         Processor::new(store.clone(), hsm.clone(), config.region.clone())
             .with_rotation_day(config.rotation_day),
     );
+    let audit = crate::audit::AuditLog::start(
+        store.clone(),
+        crate::audit::AuditConfig {
+            file: config.audit_file.clone(),
+            context_values: config.audit_context_values,
+            region: config.region.clone(),
+        },
+    )
+    .await
+    .map_err(|e| std::io::Error::other(e.to_string()))?;
     let state = Arc::new(AppState {
         processor: processor.clone(),
         auth: Authenticator::new(store, hsm, config.region.clone()),
+        audit,
     });
     let (shutdown, rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
@@ -164,7 +181,17 @@ async fn accept_loop(
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(conn.app.clone());
+        let info = crate::http::ConnInfo {
+            peer,
+            tls: acceptor.is_some(),
+        };
+        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
+            conn.app.clone(),
+            move |mut r: axum::http::Request<hyper::body::Incoming>| {
+                r.extensions_mut().insert(info);
+                r
+            },
+        ));
         let (acceptor, http, handshake_timeout) =
             (acceptor.clone(), conn.http.clone(), conn.handshake_timeout);
         connections.spawn(async move {

@@ -13,6 +13,9 @@ pub enum StoreError {
     /// The database failed.
     #[error("database error: {0}")]
     Database(String),
+    /// Someone else changed what this write builds on (retry after re-reading).
+    #[error("conflict: {0}")]
+    Conflict(String),
     /// The schema is newer than this binary understands.
     #[error("database schema version {found} is newer than supported {supported}")]
     SchemaTooNew { found: i64, supported: i64 },

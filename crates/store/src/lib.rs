@@ -5,10 +5,12 @@
 //! returns `Ok` is durable (committed and fsync'd) before it returns.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod error;
 mod model;
 pub mod sqlite;
 
+pub use audit::{AuditQuery, AuditRow, UsageIncrement, UsageRecord};
 pub use error::StoreError;
 pub use model::{
     AccessKeyRecord, AccountRecord, AliasRecord, GrantRecord, KeyRecord, KeyState,
@@ -160,4 +162,19 @@ pub trait Store: Send + Sync + 'static {
     async fn grant_by_token(&self, token: &str) -> StoreResult<Option<GrantRecord>>;
     /// Deletes a grant; returns whether it existed.
     async fn delete_grant(&self, grant_id: &str) -> StoreResult<bool>;
+
+    /// The newest audit record.
+    async fn audit_tail(&self) -> StoreResult<Option<AuditRow>>;
+    /// Appends audit records that continue the chain (`Conflict` if the
+    /// stored tail is not the one they build on) and adds usage counts, in
+    /// one durable transaction.
+    async fn append_audit(&self, rows: &[AuditRow], usage: &[UsageIncrement]) -> StoreResult<()>;
+    /// Audit records matching `query`, in chain order.
+    async fn query_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRow>>;
+    /// Usage counters from `since_hour` (epoch seconds), for one account or all.
+    async fn usage(
+        &self,
+        account_id: Option<&str>,
+        since_hour: i64,
+    ) -> StoreResult<Vec<UsageRecord>>;
 }

@@ -9,10 +9,11 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use uuid::Uuid;
 
 use crate::{
-    AccessKeyRecord, AccountRecord, AliasRecord, GrantRecord, KeyRecord, KeyState,
-    KeyVersionRecord, RotationRecord, Store, StoreError, StoreResult,
+    AccessKeyRecord, AccountRecord, AliasRecord, AuditQuery, AuditRow, GrantRecord, KeyRecord,
+    KeyState, KeyVersionRecord, RotationRecord, Store, StoreError, StoreResult,
 };
 
+mod audit;
 mod grants;
 mod migrations;
 mod rotation;
@@ -571,6 +572,34 @@ impl Store for SqliteStore {
     async fn delete_grant(&self, grant_id: &str) -> StoreResult<bool> {
         let g = grant_id.to_owned();
         self.run(move |c| grants::delete(c, &g)).await
+    }
+
+    async fn audit_tail(&self) -> StoreResult<Option<AuditRow>> {
+        self.run(audit::tail).await
+    }
+
+    async fn append_audit(
+        &self,
+        rows: &[AuditRow],
+        usage: &[crate::UsageIncrement],
+    ) -> StoreResult<()> {
+        let (rows, usage) = (rows.to_vec(), usage.to_vec());
+        self.run(move |c| audit::append(c, &rows, &usage)).await
+    }
+
+    async fn query_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRow>> {
+        let q = query.clone();
+        self.run(move |c| audit::query(c, &q)).await
+    }
+
+    async fn usage(
+        &self,
+        account_id: Option<&str>,
+        since_hour: i64,
+    ) -> StoreResult<Vec<crate::UsageRecord>> {
+        let a = account_id.map(str::to_owned);
+        self.run(move |c| audit::usage(c, a.as_deref(), since_hour))
+            .await
     }
 
     async fn list_key_versions(

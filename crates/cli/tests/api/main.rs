@@ -4,6 +4,7 @@
 
 mod aliases;
 mod asymmetric;
+mod audit;
 mod bad_input;
 mod common;
 mod crypto;

@@ -43,14 +43,22 @@ fn json<T: Serialize>(value: T) -> Result<Vec<u8>, KmsError> {
 }
 
 impl Processor {
-    /// Runs operation `op` for `caller` with JSON `body`.
+    /// Runs operation `op` for `caller` with JSON `body`; also returns
+    /// what the audit trail should record.
     pub async fn dispatch(
         &self,
         caller: &Caller,
+        meta: crate::authz::RequestMeta,
         op: &str,
         body: &[u8],
-    ) -> Result<Vec<u8>, KmsError> {
-        crate::authz::scope(format!("kms:{op}"), caller, self.route(caller, op, body)).await
+    ) -> (Result<Vec<u8>, KmsError>, crate::authz::AuditFacts) {
+        crate::authz::scope(
+            format!("kms:{op}"),
+            caller,
+            meta,
+            self.route(caller, op, body),
+        )
+        .await
     }
 
     async fn route(&self, caller: &Caller, op: &str, body: &[u8]) -> Result<Vec<u8>, KmsError> {

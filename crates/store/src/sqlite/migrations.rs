@@ -99,6 +99,29 @@ const MIGRATIONS: &[(i64, &str)] = &[
         CREATE INDEX grants_by_key ON grants(key_id);
         CREATE INDEX grants_by_retiring ON grants(retiring) WHERE retiring IS NOT NULL;",
     ),
+    (
+        9,
+        "CREATE TABLE audit_log (
+            seq INTEGER PRIMARY KEY,
+            time_ms INTEGER NOT NULL,
+            principal TEXT NOT NULL,
+            account_id TEXT NOT NULL,
+            operation TEXT NOT NULL,
+            key_arn TEXT,
+            error_code TEXT,
+            record TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        );
+        CREATE TABLE usage (
+            account_id TEXT NOT NULL,
+            operation TEXT NOT NULL,
+            key_id TEXT NOT NULL,
+            hour INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (account_id, operation, key_id, hour)
+        );",
+    ),
 ];
 
 /// The newest schema version this binary knows.

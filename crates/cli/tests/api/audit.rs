@@ -1,0 +1,264 @@
+//! The audit trail and usage metering: every request (allowed, denied,
+//! unauthenticated) becomes a chained record in the store and the JSON-lines
+//! file; `strongroom admin audit verify` finds the first tampered record;
+//! a request whose record cannot be written fails; usage counts are exact
+//! under concurrent load.
+
+use std::process::Command;
+
+use serde_json::Value;
+use strongroom_server::audit::{ChainReport, verify_chain};
+use strongroom_store::AuditQuery;
+
+use crate::common::*;
+
+fn admin(dir: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_strongroom"))
+        .arg("admin")
+        .arg("--data-dir")
+        .arg(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.code().is_some(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+async fn records(env: &TestEnv) -> Vec<Value> {
+    env.dev
+        .store
+        .query_audit(&AuditQuery {
+            limit: 100_000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| serde_json::from_str(&r.record).unwrap())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_request_is_audited_chained_and_metered() {
+    let env = TestEnv::start().await;
+    let c = &env.client;
+    let me = env.dev.account_id.clone();
+    let partner = other_account_client(&env, "222233334444").await;
+    let arn = new_key(c).await;
+    let ct = c
+        .encrypt()
+        .key_id(&arn)
+        .plaintext(blob(b"audited"))
+        .encryption_context("dept", "secret-value-42")
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
+    c.decrypt()
+        .ciphertext_blob(ct)
+        .encryption_context("dept", "secret-value-42")
+        .send()
+        .await
+        .unwrap();
+    let e = partner
+        .encrypt()
+        .key_id(&arn)
+        .plaintext(blob(b"x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDeniedException");
+    let stranger = client_for(&env.dev, "AKIAUNKNOWNUNKNOWN00", "nope");
+    assert_eq!(
+        code(&stranger.list_keys().send().await.unwrap_err()),
+        "UnrecognizedClientException"
+    );
+
+    let recs = records(&env).await;
+    let by_op =
+        |op: &str| -> Vec<&Value> { recs.iter().filter(|r| r["eventName"] == op).collect() };
+    let enc = by_op("Encrypt");
+    assert_eq!(enc.len(), 2);
+    let mine = enc
+        .iter()
+        .find(|r| r["errorCode"].is_null())
+        .expect("successful Encrypt recorded");
+    assert_eq!(
+        mine["userIdentity"]["arn"],
+        format!("arn:aws:iam::{me}:root")
+    );
+    assert_eq!(mine["userIdentity"]["accountId"], me);
+    assert_eq!(mine["userIdentity"]["accessKeyId"], env.dev.access_key_id);
+    assert_eq!(mine["resources"][0]["ARN"], arn);
+    assert_eq!(mine["sourceIPAddress"], "127.0.0.1");
+    assert_eq!(mine["eventSource"], "kms.amazonaws.com");
+    assert_eq!(
+        mine["requestParameters"]["encryptionContextKeys"],
+        serde_json::json!(["dept"])
+    );
+    // Context values are not recorded unless configured.
+    assert!(
+        !recs
+            .iter()
+            .any(|r| r.to_string().contains("secret-value-42"))
+    );
+    let denied = enc
+        .iter()
+        .find(|r| r["errorCode"] == "AccessDeniedException")
+        .expect("denied Encrypt recorded");
+    assert_eq!(
+        denied["userIdentity"]["arn"],
+        "arn:aws:iam::222233334444:root"
+    );
+    let unknown = by_op("ListKeys")
+        .into_iter()
+        .find(|r| r["errorCode"] == "UnrecognizedClientException")
+        .expect("unauthenticated request recorded");
+    assert_eq!(unknown["userIdentity"]["type"], "Unknown");
+    assert_eq!(
+        unknown["userIdentity"]["accessKeyId"],
+        "AKIAUNKNOWNUNKNOWN00"
+    );
+    assert_eq!(by_op("Decrypt").len(), 1);
+
+    // Usage is exact under concurrent load (successful requests only).
+    let key_uuid = arn.rsplit('/').next().unwrap().to_string();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let c = c.clone();
+        let arn = arn.clone();
+        tasks.spawn(async move {
+            for _ in 0..25 {
+                c.encrypt()
+                    .key_id(&arn)
+                    .plaintext(blob(b"m"))
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    let used: u64 = env
+        .dev
+        .store
+        .usage(Some(&me), 0)
+        .await
+        .unwrap()
+        .iter()
+        .filter(|u| u.operation == "Encrypt" && u.key_id == key_uuid)
+        .map(|u| u.count)
+        .sum();
+    assert_eq!(used, 401);
+    let partner_used = env.dev.store.usage(Some("222233334444"), 0).await.unwrap();
+    assert!(partner_used.is_empty(), "{partner_used:?}");
+
+    // The chain verifies, and the JSON-lines file holds the same records.
+    let total = records(&env).await.len() as u64;
+    let head = match verify_chain(env.dev.store.as_ref()).await.unwrap() {
+        ChainReport::Intact { records, head } => {
+            assert_eq!(records, total);
+            head
+        }
+        broken => panic!("{broken:?}"),
+    };
+    let file = std::fs::read_to_string(env.dir.path().join("audit.jsonl")).unwrap();
+    let lines: Vec<Value> = file
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len() as u64, total);
+    assert_eq!(lines.last().unwrap()["hash"], head);
+
+    // A request whose record cannot be written fails: someone appends a
+    // row behind the writer's back, so its next batch no longer fits.
+    let db = rusqlite::Connection::open(env.dir.path().join("strongroom.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    db.execute(
+        "INSERT INTO audit_log (seq, time_ms, principal, account_id, operation, record, prev_hash, hash)
+         VALUES (?1, 0, '-', '-', 'Forged', '{}', 'x', 'y')",
+        [total as i64 + 1],
+    )
+    .unwrap();
+    let e = c
+        .encrypt()
+        .key_id(&arn)
+        .plaintext(blob(b"not acknowledged"))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "KMSInternalException");
+    // The writer re-reads the tail and carries on; verify names the forged row.
+    c.list_keys().send().await.unwrap();
+    let (rc, out) = admin(env.dir.path(), &["audit", "verify"]);
+    assert_eq!(rc, 1, "{out}");
+    assert!(
+        out.contains(&format!("BROKEN at record {}", total + 1)),
+        "{out}"
+    );
+    db.execute("DELETE FROM audit_log WHERE operation = 'Forged'", [])
+        .unwrap();
+    // Deleting it leaves a gap, also found.
+    let (rc, out) = admin(env.dir.path(), &["audit", "verify"]);
+    assert_eq!(rc, 1);
+    assert!(out.contains("missing"), "{out}");
+
+    // Tampering with an old record's contents is found at that record.
+    env.stop().await;
+    let env = TestEnv::start().await;
+    let arn = new_key(&env.client).await;
+    for _ in 0..3 {
+        env.client
+            .encrypt()
+            .key_id(&arn)
+            .plaintext(blob(b"z"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let (rc, out) = admin(env.dir.path(), &["audit", "verify"]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(out.contains("intact: 4 records"), "{out}");
+    let (rc, out) = admin(
+        env.dir.path(),
+        &["audit", "query", "--operation", "Encrypt"],
+    );
+    assert_eq!(rc, 0);
+    assert_eq!(out.lines().count(), 3);
+    let db = rusqlite::Connection::open(env.dir.path().join("strongroom.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    db.execute(
+        "UPDATE audit_log SET record = replace(record, 'Encrypt', 'Decrypt'), operation = 'Decrypt' WHERE seq = 3",
+        [],
+    )
+    .unwrap();
+    let (rc, out) = admin(env.dir.path(), &["audit", "verify"]);
+    assert_eq!(rc, 1);
+    assert!(out.contains("BROKEN at record 3"), "{out}");
+    // Usage as a billing system reads it.
+    let (rc, out) = admin(
+        env.dir.path(),
+        &["usage", "--account", &env.dev.account_id, "--json"],
+    );
+    assert_eq!(rc, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let enc: u64 = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["operation"] == "Encrypt")
+        .map(|r| r["requests"].as_u64().unwrap())
+        .sum();
+    assert_eq!(enc, 3);
+    env.stop().await;
+}
