@@ -14,7 +14,15 @@ use strongroom_hsm_proto::net::ModuleAddr;
 mod kms_cmd;
 mod operator_cmd;
 mod operator_request;
-use strongroom_server::admin;
+use strongroom_server::{admin, identity};
+
+/// A command-line value given inline or as `@FILE`.
+fn read_text_arg(v: &str) -> anyhow::Result<String> {
+    match v.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {path}")),
+        None => Ok(v.to_string()),
+    }
+}
 use zeroize::Zeroizing;
 
 // glibc malloc was ~14% of server CPU under load (docs/performance.md).
@@ -179,10 +187,62 @@ enum AdminAction {
         #[arg(long)]
         account_id: Option<String>,
     },
-    /// Create an access key for an account and print it (the secret is shown only now).
+    /// Create an access key for an account's root, or for a user or
+    /// service principal, and print it (the secret is shown only now).
     CreateAccessKey {
+        /// The account (its root).
+        #[arg(
+            long,
+            required_unless_present = "principal",
+            conflicts_with = "principal"
+        )]
+        account_id: Option<String>,
+        /// A user or service principal ARN.
+        #[arg(long)]
+        principal: Option<String>,
+    },
+    /// Create a user, role or service principal in an account.
+    CreatePrincipal {
         #[arg(long)]
         account_id: String,
+        /// user, role or service.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name: String,
+        /// Identity policy (JSON text or @FILE).
+        #[arg(long)]
+        policy: Option<String>,
+        /// Principal tags, KEY=VALUE (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// For a service: the name kms:ViaService carries (e.g. objectstore.example.com).
+        #[arg(long)]
+        service_name: Option<String>,
+    },
+    /// Replace (or with no --policy, remove) a principal's identity policy.
+    PutIdentityPolicy {
+        #[arg(long)]
+        principal: String,
+        /// Identity policy (JSON text or @FILE).
+        #[arg(long)]
+        policy: Option<String>,
+    },
+    /// List an account's users, roles and services.
+    ListPrincipals {
+        #[arg(long)]
+        account_id: String,
+    },
+    /// Issue temporary credentials for a role (prints AWS_* variables,
+    /// including AWS_SESSION_TOKEN).
+    AssumeRole {
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "admin-session")]
+        session_name: String,
+        /// Lifetime in seconds (900 to 43200).
+        #[arg(long, default_value_t = 3600)]
+        duration: i64,
     },
     /// List accounts and their access key ids.
     ListAccounts,
@@ -379,11 +439,87 @@ async fn main() -> anyhow::Result<()> {
                     let a = admin::create_account(store.as_ref(), account_id).await?;
                     println!("{}", a.id);
                 }
-                AdminAction::CreateAccessKey { account_id } => {
-                    let k =
-                        admin::create_access_key(store.as_ref(), &hsm, &account_id, None).await?;
+                AdminAction::CreateAccessKey {
+                    account_id,
+                    principal,
+                } => {
+                    let k = match (account_id, principal) {
+                        (Some(a), _) => {
+                            admin::create_access_key(store.as_ref(), &hsm, &a, None).await?
+                        }
+                        (None, Some(p)) => {
+                            identity::create_principal_access_key(store.as_ref(), &hsm, &p).await?
+                        }
+                        (None, None) => anyhow::bail!("--account-id or --principal is required"),
+                    };
                     println!("AWS_ACCESS_KEY_ID={}", k.access_key_id);
                     println!("AWS_SECRET_ACCESS_KEY={}", &*k.secret_access_key);
+                }
+                AdminAction::CreatePrincipal {
+                    account_id,
+                    kind,
+                    name,
+                    policy,
+                    tags,
+                    service_name,
+                } => {
+                    let kind = strongroom_store::PrincipalKind::parse(&kind)
+                        .ok_or_else(|| anyhow::anyhow!("--kind must be user, role or service"))?;
+                    anyhow::ensure!(
+                        service_name.is_some()
+                            == (kind == strongroom_store::PrincipalKind::Service),
+                        "--service-name is required for, and only for, --kind service"
+                    );
+                    let p = identity::create_principal(
+                        store.as_ref(),
+                        &account_id,
+                        kind,
+                        &name,
+                        policy.map(|p| read_text_arg(&p)).transpose()?,
+                        identity::parse_tags(&tags)?,
+                        service_name,
+                    )
+                    .await?;
+                    println!("{}", p.arn);
+                }
+                AdminAction::PutIdentityPolicy { principal, policy } => {
+                    let p = identity::put_identity_policy(
+                        store.as_ref(),
+                        &principal,
+                        policy.map(|p| read_text_arg(&p)).transpose()?,
+                    )
+                    .await?;
+                    println!("{}", p.arn);
+                }
+                AdminAction::ListPrincipals { account_id } => {
+                    for p in store.list_principals(&account_id).await? {
+                        println!(
+                            "{}  {}{}{}",
+                            p.arn,
+                            p.kind.as_str(),
+                            p.service_name
+                                .map(|s| format!("  service={s}"))
+                                .unwrap_or_default(),
+                            if p.policy.is_some() {
+                                "  (identity policy)"
+                            } else {
+                                ""
+                            }
+                        );
+                    }
+                }
+                AdminAction::AssumeRole {
+                    role,
+                    session_name,
+                    duration,
+                } => {
+                    let t =
+                        identity::assume_role(store.as_ref(), &hsm, &role, &session_name, duration)
+                            .await?;
+                    println!("AWS_ACCESS_KEY_ID={}", t.key.access_key_id);
+                    println!("AWS_SECRET_ACCESS_KEY={}", &*t.key.secret_access_key);
+                    println!("AWS_SESSION_TOKEN={}", &*t.session_token);
+                    println!("# {} until epoch {}", t.session_arn, t.expiration);
                 }
                 AdminAction::HostKey | AdminAction::Audit { .. } | AdminAction::Usage { .. } => {}
                 AdminAction::Rewrap { batch, pause_ms } => {

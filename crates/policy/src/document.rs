@@ -197,7 +197,17 @@ fn conditions(v: &Value) -> Result<Vec<Condition>, PolicyError> {
     Ok(out)
 }
 
-fn statement(v: &Value) -> Result<Statement, PolicyError> {
+/// Which kind of policy a document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A key policy: every statement names its principals; KMS actions only.
+    Key,
+    /// An identity policy (attached to a user or role): no principals; any
+    /// service's actions (only `kms:` ones ever match here).
+    Identity,
+}
+
+fn statement(v: &Value, kind: Kind) -> Result<Statement, PolicyError> {
     let Value::Object(m) = v else {
         return Err(bad("each Statement must be an object"));
     };
@@ -229,13 +239,23 @@ fn statement(v: &Value) -> Result<Statement, PolicyError> {
         }
     };
     let (p, not_principal) = pick("Principal", "NotPrincipal")?;
-    let p = p.ok_or_else(|| bad("a key policy statement needs a Principal"))?;
+    let principals = match (kind, p) {
+        (Kind::Key, None) => return Err(bad("a key policy statement needs a Principal")),
+        (Kind::Key, Some(p)) => principals(p)?,
+        (Kind::Identity, None) => Principals::Everyone,
+        (Kind::Identity, Some(_)) => {
+            return Err(bad("an identity policy statement cannot have a Principal"));
+        }
+    };
     let (a, not_action) = pick("Action", "NotAction")?;
     let actions = strings(
         a.ok_or_else(|| bad("a statement needs an Action"))?,
         "Action",
     )?;
     for action in &actions {
+        if kind == Kind::Identity && (action == "*" || action.contains(':')) {
+            continue;
+        }
         if action != "*" && !action.to_ascii_lowercase().starts_with("kms:") {
             return Err(bad(format!("the action {action} is not a KMS action")));
         }
@@ -248,7 +268,7 @@ fn statement(v: &Value) -> Result<Statement, PolicyError> {
     Ok(Statement {
         sid: m.get("Sid").and_then(Value::as_str).map(str::to_owned),
         effect,
-        principals: principals(p)?,
+        principals,
         not_principal,
         actions,
         not_action,
@@ -264,6 +284,15 @@ fn statement(v: &Value) -> Result<Statement, PolicyError> {
 impl PolicyDocument {
     /// Parses and validates a key policy.
     pub fn parse(text: &str) -> Result<Self, PolicyError> {
+        Self::parse_as(text, Kind::Key)
+    }
+
+    /// Parses and validates an identity policy (no `Principal` elements).
+    pub fn parse_identity(text: &str) -> Result<Self, PolicyError> {
+        Self::parse_as(text, Kind::Identity)
+    }
+
+    fn parse_as(text: &str, kind: Kind) -> Result<Self, PolicyError> {
         if text.len() > MAX_POLICY_BYTES {
             return Err(bad(format!(
                 "the policy is larger than {MAX_POLICY_BYTES} bytes"
@@ -286,10 +315,11 @@ impl PolicyDocument {
             Some(_) => return Err(bad("Version must be \"2012-10-17\" or \"2008-10-17\"")),
         };
         let statements = match m.get("Statement") {
-            Some(Value::Array(a)) if !a.is_empty() => {
-                a.iter().map(statement).collect::<Result<_, _>>()?
-            }
-            Some(o @ Value::Object(_)) => vec![statement(o)?],
+            Some(Value::Array(a)) if !a.is_empty() => a
+                .iter()
+                .map(|s| statement(s, kind))
+                .collect::<Result<_, _>>()?,
+            Some(o @ Value::Object(_)) => vec![statement(o, kind)?],
             _ => {
                 return Err(bad(
                     "Statement must be a statement or a non-empty list of them",

@@ -34,20 +34,102 @@ pub enum PolicyDecision {
     NoMatch,
 }
 
-fn principal_listed(p: &Principals, ctx: &RequestContext<'_>) -> bool {
+/// How a statement's principals cover the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cover {
+    /// Not at all.
+    No,
+    /// By name (or `*`, or a service; the root of an account by its
+    /// account).
+    Direct,
+    /// Only through the caller's account: the account delegates to its
+    /// identity policies.
+    Account,
+}
+
+fn principal_cover(p: &Principals, ctx: &RequestContext<'_>) -> Cover {
     match p {
-        Principals::Everyone => true,
+        Principals::Everyone => Cover::Direct,
         Principals::Listed { aws, services } => {
             let account_root = format!("arn:aws:iam::{}:root", ctx.account_id);
-            aws.iter()
-                .any(|a| a == ctx.principal_arn || *a == account_root || a == ctx.account_id)
+            if aws.iter().any(|a| a == ctx.principal_arn)
                 || ctx.service.is_some_and(|s| services.iter().any(|x| x == s))
+            {
+                Cover::Direct
+            } else if aws
+                .iter()
+                .any(|a| *a == account_root || a == ctx.account_id)
+            {
+                if ctx.principal_arn == account_root {
+                    Cover::Direct
+                } else {
+                    Cover::Account
+                }
+            } else {
+                Cover::No
+            }
         }
     }
 }
 
+fn cover(s: &Statement, ctx: &RequestContext<'_>) -> Cover {
+    let c = principal_cover(&s.principals, ctx);
+    let c = match (s.not_principal, c) {
+        (false, c) => c,
+        (true, Cover::No) => Cover::Direct,
+        (true, _) => Cover::No,
+    };
+    let action = s.actions.iter().any(|a| glob_match(a, ctx.action, true)) != s.not_action;
+    let resource = s
+        .resources
+        .iter()
+        .any(|r| glob_match(r, ctx.resource, false))
+        != s.not_resource;
+    if c != Cover::No && action && resource && s.conditions.iter().all(|c| holds(c, ctx.conditions))
+    {
+        c
+    } else {
+        Cover::No
+    }
+}
+
+/// A key policy's verdict, telling apart an allow that names the caller
+/// from one that names only the caller's account (which AWS honours only
+/// if the caller's identity policy allows too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyPolicyDecision {
+    /// A Deny statement matched.
+    ExplicitDeny,
+    /// An Allow statement names the caller (or everyone).
+    AllowDirect,
+    /// Only an Allow for the caller's whole account matched.
+    AllowViaAccount,
+    /// Nothing matched.
+    NoMatch,
+}
+
+/// Evaluates a key policy for `ctx`.
+pub fn evaluate_key_policy(policy: &PolicyDocument, ctx: &RequestContext<'_>) -> KeyPolicyDecision {
+    let (mut direct, mut account) = (false, false);
+    for s in &policy.statements {
+        match (s.effect, cover(s, ctx)) {
+            (_, Cover::No) => {}
+            (Effect::Deny, _) => return KeyPolicyDecision::ExplicitDeny,
+            (Effect::Allow, Cover::Direct) => direct = true,
+            (Effect::Allow, Cover::Account) => account = true,
+        }
+    }
+    if direct {
+        KeyPolicyDecision::AllowDirect
+    } else if account {
+        KeyPolicyDecision::AllowViaAccount
+    } else {
+        KeyPolicyDecision::NoMatch
+    }
+}
+
 fn applies(s: &Statement, ctx: &RequestContext<'_>) -> bool {
-    let principal = principal_listed(&s.principals, ctx) != s.not_principal;
+    let principal = (principal_cover(&s.principals, ctx) != Cover::No) != s.not_principal;
     let action = s.actions.iter().any(|a| glob_match(a, ctx.action, true)) != s.not_action;
     let resource = s
         .resources

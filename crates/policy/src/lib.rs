@@ -15,5 +15,8 @@ pub use document::{
     Condition, ConditionValues, Effect, MAX_POLICY_BYTES, PolicyDocument, PolicyError, Principals,
     SetQualifier, Statement,
 };
-pub use eval::{PolicyDecision, RequestContext, default_policy, evaluate_policy};
+pub use eval::{
+    KeyPolicyDecision, PolicyDecision, RequestContext, default_policy, evaluate_key_policy,
+    evaluate_policy,
+};
 pub use glob::glob_match;

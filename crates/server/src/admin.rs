@@ -96,11 +96,30 @@ pub async fn create_access_key(
     account_id: &str,
     given: Option<(String, Zeroizing<String>)>,
 ) -> Result<NewAccessKey, AdminError> {
+    issue_access_key(store, hsm, account_id, None, None, None, given).await
+}
+
+/// Creates an access key for a principal of `account_id` (`None`: its
+/// root); temporary if `expires_at` is set (then `ASIA…`, with the hash of
+/// its session token).
+pub(crate) async fn issue_access_key(
+    store: &dyn Store,
+    hsm: &HsmClient,
+    account_id: &str,
+    principal_arn: Option<String>,
+    expires_at: Option<i64>,
+    session_token_hash: Option<Vec<u8>>,
+    given: Option<(String, Zeroizing<String>)>,
+) -> Result<NewAccessKey, AdminError> {
     if store.get_account(account_id).await?.is_none() {
         return Err(AdminError::NoSuchAccount(account_id.to_owned()));
     }
     let (id, secret) = match given {
         Some(pair) => pair,
+        None if expires_at.is_some() => (
+            random_access_key_id()?.replacen("AKIA", "ASIA", 1),
+            random_secret()?,
+        ),
         None => (random_access_key_id()?, random_secret()?),
     };
     if id.len() < 16 || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -121,6 +140,9 @@ pub async fn create_access_key(
             sealed_secret: sealed,
             created_at: now_epoch(),
             active: true,
+            principal_arn,
+            expires_at,
+            session_token_hash,
         })
         .await?;
     Ok(NewAccessKey {

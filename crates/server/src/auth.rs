@@ -2,6 +2,7 @@
 //! only a security module can open.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, Method, Uri};
 use dashmap::DashMap;
@@ -12,19 +13,41 @@ use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
 use crate::error::KmsError;
+use crate::identity::{Identity, role_of_session};
 use crate::sigv4::{self, RequestParts};
 
 /// Largest clock difference a signature may have (AWS: 5 minutes).
 pub const MAX_SKEW: time::Duration = time::Duration::minutes(5);
 const SIGNING_KEY_CACHE_MAX: usize = 10_000;
 
+/// How long cached access keys and identities are trusted before they are
+/// re-read from the store (so deactivations and policy changes made with
+/// `strongroom admin` take effect within this time).
+pub const IDENTITY_CACHE_TTL: Duration = Duration::from_secs(5);
+
 /// An authenticated caller.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub struct Caller {
     /// The account the caller acts in.
     pub account_id: String,
     /// The access key that signed the request.
     pub access_key_id: String,
+    /// Who that is, as policy sees it.
+    pub identity: Arc<Identity>,
+    /// The service acting for this caller (authentication proof).
+    pub via_service: Option<String>,
+}
+
+impl Caller {
+    /// A caller signing as `account_id`'s root.
+    pub fn root(account_id: &str, access_key_id: &str) -> Self {
+        Self {
+            account_id: account_id.to_owned(),
+            access_key_id: access_key_id.to_owned(),
+            identity: Arc::new(Identity::root(account_id)),
+            via_service: None,
+        }
+    }
 }
 
 /// Verifies SigV4 signatures, caching access keys and derived signing keys
@@ -33,7 +56,8 @@ pub struct Authenticator {
     store: Arc<dyn Store>,
     hsm: HsmClient,
     region: String,
-    access_keys: DashMap<String, Arc<AccessKeyRecord>>,
+    access_keys: DashMap<String, (Instant, Arc<AccessKeyRecord>)>,
+    identities: DashMap<String, (Instant, Arc<Identity>)>,
     signing_keys: DashMap<(String, String), Arc<Zeroizing<[u8; 32]>>>,
 }
 
@@ -49,13 +73,16 @@ impl Authenticator {
             hsm,
             region,
             access_keys: DashMap::new(),
+            identities: DashMap::new(),
             signing_keys: DashMap::new(),
         }
     }
 
     async fn access_key(&self, id: &str) -> Result<Arc<AccessKeyRecord>, KmsError> {
-        if let Some(k) = self.access_keys.get(id) {
-            return Ok(k.clone());
+        if let Some(k) = self.access_keys.get(id)
+            && k.0.elapsed() < IDENTITY_CACHE_TTL
+        {
+            return Ok(k.1.clone());
         }
         // Well-formed ids only reach the store.
         if id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
@@ -67,8 +94,45 @@ impl Authenticator {
             .await?
             .ok_or(KmsError::UnrecognizedClient)?;
         let rec = Arc::new(rec);
-        self.access_keys.insert(id.to_owned(), rec.clone());
+        self.access_keys
+            .insert(id.to_owned(), (Instant::now(), rec.clone()));
         Ok(rec)
+    }
+
+    /// The identity behind an access key (cached for a few seconds).
+    async fn identity(&self, key: &AccessKeyRecord) -> Result<Arc<Identity>, KmsError> {
+        let name = key
+            .principal_arn
+            .clone()
+            .unwrap_or_else(|| format!("arn:aws:iam::{}:root", key.account_id));
+        if let Some(i) = self.identities.get(&name)
+            && i.0.elapsed() < IDENTITY_CACHE_TTL
+        {
+            return Ok(i.1.clone());
+        }
+        let identity = match &key.principal_arn {
+            None => Identity::root(&key.account_id),
+            Some(arn) => {
+                let (principal, session) = match role_of_session(arn) {
+                    Some(role) => (role, Some(arn.as_str())),
+                    None => (arn.clone(), None),
+                };
+                let p = self
+                    .store
+                    .get_principal(&principal)
+                    .await?
+                    .filter(|p| p.account_id == key.account_id)
+                    .ok_or(KmsError::UnrecognizedClient)?;
+                Identity::of(&p, session).map_err(KmsError::Internal)?
+            }
+        };
+        let identity = Arc::new(identity);
+        if self.identities.len() >= SIGNING_KEY_CACHE_MAX {
+            self.identities.clear();
+        }
+        self.identities
+            .insert(name, (Instant::now(), identity.clone()));
+        Ok(identity)
     }
 
     async fn signing_key(
@@ -187,6 +251,23 @@ impl Authenticator {
         if !key.active {
             return Err(KmsError::UnrecognizedClient);
         }
+        // Temporary credentials: the session token must match, in time.
+        if let Some(expires) = key.expires_at {
+            let token = headers
+                .get("x-amz-security-token")
+                .map(|v| v.as_bytes())
+                .ok_or(KmsError::UnrecognizedClient)?;
+            let ok = key
+                .session_token_hash
+                .as_deref()
+                .is_some_and(|h| constant_time_eq(h, &sha256(token)));
+            if !ok {
+                return Err(KmsError::UnrecognizedClient);
+            }
+            if now.unix_timestamp() >= expires {
+                return Err(KmsError::ExpiredToken);
+            }
+        }
         // Hash the body ourselves: a client-supplied x-amz-content-sha256 is
         // signed as a header but never trusted as the payload hash.
         let payload = hex::encode(sha256(body));
@@ -214,6 +295,8 @@ impl Authenticator {
         Ok(Caller {
             account_id: key.account_id.clone(),
             access_key_id: key.access_key_id.clone(),
+            identity: self.identity(&key).await?,
+            via_service: None,
         })
     }
 }

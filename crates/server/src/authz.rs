@@ -9,13 +9,15 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 use strongroom_policy::{
-    ConditionValues, PolicyDecision, PolicyDocument, RequestContext, evaluate_policy,
+    ConditionValues, KeyPolicyDecision, PolicyDecision, PolicyDocument, RequestContext,
+    evaluate_key_policy, evaluate_policy,
 };
 use strongroom_store::{GrantRecord, KeyRecord};
 use uuid::Uuid;
 
 use crate::auth::Caller;
 use crate::error::KmsError;
+use crate::identity::IdentityKind;
 use crate::protocol::EncryptionContext;
 
 /// What policy needs to know about the request in progress.
@@ -68,6 +70,19 @@ pub async fn scope<F: std::future::Future>(
     conditions.insert("aws:securetransport".into(), vec![meta.secure.to_string()]);
     conditions.insert("kms:calleraccount".into(), vec![caller.account_id.clone()]);
     conditions.insert("aws:principalarn".into(), vec![principal_arn(caller)]);
+    conditions.insert(
+        "aws:principaltype".into(),
+        vec![caller.identity.kind.trail_name().into()],
+    );
+    for (k, v) in &caller.identity.tags {
+        conditions.insert(
+            format!("aws:principaltag/{}", k.to_ascii_lowercase()),
+            vec![v.clone()],
+        );
+    }
+    if let Some(s) = &caller.via_service {
+        conditions.insert("kms:viaservice".into(), vec![s.clone()]);
+    }
     conditions.insert(
         "aws:principalaccount".into(),
         vec![caller.account_id.clone()],
@@ -131,9 +146,9 @@ pub fn note_context(ctx: &Option<EncryptionContext>) {
     note("kms:encryptioncontextkeys", ctx.keys().cloned().collect());
 }
 
-/// The caller's principal ARN (today every caller is its account's root).
+/// The caller's principal ARN, as policies and grants name it.
 pub fn principal_arn(caller: &Caller) -> String {
-    format!("arn:aws:iam::{}:root", caller.account_id)
+    caller.identity.arn.clone()
 }
 
 /// Parsed key policies, by key, checked against the stored text.
@@ -196,9 +211,12 @@ pub fn grant_allows(
     true
 }
 
-/// Whether `caller` may do the current action on `key` (ARN `key_arn`):
-/// an explicit deny in the key policy wins; then an allow in the key
-/// policy, or one of `grants`.
+/// Whether `caller` may do the current action on `key` (ARN `key_arn`),
+/// as AWS decides: an explicit deny in the key policy or the caller's
+/// identity policy wins; then an allow in the key policy that names the
+/// caller, or one that names the caller's account together with an allow in
+/// its identity policy (an account's root needs none; a principal of
+/// another account always needs one), or one of `grants`.
 pub fn authorize(
     cache: &PolicyCache,
     caller: &Caller,
@@ -208,21 +226,22 @@ pub fn authorize(
 ) -> Result<(), KmsError> {
     let facts = FACTS.try_with(|c| c.borrow().clone()).unwrap_or_default();
     let action = facts.action.as_str();
+    let ident = &caller.identity;
+    let is_root = ident.kind == IdentityKind::Root;
+    let same_account = caller.account_id == key.account_id;
     let by_grant = || {
-        let principal = principal_arn(caller);
         grants
             .iter()
-            .any(|g| grant_allows(g, &principal, action, facts.context.as_deref()))
+            .any(|g| grant_allows(g, &ident.arn, action, facts.context.as_deref()))
     };
-    let Some(text) = key.policy.as_deref() else {
-        // The default key policy allows exactly the owning account.
-        return if caller.account_id == key.account_id || by_grant() {
+    // The fast path: the account's root on a key with the default policy.
+    if key.policy.is_none() && is_root && caller.via_service.is_none() {
+        return if same_account || by_grant() {
             Ok(())
         } else {
-            Err(denied(caller, action, key_arn, false))
+            Err(denied(caller, action, key_arn, None))
         };
-    };
-    let doc = cache.get(key, text)?;
+    }
     let mut conditions = facts.conditions;
     conditions.insert("kms:keyspec".into(), vec![key.key_spec.clone()]);
     conditions.insert("kms:keyusage".into(), vec![key.key_usage.clone()]);
@@ -241,33 +260,94 @@ pub fn authorize(
             vec![t.value.clone()],
         );
     }
-    let principal = principal_arn(caller);
     let ctx = RequestContext {
-        principal_arn: &principal,
+        principal_arn: &ident.arn,
         account_id: &caller.account_id,
-        service: None,
+        service: ident.service_name.as_deref(),
         action,
         resource: key_arn,
         conditions: &conditions,
     };
-    match evaluate_policy(&doc.1, &ctx) {
-        PolicyDecision::Allow => Ok(()),
-        PolicyDecision::ExplicitDeny => Err(denied(caller, action, key_arn, true)),
-        PolicyDecision::NoMatch if by_grant() => Ok(()),
-        PolicyDecision::NoMatch => Err(denied(caller, action, key_arn, false)),
+    let identity = match &ident.policy {
+        Some(p) => evaluate_policy(p, &ctx),
+        None => PolicyDecision::NoMatch,
+    };
+    if identity == PolicyDecision::ExplicitDeny {
+        return Err(denied(
+            caller,
+            action,
+            key_arn,
+            Some("an identity-based policy"),
+        ));
+    }
+    let by_key = match key.policy.as_deref() {
+        Some(text) => evaluate_key_policy(&cache.get(key, text)?.1, &ctx),
+        // AWS's default policy names only the owning account.
+        None if same_account && is_root => KeyPolicyDecision::AllowDirect,
+        None if same_account => KeyPolicyDecision::AllowViaAccount,
+        None => KeyPolicyDecision::NoMatch,
+    };
+    let identity_allows = identity == PolicyDecision::Allow;
+    let allowed = match by_key {
+        KeyPolicyDecision::ExplicitDeny => {
+            return Err(denied(
+                caller,
+                action,
+                key_arn,
+                Some("a resource-based policy"),
+            ));
+        }
+        KeyPolicyDecision::AllowDirect => same_account || is_root || identity_allows,
+        KeyPolicyDecision::AllowViaAccount => identity_allows,
+        KeyPolicyDecision::NoMatch => false,
+    };
+    if allowed || by_grant() {
+        Ok(())
+    } else {
+        Err(denied(caller, action, key_arn, None))
     }
 }
 
-/// AWS's wording.
-fn denied(caller: &Caller, action: &str, key_arn: &str, explicit: bool) -> KmsError {
-    let why = if explicit {
-        "with an explicit deny in a resource-based policy".to_string()
-    } else {
-        format!("because no resource-based policy allows the {action} action")
+/// For requests that name no key (CreateKey, ListKeys, ...): the account's
+/// root may; anyone else needs an allow in its identity policy.
+pub fn authorize_keyless(caller: &Caller) -> Result<(), KmsError> {
+    let ident = &caller.identity;
+    if ident.kind == IdentityKind::Root {
+        return Ok(());
+    }
+    let facts = FACTS.try_with(|c| c.borrow().clone()).unwrap_or_default();
+    let ctx = RequestContext {
+        principal_arn: &ident.arn,
+        account_id: &caller.account_id,
+        service: ident.service_name.as_deref(),
+        action: &facts.action,
+        resource: "*",
+        conditions: &facts.conditions,
+    };
+    match ident.policy.as_deref().map(|p| evaluate_policy(p, &ctx)) {
+        Some(PolicyDecision::Allow) => Ok(()),
+        Some(PolicyDecision::ExplicitDeny) => Err(denied(
+            caller,
+            &facts.action,
+            "*",
+            Some("an identity-based policy"),
+        )),
+        _ => Err(KmsError::AccessDenied(format!(
+            "User: {} is not authorized to perform: {} because no identity-based policy allows the {} action",
+            ident.session_arn, facts.action, facts.action
+        ))),
+    }
+}
+
+/// AWS's wording; `explicit` names the kind of policy that denied.
+fn denied(caller: &Caller, action: &str, key_arn: &str, explicit: Option<&str>) -> KmsError {
+    let why = match explicit {
+        Some(kind) => format!("with an explicit deny in {kind}"),
+        None => format!("because no resource-based policy allows the {action} action"),
     };
     KmsError::AccessDenied(format!(
         "User: {} is not authorized to perform: {action} on resource: {key_arn} {why}",
-        principal_arn(caller)
+        caller.identity.session_arn
     ))
 }
 

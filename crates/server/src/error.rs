@@ -89,6 +89,9 @@ pub enum KmsError {
     /// No security module could serve the request now; retryable.
     #[error("{0}")]
     DependencyTimeout(String),
+    /// Temporary credentials past their expiration.
+    #[error("The security token included in the request is expired")]
+    ExpiredToken,
     /// A grant token that names no grant or is malformed.
     #[error("{0}")]
     InvalidGrantToken(String),
@@ -135,6 +138,7 @@ impl KmsError {
             KmsError::ExpiredImportToken(_) => "ExpiredImportTokenException",
             KmsError::IncorrectKeyMaterial(_) => "IncorrectKeyMaterialException",
             KmsError::KmsInvalidSignature(_) => "KMSInvalidSignatureException",
+            KmsError::ExpiredToken => "ExpiredTokenException",
             KmsError::InvalidGrantToken(_) => "InvalidGrantTokenException",
             KmsError::InvalidGrantId(_) => "InvalidGrantIdException",
             KmsError::InvalidArn(_) => "InvalidArnException",

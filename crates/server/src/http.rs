@@ -145,11 +145,11 @@ fn audit_event(
 ) -> AuditEvent {
     let identity = match &s.caller {
         Some(c) => AuditIdentity {
-            kind: "Root",
-            arn: Some(crate::authz::principal_arn(c)),
+            kind: c.identity.kind.trail_name(),
+            arn: Some(c.identity.session_arn.clone()),
             account_id: Some(c.account_id.clone()),
             access_key_id: Some(c.access_key_id.clone()),
-            invoked_by: None,
+            invoked_by: c.via_service.clone(),
         },
         None => AuditIdentity {
             kind: "Unknown",

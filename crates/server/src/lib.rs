@@ -12,6 +12,7 @@ pub mod auth;
 pub mod authz;
 pub mod error;
 pub mod http;
+pub mod identity;
 mod ops;
 pub mod processor;
 pub mod protocol;

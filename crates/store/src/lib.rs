@@ -7,11 +7,13 @@
 
 mod audit;
 mod error;
+mod identity;
 mod model;
 pub mod sqlite;
 
 pub use audit::{AuditQuery, AuditRow, UsageIncrement, UsageRecord};
 pub use error::StoreError;
+pub use identity::{PrincipalKind, PrincipalRecord};
 pub use model::{
     AccessKeyRecord, AccountRecord, AliasRecord, GrantRecord, KeyRecord, KeyState,
     KeyVersionRecord, RotationRecord, Tag,
@@ -162,6 +164,15 @@ pub trait Store: Send + Sync + 'static {
     async fn grant_by_token(&self, token: &str) -> StoreResult<Option<GrantRecord>>;
     /// Deletes a grant; returns whether it existed.
     async fn delete_grant(&self, grant_id: &str) -> StoreResult<bool>;
+
+    /// Creates a user, role or service principal; `AlreadyExists` if taken.
+    async fn create_principal(&self, p: &PrincipalRecord) -> StoreResult<()>;
+    /// Replaces a principal's policy, tags and service name.
+    async fn update_principal(&self, p: &PrincipalRecord) -> StoreResult<()>;
+    /// One principal by ARN.
+    async fn get_principal(&self, arn: &str) -> StoreResult<Option<PrincipalRecord>>;
+    /// An account's principals, by ARN.
+    async fn list_principals(&self, account_id: &str) -> StoreResult<Vec<PrincipalRecord>>;
 
     /// The newest audit record.
     async fn audit_tail(&self) -> StoreResult<Option<AuditRow>>;

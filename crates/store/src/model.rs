@@ -23,6 +23,12 @@ pub struct AccessKeyRecord {
     pub created_at: i64,
     /// Whether it may sign requests.
     pub active: bool,
+    /// The user or role it belongs to (`None`: the account's root).
+    pub principal_arn: Option<String>,
+    /// Temporary credentials: when they stop working (epoch seconds).
+    pub expires_at: Option<i64>,
+    /// Temporary credentials: SHA-256 of the session token.
+    pub session_token_hash: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for AccessKeyRecord {
@@ -31,6 +37,8 @@ impl std::fmt::Debug for AccessKeyRecord {
             .field("access_key_id", &self.access_key_id)
             .field("account_id", &self.account_id)
             .field("active", &self.active)
+            .field("principal_arn", &self.principal_arn)
+            .field("expires_at", &self.expires_at)
             .finish_non_exhaustive()
     }
 }

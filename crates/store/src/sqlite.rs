@@ -15,6 +15,7 @@ use crate::{
 
 mod audit;
 mod grants;
+mod identities;
 mod migrations;
 mod rotation;
 mod sealed;
@@ -177,15 +178,7 @@ fn alias_from_row(row: &Row<'_>) -> rusqlite::Result<AliasRecord> {
     })
 }
 
-fn access_key_from_row(row: &Row<'_>) -> rusqlite::Result<AccessKeyRecord> {
-    Ok(AccessKeyRecord {
-        access_key_id: row.get(0)?,
-        account_id: row.get(1)?,
-        sealed_secret: row.get(2)?,
-        created_at: row.get(3)?,
-        active: row.get(4)?,
-    })
-}
+use identities::{ACCESS_KEY_COLUMNS, access_key_from_row};
 
 fn tags_json(k: &KeyRecord) -> StoreResult<String> {
     serde_json::to_string(&k.tags).map_err(|e| StoreError::Corrupt(e.to_string()))
@@ -251,24 +244,14 @@ impl Store for SqliteStore {
 
     async fn put_access_key(&self, k: &AccessKeyRecord) -> StoreResult<()> {
         let k = k.clone();
-        self.run(move |c| {
-            c.execute(
-                "INSERT INTO access_keys (access_key_id, account_id, sealed_secret, created_at, active) \
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![k.access_key_id, k.account_id, k.sealed_secret, k.created_at, k.active],
-            )
-            .map_err(|e| if is_unique_violation(&e) { StoreError::AlreadyExists(k.access_key_id.clone()) } else { db(e) })?;
-            Ok(())
-        })
-        .await
+        self.run(move |c| identities::put_access_key(c, &k)).await
     }
 
     async fn get_access_key(&self, access_key_id: &str) -> StoreResult<Option<AccessKeyRecord>> {
         let id = access_key_id.to_owned();
         self.run(move |c| {
             c.query_row(
-                "SELECT access_key_id, account_id, sealed_secret, created_at, active FROM access_keys \
-                 WHERE access_key_id = ?1",
+                &format!("SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE access_key_id = ?1"),
                 [id],
                 access_key_from_row,
             )
@@ -282,10 +265,9 @@ impl Store for SqliteStore {
         let id = account_id.to_owned();
         self.run(move |c| {
             let mut s = c
-                .prepare(
-                    "SELECT access_key_id, account_id, sealed_secret, created_at, active FROM access_keys \
-                     WHERE account_id = ?1 ORDER BY access_key_id",
-                )
+                .prepare(&format!(
+                    "SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE account_id = ?1 ORDER BY access_key_id"
+                ))
                 .map_err(db)?;
             let rows = s.query_map([id], access_key_from_row).map_err(db)?;
             rows.collect::<Result<_, _>>().map_err(db)
@@ -572,6 +554,26 @@ impl Store for SqliteStore {
     async fn delete_grant(&self, grant_id: &str) -> StoreResult<bool> {
         let g = grant_id.to_owned();
         self.run(move |c| grants::delete(c, &g)).await
+    }
+
+    async fn create_principal(&self, p: &crate::PrincipalRecord) -> StoreResult<()> {
+        let p = p.clone();
+        self.run(move |c| identities::create_principal(c, &p)).await
+    }
+
+    async fn update_principal(&self, p: &crate::PrincipalRecord) -> StoreResult<()> {
+        let p = p.clone();
+        self.run(move |c| identities::update_principal(c, &p)).await
+    }
+
+    async fn get_principal(&self, arn: &str) -> StoreResult<Option<crate::PrincipalRecord>> {
+        let a = arn.to_owned();
+        self.run(move |c| identities::get_principal(c, &a)).await
+    }
+
+    async fn list_principals(&self, account_id: &str) -> StoreResult<Vec<crate::PrincipalRecord>> {
+        let a = account_id.to_owned();
+        self.run(move |c| identities::list_principals(c, &a)).await
     }
 
     async fn audit_tail(&self) -> StoreResult<Option<AuditRow>> {

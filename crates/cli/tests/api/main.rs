@@ -11,6 +11,7 @@ mod crypto;
 mod extensions;
 mod grants;
 mod hsm_process;
+mod identities;
 mod import;
 mod isolation;
 mod key_policy;

@@ -20,6 +20,15 @@ pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
     "UpdatePrimaryRegion",
 ];
 
+/// Operations that name no key: only identity policies govern them.
+const KEYLESS: &[&str] = &[
+    "CreateKey",
+    "ListKeys",
+    "ListAliases",
+    "GenerateRandom",
+    "ListRetirableGrants",
+];
+
 fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, KmsError> {
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         None => return Ok(T::default()),
@@ -62,6 +71,9 @@ impl Processor {
     }
 
     async fn route(&self, caller: &Caller, op: &str, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+        if KEYLESS.contains(&op) {
+            crate::authz::authorize_keyless(caller)?;
+        }
         match op {
             "CreateKey" => json(self.create_key(caller, parse(body)?).await?),
             "DescribeKey" => json(self.describe_key(caller, parse(body)?).await?),

@@ -122,6 +122,23 @@ const MIGRATIONS: &[(i64, &str)] = &[
             PRIMARY KEY (account_id, operation, key_id, hour)
         );",
     ),
+    (
+        10,
+        "CREATE TABLE principals (
+            arn TEXT PRIMARY KEY,
+            account_id TEXT NOT NULL REFERENCES accounts(id),
+            kind TEXT NOT NULL,
+            name TEXT NOT NULL,
+            policy TEXT,
+            tags TEXT NOT NULL DEFAULT '[]',
+            service_name TEXT,
+            created_at INTEGER NOT NULL
+        );
+        CREATE UNIQUE INDEX principals_by_service ON principals(service_name) WHERE service_name IS NOT NULL;
+        ALTER TABLE access_keys ADD COLUMN principal_arn TEXT;
+        ALTER TABLE access_keys ADD COLUMN expires_at INTEGER;
+        ALTER TABLE access_keys ADD COLUMN session_token_hash BLOB;",
+    ),
 ];
 
 /// The newest schema version this binary knows.

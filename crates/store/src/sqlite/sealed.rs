@@ -56,7 +56,7 @@ pub(super) fn list_all_access_keys(
 ) -> StoreResult<Vec<AccessKeyRecord>> {
     let mut s = c
         .prepare(
-            "SELECT access_key_id, account_id, sealed_secret, created_at, active FROM access_keys \
+            "SELECT access_key_id, account_id, sealed_secret, created_at, active, principal_arn, expires_at, session_token_hash FROM access_keys \
              WHERE access_key_id > ?1 ORDER BY access_key_id LIMIT ?2",
         )
         .map_err(db)?;

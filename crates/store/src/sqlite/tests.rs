@@ -209,6 +209,9 @@ async fn accounts_and_access_keys() {
         sealed_secret: vec![1, 2, 3],
         created_at: 0,
         active: true,
+        principal_arn: Some("arn:aws:sts::111122223333:assumed-role/r/s".into()),
+        expires_at: Some(99),
+        session_token_hash: Some(vec![5; 32]),
     };
     s.put_access_key(&ak).await.unwrap();
     assert_eq!(s.get_access_key("AKIATEST").await.unwrap().unwrap(), ak);
@@ -253,6 +256,9 @@ async fn sealed_material_pages_in_order_and_swaps_only_if_unchanged() {
             sealed_secret: vec![1; 40],
             created_at: 0,
             active: true,
+            principal_arn: None,
+            expires_at: None,
+            session_token_hash: None,
         })
         .await
         .unwrap();
@@ -488,4 +494,37 @@ async fn grants_round_trip_and_go_with_their_key() {
     s.delete_key(k.id).await.unwrap();
     assert!(s.list_grants(k.id).await.unwrap().is_empty());
     assert!(!s.delete_grant(&g.grant_id).await.unwrap());
+}
+
+#[tokio::test]
+async fn principals_round_trip() {
+    let s = store_with_account().await;
+    let mut p = crate::PrincipalRecord {
+        arn: "arn:aws:iam::111122223333:user/alice".into(),
+        account_id: "111122223333".into(),
+        kind: crate::PrincipalKind::User,
+        name: "alice".into(),
+        policy: None,
+        tags: vec![Tag {
+            key: "team".into(),
+            value: "a".into(),
+        }],
+        service_name: None,
+        created_at: 3,
+    };
+    s.create_principal(&p).await.unwrap();
+    assert!(matches!(
+        s.create_principal(&p).await,
+        Err(StoreError::AlreadyExists(_))
+    ));
+    assert_eq!(s.get_principal(&p.arn).await.unwrap(), Some(p.clone()));
+    p.policy = Some("{}".into());
+    s.update_principal(&p).await.unwrap();
+    assert_eq!(s.list_principals("111122223333").await.unwrap(), vec![p]);
+    assert!(
+        s.get_principal("arn:aws:iam::111122223333:user/bob")
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
