@@ -115,6 +115,17 @@ impl KmsHttpClient {
 
     /// Sends operation `op` with JSON `body`; returns status and body.
     pub async fn call(&self, op: &str, body: Vec<u8>) -> anyhow::Result<(u16, bytes::Bytes)> {
+        self.call_with_headers(op, body, &[]).await
+    }
+
+    /// Like [`Self::call`], with extra (signed) headers, e.g. an
+    /// authentication proof.
+    pub async fn call_with_headers(
+        &self,
+        op: &str,
+        body: Vec<u8>,
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<(u16, bytes::Bytes)> {
         let amz_date = sigv4::format_amz_date(time::OffsetDateTime::now_utc());
         let mut headers = HeaderMap::new();
         headers.insert(
@@ -128,9 +139,17 @@ impl KmsHttpClient {
             HeaderValue::from_str(&format!("TrentService.{op}"))?,
         );
         let payload = hex::encode(strongroom_crypto::sha256(&body));
-        let signed: Vec<String> = ["content-type", "host", "x-amz-date", "x-amz-target"]
+        let mut signed: Vec<String> = ["content-type", "host", "x-amz-date", "x-amz-target"]
             .map(String::from)
             .to_vec();
+        for (name, value) in extra {
+            headers.insert(
+                reqwest::header::HeaderName::from_bytes(name.as_bytes())?,
+                HeaderValue::from_str(value)?,
+            );
+            signed.push(name.to_ascii_lowercase());
+        }
+        signed.sort();
         let parts = RequestParts {
             method: "POST",
             path: "/",
@@ -167,7 +186,19 @@ impl KmsHttpClient {
         op: &str,
         body: serde_json::Value,
     ) -> anyhow::Result<serde_json::Value> {
-        let (status, bytes) = self.call(op, serde_json::to_vec(&body)?).await?;
+        self.call_json_with_headers(op, body, &[]).await
+    }
+
+    /// Like [`Self::call_json`], with extra (signed) headers.
+    pub async fn call_json_with_headers(
+        &self,
+        op: &str,
+        body: serde_json::Value,
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<serde_json::Value> {
+        let (status, bytes) = self
+            .call_with_headers(op, serde_json::to_vec(&body)?, extra)
+            .await?;
         if status != 200 {
             return Err(KmsCallError::from_response(op, status, &bytes).into());
         }

@@ -25,6 +25,9 @@ const SIGNING_KEY_CACHE_MAX: usize = 10_000;
 /// `strongroom admin` take effect within this time).
 pub const IDENTITY_CACHE_TTL: Duration = Duration::from_secs(5);
 
+/// (access key id, `YYYYMMDD`, SigV4 service) of a derived signing key.
+type SigningKeyId = (String, String, String);
+
 /// An authenticated caller.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -58,7 +61,7 @@ pub struct Authenticator {
     region: String,
     access_keys: DashMap<String, (Instant, Arc<AccessKeyRecord>)>,
     identities: DashMap<String, (Instant, Arc<Identity>)>,
-    signing_keys: DashMap<(String, String), Arc<Zeroizing<[u8; 32]>>>,
+    signing_keys: DashMap<SigningKeyId, Arc<Zeroizing<[u8; 32]>>>,
 }
 
 fn sig_error(msg: impl Into<String>) -> KmsError {
@@ -139,15 +142,20 @@ impl Authenticator {
         &self,
         key: &AccessKeyRecord,
         date: &str,
+        service: &str,
     ) -> Result<Arc<Zeroizing<[u8; 32]>>, KmsError> {
-        let cache_key = (key.access_key_id.clone(), date.to_owned());
+        let cache_key = (
+            key.access_key_id.clone(),
+            date.to_owned(),
+            service.to_owned(),
+        );
         if let Some(k) = self.signing_keys.get(&cache_key) {
             return Ok(k.clone());
         }
         let scope = SigV4Scope {
             date: date.to_owned(),
             region: self.region.clone(),
-            service: "kms".into(),
+            service: service.to_owned(),
         };
         let derived = match self
             .hsm
@@ -190,6 +198,46 @@ impl Authenticator {
         body: &[u8],
         now: OffsetDateTime,
     ) -> Result<Caller, KmsError> {
+        // Hash the body ourselves: a client-supplied x-amz-content-sha256 is
+        // signed as a header but never trusted as the payload hash.
+        let payload = hex::encode(sha256(body));
+        let key = self
+            .verify(method, uri, headers, &payload, now, "kms")
+            .await?;
+        self.caller_for(&key).await
+    }
+
+    /// The caller an access key stands for.
+    pub async fn caller_for(&self, key: &AccessKeyRecord) -> Result<Caller, KmsError> {
+        Ok(Caller {
+            account_id: key.account_id.clone(),
+            access_key_id: key.access_key_id.clone(),
+            identity: self.identity(key).await?,
+            via_service: None,
+        })
+    }
+
+    /// The access key record behind an access key id, if it is active.
+    pub async fn active_key(&self, id: &str) -> Result<Arc<AccessKeyRecord>, KmsError> {
+        let key = self.access_key(id).await?;
+        if !key.active {
+            return Err(KmsError::UnrecognizedClient);
+        }
+        Ok(key)
+    }
+
+    /// Verifies a SigV4 signature scoped to `service` in our region, over a
+    /// payload whose SHA-256 is `payload_sha256_hex`; returns the signer's
+    /// access key.
+    pub async fn verify(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        payload_sha256_hex: &str,
+        now: OffsetDateTime,
+        service: &str,
+    ) -> Result<Arc<AccessKeyRecord>, KmsError> {
         let Some(value) = headers.get("authorization") else {
             return Err(KmsError::MissingAuthenticationToken);
         };
@@ -235,9 +283,9 @@ impl Authenticator {
                 sigv4::format_amz_date(now)
             )));
         }
-        if auth.service != "kms" {
+        if auth.service != service {
             return Err(sig_error(format!(
-                "Credential should be scoped to correct service: 'kms', not '{}'.",
+                "Credential should be scoped to correct service: '{service}', not '{}'.",
                 auth.service
             )));
         }
@@ -268,20 +316,17 @@ impl Authenticator {
                 return Err(KmsError::ExpiredToken);
             }
         }
-        // Hash the body ourselves: a client-supplied x-amz-content-sha256 is
-        // signed as a header but never trusted as the payload hash.
-        let payload = hex::encode(sha256(body));
         let parts = RequestParts {
             method: method.as_str(),
             path: uri.path(),
             query: uri.query().unwrap_or(""),
             headers,
             authority: uri.authority().map(|a| a.as_str()),
-            payload_sha256_hex: &payload,
+            payload_sha256_hex,
         };
         let creq = sigv4::canonical_request(&parts, &auth.signed_headers, true)
             .map_err(|e| KmsError::IncompleteSignature(e.to_string()))?;
-        let signing_key = self.signing_key(&key, &auth.date).await?;
+        let signing_key = self.signing_key(&key, &auth.date, service).await?;
         let expected = sigv4::signature(
             &signing_key,
             &sigv4::string_to_sign(amz_date, &auth.scope(), &creq),
@@ -292,11 +337,6 @@ impl Authenticator {
                  Secret Access Key and signing method. Consult the service documentation for details.",
             ));
         }
-        Ok(Caller {
-            account_id: key.account_id.clone(),
-            access_key_id: key.access_key_id.clone(),
-            identity: self.identity(&key).await?,
-            via_service: None,
-        })
+        Ok(key)
     }
 }

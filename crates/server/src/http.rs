@@ -28,6 +28,8 @@ pub struct AppState {
     pub auth: Authenticator,
     /// The audit trail every request is recorded in.
     pub audit: AuditLog,
+    /// Authentication proofs for services acting for customers.
+    pub proofs: crate::proof::Proofs,
 }
 
 /// What the connection knows about a request's origin (set per connection).
@@ -107,7 +109,7 @@ async fn serve(
         return served;
     }
     let now = time::OffsetDateTime::now_utc();
-    let caller = match state
+    let mut caller = match state
         .auth
         .authenticate(&parts.method, &parts.uri, &parts.headers, &body, now)
         .await
@@ -118,6 +120,18 @@ async fn serve(
             return served;
         }
     };
+    // A service presenting a proof acts as the customer, via itself.
+    if let Some(proof) = parts.headers.get(crate::proof::PROOF_HEADER) {
+        let proof = proof.to_str().unwrap_or("");
+        match state.proofs.accept(&state.auth, &caller, proof).await {
+            Ok(customer) => caller = customer,
+            Err(e) => {
+                served.caller = Some(caller);
+                served.result = Err(e);
+                return served;
+            }
+        }
+    }
     served.caller = Some(caller.clone());
     if !content_type_ok(parts.headers.get(header::CONTENT_TYPE)) {
         served.result = Err(KmsError::Serialization(format!(
@@ -131,6 +145,21 @@ async fn serve(
         ));
         return served;
     };
+    if op == "CreateAuthenticationProof" {
+        served.result = match serde_json::from_slice(&body) {
+            Ok(req) => state
+                .proofs
+                .create(&state.auth, &caller, req)
+                .await
+                .and_then(|r| {
+                    serde_json::to_vec(&r).map_err(|e| KmsError::Internal(e.to_string()))
+                }),
+            Err(e) => Err(KmsError::Serialization(format!(
+                "Could not parse the request body: {e}"
+            ))),
+        };
+        return served;
+    }
     let (result, facts) = state.processor.dispatch(&caller, meta, op, &body).await;
     served.result = result;
     served.facts = facts;

@@ -15,6 +15,7 @@ pub mod http;
 pub mod identity;
 mod ops;
 pub mod processor;
+pub mod proof;
 pub mod protocol;
 mod server;
 pub mod sigv4;

@@ -119,6 +119,7 @@ pub async fn start(
     .map_err(|e| std::io::Error::other(e.to_string()))?;
     let state = Arc::new(AppState {
         processor: processor.clone(),
+        proofs: crate::proof::Proofs::new(store.clone(), hsm.clone(), config.region.clone()),
         auth: Authenticator::new(store, hsm, config.region.clone()),
         audit,
     });

@@ -174,6 +174,20 @@ pub trait Store: Send + Sync + 'static {
     /// An account's principals, by ARN.
     async fn list_principals(&self, account_id: &str) -> StoreResult<Vec<PrincipalRecord>>;
 
+    /// A secret of the service itself (sealed by a module), by name.
+    async fn get_service_secret(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
+    /// Stores a service secret unless one with that name exists; returns
+    /// the one stored (so racing frontends agree on one).
+    async fn put_service_secret(&self, name: &str, sealed: &[u8]) -> StoreResult<Vec<u8>>;
+    /// Replaces a service secret if it is still `old` (after its domain-key
+    /// generation was retired); returns the one stored.
+    async fn replace_service_secret(
+        &self,
+        name: &str,
+        old: &[u8],
+        new: &[u8],
+    ) -> StoreResult<Vec<u8>>;
+
     /// The newest audit record.
     async fn audit_tail(&self) -> StoreResult<Option<AuditRow>>;
     /// Appends audit records that continue the chain (`Conflict` if the

@@ -576,6 +576,57 @@ impl Store for SqliteStore {
         self.run(move |c| identities::list_principals(c, &a)).await
     }
 
+    async fn get_service_secret(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        let n = name.to_owned();
+        self.run(move |c| {
+            c.query_row(
+                "SELECT sealed FROM service_secrets WHERE name = ?1",
+                [n],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db)
+        })
+        .await
+    }
+
+    async fn put_service_secret(&self, name: &str, sealed: &[u8]) -> StoreResult<Vec<u8>> {
+        let (n, s) = (name.to_owned(), sealed.to_vec());
+        self.run(move |c| {
+            c.execute(
+                "INSERT OR IGNORE INTO service_secrets (name, sealed, created_at) VALUES (?1, ?2, strftime('%s','now'))",
+                params![n, s],
+            )
+            .map_err(db)?;
+            c.query_row("SELECT sealed FROM service_secrets WHERE name = ?1", [n], |r| r.get(0))
+                .map_err(db)
+        })
+        .await
+    }
+
+    async fn replace_service_secret(
+        &self,
+        name: &str,
+        old: &[u8],
+        new: &[u8],
+    ) -> StoreResult<Vec<u8>> {
+        let (n, o, s) = (name.to_owned(), old.to_vec(), new.to_vec());
+        self.run(move |c| {
+            c.execute(
+                "UPDATE service_secrets SET sealed = ?3 WHERE name = ?1 AND sealed = ?2",
+                params![n, o, s],
+            )
+            .map_err(db)?;
+            c.query_row(
+                "SELECT sealed FROM service_secrets WHERE name = ?1",
+                [n],
+                |r| r.get(0),
+            )
+            .map_err(db)
+        })
+        .await
+    }
+
     async fn audit_tail(&self) -> StoreResult<Option<AuditRow>> {
         self.run(audit::tail).await
     }

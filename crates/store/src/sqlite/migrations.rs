@@ -139,6 +139,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
         ALTER TABLE access_keys ADD COLUMN expires_at INTEGER;
         ALTER TABLE access_keys ADD COLUMN session_token_hash BLOB;",
     ),
+    (
+        11,
+        "CREATE TABLE service_secrets (
+            name TEXT PRIMARY KEY,
+            sealed BLOB NOT NULL,
+            created_at INTEGER NOT NULL
+        );",
+    ),
 ];
 
 /// The newest schema version this binary knows.
