@@ -60,6 +60,10 @@ pub struct AuditEvent {
     pub context: Vec<(String, String)>,
     /// AWS error code and message, if it failed.
     pub error: Option<(String, String)>,
+    /// Where the event happened (`kms.amazonaws.com` when `None`).
+    pub event_source: Option<&'static str>,
+    /// Event-specific data (a module log record, for module events).
+    pub additional: Option<Value>,
 }
 
 /// Settings of the audit trail.
@@ -184,6 +188,8 @@ struct EventJson<'a> {
     resources: Vec<ResourceJson<'a>>,
     event_type: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    additional_event_data: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     error_code: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     error_message: Option<&'a str>,
@@ -201,7 +207,7 @@ fn event_json(e: &AuditEvent, seq: i64, config: &AuditConfig) -> String {
         event_version: "1.08",
         sequence: seq,
         event_time: rfc3339_ms(e.time_ms),
-        event_source: "kms.amazonaws.com",
+        event_source: e.event_source.unwrap_or("kms.amazonaws.com"),
         event_name: &e.operation,
         aws_region: &config.region,
         request_id: &e.request_id,
@@ -232,7 +238,12 @@ fn event_json(e: &AuditEvent, seq: i64, config: &AuditConfig) -> String {
                 kind: "AWS::KMS::Key",
             })
             .collect(),
-        event_type: "AwsApiCall",
+        event_type: if e.event_source.is_some() {
+            "ModuleEvent"
+        } else {
+            "AwsApiCall"
+        },
+        additional_event_data: e.additional.as_ref(),
         error_code: e.error.as_ref().map(|(c, _)| c.as_str()),
         error_message: e.error.as_ref().map(|(_, m)| m.as_str()),
     };

@@ -204,6 +204,8 @@ fn audit_event(
             .as_ref()
             .err()
             .map(|e| (e.type_name().to_owned(), e.to_string())),
+        event_source: None,
+        additional: None,
     }
 }
 

@@ -13,6 +13,7 @@ pub mod authz;
 pub mod error;
 pub mod http;
 pub mod identity;
+pub mod module_logs;
 mod ops;
 pub mod processor;
 pub mod proof;

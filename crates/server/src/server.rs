@@ -117,6 +117,8 @@ pub async fn start(
     )
     .await
     .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let (hsm_for_logs, store_for_logs, audit_for_logs) =
+        (hsm.clone(), store.clone(), audit.clone());
     let state = Arc::new(AppState {
         processor: processor.clone(),
         proofs: crate::proof::Proofs::new(store.clone(), hsm.clone(), config.region.clone()),
@@ -140,6 +142,12 @@ pub async fn start(
     tasks.spawn(deletion_sweeper(
         processor.clone(),
         config.deletion_sweep_interval,
+        rx.clone(),
+    ));
+    tasks.spawn(module_log_collector(
+        hsm_for_logs,
+        store_for_logs,
+        audit_for_logs,
         rx,
     ));
     tracing::info!(%local_addr, tls = config.tls.is_some(), region = %config.region, "serving the AWS KMS API");
@@ -214,6 +222,27 @@ async fn accept_loop(
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
         });
+    }
+}
+
+/// How often module logs are copied into the audit trail.
+pub const MODULE_LOG_INTERVAL: Duration = Duration::from_secs(3);
+
+async fn module_log_collector(
+    hsm: HsmClient,
+    store: Arc<dyn Store>,
+    audit: crate::audit::AuditLog,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(MODULE_LOG_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if let Err(e) = crate::module_logs::collect(&hsm, &store, &audit).await {
+            tracing::warn!(error = %e, "copying module logs into the audit trail failed; will retry");
+        }
     }
 }
 

@@ -188,6 +188,16 @@ pub trait Store: Send + Sync + 'static {
         new: &[u8],
     ) -> StoreResult<Vec<u8>>;
 
+    /// How far a module's log has been copied into the audit trail.
+    async fn module_log_cursor(&self, module_id: &str, log_id: u64) -> StoreResult<u64>;
+    /// Records how far a module's log has been copied.
+    async fn set_module_log_cursor(
+        &self,
+        module_id: &str,
+        log_id: u64,
+        offset: u64,
+    ) -> StoreResult<()>;
+
     /// The newest audit record.
     async fn audit_tail(&self) -> StoreResult<Option<AuditRow>>;
     /// Appends audit records that continue the chain (`Conflict` if the

@@ -627,6 +627,41 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn module_log_cursor(&self, module_id: &str, log_id: u64) -> StoreResult<u64> {
+        let m = module_id.to_owned();
+        self.run(move |c| {
+            let v: Option<i64> = c
+                .query_row(
+                    "SELECT offset FROM module_log_cursors WHERE module_id = ?1 AND log_id = ?2",
+                    params![m, log_id as i64],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(db)?;
+            Ok(v.unwrap_or(0) as u64)
+        })
+        .await
+    }
+
+    async fn set_module_log_cursor(
+        &self,
+        module_id: &str,
+        log_id: u64,
+        offset: u64,
+    ) -> StoreResult<()> {
+        let m = module_id.to_owned();
+        self.run(move |c| {
+            c.execute(
+                "INSERT INTO module_log_cursors (module_id, log_id, offset) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (module_id, log_id) DO UPDATE SET offset = excluded.offset",
+                params![m, log_id as i64, offset as i64],
+            )
+            .map_err(db)?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn audit_tail(&self) -> StoreResult<Option<AuditRow>> {
         self.run(audit::tail).await
     }

@@ -223,6 +223,39 @@ async fn three_module_domain_from_ceremony_to_recovery() {
     for call in calls.collect::<Vec<_>>() {
         call.await.unwrap();
     }
+    // The modules' own logs (the quorum-signed ceremony) reach the
+    // frontend's audit trail, next to the API requests.
+    let mut module_commands = Vec::new();
+    for _ in 0..100 {
+        module_commands = dev
+            .store
+            .query_audit(&strongroom_store::AuditQuery {
+                limit: 100_000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| serde_json::from_str::<serde_json::Value>(&r.record).unwrap())
+            .filter(|r| {
+                r["eventSource"] == "strongroom-hsm" && r["eventName"] == "Module:CreateDomain"
+            })
+            .collect();
+        if !module_commands.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let create = module_commands
+        .first()
+        .expect("CreateDomain copied from a module log");
+    assert_eq!(
+        create["additionalEventData"]["detail"]["signers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
     // A VOLATILE key goes into every member's memory only: any of them
     // decrypts it (requests rotate over all three).
     let raw = strongroom_cli::client::KmsHttpClient::new(

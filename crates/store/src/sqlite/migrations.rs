@@ -147,6 +147,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
             created_at INTEGER NOT NULL
         );",
     ),
+    (
+        12,
+        "CREATE TABLE module_log_cursors (
+            module_id TEXT NOT NULL,
+            log_id INTEGER NOT NULL,
+            offset INTEGER NOT NULL,
+            PRIMARY KEY (module_id, log_id)
+        );",
+    ),
 ];
 
 /// The newest schema version this binary knows.
