@@ -64,13 +64,16 @@ fn blob(v: &Value, field: &str) -> anyhow::Result<Vec<u8>> {
 }
 
 /// Creates a symmetric key; returns its ARN.
-pub async fn create_key(c: &KmsHttpClient, description: Option<&str>) -> anyhow::Result<String> {
-    let r = c
-        .call_json(
-            "CreateKey",
-            json!({"Description": description.unwrap_or("")}),
-        )
-        .await?;
+pub async fn create_key(
+    c: &KmsHttpClient,
+    description: Option<&str>,
+    policy: Option<&str>,
+) -> anyhow::Result<String> {
+    let mut req = json!({"Description": description.unwrap_or("")});
+    if let Some(p) = policy {
+        req["Policy"] = json!(p);
+    }
+    let r = c.call_json("CreateKey", req).await?;
     r["KeyMetadata"]["Arn"]
         .as_str()
         .map(str::to_owned)

@@ -84,6 +84,9 @@ pub enum KmsAction {
     CreateKey {
         #[arg(long)]
         description: Option<String>,
+        /// Key policy (JSON text, or @FILE).
+        #[arg(long)]
+        policy: Option<String>,
     },
     /// Print the ARN of every key of the account.
     ListKeys,
@@ -174,8 +177,19 @@ pub async fn run(endpoint: EndpointArgs, action: KmsAction) -> anyhow::Result<()
             }
         }
         KmsAction::Revoke { key_id } => kms::revoke(&c, &key_id).await?,
-        KmsAction::CreateKey { description } => {
-            println!("{}", kms::create_key(&c, description.as_deref()).await?)
+        KmsAction::CreateKey {
+            description,
+            policy,
+        } => {
+            let policy = match policy.as_deref().map(|p| p.strip_prefix('@').ok_or(p)) {
+                Some(Ok(path)) => Some(std::fs::read_to_string(path)?),
+                Some(Err(text)) => Some(text.to_string()),
+                None => None,
+            };
+            println!(
+                "{}",
+                kms::create_key(&c, description.as_deref(), policy.as_deref()).await?
+            )
         }
         KmsAction::ListKeys => {
             for arn in kms::list_keys(&c).await? {

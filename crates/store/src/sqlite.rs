@@ -19,6 +19,7 @@ mod identities;
 mod migrations;
 mod rotation;
 mod sealed;
+mod service_state;
 
 /// A store in one SQLite database file.
 #[derive(Clone)]
@@ -178,7 +179,7 @@ fn alias_from_row(row: &Row<'_>) -> rusqlite::Result<AliasRecord> {
     })
 }
 
-use identities::{ACCESS_KEY_COLUMNS, access_key_from_row};
+use identities::access_key_from_row;
 
 fn tags_json(k: &KeyRecord) -> StoreResult<String> {
     serde_json::to_string(&k.tags).map_err(|e| StoreError::Corrupt(e.to_string()))
@@ -188,58 +189,16 @@ fn tags_json(k: &KeyRecord) -> StoreResult<String> {
 impl Store for SqliteStore {
     async fn create_account(&self, a: &AccountRecord) -> StoreResult<()> {
         let a = a.clone();
-        self.run(move |c| {
-            c.execute(
-                "INSERT INTO accounts (id, created_at) VALUES (?1, ?2)",
-                params![a.id, a.created_at],
-            )
-            .map_err(|e| {
-                if is_unique_violation(&e) {
-                    StoreError::AlreadyExists(a.id.clone())
-                } else {
-                    db(e)
-                }
-            })?;
-            Ok(())
-        })
-        .await
+        self.run(move |c| identities::create_account(c, &a)).await
     }
 
     async fn get_account(&self, id: &str) -> StoreResult<Option<AccountRecord>> {
         let id = id.to_owned();
-        self.run(move |c| {
-            c.query_row(
-                "SELECT id, created_at FROM accounts WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok(AccountRecord {
-                        id: r.get(0)?,
-                        created_at: r.get(1)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(db)
-        })
-        .await
+        self.run(move |c| identities::get_account(c, &id)).await
     }
 
     async fn list_accounts(&self) -> StoreResult<Vec<AccountRecord>> {
-        self.run(|c| {
-            let mut s = c
-                .prepare("SELECT id, created_at FROM accounts ORDER BY id")
-                .map_err(db)?;
-            let rows = s
-                .query_map([], |r| {
-                    Ok(AccountRecord {
-                        id: r.get(0)?,
-                        created_at: r.get(1)?,
-                    })
-                })
-                .map_err(db)?;
-            rows.collect::<Result<_, _>>().map_err(db)
-        })
-        .await
+        self.run(identities::list_accounts).await
     }
 
     async fn put_access_key(&self, k: &AccessKeyRecord) -> StoreResult<()> {
@@ -249,30 +208,13 @@ impl Store for SqliteStore {
 
     async fn get_access_key(&self, access_key_id: &str) -> StoreResult<Option<AccessKeyRecord>> {
         let id = access_key_id.to_owned();
-        self.run(move |c| {
-            c.query_row(
-                &format!("SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE access_key_id = ?1"),
-                [id],
-                access_key_from_row,
-            )
-            .optional()
-            .map_err(db)
-        })
-        .await
+        self.run(move |c| identities::get_access_key(c, &id)).await
     }
 
     async fn list_access_keys(&self, account_id: &str) -> StoreResult<Vec<AccessKeyRecord>> {
         let id = account_id.to_owned();
-        self.run(move |c| {
-            let mut s = c
-                .prepare(&format!(
-                    "SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE account_id = ?1 ORDER BY access_key_id"
-                ))
-                .map_err(db)?;
-            let rows = s.query_map([id], access_key_from_row).map_err(db)?;
-            rows.collect::<Result<_, _>>().map_err(db)
-        })
-        .await
+        self.run(move |c| identities::list_access_keys(c, &id))
+            .await
     }
 
     async fn create_key(&self, k: &KeyRecord, v: Option<&KeyVersionRecord>) -> StoreResult<()> {
@@ -578,30 +520,13 @@ impl Store for SqliteStore {
 
     async fn get_service_secret(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
         let n = name.to_owned();
-        self.run(move |c| {
-            c.query_row(
-                "SELECT sealed FROM service_secrets WHERE name = ?1",
-                [n],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db)
-        })
-        .await
+        self.run(move |c| service_state::get_secret(c, &n)).await
     }
 
     async fn put_service_secret(&self, name: &str, sealed: &[u8]) -> StoreResult<Vec<u8>> {
         let (n, s) = (name.to_owned(), sealed.to_vec());
-        self.run(move |c| {
-            c.execute(
-                "INSERT OR IGNORE INTO service_secrets (name, sealed, created_at) VALUES (?1, ?2, strftime('%s','now'))",
-                params![n, s],
-            )
-            .map_err(db)?;
-            c.query_row("SELECT sealed FROM service_secrets WHERE name = ?1", [n], |r| r.get(0))
-                .map_err(db)
-        })
-        .await
+        self.run(move |c| service_state::put_secret(c, &n, &s))
+            .await
     }
 
     async fn replace_service_secret(
@@ -611,36 +536,14 @@ impl Store for SqliteStore {
         new: &[u8],
     ) -> StoreResult<Vec<u8>> {
         let (n, o, s) = (name.to_owned(), old.to_vec(), new.to_vec());
-        self.run(move |c| {
-            c.execute(
-                "UPDATE service_secrets SET sealed = ?3 WHERE name = ?1 AND sealed = ?2",
-                params![n, o, s],
-            )
-            .map_err(db)?;
-            c.query_row(
-                "SELECT sealed FROM service_secrets WHERE name = ?1",
-                [n],
-                |r| r.get(0),
-            )
-            .map_err(db)
-        })
-        .await
+        self.run(move |c| service_state::replace_secret(c, &n, &o, &s))
+            .await
     }
 
     async fn module_log_cursor(&self, module_id: &str, log_id: u64) -> StoreResult<u64> {
         let m = module_id.to_owned();
-        self.run(move |c| {
-            let v: Option<i64> = c
-                .query_row(
-                    "SELECT offset FROM module_log_cursors WHERE module_id = ?1 AND log_id = ?2",
-                    params![m, log_id as i64],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(db)?;
-            Ok(v.unwrap_or(0) as u64)
-        })
-        .await
+        self.run(move |c| service_state::cursor(c, &m, log_id))
+            .await
     }
 
     async fn set_module_log_cursor(
@@ -650,16 +553,8 @@ impl Store for SqliteStore {
         offset: u64,
     ) -> StoreResult<()> {
         let m = module_id.to_owned();
-        self.run(move |c| {
-            c.execute(
-                "INSERT INTO module_log_cursors (module_id, log_id, offset) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (module_id, log_id) DO UPDATE SET offset = excluded.offset",
-                params![m, log_id as i64, offset as i64],
-            )
-            .map_err(db)?;
-            Ok(())
-        })
-        .await
+        self.run(move |c| service_state::set_cursor(c, &m, log_id, offset))
+            .await
     }
 
     async fn audit_tail(&self) -> StoreResult<Option<AuditRow>> {

@@ -3,7 +3,9 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::{db, is_unique_violation};
-use crate::{AccessKeyRecord, PrincipalKind, PrincipalRecord, StoreError, StoreResult};
+use crate::{
+    AccessKeyRecord, AccountRecord, PrincipalKind, PrincipalRecord, StoreError, StoreResult,
+};
 
 /// Access-key columns, in `access_key_from_row` order.
 pub(super) const ACCESS_KEY_COLUMNS: &str = "access_key_id, account_id, sealed_secret, created_at, \
@@ -130,5 +132,68 @@ pub(super) fn list_principals(
         ))
         .map_err(db)?;
     let rows = s.query_map([account_id], principal_from_row).map_err(db)?;
+    rows.collect::<Result<_, _>>().map_err(db)
+}
+
+fn account_from_row(r: &Row<'_>) -> rusqlite::Result<AccountRecord> {
+    Ok(AccountRecord {
+        id: r.get(0)?,
+        created_at: r.get(1)?,
+    })
+}
+
+pub(super) fn create_account(c: &mut Connection, a: &AccountRecord) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO accounts (id, created_at) VALUES (?1, ?2)",
+        params![a.id, a.created_at],
+    )
+    .map_err(|e| {
+        if is_unique_violation(&e) {
+            StoreError::AlreadyExists(a.id.clone())
+        } else {
+            db(e)
+        }
+    })?;
+    Ok(())
+}
+
+pub(super) fn get_account(c: &mut Connection, id: &str) -> StoreResult<Option<AccountRecord>> {
+    c.query_row(
+        "SELECT id, created_at FROM accounts WHERE id = ?1",
+        [id],
+        account_from_row,
+    )
+    .optional()
+    .map_err(db)
+}
+
+pub(super) fn list_accounts(c: &mut Connection) -> StoreResult<Vec<AccountRecord>> {
+    let mut s = c
+        .prepare("SELECT id, created_at FROM accounts ORDER BY id")
+        .map_err(db)?;
+    let rows = s.query_map([], account_from_row).map_err(db)?;
+    rows.collect::<Result<_, _>>().map_err(db)
+}
+
+pub(super) fn get_access_key(c: &mut Connection, id: &str) -> StoreResult<Option<AccessKeyRecord>> {
+    c.query_row(
+        &format!("SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE access_key_id = ?1"),
+        [id],
+        access_key_from_row,
+    )
+    .optional()
+    .map_err(db)
+}
+
+pub(super) fn list_access_keys(
+    c: &mut Connection,
+    account_id: &str,
+) -> StoreResult<Vec<AccessKeyRecord>> {
+    let mut s = c
+        .prepare(&format!(
+            "SELECT {ACCESS_KEY_COLUMNS} FROM access_keys WHERE account_id = ?1 ORDER BY access_key_id"
+        ))
+        .map_err(db)?;
+    let rows = s.query_map([account_id], access_key_from_row).map_err(db)?;
     rows.collect::<Result<_, _>>().map_err(db)
 }
