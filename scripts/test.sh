@@ -2,7 +2,10 @@
 # Runs every Strongroom test: format and lint checks, Rust unit and
 # integration tests (real aws-sdk-kms client), then the Python compatibility
 # suite (boto3, AWS Encryption SDK, aws CLI) against the real binary.
-# Installs what it needs: a Python venv in tests/compat/.venv.
+# Installs what it needs: a Python venv in tests/compat/.venv, and
+# PostgreSQL 15 from Debian's packages when missing; a throw-away cluster on
+# 127.0.0.1 (scripts/postgres.sh) serves the store's conformance suite and
+# is stopped at exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,7 +26,12 @@ if [ -n "$forbidden" ]; then
   exit 1
 fi
 
-step "cargo test (unit + integration)"
+step "throw-away PostgreSQL cluster for the store conformance suite"
+eval "$(scripts/postgres.sh start)"
+trap 'scripts/postgres.sh stop "$STRONGROOM_PG_DIR"' EXIT
+echo "$STRONGROOM_TEST_POSTGRES_URL"
+
+step "cargo test (unit + integration, SQLite and PostgreSQL)"
 cargo test --workspace --locked
 
 step "build the strongroom and strongroom-hsm binaries for the compatibility suite"

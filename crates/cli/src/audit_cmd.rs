@@ -2,12 +2,10 @@
 //! reading the audit trail and usage counters straight from the store (no
 //! security module needed).
 
-use std::path::Path;
-
 use anyhow::Context;
 use clap::Subcommand;
 use strongroom_server::audit::{ChainReport, verify_chain};
-use strongroom_store::{AuditQuery, SqliteStore, Store};
+use strongroom_store::{AuditQuery, Store};
 
 /// `strongroom admin audit ...`.
 #[derive(Subcommand, Debug)]
@@ -54,15 +52,8 @@ pub fn parse_time_ms(s: &str) -> anyhow::Result<i64> {
     Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
-fn open_store(data_dir: &Path) -> anyhow::Result<SqliteStore> {
-    let path = data_dir.join("strongroom.db");
-    anyhow::ensure!(path.exists(), "no store at {}", path.display());
-    Ok(SqliteStore::open(&path)?)
-}
-
 /// Runs an audit action; returns the process exit code.
-pub async fn run(data_dir: &Path, action: AuditAction) -> anyhow::Result<i32> {
-    let store = open_store(data_dir)?;
+pub async fn run(store: &dyn Store, action: AuditAction) -> anyhow::Result<i32> {
     match action {
         AuditAction::Query {
             since,
@@ -100,7 +91,7 @@ pub async fn run(data_dir: &Path, action: AuditAction) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        AuditAction::Verify => match verify_chain(&store).await? {
+        AuditAction::Verify => match verify_chain(store).await? {
             ChainReport::Intact { records, head } => {
                 println!("audit chain intact: {records} records, head {head}");
                 Ok(0)
@@ -115,12 +106,11 @@ pub async fn run(data_dir: &Path, action: AuditAction) -> anyhow::Result<i32> {
 
 /// `strongroom admin usage`: hourly counters, as a table or JSON.
 pub async fn usage(
-    data_dir: &Path,
+    store: &dyn Store,
     account: Option<&str>,
     since: Option<&str>,
     json: bool,
 ) -> anyhow::Result<()> {
-    let store = open_store(data_dir)?;
     let since_hour = match since {
         Some(s) => parse_time_ms(s)?.div_euclid(3_600_000) * 3600,
         None => 0,

@@ -41,6 +41,10 @@ pub struct DevOptions {
     pub modules: ExternalModules,
     /// Length of a day in key-rotation periods (one day; tests shorten it).
     pub rotation_day: Duration,
+    /// A PostgreSQL URL for the store; none: SQLite in the data directory.
+    pub store_url: Option<String>,
+    /// How long cached metadata is trusted (set with a shared store).
+    pub metadata_cache_ttl: Option<Duration>,
 }
 
 impl std::fmt::Debug for DevOptions {
@@ -79,6 +83,8 @@ impl DevOptions {
             header_read_timeout: Duration::from_secs(30),
             modules: ExternalModules::default(),
             rotation_day: Duration::from_secs(86_400),
+            store_url: None,
+            metadata_cache_ttl: None,
         }
     }
 }
@@ -155,9 +161,10 @@ impl DevEnvironment {
 /// Opens the data directory's modules and store (shared by `dev`, `serve`
 /// and `admin`): the external modules if any are given, otherwise the
 /// in-process module with its DEV-ONLY unseal file.
-pub fn open_data_dir(
+pub async fn open_data_dir(
     data_dir: &Path,
     modules: &ExternalModules,
+    store_url: Option<&str>,
 ) -> anyhow::Result<(HsmClient, Arc<dyn Store>)> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
@@ -168,8 +175,30 @@ pub fn open_data_dir(
     } else {
         crate::modules::connect(data_dir, modules, Duration::from_secs(2))?
     };
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&data_dir.join("strongroom.db"))?);
+    let store = open_store(data_dir, store_url, true).await?;
     Ok((hsm, store))
+}
+
+/// The store: PostgreSQL at `url` (`postgres://…`), else SQLite in
+/// `data_dir` (created only if `create`).
+pub async fn open_store(
+    data_dir: &Path,
+    url: Option<&str>,
+    create: bool,
+) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(url) = url {
+        anyhow::ensure!(
+            url.starts_with("postgres://") || url.starts_with("postgresql://"),
+            "--store must be a postgres:// URL (SQLite is the default, in the data directory)"
+        );
+        let store = strongroom_store::PostgresStore::connect(url, 32)
+            .await
+            .context("connecting to PostgreSQL")?;
+        return Ok(Arc::new(store));
+    }
+    let path = data_dir.join("strongroom.db");
+    anyhow::ensure!(create || path.exists(), "no store at {}", path.display());
+    Ok(Arc::new(SqliteStore::open(&path)?))
 }
 
 fn write_durably(path: &Path, data: &[u8]) -> anyhow::Result<()> {
@@ -269,7 +298,8 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         // The dev root secret is still derived from the dev unseal file.
         dev_unseal::open_or_create(&opts.data_dir)?;
     }
-    let (hsm, store) = open_data_dir(&opts.data_dir, &opts.modules)?;
+    let (hsm, store) =
+        open_data_dir(&opts.data_dir, &opts.modules, opts.store_url.as_deref()).await?;
     let creds = root_credentials(&opts, &hsm, store.as_ref()).await?;
     let (tls_config, ca_bundle) = if opts.tls {
         let files = tls::dev_certificates(&opts.data_dir.join("tls"))?;
@@ -289,6 +319,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         rotation_day: opts.rotation_day,
         audit_file: Some(opts.data_dir.join("audit.jsonl")),
         audit_context_values: false,
+        metadata_cache_ttl: opts.metadata_cache_ttl,
     };
     if let Ok(strongroom_hsm_proto::Response::Status(s)) =
         hsm.call(strongroom_hsm_proto::Request::Status).await

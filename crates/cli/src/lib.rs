@@ -2,6 +2,7 @@
 //! tests drive exactly what the binary runs.
 #![forbid(unsafe_code)]
 
+pub mod admin_cmd;
 pub mod audit_cmd;
 pub mod bench;
 pub mod client;

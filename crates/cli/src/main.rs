@@ -14,15 +14,8 @@ use strongroom_hsm_proto::net::ModuleAddr;
 mod kms_cmd;
 mod operator_cmd;
 mod operator_request;
-use strongroom_server::{admin, identity};
 
-/// A command-line value given inline or as `@FILE`.
-fn read_text_arg(v: &str) -> anyhow::Result<String> {
-    match v.strip_prefix('@') {
-        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {path}")),
-        None => Ok(v.to_string()),
-    }
-}
+use strongroom_cli::admin_cmd::{self, AdminAction};
 use zeroize::Zeroizing;
 
 // glibc malloc was ~14% of server CPU under load (docs/performance.md).
@@ -106,6 +99,10 @@ enum Command {
         /// Record encryption-context values in the audit trail (default: keys only).
         #[arg(long)]
         audit_context_values: bool,
+        /// With a shared (PostgreSQL) store: how long this frontend trusts
+        /// cached key metadata, aliases and grants, in milliseconds.
+        #[arg(long, default_value_t = 1000)]
+        cache_ttl_ms: u64,
         #[command(flatten)]
         modules: ModuleArgs,
     },
@@ -169,6 +166,10 @@ struct ModuleArgs {
     /// The domain token file the operators issued (pins the modules' keys).
     #[arg(long)]
     domain_token: Option<PathBuf>,
+    /// The store: a PostgreSQL URL (postgres://user@host:port/db) shared by
+    /// several frontends; default: SQLite in the data directory.
+    #[arg(long, env = "STRONGROOM_STORE")]
+    store: Option<String>,
 }
 
 impl ModuleArgs {
@@ -178,108 +179,6 @@ impl ModuleArgs {
             domain_token: self.domain_token,
         }
     }
-}
-
-#[derive(Subcommand)]
-enum AdminAction {
-    /// Create an account (random 12-digit id unless given).
-    CreateAccount {
-        #[arg(long)]
-        account_id: Option<String>,
-    },
-    /// Create an access key for an account's root, or for a user or
-    /// service principal, and print it (the secret is shown only now).
-    CreateAccessKey {
-        /// The account (its root).
-        #[arg(
-            long,
-            required_unless_present = "principal",
-            conflicts_with = "principal"
-        )]
-        account_id: Option<String>,
-        /// A user or service principal ARN.
-        #[arg(long)]
-        principal: Option<String>,
-    },
-    /// Create a user, role or service principal in an account.
-    CreatePrincipal {
-        #[arg(long)]
-        account_id: String,
-        /// user, role or service.
-        #[arg(long)]
-        kind: String,
-        #[arg(long)]
-        name: String,
-        /// Identity policy (JSON text or @FILE).
-        #[arg(long)]
-        policy: Option<String>,
-        /// Principal tags, KEY=VALUE (repeatable).
-        #[arg(long = "tag")]
-        tags: Vec<String>,
-        /// For a service: the name kms:ViaService carries (e.g. objectstore.example.com).
-        #[arg(long)]
-        service_name: Option<String>,
-    },
-    /// Replace (or with no --policy, remove) a principal's identity policy.
-    PutIdentityPolicy {
-        #[arg(long)]
-        principal: String,
-        /// Identity policy (JSON text or @FILE).
-        #[arg(long)]
-        policy: Option<String>,
-    },
-    /// List an account's users, roles and services.
-    ListPrincipals {
-        #[arg(long)]
-        account_id: String,
-    },
-    /// Issue temporary credentials for a role (prints AWS_* variables,
-    /// including AWS_SESSION_TOKEN).
-    AssumeRole {
-        #[arg(long)]
-        role: String,
-        #[arg(long, default_value = "admin-session")]
-        session_name: String,
-        /// Lifetime in seconds (900 to 43200).
-        #[arg(long, default_value_t = 3600)]
-        duration: i64,
-    },
-    /// List accounts and their access key ids.
-    ListAccounts,
-    /// Re-seal every stored EKT and secret under the domain's newest key
-    /// generation (after RotateDomainKey); resumable, throttled.
-    Rewrap {
-        /// Items per module call.
-        #[arg(long, default_value_t = 100)]
-        batch: usize,
-        /// Pause between batches, in milliseconds.
-        #[arg(long, default_value_t = 0)]
-        pause_ms: u64,
-    },
-    /// Count stored EKTs and secrets by domain-key generation (what
-    /// RetireDomainKey's --ekts-remaining needs).
-    RewrapStatus,
-    /// Print this frontend's host key (creating it): give `host.pub` to the
-    /// operators for CreateDomain / AddHost.
-    HostKey,
-    /// Read and verify the audit trail.
-    Audit {
-        #[command(subcommand)]
-        action: strongroom_cli::audit_cmd::AuditAction,
-    },
-    /// Usage counters per account, operation, key and hour (what a billing
-    /// system consumes).
-    Usage {
-        /// Only this account.
-        #[arg(long)]
-        account: Option<String>,
-        /// From this time on (RFC 3339; its hour is included).
-        #[arg(long)]
-        since: Option<String>,
-        /// JSON instead of a table.
-        #[arg(long)]
-        json: bool,
-    },
 }
 
 /// Waits for Ctrl-C (SIGINT) or SIGTERM, so service managers stop us cleanly.
@@ -326,6 +225,7 @@ async fn main() -> anyhow::Result<()> {
             opts.secret_access_key = secret_access_key.map(Zeroizing::new);
             opts.tls = tls;
             opts.deletion_sweep_interval = Duration::from_secs(deletion_sweep_secs.max(1));
+            opts.store_url = modules.store.clone();
             opts.modules = modules.external();
             let env = dev::start(opts).await?;
             eprintln!(
@@ -355,16 +255,19 @@ async fn main() -> anyhow::Result<()> {
             deletion_sweep_secs,
             audit_file,
             audit_context_values,
+            cache_ttl_ms,
             modules,
         } => {
             init_tracing();
+            let store_url = modules.store.clone();
             let modules = modules.external();
             if modules.addrs.is_empty() {
                 anyhow::bail!(
                     "strongroom serve needs --hsm (and --domain-token); use `strongroom dev` for the embedded module"
                 );
             }
-            let (hsm, store) = dev::open_data_dir(&data_dir, &modules)?;
+            let (hsm, store) =
+                dev::open_data_dir(&data_dir, &modules, store_url.as_deref()).await?;
             let tls = match (tls_cert, tls_key) {
                 (Some(c), Some(k)) => Some(strongroom_server::tls::server_config(&c, &k)?),
                 _ => None,
@@ -379,6 +282,9 @@ async fn main() -> anyhow::Result<()> {
                     rotation_day: Duration::from_secs(86_400),
                     audit_file: Some(audit_file.unwrap_or_else(|| data_dir.join("audit.jsonl"))),
                     audit_context_values,
+                    metadata_cache_ttl: store_url
+                        .is_some()
+                        .then(|| Duration::from_millis(cache_ttl_ms)),
                 },
                 store,
                 hsm,
@@ -395,173 +301,13 @@ async fn main() -> anyhow::Result<()> {
         Command::Operator { action } => operator_cmd::run(action).await?,
         Command::Admin {
             data_dir,
-            action: AdminAction::HostKey,
-            ..
-        } => {
-            let key = strongroom_cli::modules::host_key(&data_dir)?;
-            println!(
-                "host key {} ({})",
-                strongroom_cli::files::fingerprint(key.public_key()),
-                data_dir.join("host.pub").display()
-            );
-        }
-        Command::Admin {
-            data_dir,
-            action: AdminAction::Audit { action },
-            ..
-        } => {
-            let code = strongroom_cli::audit_cmd::run(&data_dir, action).await?;
-            if code != 0 {
-                std::process::exit(code);
-            }
-        }
-        Command::Admin {
-            data_dir,
-            action:
-                AdminAction::Usage {
-                    account,
-                    since,
-                    json,
-                },
-            ..
-        } => {
-            strongroom_cli::audit_cmd::usage(&data_dir, account.as_deref(), since.as_deref(), json)
-                .await?;
-        }
-        Command::Admin {
-            data_dir,
             modules,
             action,
         } => {
-            let (hsm, store) = dev::open_data_dir(&data_dir, &modules.external())?;
-            match action {
-                AdminAction::CreateAccount { account_id } => {
-                    let a = admin::create_account(store.as_ref(), account_id).await?;
-                    println!("{}", a.id);
-                }
-                AdminAction::CreateAccessKey {
-                    account_id,
-                    principal,
-                } => {
-                    let k = match (account_id, principal) {
-                        (Some(a), _) => {
-                            admin::create_access_key(store.as_ref(), &hsm, &a, None).await?
-                        }
-                        (None, Some(p)) => {
-                            identity::create_principal_access_key(store.as_ref(), &hsm, &p).await?
-                        }
-                        (None, None) => anyhow::bail!("--account-id or --principal is required"),
-                    };
-                    println!("AWS_ACCESS_KEY_ID={}", k.access_key_id);
-                    println!("AWS_SECRET_ACCESS_KEY={}", &*k.secret_access_key);
-                }
-                AdminAction::CreatePrincipal {
-                    account_id,
-                    kind,
-                    name,
-                    policy,
-                    tags,
-                    service_name,
-                } => {
-                    let kind = strongroom_store::PrincipalKind::parse(&kind)
-                        .ok_or_else(|| anyhow::anyhow!("--kind must be user, role or service"))?;
-                    anyhow::ensure!(
-                        service_name.is_some()
-                            == (kind == strongroom_store::PrincipalKind::Service),
-                        "--service-name is required for, and only for, --kind service"
-                    );
-                    let p = identity::create_principal(
-                        store.as_ref(),
-                        &account_id,
-                        kind,
-                        &name,
-                        policy.map(|p| read_text_arg(&p)).transpose()?,
-                        identity::parse_tags(&tags)?,
-                        service_name,
-                    )
-                    .await?;
-                    println!("{}", p.arn);
-                }
-                AdminAction::PutIdentityPolicy { principal, policy } => {
-                    let p = identity::put_identity_policy(
-                        store.as_ref(),
-                        &principal,
-                        policy.map(|p| read_text_arg(&p)).transpose()?,
-                    )
-                    .await?;
-                    println!("{}", p.arn);
-                }
-                AdminAction::ListPrincipals { account_id } => {
-                    for p in store.list_principals(&account_id).await? {
-                        println!(
-                            "{}  {}{}{}",
-                            p.arn,
-                            p.kind.as_str(),
-                            p.service_name
-                                .map(|s| format!("  service={s}"))
-                                .unwrap_or_default(),
-                            if p.policy.is_some() {
-                                "  (identity policy)"
-                            } else {
-                                ""
-                            }
-                        );
-                    }
-                }
-                AdminAction::AssumeRole {
-                    role,
-                    session_name,
-                    duration,
-                } => {
-                    let t =
-                        identity::assume_role(store.as_ref(), &hsm, &role, &session_name, duration)
-                            .await?;
-                    println!("AWS_ACCESS_KEY_ID={}", t.key.access_key_id);
-                    println!("AWS_SECRET_ACCESS_KEY={}", &*t.key.secret_access_key);
-                    println!("AWS_SESSION_TOKEN={}", &*t.session_token);
-                    println!("# {} until epoch {}", t.session_arn, t.expiration);
-                }
-                AdminAction::HostKey | AdminAction::Audit { .. } | AdminAction::Usage { .. } => {}
-                AdminAction::Rewrap { batch, pause_ms } => {
-                    let before = strongroom_cli::rewrap::status(store.as_ref()).await?;
-                    let total: u64 = before
-                        .ekts_by_generation
-                        .values()
-                        .chain(before.credentials_by_generation.values())
-                        .sum();
-                    let done = strongroom_cli::rewrap::run(
-                        store.as_ref(),
-                        &hsm,
-                        batch,
-                        Duration::from_millis(pause_ms),
-                        |p| eprint!("\r{}", strongroom_cli::rewrap::bar(p.seen, total)),
-                    )
-                    .await?;
-                    eprintln!();
-                    println!("{}", serde_json::to_string_pretty(&done)?);
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(
-                            &strongroom_cli::rewrap::status(store.as_ref()).await?
-                        )?
-                    );
-                }
-                AdminAction::RewrapStatus => {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(
-                            &strongroom_cli::rewrap::status(store.as_ref()).await?
-                        )?
-                    );
-                }
-                AdminAction::ListAccounts => {
-                    for a in store.list_accounts().await? {
-                        let keys = store.list_access_keys(&a.id).await?;
-                        let ids: Vec<&str> =
-                            keys.iter().map(|k| k.access_key_id.as_str()).collect();
-                        println!("{}  {}", a.id, ids.join(" "));
-                    }
-                }
+            let store_url = modules.store.clone();
+            let code = admin_cmd::run(&data_dir, modules.external(), store_url, action).await?;
+            if code != 0 {
+                std::process::exit(code);
             }
         }
         Command::Bench {

@@ -21,6 +21,9 @@ use crate::error::KmsError;
 
 /// Most events committed in one transaction.
 const MAX_BATCH: usize = 2048;
+/// How often a batch is re-chained after losing a race for the tail.
+const MAX_CONFLICT_RETRIES: usize = 50;
+const CONFLICT: &str = "conflict: ";
 /// The hash a chain starts from.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -276,7 +279,16 @@ async fn writer(
     let mut tail: Option<(i64, String)> = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let result = write_batch(&*store, &config, &mut tail, file.as_mut(), &batch).await;
+        let mut result = Err(String::new());
+        // Another frontend may have appended meanwhile (a shared store):
+        // re-read the tail and re-chain the batch.
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            result = write_batch(&*store, &config, &mut tail, file.as_mut(), &batch).await;
+            match &result {
+                Err(e) if e.starts_with(CONFLICT) => tail = None,
+                _ => break,
+            }
+        }
         if result.is_err() {
             // Re-read the tail next time: the store is the truth.
             tail = None;
@@ -354,7 +366,10 @@ async fn write_batch(
     store
         .append_audit(&rows, &usage)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e {
+            StoreError::Conflict(m) => format!("{CONFLICT}{m}"),
+            other => other.to_string(),
+        })?;
     if let Some(f) = file {
         let mut out = Vec::new();
         for r in &rows {

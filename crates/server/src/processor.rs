@@ -3,6 +3,7 @@
 //! and routes cryptographic work to the security module.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use dashmap::DashMap;
 use strongroom_hsm_proto::{Ekt, HsmClient, KeyRef};
@@ -22,9 +23,9 @@ pub struct Processor {
     pub(crate) store: Arc<dyn Store>,
     pub(crate) hsm: HsmClient,
     pub(crate) region: String,
-    keys: DashMap<Uuid, Arc<KeyRecord>>,
+    keys: DashMap<Uuid, (Instant, Arc<KeyRecord>)>,
     ekts: DashMap<KeyRef, Ekt>,
-    aliases: DashMap<(String, String), Uuid>,
+    aliases: DashMap<(String, String), (Instant, Uuid)>,
     /// Serialises metadata writes so the cache always matches the store.
     pub(crate) write_lock: tokio::sync::Mutex<()>,
     /// How long a "day" of a rotation period lasts (one day, except in tests).
@@ -32,7 +33,10 @@ pub struct Processor {
     /// Parsed key policies.
     pub(crate) policies: crate::authz::PolicyCache,
     /// Grants by key (an empty list is cached too).
-    grants: DashMap<Uuid, Arc<Vec<GrantRecord>>>,
+    grants: DashMap<Uuid, (Instant, Arc<Vec<GrantRecord>>)>,
+    /// How long cached key metadata, aliases and grants are trusted
+    /// (`None`: for ever, when this frontend is the store's only writer).
+    pub(crate) cache_ttl: Option<std::time::Duration>,
 }
 
 /// Epoch seconds now.
@@ -83,7 +87,19 @@ impl Processor {
             rotation_day: std::time::Duration::from_secs(86_400),
             policies: crate::authz::PolicyCache::default(),
             grants: DashMap::new(),
+            cache_ttl: None,
         }
+    }
+
+    /// Trusts cached metadata for `ttl` only (several frontends share the
+    /// store).
+    pub fn with_cache_ttl(mut self, ttl: Option<std::time::Duration>) -> Self {
+        self.cache_ttl = ttl;
+        self
+    }
+
+    fn fresh(&self, cached_at: Instant) -> bool {
+        self.cache_ttl.is_none_or(|ttl| cached_at.elapsed() < ttl)
     }
 
     /// Shortens the rotation-period day (tests of the scheduler only).
@@ -99,26 +115,30 @@ impl Processor {
 
     /// A key's metadata (cache, then store).
     pub(crate) async fn load_key(&self, id: Uuid) -> Result<Option<Arc<KeyRecord>>, KmsError> {
-        if let Some(k) = self.keys.get(&id) {
-            return Ok(Some(k.clone()));
+        if let Some(k) = self.keys.get(&id)
+            && self.fresh(k.0)
+        {
+            return Ok(Some(k.1.clone()));
         }
         let Some(rec) = self.store.get_key(id).await? else {
             return Ok(None);
         };
         let rec = Arc::new(rec);
-        self.keys.insert(id, rec.clone());
+        self.keys.insert(id, (Instant::now(), rec.clone()));
         Ok(Some(rec))
     }
 
     async fn alias_target(&self, account: &str, name: &str) -> Result<Option<Uuid>, KmsError> {
         let k = (account.to_owned(), name.to_owned());
-        if let Some(id) = self.aliases.get(&k) {
-            return Ok(Some(*id));
+        if let Some(id) = self.aliases.get(&k)
+            && self.fresh(id.0)
+        {
+            return Ok(Some(id.1));
         }
         let Some(a) = self.store.get_alias(account, name).await? else {
             return Ok(None);
         };
-        self.aliases.insert(k, a.key_id);
+        self.aliases.insert(k, (Instant::now(), a.key_id));
         Ok(Some(a.key_id))
     }
 
@@ -187,11 +207,13 @@ impl Processor {
 
     /// A key's grants (cache, then store).
     pub(crate) async fn grants_of(&self, id: Uuid) -> Result<Arc<Vec<GrantRecord>>, KmsError> {
-        if let Some(g) = self.grants.get(&id) {
-            return Ok(g.clone());
+        if let Some(g) = self.grants.get(&id)
+            && self.fresh(g.0)
+        {
+            return Ok(g.1.clone());
         }
         let g = Arc::new(self.store.list_grants(id).await?);
-        self.grants.insert(id, g.clone());
+        self.grants.insert(id, (Instant::now(), g.clone()));
         Ok(g)
     }
 
@@ -252,7 +274,7 @@ impl Processor {
     /// Caches a key's metadata (a key created without material).
     pub(crate) fn cache_key(&self, key: KeyRecord) -> Arc<KeyRecord> {
         let key = Arc::new(key);
-        self.keys.insert(key.id, key.clone());
+        self.keys.insert(key.id, (Instant::now(), key.clone()));
         key
     }
 
@@ -329,7 +351,7 @@ impl Processor {
     pub(crate) async fn save_key(&self, key: KeyRecord) -> Result<Arc<KeyRecord>, KmsError> {
         self.store.update_key(&key).await?;
         let key = Arc::new(key);
-        self.keys.insert(key.id, key.clone());
+        self.keys.insert(key.id, (Instant::now(), key.clone()));
         Ok(key)
     }
 
@@ -341,7 +363,7 @@ impl Processor {
         ekt: Ekt,
     ) -> Arc<KeyRecord> {
         let key = Arc::new(key);
-        self.keys.insert(key.id, key.clone());
+        self.keys.insert(key.id, (Instant::now(), key.clone()));
         self.ekts.insert(version, ekt);
         key
     }
@@ -373,7 +395,7 @@ impl Processor {
             }
             self.keys.remove(&id);
             self.ekts.retain(|k, _| k.key_id != id);
-            self.aliases.retain(|_, target| *target != id);
+            self.aliases.retain(|_, target| target.1 != id);
             self.grants.remove(&id);
         }
         Ok(n)

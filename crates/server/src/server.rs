@@ -39,6 +39,10 @@ pub struct ServerConfig {
     pub audit_file: Option<std::path::PathBuf>,
     /// Record encryption-context values in the audit trail, not only keys.
     pub audit_context_values: bool,
+    /// How long cached key metadata, aliases and grants are trusted before
+    /// they are re-read: set it when several frontends share the store
+    /// (`None`: for ever, for the store's only frontend).
+    pub metadata_cache_ttl: Option<Duration>,
 }
 
 impl std::fmt::Debug for ServerConfig {
@@ -52,6 +56,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("header_read_timeout", &self.header_read_timeout)
             .field("audit_file", &self.audit_file)
             .field("audit_context_values", &self.audit_context_values)
+            .field("metadata_cache_ttl", &self.metadata_cache_ttl)
             .finish()
     }
 }
@@ -105,7 +110,8 @@ pub async fn start(
     let local_addr = listener.local_addr()?;
     let processor = Arc::new(
         Processor::new(store.clone(), hsm.clone(), config.region.clone())
-            .with_rotation_day(config.rotation_day),
+            .with_rotation_day(config.rotation_day)
+            .with_cache_ttl(config.metadata_cache_ttl),
     );
     let audit = crate::audit::AuditLog::start(
         store.clone(),
@@ -122,7 +128,7 @@ pub async fn start(
     let state = Arc::new(AppState {
         processor: processor.clone(),
         proofs: crate::proof::Proofs::new(store.clone(), hsm.clone(), config.region.clone()),
-        auth: Authenticator::new(store, hsm, config.region.clone()),
+        auth: Authenticator::new(store.clone(), hsm, config.region.clone()),
         audit,
     });
     let (shutdown, rx) = watch::channel(false);
@@ -141,6 +147,7 @@ pub async fn start(
     tasks.spawn(accept_loop(listener, conn, rx.clone()));
     tasks.spawn(deletion_sweeper(
         processor.clone(),
+        store.clone(),
         config.deletion_sweep_interval,
         rx.clone(),
     ));
@@ -248,14 +255,31 @@ async fn module_log_collector(
 
 async fn deletion_sweeper(
     processor: Arc<Processor>,
+    store: Arc<dyn Store>,
     every: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    // One frontend of a fleet runs the sweeps at a time: it holds a lease
+    // it renews each round; if it dies, another takes over once it lapses.
+    let holder = uuid::Uuid::new_v4().to_string();
+    let lease = (every.as_secs() as i64 * 3).max(3);
     let mut tick = tokio::time::interval(every);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
+        }
+        let now = now_epoch();
+        match store
+            .try_lease("background-sweeps", &holder, now, now + lease)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot take the sweep lease; will retry");
+                continue;
+            }
         }
         if let Err(e) = processor.sweep_deletions(now_epoch()).await {
             tracing::error!(error = %e, "deletion sweep failed; will retry");

@@ -6,9 +6,12 @@
 #![forbid(unsafe_code)]
 
 mod audit;
+#[cfg(test)]
+mod conformance;
 mod error;
 mod identity;
 mod model;
+pub mod postgres;
 pub mod sqlite;
 
 pub use audit::{AuditQuery, AuditRow, UsageIncrement, UsageRecord};
@@ -18,6 +21,7 @@ pub use model::{
     AccessKeyRecord, AccountRecord, AliasRecord, GrantRecord, KeyRecord, KeyState,
     KeyVersionRecord, RotationRecord, Tag,
 };
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -197,6 +201,12 @@ pub trait Store: Send + Sync + 'static {
         log_id: u64,
         offset: u64,
     ) -> StoreResult<()>;
+
+    /// Takes or renews the lease on background job `job` for `holder` until
+    /// `until` (epoch s), unless another holder's lease is still valid at
+    /// `now`; returns whether `holder` holds it. Jobs run exactly once
+    /// across frontends, and move on when a holder dies.
+    async fn try_lease(&self, job: &str, holder: &str, now: i64, until: i64) -> StoreResult<bool>;
 
     /// The newest audit record.
     async fn audit_tail(&self) -> StoreResult<Option<AuditRow>>;

@@ -557,6 +557,12 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn try_lease(&self, job: &str, holder: &str, now: i64, until: i64) -> StoreResult<bool> {
+        let (j, h) = (job.to_owned(), holder.to_owned());
+        self.run(move |c| service_state::try_lease(c, &j, &h, now, until))
+            .await
+    }
+
     async fn audit_tail(&self) -> StoreResult<Option<AuditRow>> {
         self.run(audit::tail).await
     }

@@ -6,6 +6,7 @@
 
 use std::process::Command;
 
+use aws_sdk_kms::error::ProvideErrorMetadata;
 use serde_json::Value;
 use strongroom_server::audit::{ChainReport, verify_chain};
 use strongroom_store::AuditQuery;
@@ -180,14 +181,12 @@ async fn every_request_is_audited_chained_and_metered() {
     assert_eq!(lines.len() as u64, total);
     assert_eq!(lines.last().unwrap()["hash"], head);
 
-    // A request whose record cannot be written fails: someone appends a
-    // row behind the writer's back, so its next batch no longer fits.
+    // A request whose record cannot be written fails (the database
+    // refuses audit rows), and is not counted; then service resumes.
     let db = rusqlite::Connection::open(env.dir.path().join("strongroom.db")).unwrap();
     db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
-    db.execute(
-        "INSERT INTO audit_log (seq, time_ms, principal, account_id, operation, record, prev_hash, hash)
-         VALUES (?1, 0, '-', '-', 'Forged', '{}', 'x', 'y')",
-        [total as i64 + 1],
+    db.execute_batch(
+        "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
     )
     .unwrap();
     let e = c
@@ -198,12 +197,23 @@ async fn every_request_is_audited_chained_and_metered() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "KMSInternalException");
-    // The writer re-reads the tail and carries on; verify names the forged row.
+    assert_eq!(e.message(), Some("The audit record could not be written."));
+    db.execute_batch("DROP TRIGGER refuse_audit;").unwrap();
+    c.list_keys().send().await.unwrap();
+    assert_eq!(records(&env).await.len() as u64, total + 1);
+    // Someone appends a row behind the writer's back: the writer re-reads
+    // the tail and carries on, and verify names the forged row.
+    db.execute(
+        "INSERT INTO audit_log (seq, time_ms, principal, account_id, operation, record, prev_hash, hash)
+         VALUES (?1, 0, '-', '-', 'Forged', '{}', 'x', 'y')",
+        [total as i64 + 2],
+    )
+    .unwrap();
     c.list_keys().send().await.unwrap();
     let (rc, out) = admin(env.dir.path(), &["audit", "verify"]);
     assert_eq!(rc, 1, "{out}");
     assert!(
-        out.contains(&format!("BROKEN at record {}", total + 1)),
+        out.contains(&format!("BROKEN at record {}", total + 2)),
         "{out}"
     );
     db.execute("DELETE FROM audit_log WHERE operation = 'Forged'", [])

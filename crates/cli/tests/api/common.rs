@@ -89,3 +89,23 @@ pub async fn other_account_client(env: &TestEnv, account_id: &str) -> Client {
         .unwrap();
     client_for(&env.dev, &k.access_key_id, &k.secret_access_key)
 }
+
+/// A new, empty PostgreSQL database in the test cluster
+/// (`STRONGROOM_TEST_POSTGRES_URL`, started by scripts/test.sh).
+pub async fn fresh_postgres_url() -> String {
+    let url = std::env::var("STRONGROOM_TEST_POSTGRES_URL").expect(
+        "STRONGROOM_TEST_POSTGRES_URL is not set: run ./scripts/test.sh, or \
+         eval \"$(scripts/postgres.sh start)\" first",
+    );
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let name = format!("sr_{}", uuid::Uuid::new_v4().simple());
+    client
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let base = url.rsplit_once('/').unwrap().0;
+    format!("{base}/{name}")
+}

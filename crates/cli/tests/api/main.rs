@@ -22,5 +22,6 @@ mod module_refusals;
 mod persistence;
 mod protocol;
 mod rotation;
+mod shared_store;
 mod tags;
 mod tls;

@@ -433,7 +433,12 @@ impl Processor {
         // As AWS: these take a key id or key ARN, never an alias, so a
         // moved alias cannot redirect a deletion or disablement.
         let current = self.resolve(caller, key_id, false).await?;
-        let mut key = (*current).clone();
+        // Read what we change from the store, not the cache: another
+        // frontend may have changed it.
+        let mut key =
+            self.store.get_key(current.id).await?.ok_or_else(|| {
+                KmsError::NotFound(format!("Key '{}' does not exist", current.id))
+            })?;
         change(self, &mut key)?;
         self.save_key(key).await
     }

@@ -156,6 +156,14 @@ const MIGRATIONS: &[(i64, &str)] = &[
             PRIMARY KEY (module_id, log_id)
         );",
     ),
+    (
+        13,
+        "CREATE TABLE job_leases (
+            job TEXT PRIMARY KEY,
+            holder TEXT NOT NULL,
+            until INTEGER NOT NULL
+        );",
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -74,3 +74,21 @@ pub(super) fn set_cursor(
     .map_err(db)?;
     Ok(())
 }
+
+pub(super) fn try_lease(
+    c: &mut Connection,
+    job: &str,
+    holder: &str,
+    now: i64,
+    until: i64,
+) -> StoreResult<bool> {
+    let n = c
+        .execute(
+            "INSERT INTO job_leases (job, holder, until) VALUES (?1, ?2, ?4)
+             ON CONFLICT (job) DO UPDATE SET holder = excluded.holder, until = excluded.until
+             WHERE job_leases.holder = ?2 OR job_leases.until <= ?3",
+            params![job, holder, now, until],
+        )
+        .map_err(db)?;
+    Ok(n == 1)
+}

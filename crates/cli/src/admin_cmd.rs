@@ -1,0 +1,290 @@
+//! `strongroom admin`: accounts, identities, access keys, re-wrapping,
+//! the host key, the audit trail and usage.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Subcommand;
+use strongroom_server::{admin, identity};
+
+use crate::dev;
+use crate::modules::ExternalModules;
+
+/// A command-line value given inline or as `@FILE`.
+fn read_text_arg(v: &str) -> anyhow::Result<String> {
+    match v.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading {path}")),
+        None => Ok(v.to_string()),
+    }
+}
+
+/// `strongroom admin ...`.
+#[derive(Subcommand)]
+pub enum AdminAction {
+    /// Create an account (random 12-digit id unless given).
+    CreateAccount {
+        #[arg(long)]
+        account_id: Option<String>,
+    },
+    /// Create an access key for an account's root, or for a user or
+    /// service principal, and print it (the secret is shown only now).
+    CreateAccessKey {
+        /// The account (its root).
+        #[arg(
+            long,
+            required_unless_present = "principal",
+            conflicts_with = "principal"
+        )]
+        account_id: Option<String>,
+        /// A user or service principal ARN.
+        #[arg(long)]
+        principal: Option<String>,
+    },
+    /// Create a user, role or service principal in an account.
+    CreatePrincipal {
+        #[arg(long)]
+        account_id: String,
+        /// user, role or service.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        name: String,
+        /// Identity policy (JSON text or @FILE).
+        #[arg(long)]
+        policy: Option<String>,
+        /// Principal tags, KEY=VALUE (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// For a service: the name kms:ViaService carries (e.g. objectstore.example.com).
+        #[arg(long)]
+        service_name: Option<String>,
+    },
+    /// Replace (or with no --policy, remove) a principal's identity policy.
+    PutIdentityPolicy {
+        #[arg(long)]
+        principal: String,
+        /// Identity policy (JSON text or @FILE).
+        #[arg(long)]
+        policy: Option<String>,
+    },
+    /// List an account's users, roles and services.
+    ListPrincipals {
+        #[arg(long)]
+        account_id: String,
+    },
+    /// Issue temporary credentials for a role (prints AWS_* variables,
+    /// including AWS_SESSION_TOKEN).
+    AssumeRole {
+        #[arg(long)]
+        role: String,
+        #[arg(long, default_value = "admin-session")]
+        session_name: String,
+        /// Lifetime in seconds (900 to 43200).
+        #[arg(long, default_value_t = 3600)]
+        duration: i64,
+    },
+    /// List accounts and their access key ids.
+    ListAccounts,
+    /// Re-seal every stored EKT and secret under the domain's newest key
+    /// generation (after RotateDomainKey); resumable, throttled.
+    Rewrap {
+        /// Items per module call.
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+        /// Pause between batches, in milliseconds.
+        #[arg(long, default_value_t = 0)]
+        pause_ms: u64,
+    },
+    /// Count stored EKTs and secrets by domain-key generation (what
+    /// RetireDomainKey's --ekts-remaining needs).
+    RewrapStatus,
+    /// Print this frontend's host key (creating it): give `host.pub` to the
+    /// operators for CreateDomain / AddHost.
+    HostKey,
+    /// Read and verify the audit trail.
+    Audit {
+        #[command(subcommand)]
+        action: crate::audit_cmd::AuditAction,
+    },
+    /// Usage counters per account, operation, key and hour (what a billing
+    /// system consumes).
+    Usage {
+        /// Only this account.
+        #[arg(long)]
+        account: Option<String>,
+        /// From this time on (RFC 3339; its hour is included).
+        #[arg(long)]
+        since: Option<String>,
+        /// JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs an admin action on a data directory (and store); returns the exit code.
+pub async fn run(
+    data_dir: &Path,
+    modules: ExternalModules,
+    store_url: Option<String>,
+    action: AdminAction,
+) -> anyhow::Result<i32> {
+    match action {
+        AdminAction::HostKey => {
+            let key = crate::modules::host_key(data_dir)?;
+            println!(
+                "host key {} ({})",
+                crate::files::fingerprint(key.public_key()),
+                data_dir.join("host.pub").display()
+            );
+        }
+        AdminAction::Audit { action } => {
+            let store = dev::open_store(data_dir, store_url.as_deref(), false).await?;
+            return crate::audit_cmd::run(store.as_ref(), action).await;
+        }
+        AdminAction::Usage {
+            account,
+            since,
+            json,
+        } => {
+            let store = dev::open_store(data_dir, store_url.as_deref(), false).await?;
+            crate::audit_cmd::usage(store.as_ref(), account.as_deref(), since.as_deref(), json)
+                .await?;
+        }
+        action => {
+            let (hsm, store) = dev::open_data_dir(data_dir, &modules, store_url.as_deref()).await?;
+            match action {
+                AdminAction::CreateAccount { account_id } => {
+                    let a = admin::create_account(store.as_ref(), account_id).await?;
+                    println!("{}", a.id);
+                }
+                AdminAction::CreateAccessKey {
+                    account_id,
+                    principal,
+                } => {
+                    let k = match (account_id, principal) {
+                        (Some(a), _) => {
+                            admin::create_access_key(store.as_ref(), &hsm, &a, None).await?
+                        }
+                        (None, Some(p)) => {
+                            identity::create_principal_access_key(store.as_ref(), &hsm, &p).await?
+                        }
+                        (None, None) => anyhow::bail!("--account-id or --principal is required"),
+                    };
+                    println!("AWS_ACCESS_KEY_ID={}", k.access_key_id);
+                    println!("AWS_SECRET_ACCESS_KEY={}", &*k.secret_access_key);
+                }
+                AdminAction::CreatePrincipal {
+                    account_id,
+                    kind,
+                    name,
+                    policy,
+                    tags,
+                    service_name,
+                } => {
+                    let kind = strongroom_store::PrincipalKind::parse(&kind)
+                        .ok_or_else(|| anyhow::anyhow!("--kind must be user, role or service"))?;
+                    anyhow::ensure!(
+                        service_name.is_some()
+                            == (kind == strongroom_store::PrincipalKind::Service),
+                        "--service-name is required for, and only for, --kind service"
+                    );
+                    let p = identity::create_principal(
+                        store.as_ref(),
+                        &account_id,
+                        kind,
+                        &name,
+                        policy.map(|p| read_text_arg(&p)).transpose()?,
+                        identity::parse_tags(&tags)?,
+                        service_name,
+                    )
+                    .await?;
+                    println!("{}", p.arn);
+                }
+                AdminAction::PutIdentityPolicy { principal, policy } => {
+                    let p = identity::put_identity_policy(
+                        store.as_ref(),
+                        &principal,
+                        policy.map(|p| read_text_arg(&p)).transpose()?,
+                    )
+                    .await?;
+                    println!("{}", p.arn);
+                }
+                AdminAction::ListPrincipals { account_id } => {
+                    for p in store.list_principals(&account_id).await? {
+                        println!(
+                            "{}  {}{}{}",
+                            p.arn,
+                            p.kind.as_str(),
+                            p.service_name
+                                .map(|s| format!("  service={s}"))
+                                .unwrap_or_default(),
+                            if p.policy.is_some() {
+                                "  (identity policy)"
+                            } else {
+                                ""
+                            }
+                        );
+                    }
+                }
+                AdminAction::AssumeRole {
+                    role,
+                    session_name,
+                    duration,
+                } => {
+                    let t =
+                        identity::assume_role(store.as_ref(), &hsm, &role, &session_name, duration)
+                            .await?;
+                    println!("AWS_ACCESS_KEY_ID={}", t.key.access_key_id);
+                    println!("AWS_SECRET_ACCESS_KEY={}", &*t.key.secret_access_key);
+                    println!("AWS_SESSION_TOKEN={}", &*t.session_token);
+                    println!("# {} until epoch {}", t.session_arn, t.expiration);
+                }
+                AdminAction::HostKey | AdminAction::Audit { .. } | AdminAction::Usage { .. } => {
+                    anyhow::bail!("handled without a module")
+                }
+                AdminAction::Rewrap { batch, pause_ms } => {
+                    let before = crate::rewrap::status(store.as_ref()).await?;
+                    let total: u64 = before
+                        .ekts_by_generation
+                        .values()
+                        .chain(before.credentials_by_generation.values())
+                        .sum();
+                    let done = crate::rewrap::run(
+                        store.as_ref(),
+                        &hsm,
+                        batch,
+                        Duration::from_millis(pause_ms),
+                        |p| eprint!("\r{}", crate::rewrap::bar(p.seen, total)),
+                    )
+                    .await?;
+                    eprintln!();
+                    println!("{}", serde_json::to_string_pretty(&done)?);
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(
+                            &crate::rewrap::status(store.as_ref()).await?
+                        )?
+                    );
+                }
+                AdminAction::RewrapStatus => {
+                    println!(
+                        "{}",
+                        serde_json::to_string_pretty(
+                            &crate::rewrap::status(store.as_ref()).await?
+                        )?
+                    );
+                }
+                AdminAction::ListAccounts => {
+                    for a in store.list_accounts().await? {
+                        let keys = store.list_access_keys(&a.id).await?;
+                        let ids: Vec<&str> =
+                            keys.iter().map(|k| k.access_key_id.as_str()).collect();
+                        println!("{}  {}", a.id, ids.join(" "));
+                    }
+                }
+            }
+        }
+    }
+    Ok(0)
+}
