@@ -170,6 +170,10 @@ struct ModuleArgs {
     /// several frontends; default: SQLite in the data directory.
     #[arg(long, env = "STRONGROOM_STORE")]
     store: Option<String>,
+    /// How many of the modules each key is placed on (its material is hot
+    /// there; any member still serves it if they fail).
+    #[arg(long, default_value_t = 2)]
+    replication: usize,
 }
 
 impl ModuleArgs {
@@ -177,6 +181,7 @@ impl ModuleArgs {
         ExternalModules {
             addrs: self.hsm,
             domain_token: self.domain_token,
+            replication: self.replication,
         }
     }
 }

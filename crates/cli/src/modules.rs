@@ -24,6 +24,8 @@ pub struct ExternalModules {
     pub addrs: Vec<ModuleAddr>,
     /// The domain token file, from the operators.
     pub domain_token: Option<PathBuf>,
+    /// How many modules each key is placed on (0: the default, 2).
+    pub replication: usize,
 }
 
 /// Loads the host key from `<data_dir>/host.key`, creating it (and
@@ -89,7 +91,10 @@ pub fn connect(
         );
     }
     let pins = ModulePins::keys(body.members.iter().map(|m| m.signing_key.clone()));
-    let client = HsmClient::remote(&ext.addrs, host_tls_config(&key, pins.clone())?);
+    let mut client = HsmClient::remote(&ext.addrs, host_tls_config(&key, pins.clone())?);
+    if ext.replication > 0 {
+        client = client.with_replication(ext.replication);
+    }
     let current = Arc::new(Mutex::new(body));
     let c = client.clone();
     tokio::spawn(async move {

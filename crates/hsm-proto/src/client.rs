@@ -1,5 +1,4 @@
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -56,8 +55,11 @@ struct Backend {
 #[derive(Clone, Debug)]
 pub struct HsmClient {
     backends: Arc<[Backend]>,
-    next: Arc<AtomicUsize>,
+    placement: Arc<crate::routing::Placement>,
 }
+
+/// Modules each key is placed on unless configured otherwise.
+pub const DEFAULT_REPLICATION: usize = 2;
 
 /// How actionable a failover error is, for picking the one to report.
 fn rank(e: &HsmError) -> u8 {
@@ -107,13 +109,28 @@ fn variant(r: &Response) -> &'static str {
 
 impl HsmClient {
     fn from_senders(backends: Vec<(String, mpsc::Sender<Envelope>)>) -> Self {
+        let names = backends.iter().map(|(n, _)| n.clone()).collect();
         Self {
             backends: backends
                 .into_iter()
                 .map(|(name, tx)| Backend { name, tx })
                 .collect(),
-            next: Arc::default(),
+            placement: Arc::new(crate::routing::Placement::new(names, DEFAULT_REPLICATION)),
         }
+    }
+
+    /// Places each key on `replication` modules (see [`crate::routing`]).
+    pub fn with_replication(mut self, replication: usize) -> Self {
+        self.placement = Arc::new(crate::routing::Placement::new(
+            self.module_names(),
+            replication,
+        ));
+        self
+    }
+
+    /// The modules (by index) a key is placed on.
+    pub fn replicas_of(&self, key: uuid::Uuid) -> Vec<usize> {
+        self.placement.replicas(key)
     }
 
     /// A client for modules reached over the network, all members of one
@@ -180,12 +197,14 @@ impl HsmClient {
         if n == 1 {
             return self.call_backend(0, request).await;
         }
-        let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        let order = self.placement.order(crate::routing::routing_key(&request));
         let mut last = None;
-        for attempt in 0..n {
-            let i = (start + attempt) % n;
+        for i in order {
             match self.call_backend(i, request.clone()).await {
                 Err(e) if e.retry_elsewhere() => {
+                    if matches!(e, HsmError::Unavailable(_)) {
+                        self.placement.mark_down(i);
+                    }
                     tracing::debug!(module = %self.backends[i].name, error = %e, "retrying on another module");
                     // Report the most actionable answer: a module lacking
                     // the EKT's generation makes the caller reload it.
@@ -193,7 +212,10 @@ impl HsmClient {
                         last = Some(e);
                     }
                 }
-                other => return other,
+                other => {
+                    self.placement.mark_up(i);
+                    return other;
+                }
             }
         }
         Err(last.unwrap_or_else(|| HsmError::Unavailable("no module".into())))

@@ -15,6 +15,7 @@ mod error;
 mod message;
 pub mod net;
 mod reports;
+pub mod routing;
 
 pub use client::{Caller, Envelope, HsmClient, ModuleHandler, spawn_module_task};
 pub use error::{HsmError, Refusal};

@@ -241,11 +241,23 @@ async fn module_log_collector(
     audit: crate::audit::AuditLog,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let holder = uuid::Uuid::new_v4().to_string();
+    let lease = MODULE_LOG_INTERVAL.as_secs() as i64 * 3;
     let mut tick = tokio::time::interval(MODULE_LOG_INTERVAL);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
+        }
+        // One frontend of a fleet copies module logs at a time.
+        let now = now_epoch();
+        if !matches!(
+            store
+                .try_lease("module-log-copy", &holder, now, now + lease)
+                .await,
+            Ok(true)
+        ) {
+            continue;
         }
         if let Err(e) = crate::module_logs::collect(&hsm, &store, &audit).await {
             tracing::warn!(error = %e, "copying module logs into the audit trail failed; will retry");

@@ -137,6 +137,7 @@ pub(crate) async fn frontend(
         o.modules = ExternalModules {
             addrs: addrs.iter().map(|h| h.addr.parse().unwrap()).collect(),
             domain_token: Some(token.to_path_buf()),
+            replication: 0,
         }
     })
     .await;

@@ -6,6 +6,7 @@ mod aliases;
 mod asymmetric;
 mod audit;
 mod bad_input;
+mod cluster;
 mod common;
 mod crypto;
 mod extensions;
