@@ -1,9 +1,11 @@
 //! The audit trail and usage metering. Every request, allowed or denied,
-//! becomes a CloudTrail-shaped event; one writer task chains events
-//! (each carries the hash of the one before), commits them in batches
-//! together with the usage counters of the successful ones, streams them
-//! as JSON lines to a file, and only then lets the requests answer. A
-//! request whose record cannot be written fails.
+//! becomes a CloudTrail-shaped event; one writer task per frontend hands
+//! them in batches to the store, which numbers and chains them under the
+//! chain's lock (each carries the hash of the one before; frontends sharing
+//! a database append one after another) and commits them with the usage
+//! counters of the successful ones; the writer streams them as JSON lines
+//! to a file, and only then lets the requests answer. A request whose
+//! record cannot be written fails.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -14,16 +16,15 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde_json::{Value, json};
 use strongroom_crypto::sha256;
-use strongroom_store::{AuditQuery, AuditRow, Store, StoreError, UsageIncrement};
+use strongroom_store::{AuditDraft, AuditQuery, Store, StoreError, UsageIncrement};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::error::KmsError;
 
 /// Most events committed in one transaction.
 const MAX_BATCH: usize = 2048;
-/// How often a batch is re-chained after losing a race for the tail.
-const MAX_CONFLICT_RETRIES: usize = 50;
-const CONFLICT: &str = "conflict: ";
+/// Stands for the sequence number the store assigns.
+const SEQ_PLACEHOLDER: i64 = i64::MIN;
 /// The hash a chain starts from.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -276,23 +277,9 @@ async fn writer(
     mut file: Option<std::fs::File>,
     mut rx: mpsc::Receiver<Pending>,
 ) {
-    let mut tail: Option<(i64, String)> = None;
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let mut result = Err(String::new());
-        // Another frontend may have appended meanwhile (a shared store):
-        // re-read the tail and re-chain the batch.
-        for _ in 0..MAX_CONFLICT_RETRIES {
-            result = write_batch(&*store, &config, &mut tail, file.as_mut(), &batch).await;
-            match &result {
-                Err(e) if e.starts_with(CONFLICT) => tail = None,
-                _ => break,
-            }
-        }
-        if result.is_err() {
-            // Re-read the tail next time: the store is the truth.
-            tail = None;
-        }
+        let result = write_batch(&*store, &config, file.as_mut(), &batch).await;
         for p in batch.drain(..) {
             let _ = p.done.send(result.clone());
         }
@@ -302,35 +289,30 @@ async fn writer(
 async fn write_batch(
     store: &dyn Store,
     config: &AuditConfig,
-    tail: &mut Option<(i64, String)>,
     file: Option<&mut std::fs::File>,
     batch: &[Pending],
 ) -> Result<(), String> {
-    let (mut seq, mut prev) = match tail.take() {
-        Some(t) => t,
-        None => match store.audit_tail().await.map_err(|e| e.to_string())? {
-            Some(r) => (r.seq, r.hash),
-            None => (0, GENESIS.to_string()),
-        },
-    };
-    let mut rows = Vec::with_capacity(batch.len());
+    let mut drafts = Vec::with_capacity(batch.len());
     let mut usage: HashMap<(String, String, String, i64), u64> = HashMap::new();
     for p in batch {
         let e = &p.event;
-        seq += 1;
-        let record = event_json(e, seq, config);
-        let hash = chain_hash(&prev, &record);
-        rows.push(AuditRow {
-            seq,
+        // The store numbers the record: split its JSON around the number.
+        let record = event_json(e, SEQ_PLACEHOLDER, config);
+        let marker = format!("\"sequence\":{SEQ_PLACEHOLDER}");
+        let at = record
+            .find(&marker)
+            .ok_or("audit record without its sequence field")?
+            + marker.len()
+            - SEQ_PLACEHOLDER.to_string().len();
+        drafts.push(AuditDraft {
             time_ms: e.time_ms,
             principal: e.identity.arn.clone().unwrap_or_else(|| "-".into()),
             account_id: e.identity.account_id.clone().unwrap_or_else(|| "-".into()),
             operation: e.operation.clone(),
             key_arn: e.key_arns.first().cloned(),
             error_code: e.error.as_ref().map(|(c, _)| c.clone()),
-            record,
-            prev_hash: std::mem::replace(&mut prev, hash.clone()),
-            hash,
+            head: record[..at].to_string(),
+            tail: record[at + SEQ_PLACEHOLDER.to_string().len()..].to_string(),
         });
         // Only successful, authenticated requests are billable.
         if e.error.is_none()
@@ -363,13 +345,10 @@ async fn write_batch(
             },
         )
         .collect();
-    store
-        .append_audit(&rows, &usage)
+    let rows = store
+        .append_audit_drafts(&drafts, &usage, chain_hash)
         .await
-        .map_err(|e| match e {
-            StoreError::Conflict(m) => format!("{CONFLICT}{m}"),
-            other => other.to_string(),
-        })?;
+        .map_err(|e| e.to_string())?;
     if let Some(f) = file {
         let mut out = Vec::new();
         for r in &rows {
@@ -385,7 +364,6 @@ async fn write_batch(
             .and_then(|()| f.flush())
             .map_err(|e| format!("audit file: {e}"))?;
     }
-    *tail = Some((seq, prev));
     Ok(())
 }
 

@@ -14,7 +14,9 @@ mod model;
 pub mod postgres;
 pub mod sqlite;
 
-pub use audit::{AuditQuery, AuditRow, UsageIncrement, UsageRecord};
+pub use audit::{
+    AuditDraft, AuditQuery, AuditRow, ChainHash, UsageIncrement, UsageRecord, chain_drafts,
+};
 pub use error::StoreError;
 pub use identity::{PrincipalKind, PrincipalRecord};
 pub use model::{
@@ -214,6 +216,15 @@ pub trait Store: Send + Sync + 'static {
     /// stored tail is not the one they build on) and adds usage counts, in
     /// one durable transaction.
     async fn append_audit(&self, rows: &[AuditRow], usage: &[UsageIncrement]) -> StoreResult<()>;
+    /// Chains `drafts` after the stored tail, under the chain's lock, stores
+    /// them and adds usage counts, in one durable transaction; returns the
+    /// stored rows.
+    async fn append_audit_drafts(
+        &self,
+        drafts: &[AuditDraft],
+        usage: &[UsageIncrement],
+        hash: ChainHash,
+    ) -> StoreResult<Vec<AuditRow>>;
     /// Audit records matching `query`, in chain order.
     async fn query_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRow>>;
     /// Usage counters from `since_hour` (epoch seconds), for one account or all.

@@ -670,6 +670,15 @@ impl Store for PostgresStore {
         more::append_audit(self, rows, usage).await
     }
 
+    async fn append_audit_drafts(
+        &self,
+        drafts: &[crate::AuditDraft],
+        usage: &[UsageIncrement],
+        hash: crate::ChainHash,
+    ) -> StoreResult<Vec<AuditRow>> {
+        more::append_audit_drafts(self, drafts, usage, hash).await
+    }
+
     async fn query_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRow>> {
         more::query_audit(self, query).await
     }

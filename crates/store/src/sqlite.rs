@@ -576,6 +576,17 @@ impl Store for SqliteStore {
         self.run(move |c| audit::append(c, &rows, &usage)).await
     }
 
+    async fn append_audit_drafts(
+        &self,
+        drafts: &[crate::AuditDraft],
+        usage: &[crate::UsageIncrement],
+        hash: crate::ChainHash,
+    ) -> StoreResult<Vec<AuditRow>> {
+        let (d, u) = (drafts.to_vec(), usage.to_vec());
+        self.run(move |c| audit::append_drafts(c, &d, &u, hash))
+            .await
+    }
+
     async fn query_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRow>> {
         let q = query.clone();
         self.run(move |c| audit::query(c, &q)).await

@@ -5,8 +5,8 @@ use tokio_postgres::types::ToSql;
 use super::rows::{self, AUDIT_COLUMNS, GRANT_COLUMNS, PRINCIPAL_COLUMNS, all, to_json};
 use super::{PostgresStore, db, exists_or_db};
 use crate::{
-    AuditQuery, AuditRow, GrantRecord, PrincipalRecord, StoreError, StoreResult, UsageIncrement,
-    UsageRecord,
+    AuditDraft, AuditQuery, AuditRow, ChainHash, GrantRecord, PrincipalRecord, StoreError,
+    StoreResult, UsageIncrement, UsageRecord, chain_drafts,
 };
 
 /// One lock for the audit chain's tail, so concurrent writers (several
@@ -153,6 +153,38 @@ pub(super) async fn audit_tail(s: &PostgresStore) -> StoreResult<Option<AuditRow
     .transpose()
 }
 
+async fn locked_tail(
+    tx: &deadpool_postgres::Transaction<'_>,
+) -> StoreResult<Option<(i64, String)>> {
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
+        .await
+        .map_err(db)?;
+    Ok(tx
+        .query_opt(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .map_err(db)?
+        .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1))))
+}
+
+/// Chains `drafts` after the tail under the chain's advisory lock, so
+/// frontends sharing the database append one after another.
+pub(super) async fn append_audit_drafts(
+    s: &PostgresStore,
+    drafts: &[AuditDraft],
+    usage: &[UsageIncrement],
+    hash: ChainHash,
+) -> StoreResult<Vec<AuditRow>> {
+    let mut c = s.client().await?;
+    let tx = c.transaction().await.map_err(db)?;
+    let rows = chain_drafts(drafts, locked_tail(&tx).await?, hash);
+    insert(&tx, &rows, usage).await?;
+    tx.commit().await.map_err(db)?;
+    Ok(rows)
+}
+
 pub(super) async fn append_audit(
     s: &PostgresStore,
     rows: &[AuditRow],
@@ -160,17 +192,7 @@ pub(super) async fn append_audit(
 ) -> StoreResult<()> {
     let mut c = s.client().await?;
     let tx = c.transaction().await.map_err(db)?;
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&AUDIT_LOCK])
-        .await
-        .map_err(db)?;
-    let last = tx
-        .query_opt(
-            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-            &[],
-        )
-        .await
-        .map_err(db)?
-        .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1)));
+    let last = locked_tail(&tx).await?;
     if let Some(first) = rows.first() {
         let (seq, hash) = last.unwrap_or((0, "0".repeat(64)));
         if first.seq != seq + 1 || first.prev_hash != hash {
@@ -180,53 +202,60 @@ pub(super) async fn append_audit(
             )));
         }
     }
-    let insert = tx
-        .prepare(&format!(
-            "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        ))
-        .await
-        .map_err(db)?;
-    for r in rows {
-        tx.execute(
-            &insert,
-            &[
-                &r.seq,
-                &r.time_ms,
-                &r.principal,
-                &r.account_id,
-                &r.operation,
-                &r.key_arn,
-                &r.error_code,
-                &r.record,
-                &r.prev_hash,
-                &r.hash,
-            ],
-        )
-        .await
-        .map_err(db)?;
-    }
-    let up = tx
-        .prepare(
-            "INSERT INTO usage (account_id, operation, key_id, hour, count) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (account_id, operation, key_id, hour) DO UPDATE SET count = usage.count + excluded.count",
-        )
-        .await
-        .map_err(db)?;
-    for u in usage {
-        tx.execute(
-            &up,
-            &[
-                &u.account_id,
-                &u.operation,
-                &u.key_id,
-                &u.hour,
-                &(u.count as i64),
-            ],
-        )
-        .await
-        .map_err(db)?;
-    }
+    insert(&tx, rows, usage).await?;
     tx.commit().await.map_err(db)
+}
+
+/// Inserts a batch in one statement (arrays, UNNEST): one round trip
+/// however many records, where a statement per row cost one each.
+async fn insert(
+    tx: &deadpool_postgres::Transaction<'_>,
+    rows: &[AuditRow],
+    usage: &[UsageIncrement],
+) -> StoreResult<()> {
+    fn col<T: Clone>(rows: &[AuditRow], f: impl Fn(&AuditRow) -> T) -> Vec<T> {
+        rows.iter().map(f).collect()
+    }
+    tx.execute(
+        &format!(
+            "INSERT INTO audit_log ({AUDIT_COLUMNS}) SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], \
+             $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[])"
+        ),
+        &[
+            &col(rows, |r| r.seq),
+            &col(rows, |r| r.time_ms),
+            &col(rows, |r| r.principal.clone()),
+            &col(rows, |r| r.account_id.clone()),
+            &col(rows, |r| r.operation.clone()),
+            &col(rows, |r| r.key_arn.clone()),
+            &col(rows, |r| r.error_code.clone()),
+            &col(rows, |r| r.record.clone()),
+            &col(rows, |r| r.prev_hash.clone()),
+            &col(rows, |r| r.hash.clone()),
+        ],
+    )
+    .await
+    .map_err(db)?;
+    if usage.is_empty() {
+        return Ok(());
+    }
+    let texts =
+        |f: fn(&UsageIncrement) -> &String| usage.iter().map(|u| f(u).clone()).collect::<Vec<_>>();
+    tx.execute(
+        "INSERT INTO usage (account_id, operation, key_id, hour, count) \
+         SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[], $5::BIGINT[]) \
+         ON CONFLICT (account_id, operation, key_id, hour) DO UPDATE SET count = usage.count + excluded.count",
+        &[
+            &texts(|u| &u.account_id),
+            &texts(|u| &u.operation),
+            &texts(|u| &u.key_id),
+            &usage.iter().map(|u| u.hour).collect::<Vec<i64>>(),
+            &usage.iter().map(|u| u.count as i64).collect::<Vec<i64>>(),
+        ],
+    )
+    .await
+    .map_err(db)?;
+    Ok(())
 }
 
 pub(super) async fn query_audit(s: &PostgresStore, q: &AuditQuery) -> StoreResult<Vec<AuditRow>> {

@@ -3,7 +3,10 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::db;
-use crate::{AuditQuery, AuditRow, StoreError, StoreResult, UsageIncrement, UsageRecord};
+use crate::{
+    AuditDraft, AuditQuery, AuditRow, ChainHash, StoreError, StoreResult, UsageIncrement,
+    UsageRecord, chain_drafts,
+};
 
 const COLUMNS: &str =
     "seq, time_ms, principal, account_id, operation, key_arn, error_code, record, prev_hash, hash";
@@ -33,6 +36,31 @@ pub(super) fn tail(c: &mut Connection) -> StoreResult<Option<AuditRow>> {
     .map_err(db)
 }
 
+fn last(tx: &rusqlite::Transaction<'_>) -> StoreResult<Option<(i64, String)>> {
+    tx.query_row(
+        "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
+    .map_err(db)
+}
+
+/// Chains `drafts` after the tail and stores them with `usage`, in one
+/// transaction (the connection is the lock).
+pub(super) fn append_drafts(
+    c: &mut Connection,
+    drafts: &[AuditDraft],
+    usage: &[UsageIncrement],
+    hash: ChainHash,
+) -> StoreResult<Vec<AuditRow>> {
+    let tx = c.transaction().map_err(db)?;
+    let rows = chain_drafts(drafts, last(&tx)?, hash);
+    insert(&tx, &rows, usage)?;
+    tx.commit().map_err(db)?;
+    Ok(rows)
+}
+
 /// Appends `rows` (which must continue the stored chain) and adds `usage`,
 /// in one transaction.
 pub(super) fn append(
@@ -41,14 +69,7 @@ pub(super) fn append(
     usage: &[UsageIncrement],
 ) -> StoreResult<()> {
     let tx = c.transaction().map_err(db)?;
-    let last: Option<(i64, String)> = tx
-        .query_row(
-            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()
-        .map_err(db)?;
+    let last = last(&tx)?;
     if let Some(first) = rows.first() {
         let (seq, hash) = last.unwrap_or((0, "0".repeat(64)));
         if first.seq != seq + 1 || first.prev_hash != hash {
@@ -58,6 +79,15 @@ pub(super) fn append(
             )));
         }
     }
+    insert(&tx, rows, usage)?;
+    tx.commit().map_err(db)
+}
+
+fn insert(
+    tx: &rusqlite::Transaction<'_>,
+    rows: &[AuditRow],
+    usage: &[UsageIncrement],
+) -> StoreResult<()> {
     {
         let mut ins = tx
             .prepare_cached(&format!(
@@ -96,7 +126,7 @@ pub(super) fn append(
             .map_err(db)?;
         }
     }
-    tx.commit().map_err(db)
+    Ok(())
 }
 
 pub(super) fn query(c: &mut Connection, q: &AuditQuery) -> StoreResult<Vec<AuditRow>> {
