@@ -362,32 +362,47 @@ async fn cluster_survives_module_frontend_and_database_failures() {
         }
     };
 
-    // A module dies, comes back with a new identity, and is rejoined.
-    at(2).await;
-    c.kill();
-    at(3).await;
-    let c_addr = c.addr.clone();
-    drop(c);
-    let c2 = Hsm::start(&c_addr, &w.join("c2"));
-    let (w2, a_addr) = (w.to_path_buf(), a.addr.clone());
-    let c2 = tokio::task::spawn_blocking(move || {
-        join(&w2, &a_addr, &c2, "c2", "t3.json", "t4.json");
-        c2
-    })
-    .await
-    .unwrap();
-    // A frontend dies and is restarted.
-    at(6).await;
-    drop(fe2.take());
-    at(7).await;
-    fe2 = Some(Frontend::start(w, &f2, &l2, &modules, &pg.url));
-    // The database restarts.
-    at(9).await;
-    let dir = pg.dir.clone();
-    tokio::task::spawn_blocking(move || restart_postgres(&dir))
+    // One 12-second round of failures; the soak variant repeats it
+    // (STRONGROOM_SOAK_SECS, docs/performance.md).
+    let rounds = std::env::var("STRONGROOM_SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .map_or(1, |s| (s / 12).max(1));
+    for round in 0..rounds {
+        let t0 = round * 12;
+        // A module dies, comes back with a new identity, and is rejoined.
+        at(t0 + 2).await;
+        c.kill();
+        at(t0 + 3).await;
+        let c_addr = c.addr.clone();
+        drop(c);
+        let name = format!("c{}", round + 2);
+        let fresh = Hsm::start(&c_addr, &w.join(&name));
+        let (w2, a_addr) = (w.to_path_buf(), a.addr.clone());
+        let (from, to) = (
+            format!("t{}.json", round + 3),
+            format!("t{}.json", round + 4),
+        );
+        c = tokio::task::spawn_blocking(move || {
+            join(&w2, &a_addr, &fresh, &name, &from, &to);
+            fresh
+        })
         .await
         .unwrap();
-    at(12).await;
+        // A frontend dies and is restarted.
+        at(t0 + 6).await;
+        drop(fe2.take());
+        at(t0 + 7).await;
+        fe2 = Some(Frontend::start(w, &f2, &l2, &modules, &pg.url));
+        // The database restarts.
+        at(t0 + 9).await;
+        let dir = pg.dir.clone();
+        tokio::task::spawn_blocking(move || restart_postgres(&dir))
+            .await
+            .unwrap();
+        at(t0 + 12).await;
+    }
+    let c2 = c;
     stop.store(true, Ordering::Relaxed);
     while let Some(r) = load.join_next().await {
         r.unwrap();
