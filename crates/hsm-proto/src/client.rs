@@ -128,6 +128,15 @@ impl HsmClient {
         self
     }
 
+    /// Reads every module's placement tags (for pinned keys).
+    pub async fn refresh_tags(&self) {
+        for i in 0..self.backends.len() {
+            if let Ok(Response::Status(s)) = self.call_backend(i, Request::Status).await {
+                self.placement.set_tags(i, s.tags);
+            }
+        }
+    }
+
     /// The modules (by index) a key is placed on.
     pub fn replicas_of(&self, key: uuid::Uuid) -> Vec<usize> {
         self.placement.replicas(key)
@@ -194,10 +203,22 @@ impl HsmClient {
     /// when one cannot serve it.
     pub async fn call(&self, request: Request) -> Result<Response, HsmError> {
         let n = self.backends.len();
-        if n == 1 {
+        let pins = crate::routing::pins();
+        if n == 1 && pins.is_empty() {
             return self.call_backend(0, request).await;
         }
-        let order = self.placement.order(crate::routing::routing_key(&request));
+        if !pins.is_empty() && self.placement.tags_stale() {
+            self.refresh_tags().await;
+        }
+        let order = self
+            .placement
+            .order_pinned(crate::routing::routing_key(&request), &pins);
+        if order.is_empty() {
+            return Err(HsmError::Unavailable(format!(
+                "no module of group {} is available",
+                pins.join(" ")
+            )));
+        }
         let mut last = None;
         for i in order {
             match self.call_backend(i, request.clone()).await {

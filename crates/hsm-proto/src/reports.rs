@@ -135,6 +135,8 @@ pub struct ModuleStatus {
     pub requests_served: u64,
     /// The last erasure, if any.
     pub last_erasure: Option<ErasureCertificate>,
+    /// Placement tags (`KEY=VALUE`) from the module's configuration.
+    pub tags: Vec<String>,
 }
 
 /// A module log file.

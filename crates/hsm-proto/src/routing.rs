@@ -5,6 +5,8 @@
 //! skip modules that recently failed, and fall back to every other member
 //! (any member can open any EKT of the domain).
 
+use std::cell::RefCell;
+use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -23,6 +25,35 @@ pub struct Placement {
     replication: usize,
     next: AtomicUsize,
     down_until_ms: Vec<AtomicU64>,
+    /// Each module's placement tags, once read from its Status.
+    tags: RwLock<Vec<Option<Vec<String>>>>,
+    tags_read_ms: AtomicU64,
+}
+
+tokio::task_local! {
+    /// Module groups (`KEY=VALUE`) the request in progress is pinned to.
+    static PINS: RefCell<Vec<String>>;
+}
+
+/// Runs `f` as one request: module groups pinned inside apply to it only.
+pub async fn with_pins<F: std::future::Future>(f: F) -> F::Output {
+    PINS.scope(RefCell::new(Vec::new()), f).await
+}
+
+/// Pins the request in progress to modules tagged `group` (`KEY=VALUE`):
+/// no other module will be asked.
+pub fn pin(group: &str) {
+    let _ = PINS.try_with(|p| {
+        let mut p = p.borrow_mut();
+        if !p.iter().any(|g| g == group) {
+            p.push(group.to_string());
+        }
+    });
+}
+
+/// The groups the request in progress is pinned to.
+pub fn pins() -> Vec<String> {
+    PINS.try_with(|p| p.borrow().clone()).unwrap_or_default()
 }
 
 /// FNV-1a, 64 bit: stable across builds and machines, unlike std's hasher
@@ -84,8 +115,34 @@ impl Placement {
             replication: replication.clamp(1, n.max(1)),
             next: AtomicUsize::new(0),
             down_until_ms: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            tags: RwLock::new(vec![None; n]),
+            tags_read_ms: AtomicU64::new(0),
             names,
         }
+    }
+
+    /// Records module `i`'s tags.
+    pub fn set_tags(&self, i: usize, tags: Vec<String>) {
+        if let Ok(mut t) = self.tags.write()
+            && i < t.len()
+        {
+            t[i] = Some(tags);
+        }
+        self.tags_read_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// Whether tags should be (re)read: never read, or read over 10 s ago.
+    pub fn tags_stale(&self) -> bool {
+        now_ms().saturating_sub(self.tags_read_ms.load(Ordering::Relaxed)) > 10_000
+    }
+
+    /// Whether module `i` carries every group in `pins` (unknown tags: no).
+    fn carries(&self, i: usize, pins: &[String]) -> bool {
+        pins.is_empty()
+            || self.tags.read().is_ok_and(|t| {
+                t[i].as_ref()
+                    .is_some_and(|tags| pins.iter().all(|p| tags.contains(p)))
+            })
     }
 
     /// The modules a key lives on, most preferred first.
@@ -122,6 +179,14 @@ impl Placement {
         };
         let now = now_ms();
         order.sort_by_key(|i| self.down_until_ms[*i].load(Ordering::Relaxed) > now);
+        order
+    }
+
+    /// Like [`Self::order`], keeping only modules that carry every group
+    /// in `pins` (a pinned key is never served elsewhere).
+    pub fn order_pinned(&self, key: Option<Uuid>, pins: &[String]) -> Vec<usize> {
+        let mut order = self.order(key);
+        order.retain(|i| self.carries(*i, pins));
         order
     }
 
@@ -181,6 +246,41 @@ mod tests {
             })
             .count();
         assert_eq!(moved, 0);
+    }
+
+    #[test]
+    fn pinned_requests_go_only_to_modules_of_their_group() {
+        let p = Placement::new(names(3), 2);
+        let k = Uuid::new_v4();
+        let eu = vec!["region=eu".to_string()];
+        // Tags unknown: nobody qualifies (fail closed).
+        assert!(p.order_pinned(Some(k), &eu).is_empty());
+        p.set_tags(0, vec!["region=eu".into()]);
+        p.set_tags(1, vec!["region=us".into()]);
+        p.set_tags(2, vec!["region=eu".into(), "tier=gold".into()]);
+        for _ in 0..6 {
+            let o = p.order_pinned(Some(k), &eu);
+            assert!(
+                o.iter().all(|i| *i == 0 || *i == 2) && o.len() == 2,
+                "{o:?}"
+            );
+        }
+        let both = vec!["region=eu".to_string(), "tier=gold".to_string()];
+        assert_eq!(p.order_pinned(None, &both), vec![2]);
+        assert_eq!(p.order_pinned(Some(k), &[]).len(), 3);
+    }
+
+    #[tokio::test]
+    async fn pins_belong_to_one_request() {
+        let inside = with_pins(async {
+            pin("region=eu");
+            pin("region=eu");
+            pins()
+        })
+        .await;
+        assert_eq!(inside, vec!["region=eu".to_string()]);
+        assert!(with_pins(async { pins() }).await.is_empty());
+        assert!(pins().is_empty());
     }
 
     #[test]

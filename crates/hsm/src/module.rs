@@ -37,6 +37,8 @@ pub struct ModuleConfig {
     pub measurement: Vec<u8>,
     /// Name until an operator sets one.
     pub friendly_name: String,
+    /// Placement tags (`KEY=VALUE`), reported in Status.
+    pub tags: Vec<String>,
 }
 
 impl Default for ModuleConfig {
@@ -46,6 +48,7 @@ impl Default for ModuleConfig {
             state_dir: None,
             measurement: Vec::new(),
             friendly_name: "strongroom-hsm".into(),
+            tags: Vec::new(),
         }
     }
 }

@@ -25,6 +25,7 @@ impl Module {
             uptime_secs: self.started.elapsed().as_secs(),
             requests_served: self.served,
             last_erasure: self.last_erasure.clone(),
+            tags: self.config.tags.clone(),
         }
     }
 

@@ -228,6 +228,9 @@ impl Processor {
         let grants = self.grants_of(key.id).await?;
         let arn = self.key_arn(key);
         crate::authz::note_key(&arn);
+        if let Some(group) = &key.module_group {
+            strongroom_hsm_proto::routing::pin(group);
+        }
         crate::authz::authorize(&self.policies, caller, key, &arn, &grants)
     }
 

@@ -98,6 +98,9 @@ pub struct KeyMetadata {
     /// Extension: `VOLATILE` for keys kept only in module memory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<&'static str>,
+    /// Extension: the module group (`KEY=VALUE`) the key is pinned to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub module_group: Option<String>,
     pub multi_region: bool,
 }
 
@@ -120,6 +123,8 @@ pub struct CreateKeyRequest {
     pub expose_key_material: Option<bool>,
     /// Extension: `DURABLE` (default) or `VOLATILE` (module memory only).
     pub storage_class: Option<String>,
+    /// Extension: serve the key only on modules tagged `KEY=VALUE`.
+    pub module_group: Option<String>,
 }
 
 /// CreateKey and DescribeKey output.

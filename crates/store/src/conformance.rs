@@ -66,6 +66,7 @@ pub(crate) fn key(account: &str) -> (KeyRecord, KeyVersionRecord) {
             exposed: false,
             volatile: false,
             policy: None,
+            module_group: Some("region=eu".into()),
         },
         KeyVersionRecord {
             key_id: id,

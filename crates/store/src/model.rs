@@ -148,6 +148,8 @@ pub struct KeyRecord {
     pub volatile: bool,
     /// The key policy (JSON); none means AWS's default key policy.
     pub policy: Option<String>,
+    /// Served only by modules tagged with this group (`KEY=VALUE`).
+    pub module_group: Option<String>,
 }
 
 /// A grant: a principal may perform listed operations with a key.

@@ -234,7 +234,7 @@ impl Store for PostgresStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(db)?;
         tx.execute(
-            &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"),
+            &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"),
             &[
                 &k.id.to_string(),
                 &k.account_id,
@@ -257,6 +257,7 @@ impl Store for PostgresStore {
                 &k.exposed,
                 &k.volatile,
                 &k.policy,
+                &k.module_group,
             ],
         )
         .await

@@ -93,7 +93,7 @@ const KEY_COLUMNS: &str = "id, account_id, description, state, key_spec, key_usa
                            deletion_date, pending_window_days, current_version, tags, \
                            rotation_period_days, next_rotation_at, on_demand_rotations, \
                            import_valid_to, import_fingerprint, suspension_fingerprint, exposed, \
-                           volatile, policy";
+                           volatile, policy, module_group";
 
 fn uuid_col(row: &Row<'_>, i: usize) -> rusqlite::Result<Uuid> {
     let s: String = row.get(i)?;
@@ -166,6 +166,7 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         exposed: row.get(18)?,
         volatile: row.get(19)?,
         policy: row.get(20)?,
+        module_group: row.get(21)?,
     })
 }
 
@@ -223,7 +224,7 @@ impl Store for SqliteStore {
             let tags = tags_json(&k)?;
             let tx = c.transaction().map_err(db)?;
             tx.execute(
-                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)"),
+                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"),
                 params![
                     k.id.to_string(),
                     k.account_id,
@@ -245,7 +246,8 @@ impl Store for SqliteStore {
                     k.suspension_fingerprint,
                     k.exposed,
                     k.volatile,
-                    k.policy
+                    k.policy,
+                    k.module_group
                 ],
             )
             .map_err(|e| if is_unique_violation(&e) { StoreError::AlreadyExists(k.id.to_string()) } else { db(e) })?;

@@ -157,7 +157,7 @@ fn client(listen: &str, akid: &str, secret: &str, retries: bool) -> Client {
 }
 
 /// Makes `name` a module in use mode and returns its attestation file.
-fn use_mode(w: &Path, h: &Hsm, name: &str) -> String {
+pub(crate) fn use_mode(w: &Path, h: &Hsm, name: &str) -> String {
     let att = format!("{name}.att");
     ok(w, &["operator", "attest", "--hsm", &h.addr, "--out", &att]);
     let f = prepared(
@@ -172,7 +172,7 @@ fn use_mode(w: &Path, h: &Hsm, name: &str) -> String {
 
 /// Adds module `name` to the domain of `token` through member `via`,
 /// has it ingest the new token, and returns that token's file.
-fn join(w: &Path, via: &str, h: &Hsm, name: &str, token: &str, out: &str) -> String {
+pub(crate) fn join(w: &Path, via: &str, h: &Hsm, name: &str, token: &str, out: &str) -> String {
     let att = use_mode(w, h, name);
     let f = prepared(
         w,

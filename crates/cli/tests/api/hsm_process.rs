@@ -46,10 +46,16 @@ pub(crate) struct Hsm {
 
 impl Hsm {
     pub(crate) fn start(addr: &str, state: &Path) -> Self {
+        Self::start_with(addr, state, &[])
+    }
+
+    /// Like [`Self::start`], with extra command-line arguments.
+    pub(crate) fn start_with(addr: &str, state: &Path, extra: &[&str]) -> Self {
         std::fs::create_dir_all(state).unwrap();
         let mut child = Command::new(hsm_binary())
             .args(["--listen", addr, "--state-dir"])
             .arg(state)
+            .args(extra)
             .arg("--tamper-file")
             .arg(state.join("TAMPER"))
             .stdout(Stdio::piped())

@@ -21,6 +21,7 @@ mod mac;
 mod module_domain;
 mod module_refusals;
 mod persistence;
+mod pinning;
 mod protocol;
 mod rotation;
 mod shared_store;

@@ -31,6 +31,11 @@ struct Args {
     /// Friendly name until an operator sets one.
     #[arg(long, default_value = "strongroom-hsm")]
     friendly_name: String,
+    /// A placement tag, KEY=VALUE (e.g. region=eu); keys created with
+    /// `ModuleGroup` KEY=VALUE are served only by modules carrying it.
+    /// Repeatable; part of the attested configuration.
+    #[arg(long = "tag")]
+    tags: Vec<String>,
 }
 
 fn measurement(args: &Args) -> Result<Vec<u8>> {
@@ -39,9 +44,10 @@ fn measurement(args: &Args) -> Result<Vec<u8>> {
     // The configuration that changes behaviour (not per-instance paths).
     m.extend_from_slice(
         format!(
-            "\nvault_capacity={}\ntamper_file={}\n",
+            "\nvault_capacity={}\ntamper_file={}\ntags={}\n",
             args.vault_capacity,
-            args.tamper_file.is_some()
+            args.tamper_file.is_some(),
+            args.tags.join(",")
         )
         .as_bytes(),
     );
@@ -71,7 +77,11 @@ async fn run(args: Args, hardening: hardening::Hardening) -> Result<()> {
         state_dir: args.state_dir.clone(),
         measurement: measurement(&args)?,
         friendly_name: args.friendly_name.clone(),
+        tags: args.tags.clone(),
     };
+    if let Some(bad) = config.tags.iter().find(|t| !t.contains('=')) {
+        anyhow::bail!("--tag {bad}: expected KEY=VALUE");
+    }
     let mut module = Module::start(config)?;
     let tls_config = Arc::new(RwLock::new(module_tls_config(module.identity_key())?));
     let (changed_tx, changed_rx) = watch::channel(0u64);

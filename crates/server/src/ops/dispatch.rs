@@ -65,7 +65,7 @@ impl Processor {
             format!("kms:{op}"),
             caller,
             meta,
-            self.route(caller, op, body),
+            strongroom_hsm_proto::routing::with_pins(self.route(caller, op, body)),
         )
         .await
     }

@@ -175,6 +175,7 @@ impl Processor {
             valid_to: key.import_valid_to.map(epoch_f64),
             exposed: key.exposed,
             storage_class: key.volatile.then_some("VOLATILE"),
+            module_group: key.module_group.clone(),
             mac_algorithms: crate::ops::mac::mac_algorithm(&key.key_spec)
                 .into_iter()
                 .collect(),
@@ -277,7 +278,31 @@ impl Processor {
             exposed: req.expose_key_material == Some(true),
             volatile: req.storage_class.as_deref() == Some("VOLATILE"),
             policy,
+            module_group: req.module_group.clone(),
         };
+        if let Some(group) = &key.module_group {
+            let valid = group.len() <= 256
+                && group.split_once('=').is_some_and(|(k, v)| {
+                    !k.is_empty()
+                        && !v.is_empty()
+                        && group
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b"=_-.:/".contains(&b))
+                });
+            if !valid {
+                return Err(KmsError::Validation(format!(
+                    "ModuleGroup '{group}' must be KEY=VALUE (letters, digits, _-.:/)."
+                )));
+            }
+            if key.volatile {
+                return Err(KmsError::Validation(
+                    "VOLATILE keys live in every member; they cannot be pinned to a ModuleGroup."
+                        .into(),
+                ));
+            }
+            // Every module call for this key from here on stays in the group.
+            strongroom_hsm_proto::routing::pin(group);
+        }
         match req.storage_class.as_deref() {
             None | Some("DURABLE") | Some("VOLATILE") => {}
             Some(other) => {

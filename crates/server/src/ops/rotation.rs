@@ -273,9 +273,17 @@ impl Processor {
             if due > now || key.state != KeyState::Enabled {
                 continue;
             }
+            let group = key.module_group.clone();
             let mut next = key;
             next.next_rotation_at = Some(self.rotation_due(now, period));
-            self.add_version(next, "AUTOMATIC").await?;
+            // A pinned key's new version is made inside its group too.
+            strongroom_hsm_proto::routing::with_pins(async {
+                if let Some(g) = &group {
+                    strongroom_hsm_proto::routing::pin(g);
+                }
+                self.add_version(next, "AUTOMATIC").await
+            })
+            .await?;
             n += 1;
         }
         Ok(n)

@@ -142,6 +142,7 @@ CREATE TABLE module_log_cursors (
             until BIGINT NOT NULL
         );",
     ),
+    (3, "ALTER TABLE keys ADD COLUMN module_group TEXT;"),
 ];
 
 /// The newest schema version this binary knows.

@@ -164,6 +164,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
             until INTEGER NOT NULL
         );",
     ),
+    (14, "ALTER TABLE keys ADD COLUMN module_group TEXT;"),
 ];
 
 /// The newest schema version this binary knows.
