@@ -177,6 +177,10 @@ impl From<strongroom_store::StoreError> for KmsError {
             strongroom_store::StoreError::AlreadyExists(what) => {
                 KmsError::AlreadyExists(format!("{what} already exists"))
             }
+            // A 500: SDKs retry it, and the retry reads the new state.
+            strongroom_store::StoreError::Conflict(what) => KmsError::Internal(format!(
+                "The key changed concurrently ({what}); retry the request."
+            )),
             other => {
                 tracing::error!(error = %other, "store failure");
                 KmsError::Internal("The store is unavailable.".into())

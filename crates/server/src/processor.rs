@@ -351,8 +351,14 @@ impl Processor {
 
     /// Writes new metadata for a key and refreshes the cache. Hold
     /// `write_lock` while reading-then-writing.
-    pub(crate) async fn save_key(&self, key: KeyRecord) -> Result<Arc<KeyRecord>, KmsError> {
-        self.store.update_key(&key).await?;
+    pub(crate) async fn save_key(&self, mut key: KeyRecord) -> Result<Arc<KeyRecord>, KmsError> {
+        if let Err(e) = self.store.update_key(&key).await {
+            // Another frontend changed it: forget our copy so a retry
+            // starts from the store.
+            self.keys.remove(&key.id);
+            return Err(e.into());
+        }
+        key.revision += 1;
         let key = Arc::new(key);
         self.keys.insert(key.id, (Instant::now(), key.clone()));
         Ok(key)

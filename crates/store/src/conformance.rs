@@ -24,7 +24,7 @@ macro_rules! conformance_tests {
             paging_is_stable_while_keys_are_added, rotation_race_has_one_winner,
             retries_are_idempotent_or_refused, audit_chain_refuses_forks_and_counts_usage,
             service_state_round_trip, leases_have_one_holder_until_they_lapse,
-            concurrent_audit_writers_make_one_chain);
+            concurrent_audit_writers_make_one_chain, concurrent_updates_never_lose_a_change);
     };
     (@each $make:path; $($name:ident),*) => {
         $(
@@ -67,6 +67,7 @@ pub(crate) fn key(account: &str) -> (KeyRecord, KeyVersionRecord) {
             volatile: false,
             policy: None,
             module_group: Some("region=eu".into()),
+            revision: 0,
         },
         KeyVersionRecord {
             key_id: id,
@@ -101,6 +102,7 @@ pub(crate) async fn key_round_trip_update_and_paging(s: Arc<dyn Store>) {
     k.state = KeyState::PendingDeletion;
     k.deletion_date = Some(100);
     s.update_key(&k).await.unwrap();
+    k.revision += 1;
     assert_eq!(s.get_key(ids[0]).await.unwrap().unwrap(), k);
     assert_eq!(
         s.keys_due_for_deletion(99).await.unwrap(),
@@ -397,6 +399,16 @@ pub(crate) async fn every_mutable_field_survives_update(s: Arc<dyn Store>) {
     k.on_demand_rotations = 3;
     k.description = "changed".into();
     s.update_key(&k).await.unwrap();
+    k.revision += 1;
+    assert_eq!(s.get_key(k.id).await.unwrap().unwrap(), k);
+    // A writer holding the old revision is refused and changes nothing.
+    let mut stale = k.clone();
+    stale.revision -= 1;
+    stale.description = "lost".into();
+    assert!(matches!(
+        s.update_key(&stale).await,
+        Err(StoreError::Conflict(_))
+    ));
     assert_eq!(s.get_key(k.id).await.unwrap().unwrap(), k);
 }
 
@@ -597,8 +609,14 @@ pub(crate) async fn retries_are_idempotent_or_refused(s: Arc<dyn Store>) {
         s.get_key_version(k.id, 1).await.unwrap().unwrap().ekt,
         vec![1; 90]
     );
+    // A retried update is refused (the first landed): the caller re-reads.
     s.update_key(&k).await.unwrap();
-    s.update_key(&k).await.unwrap();
+    assert!(matches!(
+        s.update_key(&k).await,
+        Err(StoreError::Conflict(_))
+    ));
+    let mut k = k;
+    k.revision += 1;
     assert_eq!(s.get_key(k.id).await.unwrap().unwrap(), k);
     assert!(s.delete_key(k.id).await.unwrap());
     assert!(!s.delete_key(k.id).await.unwrap());
@@ -800,4 +818,40 @@ pub(crate) async fn concurrent_audit_writers_make_one_chain(s: Arc<dyn Store>) {
         prev = r.hash.clone();
     }
     assert_eq!(s.usage(Some(ACCOUNT), 0).await.unwrap()[0].count, 200);
+}
+
+pub(crate) async fn concurrent_updates_never_lose_a_change(s: Arc<dyn Store>) {
+    let (k, v) = key(ACCOUNT);
+    s.create_key(&k, Some(&v)).await.unwrap();
+    // Eight writers each add their own tag, re-reading whenever they lose.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..8 {
+        let s = s.clone();
+        tasks.spawn(async move {
+            let mut conflicts = 0;
+            loop {
+                let mut cur = s.get_key(k.id).await.unwrap().unwrap();
+                cur.tags.push(Tag {
+                    key: format!("w{i}"),
+                    value: "x".into(),
+                });
+                match s.update_key(&cur).await {
+                    Ok(()) => return conflicts,
+                    Err(StoreError::Conflict(_)) => conflicts += 1,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+        });
+    }
+    while let Some(r) = tasks.join_next().await {
+        r.unwrap();
+    }
+    let got = s.get_key(k.id).await.unwrap().unwrap();
+    assert_eq!(got.revision, 8);
+    for i in 0..8 {
+        assert!(
+            got.tags.iter().any(|t| t.key == format!("w{i}")),
+            "w{i} was lost"
+        );
+    }
 }

@@ -150,6 +150,10 @@ pub struct KeyRecord {
     pub policy: Option<String>,
     /// Served only by modules tagged with this group (`KEY=VALUE`).
     pub module_group: Option<String>,
+    /// How many times the metadata was updated: an update must name the
+    /// revision it read (compare-and-swap), so concurrent writers on
+    /// several frontends cannot lose each other's changes.
+    pub revision: u64,
 }
 
 /// A grant: a principal may perform listed operations with a key.

@@ -129,7 +129,8 @@ async fn update_key_row(
             "UPDATE keys SET description = $2, state = $3, deletion_date = $4, pending_window_days = $5, \
              current_version = $6, tags = $7, rotation_period_days = $8, next_rotation_at = $9, \
              on_demand_rotations = $10, import_valid_to = $11, import_fingerprint = $12, \
-             suspension_fingerprint = $13, policy = $14, exposed = $15 WHERE id = $1",
+             suspension_fingerprint = $13, policy = $14, exposed = $15, revision = revision + 1 \
+             WHERE id = $1 AND revision = $16",
             &[
                 &k.id.to_string(),
                 &k.description,
@@ -146,15 +147,24 @@ async fn update_key_row(
                 &k.suspension_fingerprint,
                 &k.policy,
                 &k.exposed,
+                &(k.revision as i64),
             ],
         )
         .await
         .map_err(db)?;
-    if n == 0 {
-        Err(StoreError::NotFound(k.id.to_string()))
-    } else {
-        Ok(())
+    if n == 1 {
+        return Ok(());
     }
+    let exists = c
+        .query_opt("SELECT 1 FROM keys WHERE id = $1", &[&k.id.to_string()])
+        .await
+        .map_err(db)?
+        .is_some();
+    Err(if exists {
+        StoreError::Conflict(format!("key {} changed since it was read", k.id))
+    } else {
+        StoreError::NotFound(k.id.to_string())
+    })
 }
 
 #[async_trait]
@@ -234,7 +244,7 @@ impl Store for PostgresStore {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(db)?;
         tx.execute(
-            &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"),
+            &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"),
             &[
                 &k.id.to_string(),
                 &k.account_id,
@@ -258,6 +268,7 @@ impl Store for PostgresStore {
                 &k.volatile,
                 &k.policy,
                 &k.module_group,
+                &(k.revision as i64),
             ],
         )
         .await

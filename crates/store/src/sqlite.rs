@@ -93,7 +93,7 @@ const KEY_COLUMNS: &str = "id, account_id, description, state, key_spec, key_usa
                            deletion_date, pending_window_days, current_version, tags, \
                            rotation_period_days, next_rotation_at, on_demand_rotations, \
                            import_valid_to, import_fingerprint, suspension_fingerprint, exposed, \
-                           volatile, policy, module_group";
+                           volatile, policy, module_group, revision";
 
 fn uuid_col(row: &Row<'_>, i: usize) -> rusqlite::Result<Uuid> {
     let s: String = row.get(i)?;
@@ -110,7 +110,8 @@ pub(crate) fn update_key_row(c: &Connection, k: &KeyRecord) -> StoreResult<()> {
             "UPDATE keys SET description = ?2, state = ?3, deletion_date = ?4, pending_window_days = ?5, \
              current_version = ?6, tags = ?7, rotation_period_days = ?8, next_rotation_at = ?9, \
              on_demand_rotations = ?10, import_valid_to = ?11, import_fingerprint = ?12, \
-             suspension_fingerprint = ?13, policy = ?14, exposed = ?15 WHERE id = ?1",
+             suspension_fingerprint = ?13, policy = ?14, exposed = ?15, revision = revision + 1 \
+             WHERE id = ?1 AND revision = ?16",
             params![
                 k.id.to_string(),
                 k.description,
@@ -126,15 +127,28 @@ pub(crate) fn update_key_row(c: &Connection, k: &KeyRecord) -> StoreResult<()> {
                 k.import_fingerprint,
                 k.suspension_fingerprint,
                 k.policy,
-                k.exposed
+                k.exposed,
+                k.revision as i64
             ],
         )
         .map_err(db)?;
-    if n == 0 {
-        Err(StoreError::NotFound(k.id.to_string()))
-    } else {
-        Ok(())
+    if n == 1 {
+        return Ok(());
     }
+    let exists = c
+        .query_row(
+            "SELECT 1 FROM keys WHERE id = ?1",
+            [k.id.to_string()],
+            |_| Ok(()),
+        )
+        .optional()
+        .map_err(db)?
+        .is_some();
+    Err(if exists {
+        StoreError::Conflict(format!("key {} changed since it was read", k.id))
+    } else {
+        StoreError::NotFound(k.id.to_string())
+    })
 }
 
 fn key_from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
@@ -167,6 +181,7 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<KeyRecord> {
         volatile: row.get(19)?,
         policy: row.get(20)?,
         module_group: row.get(21)?,
+        revision: row.get::<_, i64>(22)? as u64,
     })
 }
 
@@ -224,7 +239,7 @@ impl Store for SqliteStore {
             let tags = tags_json(&k)?;
             let tx = c.transaction().map_err(db)?;
             tx.execute(
-                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)"),
+                &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23)"),
                 params![
                     k.id.to_string(),
                     k.account_id,
@@ -247,7 +262,8 @@ impl Store for SqliteStore {
                     k.exposed,
                     k.volatile,
                     k.policy,
-                    k.module_group
+                    k.module_group,
+                    k.revision as i64
                 ],
             )
             .map_err(|e| if is_unique_violation(&e) { StoreError::AlreadyExists(k.id.to_string()) } else { db(e) })?;

@@ -119,6 +119,46 @@ async fn two_frontends_share_one_postgres_store() {
     let loser = ra.err().or(rb.err()).unwrap();
     assert_eq!(code(&loser), "AlreadyExistsException");
 
+    // Tags added at once through both frontends: none lost (the store's
+    // compare-and-swap refuses a stale write; the client retries it).
+    let mut tags = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let c = if i % 2 == 0 { ca.clone() } else { cb.clone() };
+        let key = key.clone();
+        tags.spawn(async move {
+            let tag = aws_sdk_kms::types::Tag::builder()
+                .tag_key(format!("t{i}"))
+                .tag_value("v")
+                .build()
+                .unwrap();
+            loop {
+                match c.tag_resource().key_id(&key).tags(tag.clone()).send().await {
+                    Ok(_) => return,
+                    Err(e) if code(&e) == "KMSInternalException" => continue,
+                    Err(e) => panic!("{e:?}"),
+                }
+            }
+        });
+    }
+    while let Some(r) = tags.join_next().await {
+        r.unwrap();
+    }
+    tokio::time::sleep(TTL).await;
+    let listed = ca
+        .list_resource_tags()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap()
+        .tags
+        .unwrap();
+    for i in 0..12 {
+        assert!(
+            listed.iter().any(|t| t.tag_key == format!("t{i}")),
+            "tag t{i} was lost"
+        );
+    }
+
     // Concurrent load through both: one intact chain, exact usage.
     let before: u64 = usage_of(&a, &key).await;
     let mut tasks = tokio::task::JoinSet::new();

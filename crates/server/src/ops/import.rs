@@ -229,6 +229,7 @@ impl Processor {
             created_at: now,
         };
         self.store.rotate_key(&next, &record, "IMPORT").await?;
+        next.revision += 1;
         self.cache_new_key(next, version, ekt);
         tracing::info!(key_id = %key.id, "key material imported");
         Ok(Empty {})

@@ -279,6 +279,7 @@ impl Processor {
             volatile: req.storage_class.as_deref() == Some("VOLATILE"),
             policy,
             module_group: req.module_group.clone(),
+            revision: 0,
         };
         if let Some(group) = &key.module_group {
             let valid = group.len() <= 256

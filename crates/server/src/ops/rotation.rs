@@ -216,6 +216,7 @@ impl Processor {
             Err(e) => return Err(e.into()),
         }
         tracing::info!(key_id = %key.id, version = version.version, rotation_type, "key rotated");
+        key.revision += 1;
         self.cache_new_key(key, version, ekt);
         Ok(())
     }

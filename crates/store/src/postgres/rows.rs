@@ -11,7 +11,7 @@ use crate::{
 pub(super) const KEY_COLUMNS: &str = "id, account_id, description, state, key_spec, key_usage, origin, created_at, \
      deletion_date, pending_window_days, current_version, tags, rotation_period_days, next_rotation_at, \
      on_demand_rotations, import_valid_to, import_fingerprint, suspension_fingerprint, exposed, volatile, policy, \
-     module_group";
+     module_group, revision";
 pub(super) const ACCESS_KEY_COLUMNS: &str = "access_key_id, account_id, sealed_secret, created_at, active, \
      principal_arn, expires_at, session_token_hash";
 pub(super) const GRANT_COLUMNS: &str = "grant_id, key_id, key_account_id, name, grantee, retiring, operations, \
@@ -86,6 +86,7 @@ pub(super) fn key(r: &Row) -> StoreResult<KeyRecord> {
         volatile: r.get(19),
         policy: r.get(20),
         module_group: r.get(21),
+        revision: r.get::<_, i64>(22) as u64,
     })
 }
 

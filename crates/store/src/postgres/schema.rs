@@ -143,6 +143,10 @@ CREATE TABLE module_log_cursors (
         );",
     ),
     (3, "ALTER TABLE keys ADD COLUMN module_group TEXT;"),
+    (
+        4,
+        "ALTER TABLE keys ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;",
+    ),
 ];
 
 /// The newest schema version this binary knows.

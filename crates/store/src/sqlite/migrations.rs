@@ -165,6 +165,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         );",
     ),
     (14, "ALTER TABLE keys ADD COLUMN module_group TEXT;"),
+    (
+        15,
+        "ALTER TABLE keys ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;",
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -64,6 +64,7 @@ async fn deleted_ekts_leave_no_bytes_in_the_database_files() {
             ..v1.clone()
         };
         s.rotate_key(&k, &rec, "ON_DEMAND").await.unwrap();
+        k.revision += 1;
     }
     s.delete_key_versions(k.id).await.unwrap();
     k.description = "after".into();
