@@ -105,6 +105,53 @@ impl ListedHosts {
     }
 }
 
+/// Requests any TLS peer may send: public reads (status, attestation,
+/// domain tokens, logs) and operator commands, which carry their own
+/// authority (quorum signatures). Everything else needs a host key listed
+/// by a domain this module holds; the module checks the domain after that.
+/// No wildcard: a new request must be placed on one side.
+pub fn open_to_unlisted(r: &Request) -> bool {
+    match r {
+        Request::Status
+        | Request::Attest { .. }
+        | Request::ListDomains
+        | Request::GetDomainToken { .. }
+        | Request::ListLogs
+        | Request::DescribeLog { .. }
+        | Request::GetLog { .. }
+        | Request::Command(_) => true,
+        Request::GenerateBackingKey { .. }
+        | Request::GenerateVolatileKey { .. }
+        | Request::InstallVolatileKey { .. }
+        | Request::GenerateExposedKey { .. }
+        | Request::Encrypt { .. }
+        | Request::Decrypt { .. }
+        | Request::ReEncrypt { .. }
+        | Request::GenerateDataKey { .. }
+        | Request::DeriveKey { .. }
+        | Request::GenerateRandom { .. }
+        | Request::SealCredential { .. }
+        | Request::DeriveSigV4Key { .. }
+        | Request::GenerateMac { .. }
+        | Request::VerifyMac { .. }
+        | Request::Sign { .. }
+        | Request::Verify { .. }
+        | Request::GetPublicKey { .. }
+        | Request::AsymmetricDecrypt { .. }
+        | Request::AsymmetricEncrypt { .. }
+        | Request::DeriveSharedSecret { .. }
+        | Request::GenerateDataKeyPair { .. }
+        | Request::PrepareImport { .. }
+        | Request::ImportKeyMaterial { .. }
+        | Request::ForgetKey { .. }
+        | Request::ShredKey { .. }
+        | Request::SuspendKey { .. }
+        | Request::ReinstateKey { .. }
+        | Request::RewrapKeys { .. }
+        | Request::RewrapCredentials { .. } => false,
+    }
+}
+
 impl Module {
     /// Host keys that a domain this module holds lists.
     pub fn listed_hosts(&self) -> Vec<Vec<u8>> {
@@ -251,6 +298,13 @@ where
         let Ok(slot) = out_tx.clone().reserve_owned().await else {
             break;
         };
+        if !is_listed && !open_to_unlisted(&request) {
+            // Refused here, without queueing to the module at all.
+            Reply { id, slot }.send(Err(HsmError::HostNotAuthorized(
+                "no domain of this module lists the host's key".into(),
+            )));
+            continue;
+        }
         if module
             .send((caller.clone(), request, Reply { id, slot }))
             .await
