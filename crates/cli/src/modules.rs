@@ -107,7 +107,7 @@ fn trusted_token(data_dir: &Path, ext: &ExternalModules) -> anyhow::Result<Domai
                 );
                 (anchor_token, anchor)
             } else {
-                let chained = verify_chain(&token, &Anchor::Token(anchor)).map_err(|e| {
+                let chained = verify_chain(&token, &Anchor::Token(Box::new(anchor))).map_err(|e| {
                     anyhow!(
                         "refusing the domain token {}: it does not chain to the trust anchor {}: {e}",
                         path.display(),
@@ -166,7 +166,7 @@ async fn follow_domain(
 ) {
     let anchor = current.lock().expect("token lock").clone();
     let (domain_id, epoch) = (anchor.domain_id, anchor.epoch);
-    let anchor = Anchor::Token(anchor);
+    let anchor = Anchor::Token(Box::new(anchor));
     for i in 0..client.module_count() {
         let Ok(Response::DomainToken(t)) = client
             .call_module(i, Request::GetDomainToken { domain_id })

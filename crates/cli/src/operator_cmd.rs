@@ -305,7 +305,7 @@ pub async fn run(action: OperatorAction) -> anyhow::Result<()> {
             trust_module,
         } => {
             let anchor = match trust_token {
-                Some(path) => Anchor::Token(operator::read_token(&path)?.1),
+                Some(path) => Anchor::Token(Box::new(operator::read_token(&path)?.1)),
                 None => token_trust::modules_anchor(&trust_module)?,
             };
             let c = operator::operator_client(&hsm)?;

@@ -24,7 +24,7 @@ use strongroom_hsm_proto::admin::{
 #[derive(Debug, Clone)]
 pub enum Anchor {
     /// An earlier (already trusted) token body of the domain.
-    Token(DomainTokenBody),
+    Token(Box<DomainTokenBody>),
     /// Signing keys (DER SPKI) of modules the operator attested.
     Modules(Vec<Vec<u8>>),
 }
@@ -91,7 +91,7 @@ pub fn verify_chain(token: &DomainToken, anchor: &Anchor) -> Result<DomainTokenB
                     anchor: a.epoch,
                 });
             }
-            if body.epoch == a.epoch && body != *a {
+            if body.epoch == a.epoch && body != **a {
                 return Err(ChainError::Forked(body.epoch));
             }
             let issuer: &MemberIdentity = a
@@ -175,7 +175,7 @@ mod tests {
         let k = SigningKeyPair::generate().unwrap();
         let m = member(&k);
         let d = Uuid::new_v4();
-        let anchor = Anchor::Token(body(d, 3, &m));
+        let anchor = Anchor::Token(Box::new(body(d, 3, &m)));
         for epoch in [3, 4, 9] {
             let t = signed(&body(d, epoch, &m), &k);
             assert_eq!(verify_chain(&t, &anchor).unwrap().epoch, epoch);
@@ -187,7 +187,7 @@ mod tests {
         let k = SigningKeyPair::generate().unwrap();
         let m = member(&k);
         let d = Uuid::new_v4();
-        let anchor = Anchor::Token(body(d, 3, &m));
+        let anchor = Anchor::Token(Box::new(body(d, 3, &m)));
         let evil = SigningKeyPair::generate().unwrap();
         let mut forged = body(d, 4, &member(&evil));
         // Even claiming the real member's id, with the attacker's key listed.
@@ -214,7 +214,7 @@ mod tests {
         let k = SigningKeyPair::generate().unwrap();
         let m = member(&k);
         let d = Uuid::new_v4();
-        let anchor = Anchor::Token(body(d, 3, &m));
+        let anchor = Anchor::Token(Box::new(body(d, 3, &m)));
         let old = signed(&body(d, 2, &m), &k);
         assert!(matches!(
             verify_chain(&old, &anchor),
