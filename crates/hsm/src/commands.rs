@@ -88,51 +88,101 @@ fn check_governance(
 }
 
 impl Module {
+    /// The governance of every domain this module already belongs to (the
+    /// embedded dev domain has none).
+    fn owners(&self) -> Vec<Governance> {
+        self.domains
+            .values()
+            .filter_map(|d| d.body.as_ref())
+            .map(|b| Governance::Domain(b.operators.clone(), b.rules.clone()))
+            .collect()
+    }
+
+    /// Who must sign `body`. A command that brings a new domain into a
+    /// module that already has owners (CreateDomain, IngestDomain of a
+    /// domain it does not hold, RecoverDomain) needs those owners' quorum:
+    /// the operators named by the command or its token could be anyone's.
     fn governance(&self, body: &CommandBody) -> Result<Vec<Governance>, HsmError> {
         let from_body =
             |b: &DomainTokenBody| Governance::Domain(b.operators.clone(), b.rules.clone());
         let held = |d: Uuid| self.domains.get(&d).and_then(|x| x.body.as_ref());
+        let owners = self.owners();
+        let token_body = |token: &DomainToken| {
+            token
+                .decode_body()
+                .map_err(|e| refuse(Refusal::InvalidToken, e.to_string()))
+        };
         Ok(match (&body.target, &body.command) {
             (
                 _,
                 Command::CreateDomain {
                     operators, rules, ..
                 },
-            ) => {
+            ) if owners.is_empty() => {
                 vec![Governance::Domain(operators.clone(), rules.clone())]
             }
             (_, Command::IngestDomain { token }) => {
-                let b = token
-                    .decode_body()
-                    .map_err(|e| refuse(Refusal::InvalidToken, e.to_string()))?;
-                vec![from_body(held(b.domain_id).unwrap_or(&b))]
+                let b = token_body(token)?;
+                match held(b.domain_id) {
+                    Some(h) => vec![from_body(h)],
+                    None if owners.is_empty() => vec![from_body(&b)],
+                    None => owners,
+                }
             }
-            (_, Command::RecoverDomain { token, .. }) => {
-                let b = token
-                    .decode_body()
-                    .map_err(|e| refuse(Refusal::InvalidToken, e.to_string()))?;
-                vec![from_body(&b)]
+            (_, Command::RecoverDomain { token, .. }) if owners.is_empty() => {
+                vec![from_body(&token_body(token)?)]
             }
+            (_, Command::CreateDomain { .. } | Command::RecoverDomain { .. }) => owners,
             (Target::Domain(d), _) => vec![from_body(held(*d).ok_or_else(|| {
                 refuse(
                     Refusal::WrongTarget,
                     format!("this module does not hold domain {d}"),
                 )
             })?)],
-            (Target::Module(_), _) => {
-                let owners: Vec<_> = self
-                    .domains
-                    .values()
-                    .filter_map(|d| d.body.as_ref())
-                    .map(from_body)
-                    .collect();
-                if owners.is_empty() {
-                    vec![Governance::Unowned]
-                } else {
-                    owners
-                }
-            }
+            (Target::Module(_), _) if owners.is_empty() => vec![Governance::Unowned],
+            (Target::Module(_), _) => owners,
         })
+    }
+
+    /// A domain command must carry the epoch of the domain as this module
+    /// holds it (IngestDomain: its token's epoch), so a command signed for
+    /// an earlier epoch cannot be replayed once the domain has moved on.
+    fn check_epoch(&self, body: &CommandBody) -> Result<(), HsmError> {
+        let expected = match (&body.target, &body.command) {
+            (Target::Module(_), _) => 0,
+            (Target::Domain(_), Command::IngestDomain { token }) => {
+                token
+                    .decode_body()
+                    .map_err(|e| refuse(Refusal::InvalidToken, e.to_string()))?
+                    .epoch
+            }
+            (Target::Domain(d), _) => self
+                .domains
+                .get(d)
+                .and_then(|x| x.body.as_ref())
+                .map(|b| b.epoch)
+                .ok_or_else(|| refuse(Refusal::WrongTarget, "domain not held"))?,
+        };
+        if body.epoch == expected {
+            return Ok(());
+        }
+        let detail = match body.target {
+            Target::Module(_) => {
+                return Err(refuse(
+                    Refusal::Malformed,
+                    "a module command carries epoch 0",
+                ));
+            }
+            _ if body.epoch < expected => format!(
+                "the command was prepared for epoch {}, but the domain has moved to epoch {expected}: prepare it again from the current token",
+                body.epoch
+            ),
+            _ => format!(
+                "the command was prepared for epoch {}, but this module holds epoch {expected}: ingest the current token first",
+                body.epoch
+            ),
+        };
+        Err(refuse(Refusal::StaleEpoch, detail))
     }
 
     fn check_target(&self, body: &CommandBody) -> Result<(), HsmError> {
@@ -159,11 +209,7 @@ impl Module {
     }
 
     /// Verifies and runs a signed command.
-    pub(crate) fn execute(
-        &mut self,
-        _caller: &Caller,
-        cmd: SignedCommand,
-    ) -> Result<Response, HsmError> {
+    pub(crate) fn execute(&mut self, cmd: SignedCommand) -> Result<Response, HsmError> {
         let now = now_secs();
         let outcome = self.verify_and_run(&cmd, now);
         let signers: Vec<String> = cmd
@@ -193,7 +239,20 @@ impl Module {
             .decode_body()
             .map_err(|e| refuse(Refusal::Malformed, e.to_string()))?;
         self.check_target(&body)?;
-        // Tokens are verified before their rules are trusted for quorum.
+        self.check_epoch(&body)?;
+        let gov = self.governance(&body)?;
+        let authorities: Vec<Authority<'_>> = gov
+            .iter()
+            .map(|g| match g {
+                Governance::Domain(operators, rules) => Authority::Domain { operators, rules },
+                Governance::Unowned => Authority::Unowned,
+            })
+            .collect();
+        // Who may command is settled before what state the module is in
+        // is revealed; cheap checks come before any signature is verified.
+        let body = quorum::verify(cmd, now, &self.nonces, &authorities)?;
+        // A token is verified before the module acts on it (its rules may
+        // have been the quorum above, on a module without owners).
         if let Command::IngestDomain { token } | Command::RecoverDomain { token, .. } =
             &body.command
         {
@@ -207,17 +266,6 @@ impl Module {
                 .map(|h| &h.members[..]);
             token::verify_signature(token, held)?;
         }
-        let gov = self.governance(&body)?;
-        let authorities: Vec<Authority<'_>> = gov
-            .iter()
-            .map(|g| match g {
-                Governance::Domain(operators, rules) => Authority::Domain { operators, rules },
-                Governance::Unowned => Authority::Unowned,
-            })
-            .collect();
-        // Who may command is settled before what state the module is in
-        // is revealed.
-        let body = quorum::verify(cmd, now, &self.nonces, &authorities)?;
         let kind = body.command.kind();
         if let Some(mode) = needs_mode(kind)
             && mode != self.mode

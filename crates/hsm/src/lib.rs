@@ -23,6 +23,7 @@ mod maintenance;
 mod module;
 mod quorum;
 mod reports;
+mod scope;
 mod sealed_store;
 pub mod server;
 mod suspend;
