@@ -12,6 +12,7 @@ pub mod ciphertext;
 mod client;
 pub mod context;
 mod error;
+mod in_domain;
 mod message;
 pub mod net;
 mod reports;

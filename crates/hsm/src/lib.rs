@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 mod asymmetric;
+mod authority;
 mod commands;
 mod credential;
 pub mod dev_unseal;
