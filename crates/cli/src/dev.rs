@@ -170,8 +170,9 @@ pub async fn open_data_dir(
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let hsm = if modules.addrs.is_empty() {
         let domain = dev_unseal::open_or_create(data_dir)?;
+        let id = domain.id();
         let module = Module::new(domain, ModuleConfig::default());
-        spawn_module_task(module, 1024)
+        spawn_module_task(module, 1024).with_domain(id)
     } else {
         crate::modules::connect(data_dir, modules, Duration::from_secs(2))?
     };

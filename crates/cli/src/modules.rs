@@ -142,7 +142,10 @@ pub fn connect(
         );
     }
     let pins = ModulePins::keys(body.members.iter().map(|m| m.signing_key.clone()));
-    let mut client = HsmClient::remote(&ext.addrs, host_tls_config(&key, pins.clone())?);
+    // Every request names the domain of the token: a module that belongs
+    // to other domains too never picks one for us.
+    let mut client = HsmClient::remote(&ext.addrs, host_tls_config(&key, pins.clone())?)
+        .with_domain(body.domain_id);
     if ext.replication > 0 {
         client = client.with_replication(ext.replication);
     }

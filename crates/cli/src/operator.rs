@@ -151,6 +151,7 @@ pub fn describe(body: &CommandBody) -> serde_json::Value {
     };
     json!({
         "target": format!("{:?}", body.target),
+        "epoch": body.epoch,
         "expires_at": body.expires_at,
         "nonce": hex::encode(body.nonce),
         "command": command,
@@ -165,19 +166,26 @@ fn command_summary(cmd: &SignedCommand) -> serde_json::Value {
     })
 }
 
-/// Builds an unsigned command for `target`, valid for `ttl`.
-pub fn new_command(
-    target: Target,
-    command: Command,
-    ttl: Duration,
-) -> anyhow::Result<SignedCommand> {
+/// What a command is addressed to: a module, or a domain at the epoch of
+/// the token the command was prepared from (zero for a module).
+#[derive(Debug, Clone, Copy)]
+pub struct Address {
+    /// The module or domain.
+    pub target: Target,
+    /// The domain's epoch the command is bound to.
+    pub epoch: u64,
+}
+
+/// Builds an unsigned command for `to`, valid for `ttl`.
+pub fn new_command(to: Address, command: Command, ttl: Duration) -> anyhow::Result<SignedCommand> {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs();
     Ok(SignedCommand::new(&CommandBody {
-        target,
+        target: to.target,
         nonce: strongroom_crypto::random_array()?,
         expires_at: now + ttl.as_secs(),
+        epoch: to.epoch,
         command,
     }))
 }

@@ -198,8 +198,8 @@ pub async fn run(action: OperatorAction) -> anyhow::Result<()> {
             expires_in,
             command,
         } => {
-            let (target, command) = build(command)?;
-            let cmd = new_command(target, command, Duration::from_secs(expires_in))?;
+            let (to, command) = build(command)?;
+            let cmd = new_command(to, command, Duration::from_secs(expires_in))?;
             write_command(&out, &cmd)?;
             print_json(files::summary(&out)?)?;
         }

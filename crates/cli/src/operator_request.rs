@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use strongroom_cli::files::{self, kind};
 use strongroom_cli::modules::read_host_pub;
-use strongroom_cli::operator;
+use strongroom_cli::operator::{self, Address};
 use strongroom_hsm_proto::admin::{
     AttestationBody, AttestationReport, Command, DomainToken, Operator, QuorumRule, RecoveryShare,
     Target,
@@ -157,13 +157,22 @@ pub fn read_attestation(path: &Path) -> anyhow::Result<AttestationBody> {
     operator::verify_attestation(&r, None, None)
 }
 
-fn module_target(path: &Path) -> anyhow::Result<Target> {
-    Ok(Target::Module(read_attestation(path)?.module_id))
+fn module_target(path: &Path) -> anyhow::Result<Address> {
+    Ok(Address {
+        target: Target::Module(read_attestation(path)?.module_id),
+        epoch: 0,
+    })
 }
 
-fn domain_target(path: &Path) -> anyhow::Result<(Target, DomainToken)> {
+/// A domain command is for the domain of the token it is prepared from,
+/// at that token's epoch: members refuse it once the domain has moved on.
+fn domain_target(path: &Path) -> anyhow::Result<(Address, DomainToken)> {
     let (t, b) = operator::read_token(path)?;
-    Ok((Target::Domain(b.domain_id), t))
+    let address = Address {
+        target: Target::Domain(b.domain_id),
+        epoch: b.epoch,
+    };
+    Ok((address, t))
 }
 
 fn read_operator(path: &Path) -> anyhow::Result<Operator> {
@@ -178,7 +187,8 @@ pub fn hex48(s: &str) -> anyhow::Result<Vec<u8>> {
     Ok(v)
 }
 
-pub fn build(kind: RequestKind) -> anyhow::Result<(Target, Command)> {
+/// The command a request names, and what it is addressed to.
+pub fn build(kind: RequestKind) -> anyhow::Result<(Address, Command)> {
     Ok(match kind {
         RequestKind::CreateDomain {
             module,

@@ -15,7 +15,8 @@ pub use crate::reports::{
 };
 
 /// Domain-separation prefix of the bytes an operator signs.
-pub const COMMAND_SIGNING_PREFIX: &[u8] = b"strongroom operator command v1\0";
+/// v2: the body carries the epoch of the domain the command is for.
+pub const COMMAND_SIGNING_PREFIX: &[u8] = b"strongroom operator command v2\0";
 /// Domain-separation prefix of the bytes a module signs for a domain token.
 pub const TOKEN_SIGNING_PREFIX: &[u8] = b"strongroom domain token v1\0";
 /// Domain-separation prefix of an attestation report's signed bytes.
@@ -285,6 +286,11 @@ pub struct CommandBody {
     pub nonce: [u8; 16],
     /// Unix seconds after which the command is refused.
     pub expires_at: u64,
+    /// For a domain command, the epoch of the domain token it was prepared
+    /// from (for `IngestDomain`, the ingested token's epoch): a member whose
+    /// domain has moved to another epoch refuses it, so an old command
+    /// cannot be replayed to undo a later change. Zero for module commands.
+    pub epoch: u64,
     /// What to do.
     pub command: Command,
 }

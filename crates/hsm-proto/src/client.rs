@@ -56,6 +56,8 @@ struct Backend {
 pub struct HsmClient {
     backends: Arc<[Backend]>,
     placement: Arc<crate::routing::Placement>,
+    /// The domain every request that acts in one is sent for.
+    domain: Option<uuid::Uuid>,
 }
 
 /// Modules each key is placed on unless configured otherwise.
@@ -116,7 +118,21 @@ impl HsmClient {
                 .map(|(name, tx)| Backend { name, tx })
                 .collect(),
             placement: Arc::new(crate::routing::Placement::new(names, DEFAULT_REPLICATION)),
+            domain: None,
         }
+    }
+
+    /// Sends every request that acts in a domain as [`Request::InDomain`]
+    /// for `domain` (the frontend's domain, from its domain token), so a
+    /// module never has to guess which of its domains is meant.
+    pub fn with_domain(mut self, domain: uuid::Uuid) -> Self {
+        self.domain = Some(domain);
+        self
+    }
+
+    /// The domain requests are sent for, if set.
+    pub fn domain(&self) -> Option<uuid::Uuid> {
+        self.domain
     }
 
     /// Places each key on `replication` modules (see [`crate::routing`]).
@@ -169,6 +185,13 @@ impl HsmClient {
     }
 
     async fn call_backend(&self, i: usize, request: Request) -> Result<Response, HsmError> {
+        let request = match self.domain {
+            Some(domain) if request.acts_in_domain() => Request::InDomain {
+                domain,
+                request: Box::new(request),
+            },
+            _ => request,
+        };
         let (tx, rx) = oneshot::channel();
         self.backends[i]
             .tx

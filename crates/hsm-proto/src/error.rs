@@ -84,6 +84,9 @@ pub enum Refusal {
     InvalidToken,
     /// The command's own preconditions do not hold.
     NotAllowed,
+    /// Prepared for another epoch of the domain than the module holds: the
+    /// domain changed since (or the module has not caught up).
+    StaleEpoch,
 }
 
 impl HsmError {

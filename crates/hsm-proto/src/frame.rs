@@ -77,6 +77,7 @@ impl FrameClass {
     /// The class a request is sent in.
     pub fn of_request(r: &Request) -> Self {
         match r {
+            Request::InDomain { request, .. } => Self::of_request(request),
             Request::RewrapKeys { .. }
             | Request::RewrapCredentials { .. }
             | Request::SuspendKey { .. }

@@ -14,6 +14,7 @@ pub mod codec;
 pub mod context;
 mod error;
 pub mod frame;
+mod in_domain;
 mod message;
 pub mod net;
 mod reports;

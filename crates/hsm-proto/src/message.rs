@@ -352,11 +352,25 @@ pub enum Request {
     RewrapKeys { ekts: Vec<Ekt> },
     /// Re-seal sealed secret access keys (id, sealed) under the newest generation.
     RewrapCredentials { credentials: Vec<(String, Vec<u8>)> },
+    /// `request` on behalf of `domain`: how a host sends every request that
+    /// acts in a domain ([`Request::acts_in_domain`]). The module checks the
+    /// host is listed in `domain`, seals new material only under it, and
+    /// opens only EKTs bound to it. Cannot be nested.
+    InDomain {
+        /// The domain the host is a frontend of (from its domain token).
+        domain: Uuid,
+        /// The request itself; never another `InDomain`.
+        #[serde(deserialize_with = "crate::in_domain::unscoped")]
+        request: Box<Request>,
+    },
 }
 
 impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Only the operation name: fields may carry customer data.
+        if let Request::InDomain { domain, request } = self {
+            return write!(f, "InDomain({domain}, {request:?})");
+        }
         f.write_str(match self {
             Request::GenerateBackingKey { .. } => "GenerateBackingKey",
             Request::GenerateExposedKey { .. } => "GenerateExposedKey",
@@ -395,6 +409,7 @@ impl std::fmt::Debug for Request {
             Request::GetLog { .. } => "GetLog",
             Request::RewrapKeys { .. } => "RewrapKeys",
             Request::RewrapCredentials { .. } => "RewrapCredentials",
+            Request::InDomain { .. } => "InDomain",
         })
     }
 }

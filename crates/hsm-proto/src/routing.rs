@@ -103,6 +103,7 @@ pub fn routing_key(r: &Request) -> Option<Uuid> {
                 .ok()
                 .map(|h| h.key.key_id)
         }
+        Request::InDomain { request, .. } => routing_key(request),
         _ => None,
     }
 }

@@ -4,8 +4,9 @@
 
 use std::collections::HashMap;
 
+use crate::scope::Requester;
 use strongroom_crypto::{AsymmetricKey, OaepHash, SignInput, SigningAlgorithm, rsa_oaep_encrypt};
-use strongroom_hsm_proto::{Caller, Ekt, HsmError, KeyRef, KeySpecCode, Request, Response};
+use strongroom_hsm_proto::{Ekt, HsmError, KeyRef, KeySpecCode, Request, Response};
 use uuid::Uuid;
 
 use crate::ekt;
@@ -60,10 +61,11 @@ impl AsymmetricCache {
         n
     }
 
-    /// Drops every version of `key_id`.
-    pub(crate) fn forget(&mut self, key_id: Uuid) -> usize {
+    /// Drops every version of `key_id` of `domain` (of any when none).
+    pub(crate) fn forget(&mut self, key_id: Uuid, domain: Option<Uuid>) -> usize {
         let before = self.keys.len();
-        self.keys.retain(|(_, k), _| k.key_id != key_id);
+        self.keys
+            .retain(|(d, k), _| k.key_id != key_id || domain.is_some_and(|only| only != *d));
         before - self.keys.len()
     }
 
@@ -90,7 +92,7 @@ impl Module {
     /// Generates an asymmetric key pair and seals it as a v2 EKT.
     pub(crate) fn generate_key_pair(
         &mut self,
-        caller: &Caller,
+        caller: &Requester,
         key: KeyRef,
         spec: KeySpecCode,
     ) -> Result<Ekt, HsmError> {
@@ -108,7 +110,7 @@ impl Module {
     /// The opened key pair for `key`, from the cache or by opening `token`.
     fn key_pair(
         &mut self,
-        caller: &Caller,
+        caller: &Requester,
         key: KeyRef,
         token: &Ekt,
     ) -> Result<&AsymmetricKey, HsmError> {
@@ -138,7 +140,7 @@ impl Module {
     /// Sign, Verify, GetPublicKey, AsymmetricDecrypt, AsymmetricEncrypt.
     pub(crate) fn handle_asymmetric(
         &mut self,
-        caller: &Caller,
+        caller: &Requester,
         request: Request,
     ) -> Result<Response, HsmError> {
         match request {

@@ -10,17 +10,12 @@ use strongroom_hsm_proto::admin::{
 use strongroom_hsm_proto::{Caller, HsmError, Refusal, Response};
 use uuid::Uuid;
 
+use crate::authority::Governance;
 use crate::identity::Identity;
 use crate::module::{Domain, Mode, Module, now_secs};
 use crate::quorum::{self, Authority, key_name, refuse};
 use crate::token::{self, KeyRing};
 use crate::{DomainKey, escrow};
-
-/// Owned copy of a quorum authority (so the module can be changed after).
-enum Governance {
-    Domain(Vec<Operator>, Vec<QuorumRule>),
-    Unowned,
-}
 
 fn needs_mode(kind: CommandKind) -> Option<Mode> {
     use CommandKind::*;
@@ -88,82 +83,8 @@ fn check_governance(
 }
 
 impl Module {
-    fn governance(&self, body: &CommandBody) -> Result<Vec<Governance>, HsmError> {
-        let from_body =
-            |b: &DomainTokenBody| Governance::Domain(b.operators.clone(), b.rules.clone());
-        let held = |d: Uuid| self.domains.get(&d).and_then(|x| x.body.as_ref());
-        Ok(match (&body.target, &body.command) {
-            (
-                _,
-                Command::CreateDomain {
-                    operators, rules, ..
-                },
-            ) => {
-                vec![Governance::Domain(operators.clone(), rules.clone())]
-            }
-            (_, Command::IngestDomain { token }) => {
-                let b = token
-                    .decode_body()
-                    .map_err(|e| refuse(Refusal::InvalidToken, e.to_string()))?;
-                vec![from_body(held(b.domain_id).unwrap_or(&b))]
-            }
-            (_, Command::RecoverDomain { token, .. }) => {
-                let b = token
-                    .decode_body()
-                    .map_err(|e| refuse(Refusal::InvalidToken, e.to_string()))?;
-                vec![from_body(&b)]
-            }
-            (Target::Domain(d), _) => vec![from_body(held(*d).ok_or_else(|| {
-                refuse(
-                    Refusal::WrongTarget,
-                    format!("this module does not hold domain {d}"),
-                )
-            })?)],
-            (Target::Module(_), _) => {
-                let owners: Vec<_> = self
-                    .domains
-                    .values()
-                    .filter_map(|d| d.body.as_ref())
-                    .map(from_body)
-                    .collect();
-                if owners.is_empty() {
-                    vec![Governance::Unowned]
-                } else {
-                    owners
-                }
-            }
-        })
-    }
-
-    fn check_target(&self, body: &CommandBody) -> Result<(), HsmError> {
-        let ok = match (&body.target, &body.command) {
-            (Target::Module(id), _) => *id == self.identity.id,
-            (Target::Domain(d), Command::IngestDomain { token }) => token
-                .decode_body()
-                .map(|b| b.domain_id == *d)
-                .unwrap_or(false),
-            (Target::Domain(d), Command::CreateDomain { .. } | Command::RecoverDomain { .. }) => {
-                let _ = d;
-                false
-            }
-            (Target::Domain(d), _) => self.domains.contains_key(d),
-        };
-        if ok {
-            Ok(())
-        } else {
-            Err(refuse(
-                Refusal::WrongTarget,
-                format!("the command is for {:?}, not this module", body.target),
-            ))
-        }
-    }
-
     /// Verifies and runs a signed command.
-    pub(crate) fn execute(
-        &mut self,
-        _caller: &Caller,
-        cmd: SignedCommand,
-    ) -> Result<Response, HsmError> {
+    pub(crate) fn execute(&mut self, cmd: SignedCommand) -> Result<Response, HsmError> {
         let now = now_secs();
         let outcome = self.verify_and_run(&cmd, now);
         let signers: Vec<String> = cmd
@@ -193,7 +114,20 @@ impl Module {
             .decode_body()
             .map_err(|e| refuse(Refusal::Malformed, e.to_string()))?;
         self.check_target(&body)?;
-        // Tokens are verified before their rules are trusted for quorum.
+        self.check_epoch(&body)?;
+        let gov = self.governance(&body)?;
+        let authorities: Vec<Authority<'_>> = gov
+            .iter()
+            .map(|g| match g {
+                Governance::Domain(operators, rules) => Authority::Domain { operators, rules },
+                Governance::Unowned => Authority::Unowned,
+            })
+            .collect();
+        // Who may command is settled before what state the module is in
+        // is revealed; cheap checks come before any signature is verified.
+        let body = quorum::verify(cmd, now, &self.nonces, &authorities)?;
+        // A token is verified before the module acts on it (its rules may
+        // have been the quorum above, on a module without owners).
         if let Command::IngestDomain { token } | Command::RecoverDomain { token, .. } =
             &body.command
         {
@@ -207,17 +141,6 @@ impl Module {
                 .map(|h| &h.members[..]);
             token::verify_signature(token, held)?;
         }
-        let gov = self.governance(&body)?;
-        let authorities: Vec<Authority<'_>> = gov
-            .iter()
-            .map(|g| match g {
-                Governance::Domain(operators, rules) => Authority::Domain { operators, rules },
-                Governance::Unowned => Authority::Unowned,
-            })
-            .collect();
-        // Who may command is settled before what state the module is in
-        // is revealed.
-        let body = quorum::verify(cmd, now, &self.nonces, &authorities)?;
         let kind = body.command.kind();
         if let Some(mode) = needs_mode(kind)
             && mode != self.mode

@@ -2,8 +2,9 @@
 //! material is also returned once, in clear, to the creator. The frontend
 //! marks such a key exposed for ever.
 
+use crate::scope::Requester;
 use strongroom_crypto::{AsymmetricKey, HmacKey, SecretKey256};
-use strongroom_hsm_proto::{Caller, HsmError, KeyRef, KeySpecCode, Response};
+use strongroom_hsm_proto::{HsmError, KeyRef, KeySpecCode, Response};
 use zeroize::Zeroizing;
 
 use crate::ekt;
@@ -18,7 +19,7 @@ impl Module {
     /// (the AES key, the HMAC key itself, or the private key as PKCS#8).
     pub(crate) fn generate_exposed_key(
         &mut self,
-        caller: &Caller,
+        caller: &Requester,
         key: KeyRef,
         spec: KeySpecCode,
     ) -> Result<Response, HsmError> {
@@ -52,7 +53,7 @@ impl Module {
     /// derived key, and its ciphertext under the key (context as AAD).
     pub(crate) fn derive_key(
         &mut self,
-        caller: &Caller,
+        caller: &Requester,
         key: KeyRef,
         ekt: &strongroom_hsm_proto::Ekt,
         context: &[u8],

@@ -6,10 +6,11 @@
 //! Import token: `encode(ImportTokenBody)` (format version byte ‖
 //! postcard) ‖ HMAC-SHA256 (32 bytes) under the domain's import subkey.
 
+use crate::scope::Requester;
 use serde::{Deserialize, Serialize};
 use strongroom_crypto::{AsymmetricKey, OaepHash, SecretKey256};
 use strongroom_hsm_proto::admin::{decode, encode};
-use strongroom_hsm_proto::{Caller, Ekt, HsmError, KeyRef, KeySpecCode, Response};
+use strongroom_hsm_proto::{Ekt, HsmError, KeyRef, KeySpecCode, Response};
 use uuid::Uuid;
 
 use crate::ekt;
@@ -47,7 +48,7 @@ impl Module {
     /// PrepareImport.
     pub(crate) fn prepare_import(
         &mut self,
-        caller: &Caller,
+        caller: &Requester,
         key_id: Uuid,
         wrapping_spec: KeySpecCode,
         algorithm: String,
@@ -85,7 +86,7 @@ impl Module {
     /// (for fingerprints).
     pub(crate) fn unwrap_with_token(
         &mut self,
-        caller: &Caller,
+        caller: &Requester,
         key_id: Uuid,
         token: &[u8],
         encrypted: &[u8],
@@ -124,7 +125,7 @@ impl Module {
     /// ImportKeyMaterial: symmetric (256-bit) material only.
     pub(crate) fn import_key_material(
         &mut self,
-        caller: &Caller,
+        caller: &Requester,
         key: KeyRef,
         token: &[u8],
         encrypted: &[u8],

@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 mod asymmetric;
+mod authority;
 mod commands;
 mod credential;
 pub mod dev_unseal;
@@ -23,6 +24,7 @@ mod maintenance;
 mod module;
 mod quorum;
 mod reports;
+mod scope;
 mod sealed_store;
 pub mod server;
 mod suspend;

@@ -1,9 +1,10 @@
 //! Module maintenance requests: re-wrapping EKTs and sealed credentials
 //! under the newest domain-key generation, and shredding a key's copies.
 
+use crate::scope::Requester;
 use serde_json::json;
 use strongroom_hsm_proto::admin::{encode, prefixed};
-use strongroom_hsm_proto::{Caller, Ekt, HsmError, Response};
+use strongroom_hsm_proto::{Ekt, HsmError, Response};
 use uuid::Uuid;
 
 use crate::credential;
@@ -11,7 +12,11 @@ use crate::ekt;
 use crate::module::{Module, now_secs};
 
 impl Module {
-    pub(crate) fn rewrap(&mut self, caller: &Caller, ekts: Vec<Ekt>) -> Result<Vec<Ekt>, HsmError> {
+    pub(crate) fn rewrap(
+        &mut self,
+        caller: &Requester,
+        ekts: Vec<Ekt>,
+    ) -> Result<Vec<Ekt>, HsmError> {
         ekts.into_iter()
             .map(|token| {
                 let (domain, generation) = ekt::domain_of(&token)?;
@@ -37,7 +42,7 @@ impl Module {
 
     pub(crate) fn rewrap_credentials(
         &mut self,
-        caller: &Caller,
+        caller: &Requester,
         credentials: Vec<(String, Vec<u8>)>,
     ) -> Result<Vec<Vec<u8>>, HsmError> {
         let newest = self.current_domain(caller)?;
@@ -55,15 +60,14 @@ impl Module {
             .collect()
     }
 
-    /// Zeroizes every cached copy of `key_id` and signs a statement.
-    pub(crate) fn shred(&mut self, key_id: Uuid) -> Result<Response, HsmError> {
+    /// Zeroizes every cached copy of `key_id` in the request's domain and
+    /// signs a statement.
+    pub(crate) fn shred(&mut self, caller: &Requester, key_id: Uuid) -> Result<Response, HsmError> {
         use strongroom_hsm_proto::admin::{
             SHRED_SIGNING_PREFIX, ShredStatement, ShredStatementBody,
         };
         self.require_use()?;
-        let dropped = self.vault.forget(key_id)
-            + self.asymmetric.forget(key_id)
-            + self.volatile.forget(key_id);
+        let dropped = self.forget_key(caller, key_id);
         let body = encode(&ShredStatementBody {
             module_id: self.identity.id,
             signing_key: self.identity.signing.public_key().to_vec(),

@@ -20,6 +20,7 @@ use zeroize::Zeroizing;
 use crate::identity::Identity;
 use crate::log::ModuleLog;
 use crate::quorum::NonceCache;
+use crate::scope::Requester;
 use crate::sealed_store::SealedStore;
 use crate::token::KeyRing;
 use crate::vault::KeyVault;
@@ -227,76 +228,11 @@ impl Module {
         }
     }
 
-    fn may_use(caller: &Caller, domain: &Domain) -> bool {
-        match caller {
-            Caller::InProcess => true,
-            Caller::Host(key) => domain
-                .body
-                .as_ref()
-                .is_some_and(|b| b.hosts.iter().any(|h| h[..] == key[..])),
-        }
-    }
-
-    /// The domain (and its newest key) new material is sealed under: the
-    /// first domain the caller may use.
-    pub(crate) fn current_domain(&self, caller: &Caller) -> Result<&DomainKey, HsmError> {
-        self.require_use()?;
-        let mut any = false;
-        for d in self.domains.values() {
-            any = true;
-            if Self::may_use(caller, d) {
-                return d
-                    .keys
-                    .values()
-                    .next_back()
-                    .ok_or_else(|| HsmError::NoDomainKey("the domain (keys not loaded)".into()));
-            }
-        }
-        if any {
-            Err(HsmError::HostNotAuthorized(
-                "no domain of this module lists the host's key".into(),
-            ))
-        } else {
-            Err(HsmError::NoDomainKey(
-                "any domain (the module belongs to none)".into(),
-            ))
-        }
-    }
-
-    pub(crate) fn domain_key(
-        &self,
-        caller: &Caller,
-        domain: Uuid,
-        generation: u32,
-    ) -> Result<&DomainKey, HsmError> {
-        self.require_use()?;
-        Self::lookup(&self.domains, caller, domain, generation)
-    }
-
-    pub(crate) fn lookup<'a>(
-        domains: &'a BTreeMap<Uuid, Domain>,
-        caller: &Caller,
-        domain: Uuid,
-        generation: u32,
-    ) -> Result<&'a DomainKey, HsmError> {
-        let d = domains
-            .get(&domain)
-            .ok_or_else(|| HsmError::NoDomainKey(format!("domain {domain}")))?;
-        if !Self::may_use(caller, d) {
-            return Err(HsmError::HostNotAuthorized(format!(
-                "domain {domain} does not list the host's key"
-            )));
-        }
-        d.keys.get(&generation).ok_or_else(|| {
-            HsmError::NoDomainKey(format!("generation {generation} of domain {domain}"))
-        })
-    }
-
     /// The backing key (or seed) for `key`, from the vault or by opening
     /// `token`, with its spec.
     fn key_material(
         &mut self,
-        caller: &Caller,
+        caller: &Requester,
         key: KeyRef,
         token: &Ekt,
     ) -> Result<(&[u8; 32], KeySpecCode), HsmError> {
@@ -326,7 +262,7 @@ impl Module {
     /// The AES backing key of a symmetric encryption key.
     pub(crate) fn backing_key(
         &mut self,
-        caller: &Caller,
+        caller: &Requester,
         key: KeyRef,
         token: &Ekt,
     ) -> Result<&[u8; 32], HsmError> {
@@ -341,7 +277,7 @@ impl Module {
     /// The HMAC key of an HMAC key's version.
     fn hmac_key(
         &mut self,
-        caller: &Caller,
+        caller: &Requester,
         key: KeyRef,
         token: &Ekt,
     ) -> Result<strongroom_crypto::HmacKey, HsmError> {
@@ -354,7 +290,7 @@ impl Module {
 
     fn decrypt(
         &mut self,
-        caller: &Caller,
+        caller: &Requester,
         token: &Ekt,
         blob: &[u8],
         context: &[u8],
@@ -370,7 +306,7 @@ impl Module {
 
     fn generate_backing_key(
         &mut self,
-        caller: &Caller,
+        caller: &Requester,
         key: KeyRef,
         spec: KeySpecCode,
     ) -> Result<Ekt, HsmError> {
@@ -387,7 +323,7 @@ impl Module {
 
     fn generate_data_key(
         &mut self,
-        caller: &Caller,
+        caller: &Requester,
         key: KeyRef,
         token: &Ekt,
         context: &[u8],
@@ -413,6 +349,24 @@ impl Module {
 impl ModuleHandler for Module {
     fn handle(&mut self, caller: &Caller, request: Request) -> Result<Response, HsmError> {
         self.served += 1;
+        let (domain, request) = match request {
+            Request::InDomain { domain, request } => (Some(domain), *request),
+            other => (None, other),
+        };
+        let requester = Requester {
+            caller: caller.clone(),
+            domain,
+        };
+        if request.acts_in_domain() {
+            self.check_scope(&requester)?;
+        }
+        self.serve(&requester, request)
+    }
+}
+
+impl Module {
+    /// Answers one request, once its domain (if it acts in one) is checked.
+    fn serve(&mut self, caller: &Requester, request: Request) -> Result<Response, HsmError> {
         match request {
             Request::GenerateBackingKey { key, spec } => self
                 .generate_backing_key(caller, key, spec)
@@ -531,7 +485,7 @@ impl ModuleHandler for Module {
                 import_token,
                 encrypted_material,
             } => self.import_key_material(caller, key, &import_token, &encrypted_material),
-            Request::ShredKey { key_id } => self.shred(key_id),
+            Request::ShredKey { key_id } => self.shred(caller, key_id),
             Request::SuspendKey {
                 key_id,
                 versions,
@@ -551,9 +505,7 @@ impl ModuleHandler for Module {
             ),
             Request::ForgetKey { key_id } => {
                 self.require_use()?;
-                self.vault.forget(key_id);
-                self.asymmetric.forget(key_id);
-                self.volatile.forget(key_id);
+                self.forget_key(caller, key_id);
                 Ok(Response::Done)
             }
             Request::RewrapKeys { ekts } => self.rewrap(caller, ekts).map(Response::Ekts),
@@ -572,7 +524,10 @@ impl ModuleHandler for Module {
             r @ (Request::ListLogs | Request::DescribeLog { .. } | Request::GetLog { .. }) => {
                 self.log_request(r)
             }
-            Request::Command(cmd) => self.execute(caller, cmd),
+            Request::Command(cmd) => self.execute(cmd),
+            Request::InDomain { .. } => Err(HsmError::InvalidRequest(
+                "an InDomain request cannot contain another".into(),
+            )),
         }
     }
 }

@@ -3,12 +3,14 @@
 use std::collections::{BTreeSet, HashMap};
 
 use strongroom_crypto::verify_p384;
-use strongroom_hsm_proto::admin::{CommandBody, Operator, QuorumRule, SignedCommand};
+use strongroom_hsm_proto::admin::{CommandBody, CommandKind, Operator, QuorumRule, SignedCommand};
 use strongroom_hsm_proto::{HsmError, Refusal};
 
 /// Longest validity an operator may give a command.
 pub const MAX_COMMAND_LIFETIME_SECS: u64 = 7 * 24 * 3600;
 const MAX_REMEMBERED_NONCES: usize = 100_000;
+/// Most signatures a command may carry (more than any quorum needs).
+pub const MAX_SIGNATURES: usize = 64;
 
 /// A refusal with a message.
 pub fn refuse(reason: Refusal, detail: impl Into<String>) -> HsmError {
@@ -61,8 +63,14 @@ pub enum Authority<'a> {
     Unowned,
 }
 
-/// Checks a command's freshness and signatures; returns the body. The
-/// caller checks the target and remembers the nonce once it has acted.
+/// Checks a command's freshness, signers and signatures; returns the body.
+/// The caller checks the target and remembers the nonce once it has acted.
+///
+/// Everything that costs nothing comes first (expiry, nonce, how many
+/// signatures, duplicates, whether every signer is an operator holding the
+/// permission and whether they can reach the threshold): a stranger's
+/// command with a pile of signatures is refused before a single ECDSA
+/// verification is spent on it.
 pub fn verify(
     cmd: &SignedCommand,
     now: u64,
@@ -90,6 +98,7 @@ pub fn verify(
             "this command (nonce) was already executed by this module",
         ));
     }
+    check_signers(cmd, body.command.kind(), authorities)?;
     let message = cmd.signing_bytes();
     for sig in &cmd.signatures {
         if !verify_p384(&sig.signing_key, &message, &sig.signature) {
@@ -102,7 +111,32 @@ pub fn verify(
             ));
         }
     }
-    let kind = body.command.kind();
+    Ok(body)
+}
+
+/// The checks that need no cryptography: a bounded number of signatures,
+/// no signer twice, every signer an operator of every authority, and
+/// enough of them holding the permission to meet each threshold.
+fn check_signers(
+    cmd: &SignedCommand,
+    kind: CommandKind,
+    authorities: &[Authority<'_>],
+) -> Result<(), HsmError> {
+    if cmd.signatures.len() > MAX_SIGNATURES {
+        return Err(refuse(
+            Refusal::Malformed,
+            format!("more than {MAX_SIGNATURES} signatures"),
+        ));
+    }
+    let mut signers = BTreeSet::new();
+    for sig in &cmd.signatures {
+        if !signers.insert(&sig.signing_key[..]) {
+            return Err(refuse(
+                Refusal::Malformed,
+                format!("key {} signed twice", key_name(&sig.signing_key)),
+            ));
+        }
+    }
     for authority in authorities {
         match authority {
             Authority::Unowned => {
@@ -125,7 +159,7 @@ pub fn verify(
                         )
                     })?;
                 let perm = kind.required_permission();
-                let mut counted = BTreeSet::new();
+                let mut counted = 0usize;
                 for sig in &cmd.signatures {
                     let Some(op) = operators.iter().find(|o| o.signing_key == sig.signing_key)
                     else {
@@ -138,22 +172,21 @@ pub fn verify(
                         ));
                     };
                     if op.permissions & perm == perm {
-                        counted.insert(&op.signing_key);
+                        counted += 1;
                     }
                 }
-                if counted.len() < usize::from(need) {
+                if counted < usize::from(need) {
                     return Err(refuse(
                         Refusal::QuorumNotMet,
                         format!(
-                            "{kind:?} needs {need} signatures from operators with permission {perm}, got {}",
-                            counted.len()
+                            "{kind:?} needs {need} signatures from operators with permission {perm}, got {counted}"
                         ),
                     ));
                 }
             }
         }
     }
-    Ok(body)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -178,6 +211,7 @@ mod tests {
             target: Target::Domain(uuid::Uuid::nil()),
             nonce: [7; 16],
             expires_at,
+            epoch: 1,
             command: Command::RotateDomainKey,
         })
     }
@@ -217,11 +251,12 @@ mod tests {
             reason(verify(&c, 10, &nonces, &auth)),
             Refusal::QuorumNotMet
         );
-        // The same operator twice still counts once.
-        sign(&mut c, &k1);
+        // The same operator twice is refused outright.
+        let mut twice = c.clone();
+        sign(&mut twice, &k1);
         assert_eq!(
-            reason(verify(&c, 10, &nonces, &auth)),
-            Refusal::QuorumNotMet
+            reason(verify(&twice, 10, &nonces, &auth)),
+            Refusal::Malformed
         );
         // An operator without the permission does not count.
         sign(&mut c, &k3);
@@ -258,5 +293,81 @@ mod tests {
         let mut used = NonceCache::default();
         used.remember([7; 16], 1000, 10);
         assert_eq!(reason(verify(&c, 10, &used, &auth)), Refusal::Replayed);
+    }
+
+    /// Signatures that are garbage bytes: verifying any of them would fail.
+    fn bogus(cmd: &mut SignedCommand, keys: &[Vec<u8>]) {
+        for k in keys {
+            cmd.signatures.push(OperatorSignature {
+                signing_key: k.clone(),
+                signature: vec![0x30; 104],
+            });
+        }
+    }
+
+    #[test]
+    fn many_bogus_signatures_from_non_operators_are_refused_before_any_verification() {
+        let (_, o1) = operator("a", permission::ALL);
+        let (_, o2) = operator("b", permission::ALL);
+        let ops = [o1, o2];
+        let rules = QuorumRule::uniform(2);
+        let auth = [Authority::Domain {
+            operators: &ops,
+            rules: &rules,
+        }];
+        let nonces = NonceCache::default();
+        let strangers: Vec<Vec<u8>> = (0..MAX_SIGNATURES)
+            .map(|i| {
+                let mut k = ops[0].signing_key.clone();
+                k.push(i as u8);
+                k
+            })
+            .collect();
+        // Every signature is invalid, so had any been verified the refusal
+        // would be InvalidSignature: UnknownOperator proves none was.
+        let mut c = command(1000);
+        bogus(&mut c, &strangers);
+        assert_eq!(
+            reason(verify(&c, 10, &nonces, &auth)),
+            Refusal::UnknownOperator
+        );
+        // Real operators' keys with bogus signatures, too few for the
+        // threshold: refused for the count, again before verification.
+        let mut few = command(1000);
+        bogus(&mut few, &[ops[0].signing_key.clone()]);
+        assert_eq!(
+            reason(verify(&few, 10, &nonces, &auth)),
+            Refusal::QuorumNotMet
+        );
+        // A signer listed twice is refused before verification.
+        let mut twice = command(1000);
+        bogus(
+            &mut twice,
+            &[ops[0].signing_key.clone(), ops[0].signing_key.clone()],
+        );
+        assert_eq!(
+            reason(verify(&twice, 10, &nonces, &auth)),
+            Refusal::Malformed
+        );
+        // More signatures than any quorum needs: refused by count alone,
+        // even on a module without owners (where any key may sign).
+        let mut flood = command(1000);
+        bogus(&mut flood, &strangers);
+        bogus(&mut flood, &[ops[1].signing_key.clone()]);
+        assert_eq!(
+            reason(verify(&flood, 10, &nonces, &[Authority::Unowned])),
+            Refusal::Malformed
+        );
+        // Enough operators with the permission: only now are signatures
+        // verified, and the bogus ones fail.
+        let mut enough = command(1000);
+        bogus(
+            &mut enough,
+            &[ops[0].signing_key.clone(), ops[1].signing_key.clone()],
+        );
+        assert_eq!(
+            reason(verify(&enough, 10, &nonces, &auth)),
+            Refusal::InvalidSignature
+        );
     }
 }

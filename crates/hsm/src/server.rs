@@ -148,7 +148,8 @@ pub fn open_to_unlisted(r: &Request) -> bool {
         | Request::SuspendKey { .. }
         | Request::ReinstateKey { .. }
         | Request::RewrapKeys { .. }
-        | Request::RewrapCredentials { .. } => false,
+        | Request::RewrapCredentials { .. }
+        | Request::InDomain { .. } => false,
     }
 }
 

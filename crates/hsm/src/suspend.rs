@@ -9,10 +9,11 @@
 //! spec, material }] }` (format version byte ‖ postcard); the owner passes
 //! it back as it is.
 
+use crate::scope::Requester;
 use serde::{Deserialize, Serialize};
 use strongroom_crypto::{Aes256GcmKey, Iv, OaepHash, SecretKey256, rsa_oaep_encrypt};
 use strongroom_hsm_proto::admin::{decode, encode};
-use strongroom_hsm_proto::{Caller, Ekt, HsmError, KeyRef, KeySpecCode, Response};
+use strongroom_hsm_proto::{Ekt, HsmError, KeyRef, KeySpecCode, Response};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
@@ -52,7 +53,7 @@ impl Module {
     /// drops every cached copy. Answers the blob and the bundle's MAC.
     pub(crate) fn suspend_key(
         &mut self,
-        caller: &Caller,
+        caller: &Requester,
         key_id: Uuid,
         versions: Vec<(KeyRef, Ekt)>,
         owner_key: &[u8],
@@ -102,12 +103,12 @@ impl Module {
             .seal_append(iv, &aad, &bytes, &mut blob)
             .map_err(internal)?;
         let fingerprint = self.bundle_mac(caller, &bytes)?;
-        self.vault.forget(key_id);
-        self.asymmetric.forget(key_id);
+        self.vault.forget(key_id, caller.domain);
+        self.asymmetric.forget(key_id, caller.domain);
         Ok(Response::Suspended { blob, fingerprint })
     }
 
-    fn bundle_mac(&self, caller: &Caller, bundle: &[u8]) -> Result<Vec<u8>, HsmError> {
+    fn bundle_mac(&self, caller: &Requester, bundle: &[u8]) -> Result<Vec<u8>, HsmError> {
         let dk = self.current_domain(caller)?;
         let mut m = FINGERPRINT_LABEL.to_vec();
         m.extend_from_slice(bundle);
@@ -119,7 +120,7 @@ impl Module {
     /// version again.
     pub(crate) fn reinstate_key(
         &mut self,
-        caller: &Caller,
+        caller: &Requester,
         key_id: Uuid,
         token: &[u8],
         encrypted: &[u8],

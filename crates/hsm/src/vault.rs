@@ -203,12 +203,19 @@ impl KeyVault {
         n
     }
 
-    /// Drops and zeroizes every version of `key_id`.
-    pub fn forget(&mut self, key_id: Uuid) -> usize {
+    /// Drops and zeroizes every version of `key_id` cached for `domain`
+    /// (for any domain when none is given).
+    pub fn forget(&mut self, key_id: Uuid, domain: Option<Uuid>) -> usize {
+        let slots = &self.slots;
         let doomed: Vec<usize> = self
             .index
             .iter()
-            .filter(|(k, _)| k.key_id == key_id)
+            .filter(|&(k, &i)| {
+                k.key_id == key_id
+                    && slots[i]
+                        .as_ref()
+                        .is_some_and(|u| domain.is_none_or(|d| d == u.domain))
+            })
             .map(|(_, &i)| i)
             .collect();
         let n = doomed.len();
@@ -275,7 +282,7 @@ mod tests {
         v.insert(a1, D, S, &SecretKey256::from_bytes([7; 32]));
         v.insert(a2, D, S, &SecretKey256::from_bytes([8; 32]));
         v.insert(kr(1), D, S, &SecretKey256::from_bytes([1; 32]));
-        v.forget(Uuid::from_u128(9));
+        v.forget(Uuid::from_u128(9), None);
         assert_eq!(v.len(), 1);
         assert!(v.get(&a1, D, S).is_none() && v.get(&a2, D, S).is_none());
         assert!(

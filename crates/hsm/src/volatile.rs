@@ -6,8 +6,9 @@
 
 use std::collections::HashMap;
 
+use crate::scope::Requester;
 use strongroom_crypto::SecretKey256;
-use strongroom_hsm_proto::{Caller, Ekt, HsmError, KeyRef, KeySpecCode, Response};
+use strongroom_hsm_proto::{Ekt, HsmError, KeyRef, KeySpecCode, Response};
 use uuid::Uuid;
 
 use crate::ekt;
@@ -31,9 +32,10 @@ impl VolatileKeys {
         n
     }
 
-    pub(crate) fn forget(&mut self, key_id: Uuid) -> usize {
+    pub(crate) fn forget(&mut self, key_id: Uuid, domain: Option<Uuid>) -> usize {
         let before = self.keys.len();
-        self.keys.retain(|(_, k), _| k.key_id != key_id);
+        self.keys
+            .retain(|(d, k), _| k.key_id != key_id || domain.is_some_and(|only| only != *d));
         before - self.keys.len()
     }
 }
@@ -43,7 +45,7 @@ impl Module {
     /// EKT for the other members.
     pub(crate) fn generate_volatile_key(
         &mut self,
-        caller: &Caller,
+        caller: &Requester,
         key: KeyRef,
         spec: KeySpecCode,
     ) -> Result<Response, HsmError> {
@@ -63,7 +65,7 @@ impl Module {
     /// InstallVolatileKey: open another member's transient EKT into memory.
     pub(crate) fn install_volatile_key(
         &mut self,
-        caller: &Caller,
+        caller: &Requester,
         key: KeyRef,
         token: &Ekt,
     ) -> Result<Response, HsmError> {
@@ -80,7 +82,7 @@ impl Module {
     /// The material of a volatile key (an empty EKT names one).
     pub(crate) fn volatile_material(
         &self,
-        caller: &Caller,
+        caller: &Requester,
         key: KeyRef,
     ) -> Result<(&[u8; 32], KeySpecCode), HsmError> {
         let domain = self.current_domain(caller)?.id();

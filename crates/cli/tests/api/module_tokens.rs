@@ -87,6 +87,8 @@ fn stranger_gets(r: &Request) -> Stranger {
         | Request::DescribeLog { .. }
         | Request::GetLog { .. } => Answered,
         Request::Command(_) => CommandRefused,
+        // Wrapped or not, the network side judges the request inside.
+        Request::InDomain { request, .. } => stranger_gets(request),
         Request::RewrapKeys { .. }
         | Request::RewrapCredentials { .. }
         | Request::SuspendKey { .. }
@@ -312,7 +314,8 @@ async fn a_stranger_sending_every_message_type_is_refused_and_changes_nothing() 
     let (_, body) = strongroom_cli::operator::read_token(&w.join(&token)).unwrap();
     // The listed frontend's own key, and a volatile key it made.
     let der = Zeroizing::new(std::fs::read(front.join("host.key")).unwrap());
-    let host = client_with(&hsm.addr, &SigningKeyPair::from_pkcs8(&der).unwrap());
+    let host = client_with(&hsm.addr, &SigningKeyPair::from_pkcs8(&der).unwrap())
+        .with_domain(body.domain_id);
     let key = KeyRef {
         key_id: uuid::Uuid::new_v4(),
         version: 1,
@@ -329,7 +332,19 @@ async fn a_stranger_sending_every_message_type_is_refused_and_changes_nothing() 
     let before = state(&host, key, &ekt, body.domain_id).await;
     assert!(before.1, "the volatile key works before");
 
-    for request in every_request(key, &ekt, body.domain_id) {
+    let requests = every_request(key, &ekt, body.domain_id)
+        .into_iter()
+        .flat_map(|r| {
+            // Each request both bare and named for the domain, as a
+            // frontend sends it.
+            let named = r.acts_in_domain().then(|| Request::InDomain {
+                domain: body.domain_id,
+                request: Box::new(r.clone()),
+            });
+            std::iter::once(r).chain(named)
+        })
+        .collect::<Vec<_>>();
+    for request in requests {
         let name = format!("{request:?}");
         let expected = stranger_gets(&request);
         // A fresh connection each time: a cut-off one is gone.

@@ -8,7 +8,6 @@ fn three_member_domain_by_two_of_three_quorum() {
     let (mut a, mut b, mut c) = (module(&dirs[0]), module(&dirs[1]), module(&dirs[2]));
     let ops = operators(3);
     let host = SigningKeyPair::generate().unwrap();
-    let h = host_caller(&host);
 
     // One operator alone cannot create a domain …
     let lone = Command::CreateDomain {
@@ -23,6 +22,7 @@ fn three_member_domain_by_two_of_three_quorum() {
         Refusal::QuorumNotMet
     );
     let t1 = create_domain(&mut a, &ops, &host, 0);
+    let h = frontend(&host, domain_of(&t1));
     let d = domain_of(&t1);
 
     // … nor add a member.
@@ -77,7 +77,7 @@ fn three_member_domain_by_two_of_three_quorum() {
     assert_eq!(decrypt(&mut a, &h, &ekt, &blob_c).unwrap(), b"back");
 
     // A host the domain does not list gets nothing.
-    let other = host_caller(&SigningKeyPair::generate().unwrap());
+    let other = frontend(&SigningKeyPair::generate().unwrap(), d);
     assert!(matches!(
         decrypt(&mut b, &other, &ekt, &blob),
         Err(HsmError::HostNotAuthorized(_))

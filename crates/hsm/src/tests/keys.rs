@@ -8,8 +8,8 @@ fn service_mode_destroys_keys_and_use_mode_restores_them() {
     let mut a = module(&dir);
     let ops = operators(3);
     let host = SigningKeyPair::generate().unwrap();
-    let h = host_caller(&host);
     let t = create_domain(&mut a, &ops, &host, 0);
+    let h = frontend(&host, domain_of(&t));
     let (key, ekt) = new_key(&mut a, &h);
     let blob = encrypt(&mut a, &h, key, &ekt, b"m").unwrap();
     // Administrative commands are refused in use mode.
@@ -46,8 +46,8 @@ fn rotate_rewrap_retire() {
     let mut a = module(&tempfile::tempdir().unwrap());
     let ops = operators(3);
     let host = SigningKeyPair::generate().unwrap();
-    let h = host_caller(&host);
     let d = domain_of(&create_domain(&mut a, &ops, &host, 0));
+    let h = frontend(&host, d);
     let sign = |c: Command| command(Target::Domain(d), c, &[&ops[0], &ops[1]]);
     let (key, old_ekt) = new_key(&mut a, &h);
     let blob = encrypt(&mut a, &h, key, &old_ekt, b"r").unwrap();
@@ -65,7 +65,7 @@ fn rotate_rewrap_retire() {
     );
     assert_eq!(refusal(r), Refusal::NotAllowed);
     let rewrapped = match a
-        .handle(
+        .ask(
             &h,
             Request::RewrapKeys {
                 ekts: vec![old_ekt.clone()],
@@ -112,8 +112,8 @@ fn tamper_erases_everything_and_signs_a_certificate() {
     let mut a = module(&dir);
     let ops = operators(3);
     let host = SigningKeyPair::generate().unwrap();
-    let h = host_caller(&host);
     let d = domain_of(&create_domain(&mut a, &ops, &host, 0));
+    let h = frontend(&host, d);
     let (key, ekt) = new_key(&mut a, &h);
     let backing = *a.vault.get(&key, d, KeySpecCode::SymmetricDefault).unwrap();
     let domain_root = *a.domains[&d].keys[&1].root().expose();
@@ -191,8 +191,8 @@ fn whole_domain_lost_and_recovered_from_operator_shares() {
     let mut a = module(&tempfile::tempdir().unwrap());
     let ops = operators(3);
     let host = SigningKeyPair::generate().unwrap();
-    let h = host_caller(&host);
     let t = create_domain(&mut a, &ops, &host, 0);
+    let h = frontend(&host, domain_of(&t));
     let (key, ekt) = new_key(&mut a, &h);
     let blob = encrypt(&mut a, &h, key, &ekt, b"survives").unwrap();
     drop(a); // every member gone
@@ -247,13 +247,13 @@ fn hmac_keys_mac_inside_and_refuse_encryption() {
     let mut a = module(&tempfile::tempdir().unwrap());
     let ops = operators(3);
     let host = SigningKeyPair::generate().unwrap();
-    let h = host_caller(&host);
     let d = domain_of(&create_domain(&mut a, &ops, &host, 0));
+    let h = frontend(&host, d);
     let key = KeyRef {
         key_id: Uuid::new_v4(),
         version: 1,
     };
-    let Ok(Response::Ekt(ekt)) = a.handle(
+    let Ok(Response::Ekt(ekt)) = a.ask(
         &h,
         Request::GenerateBackingKey {
             key,
@@ -263,7 +263,7 @@ fn hmac_keys_mac_inside_and_refuse_encryption() {
         panic!()
     };
     let msg = Zeroizing::new(b"to authenticate".to_vec());
-    let Ok(Response::Mac(mac)) = a.handle(
+    let Ok(Response::Mac(mac)) = a.ask(
         &h,
         Request::GenerateMac {
             key,
@@ -280,7 +280,7 @@ fn hmac_keys_mac_inside_and_refuse_encryption() {
         strongroom_crypto::HmacKey::derive(&seed, strongroom_crypto::HmacAlgorithm::Sha384)
             .unwrap();
     assert_eq!(mac, expected.sign(&msg));
-    let verify = |a: &mut Module, mac: Vec<u8>| match a.handle(
+    let verify = |a: &mut Module, mac: Vec<u8>| match a.ask(
         &h,
         Request::VerifyMac {
             key,
@@ -305,7 +305,7 @@ fn hmac_keys_mac_inside_and_refuse_encryption() {
         Err(HsmError::WrongKeyUsage(_))
     ));
     let (sym, sym_ekt) = new_key(&mut a, &h);
-    let r = a.handle(
+    let r = a.ask(
         &h,
         Request::GenerateMac {
             key: sym,
@@ -321,13 +321,13 @@ fn asymmetric_keys_survive_domain_rotation_and_erasure_clears_them() {
     let mut a = module(&tempfile::tempdir().unwrap());
     let ops = operators(3);
     let host = SigningKeyPair::generate().unwrap();
-    let h = host_caller(&host);
     let d = domain_of(&create_domain(&mut a, &ops, &host, 0));
+    let h = frontend(&host, d);
     let key = KeyRef {
         key_id: Uuid::new_v4(),
         version: 1,
     };
-    let Ok(Response::Ekt(ekt)) = a.handle(
+    let Ok(Response::Ekt(ekt)) = a.ask(
         &h,
         Request::GenerateBackingKey {
             key,
@@ -336,7 +336,7 @@ fn asymmetric_keys_survive_domain_rotation_and_erasure_clears_them() {
     ) else {
         panic!()
     };
-    let public = |a: &mut Module, ekt: &Ekt| match a.handle(
+    let public = |a: &mut Module, ekt: &Ekt| match a.ask(
         &h,
         Request::GetPublicKey {
             key,
@@ -347,7 +347,7 @@ fn asymmetric_keys_survive_domain_rotation_and_erasure_clears_them() {
         other => panic!("{other:?}"),
     };
     let spki = public(&mut a, &ekt);
-    let sign = |a: &mut Module, ekt: &Ekt| match a.handle(
+    let sign = |a: &mut Module, ekt: &Ekt| match a.ask(
         &h,
         Request::Sign {
             key,
@@ -371,7 +371,7 @@ fn asymmetric_keys_survive_domain_rotation_and_erasure_clears_them() {
         &sig
     ));
     // A wrong algorithm for the key is a usage error, not a crash.
-    let r = a.handle(
+    let r = a.ask(
         &h,
         Request::Sign {
             key,
@@ -392,7 +392,7 @@ fn asymmetric_keys_survive_domain_rotation_and_erasure_clears_them() {
             &[&ops[0], &ops[1]],
         ),
     ));
-    let Ok(Response::Ekts(new)) = a.handle(
+    let Ok(Response::Ekts(new)) = a.ask(
         &h,
         Request::RewrapKeys {
             ekts: vec![ekt.clone()],
@@ -414,7 +414,7 @@ fn asymmetric_keys_survive_domain_rotation_and_erasure_clears_them() {
     ));
     a.asymmetric.clear();
     assert_eq!(public(&mut a, &new[0]), spki);
-    let r = a.handle(&h, Request::GetPublicKey { key, ekt });
+    let r = a.ask(&h, Request::GetPublicKey { key, ekt });
     assert!(matches!(r, Err(HsmError::NoDomainKey(_))), "{r:?}");
 
     let cert = a.erase("test");

@@ -2,6 +2,7 @@
 //! refusals, modes, rotation, recovery and erasure, on in-memory modules
 //! (the process-level versions are in crates/cli/tests/api/module_*.rs).
 
+mod boundary;
 mod domain;
 mod keys;
 
@@ -46,16 +47,56 @@ pub(super) fn operators(n: usize) -> Vec<Op> {
         .collect()
 }
 
+thread_local! {
+    /// The newest epoch of each domain these tests have seen a token of:
+    /// what an operator preparing a command from the latest token fills in.
+    static EPOCHS: std::cell::RefCell<std::collections::HashMap<Uuid, u64>> =
+        Default::default();
+}
+
+fn remember_epoch(r: &Result<Response, HsmError>) {
+    if let Ok(Response::DomainToken(t)) = r {
+        let b = t.decode_body().unwrap();
+        EPOCHS.with_borrow_mut(|e| {
+            let seen = e.entry(b.domain_id).or_default();
+            *seen = (*seen).max(b.epoch);
+        });
+    }
+}
+
+/// The epoch an operator tool would put in a command for `target`: the
+/// ingested token's for IngestDomain, the newest token's for other domain
+/// commands, zero for module commands.
+pub(super) fn epoch_for(target: Target, command: &Command) -> u64 {
+    match (target, command) {
+        (Target::Module(_), _) => 0,
+        (_, Command::IngestDomain { token }) => token.decode_body().map_or(0, |b| b.epoch),
+        (Target::Domain(d), _) => EPOCHS.with_borrow(|e| e.get(&d).copied().unwrap_or(0)),
+    }
+}
+
 pub(super) fn command_at(
     target: Target,
     command: Command,
     signers: &[&Op],
     expires_at: u64,
 ) -> SignedCommand {
+    let epoch = epoch_for(target, &command);
+    command_in_epoch(target, command, signers, expires_at, epoch)
+}
+
+pub(super) fn command_in_epoch(
+    target: Target,
+    command: Command,
+    signers: &[&Op],
+    expires_at: u64,
+    epoch: u64,
+) -> SignedCommand {
     let mut c = SignedCommand::new(&CommandBody {
         target,
         nonce: strongroom_crypto::random_array().unwrap(),
         expires_at,
+        epoch,
         command,
     });
     for s in signers {
@@ -72,7 +113,9 @@ pub(super) fn command(target: Target, command: Command, signers: &[&Op]) -> Sign
 }
 
 pub(super) fn send(m: &mut Module, c: SignedCommand) -> Result<Response, HsmError> {
-    m.handle(&Caller::InProcess, Request::Command(c))
+    let r = m.handle(&Caller::InProcess, Request::Command(c));
+    remember_epoch(&r);
+    r
 }
 
 /// Sends a command addressed to `m` itself.
@@ -138,16 +181,43 @@ pub(super) fn domain_of(t: &DomainToken) -> Uuid {
     t.decode_body().unwrap().domain_id
 }
 
-pub(super) fn host_caller(host: &SigningKeyPair) -> Caller {
-    Caller::Host(host.public_key().to_vec().into())
+/// A frontend as a module sees it: a host key (from TLS) and the domain
+/// its requests name.
+pub(super) struct Frontend {
+    pub(super) caller: Caller,
+    pub(super) domain: Uuid,
 }
 
-pub(super) fn new_key(m: &mut Module, caller: &Caller) -> (KeyRef, Ekt) {
+pub(super) fn frontend(host: &SigningKeyPair, domain: Uuid) -> Frontend {
+    Frontend {
+        caller: Caller::Host(host.public_key().to_vec().into()),
+        domain,
+    }
+}
+
+/// Sends requests as a frontend does: each for the frontend's domain.
+pub(super) trait Ask {
+    fn ask(&mut self, from: &Frontend, request: Request) -> Result<Response, HsmError>;
+}
+
+impl Ask for Module {
+    fn ask(&mut self, from: &Frontend, request: Request) -> Result<Response, HsmError> {
+        self.handle(
+            &from.caller,
+            Request::InDomain {
+                domain: from.domain,
+                request: Box::new(request),
+            },
+        )
+    }
+}
+
+pub(super) fn new_key(m: &mut Module, caller: &Frontend) -> (KeyRef, Ekt) {
     let key = KeyRef {
         key_id: Uuid::new_v4(),
         version: 1,
     };
-    match m.handle(
+    match m.ask(
         caller,
         Request::GenerateBackingKey {
             key,
@@ -161,12 +231,12 @@ pub(super) fn new_key(m: &mut Module, caller: &Caller) -> (KeyRef, Ekt) {
 
 pub(super) fn encrypt(
     m: &mut Module,
-    caller: &Caller,
+    caller: &Frontend,
     key: KeyRef,
     ekt: &Ekt,
     msg: &[u8],
 ) -> Result<Vec<u8>, HsmError> {
-    match m.handle(
+    match m.ask(
         caller,
         Request::Encrypt {
             key,
@@ -182,11 +252,11 @@ pub(super) fn encrypt(
 
 pub(super) fn decrypt(
     m: &mut Module,
-    caller: &Caller,
+    caller: &Frontend,
     ekt: &Ekt,
     blob: &[u8],
 ) -> Result<Vec<u8>, HsmError> {
-    match m.handle(
+    match m.ask(
         caller,
         Request::Decrypt {
             ekt: ekt.clone(),
