@@ -22,12 +22,13 @@ impl Module {
                     .values()
                     .next_back()
                     .expect("a loaded domain has keys");
+                // Key EKTs only (their type says so), each verified even
+                // when already current, keeping the bound suspension owner:
+                // re-wrapping never changes what a token is.
+                let o = ekt::open_key(old, &token)?;
                 if newest.generation() == generation {
                     return Ok(token);
                 }
-                // Key EKTs only (their type says so), keeping the bound
-                // suspension owner: re-wrapping never changes what a token is.
-                let o = ekt::open_key(old, &token)?;
                 ekt::seal_key(newest, o.key, o.spec, &o.material, o.owner)
             })
             .collect()

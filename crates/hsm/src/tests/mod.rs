@@ -3,6 +3,7 @@
 //! (the process-level versions are in crates/cli/tests/api/module_*.rs).
 
 mod domain;
+mod extraction;
 mod keys;
 
 use strongroom_crypto::{AgreementKeyPair, SigningKeyPair, seal_to};
