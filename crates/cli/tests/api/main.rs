@@ -17,6 +17,7 @@ mod import;
 mod isolation;
 mod key_policy;
 mod lifecycle;
+mod material_release;
 mod mac;
 mod module_domain;
 mod module_refusals;
