@@ -357,10 +357,7 @@ pub(crate) fn seal_transient(
 }
 
 /// Opens a transient token, checking it belongs to `domain`.
-pub(crate) fn open_transient(
-    domain: &DomainKey,
-    token: &TransientEkt,
-) -> Result<Opened, HsmError> {
+pub(crate) fn open_transient(domain: &DomainKey, token: &TransientEkt) -> Result<Opened, HsmError> {
     open_kind(domain, token)
 }
 

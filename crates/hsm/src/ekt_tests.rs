@@ -85,7 +85,10 @@ fn variable_length_material_round_trips_with_its_owner() {
     let owner = SuspensionOwner::of_public_key(b"an owner's spki");
     let e = seal_key(&d, k, KeySpecCode::Rsa2048, &material, Some(owner)).unwrap();
     let o = open_key(&d, &e).unwrap();
-    assert_eq!((o.key, o.spec, o.owner), (k, KeySpecCode::Rsa2048, Some(owner)));
+    assert_eq!(
+        (o.key, o.spec, o.owner),
+        (k, KeySpecCode::Rsa2048, Some(owner))
+    );
     assert_eq!(&o.material[..], &material[..]);
     assert!(open(&d, &e).is_err(), "not a 256-bit key");
 }
@@ -94,7 +97,14 @@ fn variable_length_material_round_trips_with_its_owner() {
 fn swapping_the_owner_in_the_header_fails_to_unwrap() {
     let d = DomainKey::generate().unwrap();
     let real = SuspensionOwner([1; 32]);
-    let e = seal_key(&d, key(), KeySpecCode::SymmetricDefault, &[3; 32], Some(real)).unwrap();
+    let e = seal_key(
+        &d,
+        key(),
+        KeySpecCode::SymmetricDefault,
+        &[3; 32],
+        Some(real),
+    )
+    .unwrap();
     let mut swapped = e.clone();
     swapped.0[44..76].copy_from_slice(&[2; 32]);
     assert_eq!(
@@ -138,7 +148,10 @@ fn a_transient_token_never_opens_as_a_key_and_a_key_never_installs() {
     let k = key();
     let secret = SecretKey256::generate().unwrap();
     let t = seal_transient(&d, k, KeySpecCode::SymmetricDefault, &secret).unwrap();
-    assert_eq!(open_transient(&d, &t).unwrap().secret().unwrap().expose(), secret.expose());
+    assert_eq!(
+        open_transient(&d, &t).unwrap().secret().unwrap().expose(),
+        secret.expose()
+    );
     let as_key = Ekt(t.0.clone());
     assert!(open(&d, &as_key).is_err());
     let mut relabelled = as_key;

@@ -63,8 +63,7 @@ impl Module {
             .ok_or_else(|| HsmError::InvalidRequest("the wrapping key must be RSA".into()))?;
         let pair = AsymmetricKey::generate(spec).map_err(|e| HsmError::Internal(e.to_string()))?;
         let dk = self.current_domain(caller)?;
-        let wrapping_key =
-            ekt::seal_wrapping_key(dk, key_id, wrapping_spec, pair.expose_pkcs8())?;
+        let wrapping_key = ekt::seal_wrapping_key(dk, key_id, wrapping_spec, pair.expose_pkcs8())?;
         let body = encode(&ImportTokenBody {
             key_id,
             algorithm,

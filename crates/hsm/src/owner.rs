@@ -156,7 +156,10 @@ impl Module {
         let dk = self.current_domain(caller)?;
         let mut out = Vec::with_capacity(opened.len());
         for o in opened {
-            out.push((o.key, ekt::seal_key(dk, o.key, o.spec, &o.material, Some(new))?));
+            out.push((
+                o.key,
+                ekt::seal_key(dk, o.key, o.spec, &o.material, Some(new))?,
+            ));
         }
         self.record(
             "suspension_owner_changed",

@@ -205,7 +205,10 @@ impl Module {
                 return Err(HsmError::IncorrectKeyMaterial("bad material length".into()));
             }
             // The owner comes back with the material: the bundle is MACed.
-            out.push((key, ekt::seal_key(dk, key, spec, &v.material, bundle.owner)?));
+            out.push((
+                key,
+                ekt::seal_key(dk, key, spec, &v.material, bundle.owner)?,
+            ));
         }
         Ok(Response::Reinstated(out))
     }

@@ -75,7 +75,9 @@ impl Module {
             return Err(HsmError::InvalidKeyToken);
         }
         let secret = opened.secret()?;
-        self.volatile.keys.insert((domain, key), (secret, opened.spec));
+        self.volatile
+            .keys
+            .insert((domain, key), (secret, opened.spec));
         Ok(Response::Done)
     }
 

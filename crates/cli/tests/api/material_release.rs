@@ -74,7 +74,15 @@ async fn kms_star_does_not_allow_suspend_expose_or_reveal_but_naming_the_action_
     let me = env.dev.account_id.clone();
     let owner = rsa();
     let owner_b64 = B64.encode(owner.public_key());
-    let keys_before = env.client.list_keys().send().await.unwrap().keys.unwrap().len();
+    let keys_before = env
+        .client
+        .list_keys()
+        .send()
+        .await
+        .unwrap()
+        .keys
+        .unwrap()
+        .len();
 
     // kms:* (the default policy, and one written out) allows none of them.
     for policy in [None, Some(kms_star_policy(&me))] {
@@ -107,7 +115,15 @@ async fn kms_star_does_not_allow_suspend_expose_or_reveal_but_naming_the_action_
         assert_eq!(refused(r), "AccessDeniedException");
     }
     // Only the two keys made above exist: the refused CreateKeys made none.
-    let keys_after = env.client.list_keys().send().await.unwrap().keys.unwrap().len();
+    let keys_after = env
+        .client
+        .list_keys()
+        .send()
+        .await
+        .unwrap()
+        .keys
+        .unwrap()
+        .len();
     assert_eq!(keys_after, keys_before + 2);
 
     // A wildcard Deny still denies an action the Allow names.
@@ -223,7 +239,11 @@ async fn suspend_key_to_any_key_but_the_owner_fixed_at_creation_is_refused() {
         .await;
     assert_eq!(refused(r), "ValidationException");
     assert_eq!(state(&raw, &arn).await["KeyState"], "Enabled");
-    c.decrypt().ciphertext_blob(ct.clone()).send().await.unwrap();
+    c.decrypt()
+        .ciphertext_blob(ct.clone())
+        .send()
+        .await
+        .unwrap();
 
     // Re-binding without the owner's signature: refused, nothing changed.
     let valid_to = std::time::SystemTime::now()
@@ -316,8 +336,7 @@ struct ImportTokenBody {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_compromised_frontend_cannot_use_an_import_wrapping_key_or_a_transient_token_as_a_key()
-{
+async fn a_compromised_frontend_cannot_use_an_import_wrapping_key_or_a_transient_token_as_a_key() {
     use aws_sdk_kms::types::{AlgorithmSpec, OriginType, WrappingKeySpec};
     let env = TestEnv::start().await;
     let c = &env.client;

@@ -47,11 +47,7 @@ fn owned_key(m: &mut Module, owner: &AsymmetricKey) -> (KeyRef, Ekt) {
     }
 }
 
-fn suspend(
-    m: &mut Module,
-    versions: &[(KeyRef, Ekt)],
-    owner: &[u8],
-) -> Result<Vec<u8>, HsmError> {
+fn suspend(m: &mut Module, versions: &[(KeyRef, Ekt)], owner: &[u8]) -> Result<Vec<u8>, HsmError> {
     match m.handle(
         &CALLER,
         Request::SuspendKey {
@@ -115,7 +111,10 @@ fn suspend_key_to_a_frontend_chosen_owner_is_refused_and_only_the_creation_owner
     let r = suspend(&mut m, &[(key, ekt.clone())], attacker.public_key());
     assert!(matches!(r, Err(HsmError::InvalidRequest(_))), "{r:?}");
     // Nothing changed: the key still serves.
-    assert_eq!(decrypt(&mut m, &CALLER, &ekt, &blob).unwrap(), b"secret data");
+    assert_eq!(
+        decrypt(&mut m, &CALLER, &ekt, &blob).unwrap(),
+        b"secret data"
+    );
 
     // It rewrites the owner bound in the EKT header: the EKT no longer opens.
     let mut swapped = ekt.clone();
@@ -152,10 +151,7 @@ fn a_rotated_version_keeps_the_owner_and_a_mixed_owner_set_is_refused() {
     let mut m = module();
     let (owner, attacker) = (rsa(), rsa());
     let (v1, e1) = owned_key(&mut m, &owner);
-    let v2 = KeyRef {
-        version: 2,
-        ..v1
-    };
+    let v2 = KeyRef { version: 2, ..v1 };
     let e2 = match m.handle(
         &CALLER,
         Request::RotateBackingKey {
@@ -360,10 +356,7 @@ fn an_import_wrapping_key_is_refused_by_every_key_operation() {
     let r = m.handle(
         &CALLER,
         Request::ImportKeyMaterial {
-            key: KeyRef {
-                key_id,
-                version: 1,
-            },
+            key: KeyRef { key_id, version: 1 },
             import_token,
             encrypted_material: wrapped,
         },
@@ -395,7 +388,12 @@ fn a_volatile_transient_token_used_as_an_ekt_is_refused() {
         // into a stored EKT, or suspending it: all refused.
         let r = encrypt(&mut m, &CALLER, key, &ekt, b"x");
         assert_eq!(r.err(), Some(HsmError::InvalidKeyToken));
-        let r = m.handle(&CALLER, Request::RewrapKeys { ekts: vec![ekt.clone()] });
+        let r = m.handle(
+            &CALLER,
+            Request::RewrapKeys {
+                ekts: vec![ekt.clone()],
+            },
+        );
         assert!(matches!(r, Err(HsmError::InvalidKeyToken)), "{r:?}");
         let r = suspend(&mut m, &[(key, ekt.clone())], rsa().public_key());
         assert_eq!(r.err(), Some(HsmError::InvalidKeyToken));

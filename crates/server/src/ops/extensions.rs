@@ -264,7 +264,12 @@ impl Processor {
             return Err(KmsError::Internal("unexpected module answer".into()));
         };
         for ((r, old), (r2, new)) in versions.iter().zip(&rebound) {
-            if r != r2 || !self.store.replace_ekt(key.id, r.version, &old.0, &new.0).await? {
+            if r != r2
+                || !self
+                    .store
+                    .replace_ekt(key.id, r.version, &old.0, &new.0)
+                    .await?
+            {
                 return Err(KmsError::Internal(format!(
                     "version {} changed concurrently; retry",
                     r.version
@@ -355,8 +360,7 @@ impl Processor {
         let key = self.resolve(caller, &req.key_id, true).await?;
         if req.return_derived_key == Some(true) {
             // Material in clear needs a policy naming kms:RevealDerivedKey.
-            crate::authz::with_action("kms:RevealDerivedKey", self.authorize(caller, &key))
-                .await?;
+            crate::authz::with_action("kms:RevealDerivedKey", self.authorize(caller, &key)).await?;
         }
         crate::ops::crypto::require_encryption_key(self, &key)?;
         if crate::ops::asymmetric::is_asymmetric(&key) {
