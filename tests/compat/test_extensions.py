@@ -55,15 +55,33 @@ def rewrap_for_import(kms, key_id: str, bundle: bytes):
     return base64.b64encode(params["ImportToken"]).decode(), base64.b64encode(wrapped).decode()
 
 
+def releasing_policy(kms) -> str:
+    """kms:* plus, named, the actions kms:* does not cover (docs/policies.md)."""
+    probe = kms.create_key()["KeyMetadata"]
+    account = probe["AWSAccountId"]
+    kms.schedule_key_deletion(KeyId=probe["KeyId"], PendingWindowInDays=7)
+    return json.dumps({"Statement": [{
+        "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+        "Action": ["kms:*", "kms:SuspendKey", "kms:ExposeKeyMaterial"], "Resource": "*"}]})
+
+
+def owned_key(kms, owner_pub: bytes) -> str:
+    """A key whose suspension owner is fixed at creation."""
+    status, out = call_extension(
+        kms, "CreateKey", {"SuspensionOwnerPublicKey": base64.b64encode(owner_pub).decode(), "Policy": releasing_policy(kms)}
+    )
+    assert status == 200, out
+    return out["KeyMetadata"]["KeyId"]
+
+
 def test_suspend_hands_the_key_to_its_owner_and_reinstate_brings_it_back(kms):
-    meta = kms.create_key()["KeyMetadata"]
-    key_id = meta["KeyId"]
+    owner = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+    owner_pub = owner.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    key_id = owned_key(kms, owner_pub)
     first = kms.encrypt(KeyId=key_id, Plaintext=b"version one")["CiphertextBlob"]
     kms.rotate_key_on_demand(KeyId=key_id)
     second = kms.encrypt(KeyId=key_id, Plaintext=b"version two")["CiphertextBlob"]
 
-    owner = rsa.generate_private_key(public_exponent=65537, key_size=3072)
-    owner_pub = owner.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     status, out = call_extension(kms, "SuspendKey", {"KeyId": key_id, "PublicKey": base64.b64encode(owner_pub).decode()})
     assert status == 200, out
     assert out["Versions"] == 2
@@ -91,9 +109,16 @@ def test_suspend_hands_the_key_to_its_owner_and_reinstate_brings_it_back(kms):
 
 
 def test_suspend_refusals(kms):
-    key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+    owner = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    owner_pub = owner.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    key_id = owned_key(kms, owner_pub)
+    # Not the owner fixed at creation: refused.
     status, out = call_extension(kms, "SuspendKey", {"KeyId": key_id, "PublicKey": base64.b64encode(b"not a key").decode()})
     assert status == 400 and out["__type"] == "ValidationException", out
+    # kms:* (the default policy) does not allow SuspendKey at all.
+    plain = kms.create_key()["KeyMetadata"]["KeyId"]
+    status, out = call_extension(kms, "SuspendKey", {"KeyId": plain, "PublicKey": base64.b64encode(owner_pub).decode()})
+    assert status == 400 and out["__type"] == "AccessDeniedException", out
     status, out = call_extension(kms, "ReinstateKey", {"KeyId": key_id, "ImportToken": "AA==", "EncryptedKeyMaterial": "AA=="})
     assert status == 400 and out["__type"] == "KMSInvalidStateException", out
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "Enabled"
@@ -104,7 +129,9 @@ def test_exposed_hmac_key_matches_pythons_own_hmac(kms):
     import hmac
 
     status, out = call_extension(
-        kms, "CreateKey", {"KeySpec": "HMAC_384", "KeyUsage": "GENERATE_VERIFY_MAC", "ExposeKeyMaterial": True}
+        kms,
+        "CreateKey",
+        {"KeySpec": "HMAC_384", "KeyUsage": "GENERATE_VERIFY_MAC", "ExposeKeyMaterial": True, "Policy": releasing_policy(kms)},
     )
     assert status == 200, out
     key = base64.b64decode(out["KeyMaterial"])

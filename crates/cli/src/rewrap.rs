@@ -58,9 +58,11 @@ impl RewrapStatus {
     }
 }
 
-/// The generation an EKT names (docs/formats.md: bytes 17..21).
+/// The generation an EKT names (docs/formats.md).
 fn ekt_generation(ekt: &[u8]) -> Option<u32> {
-    Some(u32::from_be_bytes(ekt.get(17..21)?.try_into().ok()?))
+    strongroom_hsm_proto::Ekt(ekt.to_vec())
+        .sealed_under()
+        .map(|(_, generation)| generation)
 }
 
 /// The generation a sealed credential names (bytes 1..5).

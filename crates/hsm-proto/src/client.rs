@@ -106,6 +106,7 @@ fn variant(r: &Response) -> &'static str {
         Response::ExposedKey { .. } => "ExposedKey",
         Response::Suspended { .. } => "Suspended",
         Response::Reinstated(_) => "Reinstated",
+        Response::TransientEkt(_) => "TransientEkt",
     }
 }
 

@@ -22,4 +22,6 @@ pub mod routing;
 
 pub use client::{Caller, Envelope, HsmClient, ModuleHandler, spawn_module_task};
 pub use error::{HsmError, Refusal};
-pub use message::{DataKey, Ekt, KeyRef, KeySpecCode, Request, Response, SigV4Scope, SigningKey};
+pub use message::{
+    DataKey, Ekt, KeyRef, KeySpecCode, Request, Response, SigV4Scope, SigningKey, TransientEkt,
+};

@@ -120,6 +120,28 @@ impl KeySpecCode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Ekt(pub Vec<u8>);
 
+impl Ekt {
+    /// The domain and domain-key generation the token's header names
+    /// (unverified: only a module opening it verifies). Formats v1/v2 keep
+    /// them at bytes 1..21, v3 at 2..22 (docs/formats.md).
+    pub fn sealed_under(&self) -> Option<(Uuid, u32)> {
+        let base = match self.0.first()? {
+            1 | 2 => 1,
+            3 => 2,
+            _ => return None,
+        };
+        let id = Uuid::from_slice(self.0.get(base..base + 16)?).ok()?;
+        let generation = u32::from_be_bytes(self.0.get(base + 16..base + 20)?.try_into().ok()?);
+        Some((id, generation))
+    }
+}
+
+/// A VOLATILE key on its way from the member that made it to the others:
+/// sealed as its own kind (docs/formats.md), so no key operation accepts
+/// it as an [`Ekt`]. The frontend forwards it and never stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TransientEkt(pub Vec<u8>);
+
 /// The scope a SigV4 signing key is derived for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SigV4Scope {
@@ -171,7 +193,7 @@ pub enum Request {
     /// answered EKT is transient, only to install it in the other members.
     GenerateVolatileKey { key: KeyRef, spec: KeySpecCode },
     /// Keep a volatile key (from another member's transient EKT) in memory.
-    InstallVolatileKey { key: KeyRef, ekt: Ekt },
+    InstallVolatileKey { key: KeyRef, ekt: TransientEkt },
     /// Like GenerateBackingKey, but also return the key material in clear
     /// (an exposed key, extension): AES key, HMAC key, or PKCS#8.
     GenerateExposedKey { key: KeyRef, spec: KeySpecCode },
@@ -363,6 +385,26 @@ pub enum Request {
         #[serde(deserialize_with = "crate::in_domain::unscoped")]
         request: Box<Request>,
     },
+    /// Like GenerateBackingKey, with the key's suspension owner (RSA public
+    /// key, DER SPKI) bound into the EKT: SuspendKey wraps only to it.
+    GenerateOwnedBackingKey {
+        key: KeyRef,
+        spec: KeySpecCode,
+        suspension_owner: Vec<u8>,
+    },
+    /// A new version of a key (rotation): same spec and suspension owner as
+    /// `previous`, an earlier version's EKT of the same key.
+    RotateBackingKey { key: KeyRef, previous: Ekt },
+    /// Re-bind every version of a key to a new suspension owner, with the
+    /// current owner's signature over the change (docs/extensions.md).
+    UpdateSuspensionOwner {
+        key_id: Uuid,
+        versions: Vec<(KeyRef, Ekt)>,
+        current_owner: Vec<u8>,
+        new_owner: Vec<u8>,
+        valid_to: u64,
+        signature: Vec<u8>,
+    },
 }
 
 impl std::fmt::Debug for Request {
@@ -410,6 +452,9 @@ impl std::fmt::Debug for Request {
             Request::RewrapKeys { .. } => "RewrapKeys",
             Request::RewrapCredentials { .. } => "RewrapCredentials",
             Request::InDomain { .. } => "InDomain",
+            Request::GenerateOwnedBackingKey { .. } => "GenerateOwnedBackingKey",
+            Request::RotateBackingKey { .. } => "RotateBackingKey",
+            Request::UpdateSuspensionOwner { .. } => "UpdateSuspensionOwner",
         })
     }
 }
@@ -495,12 +540,15 @@ pub enum Response {
         /// DER SPKI.
         public_key: Vec<u8>,
     },
+    /// A VOLATILE key's transient token, for the other members only.
+    TransientEkt(TransientEkt),
 }
 
 impl std::fmt::Debug for Response {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Response::Ekt(e) => write!(f, "Ekt({} bytes)", e.0.len()),
+            Response::TransientEkt(e) => write!(f, "TransientEkt({} bytes)", e.0.len()),
             Response::Ciphertext(c) => write!(f, "Ciphertext({} bytes)", c.len()),
             Response::Plaintext { key, plaintext } => {
                 write!(

@@ -82,6 +82,8 @@ fn now_ms() -> u64 {
 pub fn routing_key(r: &Request) -> Option<Uuid> {
     match r {
         Request::GenerateBackingKey { key, .. }
+        | Request::GenerateOwnedBackingKey { key, .. }
+        | Request::RotateBackingKey { key, .. }
         | Request::GenerateVolatileKey { key, .. }
         | Request::InstallVolatileKey { key, .. }
         | Request::GenerateExposedKey { key, .. }
@@ -104,6 +106,7 @@ pub fn routing_key(r: &Request) -> Option<Uuid> {
                 .map(|h| h.key.key_id)
         }
         Request::InDomain { request, .. } => routing_key(request),
+        Request::UpdateSuspensionOwner { key_id, .. } => Some(*key_id),
         _ => None,
     }
 }

@@ -1,283 +1,384 @@
-//! Exported key tokens, format version 1 (docs/formats.md).
+//! Sealed key tokens, format version 3 (docs/formats.md): key material
+//! sealed with AES-256-GCM under a domain-key generation.
 //!
 //! ```text
-//! offset len  field
-//! 0      1    format version (0x01)
-//! 1      16   domain id
-//! 17     4    domain key generation, big-endian
-//! 21     16   key UUID
-//! 37     4    key version, big-endian
-//! 41     1    key spec code
-//! 42     12   AES-GCM IV
-//! 54     32   sealed backing key
-//! 86     16   AES-GCM tag
+//! offset len   field
+//! 0      1     format version (0x03)
+//! 1      1     kind: 1 key (an EKT), 2 import wrapping key, 3 volatile transient
+//! 2      16    domain id
+//! 18     4     domain key generation, big-endian
+//! 22     16    key UUID
+//! 38     4     key version, big-endian
+//! 42     1     key spec code
+//! 43     1     1 if a suspension owner is bound, else 0
+//! 44     32    SHA-256 of the suspension owner's DER SPKI (zeros if none)
+//! 76     4     material length L, big-endian
+//! 80     12    AES-GCM IV
+//! 92     L+16  sealed material and tag
 //! ```
-//! AAD is bytes 0..42, so every bound field is authenticated.
+//! AAD is bytes 0..80: the kind, the owner and every other field are
+//! authenticated, so a token never opens as another kind or with another
+//! owner. Each kind has its own Rust type ([`Ekt`], [`WrappingKeyEkt`],
+//! [`TransientEkt`]) and every opener takes exactly one of them, so handing
+//! a wrapping key to a signing path is a type error in the module, and a
+//! kind byte changed on the wire fails to unwrap.
 //!
-//! Version 2 carries key material of any length (asymmetric private keys
-//! as PKCS#8): bytes 0..42 as in v1 but with version 0x02, then a u32 BE
-//! material length L at 42..46, the IV at 46..58, and L + 16 bytes of
-//! sealed material and tag. AAD is bytes 0..46.
+//! Versions 1 (32-byte material, AAD bytes 0..42) and 2 (any length, AAD
+//! 0..46) predate kinds; they still open, as key EKTs only, with no
+//! suspension owner, and never for version 0 (what v2 import wrapping keys
+//! used), so an old import token's wrapping key is no key either.
 
+use serde::{Deserialize, Serialize};
 use strongroom_crypto::{Iv, SecretKey256};
-use strongroom_hsm_proto::{Ekt, HsmError, KeyRef, KeySpecCode};
+use strongroom_hsm_proto::{Ekt, HsmError, KeyRef, KeySpecCode, TransientEkt};
 use uuid::Uuid;
+use zeroize::Zeroizing;
 
 use crate::DomainKey;
 
 const EKT_V1: u8 = 0x01;
 const EKT_V2: u8 = 0x02;
+const EKT_V3: u8 = 0x03;
+const V1_AAD_LEN: usize = 42;
+const V1_LEN: usize = V1_AAD_LEN + 12 + 32 + 16;
 const V2_AAD_LEN: usize = 46;
-/// Largest material a v2 EKT carries (an RSA-4096 PKCS#8 is ~2.4 KiB).
-const V2_MAX_MATERIAL: usize = 16 * 1024;
+const V3_AAD_LEN: usize = 80;
+/// Largest material a token carries (an RSA-4096 PKCS#8 is ~2.4 KiB).
+const MAX_MATERIAL: usize = 16 * 1024;
 
-/// Checks an EKT's shape (v1 or v2) before its header is read.
-fn shape(b: &[u8]) -> Result<(), HsmError> {
-    let ok = match b.first() {
-        Some(&EKT_V1) => b.len() == EKT_LEN,
-        Some(&EKT_V2) if b.len() >= V2_AAD_LEN + 12 + 16 => {
-            let l = u32::from_be_bytes(b[42..46].try_into().expect("4")) as usize;
-            l <= V2_MAX_MATERIAL && b.len() == V2_AAD_LEN + 12 + l + 16
-        }
-        _ => false,
-    };
-    if ok {
-        Ok(())
-    } else {
-        Err(HsmError::InvalidKeyToken)
+/// What a sealed token holds. Bound into the AEAD's additional data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Kind {
+    /// A customer key's version: the only kind any key operation opens.
+    Key = 1,
+    /// An import wrapping private key: only an import token opens it.
+    ImportWrappingKey = 2,
+    /// A VOLATILE key on its way to the other members: only
+    /// InstallVolatileKey opens it.
+    VolatileTransient = 3,
+}
+
+/// A token type of one kind.
+pub(crate) trait Sealed: Sized {
+    /// The kind every token of this type must carry.
+    const KIND: Kind;
+    /// The encoded token.
+    fn bytes(&self) -> &[u8];
+    /// Wraps encoded bytes (only the sealer makes them).
+    fn from_bytes(b: Vec<u8>) -> Self;
+}
+
+impl Sealed for Ekt {
+    const KIND: Kind = Kind::Key;
+    fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+    fn from_bytes(b: Vec<u8>) -> Self {
+        Ekt(b)
     }
 }
 
-/// Seals key material of any length as a v2 EKT.
+impl Sealed for TransientEkt {
+    const KIND: Kind = Kind::VolatileTransient;
+    fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+    fn from_bytes(b: Vec<u8>) -> Self {
+        TransientEkt(b)
+    }
+}
+
+/// An import wrapping private key, sealed; lives only inside import tokens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct WrappingKeyEkt(Vec<u8>);
+
+impl Sealed for WrappingKeyEkt {
+    const KIND: Kind = Kind::ImportWrappingKey;
+    fn bytes(&self) -> &[u8] {
+        &self.0
+    }
+    fn from_bytes(b: Vec<u8>) -> Self {
+        WrappingKeyEkt(b)
+    }
+}
+
+/// Who a key's suspension wraps to: SHA-256 of the owner's RSA public key
+/// (DER SPKI), fixed when the key is made and bound into every version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct SuspensionOwner(pub [u8; 32]);
+
+impl SuspensionOwner {
+    /// The owner whose public key is `spki`.
+    pub(crate) fn of_public_key(spki: &[u8]) -> Self {
+        Self(strongroom_crypto::sha256(spki))
+    }
+}
+
+/// An opened token: what it is bound to, and its material.
+pub(crate) struct Opened {
+    /// The key version it names.
+    pub key: KeyRef,
+    /// The spec bound to it.
+    pub spec: KeySpecCode,
+    /// The suspension owner bound to it, if any.
+    pub owner: Option<SuspensionOwner>,
+    /// The material (a 32-byte seed, or a PKCS#8 private key).
+    pub material: Zeroizing<Vec<u8>>,
+}
+
+impl Opened {
+    /// The material as a 256-bit key.
+    pub(crate) fn secret(&self) -> Result<SecretKey256, HsmError> {
+        SecretKey256::from_slice(&self.material).map_err(|_| HsmError::InvalidKeyToken)
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> HsmError {
+    HsmError::Internal(e.to_string())
+}
+
+fn be32(b: &[u8]) -> u32 {
+    u32::from_be_bytes(b[..4].try_into().expect("4 bytes"))
+}
+
+/// The unverified header of a token: `(kind, domain, generation, key,
+/// spec byte, owner, aad length, iv offset)`, after checking its shape.
+struct Header {
+    kind: Kind,
+    domain: Uuid,
+    generation: u32,
+    key: KeyRef,
+    spec: u8,
+    owner: Option<SuspensionOwner>,
+    aad_len: usize,
+}
+
+fn parse(b: &[u8]) -> Result<Header, HsmError> {
+    let bad = HsmError::InvalidKeyToken;
+    let (kind, base, owner, aad_len) = match b.first() {
+        Some(&EKT_V1) if b.len() == V1_LEN => (Kind::Key, 1, None, V1_AAD_LEN),
+        Some(&EKT_V2) if b.len() >= V2_AAD_LEN + 12 + 16 => {
+            let l = be32(&b[42..]) as usize;
+            if l > MAX_MATERIAL || b.len() != V2_AAD_LEN + 12 + l + 16 {
+                return Err(bad);
+            }
+            (Kind::Key, 1, None, V2_AAD_LEN)
+        }
+        Some(&EKT_V3) if b.len() >= V3_AAD_LEN + 12 + 16 => {
+            let l = be32(&b[76..]) as usize;
+            if l > MAX_MATERIAL || b.len() != V3_AAD_LEN + 12 + l + 16 {
+                return Err(bad);
+            }
+            let kind = match b[1] {
+                1 => Kind::Key,
+                2 => Kind::ImportWrappingKey,
+                3 => Kind::VolatileTransient,
+                _ => return Err(bad),
+            };
+            let owner = match b[43] {
+                0 if b[44..76].iter().all(|&x| x == 0) => None,
+                1 => Some(SuspensionOwner(b[44..76].try_into().expect("32"))),
+                _ => return Err(bad),
+            };
+            (kind, 2, owner, V3_AAD_LEN)
+        }
+        _ => return Err(bad),
+    };
+    let key = KeyRef {
+        key_id: Uuid::from_bytes(b[base + 20..base + 36].try_into().expect("16")),
+        version: be32(&b[base + 36..]),
+    };
+    // Before v3, import wrapping keys were sealed as version 0 of their
+    // key: never a key.
+    if b[0] != EKT_V3 && key.version == 0 {
+        return Err(bad);
+    }
+    Ok(Header {
+        kind,
+        domain: Uuid::from_bytes(b[base..base + 16].try_into().expect("16")),
+        generation: be32(&b[base + 16..]),
+        key,
+        spec: b[base + 40],
+        owner,
+        aad_len,
+    })
+}
+
+/// Parses `t` as a token of its type's kind (unverified).
+fn header<T: Sealed>(t: &T) -> Result<Header, HsmError> {
+    let h = parse(t.bytes())?;
+    if h.kind != T::KIND {
+        return Err(HsmError::InvalidKeyToken);
+    }
+    Ok(h)
+}
+
+/// Seals `material` as a token of `T`'s kind for `key` under `domain`.
+fn seal_kind<T: Sealed>(
+    domain: &DomainKey,
+    key: KeyRef,
+    spec: KeySpecCode,
+    material: &[u8],
+    owner: Option<SuspensionOwner>,
+) -> Result<T, HsmError> {
+    if material.len() > MAX_MATERIAL {
+        return Err(internal("key material too large for a token"));
+    }
+    let iv = Iv::random().map_err(internal)?;
+    let mut out = Vec::with_capacity(V3_AAD_LEN + 12 + material.len() + 16);
+    out.push(EKT_V3);
+    out.push(T::KIND as u8);
+    out.extend_from_slice(domain.id().as_bytes());
+    out.extend_from_slice(&domain.generation().to_be_bytes());
+    out.extend_from_slice(key.key_id.as_bytes());
+    out.extend_from_slice(&key.version.to_be_bytes());
+    out.push(spec as u8);
+    out.push(u8::from(owner.is_some()));
+    out.extend_from_slice(&owner.map_or([0; 32], |o| o.0));
+    out.extend_from_slice(&(material.len() as u32).to_be_bytes());
+    out.extend_from_slice(&iv.bytes());
+    let mut sealed = Vec::with_capacity(material.len() + 16);
+    domain
+        .ekt_wrap()
+        .seal_append(iv, &out[..V3_AAD_LEN], material, &mut sealed)
+        .map_err(internal)?;
+    out.extend_from_slice(&sealed);
+    Ok(T::from_bytes(out))
+}
+
+/// Opens a token of `T`'s kind, checking it belongs to `domain`.
+fn open_kind<T: Sealed>(domain: &DomainKey, t: &T) -> Result<Opened, HsmError> {
+    let h = header(t)?;
+    if h.domain != domain.id() || h.generation != domain.generation() {
+        return Err(HsmError::InvalidKeyToken);
+    }
+    let spec = KeySpecCode::from_u8(h.spec).ok_or(HsmError::InvalidKeyToken)?;
+    let b = t.bytes();
+    let iv: [u8; 12] = b[h.aad_len..h.aad_len + 12].try_into().expect("12");
+    let mut body = Zeroizing::new(b[h.aad_len + 12..].to_vec());
+    let n = domain
+        .ekt_wrap()
+        .open_in_place(iv, &b[..h.aad_len], &mut body)
+        .map_err(|_| HsmError::InvalidKeyToken)?
+        .len();
+    body.truncate(n);
+    Ok(Opened {
+        key: h.key,
+        spec,
+        owner: h.owner,
+        material: body,
+    })
+}
+
+/// Seals a key version's material (any length) as an EKT, bound to
+/// `owner` when given.
+pub(crate) fn seal_key(
+    domain: &DomainKey,
+    key: KeyRef,
+    spec: KeySpecCode,
+    material: &[u8],
+    owner: Option<SuspensionOwner>,
+) -> Result<Ekt, HsmError> {
+    seal_kind(domain, key, spec, material, owner)
+}
+
+/// Opens an EKT (of the key kind only), checking it belongs to `domain`.
+pub(crate) fn open_key(domain: &DomainKey, ekt: &Ekt) -> Result<Opened, HsmError> {
+    open_kind(domain, ekt)
+}
+
+/// Seals key material of any length as an EKT with no suspension owner.
 pub fn seal_material(
     domain: &DomainKey,
     key: KeyRef,
     spec: KeySpecCode,
     material: &[u8],
 ) -> Result<Ekt, HsmError> {
-    if material.len() > V2_MAX_MATERIAL {
-        return Err(HsmError::Internal(
-            "key material too large for an EKT".into(),
-        ));
-    }
-    let iv = Iv::random().map_err(|e| HsmError::Internal(e.to_string()))?;
-    let mut out = Vec::with_capacity(V2_AAD_LEN + 12 + material.len() + 16);
-    out.push(EKT_V2);
-    out.extend_from_slice(domain.id().as_bytes());
-    out.extend_from_slice(&domain.generation().to_be_bytes());
-    out.extend_from_slice(key.key_id.as_bytes());
-    out.extend_from_slice(&key.version.to_be_bytes());
-    out.push(spec as u8);
-    out.extend_from_slice(&(material.len() as u32).to_be_bytes());
-    out.extend_from_slice(&iv.bytes());
-    let mut sealed = Vec::with_capacity(material.len() + 16);
-    domain
-        .ekt_wrap()
-        .seal_append(iv, &out[..V2_AAD_LEN], material, &mut sealed)
-        .map_err(|e| HsmError::Internal(e.to_string()))?;
-    out.extend_from_slice(&sealed);
-    Ok(Ekt(out))
+    seal_key(domain, key, spec, material, None)
 }
 
-/// Opens a v2 EKT, checking it belongs to `domain`.
+/// Opens an EKT of any material length, checking it belongs to `domain`.
 pub fn open_material(
     domain: &DomainKey,
     ekt: &Ekt,
-) -> Result<(KeyRef, KeySpecCode, zeroize::Zeroizing<Vec<u8>>), HsmError> {
-    let b = &ekt.0;
-    shape(b)?;
-    if b[0] != EKT_V2 {
-        return Err(HsmError::InvalidKeyToken);
-    }
-    let (key, spec) = bound_fields(domain, b)?;
-    let iv: [u8; 12] = b[46..58].try_into().expect("12");
-    let mut body = zeroize::Zeroizing::new(b[58..].to_vec());
-    let n = domain
-        .ekt_wrap()
-        .open_in_place(iv, &b[..V2_AAD_LEN], &mut body)
-        .map_err(|_| HsmError::InvalidKeyToken)?
-        .len();
-    body.truncate(n);
-    Ok((key, spec, body))
+) -> Result<(KeyRef, KeySpecCode, Zeroizing<Vec<u8>>), HsmError> {
+    let o = open_key(domain, ekt)?;
+    Ok((o.key, o.spec, o.material))
 }
 
-/// Domain check and the key and spec an EKT's header names.
-fn bound_fields(domain: &DomainKey, b: &[u8]) -> Result<(KeyRef, KeySpecCode), HsmError> {
-    let domain_id = Uuid::from_bytes(b[1..17].try_into().expect("16"));
-    let generation = u32::from_be_bytes(b[17..21].try_into().expect("4"));
-    if domain_id != domain.id() || generation != domain.generation() {
-        return Err(HsmError::InvalidKeyToken);
-    }
-    let key = KeyRef {
-        key_id: Uuid::from_bytes(b[21..37].try_into().expect("16")),
-        version: u32::from_be_bytes(b[37..41].try_into().expect("4")),
-    };
-    let spec = KeySpecCode::from_u8(b[41]).ok_or(HsmError::InvalidKeyToken)?;
-    Ok((key, spec))
-}
-const AAD_LEN: usize = 42;
-const EKT_LEN: usize = AAD_LEN + 12 + 32 + 16;
-
-/// Seals `backing` as the EKT for `key` under `domain`.
+/// Seals `backing` as the EKT for `key` under `domain`, with no owner.
 pub fn seal(
     domain: &DomainKey,
     key: KeyRef,
     spec: KeySpecCode,
     backing: &SecretKey256,
 ) -> Result<Ekt, HsmError> {
-    let iv = Iv::random().map_err(|e| HsmError::Internal(e.to_string()))?;
-    let mut out = Vec::with_capacity(EKT_LEN);
-    out.push(EKT_V1);
-    out.extend_from_slice(domain.id().as_bytes());
-    out.extend_from_slice(&domain.generation().to_be_bytes());
-    out.extend_from_slice(key.key_id.as_bytes());
-    out.extend_from_slice(&key.version.to_be_bytes());
-    out.push(spec as u8);
-    out.extend_from_slice(&iv.bytes());
-    let mut sealed = Vec::with_capacity(48);
-    domain
-        .ekt_wrap()
-        .seal_append(iv, &out[..AAD_LEN], backing.expose(), &mut sealed)
-        .map_err(|e| HsmError::Internal(e.to_string()))?;
-    out.extend_from_slice(&sealed);
-    Ok(Ekt(out))
+    seal_key(domain, key, spec, backing.expose(), None)
+}
+
+/// Opens an EKT holding a 256-bit key, checking it belongs to `domain`.
+pub fn open(
+    domain: &DomainKey,
+    ekt: &Ekt,
+) -> Result<(KeyRef, KeySpecCode, SecretKey256), HsmError> {
+    let o = open_key(domain, ekt)?;
+    let secret = o.secret()?;
+    Ok((o.key, o.spec, secret))
+}
+
+/// Seals an import wrapping private key (PKCS#8) for `key_id`.
+pub(crate) fn seal_wrapping_key(
+    domain: &DomainKey,
+    key_id: Uuid,
+    spec: KeySpecCode,
+    pkcs8: &[u8],
+) -> Result<WrappingKeyEkt, HsmError> {
+    let key = KeyRef { key_id, version: 0 };
+    seal_kind(domain, key, spec, pkcs8, None)
+}
+
+/// Opens an import wrapping key, checking it belongs to `domain`.
+pub(crate) fn open_wrapping_key(
+    domain: &DomainKey,
+    token: &WrappingKeyEkt,
+) -> Result<Opened, HsmError> {
+    open_kind(domain, token)
+}
+
+/// Seals a VOLATILE key as a transient token for the other members.
+pub(crate) fn seal_transient(
+    domain: &DomainKey,
+    key: KeyRef,
+    spec: KeySpecCode,
+    secret: &SecretKey256,
+) -> Result<TransientEkt, HsmError> {
+    seal_kind(domain, key, spec, secret.expose(), None)
+}
+
+/// Opens a transient token, checking it belongs to `domain`.
+pub(crate) fn open_transient(domain: &DomainKey, token: &TransientEkt) -> Result<Opened, HsmError> {
+    open_kind(domain, token)
+}
+
+/// The domain and generation a token of `T`'s kind says it is sealed
+/// under (unverified: opening it verifies). Refuses another kind at once.
+pub(crate) fn domain_of_kind<T: Sealed>(t: &T) -> Result<(Uuid, u32), HsmError> {
+    let h = header(t)?;
+    Ok((h.domain, h.generation))
 }
 
 /// The domain and generation an EKT says it is sealed under (unverified:
 /// opening it verifies).
 pub fn domain_of(ekt: &Ekt) -> Result<(Uuid, u32), HsmError> {
-    let b = &ekt.0;
-    shape(b)?;
-    let id = Uuid::from_slice(&b[1..17]).map_err(|_| HsmError::InvalidKeyToken)?;
-    let generation = u32::from_be_bytes(
-        b[17..21]
-            .try_into()
-            .map_err(|_| HsmError::InvalidKeyToken)?,
-    );
-    Ok((id, generation))
+    domain_of_kind(ekt)
 }
 
 /// The key spec an EKT says it holds (unverified: opening it verifies).
 pub fn spec_of(ekt: &Ekt) -> Result<KeySpecCode, HsmError> {
-    let b = &ekt.0;
-    shape(b)?;
-    KeySpecCode::from_u8(b[41]).ok_or(HsmError::InvalidKeyToken)
-}
-
-/// Opens an EKT, checking it belongs to `domain`.
-pub fn open(
-    domain: &DomainKey,
-    ekt: &Ekt,
-) -> Result<(KeyRef, KeySpecCode, SecretKey256), HsmError> {
-    let b = &ekt.0;
-    if b.len() != EKT_LEN || b[0] != EKT_V1 {
-        return Err(HsmError::InvalidKeyToken);
-    }
-    let (key, spec) = bound_fields(domain, b)?;
-    let iv: [u8; 12] = b[42..54].try_into().expect("12");
-    let mut body = zeroize::Zeroizing::new(b[54..].to_vec());
-    let plain = domain
-        .ekt_wrap()
-        .open_in_place(iv, &b[..AAD_LEN], &mut body)
-        .map_err(|_| HsmError::InvalidKeyToken)?;
-    let backing = SecretKey256::from_slice(plain).map_err(|_| HsmError::InvalidKeyToken)?;
-    Ok((key, spec, backing))
+    KeySpecCode::from_u8(header(ekt)?.spec).ok_or(HsmError::InvalidKeyToken)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn key() -> KeyRef {
-        KeyRef {
-            key_id: Uuid::new_v4(),
-            version: 3,
-        }
-    }
-
-    #[test]
-    fn round_trip() {
-        let d = DomainKey::generate().unwrap();
-        let k = key();
-        let bk = SecretKey256::generate().unwrap();
-        let e = seal(&d, k, KeySpecCode::SymmetricDefault, &bk).unwrap();
-        assert_eq!(e.0.len(), EKT_LEN);
-        let (k2, spec, bk2) = open(&d, &e).unwrap();
-        assert_eq!(k2, k);
-        assert_eq!(spec, KeySpecCode::SymmetricDefault);
-        assert_eq!(bk2.expose(), bk.expose());
-    }
-
-    #[test]
-    fn every_bit_flip_is_rejected() {
-        let d = DomainKey::generate().unwrap();
-        let e = seal(
-            &d,
-            key(),
-            KeySpecCode::SymmetricDefault,
-            &SecretKey256::generate().unwrap(),
-        )
-        .unwrap();
-        for i in 0..e.0.len() {
-            for bit in [0x01u8, 0x80] {
-                let mut t = e.clone();
-                t.0[i] ^= bit;
-                assert_eq!(
-                    open(&d, &t).unwrap_err(),
-                    HsmError::InvalidKeyToken,
-                    "byte {i}"
-                );
-            }
-        }
-        let mut short = e.clone();
-        short.0.pop();
-        assert!(open(&d, &short).is_err());
-    }
-
-    #[test]
-    fn other_domain_or_generation_is_rejected() {
-        let d = DomainKey::generate().unwrap();
-        let e = seal(
-            &d,
-            key(),
-            KeySpecCode::SymmetricDefault,
-            &SecretKey256::generate().unwrap(),
-        )
-        .unwrap();
-        let other = DomainKey::generate().unwrap();
-        assert!(open(&other, &e).is_err());
-        let same_id_next_gen = DomainKey::from_parts(d.id(), 2, d.root().duplicate()).unwrap();
-        assert!(open(&same_id_next_gen, &e).is_err());
-    }
-}
-
-#[cfg(test)]
-mod v2_tests {
-    use super::*;
-
-    #[test]
-    fn variable_length_material_round_trips_and_every_flip_fails() {
-        let d = DomainKey::generate().unwrap();
-        let k = KeyRef {
-            key_id: Uuid::new_v4(),
-            version: 3,
-        };
-        let material = (0..300u16).map(|i| i as u8).collect::<Vec<_>>();
-        let e = seal_material(&d, k, KeySpecCode::SymmetricDefault, &material).unwrap();
-        let (k2, spec, m) = open_material(&d, &e).unwrap();
-        assert_eq!(
-            (k2, spec, &m[..]),
-            (k, KeySpecCode::SymmetricDefault, &material[..])
-        );
-        assert_eq!(domain_of(&e).unwrap(), (d.id(), 1));
-        for i in 0..e.0.len() {
-            let mut bad = e.clone();
-            bad.0[i] ^= 1;
-            assert!(open_material(&d, &bad).is_err(), "flip at {i}");
-        }
-        assert!(open_material(&d, &Ekt(e.0[..e.0.len() - 1].to_vec())).is_err());
-        assert!(open_material(&DomainKey::generate().unwrap(), &e).is_err());
-        // A v1 opener refuses a v2 token and vice versa.
-        assert!(open(&d, &e).is_err());
-    }
-}
+#[path = "ekt_tests.rs"]
+mod tests;

@@ -1,7 +1,10 @@
 //! Importing customer key material (BYOK): RSA wrapping keys made in the
 //! module, handed out only as an import token (the private key sealed under
-//! the domain, bound to the KMS key, the wrapping algorithm and an expiry,
-//! and MACed), and unwrapping of the material into a normal EKT.
+//! the domain as its own token kind, bound to the KMS key, the wrapping
+//! algorithm and an expiry, and MACed), and unwrapping of the material into
+//! a normal EKT. The wrapping key is a [`WrappingKeyEkt`]: no signing or
+//! decryption path takes one, and its kind is bound into its AEAD, so its
+//! bytes presented as an EKT do not open.
 //!
 //! Import token: `encode(ImportTokenBody)` (format version byte ‖
 //! postcard) ‖ HMAC-SHA256 (32 bytes) under the domain's import subkey.
@@ -10,10 +13,10 @@ use crate::scope::Requester;
 use serde::{Deserialize, Serialize};
 use strongroom_crypto::{AsymmetricKey, OaepHash, SecretKey256};
 use strongroom_hsm_proto::admin::{decode, encode};
-use strongroom_hsm_proto::{Ekt, HsmError, KeyRef, KeySpecCode, Response};
+use strongroom_hsm_proto::{HsmError, KeyRef, KeySpecCode, Response};
 use uuid::Uuid;
 
-use crate::ekt;
+use crate::ekt::{self, WrappingKeyEkt};
 use crate::module::{Module, now_secs};
 
 #[derive(Serialize, Deserialize)]
@@ -21,7 +24,7 @@ struct ImportTokenBody {
     key_id: Uuid,
     algorithm: String,
     valid_to: u64,
-    wrapping_key: Ekt,
+    wrapping_key: WrappingKeyEkt,
 }
 
 /// How the material is wrapped.
@@ -61,12 +64,7 @@ impl Module {
             .ok_or_else(|| HsmError::InvalidRequest("the wrapping key must be RSA".into()))?;
         let pair = AsymmetricKey::generate(spec).map_err(|e| HsmError::Internal(e.to_string()))?;
         let dk = self.current_domain(caller)?;
-        let wrapping_key = ekt::seal_material(
-            dk,
-            KeyRef { key_id, version: 0 },
-            wrapping_spec,
-            pair.expose_pkcs8(),
-        )?;
+        let wrapping_key = ekt::seal_wrapping_key(dk, key_id, wrapping_spec, pair.expose_pkcs8())?;
         let body = encode(&ImportTokenBody {
             key_id,
             algorithm,
@@ -98,7 +96,7 @@ impl Module {
         let (body_bytes, mac) = token.split_at(token.len() - 32);
         let body: ImportTokenBody = decode(body_bytes).map_err(|_| HsmError::InvalidImportToken)?;
         let (domain, generation) =
-            ekt::domain_of(&body.wrapping_key).map_err(|_| HsmError::InvalidImportToken)?;
+            ekt::domain_of_kind(&body.wrapping_key).map_err(|_| HsmError::InvalidImportToken)?;
         let dk = self.domain_key(caller, domain, generation)?;
         if !dk.import_mac().verify(body_bytes, mac) || body.key_id != key_id {
             return Err(HsmError::InvalidImportToken);
@@ -106,14 +104,17 @@ impl Module {
         if body.valid_to < now_secs() {
             return Err(HsmError::ExpiredImportToken);
         }
-        let (bound, spec, pkcs8) =
-            ekt::open_material(dk, &body.wrapping_key).map_err(|_| HsmError::InvalidImportToken)?;
-        let asym = spec.asymmetric().ok_or(HsmError::InvalidImportToken)?;
-        if bound.key_id != key_id {
+        let opened = ekt::open_wrapping_key(dk, &body.wrapping_key)
+            .map_err(|_| HsmError::InvalidImportToken)?;
+        let asym = opened
+            .spec
+            .asymmetric()
+            .ok_or(HsmError::InvalidImportToken)?;
+        if opened.key.key_id != key_id {
             return Err(HsmError::InvalidImportToken);
         }
-        let pair =
-            AsymmetricKey::from_pkcs8(asym, &pkcs8).map_err(|_| HsmError::InvalidImportToken)?;
+        let pair = AsymmetricKey::from_pkcs8(asym, &opened.material)
+            .map_err(|_| HsmError::InvalidImportToken)?;
         let material = match wrapping(&body.algorithm)? {
             Wrapping::Oaep(h) => pair.decrypt(h, encrypted),
             Wrapping::RsaAes(h) => pair.unwrap_rsa_aes(h, encrypted),

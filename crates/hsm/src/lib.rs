@@ -22,6 +22,7 @@ mod import;
 pub mod log;
 mod maintenance;
 mod module;
+mod owner;
 mod quorum;
 mod reports;
 mod scope;
@@ -37,3 +38,4 @@ mod volatile;
 
 pub use domain::DomainKey;
 pub use module::{Mode, Module, ModuleConfig, StartError};
+pub use owner::owner_change_statement;

@@ -27,15 +27,14 @@ impl Module {
                     .values()
                     .next_back()
                     .expect("a loaded domain has keys");
+                // Key EKTs only (their type says so), each verified even
+                // when already current, keeping the bound suspension owner:
+                // re-wrapping never changes what a token is.
+                let o = ekt::open_key(old, &token)?;
                 if newest.generation() == generation {
                     return Ok(token);
                 }
-                if ekt::spec_of(&token)?.asymmetric().is_some() {
-                    let (key, spec, material) = ekt::open_material(old, &token)?;
-                    return ekt::seal_material(newest, key, spec, &material);
-                }
-                let (key, spec, secret) = ekt::open(old, &token)?;
-                ekt::seal(newest, key, spec, &secret)
+                ekt::seal_key(newest, o.key, o.spec, &o.material, o.owner)
             })
             .collect()
     }

@@ -508,6 +508,30 @@ impl Module {
                 self.forget_key(caller, key_id);
                 Ok(Response::Done)
             }
+            Request::GenerateOwnedBackingKey {
+                key,
+                spec,
+                suspension_owner,
+            } => self.generate_owned_backing_key(caller, key, spec, &suspension_owner),
+            Request::RotateBackingKey { key, previous } => {
+                self.rotate_backing_key(caller, key, &previous)
+            }
+            Request::UpdateSuspensionOwner {
+                key_id,
+                versions,
+                current_owner,
+                new_owner,
+                valid_to,
+                signature,
+            } => self.update_suspension_owner(
+                caller,
+                key_id,
+                versions,
+                &current_owner,
+                &new_owner,
+                valid_to,
+                &signature,
+            ),
             Request::RewrapKeys { ekts } => self.rewrap(caller, ekts).map(Response::Ekts),
             Request::RewrapCredentials { credentials } => self
                 .rewrap_credentials(caller, credentials)

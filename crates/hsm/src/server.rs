@@ -149,6 +149,9 @@ pub fn open_to_unlisted(r: &Request) -> bool {
         | Request::ReinstateKey { .. }
         | Request::RewrapKeys { .. }
         | Request::RewrapCredentials { .. }
+        | Request::GenerateOwnedBackingKey { .. }
+        | Request::RotateBackingKey { .. }
+        | Request::UpdateSuspensionOwner { .. }
         | Request::InDomain { .. } => false,
     }
 }

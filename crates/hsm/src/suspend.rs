@@ -3,11 +3,16 @@
 //! taken back only re-wrapped to a fresh import key, and only if it is the
 //! very material that left (a MAC under the domain, kept by the frontend).
 //!
+//! The owner is not the frontend's to choose: it was bound into every
+//! version's EKT when the key was made (crate::owner), and SuspendKey
+//! wraps only to the public key whose SHA-256 every version carries. A key
+//! with no bound owner cannot be suspended.
+//!
 //! Suspended blob: u16 BE length L ‖ RSA-OAEP-SHA256(AES-256 key) (L bytes)
 //! ‖ 12-byte IV ‖ AES-256-GCM(bundle) with AAD `"strongroom suspended key
-//! v1" ‖ key UUID`. The bundle is `encode { key_id, versions: [{ version,
-//! spec, material }] }` (format version byte ‖ postcard); the owner passes
-//! it back as it is.
+//! v1" ‖ key UUID`. The bundle (v2) is `encode { format: 2, key_id, owner,
+//! versions: [{ version, spec, material }] }` (format version byte ‖
+//! postcard); the owner passes it back as it is.
 
 use crate::scope::Requester;
 use serde::{Deserialize, Serialize};
@@ -17,7 +22,7 @@ use strongroom_hsm_proto::{Ekt, HsmError, KeyRef, KeySpecCode, Response};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use crate::ekt;
+use crate::ekt::{self, SuspensionOwner};
 use crate::module::Module;
 
 const LABEL: &[u8] = b"strongroom suspended key v1";
@@ -30,10 +35,40 @@ struct SuspendedVersion {
     material: Vec<u8>,
 }
 
+const BUNDLE_V2: u8 = 2;
+
 #[derive(Serialize, Deserialize)]
 struct SuspendedBundle {
+    /// [`BUNDLE_V2`]; a v1 bundle starts with the UUID's length (16).
+    format: u8,
+    key_id: Uuid,
+    /// The suspension owner every version was bound to; re-bound on return.
+    owner: Option<SuspensionOwner>,
+    versions: Vec<SuspendedVersion>,
+}
+
+/// A bundle as modules wrote it before owners were bound.
+#[derive(Deserialize)]
+struct BundleV1 {
     key_id: Uuid,
     versions: Vec<SuspendedVersion>,
+}
+
+impl SuspendedBundle {
+    fn decode(bytes: &[u8]) -> Option<Self> {
+        if bytes.first() == Some(&BUNDLE_V2) {
+            return decode::<SuspendedBundle>(bytes)
+                .ok()
+                .filter(|b| b.format == BUNDLE_V2);
+        }
+        let mut v1: BundleV1 = decode(bytes).ok()?;
+        Some(SuspendedBundle {
+            format: BUNDLE_V2,
+            key_id: v1.key_id,
+            owner: None,
+            versions: std::mem::take(&mut v1.versions),
+        })
+    }
 }
 
 impl Drop for SuspendedBundle {
@@ -48,8 +83,16 @@ fn internal(e: impl std::fmt::Display) -> HsmError {
     HsmError::Internal(e.to_string())
 }
 
+/// The public key offered is not the owner bound into the key.
+pub(crate) fn not_the_owner() -> HsmError {
+    HsmError::InvalidRequest(
+        "PublicKey is not the key's suspension owner (fixed when the key was created)".into(),
+    )
+}
+
 impl Module {
-    /// SuspendKey: wraps every version to `owner_key` (RSA, DER SPKI) and
+    /// SuspendKey: wraps every version to `owner_key` (RSA, DER SPKI),
+    /// which must be the owner bound into every version at creation, and
     /// drops every cached copy. Answers the blob and the bundle's MAC.
     pub(crate) fn suspend_key(
         &mut self,
@@ -58,8 +101,14 @@ impl Module {
         versions: Vec<(KeyRef, Ekt)>,
         owner_key: &[u8],
     ) -> Result<Response, HsmError> {
+        if versions.is_empty() {
+            return Err(HsmError::InvalidRequest("no versions to suspend".into()));
+        }
+        let owner = SuspensionOwner::of_public_key(owner_key);
         let mut bundle = SuspendedBundle {
+            format: BUNDLE_V2,
             key_id,
+            owner: Some(owner),
             versions: Vec::new(),
         };
         for (key, token) in versions {
@@ -68,21 +117,25 @@ impl Module {
             }
             let (domain, generation) = ekt::domain_of(&token)?;
             let dk = self.domain_key(caller, domain, generation)?;
-            let spec = ekt::spec_of(&token)?;
-            let (opened, material) = if spec.asymmetric().is_some() {
-                let (k, _, m) = ekt::open_material(dk, &token)?;
-                (k, m)
-            } else {
-                let (k, _, s) = ekt::open(dk, &token)?;
-                (k, Zeroizing::new(s.expose().to_vec()))
-            };
-            if opened != key {
+            let opened = ekt::open_key(dk, &token)?;
+            if opened.key != key {
                 return Err(HsmError::InvalidKeyToken);
+            }
+            match opened.owner {
+                Some(bound) if bound == owner => {}
+                Some(_) => return Err(not_the_owner()),
+                None => {
+                    return Err(HsmError::InvalidRequest(
+                        "the key has no suspension owner: only keys created with \
+                         SuspensionOwnerPublicKey can be suspended"
+                            .into(),
+                    ));
+                }
             }
             bundle.versions.push(SuspendedVersion {
                 version: key.version,
-                spec: spec as u8,
-                material: material.to_vec(),
+                spec: opened.spec as u8,
+                material: opened.material.to_vec(),
             });
         }
         let bytes = Zeroizing::new(encode(&bundle));
@@ -132,8 +185,8 @@ impl Module {
                 "this is not the key material that was suspended".into(),
             ));
         }
-        let bundle: SuspendedBundle = decode(&bytes)
-            .map_err(|_| HsmError::IncorrectKeyMaterial("malformed bundle".into()))?;
+        let bundle = SuspendedBundle::decode(&bytes)
+            .ok_or_else(|| HsmError::IncorrectKeyMaterial("malformed bundle".into()))?;
         if bundle.key_id != key_id {
             return Err(HsmError::IncorrectKeyMaterial(
                 "the bundle is another key's".into(),
@@ -148,14 +201,14 @@ impl Module {
             };
             let spec = KeySpecCode::from_u8(v.spec)
                 .ok_or_else(|| HsmError::IncorrectKeyMaterial("unknown key spec".into()))?;
-            let token = if spec.asymmetric().is_some() {
-                ekt::seal_material(dk, key, spec, &v.material)?
-            } else {
-                let secret = SecretKey256::from_slice(&v.material)
-                    .map_err(|_| HsmError::IncorrectKeyMaterial("bad material length".into()))?;
-                ekt::seal(dk, key, spec, &secret)?
-            };
-            out.push((key, token));
+            if spec.asymmetric().is_none() && v.material.len() != 32 {
+                return Err(HsmError::IncorrectKeyMaterial("bad material length".into()));
+            }
+            // The owner comes back with the material: the bundle is MACed.
+            out.push((
+                key,
+                ekt::seal_key(dk, key, spec, &v.material, bundle.owner)?,
+            ));
         }
         Ok(Response::Reinstated(out))
     }

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use crate::scope::Requester;
 use strongroom_crypto::SecretKey256;
-use strongroom_hsm_proto::{Ekt, HsmError, KeyRef, KeySpecCode, Response};
+use strongroom_hsm_proto::{HsmError, KeyRef, KeySpecCode, Response, TransientEkt};
 use uuid::Uuid;
 
 use crate::ekt;
@@ -42,7 +42,8 @@ impl VolatileKeys {
 
 impl Module {
     /// GenerateVolatileKey: keep a fresh key in memory; answer a transient
-    /// EKT for the other members.
+    /// token for the other members (its own kind: no key operation opens
+    /// it, so it cannot turn the key into a durable one).
     pub(crate) fn generate_volatile_key(
         &mut self,
         caller: &Requester,
@@ -57,9 +58,9 @@ impl Module {
         let secret = SecretKey256::generate().map_err(|e| HsmError::Internal(e.to_string()))?;
         let dk = self.current_domain(caller)?;
         let domain = dk.id();
-        let transient = ekt::seal(dk, key, spec, &secret)?;
+        let transient = ekt::seal_transient(dk, key, spec, &secret)?;
         self.volatile.keys.insert((domain, key), (secret, spec));
-        Ok(Response::Ekt(transient))
+        Ok(Response::TransientEkt(transient))
     }
 
     /// InstallVolatileKey: open another member's transient EKT into memory.
@@ -67,15 +68,18 @@ impl Module {
         &mut self,
         caller: &Requester,
         key: KeyRef,
-        token: &Ekt,
+        token: &TransientEkt,
     ) -> Result<Response, HsmError> {
-        let (domain, generation) = ekt::domain_of(token)?;
+        let (domain, generation) = ekt::domain_of_kind(token)?;
         let dk = self.domain_key(caller, domain, generation)?;
-        let (opened, spec, secret) = ekt::open(dk, token)?;
-        if opened != key {
+        let opened = ekt::open_transient(dk, token)?;
+        if opened.key != key || opened.spec.asymmetric().is_some() {
             return Err(HsmError::InvalidKeyToken);
         }
-        self.volatile.keys.insert((domain, key), (secret, spec));
+        let secret = opened.secret()?;
+        self.volatile
+            .keys
+            .insert((domain, key), (secret, opened.spec));
         Ok(Response::Done)
     }
 

@@ -2,6 +2,7 @@
 //! wins; otherwise an Allow whose principal, action, resource and
 //! conditions all match; otherwise no match (denied by default).
 
+use crate::action::covers_action;
 use crate::condition::holds;
 use crate::document::{ConditionValues, Effect, PolicyDocument, Principals, Statement};
 use crate::glob::glob_match;
@@ -79,7 +80,7 @@ fn cover(s: &Statement, ctx: &RequestContext<'_>) -> Cover {
         (true, Cover::No) => Cover::Direct,
         (true, _) => Cover::No,
     };
-    let action = s.actions.iter().any(|a| glob_match(a, ctx.action, true)) != s.not_action;
+    let action = covers_action(s, ctx.action);
     let resource = s
         .resources
         .iter()
@@ -130,7 +131,7 @@ pub fn evaluate_key_policy(policy: &PolicyDocument, ctx: &RequestContext<'_>) ->
 
 fn applies(s: &Statement, ctx: &RequestContext<'_>) -> bool {
     let principal = (principal_cover(&s.principals, ctx) != Cover::No) != s.not_principal;
-    let action = s.actions.iter().any(|a| glob_match(a, ctx.action, true)) != s.not_action;
+    let action = covers_action(s, ctx.action);
     let resource = s
         .resources
         .iter()

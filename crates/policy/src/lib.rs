@@ -4,6 +4,7 @@
 //! policy (or AWS's default key policy) for every request.
 #![forbid(unsafe_code)]
 
+mod action;
 mod condition;
 mod document;
 mod eval;
@@ -11,6 +12,7 @@ mod glob;
 #[cfg(test)]
 mod tests;
 
+pub use action::{EXPLICIT_ONLY_ACTIONS, requires_explicit_allow};
 pub use document::{
     Condition, ConditionValues, Effect, MAX_POLICY_BYTES, PolicyDocument, PolicyError, Principals,
     SetQualifier, Statement,

@@ -234,8 +234,11 @@ pub fn authorize(
             .iter()
             .any(|g| grant_allows(g, &ident.arn, action, facts.context.as_deref()))
     };
+    // The default policy allows `kms:*`, which never covers the actions
+    // that release key material (strongroom_policy::EXPLICIT_ONLY_ACTIONS).
+    let default_covers = !strongroom_policy::requires_explicit_allow(action);
     // The fast path: the account's root on a key with the default policy.
-    if key.policy.is_none() && is_root && caller.via_service.is_none() {
+    if key.policy.is_none() && is_root && caller.via_service.is_none() && default_covers {
         return if same_account || by_grant() {
             Ok(())
         } else {
@@ -282,6 +285,7 @@ pub fn authorize(
     }
     let by_key = match key.policy.as_deref() {
         Some(text) => evaluate_key_policy(&cache.get(key, text)?.1, &ctx),
+        None if !default_covers => KeyPolicyDecision::NoMatch,
         // AWS's default policy names only the owning account.
         None if same_account && is_root => KeyPolicyDecision::AllowDirect,
         None if same_account => KeyPolicyDecision::AllowViaAccount,

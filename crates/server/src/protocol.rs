@@ -125,6 +125,10 @@ pub struct CreateKeyRequest {
     pub storage_class: Option<String>,
     /// Extension: serve the key only on modules tagged `KEY=VALUE`.
     pub module_group: Option<String>,
+    /// Extension: the RSA public key (DER SPKI) SuspendKey will wrap this
+    /// key to, bound into its material by the module for good (changed
+    /// only by UpdateSuspensionOwner, signed by this key's holder).
+    pub suspension_owner_public_key: Option<Blob>,
 }
 
 /// CreateKey and DescribeKey output.

@@ -5,6 +5,7 @@ use strongroom_cli::client::KmsHttpClient;
 use strongroom_cli::kms;
 
 use crate::common::*;
+use crate::material_release::releasing_policy;
 
 fn raw_client(env: &TestEnv) -> KmsHttpClient {
     KmsHttpClient::new(
@@ -190,8 +191,12 @@ async fn exposed_keys_return_their_material_once_and_say_so_for_ever() {
     use base64::Engine;
     let env = TestEnv::start().await;
     let raw = raw_client(&env);
+    let policy = releasing_policy(&env.dev.account_id);
     let created = raw
-        .call_json("CreateKey", serde_json::json!({"ExposeKeyMaterial": true}))
+        .call_json(
+            "CreateKey",
+            serde_json::json!({"ExposeKeyMaterial": true, "Policy": policy}),
+        )
         .await
         .unwrap();
     let arn = created["KeyMetadata"]["Arn"].as_str().unwrap().to_string();
@@ -245,7 +250,7 @@ async fn exposed_keys_return_their_material_once_and_say_so_for_ever() {
     let h = raw
         .call_json(
             "CreateKey",
-            serde_json::json!({"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC", "ExposeKeyMaterial": true}),
+            serde_json::json!({"KeySpec": "HMAC_256", "KeyUsage": "GENERATE_VERIFY_MAC", "ExposeKeyMaterial": true, "Policy": policy}),
         )
         .await
         .unwrap();
@@ -275,7 +280,16 @@ async fn derived_keys_are_deterministic_per_version_and_context() {
     let env = TestEnv::start().await;
     let raw = raw_client(&env);
     let c = &env.client;
-    let arn = new_key(c).await;
+    let arn = c
+        .create_key()
+        .policy(releasing_policy(&env.dev.account_id))
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .arn
+        .unwrap();
     let derive = |ctx: &'static str, reveal: bool| {
         let raw = &raw;
         let arn = arn.clone();
@@ -438,7 +452,10 @@ async fn a_key_policy_can_forbid_operations_on_exposed_keys() {
             "Condition":{{"Bool":{{"strongroom:KeyExposed":"true"}}}}}}]}}"#
     );
     let exposed = raw
-        .call_json("CreateKey", serde_json::json!({"ExposeKeyMaterial": true}))
+        .call_json(
+            "CreateKey",
+            serde_json::json!({"ExposeKeyMaterial": true, "Policy": releasing_policy(&me)}),
+        )
         .await
         .unwrap()["KeyMetadata"]["Arn"]
         .as_str()

@@ -9,7 +9,7 @@ use strongroom_crypto::SigningKeyPair;
 use strongroom_hsm_proto::admin::SignedCommand;
 use strongroom_hsm_proto::net::{ModulePins, host_tls_config};
 use strongroom_hsm_proto::{
-    Ekt, HsmClient, HsmError, KeyRef, KeySpecCode, Request, Response, SigV4Scope,
+    Ekt, HsmClient, HsmError, KeyRef, KeySpecCode, Request, Response, SigV4Scope, TransientEkt,
 };
 use zeroize::Zeroizing;
 
@@ -116,6 +116,9 @@ fn stranger_gets(r: &Request) -> Stranger {
         | Request::GenerateDataKeyPair { .. }
         | Request::PrepareImport { .. }
         | Request::ImportKeyMaterial { .. }
+        | Request::GenerateOwnedBackingKey { .. }
+        | Request::RotateBackingKey { .. }
+        | Request::UpdateSuspensionOwner { .. }
         | Request::ForgetKey { .. }
         | Request::ShredKey { .. } => NotAuthorized,
     }
@@ -134,7 +137,24 @@ fn every_request(key: KeyRef, ekt: &Ekt, domain: uuid::Uuid) -> Vec<Request> {
             key,
             spec: KeySpecCode::SymmetricDefault,
         },
-        Request::InstallVolatileKey { key, ekt: e() },
+        Request::InstallVolatileKey {
+            key,
+            ekt: TransientEkt(ekt.0.clone()),
+        },
+        Request::GenerateOwnedBackingKey {
+            key,
+            spec: KeySpecCode::SymmetricDefault,
+            suspension_owner: vec![0; 294],
+        },
+        Request::RotateBackingKey { key, previous: e() },
+        Request::UpdateSuspensionOwner {
+            key_id: key.key_id,
+            versions: vec![(key, e())],
+            current_owner: vec![0; 294],
+            new_owner: vec![1; 294],
+            valid_to: u64::MAX,
+            signature: vec![0; 256],
+        },
         Request::GenerateExposedKey {
             key,
             spec: KeySpecCode::SymmetricDefault,
@@ -320,7 +340,7 @@ async fn a_stranger_sending_every_message_type_is_refused_and_changes_nothing() 
         key_id: uuid::Uuid::new_v4(),
         version: 1,
     };
-    let Ok(Response::Ekt(ekt)) = host
+    let Ok(Response::TransientEkt(transient)) = host
         .call(Request::GenerateVolatileKey {
             key,
             spec: KeySpecCode::SymmetricDefault,
@@ -329,7 +349,10 @@ async fn a_stranger_sending_every_message_type_is_refused_and_changes_nothing() 
     else {
         panic!("the listed host cannot make a volatile key")
     };
-    let before = state(&host, key, &ekt, body.domain_id).await;
+    // A volatile key is used with no EKT (the module holds it); the
+    // stranger's requests carry the transient token's bytes instead.
+    let ekt = Ekt(transient.0.clone());
+    let before = state(&host, key, &Ekt(Vec::new()), body.domain_id).await;
     assert!(before.1, "the volatile key works before");
 
     let requests = every_request(key, &ekt, body.domain_id)
@@ -359,7 +382,7 @@ async fn a_stranger_sending_every_message_type_is_refused_and_changes_nothing() 
         assert_eq!(got, expected, "{name}: {r:?}");
     }
     assert_eq!(
-        state(&host, key, &ekt, body.domain_id).await,
+        state(&host, key, &Ekt(Vec::new()), body.domain_id).await,
         before,
         "a stranger changed the module"
     );

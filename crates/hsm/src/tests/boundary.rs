@@ -74,7 +74,7 @@ fn volatile_key(m: &mut Module, h: &Frontend) -> KeyRef {
             spec: KeySpecCode::SymmetricDefault,
         },
     );
-    assert!(matches!(r, Ok(Response::Ekt(_))), "{r:?}");
+    assert!(matches!(r, Ok(Response::TransientEkt(_))), "{r:?}");
     key
 }
 
@@ -271,7 +271,7 @@ fn ekt_of_domain_a_in_a_request_naming_domain_b_is_refused() {
         &on_a,
         Request::InstallVolatileKey {
             key,
-            ekt: ekt_a.clone(),
+            ekt: strongroom_hsm_proto::TransientEkt(ekt_a.0.clone()),
         },
     );
     assert!(matches!(r, Err(HsmError::InvalidKeyToken)), "{r:?}");

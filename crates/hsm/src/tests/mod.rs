@@ -4,6 +4,7 @@
 
 mod boundary;
 mod domain;
+mod extraction;
 mod keys;
 
 use strongroom_crypto::{AgreementKeyPair, SigningKeyPair, seal_to};

@@ -125,6 +125,9 @@ impl Processor {
             "ShredKey" => json(self.shred_key(caller, parse(body)?).await?),
             "RevokeKey" => json(self.revoke_key(caller, parse(body)?).await?),
             "SuspendKey" => json(self.suspend_key(caller, parse(body)?).await?),
+            "UpdateSuspensionOwner" => {
+                json(self.update_suspension_owner(caller, parse(body)?).await?)
+            }
             "DeriveKey" => json(self.derive_key(caller, parse(body)?).await?),
             "ReinstateKey" => json(self.reinstate_key(caller, parse(body)?).await?),
             "Sign" => json(self.sign(caller, parse(body)?).await?),

@@ -1,5 +1,6 @@
 //! The seed's operations beyond AWS KMS, on the same endpoint
-//! (docs/extensions.md): ShredKey and RevokeKey.
+//! (docs/extensions.md): ShredKey, RevokeKey, SuspendKey, ReinstateKey,
+//! UpdateSuspensionOwner and DeriveKey.
 
 use serde::{Deserialize, Serialize};
 use strongroom_hsm_proto::{Request, Response};
@@ -37,6 +38,31 @@ pub struct ReinstateKeyRequest {
     pub key_id: Option<String>,
     pub import_token: Option<Blob>,
     pub encrypted_key_material: Option<Blob>,
+}
+
+/// UpdateSuspensionOwner input: the current owner hands the key to a new
+/// owner, signing the change (docs/extensions.md).
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct UpdateSuspensionOwnerRequest {
+    pub key_id: Option<String>,
+    /// The current owner's RSA public key (DER SPKI, base64).
+    pub current_owner_public_key: Option<Blob>,
+    /// The new owner's RSA public key (DER SPKI, base64).
+    pub new_owner_public_key: Option<Blob>,
+    /// Unix seconds the signed statement is valid until (at most an hour on).
+    pub valid_to: Option<u64>,
+    /// RSASSA-PSS-SHA-256 by the current owner over the statement.
+    pub signature: Option<Blob>,
+}
+
+/// UpdateSuspensionOwner output.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct UpdateSuspensionOwnerResponse {
+    pub key_id: String,
+    /// Versions now bound to the new owner.
+    pub versions: u32,
 }
 
 /// DeriveKey input.
@@ -185,6 +211,79 @@ impl Processor {
         })
     }
 
+    /// UpdateSuspensionOwner: re-bind every version to a new owner. The
+    /// module re-seals them only with the current owner's signature.
+    pub(crate) async fn update_suspension_owner(
+        &self,
+        caller: &Caller,
+        req: UpdateSuspensionOwnerRequest,
+    ) -> Result<UpdateSuspensionOwnerResponse, KmsError> {
+        let current = req
+            .current_owner_public_key
+            .as_ref()
+            .ok_or_else(|| null("currentOwnerPublicKey"))?;
+        let new = req
+            .new_owner_public_key
+            .as_ref()
+            .ok_or_else(|| null("newOwnerPublicKey"))?;
+        let valid_to = req.valid_to.ok_or_else(|| null("validTo"))?;
+        let signature = req.signature.as_ref().ok_or_else(|| null("signature"))?;
+        let _guard = self.write_lock.lock().await;
+        let key = self.resolve(caller, &req.key_id, false).await?;
+        if key.volatile || !matches!(key.state, KeyState::Enabled | KeyState::Disabled) {
+            return Err(KmsError::InvalidState(format!(
+                "{} is {}: only an enabled or disabled key with stored material has an owner to change.",
+                self.key_arn(&key),
+                key.state.as_str()
+            )));
+        }
+        let mut versions = Vec::new();
+        for v in 1..=key.current_version {
+            let r = strongroom_hsm_proto::KeyRef {
+                key_id: key.id,
+                version: v,
+            };
+            let ekt = self
+                .ekt(r)
+                .await?
+                .ok_or_else(|| KmsError::Internal(format!("version {v} is missing")))?;
+            versions.push((r, ekt));
+        }
+        let out = self
+            .hsm
+            .call(Request::UpdateSuspensionOwner {
+                key_id: key.id,
+                versions: versions.clone(),
+                current_owner: current.0.clone(),
+                new_owner: new.0.clone(),
+                valid_to,
+                signature: signature.0.clone(),
+            })
+            .await?;
+        let Response::Reinstated(rebound) = out else {
+            return Err(KmsError::Internal("unexpected module answer".into()));
+        };
+        for ((r, old), (r2, new)) in versions.iter().zip(&rebound) {
+            if r != r2
+                || !self
+                    .store
+                    .replace_ekt(key.id, r.version, &old.0, &new.0)
+                    .await?
+            {
+                return Err(KmsError::Internal(format!(
+                    "version {} changed concurrently; retry",
+                    r.version
+                )));
+            }
+        }
+        self.forget_key_ekts(key.id);
+        tracing::info!(key_id = %key.id, versions = rebound.len(), "suspension owner changed");
+        Ok(UpdateSuspensionOwnerResponse {
+            key_id: self.key_arn(&key),
+            versions: rebound.len() as u32,
+        })
+    }
+
     /// ReinstateKey: take the material back (only the same material).
     pub(crate) async fn reinstate_key(
         &self,
@@ -259,6 +358,10 @@ impl Processor {
         let context = crate::processor::context_bytes(&req.derivation_context)?;
         crate::authz::note_context(&req.derivation_context);
         let key = self.resolve(caller, &req.key_id, true).await?;
+        if req.return_derived_key == Some(true) {
+            // Material in clear needs a policy naming kms:RevealDerivedKey.
+            crate::authz::with_action("kms:RevealDerivedKey", self.authorize(caller, &key)).await?;
+        }
         crate::ops::crypto::require_encryption_key(self, &key)?;
         if crate::ops::asymmetric::is_asymmetric(&key) {
             return Err(KmsError::InvalidKeyUsage(format!(

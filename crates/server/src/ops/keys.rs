@@ -317,6 +317,19 @@ impl Processor {
                 "VOLATILE keys are symmetric or HMAC keys of Origin AWS_KMS, never exposed.".into(),
             ));
         }
+        let owner = req.suspension_owner_public_key.as_ref();
+        if owner.is_some() && (external || key.exposed || key.volatile) {
+            return Err(KmsError::Validation(
+                "SuspensionOwnerPublicKey is for keys of Origin AWS_KMS that are neither exposed nor VOLATILE."
+                    .into(),
+            ));
+        }
+        if key.exposed {
+            // Material in clear needs a key policy that names
+            // kms:ExposeKeyMaterial: kms:* (the default policy) never does.
+            crate::authz::with_action("kms:ExposeKeyMaterial", self.authorize(caller, &key))
+                .await?;
+        }
         if key.volatile {
             let ekt = match self
                 .hsm
@@ -326,7 +339,7 @@ impl Processor {
                 })
                 .await?
             {
-                strongroom_hsm_proto::Response::Ekt(e) => e,
+                strongroom_hsm_proto::Response::TransientEkt(e) => e,
                 _ => return Err(KmsError::Internal("unexpected module answer".into())),
             };
             // Into every member's memory; the transient EKT is dropped here.
@@ -379,6 +392,19 @@ impl Processor {
                 strongroom_hsm_proto::Response::ExposedKey { ekt, material } => {
                     (ekt, Some(material))
                 }
+                _ => return Err(KmsError::Internal("unexpected module answer".into())),
+            }
+        } else if let Some(owner) = owner {
+            match self
+                .hsm
+                .call(strongroom_hsm_proto::Request::GenerateOwnedBackingKey {
+                    key: version,
+                    spec: code,
+                    suspension_owner: owner.0.clone(),
+                })
+                .await?
+            {
+                strongroom_hsm_proto::Response::Ekt(ekt) => (ekt, None),
                 _ => return Err(KmsError::Internal("unexpected module answer".into())),
             }
         } else {

@@ -5,7 +5,7 @@
 //! each ciphertext names its version.
 
 use serde::{Deserialize, Serialize};
-use strongroom_hsm_proto::{KeyRef, KeySpecCode};
+use strongroom_hsm_proto::KeyRef;
 use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord, StoreError};
 
 use crate::auth::Caller;
@@ -193,10 +193,27 @@ impl Processor {
             key_id: key.id,
             version: key.current_version + 1,
         };
-        let ekt = self
+        // The new version inherits the spec and suspension owner the
+        // module bound into the current one.
+        let current = KeyRef {
+            key_id: key.id,
+            version: key.current_version,
+        };
+        let previous = self
+            .ekt(current)
+            .await?
+            .ok_or_else(|| KmsError::Internal(format!("version {} is missing", current.version)))?;
+        let ekt = match self
             .hsm
-            .generate_backing_key(version, KeySpecCode::SymmetricDefault)
-            .await?;
+            .call(strongroom_hsm_proto::Request::RotateBackingKey {
+                key: version,
+                previous,
+            })
+            .await?
+        {
+            strongroom_hsm_proto::Response::Ekt(e) => e,
+            _ => return Err(KmsError::Internal("unexpected module answer".into())),
+        };
         key.current_version = version.version;
         let record = KeyVersionRecord {
             key_id: key.id,
