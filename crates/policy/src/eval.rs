@@ -2,7 +2,6 @@
 //! wins; otherwise an Allow whose principal, action, resource and
 //! conditions all match; otherwise no match (denied by default).
 
-use crate::condition::holds;
 use crate::document::{ConditionValues, Effect, PolicyDocument, Principals, Statement};
 use crate::glob::glob_match;
 
@@ -85,7 +84,7 @@ fn cover(s: &Statement, ctx: &RequestContext<'_>) -> Cover {
         .iter()
         .any(|r| glob_match(r, ctx.resource, false))
         != s.not_resource;
-    if c != Cover::No && action && resource && s.conditions.iter().all(|c| holds(c, ctx.conditions))
+    if c != Cover::No && action && resource && s.conditions.iter().all(|c| c.holds(ctx.conditions))
     {
         c
     } else {
@@ -136,7 +135,7 @@ fn applies(s: &Statement, ctx: &RequestContext<'_>) -> bool {
         .iter()
         .any(|r| glob_match(r, ctx.resource, false))
         != s.not_resource;
-    principal && action && resource && s.conditions.iter().all(|c| holds(c, ctx.conditions))
+    principal && action && resource && s.conditions.iter().all(|c| c.holds(ctx.conditions))
 }
 
 /// Evaluates `policy` for `ctx`.
