@@ -25,5 +25,6 @@ mod pinning;
 mod protocol;
 mod rotation;
 mod shared_store;
+mod sigv4_attacks;
 mod tags;
 mod tls;
