@@ -249,10 +249,7 @@ impl Condition {
         let op = self.operator;
         if op.comparison == Comparison::Null {
             let absent = values.is_empty();
-            return self
-                .operands
-                .iter()
-                .any(|want| *want == Operand::Bool(absent));
+            return self.operands.contains(&Operand::Bool(absent));
         }
         match op.set {
             None if values.is_empty() => op.negated || op.if_exists,
