@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::condition::Condition;
+
 /// Largest policy AWS KMS accepts (32 KiB).
 pub const MAX_POLICY_BYTES: usize = 32 * 1024;
 
@@ -38,32 +40,8 @@ pub enum Principals {
     },
 }
 
-/// One condition: operator (with qualifiers) on a key, against values.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Condition {
-    /// Operator name without qualifiers, e.g. `StringLike`.
-    pub operator: String,
-    /// `ForAnyValue:` / `ForAllValues:` qualifier, if any.
-    pub set: Option<SetQualifier>,
-    /// `...IfExists`: true when the key is absent.
-    pub if_exists: bool,
-    /// Condition key, lower-cased (keys are case-insensitive).
-    pub key: String,
-    /// Values to compare with.
-    pub values: Vec<String>,
-}
-
-/// Multi-valued condition qualifiers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SetQualifier {
-    /// True if any request value matches.
-    ForAnyValue,
-    /// True if every request value matches (and vacuously if none).
-    ForAllValues,
-}
-
 /// One statement.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Statement {
     /// Optional id.
     pub sid: Option<String>,
@@ -86,7 +64,7 @@ pub struct Statement {
 }
 
 /// A parsed key policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PolicyDocument {
     /// `Version`, if given.
     pub version: Option<String>,
@@ -107,20 +85,6 @@ fn strings(v: &Value, what: &str) -> Result<Vec<String>, PolicyError> {
         _ => Err(bad(format!(
             "{what} must be a string or a non-empty list of strings"
         ))),
-    }
-}
-
-/// Condition values may be strings, numbers or booleans, alone or in lists.
-fn condition_values(v: &Value) -> Result<Vec<String>, PolicyError> {
-    let one = |x: &Value| match x {
-        Value::String(s) => Ok(s.clone()),
-        Value::Bool(b) => Ok(b.to_string()),
-        Value::Number(n) => Ok(n.to_string()),
-        _ => Err(bad("condition values must be strings, numbers or booleans")),
-    };
-    match v {
-        Value::Array(a) => a.iter().map(one).collect(),
-        x => Ok(vec![one(x)?]),
     }
 }
 
@@ -159,42 +123,6 @@ fn principals(v: &Value) -> Result<Principals, PolicyError> {
             "Principal must be \"*\" or an object like {\"AWS\": ...}",
         )),
     }
-}
-
-fn conditions(v: &Value) -> Result<Vec<Condition>, PolicyError> {
-    let Value::Object(ops) = v else {
-        return Err(bad("Condition must be an object"));
-    };
-    let mut out = Vec::new();
-    for (raw_op, block) in ops {
-        let (set, rest) = if let Some(r) = raw_op.strip_prefix("ForAnyValue:") {
-            (Some(SetQualifier::ForAnyValue), r)
-        } else if let Some(r) = raw_op.strip_prefix("ForAllValues:") {
-            (Some(SetQualifier::ForAllValues), r)
-        } else {
-            (None, raw_op.as_str())
-        };
-        let (operator, if_exists) = match rest.strip_suffix("IfExists") {
-            Some(o) if o != "Null" => (o, true),
-            _ => (rest, false),
-        };
-        if !crate::condition::is_known(operator) {
-            return Err(bad(format!("unknown condition operator {raw_op}")));
-        }
-        let Value::Object(keys) = block else {
-            return Err(bad(format!("condition {raw_op} must map keys to values")));
-        };
-        for (key, values) in keys {
-            out.push(Condition {
-                operator: operator.to_string(),
-                set,
-                if_exists,
-                key: key.to_ascii_lowercase(),
-                values: condition_values(values)?,
-            });
-        }
-    }
-    Ok(out)
 }
 
 /// Which kind of policy a document is.
@@ -275,7 +203,7 @@ fn statement(v: &Value, kind: Kind) -> Result<Statement, PolicyError> {
         resources,
         not_resource,
         conditions: match m.get("Condition") {
-            Some(c) => conditions(c)?,
+            Some(c) => crate::condition::parse_block(c)?,
             None => Vec::new(),
         },
     })

@@ -3,7 +3,6 @@
 //! conditions all match; otherwise no match (denied by default).
 
 use crate::action::covers_action;
-use crate::condition::holds;
 use crate::document::{ConditionValues, Effect, PolicyDocument, Principals, Statement};
 use crate::glob::glob_match;
 
@@ -86,7 +85,7 @@ fn cover(s: &Statement, ctx: &RequestContext<'_>) -> Cover {
         .iter()
         .any(|r| glob_match(r, ctx.resource, false))
         != s.not_resource;
-    if c != Cover::No && action && resource && s.conditions.iter().all(|c| holds(c, ctx.conditions))
+    if c != Cover::No && action && resource && s.conditions.iter().all(|c| c.holds(ctx.conditions))
     {
         c
     } else {
@@ -137,7 +136,7 @@ fn applies(s: &Statement, ctx: &RequestContext<'_>) -> bool {
         .iter()
         .any(|r| glob_match(r, ctx.resource, false))
         != s.not_resource;
-    principal && action && resource && s.conditions.iter().all(|c| holds(c, ctx.conditions))
+    principal && action && resource && s.conditions.iter().all(|c| c.holds(ctx.conditions))
 }
 
 /// Evaluates `policy` for `ctx`.

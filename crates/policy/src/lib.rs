@@ -9,16 +9,18 @@ mod condition;
 mod document;
 mod eval;
 mod glob;
+mod operator;
 #[cfg(test)]
 mod tests;
 
 pub use action::{EXPLICIT_ONLY_ACTIONS, requires_explicit_allow};
+pub use condition::Condition;
 pub use document::{
-    Condition, ConditionValues, Effect, MAX_POLICY_BYTES, PolicyDocument, PolicyError, Principals,
-    SetQualifier, Statement,
+    ConditionValues, Effect, MAX_POLICY_BYTES, PolicyDocument, PolicyError, Principals, Statement,
 };
 pub use eval::{
     KeyPolicyDecision, PolicyDecision, RequestContext, default_policy, evaluate_key_policy,
     evaluate_policy,
 };
 pub use glob::glob_match;
+pub use operator::{Comparison, ConditionOperator, SetQualifier};

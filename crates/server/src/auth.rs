@@ -16,6 +16,11 @@ use crate::error::KmsError;
 use crate::identity::{Identity, role_of_session};
 use crate::sigv4::{self, RequestParts};
 
+/// Headers a KMS request must sign when it carries them, besides
+/// [`sigv4::ALWAYS_SIGNED`] and every `x-amz-*` / `x-strongroom-*` one
+/// (which include `x-amz-target`): the body's type decides how it is read.
+const KMS_SIGNED: &[&str] = &["content-type"];
+
 /// Largest clock difference a signature may have (AWS: 5 minutes).
 pub const MAX_SKEW: time::Duration = time::Duration::minutes(5);
 const SIGNING_KEY_CACHE_MAX: usize = 10_000;
@@ -202,7 +207,7 @@ impl Authenticator {
         // signed as a header but never trusted as the payload hash.
         let payload = hex::encode(sha256(body));
         let key = self
-            .verify(method, uri, headers, &payload, now, "kms")
+            .verify_signing(method, uri, headers, &payload, now, "kms", KMS_SIGNED)
             .await?;
         self.caller_for(&key).await
     }
@@ -228,7 +233,8 @@ impl Authenticator {
 
     /// Verifies a SigV4 signature scoped to `service` in our region, over a
     /// payload whose SHA-256 is `payload_sha256_hex`; returns the signer's
-    /// access key.
+    /// access key. Every `x-amz-*` and `x-strongroom-*` header the request
+    /// carries must be signed.
     pub async fn verify(
         &self,
         method: &Method,
@@ -238,6 +244,23 @@ impl Authenticator {
         now: OffsetDateTime,
         service: &str,
     ) -> Result<Arc<AccessKeyRecord>, KmsError> {
+        self.verify_signing(method, uri, headers, payload_sha256_hex, now, service, &[])
+            .await
+    }
+
+    /// [`Self::verify`], with headers `also_signed` that must be signed too
+    /// when present.
+    #[allow(clippy::too_many_arguments)]
+    async fn verify_signing(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        payload_sha256_hex: &str,
+        now: OffsetDateTime,
+        service: &str,
+        also_signed: &[&str],
+    ) -> Result<Arc<AccessKeyRecord>, KmsError> {
         let Some(value) = headers.get("authorization") else {
             return Err(KmsError::MissingAuthenticationToken);
         };
@@ -246,12 +269,23 @@ impl Authenticator {
         })?;
         let auth = sigv4::parse_authorization(value)
             .map_err(|e| KmsError::IncompleteSignature(e.to_string()))?;
-        for required in ["host", "x-amz-date"] {
+        for required in sigv4::ALWAYS_SIGNED {
             if !auth.signed_headers.iter().any(|h| h == required) {
                 return Err(KmsError::IncompleteSignature(format!(
                     "Signed headers must include '{required}'."
                 )));
             }
+        }
+        // A header outside the signature could have been added or changed
+        // on the way (X-Amz-Target turning an Encrypt into a DisableKey):
+        // refuse before anything is looked up.
+        let unsigned =
+            sigv4::unsigned_protected_headers(headers, &auth.signed_headers, also_signed);
+        if !unsigned.is_empty() {
+            return Err(sig_error(format!(
+                "There were headers present in the request which were not signed: {}.",
+                unsigned.join(", ")
+            )));
         }
         let amz_date = headers
             .get("x-amz-date")

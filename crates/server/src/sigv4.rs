@@ -108,6 +108,36 @@ pub fn parse_authorization(value: &str) -> Result<Authorization, SigV4Error> {
     })
 }
 
+/// Headers every signature must cover, whatever the request.
+pub const ALWAYS_SIGNED: &[&str] = &["host", "x-amz-date"];
+
+/// Whether a header must be signed whenever a request carries it:
+/// `x-amz-*` (the operation in `x-amz-target`, `x-amz-security-token`,
+/// `x-amz-content-sha256`, ...) and our own `x-strongroom-*` (the
+/// authentication proof). Real SDKs sign every header they send but
+/// `user-agent`, `x-amzn-trace-id`, `expect` and `transfer-encoding`, so
+/// they already do; an unsigned one can only have been added or changed
+/// by someone who does not hold the secret.
+pub fn must_be_signed(name: &str) -> bool {
+    name.starts_with("x-amz-") || name.starts_with("x-strongroom-")
+}
+
+/// The headers present in `headers` that must be signed (by
+/// [`must_be_signed`], or named in `also`) but are not in `signed`, in
+/// the order the request carries them.
+pub fn unsigned_protected_headers<'h>(
+    headers: &'h HeaderMap,
+    signed: &[String],
+    also: &[&str],
+) -> Vec<&'h str> {
+    headers
+        .keys()
+        .map(|name| name.as_str())
+        .filter(|name| must_be_signed(name) || also.contains(name))
+        .filter(|name| !signed.iter().any(|s| s == name))
+        .collect()
+}
+
 /// Parses `YYYYMMDDTHHMMSSZ`.
 pub fn parse_amz_date(s: &str) -> Option<OffsetDateTime> {
     PrimitiveDateTime::parse(s, AMZ_DATE)

@@ -1,6 +1,7 @@
 //! Key policies through aws-sdk-kms: the default policy, cross-account use
-//! by ARN, conditions on encryption context, explicit deny, the lockout
-//! safety check, and re-encryption across accounts.
+//! by ARN, conditions on encryption context, explicit deny (also with a
+//! negated operator on an absent key), the lockout safety check, unknown
+//! condition operators, and re-encryption across accounts.
 
 use crate::common::*;
 
@@ -285,4 +286,76 @@ async fn re_encrypt_across_accounts() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "AccessDeniedException");
+}
+
+/// The reported bypass: "Deny Encrypt if StringNotEquals
+/// kms:EncryptionContext:tenant = a" let an Encrypt with no encryption
+/// context through, because the negated operator failed open on the absent
+/// key. In AWS it holds, so the Deny applies.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deny_unless_tenant_refuses_encrypt_without_encryption_context() {
+    let env = TestEnv::start().await;
+    let c = &env.client;
+    let me = env.dev.account_id.clone();
+    let key = new_key(c).await;
+    let deny = r#",{"Sid":"tenant-a-only","Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*",
+                  "Condition":{"StringNotEquals":{"kms:EncryptionContext:tenant":"a"}}}"#;
+    c.put_key_policy()
+        .key_id(&key)
+        .policy_name("default")
+        .policy(policy(&me, "222233334444", deny))
+        .send()
+        .await
+        .unwrap();
+    let encrypt = |ctx: Option<(&str, &str)>| {
+        let mut r = c.encrypt().key_id(&key).plaintext(blob(b"tenant data"));
+        if let Some((k, v)) = ctx {
+            r = r.encryption_context(k, v);
+        }
+        r.send()
+    };
+    let e = encrypt(None).await.unwrap_err();
+    assert_eq!(code(&e), "AccessDeniedException", "{e:?}");
+    let e = encrypt(Some(("tenant", "b"))).await.unwrap_err();
+    assert_eq!(code(&e), "AccessDeniedException", "{e:?}");
+    let e = encrypt(Some(("other", "a"))).await.unwrap_err();
+    assert_eq!(code(&e), "AccessDeniedException", "{e:?}");
+    encrypt(Some(("tenant", "a"))).await.unwrap();
+
+    // An operator AWS does not define is refused when the policy is put,
+    // and the policy in force stays as it was.
+    let before = c
+        .get_key_policy()
+        .key_id(&key)
+        .policy_name("default")
+        .send()
+        .await
+        .unwrap()
+        .policy;
+    for bad in [
+        r#",{"Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*","Condition":{"StringNotEqual":{"kms:EncryptionContext:tenant":"a"}}}"#,
+        r#",{"Effect":"Deny","Principal":"*","Action":"kms:Encrypt","Resource":"*","Condition":{"NumericLessThan":{"kms:ExpirationDays":"ten"}}}"#,
+    ] {
+        let e = c
+            .put_key_policy()
+            .key_id(&key)
+            .policy_name("default")
+            .policy(policy(&me, "222233334444", bad))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "MalformedPolicyDocumentException", "{e:?}");
+    }
+    let after = c
+        .get_key_policy()
+        .key_id(&key)
+        .policy_name("default")
+        .send()
+        .await
+        .unwrap()
+        .policy;
+    assert_eq!(before, after);
+    let e = encrypt(None).await.unwrap_err();
+    assert_eq!(code(&e), "AccessDeniedException", "{e:?}");
+    env.stop().await;
 }

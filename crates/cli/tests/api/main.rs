@@ -27,5 +27,6 @@ mod pinning;
 mod protocol;
 mod rotation;
 mod shared_store;
+mod sigv4_attacks;
 mod tags;
 mod tls;

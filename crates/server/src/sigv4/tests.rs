@@ -151,3 +151,175 @@ fn amz_date_round_trip() {
     assert_eq!(format_amz_date(t), "20150830T123600Z");
     assert!(parse_amz_date("2015-08-30T12:36:00Z").is_none());
 }
+
+fn header_map(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    for (k, v) in pairs {
+        h.append(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            HeaderValue::from_str(v).unwrap(),
+        );
+    }
+    h
+}
+
+fn names(list: &str) -> Vec<String> {
+    list.split(';').map(str::to_owned).collect()
+}
+
+fn sorted(mut v: Vec<&str>) -> Vec<&str> {
+    v.sort_unstable();
+    v
+}
+
+/// A KMS request as aws-sdk-rust sends it (it signs all but `user-agent`,
+/// `x-amzn-trace-id`, `authorization` and `transfer-encoding`).
+const SDK_HEADERS: &[(&str, &str)] = &[
+    (
+        "amz-sdk-invocation-id",
+        "7c1b9ffe-2b4c-4e3c-9d6a-8b1a2f3e4d5c",
+    ),
+    ("amz-sdk-request", "attempt=1; max=1"),
+    ("content-length", "2"),
+    ("content-type", "application/x-amz-json-1.1"),
+    ("host", "127.0.0.1:4566"),
+    ("user-agent", "aws-sdk-rust/1.3.9 os/linux lang/rust/1.91.0"),
+    ("x-amz-date", "20261130T120000Z"),
+    ("x-amz-security-token", "c2Vzc2lvbg=="),
+    ("x-amz-target", "TrentService.Encrypt"),
+    ("x-amz-user-agent", "aws-sdk-rust/1.3.9 api/kms/1.129.0"),
+    (
+        "x-amzn-trace-id",
+        "Root=1-5759e988-bd862e3fe1be46a994272793",
+    ),
+];
+
+#[test]
+fn what_real_sdks_sign_passes_the_unsigned_header_check() {
+    let h = header_map(SDK_HEADERS);
+    let rust_sdk = names(
+        "amz-sdk-invocation-id;amz-sdk-request;content-length;content-type;host;x-amz-date;\
+         x-amz-security-token;x-amz-target;x-amz-user-agent",
+    );
+    assert!(unsigned_protected_headers(&h, &rust_sdk, &["content-type"]).is_empty());
+    // botocore (boto3, the AWS CLI) leaves out only expect, user-agent,
+    // x-amzn-trace-id and transfer-encoding, and sends fewer headers.
+    let boto = header_map(&[
+        ("content-type", "application/x-amz-json-1.1"),
+        ("host", "127.0.0.1:4566"),
+        ("user-agent", "Boto3/1.40.0 md/Botocore#1.40.0"),
+        ("x-amz-date", "20261130T120000Z"),
+        ("x-amz-target", "TrentService.Decrypt"),
+    ]);
+    let signed = names("content-type;host;x-amz-date;x-amz-target");
+    assert!(unsigned_protected_headers(&boto, &signed, &["content-type"]).is_empty());
+}
+
+#[test]
+fn unsigned_amz_and_strongroom_headers_are_reported() {
+    let mut h = header_map(SDK_HEADERS);
+    h.insert("x-strongroom-auth-proof", HeaderValue::from_static("p.q"));
+    h.insert("x-amz-content-sha256", HeaderValue::from_static("UNSIGNED"));
+    let only_minimum = names("host;x-amz-date");
+    assert_eq!(
+        sorted(unsigned_protected_headers(&h, &only_minimum, &[])),
+        vec![
+            "x-amz-content-sha256",
+            "x-amz-security-token",
+            "x-amz-target",
+            "x-amz-user-agent",
+            "x-strongroom-auth-proof",
+        ]
+    );
+    // Content-Type only where the caller says so (KMS: it decides how the
+    // body is read); user-agent and x-amzn-trace-id never.
+    assert!(
+        unsigned_protected_headers(&h, &only_minimum, &["content-type"]).contains(&"content-type")
+    );
+    let all_but_target = names(
+        "content-type;host;x-amz-content-sha256;x-amz-date;x-amz-security-token;\
+         x-amz-user-agent;x-strongroom-auth-proof",
+    );
+    assert_eq!(
+        unsigned_protected_headers(&h, &all_but_target, &["content-type"]),
+        vec!["x-amz-target"]
+    );
+}
+
+/// The reported attack, at the level of the signature: a request signed
+/// over `host` and `x-amz-date` only still verifies after its X-Amz-Target
+/// is changed, so the signature alone cannot catch it; the unsigned-header
+/// check does.
+#[test]
+fn changed_unsigned_target_still_verifies_so_the_header_check_must_refuse_it() {
+    let secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    let key = derive_signing_key(secret, "20261130", "us-east-1", "kms");
+    let mut h = header_map(&[
+        ("content-type", "application/x-amz-json-1.1"),
+        ("host", "kms.example"),
+        ("x-amz-date", "20261130T120000Z"),
+        ("x-amz-target", "TrentService.Encrypt"),
+    ]);
+    let payload = hex::encode(sha256(b"{}"));
+    let minimum = names("host;x-amz-date");
+    let parts = |h: &HeaderMap| {
+        let creq = canonical_request(
+            &RequestParts {
+                method: "POST",
+                path: "/",
+                query: "",
+                headers: h,
+                authority: None,
+                payload_sha256_hex: &payload,
+            },
+            &minimum,
+            true,
+        )
+        .unwrap();
+        signature(
+            &key,
+            &string_to_sign(
+                "20261130T120000Z",
+                "20261130/us-east-1/kms/aws4_request",
+                &creq,
+            ),
+        )
+    };
+    let signed = parts(&h);
+    h.insert(
+        "x-amz-target",
+        HeaderValue::from_static("TrentService.DisableKey"),
+    );
+    assert_eq!(parts(&h), signed, "the signature does not cover the target");
+    assert_eq!(
+        sorted(unsigned_protected_headers(&h, &minimum, &["content-type"])),
+        vec!["content-type", "x-amz-target"]
+    );
+}
+
+/// Every request of AWS's signing suite signs its `x-amz-*` headers, but
+/// one: `post-sts-header-after` adds the session token after signing,
+/// which we refuse.
+#[test]
+fn aws_suite_requests_sign_their_amz_headers_but_the_token_added_after_signing() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sigv4");
+    let mut refused = Vec::new();
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let dir = entry.unwrap().path();
+        let Ok(text) = std::fs::read_to_string(dir.join("header-signed-request.txt")) else {
+            continue;
+        };
+        let v = parse_request(&text);
+        let auth =
+            parse_authorization(v.headers.get("authorization").unwrap().to_str().unwrap()).unwrap();
+        let unsigned = unsigned_protected_headers(&v.headers, &auth.signed_headers, &[]);
+        if !unsigned.is_empty() {
+            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            refused.push(format!("{name}: {}", unsigned.join(",")));
+        }
+    }
+    assert_eq!(
+        refused,
+        vec!["post-sts-header-after: x-amz-security-token".to_string()]
+    );
+}
