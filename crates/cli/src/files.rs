@@ -1,6 +1,7 @@
 //! The files operators and hosts pass around: a small JSON envelope with a
 //! type tag, a human-readable summary (what a signer is agreeing to), and
-//! the exact bytes (base64 of the bincode encoding in docs/formats.md).
+//! the exact bytes (base64 of the versioned postcard encoding in
+//! docs/formats.md).
 
 use std::path::Path;
 

@@ -12,3 +12,4 @@ pub mod kms;
 pub mod modules;
 pub mod operator;
 pub mod rewrap;
+pub mod token_trust;

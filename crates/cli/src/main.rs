@@ -166,6 +166,11 @@ struct ModuleArgs {
     /// The domain token file the operators issued (pins the modules' keys).
     #[arg(long)]
     domain_token: Option<PathBuf>,
+    /// An earlier token of the domain that --domain-token must chain to
+    /// (signed by one of its members, epoch not going back). Default: the
+    /// token this frontend last trusted, kept in its data directory.
+    #[arg(long, requires = "domain_token")]
+    trust_anchor: Option<PathBuf>,
     /// The store: a PostgreSQL URL (postgres://user@host:port/db) shared by
     /// several frontends; default: SQLite in the data directory.
     #[arg(long, env = "STRONGROOM_STORE")]
@@ -181,6 +186,7 @@ impl ModuleArgs {
         ExternalModules {
             addrs: self.hsm,
             domain_token: self.domain_token,
+            trust_anchor: self.trust_anchor,
             replication: self.replication,
         }
     }

@@ -7,6 +7,7 @@ use anyhow::{anyhow, bail};
 use serde_json::json;
 use strongroom_cli::files::{self, fingerprint, kind};
 use strongroom_cli::operator::{self, load_key, new_command, read_command, write_command};
+use strongroom_cli::token_trust::{self, Anchor, verify_chain};
 
 use crate::operator_request::{RequestKind, build, hex48, read_attestation};
 use strongroom_hsm_proto::admin::AttestationReport;
@@ -97,7 +98,9 @@ pub enum OperatorAction {
         #[arg(long)]
         hsm: ModuleAddr,
     },
-    /// Fetch a domain's current token from a member.
+    /// Fetch a domain's current token from a member; it must chain to a
+    /// trust anchor: an earlier token of the domain, or attested modules.
+    #[command(group(clap::ArgGroup::new("anchor").required(true).args(["trust_token", "trust_module"])))]
     GetToken {
         /// Module address.
         #[arg(long)]
@@ -108,6 +111,15 @@ pub enum OperatorAction {
         /// Token file to write.
         #[arg(long)]
         out: PathBuf,
+        /// An earlier token of the domain: the new one must be signed by
+        /// one of its members, for the same domain, at an epoch not before.
+        #[arg(long)]
+        trust_token: Option<PathBuf>,
+        /// An attestation report (`operator attest --out`, checked with
+        /// `verify-attestation`) of a module whose tokens to trust;
+        /// repeatable.
+        #[arg(long)]
+        trust_module: Vec<PathBuf>,
     },
     /// List a module's logs, or print one (`--log-id`).
     Logs {
@@ -285,14 +297,32 @@ pub async fn run(action: OperatorAction) -> anyhow::Result<()> {
                 other => bail!("unexpected answer {other:?}"),
             }
         }
-        OperatorAction::GetToken { hsm, domain, out } => {
+        OperatorAction::GetToken {
+            hsm,
+            domain,
+            out,
+            trust_token,
+            trust_module,
+        } => {
+            let anchor = match trust_token {
+                Some(path) => Anchor::Token(Box::new(operator::read_token(&path)?.1)),
+                None => token_trust::modules_anchor(&trust_module)?,
+            };
             let c = operator::operator_client(&hsm)?;
             match c
                 .call(Request::GetDomainToken { domain_id: domain })
                 .await?
             {
                 Response::DomainToken(t) => {
-                    t.verify_issuer(None).map_err(|e| anyhow!("{e}"))?;
+                    let body = verify_chain(&t, &anchor).map_err(|e| {
+                        anyhow!("the token {hsm} presented does not chain to the trust anchor: {e}")
+                    })?;
+                    if body.domain_id != domain {
+                        bail!(
+                            "{hsm} answered with a token for domain {}, not {domain}",
+                            body.domain_id
+                        );
+                    }
                     operator::write_token(&out, &t)?;
                     print_json(files::summary(&out)?)?;
                 }

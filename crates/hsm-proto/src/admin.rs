@@ -449,27 +449,9 @@ impl DomainToken {
     }
 }
 
-/// A body that could not be decoded.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("malformed {0}")]
-pub struct DecodeError(pub &'static str);
-
-/// The encoding of signed bodies and of the wire (bincode 1, fixed-int,
-/// little-endian; documented in docs/formats.md).
-pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
-    bincode::serialize(value).expect("serialising plain data cannot fail")
-}
-
-/// Decodes what [`encode`] produced, refusing trailing bytes and absurd
-/// lengths.
-pub fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> Result<T, DecodeError> {
-    use bincode::Options;
-    bincode::DefaultOptions::new()
-        .with_fixint_encoding()
-        .with_limit(64 << 20)
-        .deserialize(bytes)
-        .map_err(|_| DecodeError(std::any::type_name::<T>().rsplit("::").next().unwrap_or("")))
-}
+/// The encoding of signed bodies (a format version byte, then postcard;
+/// see [`crate::codec`] and docs/formats.md).
+pub use crate::codec::{DecodeError, decode, encode};
 
 /// `prefix ‖ body`.
 pub fn prefixed(prefix: &[u8], body: &[u8]) -> Vec<u8> {

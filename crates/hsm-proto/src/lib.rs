@@ -10,8 +10,10 @@
 pub mod admin;
 pub mod ciphertext;
 mod client;
+pub mod codec;
 pub mod context;
 mod error;
+pub mod frame;
 mod in_domain;
 mod message;
 pub mod net;

@@ -1,7 +1,8 @@
 //! The host↔module channel over a socket: TLS 1.3 (rustls) with both sides
-//! authenticated by pinned P-384 keys rather than a CA, and length-prefixed
-//! bincode frames carrying request ids, so one connection has many requests
-//! in flight and answers may come back in any order.
+//! authenticated by pinned P-384 keys rather than a CA, and versioned,
+//! size-classed frames ([`crate::frame`]) carrying request ids, so one
+//! connection has many requests in flight and answers may come back in any
+//! order.
 //!
 //! - The module presents a self-signed certificate for its identity key; a
 //!   host accepts it only if that key is pinned (a member of the domain
@@ -21,17 +22,14 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, SignatureScheme};
-use serde::{Deserialize, Serialize};
 use strongroom_crypto::SigningKeyPair;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufWriter};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufWriter};
 use tokio::sync::{mpsc, oneshot};
-use zeroize::Zeroizing;
 
 use crate::client::{Caller, Envelope};
-use crate::{HsmError, Request, Response};
-
-/// Largest frame either side accepts.
-pub const MAX_FRAME: usize = 64 << 20;
+use crate::codec::{decode_bare, encode_bare};
+use crate::frame::{FrameClass, FrameError, encode_frame, read_frame, write_frame};
+use crate::{HsmError, Response};
 /// The TLS server name both sides use (identity comes from the pinned key).
 pub const SERVER_NAME: &str = "strongroom-hsm";
 
@@ -283,59 +281,6 @@ pub fn host_tls_config(
     Ok(Arc::new(cfg))
 }
 
-/// One request on the wire.
-#[derive(Serialize, Deserialize)]
-pub struct WireRequest {
-    /// Chosen by the host, echoed in the answer.
-    pub id: u64,
-    /// The request.
-    pub request: Request,
-}
-
-/// One answer on the wire.
-#[derive(Serialize, Deserialize)]
-pub struct WireResponse {
-    /// The request's id.
-    pub id: u64,
-    /// The answer.
-    pub result: Result<Response, HsmError>,
-}
-
-/// Writes one frame: u32 big-endian length, then the bytes.
-pub async fn write_frame<W: AsyncWrite + Unpin>(w: &mut W, bytes: &[u8]) -> std::io::Result<()> {
-    let len = u32::try_from(bytes.len()).map_err(|_| std::io::ErrorKind::InvalidInput)?;
-    w.write_all(&len.to_be_bytes()).await?;
-    w.write_all(bytes).await
-}
-
-/// Reads one frame; `None` at a clean end of stream. The buffer is
-/// zeroized when dropped, since frames carry plaintexts.
-pub async fn read_frame<R: AsyncRead + Unpin>(
-    r: &mut R,
-) -> std::io::Result<Option<Zeroizing<Vec<u8>>>> {
-    let mut len = [0u8; 4];
-    match r.read_exact(&mut len).await {
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
-        Err(e) => return Err(e),
-    }
-    let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_FRAME {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            "frame too large",
-        ));
-    }
-    let mut buf = Zeroizing::new(vec![0u8; len]);
-    r.read_exact(&mut buf).await?;
-    Ok(Some(buf))
-}
-
-/// Encodes a wire message into a zeroizing buffer.
-pub fn encode_wire<T: Serialize>(msg: &T) -> Zeroizing<Vec<u8>> {
-    Zeroizing::new(bincode::serialize(msg).expect("serialising plain data cannot fail"))
-}
-
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<Response, HsmError>>>>>;
 
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {}
@@ -377,7 +322,12 @@ struct Connection {
     writer: BufWriter<tokio::io::WriteHalf<Box<dyn Stream>>>,
     pending: Pending,
     reader: tokio::task::JoinHandle<()>,
+    last_used: std::time::Instant,
 }
+
+/// A host opens a fresh connection rather than reuse one idle this long;
+/// well under a module's default idle timeout (five minutes).
+pub const HOST_IDLE_RECONNECT: Duration = Duration::from_secs(60);
 
 impl Connection {
     async fn open(addr: &ModuleAddr, tls: Arc<rustls::ClientConfig>) -> std::io::Result<Self> {
@@ -386,30 +336,48 @@ impl Connection {
         let pending: Pending = Arc::default();
         let p = pending.clone();
         let reader = tokio::spawn(async move {
+            let mut why = String::from("connection to the module closed");
             loop {
-                let frame = match read_frame(&mut rd).await {
+                let frame = match read_frame(&mut rd, |c| Some(c.max_len())).await {
                     Ok(Some(f)) => f,
                     Ok(None) => break,
+                    Err(e @ (FrameError::UnsupportedVersion(_) | FrameError::TooLarge { .. })) => {
+                        why = format!("the module sent a refused frame: {e}");
+                        break;
+                    }
                     Err(_) => break,
                 };
-                let Ok(msg) = crate::admin::decode::<WireResponse>(&frame) else {
+                let Ok(result) = decode_bare::<Result<Response, HsmError>>(&frame.payload) else {
+                    why = "the module sent a malformed answer".into();
                     break;
                 };
-                if let Some(reply) = p.lock().expect("pending lock").remove(&msg.id) {
-                    let _ = reply.send(msg.result);
+                if FrameClass::of_result(&result) != frame.class {
+                    why = "the module sent an answer in the wrong frame class".into();
+                    break;
+                }
+                if let Some(reply) = p.lock().expect("pending lock").remove(&frame.id) {
+                    let _ = reply.send(result);
                 }
             }
-            fail_all(&p, "connection to the module closed");
+            fail_all(&p, &why);
         });
         Ok(Self {
             writer: BufWriter::new(wr),
             pending,
             reader,
+            last_used: std::time::Instant::now(),
         })
     }
 
     fn alive(&self) -> bool {
         !self.reader.is_finished()
+    }
+
+    /// Whether the connection has been unused so long that the module may
+    /// be about to close it as idle: better to open a fresh one than to
+    /// race that close with a request.
+    fn stale(&self) -> bool {
+        self.last_used.elapsed() >= HOST_IDLE_RECONNECT
     }
 }
 
@@ -434,7 +402,7 @@ pub(crate) fn spawn_connection(
         let mut next_id: u64 = 0;
         let mut last_failure: Option<tokio::time::Instant> = None;
         while let Some(first) = rx.recv().await {
-            if conn.as_ref().is_none_or(|c| !c.alive()) {
+            if conn.as_ref().is_none_or(|c| !c.alive() || c.stale()) {
                 conn = None;
                 // Do not hammer a dead module: one attempt per 200 ms.
                 let recently =
@@ -465,12 +433,20 @@ pub(crate) fn spawn_connection(
                 continue;
             };
             let mut ok = true;
+            c.last_used = std::time::Instant::now();
             for (_caller, request, reply) in batch {
                 next_id += 1;
-                let bytes = encode_wire(&WireRequest {
-                    id: next_id,
-                    request,
-                });
+                let class = FrameClass::of_request(&request);
+                let payload = zeroize::Zeroizing::new(encode_bare(&request));
+                if payload.len() > class.max_len() {
+                    let _ = reply.send(Err(HsmError::InvalidRequest(format!(
+                        "a {request:?} request of {} bytes exceeds the module protocol's limit of {} bytes",
+                        payload.len(),
+                        class.max_len()
+                    ))));
+                    continue;
+                }
+                let bytes = encode_frame(class, next_id, &payload);
                 c.pending
                     .lock()
                     .expect("pending lock")

@@ -3,8 +3,8 @@
 //! the domain, bound to the KMS key, the wrapping algorithm and an expiry,
 //! and MACed), and unwrapping of the material into a normal EKT.
 //!
-//! Import token: `bincode(ImportTokenBody)` ‖ HMAC-SHA256 (32 bytes) under
-//! the domain's import subkey.
+//! Import token: `encode(ImportTokenBody)` (format version byte ‖
+//! postcard) ‖ HMAC-SHA256 (32 bytes) under the domain's import subkey.
 
 use crate::scope::Requester;
 use serde::{Deserialize, Serialize};

@@ -5,8 +5,9 @@
 //!
 //! Suspended blob: u16 BE length L ‖ RSA-OAEP-SHA256(AES-256 key) (L bytes)
 //! ‖ 12-byte IV ‖ AES-256-GCM(bundle) with AAD `"strongroom suspended key
-//! v1" ‖ key UUID`. The bundle is `bincode { key_id, versions: [{ version,
-//! spec, material }] }`; the owner passes it back as it is.
+//! v1" ‖ key UUID`. The bundle is `encode { key_id, versions: [{ version,
+//! spec, material }] }` (format version byte ‖ postcard); the owner passes
+//! it back as it is.
 
 use crate::scope::Requester;
 use serde::{Deserialize, Serialize};

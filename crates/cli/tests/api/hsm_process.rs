@@ -139,10 +139,22 @@ pub(crate) async fn frontend(
     addrs: &[&Hsm],
     token: &Path,
 ) -> (DevEnvironment, Client) {
+    frontend_anchored(data, addrs, token, false).await
+}
+
+/// Like [`frontend`]; with `reanchor`, `token` is also the trust anchor
+/// (`--trust-anchor`), replacing the one kept in the data directory.
+pub(crate) async fn frontend_anchored(
+    data: &Path,
+    addrs: &[&Hsm],
+    token: &Path,
+    reanchor: bool,
+) -> (DevEnvironment, Client) {
     let dev = start_in(data, |o| {
         o.modules = ExternalModules {
             addrs: addrs.iter().map(|h| h.addr.parse().unwrap()).collect(),
             domain_token: Some(token.to_path_buf()),
+            trust_anchor: reanchor.then(|| token.to_path_buf()),
             replication: 0,
         }
     })

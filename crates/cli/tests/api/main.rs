@@ -20,6 +20,7 @@ mod lifecycle;
 mod mac;
 mod module_domain;
 mod module_refusals;
+mod module_tokens;
 mod persistence;
 mod pinning;
 mod protocol;

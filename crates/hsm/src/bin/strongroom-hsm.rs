@@ -36,6 +36,19 @@ struct Args {
     /// Repeatable; part of the attested configuration.
     #[arg(long = "tag")]
     tags: Vec<String>,
+    /// Connections served at once; further ones are closed on accept.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// Seconds a peer has to complete the TLS handshake.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    handshake_timeout_secs: u64,
+    /// Seconds a peer has to complete a frame once it has started one.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    frame_timeout_secs: u64,
+    /// Seconds after which a connection with nothing sent and nothing owed
+    /// is closed (hosts reconnect on demand).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    idle_timeout_secs: u64,
 }
 
 fn measurement(args: &Args) -> Result<Vec<u8>> {
@@ -85,11 +98,24 @@ async fn run(args: Args, hardening: hardening::Hardening) -> Result<()> {
     let mut module = Module::start(config)?;
     let tls_config = Arc::new(RwLock::new(module_tls_config(module.identity_key())?));
     let (changed_tx, changed_rx) = watch::channel(0u64);
-    let tls = server::TlsState {
-        config: tls_config.clone(),
-        changed: changed_rx,
-    };
     let (tx, mut rx) = mpsc::channel::<server::ModuleRequest>(4096);
+    let listed = server::ListedHosts::default();
+    listed.replace(module.listed_hosts());
+    let shared = server::Shared {
+        tls: server::TlsState {
+            config: tls_config.clone(),
+            changed: changed_rx,
+        },
+        module: tx,
+        listed: listed.clone(),
+        limits: Arc::new(server::NetLimits {
+            max_connections: args.max_connections as usize,
+            handshake_timeout: Duration::from_secs(args.handshake_timeout_secs),
+            frame_timeout: Duration::from_secs(args.frame_timeout_secs),
+            idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+        }),
+    };
+    let slots = server::ConnectionSlots::new(args.max_connections as usize);
 
     let bound = match &addr {
         ModuleAddr::Tcp(a) => {
@@ -97,11 +123,12 @@ async fn run(args: Args, hardening: hardening::Hardening) -> Result<()> {
                 .await
                 .with_context(|| format!("binding {a}"))?;
             let local = l.local_addr()?.to_string();
-            let (tls, tx) = (tls.clone(), tx.clone());
+            let (shared, slots) = (shared.clone(), slots.clone());
             tokio::spawn(async move {
                 while let Ok((s, _)) = l.accept().await {
+                    let Some(slot) = slots.admit() else { continue };
                     let _ = s.set_nodelay(true);
-                    tokio::spawn(server::serve_connection(s, tls.clone(), tx.clone()));
+                    tokio::spawn(server::serve_connection(s, shared.clone(), slot));
                 }
             });
             local
@@ -112,16 +139,17 @@ async fn run(args: Args, hardening: hardening::Hardening) -> Result<()> {
                 .with_context(|| format!("binding {}", p.display()))?;
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600))?;
-            let (tls, tx) = (tls.clone(), tx.clone());
+            let (shared, slots) = (shared.clone(), slots.clone());
             tokio::spawn(async move {
                 while let Ok((s, _)) = l.accept().await {
-                    tokio::spawn(server::serve_connection(s, tls.clone(), tx.clone()));
+                    let Some(slot) = slots.admit() else { continue };
+                    tokio::spawn(server::serve_connection(s, shared.clone(), slot));
                 }
             });
             format!("unix:{}", p.display())
         }
     };
-    drop(tx);
+    drop(shared);
 
     let (tamper_tx, mut tamper_rx) = mpsc::channel::<String>(4);
     spawn_sensors(args.tamper_file.clone(), tamper_tx)?;
@@ -149,10 +177,16 @@ async fn run(args: Args, hardening: hardening::Hardening) -> Result<()> {
             Some(reason) = tamper_rx.recv() => {
                 let cert = module.erase(&reason);
                 eprintln!("TAMPER: {reason}; all keys erased; certificate {}", hex::encode(strongroom_crypto::sha384(&cert.body)));
+                listed.replace(module.listed_hosts());
             }
             envelope = rx.recv() => {
                 let Some((caller, request, reply)) = envelope else { break };
+                let command = matches!(request, strongroom_hsm_proto::Request::Command(_));
                 reply.send(module.handle(&caller, request));
+                if command {
+                    // Domains, and so the hosts they list, change only by command.
+                    listed.replace(module.listed_hosts());
+                }
             }
         }
         if module.id() != identity {
