@@ -18,6 +18,7 @@ mod isolation;
 mod key_policy;
 mod lifecycle;
 mod mac;
+mod module_boundary;
 mod module_domain;
 mod module_refusals;
 mod module_tokens;
