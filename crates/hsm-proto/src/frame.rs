@@ -77,12 +77,11 @@ impl FrameClass {
     /// The class a request is sent in.
     pub fn of_request(r: &Request) -> Self {
         match r {
+            Request::InDomain { request, .. } => Self::of_request(request),
             Request::RewrapKeys { .. }
             | Request::RewrapCredentials { .. }
             | Request::SuspendKey { .. }
             | Request::ReinstateKey { .. } => Self::Bulk,
-            // The domain a request names does not change its size class.
-            Request::InDomain { request, .. } => Self::of_request(request),
             _ => Self::Control,
         }
     }

@@ -120,8 +120,6 @@ pub fn open_to_unlisted(r: &Request) -> bool {
         | Request::DescribeLog { .. }
         | Request::GetLog { .. }
         | Request::Command(_) => true,
-        // Every request sent for a domain acts in it.
-        Request::InDomain { request, .. } => open_to_unlisted(request),
         Request::GenerateBackingKey { .. }
         | Request::GenerateVolatileKey { .. }
         | Request::InstallVolatileKey { .. }
@@ -150,7 +148,8 @@ pub fn open_to_unlisted(r: &Request) -> bool {
         | Request::SuspendKey { .. }
         | Request::ReinstateKey { .. }
         | Request::RewrapKeys { .. }
-        | Request::RewrapCredentials { .. } => false,
+        | Request::RewrapCredentials { .. }
+        | Request::InDomain { .. } => false,
     }
 }
 
