@@ -310,6 +310,14 @@ mod tests {
             FrameClass::of_request(&Request::Status),
             FrameClass::Control
         );
+        // Sent for a domain, a batch is still a batch.
+        assert_eq!(
+            FrameClass::of_request(&Request::InDomain {
+                domain: uuid::Uuid::nil(),
+                request: Box::new(Request::RewrapKeys { ekts: vec![] }),
+            }),
+            FrameClass::Bulk
+        );
         assert_eq!(
             FrameClass::of_result(&Ok(Response::Ekts(vec![Ekt(vec![])]))),
             FrameClass::Bulk

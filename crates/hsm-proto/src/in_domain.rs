@@ -78,14 +78,25 @@ mod tests {
         }
         let bytes = crate::admin::encode(&nested);
         assert!(crate::admin::decode::<Request>(&bytes).is_err());
-        // 200,000 levels: the prefix of one level repeated, then the inner
-        // request (any codec that encodes a field after its enum tag).
+        // 200,000 levels, built from the bytes one level adds: the encoded
+        // InDomain is (format header ‖ level ‖ inner request), the encoded
+        // inner request is (format header ‖ inner request).
         let inner = crate::admin::encode(&Request::GenerateRandom { length: 8 });
         let one = crate::admin::encode(&once);
-        let level = &one[..one.len() - inner.len()];
-        let mut deep = level.repeat(200_000);
-        deep.extend_from_slice(&inner);
-        assert!(crate::admin::decode::<Request>(&deep).is_err());
+        let header = one.iter().zip(&inner).take_while(|(a, b)| a == b).count();
+        let level = &one[header..one.len() - (inner.len() - header)];
+        let nest = |levels: usize| {
+            let mut v = inner[..header].to_vec();
+            v.extend(level.repeat(levels));
+            v.extend_from_slice(&inner[header..]);
+            v
+        };
+        assert!(matches!(
+            crate::admin::decode::<Request>(&nest(1)),
+            Ok(Request::InDomain { .. })
+        ));
+        assert!(crate::admin::decode::<Request>(&nest(2)).is_err());
+        assert!(crate::admin::decode::<Request>(&nest(200_000)).is_err());
         // The flag is reset: a well-formed request decodes afterwards.
         assert!(crate::admin::decode::<Request>(&crate::admin::encode(&once)).is_ok());
     }

@@ -19,6 +19,7 @@ mod key_policy;
 mod lifecycle;
 mod mac;
 mod material_release;
+mod module_boundary;
 mod module_domain;
 mod module_refusals;
 mod module_tokens;
