@@ -583,6 +583,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn sealed_under_reads_every_ekt_version_and_refuses_unknown_ones() {
+        let id = uuid::Uuid::new_v4();
+        let header = |version: u8, base: usize| {
+            let mut b = vec![version; base];
+            b.extend_from_slice(id.as_bytes());
+            b.extend_from_slice(&7u32.to_be_bytes());
+            Ekt(b)
+        };
+        assert_eq!(header(1, 1).sealed_under(), Some((id, 7)));
+        assert_eq!(header(2, 1).sealed_under(), Some((id, 7)));
+        assert_eq!(header(3, 2).sealed_under(), Some((id, 7)));
+        assert_eq!(header(4, 2).sealed_under(), None);
+        assert_eq!(Ekt(vec![3, 1, 2]).sealed_under(), None);
+    }
+
+    #[test]
     fn debug_never_shows_secret_bytes() {
         let key = KeyRef {
             key_id: uuid::Uuid::nil(),
