@@ -19,6 +19,7 @@ mod message;
 pub mod net;
 mod reports;
 pub mod routing;
+mod sealed;
 
 pub use client::{Caller, Envelope, HsmClient, ModuleHandler, spawn_module_task};
 pub use error::{HsmError, Refusal};

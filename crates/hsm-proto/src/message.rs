@@ -115,32 +115,7 @@ impl KeySpecCode {
     }
 }
 
-/// An exported key token: a backing key sealed under a domain key. Opaque
-/// and safe to store; only a member of the domain can open it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ekt(pub Vec<u8>);
-
-impl Ekt {
-    /// The domain and domain-key generation the token's header names
-    /// (unverified: only a module opening it verifies). Formats v1/v2 keep
-    /// them at bytes 1..21, v3 at 2..22 (docs/formats.md).
-    pub fn sealed_under(&self) -> Option<(Uuid, u32)> {
-        let base = match self.0.first()? {
-            1 | 2 => 1,
-            3 => 2,
-            _ => return None,
-        };
-        let id = Uuid::from_slice(self.0.get(base..base + 16)?).ok()?;
-        let generation = u32::from_be_bytes(self.0.get(base + 16..base + 20)?.try_into().ok()?);
-        Some((id, generation))
-    }
-}
-
-/// A VOLATILE key on its way from the member that made it to the others:
-/// sealed as its own kind (docs/formats.md), so no key operation accepts
-/// it as an [`Ekt`]. The frontend forwards it and never stores it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TransientEkt(pub Vec<u8>);
+pub use crate::sealed::{Ekt, TransientEkt};
 
 /// The scope a SigV4 signing key is derived for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

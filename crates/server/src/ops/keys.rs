@@ -380,36 +380,9 @@ impl Processor {
                 key_material: None,
             });
         }
-        let (ekt, material) = if key.exposed {
-            match self
-                .hsm
-                .call(strongroom_hsm_proto::Request::GenerateExposedKey {
-                    key: version,
-                    spec: code,
-                })
-                .await?
-            {
-                strongroom_hsm_proto::Response::ExposedKey { ekt, material } => {
-                    (ekt, Some(material))
-                }
-                _ => return Err(KmsError::Internal("unexpected module answer".into())),
-            }
-        } else if let Some(owner) = owner {
-            match self
-                .hsm
-                .call(strongroom_hsm_proto::Request::GenerateOwnedBackingKey {
-                    key: version,
-                    spec: code,
-                    suspension_owner: owner.0.clone(),
-                })
-                .await?
-            {
-                strongroom_hsm_proto::Response::Ekt(ekt) => (ekt, None),
-                _ => return Err(KmsError::Internal("unexpected module answer".into())),
-            }
-        } else {
-            (self.hsm.generate_backing_key(version, code).await?, None)
-        };
+        let (ekt, material) = self
+            .first_version(version, code, key.exposed, owner)
+            .await?;
         let v = KeyVersionRecord {
             key_id: id,
             version: 1,

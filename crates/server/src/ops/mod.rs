@@ -6,6 +6,7 @@ pub(crate) mod crypto;
 mod data_key_pair;
 mod dispatch;
 mod extensions;
+mod first_version;
 mod grants;
 mod import;
 pub(crate) mod key_policy;

@@ -1,0 +1,38 @@
+//! A new key's first version: which module request makes it (CreateKey).
+
+use strongroom_hsm_proto::{Ekt, KeyRef, KeySpecCode, Request, Response};
+use zeroize::Zeroizing;
+
+use crate::error::KmsError;
+use crate::processor::Processor;
+use crate::protocol::Blob;
+
+impl Processor {
+    /// Generates version 1 of a new key in a module: exposed (the material
+    /// comes back once, in clear), bound to a suspension owner (the module
+    /// seals the owner into the EKT), or plain.
+    pub(crate) async fn first_version(
+        &self,
+        version: KeyRef,
+        spec: KeySpecCode,
+        exposed: bool,
+        suspension_owner: Option<&Blob>,
+    ) -> Result<(Ekt, Option<Zeroizing<Vec<u8>>>), KmsError> {
+        let request = match (exposed, suspension_owner) {
+            (true, _) => Request::GenerateExposedKey { key: version, spec },
+            (false, Some(owner)) => Request::GenerateOwnedBackingKey {
+                key: version,
+                spec,
+                suspension_owner: owner.0.clone(),
+            },
+            (false, None) => {
+                return Ok((self.hsm.generate_backing_key(version, spec).await?, None));
+            }
+        };
+        match self.hsm.call(request).await? {
+            Response::ExposedKey { ekt, material } if exposed => Ok((ekt, Some(material))),
+            Response::Ekt(ekt) if !exposed => Ok((ekt, None)),
+            _ => Err(KmsError::Internal("unexpected module answer".into())),
+        }
+    }
+}
