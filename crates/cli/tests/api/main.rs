@@ -5,6 +5,7 @@
 mod aliases;
 mod asymmetric;
 mod audit;
+mod authz_attacks;
 mod bad_input;
 mod cluster;
 mod common;
