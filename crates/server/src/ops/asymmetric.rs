@@ -174,7 +174,7 @@ impl Processor {
         dry_run(dry)?;
         let (version, ekt) = self.current_ekt(key).await?;
         let out = self
-            .with_ekt(&key, version, ekt, |ekt| {
+            .with_ekt(key, version, ekt, |ekt| {
                 self.hsm.call(Request::AsymmetricEncrypt {
                     key: version,
                     ekt,
@@ -207,7 +207,7 @@ impl Processor {
         dry_run(dry)?;
         let (version, ekt) = self.current_ekt(key).await?;
         let out = self
-            .with_ekt(&key, version, ekt, |ekt| {
+            .with_ekt(key, version, ekt, |ekt| {
                 self.hsm.call(Request::AsymmetricDecrypt {
                     key: version,
                     ekt,
