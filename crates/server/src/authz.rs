@@ -1,10 +1,15 @@
-//! Key-policy authorisation. Each request runs inside a scope that records
-//! its action and the condition values known so far (caller, time, and —
-//! noted by the operations — encryption context and algorithm); resolving a
-//! key evaluates the key's policy (AWS's default policy when it has none)
-//! against them.
+//! Authorization decisions. Every decision takes the request's explicit
+//! `RequestCtx` (caller, operation row, action, condition values), so none
+//! can be made outside a request or for an action the operation table does
+//! not name. Key decisions evaluate the key's policy (AWS's default policy
+//! when it has none), the caller's identity policy and the key's grants;
+//! alias and keyless decisions evaluate the identity policy.
 
-use std::cell::RefCell;
+pub mod operations;
+pub mod request;
+#[cfg(test)]
+mod tests;
+
 use std::sync::Arc;
 
 use dashmap::DashMap;
@@ -15,136 +20,12 @@ use strongroom_policy::{
 use strongroom_store::{GrantRecord, KeyRecord};
 use uuid::Uuid;
 
+pub use request::{AuditFacts, RequestCtx, RequestMeta};
+
 use crate::auth::Caller;
 use crate::error::KmsError;
 use crate::identity::IdentityKind;
 use crate::protocol::EncryptionContext;
-
-/// What policy needs to know about the request in progress.
-#[derive(Debug, Clone, Default)]
-pub struct Facts {
-    /// `kms:<Operation>`.
-    pub action: String,
-    /// Condition values (lower-cased keys).
-    pub conditions: ConditionValues,
-    /// The request's encryption context as given (grant constraints are
-    /// case-sensitive, unlike condition keys).
-    pub context: Option<Arc<EncryptionContext>>,
-}
-
-/// What the audit trail needs to know about a request in progress.
-#[derive(Debug, Clone, Default)]
-pub struct AuditFacts {
-    /// ARNs of the keys the request was authorised for, in order.
-    pub key_arns: Vec<String>,
-    /// Encryption contexts given (ReEncrypt has two), in order.
-    pub context: Vec<(String, String)>,
-}
-
-/// Where a request came from.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RequestMeta {
-    /// The client's address.
-    pub source_ip: Option<std::net::IpAddr>,
-    /// Whether it came over TLS.
-    pub secure: bool,
-}
-
-tokio::task_local! {
-    static FACTS: RefCell<Facts>;
-    static AUDIT: RefCell<AuditFacts>;
-}
-
-/// Runs `f` as request `action` by `caller`; returns its output and what
-/// the audit trail should record about it.
-pub async fn scope<F: std::future::Future>(
-    action: String,
-    caller: &Caller,
-    meta: RequestMeta,
-    f: F,
-) -> (F::Output, AuditFacts) {
-    let mut conditions = ConditionValues::new();
-    if let Some(ip) = meta.source_ip {
-        conditions.insert("aws:sourceip".into(), vec![ip.to_string()]);
-    }
-    conditions.insert("aws:securetransport".into(), vec![meta.secure.to_string()]);
-    conditions.insert("kms:calleraccount".into(), vec![caller.account_id.clone()]);
-    conditions.insert("aws:principalarn".into(), vec![principal_arn(caller)]);
-    conditions.insert(
-        "aws:principaltype".into(),
-        vec![caller.identity.kind.trail_name().into()],
-    );
-    for (k, v) in &caller.identity.tags {
-        conditions.insert(
-            format!("aws:principaltag/{}", k.to_ascii_lowercase()),
-            vec![v.clone()],
-        );
-    }
-    if let Some(s) = &caller.via_service {
-        conditions.insert("kms:viaservice".into(), vec![s.clone()]);
-    }
-    conditions.insert(
-        "aws:principalaccount".into(),
-        vec![caller.account_id.clone()],
-    );
-    let now = time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_default();
-    conditions.insert("aws:currenttime".into(), vec![now]);
-    let facts = RefCell::new(Facts {
-        action,
-        conditions,
-        context: None,
-    });
-    AUDIT
-        .scope(RefCell::new(AuditFacts::default()), async move {
-            let out = FACTS.scope(facts, f).await;
-            let audit = AUDIT.with(|a| std::mem::take(&mut *a.borrow_mut()));
-            (out, audit)
-        })
-        .await
-}
-
-/// Records that the request used key `arn` (for the audit trail).
-pub fn note_key(arn: &str) {
-    let _ = AUDIT.try_with(|a| {
-        let mut a = a.borrow_mut();
-        if !a.key_arns.iter().any(|k| k == arn) {
-            a.key_arns.push(arn.to_string());
-        }
-    });
-}
-
-/// Runs `f` with the action replaced (ReEncrypt's two halves).
-pub async fn with_action<F: std::future::Future>(action: &str, f: F) -> F::Output {
-    let mut facts = FACTS.try_with(|c| c.borrow().clone()).unwrap_or_default();
-    facts.action = action.to_string();
-    FACTS.scope(RefCell::new(facts), f).await
-}
-
-/// Records a condition value for the current request.
-pub fn note(key: &str, values: Vec<String>) {
-    let _ = FACTS.try_with(|c| {
-        c.borrow_mut()
-            .conditions
-            .insert(key.to_ascii_lowercase(), values);
-    });
-}
-
-/// Records `kms:EncryptionContext:<k>` and `kms:EncryptionContextKeys`.
-pub fn note_context(ctx: &Option<EncryptionContext>) {
-    let Some(ctx) = ctx else { return };
-    let _ = FACTS.try_with(|c| c.borrow_mut().context = Some(Arc::new(ctx.clone())));
-    let _ = AUDIT.try_with(|a| {
-        a.borrow_mut()
-            .context
-            .extend(ctx.iter().map(|(k, v)| (k.clone(), v.clone())))
-    });
-    for (k, v) in ctx {
-        note(&format!("kms:encryptioncontext:{k}"), vec![v.clone()]);
-    }
-    note("kms:encryptioncontextkeys", ctx.keys().cloned().collect());
-}
 
 /// The caller's principal ARN, as policies and grants name it.
 pub fn principal_arn(caller: &Caller) -> String {
@@ -171,7 +52,8 @@ impl PolicyCache {
 }
 
 /// Whether a grant lets `principal` do `action` (`kms:Op`) with context
-/// `context`.
+/// `context`. Which operations a context constraint binds comes from the
+/// operation table.
 pub fn grant_allows(
     grant: &GrantRecord,
     principal: &str,
@@ -183,17 +65,7 @@ pub fn grant_allows(
         return false;
     }
     // As AWS: constraints bind only operations that take a context.
-    const WITH_CONTEXT: &[&str] = &[
-        "Encrypt",
-        "Decrypt",
-        "GenerateDataKey",
-        "GenerateDataKeyWithoutPlaintext",
-        "GenerateDataKeyPair",
-        "GenerateDataKeyPairWithoutPlaintext",
-        "ReEncryptFrom",
-        "ReEncryptTo",
-    ];
-    if !WITH_CONTEXT.contains(&op) {
+    if !operations::grant_operation_takes_context(crate::ops::OPERATIONS, op) {
         return true;
     }
     let empty = EncryptionContext::new();
@@ -211,28 +83,30 @@ pub fn grant_allows(
     true
 }
 
-/// Whether `caller` may do the current action on `key` (ARN `key_arn`),
-/// as AWS decides: an explicit deny in the key policy or the caller's
-/// identity policy wins; then an allow in the key policy that names the
-/// caller, or one that names the caller's account together with an allow in
-/// its identity policy (an account's root needs none; a principal of
-/// another account always needs one), or one of `grants`.
+/// Whether the request may do its action on `key` (ARN `key_arn`), as AWS
+/// decides: an explicit deny in the key policy or the caller's identity
+/// policy wins; then an allow in the key policy that names the caller, or
+/// one that names the caller's account together with an allow in its
+/// identity policy (an account's root needs none; a principal of another
+/// account always needs one), or one of `grants`. This only decides; the
+/// processor's `resolve` records the decision and hands out the
+/// `AuthorizedKey` that key material requires.
 pub fn authorize(
     cache: &PolicyCache,
-    caller: &Caller,
+    rq: &RequestCtx<'_>,
     key: &KeyRecord,
     key_arn: &str,
     grants: &[GrantRecord],
 ) -> Result<(), KmsError> {
-    let facts = FACTS.try_with(|c| c.borrow().clone()).unwrap_or_default();
-    let action = facts.action.as_str();
+    let caller = rq.caller();
+    let action = rq.action();
     let ident = &caller.identity;
     let is_root = ident.kind == IdentityKind::Root;
     let same_account = caller.account_id == key.account_id;
     let by_grant = || {
         grants
             .iter()
-            .any(|g| grant_allows(g, &ident.arn, action, facts.context.as_deref()))
+            .any(|g| grant_allows(g, &ident.arn, action, rq.context()))
     };
     // The default policy allows `kms:*`, which never covers the actions
     // that release key material (strongroom_policy::EXPLICIT_ONLY_ACTIONS).
@@ -245,7 +119,7 @@ pub fn authorize(
             Err(denied(caller, action, key_arn, None))
         };
     }
-    let mut conditions = facts.conditions;
+    let mut conditions = rq.conditions();
     conditions.insert("kms:keyspec".into(), vec![key.key_spec.clone()]);
     conditions.insert("kms:keyusage".into(), vec![key.key_usage.clone()]);
     conditions.insert("kms:keyorigin".into(), vec![key.origin.clone()]);
@@ -312,47 +186,93 @@ pub fn authorize(
     }
 }
 
-/// For requests that name no key (CreateKey, ListKeys, ...): the account's
-/// root may; anyone else needs an allow in its identity policy.
-pub fn authorize_keyless(caller: &Caller) -> Result<(), KmsError> {
+/// Evaluates the caller's identity policy for the request's action on
+/// `resource`: the account's root may; anyone else needs an allow.
+fn authorize_by_identity(rq: &RequestCtx<'_>, resource: &str) -> Result<(), KmsError> {
+    let caller = rq.caller();
     let ident = &caller.identity;
     if ident.kind == IdentityKind::Root {
         return Ok(());
     }
-    let facts = FACTS.try_with(|c| c.borrow().clone()).unwrap_or_default();
+    let action = rq.action();
+    let conditions = rq.conditions();
     let ctx = RequestContext {
         principal_arn: &ident.arn,
         account_id: &caller.account_id,
         service: ident.service_name.as_deref(),
-        action: &facts.action,
-        resource: "*",
-        conditions: &facts.conditions,
+        action,
+        resource,
+        conditions: &conditions,
     };
     match ident.policy.as_deref().map(|p| evaluate_policy(p, &ctx)) {
         Some(PolicyDecision::Allow) => Ok(()),
         Some(PolicyDecision::ExplicitDeny) => Err(denied(
             caller,
-            &facts.action,
-            "*",
+            action,
+            resource,
             Some("an identity-based policy"),
         )),
+        _ if resource == "*" => Err(KmsError::AccessDenied(format!(
+            "User: {} is not authorized to perform: {action} because no identity-based policy allows the {action} action",
+            ident.session_arn
+        ))),
         _ => Err(KmsError::AccessDenied(format!(
-            "User: {} is not authorized to perform: {} because no identity-based policy allows the {} action",
-            ident.session_arn, facts.action, facts.action
+            "User: {} is not authorized to perform: {action} on resource: {resource} because no identity-based policy allows the {action} action",
+            ident.session_arn
         ))),
     }
 }
 
+/// For requests that name no key (CreateKey, ListKeys, ...): the account's
+/// root may; anyone else needs an allow in its identity policy.
+pub fn authorize_keyless(rq: &mut RequestCtx<'_>) -> Result<(), KmsError> {
+    authorize_by_identity(rq, "*")?;
+    rq.allowed_keyless();
+    Ok(())
+}
+
+/// For alias operations, the alias half (the keys are authorized by
+/// `resolve`): aliases have no policy of their own, so the identity policy
+/// decides with the alias ARN as resource (the account's root may).
+pub fn authorize_alias(rq: &mut RequestCtx<'_>, alias_arn: &str) -> Result<(), KmsError> {
+    authorize_by_identity(rq, alias_arn)?;
+    rq.allowed_alias();
+    Ok(())
+}
+
+/// For RetireGrant: the grant's retiring principal, its grantee when the
+/// grant allows RetireGrant, or the account that issued it may.
+pub fn authorize_retire(rq: &mut RequestCtx<'_>, grant: &GrantRecord) -> Result<(), KmsError> {
+    let me = principal_arn(rq.caller());
+    let may = grant.retiring.as_deref() == Some(me.as_str())
+        || (grant.grantee == me && grant.operations.iter().any(|o| o == "RetireGrant"))
+        || (me == format!("arn:aws:iam::{}:root", grant.issuing_account));
+    if !may {
+        return Err(KmsError::AccessDenied(format!(
+            "User: {me} is not authorized to perform: kms:RetireGrant on grant {}",
+            grant.grant_id
+        )));
+    }
+    rq.allowed_grant();
+    Ok(())
+}
+
 /// AWS's wording; `explicit` names the kind of policy that denied.
-fn denied(caller: &Caller, action: &str, key_arn: &str, explicit: Option<&str>) -> KmsError {
+fn denied(caller: &Caller, action: &str, resource: &str, explicit: Option<&str>) -> KmsError {
     let why = match explicit {
         Some(kind) => format!("with an explicit deny in {kind}"),
         None => format!("because no resource-based policy allows the {action} action"),
     };
     KmsError::AccessDenied(format!(
-        "User: {} is not authorized to perform: {action} on resource: {key_arn} {why}",
+        "User: {} is not authorized to perform: {action} on resource: {resource} {why}",
         caller.identity.session_arn
     ))
+}
+
+/// The one answer for another account's key the caller may not use,
+/// whether it exists or not (as AWS): nothing in it depends on the key.
+pub fn cross_account_denied(rq: &RequestCtx<'_>, key_arn: &str) -> KmsError {
+    denied(rq.caller(), rq.action(), key_arn, None)
 }
 
 /// Whether `caller` may set `policy` on a key without locking itself out

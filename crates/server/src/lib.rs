@@ -14,7 +14,7 @@ pub mod error;
 pub mod http;
 pub mod identity;
 pub mod module_logs;
-mod ops;
+pub mod ops;
 pub mod processor;
 pub mod proof;
 pub mod protocol;

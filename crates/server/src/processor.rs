@@ -10,10 +10,13 @@ use strongroom_hsm_proto::{Ekt, HsmClient, KeyRef};
 use strongroom_store::{GrantRecord, KeyRecord, KeyState, Store};
 use uuid::Uuid;
 
-use crate::arn::{self, KeyIdentifier};
-use crate::auth::Caller;
+use crate::arn;
 use crate::error::KmsError;
 use crate::protocol::EncryptionContext;
+
+mod authorized;
+
+pub(crate) use authorized::AuthorizedKey;
 
 /// Largest canonical encryption context accepted, in bytes.
 pub const MAX_CONTEXT_BYTES: usize = 8192;
@@ -71,6 +74,18 @@ pub fn context_bytes(ctx: &Option<EncryptionContext>) -> Result<Vec<u8>, KmsErro
         )));
     }
     Ok(bytes)
+}
+
+/// Fails unless `version` belongs to the key that was authorized.
+fn same_key(authorized: &AuthorizedKey, version: KeyRef) -> Result<(), KmsError> {
+    if version.key_id != authorized.id {
+        return Err(KmsError::Internal(format!(
+            "key material of {} asked for under the authorization of {}",
+            version.key_id,
+            authorized.arn()
+        )));
+    }
+    Ok(())
 }
 
 impl Processor {
@@ -142,69 +157,6 @@ impl Processor {
         Ok(Some(a.key_id))
     }
 
-    /// Resolves a KeyId parameter to one of the caller's keys.
-    pub(crate) async fn resolve(
-        &self,
-        caller: &Caller,
-        key_id: &Option<String>,
-        allow_alias: bool,
-    ) -> Result<Arc<KeyRecord>, KmsError> {
-        let s = required(key_id, "keyId")?;
-        if s.len() > 2048 {
-            return Err(KmsError::Validation(
-                "KeyId must be at most 2048 characters.".into(),
-            ));
-        }
-        let parsed = arn::parse_key_id(s)
-            .ok_or_else(|| KmsError::NotFound(format!("Invalid keyId '{s}'")))?;
-        let not_found = || KmsError::NotFound(format!("Key '{s}' does not exist"));
-        let (id, region, account) = match parsed {
-            KeyIdentifier::Key {
-                id,
-                region,
-                account,
-            } => (id, region, account),
-            KeyIdentifier::Alias {
-                name,
-                region,
-                account,
-            } => {
-                if !allow_alias {
-                    return Err(KmsError::Validation(format!(
-                        "'{s}' is an alias; this parameter needs a key id or key ARN."
-                    )));
-                }
-                if region.as_deref().is_some_and(|r| r != self.region)
-                    || account.as_deref().is_some_and(|a| a != caller.account_id)
-                {
-                    return Err(not_found());
-                }
-                let target = self
-                    .alias_target(&caller.account_id, &name)
-                    .await?
-                    .ok_or_else(|| {
-                        KmsError::NotFound(format!(
-                            "Alias {} is not found.",
-                            arn::alias_arn(&self.region, &caller.account_id, &name)
-                        ))
-                    })?;
-                crate::authz::note("kms:requestalias", vec![name.clone()]);
-                (target, None, None)
-            }
-        };
-        if region.as_deref().is_some_and(|r| r != self.region) {
-            return Err(not_found());
-        }
-        let key = self.load_key(id).await?.ok_or_else(not_found)?;
-        // Another account's key is reachable only by its full ARN (as in
-        // AWS); a bare id always means one of the caller's own keys.
-        if account.as_deref().unwrap_or(&caller.account_id) != key.account_id {
-            return Err(not_found());
-        }
-        self.authorize(caller, &key).await?;
-        Ok(key)
-    }
-
     /// A key's grants (cache, then store).
     pub(crate) async fn grants_of(&self, id: Uuid) -> Result<Arc<Vec<GrantRecord>>, KmsError> {
         if let Some(g) = self.grants.get(&id)
@@ -220,18 +172,6 @@ impl Processor {
     /// Forgets the cached grants of a key (after a grant change).
     pub(crate) fn forget_grants(&self, id: Uuid) {
         self.grants.remove(&id);
-    }
-
-    /// Whether `caller` may do the current action on `key`, by its key
-    /// policy or a grant.
-    pub(crate) async fn authorize(&self, caller: &Caller, key: &KeyRecord) -> Result<(), KmsError> {
-        let grants = self.grants_of(key.id).await?;
-        let arn = self.key_arn(key);
-        crate::authz::note_key(&arn);
-        if let Some(group) = &key.module_group {
-            strongroom_hsm_proto::routing::pin(group);
-        }
-        crate::authz::authorize(&self.policies, caller, key, &arn, &grants)
     }
 
     /// Fails unless `key` may be used for cryptography now.
@@ -286,8 +226,13 @@ impl Processor {
         self.ekts.retain(|k, _| k.key_id != id);
     }
 
-    /// The EKT of one key version (cache, then store).
-    pub(crate) async fn ekt(&self, key: KeyRef) -> Result<Option<Ekt>, KmsError> {
+    /// The EKT of one version of an authorized key (cache, then store).
+    pub(crate) async fn ekt(
+        &self,
+        authorized: &AuthorizedKey,
+        key: KeyRef,
+    ) -> Result<Option<Ekt>, KmsError> {
+        same_key(authorized, key)?;
         if let Some(e) = self.ekts.get(&key) {
             return Ok(Some(e.clone()));
         }
@@ -305,6 +250,7 @@ impl Processor {
     /// is dropped and the call made once more with the stored EKT.
     pub(crate) async fn with_ekt<T, F, Fut>(
         &self,
+        key: &AuthorizedKey,
         version: KeyRef,
         ekt: Ekt,
         call: F,
@@ -313,10 +259,11 @@ impl Processor {
         F: Fn(Ekt) -> Fut,
         Fut: std::future::Future<Output = Result<T, strongroom_hsm_proto::HsmError>>,
     {
+        same_key(key, version)?;
         match call(ekt).await {
             Err(strongroom_hsm_proto::HsmError::NoDomainKey(_)) => {
                 self.ekts.remove(&version);
-                let fresh = self.ekt(version).await?.ok_or_else(|| {
+                let fresh = self.ekt(key, version).await?.ok_or_else(|| {
                     KmsError::Internal("key material disappeared during the request".into())
                 })?;
                 Ok(call(fresh).await?)
@@ -334,7 +281,7 @@ impl Processor {
     }
 
     /// The current version of `key` and its EKT.
-    pub(crate) async fn current_ekt(&self, key: &KeyRecord) -> Result<(KeyRef, Ekt), KmsError> {
+    pub(crate) async fn current_ekt(&self, key: &AuthorizedKey) -> Result<(KeyRef, Ekt), KmsError> {
         let r = KeyRef {
             key_id: key.id,
             version: key.current_version,
@@ -343,8 +290,8 @@ impl Processor {
             // No EKT exists: the modules hold it in memory, or nobody does.
             return Ok((r, Ekt(Vec::new())));
         }
-        let e = self.ekt(r).await?.ok_or_else(|| {
-            KmsError::Internal(format!("key material for {} is missing", self.key_arn(key)))
+        let e = self.ekt(key, r).await?.ok_or_else(|| {
+            KmsError::Internal(format!("key material for {} is missing", key.arn()))
         })?;
         Ok((r, e))
     }

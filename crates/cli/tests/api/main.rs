@@ -5,6 +5,8 @@
 mod aliases;
 mod asymmetric;
 mod audit;
+mod authz_attacks;
+mod authz_every_operation;
 mod bad_input;
 mod cluster;
 mod common;

@@ -3,7 +3,7 @@
 use strongroom_store::{AliasRecord, KeyState};
 
 use crate::arn;
-use crate::auth::Caller;
+use crate::authz::RequestCtx;
 use crate::error::KmsError;
 use crate::ops::keys::page_limit;
 use crate::processor::{Processor, now_epoch, required};
@@ -39,30 +39,59 @@ fn check_alias_name(name: &str) -> Result<(), KmsError> {
 }
 
 impl Processor {
+    /// Authorizes the alias half of an alias operation: the identity
+    /// policy, with the alias ARN as resource.
+    fn authorize_alias(&self, rq: &mut RequestCtx<'_>, name: &str) -> Result<(), KmsError> {
+        let alias_arn = arn::alias_arn(&self.region, &rq.caller().account_id, name);
+        crate::authz::authorize_alias(rq, &alias_arn)
+    }
+
+    /// The key an alias is to point to, authorized for the operation.
     async fn alias_target_key(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         target: &Option<String>,
     ) -> Result<uuid::Uuid, KmsError> {
-        let key = self.resolve(caller, target, false).await?;
+        let key = self.resolve(rq, target, false).await?;
         if key.state == KeyState::PendingDeletion {
             return Err(KmsError::InvalidState(format!(
                 "{} is pending deletion.",
-                self.key_arn(&key)
+                key.arn()
             )));
         }
         Ok(key.id)
     }
 
+    /// The key an existing alias points to, authorized for the operation
+    /// (as AWS: changing or removing an alias needs the key's policy too).
+    async fn current_alias_key(
+        &self,
+        rq: &mut RequestCtx<'_>,
+        name: &str,
+    ) -> Result<uuid::Uuid, KmsError> {
+        let account = rq.caller().account_id.clone();
+        let alias = self
+            .store
+            .get_alias(&account, name)
+            .await?
+            .ok_or_else(|| self.alias_not_found(&account, name))?;
+        let key = self
+            .resolve(rq, &Some(alias.key_id.to_string()), false)
+            .await?;
+        Ok(key.id)
+    }
+
     pub(crate) async fn create_alias(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: AliasRequest,
     ) -> Result<Empty, KmsError> {
+        let caller = rq.caller();
         let name = required(&req.alias_name, "aliasName")?;
         check_alias_name(name)?;
+        self.authorize_alias(rq, name)?;
         let _guard = self.write_lock.lock().await;
-        let key_id = self.alias_target_key(caller, &req.target_key_id).await?;
+        let key_id = self.alias_target_key(rq, &req.target_key_id).await?;
         let now = now_epoch();
         let rec = AliasRecord {
             account_id: caller.account_id.clone(),
@@ -84,60 +113,73 @@ impl Processor {
 
     pub(crate) async fn update_alias(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: AliasRequest,
     ) -> Result<Empty, KmsError> {
+        let account = rq.caller().account_id.clone();
         let name = required(&req.alias_name, "aliasName")?;
         check_alias_name(name)?;
+        self.authorize_alias(rq, name)?;
         let _guard = self.write_lock.lock().await;
-        let key_id = self.alias_target_key(caller, &req.target_key_id).await?;
+        // The key it points to now and the key it is to point to must both
+        // allow kms:UpdateAlias.
+        self.current_alias_key(rq, name).await?;
+        let key_id = self.alias_target_key(rq, &req.target_key_id).await?;
         self.store
-            .update_alias(&caller.account_id, name, key_id, now_epoch())
+            .update_alias(&account, name, key_id, now_epoch())
             .await
-            .map_err(|e| self.alias_not_found(caller, name, e))?;
-        self.forget_alias(&caller.account_id, name);
+            .map_err(|e| self.alias_store_error(&account, name, e))?;
+        self.forget_alias(&account, name);
         Ok(Empty {})
     }
 
     pub(crate) async fn delete_alias(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: AliasRequest,
     ) -> Result<Empty, KmsError> {
+        let account = rq.caller().account_id.clone();
         let name = required(&req.alias_name, "aliasName")?;
         check_alias_name(name)?;
+        self.authorize_alias(rq, name)?;
         let _guard = self.write_lock.lock().await;
+        self.current_alias_key(rq, name).await?;
         self.store
-            .delete_alias(&caller.account_id, name)
+            .delete_alias(&account, name)
             .await
-            .map_err(|e| self.alias_not_found(caller, name, e))?;
-        self.forget_alias(&caller.account_id, name);
+            .map_err(|e| self.alias_store_error(&account, name, e))?;
+        self.forget_alias(&account, name);
         Ok(Empty {})
     }
 
-    fn alias_not_found(
+    fn alias_not_found(&self, account: &str, name: &str) -> KmsError {
+        KmsError::NotFound(format!(
+            "Alias {} is not found.",
+            arn::alias_arn(&self.region, account, name)
+        ))
+    }
+
+    fn alias_store_error(
         &self,
-        caller: &Caller,
+        account: &str,
         name: &str,
         e: strongroom_store::StoreError,
     ) -> KmsError {
         match e {
-            strongroom_store::StoreError::NotFound(_) => KmsError::NotFound(format!(
-                "Alias {} is not found.",
-                arn::alias_arn(&self.region, &caller.account_id, name)
-            )),
+            strongroom_store::StoreError::NotFound(_) => self.alias_not_found(account, name),
             other => other.into(),
         }
     }
 
     pub(crate) async fn list_aliases(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: ListRequest,
     ) -> Result<ListAliasesResponse, KmsError> {
+        let caller = rq.caller();
         let limit = page_limit(req.limit, 100, 50)?;
         let key = match &req.key_id {
-            Some(_) => Some(self.resolve(caller, &req.key_id, false).await?.id),
+            Some(_) => Some(self.resolve(rq, &req.key_id, false).await?.id),
             None => None,
         };
         if let Some(m) = &req.marker

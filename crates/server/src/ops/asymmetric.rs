@@ -1,17 +1,15 @@
 //! Asymmetric keys: Sign, Verify, GetPublicKey, and Encrypt/Decrypt with
 //! RSA-OAEP. Private-key work happens in the security module.
 
-use std::sync::Arc;
-
 use serde::{Deserialize, Serialize};
 use strongroom_crypto::{AsymmetricSpec, SigningAlgorithm};
 use strongroom_hsm_proto::{KeySpecCode, Request, Response};
 use strongroom_store::KeyRecord;
 
-use crate::auth::Caller;
+use crate::authz::RequestCtx;
 use crate::error::KmsError;
 use crate::ops::crypto::dry_run;
-use crate::processor::Processor;
+use crate::processor::{AuthorizedKey, Processor};
 use crate::protocol::{Blob, DecryptResponse, EncryptResponse, EncryptionContext, SecretBlob};
 
 const MAX_MESSAGE: usize = 4096;
@@ -140,13 +138,13 @@ impl Processor {
     /// The key named by `key_id`, when it is asymmetric (Decrypt branches on it).
     pub(crate) async fn named_asymmetric_key(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         key_id: &Option<String>,
-    ) -> Result<Option<Arc<KeyRecord>>, KmsError> {
+    ) -> Result<Option<AuthorizedKey>, KmsError> {
         if key_id.as_deref().is_none_or(str::is_empty) {
             return Ok(None);
         }
-        let key = self.resolve(caller, key_id, true).await?;
+        let key = self.resolve(rq, key_id, true).await?;
         Ok(is_asymmetric(&key).then_some(key))
     }
 
@@ -164,7 +162,7 @@ impl Processor {
 
     pub(crate) async fn asymmetric_encrypt(
         &self,
-        key: &KeyRecord,
+        key: &AuthorizedKey,
         plaintext: SecretBlob,
         algorithm: &'static str,
         context: &Option<EncryptionContext>,
@@ -176,7 +174,7 @@ impl Processor {
         dry_run(dry)?;
         let (version, ekt) = self.current_ekt(key).await?;
         let out = self
-            .with_ekt(version, ekt, |ekt| {
+            .with_ekt(key, version, ekt, |ekt| {
                 self.hsm.call(Request::AsymmetricEncrypt {
                     key: version,
                     ekt,
@@ -197,7 +195,7 @@ impl Processor {
 
     pub(crate) async fn asymmetric_decrypt(
         &self,
-        key: &KeyRecord,
+        key: &AuthorizedKey,
         blob: &[u8],
         algorithm: &'static str,
         context: &Option<EncryptionContext>,
@@ -209,7 +207,7 @@ impl Processor {
         dry_run(dry)?;
         let (version, ekt) = self.current_ekt(key).await?;
         let out = self
-            .with_ekt(version, ekt, |ekt| {
+            .with_ekt(key, version, ekt, |ekt| {
                 self.hsm.call(Request::AsymmetricDecrypt {
                     key: version,
                     ekt,
@@ -232,9 +230,9 @@ impl Processor {
     /// and whether the message is a digest.
     async fn signing_request(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: &SignatureRequest,
-    ) -> Result<(Arc<KeyRecord>, SigningAlgorithm, bool), KmsError> {
+    ) -> Result<(AuthorizedKey, SigningAlgorithm, bool), KmsError> {
         let message = req.message.as_ref().ok_or_else(|| null("message"))?;
         if message.0.is_empty() || message.0.len() > MAX_MESSAGE {
             return Err(KmsError::Validation(format!(
@@ -259,7 +257,7 @@ impl Processor {
                 "1 validation error detected: Value '{name}' at 'signingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set"
             ))
         })?;
-        let key = self.resolve(caller, &req.key_id, true).await?;
+        let key = self.resolve(rq, &req.key_id, true).await?;
         let fits = key.key_usage == "SIGN_VERIFY"
             && spec_of(&key).is_some_and(|s| s.signing_algorithms().contains(&alg));
         if !fits {
@@ -287,14 +285,14 @@ impl Processor {
 
     pub(crate) async fn sign(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: SignatureRequest,
     ) -> Result<SignResponse, KmsError> {
-        let (key, alg, digest) = self.signing_request(caller, &req).await?;
+        let (key, alg, digest) = self.signing_request(rq, &req).await?;
         let message = &req.message.as_ref().expect("checked").0;
         let (version, ekt) = self.current_ekt(&key).await?;
         let out = self
-            .with_ekt(version, ekt, |ekt| {
+            .with_ekt(&key, version, ekt, |ekt| {
                 self.hsm.call(Request::Sign {
                     key: version,
                     ekt,
@@ -316,7 +314,7 @@ impl Processor {
 
     pub(crate) async fn verify(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: SignatureRequest,
     ) -> Result<VerifyResponse, KmsError> {
         let signature = req.signature.as_ref().ok_or_else(|| null("signature"))?;
@@ -325,11 +323,11 @@ impl Processor {
                 "1 validation error detected: Value at 'signature' failed to satisfy constraint: Member must have length between 1 and 6144".into(),
             ));
         }
-        let (key, alg, digest) = self.signing_request(caller, &req).await?;
+        let (key, alg, digest) = self.signing_request(rq, &req).await?;
         let message = &req.message.as_ref().expect("checked").0;
         let (version, ekt) = self.current_ekt(&key).await?;
         let out = self
-            .with_ekt(version, ekt, |ekt| {
+            .with_ekt(&key, version, ekt, |ekt| {
                 self.hsm.call(Request::Verify {
                     key: version,
                     ekt,
@@ -355,10 +353,10 @@ impl Processor {
 
     pub(crate) async fn get_public_key(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: crate::protocol::KeyIdRequest,
     ) -> Result<GetPublicKeyResponse, KmsError> {
-        let key = self.resolve(caller, &req.key_id, true).await?;
+        let key = self.resolve(rq, &req.key_id, true).await?;
         if !is_asymmetric(&key) {
             return Err(KmsError::UnsupportedOperation(format!(
                 "{} is not asymmetric: it has no public key.",
@@ -368,7 +366,7 @@ impl Processor {
         self.require_usable(&key)?;
         let (version, ekt) = self.current_ekt(&key).await?;
         let out = self
-            .with_ekt(version, ekt, |ekt| {
+            .with_ekt(&key, version, ekt, |ekt| {
                 self.hsm.call(Request::GetPublicKey { key: version, ekt })
             })
             .await?;
@@ -390,7 +388,7 @@ impl Processor {
 
     pub(crate) async fn derive_shared_secret(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: DeriveSharedSecretRequest,
     ) -> Result<DeriveSharedSecretResponse, KmsError> {
         match req.key_agreement_algorithm.as_deref() {
@@ -413,7 +411,7 @@ impl Processor {
                 "Recipient (attested enclaves) is not supported.".into(),
             ));
         }
-        let key = self.resolve(caller, &req.key_id, true).await?;
+        let key = self.resolve(rq, &req.key_id, true).await?;
         if key.key_usage != "KEY_AGREEMENT" {
             return Err(KmsError::InvalidKeyUsage(format!(
                 "{} key usage is {}, not KEY_AGREEMENT.",
@@ -425,7 +423,7 @@ impl Processor {
         dry_run(req.dry_run)?;
         let (version, ekt) = self.current_ekt(&key).await?;
         let out = self
-            .with_ekt(version, ekt, |ekt| {
+            .with_ekt(&key, version, ekt, |ekt| {
                 self.hsm.call(Request::DeriveSharedSecret {
                     key: version,
                     ekt,

@@ -3,16 +3,14 @@
 //! in the security module; this layer checks parameters, resolves keys and
 //! key state, and picks the EKT.
 
-use std::sync::Arc;
-
 use strongroom_hsm_proto::ciphertext::CiphertextHeader;
 use strongroom_hsm_proto::{Ekt, KeyRef, Request};
 use strongroom_store::KeyRecord;
 use zeroize::Zeroizing;
 
-use crate::auth::Caller;
+use crate::authz::RequestCtx;
 use crate::error::KmsError;
-use crate::processor::{Processor, context_bytes};
+use crate::processor::{AuthorizedKey, Processor, context_bytes};
 use crate::protocol::*;
 
 const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
@@ -111,7 +109,7 @@ fn data_key_length(
 
 /// A ciphertext's key, checked against the caller and an optional KeyId.
 struct SourceKey {
-    key: Arc<KeyRecord>,
+    key: AuthorizedKey,
     version: KeyRef,
     ekt: Ekt,
 }
@@ -119,40 +117,27 @@ struct SourceKey {
 impl Processor {
     async fn source_key(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         blob: &[u8],
         named: &Option<String>,
     ) -> Result<SourceKey, KmsError> {
         let header = CiphertextHeader::parse(blob)
             .map_err(|_| KmsError::InvalidCiphertext(String::new()))?;
         if let Some(name) = named.as_deref().filter(|s| !s.is_empty()) {
-            let wanted = self.resolve(caller, &Some(name.to_owned()), true).await?;
+            let wanted = self.resolve(rq, &Some(name.to_owned()), true).await?;
             if wanted.id != header.key.key_id {
                 return Err(KmsError::IncorrectKey(
                     "The key ID in the request does not identify a KMS key that can perform this operation.".into(),
                 ));
             }
         }
-        // A ciphertext naming a key the caller cannot see reads as invalid,
-        // so existence of other accounts' keys is not revealed.
-        let Some(key) = self.load_key(header.key.key_id).await? else {
-            return Err(KmsError::InvalidCiphertext(String::new()));
-        };
-        if let Err(denied) = self.authorize(caller, &key).await {
-            // Another account's key reads as an invalid ciphertext unless
-            // its policy lets the caller in: no existence oracle.
-            return Err(if key.account_id == caller.account_id {
-                denied
-            } else {
-                KmsError::InvalidCiphertext(String::new())
-            });
-        }
+        let key = self.resolve_ciphertext_key(rq, header.key.key_id).await?;
         require_encryption_key(self, &key)?;
         self.require_usable(&key)?;
         let ekt = if key.volatile {
             Ekt(Vec::new())
         } else {
-            self.ekt(header.key)
+            self.ekt(&key, header.key)
                 .await?
                 .ok_or_else(|| KmsError::InvalidCiphertext(String::new()))?
         };
@@ -165,7 +150,7 @@ impl Processor {
 
     pub(crate) async fn encrypt(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: EncryptRequest,
     ) -> Result<EncryptResponse, KmsError> {
         let plaintext = req.plaintext.ok_or_else(|| {
@@ -178,8 +163,8 @@ impl Processor {
         }
         let algorithm = check_algorithm(&req.encryption_algorithm)?;
         let context = context_bytes(&req.encryption_context)?;
-        crate::authz::note_context(&req.encryption_context);
-        let key = self.resolve(caller, &req.key_id, true).await?;
+        rq.note_context(&req.encryption_context)?;
+        let key = self.resolve(rq, &req.key_id, true).await?;
         require_encryption_key(self, &key)?;
         if crate::ops::asymmetric::is_asymmetric(&key) {
             return self
@@ -197,7 +182,7 @@ impl Processor {
         dry_run(req.dry_run)?;
         let (version, ekt) = self.current_ekt(&key).await?;
         let blob = self
-            .with_ekt(version, ekt, |ekt| {
+            .with_ekt(&key, version, ekt, |ekt| {
                 self.hsm
                     .encrypt(version, ekt, plaintext.0.clone(), context.clone())
             })
@@ -211,15 +196,15 @@ impl Processor {
 
     pub(crate) async fn decrypt(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: DecryptRequest,
     ) -> Result<DecryptResponse, KmsError> {
         let blob = ciphertext_param(&req.ciphertext_blob)?;
         let algorithm = check_algorithm(&req.encryption_algorithm)?;
         no_recipient(&req.recipient)?;
         let context = context_bytes(&req.encryption_context)?;
-        crate::authz::note_context(&req.encryption_context);
-        if let Some(key) = self.named_asymmetric_key(caller, &req.key_id).await? {
+        rq.note_context(&req.encryption_context)?;
+        if let Some(key) = self.named_asymmetric_key(rq, &req.key_id).await? {
             return self
                 .asymmetric_decrypt(&key, blob, algorithm, &req.encryption_context, req.dry_run)
                 .await;
@@ -229,10 +214,10 @@ impl Processor {
                 "{algorithm} needs the KeyId of an RSA key with ENCRYPT_DECRYPT usage."
             )));
         }
-        let src = self.source_key(caller, blob, &req.key_id).await?;
+        let src = self.source_key(rq, blob, &req.key_id).await?;
         dry_run(req.dry_run)?;
         let (opened, plaintext) = self
-            .with_ekt(src.version, src.ekt.clone(), |ekt| {
+            .with_ekt(&src.key, src.version, src.ekt.clone(), |ekt| {
                 self.hsm.decrypt(ekt, blob.to_vec(), context.clone())
             })
             .await?;
@@ -250,7 +235,7 @@ impl Processor {
 
     pub(crate) async fn re_encrypt(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: ReEncryptRequest,
     ) -> Result<ReEncryptResponse, KmsError> {
         let blob = ciphertext_param(&req.ciphertext_blob)?;
@@ -266,18 +251,16 @@ impl Processor {
         }
         let source_context = context_bytes(&req.source_encryption_context)?;
         let destination_context = context_bytes(&req.destination_encryption_context)?;
-        crate::authz::note_context(&req.destination_encryption_context);
-        let dest = crate::authz::with_action(
-            "kms:ReEncryptTo",
-            self.resolve(caller, &req.destination_key_id, true),
-        )
-        .await?;
-        crate::authz::note_context(&req.source_encryption_context);
-        let src = crate::authz::with_action(
-            "kms:ReEncryptFrom",
-            self.source_key(caller, blob, &req.source_key_id),
-        )
-        .await?;
+        // Each half is authorized with its own action, its own context and
+        // its own key's grants: neither sees the other's context keys.
+        let mut from = rq.half("kms:ReEncryptFrom", &req.source_encryption_context)?;
+        let src = self.source_key(&mut from, blob, &req.source_key_id).await;
+        rq.absorb(from);
+        let src = src?;
+        let mut to = rq.half("kms:ReEncryptTo", &req.destination_encryption_context)?;
+        let dest = self.resolve(&mut to, &req.destination_key_id, true).await;
+        rq.absorb(to);
+        let dest = dest?;
         require_encryption_key(self, &dest)?;
         if crate::ops::asymmetric::is_asymmetric(&dest)
             || crate::ops::asymmetric::is_asymmetric(&src.key)
@@ -305,8 +288,8 @@ impl Processor {
             Err(strongroom_hsm_proto::HsmError::NoDomainKey(_)) => {
                 self.forget_ekts(&[src.version, dest_version]);
                 let missing = || KmsError::Internal("key material disappeared".into());
-                let s = self.ekt(src.version).await?.ok_or_else(missing)?;
-                let d = self.ekt(dest_version).await?.ok_or_else(missing)?;
+                let s = self.ekt(&src.key, src.version).await?.ok_or_else(missing)?;
+                let d = self.ekt(&dest, dest_version).await?.ok_or_else(missing)?;
                 self.hsm.re_encrypt(request(s, d)).await?
             }
             r => r?,
@@ -322,15 +305,15 @@ impl Processor {
 
     pub(crate) async fn generate_data_key(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: GenerateDataKeyRequest,
         with_plaintext: bool,
     ) -> Result<GenerateDataKeyResponse, KmsError> {
         let length = data_key_length(req.number_of_bytes, &req.key_spec)?;
         no_recipient(&req.recipient)?;
         let context = context_bytes(&req.encryption_context)?;
-        crate::authz::note_context(&req.encryption_context);
-        let key = self.resolve(caller, &req.key_id, true).await?;
+        rq.note_context(&req.encryption_context)?;
+        let key = self.resolve(rq, &req.key_id, true).await?;
         require_encryption_key(self, &key)?;
         if crate::ops::asymmetric::is_asymmetric(&key) {
             return Err(KmsError::InvalidKeyUsage(format!(
@@ -342,7 +325,7 @@ impl Processor {
         dry_run(req.dry_run)?;
         let (version, ekt) = self.current_ekt(&key).await?;
         let dk = self
-            .with_ekt(version, ekt, |ekt| {
+            .with_ekt(&key, version, ekt, |ekt| {
                 self.hsm
                     .generate_data_key(version, ekt, context.clone(), length, with_plaintext)
             })
@@ -356,7 +339,7 @@ impl Processor {
 
     pub(crate) async fn generate_random(
         &self,
-        _caller: &Caller,
+        _rq: &mut RequestCtx<'_>,
         req: GenerateRandomRequest,
     ) -> Result<GenerateRandomResponse, KmsError> {
         no_recipient(&req.recipient)?;

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use strongroom_hsm_proto::{KeySpecCode, Request, Response};
 
-use crate::auth::Caller;
+use crate::authz::RequestCtx;
 use crate::error::KmsError;
 use crate::ops::crypto::{dry_run, require_encryption_key};
 use crate::processor::{Processor, context_bytes};
@@ -49,7 +49,7 @@ pub struct GenerateDataKeyPairResponse {
 impl Processor {
     pub(crate) async fn generate_data_key_pair(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: GenerateDataKeyPairRequest,
         with_plaintext: bool,
     ) -> Result<GenerateDataKeyPairResponse, KmsError> {
@@ -72,8 +72,8 @@ impl Processor {
             ));
         }
         let context = context_bytes(&req.encryption_context)?;
-        crate::authz::note_context(&req.encryption_context);
-        let key = self.resolve(caller, &req.key_id, true).await?;
+        rq.note_context(&req.encryption_context)?;
+        let key = self.resolve(rq, &req.key_id, true).await?;
         require_encryption_key(self, &key)?;
         if crate::ops::asymmetric::is_asymmetric(&key) {
             return Err(KmsError::InvalidKeyUsage(format!(
@@ -85,7 +85,7 @@ impl Processor {
         dry_run(req.dry_run)?;
         let (version, ekt) = self.current_ekt(&key).await?;
         let out = self
-            .with_ekt(version, ekt, |ekt| {
+            .with_ekt(&key, version, ekt, |ekt| {
                 self.hsm.call(Request::GenerateDataKeyPair {
                     key: version,
                     ekt,

@@ -1,33 +1,16 @@
-//! Maps `X-Amz-Target` operation names to handlers.
+//! The operation table and the dispatcher generated from it. One row per
+//! `X-Amz-Target` operation says how it is answered, what it is authorized
+//! on, whether it takes an encryption context and which grant operations
+//! allow it; the same row names its handler. Nothing else lists operations.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::auth::Caller;
+use crate::authz::operations::{self, Operation, Resources, Route};
+use crate::authz::{AuditFacts, RequestCtx, RequestMeta};
 use crate::error::KmsError;
 use crate::processor::Processor;
-
-/// AWS KMS operations Strongroom knows but does not serve yet: they answer
-/// UnsupportedOperationException rather than UnknownOperationException.
-pub(crate) const KNOWN_UNSUPPORTED: &[&str] = &[
-    "ConnectCustomKeyStore",
-    "CreateCustomKeyStore",
-    "DeleteCustomKeyStore",
-    "DescribeCustomKeyStores",
-    "DisconnectCustomKeyStore",
-    "ReplicateKey",
-    "UpdateCustomKeyStore",
-    "UpdatePrimaryRegion",
-];
-
-/// Operations that name no key: only identity policies govern them.
-const KEYLESS: &[&str] = &[
-    "CreateKey",
-    "ListKeys",
-    "ListAliases",
-    "GenerateRandom",
-    "ListRetirableGrants",
-];
 
 fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, KmsError> {
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
@@ -51,107 +34,189 @@ fn json<T: Serialize>(value: T) -> Result<Vec<u8>, KmsError> {
         .map_err(|e| KmsError::Internal(format!("response encoding failed: {e}")))
 }
 
+/// Generates `OPERATIONS` and `Processor::serve` from one list of rows:
+/// `Name => handler(extra args) { resources, context, grants [..], halves [..] }`
+/// for served operations, `Name => unsupported` for known unsupported ones.
+macro_rules! operation_table {
+    (
+        served { $(
+            $name:ident => $handler:ident ( $($arg:expr),* ) {
+                $res:ident, context: $ctx:literal,
+                grants: [$($grant:literal),*], halves: [$($half:literal),*]
+            }
+        )* }
+        unsupported { $($unsupported:ident)* }
+    ) => {
+        /// Every operation the endpoint knows, one row each.
+        pub const OPERATIONS: &[Operation] = &[
+            $(Operation {
+                name: stringify!($name),
+                action: concat!("kms:", stringify!($name)),
+                route: Route::Served,
+                resources: Resources::$res,
+                context: $ctx,
+                grant_operations: &[$($grant),*],
+                halves: &[$($half),*],
+            },)*
+            $(Operation {
+                name: stringify!($unsupported),
+                action: concat!("kms:", stringify!($unsupported)),
+                route: Route::Unsupported,
+                resources: Resources::Keyless,
+                context: false,
+                grant_operations: &[],
+                halves: &[],
+            },)*
+        ];
+
+        impl Processor {
+            /// Runs the handler of a served row.
+            async fn serve(
+                &self,
+                rq: &mut RequestCtx<'_>,
+                body: &[u8],
+            ) -> Result<Vec<u8>, KmsError> {
+                match rq.operation().name {
+                    $(stringify!($name) => json(self.$handler(rq, parse(body)? $(, $arg)*).await?),)*
+                    other => Err(KmsError::Internal(format!("{other} has no handler"))),
+                }
+            }
+        }
+    };
+}
+
+operation_table! {
+    served {
+        CreateKey => create_key() {
+            Keyless, context: false, grants: [], halves: ["kms:ExposeKeyMaterial"]
+        }
+        DescribeKey => describe_key() { Key, context: false, grants: ["DescribeKey"], halves: [] }
+        ListKeys => list_keys() { Keyless, context: false, grants: [], halves: [] }
+        UpdateKeyDescription => update_key_description() { Key, context: false, grants: [], halves: [] }
+        EnableKey => set_enabled(true) { Key, context: false, grants: [], halves: [] }
+        DisableKey => set_enabled(false) { Key, context: false, grants: [], halves: [] }
+        ScheduleKeyDeletion => schedule_key_deletion() { Key, context: false, grants: [], halves: [] }
+        CancelKeyDeletion => cancel_key_deletion() { Key, context: false, grants: [], halves: [] }
+        CreateAlias => create_alias() { AliasAndKeys, context: false, grants: [], halves: [] }
+        UpdateAlias => update_alias() { AliasAndKeys, context: false, grants: [], halves: [] }
+        DeleteAlias => delete_alias() { AliasAndKeys, context: false, grants: [], halves: [] }
+        ListAliases => list_aliases() { Keyless, context: false, grants: [], halves: [] }
+        Encrypt => encrypt() { Key, context: true, grants: ["Encrypt"], halves: [] }
+        Decrypt => decrypt() { Key, context: true, grants: ["Decrypt"], halves: [] }
+        ReEncrypt => re_encrypt() {
+            KeyPair, context: true, grants: ["ReEncryptFrom", "ReEncryptTo"],
+            halves: ["kms:ReEncryptFrom", "kms:ReEncryptTo"]
+        }
+        GenerateDataKey => generate_data_key(true) {
+            Key, context: true, grants: ["GenerateDataKey"], halves: []
+        }
+        GenerateDataKeyWithoutPlaintext => generate_data_key(false) {
+            Key, context: true, grants: ["GenerateDataKeyWithoutPlaintext"], halves: []
+        }
+        GenerateRandom => generate_random() { Keyless, context: false, grants: [], halves: [] }
+        EnableKeyRotation => enable_key_rotation() { Key, context: false, grants: [], halves: [] }
+        DisableKeyRotation => disable_key_rotation() { Key, context: false, grants: [], halves: [] }
+        GetKeyRotationStatus => get_key_rotation_status() { Key, context: false, grants: [], halves: [] }
+        RotateKeyOnDemand => rotate_key_on_demand() { Key, context: false, grants: [], halves: [] }
+        ListKeyRotations => list_key_rotations() { Key, context: false, grants: [], halves: [] }
+        GenerateDataKeyPair => generate_data_key_pair(true) {
+            Key, context: true, grants: ["GenerateDataKeyPair"], halves: []
+        }
+        GenerateDataKeyPairWithoutPlaintext => generate_data_key_pair(false) {
+            Key, context: true, grants: ["GenerateDataKeyPairWithoutPlaintext"], halves: []
+        }
+        GetParametersForImport => get_parameters_for_import() { Key, context: false, grants: [], halves: [] }
+        ImportKeyMaterial => import_key_material() { Key, context: false, grants: [], halves: [] }
+        DeleteImportedKeyMaterial => delete_imported_key_material() { Key, context: false, grants: [], halves: [] }
+        DeriveSharedSecret => derive_shared_secret() {
+            Key, context: false, grants: ["DeriveSharedSecret"], halves: []
+        }
+        // Extensions (docs/extensions.md).
+        ShredKey => shred_key() { Key, context: false, grants: [], halves: [] }
+        RevokeKey => revoke_key() { Key, context: false, grants: [], halves: [] }
+        SuspendKey => suspend_key() { Key, context: false, grants: [], halves: [] }
+        UpdateSuspensionOwner => update_suspension_owner() { Key, context: false, grants: [], halves: [] }
+        DeriveKey => derive_key() {
+            Key, context: true, grants: [], halves: ["kms:RevealDerivedKey"]
+        }
+        ReinstateKey => reinstate_key() { Key, context: false, grants: [], halves: [] }
+        Sign => sign() { Key, context: false, grants: ["Sign"], halves: [] }
+        Verify => verify() { Key, context: false, grants: ["Verify"], halves: [] }
+        GetPublicKey => get_public_key() { Key, context: false, grants: ["GetPublicKey"], halves: [] }
+        GenerateMac => generate_mac() { Key, context: false, grants: ["GenerateMac"], halves: [] }
+        VerifyMac => verify_mac() { Key, context: false, grants: ["VerifyMac"], halves: [] }
+        PutKeyPolicy => put_key_policy() { Key, context: false, grants: [], halves: [] }
+        GetKeyPolicy => get_key_policy() { Key, context: false, grants: [], halves: [] }
+        ListKeyPolicies => list_key_policies() { Key, context: false, grants: [], halves: [] }
+        CreateGrant => create_grant() { Key, context: false, grants: ["CreateGrant"], halves: [] }
+        ListGrants => list_grants() { Key, context: false, grants: [], halves: [] }
+        ListRetirableGrants => list_retirable_grants() { Keyless, context: false, grants: [], halves: [] }
+        RetireGrant => retire_grant() { Grant, context: false, grants: ["RetireGrant"], halves: [] }
+        RevokeGrant => revoke_grant() { Key, context: false, grants: [], halves: [] }
+        TagResource => tag_resource() { Key, context: false, grants: [], halves: [] }
+        UntagResource => untag_resource() { Key, context: false, grants: [], halves: [] }
+        ListResourceTags => list_resource_tags() { Key, context: false, grants: [], halves: [] }
+    }
+    unsupported {
+        ConnectCustomKeyStore
+        CreateCustomKeyStore
+        DeleteCustomKeyStore
+        DescribeCustomKeyStores
+        DisconnectCustomKeyStore
+        ReplicateKey
+        UpdateCustomKeyStore
+        UpdatePrimaryRegion
+    }
+}
+
+/// The `GrantOperation` names a grant may list, from the table.
+pub fn grant_operations() -> Vec<&'static str> {
+    operations::grant_operations(OPERATIONS)
+}
+
 impl Processor {
     /// Runs operation `op` for `caller` with JSON `body`; also returns
     /// what the audit trail should record.
     pub async fn dispatch(
         &self,
         caller: &Caller,
-        meta: crate::authz::RequestMeta,
+        meta: RequestMeta,
         op: &str,
         body: &[u8],
-    ) -> (Result<Vec<u8>, KmsError>, crate::authz::AuditFacts) {
-        crate::authz::scope(
-            format!("kms:{op}"),
-            caller,
-            meta,
-            strongroom_hsm_proto::routing::with_pins(self.route(caller, op, body)),
-        )
-        .await
+    ) -> (Result<Vec<u8>, KmsError>, AuditFacts) {
+        let Some(operation) = operations::find(OPERATIONS, op) else {
+            let unknown = KmsError::UnknownOperation(format!("Unknown operation {op}"));
+            return (Err(unknown), AuditFacts::default());
+        };
+        let mut rq = RequestCtx::new(caller, meta, operation);
+        let result = strongroom_hsm_proto::routing::with_pins(self.route(&mut rq, body)).await;
+        (result, rq.into_audit())
     }
 
-    async fn route(&self, caller: &Caller, op: &str, body: &[u8]) -> Result<Vec<u8>, KmsError> {
-        if KEYLESS.contains(&op) {
-            crate::authz::authorize_keyless(caller)?;
+    async fn route(&self, rq: &mut RequestCtx<'_>, body: &[u8]) -> Result<Vec<u8>, KmsError> {
+        let operation = rq.operation();
+        if operation.is_keyless() {
+            crate::authz::authorize_keyless(rq)?;
         }
-        match op {
-            "CreateKey" => json(self.create_key(caller, parse(body)?).await?),
-            "DescribeKey" => json(self.describe_key(caller, parse(body)?).await?),
-            "ListKeys" => json(self.list_keys(caller, parse(body)?).await?),
-            "UpdateKeyDescription" => {
-                json(self.update_key_description(caller, parse(body)?).await?)
-            }
-            "EnableKey" => json(self.set_enabled(caller, parse(body)?, true).await?),
-            "DisableKey" => json(self.set_enabled(caller, parse(body)?, false).await?),
-            "ScheduleKeyDeletion" => json(self.schedule_key_deletion(caller, parse(body)?).await?),
-            "CancelKeyDeletion" => json(self.cancel_key_deletion(caller, parse(body)?).await?),
-            "CreateAlias" => json(self.create_alias(caller, parse(body)?).await?),
-            "UpdateAlias" => json(self.update_alias(caller, parse(body)?).await?),
-            "DeleteAlias" => json(self.delete_alias(caller, parse(body)?).await?),
-            "ListAliases" => json(self.list_aliases(caller, parse(body)?).await?),
-            "Encrypt" => json(self.encrypt(caller, parse(body)?).await?),
-            "Decrypt" => json(self.decrypt(caller, parse(body)?).await?),
-            "ReEncrypt" => json(self.re_encrypt(caller, parse(body)?).await?),
-            "GenerateDataKey" => json(self.generate_data_key(caller, parse(body)?, true).await?),
-            "GenerateDataKeyWithoutPlaintext" => {
-                json(self.generate_data_key(caller, parse(body)?, false).await?)
-            }
-            "GenerateRandom" => json(self.generate_random(caller, parse(body)?).await?),
-            "EnableKeyRotation" => json(self.enable_key_rotation(caller, parse(body)?).await?),
-            "DisableKeyRotation" => json(self.disable_key_rotation(caller, parse(body)?).await?),
-            "GetKeyRotationStatus" => {
-                json(self.get_key_rotation_status(caller, parse(body)?).await?)
-            }
-            "RotateKeyOnDemand" => json(self.rotate_key_on_demand(caller, parse(body)?).await?),
-            "ListKeyRotations" => json(self.list_key_rotations(caller, parse(body)?).await?),
-            "GenerateDataKeyPair" => json(
-                self.generate_data_key_pair(caller, parse(body)?, true)
-                    .await?,
-            ),
-            "GenerateDataKeyPairWithoutPlaintext" => json(
-                self.generate_data_key_pair(caller, parse(body)?, false)
-                    .await?,
-            ),
-            "GetParametersForImport" => {
-                json(self.get_parameters_for_import(caller, parse(body)?).await?)
-            }
-            "ImportKeyMaterial" => json(self.import_key_material(caller, parse(body)?).await?),
-            "DeleteImportedKeyMaterial" => json(
-                self.delete_imported_key_material(caller, parse(body)?)
-                    .await?,
-            ),
-            "DeriveSharedSecret" => json(self.derive_shared_secret(caller, parse(body)?).await?),
-            // Extensions (docs/extensions.md).
-            "ShredKey" => json(self.shred_key(caller, parse(body)?).await?),
-            "RevokeKey" => json(self.revoke_key(caller, parse(body)?).await?),
-            "SuspendKey" => json(self.suspend_key(caller, parse(body)?).await?),
-            "UpdateSuspensionOwner" => {
-                json(self.update_suspension_owner(caller, parse(body)?).await?)
-            }
-            "DeriveKey" => json(self.derive_key(caller, parse(body)?).await?),
-            "ReinstateKey" => json(self.reinstate_key(caller, parse(body)?).await?),
-            "Sign" => json(self.sign(caller, parse(body)?).await?),
-            "Verify" => json(self.verify(caller, parse(body)?).await?),
-            "GetPublicKey" => json(self.get_public_key(caller, parse(body)?).await?),
-            "GenerateMac" => json(self.generate_mac(caller, parse(body)?).await?),
-            "VerifyMac" => json(self.verify_mac(caller, parse(body)?).await?),
-            "PutKeyPolicy" => json(self.put_key_policy(caller, parse(body)?).await?),
-            "GetKeyPolicy" => json(self.get_key_policy(caller, parse(body)?).await?),
-            "ListKeyPolicies" => json(self.list_key_policies(caller, parse(body)?).await?),
-            "CreateGrant" => json(self.create_grant(caller, parse(body)?).await?),
-            "ListGrants" => json(self.list_grants(caller, parse(body)?).await?),
-            "ListRetirableGrants" => json(self.list_retirable_grants(caller, parse(body)?).await?),
-            "RetireGrant" => json(self.retire_grant(caller, parse(body)?).await?),
-            "RevokeGrant" => json(self.revoke_grant(caller, parse(body)?).await?),
-            "TagResource" => json(self.tag_resource(caller, parse(body)?).await?),
-            "UntagResource" => json(self.untag_resource(caller, parse(body)?).await?),
-            "ListResourceTags" => json(self.list_resource_tags(caller, parse(body)?).await?),
-            other if KNOWN_UNSUPPORTED.contains(&other) => Err(KmsError::UnsupportedOperation(
-                format!("{other} is not supported by this Strongroom version."),
-            )),
-            other => Err(KmsError::UnknownOperation(format!(
-                "Unknown operation {other}"
-            ))),
+        if operation.route == Route::Unsupported {
+            return Err(KmsError::UnsupportedOperation(format!(
+                "{} is not supported by this Strongroom version.",
+                operation.name
+            )));
         }
+        let out = self.serve(rq, body).await?;
+        // A handler that answered without deciding on every resource its
+        // row names is a bug: refuse to hand out its answer.
+        if !rq.decisions().cover(operation.resources) {
+            tracing::error!(
+                operation = operation.name,
+                "operation finished without authorizing its resources"
+            );
+            return Err(KmsError::Internal(format!(
+                "{} finished without authorizing its resources",
+                operation.name
+            )));
+        }
+        Ok(out)
     }
 }

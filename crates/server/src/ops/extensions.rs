@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use strongroom_hsm_proto::{Request, Response};
 use strongroom_store::KeyState;
 
-use crate::auth::Caller;
+use crate::authz::RequestCtx;
 use crate::error::KmsError;
 use crate::processor::{Processor, now_epoch};
 use crate::protocol::{Blob, Empty, KeyIdRequest};
@@ -139,12 +139,12 @@ impl Processor {
     /// dropped). Until ReinstateKey every use fails.
     pub(crate) async fn suspend_key(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: SuspendKeyRequest,
     ) -> Result<SuspendKeyResponse, KmsError> {
         let owner = req.public_key.as_ref().ok_or_else(|| null("publicKey"))?;
         let _guard = self.write_lock.lock().await;
-        let key = self.resolve(caller, &req.key_id, false).await?;
+        let key = self.resolve(rq, &req.key_id, false).await?;
         if key.volatile {
             return Err(KmsError::UnsupportedOperation(format!(
                 "{} is VOLATILE: it has no stored material to hand over.",
@@ -165,7 +165,7 @@ impl Processor {
                 version: v,
             };
             let ekt = self
-                .ekt(r)
+                .ekt(&key, r)
                 .await?
                 .ok_or_else(|| KmsError::Internal(format!("version {v} is missing")))?;
             versions.push((r, ekt));
@@ -215,7 +215,7 @@ impl Processor {
     /// module re-seals them only with the current owner's signature.
     pub(crate) async fn update_suspension_owner(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: UpdateSuspensionOwnerRequest,
     ) -> Result<UpdateSuspensionOwnerResponse, KmsError> {
         let current = req
@@ -229,7 +229,7 @@ impl Processor {
         let valid_to = req.valid_to.ok_or_else(|| null("validTo"))?;
         let signature = req.signature.as_ref().ok_or_else(|| null("signature"))?;
         let _guard = self.write_lock.lock().await;
-        let key = self.resolve(caller, &req.key_id, false).await?;
+        let key = self.resolve(rq, &req.key_id, false).await?;
         if key.volatile || !matches!(key.state, KeyState::Enabled | KeyState::Disabled) {
             return Err(KmsError::InvalidState(format!(
                 "{} is {}: only an enabled or disabled key with stored material has an owner to change.",
@@ -244,7 +244,7 @@ impl Processor {
                 version: v,
             };
             let ekt = self
-                .ekt(r)
+                .ekt(&key, r)
                 .await?
                 .ok_or_else(|| KmsError::Internal(format!("version {v} is missing")))?;
             versions.push((r, ekt));
@@ -287,7 +287,7 @@ impl Processor {
     /// ReinstateKey: take the material back (only the same material).
     pub(crate) async fn reinstate_key(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: ReinstateKeyRequest,
     ) -> Result<Empty, KmsError> {
         let token = req
@@ -299,7 +299,7 @@ impl Processor {
             .as_ref()
             .ok_or_else(|| null("encryptedKeyMaterial"))?;
         let _guard = self.write_lock.lock().await;
-        let key = self.resolve(caller, &req.key_id, false).await?;
+        let key = self.resolve(rq, &req.key_id, false).await?;
         let (KeyState::Suspended, Some(expected)) = (key.state, key.suspension_fingerprint.clone())
         else {
             return Err(KmsError::InvalidState(format!(
@@ -343,7 +343,7 @@ impl Processor {
     /// and a context, deterministic for both; its token decrypts to it.
     pub(crate) async fn derive_key(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: DeriveKeyRequest,
     ) -> Result<DeriveKeyResponse, KmsError> {
         let length: u16 = match req.key_spec.as_deref() {
@@ -356,11 +356,12 @@ impl Processor {
             }
         };
         let context = crate::processor::context_bytes(&req.derivation_context)?;
-        crate::authz::note_context(&req.derivation_context);
-        let key = self.resolve(caller, &req.key_id, true).await?;
+        rq.note_context(&req.derivation_context)?;
+        let key = self.resolve(rq, &req.key_id, true).await?;
         if req.return_derived_key == Some(true) {
             // Material in clear needs a policy naming kms:RevealDerivedKey.
-            crate::authz::with_action("kms:RevealDerivedKey", self.authorize(caller, &key)).await?;
+            self.authorize_also(rq, "kms:RevealDerivedKey", &req.derivation_context, &key)
+                .await?;
         }
         crate::ops::crypto::require_encryption_key(self, &key)?;
         if crate::ops::asymmetric::is_asymmetric(&key) {
@@ -372,7 +373,7 @@ impl Processor {
         self.require_usable(&key)?;
         let (version, ekt) = self.current_ekt(&key).await?;
         let out = self
-            .with_ekt(version, ekt, |ekt| {
+            .with_ekt(&key, version, ekt, |ekt| {
                 self.hsm.call(Request::DeriveKey {
                     key: version,
                     ekt,
@@ -408,11 +409,11 @@ impl Processor {
     /// ShredKey: destroy a key's material now, everywhere, with proof.
     pub(crate) async fn shred_key(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: KeyIdRequest,
     ) -> Result<ShredKeyResponse, KmsError> {
         let _guard = self.write_lock.lock().await;
-        let key = self.resolve(caller, &req.key_id, false).await?;
+        let key = self.resolve(rq, &req.key_id, false).await?;
         terminal(self, &key)?;
         // Store first: once the EKTs are gone no module can ever reopen the
         // key, whatever happens next; then every module drops its copies.
@@ -459,11 +460,11 @@ impl Processor {
     /// domain-key generation is retired, when they die with it.
     pub(crate) async fn revoke_key(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: KeyIdRequest,
     ) -> Result<Empty, KmsError> {
         let key = self
-            .modify_key(caller, &req.key_id, |p, k| {
+            .modify_key(rq, &req.key_id, |p, k| {
                 terminal(p, k)?;
                 if k.state == KeyState::PendingDeletion {
                     return Err(KmsError::InvalidState(format!(

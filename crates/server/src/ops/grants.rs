@@ -12,31 +12,10 @@ use serde::{Deserialize, Serialize};
 use strongroom_crypto::random_array;
 use strongroom_store::GrantRecord;
 
-use crate::auth::Caller;
+use crate::authz::RequestCtx;
 use crate::error::KmsError;
 use crate::processor::{Processor, now_epoch, required};
 use crate::protocol::{Empty, EncryptionContext};
-
-/// Operations a grant may list (AWS's `GrantOperation` enum).
-pub const GRANT_OPERATIONS: &[&str] = &[
-    "Decrypt",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyWithoutPlaintext",
-    "ReEncryptFrom",
-    "ReEncryptTo",
-    "Sign",
-    "Verify",
-    "GetPublicKey",
-    "CreateGrant",
-    "RetireGrant",
-    "DescribeKey",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateMac",
-    "VerifyMac",
-    "DeriveSharedSecret",
-];
 
 /// Grant constraints (AWS `GrantConstraints`).
 #[derive(Debug, Deserialize, Serialize, Default, Clone, PartialEq, Eq)]
@@ -148,10 +127,12 @@ fn check_operations(ops: &Option<Vec<String>>) -> Result<Vec<String>, KmsError> 
     }
     let mut out: Vec<String> = Vec::new();
     for op in ops {
-        if !GRANT_OPERATIONS.contains(&op.as_str()) {
+        // Which operations a grant may list comes from the operation table.
+        let allowed = crate::ops::grant_operations();
+        if !allowed.contains(&op.as_str()) {
             return Err(KmsError::Validation(format!(
                 "1 validation error detected: Value '{op}' at 'operations' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
-                GRANT_OPERATIONS.join(", ")
+                allowed.join(", ")
             )));
         }
         if !out.contains(&op) {
@@ -269,9 +250,10 @@ fn within(parent: &GrantRecord, new: &GrantRecord) -> bool {
 impl Processor {
     pub(crate) async fn create_grant(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: CreateGrantRequest,
     ) -> Result<CreateGrantResponse, KmsError> {
+        let caller = rq.caller();
         let grantee = required(&req.grantee_principal, "granteePrincipal")?.to_string();
         check_principal(&grantee, "GranteePrincipal")?;
         if let Some(r) = &req.retiring_principal {
@@ -281,13 +263,13 @@ impl Processor {
         check_name(&req.name)?;
         check_tokens(&req.grant_tokens)?;
         let constraints = req.constraints.clone().unwrap_or_default();
-        crate::authz::note("kms:grantoperations", operations.clone());
-        crate::authz::note("kms:granteeprincipal", vec![grantee.clone()]);
+        rq.note("kms:grantoperations", operations.clone());
+        rq.note("kms:granteeprincipal", vec![grantee.clone()]);
         if let Some(r) = &req.retiring_principal {
-            crate::authz::note("kms:retiringprincipal", vec![r.clone()]);
+            rq.note("kms:retiringprincipal", vec![r.clone()]);
         }
-        crate::authz::note("kms:grantisforawsresource", vec!["false".into()]);
-        let key = self.resolve(caller, &req.key_id, false).await?;
+        rq.note("kms:grantisforawsresource", vec!["false".into()]);
+        let key = self.resolve(rq, &req.key_id, false).await?;
         let mut grant = GrantRecord {
             grant_id: String::new(),
             key_id: key.id,
@@ -304,8 +286,7 @@ impl Processor {
         };
         let existing = self.grants_of(key.id).await?;
         // Allowed only through a CreateGrant grant? Then no escalation.
-        if crate::authz::authorize(&self.policies, caller, &key, &self.key_arn(&key), &[]).is_err()
-        {
+        if crate::authz::authorize(&self.policies, rq, &key, key.arn(), &[]).is_err() {
             let me = crate::authz::principal_arn(caller);
             let ok = existing.iter().any(|g| {
                 crate::authz::grant_allows(g, &me, "kms:CreateGrant", None) && within(g, &grant)
@@ -349,10 +330,10 @@ impl Processor {
 
     pub(crate) async fn list_grants(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: GrantQuery,
     ) -> Result<ListGrantsResponse, KmsError> {
-        let key = self.resolve(caller, &req.key_id, false).await?;
+        let key = self.resolve(rq, &req.key_id, false).await?;
         let grants = self
             .grants_of(key.id)
             .await?
@@ -370,9 +351,10 @@ impl Processor {
 
     pub(crate) async fn list_retirable_grants(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: GrantQuery,
     ) -> Result<ListGrantsResponse, KmsError> {
+        let caller = rq.caller();
         let principal = required(&req.retiring_principal, "retiringPrincipal")?;
         check_principal(principal, "RetiringPrincipal")?;
         // Only about principals of one's own account (AWS: an IAM policy
@@ -389,7 +371,7 @@ impl Processor {
 
     pub(crate) async fn retire_grant(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: GrantQuery,
     ) -> Result<Empty, KmsError> {
         let grant = match (&req.grant_token, &req.key_id, &req.grant_id) {
@@ -419,16 +401,7 @@ impl Processor {
                 ));
             }
         };
-        let me = crate::authz::principal_arn(caller);
-        let may = grant.retiring.as_deref() == Some(me.as_str())
-            || (grant.grantee == me && grant.operations.iter().any(|o| o == "RetireGrant"))
-            || (me == format!("arn:aws:iam::{}:root", grant.issuing_account));
-        if !may {
-            return Err(KmsError::AccessDenied(format!(
-                "User: {me} is not authorized to perform: kms:RetireGrant on grant {}",
-                grant.grant_id
-            )));
-        }
+        crate::authz::authorize_retire(rq, &grant)?;
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRun);
         }
@@ -439,7 +412,7 @@ impl Processor {
 
     pub(crate) async fn revoke_grant(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: GrantQuery,
     ) -> Result<Empty, KmsError> {
         let id = required(&req.grant_id, "grantId")?.to_string();
@@ -448,7 +421,7 @@ impl Processor {
                 "The grant id is not valid.".into(),
             ));
         }
-        let key = self.resolve(caller, &req.key_id, false).await?;
+        let key = self.resolve(rq, &req.key_id, false).await?;
         if !self
             .grants_of(key.id)
             .await?

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use strongroom_hsm_proto::{KeyRef, KeySpecCode, Request, Response};
 use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord};
 
-use crate::auth::Caller;
+use crate::authz::RequestCtx;
 use crate::error::KmsError;
 use crate::processor::{Processor, now_epoch};
 use crate::protocol::{Blob, Empty, KeyIdRequest};
@@ -79,7 +79,7 @@ fn require_external(p: &Processor, key: &KeyRecord) -> Result<(), KmsError> {
 impl Processor {
     pub(crate) async fn get_parameters_for_import(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: GetParametersForImportRequest,
     ) -> Result<GetParametersForImportResponse, KmsError> {
         let algorithm = req
@@ -113,7 +113,7 @@ impl Processor {
                 )));
             }
         };
-        let key = self.resolve(caller, &req.key_id, false).await?;
+        let key = self.resolve(rq, &req.key_id, false).await?;
         // Suspended keys come back through an import key too (ReinstateKey).
         if key.state != KeyState::Suspended {
             require_external(self, &key)?;
@@ -145,7 +145,7 @@ impl Processor {
 
     pub(crate) async fn import_key_material(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: ImportKeyMaterialRequest,
     ) -> Result<Empty, KmsError> {
         let token = req
@@ -185,7 +185,7 @@ impl Processor {
             }
         };
         let _guard = self.write_lock.lock().await;
-        let key = self.resolve(caller, &req.key_id, false).await?;
+        let key = self.resolve(rq, &req.key_id, false).await?;
         require_external(self, &key)?;
         if key.state != KeyState::PendingImport {
             return Err(KmsError::InvalidState(format!(
@@ -237,11 +237,11 @@ impl Processor {
 
     pub(crate) async fn delete_imported_key_material(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: KeyIdRequest,
     ) -> Result<Empty, KmsError> {
         let _guard = self.write_lock.lock().await;
-        let key = self.resolve(caller, &req.key_id, false).await?;
+        let key = self.resolve(rq, &req.key_id, false).await?;
         require_external(self, &key)?;
         self.remove_material(&key).await?;
         Ok(Empty {})

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use strongroom_policy::{PolicyDocument, default_policy};
 
 use crate::auth::Caller;
+use crate::authz::RequestCtx;
 use crate::error::KmsError;
 use crate::processor::Processor;
 use crate::protocol::Empty;
@@ -64,15 +65,16 @@ pub(crate) fn validated(
 impl Processor {
     pub(crate) async fn put_key_policy(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: KeyPolicyRequest,
     ) -> Result<Empty, KmsError> {
+        let caller = rq.caller();
         policy_name(&req.policy_name)?;
         let text = req.policy.clone().ok_or_else(|| {
             KmsError::Validation("1 validation error detected: Value null at 'policy' failed to satisfy constraint: Member must not be null".into())
         })?;
         let bypass = req.bypass_policy_lockout_safety_check == Some(true);
-        self.modify_key(caller, &req.key_id, |p, k| {
+        self.modify_key(rq, &req.key_id, |p, k| {
             k.policy = Some(validated(caller, &p.key_arn(k), &text, bypass)?);
             Ok(())
         })
@@ -82,11 +84,11 @@ impl Processor {
 
     pub(crate) async fn get_key_policy(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: KeyPolicyRequest,
     ) -> Result<GetKeyPolicyResponse, KmsError> {
         policy_name(&req.policy_name)?;
-        let key = self.resolve(caller, &req.key_id, false).await?;
+        let key = self.resolve(rq, &req.key_id, false).await?;
         Ok(GetKeyPolicyResponse {
             policy: key
                 .policy
@@ -98,10 +100,10 @@ impl Processor {
 
     pub(crate) async fn list_key_policies(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: KeyPolicyRequest,
     ) -> Result<ListKeyPoliciesResponse, KmsError> {
-        self.resolve(caller, &req.key_id, false).await?;
+        self.resolve(rq, &req.key_id, false).await?;
         Ok(ListKeyPoliciesResponse {
             policy_names: vec!["default"],
             truncated: false,

@@ -5,7 +5,7 @@ use strongroom_hsm_proto::{KeyRef, KeySpecCode};
 use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord, Tag};
 use uuid::Uuid;
 
-use crate::auth::Caller;
+use crate::authz::RequestCtx;
 use crate::error::KmsError;
 use crate::ops::asymmetric;
 use crate::processor::{Processor, now_epoch};
@@ -185,9 +185,10 @@ impl Processor {
 
     pub(crate) async fn create_key(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: CreateKeyRequest,
     ) -> Result<KeyMetadataResponse, KmsError> {
+        let caller = rq.caller();
         let description = req.description.unwrap_or_default();
         check_description(&description)?;
         if let (Some(a), Some(b)) = (&req.key_spec, &req.customer_master_key_spec)
@@ -327,7 +328,7 @@ impl Processor {
         if key.exposed {
             // Material in clear needs a key policy that names
             // kms:ExposeKeyMaterial: kms:* (the default policy) never does.
-            crate::authz::with_action("kms:ExposeKeyMaterial", self.authorize(caller, &key))
+            self.authorize_also(rq, "kms:ExposeKeyMaterial", &None, &key)
                 .await?;
         }
         if key.volatile {
@@ -400,10 +401,10 @@ impl Processor {
 
     pub(crate) async fn describe_key(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: KeyIdRequest,
     ) -> Result<KeyMetadataResponse, KmsError> {
-        let key = self.resolve(caller, &req.key_id, true).await?;
+        let key = self.resolve(rq, &req.key_id, true).await?;
         Ok(KeyMetadataResponse {
             key_metadata: self.metadata(&key),
             key_material: None,
@@ -412,9 +413,10 @@ impl Processor {
 
     pub(crate) async fn list_keys(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: ListRequest,
     ) -> Result<ListKeysResponse, KmsError> {
+        let caller = rq.caller();
         let limit = page_limit(req.limit, 1000, 100)?;
         let after = match req.marker.as_deref() {
             None => None,
@@ -447,7 +449,7 @@ impl Processor {
     /// Applies `change` to the caller's key under the write lock.
     pub(crate) async fn modify_key<F>(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         key_id: &Option<String>,
         change: F,
     ) -> Result<std::sync::Arc<KeyRecord>, KmsError>
@@ -457,7 +459,7 @@ impl Processor {
         let _guard = self.write_lock.lock().await;
         // As AWS: these take a key id or key ARN, never an alias, so a
         // moved alias cannot redirect a deletion or disablement.
-        let current = self.resolve(caller, key_id, false).await?;
+        let current = self.resolve(rq, key_id, false).await?;
         // Read what we change from the store, not the cache: another
         // frontend may have changed it.
         let mut key =
@@ -490,14 +492,14 @@ impl Processor {
 
     pub(crate) async fn update_key_description(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: UpdateKeyDescriptionRequest,
     ) -> Result<Empty, KmsError> {
         let description = req
             .description
             .ok_or_else(|| KmsError::Validation("1 validation error detected: Value null at 'description' failed to satisfy constraint: Member must not be null".into()))?;
         check_description(&description)?;
-        self.modify_key(caller, &req.key_id, |p, k| {
+        self.modify_key(rq, &req.key_id, |p, k| {
             p.refuse_pending_deletion(k)?;
             k.description = description;
             Ok(())
@@ -508,11 +510,11 @@ impl Processor {
 
     pub(crate) async fn set_enabled(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: KeyIdRequest,
         enabled: bool,
     ) -> Result<Empty, KmsError> {
-        self.modify_key(caller, &req.key_id, |p, k| {
+        self.modify_key(rq, &req.key_id, |p, k| {
             p.refuse_pending_deletion(k)?;
             if k.state == KeyState::PendingImport {
                 return Err(KmsError::InvalidState(format!(
@@ -533,7 +535,7 @@ impl Processor {
 
     pub(crate) async fn schedule_key_deletion(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: ScheduleKeyDeletionRequest,
     ) -> Result<ScheduleKeyDeletionResponse, KmsError> {
         let days = req.pending_window_in_days.unwrap_or(30);
@@ -545,7 +547,7 @@ impl Processor {
         let days = days as u32;
         let when = now_epoch() + i64::from(days) * 86_400;
         let key = self
-            .modify_key(caller, &req.key_id, |p, k| {
+            .modify_key(rq, &req.key_id, |p, k| {
                 p.refuse_pending_deletion(k)?;
                 k.state = KeyState::PendingDeletion;
                 k.deletion_date = Some(when);
@@ -564,11 +566,11 @@ impl Processor {
 
     pub(crate) async fn cancel_key_deletion(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: KeyIdRequest,
     ) -> Result<KeyIdResponse, KmsError> {
         let key = self
-            .modify_key(caller, &req.key_id, |p, k| {
+            .modify_key(rq, &req.key_id, |p, k| {
                 if k.state != KeyState::PendingDeletion {
                     return Err(KmsError::InvalidState(format!(
                         "{} is not pending deletion.",

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use strongroom_store::KeyRecord;
 
-use crate::auth::Caller;
+use crate::authz::RequestCtx;
 use crate::error::KmsError;
 use crate::processor::Processor;
 use crate::protocol::{Blob, SecretBlob};
@@ -103,11 +103,11 @@ impl Processor {
 
     pub(crate) async fn generate_mac(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: MacRequest,
     ) -> Result<GenerateMacResponse, KmsError> {
         let message = self.message(&req)?;
-        let key = self.resolve(caller, &req.key_id, true).await?;
+        let key = self.resolve(rq, &req.key_id, true).await?;
         let alg = self.check_mac_request(&key, &req)?;
         self.require_usable(&key)?;
         if req.dry_run == Some(true) {
@@ -115,7 +115,7 @@ impl Processor {
         }
         let (version, ekt) = self.current_ekt(&key).await?;
         let mac = self
-            .with_ekt(version, ekt, |ekt| {
+            .with_ekt(&key, version, ekt, |ekt| {
                 self.hsm.generate_mac(version, ekt, message.0.clone())
             })
             .await?;
@@ -128,7 +128,7 @@ impl Processor {
 
     pub(crate) async fn verify_mac(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: MacRequest,
     ) -> Result<VerifyMacResponse, KmsError> {
         let message = self.message(&req)?;
@@ -138,7 +138,7 @@ impl Processor {
                 "1 validation error detected: Value at 'mac' failed to satisfy constraint: Member must have length between 1 and 6144".into(),
             ));
         }
-        let key = self.resolve(caller, &req.key_id, true).await?;
+        let key = self.resolve(rq, &req.key_id, true).await?;
         let alg = self.check_mac_request(&key, &req)?;
         self.require_usable(&key)?;
         if req.dry_run == Some(true) {
@@ -146,7 +146,7 @@ impl Processor {
         }
         let (version, ekt) = self.current_ekt(&key).await?;
         let valid = self
-            .with_ekt(version, ekt, |ekt| {
+            .with_ekt(&key, version, ekt, |ekt| {
                 self.hsm
                     .verify_mac(version, ekt, message.0.clone(), mac.0.clone())
             })

@@ -5,6 +5,8 @@ pub(crate) mod asymmetric;
 pub(crate) mod crypto;
 mod data_key_pair;
 mod dispatch;
+
+pub use dispatch::{OPERATIONS, grant_operations};
 mod extensions;
 mod first_version;
 mod grants;

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use strongroom_hsm_proto::KeyRef;
 use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord, StoreError};
 
-use crate::auth::Caller;
+use crate::authz::RequestCtx;
 use crate::error::KmsError;
 use crate::ops::keys::page_limit;
 use crate::processor::{Processor, now_epoch};
@@ -108,7 +108,7 @@ impl Processor {
 
     pub(crate) async fn enable_key_rotation(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: EnableKeyRotationRequest,
     ) -> Result<Empty, KmsError> {
         let days = req.rotation_period_in_days.unwrap_or(DEFAULT_PERIOD_DAYS);
@@ -119,7 +119,7 @@ impl Processor {
         }
         let days = days as u32;
         let next = self.rotation_due(now_epoch(), days);
-        self.modify_key(caller, &req.key_id, |p, k| {
+        self.modify_key(rq, &req.key_id, |p, k| {
             check_rotatable(p, k)?;
             k.rotation_period_days = Some(days);
             k.next_rotation_at = Some(next);
@@ -131,10 +131,10 @@ impl Processor {
 
     pub(crate) async fn disable_key_rotation(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: KeyIdRequest,
     ) -> Result<Empty, KmsError> {
-        self.modify_key(caller, &req.key_id, |p, k| {
+        self.modify_key(rq, &req.key_id, |p, k| {
             check_rotatable(p, k)?;
             k.rotation_period_days = None;
             k.next_rotation_at = None;
@@ -146,10 +146,10 @@ impl Processor {
 
     pub(crate) async fn get_key_rotation_status(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: KeyIdRequest,
     ) -> Result<KeyRotationStatusResponse, KmsError> {
-        let key = self.resolve(caller, &req.key_id, false).await?;
+        let key = self.resolve(rq, &req.key_id, false).await?;
         if key.state == KeyState::PendingDeletion {
             return Err(KmsError::InvalidState(format!(
                 "{} is pending deletion.",
@@ -166,11 +166,11 @@ impl Processor {
 
     pub(crate) async fn rotate_key_on_demand(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: KeyIdRequest,
     ) -> Result<RotateKeyOnDemandResponse, KmsError> {
         let _guard = self.write_lock.lock().await;
-        let key = self.resolve(caller, &req.key_id, false).await?;
+        let key = self.resolve(rq, &req.key_id, false).await?;
         check_rotatable(self, &key)?;
         if key.on_demand_rotations >= MAX_ON_DEMAND {
             return Err(KmsError::LimitExceeded(format!(
@@ -199,9 +199,14 @@ impl Processor {
             key_id: key.id,
             version: key.current_version,
         };
+        // The scheduler rotates without a request, so this reads the store
+        // directly: the module only derives a sibling of the current
+        // version, and nothing leaves it.
         let previous = self
-            .ekt(current)
+            .store
+            .get_key_version(current.key_id, current.version)
             .await?
+            .map(|v| strongroom_hsm_proto::Ekt(v.ekt))
             .ok_or_else(|| KmsError::Internal(format!("version {} is missing", current.version)))?;
         let ekt = match self
             .hsm
@@ -240,11 +245,11 @@ impl Processor {
 
     pub(crate) async fn list_key_rotations(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: ListKeyRotationsRequest,
     ) -> Result<ListKeyRotationsResponse, KmsError> {
         let limit = page_limit(req.limit, 1000, 100)?;
-        let key = self.resolve(caller, &req.key_id, false).await?;
+        let key = self.resolve(rq, &req.key_id, false).await?;
         check_rotatable(self, &key).or_else(|e| match e {
             KmsError::Disabled(_) => Ok(()),
             e => Err(e),

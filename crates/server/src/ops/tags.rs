@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use strongroom_store::{KeyState, Tag};
 
-use crate::auth::Caller;
+use crate::authz::RequestCtx;
 use crate::error::KmsError;
 use crate::ops::keys::{check_tags, page_limit};
 use crate::processor::Processor;
@@ -71,12 +71,12 @@ fn refuse_pending_deletion(
 impl Processor {
     pub(crate) async fn tag_resource(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: TagResourceRequest,
     ) -> Result<Empty, KmsError> {
         let tags = required_list(req.tags, "tags")?;
         check_tags(&tags)?;
-        self.modify_key(caller, &req.key_id, |p, k| {
+        self.modify_key(rq, &req.key_id, |p, k| {
             refuse_pending_deletion(p, k)?;
             for t in tags {
                 match k.tags.iter_mut().find(|e| e.key == t.key) {
@@ -97,7 +97,7 @@ impl Processor {
 
     pub(crate) async fn untag_resource(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: UntagResourceRequest,
     ) -> Result<Empty, KmsError> {
         let keys = required_list(req.tag_keys, "tagKeys")?;
@@ -114,7 +114,7 @@ impl Processor {
                 "TagKey '{bad}' must be 1 to 128 characters."
             )));
         }
-        self.modify_key(caller, &req.key_id, |p, k| {
+        self.modify_key(rq, &req.key_id, |p, k| {
             refuse_pending_deletion(p, k)?;
             k.tags.retain(|t| !keys.contains(&t.key));
             Ok(())
@@ -125,11 +125,11 @@ impl Processor {
 
     pub(crate) async fn list_resource_tags(
         &self,
-        caller: &Caller,
+        rq: &mut RequestCtx<'_>,
         req: ListResourceTagsRequest,
     ) -> Result<ListResourceTagsResponse, KmsError> {
         let limit = page_limit(req.limit, MAX_TAGS as i64, MAX_TAGS as i64)?;
-        let key = self.resolve(caller, &req.key_id, false).await?;
+        let key = self.resolve(rq, &req.key_id, false).await?;
         // The marker is the number of tags already returned.
         let start = match req.marker.as_deref() {
             None => 0,

@@ -1,0 +1,195 @@
+//! The only way to an `AuthorizedKey`: resolving a KeyId (or a ciphertext's
+//! key) for a request and authorizing the request's action on it. Key
+//! material (`current_ekt`, `ekt`, `with_ekt`) is handed out only against
+//! an `AuthorizedKey`, so an operation that forgets to authorize cannot
+//! reach a module with a key: it does not compile.
+
+use std::sync::Arc;
+
+use strongroom_store::KeyRecord;
+use uuid::Uuid;
+
+use super::{Processor, required};
+use crate::arn::{self, KeyIdentifier};
+use crate::authz::{self, RequestCtx};
+use crate::error::KmsError;
+
+/// A key the request in progress has been authorized to use for its
+/// action. Its fields are private to this module: only `resolve` and
+/// `resolve_ciphertext_key` build one.
+#[derive(Debug)]
+pub struct AuthorizedKey {
+    record: Arc<KeyRecord>,
+    arn: String,
+}
+
+impl AuthorizedKey {
+    /// The key's ARN.
+    pub fn arn(&self) -> &str {
+        &self.arn
+    }
+}
+
+impl std::ops::Deref for AuthorizedKey {
+    type Target = KeyRecord;
+
+    fn deref(&self) -> &KeyRecord {
+        &self.record
+    }
+}
+
+impl Processor {
+    /// Resolves a KeyId parameter to a key and authorizes the request's
+    /// action on it. A bare id or alias always means one of the caller's
+    /// own keys; another account's key is reachable only by its full ARN
+    /// (as in AWS), and there the answer for a key the caller may not use
+    /// is the same AccessDenied whether or not the key exists.
+    pub(crate) async fn resolve(
+        &self,
+        rq: &mut RequestCtx<'_>,
+        key_id: &Option<String>,
+        allow_alias: bool,
+    ) -> Result<AuthorizedKey, KmsError> {
+        let caller = rq.caller();
+        let s = required(key_id, "keyId")?;
+        if s.len() > 2048 {
+            return Err(KmsError::Validation(
+                "KeyId must be at most 2048 characters.".into(),
+            ));
+        }
+        let parsed = arn::parse_key_id(s)
+            .ok_or_else(|| KmsError::NotFound(format!("Invalid keyId '{s}'")))?;
+        let not_found = || KmsError::NotFound(format!("Key '{s}' does not exist"));
+        let (id, region, account) = match parsed {
+            KeyIdentifier::Key {
+                id,
+                region,
+                account,
+            } => (id, region, account),
+            KeyIdentifier::Alias {
+                name,
+                region,
+                account,
+            } => {
+                if !allow_alias {
+                    return Err(KmsError::Validation(format!(
+                        "'{s}' is an alias; this parameter needs a key id or key ARN."
+                    )));
+                }
+                // Aliases never name another account's key (as in AWS); no
+                // lookup happens, so nothing about that account shows.
+                if region.as_deref().is_some_and(|r| r != self.region)
+                    || account.as_deref().is_some_and(|a| a != caller.account_id)
+                {
+                    return Err(not_found());
+                }
+                let target = self
+                    .alias_target(&caller.account_id, &name)
+                    .await?
+                    .ok_or_else(|| {
+                        KmsError::NotFound(format!(
+                            "Alias {} is not found.",
+                            arn::alias_arn(&self.region, &caller.account_id, &name)
+                        ))
+                    })?;
+                rq.note("kms:requestalias", vec![name.clone()]);
+                (target, None, None)
+            }
+        };
+        if region.as_deref().is_some_and(|r| r != self.region) {
+            return Err(not_found());
+        }
+        match account {
+            Some(other) if other != caller.account_id => {
+                self.resolve_other_account(rq, id, &other).await
+            }
+            _ => {
+                let key = self.load_key(id).await?.ok_or_else(not_found)?;
+                if key.account_id != caller.account_id {
+                    return Err(not_found());
+                }
+                self.authorized(rq, key).await
+            }
+        }
+    }
+
+    /// Another account's key named by ARN: every refusal is the same
+    /// AccessDenied, built only from the ARN the caller gave, so existence,
+    /// state and policy of the key stay unobservable.
+    async fn resolve_other_account(
+        &self,
+        rq: &mut RequestCtx<'_>,
+        id: Uuid,
+        account: &str,
+    ) -> Result<AuthorizedKey, KmsError> {
+        let named = arn::key_arn(&self.region, account, id);
+        let refused = |rq: &RequestCtx<'_>| authz::cross_account_denied(rq, &named);
+        let Some(key) = self.load_key(id).await? else {
+            return Err(refused(rq));
+        };
+        if key.account_id != account {
+            return Err(refused(rq));
+        }
+        match self.authorized(rq, key).await {
+            Ok(k) => Ok(k),
+            Err(KmsError::AccessDenied(_)) => Err(refused(rq)),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// The key a ciphertext names, authorized for the request. A key the
+    /// caller cannot see (absent, or another account's it may not use)
+    /// reads as an invalid ciphertext: no existence oracle.
+    pub(crate) async fn resolve_ciphertext_key(
+        &self,
+        rq: &mut RequestCtx<'_>,
+        id: Uuid,
+    ) -> Result<AuthorizedKey, KmsError> {
+        let Some(key) = self.load_key(id).await? else {
+            return Err(KmsError::InvalidCiphertext(String::new()));
+        };
+        let own = key.account_id == rq.caller().account_id;
+        match self.authorized(rq, key).await {
+            Err(KmsError::AccessDenied(_)) if !own => {
+                Err(KmsError::InvalidCiphertext(String::new()))
+            }
+            r => r,
+        }
+    }
+
+    /// Authorizes the request on `key` by its policy and grants; records
+    /// the decision and pins the request to the key's module group.
+    async fn authorized(
+        &self,
+        rq: &mut RequestCtx<'_>,
+        key: Arc<KeyRecord>,
+    ) -> Result<AuthorizedKey, KmsError> {
+        let grants = self.grants_of(key.id).await?;
+        let arn = self.key_arn(&key);
+        rq.note_key(&arn);
+        authz::authorize(&self.policies, rq, &key, &arn, &grants)?;
+        rq.allowed_key();
+        if let Some(group) = &key.module_group {
+            strongroom_hsm_proto::routing::pin(group);
+        }
+        Ok(AuthorizedKey { record: key, arn })
+    }
+
+    /// Authorizes a further action of the request on `key`, with its own
+    /// decision: material release (kms:ExposeKeyMaterial at CreateKey,
+    /// kms:RevealDerivedKey at DeriveKey) needs an allow naming it, on top
+    /// of the operation's own action. `action` must be one of the row's
+    /// `halves`.
+    pub(crate) async fn authorize_also(
+        &self,
+        rq: &mut RequestCtx<'_>,
+        action: &'static str,
+        ctx: &Option<crate::protocol::EncryptionContext>,
+        key: &KeyRecord,
+    ) -> Result<(), KmsError> {
+        let mut half = rq.half(action, ctx)?;
+        self.authorized(&mut half, Arc::new(key.clone())).await?;
+        rq.absorb(half);
+        Ok(())
+    }
+}
