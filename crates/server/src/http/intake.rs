@@ -145,7 +145,7 @@ mod tests {
 
     #[test]
     fn attacker_user_agent_is_bounded_and_printable() {
-        let raw = HeaderValue::from_bytes(&[b'a', 0x7f, b'\t', 0xff, b'b']).unwrap();
+        let raw = HeaderValue::from_bytes(&[b'a', 0x80, b'\t', 0xff, b'b']).unwrap();
         assert_eq!(sanitized_user_agent(Some(&raw)).unwrap(), "a???b");
         let huge = HeaderValue::from_str(&"x".repeat(10_000)).unwrap();
         assert_eq!(sanitized_user_agent(Some(&huge)).unwrap().len(), 256);
