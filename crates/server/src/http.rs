@@ -38,6 +38,7 @@ const TARGET_PREFIX: &str = "TrentService.";
 const READ_ONLY_OPERATIONS: &[&str] = &[
     "CreateAuthenticationProof",
     "Decrypt",
+    "DeriveKey",
     "DeriveSharedSecret",
     "DescribeKey",
     "Encrypt",
