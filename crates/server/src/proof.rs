@@ -276,13 +276,14 @@ impl Proofs {
         };
         let text = serde_json::to_string(&claims).map_err(|e| KmsError::Internal(e.to_string()))?;
         let mac = Self::mac(self.key().await?, &text);
-        // The record outlives both the proof and the request's own validity,
+        // The record outlives both the proof and the request's own validity
+        // (a signature is good through the second `signed_at + MAX_SKEW`),
         // so the request can never mint again while its signature is good.
         let mint = ProofMint {
             request_digest: claims.digest.clone(),
             proof_id: claims.id.clone(),
             uses: claims.uses,
-            expires_at: exp.max((signed_at + MAX_SKEW).unix_timestamp()),
+            expires_at: exp.max((signed_at + MAX_SKEW).unix_timestamp() + 1),
         };
         if !self.store.record_proof_mint(&mint).await? {
             return Err(KmsError::AccessDenied(
