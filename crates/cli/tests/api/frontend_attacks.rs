@@ -310,3 +310,35 @@ async fn authenticated_callers_hostile_user_agent_is_stored_bounded_and_printabl
     assert!(stored.starts_with("evil?agent-zzz"), "{stored}");
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_trickled_under_a_known_access_key_times_out_and_is_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_in(dir.path(), |o| {
+        o.body_read_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let mut s = TcpStream::connect(dev.server.local_addr()).await.unwrap();
+    // A known (not secret) access key id gets the body read, within limits.
+    s.write_all(
+        format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nAuthorization: AWS4-HMAC-SHA256 Credential={}/20260101/us-east-1/kms/aws4_request, SignedHeaders=host;x-amz-date, Signature={}\r\nContent-Length: 1000\r\n\r\n{{\"KeyId\":",
+            dev.access_key_id,
+            "0".repeat(64),
+        )
+        .as_bytes(),
+    )
+    .await
+    .unwrap();
+    let (status, body) = read_response(&mut s).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("was not received within"), "{body}");
+    assert!(
+        closed_by_server(&mut s).await,
+        "connection kept open for the body"
+    );
+    // Other clients are served.
+    let c = client_for(&dev, &dev.access_key_id, &dev.secret_access_key);
+    c.list_keys().send().await.unwrap();
+    dev.shutdown().await;
+}
