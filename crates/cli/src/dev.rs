@@ -10,7 +10,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use strongroom_hsm::{Module, ModuleConfig, dev_unseal};
 use strongroom_hsm_proto::{HsmClient, spawn_module_task};
-use strongroom_server::{RunningServer, ServerConfig, admin, tls};
+use strongroom_server::{RunningServer, ServerConfig, admin, defaults, tls};
 use strongroom_store::{SqliteStore, Store};
 
 use crate::modules::ExternalModules;
@@ -37,6 +37,12 @@ pub struct DevOptions {
     pub deletion_sweep_interval: Duration,
     /// How long a client may take to send its request headers.
     pub header_read_timeout: Duration,
+    /// How long a client may take to send a request body.
+    pub body_read_timeout: Duration,
+    /// Most connections served at once.
+    pub max_connections: usize,
+    /// How often unauthenticated requests are summarised in the audit trail.
+    pub unauthenticated_summary_interval: Duration,
     /// External security modules; none runs the in-process module.
     pub modules: ExternalModules,
     /// Length of a day in key-rotation periods (one day; tests shorten it).
@@ -62,6 +68,12 @@ impl std::fmt::Debug for DevOptions {
             .field("tls", &self.tls)
             .field("deletion_sweep_interval", &self.deletion_sweep_interval)
             .field("header_read_timeout", &self.header_read_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("max_connections", &self.max_connections)
+            .field(
+                "unauthenticated_summary_interval",
+                &self.unauthenticated_summary_interval,
+            )
             .field("modules", &self.modules)
             .field("rotation_day", &self.rotation_day)
             .finish()
@@ -80,7 +92,10 @@ impl DevOptions {
             secret_access_key: None,
             tls: false,
             deletion_sweep_interval: Duration::from_secs(60),
-            header_read_timeout: Duration::from_secs(30),
+            header_read_timeout: defaults::HEADER_READ_TIMEOUT,
+            body_read_timeout: defaults::BODY_READ_TIMEOUT,
+            max_connections: defaults::MAX_CONNECTIONS,
+            unauthenticated_summary_interval: defaults::UNAUTHENTICATED_SUMMARY_INTERVAL,
             modules: ExternalModules::default(),
             rotation_day: Duration::from_secs(86_400),
             store_url: None,
@@ -317,6 +332,9 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         tls: tls_config,
         deletion_sweep_interval: opts.deletion_sweep_interval,
         header_read_timeout: opts.header_read_timeout,
+        body_read_timeout: opts.body_read_timeout,
+        max_connections: opts.max_connections,
+        unauthenticated_summary_interval: opts.unauthenticated_summary_interval,
         rotation_day: opts.rotation_day,
         audit_file: Some(opts.data_dir.join("audit.jsonl")),
         audit_context_values: false,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use strongroom_cli::modules::ExternalModules;
 use strongroom_cli::{bench, dev};
 use strongroom_hsm_proto::net::ModuleAddr;
@@ -31,6 +31,36 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+}
+
+/// Limits a frontend puts on its clients (`dev` and `serve`).
+#[derive(Args, Clone, Copy)]
+struct ClientLimitArgs {
+    /// Seconds a client may take to send request headers (and to finish a
+    /// TLS handshake); idle keep-alive connections are closed after it too.
+    #[arg(long, default_value_t = strongroom_server::defaults::HEADER_READ_TIMEOUT.as_secs())]
+    header_timeout_secs: u64,
+    /// Seconds a client may take to send a request body.
+    #[arg(long, default_value_t = strongroom_server::defaults::BODY_READ_TIMEOUT.as_secs())]
+    body_timeout_secs: u64,
+    /// Most connections served at once; more are closed as they arrive.
+    #[arg(long, default_value_t = strongroom_server::defaults::MAX_CONNECTIONS)]
+    max_connections: usize,
+    /// Seconds between audit records summarising unauthenticated requests.
+    #[arg(long, default_value_t = strongroom_server::defaults::UNAUTHENTICATED_SUMMARY_INTERVAL.as_secs())]
+    unauthenticated_summary_secs: u64,
+}
+
+impl ClientLimitArgs {
+    fn header_timeout(self) -> Duration {
+        Duration::from_secs(self.header_timeout_secs.max(1))
+    }
+    fn body_timeout(self) -> Duration {
+        Duration::from_secs(self.body_timeout_secs.max(1))
+    }
+    fn summary_interval(self) -> Duration {
+        Duration::from_secs(self.unauthenticated_summary_secs.max(1))
+    }
 }
 
 #[derive(Subcommand)]
@@ -69,6 +99,8 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         deletion_sweep_secs: u64,
         #[command(flatten)]
+        limits: ClientLimitArgs,
+        #[command(flatten)]
         modules: ModuleArgs,
     },
     /// Run a production frontend: external security modules (`--hsm`),
@@ -103,6 +135,8 @@ enum Command {
         /// cached key metadata, aliases and grants, in milliseconds.
         #[arg(long, default_value_t = 1000)]
         cache_ttl_ms: u64,
+        #[command(flatten)]
+        limits: ClientLimitArgs,
         #[command(flatten)]
         modules: ModuleArgs,
     },
@@ -225,10 +259,15 @@ async fn main() -> anyhow::Result<()> {
             secret_access_key,
             tls,
             deletion_sweep_secs,
+            limits,
             modules,
         } => {
             init_tracing();
             let mut opts = dev::DevOptions::new(data_dir.clone());
+            opts.header_read_timeout = limits.header_timeout();
+            opts.body_read_timeout = limits.body_timeout();
+            opts.max_connections = limits.max_connections;
+            opts.unauthenticated_summary_interval = limits.summary_interval();
             opts.listen = listen;
             opts.region = region;
             opts.account_id = account_id;
@@ -267,6 +306,7 @@ async fn main() -> anyhow::Result<()> {
             audit_file,
             audit_context_values,
             cache_ttl_ms,
+            limits,
             modules,
         } => {
             init_tracing();
@@ -289,7 +329,10 @@ async fn main() -> anyhow::Result<()> {
                     region,
                     tls,
                     deletion_sweep_interval: Duration::from_secs(deletion_sweep_secs.max(1)),
-                    header_read_timeout: Duration::from_secs(30),
+                    header_read_timeout: limits.header_timeout(),
+                    body_read_timeout: limits.body_timeout(),
+                    max_connections: limits.max_connections,
+                    unauthenticated_summary_interval: limits.summary_interval(),
                     rotation_day: Duration::from_secs(86_400),
                     audit_file: Some(audit_file.unwrap_or_else(|| data_dir.join("audit.jsonl"))),
                     audit_context_values,

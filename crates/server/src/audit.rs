@@ -4,8 +4,10 @@
 //! chain's lock (each carries the hash of the one before; frontends sharing
 //! a database append one after another) and commits them with the usage
 //! counters of the successful ones; the writer streams them as JSON lines
-//! to a file, and only then lets the requests answer. A request whose
-//! record cannot be written fails.
+//! to a file (one `fdatasync` per batch: group commit), and only then lets
+//! the requests answer. A request whose record cannot be written fails,
+//! except that a state-changing operation whose *intent* record was written
+//! before it ran still answers (see `http` and docs/audit.md).
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
@@ -68,6 +70,9 @@ pub struct AuditEvent {
     pub event_source: Option<&'static str>,
     /// Event-specific data (a module log record, for module events).
     pub additional: Option<Value>,
+    /// The record written before a state-changing operation runs (its
+    /// outcome follows in a record of its own); never metered.
+    pub intent: bool,
 }
 
 /// Settings of the audit trail.
@@ -86,6 +91,10 @@ struct Pending {
     done: oneshot::Sender<Result<(), String>>,
 }
 
+/// The JSON-lines copy of the trail, shared with the blocking task that
+/// writes and syncs it.
+type AuditFile = Arc<std::sync::Mutex<std::fs::File>>;
+
 /// The handle requests use to record themselves.
 #[derive(Clone)]
 pub struct AuditLog {
@@ -96,7 +105,7 @@ impl AuditLog {
     /// Starts the writer task over `store`.
     pub async fn start(store: Arc<dyn Store>, config: AuditConfig) -> Result<Self, KmsError> {
         let file = match &config.file {
-            Some(p) => Some(
+            Some(p) => Some(Arc::new(std::sync::Mutex::new(
                 std::fs::OpenOptions::new()
                     .create(true)
                     .append(true)
@@ -104,7 +113,7 @@ impl AuditLog {
                     .map_err(|e| {
                         KmsError::Internal(format!("cannot open audit file {}: {e}", p.display()))
                     })?,
-            ),
+            ))),
             None => None,
         };
         let (tx, rx) = mpsc::channel(16_384);
@@ -207,6 +216,7 @@ fn event_json(e: &AuditEvent, seq: i64, config: &AuditConfig) -> String {
             keys.push(k);
         }
     }
+    let intent_marker = json!({"phase": "intent"});
     let ev = EventJson {
         event_version: "1.08",
         sequence: seq,
@@ -247,7 +257,11 @@ fn event_json(e: &AuditEvent, seq: i64, config: &AuditConfig) -> String {
         } else {
             "AwsApiCall"
         },
-        additional_event_data: e.additional.as_ref(),
+        additional_event_data: if e.intent {
+            Some(&intent_marker)
+        } else {
+            e.additional.as_ref()
+        },
         error_code: e.error.as_ref().map(|(c, _)| c.as_str()),
         error_message: e.error.as_ref().map(|(_, m)| m.as_str()),
     };
@@ -274,12 +288,12 @@ fn key_id_of(arn: &str) -> String {
 async fn writer(
     store: Arc<dyn Store>,
     config: AuditConfig,
-    mut file: Option<std::fs::File>,
+    file: Option<AuditFile>,
     mut rx: mpsc::Receiver<Pending>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let result = write_batch(&*store, &config, file.as_mut(), &batch).await;
+        let result = write_batch(&*store, &config, file.as_ref(), &batch).await;
         for p in batch.drain(..) {
             let _ = p.done.send(result.clone());
         }
@@ -289,7 +303,7 @@ async fn writer(
 async fn write_batch(
     store: &dyn Store,
     config: &AuditConfig,
-    file: Option<&mut std::fs::File>,
+    file: Option<&AuditFile>,
     batch: &[Pending],
 ) -> Result<(), String> {
     let mut drafts = Vec::with_capacity(batch.len());
@@ -316,6 +330,7 @@ async fn write_batch(
         });
         // Only successful, authenticated requests are billable.
         if e.error.is_none()
+            && !e.intent
             && let Some(account) = &e.identity.account_id
         {
             let key = e
@@ -360,9 +375,18 @@ async fn write_batch(
                 .as_bytes(),
             );
         }
-        f.write_all(&out)
-            .and_then(|()| f.flush())
-            .map_err(|e| format!("audit file: {e}"))?;
+        // One write and one fdatasync for the whole batch, off the runtime.
+        let f = f.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut f = f
+                .lock()
+                .map_err(|_| "audit file lock poisoned".to_string())?;
+            f.write_all(&out)
+                .and_then(|()| f.sync_data())
+                .map_err(|e| format!("audit file: {e}"))
+        })
+        .await
+        .map_err(|e| format!("audit file writer failed: {e}"))??;
     }
     Ok(())
 }

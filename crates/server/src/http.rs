@@ -1,24 +1,73 @@
 //! The HTTP edge: one handler for `POST /`, dispatching on `X-Amz-Target`,
 //! taking the body as bytes (axum's `Json` refuses `x-amz-json-1.1`).
+//!
+//! Order matters here. What the headers alone can refuse is refused before
+//! the body is read ([`intake`]); a request that never authenticates costs
+//! one in-memory count, not an audit row ([`crate::unauthenticated`]); a
+//! state-changing operation runs only after its intent is durably audited;
+//! request and response bodies live in zeroizing buffers.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
+use bytes::Bytes;
+use zeroize::Zeroizing;
 
 use crate::audit::{AuditEvent, AuditIdentity, AuditLog};
 use crate::auth::{Authenticator, Caller};
 use crate::authz::{AuditFacts, RequestMeta};
 use crate::error::KmsError;
 use crate::processor::Processor;
+use crate::unauthenticated::UnauthenticatedLog;
 
-/// Largest request body accepted.
-pub const MAX_BODY_BYTES: usize = 1 << 20;
+pub mod intake;
+
+pub use intake::MAX_BODY_BYTES;
+
 const JSON_11: &str = "application/x-amz-json-1.1";
 const TARGET_PREFIX: &str = "TrentService.";
+
+/// Operations that change nothing durable: they are audited once, after
+/// they ran, and answer only once that record is durable. Every other
+/// operation (including any added later and not listed here) is audited
+/// before it runs too.
+const READ_ONLY_OPERATIONS: &[&str] = &[
+    "CreateAuthenticationProof",
+    "Decrypt",
+    "DeriveKey",
+    "DeriveSharedSecret",
+    "DescribeKey",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac",
+    "GenerateRandom",
+    "GetKeyPolicy",
+    "GetKeyRotationStatus",
+    "GetPublicKey",
+    "ListAliases",
+    "ListGrants",
+    "ListKeyPolicies",
+    "ListKeyRotations",
+    "ListKeys",
+    "ListResourceTags",
+    "ListRetirableGrants",
+    "ReEncrypt",
+    "Sign",
+    "Verify",
+    "VerifyMac",
+];
+
+/// Whether `op` may change durable state (and so is audited before it runs).
+pub fn changes_state(op: &str) -> bool {
+    !READ_ONLY_OPERATIONS.contains(&op)
+}
 
 /// What every request handler shares.
 pub struct AppState {
@@ -26,10 +75,14 @@ pub struct AppState {
     pub processor: Arc<Processor>,
     /// SigV4 verification.
     pub auth: Authenticator,
-    /// The audit trail every request is recorded in.
+    /// The audit trail every authenticated request is recorded in.
     pub audit: AuditLog,
+    /// Counts of requests that never authenticated, summarised periodically.
+    pub unauthenticated: Arc<UnauthenticatedLog>,
     /// Authentication proofs for services acting for customers.
     pub proofs: crate::proof::Proofs,
+    /// How long a client may take to send a request body.
+    pub body_read_timeout: Duration,
 }
 
 /// What the connection knows about a request's origin (set per connection).
@@ -45,8 +98,9 @@ pub struct ConnInfo {
 struct Served {
     op: String,
     caller: Option<Caller>,
-    claimed_key: Option<String>,
     facts: AuditFacts,
+    /// Whether the intent record was written before the operation ran.
+    intent_recorded: bool,
     result: Result<Vec<u8>, KmsError>,
 }
 
@@ -83,31 +137,23 @@ async fn serve(
     let mut served = Served {
         op: op.unwrap_or("-").to_owned(),
         caller: None,
-        claimed_key: parts
-            .headers
-            .get("authorization")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| crate::sigv4::parse_authorization(v).ok())
-            .map(|a| a.access_key_id)
-            .filter(|k| k.len() <= 128),
         facts: AuditFacts::default(),
+        intent_recorded: false,
         result: Err(KmsError::Internal(String::new())),
     };
-    let body: Bytes = match axum::body::to_bytes(body, MAX_BODY_BYTES).await {
+    // Refused from the headers: the body is never read (the connection is
+    // closed rather than drained).
+    if let Err(e) = intake::check_headers(&state.auth, parts).await {
+        served.result = Err(e);
+        return served;
+    }
+    let body = match intake::read_body(parts, body, state.body_read_timeout).await {
         Ok(b) => b,
-        Err(_) => {
-            served.result = Err(KmsError::Validation(format!(
-                "The request body exceeds {MAX_BODY_BYTES} bytes."
-            )));
+        Err(e) => {
+            served.result = Err(e);
             return served;
         }
     };
-    if parts.method != Method::POST || parts.uri.path() != "/" {
-        served.result = Err(KmsError::UnknownOperation(
-            "Strongroom serves the AWS KMS JSON protocol: POST / with X-Amz-Target.".into(),
-        ));
-        return served;
-    }
     let now = time::OffsetDateTime::now_utc();
     let mut caller = match state
         .auth
@@ -152,7 +198,8 @@ async fn serve(
                 .create(&state.auth, &caller, req)
                 .await
                 .and_then(|r| {
-                    serde_json::to_vec(&r).map_err(|e| KmsError::Internal(e.to_string()))
+                    crate::protocol::to_json_exact(&r)
+                        .map_err(|e| KmsError::Internal(e.to_string()))
                 }),
             Err(e) => Err(KmsError::Serialization(format!(
                 "Could not parse the request body: {e}"
@@ -160,11 +207,39 @@ async fn serve(
         };
         return served;
     }
+    // A state-changing operation runs only once its intent is durable, so
+    // the trail never lacks an operation that happened; its outcome record
+    // follows (and cannot then withhold an answer that may be the only copy
+    // of what it made, such as SuspendKey's wrapped material).
+    if changes_state(op) {
+        let mut intent = audit_event("", meta, parts, &served);
+        intent.intent = true;
+        intent.error = None;
+        intent.request_id = request_id_of(parts);
+        if let Err(e) = state.audit.record(intent).await {
+            served.result = Err(e);
+            return served;
+        }
+        served.intent_recorded = true;
+    }
     let (result, facts) = state.processor.dispatch(&caller, meta, op, &body).await;
     served.result = result;
     served.facts = facts;
     served
 }
+
+/// The request id [`handle`] assigned.
+fn request_id_of(parts: &axum::http::request::Parts) -> String {
+    parts
+        .extensions
+        .get::<RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_default()
+}
+
+/// The id of one request, shared by its intent and outcome records.
+#[derive(Clone)]
+struct RequestId(String);
 
 fn audit_event(
     request_id: &str,
@@ -182,7 +257,6 @@ fn audit_event(
         },
         None => AuditIdentity {
             kind: "Unknown",
-            access_key_id: s.claimed_key.clone(),
             ..Default::default()
         },
     };
@@ -192,11 +266,7 @@ fn audit_event(
         operation: s.op.clone(),
         identity,
         source_ip: meta.source_ip,
-        user_agent: parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.chars().take(256).collect()),
+        user_agent: intake::sanitized_user_agent(parts.headers.get(header::USER_AGENT)),
         key_arns: s.facts.key_arns.clone(),
         context: s.facts.context.clone(),
         error: s
@@ -206,6 +276,37 @@ fn audit_event(
             .map(|e| (e.type_name().to_owned(), e.to_string())),
         event_source: None,
         additional: None,
+        intent: false,
+    }
+}
+
+/// Records the outcome: a durable audit record for an authenticated
+/// caller, a count for anyone else. Returns the result to answer with.
+async fn record_outcome(
+    state: &AppState,
+    request_id: &str,
+    meta: RequestMeta,
+    parts: &axum::http::request::Parts,
+    served: &mut Served,
+) {
+    if served.caller.is_none() {
+        let code = match &served.result {
+            Err(e) => e.type_name(),
+            Ok(_) => "-",
+        };
+        state
+            .unauthenticated
+            .note(code, intake::claimed_access_key(parts), meta.source_ip);
+        return;
+    }
+    let event = audit_event(request_id, meta, parts, served);
+    if let Err(e) = state.audit.record(event).await {
+        if served.intent_recorded && served.result.is_ok() {
+            // The intent record shows the operation; its answer stands.
+            tracing::error!(%request_id, op = served.op, "outcome audit record not written after the operation ran; answering anyway (its intent record is durable)");
+        } else {
+            served.result = Err(e);
+        }
     }
 }
 
@@ -213,7 +314,8 @@ fn audit_event(
 pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    parts.extensions.insert(RequestId(request_id.clone()));
     let meta = parts
         .extensions
         .get::<ConnInfo>()
@@ -223,19 +325,14 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
         })
         .unwrap_or_default();
     let mut served = serve(&state, meta, &parts, body).await;
-    // No answer leaves before its audit record is durable.
-    if let Err(e) = state
-        .audit
-        .record(audit_event(&request_id, meta, &parts, &served))
-        .await
-    {
-        served.result = Err(e);
-    }
+    // No answer leaves before its audit record is durable (but see
+    // `record_outcome` for operations that already ran).
+    record_outcome(&state, &request_id, meta, &parts, &mut served).await;
     let op = served.op;
     let (status, body) = match served.result {
         Ok(out) => {
             tracing::debug!(%request_id, op, "ok");
-            (StatusCode::OK, out)
+            (StatusCode::OK, Zeroizing::new(out))
         }
         Err(e) => {
             if e.status().is_server_error() {
@@ -243,11 +340,13 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
             } else {
                 tracing::debug!(%request_id, op, error = e.type_name(), "request refused");
             }
-            (e.status(), e.body())
+            (e.status(), Zeroizing::new(e.body()))
         }
     };
     tracing::trace!(%request_id, op, micros = started.elapsed().as_micros() as u64, "done");
-    let mut resp = Response::new(Body::from(body));
+    // The answer may hold plaintext: its buffer is zeroized when the
+    // connection drops it.
+    let mut resp = Response::new(Body::from(Bytes::from_owner(body)));
     *resp.status_mut() = status;
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(JSON_11));

@@ -21,5 +21,6 @@ pub mod protocol;
 mod server;
 pub mod sigv4;
 pub mod tls;
+pub mod unauthenticated;
 
-pub use server::{RunningServer, ServerConfig, start};
+pub use server::{RunningServer, ServerConfig, defaults, start};

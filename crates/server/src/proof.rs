@@ -10,6 +10,15 @@
 //! domain key and kept in the store, so every frontend of the domain (the
 //! authentication service and the crypto service alike) derives the same
 //! key and nobody else can.
+//!
+//! The MAC alone does not make a proof good. Each signed customer request
+//! mints at most one proof, and each proof's uses are counted, in the store
+//! (`auth_proofs`), so the limits hold across every frontend of the store
+//! and across restarts: a proof is honoured only while the store holds the
+//! record of its minting, under the digest of the request it came from.
+//! A proof is bound to the service principal that minted it, the customer
+//! must have signed for that service, and a proof never outlives the
+//! customer's temporary credentials.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -17,15 +26,14 @@ use std::sync::Arc;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 use strongroom_crypto::{constant_time_eq, hmac_sha256, random_array};
 use strongroom_hsm_proto::{HsmClient, HsmError, SigV4Scope};
-use strongroom_store::Store;
+use strongroom_store::{ProofMint, ProofUse, Store};
 use tokio::sync::OnceCell;
 use zeroize::Zeroizing;
 
-use crate::auth::{Authenticator, Caller};
+use crate::auth::{Authenticator, Caller, MAX_SKEW};
 use crate::error::KmsError;
 use crate::identity::IdentityKind;
 use crate::processor::now_epoch;
@@ -36,15 +44,21 @@ pub const PROOF_HEADER: &str = "x-strongroom-auth-proof";
 pub const MAX_LIFETIME_SECS: i64 = 300;
 /// Most uses one proof may allow.
 pub const MAX_USES: u32 = 100;
+/// The claims format this frontend mints and accepts.
+pub const CLAIMS_VERSION: u8 = 2;
+/// Longest proof accepted, in bytes (checked before any work).
+const MAX_PROOF_BYTES: usize = 4096;
 const SECRET_NAME: &str = "auth-proof-key";
 
 /// What a proof asserts.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ProofClaims {
-    /// Format version (1).
+    /// Format version ([`CLAIMS_VERSION`]).
     pub v: u8,
     /// Random id (hex), for the use count.
     pub id: String,
+    /// The service principal the proof was issued to (only it may present it).
+    pub issued_to: String,
     /// The customer's principal ARN (as shown in the audit trail).
     pub principal: String,
     /// The customer's account.
@@ -59,8 +73,31 @@ pub struct ProofClaims {
     pub exp: i64,
     /// How many crypto requests it may authorise.
     pub uses: u32,
-    /// Hex SHA-256 of the customer's canonical request.
+    /// The customer's signed request: [`request_digest`] of its access
+    /// key id and SigV4 signature (the store's record of the minting).
     pub digest: String,
+}
+
+/// Names a signed request: its access key id and SigV4 signature, which
+/// commits to everything signed (method, path, query, signed headers,
+/// payload hash, time). Two forwardings of one request share it however
+/// their unsigned parts differ.
+pub fn request_digest(access_key_id: &str, signature: &[u8; 32]) -> String {
+    hex::encode(strongroom_crypto::sha256(
+        format!(
+            "strongroom-proof-request/2\n{access_key_id}\n{}",
+            hex::encode(signature)
+        )
+        .as_bytes(),
+    ))
+}
+
+/// Whether a customer signing for SigV4 service `signing` may be acted for
+/// by the service known as `service_name`: the signing name must be the
+/// first label of the service name (`objectstore` for
+/// `objectstore.example.com`, as AWS's `s3` for `s3.us-east-1.amazonaws.com`).
+pub fn signing_service_matches(service_name: &str, signing: &str) -> bool {
+    service_name.split('.').next() == Some(signing)
 }
 
 /// CreateAuthenticationProof input: the customer's request as received.
@@ -95,8 +132,6 @@ pub struct Proofs {
     hsm: HsmClient,
     region: String,
     key: OnceCell<Zeroizing<[u8; 32]>>,
-    /// Uses left per proof id, with its expiry (pruned as they expire).
-    uses: DashMap<String, (u32, i64)>,
 }
 
 fn bad(msg: impl Into<String>) -> KmsError {
@@ -115,7 +150,6 @@ impl Proofs {
             hsm,
             region,
             key: OnceCell::new(),
-            uses: DashMap::new(),
         }
     }
 
@@ -174,7 +208,7 @@ impl Proofs {
     }
 
     /// CreateAuthenticationProof: `caller` (a service principal) forwards
-    /// a customer's signed request.
+    /// a customer's signed request; it mints one proof, once.
     pub async fn create(
         &self,
         auth: &Authenticator,
@@ -190,6 +224,132 @@ impl Proofs {
                 )));
             }
         };
+        let forwarded = Forwarded::parse(req)?;
+        if !signing_service_matches(&service, &forwarded.signing_service) {
+            return Err(KmsError::AccessDenied(format!(
+                "The customer's request is signed for service '{}', which is not {service}.",
+                forwarded.signing_service
+            )));
+        }
+        let now = time::OffsetDateTime::now_utc();
+        let key = auth
+            .verify(
+                &forwarded.method,
+                &forwarded.uri,
+                &forwarded.headers,
+                &forwarded.payload,
+                now,
+                &forwarded.signing_service,
+            )
+            .await
+            .map_err(|e| {
+                KmsError::AccessDenied(format!("The customer's request does not authenticate: {e}"))
+            })?;
+        let customer = auth.caller_for(&key).await?;
+        // The signature verified, so these parse; read what names the request.
+        let (signature, signed_at) = forwarded
+            .signature_and_time()
+            .ok_or_else(|| KmsError::Internal("verified request without a signature".into()))?;
+        let iat = now.unix_timestamp();
+        // Never outlive the customer's temporary credentials.
+        let exp = match key.expires_at {
+            Some(cred_exp) => (iat + forwarded.lifetime).min(cred_exp),
+            None => iat + forwarded.lifetime,
+        };
+        if exp <= iat {
+            return Err(KmsError::ExpiredToken);
+        }
+        let id: [u8; 16] =
+            random_array().map_err(|_| KmsError::Internal("no randomness".into()))?;
+        let claims = ProofClaims {
+            v: CLAIMS_VERSION,
+            id: hex::encode(id),
+            issued_to: caller.identity.arn.clone(),
+            principal: customer.identity.session_arn.clone(),
+            account: customer.account_id.clone(),
+            access_key_id: customer.access_key_id.clone(),
+            service,
+            iat,
+            exp,
+            uses: forwarded.uses,
+            digest: request_digest(&key.access_key_id, &signature),
+        };
+        let text = serde_json::to_string(&claims).map_err(|e| KmsError::Internal(e.to_string()))?;
+        let mac = Self::mac(self.key().await?, &text);
+        // The record outlives both the proof and the request's own validity
+        // (a signature is good through the second `signed_at + MAX_SKEW`),
+        // so the request can never mint again while its signature is good.
+        let mint = ProofMint {
+            request_digest: claims.digest.clone(),
+            proof_id: claims.id.clone(),
+            uses: claims.uses,
+            expires_at: exp.max((signed_at + MAX_SKEW).unix_timestamp() + 1),
+        };
+        if !self.store.record_proof_mint(&mint).await? {
+            return Err(KmsError::AccessDenied(
+                "The customer's request has already been used to create an authentication proof."
+                    .into(),
+            ));
+        }
+        Ok(CreateProofResponse {
+            proof: format!("{}.{}", B64.encode(&text), B64.encode(mac)),
+            principal: claims.principal,
+            account: claims.account,
+            expiration: claims.exp,
+        })
+    }
+
+    /// Checks a proof presented by `service_caller`; returns the customer
+    /// as the caller, via that service. Each accepted check uses one of the
+    /// proof's uses, in the store.
+    pub async fn accept(
+        &self,
+        auth: &Authenticator,
+        service_caller: &Caller,
+        proof: &str,
+    ) -> Result<Caller, KmsError> {
+        if proof.len() > MAX_PROOF_BYTES {
+            return Err(invalid_proof("too long"));
+        }
+        let (body, mac) = proof
+            .split_once('.')
+            .ok_or_else(|| invalid_proof("malformed"))?;
+        let text = B64.decode(body).map_err(|_| invalid_proof("malformed"))?;
+        let mac = B64.decode(mac).map_err(|_| invalid_proof("malformed"))?;
+        let text = String::from_utf8(text).map_err(|_| invalid_proof("malformed"))?;
+        if !constant_time_eq(&Self::mac(self.key().await?, &text), &mac) {
+            return Err(invalid_proof("its signature does not verify"));
+        }
+        let claims: ProofClaims =
+            serde_json::from_str(&text).map_err(|_| invalid_proof("malformed"))?;
+        let now = now_epoch();
+        check_claims(&claims, service_caller, now)?;
+        let key = auth.active_key(&claims.access_key_id).await?;
+        if key.expires_at.is_some_and(|e| e <= now) {
+            return Err(invalid_proof(
+                "the customer's temporary credentials have expired",
+            ));
+        }
+        consume(self.store.as_ref(), &claims, now).await?;
+        let mut customer = auth.caller_for(&key).await?;
+        customer.via_service = Some(claims.service);
+        Ok(customer)
+    }
+}
+
+/// The customer's request as forwarded, checked for shape.
+struct Forwarded {
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    payload: String,
+    signing_service: String,
+    lifetime: i64,
+    uses: u32,
+}
+
+impl Forwarded {
+    fn parse(req: CreateProofRequest) -> Result<Self, KmsError> {
         let method = Method::from_bytes(req.method.as_deref().unwrap_or("").as_bytes())
             .map_err(|_| bad("Method is not an HTTP method."))?;
         let path = req
@@ -206,9 +366,9 @@ impl Proofs {
         let mut headers = HeaderMap::new();
         for (k, v) in req.headers.unwrap_or_default() {
             let name = HeaderName::from_bytes(k.as_bytes())
-                .map_err(|_| bad(format!("bad header name {k}")))?;
-            let value =
-                HeaderValue::from_str(&v).map_err(|_| bad(format!("bad value of header {k}")))?;
+                .map_err(|_| bad("A header name is not valid."))?;
+            let value = HeaderValue::from_str(&v)
+                .map_err(|_| bad(format!("The value of header {name} is not valid.")))?;
             headers.append(name, value);
         }
         let payload = req
@@ -232,100 +392,56 @@ impl Proofs {
         if !(1..=MAX_USES).contains(&uses) {
             return Err(bad(format!("MaxUses must be 1 to {MAX_USES}.")));
         }
-        let now = time::OffsetDateTime::now_utc();
-        let key = auth
-            .verify(&method, &uri, &headers, &payload, now, &signing_service)
-            .await
-            .map_err(|e| {
-                KmsError::AccessDenied(format!("The customer's request does not authenticate: {e}"))
-            })?;
-        let customer = auth.caller_for(&key).await?;
-        let digest = hex::encode(strongroom_crypto::sha256(
-            format!(
-                "{method}\n{uri}\n{payload}\n{}",
-                headers
-                    .get("authorization")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or("")
-            )
-            .as_bytes(),
-        ));
-        let id: [u8; 16] =
-            random_array().map_err(|_| KmsError::Internal("no randomness".into()))?;
-        let iat = now.unix_timestamp();
-        let claims = ProofClaims {
-            v: 1,
-            id: hex::encode(id),
-            principal: customer.identity.session_arn.clone(),
-            account: customer.account_id.clone(),
-            access_key_id: customer.access_key_id.clone(),
-            service,
-            iat,
-            exp: iat + lifetime,
+        Ok(Self {
+            method,
+            uri,
+            headers,
+            payload,
+            signing_service,
+            lifetime,
             uses,
-            digest,
-        };
-        let text = serde_json::to_string(&claims).map_err(|e| KmsError::Internal(e.to_string()))?;
-        let mac = Self::mac(self.key().await?, &text);
-        Ok(CreateProofResponse {
-            proof: format!("{}.{}", B64.encode(&text), B64.encode(mac)),
-            principal: claims.principal,
-            account: claims.account,
-            expiration: claims.exp,
         })
     }
 
-    /// Checks a proof presented by `service_caller`; returns the customer
-    /// as the caller, via that service. Each accepted check uses one of the
-    /// proof's uses.
-    pub async fn accept(
-        &self,
-        auth: &Authenticator,
-        service_caller: &Caller,
-        proof: &str,
-    ) -> Result<Caller, KmsError> {
-        let (body, mac) = proof
-            .split_once('.')
-            .ok_or_else(|| invalid_proof("malformed"))?;
-        if proof.len() > 4096 {
-            return Err(invalid_proof("too long"));
-        }
-        let text = B64.decode(body).map_err(|_| invalid_proof("malformed"))?;
-        let mac = B64.decode(mac).map_err(|_| invalid_proof("malformed"))?;
-        let text = String::from_utf8(text).map_err(|_| invalid_proof("malformed"))?;
-        if !constant_time_eq(&Self::mac(self.key().await?, &text), &mac) {
-            return Err(invalid_proof("its signature does not verify"));
-        }
-        let claims: ProofClaims =
-            serde_json::from_str(&text).map_err(|_| invalid_proof("malformed"))?;
-        let now = now_epoch();
-        if claims.v != 1 || claims.exp <= now {
-            return Err(invalid_proof("it has expired"));
-        }
-        match (
-            &service_caller.identity.kind,
-            &service_caller.identity.service_name,
-        ) {
-            (IdentityKind::Service, Some(s)) if *s == claims.service => {}
-            _ => return Err(invalid_proof("it was issued to another service")),
-        }
-        // Count the use; forget expired proofs now and then.
-        {
-            let mut entry = self
-                .uses
-                .entry(claims.id.clone())
-                .or_insert((claims.uses, claims.exp));
-            if entry.0 == 0 {
-                return Err(invalid_proof("it has been used as often as it allows"));
-            }
-            entry.0 -= 1;
-        }
-        if self.uses.len() > 100_000 {
-            self.uses.retain(|_, (_, exp)| *exp > now);
-        }
-        let key = auth.active_key(&claims.access_key_id).await?;
-        let mut customer = auth.caller_for(&key).await?;
-        customer.via_service = Some(claims.service);
-        Ok(customer)
+    /// The SigV4 signature and signing time (once the request verified).
+    fn signature_and_time(&self) -> Option<([u8; 32], time::OffsetDateTime)> {
+        let auth = self.headers.get("authorization")?.to_str().ok()?;
+        let signature = crate::sigv4::parse_authorization(auth).ok()?.signature;
+        let date = self.headers.get("x-amz-date")?.to_str().ok()?;
+        Some((signature, crate::sigv4::parse_amz_date(date)?))
     }
 }
+
+/// The checks on a proof's (authentic) claims that need no store: version,
+/// expiry, and that the presenter is the service principal it was issued to.
+fn check_claims(claims: &ProofClaims, presenter: &Caller, now: i64) -> Result<(), KmsError> {
+    if claims.v != CLAIMS_VERSION {
+        return Err(invalid_proof("its format is not supported"));
+    }
+    if claims.exp <= now {
+        return Err(invalid_proof("it has expired"));
+    }
+    match (&presenter.identity.kind, &presenter.identity.service_name) {
+        (IdentityKind::Service, Some(s))
+            if *s == claims.service
+                && presenter.identity.arn == claims.issued_to
+                && presenter.via_service.is_none() => {}
+        _ => return Err(invalid_proof("it was issued to another service")),
+    }
+    Ok(())
+}
+
+/// Takes one use of the proof in the store, which must hold the record of
+/// its minting from the request its digest names.
+async fn consume(store: &dyn Store, claims: &ProofClaims, now: i64) -> Result<(), KmsError> {
+    match store.use_proof(&claims.id, &claims.digest, now).await? {
+        ProofUse::Used { .. } => Ok(()),
+        ProofUse::Exhausted => Err(invalid_proof("it has been used as often as it allows")),
+        ProofUse::Unknown => Err(invalid_proof(
+            "no record of its minting matches the request it names",
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -24,11 +24,56 @@ impl std::fmt::Debug for SecretBlob {
     }
 }
 
+/// Decodes a base64 string straight from the request buffer (or the
+/// parser's scratch space): no intermediate `String` copy of a secret is
+/// made, and one the deserializer hands over owned is zeroized.
+struct Base64Visitor;
+
+impl<'de> serde::de::Visitor<'de> for Base64Visitor {
+    type Value = Vec<u8>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a base64 string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Vec<u8>, E> {
+        STANDARD
+            .decode(v.as_bytes())
+            .map_err(|_| E::custom("blob is not valid base64"))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Vec<u8>, E> {
+        let v = Zeroizing::new(v);
+        self.visit_str(&v)
+    }
+}
+
 fn decode_b64<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
-    let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-    STANDARD
-        .decode(s.as_bytes())
-        .map_err(|_| serde::de::Error::custom("blob is not valid base64"))
+    d.deserialize_str(Base64Visitor)
+}
+
+/// Counts bytes written, to size a buffer before serializing into it.
+struct Counter(usize);
+
+impl std::io::Write for Counter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// JSON of a response that may hold secrets, in a buffer sized exactly
+/// first, so no reallocation leaves a copy of them behind in freed memory
+/// (the caller zeroizes the buffer itself once it is sent).
+pub fn to_json_exact<T: Serialize>(value: &T) -> serde_json::Result<Vec<u8>> {
+    let mut counter = Counter(0);
+    serde_json::to_writer(&mut counter, value)?;
+    let mut out = Vec::with_capacity(counter.0);
+    serde_json::to_writer(&mut out, value)?;
+    Ok(out)
 }
 
 impl<'de> Deserialize<'de> for Blob {
@@ -370,5 +415,18 @@ mod tests {
             format!("{:?}", SecretBlob(Zeroizing::new(vec![9; 3]))),
             "SecretBlob(<3 bytes redacted>)"
         );
+        // Escaped JSON strings (owned by the parser) decode too.
+        let r: EncryptRequest = serde_json::from_str(r#"{"Plaintext":"aGk\u003d"}"#).unwrap();
+        assert_eq!(&r.plaintext.unwrap().0[..], b"hi");
+    }
+
+    #[test]
+    fn secret_responses_are_encoded_without_reallocation() {
+        let r = GenerateRandomResponse {
+            plaintext: SecretBlob(Zeroizing::new(vec![7; 1000])),
+        };
+        let out = to_json_exact(&r).unwrap();
+        assert_eq!(out.len(), out.capacity());
+        assert_eq!(out, serde_json::to_vec(&r).unwrap());
     }
 }

@@ -1,5 +1,6 @@
 //! Starting and stopping a frontend: listener (plain or TLS), connection
-//! tasks, and the background deletion sweeper.
+//! tasks under a cap and time limits, and the background tasks (deletion
+//! sweeper, module-log copier, summaries of unauthenticated requests).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,8 +34,16 @@ pub struct ServerConfig {
     /// of the rotation scheduler.
     pub rotation_day: Duration,
     /// How long a client may take to send request headers, and to finish a
-    /// TLS handshake, before its connection is closed.
+    /// TLS handshake, before its connection is closed (an idle keep-alive
+    /// connection is closed after it too).
     pub header_read_timeout: Duration,
+    /// How long a client may take to send a request body.
+    pub body_read_timeout: Duration,
+    /// Most connections served at once; more are closed as accepted.
+    pub max_connections: usize,
+    /// How often requests that never authenticated are summarised in one
+    /// audit record.
+    pub unauthenticated_summary_interval: Duration,
     /// Stream audit records as JSON lines to this file too.
     pub audit_file: Option<std::path::PathBuf>,
     /// Record encryption-context values in the audit trail, not only keys.
@@ -45,6 +54,27 @@ pub struct ServerConfig {
     pub metadata_cache_ttl: Option<Duration>,
 }
 
+/// Defaults of the limits a frontend puts on clients.
+pub mod defaults {
+    use std::time::Duration;
+
+    /// Time to send request headers (and finish a TLS handshake).
+    pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Time to send a request body.
+    pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+    /// Connections served at once.
+    pub const MAX_CONNECTIONS: usize = 512;
+    /// Interval between summaries of unauthenticated requests.
+    pub const UNAUTHENTICATED_SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
+}
+
+/// Largest request head (request line and headers) accepted over HTTP/1.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+/// Most request headers accepted.
+const MAX_HEADERS: usize = 64;
+/// Most concurrent HTTP/2 streams per connection.
+const MAX_H2_STREAMS: u32 = 64;
+
 impl std::fmt::Debug for ServerConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ServerConfig")
@@ -54,6 +84,12 @@ impl std::fmt::Debug for ServerConfig {
             .field("deletion_sweep_interval", &self.deletion_sweep_interval)
             .field("rotation_day", &self.rotation_day)
             .field("header_read_timeout", &self.header_read_timeout)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("max_connections", &self.max_connections)
+            .field(
+                "unauthenticated_summary_interval",
+                &self.unauthenticated_summary_interval,
+            )
             .field("audit_file", &self.audit_file)
             .field("audit_context_values", &self.audit_context_values)
             .field("metadata_cache_ttl", &self.metadata_cache_ttl)
@@ -68,6 +104,8 @@ pub struct RunningServer {
     processor: Arc<Processor>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
+    /// The last summary of unauthenticated requests is written on shutdown.
+    summariser: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -92,9 +130,12 @@ impl RunningServer {
         while self.tasks.join_next().await.is_some() {}
     }
 
-    /// Stops accepting, closes every connection, stops background tasks.
+    /// Stops accepting, closes every connection, writes the last summary of
+    /// unauthenticated requests, stops background tasks.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
+        let _ = tokio::time::timeout(Duration::from_secs(10), &mut self.summariser).await;
+        self.summariser.abort();
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
     }
@@ -125,24 +166,39 @@ pub async fn start(
     .map_err(|e| std::io::Error::other(e.to_string()))?;
     let (hsm_for_logs, store_for_logs, audit_for_logs) =
         (hsm.clone(), store.clone(), audit.clone());
+    let unauthenticated = Arc::new(crate::unauthenticated::UnauthenticatedLog::default());
     let state = Arc::new(AppState {
         processor: processor.clone(),
         proofs: crate::proof::Proofs::new(store.clone(), hsm.clone(), config.region.clone()),
         auth: Authenticator::new(store.clone(), hsm, config.region.clone()),
-        audit,
+        audit: audit.clone(),
+        unauthenticated: unauthenticated.clone(),
+        body_read_timeout: config.body_read_timeout,
     });
     let (shutdown, rx) = watch::channel(false);
+    let summariser = tokio::spawn(crate::unauthenticated::summarise(
+        unauthenticated,
+        audit,
+        config.unauthenticated_summary_interval,
+        rx.clone(),
+    ));
     let mut tasks = JoinSet::new();
     let mut http = Builder::new(TokioExecutor::new());
     http.http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout);
-    http.http2().timer(TokioTimer::new());
+        .header_read_timeout(config.header_read_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_headers(MAX_HEADERS);
+    http.http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEAD_BYTES as u32)
+        .max_concurrent_streams(MAX_H2_STREAMS);
     let conn = Connections {
         app: router(state),
         http,
         tls: config.tls.clone(),
         handshake_timeout: config.header_read_timeout,
+        permits: Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1))),
     };
     tasks.spawn(accept_loop(listener, conn, rx.clone()));
     tasks.spawn(deletion_sweeper(
@@ -164,6 +220,7 @@ pub async fn start(
         processor,
         shutdown,
         tasks,
+        summariser,
     })
 }
 
@@ -173,6 +230,8 @@ struct Connections {
     http: Builder<TokioExecutor>,
     tls: Option<Arc<rustls::ServerConfig>>,
     handshake_timeout: Duration,
+    /// One per connection being served.
+    permits: Arc<tokio::sync::Semaphore>,
 }
 
 async fn accept_loop(
@@ -196,6 +255,13 @@ async fn accept_loop(
             _ = shutdown.changed() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => continue,
         };
+        // Over the cap: closed at once, before any byte is read, so the
+        // connections already served keep their share.
+        let Ok(permit) = conn.permits.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, "connection refused: too many connections");
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let info = crate::http::ConnInfo {
             peer,
@@ -211,6 +277,7 @@ async fn accept_loop(
         let (acceptor, http, handshake_timeout) =
             (acceptor.clone(), conn.http.clone(), conn.handshake_timeout);
         connections.spawn(async move {
+            let _permit = permit;
             let result = match acceptor {
                 None => http.serve_connection(TokioIo::new(stream), service).await,
                 Some(a) => match tokio::time::timeout(handshake_timeout, a.accept(stream)).await {
@@ -301,6 +368,9 @@ async fn deletion_sweeper(
         }
         if let Err(e) = processor.sweep_expired_imports(now_epoch()).await {
             tracing::error!(error = %e, "imported-material expiry sweep failed; will retry");
+        }
+        if let Err(e) = store.purge_expired_proofs(now_epoch()).await {
+            tracing::error!(error = %e, "purging expired proof records failed; will retry");
         }
     }
 }

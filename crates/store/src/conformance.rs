@@ -8,6 +8,9 @@ use uuid::Uuid;
 
 use crate::*;
 
+mod proofs;
+pub(crate) use proofs::*;
+
 /// Names of every conformance test, for the backends' test modules.
 #[macro_export]
 #[doc(hidden)]
@@ -24,7 +27,9 @@ macro_rules! conformance_tests {
             paging_is_stable_while_keys_are_added, rotation_race_has_one_winner,
             retries_are_idempotent_or_refused, audit_chain_refuses_forks_and_counts_usage,
             service_state_round_trip, leases_have_one_holder_until_they_lapse,
-            concurrent_audit_writers_make_one_chain, concurrent_updates_never_lose_a_change);
+            concurrent_audit_writers_make_one_chain, concurrent_updates_never_lose_a_change,
+            a_signed_request_mints_one_proof_and_uses_are_counted,
+            concurrent_proof_uses_and_mints_have_exact_winners);
     };
     (@each $make:path; $($name:ident),*) => {
         $(

@@ -12,6 +12,7 @@ mod error;
 mod identity;
 mod model;
 pub mod postgres;
+mod proofs;
 pub mod sqlite;
 
 pub use audit::{
@@ -24,6 +25,7 @@ pub use model::{
     KeyVersionRecord, RotationRecord, Tag,
 };
 pub use postgres::PostgresStore;
+pub use proofs::{ProofMint, ProofUse};
 pub use sqlite::SqliteStore;
 
 use async_trait::async_trait;
@@ -209,6 +211,22 @@ pub trait Store: Send + Sync + 'static {
     /// `now`; returns whether `holder` holds it. Jobs run exactly once
     /// across frontends, and move on when a holder dies.
     async fn try_lease(&self, job: &str, holder: &str, now: i64, until: i64) -> StoreResult<bool>;
+
+    /// Records a proof minted from a signed request; returns `false`, and
+    /// records nothing, if that request has already minted one (on any
+    /// frontend, before or after a restart) whose record is not yet purged.
+    async fn record_proof_mint(&self, mint: &ProofMint) -> StoreResult<bool>;
+    /// Takes one use of proof `proof_id` minted from `request_digest`, if
+    /// its record is live at `now` and has a use left.
+    async fn use_proof(
+        &self,
+        proof_id: &str,
+        request_digest: &str,
+        now: i64,
+    ) -> StoreResult<ProofUse>;
+    /// Deletes proof records that expired at or before `now`; returns how
+    /// many.
+    async fn purge_expired_proofs(&self, now: i64) -> StoreResult<u64>;
 
     /// The newest audit record.
     async fn audit_tail(&self) -> StoreResult<Option<AuditRow>>;

@@ -16,6 +16,7 @@ use crate::{
 };
 
 mod more;
+mod proofs;
 mod rows;
 pub mod schema;
 #[cfg(test)]
@@ -660,6 +661,23 @@ impl Store for PostgresStore {
         )
         .await?;
         Ok(())
+    }
+
+    async fn record_proof_mint(&self, m: &crate::ProofMint) -> StoreResult<bool> {
+        proofs::record_mint(self, m).await
+    }
+
+    async fn use_proof(
+        &self,
+        proof_id: &str,
+        request_digest: &str,
+        now: i64,
+    ) -> StoreResult<crate::ProofUse> {
+        proofs::use_proof(self, proof_id, request_digest, now).await
+    }
+
+    async fn purge_expired_proofs(&self, now: i64) -> StoreResult<u64> {
+        proofs::purge(self, now).await
     }
 
     async fn try_lease(&self, job: &str, holder: &str, now: i64, until: i64) -> StoreResult<bool> {

@@ -17,6 +17,7 @@ mod audit;
 mod grants;
 mod identities;
 mod migrations;
+mod proofs;
 mod rotation;
 mod sealed;
 mod service_state;
@@ -573,6 +574,25 @@ impl Store for SqliteStore {
         let m = module_id.to_owned();
         self.run(move |c| service_state::set_cursor(c, &m, log_id, offset))
             .await
+    }
+
+    async fn record_proof_mint(&self, mint: &crate::ProofMint) -> StoreResult<bool> {
+        let m = mint.clone();
+        self.run(move |c| proofs::record_mint(c, &m)).await
+    }
+
+    async fn use_proof(
+        &self,
+        proof_id: &str,
+        request_digest: &str,
+        now: i64,
+    ) -> StoreResult<crate::ProofUse> {
+        let (p, d) = (proof_id.to_owned(), request_digest.to_owned());
+        self.run(move |c| proofs::use_proof(c, &p, &d, now)).await
+    }
+
+    async fn purge_expired_proofs(&self, now: i64) -> StoreResult<u64> {
+        self.run(move |c| proofs::purge(c, now)).await
     }
 
     async fn try_lease(&self, job: &str, holder: &str, now: i64, until: i64) -> StoreResult<bool> {

@@ -2,7 +2,8 @@
 //! PUT and GET work through authentication proofs; a key policy that lets
 //! the service encrypt but not decrypt makes GET fail while PUT works; the
 //! disk holds nothing useful without Strongroom; forged, expired, replayed
-//! and misdirected proofs are refused.
+//! and misdirected proofs, and a second mint from one signed request, are
+//! refused.
 
 use std::path::Path;
 
@@ -358,7 +359,14 @@ async fn object_store_acts_for_customers_only_as_policy_allows() {
         None,
     )
     .unwrap();
-    let mut req2 = req.clone();
+    // Each signed request mints one proof: the same one again is refused.
+    let e = svc_kms
+        .call_json("CreateAuthenticationProof", req.clone())
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("already been used to create"), "{e}");
+    let signed2 = customer.sign("PUT", "objects.example", "/b/k2", b"x");
+    let mut req2 = forwarded(&signed2, "PUT", "/b/k2", b"x");
     req2["MaxUses"] = json!(5);
     let fresh = svc_kms
         .call_json("CreateAuthenticationProof", req2)
@@ -377,7 +385,8 @@ async fn object_store_acts_for_customers_only_as_policy_allows() {
         .unwrap_err();
     assert!(e.to_string().contains("issued to another service"), "{e}");
     // Expired.
-    let mut short = req.clone();
+    let signed3 = customer.sign("PUT", "objects.example", "/b/k3", b"x");
+    let mut short = forwarded(&signed3, "PUT", "/b/k3", b"x");
     short["LifetimeSeconds"] = json!(1);
     let short = svc_kms
         .call_json("CreateAuthenticationProof", short)

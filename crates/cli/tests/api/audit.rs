@@ -1,6 +1,6 @@
-//! The audit trail and usage metering: every request (allowed, denied,
-//! unauthenticated) becomes a chained record in the store and the JSON-lines
-//! file; `strongroom admin audit verify` finds the first tampered record;
+//! The audit trail and usage metering: every authenticated request
+//! (allowed or denied) becomes a chained record in the store and the
+//! JSON-lines file, unauthenticated ones a periodic summary; `strongroom admin audit verify` finds the first tampered record;
 //! a request whose record cannot be written fails; usage counts are exact
 //! under concurrent load.
 
@@ -48,7 +48,13 @@ async fn records(env: &TestEnv) -> Vec<Value> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_request_is_audited_chained_and_metered() {
-    let env = TestEnv::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_in(dir.path(), |o| {
+        o.unauthenticated_summary_interval = std::time::Duration::from_millis(200);
+    })
+    .await;
+    let client = client_for(&dev, &dev.access_key_id, &dev.secret_access_key);
+    let env = TestEnv { dev, client, dir };
     let c = &env.client;
     let me = env.dev.account_id.clone();
     let partner = other_account_client(&env, "222233334444").await;
@@ -82,8 +88,18 @@ async fn every_request_is_audited_chained_and_metered() {
         code(&stranger.list_keys().send().await.unwrap_err()),
         "UnrecognizedClientException"
     );
-
-    let recs = records(&env).await;
+    // Unauthenticated requests are summarised (not recorded one by one).
+    let mut recs = records(&env).await;
+    for _ in 0..200 {
+        if recs
+            .iter()
+            .any(|r| r["eventName"] == "UnauthenticatedRequests")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        recs = records(&env).await;
+    }
     let by_op =
         |op: &str| -> Vec<&Value> { recs.iter().filter(|r| r["eventName"] == op).collect() };
     let enc = by_op("Encrypt");
@@ -119,14 +135,19 @@ async fn every_request_is_audited_chained_and_metered() {
         denied["userIdentity"]["arn"],
         "arn:aws:iam::222233334444:root"
     );
-    let unknown = by_op("ListKeys")
+    let unknown = by_op("UnauthenticatedRequests")
         .into_iter()
-        .find(|r| r["errorCode"] == "UnrecognizedClientException")
-        .expect("unauthenticated request recorded");
+        .next()
+        .expect("unauthenticated request summarised");
     assert_eq!(unknown["userIdentity"]["type"], "Unknown");
-    assert_eq!(
-        unknown["userIdentity"]["accessKeyId"],
-        "AKIAUNKNOWNUNKNOWN00"
+    let summary = &unknown["additionalEventData"];
+    assert_eq!(summary["count"], 1);
+    assert_eq!(summary["errorCodes"]["UnrecognizedClientException"], 1);
+    assert_eq!(summary["accessKeyIds"]["AKIAUNKNOWNUNKNOWN00"], 1);
+    assert!(
+        by_op("ListKeys")
+            .iter()
+            .all(|r| r["errorCode"] != "UnrecognizedClientException")
     );
     assert_eq!(by_op("Decrypt").len(), 1);
 
@@ -238,7 +259,8 @@ async fn every_request_is_audited_chained_and_metered() {
     }
     let (rc, out) = admin(env.dir.path(), &["audit", "verify"]);
     assert_eq!(rc, 0, "{out}");
-    assert!(out.contains("intact: 4 records"), "{out}");
+    // CreateKey changes state: its intent record, then its outcome.
+    assert!(out.contains("intact: 5 records"), "{out}");
     let (rc, out) = admin(
         env.dir.path(),
         &["audit", "query", "--operation", "Encrypt"],
@@ -270,5 +292,53 @@ async fn every_request_is_audited_chained_and_metered() {
         .map(|r| r["requests"].as_u64().unwrap())
         .sum();
     assert_eq!(enc, 3);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_changing_operation_runs_only_once_its_intent_is_durable_and_keeps_its_answer() {
+    let env = TestEnv::start().await;
+    let c = &env.client;
+    let keys_before = c.list_keys().send().await.unwrap().keys().len();
+    let db = rusqlite::Connection::open(env.dir.path().join("strongroom.db")).unwrap();
+    db.busy_timeout(std::time::Duration::from_secs(10)).unwrap();
+    // The audit trail fails entirely: a CreateKey is refused before it runs.
+    db.execute_batch(
+        "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+    )
+    .unwrap();
+    let e = c.create_key().send().await.unwrap_err();
+    assert_eq!(code(&e), "KMSInternalException");
+    db.execute_batch("DROP TRIGGER refuse_audit;").unwrap();
+    assert_eq!(
+        c.list_keys().send().await.unwrap().keys().len(),
+        keys_before,
+        "a key was created without an audit record"
+    );
+    // The trail fails after the intent was written: the operation ran, and
+    // its answer (for SuspendKey, the only copy of the material) is kept.
+    db.execute_batch(
+        "CREATE TRIGGER refuse_outcomes BEFORE INSERT ON audit_log
+         WHEN NEW.record NOT LIKE '%\"phase\":\"intent\"%'
+         BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+    )
+    .unwrap();
+    let arn = c
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .arn
+        .unwrap();
+    db.execute_batch("DROP TRIGGER refuse_outcomes;").unwrap();
+    let intents: Vec<Value> = records(&env)
+        .await
+        .into_iter()
+        .filter(|r| r["eventName"] == "CreateKey" && r["additionalEventData"]["phase"] == "intent")
+        .collect();
+    assert_eq!(intents.len(), 1, "{intents:?}");
+    c.describe_key().key_id(&arn).send().await.unwrap();
     env.stop().await;
 }

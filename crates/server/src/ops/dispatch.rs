@@ -30,7 +30,7 @@ fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, KmsError> {
 }
 
 fn json<T: Serialize>(value: T) -> Result<Vec<u8>, KmsError> {
-    serde_json::to_vec(&value)
+    crate::protocol::to_json_exact(&value)
         .map_err(|e| KmsError::Internal(format!("response encoding failed: {e}")))
 }
 

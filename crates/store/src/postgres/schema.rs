@@ -147,6 +147,16 @@ CREATE TABLE module_log_cursors (
         4,
         "ALTER TABLE keys ADD COLUMN revision BIGINT NOT NULL DEFAULT 0;",
     ),
+    (
+        5,
+        "CREATE TABLE auth_proofs (
+            request_digest TEXT PRIMARY KEY,
+            proof_id TEXT NOT NULL UNIQUE,
+            uses_left BIGINT NOT NULL,
+            expires_at BIGINT NOT NULL
+        );
+        CREATE INDEX auth_proofs_by_expiry ON auth_proofs(expires_at);",
+    ),
 ];
 
 /// The newest schema version this binary knows.

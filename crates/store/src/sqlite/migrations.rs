@@ -169,6 +169,16 @@ const MIGRATIONS: &[(i64, &str)] = &[
         15,
         "ALTER TABLE keys ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;",
     ),
+    (
+        16,
+        "CREATE TABLE auth_proofs (
+            request_digest TEXT PRIMARY KEY,
+            proof_id TEXT NOT NULL UNIQUE,
+            uses_left INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
+        );
+        CREATE INDEX auth_proofs_by_expiry ON auth_proofs(expires_at);",
+    ),
 ];
 
 /// The newest schema version this binary knows.

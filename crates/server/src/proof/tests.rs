@@ -1,0 +1,145 @@
+//! Proof checks that need no server: the claims a presenter must match,
+//! and the store record a proof must be honoured against.
+
+use std::sync::Arc;
+
+use strongroom_store::{ProofMint, SqliteStore, Store};
+
+use super::*;
+use crate::identity::Identity;
+
+fn service(arn: &str, name: &str) -> Caller {
+    Caller {
+        account_id: "111122223333".into(),
+        access_key_id: "AKIASERVICE".into(),
+        identity: Arc::new(Identity {
+            kind: IdentityKind::Service,
+            arn: arn.into(),
+            session_arn: arn.into(),
+            tags: Vec::new(),
+            policy: None,
+            service_name: Some(name.into()),
+        }),
+        via_service: None,
+    }
+}
+
+const SVC_A: &str = "arn:aws:iam::111122223333:user/objectstore";
+
+fn claims(digest: &str) -> ProofClaims {
+    ProofClaims {
+        v: CLAIMS_VERSION,
+        id: "00112233445566778899aabbccddeeff".into(),
+        issued_to: SVC_A.into(),
+        principal: "arn:aws:iam::555566667777:root".into(),
+        account: "555566667777".into(),
+        access_key_id: "AKIACUSTOMER".into(),
+        service: "objectstore.example.com".into(),
+        iat: 1_000,
+        exp: 1_300,
+        uses: 1,
+        digest: digest.into(),
+    }
+}
+
+async fn store_with_mint(digest: &str, uses: u32) -> Arc<dyn Store> {
+    let s = SqliteStore::open_in_memory().unwrap();
+    assert!(
+        s.record_proof_mint(&ProofMint {
+            request_digest: digest.into(),
+            proof_id: claims(digest).id,
+            uses,
+            expires_at: 1_300,
+        })
+        .await
+        .unwrap()
+    );
+    Arc::new(s)
+}
+
+fn refusal(r: Result<(), KmsError>) -> String {
+    match r {
+        Err(KmsError::AccessDenied(m)) => m,
+        other => panic!("expected AccessDenied, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn proof_whose_digest_differs_from_its_minting_record_is_refused_and_uses_nothing() {
+    let store = store_with_mint("d-minted", 1).await;
+    let m = refusal(consume(store.as_ref(), &claims("d-other"), 1_100).await);
+    assert!(m.contains("no record of its minting"), "{m}");
+    // The genuine proof still has its one use, then none.
+    consume(store.as_ref(), &claims("d-minted"), 1_100)
+        .await
+        .unwrap();
+    let m = refusal(consume(store.as_ref(), &claims("d-minted"), 1_101).await);
+    assert!(m.contains("used as often as it allows"), "{m}");
+}
+
+#[tokio::test]
+async fn proof_never_recorded_in_the_store_is_refused() {
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+    let m = refusal(consume(store.as_ref(), &claims("d"), 1_100).await);
+    assert!(m.contains("no record of its minting"), "{m}");
+}
+
+#[test]
+fn proof_for_service_a_presented_by_service_b_is_refused() {
+    let c = claims("d");
+    check_claims(&c, &service(SVC_A, "objectstore.example.com"), 1_100).unwrap();
+    for presenter in [
+        service(
+            "arn:aws:iam::111122223333:user/backup",
+            "backup.example.com",
+        ),
+        // Same service name, another principal (renamed or re-created).
+        service(
+            "arn:aws:iam::111122223333:user/impostor",
+            "objectstore.example.com",
+        ),
+    ] {
+        let m = refusal(check_claims(&c, &presenter, 1_100));
+        assert!(m.contains("issued to another service"), "{m}");
+    }
+    // A service presenting while itself acting via a proof is refused too.
+    let mut chained = service(SVC_A, "objectstore.example.com");
+    chained.via_service = Some("objectstore.example.com".into());
+    refusal(check_claims(&c, &chained, 1_100));
+}
+
+#[test]
+fn expired_or_old_format_proof_is_refused() {
+    let presenter = service(SVC_A, "objectstore.example.com");
+    let m = refusal(check_claims(&claims("d"), &presenter, 1_300));
+    assert!(m.contains("expired"), "{m}");
+    let mut v1 = claims("d");
+    v1.v = 1;
+    let m = refusal(check_claims(&v1, &presenter, 1_100));
+    assert!(m.contains("format"), "{m}");
+}
+
+#[test]
+fn request_digest_names_key_and_signature_and_signing_service_binds_to_service_name() {
+    let a = request_digest("AKIA1", &[1; 32]);
+    assert_ne!(a, request_digest("AKIA2", &[1; 32]));
+    assert_ne!(a, request_digest("AKIA1", &[2; 32]));
+    assert_eq!(a, request_digest("AKIA1", &[1; 32]));
+    assert!(signing_service_matches(
+        "objectstore.example.com",
+        "objectstore"
+    ));
+    assert!(signing_service_matches("objectstore", "objectstore"));
+    assert!(!signing_service_matches(
+        "backup.example.com",
+        "objectstore"
+    ));
+    assert!(!signing_service_matches(
+        "objectstore.example.com",
+        "objectstore.example"
+    ));
+    assert!(!signing_service_matches(
+        "objectstore.example.com",
+        "object"
+    ));
+}
