@@ -279,18 +279,18 @@ pub fn cross_account_denied(rq: &RequestCtx<'_>, key_arn: &str) -> KmsError {
 /// (the caller must still be allowed kms:PutKeyPolicy under it).
 pub fn lockout_check(
     caller: &Caller,
+    conditions: &ConditionValues,
     key_arn: &str,
     policy: &PolicyDocument,
 ) -> Result<(), KmsError> {
     let principal = principal_arn(caller);
-    let conditions = ConditionValues::new();
     let ctx = RequestContext {
         principal_arn: &principal,
         account_id: &caller.account_id,
         service: None,
         action: "kms:PutKeyPolicy",
         resource: key_arn,
-        conditions: &conditions,
+        conditions,
     };
     match evaluate_policy(policy, &ctx) {
         PolicyDecision::Allow => Ok(()),

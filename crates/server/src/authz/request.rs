@@ -200,7 +200,9 @@ impl<'a> RequestCtx<'a> {
             audit: AuditFacts::default(),
             decisions: Decisions::default(),
         };
-        half.note_context(ctx)?;
+        if self.operation.context {
+            half.note_context(ctx)?;
+        }
         Ok(half)
     }
 

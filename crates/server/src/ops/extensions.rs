@@ -171,12 +171,14 @@ impl Processor {
             versions.push((r, ekt));
         }
         let out = self
-            .hsm
-            .call(Request::SuspendKey {
-                key_id: key.id,
-                versions: versions.clone(),
-                owner_public_key: owner.0.clone(),
-            })
+            .call_for_key(
+                &key,
+                Request::SuspendKey {
+                    key_id: key.id,
+                    versions: versions.clone(),
+                    owner_public_key: owner.0.clone(),
+                },
+            )
             .await?;
         let Response::Suspended { blob, fingerprint } = out else {
             return Err(KmsError::Internal("unexpected module answer".into()));
@@ -195,9 +197,8 @@ impl Processor {
         self.save_key(next).await?;
         self.forget_key_ekts(key.id);
         for (module, answer) in self
-            .hsm
-            .call_all(Request::ForgetKey { key_id: key.id })
-            .await
+            .call_all_for_key(&key, Request::ForgetKey { key_id: key.id })
+            .await?
         {
             if let Err(e) = answer {
                 tracing::warn!(%module, error = %e, "a module did not drop a suspended key");
@@ -250,15 +251,17 @@ impl Processor {
             versions.push((r, ekt));
         }
         let out = self
-            .hsm
-            .call(Request::UpdateSuspensionOwner {
-                key_id: key.id,
-                versions: versions.clone(),
-                current_owner: current.0.clone(),
-                new_owner: new.0.clone(),
-                valid_to,
-                signature: signature.0.clone(),
-            })
+            .call_for_key(
+                &key,
+                Request::UpdateSuspensionOwner {
+                    key_id: key.id,
+                    versions: versions.clone(),
+                    current_owner: current.0.clone(),
+                    new_owner: new.0.clone(),
+                    valid_to,
+                    signature: signature.0.clone(),
+                },
+            )
             .await?;
         let Response::Reinstated(rebound) = out else {
             return Err(KmsError::Internal("unexpected module answer".into()));
@@ -308,13 +311,15 @@ impl Processor {
             )));
         };
         let out = self
-            .hsm
-            .call(Request::ReinstateKey {
-                key_id: key.id,
-                import_token: token.0.clone(),
-                encrypted_bundle: material.0.clone(),
-                expected_fingerprint: expected,
-            })
+            .call_for_key(
+                &key,
+                Request::ReinstateKey {
+                    key_id: key.id,
+                    import_token: token.0.clone(),
+                    encrypted_bundle: material.0.clone(),
+                    expected_fingerprint: expected,
+                },
+            )
             .await?;
         let Response::Reinstated(versions) = out else {
             return Err(KmsError::Internal("unexpected module answer".into()));
@@ -430,9 +435,8 @@ impl Processor {
         let mut statements = Vec::new();
         let mut unconfirmed = Vec::new();
         for (module, answer) in self
-            .hsm
-            .call_all(Request::ShredKey { key_id: key.id })
-            .await
+            .call_all_for_key(&key, Request::ShredKey { key_id: key.id })
+            .await?
         {
             match answer {
                 Ok(Response::Shredded(s)) => statements.push(SignedStatement {
@@ -480,9 +484,8 @@ impl Processor {
             .await?;
         // Cached copies in the modules go now; the EKTs stay.
         for (module, answer) in self
-            .hsm
-            .call_all(Request::ForgetKey { key_id: key.id })
-            .await
+            .call_all_for_key(&key, Request::ForgetKey { key_id: key.id })
+            .await?
         {
             if let Err(e) = answer {
                 tracing::warn!(%module, error = %e, "a module did not drop a revoked key");

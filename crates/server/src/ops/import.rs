@@ -120,13 +120,15 @@ impl Processor {
         }
         let valid_to = now_epoch() + PARAMETERS_LIFETIME_SECS;
         let out = self
-            .hsm
-            .call(Request::PrepareImport {
-                key_id: key.id,
-                wrapping_spec: spec,
-                algorithm: algorithm.into(),
-                valid_to: valid_to as u64,
-            })
+            .call_for_key(
+                &key,
+                Request::PrepareImport {
+                    key_id: key.id,
+                    wrapping_spec: spec,
+                    algorithm: algorithm.into(),
+                    valid_to: valid_to as u64,
+                },
+            )
             .await?;
         let Response::ImportParameters {
             public_key,
@@ -198,12 +200,14 @@ impl Processor {
             version: 1,
         };
         let out = self
-            .hsm
-            .call(Request::ImportKeyMaterial {
-                key: version,
-                import_token: token.0.clone(),
-                encrypted_material: material.0.clone(),
-            })
+            .call_for_key(
+                &key,
+                Request::ImportKeyMaterial {
+                    key: version,
+                    import_token: token.0.clone(),
+                    encrypted_material: material.0.clone(),
+                },
+            )
             .await?;
         let Response::Imported { ekt, fingerprint } = out else {
             return Err(KmsError::Internal("unexpected module answer".into()));

@@ -51,13 +51,14 @@ fn policy_name(name: &Option<String>) -> Result<(), KmsError> {
 /// caller could still change it afterwards; returns the text to store.
 pub(crate) fn validated(
     caller: &Caller,
+    conditions: &strongroom_policy::ConditionValues,
     key_arn: &str,
     text: &str,
     bypass_lockout_check: bool,
 ) -> Result<String, KmsError> {
     let doc = PolicyDocument::parse(text).map_err(|e| KmsError::MalformedPolicyDocument(e.0))?;
     if !bypass_lockout_check {
-        crate::authz::lockout_check(caller, key_arn, &doc)?;
+        crate::authz::lockout_check(caller, conditions, key_arn, &doc)?;
     }
     Ok(text.to_string())
 }
@@ -74,8 +75,18 @@ impl Processor {
             KmsError::Validation("1 validation error detected: Value null at 'policy' failed to satisfy constraint: Member must not be null".into())
         })?;
         let bypass = req.bypass_policy_lockout_safety_check == Some(true);
+        // The check sees the caller as this request does (account,
+        // principal, transport, time), so a condition on those is judged
+        // as it will be at the next PutKeyPolicy.
+        let conditions = rq.conditions();
         self.modify_key(rq, &req.key_id, |p, k| {
-            k.policy = Some(validated(caller, &p.key_arn(k), &text, bypass)?);
+            k.policy = Some(validated(
+                caller,
+                &conditions,
+                &p.key_arn(k),
+                &text,
+                bypass,
+            )?);
             Ok(())
         })
         .await?;

@@ -228,6 +228,7 @@ impl Processor {
             None => None,
             Some(text) => Some(crate::ops::key_policy::validated(
                 caller,
+                &rq.conditions(),
                 &crate::arn::key_arn(&self.region, &caller.account_id, new_id),
                 text,
                 req.bypass_policy_lockout_safety_check == Some(true),

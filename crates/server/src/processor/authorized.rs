@@ -9,6 +9,8 @@ use std::sync::Arc;
 use strongroom_store::KeyRecord;
 use uuid::Uuid;
 
+use strongroom_hsm_proto::{HsmError, Request, Response};
+
 use super::{Processor, required};
 use crate::arn::{self, KeyIdentifier};
 use crate::authz::{self, RequestCtx};
@@ -191,5 +193,49 @@ impl Processor {
         self.authorized(&mut half, Arc::new(key.clone())).await?;
         rq.absorb(half);
         Ok(())
+    }
+
+    /// Sends a module request that names `key` by id without carrying its
+    /// EKT (suspend, reinstate, import, owner change): only for a key the
+    /// request was authorized on, and only for that key.
+    pub(crate) async fn call_for_key(
+        &self,
+        key: &AuthorizedKey,
+        request: Request,
+    ) -> Result<Response, KmsError> {
+        names_only(key, &request)?;
+        Ok(self.hsm.call(request).await?)
+    }
+
+    /// As [`Processor::call_for_key`], on every module (dropping or
+    /// shredding cached copies).
+    pub(crate) async fn call_all_for_key(
+        &self,
+        key: &AuthorizedKey,
+        request: Request,
+    ) -> Result<Vec<(String, Result<Response, HsmError>)>, KmsError> {
+        names_only(key, &request)?;
+        Ok(self.hsm.call_all(request).await)
+    }
+}
+
+/// Fails unless `request` names exactly `key`.
+fn names_only(key: &AuthorizedKey, request: &Request) -> Result<(), KmsError> {
+    let named = match request {
+        Request::SuspendKey { key_id, .. }
+        | Request::ReinstateKey { key_id, .. }
+        | Request::PrepareImport { key_id, .. }
+        | Request::UpdateSuspensionOwner { key_id, .. }
+        | Request::ForgetKey { key_id }
+        | Request::ShredKey { key_id } => Some(*key_id),
+        Request::ImportKeyMaterial { key: r, .. } => Some(r.key_id),
+        _ => None,
+    };
+    if named == Some(key.record.id) {
+        Ok(())
+    } else {
+        Err(KmsError::Internal(
+            "a module request named another key than the one authorized".into(),
+        ))
     }
 }
