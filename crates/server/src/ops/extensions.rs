@@ -482,10 +482,12 @@ impl Processor {
                 Ok(())
             })
             .await?;
-        // Cached copies in the modules go now; the EKTs stay.
+        // Cached copies in the modules go now; the EKTs stay. (modify_key
+        // authorized the request on this key and returns its new record.)
         for (module, answer) in self
-            .call_all_for_key(&key, Request::ForgetKey { key_id: key.id })
-            .await?
+            .hsm
+            .call_all(Request::ForgetKey { key_id: key.id })
+            .await
         {
             if let Err(e) = answer {
                 tracing::warn!(%module, error = %e, "a module did not drop a revoked key");
