@@ -31,42 +31,16 @@ pub use intake::MAX_BODY_BYTES;
 const JSON_11: &str = "application/x-amz-json-1.1";
 const TARGET_PREFIX: &str = "TrentService.";
 
-/// Operations that change nothing durable: they are audited once, after
-/// they ran, and answer only once that record is durable. Every other
-/// operation (including any added later and not listed here) is audited
-/// before it runs too.
-const READ_ONLY_OPERATIONS: &[&str] = &[
-    "CreateAuthenticationProof",
-    "Decrypt",
-    "DeriveKey",
-    "DeriveSharedSecret",
-    "DescribeKey",
-    "Encrypt",
-    "GenerateDataKey",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateDataKeyWithoutPlaintext",
-    "GenerateMac",
-    "GenerateRandom",
-    "GetKeyPolicy",
-    "GetKeyRotationStatus",
-    "GetPublicKey",
-    "ListAliases",
-    "ListGrants",
-    "ListKeyPolicies",
-    "ListKeyRotations",
-    "ListKeys",
-    "ListResourceTags",
-    "ListRetirableGrants",
-    "ReEncrypt",
-    "Sign",
-    "Verify",
-    "VerifyMac",
-];
-
-/// Whether `op` may change durable state (and so is audited before it runs).
+/// Whether `op` may change durable state (and so is audited before it
+/// runs): the operation table's `effect` column. Unknown operations count
+/// as changing state; CreateAuthenticationProof (served here, not by the
+/// table) only reads.
 pub fn changes_state(op: &str) -> bool {
-    !READ_ONLY_OPERATIONS.contains(&op)
+    if op == "CreateAuthenticationProof" {
+        return false;
+    }
+    crate::authz::operations::find(crate::ops::dispatch::OPERATIONS, op)
+        .is_none_or(|o| o.effect == crate::authz::operations::Effect::Writes)
 }
 
 /// What every request handler shares.

@@ -36,6 +36,17 @@ pub enum Resources {
     Grant,
 }
 
+/// Whether an operation can change state (keys, aliases, grants, policies,
+/// tags, material). One that can is recorded as an intent in the audit trail
+/// before it runs (docs/audit.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// Reads or computes only.
+    Reads,
+    /// May change state.
+    Writes,
+}
+
 /// One row of the operation table.
 #[derive(Debug, Clone, Copy)]
 pub struct Operation {
@@ -56,6 +67,8 @@ pub struct Operation {
     /// The actions of its halves, each authorized on its own
     /// (`Resources::KeyPair`); empty otherwise.
     pub halves: &'static [&'static str],
+    /// Whether it can change state.
+    pub effect: Effect,
 }
 
 impl Operation {

@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::auth::Caller;
-use crate::authz::operations::{self, Operation, Resources, Route};
+use crate::authz::operations::{self, Effect, Operation, Resources, Route};
 use crate::authz::{AuditFacts, RequestCtx, RequestMeta};
 use crate::error::KmsError;
 use crate::processor::Processor;
@@ -42,7 +42,8 @@ macro_rules! operation_table {
         served { $(
             $name:ident => $handler:ident ( $($arg:expr),* ) {
                 $res:ident, context: $ctx:literal,
-                grants: [$($grant:literal),*], halves: [$($half:literal),*]
+                grants: [$($grant:literal),*], halves: [$($half:literal),*],
+                effect: $effect:ident
             }
         )* }
         unsupported { $($unsupported:ident)* }
@@ -57,6 +58,7 @@ macro_rules! operation_table {
                 context: $ctx,
                 grant_operations: &[$($grant),*],
                 halves: &[$($half),*],
+                effect: Effect::$effect,
             },)*
             $(Operation {
                 name: stringify!($unsupported),
@@ -66,6 +68,7 @@ macro_rules! operation_table {
                 context: false,
                 grant_operations: &[],
                 halves: &[],
+                effect: Effect::Reads,
             },)*
         ];
 
@@ -88,74 +91,74 @@ macro_rules! operation_table {
 operation_table! {
     served {
         CreateKey => create_key() {
-            Keyless, context: false, grants: [], halves: ["kms:ExposeKeyMaterial"]
+            Keyless, context: false, grants: [], halves: ["kms:ExposeKeyMaterial"], effect: Writes
         }
-        DescribeKey => describe_key() { Key, context: false, grants: ["DescribeKey"], halves: [] }
-        ListKeys => list_keys() { Keyless, context: false, grants: [], halves: [] }
-        UpdateKeyDescription => update_key_description() { Key, context: false, grants: [], halves: [] }
-        EnableKey => set_enabled(true) { Key, context: false, grants: [], halves: [] }
-        DisableKey => set_enabled(false) { Key, context: false, grants: [], halves: [] }
-        ScheduleKeyDeletion => schedule_key_deletion() { Key, context: false, grants: [], halves: [] }
-        CancelKeyDeletion => cancel_key_deletion() { Key, context: false, grants: [], halves: [] }
-        CreateAlias => create_alias() { AliasAndKeys, context: false, grants: [], halves: [] }
-        UpdateAlias => update_alias() { AliasAndKeys, context: false, grants: [], halves: [] }
-        DeleteAlias => delete_alias() { AliasAndKeys, context: false, grants: [], halves: [] }
-        ListAliases => list_aliases() { Keyless, context: false, grants: [], halves: [] }
-        Encrypt => encrypt() { Key, context: true, grants: ["Encrypt"], halves: [] }
-        Decrypt => decrypt() { Key, context: true, grants: ["Decrypt"], halves: [] }
+        DescribeKey => describe_key() { Key, context: false, grants: ["DescribeKey"], halves: [], effect: Reads }
+        ListKeys => list_keys() { Keyless, context: false, grants: [], halves: [], effect: Reads }
+        UpdateKeyDescription => update_key_description() { Key, context: false, grants: [], halves: [], effect: Writes }
+        EnableKey => set_enabled(true) { Key, context: false, grants: [], halves: [], effect: Writes }
+        DisableKey => set_enabled(false) { Key, context: false, grants: [], halves: [], effect: Writes }
+        ScheduleKeyDeletion => schedule_key_deletion() { Key, context: false, grants: [], halves: [], effect: Writes }
+        CancelKeyDeletion => cancel_key_deletion() { Key, context: false, grants: [], halves: [], effect: Writes }
+        CreateAlias => create_alias() { AliasAndKeys, context: false, grants: [], halves: [], effect: Writes }
+        UpdateAlias => update_alias() { AliasAndKeys, context: false, grants: [], halves: [], effect: Writes }
+        DeleteAlias => delete_alias() { AliasAndKeys, context: false, grants: [], halves: [], effect: Writes }
+        ListAliases => list_aliases() { Keyless, context: false, grants: [], halves: [], effect: Reads }
+        Encrypt => encrypt() { Key, context: true, grants: ["Encrypt"], halves: [], effect: Reads }
+        Decrypt => decrypt() { Key, context: true, grants: ["Decrypt"], halves: [], effect: Reads }
         ReEncrypt => re_encrypt() {
             KeyPair, context: true, grants: ["ReEncryptFrom", "ReEncryptTo"],
-            halves: ["kms:ReEncryptFrom", "kms:ReEncryptTo"]
+            halves: ["kms:ReEncryptFrom", "kms:ReEncryptTo"], effect: Reads
         }
         GenerateDataKey => generate_data_key(true) {
-            Key, context: true, grants: ["GenerateDataKey"], halves: []
+            Key, context: true, grants: ["GenerateDataKey"], halves: [], effect: Reads
         }
         GenerateDataKeyWithoutPlaintext => generate_data_key(false) {
-            Key, context: true, grants: ["GenerateDataKeyWithoutPlaintext"], halves: []
+            Key, context: true, grants: ["GenerateDataKeyWithoutPlaintext"], halves: [], effect: Reads
         }
-        GenerateRandom => generate_random() { Keyless, context: false, grants: [], halves: [] }
-        EnableKeyRotation => enable_key_rotation() { Key, context: false, grants: [], halves: [] }
-        DisableKeyRotation => disable_key_rotation() { Key, context: false, grants: [], halves: [] }
-        GetKeyRotationStatus => get_key_rotation_status() { Key, context: false, grants: [], halves: [] }
-        RotateKeyOnDemand => rotate_key_on_demand() { Key, context: false, grants: [], halves: [] }
-        ListKeyRotations => list_key_rotations() { Key, context: false, grants: [], halves: [] }
+        GenerateRandom => generate_random() { Keyless, context: false, grants: [], halves: [], effect: Reads }
+        EnableKeyRotation => enable_key_rotation() { Key, context: false, grants: [], halves: [], effect: Writes }
+        DisableKeyRotation => disable_key_rotation() { Key, context: false, grants: [], halves: [], effect: Writes }
+        GetKeyRotationStatus => get_key_rotation_status() { Key, context: false, grants: [], halves: [], effect: Reads }
+        RotateKeyOnDemand => rotate_key_on_demand() { Key, context: false, grants: [], halves: [], effect: Writes }
+        ListKeyRotations => list_key_rotations() { Key, context: false, grants: [], halves: [], effect: Reads }
         GenerateDataKeyPair => generate_data_key_pair(true) {
-            Key, context: true, grants: ["GenerateDataKeyPair"], halves: []
+            Key, context: true, grants: ["GenerateDataKeyPair"], halves: [], effect: Reads
         }
         GenerateDataKeyPairWithoutPlaintext => generate_data_key_pair(false) {
-            Key, context: true, grants: ["GenerateDataKeyPairWithoutPlaintext"], halves: []
+            Key, context: true, grants: ["GenerateDataKeyPairWithoutPlaintext"], halves: [], effect: Reads
         }
-        GetParametersForImport => get_parameters_for_import() { Key, context: false, grants: [], halves: [] }
-        ImportKeyMaterial => import_key_material() { Key, context: false, grants: [], halves: [] }
-        DeleteImportedKeyMaterial => delete_imported_key_material() { Key, context: false, grants: [], halves: [] }
+        GetParametersForImport => get_parameters_for_import() { Key, context: false, grants: [], halves: [], effect: Writes }
+        ImportKeyMaterial => import_key_material() { Key, context: false, grants: [], halves: [], effect: Writes }
+        DeleteImportedKeyMaterial => delete_imported_key_material() { Key, context: false, grants: [], halves: [], effect: Writes }
         DeriveSharedSecret => derive_shared_secret() {
-            Key, context: false, grants: ["DeriveSharedSecret"], halves: []
+            Key, context: false, grants: ["DeriveSharedSecret"], halves: [], effect: Reads
         }
         // Extensions (docs/extensions.md).
-        ShredKey => shred_key() { Key, context: false, grants: [], halves: [] }
-        RevokeKey => revoke_key() { Key, context: false, grants: [], halves: [] }
-        SuspendKey => suspend_key() { Key, context: false, grants: [], halves: [] }
-        UpdateSuspensionOwner => update_suspension_owner() { Key, context: false, grants: [], halves: [] }
+        ShredKey => shred_key() { Key, context: false, grants: [], halves: [], effect: Writes }
+        RevokeKey => revoke_key() { Key, context: false, grants: [], halves: [], effect: Writes }
+        SuspendKey => suspend_key() { Key, context: false, grants: [], halves: [], effect: Writes }
+        UpdateSuspensionOwner => update_suspension_owner() { Key, context: false, grants: [], halves: [], effect: Writes }
         DeriveKey => derive_key() {
-            Key, context: true, grants: [], halves: ["kms:RevealDerivedKey"]
+            Key, context: true, grants: [], halves: ["kms:RevealDerivedKey"], effect: Reads
         }
-        ReinstateKey => reinstate_key() { Key, context: false, grants: [], halves: [] }
-        Sign => sign() { Key, context: false, grants: ["Sign"], halves: [] }
-        Verify => verify() { Key, context: false, grants: ["Verify"], halves: [] }
-        GetPublicKey => get_public_key() { Key, context: false, grants: ["GetPublicKey"], halves: [] }
-        GenerateMac => generate_mac() { Key, context: false, grants: ["GenerateMac"], halves: [] }
-        VerifyMac => verify_mac() { Key, context: false, grants: ["VerifyMac"], halves: [] }
-        PutKeyPolicy => put_key_policy() { Key, context: false, grants: [], halves: [] }
-        GetKeyPolicy => get_key_policy() { Key, context: false, grants: [], halves: [] }
-        ListKeyPolicies => list_key_policies() { Key, context: false, grants: [], halves: [] }
-        CreateGrant => create_grant() { Key, context: false, grants: ["CreateGrant"], halves: [] }
-        ListGrants => list_grants() { Key, context: false, grants: [], halves: [] }
-        ListRetirableGrants => list_retirable_grants() { Keyless, context: false, grants: [], halves: [] }
-        RetireGrant => retire_grant() { Grant, context: false, grants: ["RetireGrant"], halves: [] }
-        RevokeGrant => revoke_grant() { Key, context: false, grants: [], halves: [] }
-        TagResource => tag_resource() { Key, context: false, grants: [], halves: [] }
-        UntagResource => untag_resource() { Key, context: false, grants: [], halves: [] }
-        ListResourceTags => list_resource_tags() { Key, context: false, grants: [], halves: [] }
+        ReinstateKey => reinstate_key() { Key, context: false, grants: [], halves: [], effect: Writes }
+        Sign => sign() { Key, context: false, grants: ["Sign"], halves: [], effect: Reads }
+        Verify => verify() { Key, context: false, grants: ["Verify"], halves: [], effect: Reads }
+        GetPublicKey => get_public_key() { Key, context: false, grants: ["GetPublicKey"], halves: [], effect: Reads }
+        GenerateMac => generate_mac() { Key, context: false, grants: ["GenerateMac"], halves: [], effect: Reads }
+        VerifyMac => verify_mac() { Key, context: false, grants: ["VerifyMac"], halves: [], effect: Reads }
+        PutKeyPolicy => put_key_policy() { Key, context: false, grants: [], halves: [], effect: Writes }
+        GetKeyPolicy => get_key_policy() { Key, context: false, grants: [], halves: [], effect: Reads }
+        ListKeyPolicies => list_key_policies() { Key, context: false, grants: [], halves: [], effect: Reads }
+        CreateGrant => create_grant() { Key, context: false, grants: ["CreateGrant"], halves: [], effect: Writes }
+        ListGrants => list_grants() { Key, context: false, grants: [], halves: [], effect: Reads }
+        ListRetirableGrants => list_retirable_grants() { Keyless, context: false, grants: [], halves: [], effect: Reads }
+        RetireGrant => retire_grant() { Grant, context: false, grants: ["RetireGrant"], halves: [], effect: Writes }
+        RevokeGrant => revoke_grant() { Key, context: false, grants: [], halves: [], effect: Writes }
+        TagResource => tag_resource() { Key, context: false, grants: [], halves: [], effect: Writes }
+        UntagResource => untag_resource() { Key, context: false, grants: [], halves: [], effect: Writes }
+        ListResourceTags => list_resource_tags() { Key, context: false, grants: [], halves: [], effect: Reads }
     }
     unsupported {
         ConnectCustomKeyStore
