@@ -39,7 +39,7 @@ pub fn changes_state(op: &str) -> bool {
     if op == "CreateAuthenticationProof" {
         return false;
     }
-    crate::authz::operations::find(crate::ops::dispatch::OPERATIONS, op)
+    crate::authz::operations::find(crate::ops::OPERATIONS, op)
         .is_none_or(|o| o.effect == crate::authz::operations::Effect::Writes)
 }
 

@@ -64,8 +64,10 @@ pub struct Operation {
     /// The `GrantOperation` names that let a grantee do it (empty: grants
     /// never allow it).
     pub grant_operations: &'static [&'static str],
-    /// The actions of its halves, each authorized on its own
-    /// (`Resources::KeyPair`); empty otherwise.
+    /// Actions decided on their own within the request: the two halves of
+    /// a `Resources::KeyPair` row (ReEncryptFrom, ReEncryptTo), or the
+    /// material-release action a row may also need (ExposeKeyMaterial at
+    /// CreateKey, RevealDerivedKey at DeriveKey).
     pub halves: &'static [&'static str],
     /// Whether it can change state.
     pub effect: Effect,
