@@ -244,6 +244,26 @@ impl Processor {
         Ok(Some(e))
     }
 
+    /// Every version of an authorized key with its EKT, oldest first.
+    pub(crate) async fn all_version_ekts(
+        &self,
+        key: &AuthorizedKey,
+    ) -> Result<Vec<(KeyRef, Ekt)>, KmsError> {
+        let mut versions = Vec::with_capacity(key.current_version as usize);
+        for version in 1..=key.current_version {
+            let r = KeyRef {
+                key_id: key.id,
+                version,
+            };
+            let ekt = self
+                .ekt(key, r)
+                .await?
+                .ok_or_else(|| KmsError::Internal(format!("version {version} is missing")))?;
+            versions.push((r, ekt));
+        }
+        Ok(versions)
+    }
+
     /// Runs a module call with a version's EKT. If no module holds the
     /// domain-key generation that EKT names (it was re-wrapped in the store
     /// and the old generation retired while we cached it), the cached copy

@@ -158,18 +158,7 @@ impl Processor {
                 key.state.as_str()
             )));
         }
-        let mut versions = Vec::new();
-        for v in 1..=key.current_version {
-            let r = strongroom_hsm_proto::KeyRef {
-                key_id: key.id,
-                version: v,
-            };
-            let ekt = self
-                .ekt(&key, r)
-                .await?
-                .ok_or_else(|| KmsError::Internal(format!("version {v} is missing")))?;
-            versions.push((r, ekt));
-        }
+        let versions = self.all_version_ekts(&key).await?;
         let out = self
             .call_for_key(
                 &key,
@@ -238,18 +227,7 @@ impl Processor {
                 key.state.as_str()
             )));
         }
-        let mut versions = Vec::new();
-        for v in 1..=key.current_version {
-            let r = strongroom_hsm_proto::KeyRef {
-                key_id: key.id,
-                version: v,
-            };
-            let ekt = self
-                .ekt(&key, r)
-                .await?
-                .ok_or_else(|| KmsError::Internal(format!("version {v} is missing")))?;
-            versions.push((r, ekt));
-        }
+        let versions = self.all_version_ekts(&key).await?;
         let out = self
             .call_for_key(
                 &key,
