@@ -18,6 +18,7 @@ pub mod ops;
 pub mod processor;
 pub mod proof;
 pub mod protocol;
+mod read_deadline;
 mod server;
 pub mod sigv4;
 pub mod tls;

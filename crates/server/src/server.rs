@@ -64,6 +64,10 @@ pub mod defaults {
     pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
     /// Connections served at once.
     pub const MAX_CONNECTIONS: usize = 512;
+    /// Longest a connection may send nothing once it has sent its first
+    /// bytes (between keep-alive requests, or an HTTP/2 connection with
+    /// nothing to say); before its first bytes the header timeout applies.
+    pub const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
     /// Interval between summaries of unauthenticated requests.
     pub const UNAUTHENTICATED_SUMMARY_INTERVAL: Duration = Duration::from_secs(60);
 }
@@ -263,6 +267,13 @@ async fn accept_loop(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        // A silent peer must not hold its slot: hyper's header timeout
+        // starts only after the protocol is sniffed.
+        let stream = crate::read_deadline::ReadDeadline::new(
+            stream,
+            conn.handshake_timeout,
+            defaults::IDLE_TIMEOUT.max(conn.handshake_timeout),
+        );
         let info = crate::http::ConnInfo {
             peer,
             tls: acceptor.is_some(),

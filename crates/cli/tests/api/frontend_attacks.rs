@@ -342,3 +342,42 @@ async fn body_trickled_under_a_known_access_key_times_out_and_is_closed() {
     c.list_keys().send().await.unwrap();
     dev.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_and_preface_only_connections_cannot_hold_every_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_in(dir.path(), |o| {
+        o.max_connections = 4;
+        o.header_read_timeout = Duration::from_secs(1);
+    })
+    .await;
+    let addr = dev.server.local_addr();
+    // Two sockets that never send a byte, two that send only the HTTP/2
+    // preface and an empty SETTINGS frame: all four slots taken.
+    let mut held = Vec::new();
+    for i in 0..4 {
+        let mut s = TcpStream::connect(addr).await.unwrap();
+        if i % 2 == 1 {
+            s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+                .await
+                .unwrap();
+            s.write_all(&[0, 0, 0, 4, 0, 0, 0, 0, 0]).await.unwrap();
+        }
+        held.push(s);
+    }
+    // Each is closed by the server within the deadlines (the header
+    // timeout before any byte; the idle timeout once bytes came, which is
+    // longer, so the preface-only ones are checked against 90 s).
+    for (i, s) in held.iter_mut().enumerate() {
+        let mut buf = Vec::new();
+        let r = tokio::time::timeout(Duration::from_secs(90), s.read_to_end(&mut buf)).await;
+        assert!(
+            matches!(r, Ok(Ok(_)) | Ok(Err(_))),
+            "connection {i} still held after 90 s"
+        );
+    }
+    // The held sockets are still open on our side, yet clients are served.
+    let c = client_for(&dev, &dev.access_key_id, &dev.secret_access_key);
+    c.list_keys().send().await.unwrap();
+    dev.shutdown().await;
+}
