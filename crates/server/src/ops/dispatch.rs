@@ -139,8 +139,9 @@ operation_table! {
         RevokeKey => revoke_key() { Key, context: false, grants: [], halves: [], effect: Writes }
         SuspendKey => suspend_key() { Key, context: false, grants: [], halves: [], effect: Writes }
         UpdateSuspensionOwner => update_suspension_owner() { Key, context: false, grants: [], halves: [], effect: Writes }
+        // Writes: with ReturnDerivedKey it marks the key exposed for ever.
         DeriveKey => derive_key() {
-            Key, context: true, grants: [], halves: ["kms:RevealDerivedKey"], effect: Reads
+            Key, context: true, grants: [], halves: ["kms:RevealDerivedKey"], effect: Writes
         }
         ReinstateKey => reinstate_key() { Key, context: false, grants: [], halves: [], effect: Writes }
         Sign => sign() { Key, context: false, grants: ["Sign"], halves: [], effect: Reads }
