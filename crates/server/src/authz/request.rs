@@ -170,6 +170,14 @@ impl<'a> RequestCtx<'a> {
             )));
         }
         let Some(ctx) = ctx else { return Ok(()) };
+        // Condition keys ignore case, context keys do not: two keys that
+        // differ only in case would let one hide the other from a policy.
+        let mut lowered = std::collections::HashSet::with_capacity(ctx.len());
+        if !ctx.keys().all(|k| lowered.insert(k.to_ascii_lowercase())) {
+            return Err(KmsError::Validation(
+                "Encryption context keys must differ by more than letter case.".into(),
+            ));
+        }
         self.context = Some(Arc::new(ctx.clone()));
         self.audit
             .context

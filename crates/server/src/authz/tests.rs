@@ -359,3 +359,15 @@ fn retire_needs_the_retiring_or_grantee_principal_or_issuer() {
     authorize_retire(&mut rq, &mine).unwrap();
     assert!(rq.decisions().cover(Resources::Grant));
 }
+
+#[test]
+fn context_keys_differing_only_in_case_cannot_hide_one_another() {
+    // {"Tenant":"b","tenant":"a"} would show a policy only one of them.
+    let root = Caller::root(OWNER, "AK");
+    let mut rq = RequestCtx::new(&root, RequestMeta::default(), row("Encrypt"));
+    let r = rq.note_context(&context(&[("Tenant", "b"), ("tenant", "a")]));
+    assert!(matches!(r, Err(KmsError::Validation(_))), "{r:?}");
+    assert!(rq.context().is_none(), "nothing was recorded");
+    rq.note_context(&context(&[("Tenant", "b"), ("other", "a")]))
+        .unwrap();
+}
