@@ -191,6 +191,11 @@ impl ConnectionSlots {
 /// Answers in flight per connection.
 const IN_FLIGHT: usize = 1024;
 
+/// Connections at once from peers no domain lists (operator tools,
+/// strangers): their own small pool, so they can never take the slots
+/// frontends need.
+pub const STRANGER_CONNECTIONS: usize = 16;
+
 /// The TLS configuration for the module's current identity, and a counter
 /// that moves when the identity changes (open connections then close).
 #[derive(Clone)]
@@ -212,6 +217,8 @@ pub struct Shared {
     pub listed: ListedHosts,
     /// Limits.
     pub limits: Arc<NetLimits>,
+    /// Slots for peers no domain lists ([`STRANGER_CONNECTIONS`]).
+    pub stranger_slots: ConnectionSlots,
 }
 
 /// Serves one accepted connection until it closes; `_slot` is its place
@@ -225,6 +232,7 @@ where
         module,
         listed,
         limits,
+        stranger_slots,
     } = shared;
     let config = tls.config.read().expect("tls lock").clone();
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
@@ -241,16 +249,40 @@ where
         Caller::Host(k) => k.clone(),
         Caller::InProcess => return,
     };
+    // A peer no domain lists takes a slot of its own small pool too, and
+    // gets short deadlines: it cannot sit on the slots frontends need.
+    let stranger = !listed.lists(&peer_key);
+    let _stranger_slot = if stranger {
+        let Some(slot) = stranger_slots.admit() else {
+            tracing::debug!("too many connections from unlisted peers");
+            return;
+        };
+        Some(slot)
+    } else {
+        None
+    };
+    let idle_timeout = if stranger {
+        limits.idle_timeout.min(limits.handshake_timeout)
+    } else {
+        limits.idle_timeout
+    };
+    let write_timeout = limits.frame_timeout;
     let (mut rd, wr) = tokio::io::split(stream);
     let (out_tx, mut out_rx) = mpsc::channel::<Zeroizing<Vec<u8>>>(IN_FLIGHT);
     let writer = tokio::spawn(async move {
         let mut w = BufWriter::new(wr);
+        // A peer that stops reading its answers is cut off, not waited for.
         while let Some(frame) = out_rx.recv().await {
-            if write_frame(&mut w, &frame).await.is_err() {
-                return;
-            }
-            // Flush only when nothing else is waiting: batches under load.
-            if out_rx.is_empty() && w.flush().await.is_err() {
+            let wrote = tokio::time::timeout(write_timeout, async {
+                write_frame(&mut w, &frame).await?;
+                // Flush only when nothing else is waiting: batches under load.
+                if out_rx.is_empty() {
+                    w.flush().await?;
+                }
+                Ok::<(), std::io::Error>(())
+            })
+            .await;
+            if !matches!(wrote, Ok(Ok(()))) {
                 return;
             }
         }
@@ -264,7 +296,7 @@ where
         let first = tokio::select! {
             b = rd.read_u8() => b,
             _ = changed.changed() => break,
-            _ = tokio::time::sleep(limits.idle_timeout) => {
+            _ = tokio::time::sleep(idle_timeout) => {
                 if out_tx.capacity() < IN_FLIGHT {
                     continue;
                 }
@@ -299,7 +331,9 @@ where
         };
         let id = frame.id;
         drop(frame);
-        let Ok(slot) = out_tx.clone().reserve_owned().await else {
+        let Ok(Ok(slot)) =
+            tokio::time::timeout(limits.frame_timeout, out_tx.clone().reserve_owned()).await
+        else {
             break;
         };
         if !is_listed && !open_to_unlisted(&request) {

@@ -480,6 +480,39 @@ mod network {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn strangers_get_a_small_pool_of_their_own_and_idle_out_quickly() {
+        let work = tempfile::tempdir().unwrap();
+        let hsm = Hsm::start_with(
+            &free_addr(),
+            work.path(),
+            &["--max-connections", "64", "--handshake-timeout-secs", "3"],
+        );
+        let held: Vec<HsmClient> = (0..strongroom_hsm::server::STRANGER_CONNECTIONS)
+            .map(|_| stranger(&hsm.addr))
+            .collect();
+        for c in &held {
+            assert!(matches!(
+                c.call(Request::Status).await,
+                Ok(Response::Status(_))
+            ));
+        }
+        // The global cap (64) is far off, yet one more stranger is cut off:
+        // strangers cannot take the slots frontends need.
+        let r = stranger(&hsm.addr).call(Request::Status).await;
+        assert!(matches!(r, Err(HsmError::Unavailable(_))), "{r:?}");
+        // Silent strangers are closed after the short deadline, freeing
+        // their pool without anyone dropping them.
+        wait_for("a stranger slot freed by the idle deadline", || {
+            let c = stranger(&hsm.addr);
+            tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(c.call(Request::Status))
+            })
+            .is_ok()
+        });
+        drop(held);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn connections_beyond_the_cap_are_refused_while_existing_ones_keep_working() {
         let work = tempfile::tempdir().unwrap();
         let hsm = Hsm::start_with(&free_addr(), work.path(), &["--max-connections", "3"]);

@@ -114,6 +114,7 @@ async fn run(args: Args, hardening: hardening::Hardening) -> Result<()> {
             frame_timeout: Duration::from_secs(args.frame_timeout_secs),
             idle_timeout: Duration::from_secs(args.idle_timeout_secs),
         }),
+        stranger_slots: server::ConnectionSlots::new(server::STRANGER_CONNECTIONS),
     };
     let slots = server::ConnectionSlots::new(args.max_connections as usize);
 
