@@ -82,6 +82,44 @@ fn check_governance(
     Ok(())
 }
 
+/// Refused commands logged one by one per minute; the rest are counted.
+pub(crate) const LOGGED_REFUSALS_PER_MINUTE: u32 = 20;
+/// Signer names kept in one refusal record.
+const MAX_LOGGED_SIGNERS: usize = 8;
+
+/// The per-minute allowance of individually logged refusals.
+#[derive(Debug, Default)]
+pub(crate) struct RefusalBudget {
+    minute: u64,
+    logged: u32,
+    suppressed: u64,
+}
+
+impl RefusalBudget {
+    /// Starts a new minute if `now` is in one; returns how many refusals
+    /// the minute that ended did not log, if any.
+    fn roll(&mut self, now: u64) -> Option<u64> {
+        let minute = now / 60;
+        if minute == self.minute {
+            return None;
+        }
+        self.minute = minute;
+        self.logged = 0;
+        Some(std::mem::take(&mut self.suppressed)).filter(|&n| n > 0)
+    }
+
+    /// Whether this refusal gets its own record.
+    fn admit(&mut self) -> bool {
+        if self.logged < LOGGED_REFUSALS_PER_MINUTE {
+            self.logged += 1;
+            true
+        } else {
+            self.suppressed += 1;
+            false
+        }
+    }
+}
+
 impl Module {
     /// Verifies and runs a signed command.
     pub(crate) fn execute(&mut self, cmd: SignedCommand) -> Result<Response, HsmError> {
@@ -101,10 +139,20 @@ impl Module {
                 "command",
                 json!({"command": kind, "signers": signers, "mode": self.mode.name()}),
             ),
-            Err(e) => self.record(
-                "command refused",
-                json!({"command": kind, "signers": signers, "error": e.to_string()}),
-            ),
+            Err(e) => {
+                // Anyone who reaches the port can send refused commands: the
+                // log takes a bounded number a minute, then one count.
+                if let Some(suppressed) = self.refusals.roll(now) {
+                    self.record("command refusals suppressed", json!({"count": suppressed}));
+                }
+                if self.refusals.admit() {
+                    let signers: Vec<&String> = signers.iter().take(MAX_LOGGED_SIGNERS).collect();
+                    self.record(
+                        "command refused",
+                        json!({"command": kind, "signers": signers, "error": e.to_string()}),
+                    );
+                }
+            }
         }
         outcome
     }

@@ -91,6 +91,8 @@ pub struct Module {
     pub(crate) vault: KeyVault,
     pub(crate) asymmetric: crate::asymmetric::AsymmetricCache,
     pub(crate) volatile: crate::volatile::VolatileKeys,
+    /// How many refused commands the log takes per minute.
+    pub(crate) refusals: crate::commands::RefusalBudget,
     pub(crate) nonces: NonceCache,
     pub(crate) log: Option<ModuleLog>,
     pub(crate) store: Option<SealedStore>,
@@ -148,6 +150,7 @@ impl Module {
             vault: KeyVault::new(config.vault_capacity),
             asymmetric: crate::asymmetric::AsymmetricCache::new(config.vault_capacity / 4),
             volatile: crate::volatile::VolatileKeys::default(),
+            refusals: crate::commands::RefusalBudget::default(),
             nonces: NonceCache::default(),
             log: None,
             store: None,

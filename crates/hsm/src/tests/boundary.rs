@@ -450,3 +450,36 @@ fn command_with_many_bogus_signatures_from_non_operators_is_refused_unverified()
     assert_eq!(refusal(send(&mut m, c)), Refusal::UnknownOperator);
     assert_eq!(snapshot(&m), before);
 }
+
+/// Anyone who reaches the port can send commands that are refused; the
+/// module log takes a bounded number of them a minute, not one per try.
+#[test]
+fn a_flood_of_refused_commands_leaves_a_bounded_module_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = module(&dir);
+    let ops = operators(1);
+    let elsewhere = Target::Module(Uuid::new_v4());
+    for _ in 0..500 {
+        let r = send(
+            &mut m,
+            command(elsewhere, Command::EnterServiceMode, &[&ops[0]]),
+        );
+        assert!(r.is_err(), "a command for another module ran");
+    }
+    let mut refused = 0;
+    for entry in std::fs::read_dir(dir.path().join("logs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "jsonl") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            refused += text.matches("\"command refused\"").count();
+        }
+    }
+    assert!(refused >= 1, "refusals are still logged");
+    // The 500 tries may straddle one minute boundary: two allowances.
+    assert!(
+        refused <= 2 * crate::commands::LOGGED_REFUSALS_PER_MINUTE as usize,
+        "{refused} refusal records for 500 tries"
+    );
+    // Still in use mode: nothing changed.
+    assert_eq!(m.mode.name(), "use");
+}
