@@ -12,7 +12,7 @@ use strongroom_hsm_proto::admin::{decode, encode};
 use strongroom_hsm_proto::{Caller, Ekt, HsmError, KeyRef, KeySpecCode, Response};
 use uuid::Uuid;
 
-use crate::ekt;
+use crate::{DomainKey, ekt};
 use crate::module::{Module, now_secs};
 
 #[derive(Serialize, Deserialize)]
@@ -43,6 +43,74 @@ fn wrapping(name: &str) -> Result<Wrapping, HsmError> {
     })
 }
 
+/// An import token that checked out, with its wrapping key opened.
+pub(crate) struct OpenedImportToken {
+    /// The RSA wrapping key pair.
+    pub(crate) pair: AsymmetricKey,
+    wrapping: Wrapping,
+    /// Domain and generation the wrapping key is sealed under.
+    pub(crate) domain: Uuid,
+    pub(crate) generation: u32,
+}
+
+/// Encodes and MACs an import token under `dk`'s import subkey.
+pub(crate) fn seal_token(
+    dk: &DomainKey,
+    key_id: Uuid,
+    algorithm: String,
+    valid_to: u64,
+    wrapping_key: Ekt,
+) -> Vec<u8> {
+    let body = encode(&ImportTokenBody {
+        key_id,
+        algorithm,
+        valid_to,
+        wrapping_key,
+    });
+    let mut token = body.clone();
+    token.extend_from_slice(&dk.import_mac().sign(&body));
+    token
+}
+
+/// Checks an import token for `key_id` at `now` (shape, MAC under the
+/// domain key `domain_key` finds for its wrapping key, binding, expiry)
+/// and opens its wrapping key.
+pub(crate) fn open_token<'a>(
+    token: &[u8],
+    key_id: Uuid,
+    now: u64,
+    domain_key: impl FnOnce(Uuid, u32) -> Result<&'a DomainKey, HsmError>,
+) -> Result<OpenedImportToken, HsmError> {
+    if token.len() < 32 {
+        return Err(HsmError::InvalidImportToken);
+    }
+    let (body_bytes, mac) = token.split_at(token.len() - 32);
+    let body: ImportTokenBody = decode(body_bytes).map_err(|_| HsmError::InvalidImportToken)?;
+    let (domain, generation) =
+        ekt::domain_of(&body.wrapping_key).map_err(|_| HsmError::InvalidImportToken)?;
+    let dk = domain_key(domain, generation)?;
+    if !dk.import_mac().verify(body_bytes, mac) || body.key_id != key_id {
+        return Err(HsmError::InvalidImportToken);
+    }
+    if body.valid_to < now {
+        return Err(HsmError::ExpiredImportToken);
+    }
+    let (bound, spec, pkcs8) =
+        ekt::open_material(dk, &body.wrapping_key).map_err(|_| HsmError::InvalidImportToken)?;
+    let asym = spec.asymmetric().ok_or(HsmError::InvalidImportToken)?;
+    if bound.key_id != key_id {
+        return Err(HsmError::InvalidImportToken);
+    }
+    let pair =
+        AsymmetricKey::from_pkcs8(asym, &pkcs8).map_err(|_| HsmError::InvalidImportToken)?;
+    Ok(OpenedImportToken {
+        pair,
+        wrapping: wrapping(&body.algorithm)?,
+        domain,
+        generation,
+    })
+}
+
 impl Module {
     /// PrepareImport.
     pub(crate) fn prepare_import(
@@ -66,14 +134,7 @@ impl Module {
             wrapping_spec,
             pair.expose_pkcs8(),
         )?;
-        let body = encode(&ImportTokenBody {
-            key_id,
-            algorithm,
-            valid_to,
-            wrapping_key,
-        });
-        let mut token = body.clone();
-        token.extend_from_slice(&dk.import_mac().sign(&body));
+        let token = seal_token(dk, key_id, algorithm, valid_to, wrapping_key);
         Ok(Response::ImportParameters {
             public_key: pair.public_key().to_vec(),
             import_token: token,
@@ -91,34 +152,15 @@ impl Module {
         encrypted: &[u8],
     ) -> Result<(zeroize::Zeroizing<Vec<u8>>, Uuid, u32), HsmError> {
         self.current_domain(caller)?;
-        if token.len() < 32 {
-            return Err(HsmError::InvalidImportToken);
-        }
-        let (body_bytes, mac) = token.split_at(token.len() - 32);
-        let body: ImportTokenBody = decode(body_bytes).map_err(|_| HsmError::InvalidImportToken)?;
-        let (domain, generation) =
-            ekt::domain_of(&body.wrapping_key).map_err(|_| HsmError::InvalidImportToken)?;
-        let dk = self.domain_key(caller, domain, generation)?;
-        if !dk.import_mac().verify(body_bytes, mac) || body.key_id != key_id {
-            return Err(HsmError::InvalidImportToken);
-        }
-        if body.valid_to < now_secs() {
-            return Err(HsmError::ExpiredImportToken);
-        }
-        let (bound, spec, pkcs8) =
-            ekt::open_material(dk, &body.wrapping_key).map_err(|_| HsmError::InvalidImportToken)?;
-        let asym = spec.asymmetric().ok_or(HsmError::InvalidImportToken)?;
-        if bound.key_id != key_id {
-            return Err(HsmError::InvalidImportToken);
-        }
-        let pair =
-            AsymmetricKey::from_pkcs8(asym, &pkcs8).map_err(|_| HsmError::InvalidImportToken)?;
-        let material = match wrapping(&body.algorithm)? {
-            Wrapping::Oaep(h) => pair.decrypt(h, encrypted),
-            Wrapping::RsaAes(h) => pair.unwrap_rsa_aes(h, encrypted),
+        let opened = open_token(token, key_id, now_secs(), |domain, generation| {
+            self.domain_key(caller, domain, generation)
+        })?;
+        let material = match opened.wrapping {
+            Wrapping::Oaep(h) => opened.pair.decrypt(h, encrypted),
+            Wrapping::RsaAes(h) => opened.pair.unwrap_rsa_aes(h, encrypted),
         }
         .map_err(|_| HsmError::UndecryptableMaterial)?;
-        Ok((material, domain, generation))
+        Ok((material, opened.domain, opened.generation))
     }
 
     /// ImportKeyMaterial: symmetric (256-bit) material only.

@@ -23,3 +23,7 @@ pub mod sigv4;
 pub mod tls;
 
 pub use server::{RunningServer, ServerConfig, start};
+
+/// Parses a request body as operation `op` would, for the fuzz targets.
+#[doc(hidden)]
+pub use ops::fuzz_parse::{OPERATIONS as FUZZ_OPERATIONS, parse_request as fuzz_parse_request};

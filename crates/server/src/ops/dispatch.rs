@@ -29,7 +29,7 @@ const KEYLESS: &[&str] = &[
     "ListRetirableGrants",
 ];
 
-fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, KmsError> {
+pub(crate) fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, KmsError> {
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         None => return Ok(T::default()),
         // serde would also accept a JSON array as a struct, positionally.

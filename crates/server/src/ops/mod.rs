@@ -6,6 +6,7 @@ pub(crate) mod crypto;
 mod data_key_pair;
 mod dispatch;
 mod extensions;
+pub(crate) mod fuzz_parse;
 mod grants;
 mod import;
 pub(crate) mod key_policy;
