@@ -6,6 +6,9 @@
 
 use std::path::Path;
 
+// Linked for the coverage hooks the fuzz build instruments every crate with.
+use libfuzzer_sys as _;
+
 use strongroom_crypto::{AsymmetricKey, AsymmetricSpec};
 use strongroom_fuzz::{DOMAIN, MODULE, NOW, OPERATOR_KEY, OPERATORS, PROOF_KEY, RULES};
 use strongroom_hsm::fuzzing::{ekt_seal, ekt_seal_material, import_token_seal, token_issue};
@@ -19,7 +22,9 @@ use strongroom_server::proof::{ProofClaims, seal_claims};
 use uuid::Uuid;
 
 fn write(target: &str, name: &str, bytes: &[u8]) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus").join(target);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("corpus")
+        .join(target);
     std::fs::create_dir_all(&dir).expect("corpus dir");
     std::fs::write(dir.join(name), bytes).expect("write seed");
 }
@@ -197,7 +202,11 @@ fn main() {
         wrapping,
     );
     write("import_token", "token", &with_mode(0, &token));
-    write("import_token", "body", &with_mode(1, &token[..token.len() - 32]));
+    write(
+        "import_token",
+        "body",
+        &with_mode(1, &token[..token.len() - 32]),
+    );
 
     let claims = ProofClaims {
         v: 1,

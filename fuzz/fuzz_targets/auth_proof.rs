@@ -27,9 +27,12 @@ fuzz_target!(|data: &[u8]| {
     } else {
         let mac = hmac_sha256(&PROOF_KEY, text.as_bytes());
         let proof = format!("{}.{}", B64.encode(text), B64.encode(mac));
-        let expect_ok =
-            proof.len() <= 4096 && serde_json::from_str::<ProofClaims>(text).is_ok();
-        assert_eq!(open_claims(&PROOF_KEY, &proof).is_ok(), expect_ok, "{proof}");
+        let expect_ok = proof.len() <= 4096 && serde_json::from_str::<ProofClaims>(text).is_ok();
+        assert_eq!(
+            open_claims(&PROOF_KEY, &proof).is_ok(),
+            expect_ok,
+            "{proof}"
+        );
         let mut wrong_mac = mac;
         wrong_mac[usize::from(mode) % 32] ^= 1;
         let forged = format!("{}.{}", B64.encode(text), B64.encode(wrong_mac));

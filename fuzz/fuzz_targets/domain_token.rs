@@ -24,9 +24,11 @@ fn check_verified(token: &DomainToken, body: &DomainTokenBody) {
     let again: DomainTokenBody = decode(&encode(body)).expect("re-encoded body decodes");
     assert_eq!(&again, body);
     if let Ok(generations) = token_unwrap(&MODULE, body, token) {
-        assert!(generations
-            .iter()
-            .all(|g| body.generations.iter().any(|x| x.number == *g)));
+        assert!(
+            generations
+                .iter()
+                .all(|g| body.generations.iter().any(|x| x.number == *g))
+        );
     }
 }
 
@@ -65,7 +67,10 @@ fuzz_target!(|data: &[u8]| {
                 token_check_fingerprint(&DOMAIN, &token).expect("fingerprint checks");
                 check_verified(&token, &body);
             }
-            _ => assert!(verified.is_err(), "verified a token the trusted issuer did not sign"),
+            _ => assert!(
+                verified.is_err(),
+                "verified a token the trusted issuer did not sign"
+            ),
         }
     }
 });

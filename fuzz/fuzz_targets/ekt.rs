@@ -55,5 +55,8 @@ fuzz_target!(|data: &[u8]| {
     let i = data.iter().map(|&b| b as usize).sum::<usize>() % flipped.0.len();
     flipped.0[i] ^= 1 << (data.len() % 8);
     assert!(ekt_open_material(&DOMAIN, &flipped).is_err(), "flip at {i}");
-    assert!(ekt_open(&DOMAIN, &sealed).is_err(), "v1 reader took a v2 EKT");
+    assert!(
+        ekt_open(&DOMAIN, &sealed).is_err(),
+        "v1 reader took a v2 EKT"
+    );
 });

@@ -31,6 +31,10 @@ fuzz_target!(|data: &[u8]| {
         let mut padded = b" \n".to_vec();
         padded.extend_from_slice(body);
         padded.extend_from_slice(b"\t ");
-        assert_eq!(fuzz_parse_request(op, &padded).is_ok(), result.is_ok(), "{op}");
+        assert_eq!(
+            fuzz_parse_request(op, &padded).is_ok(),
+            result.is_ok(),
+            "{op}"
+        );
     }
 });

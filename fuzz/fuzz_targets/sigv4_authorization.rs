@@ -15,10 +15,11 @@ fuzz_target!(|data: &[u8]| {
     };
     if let Ok(auth) = parse_authorization(text) {
         assert!(!auth.signed_headers.is_empty());
-        assert!(auth
-            .signed_headers
-            .iter()
-            .all(|h| !h.is_empty() && !h.bytes().any(|b| b.is_ascii_uppercase())));
+        assert!(
+            auth.signed_headers
+                .iter()
+                .all(|h| !h.is_empty() && !h.bytes().any(|b| b.is_ascii_uppercase()))
+        );
         for part in [&auth.access_key_id, &auth.date, &auth.region, &auth.service] {
             assert!(!part.is_empty() && !part.contains('/'));
         }

@@ -25,9 +25,11 @@ fn check_uri(uri: &str, normalized: bool) {
         match b[i] {
             b'%' => {
                 assert!(i + 2 < b.len(), "{uri}");
-                assert!(b[i + 1..i + 3]
-                    .iter()
-                    .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c)));
+                assert!(
+                    b[i + 1..i + 3]
+                        .iter()
+                        .all(|c| c.is_ascii_digit() || (b'A'..=b'F').contains(c))
+                );
                 i += 3;
             }
             c => {
@@ -79,7 +81,11 @@ fuzz_target!(|data: &[u8]| {
                 continue;
             };
             assert_eq!(creq.split('\n').count(), 6 + signed.len(), "{creq:?}");
-            let sts = string_to_sign("20231114T221320Z", "20231114/us-east-1/kms/aws4_request", &creq);
+            let sts = string_to_sign(
+                "20231114T221320Z",
+                "20231114/us-east-1/kms/aws4_request",
+                &creq,
+            );
             let _ = signature(&[1; 32], &sts);
         }
     }

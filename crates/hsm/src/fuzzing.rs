@@ -22,7 +22,8 @@ pub fn ekt_seal(
     spec: KeySpecCode,
     backing: &[u8; 32],
 ) -> Result<Ekt, HsmError> {
-    let secret = SecretKey256::from_slice(backing).map_err(|e| HsmError::Internal(e.to_string()))?;
+    let secret =
+        SecretKey256::from_slice(backing).map_err(|e| HsmError::Internal(e.to_string()))?;
     ekt::seal(domain, key, spec, &secret)
 }
 
@@ -137,7 +138,9 @@ pub fn import_token_open(
         if id == domain.id() && generation == domain.generation() {
             Ok(domain)
         } else {
-            Err(HsmError::NoDomainKey(format!("{id} generation {generation}")))
+            Err(HsmError::NoDomainKey(format!(
+                "{id} generation {generation}"
+            )))
         }
     })?;
     Ok((opened.domain, opened.generation))
@@ -145,5 +148,5 @@ pub fn import_token_open(
 
 /// The MAC an import token body gets under `domain`.
 pub fn import_token_mac(domain: &DomainKey, body: &[u8]) -> Vec<u8> {
-    domain.import_mac().sign(body)
+    domain.import_mac().sign(body).to_vec()
 }

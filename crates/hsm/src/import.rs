@@ -12,8 +12,8 @@ use strongroom_hsm_proto::admin::{decode, encode};
 use strongroom_hsm_proto::{Caller, Ekt, HsmError, KeyRef, KeySpecCode, Response};
 use uuid::Uuid;
 
-use crate::{DomainKey, ekt};
 use crate::module::{Module, now_secs};
+use crate::{DomainKey, ekt};
 
 #[derive(Serialize, Deserialize)]
 struct ImportTokenBody {
@@ -101,8 +101,7 @@ pub(crate) fn open_token<'a>(
     if bound.key_id != key_id {
         return Err(HsmError::InvalidImportToken);
     }
-    let pair =
-        AsymmetricKey::from_pkcs8(asym, &pkcs8).map_err(|_| HsmError::InvalidImportToken)?;
+    let pair = AsymmetricKey::from_pkcs8(asym, &pkcs8).map_err(|_| HsmError::InvalidImportToken)?;
     Ok(OpenedImportToken {
         pair,
         wrapping: wrapping(&body.algorithm)?,
@@ -196,5 +195,63 @@ impl Module {
             ekt: token,
             fingerprint,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use strongroom_crypto::AsymmetricSpec;
+
+    use super::*;
+
+    fn token(dk: &DomainKey, key_id: Uuid, valid_to: u64) -> Vec<u8> {
+        let pair = AsymmetricKey::generate(AsymmetricSpec::Rsa2048).unwrap();
+        let wrapping = ekt::seal_material(
+            dk,
+            KeyRef { key_id, version: 0 },
+            KeySpecCode::Rsa2048,
+            pair.expose_pkcs8(),
+        )
+        .unwrap();
+        seal_token(dk, key_id, "RSAES_OAEP_SHA_256".into(), valid_to, wrapping)
+    }
+
+    fn open(dk: &DomainKey, t: &[u8], key_id: Uuid, now: u64) -> Result<(Uuid, u32), HsmError> {
+        open_token(t, key_id, now, |_, _| Ok(dk)).map(|o| (o.domain, o.generation))
+    }
+
+    #[test]
+    fn sealed_token_opens_for_its_key_until_it_expires() {
+        let dk = DomainKey::generate().unwrap();
+        let key_id = Uuid::new_v4();
+        let t = token(&dk, key_id, 100);
+        assert_eq!(open(&dk, &t, key_id, 100).unwrap(), (dk.id(), 1));
+        assert_eq!(
+            open(&dk, &t, key_id, 101).unwrap_err(),
+            HsmError::ExpiredImportToken
+        );
+        assert_eq!(
+            open(&dk, &t, Uuid::new_v4(), 100).unwrap_err(),
+            HsmError::InvalidImportToken
+        );
+    }
+
+    #[test]
+    fn forged_truncated_or_foreign_import_tokens_are_refused() {
+        let dk = DomainKey::generate().unwrap();
+        let key_id = Uuid::new_v4();
+        let t = token(&dk, key_id, 100);
+        for i in [0, t.len() / 2, t.len() - 1] {
+            let mut bad = t.clone();
+            bad[i] ^= 1;
+            assert!(open(&dk, &bad, key_id, 0).is_err(), "flip at {i}");
+        }
+        assert!(open(&dk, &t[..31], key_id, 0).is_err());
+        assert!(open(&dk, &t[..t.len() - 1], key_id, 0).is_err());
+        let other = DomainKey::generate().unwrap();
+        assert_eq!(
+            open(&other, &t, key_id, 0).unwrap_err(),
+            HsmError::InvalidImportToken
+        );
     }
 }

@@ -337,3 +337,58 @@ impl Proofs {
         Ok(customer)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims() -> ProofClaims {
+        ProofClaims {
+            v: 1,
+            id: "00".repeat(16),
+            principal: "arn:aws:iam::111122223333:user/alice".into(),
+            account: "111122223333".into(),
+            access_key_id: "AKIDEXAMPLE".into(),
+            service: "s3.amazonaws.com".into(),
+            iat: 1,
+            exp: 301,
+            uses: 1,
+            digest: "ab".repeat(32),
+        }
+    }
+
+    #[test]
+    fn sealed_claims_open_under_the_same_key_only() {
+        let proof = seal_claims(&[1; 32], &claims()).unwrap();
+        assert_eq!(open_claims(&[1; 32], &proof).unwrap(), claims());
+        assert!(matches!(
+            open_claims(&[2; 32], &proof),
+            Err(KmsError::AccessDenied(_))
+        ));
+    }
+
+    #[test]
+    fn tampered_malformed_or_oversized_proofs_are_refused() {
+        let proof = seal_claims(&[1; 32], &claims()).unwrap();
+        let (body, mac) = proof.split_once('.').unwrap();
+        let text = String::from_utf8(B64.decode(body).unwrap()).unwrap();
+        let forged = format!(
+            "{}.{mac}",
+            B64.encode(text.replace("\"uses\":1", "\"uses\":9"))
+        );
+        for bad in [
+            forged.as_str(),
+            body,
+            "",
+            ".",
+            "!.!",
+            &format!("{proof}x"),
+            &"a.".repeat(3000),
+        ] {
+            assert!(
+                matches!(open_claims(&[1; 32], bad), Err(KmsError::AccessDenied(_))),
+                "{bad}"
+            );
+        }
+    }
+}

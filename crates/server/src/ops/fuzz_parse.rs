@@ -20,8 +20,8 @@ use super::tags::{ListResourceTagsRequest, TagResourceRequest, UntagResourceRequ
 use crate::error::KmsError;
 use crate::protocol::{
     AliasRequest, CreateKeyRequest, DecryptRequest, EncryptRequest, GenerateDataKeyRequest,
-    GenerateRandomRequest, KeyIdRequest, ListRequest, ReEncryptRequest,
-    ScheduleKeyDeletionRequest, UpdateKeyDescriptionRequest,
+    GenerateRandomRequest, KeyIdRequest, ListRequest, ReEncryptRequest, ScheduleKeyDeletionRequest,
+    UpdateKeyDescriptionRequest,
 };
 
 /// Every operation whose body [`parse_request`] knows how to parse.
@@ -88,9 +88,17 @@ fn as_type<T: DeserializeOwned + Default>(body: &[u8]) -> Result<(), KmsError> {
 pub fn parse_request(op: &str, body: &[u8]) -> Result<(), KmsError> {
     match op {
         "CreateKey" => as_type::<CreateKeyRequest>(body),
-        "DescribeKey" | "EnableKey" | "DisableKey" | "CancelKeyDeletion" | "DisableKeyRotation"
-        | "GetKeyRotationStatus" | "RotateKeyOnDemand" | "DeleteImportedKeyMaterial"
-        | "ShredKey" | "RevokeKey" | "GetPublicKey" => as_type::<KeyIdRequest>(body),
+        "DescribeKey"
+        | "EnableKey"
+        | "DisableKey"
+        | "CancelKeyDeletion"
+        | "DisableKeyRotation"
+        | "GetKeyRotationStatus"
+        | "RotateKeyOnDemand"
+        | "DeleteImportedKeyMaterial"
+        | "ShredKey"
+        | "RevokeKey"
+        | "GetPublicKey" => as_type::<KeyIdRequest>(body),
         "ListKeys" | "ListAliases" => as_type::<ListRequest>(body),
         "UpdateKeyDescription" => as_type::<UpdateKeyDescriptionRequest>(body),
         "ScheduleKeyDeletion" => as_type::<ScheduleKeyDeletionRequest>(body),
