@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Builds every fuzz target in fuzz/ (cargo-fuzz, nightly) and runs each for
+# Builds every fuzz target in fuzz/ (cargo-fuzz) and runs each for
 # SECONDS (default 60), printing one line per target: executions, seconds,
 # result. Exits non-zero if any target finds a crash; the crashing input is
 # then in fuzz/artifacts/<target>/ and the log's tail is printed.
 #
 # Usage: scripts/fuzz.sh [SECONDS]
-# Installs cargo-fuzz when missing. Needs the nightly toolchain (rustup).
+# Installs cargo-fuzz when missing. Uses the nightly toolchain when rustup
+# has one, else the default toolchain: without a sanitizer, cargo-fuzz
+# passes no nightly-only flag (a machine may have only stable).
 # Each run starts from the committed seeds (fuzz/corpus/<target>, read
 # only) plus a scratch corpus in target/fuzz/corpus/<target> that grows
 # across runs on this machine and is never committed.
@@ -17,11 +19,11 @@ case "$seconds" in
   '' | *[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;;
 esac
 
-if ! rustup toolchain list | grep -q '^nightly'; then
-  echo "fuzzing needs the nightly toolchain (rustup toolchain install nightly)" >&2
-  exit 1
+cargo=(cargo)
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  cargo=(cargo +nightly)
 fi
-if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
+if ! "${cargo[@]}" fuzz --version >/dev/null 2>&1; then
   cargo install --locked cargo-fuzz
 fi
 
@@ -32,17 +34,17 @@ target_dir=target/fuzz
 flags=(--sanitizer none --codegen-units 16 --target-dir "$target_dir")
 
 build_start=$(date +%s)
-cargo +nightly fuzz build "${flags[@]}"
+"${cargo[@]}" fuzz build "${flags[@]}"
 echo "fuzz build: $(($(date +%s) - build_start)) s"
 
 mkdir -p "$target_dir/logs"
 failed=()
-for t in $(cargo +nightly fuzz list); do
+for t in $("${cargo[@]}" fuzz list); do
   scratch="$target_dir/corpus/$t"
   log="$target_dir/logs/$t.log"
   mkdir -p "$scratch" "fuzz/corpus/$t"
   start=$(date +%s)
-  if cargo +nightly fuzz run "${flags[@]}" "$t" "$scratch" "fuzz/corpus/$t" -- \
+  if "${cargo[@]}" fuzz run "${flags[@]}" "$t" "$scratch" "fuzz/corpus/$t" -- \
       -max_total_time="$seconds" -timeout=30 -print_final_stats=1 >"$log" 2>&1; then
     result=ok
   else

@@ -1,6 +1,7 @@
 //! Writes the small seed corpus in fuzz/corpus/<target>/ (a few valid
 //! inputs per target, so the fuzzer starts past the first checks):
-//! `cargo +nightly run --manifest-path fuzz/Cargo.toml --example make_seeds`.
+//! `cargo run --manifest-path fuzz/Cargo.toml --example make_seeds` (a plain
+//! build of the fuzz crate; slow the first time).
 //! Seeds made with the fixed domain key stay valid; those signed with a
 //! per-process key (tokens, commands) still exercise the decoding.
 
