@@ -8,9 +8,13 @@
 # Installs cargo-fuzz when missing. Uses the nightly toolchain when rustup
 # has one, else the default toolchain: without a sanitizer, cargo-fuzz
 # passes no nightly-only flag (a machine may have only stable).
+# Builds into a persistent target dir outside the clone,
+# $STRONGROOM_FUZZ_TARGET (default ~/.cache/strongroom/fuzz-target), so a
+# fresh clone on the same machine (CI) rebuilds only what changed.
 # Each run starts from the committed seeds (fuzz/corpus/<target>, read
-# only) plus a scratch corpus in target/fuzz/corpus/<target> that grows
-# across runs on this machine and is never committed.
+# only) plus a scratch corpus in that dir's corpus/<target> that grows
+# across runs on this machine and is never committed; logs go to its
+# logs/<target>.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +31,9 @@ if ! "${cargo[@]}" fuzz --version >/dev/null 2>&1; then
   cargo install --locked cargo-fuzz
 fi
 
-target_dir=target/fuzz
+target_dir="${STRONGROOM_FUZZ_TARGET:-$HOME/.cache/strongroom/fuzz-target}"
+mkdir -p "$target_dir"
+export CARGO_TARGET_DIR="$target_dir"
 # No sanitizer: the code under test is safe Rust (panics, overflow checks
 # and debug assertions are what we look for, and are on); 16 codegen units
 # keep the build short on a small machine.

@@ -4,6 +4,9 @@
 //! build of the fuzz crate; slow the first time).
 //! Seeds made with the fixed domain key stay valid; those signed with a
 //! per-process key (tokens, commands) still exercise the decoding.
+//! `corpus/ekt/v1` and `corpus/ekt/v2` are key EKTs of the formats before
+//! v3 under the same fixed domain key, kept from earlier runs: nothing
+//! seals those formats any more, but the key opener still reads them.
 
 use std::path::Path;
 
@@ -12,13 +15,14 @@ use libfuzzer_sys as _;
 
 use strongroom_crypto::{AsymmetricKey, AsymmetricSpec};
 use strongroom_fuzz::{DOMAIN, MODULE, NOW, OPERATOR_KEY, OPERATORS, PROOF_KEY, RULES};
-use strongroom_hsm::fuzzing::{ekt_seal, ekt_seal_material, import_token_seal, token_issue};
+use strongroom_hsm::fuzzing::{EktKind, ekt_seal, import_token_seal, token_issue};
 use strongroom_hsm_proto::admin::{
     Command, CommandBody, DomainTokenBody, OperatorSignature, SignedCommand, Target, encode,
 };
 use strongroom_hsm_proto::ciphertext::{CiphertextHeader, TAG_LEN};
-use strongroom_hsm_proto::net::{WireRequest, WireResponse, encode_wire};
-use strongroom_hsm_proto::{KeyRef, KeySpecCode, Request, Response};
+use strongroom_hsm_proto::codec::encode_bare;
+use strongroom_hsm_proto::frame::{FrameClass, encode_frame};
+use strongroom_hsm_proto::{Ekt, HsmError, KeyRef, KeySpecCode, Request, Response};
 use strongroom_server::proof::{ProofClaims, seal_claims};
 use uuid::Uuid;
 
@@ -32,12 +36,6 @@ fn write(target: &str, name: &str, bytes: &[u8]) {
 
 fn with_mode(mode: u8, bytes: &[u8]) -> Vec<u8> {
     let mut v = vec![mode];
-    v.extend_from_slice(bytes);
-    v
-}
-
-fn frame(bytes: &[u8]) -> Vec<u8> {
-    let mut v = (bytes.len() as u32).to_be_bytes().to_vec();
     v.extend_from_slice(bytes);
     v
 }
@@ -59,10 +57,36 @@ fn main() {
     blob.extend_from_slice(&[0; TAG_LEN]);
     write("ciphertext_header", "v1", &blob);
 
-    let v1 = ekt_seal(&DOMAIN, key, KeySpecCode::SymmetricDefault, &[9; 32]).expect("ekt");
-    write("ekt", "v1", &v1.0);
-    let v2 = ekt_seal_material(&DOMAIN, key, KeySpecCode::Hmac256, &[5; 64]).expect("ekt");
-    write("ekt", "v2", &v2.0);
+    let sym = ekt_seal(
+        &DOMAIN,
+        EktKind::Key,
+        key,
+        KeySpecCode::SymmetricDefault,
+        &[9; 32],
+        None,
+    )
+    .expect("ekt");
+    write("ekt", "key", &sym);
+    let hmac = ekt_seal(
+        &DOMAIN,
+        EktKind::Key,
+        key,
+        KeySpecCode::Hmac256,
+        &[5; 64],
+        Some([6; 32]),
+    )
+    .expect("ekt");
+    write("ekt", "key_owned", &hmac);
+    let transient = ekt_seal(
+        &DOMAIN,
+        EktKind::Transient,
+        key,
+        KeySpecCode::SymmetricDefault,
+        &[8; 32],
+        None,
+    )
+    .expect("ekt");
+    write("ekt", "transient", &transient);
 
     let mut body = DomainTokenBody {
         domain_id: DOMAIN.id(),
@@ -87,6 +111,7 @@ fn main() {
         target: Target::Domain(DOMAIN.id()),
         nonce: [1; 16],
         expires_at: NOW + 3600,
+        epoch: 1,
         command: Command::AddHost {
             host_key: MODULE.signing.public_key().to_vec(),
         },
@@ -99,21 +124,27 @@ fn main() {
     write("quorum_command", "signed", &with_mode(0, &encode(&signed)));
     write("quorum_command", "body", &with_mode(1, &signed.body));
 
-    let request = WireRequest {
-        id: 7,
-        request: Request::Decrypt {
-            ekt: v1.clone(),
+    let request = Request::InDomain {
+        domain: DOMAIN.id(),
+        request: Box::new(Request::Decrypt {
+            ekt: Ekt(sym.clone()),
             ciphertext: blob.clone(),
             context: b"{}".to_vec(),
-        },
+        }),
     };
-    let response = WireResponse {
-        id: 7,
-        result: Ok(Response::Ciphertext(blob.clone())),
-    };
-    let mut stream = frame(&encode_wire(&request));
-    stream.extend_from_slice(&frame(&encode_wire(&response)));
+    let response: Result<Response, HsmError> = Ok(Response::Ciphertext(blob.clone()));
+    let mut stream = vec![0];
+    stream.extend_from_slice(&encode_frame(
+        FrameClass::Control,
+        7,
+        &encode_bare(&request),
+    ));
+    stream.extend_from_slice(&encode_frame(FrameClass::Bulk, 7, &encode_bare(&response)));
     write("module_frame", "request_response", &stream);
+    let mut huge = vec![1];
+    huge.extend_from_slice(&encode_frame(FrameClass::Control, 8, &[0; 16])[..14]);
+    huge[11..15].copy_from_slice(&u32::MAX.to_be_bytes());
+    write("module_frame", "declared_too_large", &huge);
 
     write(
         "sigv4_authorization",
@@ -157,7 +188,7 @@ fn main() {
         br#"{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"kms:Describe*","Resource":"*"}}"#,
     );
 
-    let ops = strongroom_server::FUZZ_OPERATIONS;
+    let ops = strongroom_server::fuzz_operations();
     let index = |op: &str| ops.iter().position(|o| *o == op).expect("listed op") as u8;
     for (op, body) in [
         (
@@ -185,22 +216,25 @@ fn main() {
     }
 
     let pair = AsymmetricKey::generate(AsymmetricSpec::Rsa2048).expect("rsa");
-    let wrapping = ekt_seal_material(
+    let wrapping = ekt_seal(
         &DOMAIN,
+        EktKind::WrappingKey,
         KeyRef {
             key_id: key.key_id,
             version: 0,
         },
         KeySpecCode::Rsa2048,
         pair.expose_pkcs8(),
+        None,
     )
     .expect("wrapping key");
+    write("ekt", "wrapping_key", &wrapping);
     let token = import_token_seal(
         &DOMAIN,
         key.key_id,
         "RSAES_OAEP_SHA_256".into(),
         NOW + 86_400,
-        wrapping,
+        &wrapping,
     );
     write("import_token", "token", &with_mode(0, &token));
     write(
@@ -210,12 +244,13 @@ fn main() {
     );
 
     let claims = ProofClaims {
-        v: 1,
+        v: strongroom_server::proof::CLAIMS_VERSION,
         id: "00".repeat(16),
+        issued_to: "arn:aws:iam::111122223333:role/objectstore".into(),
         principal: "arn:aws:iam::111122223333:user/alice".into(),
         account: "111122223333".into(),
         access_key_id: "AKIDEXAMPLE".into(),
-        service: "s3.amazonaws.com".into(),
+        service: "objectstore.example.com".into(),
         iat: NOW as i64,
         exp: NOW as i64 + 300,
         uses: 1,

@@ -4,8 +4,11 @@
 //! text that gets a valid MAC under the fixed key (1), so the fuzzer
 //! reaches the claims parsing behind the MAC.
 //! Asserts: never panics; a proof opens exactly when its MAC is right,
-//! it fits 4096 bytes and its claims are valid JSON claims; opened claims
-//! re-seal to a proof that opens equal; a changed MAC is refused.
+//! it fits 4096 bytes and its claims are valid JSON claims (v2: issued_to,
+//! request digest); opened claims re-seal to a proof that opens equal; a
+//! changed MAC is refused. (What `open_claims` accepts still has to pass
+//! `Proofs::accept`'s version, expiry, presenter and store-backed
+//! single-mint / use-count checks, which need a store.)
 #![no_main]
 
 use base64::Engine;

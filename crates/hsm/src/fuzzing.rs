@@ -1,60 +1,100 @@
 //! Entry points for the fuzz targets in /fuzz (cargo feature `fuzzing`):
-//! the module's parsers of EKTs, domain tokens, quorum commands and import
-//! tokens, reachable without a running module. Not an API: the feature is
-//! off in every build but the fuzzer's.
+//! the module's parsers of EKTs (every kind), domain tokens, quorum
+//! commands and import tokens, reachable without a running module. Not an
+//! API: the feature is off in every build but the fuzzer's.
 
 use strongroom_crypto::SecretKey256;
 use strongroom_hsm_proto::admin::{
     DomainToken, DomainTokenBody, MemberIdentity, Operator, QuorumRule, SignedCommand,
 };
-use strongroom_hsm_proto::{Ekt, HsmError, KeyRef, KeySpecCode};
+use strongroom_hsm_proto::{Ekt, HsmError, KeyRef, KeySpecCode, TransientEkt};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use crate::DomainKey;
+use crate::ekt::{Opened, Sealed, SuspensionOwner, WrappingKeyEkt};
 use crate::identity::Identity;
 use crate::{ekt, import, quorum, token};
 
-/// Seals a 256-bit key as a v1 EKT.
-pub fn ekt_seal(
-    domain: &DomainKey,
-    key: KeyRef,
-    spec: KeySpecCode,
-    backing: &[u8; 32],
-) -> Result<Ekt, HsmError> {
-    let secret =
-        SecretKey256::from_slice(backing).map_err(|e| HsmError::Internal(e.to_string()))?;
-    ekt::seal(domain, key, spec, &secret)
+/// Which opener took a token (the kinds of EKT v3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EktKind {
+    /// A key version's material ([`Ekt`]).
+    Key,
+    /// An import wrapping private key.
+    WrappingKey,
+    /// A VOLATILE key's transient token ([`TransientEkt`]).
+    Transient,
 }
 
-/// Seals key material of any length as a v2 EKT.
-pub fn ekt_seal_material(
+/// What an opener returns.
+#[derive(Debug, PartialEq, Eq)]
+pub struct OpenedEkt {
+    pub key: KeyRef,
+    pub spec: KeySpecCode,
+    /// The suspension owner bound into the token, if any.
+    pub owner: Option<[u8; 32]>,
+    pub material: Zeroizing<Vec<u8>>,
+}
+
+fn opened(o: Opened) -> OpenedEkt {
+    OpenedEkt {
+        key: o.key,
+        spec: o.spec,
+        owner: o.owner.map(|o| o.0),
+        material: o.material,
+    }
+}
+
+/// Seals material as a token of `kind` (v3), bound to `owner` when given
+/// (key kind only: the other kinds never carry an owner).
+pub fn ekt_seal(
     domain: &DomainKey,
+    kind: EktKind,
     key: KeyRef,
     spec: KeySpecCode,
     material: &[u8],
-) -> Result<Ekt, HsmError> {
-    ekt::seal_material(domain, key, spec, material)
+    owner: Option<[u8; 32]>,
+) -> Result<Vec<u8>, HsmError> {
+    Ok(match kind {
+        EktKind::Key => ekt::seal_key(domain, key, spec, material, owner.map(SuspensionOwner))?.0,
+        EktKind::WrappingKey => ekt::seal_wrapping_key(domain, key.key_id, spec, material)?
+            .bytes()
+            .to_vec(),
+        EktKind::Transient => {
+            let secret = SecretKey256::from_slice(material)
+                .map_err(|e| HsmError::Internal(e.to_string()))?;
+            ekt::seal_transient(domain, key, spec, &secret)?.0
+        }
+    })
 }
 
-/// Opens a v1 EKT; returns the key material.
-pub fn ekt_open(
+/// Opens `bytes` with the opener of `kind` (each refuses the others).
+pub fn ekt_open(domain: &DomainKey, kind: EktKind, bytes: &[u8]) -> Result<OpenedEkt, HsmError> {
+    match kind {
+        EktKind::Key => ekt::open_key(domain, &Ekt(bytes.to_vec())),
+        EktKind::WrappingKey => {
+            ekt::open_wrapping_key(domain, &WrappingKeyEkt::from_bytes(bytes.to_vec()))
+        }
+        EktKind::Transient => ekt::open_transient(domain, &TransientEkt(bytes.to_vec())),
+    }
+    .map(opened)
+}
+
+/// The public readers of a key EKT: 256-bit keys, material of any length.
+pub fn ekt_open_public(
     domain: &DomainKey,
     ekt: &Ekt,
-) -> Result<(KeyRef, KeySpecCode, Zeroizing<Vec<u8>>), HsmError> {
-    let (key, spec, backing) = ekt::open(domain, ekt)?;
-    Ok((key, spec, Zeroizing::new(backing.expose().to_vec())))
+) -> (
+    Result<(KeyRef, KeySpecCode, Zeroizing<Vec<u8>>), HsmError>,
+    Result<(KeyRef, KeySpecCode, Zeroizing<Vec<u8>>), HsmError>,
+) {
+    let fixed = ekt::open(domain, ekt)
+        .map(|(k, s, secret)| (k, s, Zeroizing::new(secret.expose().to_vec())));
+    (fixed, ekt::open_material(domain, ekt))
 }
 
-/// Opens a v2 EKT.
-pub fn ekt_open_material(
-    domain: &DomainKey,
-    ekt: &Ekt,
-) -> Result<(KeyRef, KeySpecCode, Zeroizing<Vec<u8>>), HsmError> {
-    ekt::open_material(domain, ekt)
-}
-
-/// The unverified header readers of an EKT.
+/// The unverified header readers of a key EKT.
 pub fn ekt_header(ekt: &Ekt) -> (Result<(Uuid, u32), HsmError>, Result<KeySpecCode, HsmError>) {
     (ekt::domain_of(ekt), ekt::spec_of(ekt))
 }
@@ -121,8 +161,9 @@ pub fn import_token_seal(
     key_id: Uuid,
     algorithm: String,
     valid_to: u64,
-    wrapping_key: Ekt,
+    wrapping_key: &[u8],
 ) -> Vec<u8> {
+    let wrapping_key = WrappingKeyEkt::from_bytes(wrapping_key.to_vec());
     import::seal_token(domain, key_id, algorithm, valid_to, wrapping_key)
 }
 
@@ -149,4 +190,9 @@ pub fn import_token_open(
 /// The MAC an import token body gets under `domain`.
 pub fn import_token_mac(domain: &DomainKey, body: &[u8]) -> Vec<u8> {
     domain.import_mac().sign(body).to_vec()
+}
+
+/// The expiry an import token's body states (unverified), if it decodes.
+pub fn import_token_valid_to(token: &[u8]) -> Option<u64> {
+    import::token_valid_to(token)
 }
