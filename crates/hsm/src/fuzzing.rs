@@ -81,14 +81,11 @@ pub fn ekt_open(domain: &DomainKey, kind: EktKind, bytes: &[u8]) -> Result<Opene
     .map(opened)
 }
 
+/// What a public EKT reader returns: key, spec and material.
+pub type PublicOpen = Result<(KeyRef, KeySpecCode, Zeroizing<Vec<u8>>), HsmError>;
+
 /// The public readers of a key EKT: 256-bit keys, material of any length.
-pub fn ekt_open_public(
-    domain: &DomainKey,
-    ekt: &Ekt,
-) -> (
-    Result<(KeyRef, KeySpecCode, Zeroizing<Vec<u8>>), HsmError>,
-    Result<(KeyRef, KeySpecCode, Zeroizing<Vec<u8>>), HsmError>,
-) {
+pub fn ekt_open_public(domain: &DomainKey, ekt: &Ekt) -> (PublicOpen, PublicOpen) {
     let fixed = ekt::open(domain, ekt)
         .map(|(k, s, secret)| (k, s, Zeroizing::new(secret.expose().to_vec())));
     (fixed, ekt::open_material(domain, ekt))
