@@ -26,6 +26,12 @@ if [ -n "$forbidden" ]; then
   exit 1
 fi
 
+step "cargo deny: licences, bans and sources (advisories: see deny.toml)"
+if ! cargo deny --version >/dev/null 2>&1; then
+  cargo install --locked cargo-deny
+fi
+cargo deny check licenses bans sources
+
 step "throw-away PostgreSQL cluster for the store conformance suite"
 eval "$(scripts/postgres.sh start)"
 trap 'scripts/postgres.sh stop "$STRONGROOM_PG_DIR"' EXIT
@@ -33,6 +39,9 @@ echo "$STRONGROOM_TEST_POSTGRES_URL"
 
 step "cargo test (unit + integration, SQLite and PostgreSQL)"
 cargo test --workspace --locked
+
+step "fuzz smoke: every target for 2 s (scripts/fuzz.sh)"
+scripts/fuzz.sh 2
 
 step "build the strongroom and strongroom-hsm binaries for the compatibility suite"
 cargo build -p strongroom-cli -p strongroom-hsm --locked

@@ -16,6 +16,9 @@ mod domain;
 mod ekt;
 mod escrow;
 mod exposed;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hardening;
 pub mod identity;
 mod import;

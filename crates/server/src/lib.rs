@@ -25,3 +25,7 @@ pub mod tls;
 pub mod unauthenticated;
 
 pub use server::{RunningServer, ServerConfig, defaults, start};
+
+/// Parses a request body as operation `op` would, for the fuzz targets.
+#[doc(hidden)]
+pub use ops::fuzz_parse::{operations as fuzz_operations, parse_request as fuzz_parse_request};

@@ -142,6 +142,33 @@ fn invalid_proof(why: &str) -> KmsError {
     KmsError::AccessDenied(format!("The authentication proof is not valid: {why}."))
 }
 
+/// Encodes `claims` as a proof MACed under `key`:
+/// `base64url(JSON claims) "." base64url(HMAC-SHA256)`.
+pub fn seal_claims(key: &[u8; 32], claims: &ProofClaims) -> Result<String, KmsError> {
+    let text = serde_json::to_string(claims).map_err(|e| KmsError::Internal(e.to_string()))?;
+    let mac = hmac_sha256(key, text.as_bytes());
+    Ok(format!("{}.{}", B64.encode(&text), B64.encode(mac)))
+}
+
+/// Checks a presented proof's length, shape and MAC under `key` and
+/// decodes its claims. Version, expiry, presenter, credentials and the use
+/// count are [`Proofs::accept`]'s later checks.
+pub fn open_claims(key: &[u8; 32], proof: &str) -> Result<ProofClaims, KmsError> {
+    if proof.len() > MAX_PROOF_BYTES {
+        return Err(invalid_proof("too long"));
+    }
+    let (body, mac) = proof
+        .split_once('.')
+        .ok_or_else(|| invalid_proof("malformed"))?;
+    let text = B64.decode(body).map_err(|_| invalid_proof("malformed"))?;
+    let mac = B64.decode(mac).map_err(|_| invalid_proof("malformed"))?;
+    let text = String::from_utf8(text).map_err(|_| invalid_proof("malformed"))?;
+    if !constant_time_eq(&hmac_sha256(key, text.as_bytes()), &mac) {
+        return Err(invalid_proof("its signature does not verify"));
+    }
+    serde_json::from_str(&text).map_err(|_| invalid_proof("malformed"))
+}
+
 impl Proofs {
     /// Proofs for a frontend over `store`, with MAC keys from `hsm`.
     pub fn new(store: Arc<dyn Store>, hsm: HsmClient, region: String) -> Self {
@@ -201,10 +228,6 @@ impl Proofs {
                 }
             })
             .await
-    }
-
-    fn mac(key: &[u8; 32], claims: &str) -> [u8; 32] {
-        hmac_sha256(key, claims.as_bytes())
     }
 
     /// CreateAuthenticationProof: `caller` (a service principal) forwards
@@ -274,8 +297,7 @@ impl Proofs {
             uses: forwarded.uses,
             digest: request_digest(&key.access_key_id, &signature),
         };
-        let text = serde_json::to_string(&claims).map_err(|e| KmsError::Internal(e.to_string()))?;
-        let mac = Self::mac(self.key().await?, &text);
+        let proof = seal_claims(self.key().await?, &claims)?;
         // The record outlives both the proof and the request's own validity
         // (a signature is good through the second `signed_at + MAX_SKEW`),
         // so the request can never mint again while its signature is good.
@@ -292,7 +314,7 @@ impl Proofs {
             ));
         }
         Ok(CreateProofResponse {
-            proof: format!("{}.{}", B64.encode(&text), B64.encode(mac)),
+            proof,
             principal: claims.principal,
             account: claims.account,
             expiration: claims.exp,
@@ -308,20 +330,7 @@ impl Proofs {
         service_caller: &Caller,
         proof: &str,
     ) -> Result<Caller, KmsError> {
-        if proof.len() > MAX_PROOF_BYTES {
-            return Err(invalid_proof("too long"));
-        }
-        let (body, mac) = proof
-            .split_once('.')
-            .ok_or_else(|| invalid_proof("malformed"))?;
-        let text = B64.decode(body).map_err(|_| invalid_proof("malformed"))?;
-        let mac = B64.decode(mac).map_err(|_| invalid_proof("malformed"))?;
-        let text = String::from_utf8(text).map_err(|_| invalid_proof("malformed"))?;
-        if !constant_time_eq(&Self::mac(self.key().await?, &text), &mac) {
-            return Err(invalid_proof("its signature does not verify"));
-        }
-        let claims: ProofClaims =
-            serde_json::from_str(&text).map_err(|_| invalid_proof("malformed"))?;
+        let claims = open_claims(self.key().await?, proof)?;
         let now = now_epoch();
         check_claims(&claims, service_caller, now)?;
         let key = auth.active_key(&claims.access_key_id).await?;

@@ -12,7 +12,7 @@ use crate::authz::{AuditFacts, RequestCtx, RequestMeta};
 use crate::error::KmsError;
 use crate::processor::Processor;
 
-fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, KmsError> {
+pub(crate) fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, KmsError> {
     match body.iter().find(|b| !b.is_ascii_whitespace()) {
         None => return Ok(T::default()),
         // serde would also accept a JSON array as a struct, positionally.

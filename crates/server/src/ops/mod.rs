@@ -9,6 +9,7 @@ mod dispatch;
 pub use dispatch::{OPERATIONS, grant_operations};
 mod extensions;
 mod first_version;
+pub(crate) mod fuzz_parse;
 mod grants;
 mod import;
 pub(crate) mod key_policy;

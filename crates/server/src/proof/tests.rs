@@ -143,3 +143,27 @@ fn request_digest_names_key_and_signature_and_signing_service_binds_to_service_n
         "object"
     ));
 }
+
+#[test]
+fn sealed_claims_open_only_under_their_key_unchanged_and_within_the_size_limit() {
+    let key = [7u8; 32];
+    let c = claims(&"ab".repeat(32));
+    let proof = seal_claims(&key, &c).unwrap();
+    assert_eq!(open_claims(&key, &proof).unwrap(), c);
+    assert!(open_claims(&[8u8; 32], &proof).is_err());
+    let (body, mac) = proof.split_once('.').unwrap();
+    let mut other = c.clone();
+    other.uses += 1;
+    let swapped = format!(
+        "{}.{mac}",
+        seal_claims(&key, &other)
+            .unwrap()
+            .split_once('.')
+            .unwrap()
+            .0
+    );
+    assert!(open_claims(&key, &swapped).is_err());
+    assert!(open_claims(&key, body).is_err());
+    let long = format!("{proof}{}", "A".repeat(MAX_PROOF_BYTES));
+    assert!(open_claims(&key, &long).is_err());
+}
