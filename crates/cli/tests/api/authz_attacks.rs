@@ -54,6 +54,27 @@ pub(crate) fn policy(statements: &str) -> String {
     format!(r#"{{"Version":"2012-10-17","Statement":[{statements}]}}"#)
 }
 
+/// UpdateAlias by `c`: Ok, or the error code.
+async fn update_alias(c: &Client, name: &str, target: &str) -> Result<(), String> {
+    c.update_alias()
+        .alias_name(name)
+        .target_key_id(target)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| code(&e))
+}
+
+/// DeleteAlias by `c`: Ok, or the error code.
+async fn delete_alias(c: &Client, name: &str) -> Result<(), String> {
+    c.delete_alias()
+        .alias_name(name)
+        .send()
+        .await
+        .map(drop)
+        .map_err(|e| code(&e))
+}
+
 /// Where alias `name` points (root's view), or None.
 pub(crate) async fn alias_target(root: &Client, name: &str) -> Option<String> {
     root.list_aliases()
@@ -151,34 +172,23 @@ async fn update_alias_needs_the_alias_and_both_the_old_and_the_new_key() {
     let (_, carol, _) = user(&env, &me, "carol", Some(&carol_policy)).await;
 
     // New key she may not use: refused.
-    let e = carol
-        .update_alias()
-        .alias_name("alias/carol-app")
-        .target_key_id(&theirs)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&e), "AccessDeniedException", "{e:?}");
+    assert_eq!(
+        update_alias(&carol, "alias/carol-app", &theirs).await,
+        Err("AccessDeniedException".into())
+    );
     assert_eq!(
         alias_target(root, "alias/carol-app").await,
         Some(key_id_of(&mine))
     );
     // An alias that is not hers (and whose key is not hers): refused.
-    let e = carol
-        .update_alias()
-        .alias_name("alias/theirs")
-        .target_key_id(&mine)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&e), "AccessDeniedException", "{e:?}");
-    let e = carol
-        .delete_alias()
-        .alias_name("alias/theirs")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&e), "AccessDeniedException", "{e:?}");
+    assert_eq!(
+        update_alias(&carol, "alias/theirs", &mine).await,
+        Err("AccessDeniedException".into())
+    );
+    assert_eq!(
+        delete_alias(&carol, "alias/theirs").await,
+        Err("AccessDeniedException".into())
+    );
     assert_eq!(
         alias_target(root, "alias/theirs").await,
         Some(key_id_of(&theirs))
@@ -190,21 +200,14 @@ async fn update_alias_needs_the_alias_and_both_the_old_and_the_new_key() {
         .send()
         .await
         .unwrap();
-    let e = carol
-        .update_alias()
-        .alias_name("alias/carol-app")
-        .target_key_id(&mine)
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&e), "AccessDeniedException", "{e:?}");
-    let e = carol
-        .delete_alias()
-        .alias_name("alias/carol-app")
-        .send()
-        .await
-        .unwrap_err();
-    assert_eq!(code(&e), "AccessDeniedException", "{e:?}");
+    assert_eq!(
+        update_alias(&carol, "alias/carol-app", &mine).await,
+        Err("AccessDeniedException".into())
+    );
+    assert_eq!(
+        delete_alias(&carol, "alias/carol-app").await,
+        Err("AccessDeniedException".into())
+    );
     assert_eq!(
         alias_target(root, "alias/carol-app").await,
         Some(key_id_of(&theirs))
