@@ -16,7 +16,9 @@ use crate::module::Module;
 /// the crypto library's memory (locked when the daemon could mlockall) and
 /// are freed (cleansed) on eviction.
 pub(crate) struct AsymmetricCache {
-    keys: HashMap<(Uuid, KeyRef), (AsymmetricKey, u64)>,
+    /// Each pair with the SHA-256 of the token it came from (a hit needs
+    /// the same token, as in the vault) and its last use.
+    keys: HashMap<(Uuid, KeyRef), (AsymmetricKey, [u8; 32], u64)>,
     capacity: usize,
     tick: u64,
 }
@@ -31,27 +33,30 @@ impl AsymmetricCache {
         }
     }
 
-    fn get(&mut self, domain: Uuid, key: KeyRef) -> Option<&AsymmetricKey> {
+    fn get(&mut self, domain: Uuid, key: KeyRef, token: &[u8; 32]) -> Option<&AsymmetricKey> {
         self.tick += 1;
         let tick = self.tick;
-        self.keys.get_mut(&(domain, key)).map(|(k, used)| {
-            *used = tick;
-            &*k
-        })
+        self.keys
+            .get_mut(&(domain, key))
+            .filter(|(_, from, _)| from == token)
+            .map(|(k, _, used)| {
+                *used = tick;
+                &*k
+            })
     }
 
-    fn insert(&mut self, domain: Uuid, key: KeyRef, pair: AsymmetricKey) {
+    fn insert(&mut self, domain: Uuid, key: KeyRef, pair: AsymmetricKey, token: [u8; 32]) {
         if self.keys.len() >= self.capacity
             && let Some(oldest) = self
                 .keys
                 .iter()
-                .min_by_key(|(_, (_, used))| *used)
+                .min_by_key(|(_, (_, _, used))| *used)
                 .map(|(k, _)| *k)
         {
             self.keys.remove(&oldest);
         }
         self.tick += 1;
-        self.keys.insert((domain, key), (pair, self.tick));
+        self.keys.insert((domain, key), (pair, token, self.tick));
     }
 
     /// Drops every key pair; returns how many.
@@ -103,7 +108,8 @@ impl Module {
         let dk = self.current_domain(caller)?;
         let domain = dk.id();
         let token = ekt::seal_material(dk, key, spec, pair.expose_pkcs8())?;
-        self.asymmetric.insert(domain, key, pair);
+        let digest = strongroom_crypto::sha256(&token.0);
+        self.asymmetric.insert(domain, key, pair, digest);
         Ok(token)
     }
 
@@ -120,9 +126,10 @@ impl Module {
             .asymmetric()
             .ok_or_else(|| usage(format!("a {claimed:?} key is not asymmetric")))?;
         self.domain_key(caller, domain, generation)?;
+        let digest = strongroom_crypto::sha256(&token.0);
         let cached = self
             .asymmetric
-            .get(domain, key)
+            .get(domain, key, &digest)
             .is_some_and(|k| k.spec() == asym);
         if !cached {
             let dk = Module::lookup(&self.domains, caller, domain, generation)?;
@@ -132,9 +139,12 @@ impl Module {
             }
             let pair =
                 AsymmetricKey::from_pkcs8(asym, &pkcs8).map_err(|_| HsmError::InvalidKeyToken)?;
-            self.asymmetric.insert(domain, key, pair);
+            self.asymmetric.insert(domain, key, pair, digest);
         }
-        Ok(self.asymmetric.get(domain, key).expect("just inserted"))
+        Ok(self
+            .asymmetric
+            .get(domain, key, &digest)
+            .expect("just inserted"))
     }
 
     /// Sign, Verify, GetPublicKey, AsymmetricDecrypt, AsymmetricEncrypt.

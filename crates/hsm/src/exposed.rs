@@ -45,7 +45,13 @@ impl Module {
         let dk = self.current_domain(caller)?;
         let domain = dk.id();
         let ekt = ekt::seal(dk, key, spec, &secret)?;
-        self.vault.insert(key, domain, spec, &secret);
+        self.vault.insert(
+            key,
+            domain,
+            spec,
+            &secret,
+            strongroom_crypto::sha256(&ekt.0),
+        );
         Ok(Response::ExposedKey { ekt, material })
     }
 

@@ -202,8 +202,16 @@ impl Module {
         let newest = self.current_domain(caller)?;
         let domain_id = newest.id();
         let token = ekt::seal(newest, key, KeySpecCode::SymmetricDefault, &secret)?;
-        self.vault
-            .insert(key, domain_id, KeySpecCode::SymmetricDefault, &secret);
+        // Cached under this token only: if the frontend refuses the import
+        // (a fingerprint mismatch), no other token of the version hits it.
+        let digest = strongroom_crypto::sha256(&token.0);
+        self.vault.insert(
+            key,
+            domain_id,
+            KeySpecCode::SymmetricDefault,
+            &secret,
+            digest,
+        );
         Ok(Response::Imported {
             ekt: token,
             fingerprint,

@@ -248,16 +248,19 @@ impl Module {
         let claimed = ekt::spec_of(token)?;
         self.require_use()?;
         let dk = Self::lookup(&self.domains, caller, domain, generation)?;
-        if self.vault.get(&key, domain, claimed).is_none() {
+        // A hit needs this very token: material cached from another token
+        // of the same version (one the store never kept) is not used.
+        let digest = strongroom_crypto::sha256(&token.0);
+        if self.vault.get(&key, domain, claimed, &digest).is_none() {
             let (opened, spec, secret) = ekt::open(dk, token)?;
             if opened != key || spec != claimed {
                 return Err(HsmError::InvalidKeyToken);
             }
-            self.vault.insert(key, domain, spec, &secret);
+            self.vault.insert(key, domain, spec, &secret, digest);
         }
         let material = self
             .vault
-            .get(&key, domain, claimed)
+            .get(&key, domain, claimed, &digest)
             .expect("just inserted");
         Ok((material, claimed))
     }
@@ -320,7 +323,13 @@ impl Module {
         let dk = self.current_domain(caller)?;
         let domain = dk.id();
         let token = ekt::seal(dk, key, spec, &secret)?;
-        self.vault.insert(key, domain, spec, &secret);
+        self.vault.insert(
+            key,
+            domain,
+            spec,
+            &secret,
+            strongroom_crypto::sha256(&token.0),
+        );
         Ok(token)
     }
 

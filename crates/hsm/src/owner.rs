@@ -62,7 +62,13 @@ impl Module {
         }
         let secret = SecretKey256::generate().map_err(internal)?;
         let token = ekt::seal_key(dk, key, spec, secret.expose(), owner)?;
-        self.vault.insert(key, domain, spec, &secret);
+        self.vault.insert(
+            key,
+            domain,
+            spec,
+            &secret,
+            strongroom_crypto::sha256(&token.0),
+        );
         Ok(token)
     }
 

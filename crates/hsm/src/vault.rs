@@ -76,6 +76,11 @@ struct SlotUse {
     key: KeyRef,
     domain: Uuid,
     spec: KeySpecCode,
+    /// SHA-256 of the sealed token the material came from (or was sealed
+    /// into): a hit needs the same token, so material cached from a token
+    /// the store never kept (a lost rotation race, a refused import) is
+    /// never used for another token of the same version.
+    token: [u8; 32],
     uses: u64,
     last_used: u64,
 }
@@ -125,14 +130,21 @@ impl KeyVault {
         }
     }
 
-    /// The cached key for `key` of `domain` and `spec`, counting the use. A
-    /// key cached for another domain or spec is not returned: a caller must
-    /// prove both by an EKT that opens.
-    pub fn get(&mut self, key: &KeyRef, domain: Uuid, spec: KeySpecCode) -> Option<&[u8; KEY_LEN]> {
+    /// The cached key for `key` of `domain` and `spec`, counting the use,
+    /// if it came from the token whose SHA-256 is `token`. A key cached
+    /// for another domain, spec or token is not returned: the caller must
+    /// open the token it holds.
+    pub fn get(
+        &mut self,
+        key: &KeyRef,
+        domain: Uuid,
+        spec: KeySpecCode,
+        token: &[u8; 32],
+    ) -> Option<&[u8; KEY_LEN]> {
         let i = *self.index.get(key)?;
         self.tick += 1;
         let u = self.slots[i].as_mut().expect("indexed slot is used");
-        if u.domain != domain || u.spec != spec {
+        if u.domain != domain || u.spec != spec || &u.token != token {
             return None;
         }
         u.uses += 1;
@@ -140,13 +152,15 @@ impl KeyVault {
         Some(self.slab.slot(i))
     }
 
-    /// Caches `secret` for `key`, evicting the least used key if full.
+    /// Caches `secret` for `key`, from (or sealed into) the token whose
+    /// SHA-256 is `token`, evicting the least used key if full.
     pub fn insert(
         &mut self,
         key: KeyRef,
         domain: Uuid,
         spec: KeySpecCode,
         secret: &SecretKey256,
+        token: [u8; 32],
     ) -> &[u8; KEY_LEN] {
         self.tick += 1;
         let i = match self.index.get(&key) {
@@ -165,6 +179,7 @@ impl KeyVault {
             key,
             domain,
             spec,
+            token,
             uses: 1,
             last_used: self.tick,
         });
@@ -228,6 +243,8 @@ impl KeyVault {
 
 #[cfg(test)]
 mod tests {
+    /// The token digest the tests' keys came from.
+    const T: [u8; 32] = [0xee; 32];
     use super::*;
 
     const D: Uuid = Uuid::nil();
@@ -236,10 +253,10 @@ mod tests {
     #[test]
     fn another_domains_cached_key_is_not_returned() {
         let mut v = KeyVault::new(2);
-        v.insert(kr(1), D, S, &SecretKey256::from_bytes([1; 32]));
-        assert!(v.get(&kr(1), Uuid::from_u128(5), S).is_none());
-        assert!(v.get(&kr(1), D, KeySpecCode::Hmac256).is_none());
-        assert!(v.get(&kr(1), D, S).is_some());
+        v.insert(kr(1), D, S, &SecretKey256::from_bytes([1; 32]), T);
+        assert!(v.get(&kr(1), Uuid::from_u128(5), S, &T).is_none());
+        assert!(v.get(&kr(1), D, KeySpecCode::Hmac256, &T).is_none());
+        assert!(v.get(&kr(1), D, S, &T).is_some());
         assert_eq!(v.clear(), 1);
         assert!(!v.slab.bytes.iter().any(|&b| b != 0));
     }
@@ -254,18 +271,28 @@ mod tests {
     #[test]
     fn keeps_most_used_and_wipes_evicted() {
         let mut v = KeyVault::new(2);
-        v.insert(kr(1), D, S, &SecretKey256::from_bytes([1; 32]));
-        v.insert(kr(2), D, S, &SecretKey256::from_bytes([2; 32]));
+        v.insert(kr(1), D, S, &SecretKey256::from_bytes([1; 32]), T);
+        v.insert(kr(2), D, S, &SecretKey256::from_bytes([2; 32]), T);
         for _ in 0..5 {
-            assert_eq!(v.get(&kr(1), D, S).unwrap(), &[1; 32]);
+            assert_eq!(v.get(&kr(1), D, S, &T).unwrap(), &[1; 32]);
         }
-        v.insert(kr(3), D, S, &SecretKey256::from_bytes([3; 32]));
-        assert!(v.get(&kr(2), D, S).is_none(), "least used key evicted");
-        assert_eq!(v.get(&kr(1), D, S).unwrap(), &[1; 32]);
-        assert_eq!(v.get(&kr(3), D, S).unwrap(), &[3; 32]);
+        v.insert(kr(3), D, S, &SecretKey256::from_bytes([3; 32]), T);
+        assert!(v.get(&kr(2), D, S, &T).is_none(), "least used key evicted");
+        assert_eq!(v.get(&kr(1), D, S, &T).unwrap(), &[1; 32]);
+        assert_eq!(v.get(&kr(3), D, S, &T).unwrap(), &[3; 32]);
         assert_eq!(v.len(), 2);
         // The evicted slot was reused, and no slot still holds key 2's bytes.
         assert!(!v.slab.bytes.chunks(32).any(|c| c == [2; 32]));
+    }
+
+    #[test]
+    fn material_cached_from_one_token_is_not_used_for_another_of_the_same_version() {
+        // A lost rotation race or a refused import leaves material cached
+        // for a version whose stored token holds other material.
+        let mut v = KeyVault::new(2);
+        v.insert(kr(1), D, S, &SecretKey256::from_bytes([6; 32]), [1; 32]);
+        assert!(v.get(&kr(1), D, S, &[2; 32]).is_none(), "another token hit");
+        assert_eq!(v.get(&kr(1), D, S, &[1; 32]).unwrap(), &[6; 32]);
     }
 
     #[test]
@@ -279,12 +306,12 @@ mod tests {
             key_id: Uuid::from_u128(9),
             version: 2,
         };
-        v.insert(a1, D, S, &SecretKey256::from_bytes([7; 32]));
-        v.insert(a2, D, S, &SecretKey256::from_bytes([8; 32]));
-        v.insert(kr(1), D, S, &SecretKey256::from_bytes([1; 32]));
+        v.insert(a1, D, S, &SecretKey256::from_bytes([7; 32]), T);
+        v.insert(a2, D, S, &SecretKey256::from_bytes([8; 32]), T);
+        v.insert(kr(1), D, S, &SecretKey256::from_bytes([1; 32]), T);
         v.forget(Uuid::from_u128(9), None);
         assert_eq!(v.len(), 1);
-        assert!(v.get(&a1, D, S).is_none() && v.get(&a2, D, S).is_none());
+        assert!(v.get(&a1, D, S, &T).is_none() && v.get(&a2, D, S, &T).is_none());
         assert!(
             !v.slab
                 .bytes

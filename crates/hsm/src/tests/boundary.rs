@@ -483,3 +483,45 @@ fn a_flood_of_refused_commands_leaves_a_bounded_module_log() {
     // Still in use mode: nothing changed.
     assert_eq!(m.mode.name(), "use");
 }
+
+/// Two frontends race to make the same key version (or a refused import
+/// leaves material cached): the module caches the loser's material, but
+/// the store keeps the winner's token. A request with the stored token
+/// must use the stored token's material, not the cached one.
+#[test]
+fn material_cached_from_a_token_the_store_never_kept_is_not_used() {
+    let mut m = module(&tempfile::tempdir().unwrap());
+    let ops = operators(3);
+    let host = SigningKeyPair::generate().unwrap();
+    let d = domain_of(&create_domain(&mut m, &ops, &host, 0));
+    let h = frontend(&host, d);
+    let key = KeyRef {
+        key_id: Uuid::new_v4(),
+        version: 2,
+    };
+    let generate = |m: &mut Module| match m.ask(
+        &h,
+        Request::GenerateBackingKey {
+            key,
+            spec: KeySpecCode::SymmetricDefault,
+        },
+    ) {
+        Ok(Response::Ekt(e)) => e,
+        other => panic!("{other:?}"),
+    };
+    let stored = generate(&mut m);
+    let _lost = generate(&mut m); // now cached under the same version
+    let blob = encrypt(&mut m, &h, key, &stored, b"kept").unwrap();
+    // Another module (or this one after a restart) opens only the stored
+    // token: the ciphertext must be under its material.
+    let (_, _, secret) = crate::ekt::open(&m.domains[&d].keys[&1], &stored).unwrap();
+    let header = strongroom_hsm_proto::ciphertext::CiphertextHeader::parse(&blob).unwrap();
+    let plain = crate::symmetric::decrypt(
+        secret.expose(),
+        &header,
+        &blob,
+        &strongroom_hsm_proto::context::canonical(std::iter::empty()),
+    )
+    .unwrap();
+    assert_eq!(&plain[..], b"kept");
+}

@@ -115,7 +115,15 @@ fn tamper_erases_everything_and_signs_a_certificate() {
     let d = domain_of(&create_domain(&mut a, &ops, &host, 0));
     let h = frontend(&host, d);
     let (key, ekt) = new_key(&mut a, &h);
-    let backing = *a.vault.get(&key, d, KeySpecCode::SymmetricDefault).unwrap();
+    let backing = *a
+        .vault
+        .get(
+            &key,
+            d,
+            KeySpecCode::SymmetricDefault,
+            &strongroom_crypto::sha256(&ekt.0),
+        )
+        .unwrap();
     let domain_root = *a.domains[&d].keys[&1].root().expose();
     let signer = a.identity.signing.public_key().to_vec();
     let cert = a.erase("test sensor");
@@ -275,7 +283,15 @@ fn hmac_keys_mac_inside_and_refuse_encryption() {
     };
     // The MAC is HMAC-SHA-384 under the key derived from the stored seed
     // (crates/crypto checks the derivation against RustCrypto's HKDF/HMAC).
-    let seed = *a.vault.get(&key, d, KeySpecCode::Hmac384).unwrap();
+    let seed = *a
+        .vault
+        .get(
+            &key,
+            d,
+            KeySpecCode::Hmac384,
+            &strongroom_crypto::sha256(&ekt.0),
+        )
+        .unwrap();
     let expected =
         strongroom_crypto::HmacKey::derive(&seed, strongroom_crypto::HmacAlgorithm::Sha384)
             .unwrap();
