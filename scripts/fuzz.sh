@@ -4,7 +4,7 @@
 # result. Exits non-zero if any target finds a crash; the crashing input is
 # then in fuzz/artifacts/<target>/ and the log's tail is printed.
 #
-# Usage: scripts/fuzz.sh [SECONDS]
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET...]   (default: every target)
 # Installs cargo-fuzz when missing. Uses the nightly toolchain when rustup
 # has one, else the default toolchain: without a sanitizer, cargo-fuzz
 # passes no nightly-only flag (a machine may have only stable).
@@ -19,6 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds="${1:-60}"
+shift || true
 case "$seconds" in
   '' | *[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;;
 esac
@@ -45,7 +46,11 @@ echo "fuzz build: $(($(date +%s) - build_start)) s"
 
 mkdir -p "$target_dir/logs"
 failed=()
-for t in $("${cargo[@]}" fuzz list); do
+targets=("$@")
+if [ "${#targets[@]}" -eq 0 ]; then
+  mapfile -t targets < <("${cargo[@]}" fuzz list)
+fi
+for t in "${targets[@]}"; do
   scratch="$target_dir/corpus/$t"
   log="$target_dir/logs/$t.log"
   mkdir -p "$scratch" "fuzz/corpus/$t"
