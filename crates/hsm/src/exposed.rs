@@ -56,7 +56,8 @@ impl Module {
     }
 
     /// DeriveKey: HKDF of the version's backing key and the context; the
-    /// derived key, and its ciphertext under the key (context as AAD).
+    /// derived key, and its derived-key token under the key (context as
+    /// AAD), which no Decrypt opens.
     pub(crate) fn derive_key(
         &mut self,
         caller: &Requester,
@@ -86,7 +87,10 @@ impl Module {
         )
         .map_err(|e| HsmError::Internal(e.to_string()))?;
         derived.copy_from_slice(okm.expose());
-        let ciphertext = crate::symmetric::encrypt(backing, key, &derived, context)?;
+        // A token of its own kind: Decrypt and ReEncrypt never open it, so
+        // the derived key leaves in clear only through a reveal.
+        let ciphertext =
+            crate::symmetric::seal_derived_key_token(backing, key, &derived, context)?;
         Ok(Response::DataKey(strongroom_hsm_proto::DataKey {
             plaintext: Some(derived),
             ciphertext,

@@ -94,6 +94,8 @@ pub struct Module {
     /// How many refused commands the log takes per minute.
     pub(crate) refusals: crate::commands::RefusalBudget,
     pub(crate) nonces: NonceCache,
+    /// Owner-change statements already carried out (until they expire).
+    pub(crate) used_owner_statements: crate::owner::UsedStatements,
     pub(crate) log: Option<ModuleLog>,
     pub(crate) store: Option<SealedStore>,
     pub(crate) config: ModuleConfig,
@@ -152,6 +154,7 @@ impl Module {
             volatile: crate::volatile::VolatileKeys::default(),
             refusals: crate::commands::RefusalBudget::default(),
             nonces: NonceCache::default(),
+            used_owner_statements: Default::default(),
             log: None,
             store: None,
             config,
