@@ -4,6 +4,7 @@
 
 use crate::scope::Requester;
 use strongroom_crypto::{AsymmetricKey, HmacKey, SecretKey256};
+use strongroom_hsm_proto::ciphertext::CiphertextHeader;
 use strongroom_hsm_proto::{HsmError, KeyRef, KeySpecCode, Response};
 use zeroize::Zeroizing;
 
@@ -94,6 +95,30 @@ impl Module {
         Ok(Response::DataKey(strongroom_hsm_proto::DataKey {
             plaintext: Some(derived),
             ciphertext,
+        }))
+    }
+
+    /// RevealDerivedKey: opens a derived-key token of `key`, the version
+    /// its header names, with the context it was made for.
+    pub(crate) fn reveal_derived_key(
+        &mut self,
+        caller: &Requester,
+        key: KeyRef,
+        ekt: &strongroom_hsm_proto::Ekt,
+        token: &[u8],
+        context: &[u8],
+    ) -> Result<Response, HsmError> {
+        self.require_use()?;
+        let header = CiphertextHeader::parse_derived_key_token(token)
+            .map_err(|_| HsmError::InvalidCiphertext)?;
+        if header.key != key {
+            return Err(HsmError::InvalidCiphertext);
+        }
+        let backing = self.backing_key(caller, key, ekt)?;
+        let derived = crate::symmetric::open_derived_key_token(backing, &header, token, context)?;
+        Ok(Response::DataKey(strongroom_hsm_proto::DataKey {
+            plaintext: Some(derived),
+            ciphertext: token.to_vec(),
         }))
     }
 }

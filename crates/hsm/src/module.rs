@@ -440,6 +440,12 @@ impl Module {
                 context,
                 length,
             } => self.derive_key(caller, key, &ekt, &context, length),
+            Request::RevealDerivedKey {
+                key,
+                ekt,
+                token,
+                context,
+            } => self.reveal_derived_key(caller, key, &ekt, &token, &context),
             Request::GenerateRandom { length } => {
                 self.require_use()?;
                 if !(1..=1024).contains(&length) {

@@ -11,6 +11,7 @@ mod bad_input;
 mod cluster;
 mod common;
 mod crypto;
+mod derived_key_tokens;
 mod extensions;
 mod frontend_attacks;
 mod grants;

@@ -85,6 +85,57 @@ fn derived_key_token_sent_to_decrypt_or_re_encrypt_is_refused() {
 }
 
 #[test]
+fn reveal_derived_key_opens_only_a_derived_key_token_of_that_key_and_context() {
+    let mut m = Module::new(DomainKey::generate().unwrap(), ModuleConfig::default());
+    let here = super::Frontend {
+        caller: CALLER,
+        domain: *m.domains.keys().next().expect("a domain"),
+    };
+    let (key, token_key) = super::new_key(&mut m, &here);
+    let (other, other_ekt) = super::new_key(&mut m, &here);
+    let context = canonical([("tenant", "acme")]);
+    let Ok(Response::DataKey(derived)) = m.ask(
+        &here,
+        Request::DeriveKey {
+            key,
+            ekt: token_key.clone(),
+            context: context.clone(),
+            length: 16,
+        },
+    ) else {
+        panic!("DeriveKey failed");
+    };
+    let reveal = |m: &mut Module, key, ekt: &strongroom_hsm_proto::Ekt, token: &[u8], context: &[u8]| {
+        m.ask(
+            &here,
+            Request::RevealDerivedKey {
+                key,
+                ekt: ekt.clone(),
+                token: token.to_vec(),
+                context: context.to_vec(),
+            },
+        )
+    };
+    let Ok(Response::DataKey(opened)) =
+        reveal(&mut m, key, &token_key, &derived.ciphertext, &context)
+    else {
+        panic!("RevealDerivedKey failed");
+    };
+    assert_eq!(opened.plaintext, derived.plaintext);
+    // An ordinary ciphertext is no token; nor is a token with another
+    // context, or presented as another key's.
+    let ciphertext = super::encrypt(&mut m, &here, key, &token_key, b"data").unwrap();
+    let refusals = [
+        reveal(&mut m, key, &token_key, &ciphertext, &canonical(std::iter::empty())),
+        reveal(&mut m, key, &token_key, &derived.ciphertext, &canonical([("tenant", "x")])),
+        reveal(&mut m, other, &other_ekt, &derived.ciphertext, &context),
+    ];
+    for r in refusals {
+        assert!(matches!(r, Err(HsmError::InvalidCiphertext)), "{r:?}");
+    }
+}
+
+#[test]
 fn legacy_transient_token_sent_to_rewrap_keys_does_not_come_back_as_a_v3_key_token() {
     let first = DomainKey::generate().unwrap();
     let old = first.duplicate();
