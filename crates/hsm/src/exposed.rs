@@ -90,8 +90,7 @@ impl Module {
         derived.copy_from_slice(okm.expose());
         // A token of its own kind: Decrypt and ReEncrypt never open it, so
         // the derived key leaves in clear only through a reveal.
-        let ciphertext =
-            crate::symmetric::seal_derived_key_token(backing, key, &derived, context)?;
+        let ciphertext = crate::symmetric::seal_derived_key_token(backing, key, &derived, context)?;
         Ok(Response::DataKey(strongroom_hsm_proto::DataKey {
             plaintext: Some(derived),
             ciphertext,

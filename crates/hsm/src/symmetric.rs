@@ -197,7 +197,10 @@ mod tests {
     fn a_derived_key_token_never_opens_as_a_ciphertext_even_relabelled() {
         let (backing, key, ctx, _) = setup();
         let token = seal_derived_key_token(&backing, key, &[7; 32], &ctx).unwrap();
-        assert!(open(&backing, &token, &ctx).is_err(), "parsed as a ciphertext");
+        assert!(
+            open(&backing, &token, &ctx).is_err(),
+            "parsed as a ciphertext"
+        );
         let h = CiphertextHeader::parse_derived_key_token(&token).unwrap();
         assert!(decrypt(&backing, &h, &token, &ctx).is_err());
         // First byte rewritten to the ciphertext's: another KDF label and

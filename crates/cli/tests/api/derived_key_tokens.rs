@@ -134,7 +134,12 @@ async fn kms_star_principal_decrypting_a_derived_key_token_is_refused_and_the_ke
         .await
         .unwrap();
     assert_eq!(opened["DerivedKey"], again["DerivedKey"]);
-    assert_eq!(B64.decode(opened["DerivedKey"].as_str().unwrap()).unwrap().len(), 32);
+    assert_eq!(
+        B64.decode(opened["DerivedKey"].as_str().unwrap())
+            .unwrap()
+            .len(),
+        32
+    );
     // The token names its version: after a rotation it still reveals the
     // old derived key, while DeriveKey derives a new one.
     c.rotate_key_on_demand().key_id(&arn).send().await.unwrap();

@@ -217,9 +217,17 @@ async fn stranger_listing_or_describing_logs_never_makes_the_module_read_a_log_f
     let Ok(Response::Logs(before)) = stranger.call(Request::ListLogs).await else {
         panic!("a stranger may list the logs");
     };
-    let first = before.iter().find(|l| l.closed).expect("a closed log").clone();
-    let written = std::fs::read(state.join("logs").join(format!("log-{:08}.jsonl", first.log_id)))
-        .unwrap();
+    let first = before
+        .iter()
+        .find(|l| l.closed)
+        .expect("a closed log")
+        .clone();
+    let written = std::fs::read(
+        state
+            .join("logs")
+            .join(format!("log-{:08}.jsonl", first.log_id)),
+    )
+    .unwrap();
     assert_eq!(
         first.sha384,
         strongroom_crypto::sha384(&written).to_vec(),
@@ -227,7 +235,9 @@ async fn stranger_listing_or_describing_logs_never_makes_the_module_read_a_log_f
     );
     // Replaced behind the module's back by a 16 MiB file.
     std::fs::write(
-        state.join("logs").join(format!("log-{:08}.jsonl", first.log_id)),
+        state
+            .join("logs")
+            .join(format!("log-{:08}.jsonl", first.log_id)),
         vec![b'x'; 16 << 20],
     )
     .unwrap();
@@ -244,9 +254,6 @@ async fn stranger_listing_or_describing_logs_never_makes_the_module_read_a_log_f
         let Ok(Response::Logs(all)) = stranger.call(Request::ListLogs).await else {
             panic!("a stranger may list the logs");
         };
-        assert_eq!(
-            all.iter().find(|l| l.log_id == first.log_id),
-            Some(&first)
-        );
+        assert_eq!(all.iter().find(|l| l.log_id == first.log_id), Some(&first));
     }
 }

@@ -9,8 +9,8 @@ use strongroom_hsm_proto::{
 };
 use uuid::Uuid;
 
-use crate::ekt::tests::legacy;
 use super::Ask;
+use crate::ekt::tests::legacy;
 use crate::{DomainKey, Module, ModuleConfig, ekt};
 
 const CALLER: Caller = Caller::InProcess;
@@ -105,17 +105,18 @@ fn reveal_derived_key_opens_only_a_derived_key_token_of_that_key_and_context() {
     ) else {
         panic!("DeriveKey failed");
     };
-    let reveal = |m: &mut Module, key, ekt: &strongroom_hsm_proto::Ekt, token: &[u8], context: &[u8]| {
-        m.ask(
-            &here,
-            Request::RevealDerivedKey {
-                key,
-                ekt: ekt.clone(),
-                token: token.to_vec(),
-                context: context.to_vec(),
-            },
-        )
-    };
+    let reveal =
+        |m: &mut Module, key, ekt: &strongroom_hsm_proto::Ekt, token: &[u8], context: &[u8]| {
+            m.ask(
+                &here,
+                Request::RevealDerivedKey {
+                    key,
+                    ekt: ekt.clone(),
+                    token: token.to_vec(),
+                    context: context.to_vec(),
+                },
+            )
+        };
     let Ok(Response::DataKey(opened)) =
         reveal(&mut m, key, &token_key, &derived.ciphertext, &context)
     else {
@@ -126,8 +127,20 @@ fn reveal_derived_key_opens_only_a_derived_key_token_of_that_key_and_context() {
     // context, or presented as another key's.
     let ciphertext = super::encrypt(&mut m, &here, key, &token_key, b"data").unwrap();
     let refusals = [
-        reveal(&mut m, key, &token_key, &ciphertext, &canonical(std::iter::empty())),
-        reveal(&mut m, key, &token_key, &derived.ciphertext, &canonical([("tenant", "x")])),
+        reveal(
+            &mut m,
+            key,
+            &token_key,
+            &ciphertext,
+            &canonical(std::iter::empty()),
+        ),
+        reveal(
+            &mut m,
+            key,
+            &token_key,
+            &derived.ciphertext,
+            &canonical([("tenant", "x")]),
+        ),
         reveal(&mut m, other, &other_ekt, &derived.ciphertext, &context),
     ];
     for r in refusals {
@@ -169,7 +182,10 @@ fn legacy_transient_token_sent_to_rewrap_keys_does_not_come_back_as_a_v3_key_tok
     );
     let o = ekt::open_key(&newest_copy, rewrapped).unwrap();
     assert!(o.legacy);
-    assert_eq!((o.key, o.owner, &o.material[..]), (key, None, &[9u8; 32][..]));
+    assert_eq!(
+        (o.key, o.owner, &o.material[..]),
+        (key, None, &[9u8; 32][..])
+    );
     // Rewrapping it again keeps it legacy; a current key token stays v3.
     let Ok(Response::Ekts(again)) = m.handle(
         &CALLER,
@@ -181,8 +197,7 @@ fn legacy_transient_token_sent_to_rewrap_keys_does_not_come_back_as_a_v3_key_tok
     };
     assert_eq!(again[0].0[0], 0x02);
     let v3 = ekt::seal_key(&old, key, KeySpecCode::SymmetricDefault, &[9; 32], None).unwrap();
-    let Ok(Response::Ekts(current)) =
-        m.handle(&CALLER, Request::RewrapKeys { ekts: vec![v3] })
+    let Ok(Response::Ekts(current)) = m.handle(&CALLER, Request::RewrapKeys { ekts: vec![v3] })
     else {
         panic!("RewrapKeys failed");
     };
