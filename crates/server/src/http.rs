@@ -143,7 +143,7 @@ async fn serve(
     // A service presenting a proof acts as the customer, via itself.
     if let Some(proof) = parts.headers.get(crate::proof::PROOF_HEADER) {
         let proof = proof.to_str().unwrap_or("");
-        match state.proofs.accept(&state.auth, &caller, proof).await {
+        match state.proofs.accept(&state.auth, &caller, op, proof).await {
             Ok(customer) => caller = customer,
             Err(e) => {
                 served.caller = Some(caller);
