@@ -17,8 +17,11 @@
 //! and across restarts: a proof is honoured only while the store holds the
 //! record of its minting, under the digest of the request it came from.
 //! A proof is bound to the service principal that minted it, the customer
-//! must have signed for that service, and a proof never outlives the
-//! customer's temporary credentials.
+//! must have signed for exactly that service's name, and a proof never
+//! outlives the customer's temporary credentials. It is honoured only for
+//! the operations marked `#[via_proof]` in the operation table (using the
+//! customer's keys, never managing them): [`check_operation`], the first
+//! check of [`Proofs::accept`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
