@@ -120,8 +120,7 @@ pub fn check_operation(op: Option<&str>) -> Result<(), KmsError> {
         Some(row) if row.via_proof => Ok(()),
         _ => Err(KmsError::AccessDenied(format!(
             "The authentication proof is not valid for {}: a service acting for a customer may \
-             only use the customer's keys (Encrypt, Decrypt, ReEncrypt, GenerateDataKey*, \
-             Sign, Verify, GenerateMac, VerifyMac, DescribeKey, GetPublicKey).",
+             only use the customer's keys for its data, not manage them.",
             op.unwrap_or("this request")
         ))),
     }

@@ -47,7 +47,8 @@ macro_rules! via_proof {
 
 /// Generates `OPERATIONS` and `Processor::serve` from one list of rows:
 /// `Name => handler(extra args) { resources, context, grants [..], halves [..] }`
-/// for served operations, `Name => unsupported` for known unsupported ones.
+/// for served operations (optionally marked `#[via_proof]`), `Name =>
+/// unsupported` for known unsupported ones.
 macro_rules! operation_table {
     (
         served { $(
