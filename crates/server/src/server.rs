@@ -74,7 +74,7 @@ pub mod defaults {
     /// Connections served at once.
     pub const MAX_CONNECTIONS: usize = 512;
     /// Connections served at once from one source.
-    pub const MAX_CONNECTIONS_PER_SOURCE: usize = 64;
+    pub const MAX_CONNECTIONS_PER_SOURCE: usize = 128;
     /// Longest a connection may send nothing once it has sent its first
     /// bytes (between keep-alive requests, or an HTTP/2 connection with
     /// nothing to say); before its first bytes the header timeout applies.
