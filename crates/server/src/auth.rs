@@ -252,7 +252,9 @@ impl Authenticator {
         // signed as a header but never trusted as the payload hash.
         let payload = hex::encode(sha256(body));
         let key = self
-            .verify_signing(method, uri, headers, &payload, now, "kms", KMS_SIGNED)
+            // `intake::check_headers` looked the key up under the source's
+            // budget; here it comes from the cache.
+            .verify_signing(method, uri, headers, &payload, now, "kms", KMS_SIGNED, None)
             .await?;
         self.caller_for(&key).await
     }
@@ -290,7 +292,9 @@ impl Authenticator {
     /// Verifies a SigV4 signature scoped to `service` in our region, over a
     /// payload whose SHA-256 is `payload_sha256_hex`; returns the signer's
     /// access key. Every `x-amz-*` and `x-strongroom-*` header the request
-    /// carries must be signed.
+    /// carries must be signed. An uncached access key is looked up within
+    /// `source`'s budget.
+    #[allow(clippy::too_many_arguments)]
     pub async fn verify(
         &self,
         method: &Method,
@@ -299,9 +303,19 @@ impl Authenticator {
         payload_sha256_hex: &str,
         now: OffsetDateTime,
         service: &str,
+        source: Option<IpAddr>,
     ) -> Result<Arc<AccessKeyRecord>, KmsError> {
-        self.verify_signing(method, uri, headers, payload_sha256_hex, now, service, &[])
-            .await
+        self.verify_signing(
+            method,
+            uri,
+            headers,
+            payload_sha256_hex,
+            now,
+            service,
+            &[],
+            source,
+        )
+        .await
     }
 
     /// [`Self::verify`], with headers `also_signed` that must be signed too
@@ -316,6 +330,7 @@ impl Authenticator {
         now: OffsetDateTime,
         service: &str,
         also_signed: &[&str],
+        source: Option<IpAddr>,
     ) -> Result<Arc<AccessKeyRecord>, KmsError> {
         let Some(value) = headers.get("authorization") else {
             return Err(KmsError::MissingAuthenticationToken);
@@ -385,7 +400,7 @@ impl Authenticator {
                 self.region, auth.region
             )));
         }
-        let key = self.access_key(&auth.access_key_id, None).await?;
+        let key = self.access_key(&auth.access_key_id, source).await?;
         if !key.active {
             return Err(KmsError::UnrecognizedClient);
         }

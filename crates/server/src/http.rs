@@ -169,7 +169,7 @@ async fn serve(
         served.result = match serde_json::from_slice(&body) {
             Ok(req) => state
                 .proofs
-                .create(&state.auth, &caller, req)
+                .create(&state.auth, &caller, meta.source_ip, req)
                 .await
                 .and_then(|r| {
                     crate::protocol::to_json_exact(&r)

@@ -256,12 +256,15 @@ impl Proofs {
             .await
     }
 
-    /// CreateAuthenticationProof: `caller` (a service principal) forwards
-    /// a customer's signed request; it mints one proof, once.
+    /// CreateAuthenticationProof: `caller` (a service principal, calling
+    /// from `source`) forwards a customer's signed request; it mints one
+    /// proof, once. An unknown customer access key costs a store lookup
+    /// only within `source`'s budget, as for any request.
     pub async fn create(
         &self,
         auth: &Authenticator,
         caller: &Caller,
+        source: Option<std::net::IpAddr>,
         req: CreateProofRequest,
     ) -> Result<CreateProofResponse, KmsError> {
         let service = match (&caller.identity.kind, &caller.identity.service_name) {
@@ -289,6 +292,7 @@ impl Proofs {
                 &forwarded.payload,
                 now,
                 &forwarded.signing_service,
+                source,
             )
             .await
             .map_err(|e| {

@@ -25,8 +25,8 @@ const BACKUP: &str = "backup.example.com";
 pub(crate) struct Customer {
     pub(crate) access_key_id: String,
     pub(crate) secret: Zeroizing<String>,
-    session_token: Option<String>,
-    region: String,
+    pub(crate) session_token: Option<String>,
+    pub(crate) region: String,
 }
 
 impl Customer {

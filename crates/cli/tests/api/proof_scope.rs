@@ -10,7 +10,7 @@ use strongroom_server::identity;
 use strongroom_store::PrincipalKind;
 
 use crate::common::*;
-use crate::proof_attacks::{OBJECTSTORE, kms_at, mint, use_proof, world};
+use crate::proof_attacks::{Customer, OBJECTSTORE, kms_at, mint, use_proof, world};
 
 /// A body that would do damage if the operation ran: every field any
 /// management operation needs, naming the customer's key.
@@ -147,5 +147,46 @@ async fn service_sharing_the_first_label_cannot_mint_for_the_rightful_service() 
     // rightful service mints from it and uses the proof.
     let proof = mint(&rightful, &for_rightful).await.unwrap();
     use_proof(&rightful, &w.key_arn, &proof).await.unwrap();
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_forwarding_requests_of_unknown_customers_costs_bounded_store_lookups() {
+    let env = TestEnv::start().await;
+    let w = world(&env.dev).await;
+    let svc = kms_at(&env.dev.endpoint(), &env.dev, &w.objectstore);
+    // The service's own key is looked up (and cached) before counting.
+    // (Its answer does not matter: the key is known either way.)
+    svc.call("ListKeys", b"{}".to_vec()).await.unwrap();
+    let budget = strongroom_server::auth::unknown_keys::UnknownKeyBudget::default();
+    let started = std::time::Instant::now();
+    let before = env.dev.server.access_key_lookups();
+    let mut refusals = std::collections::BTreeMap::<bool, usize>::new();
+    for _ in 0..60 {
+        // A "customer" whose access key id nobody has.
+        let id = format!(
+            "AKIA{}",
+            hex::encode_upper(strongroom_crypto::random_array::<8>().unwrap())
+        );
+        let stranger = Customer {
+            access_key_id: id,
+            secret: zeroize::Zeroizing::new("not-a-secret-anyone-holds".into()),
+            session_token: None,
+            region: env.dev.region.clone(),
+        };
+        let e = mint(&svc, &stranger.forwarded(OBJECTSTORE, "/b/k", 1))
+            .await
+            .unwrap_err();
+        assert!(e.contains("AccessDeniedException"), "{e}");
+        *refusals.entry(e.contains("Rate exceeded")).or_default() += 1;
+    }
+    let lookups = env.dev.server.access_key_lookups() - before;
+    let refilled = (started.elapsed().as_secs_f64() / 60.0 * f64::from(budget.per_minute)).ceil();
+    assert!(
+        lookups as f64 <= f64::from(budget.burst) + refilled,
+        "{lookups} store lookups for 60 forwarded requests of unknown customers ({refusals:?})"
+    );
+    // Past the budget, refused without a lookup.
+    assert!(refusals.get(&true).is_some_and(|&n| n > 0), "{refusals:?}");
     env.stop().await;
 }
