@@ -252,8 +252,9 @@ impl Authenticator {
         // signed as a header but never trusted as the payload hash.
         let payload = hex::encode(sha256(body));
         let key = self
-            // `intake::check_headers` looked the key up under the source's
-            // budget; here it comes from the cache.
+            // `intake::check_headers` already looked the key up under the
+            // source's budget and found it: here it comes from the cache
+            // (or, after a slow body, is re-read as the known key it is).
             .verify_signing(method, uri, headers, &payload, now, "kms", KMS_SIGNED, None)
             .await?;
         self.caller_for(&key).await
