@@ -100,6 +100,7 @@ impl Processor {
             created_at: now,
             updated_at: now,
         };
+        self.begin_change(rq).await?;
         self.store.create_alias(&rec).await.map_err(|e| match e {
             strongroom_store::StoreError::AlreadyExists(_) => KmsError::AlreadyExists(format!(
                 "An alias with the name {} already exists",
@@ -125,6 +126,7 @@ impl Processor {
         // allow kms:UpdateAlias.
         self.current_alias_key(rq, name).await?;
         let key_id = self.alias_target_key(rq, &req.target_key_id).await?;
+        self.begin_change(rq).await?;
         self.store
             .update_alias(&account, name, key_id, now_epoch())
             .await
@@ -144,6 +146,7 @@ impl Processor {
         self.authorize_alias(rq, name)?;
         let _guard = self.write_lock.lock().await;
         self.current_alias_key(rq, name).await?;
+        self.begin_change(rq).await?;
         self.store
             .delete_alias(&account, name)
             .await

@@ -320,6 +320,7 @@ impl Processor {
         let (id, token) = new_grant_ids()?;
         grant.grant_id = id;
         grant.token = token;
+        self.begin_change(rq).await?;
         self.store.create_grant(&grant).await?;
         self.forget_grants(key.id);
         Ok(CreateGrantResponse {
@@ -405,6 +406,7 @@ impl Processor {
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRun);
         }
+        self.begin_change(rq).await?;
         self.store.delete_grant(&grant.grant_id).await?;
         self.forget_grants(grant.key_id);
         Ok(Empty {})
@@ -433,6 +435,7 @@ impl Processor {
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRun);
         }
+        self.begin_change(rq).await?;
         self.store.delete_grant(&id).await?;
         self.forget_grants(key.id);
         Ok(Empty {})
