@@ -32,6 +32,8 @@ mod proof_attacks;
 mod protocol;
 mod rotation;
 mod shared_store;
+mod system_audit;
 mod sigv4_attacks;
 mod tags;
 mod tls;
+mod write_gate;
