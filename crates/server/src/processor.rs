@@ -17,6 +17,8 @@ use crate::protocol::EncryptionContext;
 mod authorized;
 mod background;
 mod change;
+mod key_module;
+mod store_access;
 
 pub(crate) use authorized::AuthorizedKey;
 pub(crate) use change::Change;
@@ -26,7 +28,9 @@ pub const MAX_CONTEXT_BYTES: usize = 8192;
 
 /// The frontend's request processor.
 pub struct Processor {
-    pub(crate) store: Arc<dyn Store>,
+    /// Private: handlers read through `reads()` and write only through a
+    /// [`Change`] (`store_access`).
+    store: Arc<dyn Store>,
     /// The module client. Private to the processor: a request handler
     /// reaches it only through an [`AuthorizedKey`] (`module`), a
     /// [`Change`] its request earned (`module_for_change`), or a keyless

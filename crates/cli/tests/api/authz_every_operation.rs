@@ -152,7 +152,9 @@ async fn every_operation_refuses_a_principal_without_permission() {
 
 /// A key of the root's with an alias, a tag, a ciphertext and a grant, and
 /// a user of the same account with no permission (and its raw client).
-pub(crate) async fn set_up_victim(env: &TestEnv) -> (Victim, strongroom_cli::client::KmsHttpClient) {
+pub(crate) async fn set_up_victim(
+    env: &TestEnv,
+) -> (Victim, strongroom_cli::client::KmsHttpClient) {
     let me = env.dev.account_id.clone();
     let root = &env.client;
     let key = new_key(root).await;

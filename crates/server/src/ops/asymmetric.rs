@@ -367,7 +367,8 @@ impl Processor {
         let (version, ekt) = self.current_ekt(&key).await?;
         let out = self
             .with_ekt(&key, version, ekt, |ekt| {
-                self.module(&key).call(Request::GetPublicKey { key: version, ekt })
+                self.module(&key)
+                    .call(Request::GetPublicKey { key: version, ekt })
             })
             .await?;
         let Response::PublicKey(public) = out else {

@@ -218,7 +218,8 @@ impl Processor {
         dry_run(req.dry_run)?;
         let (opened, plaintext) = self
             .with_ekt(&src.key, src.version, src.ekt.clone(), |ekt| {
-                self.module(&src.key).decrypt(ekt, blob.to_vec(), context.clone())
+                self.module(&src.key)
+                    .decrypt(ekt, blob.to_vec(), context.clone())
             })
             .await?;
         if opened != src.version {
@@ -326,8 +327,13 @@ impl Processor {
         let (version, ekt) = self.current_ekt(&key).await?;
         let dk = self
             .with_ekt(&key, version, ekt, |ekt| {
-                self.module(&key)
-                    .generate_data_key(version, ekt, context.clone(), length, with_plaintext)
+                self.module(&key).generate_data_key(
+                    version,
+                    ekt,
+                    context.clone(),
+                    length,
+                    with_plaintext,
+                )
             })
             .await?;
         Ok(GenerateDataKeyResponse {

@@ -174,11 +174,12 @@ impl Processor {
             return Err(KmsError::Internal("unexpected module answer".into()));
         };
         for (r, ekt) in &versions {
-            self.store
+            change
+                .store()
                 .replace_ekt(key.id, r.version, &ekt.0, &[])
                 .await?;
         }
-        self.store.purge_freed().await?;
+        change.store().purge_freed().await?;
         let mut next = (*key).clone();
         next.state = KeyState::Suspended;
         next.suspension_fingerprint = Some(fingerprint);
@@ -248,8 +249,8 @@ impl Processor {
         };
         for ((r, old), (r2, new)) in versions.iter().zip(&rebound) {
             if r != r2
-                || !self
-                    .store
+                || !change
+                    .store()
                     .replace_ekt(key.id, r.version, &old.0, &new.0)
                     .await?
             {
@@ -306,8 +307,8 @@ impl Processor {
             return Err(KmsError::Internal("unexpected module answer".into()));
         };
         for (r, ekt) in &versions {
-            if !self
-                .store
+            if !change
+                .store()
                 .replace_ekt(key.id, r.version, &[], &ekt.0)
                 .await?
             {
@@ -406,7 +407,7 @@ impl Processor {
         let change = self.begin_change(rq).await?;
         // Store first: once the EKTs are gone no module can ever reopen the
         // key, whatever happens next; then every module drops its copies.
-        self.store.delete_key_versions(key.id).await?;
+        change.store().delete_key_versions(key.id).await?;
         let mut next = (*key).clone();
         let versions = next.current_version;
         next.state = KeyState::Shredded;

@@ -234,7 +234,7 @@ impl Processor {
             ekt: ekt.0.clone(),
             created_at: now,
         };
-        self.store.rotate_key(&next, &record, "IMPORT").await?;
+        change.store().rotate_key(&next, &record, "IMPORT").await?;
         next.revision += 1;
         self.cache_new_key(next, version, ekt);
         tracing::info!(key_id = %key.id, "key material imported");
@@ -266,7 +266,7 @@ impl Processor {
         next.state = KeyState::PendingImport;
         next.current_version = 0;
         next.import_valid_to = None;
-        self.store.delete_key_versions(key.id).await?;
+        change.store().delete_key_versions(key.id).await?;
         self.save_key(change, next).await?;
         self.forget_key_ekts(key.id);
         Ok(())

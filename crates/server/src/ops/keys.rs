@@ -362,7 +362,7 @@ impl Processor {
                     }
                 }
             }
-            self.store.create_key(&key, None).await?;
+            change.store().create_key(&key, None).await?;
             let key = self.cache_key(key);
             tracing::info!(key_id = %id, modules = installed, "volatile key created");
             return Ok(KeyMetadataResponse {
@@ -378,7 +378,7 @@ impl Processor {
         }
         if external {
             // No material until ImportKeyMaterial.
-            self.store.create_key(&key, None).await?;
+            change.store().create_key(&key, None).await?;
             let key = self.cache_key(key);
             tracing::info!(key_id = %id, account = %caller.account_id, "key created, awaiting import");
             return Ok(KeyMetadataResponse {
@@ -395,7 +395,7 @@ impl Processor {
             ekt: ekt.0.clone(),
             created_at: now,
         };
-        self.store.create_key(&key, Some(&v)).await?;
+        change.store().create_key(&key, Some(&v)).await?;
         let key = self.cache_new_key(key, version, ekt);
         tracing::info!(key_id = %id, account = %caller.account_id, exposed = key.exposed, "key created");
         Ok(KeyMetadataResponse {
@@ -430,7 +430,7 @@ impl Processor {
             ),
         };
         let mut rows = self
-            .store
+            .reads()
             .list_keys(&caller.account_id, after, limit + 1)
             .await?;
         let truncated = rows.len() > limit;
@@ -470,7 +470,7 @@ impl Processor {
         // Read what we change from the store, not the cache: another
         // frontend may have changed it.
         let mut key =
-            self.store.get_key(current.id).await?.ok_or_else(|| {
+            self.reads().get_key(current.id).await?.ok_or_else(|| {
                 KmsError::NotFound(format!("Key '{}' does not exist", current.id))
             })?;
         apply(self, &mut key)?;

@@ -182,7 +182,8 @@ impl Processor {
         let change = self.begin_change(rq).await?;
         let mut next = (*key).clone();
         next.on_demand_rotations += 1;
-        self.add_version(&change, previous, next, "ON_DEMAND").await?;
+        self.add_version(&change, previous, next, "ON_DEMAND")
+            .await?;
         Ok(RotateKeyOnDemandResponse {
             key_id: key.id.to_string(),
         })
@@ -223,7 +224,11 @@ impl Processor {
             ekt: ekt.0.clone(),
             created_at: now_epoch(),
         };
-        match self.store.rotate_key(&key, &record, rotation_type).await {
+        match change
+            .store()
+            .rotate_key(&key, &record, rotation_type)
+            .await
+        {
             Ok(()) => {}
             // Another frontend rotated first; ours was never stored.
             Err(StoreError::AlreadyExists(_)) => {
@@ -257,7 +262,10 @@ impl Processor {
                 .parse::<u32>()
                 .map_err(|_| KmsError::InvalidMarker("Invalid marker".into()))?,
         };
-        let mut rows = self.store.list_rotations(key.id, after, limit + 1).await?;
+        let mut rows = self
+            .reads()
+            .list_rotations(key.id, after, limit + 1)
+            .await?;
         let truncated = rows.len() > limit;
         rows.truncate(limit);
         Ok(ListKeyRotationsResponse {

@@ -30,7 +30,7 @@ impl Processor {
                 .record(AuditEvent::service_event(event, &arn, &key.account_id))
                 .await?;
         }
-        Ok(Change::system(key.id))
+        Ok(Change::system(self, key.id))
     }
 
     /// Deletes every key whose deletion date is at or before `now`: module
@@ -53,7 +53,7 @@ impl Processor {
             };
             let change = self.service_change(DELETE_KEY_EVENT, &key).await?;
             self.forget_everywhere(&change, id).await?;
-            if self.store.delete_key(id).await? {
+            if change.store().delete_key(id).await? {
                 n += 1;
                 tracing::info!(key_id = %id, "key deleted after its waiting period");
             }

@@ -15,7 +15,7 @@
 use strongroom_hsm_proto::{HsmClient, Request};
 use uuid::Uuid;
 
-use super::{AuthorizedKey, Processor};
+use super::Processor;
 use crate::authz::RequestCtx;
 use crate::authz::operations::Effect;
 use crate::error::KmsError;
@@ -23,16 +23,30 @@ use crate::error::KmsError;
 /// Permission to change the keys it names: earned by a request that
 /// satisfied its row and recorded its intent, or by a background task that
 /// recorded its service event. Its fields are private to the processor.
-#[derive(Debug)]
 pub struct Change {
     keys: Vec<Uuid>,
+    store: super::store_access::SharedStore,
+}
+
+impl std::fmt::Debug for Change {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Change").field("keys", &self.keys).finish()
+    }
 }
 
 impl Change {
     /// A background task's permission to change `key` (its service event
     /// is already durable).
-    pub(super) fn system(key: Uuid) -> Self {
-        Self { keys: vec![key] }
+    pub(super) fn system(processor: &Processor, key: Uuid) -> Self {
+        Self {
+            keys: vec![key],
+            store: processor.store.clone(),
+        }
+    }
+
+    /// The store, for the writes this change permits.
+    pub(crate) fn store(&self) -> &dyn strongroom_store::Store {
+        &*self.store
     }
 
     /// Fails unless this permission covers key `id`.
@@ -48,12 +62,6 @@ impl Change {
 }
 
 impl Processor {
-    /// The module, for work on a key the request was authorized to use
-    /// (cryptography with its EKT).
-    pub(crate) fn module(&self, _authorized: &AuthorizedKey) -> &HsmClient {
-        &self.module
-    }
-
     /// The module, for a keyless row (GenerateRandom) whose identity-policy
     /// decision was made.
     pub(crate) fn keyless_module(&self, rq: &RequestCtx<'_>) -> Result<&HsmClient, KmsError> {
@@ -83,11 +91,16 @@ impl Processor {
         }
         Ok(Change {
             keys: rq.authorized_keys().to_vec(),
+            store: self.store.clone(),
         })
     }
 
     /// Drops every module's copy of a key the change covers.
-    pub(crate) async fn forget_everywhere(&self, change: &Change, id: Uuid) -> Result<(), KmsError> {
+    pub(crate) async fn forget_everywhere(
+        &self,
+        change: &Change,
+        id: Uuid,
+    ) -> Result<(), KmsError> {
         change.covers(id)?;
         Ok(self.module.forget_key(id).await?)
     }
