@@ -56,7 +56,8 @@ pub enum AdminAction {
         /// Principal tags, KEY=VALUE (repeatable).
         #[arg(long = "tag")]
         tags: Vec<String>,
-        /// For a service: the name kms:ViaService carries (e.g. objectstore.example.com).
+        /// For a service: the name kms:ViaService carries (e.g. objectstore.example.com),
+        /// unique in the store; customers sign for exactly this SigV4 service name.
         #[arg(long)]
         service_name: Option<String>,
     },

@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use strongroom_hsm::{Module, ModuleConfig, dev_unseal};
 use strongroom_hsm_proto::{HsmClient, spawn_module_task};
+use strongroom_server::auth::unknown_keys::UnknownKeyBudget;
 use strongroom_server::{RunningServer, ServerConfig, admin, defaults, tls};
 use strongroom_store::{SqliteStore, Store};
 
@@ -41,6 +42,10 @@ pub struct DevOptions {
     pub body_read_timeout: Duration,
     /// Most connections served at once.
     pub max_connections: usize,
+    /// Most connections served at once from one source.
+    pub max_connections_per_source: usize,
+    /// Store lookups of unknown access key ids one source may cause.
+    pub unknown_key_budget: UnknownKeyBudget,
     /// How often unauthenticated requests are summarised in the audit trail.
     pub unauthenticated_summary_interval: Duration,
     /// External security modules; none runs the in-process module.
@@ -71,6 +76,11 @@ impl std::fmt::Debug for DevOptions {
             .field("body_read_timeout", &self.body_read_timeout)
             .field("max_connections", &self.max_connections)
             .field(
+                "max_connections_per_source",
+                &self.max_connections_per_source,
+            )
+            .field("unknown_key_budget", &self.unknown_key_budget)
+            .field(
                 "unauthenticated_summary_interval",
                 &self.unauthenticated_summary_interval,
             )
@@ -95,6 +105,8 @@ impl DevOptions {
             header_read_timeout: defaults::HEADER_READ_TIMEOUT,
             body_read_timeout: defaults::BODY_READ_TIMEOUT,
             max_connections: defaults::MAX_CONNECTIONS,
+            max_connections_per_source: defaults::MAX_CONNECTIONS_PER_SOURCE,
+            unknown_key_budget: UnknownKeyBudget::default(),
             unauthenticated_summary_interval: defaults::UNAUTHENTICATED_SUMMARY_INTERVAL,
             modules: ExternalModules::default(),
             rotation_day: Duration::from_secs(86_400),
@@ -334,6 +346,8 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         header_read_timeout: opts.header_read_timeout,
         body_read_timeout: opts.body_read_timeout,
         max_connections: opts.max_connections,
+        max_connections_per_source: opts.max_connections_per_source,
+        unknown_key_budget: opts.unknown_key_budget,
         unauthenticated_summary_interval: opts.unauthenticated_summary_interval,
         rotation_day: opts.rotation_day,
         audit_file: Some(opts.data_dir.join("audit.jsonl")),

@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use strongroom_cli::modules::ExternalModules;
 use strongroom_cli::{bench, dev};
 use strongroom_hsm_proto::net::ModuleAddr;
+use strongroom_server::auth::unknown_keys::UnknownKeyBudget;
 
 mod kms_cmd;
 mod operator_cmd;
@@ -46,6 +47,17 @@ struct ClientLimitArgs {
     /// Most connections served at once; more are closed as they arrive.
     #[arg(long, default_value_t = strongroom_server::defaults::MAX_CONNECTIONS)]
     max_connections: usize,
+    /// Most connections served at once from one client address (IPv4, or
+    /// IPv6 /64); set it to --max-connections behind a proxy.
+    #[arg(long, default_value_t = strongroom_server::defaults::MAX_CONNECTIONS_PER_SOURCE)]
+    max_connections_per_source: usize,
+    /// Store lookups of unknown access key ids one client address may cause
+    /// at once; past them it gets ThrottlingException for keys not cached.
+    #[arg(long, default_value_t = UnknownKeyBudget::default().burst)]
+    unknown_key_burst: u32,
+    /// Such lookups given back per minute.
+    #[arg(long, default_value_t = UnknownKeyBudget::default().per_minute)]
+    unknown_keys_per_minute: u32,
     /// Seconds between audit records summarising unauthenticated requests.
     #[arg(long, default_value_t = strongroom_server::defaults::UNAUTHENTICATED_SUMMARY_INTERVAL.as_secs())]
     unauthenticated_summary_secs: u64,
@@ -57,6 +69,12 @@ impl ClientLimitArgs {
     }
     fn body_timeout(self) -> Duration {
         Duration::from_secs(self.body_timeout_secs.max(1))
+    }
+    fn unknown_key_budget(self) -> UnknownKeyBudget {
+        UnknownKeyBudget {
+            burst: self.unknown_key_burst,
+            per_minute: self.unknown_keys_per_minute,
+        }
     }
     fn summary_interval(self) -> Duration {
         Duration::from_secs(self.unauthenticated_summary_secs.max(1))
@@ -267,6 +285,8 @@ async fn main() -> anyhow::Result<()> {
             opts.header_read_timeout = limits.header_timeout();
             opts.body_read_timeout = limits.body_timeout();
             opts.max_connections = limits.max_connections;
+            opts.max_connections_per_source = limits.max_connections_per_source;
+            opts.unknown_key_budget = limits.unknown_key_budget();
             opts.unauthenticated_summary_interval = limits.summary_interval();
             opts.listen = listen;
             opts.region = region;
@@ -332,6 +352,8 @@ async fn main() -> anyhow::Result<()> {
                     header_read_timeout: limits.header_timeout(),
                     body_read_timeout: limits.body_timeout(),
                     max_connections: limits.max_connections,
+                    max_connections_per_source: limits.max_connections_per_source,
+                    unknown_key_budget: limits.unknown_key_budget(),
                     unauthenticated_summary_interval: limits.summary_interval(),
                     rotation_day: Duration::from_secs(86_400),
                     audit_file: Some(audit_file.unwrap_or_else(|| data_dir.join("audit.jsonl"))),

@@ -17,6 +17,38 @@ pub fn sha384(data: &[u8]) -> [u8; 48] {
     out
 }
 
+/// SHA-384 computed as data arrives (a module log's hash, kept current on
+/// every append instead of re-reading the file).
+#[derive(Clone)]
+pub struct Sha384Stream(digest::Context);
+
+impl std::fmt::Debug for Sha384Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sha384Stream")
+    }
+}
+
+impl Default for Sha384Stream {
+    fn default() -> Self {
+        Self(digest::Context::new(&digest::SHA384))
+    }
+}
+
+impl Sha384Stream {
+    /// Adds `data`.
+    pub fn update(&mut self, data: &[u8]) {
+        self.0.update(data);
+    }
+
+    /// The SHA-384 of everything added so far (the stream goes on).
+    pub fn current(&self) -> [u8; 48] {
+        let d = self.0.clone().finish();
+        let mut out = [0u8; 48];
+        out.copy_from_slice(d.as_ref());
+        out
+    }
+}
+
 /// SHA-512 of `data`.
 pub fn sha512(data: &[u8]) -> [u8; 64] {
     let d = digest::digest(&digest::SHA512, data);
@@ -86,6 +118,16 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sha384_stream_matches_the_one_shot_hash_at_every_step() {
+        let mut s = Sha384Stream::default();
+        assert_eq!(s.current(), sha384(b""));
+        s.update(b"abc");
+        assert_eq!(s.current(), sha384(b"abc"));
+        s.update(b"def");
+        assert_eq!(s.current(), sha384(b"abcdef"));
+    }
 
     #[test]
     fn rfc4231_case2() {

@@ -23,7 +23,8 @@ pub use customer_keys::{
     verify_signature,
 };
 pub use digest::{
-    HmacSha256Key, constant_time_eq, hmac_sha256, sha256, sha384, sha512, sigv4_signing_key,
+    HmacSha256Key, Sha384Stream, constant_time_eq, hmac_sha256, sha256, sha384, sha512,
+    sigv4_signing_key,
 };
 pub use error::CryptoError;
 pub use kdf::{hkdf_sha256, hkdf_sha256_bytes};

@@ -12,6 +12,11 @@
 //! ```
 //! The header (bytes 0..65) is public: the frontend reads it to route a
 //! Decrypt to the right key version without the caller naming the key.
+//!
+//! A *derived-key token* (DeriveKey) has the same layout with first byte
+//! [`DERIVED_KEY_TOKEN_V1`] and its own key-derivation label in the module:
+//! [`CiphertextHeader::parse`] refuses it, so Decrypt and ReEncrypt never
+//! open one; only [`CiphertextHeader::parse_derived_key_token`] reads it.
 
 use uuid::Uuid;
 
@@ -19,6 +24,8 @@ use crate::KeyRef;
 
 /// Format version byte of this layout.
 pub const FORMAT_V1: u8 = 0x01;
+/// First byte of a derived-key token: same layout, another kind of blob.
+pub const DERIVED_KEY_TOKEN_V1: u8 = 0xD1;
 /// Bytes of KDF nonce.
 pub const KDF_NONCE_LEN: usize = 32;
 /// AES-GCM IV bytes.
@@ -55,12 +62,22 @@ pub struct CiphertextHeader {
 }
 
 impl CiphertextHeader {
-    /// Parses the header of `blob`, checking only its shape.
+    /// Parses the header of a ciphertext `blob`, checking only its shape.
+    /// A derived-key token is refused (`UnknownVersion`).
     pub fn parse(blob: &[u8]) -> Result<Self, CiphertextFormatError> {
+        Self::parse_as(blob, FORMAT_V1)
+    }
+
+    /// Parses the header of a derived-key token; a ciphertext is refused.
+    pub fn parse_derived_key_token(blob: &[u8]) -> Result<Self, CiphertextFormatError> {
+        Self::parse_as(blob, DERIVED_KEY_TOKEN_V1)
+    }
+
+    fn parse_as(blob: &[u8], format: u8) -> Result<Self, CiphertextFormatError> {
         if blob.is_empty() {
             return Err(CiphertextFormatError::Truncated);
         }
-        if blob[0] != FORMAT_V1 {
+        if blob[0] != format {
             return Err(CiphertextFormatError::UnknownVersion(blob[0]));
         }
         if blob.len() < MIN_LEN {
@@ -75,9 +92,15 @@ impl CiphertextHeader {
         })
     }
 
-    /// Writes the header bytes.
+    /// Writes the header bytes of a ciphertext.
     pub fn write(&self, out: &mut Vec<u8>) {
-        out.push(FORMAT_V1);
+        self.write_as(FORMAT_V1, out);
+    }
+
+    /// Writes the header bytes with first byte `format` ([`FORMAT_V1`] or
+    /// [`DERIVED_KEY_TOKEN_V1`]).
+    pub fn write_as(&self, format: u8, out: &mut Vec<u8>) {
+        out.push(format);
         out.extend_from_slice(self.key.key_id.as_bytes());
         out.extend_from_slice(&self.key.version.to_be_bytes());
         out.extend_from_slice(&self.kdf_nonce);
@@ -126,6 +149,28 @@ mod tests {
         assert_eq!(
             CiphertextHeader::parse(&b),
             Err(CiphertextFormatError::UnknownVersion(2))
+        );
+    }
+
+    #[test]
+    fn a_derived_key_token_never_parses_as_a_ciphertext_nor_the_reverse() {
+        let mut token = Vec::new();
+        header().write_as(DERIVED_KEY_TOKEN_V1, &mut token);
+        token.extend_from_slice(&[0; TAG_LEN]);
+        assert_eq!(
+            CiphertextHeader::parse(&token),
+            Err(CiphertextFormatError::UnknownVersion(DERIVED_KEY_TOKEN_V1))
+        );
+        assert_eq!(
+            CiphertextHeader::parse_derived_key_token(&token).unwrap(),
+            header()
+        );
+        let mut ciphertext = Vec::new();
+        header().write(&mut ciphertext);
+        ciphertext.extend_from_slice(&[0; TAG_LEN]);
+        assert_eq!(
+            CiphertextHeader::parse_derived_key_token(&ciphertext),
+            Err(CiphertextFormatError::UnknownVersion(FORMAT_V1))
         );
     }
 }

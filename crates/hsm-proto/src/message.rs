@@ -204,8 +204,9 @@ pub enum Request {
         with_plaintext: bool,
     },
     /// Derive a key from `key` and a context (DeriveKey, extension): the
-    /// derived key and its ciphertext under `key` with `context` as the
-    /// encryption context, answered as a `DataKey`.
+    /// derived key and its derived-key token under `key` (`context` bound
+    /// as additional data), answered as a `DataKey`. Decrypt never opens
+    /// the token; only [`Request::RevealDerivedKey`] does.
     DeriveKey {
         key: KeyRef,
         ekt: Ekt,
@@ -380,6 +381,16 @@ pub enum Request {
         valid_to: u64,
         signature: Vec<u8>,
     },
+    /// Open a derived-key token made by DeriveKey under `key` (the version
+    /// its header names) with `context`: the derived key, answered as a
+    /// `DataKey` (the token as its ciphertext). The frontend sends it only
+    /// for callers allowed kms:RevealDerivedKey.
+    RevealDerivedKey {
+        key: KeyRef,
+        ekt: Ekt,
+        token: Vec<u8>,
+        context: Vec<u8>,
+    },
 }
 
 impl std::fmt::Debug for Request {
@@ -430,6 +441,7 @@ impl std::fmt::Debug for Request {
             Request::GenerateOwnedBackingKey { .. } => "GenerateOwnedBackingKey",
             Request::RotateBackingKey { .. } => "RotateBackingKey",
             Request::UpdateSuspensionOwner { .. } => "UpdateSuspensionOwner",
+            Request::RevealDerivedKey { .. } => "RevealDerivedKey",
         })
     }
 }

@@ -90,6 +90,7 @@ pub fn routing_key(r: &Request) -> Option<Uuid> {
         | Request::Encrypt { key, .. }
         | Request::GenerateDataKey { key, .. }
         | Request::DeriveKey { key, .. }
+        | Request::RevealDerivedKey { key, .. }
         | Request::GenerateMac { key, .. }
         | Request::VerifyMac { key, .. }
         | Request::Sign { key, .. }

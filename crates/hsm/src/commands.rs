@@ -346,7 +346,7 @@ impl Module {
             Command::DeleteLog { log_id, sha384 } => {
                 let log = self
                     .log
-                    .as_ref()
+                    .as_mut()
                     .ok_or_else(|| refuse(Refusal::NotAllowed, "this module keeps no log"))?;
                 log.delete(log_id, &sha384)
                     .map_err(|e| refuse(Refusal::NotAllowed, e.to_string()))?;

@@ -125,6 +125,9 @@ pub(crate) struct Opened {
     pub owner: Option<SuspensionOwner>,
     /// The material (a 32-byte seed, or a PKCS#8 private key).
     pub material: Zeroizing<Vec<u8>>,
+    /// Sealed in a pre-kind format (v1/v2): what it was cannot be told
+    /// (a key, or a VOLATILE transient token a frontend kept).
+    pub legacy: bool,
 }
 
 impl Opened {
@@ -268,6 +271,7 @@ fn open_kind<T: Sealed>(domain: &DomainKey, t: &T) -> Result<Opened, HsmError> {
         spec,
         owner: h.owner,
         material: body,
+        legacy: b[0] != EKT_V3,
     })
 }
 
@@ -281,6 +285,37 @@ pub(crate) fn seal_key(
     owner: Option<SuspensionOwner>,
 ) -> Result<Ekt, HsmError> {
     seal_kind(domain, key, spec, material, owner)
+}
+
+/// Re-seals a legacy (v1/v2) token's material under `domain`, still in the
+/// legacy v2 layout (no kind, no owner): re-wrapping moves it to a new
+/// domain-key generation without making it a current key token.
+pub(crate) fn reseal_legacy(
+    domain: &DomainKey,
+    key: KeyRef,
+    spec: KeySpecCode,
+    material: &[u8],
+) -> Result<Ekt, HsmError> {
+    if material.len() > MAX_MATERIAL || key.version == 0 {
+        return Err(HsmError::InvalidKeyToken);
+    }
+    let iv = Iv::random().map_err(internal)?;
+    let mut out = Vec::with_capacity(V2_AAD_LEN + 12 + material.len() + 16);
+    out.push(EKT_V2);
+    out.extend_from_slice(domain.id().as_bytes());
+    out.extend_from_slice(&domain.generation().to_be_bytes());
+    out.extend_from_slice(key.key_id.as_bytes());
+    out.extend_from_slice(&key.version.to_be_bytes());
+    out.push(spec as u8);
+    out.extend_from_slice(&(material.len() as u32).to_be_bytes());
+    out.extend_from_slice(&iv.bytes());
+    let mut sealed = Vec::with_capacity(material.len() + 16);
+    domain
+        .ekt_wrap()
+        .seal_append(iv, &out[..V2_AAD_LEN], material, &mut sealed)
+        .map_err(internal)?;
+    out.extend_from_slice(&sealed);
+    Ok(Ekt(out))
 }
 
 /// Opens an EKT (of the key kind only), checking it belongs to `domain`.
@@ -381,4 +416,4 @@ pub fn spec_of(ekt: &Ekt) -> Result<KeySpecCode, HsmError> {
 
 #[cfg(test)]
 #[path = "ekt_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -9,7 +9,13 @@ fn key() -> KeyRef {
 
 /// A token in the pre-kind formats (v1: 32-byte material; v2: any length),
 /// as older modules sealed them.
-fn legacy(domain: &DomainKey, key: KeyRef, spec: KeySpecCode, material: &[u8], v2: bool) -> Ekt {
+pub(crate) fn legacy(
+    domain: &DomainKey,
+    key: KeyRef,
+    spec: KeySpecCode,
+    material: &[u8],
+    v2: bool,
+) -> Ekt {
     let mut out = vec![if v2 { EKT_V2 } else { EKT_V1 }];
     out.extend_from_slice(domain.id().as_bytes());
     out.extend_from_slice(&domain.generation().to_be_bytes());

@@ -4,6 +4,7 @@
 
 use crate::scope::Requester;
 use strongroom_crypto::{AsymmetricKey, HmacKey, SecretKey256};
+use strongroom_hsm_proto::ciphertext::CiphertextHeader;
 use strongroom_hsm_proto::{HsmError, KeyRef, KeySpecCode, Response};
 use zeroize::Zeroizing;
 
@@ -56,7 +57,8 @@ impl Module {
     }
 
     /// DeriveKey: HKDF of the version's backing key and the context; the
-    /// derived key, and its ciphertext under the key (context as AAD).
+    /// derived key, and its derived-key token under the key (context as
+    /// AAD), which no Decrypt opens.
     pub(crate) fn derive_key(
         &mut self,
         caller: &Requester,
@@ -86,10 +88,36 @@ impl Module {
         )
         .map_err(|e| HsmError::Internal(e.to_string()))?;
         derived.copy_from_slice(okm.expose());
-        let ciphertext = crate::symmetric::encrypt(backing, key, &derived, context)?;
+        // A token of its own kind: Decrypt and ReEncrypt never open it, so
+        // the derived key leaves in clear only through a reveal.
+        let ciphertext = crate::symmetric::seal_derived_key_token(backing, key, &derived, context)?;
         Ok(Response::DataKey(strongroom_hsm_proto::DataKey {
             plaintext: Some(derived),
             ciphertext,
+        }))
+    }
+
+    /// RevealDerivedKey: opens a derived-key token of `key`, the version
+    /// its header names, with the context it was made for.
+    pub(crate) fn reveal_derived_key(
+        &mut self,
+        caller: &Requester,
+        key: KeyRef,
+        ekt: &strongroom_hsm_proto::Ekt,
+        token: &[u8],
+        context: &[u8],
+    ) -> Result<Response, HsmError> {
+        self.require_use()?;
+        let header = CiphertextHeader::parse_derived_key_token(token)
+            .map_err(|_| HsmError::InvalidCiphertext)?;
+        if header.key != key {
+            return Err(HsmError::InvalidCiphertext);
+        }
+        let backing = self.backing_key(caller, key, ekt)?;
+        let derived = crate::symmetric::open_derived_key_token(backing, &header, token, context)?;
+        Ok(Response::DataKey(strongroom_hsm_proto::DataKey {
+            plaintext: Some(derived),
+            ciphertext: token.to_vec(),
         }))
     }
 }

@@ -2,13 +2,20 @@
 //! files. Each record carries the SHA-384 of the record before it (across
 //! files), so removing or changing a record breaks the chain. A new log
 //! file starts with every process start; earlier ones are closed.
+//!
+//! Any peer may list and describe the logs, so those answers come from
+//! metadata in memory, never from the files: each closed log is hashed once
+//! when the module starts, and the open log's size and hash are kept
+//! current on every append. Only reading a range (bounded) and deleting a
+//! log (an operator command) touch the files.
 
+use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
-use strongroom_crypto::{constant_time_eq, sha384};
+use strongroom_crypto::{Sha384Stream, constant_time_eq, sha384};
 use strongroom_hsm_proto::admin::LogInfo;
 
 /// An open module log directory.
@@ -19,6 +26,12 @@ pub struct ModuleLog {
     file: File,
     prev: [u8; 48],
     seq: u64,
+    /// Size and hash of every closed log, taken once at open.
+    closed: BTreeMap<u64, LogInfo>,
+    /// Bytes appended to the open log.
+    current_size: u64,
+    /// Hash of the bytes appended to the open log.
+    current_hash: Sha384Stream,
 }
 
 /// Why a log operation failed.
@@ -54,6 +67,22 @@ fn ids(dir: &Path) -> std::io::Result<Vec<u64>> {
     Ok(v)
 }
 
+/// Size and SHA-384 of a closed log, read in bounded chunks.
+fn hash_file(path: &Path) -> std::io::Result<(u64, [u8; 48])> {
+    let mut f = File::open(path)?;
+    let mut hash = Sha384Stream::default();
+    let mut buf = vec![0u8; 64 << 10];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok((size, hash.current()));
+        }
+        hash.update(&buf[..n]);
+        size += n as u64;
+    }
+}
+
 fn last_line_hash(path: &Path) -> std::io::Result<[u8; 48]> {
     let text = fs::read_to_string(path)?;
     Ok(text
@@ -73,6 +102,19 @@ impl ModuleLog {
             None => [0; 48],
         };
         let current = existing.last().map_or(1, |id| id + 1);
+        let mut closed = BTreeMap::new();
+        for &id in &existing {
+            let (size, hash) = hash_file(&dir.join(name(id)))?;
+            closed.insert(
+                id,
+                LogInfo {
+                    log_id: id,
+                    size,
+                    sha384: hash.to_vec(),
+                    closed: true,
+                },
+            );
+        }
         let file = OpenOptions::new()
             .create_new(true)
             .append(true)
@@ -83,6 +125,9 @@ impl ModuleLog {
             file,
             prev,
             seq: 0,
+            closed,
+            current_size: 0,
+            current_hash: Sha384Stream::default(),
         })
     }
 
@@ -101,37 +146,38 @@ impl ModuleLog {
             "detail": detail,
         })
         .to_string();
-        self.file.write_all(line.as_bytes())?;
-        self.file.write_all(b"\n")?;
+        let mut record = line.into_bytes();
+        record.push(b'\n');
+        self.file.write_all(&record)?;
         self.file.sync_data()?;
-        self.prev = sha384(line.as_bytes());
+        self.prev = sha384(&record[..record.len() - 1]);
+        self.current_size += record.len() as u64;
+        self.current_hash.update(&record);
         Ok(())
     }
 
-    /// Every log file.
-    pub fn list(&self) -> Result<Vec<LogInfo>, LogError> {
-        ids(&self.dir)?
-            .into_iter()
-            .map(|id| self.describe(id))
-            .collect()
+    /// Every log (from memory: no file is read).
+    pub fn list(&self) -> Vec<LogInfo> {
+        let mut all: Vec<LogInfo> = self.closed.values().cloned().collect();
+        all.push(self.current_info());
+        all
     }
 
-    /// One log's size and hash.
+    /// One log's size and hash (from memory: no file is read).
     pub fn describe(&self, id: u64) -> Result<LogInfo, LogError> {
-        let bytes = self.read_all(id)?;
-        Ok(LogInfo {
-            log_id: id,
-            size: bytes.len() as u64,
-            sha384: sha384(&bytes).to_vec(),
-            closed: id != self.current,
-        })
+        if id == self.current {
+            return Ok(self.current_info());
+        }
+        self.closed.get(&id).cloned().ok_or(LogError::NotFound(id))
     }
 
-    fn read_all(&self, id: u64) -> Result<Vec<u8>, LogError> {
-        fs::read(self.dir.join(name(id))).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => LogError::NotFound(id),
-            _ => LogError::Io(e),
-        })
+    fn current_info(&self) -> LogInfo {
+        LogInfo {
+            log_id: self.current,
+            size: self.current_size,
+            sha384: self.current_hash.current().to_vec(),
+            closed: false,
+        }
     }
 
     /// Up to `length` bytes of log `id` from `offset` (at most 4 MiB).
@@ -144,16 +190,21 @@ impl ModuleLog {
     }
 
     /// Deletes closed log `id` if `sha384` (from an operator's receipt) is
-    /// its current hash.
-    pub fn delete(&self, id: u64, receipt_sha384: &[u8]) -> Result<(), LogError> {
+    /// the hash of the file as it is now (read here: an operator command).
+    pub fn delete(&mut self, id: u64, receipt_sha384: &[u8]) -> Result<(), LogError> {
         if id == self.current {
             return Err(LogError::Open(id));
         }
-        let bytes = self.read_all(id)?;
-        if !constant_time_eq(&sha384(&bytes), receipt_sha384) {
+        let path = self.dir.join(name(id));
+        let (_, hash) = hash_file(&path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => LogError::NotFound(id),
+            _ => LogError::Io(e),
+        })?;
+        if !constant_time_eq(&hash, receipt_sha384) {
             return Err(LogError::HashMismatch(id));
         }
-        fs::remove_file(self.dir.join(name(id)))?;
+        fs::remove_file(path)?;
+        self.closed.remove(&id);
         Ok(())
     }
 }
@@ -190,7 +241,7 @@ mod tests {
         drop(a);
         let mut b = ModuleLog::open(dir.path()).unwrap();
         b.append("start", json!({})).unwrap();
-        let logs = b.list().unwrap();
+        let logs = b.list();
         assert_eq!(logs.len(), 2);
         assert!(logs[0].closed && !logs[1].closed);
         let t1 = String::from_utf8(b.read(1, 0, u64::MAX).unwrap()).unwrap();
@@ -207,6 +258,61 @@ mod tests {
             Err(LogError::HashMismatch(1))
         ));
         b.delete(1, &logs[0].sha384).unwrap();
-        assert_eq!(b.list().unwrap().len(), 1);
+        assert_eq!(b.list().len(), 1);
+    }
+
+    #[test]
+    fn listing_and_describing_logs_never_read_the_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = ModuleLog::open(dir.path()).unwrap();
+        a.append("start", json!({})).unwrap();
+        drop(a);
+        let mut b = ModuleLog::open(dir.path()).unwrap();
+        b.append("start", json!({})).unwrap();
+        b.append("command", json!({"kind": "x"})).unwrap();
+        let closed = fs::read(dir.path().join(name(1))).unwrap();
+        let open = fs::read(dir.path().join(name(2))).unwrap();
+        let before = b.list();
+        assert_eq!(
+            before,
+            vec![
+                LogInfo {
+                    log_id: 1,
+                    size: closed.len() as u64,
+                    sha384: sha384(&closed).to_vec(),
+                    closed: true,
+                },
+                LogInfo {
+                    log_id: 2,
+                    size: open.len() as u64,
+                    sha384: sha384(&open).to_vec(),
+                    closed: false,
+                },
+            ]
+        );
+        // Both files are replaced behind the module's back with a large
+        // one: had a request read them, its answer would change.
+        let big = vec![b'x'; 8 << 20];
+        fs::write(dir.path().join(name(1)), &big).unwrap();
+        fs::write(dir.path().join(name(2)), &big).unwrap();
+        fs::write(dir.path().join(name(7)), &big).unwrap();
+        for _ in 0..100 {
+            assert_eq!(b.list(), before);
+            assert_eq!(b.describe(1).unwrap(), before[0]);
+            assert_eq!(b.describe(2).unwrap(), before[1]);
+            assert!(matches!(b.describe(7), Err(LogError::NotFound(7))));
+        }
+        // The open log's answer follows appends without reading it.
+        b.append("command", json!({"kind": "y"})).unwrap();
+        let grown = b.describe(2).unwrap();
+        assert!(grown.size > open.len() as u64 && grown.size < big.len() as u64);
+        assert_ne!(grown.sha384, before[1].sha384);
+        // Deleting checks the file as it is now.
+        assert!(matches!(
+            b.delete(1, &before[0].sha384),
+            Err(LogError::HashMismatch(1))
+        ));
+        b.delete(1, &sha384(&big)).unwrap();
+        assert!(matches!(b.describe(1), Err(LogError::NotFound(1))));
     }
 }

@@ -29,10 +29,16 @@ impl Module {
                     .expect("a loaded domain has keys");
                 // Key EKTs only (their type says so), each verified even
                 // when already current, keeping the bound suspension owner:
-                // re-wrapping never changes what a token is.
+                // re-wrapping never changes what a token is. A legacy
+                // (v1/v2) token stays legacy: it may be a VOLATILE
+                // transient token a frontend kept, which must never come
+                // back as a current key token.
                 let o = ekt::open_key(old, &token)?;
                 if newest.generation() == generation {
                     return Ok(token);
+                }
+                if o.legacy {
+                    return ekt::reseal_legacy(newest, o.key, o.spec, &o.material);
                 }
                 ekt::seal_key(newest, o.key, o.spec, &o.material, o.owner)
             })

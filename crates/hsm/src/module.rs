@@ -94,6 +94,8 @@ pub struct Module {
     /// How many refused commands the log takes per minute.
     pub(crate) refusals: crate::commands::RefusalBudget,
     pub(crate) nonces: NonceCache,
+    /// Owner-change statements already carried out (until they expire).
+    pub(crate) used_owner_statements: crate::owner::UsedStatements,
     pub(crate) log: Option<ModuleLog>,
     pub(crate) store: Option<SealedStore>,
     pub(crate) config: ModuleConfig,
@@ -152,6 +154,7 @@ impl Module {
             volatile: crate::volatile::VolatileKeys::default(),
             refusals: crate::commands::RefusalBudget::default(),
             nonces: NonceCache::default(),
+            used_owner_statements: Default::default(),
             log: None,
             store: None,
             config,
@@ -437,6 +440,12 @@ impl Module {
                 context,
                 length,
             } => self.derive_key(caller, key, &ekt, &context, length),
+            Request::RevealDerivedKey {
+                key,
+                ekt,
+                token,
+                context,
+            } => self.reveal_derived_key(caller, key, &ekt, &token, &context),
             Request::GenerateRandom { length } => {
                 self.require_use()?;
                 if !(1..=1024).contains(&length) {

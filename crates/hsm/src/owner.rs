@@ -6,7 +6,9 @@
 //! - RotateBackingKey copies it (and the spec) from an earlier version.
 //! - UpdateSuspensionOwner re-binds every version to a new owner, only with
 //!   the current owner's RSASSA-PSS-SHA-256 signature over
-//!   [`owner_change_statement`]: the module itself checks who asked.
+//!   [`owner_change_statement`]: the module itself checks who asked. The
+//!   statement names the current owner, so it is void once the key has
+//!   moved on, and the module carries each one out at most once.
 
 use strongroom_crypto::{
     AsymmetricKey, AsymmetricSpec, OaepHash, SecretKey256, SignInput, SigningAlgorithm,
@@ -22,16 +24,54 @@ use crate::suspend::not_the_owner;
 
 /// How far ahead an owner-change statement may expire.
 const MAX_STATEMENT_LIFETIME_SECS: u64 = 3600;
+/// Most statements a module remembers as used (each until it expires).
+const MAX_REMEMBERED_STATEMENTS: usize = 4096;
 
 /// What the current owner signs to hand a key to `new_owner` (DER SPKI):
-/// `"strongroom suspension owner change v1\0" ‖ key UUID (16) ‖
-/// SHA-256(new owner SPKI) (32) ‖ valid_to (u64 BE, Unix seconds)`.
-pub fn owner_change_statement(key_id: Uuid, new_owner: &[u8], valid_to: u64) -> Vec<u8> {
-    let mut m = b"strongroom suspension owner change v1\0".to_vec();
+/// `"strongroom suspension owner change v2\0" ‖ key UUID (16) ‖
+/// SHA-256(current owner SPKI) (32) ‖ SHA-256(new owner SPKI) (32) ‖
+/// valid_to (u64 BE, Unix seconds)`. Naming the current owner means a
+/// statement is void once the key has moved on to anyone else.
+pub fn owner_change_statement(
+    key_id: Uuid,
+    current_owner: &[u8],
+    new_owner: &[u8],
+    valid_to: u64,
+) -> Vec<u8> {
+    let mut m = b"strongroom suspension owner change v2\0".to_vec();
     m.extend_from_slice(key_id.as_bytes());
+    m.extend_from_slice(&strongroom_crypto::sha256(current_owner));
     m.extend_from_slice(&strongroom_crypto::sha256(new_owner));
     m.extend_from_slice(&valid_to.to_be_bytes());
     m
+}
+
+/// Owner-change statements this module has carried out, until they expire:
+/// a statement is used once, even if its current owner is current again
+/// (the key was handed back within the statement's hour).
+#[derive(Default)]
+pub(crate) struct UsedStatements(std::collections::HashMap<[u8; 32], u64>);
+
+impl UsedStatements {
+    /// Whether the statement with this signature was used (forgetting
+    /// expired ones first).
+    fn seen(&mut self, signature: &[u8], now: u64) -> bool {
+        self.0.retain(|_, valid_to| *valid_to >= now);
+        self.0.contains_key(&strongroom_crypto::sha256(signature))
+    }
+
+    /// Remembers a used statement; refuses when too many are live, so the
+    /// memory stays bounded (they all expire within the hour).
+    fn remember(&mut self, signature: &[u8], valid_to: u64) -> Result<(), HsmError> {
+        if self.0.len() >= MAX_REMEMBERED_STATEMENTS {
+            return Err(HsmError::InvalidRequest(
+                "too many owner changes this hour; retry later".into(),
+            ));
+        }
+        self.0
+            .insert(strongroom_crypto::sha256(signature), valid_to);
+        Ok(())
+    }
 }
 
 /// Checks `spki` is an RSA public key SuspendKey can wrap to.
@@ -133,6 +173,16 @@ impl Module {
         }
         let new = owner_of(new_owner)?;
         let current = SuspensionOwner::of_public_key(current_owner);
+        if new == current {
+            return Err(HsmError::InvalidRequest(
+                "the new suspension owner is the current one".into(),
+            ));
+        }
+        if self.used_owner_statements.seen(signature, now) {
+            return Err(HsmError::InvalidRequest(
+                "this owner change statement was already used".into(),
+            ));
+        }
         // Cheap checks first: the bound owner, then the signature.
         let mut opened = Vec::with_capacity(versions.len());
         for (key, token) in &versions {
@@ -147,7 +197,7 @@ impl Module {
             }
             opened.push(o);
         }
-        let statement = owner_change_statement(key_id, new_owner, valid_to);
+        let statement = owner_change_statement(key_id, current_owner, new_owner, valid_to);
         // Any RSA size: the spec only selects the RSA verifier family.
         if !verify_signature(
             AsymmetricSpec::Rsa2048,
@@ -160,6 +210,7 @@ impl Module {
                 "the owner change is not signed (RSASSA_PSS_SHA_256) by the current owner".into(),
             ));
         }
+        self.used_owner_statements.remember(signature, valid_to)?;
         let dk = self.current_domain(caller)?;
         let mut out = Vec::with_capacity(opened.len());
         for o in opened {

@@ -86,7 +86,7 @@ impl Module {
             .ok_or_else(|| HsmError::InvalidRequest("this module keeps no log".into()))?;
         let err = |e: crate::log::LogError| HsmError::InvalidRequest(e.to_string());
         match request {
-            Request::ListLogs => log.list().map(Response::Logs).map_err(err),
+            Request::ListLogs => Ok(Response::Logs(log.list())),
             Request::DescribeLog { log_id } => log
                 .describe(log_id)
                 .map(|i| Response::Logs(vec![i]))

@@ -129,6 +129,7 @@ pub fn open_to_unlisted(r: &Request) -> bool {
         | Request::ReEncrypt { .. }
         | Request::GenerateDataKey { .. }
         | Request::DeriveKey { .. }
+        | Request::RevealDerivedKey { .. }
         | Request::GenerateRandom { .. }
         | Request::SealCredential { .. }
         | Request::DeriveSigV4Key { .. }

@@ -1,17 +1,42 @@
 //! Symmetric encryption of customer data under a backing key, per the
-//! ciphertext format in `strongroom_hsm_proto::ciphertext`.
+//! ciphertext format in `strongroom_hsm_proto::ciphertext`, and of
+//! derived-key tokens (same layout, another first byte and KDF label, so
+//! neither ever opens as the other).
 
 use strongroom_crypto::{Aes256GcmKey, Iv, hkdf_sha256, random_array};
-use strongroom_hsm_proto::ciphertext::{CiphertextHeader, HEADER_LEN, KEY_REF_END, TAG_LEN};
+use strongroom_hsm_proto::ciphertext::{
+    CiphertextHeader, DERIVED_KEY_TOKEN_V1, FORMAT_V1, HEADER_LEN, KEY_REF_END, TAG_LEN,
+};
 use strongroom_hsm_proto::{HsmError, KeyRef};
 use zeroize::Zeroizing;
 
-const KDF_LABEL: &[u8] = b"strongroom ciphertext v1";
+/// What a blob is: its first byte and the label its message keys derive with.
+#[derive(Clone, Copy)]
+struct BlobKind {
+    format: u8,
+    kdf_label: &'static [u8],
+}
+
+const CIPHERTEXT: BlobKind = BlobKind {
+    format: FORMAT_V1,
+    kdf_label: b"strongroom ciphertext v1",
+};
+
+const DERIVED_KEY_TOKEN: BlobKind = BlobKind {
+    format: DERIVED_KEY_TOKEN_V1,
+    kdf_label: b"strongroom derived key token v1",
+};
 
 /// The one-time AES-256-GCM key for one message: HKDF-SHA256 of the backing
-/// key, salted with the message's random nonce, bound to key id and version.
-fn message_key(backing: &[u8; 32], header: &[u8], nonce: &[u8]) -> Result<Aes256GcmKey, HsmError> {
-    let k = hkdf_sha256(backing, nonce, &[KDF_LABEL, &header[..KEY_REF_END]])
+/// key, salted with the message's random nonce, bound to the blob's kind,
+/// key id and version.
+fn message_key(
+    kind: BlobKind,
+    backing: &[u8; 32],
+    header: &[u8],
+    nonce: &[u8],
+) -> Result<Aes256GcmKey, HsmError> {
+    let k = hkdf_sha256(backing, nonce, &[kind.kdf_label, &header[..KEY_REF_END]])
         .map_err(|e| HsmError::Internal(e.to_string()))?;
     Ok(Aes256GcmKey::new(&k))
 }
@@ -30,6 +55,48 @@ pub fn encrypt(
     plaintext: &[u8],
     context: &[u8],
 ) -> Result<Vec<u8>, HsmError> {
+    seal(CIPHERTEXT, backing, key, plaintext, context)
+}
+
+/// Decrypts ciphertext `blob` (whose parsed header is `header`) under
+/// `backing`.
+pub fn decrypt(
+    backing: &[u8; 32],
+    header: &CiphertextHeader,
+    blob: &[u8],
+    context: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, HsmError> {
+    open(CIPHERTEXT, backing, header, blob, context)
+}
+
+/// Seals a derived key as a derived-key token under `backing`.
+pub fn seal_derived_key_token(
+    backing: &[u8; 32],
+    key: KeyRef,
+    derived: &[u8],
+    context: &[u8],
+) -> Result<Vec<u8>, HsmError> {
+    seal(DERIVED_KEY_TOKEN, backing, key, derived, context)
+}
+
+/// Opens derived-key token `blob` (whose header, parsed as a token, is
+/// `header`) under `backing`.
+pub fn open_derived_key_token(
+    backing: &[u8; 32],
+    header: &CiphertextHeader,
+    blob: &[u8],
+    context: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, HsmError> {
+    open(DERIVED_KEY_TOKEN, backing, header, blob, context)
+}
+
+fn seal(
+    kind: BlobKind,
+    backing: &[u8; 32],
+    key: KeyRef,
+    plaintext: &[u8],
+    context: &[u8],
+) -> Result<Vec<u8>, HsmError> {
     let internal = |e: strongroom_crypto::CryptoError| HsmError::Internal(e.to_string());
     let iv = Iv::random().map_err(internal)?;
     let header = CiphertextHeader {
@@ -38,23 +105,27 @@ pub fn encrypt(
         iv: iv.bytes(),
     };
     let mut out = Vec::with_capacity(HEADER_LEN + plaintext.len() + TAG_LEN);
-    header.write(&mut out);
-    let mk = message_key(backing, &out, &header.kdf_nonce)?;
+    header.write_as(kind.format, &mut out);
+    let mk = message_key(kind, backing, &out, &header.kdf_nonce)?;
     let aad = aad(&out, context);
     mk.seal_append(iv, &aad, plaintext, &mut out)
         .map_err(internal)?;
     Ok(out)
 }
 
-/// Decrypts `blob` (whose parsed header is `header`) under `backing`.
-pub fn decrypt(
+fn open(
+    kind: BlobKind,
     backing: &[u8; 32],
     header: &CiphertextHeader,
     blob: &[u8],
     context: &[u8],
 ) -> Result<Zeroizing<Vec<u8>>, HsmError> {
+    // The caller parsed the header; the first byte must still say this kind.
+    if blob.len() < HEADER_LEN + TAG_LEN || blob[0] != kind.format {
+        return Err(HsmError::InvalidCiphertext);
+    }
     let (head, body) = blob.split_at(HEADER_LEN);
-    let mk = message_key(backing, head, &header.kdf_nonce)?;
+    let mk = message_key(kind, backing, head, &header.kdf_nonce)?;
     let mut buf = Zeroizing::new(body.to_vec());
     let aad = aad(head, context);
     let n = mk
@@ -120,6 +191,31 @@ mod tests {
         longer.push(0);
         assert!(open(&backing, &longer, &ctx).is_err());
         assert!(open(&[0x5b; 32], &blob, &ctx).is_err(), "other backing key");
+    }
+
+    #[test]
+    fn a_derived_key_token_never_opens_as_a_ciphertext_even_relabelled() {
+        let (backing, key, ctx, _) = setup();
+        let token = seal_derived_key_token(&backing, key, &[7; 32], &ctx).unwrap();
+        assert!(
+            open(&backing, &token, &ctx).is_err(),
+            "parsed as a ciphertext"
+        );
+        let h = CiphertextHeader::parse_derived_key_token(&token).unwrap();
+        assert!(decrypt(&backing, &h, &token, &ctx).is_err());
+        // First byte rewritten to the ciphertext's: another KDF label and
+        // AAD, so the AEAD fails.
+        let mut relabelled = token.clone();
+        relabelled[0] = FORMAT_V1;
+        assert!(open(&backing, &relabelled, &ctx).is_err());
+        assert_eq!(
+            &open_derived_key_token(&backing, &h, &token, &ctx).unwrap()[..],
+            &[7; 32]
+        );
+        // And a ciphertext never opens as a token.
+        let (_, _, _, blob) = setup();
+        let hc = CiphertextHeader::parse(&blob).unwrap();
+        assert!(open_derived_key_token(&backing, &hc, &blob, &ctx).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Who is calling: SigV4 verification against access keys whose secrets
 //! only a security module can open.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,10 @@ use zeroize::Zeroizing;
 use crate::error::KmsError;
 use crate::identity::{Identity, role_of_session};
 use crate::sigv4::{self, RequestParts};
+
+pub mod unknown_keys;
+
+use unknown_keys::{Refusal, UnknownKeyBudget, UnknownKeys};
 
 /// Headers a KMS request must sign when it carries them, besides
 /// [`sigv4::ALWAYS_SIGNED`] and every `x-amz-*` / `x-strongroom-*` one
@@ -67,6 +72,8 @@ pub struct Authenticator {
     access_keys: DashMap<String, (Instant, Arc<AccessKeyRecord>)>,
     identities: DashMap<String, (Instant, Arc<Identity>)>,
     signing_keys: DashMap<SigningKeyId, Arc<Zeroizing<[u8; 32]>>>,
+    /// Ids the store did not know, and what each source may still cost.
+    unknown: UnknownKeys,
 }
 
 fn sig_error(msg: impl Into<String>) -> KmsError {
@@ -74,8 +81,14 @@ fn sig_error(msg: impl Into<String>) -> KmsError {
 }
 
 impl Authenticator {
-    /// An authenticator for requests scoped to `region`.
-    pub fn new(store: Arc<dyn Store>, hsm: HsmClient, region: String) -> Self {
+    /// An authenticator for requests scoped to `region`, letting each
+    /// source cause store lookups of unknown access keys within `budget`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        hsm: HsmClient,
+        region: String,
+        budget: UnknownKeyBudget,
+    ) -> Self {
         Self {
             store,
             hsm,
@@ -83,10 +96,22 @@ impl Authenticator {
             access_keys: DashMap::new(),
             identities: DashMap::new(),
             signing_keys: DashMap::new(),
+            unknown: UnknownKeys::new(budget),
         }
     }
 
-    async fn access_key(&self, id: &str) -> Result<Arc<AccessKeyRecord>, KmsError> {
+    /// Store lookups of access keys made so far.
+    pub fn access_key_lookups(&self) -> u64 {
+        self.unknown.store_lookups()
+    }
+
+    /// The access key `id`, from the cache or the store; a request from
+    /// `source` looks an uncached id up only within the source's budget.
+    async fn access_key(
+        &self,
+        id: &str,
+        source: Option<IpAddr>,
+    ) -> Result<Arc<AccessKeyRecord>, KmsError> {
         if let Some(k) = self.access_keys.get(id)
             && k.0.elapsed() < IDENTITY_CACHE_TTL
         {
@@ -96,11 +121,31 @@ impl Authenticator {
         if id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(KmsError::UnrecognizedClient);
         }
-        let rec = self
-            .store
-            .get_access_key(id)
-            .await?
-            .ok_or(KmsError::UnrecognizedClient)?;
+        match self.unknown.before_lookup(id, source) {
+            Ok(()) => {}
+            Err(Refusal::Unknown) => return Err(KmsError::UnrecognizedClient),
+            Err(Refusal::Throttled) => {
+                return Err(KmsError::Throttling(
+                    "Rate exceeded: too many requests with unknown access keys from this source."
+                        .into(),
+                ));
+            }
+        }
+        let rec = match self.store.get_access_key(id).await {
+            Ok(Some(rec)) => {
+                self.unknown.found(id, source);
+                rec
+            }
+            Ok(None) => {
+                self.unknown.not_found(id);
+                return Err(KmsError::UnrecognizedClient);
+            }
+            Err(e) => {
+                // Not the caller's doing: its unit is given back.
+                self.unknown.found(id, source);
+                return Err(e.into());
+            }
+        };
         let rec = Arc::new(rec);
         self.access_keys
             .insert(id.to_owned(), (Instant::now(), rec.clone()));
@@ -175,7 +220,7 @@ impl Authenticator {
             // the re-wrapped secret; drop the cached record and use that.
             Err(strongroom_hsm_proto::HsmError::NoDomainKey(_)) => {
                 self.access_keys.remove(&key.access_key_id);
-                let fresh = self.access_key(&key.access_key_id).await?;
+                let fresh = self.access_key(&key.access_key_id, None).await?;
                 self.hsm
                     .derive_sigv4_key(
                         fresh.access_key_id.clone(),
@@ -207,7 +252,10 @@ impl Authenticator {
         // signed as a header but never trusted as the payload hash.
         let payload = hex::encode(sha256(body));
         let key = self
-            .verify_signing(method, uri, headers, &payload, now, "kms", KMS_SIGNED)
+            // `intake::check_headers` already looked the key up under the
+            // source's budget and found it: here it comes from the cache
+            // (or, after a slow body, is re-read as the known key it is).
+            .verify_signing(method, uri, headers, &payload, now, "kms", KMS_SIGNED, None)
             .await?;
         self.caller_for(&key).await
     }
@@ -224,7 +272,18 @@ impl Authenticator {
 
     /// The access key record behind an access key id, if it is active.
     pub async fn active_key(&self, id: &str) -> Result<Arc<AccessKeyRecord>, KmsError> {
-        let key = self.access_key(id).await?;
+        self.active_key_from(id, None).await
+    }
+
+    /// [`Self::active_key`] for a request from `source`: an id not cached
+    /// is looked up only within the source's budget (ThrottlingException
+    /// past it).
+    pub async fn active_key_from(
+        &self,
+        id: &str,
+        source: Option<IpAddr>,
+    ) -> Result<Arc<AccessKeyRecord>, KmsError> {
+        let key = self.access_key(id, source).await?;
         if !key.active {
             return Err(KmsError::UnrecognizedClient);
         }
@@ -234,7 +293,9 @@ impl Authenticator {
     /// Verifies a SigV4 signature scoped to `service` in our region, over a
     /// payload whose SHA-256 is `payload_sha256_hex`; returns the signer's
     /// access key. Every `x-amz-*` and `x-strongroom-*` header the request
-    /// carries must be signed.
+    /// carries must be signed. An uncached access key is looked up within
+    /// `source`'s budget.
+    #[allow(clippy::too_many_arguments)]
     pub async fn verify(
         &self,
         method: &Method,
@@ -243,9 +304,19 @@ impl Authenticator {
         payload_sha256_hex: &str,
         now: OffsetDateTime,
         service: &str,
+        source: Option<IpAddr>,
     ) -> Result<Arc<AccessKeyRecord>, KmsError> {
-        self.verify_signing(method, uri, headers, payload_sha256_hex, now, service, &[])
-            .await
+        self.verify_signing(
+            method,
+            uri,
+            headers,
+            payload_sha256_hex,
+            now,
+            service,
+            &[],
+            source,
+        )
+        .await
     }
 
     /// [`Self::verify`], with headers `also_signed` that must be signed too
@@ -260,6 +331,7 @@ impl Authenticator {
         now: OffsetDateTime,
         service: &str,
         also_signed: &[&str],
+        source: Option<IpAddr>,
     ) -> Result<Arc<AccessKeyRecord>, KmsError> {
         let Some(value) = headers.get("authorization") else {
             return Err(KmsError::MissingAuthenticationToken);
@@ -329,7 +401,7 @@ impl Authenticator {
                 self.region, auth.region
             )));
         }
-        let key = self.access_key(&auth.access_key_id).await?;
+        let key = self.access_key(&auth.access_key_id, source).await?;
         if !key.active {
             return Err(KmsError::UnrecognizedClient);
         }

@@ -86,6 +86,9 @@ pub enum KmsError {
     /// A quota (tags per key, on-demand rotations) would be exceeded.
     #[error("{0}")]
     LimitExceeded(String),
+    /// Too many requests of a kind from one source (unknown access keys).
+    #[error("{0}")]
+    Throttling(String),
     /// No security module could serve the request now; retryable.
     #[error("{0}")]
     DependencyTimeout(String),
@@ -131,6 +134,7 @@ impl KmsError {
             KmsError::DryRun => "DryRunOperationException",
             KmsError::DependencyTimeout(_) => "DependencyTimeoutException",
             KmsError::LimitExceeded(_) => "LimitExceededException",
+            KmsError::Throttling(_) => "ThrottlingException",
             KmsError::InvalidMac(_) => "KMSInvalidMacException",
             KmsError::AccessDenied(_) => "AccessDeniedException",
             KmsError::MalformedPolicyDocument(_) => "MalformedPolicyDocumentException",

@@ -143,7 +143,7 @@ async fn serve(
     // A service presenting a proof acts as the customer, via itself.
     if let Some(proof) = parts.headers.get(crate::proof::PROOF_HEADER) {
         let proof = proof.to_str().unwrap_or("");
-        match state.proofs.accept(&state.auth, &caller, proof).await {
+        match state.proofs.accept(&state.auth, &caller, op, proof).await {
             Ok(customer) => caller = customer,
             Err(e) => {
                 served.caller = Some(caller);
@@ -169,7 +169,7 @@ async fn serve(
         served.result = match serde_json::from_slice(&body) {
             Ok(req) => state
                 .proofs
-                .create(&state.auth, &caller, req)
+                .create(&state.auth, &caller, meta.source_ip, req)
                 .await
                 .and_then(|r| {
                     crate::protocol::to_json_exact(&r)

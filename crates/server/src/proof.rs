@@ -17,8 +17,11 @@
 //! and across restarts: a proof is honoured only while the store holds the
 //! record of its minting, under the digest of the request it came from.
 //! A proof is bound to the service principal that minted it, the customer
-//! must have signed for that service, and a proof never outlives the
-//! customer's temporary credentials.
+//! must have signed for exactly that service's name, and a proof never
+//! outlives the customer's temporary credentials. It is honoured only for
+//! the operations marked `#[via_proof]` in the operation table (using the
+//! customer's keys, never managing them): [`check_operation`], the first
+//! check of [`Proofs::accept`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -49,6 +52,8 @@ pub const CLAIMS_VERSION: u8 = 2;
 /// Longest proof accepted, in bytes (checked before any work).
 const MAX_PROOF_BYTES: usize = 4096;
 const SECRET_NAME: &str = "auth-proof-key";
+/// Longest service name (as `identity::create_principal` allows).
+const MAX_SERVICE_NAME_LEN: usize = 128;
 
 /// What a proof asserts.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -93,11 +98,32 @@ pub fn request_digest(access_key_id: &str, signature: &[u8; 32]) -> String {
 }
 
 /// Whether a customer signing for SigV4 service `signing` may be acted for
-/// by the service known as `service_name`: the signing name must be the
-/// first label of the service name (`objectstore` for
-/// `objectstore.example.com`, as AWS's `s3` for `s3.us-east-1.amazonaws.com`).
+/// by the service principal known as `service_name`: only if the two are
+/// the same name, exactly. Service names are unique in the store, so a
+/// customer's signature names the one service principal that may forward
+/// it, and that name is the `kms:ViaService` its key policy sees. (A
+/// prefix or first-label rule would let `objectstore.attacker` mint from
+/// requests signed for `objectstore.example.com`.)
 pub fn signing_service_matches(service_name: &str, signing: &str) -> bool {
-    service_name.split('.').next() == Some(signing)
+    service_name == signing
+}
+
+/// Whether operation `op` may be run with an authentication proof: only a
+/// row of the operation table marked `#[via_proof]` (the data-plane
+/// operations a service needs for a customer's data). Anything else
+/// (managing keys, policies, grants, aliases, tags; an unknown operation;
+/// CreateAuthenticationProof itself) is refused before the proof is looked
+/// at, so the refusal changes nothing, not even the proof's use count.
+pub fn check_operation(op: Option<&str>) -> Result<(), KmsError> {
+    let row = op.and_then(|op| crate::authz::operations::find(crate::ops::OPERATIONS, op));
+    match row {
+        Some(row) if row.via_proof => Ok(()),
+        _ => Err(KmsError::AccessDenied(format!(
+            "The authentication proof is not valid for {}: a service acting for a customer may \
+             only use the customer's keys for its data, not manage them.",
+            op.unwrap_or("this request")
+        ))),
+    }
 }
 
 /// CreateAuthenticationProof input: the customer's request as received.
@@ -230,12 +256,15 @@ impl Proofs {
             .await
     }
 
-    /// CreateAuthenticationProof: `caller` (a service principal) forwards
-    /// a customer's signed request; it mints one proof, once.
+    /// CreateAuthenticationProof: `caller` (a service principal, calling
+    /// from `source`) forwards a customer's signed request; it mints one
+    /// proof, once. An unknown customer access key costs a store lookup
+    /// only within `source`'s budget, as for any request.
     pub async fn create(
         &self,
         auth: &Authenticator,
         caller: &Caller,
+        source: Option<std::net::IpAddr>,
         req: CreateProofRequest,
     ) -> Result<CreateProofResponse, KmsError> {
         let service = match (&caller.identity.kind, &caller.identity.service_name) {
@@ -263,6 +292,7 @@ impl Proofs {
                 &forwarded.payload,
                 now,
                 &forwarded.signing_service,
+                source,
             )
             .await
             .map_err(|e| {
@@ -321,15 +351,18 @@ impl Proofs {
         })
     }
 
-    /// Checks a proof presented by `service_caller`; returns the customer
-    /// as the caller, via that service. Each accepted check uses one of the
-    /// proof's uses, in the store.
+    /// Checks a proof presented by `service_caller` for operation `op`;
+    /// returns the customer as the caller, via that service. Each accepted
+    /// check uses one of the proof's uses, in the store; a refused one
+    /// uses none.
     pub async fn accept(
         &self,
         auth: &Authenticator,
         service_caller: &Caller,
+        op: Option<&str>,
         proof: &str,
     ) -> Result<Caller, KmsError> {
+        check_operation(op)?;
         let claims = open_claims(self.key().await?, proof)?;
         let now = now_epoch();
         check_claims(&claims, service_caller, now)?;
@@ -387,7 +420,7 @@ impl Forwarded {
             .to_ascii_lowercase();
         let signing_service = req
             .signing_service
-            .filter(|s| !s.is_empty() && s.len() <= 64 && s != "kms")
+            .filter(|s| !s.is_empty() && s.len() <= MAX_SERVICE_NAME_LEN && s != "kms")
             .ok_or_else(|| {
                 bad("SigningService must name the service the customer signed for (not kms).")
             })?;

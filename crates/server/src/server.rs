@@ -16,8 +16,11 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::auth::Authenticator;
+use crate::auth::unknown_keys::UnknownKeyBudget;
 use crate::http::{AppState, router};
 use crate::processor::{Processor, now_epoch};
+
+mod per_source;
 
 /// How a frontend is run.
 #[derive(Clone)]
@@ -41,6 +44,12 @@ pub struct ServerConfig {
     pub body_read_timeout: Duration,
     /// Most connections served at once; more are closed as accepted.
     pub max_connections: usize,
+    /// Most connections served at once from one source (an IPv4 address,
+    /// an IPv6 /64); more from it are closed as accepted.
+    pub max_connections_per_source: usize,
+    /// How many store lookups of unknown access key ids one source may
+    /// cause (docs/deploy.md).
+    pub unknown_key_budget: UnknownKeyBudget,
     /// How often requests that never authenticated are summarised in one
     /// audit record.
     pub unauthenticated_summary_interval: Duration,
@@ -64,6 +73,8 @@ pub mod defaults {
     pub const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
     /// Connections served at once.
     pub const MAX_CONNECTIONS: usize = 512;
+    /// Connections served at once from one source.
+    pub const MAX_CONNECTIONS_PER_SOURCE: usize = 128;
     /// Longest a connection may send nothing once it has sent its first
     /// bytes (between keep-alive requests, or an HTTP/2 connection with
     /// nothing to say); before its first bytes the header timeout applies.
@@ -91,6 +102,11 @@ impl std::fmt::Debug for ServerConfig {
             .field("body_read_timeout", &self.body_read_timeout)
             .field("max_connections", &self.max_connections)
             .field(
+                "max_connections_per_source",
+                &self.max_connections_per_source,
+            )
+            .field("unknown_key_budget", &self.unknown_key_budget)
+            .field(
                 "unauthenticated_summary_interval",
                 &self.unauthenticated_summary_interval,
             )
@@ -106,6 +122,7 @@ pub struct RunningServer {
     local_addr: SocketAddr,
     tls: bool,
     processor: Arc<Processor>,
+    app: Arc<AppState>,
     shutdown: watch::Sender<bool>,
     tasks: JoinSet<()>,
     /// The last summary of unauthenticated requests is written on shutdown.
@@ -127,6 +144,12 @@ impl RunningServer {
     /// The request processor (for the sweeper in tests and admin tasks).
     pub fn processor(&self) -> &Arc<Processor> {
         &self.processor
+    }
+
+    /// Store lookups of access keys made so far (what requests with
+    /// unknown access key ids have cost).
+    pub fn access_key_lookups(&self) -> u64 {
+        self.app.auth.access_key_lookups()
     }
 
     /// Waits until the server stops (it stops only on [`Self::shutdown`]).
@@ -175,7 +198,12 @@ pub async fn start(
     let state = Arc::new(AppState {
         processor: processor.clone(),
         proofs: crate::proof::Proofs::new(store.clone(), hsm.clone(), config.region.clone()),
-        auth: Authenticator::new(store.clone(), hsm, config.region.clone()),
+        auth: Authenticator::new(
+            store.clone(),
+            hsm,
+            config.region.clone(),
+            config.unknown_key_budget,
+        ),
         audit: audit.clone(),
         unauthenticated: unauthenticated.clone(),
         body_read_timeout: config.body_read_timeout,
@@ -199,11 +227,12 @@ pub async fn start(
         .max_header_list_size(MAX_HEAD_BYTES as u32)
         .max_concurrent_streams(MAX_H2_STREAMS);
     let conn = Connections {
-        app: router(state),
+        app: router(state.clone()),
         http,
         tls: config.tls.clone(),
         handshake_timeout: config.header_read_timeout,
         permits: Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1))),
+        per_source: per_source::PerSource::new(config.max_connections_per_source),
     };
     tasks.spawn(accept_loop(listener, conn, rx.clone()));
     tasks.spawn(deletion_sweeper(
@@ -223,6 +252,7 @@ pub async fn start(
         local_addr,
         tls: config.tls.is_some(),
         processor,
+        app: state,
         shutdown,
         tasks,
         summariser,
@@ -237,6 +267,8 @@ struct Connections {
     handshake_timeout: Duration,
     /// One per connection being served.
     permits: Arc<tokio::sync::Semaphore>,
+    /// Connections being served, per source.
+    per_source: Arc<per_source::PerSource>,
 }
 
 async fn accept_loop(
@@ -262,6 +294,13 @@ async fn accept_loop(
         };
         // Over the cap: closed at once, before any byte is read, so the
         // connections already served keep their share.
+        // One source over its own cap is closed the same way, so it
+        // cannot take the slots of everyone else.
+        let Some(source_slot) = conn.per_source.try_take(peer.ip()) else {
+            tracing::debug!(%peer, "connection refused: too many connections from this source");
+            drop(stream);
+            continue;
+        };
         let Ok(permit) = conn.permits.clone().try_acquire_owned() else {
             tracing::debug!(%peer, "connection refused: too many connections");
             drop(stream);
@@ -289,7 +328,7 @@ async fn accept_loop(
         let (acceptor, http, handshake_timeout) =
             (acceptor.clone(), conn.http.clone(), conn.handshake_timeout);
         connections.spawn(async move {
-            let _permit = permit;
+            let _slots = (permit, source_slot);
             let result = match acceptor {
                 None => http.serve_connection(TokioIo::new(stream), service).await,
                 Some(a) => match tokio::time::timeout(handshake_timeout, a.accept(stream)).await {

@@ -1,5 +1,6 @@
 //! An example data service on Strongroom: an object store whose customers
-//! sign their PUT and GET requests with SigV4 (service `objectstore`). The
+//! sign their PUT and GET requests with SigV4 (service
+//! `objectstore.example.com`, this service's exact service name). The
 //! store never sees customers' secrets: it forwards each signed request to
 //! Strongroom, which answers an authentication proof, then calls
 //! GenerateDataKey (PUT) or Decrypt (GET) *with that proof*, so Strongroom
@@ -24,6 +25,11 @@ use serde_json::json;
 use strongroom_cli::client::{KmsCallError, KmsHttpClient};
 use strongroom_crypto::{Aes256GcmKey, IV_LEN, Iv, SecretKey256, sha256};
 use zeroize::Zeroizing;
+
+/// The SigV4 service name customers sign for: exactly the `--service-name`
+/// of this service's principal (Strongroom mints proofs only from requests
+/// signed for the presenting service's exact name).
+pub const SERVICE_NAME: &str = "objectstore.example.com";
 
 /// Largest object accepted.
 pub const MAX_OBJECT_BYTES: usize = 16 << 20;
@@ -162,7 +168,7 @@ async fn handle(State(app): State<Arc<App>>, req: Request) -> Response {
                 "Query": parts.uri.query().unwrap_or(""),
                 "Headers": headers,
                 "PayloadSha256": hex::encode(sha256(&body)),
-                "SigningService": "objectstore",
+                "SigningService": SERVICE_NAME,
                 "MaxUses": 1,
             }),
         )

@@ -18,7 +18,7 @@ use strongroom_server::sigv4::{self, RequestParts};
 use strongroom_store::{AuditQuery, PrincipalKind};
 use zeroize::Zeroizing;
 
-const SERVICE: &str = "objectstore.example.com";
+const SERVICE: &str = objstore::SERVICE_NAME;
 const SECRET_PHOTO: &[u8] = b"a very secret photograph of a cat, 0xC47";
 
 /// A customer's SigV4-signed request to the object store.
@@ -42,8 +42,7 @@ impl Customer {
         let signed: Vec<String> = ["host", "x-amz-content-sha256", "x-amz-date"]
             .map(String::from)
             .to_vec();
-        let key =
-            sigv4::derive_signing_key(&self.secret, &amz_date[..8], &self.region, "objectstore");
+        let key = sigv4::derive_signing_key(&self.secret, &amz_date[..8], &self.region, SERVICE);
         let parts = RequestParts {
             method,
             path,
@@ -59,7 +58,7 @@ impl Customer {
             &key,
             &amz_date,
             &self.region,
-            "objectstore",
+            SERVICE,
         )
         .unwrap();
         h.insert("authorization", HeaderValue::from_str(&auth).unwrap());
@@ -106,7 +105,7 @@ fn forwarded(h: &HeaderMap, method: &str, path: &str, body: &[u8]) -> Value {
         .collect();
     json!({"Method": method, "Path": path, "Headers": headers,
            "PayloadSha256": hex::encode(strongroom_crypto::sha256(body)),
-           "SigningService": "objectstore"})
+           "SigningService": SERVICE})
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -314,36 +314,35 @@ async fn derived_keys_are_deterministic_per_version_and_context() {
         "same version and context, same key"
     );
     assert_ne!(d1["DerivedKey"], other["DerivedKey"]);
-    // The token is a ciphertext: Decrypt with the context gives the key.
+    // The token is no ciphertext (Decrypt refuses it); DeriveKey with it
+    // and ReturnDerivedKey reveals the key it holds.
     let token = b64
         .decode(hidden["DerivedKeyToken"].as_str().unwrap())
         .unwrap();
-    let opened = c
+    let e = c
         .decrypt()
         .ciphertext_blob(blob(&token))
         .encryption_context("tenant", "acme")
         .send()
         .await
-        .unwrap();
-    assert_eq!(opened.plaintext.unwrap().as_ref(), &key1[..]);
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidCiphertextException");
+    let by_token = serde_json::json!({"KeyId": arn, "DerivationContext": {"tenant": "acme"},
+        "DerivedKeyToken": hidden["DerivedKeyToken"], "ReturnDerivedKey": true});
+    let opened = raw.call_json("DeriveKey", by_token.clone()).await.unwrap();
+    assert_eq!(opened["DerivedKey"], d1["DerivedKey"]);
     // Revealing derived material marks the KMS key exposed.
     let d = raw
         .call_json("DescribeKey", serde_json::json!({"KeyId": arn}))
         .await
         .unwrap();
     assert_eq!(d["KeyMetadata"]["Exposed"], true);
-    // A rotation derives new keys; old tokens still open.
+    // A rotation derives new keys; old tokens still reveal theirs.
     c.rotate_key_on_demand().key_id(&arn).send().await.unwrap();
     let after = derive("acme", true).await;
     assert_ne!(after["DerivedKey"], d1["DerivedKey"]);
-    assert!(
-        c.decrypt()
-            .ciphertext_blob(blob(&token))
-            .encryption_context("tenant", "acme")
-            .send()
-            .await
-            .is_ok()
-    );
+    let old = raw.call_json("DeriveKey", by_token).await.unwrap();
+    assert_eq!(old["DerivedKey"], d1["DerivedKey"]);
     let bad = raw
         .call_json(
             "DeriveKey",

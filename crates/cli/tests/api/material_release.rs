@@ -252,7 +252,12 @@ async fn suspend_key_to_any_key_but_the_owner_fixed_at_creation_is_refused() {
         .as_secs()
         + 300;
     let sign = |signer: &AsymmetricKey, new: &AsymmetricKey| {
-        let statement = strongroom_hsm::owner_change_statement(id, new.public_key(), valid_to);
+        let statement = strongroom_hsm::owner_change_statement(
+            id,
+            signer.public_key(),
+            new.public_key(),
+            valid_to,
+        );
         B64.encode(
             signer
                 .sign(SigningAlgorithm::RsaPssSha256, SignInput::Raw(&statement))
@@ -293,14 +298,21 @@ async fn suspend_key_to_any_key_but_the_owner_fixed_at_creation_is_refused() {
         .await
         .unwrap();
     // The owner's signed change goes through; the old owner is then refused.
+    let handover = sign(&owner, &heir);
     let out = raw
         .call_json(
             "UpdateSuspensionOwner",
-            change(&owner, &heir, sign(&owner, &heir)),
+            change(&owner, &heir, handover.clone()),
         )
         .await
         .unwrap();
     assert_eq!(out["Versions"], 2);
+    // The same signed change replayed within its hour: refused (it names
+    // the owner it hands over from, who no longer owns the key).
+    let r = raw
+        .call_json("UpdateSuspensionOwner", change(&owner, &heir, handover))
+        .await;
+    assert_eq!(refused(r), "ValidationException");
     c.decrypt().ciphertext_blob(ct).send().await.unwrap();
     let r = raw
         .call_json(

@@ -193,3 +193,67 @@ async fn attacker_domain_and_unlisted_peers_are_refused_by_an_owned_module() {
     assert_eq!(pt.as_ref(), b"tenant");
     dev.shutdown().await;
 }
+
+/// A stranger (a TLS peer no domain lists) may list and describe a real
+/// module process's logs, but each answer comes from what the module keeps
+/// in memory: a closed log replaced on disk by a large file changes no
+/// answer, however often it is asked, so no request makes the module read
+/// (and hash) a whole log file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stranger_listing_or_describing_logs_never_makes_the_module_read_a_log_file() {
+    use strongroom_crypto::SigningKeyPair;
+    use strongroom_hsm_proto::net::{ModulePins, host_tls_config};
+    use strongroom_hsm_proto::{HsmClient, Request, Response};
+
+    let work = tempfile::tempdir().unwrap();
+    let state = work.path().join("m");
+    // Two runs: the first run's log is closed by the second.
+    Hsm::start(&free_addr(), &state).kill();
+    let hsm = Hsm::start(&free_addr(), &state);
+    let stranger = HsmClient::remote(
+        &[hsm.addr.parse().unwrap()],
+        host_tls_config(&SigningKeyPair::generate().unwrap(), ModulePins::any()).unwrap(),
+    );
+    let Ok(Response::Logs(before)) = stranger.call(Request::ListLogs).await else {
+        panic!("a stranger may list the logs");
+    };
+    let first = before
+        .iter()
+        .find(|l| l.closed)
+        .expect("a closed log")
+        .clone();
+    let written = std::fs::read(
+        state
+            .join("logs")
+            .join(format!("log-{:08}.jsonl", first.log_id)),
+    )
+    .unwrap();
+    assert_eq!(
+        first.sha384,
+        strongroom_crypto::sha384(&written).to_vec(),
+        "the remembered hash is the file's"
+    );
+    // Replaced behind the module's back by a 16 MiB file.
+    std::fs::write(
+        state
+            .join("logs")
+            .join(format!("log-{:08}.jsonl", first.log_id)),
+        vec![b'x'; 16 << 20],
+    )
+    .unwrap();
+    for _ in 0..20 {
+        let Ok(Response::Logs(one)) = stranger
+            .call(Request::DescribeLog {
+                log_id: first.log_id,
+            })
+            .await
+        else {
+            panic!("a stranger may describe a log");
+        };
+        assert_eq!(one, vec![first.clone()]);
+        let Ok(Response::Logs(all)) = stranger.call(Request::ListLogs).await else {
+            panic!("a stranger may list the logs");
+        };
+        assert_eq!(all.iter().find(|l| l.log_id == first.log_id), Some(&first));
+    }
+}

@@ -102,6 +102,7 @@ fn stranger_gets(r: &Request) -> Stranger {
         | Request::ReEncrypt { .. }
         | Request::GenerateDataKey { .. }
         | Request::DeriveKey { .. }
+        | Request::RevealDerivedKey { .. }
         | Request::GenerateRandom { .. }
         | Request::SealCredential { .. }
         | Request::DeriveSigV4Key { .. }
@@ -190,6 +191,12 @@ fn every_request(key: KeyRef, ekt: &Ekt, domain: uuid::Uuid) -> Vec<Request> {
             ekt: e(),
             context: vec![],
             length: 32,
+        },
+        Request::RevealDerivedKey {
+            key,
+            ekt: e(),
+            token: vec![0xD1; 81],
+            context: vec![],
         },
         Request::GenerateRandom { length: 32 },
         Request::SealCredential {

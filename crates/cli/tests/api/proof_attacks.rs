@@ -17,22 +17,22 @@ use zeroize::Zeroizing;
 
 use crate::common::*;
 
-const CUSTOMER_ACCOUNT: &str = "555566667777";
-const OBJECTSTORE: &str = "objectstore.example.com";
+pub(crate) const CUSTOMER_ACCOUNT: &str = "555566667777";
+pub(crate) const OBJECTSTORE: &str = "objectstore.example.com";
 const BACKUP: &str = "backup.example.com";
 
 /// A customer whose SigV4 requests to a data service get forwarded.
-struct Customer {
-    access_key_id: String,
-    secret: Zeroizing<String>,
-    session_token: Option<String>,
-    region: String,
+pub(crate) struct Customer {
+    pub(crate) access_key_id: String,
+    pub(crate) secret: Zeroizing<String>,
+    pub(crate) session_token: Option<String>,
+    pub(crate) region: String,
 }
 
 impl Customer {
     /// A request signed for SigV4 service `service`, forwarded as
     /// CreateAuthenticationProof input.
-    fn forwarded(&self, service: &str, path: &str, uses: u32) -> Value {
+    pub(crate) fn forwarded(&self, service: &str, path: &str, uses: u32) -> Value {
         let amz_date = sigv4::format_amz_date(time::OffsetDateTime::now_utc());
         let payload = hex::encode(strongroom_crypto::sha256(b"object"));
         let mut h = HeaderMap::new();
@@ -78,14 +78,14 @@ impl Customer {
 }
 
 /// The customer account (root key) and two service principals.
-struct World {
-    customer: Customer,
-    key_arn: String,
-    objectstore: (String, Zeroizing<String>),
-    backup: (String, Zeroizing<String>),
+pub(crate) struct World {
+    pub(crate) customer: Customer,
+    pub(crate) key_arn: String,
+    pub(crate) objectstore: (String, Zeroizing<String>),
+    pub(crate) backup: (String, Zeroizing<String>),
 }
 
-async fn world(dev: &DevEnvironment) -> World {
+pub(crate) async fn world(dev: &DevEnvironment) -> World {
     let store = dev.store.as_ref();
     strongroom_server::admin::create_account(store, Some(CUSTOMER_ACCOUNT.into()))
         .await
@@ -129,7 +129,7 @@ async fn world(dev: &DevEnvironment) -> World {
     }
 }
 
-fn kms_at(
+pub(crate) fn kms_at(
     endpoint: &str,
     dev: &DevEnvironment,
     creds: &(String, Zeroizing<String>),
@@ -149,6 +149,8 @@ async fn second_frontend(dev: &DevEnvironment) -> RunningServer {
             header_read_timeout: strongroom_server::defaults::HEADER_READ_TIMEOUT,
             body_read_timeout: strongroom_server::defaults::BODY_READ_TIMEOUT,
             max_connections: strongroom_server::defaults::MAX_CONNECTIONS,
+            max_connections_per_source: strongroom_server::defaults::MAX_CONNECTIONS_PER_SOURCE,
+            unknown_key_budget: Default::default(),
             unauthenticated_summary_interval:
                 strongroom_server::defaults::UNAUTHENTICATED_SUMMARY_INTERVAL,
             audit_file: None,
@@ -162,14 +164,18 @@ async fn second_frontend(dev: &DevEnvironment) -> RunningServer {
     .unwrap()
 }
 
-async fn mint(kms: &KmsHttpClient, req: &Value) -> Result<String, String> {
+pub(crate) async fn mint(kms: &KmsHttpClient, req: &Value) -> Result<String, String> {
     kms.call_json("CreateAuthenticationProof", req.clone())
         .await
         .map(|v| v["Proof"].as_str().unwrap().to_string())
         .map_err(|e| e.to_string())
 }
 
-async fn use_proof(kms: &KmsHttpClient, key_arn: &str, proof: &str) -> Result<(), String> {
+pub(crate) async fn use_proof(
+    kms: &KmsHttpClient,
+    key_arn: &str,
+    proof: &str,
+) -> Result<(), String> {
     kms.call_json_with_headers(
         "GenerateDataKey",
         json!({"KeyId": key_arn, "KeySpec": "AES_256"}),
@@ -189,7 +195,7 @@ async fn replayed_create_authentication_proof_mints_once_across_frontends_and_re
     let svc = kms_at(&dev.endpoint(), &dev, &w.objectstore);
     let svc2 = kms_at(&second.endpoint(), &dev, &w.objectstore);
 
-    let captured = w.customer.forwarded("objectstore", "/b/k", 1);
+    let captured = w.customer.forwarded(OBJECTSTORE, "/b/k", 1);
     let proof = mint(&svc, &captured).await.unwrap();
     // The same signed request again: on this frontend, on another one.
     for kms in [&svc, &svc2] {
@@ -202,7 +208,7 @@ async fn replayed_create_authentication_proof_mints_once_across_frontends_and_re
     assert!(e.contains("used as often as it allows"), "{e}");
 
     // Uses are counted in the store: two uses spread over two frontends.
-    let twice = mint(&svc, &w.customer.forwarded("objectstore", "/b/two", 2))
+    let twice = mint(&svc, &w.customer.forwarded(OBJECTSTORE, "/b/two", 2))
         .await
         .unwrap();
     use_proof(&svc, &w.key_arn, &twice).await.unwrap();
@@ -213,7 +219,7 @@ async fn replayed_create_authentication_proof_mints_once_across_frontends_and_re
     }
 
     // And across a restart of the frontend.
-    let after_restart = w.customer.forwarded("objectstore", "/b/restart", 2);
+    let after_restart = w.customer.forwarded(OBJECTSTORE, "/b/restart", 2);
     let kept = mint(&svc, &after_restart).await.unwrap();
     use_proof(&svc, &w.key_arn, &kept).await.unwrap();
     second.shutdown().await;
@@ -236,7 +242,7 @@ async fn proof_minted_for_service_a_is_refused_when_service_b_presents_it() {
     let w = world(&env.dev).await;
     let a = kms_at(&env.dev.endpoint(), &env.dev, &w.objectstore);
     let b = kms_at(&env.dev.endpoint(), &env.dev, &w.backup);
-    let proof = mint(&a, &w.customer.forwarded("objectstore", "/b/k", 1))
+    let proof = mint(&a, &w.customer.forwarded(OBJECTSTORE, "/b/k", 1))
         .await
         .unwrap();
     let e = use_proof(&b, &w.key_arn, &proof).await.unwrap_err();
@@ -252,10 +258,11 @@ async fn service_b_cannot_mint_from_a_request_the_customer_signed_for_service_a(
     let w = world(&env.dev).await;
     let a = kms_at(&env.dev.endpoint(), &env.dev, &w.objectstore);
     let b = kms_at(&env.dev.endpoint(), &env.dev, &w.backup);
-    let captured = w.customer.forwarded("objectstore", "/b/k", 1);
+    let captured = w.customer.forwarded(OBJECTSTORE, "/b/k", 1);
     let e = mint(&b, &captured).await.unwrap_err();
     assert!(
-        e.contains("AccessDeniedException") && e.contains("signed for service 'objectstore'"),
+        e.contains("AccessDeniedException")
+            && e.contains("signed for service 'objectstore.example.com'"),
         "{e}"
     );
     // Nothing changed: the request was not consumed, so A can still mint.
@@ -301,7 +308,7 @@ async fn proof_from_temporary_credentials_is_refused_once_they_expire() {
         region: env.dev.region.clone(),
     };
     let svc = kms_at(&env.dev.endpoint(), &env.dev, &w.objectstore);
-    let mut req = session.forwarded("objectstore", "/b/k", 5);
+    let mut req = session.forwarded(OBJECTSTORE, "/b/k", 5);
     req["LifetimeSeconds"] = json!(300);
     let minted = svc
         .call_json("CreateAuthenticationProof", req)

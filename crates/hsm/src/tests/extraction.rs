@@ -223,7 +223,7 @@ fn change_owner(
     signer: &AsymmetricKey,
 ) -> Result<Vec<(KeyRef, Ekt)>, HsmError> {
     let key_id = versions[0].0.key_id;
-    let statement = owner_change_statement(key_id, new, valid_to);
+    let statement = owner_change_statement(key_id, current, new, valid_to);
     let signature = signer
         .sign(SigningAlgorithm::RsaPssSha256, SignInput::Raw(&statement))
         .unwrap();
@@ -273,6 +273,69 @@ fn swapping_the_suspension_owner_without_the_owners_signature_is_refused() {
     let heirs = open_blob(&heir, key.key_id, &blob).unwrap();
     let owners = open_blob(&owner, key.key_id, &suspend(&mut m, &versions, o).unwrap()).unwrap();
     assert_eq!(heirs[0].1, owners[0].1, "the same material, re-bound");
+}
+
+/// Signs the statement handing `key_id` from `current` to `new`.
+fn owner_signature(
+    key_id: Uuid,
+    current: &AsymmetricKey,
+    new: &AsymmetricKey,
+    valid_to: u64,
+) -> Vec<u8> {
+    let statement =
+        owner_change_statement(key_id, current.public_key(), new.public_key(), valid_to);
+    current
+        .sign(SigningAlgorithm::RsaPssSha256, SignInput::Raw(&statement))
+        .unwrap()
+}
+
+fn rebind(
+    m: &mut Module,
+    versions: &[(KeyRef, Ekt)],
+    current: &AsymmetricKey,
+    new: &AsymmetricKey,
+    valid_to: u64,
+    signature: &[u8],
+) -> Result<Vec<(KeyRef, Ekt)>, HsmError> {
+    match m.handle(
+        &CALLER,
+        Request::UpdateSuspensionOwner {
+            key_id: versions[0].0.key_id,
+            versions: versions.to_vec(),
+            current_owner: current.public_key().to_vec(),
+            new_owner: new.public_key().to_vec(),
+            valid_to,
+            signature: signature.to_vec(),
+        },
+    )? {
+        Response::Reinstated(v) => Ok(v),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn replayed_owner_change_statement_within_its_hour_is_refused() {
+    let mut m = module();
+    let (a, b) = (rsa(), rsa());
+    let (key, ekt) = owned_key(&mut m, &a);
+    let soon = now_secs() + 600;
+    // A hands the key to B; B hands it back to A.
+    let a_to_b = owner_signature(key.key_id, &a, &b, soon);
+    let at_b = rebind(&mut m, &[(key, ekt)], &a, &b, soon, &a_to_b).unwrap();
+    // Replayed while B owns it: the statement names A as current owner.
+    let r = rebind(&mut m, &at_b, &a, &b, soon, &a_to_b);
+    assert!(matches!(r, Err(HsmError::InvalidRequest(_))), "{r:?}");
+    let b_to_a = owner_signature(key.key_id, &b, &a, soon);
+    let back_at_a = rebind(&mut m, &at_b, &b, &a, soon, &b_to_a).unwrap();
+    // Replayed once A owns it again, within the hour: used once, refused.
+    let r = rebind(&mut m, &back_at_a, &a, &b, soon, &a_to_b);
+    assert!(matches!(r, Err(HsmError::InvalidRequest(_))), "{r:?}");
+    // The same statement presented as a change to B from B: not signed so.
+    let r = rebind(&mut m, &back_at_a, &b, &b, soon, &a_to_b);
+    assert!(r.is_err(), "{r:?}");
+    // Nothing changed: A still owns it, B cannot suspend it.
+    assert!(suspend(&mut m, &back_at_a, b.public_key()).is_err());
+    assert!(suspend(&mut m, &back_at_a, a.public_key()).is_ok());
 }
 
 /// The import token's body, as a frontend can decode it.

@@ -6,6 +6,7 @@ mod boundary;
 mod domain;
 mod extraction;
 mod keys;
+mod laundering;
 
 use strongroom_crypto::{AgreementKeyPair, SigningKeyPair, seal_to};
 use strongroom_hsm_proto::admin::{

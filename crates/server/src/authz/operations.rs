@@ -72,6 +72,11 @@ pub struct Operation {
     pub halves: &'static [&'static str],
     /// Whether it can change state.
     pub effect: Effect,
+    /// Whether a service may run it for a customer with an authentication
+    /// proof (`#[via_proof]` in the table; docs/extensions.md): only
+    /// operations that use a key for the customer's data, never ones that
+    /// manage keys, policies, grants, aliases or tags.
+    pub via_proof: bool,
 }
 
 impl Operation {

@@ -40,7 +40,8 @@ pub fn claimed_access_key(parts: &Parts) -> Option<String> {
 
 /// Refusals that need only the request line and headers (and the cached
 /// access-key table): wrong method or path, a declared body over the cap,
-/// no parseable `Authorization`, or an unknown or inactive access key.
+/// no parseable `Authorization`, or an unknown or inactive access key (an
+/// uncached one looked up only within its source's budget).
 /// The signature itself is checked once the body is in.
 pub async fn check_headers(auth: &Authenticator, parts: &Parts) -> Result<(), KmsError> {
     if parts.method != Method::POST || parts.uri.path() != "/" {
@@ -59,7 +60,11 @@ pub async fn check_headers(auth: &Authenticator, parts: &Parts) -> Result<(), Km
         .map_err(|_| KmsError::IncompleteSignature("Authorization header is not ASCII.".into()))?;
     let parsed = crate::sigv4::parse_authorization(value)
         .map_err(|e| KmsError::IncompleteSignature(e.to_string()))?;
-    auth.active_key(&parsed.access_key_id).await?;
+    let source = parts
+        .extensions
+        .get::<crate::http::ConnInfo>()
+        .map(|c| c.peer.ip());
+    auth.active_key_from(&parsed.access_key_id, source).await?;
     Ok(())
 }
 

@@ -35,12 +35,25 @@ fn json<T: Serialize>(value: T) -> Result<Vec<u8>, KmsError> {
         .map_err(|e| KmsError::Internal(format!("response encoding failed: {e}")))
 }
 
+/// A row's marks: `#[via_proof]` lets a service run it for a customer
+/// with an authentication proof; an unknown mark does not compile.
+macro_rules! via_proof {
+    () => {
+        false
+    };
+    (via_proof) => {
+        true
+    };
+}
+
 /// Generates `OPERATIONS` and `Processor::serve` from one list of rows:
 /// `Name => handler(extra args) { resources, context, grants [..], halves [..] }`
-/// for served operations, `Name => unsupported` for known unsupported ones.
+/// for served operations (optionally marked `#[via_proof]`), `Name =>
+/// unsupported` for known unsupported ones.
 macro_rules! operation_table {
     (
         served { $(
+            $(#[$mark:ident])?
             $name:ident => $handler:ident ( $($arg:expr),* ) {
                 $res:ident, context: $ctx:literal,
                 grants: [$($grant:literal),*], halves: [$($half:literal),*],
@@ -60,6 +73,7 @@ macro_rules! operation_table {
                 grant_operations: &[$($grant),*],
                 halves: &[$($half),*],
                 effect: Effect::$effect,
+                via_proof: via_proof!($($mark)?),
             },)*
             $(Operation {
                 name: stringify!($unsupported),
@@ -70,6 +84,7 @@ macro_rules! operation_table {
                 grant_operations: &[],
                 halves: &[],
                 effect: Effect::Reads,
+                via_proof: false,
             },)*
         ];
 
@@ -94,6 +109,7 @@ operation_table! {
         CreateKey => create_key() {
             Keyless, context: false, grants: [], halves: ["kms:ExposeKeyMaterial"], effect: Writes
         }
+        #[via_proof]
         DescribeKey => describe_key() { Key, context: false, grants: ["DescribeKey"], halves: [], effect: Reads }
         ListKeys => list_keys() { Keyless, context: false, grants: [], halves: [], effect: Reads }
         UpdateKeyDescription => update_key_description() { Key, context: false, grants: [], halves: [], effect: Writes }
@@ -105,15 +121,20 @@ operation_table! {
         UpdateAlias => update_alias() { AliasAndKeys, context: false, grants: [], halves: [], effect: Writes }
         DeleteAlias => delete_alias() { AliasAndKeys, context: false, grants: [], halves: [], effect: Writes }
         ListAliases => list_aliases() { Keyless, context: false, grants: [], halves: [], effect: Reads }
+        #[via_proof]
         Encrypt => encrypt() { Key, context: true, grants: ["Encrypt"], halves: [], effect: Reads }
+        #[via_proof]
         Decrypt => decrypt() { Key, context: true, grants: ["Decrypt"], halves: [], effect: Reads }
+        #[via_proof]
         ReEncrypt => re_encrypt() {
             KeyPair, context: true, grants: ["ReEncryptFrom", "ReEncryptTo"],
             halves: ["kms:ReEncryptFrom", "kms:ReEncryptTo"], effect: Reads
         }
+        #[via_proof]
         GenerateDataKey => generate_data_key(true) {
             Key, context: true, grants: ["GenerateDataKey"], halves: [], effect: Reads
         }
+        #[via_proof]
         GenerateDataKeyWithoutPlaintext => generate_data_key(false) {
             Key, context: true, grants: ["GenerateDataKeyWithoutPlaintext"], halves: [], effect: Reads
         }
@@ -123,9 +144,11 @@ operation_table! {
         GetKeyRotationStatus => get_key_rotation_status() { Key, context: false, grants: [], halves: [], effect: Reads }
         RotateKeyOnDemand => rotate_key_on_demand() { Key, context: false, grants: [], halves: [], effect: Writes }
         ListKeyRotations => list_key_rotations() { Key, context: false, grants: [], halves: [], effect: Reads }
+        #[via_proof]
         GenerateDataKeyPair => generate_data_key_pair(true) {
             Key, context: true, grants: ["GenerateDataKeyPair"], halves: [], effect: Reads
         }
+        #[via_proof]
         GenerateDataKeyPairWithoutPlaintext => generate_data_key_pair(false) {
             Key, context: true, grants: ["GenerateDataKeyPairWithoutPlaintext"], halves: [], effect: Reads
         }
@@ -145,10 +168,15 @@ operation_table! {
             Key, context: true, grants: [], halves: ["kms:RevealDerivedKey"], effect: Writes
         }
         ReinstateKey => reinstate_key() { Key, context: false, grants: [], halves: [], effect: Writes }
+        #[via_proof]
         Sign => sign() { Key, context: false, grants: ["Sign"], halves: [], effect: Reads }
+        #[via_proof]
         Verify => verify() { Key, context: false, grants: ["Verify"], halves: [], effect: Reads }
+        #[via_proof]
         GetPublicKey => get_public_key() { Key, context: false, grants: ["GetPublicKey"], halves: [], effect: Reads }
+        #[via_proof]
         GenerateMac => generate_mac() { Key, context: false, grants: ["GenerateMac"], halves: [], effect: Reads }
+        #[via_proof]
         VerifyMac => verify_mac() { Key, context: false, grants: ["VerifyMac"], halves: [], effect: Reads }
         PutKeyPolicy => put_key_policy() { Key, context: false, grants: [], halves: [], effect: Writes }
         GetKeyPolicy => get_key_policy() { Key, context: false, grants: [], halves: [], effect: Reads }

@@ -3,12 +3,13 @@
 //! UpdateSuspensionOwner and DeriveKey.
 
 use serde::{Deserialize, Serialize};
-use strongroom_hsm_proto::{Request, Response};
+use strongroom_hsm_proto::ciphertext::CiphertextHeader;
+use strongroom_hsm_proto::{Ekt, KeyRef, Request, Response};
 use strongroom_store::KeyState;
 
 use crate::authz::RequestCtx;
 use crate::error::KmsError;
-use crate::processor::{Processor, now_epoch};
+use crate::processor::{AuthorizedKey, Processor, now_epoch};
 use crate::protocol::{Blob, Empty, KeyIdRequest};
 
 /// SuspendKey input.
@@ -76,6 +77,9 @@ pub struct DeriveKeyRequest {
     pub key_spec: Option<String>,
     /// Also return the derived key in clear (marks the KMS key exposed).
     pub return_derived_key: Option<bool>,
+    /// A token from an earlier DeriveKey: reveal the key it holds (with
+    /// `ReturnDerivedKey: true`), from the version it was derived from.
+    pub derived_key_token: Option<Blob>,
 }
 
 /// DeriveKey output.
@@ -83,8 +87,9 @@ pub struct DeriveKeyRequest {
 #[serde(rename_all = "PascalCase")]
 pub struct DeriveKeyResponse {
     pub key_id: String,
-    /// A ciphertext of the derived key under the KMS key, with the
-    /// derivation context as its encryption context: Decrypt returns it.
+    /// The derived key sealed under the KMS key version, bound to the
+    /// derivation context. Decrypt refuses it; DeriveKey with it and
+    /// `ReturnDerivedKey` (kms:RevealDerivedKey) reveals it.
     pub derived_key_token: Blob,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub derived_key: Option<crate::protocol::SecretBlob>,
@@ -327,7 +332,9 @@ impl Processor {
     }
 
     /// DeriveKey: a key derived (HKDF) from the KMS key's current version
-    /// and a context, deterministic for both; its token decrypts to it.
+    /// and a context, deterministic for both, returned as a derived-key
+    /// token that only a reveal opens; in clear only with
+    /// kms:RevealDerivedKey, which marks the key exposed.
     pub(crate) async fn derive_key(
         &self,
         rq: &mut RequestCtx<'_>,
@@ -342,10 +349,27 @@ impl Processor {
                 )));
             }
         };
+        let reveal = req.return_derived_key == Some(true);
         let context = crate::processor::context_bytes(&req.derivation_context)?;
         rq.note_context(&req.derivation_context)?;
-        let key = self.resolve(rq, &req.key_id, true).await?;
-        if req.return_derived_key == Some(true) {
+        let token = match &req.derived_key_token {
+            Some(_) if !reveal => {
+                return Err(KmsError::Validation(
+                    "DerivedKeyToken is only accepted with ReturnDerivedKey: true.".into(),
+                ));
+            }
+            Some(t) => Some(
+                CiphertextHeader::parse_derived_key_token(&t.0)
+                    .map(|h| (h.key, t.0.clone()))
+                    .map_err(|_| KmsError::InvalidCiphertext(String::new()))?,
+            ),
+            None => None,
+        };
+        let key = match &token {
+            Some((version, _)) => self.derived_token_key(rq, &req.key_id, *version).await?,
+            None => self.resolve(rq, &req.key_id, true).await?,
+        };
+        if reveal {
             // Material in clear needs a policy naming kms:RevealDerivedKey.
             self.authorize_also(rq, "kms:RevealDerivedKey", &req.derivation_context, &key)
                 .await?;
@@ -360,23 +384,38 @@ impl Processor {
         self.require_usable(&key)?;
         // Writes: with ReturnDerivedKey the key is marked exposed below.
         let change = self.begin_change(rq).await?;
-        let (version, ekt) = self.current_ekt(&key).await?;
-        let out = self
-            .with_ekt(&key, version, ekt, |ekt| {
-                self.module(&key).call(Request::DeriveKey {
-                    key: version,
-                    ekt,
-                    context: context.clone(),
-                    length,
+        let out = match token {
+            Some((version, token)) => {
+                let ekt = self.version_ekt(&key, version).await?;
+                self.with_ekt(&key, version, ekt, |ekt| {
+                    self.module(&key).call(Request::RevealDerivedKey {
+                        key: version,
+                        ekt,
+                        token: token.clone(),
+                        context: context.clone(),
+                    })
                 })
-            })
-            .await?;
+                .await?
+            }
+            None => {
+                let (version, ekt) = self.current_ekt(&key).await?;
+                self.with_ekt(&key, version, ekt, |ekt| {
+                    self.module(&key).call(Request::DeriveKey {
+                        key: version,
+                        ekt,
+                        context: context.clone(),
+                        length,
+                    })
+                })
+                .await?
+            }
+        };
         let Response::DataKey(dk) = out else {
             return Err(KmsError::Internal("unexpected module answer".into()));
         };
-        let reveal = req.return_derived_key == Some(true);
         if reveal && !key.exposed {
-            // Material derived from this key now exists in clear: say so for ever.
+            // Material derived from this key now exists in clear: say so for
+            // ever, before the caller sees it.
             let _guard = self.write_lock.lock().await;
             if let Some(current) = self.load_key(key.id).await? {
                 let mut next = (*current).clone();
@@ -393,6 +432,37 @@ impl Processor {
                 None
             },
         })
+    }
+
+    /// The key a derived-key token names (checked against a KeyId, if
+    /// given, as Decrypt does), authorized for this request.
+    async fn derived_token_key(
+        &self,
+        rq: &mut RequestCtx<'_>,
+        named: &Option<String>,
+        version: KeyRef,
+    ) -> Result<AuthorizedKey, KmsError> {
+        if let Some(name) = named.as_deref().filter(|s| !s.is_empty()) {
+            let wanted = self.resolve(rq, &Some(name.to_owned()), true).await?;
+            if wanted.id != version.key_id {
+                return Err(KmsError::IncorrectKey(
+                    "The key ID in the request does not identify the key of the DerivedKeyToken."
+                        .into(),
+                ));
+            }
+            return Ok(wanted);
+        }
+        self.resolve_ciphertext_key(rq, version.key_id).await
+    }
+
+    /// The EKT of `version` (empty for a VOLATILE key, which has none).
+    async fn version_ekt(&self, key: &AuthorizedKey, version: KeyRef) -> Result<Ekt, KmsError> {
+        if key.volatile {
+            return Ok(Ekt(Vec::new()));
+        }
+        self.ekt(key, version)
+            .await?
+            .ok_or_else(|| KmsError::InvalidCiphertext(String::new()))
     }
 
     /// ShredKey: destroy a key's material now, everywhere, with proof.

@@ -41,7 +41,8 @@ impl KeyModule<'_> {
 
     /// A use of the key that is not one of the typed calls below: signing,
     /// verifying, public key, asymmetric encryption, key agreement, data
-    /// key pairs, key derivation. Anything else is refused.
+    /// key pairs, key derivation and revealing a derived key. Anything else
+    /// is refused.
     pub async fn call(self, request: Request) -> Result<Response, HsmError> {
         let key = match &request {
             Request::Sign { key, .. }
@@ -51,7 +52,8 @@ impl KeyModule<'_> {
             | Request::AsymmetricDecrypt { key, .. }
             | Request::DeriveSharedSecret { key, .. }
             | Request::GenerateDataKeyPair { key, .. }
-            | Request::DeriveKey { key, .. } => *key,
+            | Request::DeriveKey { key, .. }
+            | Request::RevealDerivedKey { key, .. } => *key,
             _ => {
                 return Err(HsmError::Internal(
                     "this module request is not a use of an authorized key".into(),

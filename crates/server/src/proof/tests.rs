@@ -6,6 +6,7 @@ use std::sync::Arc;
 use strongroom_store::{ProofMint, SqliteStore, Store};
 
 use super::*;
+use crate::authz::operations::Effect;
 use crate::identity::Identity;
 
 fn service(arn: &str, name: &str) -> Caller {
@@ -127,21 +128,73 @@ fn request_digest_names_key_and_signature_and_signing_service_binds_to_service_n
     assert_eq!(a, request_digest("AKIA1", &[1; 32]));
     assert!(signing_service_matches(
         "objectstore.example.com",
+        "objectstore.example.com"
+    ));
+    // Exact: no first label, prefix or suffix of the name is enough.
+    for near in [
+        "objectstore",
+        "objectstore.example",
+        "object",
+        "objectstore.example.com.",
+        "OBJECTSTORE.example.com",
+    ] {
+        assert!(
+            !signing_service_matches("objectstore.example.com", near),
+            "{near}"
+        );
+    }
+    assert!(!signing_service_matches(
+        "objectstore.attacker",
         "objectstore"
     ));
-    assert!(signing_service_matches("objectstore", "objectstore"));
     assert!(!signing_service_matches(
         "backup.example.com",
-        "objectstore"
+        "objectstore.example.com"
     ));
-    assert!(!signing_service_matches(
-        "objectstore.example.com",
-        "objectstore.example"
-    ));
-    assert!(!signing_service_matches(
-        "objectstore.example.com",
-        "object"
-    ));
+}
+
+#[test]
+fn proofs_are_accepted_only_for_rows_marked_via_proof() {
+    let mut marked = Vec::new();
+    for row in crate::ops::OPERATIONS {
+        let checked = check_operation(Some(row.name));
+        assert_eq!(checked.is_ok(), row.via_proof, "{}", row.name);
+        if row.via_proof {
+            // A proof never reaches an operation that changes state or
+            // names no key of the customer's.
+            assert_eq!(row.effect, Effect::Reads, "{}", row.name);
+            assert!(!row.is_keyless(), "{}", row.name);
+            marked.push(row.name);
+        } else {
+            let e = checked.unwrap_err();
+            assert_eq!(e.type_name(), "AccessDeniedException", "{}", row.name);
+        }
+    }
+    assert_eq!(
+        marked,
+        [
+            "DescribeKey",
+            "Encrypt",
+            "Decrypt",
+            "ReEncrypt",
+            "GenerateDataKey",
+            "GenerateDataKeyWithoutPlaintext",
+            "GenerateDataKeyPair",
+            "GenerateDataKeyPairWithoutPlaintext",
+            "Sign",
+            "Verify",
+            "GetPublicKey",
+            "GenerateMac",
+            "VerifyMac",
+        ]
+    );
+    for op in [
+        None,
+        Some("CreateAuthenticationProof"),
+        Some("NoSuchOperation"),
+    ] {
+        assert!(check_operation(op).is_err(), "{op:?}");
+    }
 }
 
 #[test]
