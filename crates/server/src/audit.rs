@@ -73,6 +73,61 @@ pub struct AuditEvent {
     /// The record written before a state-changing operation runs (its
     /// outcome follows in a record of its own); never metered.
     pub intent: bool,
+    /// Something the service did by itself (deletion sweep, scheduled
+    /// rotation, expiry of imported material): CloudTrail's
+    /// `AwsServiceEvent`; never metered.
+    pub service: bool,
+}
+
+/// The name the service acts under in its own events (CloudTrail's
+/// `invokedBy`, `sourceIPAddress` and `userAgent` of a service event).
+pub const SERVICE_NAME: &str = "kms.amazonaws.com";
+
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+impl AuditEvent {
+    /// An event for `operation` by `caller`, with a fresh request id (for
+    /// requests that reach the processor without the HTTP edge).
+    pub fn for_caller(caller: &crate::auth::Caller, operation: &str) -> Self {
+        Self {
+            time_ms: now_ms(),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            operation: operation.to_owned(),
+            identity: AuditIdentity {
+                kind: caller.identity.kind.trail_name(),
+                arn: Some(caller.identity.session_arn.clone()),
+                account_id: Some(caller.account_id.clone()),
+                access_key_id: Some(caller.access_key_id.clone()),
+                invoked_by: caller.via_service.clone(),
+            },
+            ..Default::default()
+        }
+    }
+
+    /// What the service does by itself to key `key_arn` of `account_id`
+    /// (`DeleteKey`, `RotateKey`, `DeleteExpiredKeyMaterial`), shaped as
+    /// CloudTrail's service events: `userIdentity` of type `AWSService`
+    /// invoked by the service, the key in `resources`.
+    pub fn service_event(operation: &str, key_arn: &str, account_id: &str) -> Self {
+        Self {
+            time_ms: now_ms(),
+            request_id: uuid::Uuid::new_v4().to_string(),
+            operation: operation.to_owned(),
+            identity: AuditIdentity {
+                kind: "AWSService",
+                arn: None,
+                account_id: Some(account_id.to_owned()),
+                access_key_id: None,
+                invoked_by: Some(SERVICE_NAME.to_owned()),
+            },
+            user_agent: Some(SERVICE_NAME.to_owned()),
+            key_arns: vec![key_arn.to_owned()],
+            service: true,
+            ..Default::default()
+        }
+    }
 }
 
 /// Settings of the audit trail.
@@ -179,6 +234,8 @@ struct ResourceJson<'a> {
     arn: &'a str,
     #[serde(rename = "type")]
     kind: &'static str,
+    #[serde(rename = "accountId", skip_serializing_if = "Option::is_none")]
+    account_id: Option<&'a str>,
 }
 
 /// CloudTrail's field names and order.
@@ -200,6 +257,7 @@ struct EventJson<'a> {
     request_parameters: ParamsJson<'a>,
     resources: Vec<ResourceJson<'a>>,
     event_type: &'static str,
+    event_category: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     additional_event_data: Option<&'a Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -225,7 +283,11 @@ fn event_json(e: &AuditEvent, seq: i64, config: &AuditConfig) -> String {
         event_name: &e.operation,
         aws_region: &config.region,
         request_id: &e.request_id,
-        source_ip_address: e.source_ip.map(|ip| ip.to_string()),
+        source_ip_address: if e.service {
+            Some(SERVICE_NAME.to_owned())
+        } else {
+            e.source_ip.map(|ip| ip.to_string())
+        },
         user_agent: &e.user_agent,
         user_identity: IdentityJson {
             kind: e.identity.kind,
@@ -250,13 +312,22 @@ fn event_json(e: &AuditEvent, seq: i64, config: &AuditConfig) -> String {
             .map(|a| ResourceJson {
                 arn: a,
                 kind: "AWS::KMS::Key",
+                // A service event names the key's owner, as CloudTrail does.
+                account_id: if e.service {
+                    e.identity.account_id.as_deref()
+                } else {
+                    None
+                },
             })
             .collect(),
-        event_type: if e.event_source.is_some() {
+        event_type: if e.service {
+            "AwsServiceEvent"
+        } else if e.event_source.is_some() {
             "ModuleEvent"
         } else {
             "AwsApiCall"
         },
+        event_category: "Management",
         additional_event_data: if e.intent {
             Some(&intent_marker)
         } else {
@@ -331,6 +402,7 @@ async fn write_batch(
         // Only successful, authenticated requests are billable.
         if e.error.is_none()
             && !e.intent
+            && !e.service
             && let Some(account) = &e.identity.account_id
         {
             let key = e

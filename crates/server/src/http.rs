@@ -182,21 +182,18 @@ async fn serve(
         return served;
     }
     // A state-changing operation runs only once its intent is durable, so
-    // the trail never lacks an operation that happened; its outcome record
-    // follows (and cannot then withhold an answer that may be the only copy
-    // of what it made, such as SuspendKey's wrapped material).
-    if changes_state(op) {
-        let mut intent = audit_event("", meta, parts, &served);
-        intent.intent = true;
-        intent.error = None;
-        intent.request_id = request_id_of(parts);
-        if let Err(e) = state.audit.record(intent).await {
-            served.result = Err(e);
-            return served;
-        }
-        served.intent_recorded = true;
-    }
-    let (result, facts) = state.processor.dispatch(&caller, meta, op, &body).await;
+    // the trail never lacks an operation that happened; the processor
+    // writes it when the request has authorized everything its row names
+    // (so it names the keys), before anything changes. Its outcome record
+    // follows (and cannot then withhold an answer that may be the only
+    // copy of what it made, such as SuspendKey's wrapped material).
+    let mut intent = audit_event("", meta, parts, &served);
+    intent.request_id = request_id_of(parts);
+    let (result, facts) = state
+        .processor
+        .dispatch(&caller, meta, op, &body, Some(intent))
+        .await;
+    served.intent_recorded = facts.intent_recorded;
     served.result = result;
     served.facts = facts;
     served
@@ -251,6 +248,7 @@ fn audit_event(
         event_source: None,
         additional: None,
         intent: false,
+        service: false,
     }
 }
 

@@ -15,16 +15,31 @@ use crate::error::KmsError;
 use crate::protocol::EncryptionContext;
 
 mod authorized;
+mod background;
+mod change;
+mod key_module;
+mod store_access;
 
 pub(crate) use authorized::AuthorizedKey;
+pub(crate) use change::Change;
 
 /// Largest canonical encryption context accepted, in bytes.
 pub const MAX_CONTEXT_BYTES: usize = 8192;
 
 /// The frontend's request processor.
 pub struct Processor {
-    pub(crate) store: Arc<dyn Store>,
-    pub(crate) hsm: HsmClient,
+    /// Private: handlers read through `reads()` and write only through a
+    /// [`Change`] (`store_access`).
+    store: Arc<dyn Store>,
+    /// The module client. Private to the processor: a request handler
+    /// reaches it only through an [`AuthorizedKey`] (`module`), a
+    /// [`Change`] its request earned (`module_for_change`), or a keyless
+    /// row it satisfied (`keyless_module`); background work through
+    /// `background`'s system access, which handlers cannot construct.
+    module: HsmClient,
+    /// The audit trail intents and background service events go to
+    /// (`None` for a bare processor: nothing is recorded).
+    audit: Option<crate::audit::AuditLog>,
     pub(crate) region: String,
     keys: DashMap<Uuid, (Instant, Arc<KeyRecord>)>,
     ekts: DashMap<KeyRef, Ekt>,
@@ -93,7 +108,8 @@ impl Processor {
     pub fn new(store: Arc<dyn Store>, hsm: HsmClient, region: String) -> Self {
         Self {
             store,
-            hsm,
+            module: hsm,
+            audit: None,
             region,
             keys: DashMap::new(),
             ekts: DashMap::new(),
@@ -110,6 +126,13 @@ impl Processor {
     /// store).
     pub fn with_cache_ttl(mut self, ttl: Option<std::time::Duration>) -> Self {
         self.cache_ttl = ttl;
+        self
+    }
+
+    /// Records intents of state-changing requests and background service
+    /// events in `audit`.
+    pub fn with_audit(mut self, audit: crate::audit::AuditLog) -> Self {
+        self.audit = Some(audit);
         self
     }
 
@@ -318,7 +341,12 @@ impl Processor {
 
     /// Writes new metadata for a key and refreshes the cache. Hold
     /// `write_lock` while reading-then-writing.
-    pub(crate) async fn save_key(&self, mut key: KeyRecord) -> Result<Arc<KeyRecord>, KmsError> {
+    pub(crate) async fn save_key(
+        &self,
+        change: &Change,
+        mut key: KeyRecord,
+    ) -> Result<Arc<KeyRecord>, KmsError> {
+        change.covers(key.id)?;
         if let Err(e) = self.store.update_key(&key).await {
             // Another frontend changed it: forget our copy so a retry
             // starts from the store.
@@ -347,33 +375,5 @@ impl Processor {
     /// Forgets cached state about an alias.
     pub(crate) fn forget_alias(&self, account: &str, name: &str) {
         self.aliases.remove(&(account.to_owned(), name.to_owned()));
-    }
-
-    /// Deletes every key whose deletion date is at or before `now`: module
-    /// caches first, then the store (key, EKTs, aliases), then our caches.
-    /// Returns how many were deleted.
-    pub async fn sweep_deletions(&self, now: i64) -> Result<usize, KmsError> {
-        let due = self.store.keys_due_for_deletion(now).await?;
-        let mut n = 0;
-        for id in due {
-            let _guard = self.write_lock.lock().await;
-            // Re-check under the lock: CancelKeyDeletion may have won.
-            match self.store.get_key(id).await? {
-                Some(k)
-                    if k.state == KeyState::PendingDeletion
-                        && k.deletion_date.is_some_and(|d| d <= now) => {}
-                _ => continue,
-            }
-            self.hsm.forget_key(id).await?;
-            if self.store.delete_key(id).await? {
-                n += 1;
-                tracing::info!(key_id = %id, "key deleted after its waiting period");
-            }
-            self.keys.remove(&id);
-            self.ekts.retain(|k, _| k.key_id != id);
-            self.aliases.retain(|_, target| target.1 != id);
-            self.grants.remove(&id);
-        }
-        Ok(n)
     }
 }

@@ -176,11 +176,6 @@ pub async fn start(
 ) -> std::io::Result<RunningServer> {
     let listener = TcpListener::bind(config.listen).await?;
     let local_addr = listener.local_addr()?;
-    let processor = Arc::new(
-        Processor::new(store.clone(), hsm.clone(), config.region.clone())
-            .with_rotation_day(config.rotation_day)
-            .with_cache_ttl(config.metadata_cache_ttl),
-    );
     let audit = crate::audit::AuditLog::start(
         store.clone(),
         crate::audit::AuditConfig {
@@ -191,6 +186,12 @@ pub async fn start(
     )
     .await
     .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let processor = Arc::new(
+        Processor::new(store.clone(), hsm.clone(), config.region.clone())
+            .with_rotation_day(config.rotation_day)
+            .with_cache_ttl(config.metadata_cache_ttl)
+            .with_audit(audit.clone()),
+    );
     let (hsm_for_logs, store_for_logs, audit_for_logs) =
         (hsm.clone(), store.clone(), audit.clone());
     let unauthenticated = Arc::new(crate::unauthenticated::UnauthenticatedLog::default());

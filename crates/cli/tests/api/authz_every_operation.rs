@@ -11,7 +11,7 @@ use crate::common::*;
 /// A request body for every row of the operation table that passes input
 /// validation and names the victim's resources, so that authorization is
 /// what decides. A new operation without a body here fails the test.
-fn body_for(op: &str, v: &Victim) -> Option<serde_json::Value> {
+pub(crate) fn body_for(op: &str, v: &Victim) -> Option<serde_json::Value> {
     use serde_json::json;
     let k = &v.key;
     Some(match op {
@@ -113,19 +113,48 @@ fn body_for(op: &str, v: &Victim) -> Option<serde_json::Value> {
 }
 
 /// The resources an attacker goes after.
-struct Victim {
-    key: String,
-    alias: String,
-    ciphertext: String,
-    grant_id: String,
-    grant_token: String,
-    grantee: String,
-    attacker: String,
+pub(crate) struct Victim {
+    pub(crate) key: String,
+    pub(crate) alias: String,
+    pub(crate) ciphertext: String,
+    pub(crate) grant_id: String,
+    pub(crate) grant_token: String,
+    pub(crate) grantee: String,
+    pub(crate) attacker: String,
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_operation_refuses_a_principal_without_permission() {
     let env = TestEnv::start().await;
+    let root = &env.client;
+    let (victim, attacker) = set_up_victim(&env).await;
+
+    let mut failures = Vec::new();
+    for op in strongroom_server::ops::OPERATIONS {
+        let Some(body) = body_for(op.name, &victim) else {
+            failures.push(format!("{}: no request body in this test", op.name));
+            continue;
+        };
+        let (status, out) = attacker
+            .call(op.name, serde_json::to_vec(&body).unwrap())
+            .await
+            .unwrap();
+        let answer: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
+        let kind = answer["__type"].as_str().unwrap_or("");
+        if status != 400 || kind != "AccessDeniedException" {
+            failures.push(format!("{}: {status} {answer}", op.name));
+        }
+    }
+    assert!(failures.is_empty(), "not refused:\n{}", failures.join("\n"));
+    assert_victim_untouched(root, &victim).await;
+    env.stop().await;
+}
+
+/// A key of the root's with an alias, a tag, a ciphertext and a grant, and
+/// a user of the same account with no permission (and its raw client).
+pub(crate) async fn set_up_victim(
+    env: &TestEnv,
+) -> (Victim, strongroom_cli::client::KmsHttpClient) {
     let me = env.dev.account_id.clone();
     let root = &env.client;
     let key = new_key(root).await;
@@ -165,7 +194,7 @@ async fn every_operation_refuses_a_principal_without_permission() {
         .send()
         .await
         .unwrap();
-    let (attacker_arn, _, attacker) = user(&env, &me, "attacker", None).await;
+    let (attacker_arn, _, attacker) = user(env, &me, "attacker", None).await;
     let victim = Victim {
         key: key.clone(),
         alias: "alias/victim".into(),
@@ -175,26 +204,23 @@ async fn every_operation_refuses_a_principal_without_permission() {
         grantee,
         attacker: attacker_arn,
     };
+    (victim, attacker)
+}
 
-    let mut failures = Vec::new();
-    for op in strongroom_server::ops::OPERATIONS {
-        let Some(body) = body_for(op.name, &victim) else {
-            failures.push(format!("{}: no request body in this test", op.name));
-            continue;
-        };
-        let (status, out) = attacker
-            .call(op.name, serde_json::to_vec(&body).unwrap())
-            .await
-            .unwrap();
-        let answer: serde_json::Value = serde_json::from_slice(&out).unwrap_or_default();
-        let kind = answer["__type"].as_str().unwrap_or("");
-        if status != 400 || kind != "AccessDeniedException" {
-            failures.push(format!("{}: {status} {answer}", op.name));
-        }
-    }
-    assert!(failures.is_empty(), "not refused:\n{}", failures.join("\n"));
-
-    // Nothing changed.
+/// Fails unless the victim's resources are exactly as `set_up_victim` left
+/// them, and its ciphertext still decrypts (no module forgot the key).
+pub(crate) async fn assert_victim_untouched(root: &aws_sdk_kms::Client, victim: &Victim) {
+    let key = victim.key.clone();
+    let ciphertext = B64.decode(&victim.ciphertext).unwrap();
+    let plain = root
+        .decrypt()
+        .ciphertext_blob(blob(&ciphertext))
+        .send()
+        .await
+        .unwrap()
+        .plaintext
+        .unwrap();
+    assert_eq!(plain.as_ref(), b"secret");
     let m = root
         .describe_key()
         .key_id(&key)
@@ -233,5 +259,4 @@ async fn every_operation_refuses_a_principal_without_permission() {
         .await
         .unwrap();
     assert!(!rotation.key_rotation_enabled);
-    env.stop().await;
 }

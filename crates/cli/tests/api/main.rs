@@ -36,5 +36,7 @@ mod rotation;
 mod shared_store;
 mod sigv4_attacks;
 mod source_limits;
+mod system_audit;
 mod tags;
 mod tls;
+mod write_gate;

@@ -15,9 +15,10 @@ pub enum Route {
     Unsupported,
 }
 
-/// The resources an operation is authorized on. After a handler succeeds,
-/// the dispatcher checks that authorization decisions were made on exactly
-/// these, and answers an internal error otherwise.
+/// The resources an operation is authorized on. A state-changing handler
+/// cannot change anything until decisions on these were made (it needs a
+/// `Change` from `Processor::begin_change`); after any handler succeeds the
+/// dispatcher checks them again, and answers an internal error otherwise.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resources {
     /// No key: only identity policies govern it (resource `*`). The
@@ -37,8 +38,8 @@ pub enum Resources {
 }
 
 /// Whether an operation can change state (keys, aliases, grants, policies,
-/// tags, material). One that can is recorded as an intent in the audit trail
-/// before it runs (docs/audit.md).
+/// tags, material). One that can is recorded as an intent in the audit trail,
+/// naming its keys, before it changes anything (docs/audit.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
     /// Reads or computes only.

@@ -20,6 +20,9 @@ pub struct AuditFacts {
     pub key_arns: Vec<String>,
     /// Encryption contexts given (ReEncrypt has two), in order.
     pub context: Vec<(String, String)>,
+    /// Whether the request's intent record was written (before it changed
+    /// anything; see `Processor::begin_change`).
+    pub intent_recorded: bool,
 }
 
 /// Where a request came from.
@@ -69,6 +72,12 @@ pub struct RequestCtx<'a> {
     context: Option<Arc<EncryptionContext>>,
     audit: AuditFacts,
     decisions: Decisions,
+    /// Keys the request was authorized on (or is creating), by id: the
+    /// only keys a [`crate::processor::Change`] it earns may change.
+    authorized_keys: Vec<uuid::Uuid>,
+    /// The intent record to write before the first state change, as far
+    /// as the HTTP edge knows it (identity, request id, address).
+    intent: Option<crate::audit::AuditEvent>,
 }
 
 impl<'a> RequestCtx<'a> {
@@ -110,7 +119,15 @@ impl<'a> RequestCtx<'a> {
             context: None,
             audit: AuditFacts::default(),
             decisions: Decisions::default(),
+            authorized_keys: Vec::new(),
+            intent: None,
         }
+    }
+
+    /// Sets what the intent record says about the caller and transport.
+    pub fn with_intent(mut self, intent: crate::audit::AuditEvent) -> Self {
+        self.intent = Some(intent);
+        self
     }
 
     /// Who asks.
@@ -207,6 +224,8 @@ impl<'a> RequestCtx<'a> {
             context: None,
             audit: AuditFacts::default(),
             decisions: Decisions::default(),
+            authorized_keys: Vec::new(),
+            intent: None,
         };
         if self.operation.context {
             half.note_context(ctx)?;
@@ -222,6 +241,11 @@ impl<'a> RequestCtx<'a> {
         self.audit.context.extend(half.audit.context);
         if half.decisions.keys >= 1 {
             self.decisions.halves += 1;
+        }
+        for id in half.authorized_keys {
+            if !self.authorized_keys.contains(&id) {
+                self.authorized_keys.push(id);
+            }
         }
         self.decisions.keys += half.decisions.keys;
         self.decisions.aliases += half.decisions.aliases;
@@ -240,9 +264,52 @@ impl<'a> RequestCtx<'a> {
         self.push_key_arn(arn.to_owned());
     }
 
-    /// Records that the request was authorized on a key.
-    pub(crate) fn allowed_key(&mut self) {
+    /// Records that the request was authorized on key `id`.
+    pub(crate) fn allowed_key(&mut self, id: uuid::Uuid) {
         self.decisions.keys += 1;
+        if !self.authorized_keys.contains(&id) {
+            self.authorized_keys.push(id);
+        }
+    }
+
+    /// Records the key a keyless request (CreateKey) is creating, so its
+    /// intent record names it and its changes may touch it.
+    pub(crate) fn creating_key(&mut self, id: uuid::Uuid, arn: &str) {
+        self.note_key(arn);
+        if !self.authorized_keys.contains(&id) {
+            self.authorized_keys.push(id);
+        }
+    }
+
+    /// The keys the request was authorized on (or is creating).
+    pub(crate) fn authorized_keys(&self) -> &[uuid::Uuid] {
+        &self.authorized_keys
+    }
+
+    /// Whether every decision the operation's row requires has been made.
+    pub(crate) fn satisfied(&self) -> bool {
+        self.decisions.cover(self.operation.resources)
+    }
+
+    /// The intent record for what the request has resolved so far, unless
+    /// it was written already.
+    pub(crate) fn pending_intent(&self) -> Option<crate::audit::AuditEvent> {
+        if self.audit.intent_recorded {
+            return None;
+        }
+        let mut event = self.intent.clone().unwrap_or_else(|| {
+            crate::audit::AuditEvent::for_caller(self.caller, self.operation.name)
+        });
+        event.intent = true;
+        event.error = None;
+        event.key_arns = self.audit.key_arns.clone();
+        event.context = self.audit.context.clone();
+        Some(event)
+    }
+
+    /// Notes that the intent record is durable.
+    pub(crate) fn intent_written(&mut self) {
+        self.audit.intent_recorded = true;
     }
 
     /// Records that the request was authorized on an alias.

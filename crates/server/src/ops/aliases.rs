@@ -71,7 +71,7 @@ impl Processor {
     ) -> Result<uuid::Uuid, KmsError> {
         let account = rq.caller().account_id.clone();
         let alias = self
-            .store
+            .reads()
             .get_alias(&account, name)
             .await?
             .ok_or_else(|| self.alias_not_found(&account, name))?;
@@ -100,13 +100,18 @@ impl Processor {
             created_at: now,
             updated_at: now,
         };
-        self.store.create_alias(&rec).await.map_err(|e| match e {
-            strongroom_store::StoreError::AlreadyExists(_) => KmsError::AlreadyExists(format!(
-                "An alias with the name {} already exists",
-                arn::alias_arn(&self.region, &caller.account_id, name)
-            )),
-            other => other.into(),
-        })?;
+        let change = self.begin_change(rq).await?;
+        change
+            .store()
+            .create_alias(&rec)
+            .await
+            .map_err(|e| match e {
+                strongroom_store::StoreError::AlreadyExists(_) => KmsError::AlreadyExists(format!(
+                    "An alias with the name {} already exists",
+                    arn::alias_arn(&self.region, &caller.account_id, name)
+                )),
+                other => other.into(),
+            })?;
         self.forget_alias(&caller.account_id, name);
         Ok(Empty {})
     }
@@ -125,7 +130,9 @@ impl Processor {
         // allow kms:UpdateAlias.
         self.current_alias_key(rq, name).await?;
         let key_id = self.alias_target_key(rq, &req.target_key_id).await?;
-        self.store
+        let change = self.begin_change(rq).await?;
+        change
+            .store()
             .update_alias(&account, name, key_id, now_epoch())
             .await
             .map_err(|e| self.alias_store_error(&account, name, e))?;
@@ -144,7 +151,9 @@ impl Processor {
         self.authorize_alias(rq, name)?;
         let _guard = self.write_lock.lock().await;
         self.current_alias_key(rq, name).await?;
-        self.store
+        let change = self.begin_change(rq).await?;
+        change
+            .store()
             .delete_alias(&account, name)
             .await
             .map_err(|e| self.alias_store_error(&account, name, e))?;
@@ -188,7 +197,7 @@ impl Processor {
             return Err(KmsError::InvalidMarker("Invalid marker".into()));
         }
         let mut rows = self
-            .store
+            .reads()
             .list_aliases(&caller.account_id, key, req.marker.as_deref(), limit + 1)
             .await?;
         let truncated = rows.len() > limit;

@@ -175,7 +175,7 @@ impl Processor {
         let (version, ekt) = self.current_ekt(key).await?;
         let out = self
             .with_ekt(key, version, ekt, |ekt| {
-                self.hsm.call(Request::AsymmetricEncrypt {
+                self.module(key).call(Request::AsymmetricEncrypt {
                     key: version,
                     ekt,
                     plaintext: plaintext.0.clone(),
@@ -208,7 +208,7 @@ impl Processor {
         let (version, ekt) = self.current_ekt(key).await?;
         let out = self
             .with_ekt(key, version, ekt, |ekt| {
-                self.hsm.call(Request::AsymmetricDecrypt {
+                self.module(key).call(Request::AsymmetricDecrypt {
                     key: version,
                     ekt,
                     ciphertext: blob.to_vec(),
@@ -293,7 +293,7 @@ impl Processor {
         let (version, ekt) = self.current_ekt(&key).await?;
         let out = self
             .with_ekt(&key, version, ekt, |ekt| {
-                self.hsm.call(Request::Sign {
+                self.module(&key).call(Request::Sign {
                     key: version,
                     ekt,
                     message: message.clone(),
@@ -328,7 +328,7 @@ impl Processor {
         let (version, ekt) = self.current_ekt(&key).await?;
         let out = self
             .with_ekt(&key, version, ekt, |ekt| {
-                self.hsm.call(Request::Verify {
+                self.module(&key).call(Request::Verify {
                     key: version,
                     ekt,
                     message: message.clone(),
@@ -367,7 +367,8 @@ impl Processor {
         let (version, ekt) = self.current_ekt(&key).await?;
         let out = self
             .with_ekt(&key, version, ekt, |ekt| {
-                self.hsm.call(Request::GetPublicKey { key: version, ekt })
+                self.module(&key)
+                    .call(Request::GetPublicKey { key: version, ekt })
             })
             .await?;
         let Response::PublicKey(public) = out else {
@@ -424,7 +425,7 @@ impl Processor {
         let (version, ekt) = self.current_ekt(&key).await?;
         let out = self
             .with_ekt(&key, version, ekt, |ekt| {
-                self.hsm.call(Request::DeriveSharedSecret {
+                self.module(&key).call(Request::DeriveSharedSecret {
                     key: version,
                     ekt,
                     peer_public_key: peer.0.clone(),

@@ -183,7 +183,7 @@ impl Processor {
         let (version, ekt) = self.current_ekt(&key).await?;
         let blob = self
             .with_ekt(&key, version, ekt, |ekt| {
-                self.hsm
+                self.module(&key)
                     .encrypt(version, ekt, plaintext.0.clone(), context.clone())
             })
             .await?;
@@ -218,7 +218,8 @@ impl Processor {
         dry_run(req.dry_run)?;
         let (opened, plaintext) = self
             .with_ekt(&src.key, src.version, src.ekt.clone(), |ekt| {
-                self.hsm.decrypt(ekt, blob.to_vec(), context.clone())
+                self.module(&src.key)
+                    .decrypt(ekt, blob.to_vec(), context.clone())
             })
             .await?;
         if opened != src.version {
@@ -281,7 +282,7 @@ impl Processor {
             destination_context: destination_context.clone(),
         };
         let out = match self
-            .hsm
+            .module(&dest)
             .re_encrypt(request(src.ekt.clone(), dest_ekt))
             .await
         {
@@ -290,7 +291,7 @@ impl Processor {
                 let missing = || KmsError::Internal("key material disappeared".into());
                 let s = self.ekt(&src.key, src.version).await?.ok_or_else(missing)?;
                 let d = self.ekt(&dest, dest_version).await?.ok_or_else(missing)?;
-                self.hsm.re_encrypt(request(s, d)).await?
+                self.module(&dest).re_encrypt(request(s, d)).await?
             }
             r => r?,
         };
@@ -326,8 +327,13 @@ impl Processor {
         let (version, ekt) = self.current_ekt(&key).await?;
         let dk = self
             .with_ekt(&key, version, ekt, |ekt| {
-                self.hsm
-                    .generate_data_key(version, ekt, context.clone(), length, with_plaintext)
+                self.module(&key).generate_data_key(
+                    version,
+                    ekt,
+                    context.clone(),
+                    length,
+                    with_plaintext,
+                )
             })
             .await?;
         Ok(GenerateDataKeyResponse {
@@ -339,7 +345,7 @@ impl Processor {
 
     pub(crate) async fn generate_random(
         &self,
-        _rq: &mut RequestCtx<'_>,
+        rq: &mut RequestCtx<'_>,
         req: GenerateRandomRequest,
     ) -> Result<GenerateRandomResponse, KmsError> {
         no_recipient(&req.recipient)?;
@@ -356,7 +362,7 @@ impl Processor {
                 "1 validation error detected: Value '{n}' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024"
             )));
         }
-        let bytes = self.hsm.generate_random(n as u16).await?;
+        let bytes = self.keyless_module(rq)?.generate_random(n as u16).await?;
         Ok(GenerateRandomResponse {
             plaintext: SecretBlob(Zeroizing::new(bytes)),
         })

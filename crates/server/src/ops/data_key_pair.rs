@@ -86,7 +86,7 @@ impl Processor {
         let (version, ekt) = self.current_ekt(&key).await?;
         let out = self
             .with_ekt(&key, version, ekt, |ekt| {
-                self.hsm.call(Request::GenerateDataKeyPair {
+                self.module(&key).call(Request::GenerateDataKeyPair {
                     key: version,
                     ekt,
                     context: context.clone(),

@@ -6,6 +6,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::audit::AuditEvent;
 use crate::auth::Caller;
 use crate::authz::operations::{self, Effect, Operation, Resources, Route};
 use crate::authz::{AuditFacts, RequestCtx, RequestMeta};
@@ -208,19 +209,42 @@ pub fn grant_operations() -> Vec<&'static str> {
 
 impl Processor {
     /// Runs operation `op` for `caller` with JSON `body`; also returns
-    /// what the audit trail should record.
+    /// what the audit trail should record. A state-changing operation
+    /// records `intent` (with the keys it resolved) before it changes
+    /// anything; `AuditFacts::intent_recorded` says whether it did.
     pub async fn dispatch(
         &self,
         caller: &Caller,
         meta: RequestMeta,
         op: &str,
         body: &[u8],
+        intent: Option<AuditEvent>,
     ) -> (Result<Vec<u8>, KmsError>, AuditFacts) {
         let Some(operation) = operations::find(OPERATIONS, op) else {
             let unknown = KmsError::UnknownOperation(format!("Unknown operation {op}"));
             return (Err(unknown), AuditFacts::default());
         };
-        let mut rq = RequestCtx::new(caller, meta, operation);
+        self.dispatch_row(caller, meta, operation, body, intent)
+            .await
+    }
+
+    /// Runs the handler named by `row` under what `row` says it must
+    /// authorize. `dispatch` passes the table's own row; tests pass an
+    /// altered copy to prove that a handler whose row is not satisfied
+    /// refuses before it changes anything.
+    #[doc(hidden)]
+    pub async fn dispatch_row(
+        &self,
+        caller: &Caller,
+        meta: RequestMeta,
+        row: &'static Operation,
+        body: &[u8],
+        intent: Option<AuditEvent>,
+    ) -> (Result<Vec<u8>, KmsError>, AuditFacts) {
+        let mut rq = RequestCtx::new(caller, meta, row);
+        if let Some(intent) = intent {
+            rq = rq.with_intent(intent);
+        }
         let result = strongroom_hsm_proto::routing::with_pins(self.route(&mut rq, body)).await;
         (result, rq.into_audit())
     }
@@ -237,8 +261,10 @@ impl Processor {
             )));
         }
         let out = self.serve(rq, body).await?;
-        // A handler that answered without deciding on every resource its
-        // row names is a bug: refuse to hand out its answer.
+        // A handler that changes state cannot do so before its row is
+        // satisfied (`Processor::begin_change`); one that only reads and
+        // answered without deciding on every resource its row names is a
+        // bug too: refuse to hand out its answer.
         if !rq.decisions().cover(operation.resources) {
             tracing::error!(
                 operation = operation.name,

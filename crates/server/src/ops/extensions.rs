@@ -164,9 +164,10 @@ impl Processor {
             )));
         }
         let versions = self.all_version_ekts(&key).await?;
+        let change = self.begin_change(rq).await?;
         let out = self
             .call_for_key(
-                &key,
+                &change,
                 Request::SuspendKey {
                     key_id: key.id,
                     versions: versions.clone(),
@@ -178,20 +179,21 @@ impl Processor {
             return Err(KmsError::Internal("unexpected module answer".into()));
         };
         for (r, ekt) in &versions {
-            self.store
+            change
+                .store()
                 .replace_ekt(key.id, r.version, &ekt.0, &[])
                 .await?;
         }
-        self.store.purge_freed().await?;
+        change.store().purge_freed().await?;
         let mut next = (*key).clone();
         next.state = KeyState::Suspended;
         next.suspension_fingerprint = Some(fingerprint);
         next.rotation_period_days = None;
         next.next_rotation_at = None;
-        self.save_key(next).await?;
+        self.save_key(&change, next).await?;
         self.forget_key_ekts(key.id);
         for (module, answer) in self
-            .call_all_for_key(&key, Request::ForgetKey { key_id: key.id })
+            .call_all_for_key(&change, Request::ForgetKey { key_id: key.id })
             .await?
         {
             if let Err(e) = answer {
@@ -233,9 +235,10 @@ impl Processor {
             )));
         }
         let versions = self.all_version_ekts(&key).await?;
+        let change = self.begin_change(rq).await?;
         let out = self
             .call_for_key(
-                &key,
+                &change,
                 Request::UpdateSuspensionOwner {
                     key_id: key.id,
                     versions: versions.clone(),
@@ -251,8 +254,8 @@ impl Processor {
         };
         for ((r, old), (r2, new)) in versions.iter().zip(&rebound) {
             if r != r2
-                || !self
-                    .store
+                || !change
+                    .store()
                     .replace_ekt(key.id, r.version, &old.0, &new.0)
                     .await?
             {
@@ -293,9 +296,10 @@ impl Processor {
                 self.key_arn(&key)
             )));
         };
+        let change = self.begin_change(rq).await?;
         let out = self
             .call_for_key(
-                &key,
+                &change,
                 Request::ReinstateKey {
                     key_id: key.id,
                     import_token: token.0.clone(),
@@ -308,8 +312,8 @@ impl Processor {
             return Err(KmsError::Internal("unexpected module answer".into()));
         };
         for (r, ekt) in &versions {
-            if !self
-                .store
+            if !change
+                .store()
                 .replace_ekt(key.id, r.version, &[], &ekt.0)
                 .await?
             {
@@ -322,7 +326,7 @@ impl Processor {
         let mut next = (*key).clone();
         next.state = KeyState::Enabled;
         next.suspension_fingerprint = None;
-        self.save_key(next).await?;
+        self.save_key(&change, next).await?;
         tracing::info!(key_id = %key.id, versions = versions.len(), "key reinstated");
         Ok(Empty {})
     }
@@ -378,11 +382,13 @@ impl Processor {
             )));
         }
         self.require_usable(&key)?;
+        // Writes: with ReturnDerivedKey the key is marked exposed below.
+        let change = self.begin_change(rq).await?;
         let out = match token {
             Some((version, token)) => {
                 let ekt = self.version_ekt(&key, version).await?;
                 self.with_ekt(&key, version, ekt, |ekt| {
-                    self.hsm.call(Request::RevealDerivedKey {
+                    self.module(&key).call(Request::RevealDerivedKey {
                         key: version,
                         ekt,
                         token: token.clone(),
@@ -394,7 +400,7 @@ impl Processor {
             None => {
                 let (version, ekt) = self.current_ekt(&key).await?;
                 self.with_ekt(&key, version, ekt, |ekt| {
-                    self.hsm.call(Request::DeriveKey {
+                    self.module(&key).call(Request::DeriveKey {
                         key: version,
                         ekt,
                         context: context.clone(),
@@ -414,7 +420,7 @@ impl Processor {
             if let Some(current) = self.load_key(key.id).await? {
                 let mut next = (*current).clone();
                 next.exposed = true;
-                self.save_key(next).await?;
+                self.save_key(&change, next).await?;
             }
         }
         Ok(DeriveKeyResponse {
@@ -468,9 +474,10 @@ impl Processor {
         let _guard = self.write_lock.lock().await;
         let key = self.resolve(rq, &req.key_id, false).await?;
         terminal(self, &key)?;
+        let change = self.begin_change(rq).await?;
         // Store first: once the EKTs are gone no module can ever reopen the
         // key, whatever happens next; then every module drops its copies.
-        self.store.delete_key_versions(key.id).await?;
+        change.store().delete_key_versions(key.id).await?;
         let mut next = (*key).clone();
         let versions = next.current_version;
         next.state = KeyState::Shredded;
@@ -478,12 +485,12 @@ impl Processor {
         next.rotation_period_days = None;
         next.next_rotation_at = None;
         next.import_valid_to = None;
-        self.save_key(next).await?;
+        self.save_key(&change, next).await?;
         self.forget_key_ekts(key.id);
         let mut statements = Vec::new();
         let mut unconfirmed = Vec::new();
         for (module, answer) in self
-            .call_all_for_key(&key, Request::ShredKey { key_id: key.id })
+            .call_all_for_key(&change, Request::ShredKey { key_id: key.id })
             .await?
         {
             match answer {
@@ -531,11 +538,11 @@ impl Processor {
             })
             .await?;
         // Cached copies in the modules go now; the EKTs stay. (modify_key
-        // authorized the request on this key and returns its new record.)
+        // authorized the request on this key and recorded its intent.)
+        let change = self.begin_change(rq).await?;
         for (module, answer) in self
-            .hsm
-            .call_all(Request::ForgetKey { key_id: key.id })
-            .await
+            .call_all_for_key(&change, Request::ForgetKey { key_id: key.id })
+            .await?
         {
             if let Err(e) = answer {
                 tracing::warn!(%module, error = %e, "a module did not drop a revoked key");

@@ -13,11 +13,14 @@ impl Processor {
     /// seals the owner into the EKT), or plain.
     pub(crate) async fn first_version(
         &self,
+        change: &crate::processor::Change,
         version: KeyRef,
         spec: KeySpecCode,
         exposed: bool,
         suspension_owner: Option<&Blob>,
     ) -> Result<(Ekt, Option<Zeroizing<Vec<u8>>>), KmsError> {
+        change.covers(version.key_id)?;
+        let module = self.module_for_change(change);
         let request = match (exposed, suspension_owner) {
             (true, _) => Request::GenerateExposedKey { key: version, spec },
             (false, Some(owner)) => Request::GenerateOwnedBackingKey {
@@ -26,10 +29,10 @@ impl Processor {
                 suspension_owner: owner.0.clone(),
             },
             (false, None) => {
-                return Ok((self.hsm.generate_backing_key(version, spec).await?, None));
+                return Ok((module.generate_backing_key(version, spec).await?, None));
             }
         };
-        match self.hsm.call(request).await? {
+        match module.call(request).await? {
             Response::ExposedKey { ekt, material } if exposed => Ok((ekt, Some(material))),
             Response::Ekt(ekt) if !exposed => Ok((ekt, None)),
             _ => Err(KmsError::Internal("unexpected module answer".into())),

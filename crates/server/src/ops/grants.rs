@@ -320,7 +320,8 @@ impl Processor {
         let (id, token) = new_grant_ids()?;
         grant.grant_id = id;
         grant.token = token;
-        self.store.create_grant(&grant).await?;
+        let change = self.begin_change(rq).await?;
+        change.store().create_grant(&grant).await?;
         self.forget_grants(key.id);
         Ok(CreateGrantResponse {
             grant_token: grant.token,
@@ -365,7 +366,7 @@ impl Processor {
                 crate::authz::principal_arn(caller)
             )));
         }
-        let grants = self.store.list_retirable_grants(principal).await?;
+        let grants = self.reads().list_retirable_grants(principal).await?;
         page(self, grants, &req)
     }
 
@@ -377,7 +378,7 @@ impl Processor {
         let grant = match (&req.grant_token, &req.key_id, &req.grant_id) {
             (Some(t), _, _) => {
                 check_tokens(&Some(vec![t.clone()]))?;
-                self.store.grant_by_token(t).await?.ok_or_else(|| {
+                self.reads().grant_by_token(t).await?.ok_or_else(|| {
                     KmsError::InvalidGrantToken("The grant token is not valid.".into())
                 })?
             }
@@ -388,7 +389,7 @@ impl Processor {
                         _ => None,
                     })
                     .ok_or_else(|| KmsError::NotFound(format!("Key '{k}' does not exist")))?;
-                self.store
+                self.reads()
                     .list_grants(key_id)
                     .await?
                     .into_iter()
@@ -405,7 +406,8 @@ impl Processor {
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRun);
         }
-        self.store.delete_grant(&grant.grant_id).await?;
+        let change = self.begin_change(rq).await?;
+        change.store().delete_grant(&grant.grant_id).await?;
         self.forget_grants(grant.key_id);
         Ok(Empty {})
     }
@@ -433,7 +435,8 @@ impl Processor {
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRun);
         }
-        self.store.delete_grant(&id).await?;
+        let change = self.begin_change(rq).await?;
+        change.store().delete_grant(&id).await?;
         self.forget_grants(key.id);
         Ok(Empty {})
     }

@@ -119,9 +119,10 @@ impl Processor {
             require_external(self, &key)?;
         }
         let valid_to = now_epoch() + PARAMETERS_LIFETIME_SECS;
+        let change = self.begin_change(rq).await?;
         let out = self
             .call_for_key(
-                &key,
+                &change,
                 Request::PrepareImport {
                     key_id: key.id,
                     wrapping_spec: spec,
@@ -199,9 +200,10 @@ impl Processor {
             key_id: key.id,
             version: 1,
         };
+        let change = self.begin_change(rq).await?;
         let out = self
             .call_for_key(
-                &key,
+                &change,
                 Request::ImportKeyMaterial {
                     key: version,
                     import_token: token.0.clone(),
@@ -232,7 +234,7 @@ impl Processor {
             ekt: ekt.0.clone(),
             created_at: now,
         };
-        self.store.rotate_key(&next, &record, "IMPORT").await?;
+        change.store().rotate_key(&next, &record, "IMPORT").await?;
         next.revision += 1;
         self.cache_new_key(next, version, ekt);
         tracing::info!(key_id = %key.id, "key material imported");
@@ -247,39 +249,26 @@ impl Processor {
         let _guard = self.write_lock.lock().await;
         let key = self.resolve(rq, &req.key_id, false).await?;
         require_external(self, &key)?;
-        self.remove_material(&key).await?;
+        let change = self.begin_change(rq).await?;
+        self.remove_material(&change, &key).await?;
         Ok(Empty {})
     }
 
     /// Deletes a key's imported material everywhere: module caches, store,
     /// our caches; the key waits for a new import. Hold `write_lock`.
-    async fn remove_material(&self, key: &KeyRecord) -> Result<(), KmsError> {
-        self.hsm.forget_key(key.id).await?;
+    pub(crate) async fn remove_material(
+        &self,
+        change: &crate::processor::Change,
+        key: &KeyRecord,
+    ) -> Result<(), KmsError> {
+        self.forget_everywhere(change, key.id).await?;
         let mut next = key.clone();
         next.state = KeyState::PendingImport;
         next.current_version = 0;
         next.import_valid_to = None;
-        self.store.delete_key_versions(key.id).await?;
-        self.save_key(next).await?;
+        change.store().delete_key_versions(key.id).await?;
+        self.save_key(change, next).await?;
         self.forget_key_ekts(key.id);
         Ok(())
-    }
-
-    /// Deletes imported material whose ValidTo has passed; returns how many.
-    pub async fn sweep_expired_imports(&self, now: i64) -> Result<usize, KmsError> {
-        let mut n = 0;
-        for id in self.store.keys_with_expired_material(now).await? {
-            let _guard = self.write_lock.lock().await;
-            let Some(key) = self.store.get_key(id).await? else {
-                continue;
-            };
-            if key.import_valid_to.is_some_and(|t| t <= now) && key.state != KeyState::PendingImport
-            {
-                self.remove_material(&key).await?;
-                tracing::info!(key_id = %id, "imported key material expired and was deleted");
-                n += 1;
-            }
-        }
-        Ok(n)
     }
 }

@@ -332,9 +332,13 @@ impl Processor {
             self.authorize_also(rq, "kms:ExposeKeyMaterial", &None, &key)
                 .await?;
         }
+        // Everything is checked: the intent record names the new key, and
+        // only now may anything change.
+        rq.creating_key(id, &self.key_arn(&key));
+        let change = self.begin_change(rq).await?;
         if key.volatile {
             let ekt = match self
-                .hsm
+                .module_for_change(&change)
                 .call(strongroom_hsm_proto::Request::GenerateVolatileKey {
                     key: version,
                     spec: code,
@@ -347,7 +351,7 @@ impl Processor {
             // Into every member's memory; the transient EKT is dropped here.
             let mut installed = 0;
             for (module, answer) in self
-                .hsm
+                .module_for_change(&change)
                 .call_all(strongroom_hsm_proto::Request::InstallVolatileKey { key: version, ekt })
                 .await
             {
@@ -358,7 +362,7 @@ impl Processor {
                     }
                 }
             }
-            self.store.create_key(&key, None).await?;
+            change.store().create_key(&key, None).await?;
             let key = self.cache_key(key);
             tracing::info!(key_id = %id, modules = installed, "volatile key created");
             return Ok(KeyMetadataResponse {
@@ -374,7 +378,7 @@ impl Processor {
         }
         if external {
             // No material until ImportKeyMaterial.
-            self.store.create_key(&key, None).await?;
+            change.store().create_key(&key, None).await?;
             let key = self.cache_key(key);
             tracing::info!(key_id = %id, account = %caller.account_id, "key created, awaiting import");
             return Ok(KeyMetadataResponse {
@@ -383,7 +387,7 @@ impl Processor {
             });
         }
         let (ekt, material) = self
-            .first_version(version, code, key.exposed, owner)
+            .first_version(&change, version, code, key.exposed, owner)
             .await?;
         let v = KeyVersionRecord {
             key_id: id,
@@ -391,7 +395,7 @@ impl Processor {
             ekt: ekt.0.clone(),
             created_at: now,
         };
-        self.store.create_key(&key, Some(&v)).await?;
+        change.store().create_key(&key, Some(&v)).await?;
         let key = self.cache_new_key(key, version, ekt);
         tracing::info!(key_id = %id, account = %caller.account_id, exposed = key.exposed, "key created");
         Ok(KeyMetadataResponse {
@@ -426,7 +430,7 @@ impl Processor {
             ),
         };
         let mut rows = self
-            .store
+            .reads()
             .list_keys(&caller.account_id, after, limit + 1)
             .await?;
         let truncated = rows.len() > limit;
@@ -447,12 +451,13 @@ impl Processor {
         })
     }
 
-    /// Applies `change` to the caller's key under the write lock.
+    /// Applies `apply` to the caller's key under the write lock, once the
+    /// request may change it (`begin_change`).
     pub(crate) async fn modify_key<F>(
         &self,
         rq: &mut RequestCtx<'_>,
         key_id: &Option<String>,
-        change: F,
+        apply: F,
     ) -> Result<std::sync::Arc<KeyRecord>, KmsError>
     where
         F: FnOnce(&Processor, &mut KeyRecord) -> Result<(), KmsError>,
@@ -461,14 +466,15 @@ impl Processor {
         // As AWS: these take a key id or key ARN, never an alias, so a
         // moved alias cannot redirect a deletion or disablement.
         let current = self.resolve(rq, key_id, false).await?;
+        let change = self.begin_change(rq).await?;
         // Read what we change from the store, not the cache: another
         // frontend may have changed it.
         let mut key =
-            self.store.get_key(current.id).await?.ok_or_else(|| {
+            self.reads().get_key(current.id).await?.ok_or_else(|| {
                 KmsError::NotFound(format!("Key '{}' does not exist", current.id))
             })?;
-        change(self, &mut key)?;
-        self.save_key(key).await
+        apply(self, &mut key)?;
+        self.save_key(&change, key).await
     }
 
     fn refuse_pending_deletion(&self, key: &KeyRecord) -> Result<(), KmsError> {

@@ -116,7 +116,8 @@ impl Processor {
         let (version, ekt) = self.current_ekt(&key).await?;
         let mac = self
             .with_ekt(&key, version, ekt, |ekt| {
-                self.hsm.generate_mac(version, ekt, message.0.clone())
+                self.module(&key)
+                    .generate_mac(version, ekt, message.0.clone())
             })
             .await?;
         Ok(GenerateMacResponse {
@@ -147,7 +148,7 @@ impl Processor {
         let (version, ekt) = self.current_ekt(&key).await?;
         let valid = self
             .with_ekt(&key, version, ekt, |ekt| {
-                self.hsm
+                self.module(&key)
                     .verify_mac(version, ekt, message.0.clone(), mac.0.clone())
             })
             .await?;

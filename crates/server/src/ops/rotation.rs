@@ -1,6 +1,6 @@
 //! Key rotation: EnableKeyRotation, DisableKeyRotation,
-//! GetKeyRotationStatus, RotateKeyOnDemand, ListKeyRotations, and the
-//! scheduler's sweep. A rotation adds a key version (a new backing key);
+//! GetKeyRotationStatus, RotateKeyOnDemand, ListKeyRotations; the scheduler
+//! (`processor::background`) adds versions through `add_version` too. A rotation adds a key version (a new backing key);
 //! new ciphertexts use it, and every older version still decrypts, because
 //! each ciphertext names its version.
 
@@ -101,7 +101,7 @@ fn check_rotatable(p: &Processor, key: &KeyRecord) -> Result<(), KmsError> {
 
 impl Processor {
     /// When a rotation period started `now` ends.
-    fn rotation_due(&self, now: i64, period_days: u32) -> i64 {
+    pub(crate) fn rotation_due(&self, now: i64, period_days: u32) -> i64 {
         let ms = u64::from(period_days).saturating_mul(self.rotation_day.as_millis() as u64);
         now.saturating_add(ms.div_ceil(1000) as i64)
     }
@@ -178,38 +178,36 @@ impl Processor {
                 self.key_arn(&key)
             )));
         }
+        let (_, previous) = self.current_ekt(&key).await?;
+        let change = self.begin_change(rq).await?;
         let mut next = (*key).clone();
         next.on_demand_rotations += 1;
-        self.add_version(next, "ON_DEMAND").await?;
+        self.add_version(&change, previous, next, "ON_DEMAND")
+            .await?;
         Ok(RotateKeyOnDemandResponse {
             key_id: key.id.to_string(),
         })
     }
 
     /// Adds the next version to `key` (metadata already updated apart from
-    /// the version) and caches it. Hold `write_lock`.
-    async fn add_version(&self, mut key: KeyRecord, rotation_type: &str) -> Result<(), KmsError> {
+    /// the version), derived in the module from `previous`, the current
+    /// version's EKT, and caches it. Hold `write_lock`.
+    pub(crate) async fn add_version(
+        &self,
+        change: &crate::processor::Change,
+        previous: strongroom_hsm_proto::Ekt,
+        mut key: KeyRecord,
+        rotation_type: &str,
+    ) -> Result<(), KmsError> {
+        change.covers(key.id)?;
         let version = KeyRef {
             key_id: key.id,
             version: key.current_version + 1,
         };
         // The new version inherits the spec and suspension owner the
         // module bound into the current one.
-        let current = KeyRef {
-            key_id: key.id,
-            version: key.current_version,
-        };
-        // The scheduler rotates without a request, so this reads the store
-        // directly: the module only derives a sibling of the current
-        // version, and nothing leaves it.
-        let previous = self
-            .store
-            .get_key_version(current.key_id, current.version)
-            .await?
-            .map(|v| strongroom_hsm_proto::Ekt(v.ekt))
-            .ok_or_else(|| KmsError::Internal(format!("version {} is missing", current.version)))?;
         let ekt = match self
-            .hsm
+            .module_for_change(change)
             .call(strongroom_hsm_proto::Request::RotateBackingKey {
                 key: version,
                 previous,
@@ -226,7 +224,11 @@ impl Processor {
             ekt: ekt.0.clone(),
             created_at: now_epoch(),
         };
-        match self.store.rotate_key(&key, &record, rotation_type).await {
+        match change
+            .store()
+            .rotate_key(&key, &record, rotation_type)
+            .await
+        {
             Ok(()) => {}
             // Another frontend rotated first; ours was never stored.
             Err(StoreError::AlreadyExists(_)) => {
@@ -260,7 +262,10 @@ impl Processor {
                 .parse::<u32>()
                 .map_err(|_| KmsError::InvalidMarker("Invalid marker".into()))?,
         };
-        let mut rows = self.store.list_rotations(key.id, after, limit + 1).await?;
+        let mut rows = self
+            .reads()
+            .list_rotations(key.id, after, limit + 1)
+            .await?;
         let truncated = rows.len() > limit;
         rows.truncate(limit);
         Ok(ListKeyRotationsResponse {
@@ -277,38 +282,5 @@ impl Processor {
                 .collect(),
             truncated,
         })
-    }
-
-    /// Rotates every key whose automatic rotation is due at `now`; returns
-    /// how many. Run by the background scheduler; state is in the store, so
-    /// a rotation missed while stopped happens at the next start.
-    pub async fn sweep_rotations(&self, now: i64) -> Result<usize, KmsError> {
-        let mut n = 0;
-        for id in self.store.keys_due_for_rotation(now).await? {
-            let _guard = self.write_lock.lock().await;
-            // Re-check under the lock: it may have been disabled meanwhile.
-            let Some(key) = self.store.get_key(id).await? else {
-                continue;
-            };
-            let (Some(period), Some(due)) = (key.rotation_period_days, key.next_rotation_at) else {
-                continue;
-            };
-            if due > now || key.state != KeyState::Enabled {
-                continue;
-            }
-            let group = key.module_group.clone();
-            let mut next = key;
-            next.next_rotation_at = Some(self.rotation_due(now, period));
-            // A pinned key's new version is made inside its group too.
-            strongroom_hsm_proto::routing::with_pins(async {
-                if let Some(g) = &group {
-                    strongroom_hsm_proto::routing::pin(g);
-                }
-                self.add_version(next, "AUTOMATIC").await
-            })
-            .await?;
-            n += 1;
-        }
-        Ok(n)
     }
 }

@@ -1,15 +1,14 @@
 //! The only way to an `AuthorizedKey`: resolving a KeyId (or a ciphertext's
 //! key) for a request and authorizing the request's action on it. Key
-//! material (`current_ekt`, `ekt`, `with_ekt`) is handed out only against
-//! an `AuthorizedKey`, so an operation that forgets to authorize cannot
-//! reach a module with a key: it does not compile.
+//! material (`current_ekt`, `ekt`, `with_ekt`) and the module client
+//! (`Processor::module`) are handed out only against an `AuthorizedKey`, so
+//! an operation that forgets to authorize cannot reach a module with a key:
+//! it does not compile. Changing a key needs a `Change` besides (`change`).
 
 use std::sync::Arc;
 
 use strongroom_store::KeyRecord;
 use uuid::Uuid;
-
-use strongroom_hsm_proto::{HsmError, Request, Response};
 
 use super::{Processor, required};
 use crate::arn::{self, KeyIdentifier};
@@ -170,7 +169,7 @@ impl Processor {
         let arn = self.key_arn(&key);
         rq.note_key(&arn);
         authz::authorize(&self.policies, rq, &key, &arn, &grants)?;
-        rq.allowed_key();
+        rq.allowed_key(key.id);
         if let Some(group) = &key.module_group {
             strongroom_hsm_proto::routing::pin(group);
         }
@@ -193,49 +192,5 @@ impl Processor {
         self.authorized(&mut half, Arc::new(key.clone())).await?;
         rq.absorb(half);
         Ok(())
-    }
-
-    /// Sends a module request that names `key` by id without carrying its
-    /// EKT (suspend, reinstate, import, owner change): only for a key the
-    /// request was authorized on, and only for that key.
-    pub(crate) async fn call_for_key(
-        &self,
-        key: &AuthorizedKey,
-        request: Request,
-    ) -> Result<Response, KmsError> {
-        names_only(key, &request)?;
-        Ok(self.hsm.call(request).await?)
-    }
-
-    /// As [`Processor::call_for_key`], on every module (dropping or
-    /// shredding cached copies).
-    pub(crate) async fn call_all_for_key(
-        &self,
-        key: &AuthorizedKey,
-        request: Request,
-    ) -> Result<Vec<(String, Result<Response, HsmError>)>, KmsError> {
-        names_only(key, &request)?;
-        Ok(self.hsm.call_all(request).await)
-    }
-}
-
-/// Fails unless `request` names exactly `key`.
-fn names_only(key: &AuthorizedKey, request: &Request) -> Result<(), KmsError> {
-    let named = match request {
-        Request::SuspendKey { key_id, .. }
-        | Request::ReinstateKey { key_id, .. }
-        | Request::PrepareImport { key_id, .. }
-        | Request::UpdateSuspensionOwner { key_id, .. }
-        | Request::ForgetKey { key_id }
-        | Request::ShredKey { key_id } => Some(*key_id),
-        Request::ImportKeyMaterial { key: r, .. } => Some(r.key_id),
-        _ => None,
-    };
-    if named == Some(key.record.id) {
-        Ok(())
-    } else {
-        Err(KmsError::Internal(
-            "a module request named another key than the one authorized".into(),
-        ))
     }
 }

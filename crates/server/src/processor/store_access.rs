@@ -1,0 +1,95 @@
+//! How request handlers reach the store: reads through [`StoreReads`] at
+//! any time; writes only through a [`Change`] (`Change::store`), which a
+//! request earns only once it has made every authorization decision its
+//! row names and its intent record is durable. The processor's own
+//! `store` field is private, so a handler that writes without a `Change`
+//! does not compile.
+
+use std::sync::Arc;
+
+use strongroom_store::{AliasRecord, GrantRecord, KeyRecord, RotationRecord, Store, StoreResult};
+use uuid::Uuid;
+
+use super::Processor;
+
+/// The read side of the store, for handlers.
+#[derive(Clone, Copy)]
+pub struct StoreReads<'p> {
+    store: &'p dyn Store,
+}
+
+impl StoreReads<'_> {
+    /// One key's metadata.
+    pub async fn get_key(&self, id: Uuid) -> StoreResult<Option<KeyRecord>> {
+        self.store.get_key(id).await
+    }
+
+    /// An account's keys ordered by UUID, starting after `after`.
+    pub async fn list_keys(
+        &self,
+        account_id: &str,
+        after: Option<Uuid>,
+        limit: usize,
+    ) -> StoreResult<Vec<KeyRecord>> {
+        self.store.list_keys(account_id, after, limit).await
+    }
+
+    /// One alias.
+    pub async fn get_alias(
+        &self,
+        account_id: &str,
+        name: &str,
+    ) -> StoreResult<Option<AliasRecord>> {
+        self.store.get_alias(account_id, name).await
+    }
+
+    /// An account's aliases by name.
+    pub async fn list_aliases(
+        &self,
+        account_id: &str,
+        key_id: Option<Uuid>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<AliasRecord>> {
+        self.store
+            .list_aliases(account_id, key_id, after, limit)
+            .await
+    }
+
+    /// A key's rotations, starting after version `after`.
+    pub async fn list_rotations(
+        &self,
+        id: Uuid,
+        after: u32,
+        limit: usize,
+    ) -> StoreResult<Vec<RotationRecord>> {
+        self.store.list_rotations(id, after, limit).await
+    }
+
+    /// A key's grants.
+    pub async fn list_grants(&self, key_id: Uuid) -> StoreResult<Vec<GrantRecord>> {
+        self.store.list_grants(key_id).await
+    }
+
+    /// Grants that `retiring` may retire.
+    pub async fn list_retirable_grants(&self, retiring: &str) -> StoreResult<Vec<GrantRecord>> {
+        self.store.list_retirable_grants(retiring).await
+    }
+
+    /// The grant a grant token names.
+    pub async fn grant_by_token(&self, token: &str) -> StoreResult<Option<GrantRecord>> {
+        self.store.grant_by_token(token).await
+    }
+}
+
+impl Processor {
+    /// The store, for reading.
+    pub(crate) fn reads(&self) -> StoreReads<'_> {
+        StoreReads {
+            store: &*self.store,
+        }
+    }
+}
+
+/// The store handle a `Change` carries.
+pub(super) type SharedStore = Arc<dyn Store>;
