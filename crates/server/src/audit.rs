@@ -64,6 +64,8 @@ pub struct AuditEvent {
     pub key_arns: Vec<String>,
     /// Encryption context (values are recorded only if configured).
     pub context: Vec<(String, String)>,
+    /// The grant a grant operation (RetireGrant, RevokeGrant) removed.
+    pub grant_id: Option<String>,
     /// AWS error code and message, if it failed.
     pub error: Option<(String, String)>,
     /// Where the event happened (`kms.amazonaws.com` when `None`).
@@ -222,6 +224,8 @@ struct IdentityJson<'a> {
 struct ParamsJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     key_id: Option<&'a String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grant_id: Option<&'a String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     encryption_context_keys: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -298,6 +302,7 @@ fn event_json(e: &AuditEvent, seq: i64, config: &AuditConfig) -> String {
         },
         request_parameters: ParamsJson {
             key_id: e.key_arns.first(),
+            grant_id: e.grant_id.as_ref(),
             encryption_context_keys: keys,
             encryption_context: config.context_values.then(|| {
                 e.context

@@ -241,8 +241,15 @@ pub fn authorize_alias(rq: &mut RequestCtx<'_>, alias_arn: &str) -> Result<(), K
 }
 
 /// For RetireGrant: the grant's retiring principal, its grantee when the
-/// grant allows RetireGrant, or the account that issued it may.
-pub fn authorize_retire(rq: &mut RequestCtx<'_>, grant: &GrantRecord) -> Result<(), KmsError> {
+/// grant allows RetireGrant, or the account that issued it may. The
+/// request's records name the grant and its key (`key_arn`) either way.
+pub fn authorize_retire(
+    rq: &mut RequestCtx<'_>,
+    grant: &GrantRecord,
+    key_arn: &str,
+) -> Result<(), KmsError> {
+    rq.note_key(key_arn);
+    rq.note_grant(&grant.grant_id);
     let me = principal_arn(rq.caller());
     let may = grant.retiring.as_deref() == Some(me.as_str())
         || (grant.grantee == me && grant.operations.iter().any(|o| o == "RetireGrant"))
@@ -253,7 +260,7 @@ pub fn authorize_retire(rq: &mut RequestCtx<'_>, grant: &GrantRecord) -> Result<
             grant.grant_id
         )));
     }
-    rq.allowed_grant();
+    rq.allowed_grant(&grant.grant_id, grant.key_id, key_arn);
     Ok(())
 }
 

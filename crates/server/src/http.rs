@@ -240,6 +240,7 @@ fn audit_event(
         user_agent: intake::sanitized_user_agent(parts.headers.get(header::USER_AGENT)),
         key_arns: s.facts.key_arns.clone(),
         context: s.facts.context.clone(),
+        grant_id: s.facts.grant_id.clone(),
         error: s
             .result
             .as_ref()

@@ -342,3 +342,53 @@ async fn state_changing_operation_runs_only_once_its_intent_is_durable_and_keeps
     c.describe_key().key_id(&arn).send().await.unwrap();
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retire_and_revoke_grant_records_name_the_grants_key() {
+    let env = TestEnv::start().await;
+    let c = &env.client;
+    let root = format!("arn:aws:iam::{}:root", env.dev.account_id);
+    let arn = new_key(c).await;
+    let grant = || {
+        c.create_grant()
+            .key_id(&arn)
+            .grantee_principal(&root)
+            .retiring_principal(&root)
+            .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+    };
+    let retired = grant().send().await.unwrap();
+    c.retire_grant()
+        .grant_token(retired.grant_token.unwrap())
+        .send()
+        .await
+        .unwrap();
+    let revoked = grant().send().await.unwrap();
+    c.revoke_grant()
+        .key_id(&arn)
+        .grant_id(revoked.grant_id.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let all = records(&env).await;
+    for (operation, grant_id) in [
+        ("RetireGrant", retired.grant_id.unwrap()),
+        ("RevokeGrant", revoked.grant_id.unwrap()),
+    ] {
+        let intents: Vec<&Value> = all
+            .iter()
+            .filter(|r| {
+                r["eventName"] == operation && r["additionalEventData"]["phase"] == "intent"
+            })
+            .collect();
+        assert_eq!(intents.len(), 1, "{operation}: {all:#?}");
+        let intent = intents[0];
+        assert_eq!(intent["resources"][0]["ARN"], arn.as_str(), "{intent:#}");
+        assert_eq!(intent["requestParameters"]["keyId"], arn.as_str());
+        assert_eq!(
+            intent["requestParameters"]["grantId"],
+            grant_id.as_str(),
+            "{intent:#}"
+        );
+    }
+    env.stop().await;
+}

@@ -36,6 +36,7 @@ mod rotation;
 mod shared_store;
 mod sigv4_attacks;
 mod source_limits;
+mod stale_frontend;
 mod system_audit;
 mod tags;
 mod tls;

@@ -190,7 +190,7 @@ struct Bundle {
 }
 
 /// The versions in a suspended blob, if `private` opens it.
-fn open_blob(private: &AsymmetricKey, key_id: uuid::Uuid, blob: &[u8]) -> Option<Vec<u32>> {
+pub fn open_blob(private: &AsymmetricKey, key_id: uuid::Uuid, blob: &[u8]) -> Option<Vec<u32>> {
     let l = u16::from_be_bytes([blob[0], blob[1]]) as usize;
     let aes = private.decrypt(OaepHash::Sha256, &blob[2..2 + l]).ok()?;
     let aes = strongroom_crypto::Aes256GcmKey::new(

@@ -20,6 +20,8 @@ pub struct AuditFacts {
     pub key_arns: Vec<String>,
     /// Encryption contexts given (ReEncrypt has two), in order.
     pub context: Vec<(String, String)>,
+    /// The grant a grant operation is about (RetireGrant, RevokeGrant).
+    pub grant_id: Option<String>,
     /// Whether the request's intent record was written (before it changed
     /// anything; see `Processor::begin_change`).
     pub intent_recorded: bool,
@@ -304,6 +306,7 @@ impl<'a> RequestCtx<'a> {
         event.error = None;
         event.key_arns = self.audit.key_arns.clone();
         event.context = self.audit.context.clone();
+        event.grant_id = self.audit.grant_id.clone();
         Some(event)
     }
 
@@ -317,9 +320,21 @@ impl<'a> RequestCtx<'a> {
         self.decisions.aliases += 1;
     }
 
-    /// Records that the request was authorized on a grant.
-    pub(crate) fn allowed_grant(&mut self) {
+    /// Records that the request was authorized on grant `grant_id` of
+    /// key `key_id` (ARN `key_arn`): its records name both, and its
+    /// changes may touch that key's grants.
+    pub(crate) fn allowed_grant(&mut self, grant_id: &str, key_id: uuid::Uuid, key_arn: &str) {
         self.decisions.grants += 1;
+        self.note_grant(grant_id);
+        self.note_key(key_arn);
+        if !self.authorized_keys.contains(&key_id) {
+            self.authorized_keys.push(key_id);
+        }
+    }
+
+    /// Records the grant the request is about (for the audit trail).
+    pub(crate) fn note_grant(&mut self, grant_id: &str) {
+        self.audit.grant_id = Some(grant_id.to_owned());
     }
 
     /// Records that the identity policy allowed a keyless operation.

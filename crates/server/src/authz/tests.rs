@@ -353,11 +353,15 @@ fn retire_needs_the_retiring_or_grantee_principal_or_issuer() {
     let bob = user(OWNER, "bob", None);
     let mut rq = RequestCtx::new(&bob, RequestMeta::default(), row("RetireGrant"));
     let g = grant("arn:aws:iam::111122223333:user/alice", &["Encrypt"], None);
-    assert!(authorize_retire(&mut rq, &g).is_err());
+    let arn = "arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000";
+    assert!(authorize_retire(&mut rq, &g, arn).is_err());
     let mut mine = g.clone();
     mine.retiring = Some(bob.identity.arn.clone());
-    authorize_retire(&mut rq, &mine).unwrap();
+    authorize_retire(&mut rq, &mine, arn).unwrap();
     assert!(rq.decisions().cover(Resources::Grant));
+    // Its records name the grant's key, and its change may touch it.
+    assert_eq!(rq.authorized_keys(), [mine.key_id]);
+    assert_eq!(rq.into_audit().key_arns, [arn]);
 }
 
 #[test]

@@ -402,7 +402,8 @@ impl Processor {
                 ));
             }
         };
-        crate::authz::authorize_retire(rq, &grant)?;
+        let key_arn = crate::arn::key_arn(&self.region, &grant.key_account_id, grant.key_id);
+        crate::authz::authorize_retire(rq, &grant, &key_arn)?;
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRun);
         }
@@ -423,6 +424,7 @@ impl Processor {
                 "The grant id is not valid.".into(),
             ));
         }
+        rq.note_grant(&id);
         let key = self.resolve(rq, &req.key_id, false).await?;
         if !self
             .grants_of(key.id)
