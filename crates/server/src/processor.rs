@@ -19,6 +19,7 @@ mod background;
 mod change;
 mod key_module;
 mod store_access;
+mod stored_material;
 
 pub(crate) use authorized::AuthorizedKey;
 pub(crate) use change::Change;
@@ -42,7 +43,11 @@ pub struct Processor {
     audit: Option<crate::audit::AuditLog>,
     pub(crate) region: String,
     keys: DashMap<Uuid, (Instant, Arc<KeyRecord>)>,
-    ekts: DashMap<KeyRef, Ekt>,
+    /// EKTs by version, each with the revision of the key record it was
+    /// read under: a copy is used only under that same revision, so it
+    /// never outlives the cached metadata (UpdateSuspensionOwner bumps the
+    /// revision when it re-binds every EKT).
+    ekts: DashMap<KeyRef, (u64, Ekt)>,
     aliases: DashMap<(String, String), (Instant, Uuid)>,
     /// Serialises metadata writes so the cache always matches the store.
     pub(crate) write_lock: tokio::sync::Mutex<()>,
@@ -250,41 +255,25 @@ impl Processor {
     }
 
     /// The EKT of one version of an authorized key (cache, then store).
+    /// A cached copy counts only if it was read under the revision of the
+    /// key record the request was authorized on.
     pub(crate) async fn ekt(
         &self,
         authorized: &AuthorizedKey,
         key: KeyRef,
     ) -> Result<Option<Ekt>, KmsError> {
         same_key(authorized, key)?;
-        if let Some(e) = self.ekts.get(&key) {
-            return Ok(Some(e.clone()));
+        if let Some(e) = self.ekts.get(&key)
+            && e.0 == authorized.revision
+        {
+            return Ok(Some(e.1.clone()));
         }
         let Some(v) = self.store.get_key_version(key.key_id, key.version).await? else {
             return Ok(None);
         };
         let e = Ekt(v.ekt);
-        self.ekts.insert(key, e.clone());
+        self.ekts.insert(key, (authorized.revision, e.clone()));
         Ok(Some(e))
-    }
-
-    /// Every version of an authorized key with its EKT, oldest first.
-    pub(crate) async fn all_version_ekts(
-        &self,
-        key: &AuthorizedKey,
-    ) -> Result<Vec<(KeyRef, Ekt)>, KmsError> {
-        let mut versions = Vec::with_capacity(key.current_version as usize);
-        for version in 1..=key.current_version {
-            let r = KeyRef {
-                key_id: key.id,
-                version,
-            };
-            let ekt = self
-                .ekt(key, r)
-                .await?
-                .ok_or_else(|| KmsError::Internal(format!("version {version} is missing")))?;
-            versions.push((r, ekt));
-        }
-        Ok(versions)
     }
 
     /// Runs a module call with a version's EKT. If no module holds the
@@ -368,7 +357,7 @@ impl Processor {
     ) -> Arc<KeyRecord> {
         let key = Arc::new(key);
         self.keys.insert(key.id, (Instant::now(), key.clone()));
-        self.ekts.insert(version, ekt);
+        self.ekts.insert(version, (key.revision, ekt));
         key
     }
 

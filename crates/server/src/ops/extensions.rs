@@ -142,6 +142,12 @@ impl Processor {
     /// SuspendKey: hand every version to the owner, wrapped to their RSA
     /// key, and destroy it here (EKTs emptied and purged, module copies
     /// dropped). Until ReinstateKey every use fails.
+    ///
+    /// The versions are read from the store, not the cache (another
+    /// frontend may have re-bound them to a new owner), and the material
+    /// leaves only once every EKT was swapped out by compare-and-swap on
+    /// what was read and the Suspended state is saved: if anything changed
+    /// meanwhile the swaps are undone and nothing is handed out.
     pub(crate) async fn suspend_key(
         &self,
         rq: &mut RequestCtx<'_>,
@@ -150,20 +156,21 @@ impl Processor {
         let owner = req.public_key.as_ref().ok_or_else(|| null("publicKey"))?;
         let _guard = self.write_lock.lock().await;
         let key = self.resolve(rq, &req.key_id, false).await?;
-        if key.volatile {
+        let stored = self.stored_key(&key).await?;
+        if stored.volatile {
             return Err(KmsError::UnsupportedOperation(format!(
                 "{} is VOLATILE: it has no stored material to hand over.",
-                self.key_arn(&key)
+                self.key_arn(&stored)
             )));
         }
-        if key.state != KeyState::Enabled {
+        if stored.state != KeyState::Enabled {
             return Err(KmsError::InvalidState(format!(
                 "{} is {}: only an enabled key can be suspended.",
-                self.key_arn(&key),
-                key.state.as_str()
+                self.key_arn(&stored),
+                stored.state.as_str()
             )));
         }
-        let versions = self.all_version_ekts(&key).await?;
+        let versions = self.stored_ekts(&key, 1..=stored.current_version).await?;
         let change = self.begin_change(rq).await?;
         let out = self
             .call_for_key(
@@ -178,19 +185,26 @@ impl Processor {
         let Response::Suspended { blob, fingerprint } = out else {
             return Err(KmsError::Internal("unexpected module answer".into()));
         };
-        for (r, ekt) in &versions {
-            change
-                .store()
-                .replace_ekt(key.id, r.version, &ekt.0, &[])
-                .await?;
-        }
-        change.store().purge_freed().await?;
-        let mut next = (*key).clone();
+        // Swap first, answer after: the blob stays here until the store no
+        // longer holds the material and says so; on any failure the swaps
+        // are undone and the store keeps the only copy.
+        let swaps = self
+            .swap_ekts(
+                &change,
+                key.id,
+                versions
+                    .iter()
+                    .map(|(r, ekt)| (r.version, ekt.0.clone(), Vec::new()))
+                    .collect(),
+            )
+            .await?;
+        let mut next = stored.clone();
         next.state = KeyState::Suspended;
         next.suspension_fingerprint = Some(fingerprint);
         next.rotation_period_days = None;
         next.next_rotation_at = None;
-        self.save_key(&change, next).await?;
+        self.save_key_after_swaps(&change, next, &swaps).await?;
+        change.store().purge_freed().await?;
         self.forget_key_ekts(key.id);
         for (module, answer) in self
             .call_all_for_key(&change, Request::ForgetKey { key_id: key.id })
@@ -202,9 +216,9 @@ impl Processor {
         }
         tracing::info!(key_id = %key.id, "key suspended");
         Ok(SuspendKeyResponse {
-            key_id: self.key_arn(&key),
+            key_id: self.key_arn(&stored),
             suspended_key_material: Blob(blob),
-            versions: key.current_version,
+            versions: stored.current_version,
         })
     }
 
@@ -227,14 +241,16 @@ impl Processor {
         let signature = req.signature.as_ref().ok_or_else(|| null("signature"))?;
         let _guard = self.write_lock.lock().await;
         let key = self.resolve(rq, &req.key_id, false).await?;
-        if key.volatile || !matches!(key.state, KeyState::Enabled | KeyState::Disabled) {
+        // As stored now: the binding to change is the one in the store.
+        let stored = self.stored_key(&key).await?;
+        if stored.volatile || !matches!(stored.state, KeyState::Enabled | KeyState::Disabled) {
             return Err(KmsError::InvalidState(format!(
                 "{} is {}: only an enabled or disabled key with stored material has an owner to change.",
-                self.key_arn(&key),
-                key.state.as_str()
+                self.key_arn(&stored),
+                stored.state.as_str()
             )));
         }
-        let versions = self.all_version_ekts(&key).await?;
+        let versions = self.stored_ekts(&key, 1..=stored.current_version).await?;
         let change = self.begin_change(rq).await?;
         let out = self
             .call_for_key(
@@ -252,20 +268,30 @@ impl Processor {
         let Response::Reinstated(rebound) = out else {
             return Err(KmsError::Internal("unexpected module answer".into()));
         };
-        for ((r, old), (r2, new)) in versions.iter().zip(&rebound) {
-            if r != r2
-                || !change
-                    .store()
-                    .replace_ekt(key.id, r.version, &old.0, &new.0)
-                    .await?
-            {
-                return Err(KmsError::Internal(format!(
-                    "version {} changed concurrently; retry",
-                    r.version
-                )));
-            }
+        if rebound.len() != versions.len()
+            || versions
+                .iter()
+                .zip(&rebound)
+                .any(|((r, _), (r2, _))| r != r2)
+        {
+            return Err(KmsError::Internal("unexpected module answer".into()));
         }
-        self.forget_key_ekts(key.id);
+        let swaps = self
+            .swap_ekts(
+                &change,
+                key.id,
+                versions
+                    .iter()
+                    .zip(&rebound)
+                    .map(|((r, old), (_, new))| (r.version, old.0.clone(), new.0.clone()))
+                    .collect(),
+            )
+            .await?;
+        // A new revision: other frontends' cached EKTs (tied to the old
+        // one) stop counting, and a rotation that derived its version from
+        // a pre-change EKT fails its revision check, or makes this one fail
+        // and undo the swaps.
+        self.save_key_after_swaps(&change, stored, &swaps).await?;
         tracing::info!(key_id = %key.id, versions = rebound.len(), "suspension owner changed");
         Ok(UpdateSuspensionOwnerResponse {
             key_id: self.key_arn(&key),
@@ -289,11 +315,13 @@ impl Processor {
             .ok_or_else(|| null("encryptedKeyMaterial"))?;
         let _guard = self.write_lock.lock().await;
         let key = self.resolve(rq, &req.key_id, false).await?;
-        let (KeyState::Suspended, Some(expected)) = (key.state, key.suspension_fingerprint.clone())
+        let stored = self.stored_key(&key).await?;
+        let (KeyState::Suspended, Some(expected)) =
+            (stored.state, stored.suspension_fingerprint.clone())
         else {
             return Err(KmsError::InvalidState(format!(
                 "{} is not suspended.",
-                self.key_arn(&key)
+                self.key_arn(&stored)
             )));
         };
         let change = self.begin_change(rq).await?;
@@ -311,22 +339,20 @@ impl Processor {
         let Response::Reinstated(versions) = out else {
             return Err(KmsError::Internal("unexpected module answer".into()));
         };
-        for (r, ekt) in &versions {
-            if !change
-                .store()
-                .replace_ekt(key.id, r.version, &[], &ekt.0)
-                .await?
-            {
-                return Err(KmsError::Internal(format!(
-                    "version {} could not be restored",
-                    r.version
-                )));
-            }
-        }
-        let mut next = (*key).clone();
+        let swaps = self
+            .swap_ekts(
+                &change,
+                key.id,
+                versions
+                    .iter()
+                    .map(|(r, ekt)| (r.version, Vec::new(), ekt.0.clone()))
+                    .collect(),
+            )
+            .await?;
+        let mut next = stored;
         next.state = KeyState::Enabled;
         next.suspension_fingerprint = None;
-        self.save_key(&change, next).await?;
+        self.save_key_after_swaps(&change, next, &swaps).await?;
         tracing::info!(key_id = %key.id, versions = versions.len(), "key reinstated");
         Ok(Empty {})
     }

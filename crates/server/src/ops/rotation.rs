@@ -171,16 +171,25 @@ impl Processor {
     ) -> Result<RotateKeyOnDemandResponse, KmsError> {
         let _guard = self.write_lock.lock().await;
         let key = self.resolve(rq, &req.key_id, false).await?;
-        check_rotatable(self, &key)?;
-        if key.on_demand_rotations >= MAX_ON_DEMAND {
+        // The record, then the current EKT, as stored now (not cached): the
+        // new version inherits the current one's owner binding, which
+        // another frontend may have changed (processor::stored_material).
+        let stored = self.stored_key(&key).await?;
+        check_rotatable(self, &stored)?;
+        if stored.on_demand_rotations >= MAX_ON_DEMAND {
             return Err(KmsError::LimitExceeded(format!(
                 "{} has reached the limit of {MAX_ON_DEMAND} on-demand rotations.",
-                self.key_arn(&key)
+                self.key_arn(&stored)
             )));
         }
-        let (_, previous) = self.current_ekt(&key).await?;
+        let current = stored.current_version;
+        let (_, previous) = self
+            .stored_ekts(&key, current..=current)
+            .await?
+            .pop()
+            .ok_or_else(|| KmsError::Internal(format!("version {current} is missing")))?;
         let change = self.begin_change(rq).await?;
-        let mut next = (*key).clone();
+        let mut next = stored;
         next.on_demand_rotations += 1;
         self.add_version(&change, previous, next, "ON_DEMAND")
             .await?;
@@ -191,7 +200,10 @@ impl Processor {
 
     /// Adds the next version to `key` (metadata already updated apart from
     /// the version), derived in the module from `previous`, the current
-    /// version's EKT, and caches it. Hold `write_lock`.
+    /// version's EKT, and caches it. Hold `write_lock`. `key` and then
+    /// `previous` must have been read from the store, in that order: the
+    /// new version is committed only with a compare-and-swap on `key`'s
+    /// revision, which every EKT re-binding bumps after its swaps.
     pub(crate) async fn add_version(
         &self,
         change: &crate::processor::Change,
