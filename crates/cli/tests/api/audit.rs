@@ -392,3 +392,61 @@ async fn retire_and_revoke_grant_records_name_the_grants_key() {
     }
     env.stop().await;
 }
+
+/// Every state-changing row that names a key, run by the key's owner: each
+/// intent record it writes names the key (CloudTrail's `resources`), so no
+/// change to a key goes unattributed in the trail.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_key_touching_intent_record_names_its_key() {
+    use strongroom_server::authz::operations::{Effect, Resources};
+    let env = TestEnv::start().await;
+    let (victim, _) = crate::authz_every_operation::set_up_victim(&env).await;
+    let root = strongroom_cli::client::KmsHttpClient::new(
+        &env.dev.endpoint(),
+        &env.dev.region,
+        &env.dev.access_key_id,
+        env.dev.secret_access_key.clone(),
+        None,
+    )
+    .unwrap();
+    let touches_key = |r: Resources| !matches!(r, Resources::Keyless);
+    // The rows that end the key's use go last, so the others reach it.
+    let last = [
+        "SuspendKey",
+        "DeleteImportedKeyMaterial",
+        "ScheduleKeyDeletion",
+        "RevokeKey",
+        "ShredKey",
+    ];
+    let mut rows: Vec<_> = strongroom_server::ops::OPERATIONS
+        .iter()
+        .filter(|op| op.effect == Effect::Writes && touches_key(op.resources))
+        .collect();
+    rows.sort_by_key(|op| last.iter().position(|l| *l == op.name));
+    for op in &rows {
+        let body = crate::authz_every_operation::body_for(op.name, &victim)
+            .unwrap_or_else(|| panic!("{}: no request body", op.name));
+        // Refusals (bogus inputs) are fine: only written intents count.
+        let _ = root.call(op.name, serde_json::to_vec(&body).unwrap()).await;
+    }
+    let all = records(&env).await;
+    let mut named = Vec::new();
+    for r in &all {
+        let name = r["eventName"].as_str().unwrap_or("");
+        if r["additionalEventData"]["phase"] != "intent" || !rows.iter().any(|op| op.name == name) {
+            continue;
+        }
+        let resources = r["resources"].as_array().cloned().unwrap_or_default();
+        assert!(
+            resources
+                .iter()
+                .any(|x| x["ARN"].as_str().is_some_and(|a| a.contains(":key/"))),
+            "{name}'s intent names no key: {r:#}"
+        );
+        named.push(name.to_owned());
+    }
+    for expected in ["RetireGrant", "CreateGrant", "ShredKey"] {
+        assert!(named.iter().any(|n| n == expected), "{expected}: {named:?}");
+    }
+    env.stop().await;
+}
