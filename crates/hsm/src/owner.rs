@@ -109,13 +109,13 @@ impl UsedStatements {
             .iter()
             .flat_map(|(k, used)| used.iter().enumerate().map(move |(i, (_, t))| (*t, *k, i)))
             .min();
-        if let Some((_, key, i)) = soonest {
-            if let Some(used) = self.by_key.get_mut(&key) {
-                used.swap_remove(i);
-                self.total -= 1;
-                if used.is_empty() {
-                    self.by_key.remove(&key);
-                }
+        if let Some((_, key, i)) = soonest
+            && let Some(used) = self.by_key.get_mut(&key)
+        {
+            used.swap_remove(i);
+            self.total -= 1;
+            if used.is_empty() {
+                self.by_key.remove(&key);
             }
         }
     }
