@@ -24,8 +24,14 @@ use crate::suspend::not_the_owner;
 
 /// How far ahead an owner-change statement may expire.
 const MAX_STATEMENT_LIFETIME_SECS: u64 = 3600;
-/// Most statements a module remembers as used (each until it expires).
-const MAX_REMEMBERED_STATEMENTS: usize = 4096;
+/// Most owner changes one key may have within a statement lifetime (an
+/// hour): only that key's own owner can reach it.
+const MAX_CHANGES_PER_KEY: usize = 64;
+/// Most used statements a module remembers in all; past it the one that
+/// expires soonest is forgotten (never refusing another key's change: a
+/// forgotten statement can only be replayed for a key handed back to the
+/// owner who signed it, which the EKTs kept from then allow anyway).
+const MAX_REMEMBERED_STATEMENTS: usize = 65_536;
 
 /// What the current owner signs to hand a key to `new_owner` (DER SPKI):
 /// `"strongroom suspension owner change v2\0" ‖ key UUID (16) ‖
@@ -46,31 +52,78 @@ pub fn owner_change_statement(
     m
 }
 
-/// Owner-change statements this module has carried out, until they expire:
-/// a statement is used once, even if its current owner is current again
-/// (the key was handed back within the statement's hour).
+/// Owner-change statements this module has carried out, per key, until
+/// they expire: a statement is used once, even if its current owner is
+/// current again (the key was handed back within the statement's hour).
+/// Kept per key so that one tenant's changes never crowd out another's.
 #[derive(Default)]
-pub(crate) struct UsedStatements(std::collections::HashMap<[u8; 32], u64>);
+pub(crate) struct UsedStatements {
+    by_key: std::collections::HashMap<Uuid, Vec<([u8; 32], u64)>>,
+    total: usize,
+}
 
 impl UsedStatements {
-    /// Whether the statement with this signature was used (forgetting
-    /// expired ones first).
-    fn seen(&mut self, signature: &[u8], now: u64) -> bool {
-        self.0.retain(|_, valid_to| *valid_to >= now);
-        self.0.contains_key(&strongroom_crypto::sha256(signature))
+    /// Forgets expired statements.
+    fn expire(&mut self, now: u64) {
+        let mut total = 0;
+        self.by_key.retain(|_, used| {
+            used.retain(|(_, valid_to)| *valid_to >= now);
+            total += used.len();
+            !used.is_empty()
+        });
+        self.total = total;
     }
 
-    /// Remembers a used statement; refuses when too many are live, so the
-    /// memory stays bounded (they all expire within the hour).
-    fn remember(&mut self, signature: &[u8], valid_to: u64) -> Result<(), HsmError> {
-        if self.0.len() >= MAX_REMEMBERED_STATEMENTS {
+    /// Whether the statement with this signature was used for `key`.
+    fn seen(&mut self, key: Uuid, signature: &[u8], now: u64) -> bool {
+        self.expire(now);
+        let digest = strongroom_crypto::sha256(signature);
+        self.by_key
+            .get(&key)
+            .is_some_and(|used| used.iter().any(|(d, _)| *d == digest))
+    }
+
+    /// Remembers a used statement for `key`. Refuses only a key that has
+    /// changed owner too often this hour; past the module-wide bound the
+    /// statement expiring soonest is forgotten instead.
+    fn remember(&mut self, key: Uuid, signature: &[u8], valid_to: u64) -> Result<(), HsmError> {
+        if self.by_key.get(&key).map_or(0, Vec::len) >= MAX_CHANGES_PER_KEY {
             return Err(HsmError::InvalidRequest(
-                "too many owner changes this hour; retry later".into(),
+                "too many owner changes of this key this hour; retry later".into(),
             ));
         }
-        self.0
-            .insert(strongroom_crypto::sha256(signature), valid_to);
+        if self.total >= MAX_REMEMBERED_STATEMENTS {
+            self.forget_soonest_expiring();
+        }
+        self.by_key
+            .entry(key)
+            .or_default()
+            .push((strongroom_crypto::sha256(signature), valid_to));
+        self.total += 1;
         Ok(())
+    }
+
+    fn forget_soonest_expiring(&mut self) {
+        let soonest = self
+            .by_key
+            .iter()
+            .flat_map(|(k, used)| used.iter().enumerate().map(move |(i, (_, t))| (*t, *k, i)))
+            .min();
+        if let Some((_, key, i)) = soonest
+            && let Some(used) = self.by_key.get_mut(&key)
+        {
+            used.swap_remove(i);
+            self.total -= 1;
+            if used.is_empty() {
+                self.by_key.remove(&key);
+            }
+        }
+    }
+
+    /// How many statements are remembered (for tests).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.total
     }
 }
 
@@ -178,7 +231,7 @@ impl Module {
                 "the new suspension owner is the current one".into(),
             ));
         }
-        if self.used_owner_statements.seen(signature, now) {
+        if self.used_owner_statements.seen(key_id, signature, now) {
             return Err(HsmError::InvalidRequest(
                 "this owner change statement was already used".into(),
             ));
@@ -210,7 +263,8 @@ impl Module {
                 "the owner change is not signed (RSASSA_PSS_SHA_256) by the current owner".into(),
             ));
         }
-        self.used_owner_statements.remember(signature, valid_to)?;
+        self.used_owner_statements
+            .remember(key_id, signature, valid_to)?;
         let dk = self.current_domain(caller)?;
         let mut out = Vec::with_capacity(opened.len());
         for o in opened {

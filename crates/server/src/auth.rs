@@ -112,11 +112,14 @@ impl Authenticator {
         id: &str,
         source: Option<IpAddr>,
     ) -> Result<Arc<AccessKeyRecord>, KmsError> {
-        if let Some(k) = self.access_keys.get(id)
-            && k.0.elapsed() < IDENTITY_CACHE_TTL
-        {
-            return Ok(k.1.clone());
-        }
+        let known = match self.access_keys.get(id) {
+            Some(k) if k.0.elapsed() < IDENTITY_CACHE_TTL => return Ok(k.1.clone()),
+            Some(_) => true,
+            None => false,
+        };
+        // Refreshing a key the store knew is never charged to the source:
+        // a flood from a shared address must not throttle its real users.
+        let source = if known { None } else { source };
         // Well-formed ids only reach the store.
         if id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
             return Err(KmsError::UnrecognizedClient);
@@ -137,6 +140,7 @@ impl Authenticator {
                 rec
             }
             Ok(None) => {
+                self.access_keys.remove(id);
                 self.unknown.not_found(id);
                 return Err(KmsError::UnrecognizedClient);
             }

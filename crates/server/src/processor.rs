@@ -17,7 +17,9 @@ use crate::protocol::EncryptionContext;
 mod authorized;
 mod background;
 mod change;
+mod change_module;
 mod key_module;
+mod module_scope;
 mod store_access;
 mod stored_material;
 

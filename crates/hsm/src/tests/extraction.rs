@@ -338,6 +338,42 @@ fn replayed_owner_change_statement_within_its_hour_is_refused() {
     assert!(suspend(&mut m, &back_at_a, a.public_key()).is_ok());
 }
 
+#[test]
+fn one_tenant_churning_owner_changes_never_blocks_another_keys_owner_change() {
+    let mut m = module();
+    let (p, q) = (rsa(), rsa());
+    let (key, ekt) = owned_key(&mut m, &p);
+    let late = now_secs() + 3500;
+    // The tenant hands its own key back and forth as often as it may.
+    let mut tokens = vec![(key, ekt)];
+    let mut owner_is_p = true;
+    loop {
+        let (from, to) = if owner_is_p { (&p, &q) } else { (&q, &p) };
+        let sig = owner_signature(key.key_id, from, to, late);
+        match rebind(&mut m, &tokens, from, to, late, &sig) {
+            Ok(next) => {
+                tokens = next;
+                owner_is_p = !owner_is_p;
+            }
+            Err(HsmError::InvalidRequest(_)) => break,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!(
+        m.used_owner_statements.len(),
+        64,
+        "only its own key hit the bound"
+    );
+    // Another tenant moving its key away from a compromised owner still can.
+    let (owner, heir) = (rsa(), rsa());
+    let (vkey, vekt) = owned_key(&mut m, &owner);
+    let soon = now_secs() + 600;
+    let sig = owner_signature(vkey.key_id, &owner, &heir, soon);
+    let moved = rebind(&mut m, &[(vkey, vekt)], &owner, &heir, soon, &sig).unwrap();
+    assert!(suspend(&mut m, &moved, heir.public_key()).is_ok());
+    assert!(suspend(&mut m, &moved, owner.public_key()).is_err());
+}
+
 /// The import token's body, as a frontend can decode it.
 #[derive(Serialize, Deserialize)]
 struct ImportTokenBody {

@@ -19,8 +19,10 @@ use dashmap::DashMap;
 pub const UNKNOWN_KEY_TTL: Duration = Duration::from_secs(5);
 /// Most unknown ids remembered (then the expired ones are dropped, or all).
 const MAX_UNKNOWN_KEYS: usize = 10_000;
-/// Most sources whose budget is tracked (then the full ones are dropped,
-/// or all).
+/// Most sources whose budget is tracked: past it the sources with the most
+/// budget left are dropped first, and never one that has spent it; while
+/// every tracked source has spent its budget, new sources share one
+/// overflow budget.
 const MAX_SOURCES: usize = 10_000;
 
 /// How many lookups of unknown access key ids one source may cause.
@@ -52,6 +54,9 @@ pub struct UnknownKeys {
     budget: UnknownKeyBudget,
     unknown: DashMap<String, Instant>,
     sources: DashMap<IpAddr, Bucket>,
+    /// The budget new sources share while the table holds only sources
+    /// that spent theirs.
+    overflow: std::sync::Mutex<Bucket>,
     store_lookups: AtomicU64,
 }
 
@@ -87,6 +92,10 @@ impl UnknownKeys {
             budget,
             unknown: DashMap::new(),
             sources: DashMap::new(),
+            overflow: std::sync::Mutex::new(Bucket {
+                tokens: f64::from(budget.burst),
+                refilled: Instant::now(),
+            }),
             store_lookups: AtomicU64::new(0),
         }
     }
@@ -109,18 +118,20 @@ impl UnknownKeys {
         }
         if let Some(source) = source {
             let now = Instant::now();
-            if self.sources.len() >= MAX_SOURCES && !self.sources.contains_key(&source_of(source)) {
-                self.forget_full_sources(now);
+            let source = source_of(source);
+            if self.sources.len() >= MAX_SOURCES && !self.sources.contains_key(&source) {
+                self.make_room(now);
             }
-            let mut bucket = self.sources.entry(source_of(source)).or_insert(Bucket {
-                tokens: f64::from(self.budget.burst),
-                refilled: now,
-            });
-            self.refill(&mut bucket, now);
-            if bucket.tokens < 1.0 {
-                return Err(Refusal::Throttled);
+            if self.sources.len() >= MAX_SOURCES && !self.sources.contains_key(&source) {
+                let mut bucket = self.overflow.lock().unwrap_or_else(|e| e.into_inner());
+                self.spend(&mut bucket, now)?;
+            } else {
+                let mut bucket = self.sources.entry(source).or_insert(Bucket {
+                    tokens: f64::from(self.budget.burst),
+                    refilled: now,
+                });
+                self.spend(&mut bucket, now)?;
             }
-            bucket.tokens -= 1.0;
         }
         self.store_lookups.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -158,15 +169,32 @@ impl UnknownKeys {
         bucket.refilled = now;
     }
 
-    /// Makes room: sources with a full budget carry no information.
-    fn forget_full_sources(&self, now: Instant) {
+    /// Takes one unit from `bucket`, or refuses.
+    fn spend(&self, bucket: &mut Bucket, now: Instant) -> Result<(), Refusal> {
+        self.refill(bucket, now);
+        if bucket.tokens < 1.0 {
+            return Err(Refusal::Throttled);
+        }
+        bucket.tokens -= 1.0;
+        Ok(())
+    }
+
+    /// Makes room: sources with a full budget carry no information; then
+    /// the quarter of the table with the most budget left goes, but never
+    /// a source that has spent its budget (forgetting it would hand it a
+    /// fresh one).
+    fn make_room(&self, now: Instant) {
         self.sources.retain(|_, b| {
             self.refill(b, now);
             b.tokens < f64::from(self.budget.burst)
         });
-        if self.sources.len() >= MAX_SOURCES {
-            self.sources.clear();
+        if self.sources.len() < MAX_SOURCES {
+            return;
         }
+        let mut left: Vec<f64> = self.sources.iter().map(|b| b.tokens).collect();
+        left.sort_by(|a, b| b.total_cmp(a));
+        let threshold = left[MAX_SOURCES / 4].max(1.0);
+        self.sources.retain(|_, b| b.tokens < threshold);
     }
 }
 
@@ -221,5 +249,57 @@ mod tests {
         assert_eq!(source_of(a), source_of(b));
         let mapped: IpAddr = "::ffff:203.0.113.7".parse().unwrap();
         assert_eq!(source_of(mapped), A.parse::<IpAddr>().unwrap());
+    }
+
+    #[test]
+    fn a_source_that_spent_its_budget_keeps_it_spent_when_ten_thousand_others_appear() {
+        let u = UnknownKeys::new(UnknownKeyBudget {
+            burst: 1,
+            per_minute: 0,
+        });
+        let attacker: IpAddr = A.parse().unwrap();
+        assert_eq!(u.before_lookup("AKIAX0", Some(attacker)), Ok(()));
+        u.not_found("AKIAX0");
+        assert_eq!(
+            u.before_lookup("AKIAX1", Some(attacker)),
+            Err(Refusal::Throttled)
+        );
+        // Ten thousand /64s, each spending its one lookup: the table fills
+        // with spent sources, and newcomers share the overflow budget.
+        for i in 0..(MAX_SOURCES as u32 + 5) {
+            let ip: IpAddr = format!("2001:db8:0:{i:x}::1").parse().unwrap();
+            let id = format!("AKIAS{i}");
+            if u.before_lookup(&id, Some(ip)).is_ok() {
+                u.not_found(&id);
+            }
+        }
+        assert_eq!(
+            u.before_lookup("AKIAX2", Some(attacker)),
+            Err(Refusal::Throttled),
+            "the spent budget came back"
+        );
+        assert!(u.sources.len() <= MAX_SOURCES);
+        assert!(u.store_lookups() <= MAX_SOURCES as u64 + 2);
+    }
+
+    #[test]
+    fn sources_with_budget_left_make_room_for_new_ones() {
+        let u = UnknownKeys::new(UnknownKeyBudget {
+            burst: 3,
+            per_minute: 0,
+        });
+        for i in 0..MAX_SOURCES as u32 {
+            let ip: IpAddr = format!("2001:db8:1:{i:x}::1").parse().unwrap();
+            let id = format!("AKIAT{i}");
+            assert_eq!(u.before_lookup(&id, Some(ip)), Ok(()));
+            u.not_found(&id);
+        }
+        let newcomer: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(u.before_lookup("AKIANEW", Some(newcomer)), Ok(()));
+        assert!(
+            u.sources.contains_key(&newcomer),
+            "tracked, not in the overflow"
+        );
+        assert!(u.sources.len() <= MAX_SOURCES);
     }
 }

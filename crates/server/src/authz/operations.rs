@@ -77,6 +77,10 @@ pub struct Operation {
     /// operations that use a key for the customer's data, never ones that
     /// manage keys, policies, grants, aliases or tags.
     pub via_proof: bool,
+    /// Whether a keyless row may draw random bytes from the module
+    /// (`#[random]` in the table: GenerateRandom). No other keyless row
+    /// reaches the module at all (`Processor::keyless_module`).
+    pub random: bool,
 }
 
 impl Operation {

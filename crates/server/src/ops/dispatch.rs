@@ -35,20 +35,31 @@ fn json<T: Serialize>(value: T) -> Result<Vec<u8>, KmsError> {
         .map_err(|e| KmsError::Internal(format!("response encoding failed: {e}")))
 }
 
-/// A row's marks: `#[via_proof]` lets a service run it for a customer
-/// with an authentication proof; an unknown mark does not compile.
-macro_rules! via_proof {
-    () => {
+/// Whether a row carries a mark (at most one a row): `#[via_proof]` lets a
+/// service run it for a customer with an authentication proof; `#[random]`
+/// lets a keyless row draw random bytes from the module. An unknown mark
+/// does not compile.
+macro_rules! marked {
+    ($want:ident;) => {
         false
     };
-    (via_proof) => {
+    (via_proof; via_proof) => {
         true
+    };
+    (via_proof; random) => {
+        false
+    };
+    (random; random) => {
+        true
+    };
+    (random; via_proof) => {
+        false
     };
 }
 
 /// Generates `OPERATIONS` and `Processor::serve` from one list of rows:
 /// `Name => handler(extra args) { resources, context, grants [..], halves [..] }`
-/// for served operations (optionally marked `#[via_proof]`), `Name =>
+/// for served operations (optionally marked `#[via_proof]` or `#[random]`), `Name =>
 /// unsupported` for known unsupported ones.
 macro_rules! operation_table {
     (
@@ -73,7 +84,8 @@ macro_rules! operation_table {
                 grant_operations: &[$($grant),*],
                 halves: &[$($half),*],
                 effect: Effect::$effect,
-                via_proof: via_proof!($($mark)?),
+                via_proof: marked!(via_proof; $($mark)?),
+                random: marked!(random; $($mark)?),
             },)*
             $(Operation {
                 name: stringify!($unsupported),
@@ -85,6 +97,7 @@ macro_rules! operation_table {
                 halves: &[],
                 effect: Effect::Reads,
                 via_proof: false,
+                random: false,
             },)*
         ];
 
@@ -138,6 +151,7 @@ operation_table! {
         GenerateDataKeyWithoutPlaintext => generate_data_key(false) {
             Key, context: true, grants: ["GenerateDataKeyWithoutPlaintext"], halves: [], effect: Reads
         }
+        #[random]
         GenerateRandom => generate_random() { Keyless, context: false, grants: [], halves: [], effect: Reads }
         EnableKeyRotation => enable_key_rotation() { Key, context: false, grants: [], halves: [], effect: Writes }
         DisableKeyRotation => disable_key_rotation() { Key, context: false, grants: [], halves: [], effect: Writes }

@@ -414,19 +414,20 @@ impl Processor {
             Some((version, token)) => {
                 let ekt = self.version_ekt(&key, version).await?;
                 self.with_ekt(&key, version, ekt, |ekt| {
-                    self.module(&key).call(Request::RevealDerivedKey {
-                        key: version,
-                        ekt,
-                        token: token.clone(),
-                        context: context.clone(),
-                    })
+                    self.module_for_change(&change)
+                        .call(Request::RevealDerivedKey {
+                            key: version,
+                            ekt,
+                            token: token.clone(),
+                            context: context.clone(),
+                        })
                 })
                 .await?
             }
             None => {
                 let (version, ekt) = self.current_ekt(&key).await?;
                 self.with_ekt(&key, version, ekt, |ekt| {
-                    self.module(&key).call(Request::DeriveKey {
+                    self.module_for_change(&change).call(Request::DeriveKey {
                         key: version,
                         ekt,
                         context: context.clone(),

@@ -353,7 +353,7 @@ impl Processor {
             for (module, answer) in self
                 .module_for_change(&change)
                 .call_all(strongroom_hsm_proto::Request::InstallVolatileKey { key: version, ekt })
-                .await
+                .await?
             {
                 match answer {
                     Ok(_) => installed += 1,

@@ -2,20 +2,23 @@
 //! only from [`Processor::begin_change`], which refuses unless the request
 //! has made every authorization decision its row of the operation table
 //! names, and which first makes the request's intent record durable, naming
-//! the keys it resolved. Writing key metadata (`save_key`), sending a
-//! module request that changes a key (`call_for_key`, `call_all_for_key`,
-//! `forget_everywhere`) and reaching the module to make a new key
-//! (`module_for_change`) all take a `Change`, so a handler that forgot an
-//! authorization fails before anything changed, not after.
+//! the keys it resolved. Writing key metadata (`save_key`) and every
+//! module request that creates, changes, drops or releases the material of
+//! a key (`module_for_change`, a client narrowed to the change's keys, and
+//! `call_for_key`, `call_all_for_key`, `forget_everywhere` on top of it)
+//! take a `Change`, so a handler that forgot an authorization fails before
+//! anything changed, not after, and one holding a `Change` for one key
+//! cannot reach another.
 //!
 //! Background work (deletion sweep, scheduled rotation, expiry of imported
 //! material) earns a `Change` for one key only in `background`, after
 //! writing its service event: handlers cannot construct one.
 
-use strongroom_hsm_proto::{HsmClient, Request};
+use strongroom_hsm_proto::Request;
 use uuid::Uuid;
 
 use super::Processor;
+use super::change_module::ChangeModule;
 use crate::authz::RequestCtx;
 use crate::authz::operations::Effect;
 use crate::error::KmsError;
@@ -62,18 +65,11 @@ impl Change {
 }
 
 impl Processor {
-    /// The module, for a keyless row (GenerateRandom) whose identity-policy
-    /// decision was made.
-    pub(crate) fn keyless_module(&self, rq: &RequestCtx<'_>) -> Result<&HsmClient, KmsError> {
-        if !rq.operation().is_keyless() || !rq.satisfied() {
-            return Err(unsatisfied(rq));
-        }
-        Ok(&self.module)
-    }
-
-    /// The module, for making the key a change is about (CreateKey).
-    pub(crate) fn module_for_change(&self, _change: &Change) -> &HsmClient {
-        &self.module
+    /// The module, narrowed to the keys a change covers: creating, changing,
+    /// dropping or releasing the material of those keys (`ChangeModule`),
+    /// never a request that names another key.
+    pub(crate) fn module_for_change<'a>(&'a self, change: &'a Change) -> ChangeModule<'a> {
+        ChangeModule::narrowed_to(&self.module, &change.keys)
     }
 
     /// Checks that the request made every authorization decision its row
@@ -101,19 +97,18 @@ impl Processor {
         change: &Change,
         id: Uuid,
     ) -> Result<(), KmsError> {
-        change.covers(id)?;
-        Ok(self.module.forget_key(id).await?)
+        Ok(self.module_for_change(change).forget_key(id).await?)
     }
 
-    /// Sends a module request that names a key the change covers by id,
-    /// without its EKT (suspend, reinstate, import, owner change).
+    /// Sends a module request that changes a key the change covers
+    /// (suspend, reinstate, import, owner change); one naming any other key
+    /// is refused before it is sent.
     pub(crate) async fn call_for_key(
         &self,
         change: &Change,
         request: Request,
     ) -> Result<strongroom_hsm_proto::Response, KmsError> {
-        change.covers(named_key(&request)?)?;
-        Ok(self.module.call(request).await?)
+        Ok(self.module_for_change(change).call(request).await?)
     }
 
     /// As [`Processor::call_for_key`], on every module (dropping or
@@ -129,14 +124,13 @@ impl Processor {
         )>,
         KmsError,
     > {
-        change.covers(named_key(&request)?)?;
-        Ok(self.module.call_all(request).await)
+        Ok(self.module_for_change(change).call_all(request).await?)
     }
 }
 
 /// The refusal of a state change (or module access) the request's
 /// authorization decisions do not cover: a bug in the handler.
-fn unsatisfied(rq: &RequestCtx<'_>) -> KmsError {
+pub(super) fn unsatisfied(rq: &RequestCtx<'_>) -> KmsError {
     let name = rq.operation().name;
     tracing::error!(
         operation = name,
@@ -145,20 +139,4 @@ fn unsatisfied(rq: &RequestCtx<'_>) -> KmsError {
     KmsError::Internal(format!(
         "{name} tried to change state before authorizing its resources"
     ))
-}
-
-/// The key a key-naming module request is about.
-fn named_key(request: &Request) -> Result<Uuid, KmsError> {
-    match request {
-        Request::SuspendKey { key_id, .. }
-        | Request::ReinstateKey { key_id, .. }
-        | Request::PrepareImport { key_id, .. }
-        | Request::UpdateSuspensionOwner { key_id, .. }
-        | Request::ForgetKey { key_id }
-        | Request::ShredKey { key_id } => Ok(*key_id),
-        Request::ImportKeyMaterial { key: r, .. } => Ok(r.key_id),
-        _ => Err(KmsError::Internal(
-            "only requests that name one key go through call_for_key".into(),
-        )),
-    }
 }

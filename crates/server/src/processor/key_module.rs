@@ -1,12 +1,17 @@
-//! The module as a request handler sees it for one authorized key: only
-//! the cryptographic uses of that key, never a request that changes a key
-//! (those need a `Change`) or that names another key.
+//! The module as a request handler sees it without a `Change`: for one
+//! authorized key, only the cryptographic uses of that key, never a request
+//! that changes a key, releases key material (those need a `Change`) or
+//! names another key; for a keyless row, only random bytes.
 
 use strongroom_hsm_proto::{DataKey, Ekt, HsmClient, HsmError, KeyRef, Request, Response};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
+use super::module_scope::{Scope, refused, scope};
 use super::{AuthorizedKey, Processor};
+use crate::authz::RequestCtx;
+use crate::authz::operations::Operation;
+use crate::error::KmsError;
 
 /// The module client, narrowed to using one authorized key. Its calls
 /// take it by value, so a call's future owns it.
@@ -16,14 +21,53 @@ pub struct KeyModule<'a> {
     key: Uuid,
 }
 
+/// The module client of a keyless row marked `#[random]` in the operation
+/// table (GenerateRandom): random bytes and nothing else, so it cannot
+/// name a key or change anything.
+#[derive(Clone, Copy)]
+pub struct KeylessModule<'a> {
+    client: &'a HsmClient,
+}
+
 impl Processor {
     /// The module, for using a key the request was authorized on (with the
     /// EKT that only the same authorization hands out).
     pub(crate) fn module(&self, authorized: &AuthorizedKey) -> KeyModule<'_> {
-        KeyModule {
-            client: &self.module,
-            key: authorized.id,
+        KeyModule::narrowed_to(&self.module, authorized.id)
+    }
+
+    /// The module, for a keyless row the table marks `#[random]`
+    /// (GenerateRandom) once its identity-policy decision was made.
+    pub(crate) fn keyless_module(
+        &self,
+        rq: &RequestCtx<'_>,
+    ) -> Result<KeylessModule<'_>, KmsError> {
+        if !keyless_row_may_use_module(rq.operation(), rq.satisfied()) {
+            return Err(super::change::unsatisfied(rq));
         }
+        Ok(KeylessModule {
+            client: &self.module,
+        })
+    }
+}
+
+/// Whether a keyless row may have the keyless module: only a row the table
+/// marks `#[random]`, and only once its decision was made.
+pub(super) fn keyless_row_may_use_module(row: &Operation, satisfied: bool) -> bool {
+    row.is_keyless() && row.random && satisfied
+}
+
+impl KeylessModule<'_> {
+    /// `length` random bytes from the module's CSPRNG.
+    pub async fn generate_random(self, length: u16) -> Result<Vec<u8>, HsmError> {
+        self.client.generate_random(length).await
+    }
+}
+
+impl<'a> KeyModule<'a> {
+    /// `client`, narrowed to using `key`.
+    pub(super) fn narrowed_to(client: &'a HsmClient, key: Uuid) -> Self {
+        Self { client, key }
     }
 }
 
@@ -39,29 +83,18 @@ impl KeyModule<'_> {
         }
     }
 
-    /// A use of the key that is not one of the typed calls below: signing,
-    /// verifying, public key, asymmetric encryption, key agreement, data
-    /// key pairs, key derivation and revealing a derived key. Anything else
-    /// is refused.
+    /// A use of the key (signing, verifying, public key, asymmetric
+    /// encryption, key agreement, data key pairs, and the typed uses below).
+    /// Anything that names another key, changes a key or releases key
+    /// material (DeriveKey, RevealDerivedKey: only through a `Change`) is
+    /// refused before it is sent.
     pub async fn call(self, request: Request) -> Result<Response, HsmError> {
-        let key = match &request {
-            Request::Sign { key, .. }
-            | Request::Verify { key, .. }
-            | Request::GetPublicKey { key, .. }
-            | Request::AsymmetricEncrypt { key, .. }
-            | Request::AsymmetricDecrypt { key, .. }
-            | Request::DeriveSharedSecret { key, .. }
-            | Request::GenerateDataKeyPair { key, .. }
-            | Request::DeriveKey { key, .. }
-            | Request::RevealDerivedKey { key, .. } => *key,
-            _ => {
-                return Err(HsmError::Internal(
-                    "this module request is not a use of an authorized key".into(),
-                ));
+        match scope(&request) {
+            Scope::UseOf(key) if key == self.key => self.client.call(request).await,
+            Scope::UseOf(_) | Scope::ChangeOf(_) | Scope::Never => {
+                Err(refused(&request, "authorized key's", &[self.key]))
             }
-        };
-        self.check(key)?;
-        self.client.call(request).await
+        }
     }
 
     /// Encrypts under the key.
