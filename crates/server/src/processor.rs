@@ -28,6 +28,8 @@ pub struct Processor {
     pub(crate) region: String,
     keys: DashMap<Uuid, (Instant, Arc<KeyRecord>)>,
     ekts: DashMap<KeyRef, Ekt>,
+    /// Parsed public keys of asymmetric key versions (Verify in the frontend).
+    pub(crate) public_keys: crate::ops::public_keys::PublicKeyCache,
     aliases: DashMap<(String, String), (Instant, Uuid)>,
     /// Serialises metadata writes so the cache always matches the store.
     pub(crate) write_lock: tokio::sync::Mutex<()>,
@@ -97,6 +99,7 @@ impl Processor {
             region,
             keys: DashMap::new(),
             ekts: DashMap::new(),
+            public_keys: Default::default(),
             aliases: DashMap::new(),
             write_lock: tokio::sync::Mutex::new(()),
             rotation_day: std::time::Duration::from_secs(86_400),
@@ -371,6 +374,7 @@ impl Processor {
             }
             self.keys.remove(&id);
             self.ekts.retain(|k, _| k.key_id != id);
+            self.public_keys.forget(id);
             self.aliases.retain(|_, target| target.1 != id);
             self.grants.remove(&id);
         }

@@ -14,6 +14,7 @@ mod crypto;
 mod derived_key_tokens;
 mod extensions;
 mod frontend_attacks;
+mod frontend_verify;
 mod grants;
 mod hsm_process;
 mod identities;
