@@ -28,6 +28,7 @@ mod module_boundary;
 mod module_domain;
 mod module_refusals;
 mod module_tokens;
+mod module_workers;
 mod persistence;
 mod pinning;
 mod proof_attacks;
