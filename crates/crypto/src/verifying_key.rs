@@ -165,8 +165,8 @@ mod tests {
     #[test]
     fn an_algorithm_of_another_spec_never_verifies() {
         let pair = AsymmetricKey::generate(AsymmetricSpec::EccNistP256).unwrap();
-        let key = VerifyingKey::new(AsymmetricSpec::EccNistP256, pair.public_key().to_vec())
-            .unwrap();
+        let key =
+            VerifyingKey::new(AsymmetricSpec::EccNistP256, pair.public_key().to_vec()).unwrap();
         let sig = pair
             .sign(SigningAlgorithm::EcdsaSha256, SignInput::Raw(b"m"))
             .unwrap();

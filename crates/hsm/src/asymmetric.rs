@@ -20,6 +20,10 @@ use crate::ekt;
 use crate::module::Module;
 use crate::workers::{InFlight, Offload};
 
+/// A cached pair: a handle on it, the SHA-256 of the token it came from,
+/// and its last use.
+type Cached = (Arc<AsymmetricKey>, [u8; 32], u64);
+
 /// Opened key pairs, most recently used kept. Their private halves live in
 /// the crypto library's memory (locked when the daemon could mlockall) and
 /// are freed (cleansed) when the last handle goes: on eviction, or when the
@@ -27,7 +31,7 @@ use crate::workers::{InFlight, Offload};
 pub(crate) struct AsymmetricCache {
     /// Each pair with the SHA-256 of the token it came from (a hit needs
     /// the same token, as in the vault) and its last use.
-    keys: HashMap<(Uuid, KeyRef), (Arc<AsymmetricKey>, [u8; 32], u64)>,
+    keys: HashMap<(Uuid, KeyRef), Cached>,
     capacity: usize,
     tick: u64,
     /// Worker jobs holding handles (or other material) now.
@@ -46,12 +50,7 @@ impl AsymmetricCache {
         }
     }
 
-    fn get(
-        &mut self,
-        domain: Uuid,
-        key: KeyRef,
-        token: &[u8; 32],
-    ) -> Option<&Arc<AsymmetricKey>> {
+    fn get(&mut self, domain: Uuid, key: KeyRef, token: &[u8; 32]) -> Option<&Arc<AsymmetricKey>> {
         self.tick += 1;
         let tick = self.tick;
         self.keys
@@ -266,7 +265,10 @@ impl Module {
             }
             Request::GetPublicKey { key, ekt } => {
                 let public = self.key_pair(caller, key, &ekt)?.public_key().to_vec();
-                (key.key_id, Box::new(move || Ok(Response::PublicKey(public))))
+                (
+                    key.key_id,
+                    Box::new(move || Ok(Response::PublicKey(public))),
+                )
             }
             Request::AsymmetricDecrypt {
                 key,

@@ -378,7 +378,12 @@ impl ModuleHandler for Module {
         self.serve(&requester, request)
     }
 
-    fn dispatch(&mut self, caller: &Caller, request: Request, answer: strongroom_hsm_proto::Answer) {
+    fn dispatch(
+        &mut self,
+        caller: &Caller,
+        request: Request,
+        answer: strongroom_hsm_proto::Answer,
+    ) {
         self.dispatch_request(caller, request, answer);
     }
 }
@@ -406,7 +411,11 @@ impl Module {
     }
 
     /// Answers one request, once its domain (if it acts in one) is checked.
-    pub(crate) fn serve(&mut self, caller: &Requester, request: Request) -> Result<Response, HsmError> {
+    pub(crate) fn serve(
+        &mut self,
+        caller: &Requester,
+        request: Request,
+    ) -> Result<Response, HsmError> {
         match request {
             Request::GenerateBackingKey { key, spec } => self
                 .generate_backing_key(caller, key, spec)

@@ -9,6 +9,10 @@ use strongroom_hsm_proto::{Ekt, KeyRef, Request, Response};
 
 use crate::common::*;
 
+/// A Verify question: what it is, algorithm, message, whether the message
+/// is a digest, signature.
+type Case<'a> = (&'a str, SigningAlgorithmSpec, &'a [u8], bool, Vec<u8>);
+
 async fn signing_key(c: &Client, spec: KeySpec) -> String {
     c.create_key()
         .key_spec(spec)
@@ -70,13 +74,7 @@ async fn module_verify(
     signature: &[u8],
 ) -> bool {
     let id: uuid::Uuid = key.rsplit('/').next().unwrap().parse().unwrap();
-    let v = env
-        .dev
-        .store
-        .get_key_version(id, 1)
-        .await
-        .unwrap()
-        .unwrap();
+    let v = env.dev.store.get_key_version(id, 1).await.unwrap().unwrap();
     match env
         .dev
         .hsm
@@ -114,10 +112,26 @@ async fn frontend_verify_gives_the_modules_answer_for_valid_tampered_and_foreign
             SigningAlgorithmSpec::RsassaPkcs1V15Sha384,
             Some(SigningAlgorithmSpec::RsassaPssSha384),
         ),
-        (KeySpec::EccNistP256, SigningAlgorithmSpec::EcdsaSha256, None),
-        (KeySpec::EccNistP384, SigningAlgorithmSpec::EcdsaSha384, None),
-        (KeySpec::EccNistP521, SigningAlgorithmSpec::EcdsaSha512, None),
-        (KeySpec::EccSecgP256K1, SigningAlgorithmSpec::EcdsaSha256, None),
+        (
+            KeySpec::EccNistP256,
+            SigningAlgorithmSpec::EcdsaSha256,
+            None,
+        ),
+        (
+            KeySpec::EccNistP384,
+            SigningAlgorithmSpec::EcdsaSha384,
+            None,
+        ),
+        (
+            KeySpec::EccNistP521,
+            SigningAlgorithmSpec::EcdsaSha512,
+            None,
+        ),
+        (
+            KeySpec::EccSecgP256K1,
+            SigningAlgorithmSpec::EcdsaSha256,
+            None,
+        ),
     ] {
         let key = signing_key(c, spec.clone()).await;
         let other = signing_key(c, spec.clone()).await;
@@ -132,13 +146,25 @@ async fn frontend_verify_gives_the_modules_answer_for_valid_tampered_and_foreign
             a if a.ends_with("384") => strongroom_crypto::sha384(message).to_vec(),
             _ => strongroom_crypto::sha512(message).to_vec(),
         };
-        let mut cases: Vec<(&str, SigningAlgorithmSpec, &[u8], bool, Vec<u8>)> = vec![
+        let mut cases: Vec<Case> = vec![
             ("valid", alg.clone(), message, false, sig.clone()),
             ("valid digest", alg.clone(), &digest, true, sig.clone()),
-            ("other message", alg.clone(), b"another message", false, sig.clone()),
+            (
+                "other message",
+                alg.clone(),
+                b"another message",
+                false,
+                sig.clone(),
+            ),
             ("tampered", alg.clone(), message, false, tampered),
             ("another key's", alg.clone(), message, false, foreign),
-            ("truncated", alg.clone(), message, false, sig[..sig.len() - 1].to_vec()),
+            (
+                "truncated",
+                alg.clone(),
+                message,
+                false,
+                sig[..sig.len() - 1].to_vec(),
+            ),
             ("garbage", alg.clone(), message, false, vec![0x30; 8]),
         ];
         if let Some(o) = &other_alg {

@@ -24,7 +24,10 @@ fn one_module_domain(w: &Path, module_args: &[&str]) -> (Hsm, PathBuf) {
         w,
         &["operator", "keygen", "--name", "op", "--out", "op.key"],
     );
-    ok(w, &["operator", "attest", "--hsm", &h.addr, "--out", "m.att"]);
+    ok(
+        w,
+        &["operator", "attest", "--hsm", &h.addr, "--out", "m.att"],
+    );
     let f = prepared(w, "use", &["enter-use-mode", "--module", "m.att"], &["op"]);
     ok(w, &["operator", "submit", &f, "--hsm", &h.addr]);
     let front = w.join("front");
@@ -51,7 +54,15 @@ fn one_module_domain(w: &Path, module_args: &[&str]) -> (Hsm, PathBuf) {
     );
     ok(
         w,
-        &["operator", "submit", &f, "--hsm", &h.addr, "--out", "token.json"],
+        &[
+            "operator",
+            "submit",
+            &f,
+            "--hsm",
+            &h.addr,
+            "--out",
+            "token.json",
+        ],
     );
     (h, w.join("token.json"))
 }
@@ -168,10 +179,7 @@ async fn tamper_amid_signing_no_sign_succeeds_after_a_refusal_was_seen() {
                 let after_refusal = refused_seen.load(Ordering::SeqCst);
                 match sign(&c, &key, &message).await {
                     Ok(s) => {
-                        assert!(
-                            !after_refusal,
-                            "a sign started after a refusal succeeded"
-                        );
+                        assert!(!after_refusal, "a sign started after a refusal succeeded");
                         assert!(verifies(&spki, &message, &s), "a wrong signature");
                         signed.fetch_add(1, Ordering::SeqCst);
                     }
