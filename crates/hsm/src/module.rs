@@ -389,27 +389,6 @@ impl ModuleHandler for Module {
 }
 
 impl Module {
-    /// Counts a request and checks the domain it acts in, if any.
-    pub(crate) fn admit(
-        &mut self,
-        caller: &Caller,
-        request: Request,
-    ) -> Result<(Requester, Request), HsmError> {
-        self.served += 1;
-        let (domain, request) = match request {
-            Request::InDomain { domain, request } => (Some(domain), *request),
-            other => (None, other),
-        };
-        let requester = Requester {
-            caller: caller.clone(),
-            domain,
-        };
-        if request.acts_in_domain() {
-            self.check_scope(&requester)?;
-        }
-        Ok((requester, request))
-    }
-
     /// Answers one request, once its domain (if it acts in one) is checked.
     pub(crate) fn serve(
         &mut self,
