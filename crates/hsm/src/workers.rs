@@ -207,6 +207,13 @@ impl WorkerPool {
     }
 }
 
+impl Drop for WorkerPool {
+    /// The module is going: jobs still queued are refused, not run.
+    fn drop(&mut self) {
+        self.in_flight.refuse_queued();
+    }
+}
+
 fn work_loop(queue: &Mutex<Receiver<Job>>, in_flight: &InFlight) {
     loop {
         let next = queue.lock().expect("worker queue lock").recv();
