@@ -1,6 +1,6 @@
 //! A `strongroom-hsm` process with a worker pool (`--workers 2`), used
 //! through a real frontend and aws-sdk-kms: concurrent RSA signing gives
-//! correct signatures, and a tamper erasure in the middle of a stream of
+//! correct signatures, also across ForgetKey, and a tamper erasure in the middle of a stream of
 //! signs is a clean cut: no sign started after one was seen to fail
 //! succeeds, nothing signs afterwards, and Verify still answers from the
 //! frontend's cached public key.
@@ -113,12 +113,13 @@ fn verifies(spki: &[u8], message: &[u8], signature: &[u8]) -> bool {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_rsa_signs_on_a_two_worker_module_each_verify() {
+async fn concurrent_rsa_signs_on_a_two_worker_module_each_verify_across_forget_key() {
     let work = tempfile::tempdir().unwrap();
     let w = work.path();
     let (hsm, token) = one_module_domain(w, &["--workers", "2"]);
     let (dev, c) = frontend(&w.join("front"), &[&hsm], &token).await;
     let (key, spki) = rsa_key(&c).await;
+    let key_id: uuid::Uuid = key.rsplit('/').next().unwrap().parse().unwrap();
     let mut tasks = tokio::task::JoinSet::new();
     for t in 0..32 {
         let (c, key) = (c.clone(), key.clone());
@@ -131,6 +132,13 @@ async fn concurrent_rsa_signs_on_a_two_worker_module_each_verify() {
             }
             out
         });
+    }
+    // ForgetKey (what a deletion sends the modules) interleaved with the
+    // signs: the module drops the pair while workers may use it; the signs
+    // after it open the EKT again, and every signature is still right.
+    for _ in 0..5 {
+        dev.hsm.forget_key(key_id).await.unwrap();
+        tokio::task::yield_now().await;
     }
     let mut n = 0;
     while let Some(r) = tasks.join_next().await {
