@@ -76,6 +76,9 @@ pub struct BenchOptions {
     pub ca_bundle: Option<PathBuf>,
     /// Key spec of the key to create for sign/verify (default ECC_NIST_P256).
     pub key_spec: Option<String>,
+    /// Signing algorithm for sign/verify (default: PSS for RSA, ECDSA with
+    /// the curve's hash for ECC).
+    pub signing_algorithm: Option<String>,
 }
 
 impl std::fmt::Debug for BenchOptions {
@@ -92,6 +95,7 @@ impl std::fmt::Debug for BenchOptions {
             .field("key_id", &self.key_id)
             .field("ca_bundle", &self.ca_bundle)
             .field("key_spec", &self.key_spec)
+            .field("signing_algorithm", &self.signing_algorithm)
             .finish()
     }
 }
@@ -100,6 +104,10 @@ impl std::fmt::Debug for BenchOptions {
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
     pub op: BenchOp,
+    /// Spec of the key used (of the key created; the given key's otherwise).
+    pub key_spec: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_algorithm: Option<String>,
     pub concurrency: usize,
     pub payload_bytes: usize,
     pub duration_secs: f64,
@@ -117,6 +125,10 @@ pub struct BenchReport {
 impl std::fmt::Display for BenchReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(f, "op            {:?}", self.op)?;
+        writeln!(f, "key spec      {}", self.key_spec)?;
+        if let Some(a) = &self.signing_algorithm {
+            writeln!(f, "algorithm     {a}")?;
+        }
         writeln!(f, "concurrency   {}", self.concurrency)?;
         writeln!(f, "duration      {:.1} s", self.duration_secs)?;
         writeln!(f, "requests      {}", self.requests)?;
@@ -204,10 +216,11 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchReport> {
         }
         .to_owned()
     });
-    let signing_alg = if signing {
-        signing_algorithm(&spec)?
-    } else {
-        ""
+    let signing_alg = match (&opts.signing_algorithm, signing) {
+        (Some(a), true) => a.as_str(),
+        (None, true) => signing_algorithm(&spec)?,
+        (Some(_), false) => bail!("--signing-algorithm applies to --op sign and verify only"),
+        (None, false) => "",
     };
     let (key_id, created) = match &opts.key_id {
         Some(k) => (k.clone(), false),
@@ -315,6 +328,8 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchReport> {
     }
     Ok(BenchReport {
         op: opts.op,
+        key_spec: spec,
+        signing_algorithm: signing.then(|| signing_alg.to_owned()),
         concurrency: opts.concurrency,
         payload_bytes: opts.payload_bytes,
         duration_secs: elapsed,
@@ -347,6 +362,7 @@ mod tests {
             key_id: None,
             ca_bundle: None,
             key_spec: None,
+            signing_algorithm: None,
         };
         let shown = format!("{o:?}");
         assert!(

@@ -56,6 +56,9 @@ pub struct DevOptions {
     pub store_url: Option<String>,
     /// How long cached metadata is trusted (set with a shared store).
     pub metadata_cache_ttl: Option<Duration>,
+    /// Worker threads of the in-process module for private-key operations
+    /// (none: one per core).
+    pub module_workers: Option<usize>,
 }
 
 impl std::fmt::Debug for DevOptions {
@@ -86,6 +89,7 @@ impl std::fmt::Debug for DevOptions {
             )
             .field("modules", &self.modules)
             .field("rotation_day", &self.rotation_day)
+            .field("module_workers", &self.module_workers)
             .finish()
     }
 }
@@ -112,6 +116,7 @@ impl DevOptions {
             rotation_day: Duration::from_secs(86_400),
             store_url: None,
             metadata_cache_ttl: None,
+            module_workers: None,
         }
     }
 }
@@ -193,12 +198,27 @@ pub async fn open_data_dir(
     modules: &ExternalModules,
     store_url: Option<&str>,
 ) -> anyhow::Result<(HsmClient, Arc<dyn Store>)> {
+    open_data_dir_with(data_dir, modules, store_url, None).await
+}
+
+/// Like [`open_data_dir`], with `workers` threads for the in-process
+/// module's private-key operations (none: one per core).
+pub async fn open_data_dir_with(
+    data_dir: &Path,
+    modules: &ExternalModules,
+    store_url: Option<&str>,
+    workers: Option<usize>,
+) -> anyhow::Result<(HsmClient, Arc<dyn Store>)> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let hsm = if modules.addrs.is_empty() {
         let domain = dev_unseal::open_or_create(data_dir)?;
         let id = domain.id();
-        let module = Module::new(domain, ModuleConfig::default());
+        let mut config = ModuleConfig::default();
+        if let Some(n) = workers {
+            config.workers = n;
+        }
+        let module = Module::new(domain, config);
         spawn_module_task(module, 1024).with_domain(id)
     } else {
         crate::modules::connect(data_dir, modules, Duration::from_secs(2))?
@@ -326,8 +346,13 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         // The dev root secret is still derived from the dev unseal file.
         dev_unseal::open_or_create(&opts.data_dir)?;
     }
-    let (hsm, store) =
-        open_data_dir(&opts.data_dir, &opts.modules, opts.store_url.as_deref()).await?;
+    let (hsm, store) = open_data_dir_with(
+        &opts.data_dir,
+        &opts.modules,
+        opts.store_url.as_deref(),
+        opts.module_workers,
+    )
+    .await?;
     let creds = root_credentials(&opts, &hsm, store.as_ref()).await?;
     let (tls_config, ca_bundle) = if opts.tls {
         let files = tls::dev_certificates(&opts.data_dir.join("tls"))?;

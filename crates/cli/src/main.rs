@@ -116,6 +116,11 @@ enum Command {
         /// Seconds between runs of the key-deletion sweeper.
         #[arg(long, default_value_t = 60)]
         deletion_sweep_secs: u64,
+        /// Worker threads of the in-process module for private-key
+        /// operations (Sign, AsymmetricDecrypt, …); default: one per core.
+        /// With --hsm, set `strongroom-hsm --workers` instead.
+        #[arg(long, conflicts_with = "hsm", value_parser = clap::value_parser!(u32).range(1..=1024))]
+        workers: Option<u32>,
         #[command(flatten)]
         limits: ClientLimitArgs,
         #[command(flatten)]
@@ -195,6 +200,10 @@ enum Command {
         /// Key spec of the key to create (sign/verify: ECC_NIST_P256, RSA_2048, …).
         #[arg(long)]
         key_spec: Option<String>,
+        /// Signing algorithm for sign/verify (default: RSASSA_PSS_SHA_256
+        /// for RSA, ECDSA_SHA_* for ECC).
+        #[arg(long)]
+        signing_algorithm: Option<String>,
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
@@ -277,11 +286,13 @@ async fn main() -> anyhow::Result<()> {
             secret_access_key,
             tls,
             deletion_sweep_secs,
+            workers,
             limits,
             modules,
         } => {
             init_tracing();
             let mut opts = dev::DevOptions::new(data_dir.clone());
+            opts.module_workers = workers.map(|n| n as usize);
             opts.header_read_timeout = limits.header_timeout();
             opts.body_read_timeout = limits.body_timeout();
             opts.max_connections = limits.max_connections;
@@ -394,6 +405,7 @@ async fn main() -> anyhow::Result<()> {
             payload_bytes,
             key_id,
             key_spec,
+            signing_algorithm,
             json,
         } => {
             let report = bench::run(bench::BenchOptions {
@@ -408,6 +420,7 @@ async fn main() -> anyhow::Result<()> {
                 key_id,
                 ca_bundle: endpoint.ca_bundle,
                 key_spec,
+                signing_algorithm,
             })
             .await?;
             if json {

@@ -95,7 +95,7 @@ impl SigningAlgorithm {
     }
 
     /// The digest the algorithm signs.
-    fn digest(self) -> &'static digest::Algorithm {
+    pub(crate) fn digest(self) -> &'static digest::Algorithm {
         use SigningAlgorithm::*;
         match self {
             RsaPssSha256 | RsaPkcs1Sha256 | EcdsaSha256 => &digest::SHA256,
@@ -117,7 +117,7 @@ impl SigningAlgorithm {
         })
     }
 
-    fn rsa_verification(self) -> Option<&'static signature::RsaParameters> {
+    pub(crate) fn rsa_verification(self) -> Option<&'static signature::RsaParameters> {
         use SigningAlgorithm::*;
         Some(match self {
             RsaPssSha256 => &signature::RSA_PSS_2048_8192_SHA256,
@@ -202,7 +202,9 @@ impl AsymmetricSpec {
         })
     }
 
-    fn ecdsa_verification(self) -> Option<&'static signature::EcdsaVerificationAlgorithm> {
+    pub(crate) fn ecdsa_verification(
+        self,
+    ) -> Option<&'static signature::EcdsaVerificationAlgorithm> {
         Some(match self {
             Self::EccNistP256 => &signature::ECDSA_P256_SHA256_ASN1,
             Self::EccNistP384 => &signature::ECDSA_P384_SHA384_ASN1,
@@ -233,7 +235,7 @@ impl std::fmt::Debug for AsymmetricKey {
     }
 }
 
-fn check(spec: AsymmetricSpec, alg: SigningAlgorithm) -> Result<(), CryptoError> {
+pub(crate) fn check(spec: AsymmetricSpec, alg: SigningAlgorithm) -> Result<(), CryptoError> {
     if spec.signing_algorithms().contains(&alg) {
         Ok(())
     } else {

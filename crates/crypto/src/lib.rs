@@ -15,6 +15,7 @@ mod kdf;
 mod mac;
 mod random;
 mod secret;
+mod verifying_key;
 
 pub use aead::{AES_GCM_TAG_LEN, Aes256GcmKey, IV_LEN, Iv};
 pub use asymmetric::{AgreementKeyPair, SigningKeyPair, seal_to, verify_p384};
@@ -31,3 +32,4 @@ pub use kdf::{hkdf_sha256, hkdf_sha256_bytes};
 pub use mac::{HmacAlgorithm, HmacKey};
 pub use random::{fill_random, random_array};
 pub use secret::{SecretBytes, SecretKey256};
+pub use verifying_key::VerifyingKey;

@@ -21,14 +21,26 @@ pub enum Caller {
 /// A request travelling to a module, with its caller and reply slot.
 pub type Envelope = (Caller, Request, oneshot::Sender<Result<Response, HsmError>>);
 
+/// Where a dispatched request's answer goes; it may be called later, and
+/// from another thread (a module's worker pool).
+pub type Answer = Box<dyn FnOnce(Result<Response, HsmError>) + Send>;
+
 /// Something that serves module requests one at a time (the module itself).
 pub trait ModuleHandler: Send + 'static {
     /// Answers one request from `caller`.
     fn handle(&mut self, caller: &Caller, request: Request) -> Result<Response, HsmError>;
+
+    /// Takes one request from `caller` and answers it through `answer`,
+    /// possibly after returning (a module hands private-key work to its
+    /// worker pool). The default answers at once with [`Self::handle`].
+    fn dispatch(&mut self, caller: &Caller, request: Request, answer: Answer) {
+        answer(self.handle(caller, request));
+    }
 }
 
 /// Runs `module` as a task on the current tokio runtime, behind a channel,
-/// and returns a client. Requests are answered one at a time, in order. The
+/// and returns a client. Requests are taken one at a time, in order, and
+/// answered in that order unless the module hands some to workers. The
 /// task ends when every client is dropped, dropping (and so zeroizing) the
 /// module. A task rather than a thread: waking a sleeping thread for every
 /// request cost more CPU than the cryptography itself.
@@ -36,7 +48,13 @@ pub fn spawn_module_task<M: ModuleHandler>(mut module: M, queue: usize) -> HsmCl
     let (tx, mut rx) = mpsc::channel::<Envelope>(queue);
     tokio::spawn(async move {
         while let Some((caller, req, reply)) = rx.recv().await {
-            let _ = reply.send(module.handle(&caller, req));
+            module.dispatch(
+                &caller,
+                req,
+                Box::new(move |answer| {
+                    let _ = reply.send(answer);
+                }),
+            );
         }
     });
     HsmClient::from_senders(vec![("in-process".into(), tx)])

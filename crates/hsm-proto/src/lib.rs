@@ -21,7 +21,7 @@ mod reports;
 pub mod routing;
 mod sealed;
 
-pub use client::{Caller, Envelope, HsmClient, ModuleHandler, spawn_module_task};
+pub use client::{Answer, Caller, Envelope, HsmClient, ModuleHandler, spawn_module_task};
 pub use error::{HsmError, Refusal};
 pub use message::{
     DataKey, Ekt, KeyRef, KeySpecCode, Request, Response, SigV4Scope, SigningKey, TransientEkt,

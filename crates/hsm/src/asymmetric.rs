@@ -1,39 +1,56 @@
 //! Asymmetric customer keys in the module: generation (sealed as v2 EKTs),
 //! a bounded cache of opened key pairs, Sign, Verify, GetPublicKey and
 //! RSA-OAEP. Private keys leave the module only sealed.
+//!
+//! The checks run on the module's thread; the cryptography is returned as
+//! an [`Offload`] for a worker (see `workers`), holding a shared handle on
+//! the cached pair for the length of one operation.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::scope::Requester;
-use strongroom_crypto::{AsymmetricKey, OaepHash, SignInput, SigningAlgorithm, rsa_oaep_encrypt};
+use strongroom_crypto::{
+    AsymmetricKey, OaepHash, SecretKey256, SignInput, SigningAlgorithm, rsa_oaep_encrypt,
+};
 use strongroom_hsm_proto::{Ekt, HsmError, KeyRef, KeySpecCode, Request, Response};
 use uuid::Uuid;
 
 use crate::ekt;
 use crate::module::Module;
+use crate::workers::{InFlight, Offload};
+
+/// A cached pair: a handle on it, the SHA-256 of the token it came from,
+/// and its last use.
+type Cached = (Arc<AsymmetricKey>, [u8; 32], u64);
 
 /// Opened key pairs, most recently used kept. Their private halves live in
 /// the crypto library's memory (locked when the daemon could mlockall) and
-/// are freed (cleansed) on eviction.
+/// are freed (cleansed) when the last handle goes: on eviction, or when the
+/// worker job running with an evicted pair ends.
 pub(crate) struct AsymmetricCache {
     /// Each pair with the SHA-256 of the token it came from (a hit needs
     /// the same token, as in the vault) and its last use.
-    keys: HashMap<(Uuid, KeyRef), (AsymmetricKey, [u8; 32], u64)>,
+    keys: HashMap<(Uuid, KeyRef), Cached>,
     capacity: usize,
     tick: u64,
+    /// Worker jobs holding handles (or other material) now.
+    in_flight: Arc<InFlight>,
 }
 
 impl AsymmetricCache {
-    /// A cache of at most `capacity` key pairs.
-    pub(crate) fn new(capacity: usize) -> Self {
+    /// A cache of at most `capacity` key pairs, whose handles worker jobs
+    /// register in `in_flight`.
+    pub(crate) fn new(capacity: usize, in_flight: Arc<InFlight>) -> Self {
         Self {
             keys: HashMap::new(),
             capacity: capacity.max(1),
             tick: 0,
+            in_flight,
         }
     }
 
-    fn get(&mut self, domain: Uuid, key: KeyRef, token: &[u8; 32]) -> Option<&AsymmetricKey> {
+    fn get(&mut self, domain: Uuid, key: KeyRef, token: &[u8; 32]) -> Option<&Arc<AsymmetricKey>> {
         self.tick += 1;
         let tick = self.tick;
         self.keys
@@ -56,22 +73,39 @@ impl AsymmetricCache {
             self.keys.remove(&oldest);
         }
         self.tick += 1;
-        self.keys.insert((domain, key), (pair, token, self.tick));
+        self.keys
+            .insert((domain, key), (Arc::new(pair), token, self.tick));
     }
 
-    /// Drops every key pair; returns how many.
+    /// Drops every key pair, refuses the worker jobs still queued and waits
+    /// for the running ones, so no worker holds any material afterwards;
+    /// returns how many pairs there were.
     pub(crate) fn clear(&mut self) -> usize {
         let n = self.keys.len();
+        self.in_flight.refuse_queued();
         self.keys.clear();
+        self.in_flight.wait_released(None);
         n
     }
 
-    /// Drops every version of `key_id` of `domain` (of any when none).
+    /// Drops every version of `key_id` of `domain` (of any when none), and
+    /// waits until no worker job holds material of `key_id`.
     pub(crate) fn forget(&mut self, key_id: Uuid, domain: Option<Uuid>) -> usize {
         let before = self.keys.len();
         self.keys
             .retain(|(d, k), _| k.key_id != key_id || domain.is_some_and(|only| only != *d));
+        self.in_flight.wait_released(Some(key_id));
         before - self.keys.len()
+    }
+
+    /// Weak handles on the cached pairs of `key_id`, to watch them go.
+    #[cfg(test)]
+    pub(crate) fn handles(&self, key_id: Uuid) -> Vec<std::sync::Weak<AsymmetricKey>> {
+        self.keys
+            .iter()
+            .filter(|((_, k), _)| k.key_id == key_id)
+            .map(|(_, (pair, _, _))| Arc::downgrade(pair))
+            .collect()
     }
 
     /// Key pairs held.
@@ -119,7 +153,7 @@ impl Module {
         caller: &Requester,
         key: KeyRef,
         token: &Ekt,
-    ) -> Result<&AsymmetricKey, HsmError> {
+    ) -> Result<Arc<AsymmetricKey>, HsmError> {
         let (domain, generation) = ekt::domain_of(token)?;
         let claimed = ekt::spec_of(token)?;
         let asym = claimed
@@ -144,16 +178,29 @@ impl Module {
         Ok(self
             .asymmetric
             .get(domain, key, &digest)
-            .expect("just inserted"))
+            .expect("just inserted")
+            .clone())
     }
 
-    /// Sign, Verify, GetPublicKey, AsymmetricDecrypt, AsymmetricEncrypt.
+    /// Sign, Verify, GetPublicKey, AsymmetricDecrypt, AsymmetricEncrypt,
+    /// DeriveSharedSecret, GenerateDataKeyPair, answered on this thread.
     pub(crate) fn handle_asymmetric(
         &mut self,
         caller: &Requester,
         request: Request,
     ) -> Result<Response, HsmError> {
-        match request {
+        let job = self.asymmetric_job(caller, request)?;
+        (job.work)()
+    }
+
+    /// Checks an asymmetric request against the module's state and returns
+    /// its cryptography, to run here or on a worker.
+    pub(crate) fn asymmetric_job(
+        &mut self,
+        caller: &Requester,
+        request: Request,
+    ) -> Result<Offload, HsmError> {
+        let (key_id, work): (Uuid, crate::workers::Work) = match request {
             Request::Sign {
                 key,
                 ekt,
@@ -169,17 +216,20 @@ impl Module {
                         pair.spec()
                     )));
                 }
-                let input = if digest {
-                    SignInput::Digest(&message)
-                } else {
-                    SignInput::Raw(&message)
+                let work = move || {
+                    let input = if digest {
+                        SignInput::Digest(&message)
+                    } else {
+                        SignInput::Raw(&message)
+                    };
+                    pair.sign(alg, input).map(Response::Signature).map_err(|_| {
+                        HsmError::InvalidRequest(format!(
+                            "the digest must be {} bytes for {algorithm}",
+                            alg.digest_len()
+                        ))
+                    })
                 };
-                pair.sign(alg, input).map(Response::Signature).map_err(|_| {
-                    HsmError::InvalidRequest(format!(
-                        "the digest must be {} bytes for {algorithm}",
-                        alg.digest_len()
-                    ))
-                })
+                (key.key_id, Box::new(work))
             }
             Request::Verify {
                 key,
@@ -203,16 +253,22 @@ impl Module {
                         alg.digest_len()
                     )));
                 }
-                let input = if digest {
-                    SignInput::Digest(&message)
-                } else {
-                    SignInput::Raw(&message)
+                let work = move || {
+                    let input = if digest {
+                        SignInput::Digest(&message)
+                    } else {
+                        SignInput::Raw(&message)
+                    };
+                    Ok(Response::Valid(pair.verify(alg, input, &signature)))
                 };
-                Ok(Response::Valid(pair.verify(alg, input, &signature)))
+                (key.key_id, Box::new(work))
             }
             Request::GetPublicKey { key, ekt } => {
-                let pair = self.key_pair(caller, key, &ekt)?;
-                Ok(Response::PublicKey(pair.public_key().to_vec()))
+                let public = self.key_pair(caller, key, &ekt)?.public_key().to_vec();
+                (
+                    key.key_id,
+                    Box::new(move || Ok(Response::PublicKey(public))),
+                )
             }
             Request::AsymmetricDecrypt {
                 key,
@@ -222,13 +278,16 @@ impl Module {
             } => {
                 let hash = oaep(&algorithm)?;
                 let pair = self.key_pair(caller, key, &ekt)?;
-                let plaintext = pair.decrypt(hash, &ciphertext).map_err(|e| match e {
-                    strongroom_crypto::CryptoError::InvalidKey => {
-                        usage("only RSA keys decrypt with RSA-OAEP")
-                    }
-                    _ => HsmError::InvalidCiphertext,
-                })?;
-                Ok(Response::Plaintext { key, plaintext })
+                let work = move || {
+                    let plaintext = pair.decrypt(hash, &ciphertext).map_err(|e| match e {
+                        strongroom_crypto::CryptoError::InvalidKey => {
+                            usage("only RSA keys decrypt with RSA-OAEP")
+                        }
+                        _ => HsmError::InvalidCiphertext,
+                    })?;
+                    Ok(Response::Plaintext { key, plaintext })
+                };
+                (key.key_id, Box::new(work))
             }
             Request::AsymmetricEncrypt {
                 key,
@@ -241,13 +300,16 @@ impl Module {
                 if !pair.spec().is_rsa() {
                     return Err(usage("only RSA keys encrypt with RSA-OAEP"));
                 }
-                rsa_oaep_encrypt(pair.public_key(), hash, &plaintext)
-                    .map(Response::Ciphertext)
-                    .map_err(|_| {
-                        HsmError::InvalidRequest(format!(
-                            "the plaintext is too long for {algorithm} with this key"
-                        ))
-                    })
+                let work = move || {
+                    rsa_oaep_encrypt(pair.public_key(), hash, &plaintext)
+                        .map(Response::Ciphertext)
+                        .map_err(|_| {
+                            HsmError::InvalidRequest(format!(
+                                "the plaintext is too long for {algorithm} with this key"
+                            ))
+                        })
+                };
+                (key.key_id, Box::new(work))
             }
             Request::DeriveSharedSecret {
                 key,
@@ -255,12 +317,15 @@ impl Module {
                 peer_public_key,
             } => {
                 let pair = self.key_pair(caller, key, &ekt)?;
-                let plaintext = pair.ecdh(&peer_public_key).map_err(|_| {
-                    HsmError::InvalidRequest(
-                        "the public key is not a key on this key's curve".into(),
-                    )
-                })?;
-                Ok(Response::Plaintext { key, plaintext })
+                let work = move || {
+                    let plaintext = pair.ecdh(&peer_public_key).map_err(|_| {
+                        HsmError::InvalidRequest(
+                            "the public key is not a key on this key's curve".into(),
+                        )
+                    })?;
+                    Ok(Response::Plaintext { key, plaintext })
+                };
+                (key.key_id, Box::new(work))
             }
             Request::GenerateDataKeyPair {
                 key,
@@ -272,19 +337,31 @@ impl Module {
                 let spec = pair_spec.asymmetric().ok_or_else(|| {
                     HsmError::InvalidRequest(format!("{pair_spec:?} is not a key pair spec"))
                 })?;
-                let pair =
-                    AsymmetricKey::generate(spec).map_err(|e| HsmError::Internal(e.to_string()))?;
-                let backing = self.backing_key(caller, key, &ekt)?;
-                let private_ciphertext =
-                    crate::symmetric::encrypt(backing, key, pair.expose_pkcs8(), &context)?;
-                Ok(Response::DataKeyPair {
-                    private_plaintext: with_plaintext
-                        .then(|| zeroize::Zeroizing::new(pair.expose_pkcs8().to_vec())),
-                    private_ciphertext,
-                    public_key: pair.public_key().to_vec(),
-                })
+                // The worker needs the backing key while it generates the
+                // pair (RSA-4096 takes about a second): a zeroizing copy
+                // for this job only, registered like a key pair handle.
+                let backing = SecretKey256::from_slice(self.backing_key(caller, key, &ekt)?)
+                    .map_err(|e| HsmError::Internal(e.to_string()))?;
+                let work = move || {
+                    let pair = AsymmetricKey::generate(spec)
+                        .map_err(|e| HsmError::Internal(e.to_string()))?;
+                    let private_ciphertext = crate::symmetric::encrypt(
+                        backing.expose(),
+                        key,
+                        pair.expose_pkcs8(),
+                        &context,
+                    )?;
+                    Ok(Response::DataKeyPair {
+                        private_plaintext: with_plaintext
+                            .then(|| zeroize::Zeroizing::new(pair.expose_pkcs8().to_vec())),
+                        private_ciphertext,
+                        public_key: pair.public_key().to_vec(),
+                    })
+                };
+                (key.key_id, Box::new(work))
             }
-            _ => Err(HsmError::InvalidRequest("not an asymmetric request".into())),
-        }
+            _ => return Err(HsmError::InvalidRequest("not an asymmetric request".into())),
+        };
+        Ok(Offload { key_id, work })
     }
 }

@@ -38,7 +38,9 @@ mod tests;
 mod token;
 mod vault;
 mod volatile;
+mod workers;
 
 pub use domain::DomainKey;
 pub use module::{Mode, Module, ModuleConfig, StartError};
 pub use owner::owner_change_statement;
+pub use workers::default_workers;

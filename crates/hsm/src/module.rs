@@ -40,6 +40,9 @@ pub struct ModuleConfig {
     pub friendly_name: String,
     /// Placement tags (`KEY=VALUE`), reported in Status.
     pub tags: Vec<String>,
+    /// Worker threads for private-key operations (0: none, everything on
+    /// the module's own thread); default one per core.
+    pub workers: usize,
 }
 
 impl Default for ModuleConfig {
@@ -50,6 +53,7 @@ impl Default for ModuleConfig {
             measurement: Vec::new(),
             friendly_name: "strongroom-hsm".into(),
             tags: Vec::new(),
+            workers: crate::workers::default_workers(),
         }
     }
 }
@@ -90,6 +94,8 @@ pub struct Module {
     pub(crate) domains: BTreeMap<Uuid, Domain>,
     pub(crate) vault: KeyVault,
     pub(crate) asymmetric: crate::asymmetric::AsymmetricCache,
+    /// Threads that run private-key work handed out by this thread.
+    pub(crate) workers: crate::workers::WorkerPool,
     pub(crate) volatile: crate::volatile::VolatileKeys,
     /// How many refused commands the log takes per minute.
     pub(crate) refusals: crate::commands::RefusalBudget,
@@ -144,13 +150,18 @@ impl Module {
     }
 
     fn blank(config: ModuleConfig, identity: Identity) -> Self {
+        let in_flight = std::sync::Arc::new(crate::workers::InFlight::default());
         Self {
             identity,
             friendly_name: config.friendly_name.clone(),
             mode: Mode::Service,
             domains: BTreeMap::new(),
             vault: KeyVault::new(config.vault_capacity),
-            asymmetric: crate::asymmetric::AsymmetricCache::new(config.vault_capacity / 4),
+            asymmetric: crate::asymmetric::AsymmetricCache::new(
+                config.vault_capacity / 4,
+                in_flight.clone(),
+            ),
+            workers: crate::workers::WorkerPool::new(config.workers, in_flight),
             volatile: crate::volatile::VolatileKeys::default(),
             refusals: crate::commands::RefusalBudget::default(),
             nonces: NonceCache::default(),
@@ -363,25 +374,27 @@ impl Module {
 
 impl ModuleHandler for Module {
     fn handle(&mut self, caller: &Caller, request: Request) -> Result<Response, HsmError> {
-        self.served += 1;
-        let (domain, request) = match request {
-            Request::InDomain { domain, request } => (Some(domain), *request),
-            other => (None, other),
-        };
-        let requester = Requester {
-            caller: caller.clone(),
-            domain,
-        };
-        if request.acts_in_domain() {
-            self.check_scope(&requester)?;
-        }
+        let (requester, request) = self.admit(caller, request)?;
         self.serve(&requester, request)
+    }
+
+    fn dispatch(
+        &mut self,
+        caller: &Caller,
+        request: Request,
+        answer: strongroom_hsm_proto::Answer,
+    ) {
+        self.dispatch_request(caller, request, answer);
     }
 }
 
 impl Module {
     /// Answers one request, once its domain (if it acts in one) is checked.
-    fn serve(&mut self, caller: &Requester, request: Request) -> Result<Response, HsmError> {
+    pub(crate) fn serve(
+        &mut self,
+        caller: &Requester,
+        request: Request,
+    ) -> Result<Response, HsmError> {
         match request {
             Request::GenerateBackingKey { key, spec } => self
                 .generate_backing_key(caller, key, spec)

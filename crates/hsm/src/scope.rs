@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use strongroom_hsm_proto::{Caller, HsmError};
+use strongroom_hsm_proto::{Caller, HsmError, Request};
 use uuid::Uuid;
 
 use crate::DomainKey;
@@ -156,5 +156,26 @@ impl Module {
         self.vault.forget(key_id, domain)
             + self.asymmetric.forget(key_id, domain)
             + self.volatile.forget(key_id, domain)
+    }
+
+    /// Counts a request and checks the domain it acts in, if any.
+    pub(crate) fn admit(
+        &mut self,
+        caller: &Caller,
+        request: Request,
+    ) -> Result<(Requester, Request), HsmError> {
+        self.served += 1;
+        let (domain, request) = match request {
+            Request::InDomain { domain, request } => (Some(domain), *request),
+            other => (None, other),
+        };
+        let requester = Requester {
+            caller: caller.clone(),
+            domain,
+        };
+        if request.acts_in_domain() {
+            self.check_scope(&requester)?;
+        }
+        Ok((requester, request))
     }
 }

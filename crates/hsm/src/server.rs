@@ -1,7 +1,8 @@
 //! The module's network side: admits a bounded number of connections,
 //! accepts TLS from hosts, reads framed requests under size, time and class
-//! limits, queues them to the module (one at a time), and writes answers
-//! back as they come, tagged with the request id.
+//! limits, queues them to the module (which takes them one at a time and
+//! hands private-key work to its worker threads), and writes answers back
+//! as they come, in any order, tagged with the request id.
 //!
 //! Cheap checks come first: the connection cap before the TLS handshake,
 //! the handshake under a deadline, each frame's header (version, class,

@@ -50,6 +50,8 @@ pub struct Processor {
     /// never outlives the cached metadata (UpdateSuspensionOwner bumps the
     /// revision when it re-binds every EKT).
     ekts: DashMap<KeyRef, (u64, Ekt)>,
+    /// Parsed public keys of asymmetric key versions (Verify in the frontend).
+    pub(crate) public_keys: crate::ops::public_keys::PublicKeyCache,
     aliases: DashMap<(String, String), (Instant, Uuid)>,
     /// Serialises metadata writes so the cache always matches the store.
     pub(crate) write_lock: tokio::sync::Mutex<()>,
@@ -120,6 +122,7 @@ impl Processor {
             region,
             keys: DashMap::new(),
             ekts: DashMap::new(),
+            public_keys: Default::default(),
             aliases: DashMap::new(),
             write_lock: tokio::sync::Mutex::new(()),
             rotation_day: std::time::Duration::from_secs(86_400),

@@ -76,12 +76,17 @@ async fn other_region_names_keys_and_scopes_signatures() {
 async fn bench_drives_the_server_without_errors() {
     let env = TestEnv::start().await;
     use strongroom_cli::bench::BenchOp;
-    for (op, key_spec) in [
-        (BenchOp::Encrypt, None),
-        (BenchOp::Decrypt, None),
-        (BenchOp::Sign, Some("RSA_2048")),
-        (BenchOp::Verify, None),
-        (BenchOp::GenerateMac, None),
+    for (op, key_spec, signing_algorithm) in [
+        (BenchOp::Encrypt, None, None),
+        (BenchOp::Decrypt, None, None),
+        (BenchOp::Sign, Some("RSA_2048"), None),
+        (
+            BenchOp::Sign,
+            Some("RSA_2048"),
+            Some("RSASSA_PKCS1_V1_5_SHA_256"),
+        ),
+        (BenchOp::Verify, None, None),
+        (BenchOp::GenerateMac, None, None),
     ] {
         let report = strongroom_cli::bench::run(strongroom_cli::bench::BenchOptions {
             endpoint: env.dev.endpoint(),
@@ -95,11 +100,15 @@ async fn bench_drives_the_server_without_errors() {
             key_id: None,
             ca_bundle: None,
             key_spec: key_spec.map(str::to_owned),
+            signing_algorithm: signing_algorithm.map(str::to_owned),
         })
         .await
         .unwrap();
         assert!(report.requests > 10, "{report}");
         assert_eq!(report.errors, 0, "{report}");
+        if let Some(a) = signing_algorithm {
+            assert_eq!(report.signing_algorithm.as_deref(), Some(a), "{report}");
+        }
         assert!(report.p50_us <= report.p99_us && report.p99_us <= report.max_us);
     }
     // The bench scheduled its temporary keys for deletion.

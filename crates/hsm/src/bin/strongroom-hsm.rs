@@ -49,6 +49,11 @@ struct Args {
     /// is closed (hosts reconnect on demand).
     #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
     idle_timeout_secs: u64,
+    /// Worker threads for private-key operations (Sign, AsymmetricDecrypt,
+    /// DeriveSharedSecret, data key pairs); default: one per core. State
+    /// changes and symmetric work stay on the module's own thread.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    workers: Option<u32>,
 }
 
 fn measurement(args: &Args) -> Result<Vec<u8>> {
@@ -91,10 +96,14 @@ async fn run(args: Args, hardening: hardening::Hardening) -> Result<()> {
         measurement: measurement(&args)?,
         friendly_name: args.friendly_name.clone(),
         tags: args.tags.clone(),
+        workers: args
+            .workers
+            .map_or_else(strongroom_hsm::default_workers, |n| n as usize),
     };
     if let Some(bad) = config.tags.iter().find(|t| !t.contains('=')) {
         anyhow::bail!("--tag {bad}: expected KEY=VALUE");
     }
+    let workers = config.workers;
     let mut module = Module::start(config)?;
     let tls_config = Arc::new(RwLock::new(module_tls_config(module.identity_key())?));
     let (changed_tx, changed_rx) = watch::channel(0u64);
@@ -167,6 +176,7 @@ async fn run(args: Args, hardening: hardening::Hardening) -> Result<()> {
             "mode": status.mode,
             "hardening": hardening,
             "vault_memory_locked": status.memory_locked,
+            "workers": workers,
         })
     );
 
@@ -183,7 +193,8 @@ async fn run(args: Args, hardening: hardening::Hardening) -> Result<()> {
             envelope = rx.recv() => {
                 let Some((caller, request, reply)) = envelope else { break };
                 let command = matches!(request, strongroom_hsm_proto::Request::Command(_));
-                reply.send(module.handle(&caller, request));
+                // Private-key work is answered later, from a worker.
+                module.dispatch(&caller, request, Box::new(move |answer| reply.send(answer)));
                 if command {
                     // Domains, and so the hosts they list, change only by command.
                     listed.replace(module.listed_hosts());

@@ -7,6 +7,7 @@ mod domain;
 mod extraction;
 mod keys;
 mod laundering;
+mod workers;
 
 use strongroom_crypto::{AgreementKeyPair, SigningKeyPair, seal_to};
 use strongroom_hsm_proto::admin::{

@@ -1,8 +1,9 @@
 //! Asymmetric keys: Sign, Verify, GetPublicKey, and Encrypt/Decrypt with
-//! RSA-OAEP. Private-key work happens in the security module.
+//! RSA-OAEP. Private-key work happens in the security module; Verify and
+//! GetPublicKey use the public key kept parsed here (`public_keys`).
 
 use serde::{Deserialize, Serialize};
-use strongroom_crypto::{AsymmetricSpec, SigningAlgorithm};
+use strongroom_crypto::{AsymmetricSpec, SignInput, SigningAlgorithm};
 use strongroom_hsm_proto::{KeySpecCode, Request, Response};
 use strongroom_store::KeyRecord;
 
@@ -325,30 +326,24 @@ impl Processor {
         }
         let (key, alg, digest) = self.signing_request(rq, &req).await?;
         let message = &req.message.as_ref().expect("checked").0;
-        let (version, ekt) = self.current_ekt(&key).await?;
-        let out = self
-            .with_ekt(&key, version, ekt, |ekt| {
-                self.module(&key).call(Request::Verify {
-                    key: version,
-                    ekt,
-                    message: message.clone(),
-                    digest,
-                    algorithm: alg.aws_name().into(),
-                    signature: signature.0.clone(),
-                })
-            })
-            .await?;
-        match out {
-            Response::Valid(true) => Ok(VerifyResponse {
-                key_id: self.key_arn(&key),
-                signature_valid: true,
-                signing_algorithm: alg.aws_name(),
-            }),
-            Response::Valid(false) => Err(KmsError::KmsInvalidSignature(
+        // Here, with the public key parsed once, rather than in a module:
+        // verifying needs no secret. The checks above are the same.
+        let public = self.verifying_key(&key).await?;
+        let input = if digest {
+            SignInput::Digest(message)
+        } else {
+            SignInput::Raw(message)
+        };
+        if !public.verify(alg, input, &signature.0) {
+            return Err(KmsError::KmsInvalidSignature(
                 "The signature does not verify with this key and message.".into(),
-            )),
-            _ => Err(KmsError::Internal("unexpected module answer".into())),
+            ));
         }
+        Ok(VerifyResponse {
+            key_id: self.key_arn(&key),
+            signature_valid: true,
+            signing_algorithm: alg.aws_name(),
+        })
     }
 
     pub(crate) async fn get_public_key(
@@ -364,16 +359,7 @@ impl Processor {
             )));
         }
         self.require_usable(&key)?;
-        let (version, ekt) = self.current_ekt(&key).await?;
-        let out = self
-            .with_ekt(&key, version, ekt, |ekt| {
-                self.module(&key)
-                    .call(Request::GetPublicKey { key: version, ekt })
-            })
-            .await?;
-        let Response::PublicKey(public) = out else {
-            return Err(KmsError::Internal("unexpected module answer".into()));
-        };
+        let public = self.verifying_key(&key).await?.public_key().to_vec();
         let (signing_algorithms, encryption_algorithms) = algorithms(&key);
         Ok(GetPublicKeyResponse {
             key_id: self.key_arn(&key),

@@ -15,5 +15,6 @@ mod import;
 pub(crate) mod key_policy;
 mod keys;
 pub(crate) mod mac;
+pub(crate) mod public_keys;
 mod rotation;
 mod tags;

@@ -66,6 +66,7 @@ impl Processor {
     fn drop_cached(&self, id: Uuid) {
         self.keys.remove(&id);
         self.ekts.retain(|k, _| k.key_id != id);
+        self.public_keys.forget(id);
         self.aliases.retain(|_, target| target.1 != id);
         self.grants.remove(&id);
     }
