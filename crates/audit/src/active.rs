@@ -219,7 +219,7 @@ mod tests {
         fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
             let mut room = self.room.lock().expect("lock");
             let mut file = self.bytes.lock().expect("lock");
-            let mut w: &mut Vec<u8> = &mut file;
+            let w: &mut Vec<u8> = &mut file;
             match room.as_mut() {
                 Some(left) => {
                     let n = bytes.len().min(*left);
