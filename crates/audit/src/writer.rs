@@ -97,6 +97,9 @@ impl LogConfig {
     }
 }
 
+// Appends are nearly every message: boxing the record would cost an
+// allocation per request to shrink the rare control messages.
+#[allow(clippy::large_enum_variant)]
 enum Msg {
     Append(AuditRecord, oneshot::Sender<Result<Committed, AuditError>>),
     Roll(oneshot::Sender<Result<Option<SegmentId>, AuditError>>),
