@@ -41,7 +41,11 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let mut per_record = Vec::new();
-    for mode in [Durability::Sync, Durability::GroupMs(1), Durability::Buffered] {
+    for mode in [
+        Durability::Sync,
+        Durability::GroupMs(1),
+        Durability::Buffered,
+    ] {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = LogConfig::new(dir.path(), ChainId::new("bench").expect("id"));
         config.durability = mode;
@@ -75,7 +79,11 @@ fn bench(c: &mut Criterion) {
         group.finish();
         rt.block_on(writer.shutdown()).expect("shutdown");
         let (mut bytes, mut records) = (0u64, 0u64);
-        for files in list_chains(dir.path()).expect("list").into_values().flatten() {
+        for files in list_chains(dir.path())
+            .expect("list")
+            .into_values()
+            .flatten()
+        {
             if let Some(seg) = files.segment {
                 let data = std::fs::read(&seg).expect("read");
                 let parsed = strongroom_audit::parse_segment(&data).expect("parse");

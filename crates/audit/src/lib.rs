@@ -43,7 +43,8 @@ pub use record::{AuditRecord, Identity, RecordError, decode_record, encode_recor
 pub use recovery::RecoveryReport;
 pub use retention::{Receipt, RetentionReport, acknowledge, retain};
 pub use segment::{
-    ParsedRecord, ParsedSegment, SegmentFiles, SegmentHeader, list_chains, parse_segment,
+    ParsedRecord, ParsedSegment, SegmentFiles, SegmentHeader, encode_header, list_chains,
+    parse_segment,
 };
 pub use verify::{ChainReport, ExportedHead, Problem, VerifyReport, verify_dir};
 pub use writer::{AuditAppender, AuditWriter, Durability, LogConfig};

@@ -25,6 +25,33 @@ pub struct ExportedHead {
     pub hash: [u8; 32],
 }
 
+impl fmt::Display for ExportedHead {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.chain, self.seq, hex::encode(self.hash))
+    }
+}
+
+impl std::str::FromStr for ExportedHead {
+    type Err = AuditError;
+    /// `<chain>:<seq>:<hex hash>`, as `Display` writes it.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || AuditError::Malformed(format!("exported head {s:?}: expected CHAIN:SEQ:HASH"));
+        let mut parts = s.split(':');
+        let (Some(chain), Some(seq), Some(hash), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad());
+        };
+        let mut h = [0u8; 32];
+        hex::decode_to_slice(hash, &mut h).map_err(|_| bad())?;
+        Ok(Self {
+            chain: ChainId::new(chain)?,
+            seq: seq.parse().map_err(|_| bad())?,
+            hash: h,
+        })
+    }
+}
+
 /// Something wrong with a chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
@@ -416,5 +443,23 @@ fn link(
             segment: id.clone(),
             detail: format!("{what} does not continue the chain at record {next_seq}"),
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exported_heads_round_trip_through_text() {
+        let h = ExportedHead {
+            chain: ChainId::new("fe-1").expect("id"),
+            seq: 42,
+            hash: [0xab; 32],
+        };
+        assert_eq!(h.to_string().parse::<ExportedHead>().expect("parse"), h);
+        for bad in ["fe-1:42", "fe-1:x:00", "fe-1:1:abcd", "a/b:1:00"] {
+            assert!(bad.parse::<ExportedHead>().is_err(), "{bad}");
+        }
     }
 }
