@@ -216,3 +216,45 @@ fn a_closed_segment_without_its_footer_is_reported() {
         "{p:?}"
     );
 }
+
+#[test]
+fn records_missing_between_segments_are_reported_as_a_gap() {
+    use strongroom_audit::{SegmentHeader, encode_header, encode_record, push_frame};
+    let dir = chain_dir();
+    let before = head(dir.path());
+    // Replace the open segment by one that links to the right hash but
+    // starts three records later.
+    let active = segments(dir.path(), "fe-1")[4]
+        .segment
+        .clone()
+        .expect("active");
+    let first_seq = 21 + 3;
+    // The head after segment 3 is what segment 4's header must name.
+    let sealed_head = {
+        let f = segments(dir.path(), "fe-1")[3]
+            .footer
+            .clone()
+            .expect("footer");
+        strongroom_audit::SealedFooter::decode(&std::fs::read(f).expect("read"))
+            .expect("footer")
+            .body
+            .head
+    };
+    let bytes = {
+        let mut b = encode_header(&SegmentHeader {
+            chain: "fe-1".into(),
+            number: 4,
+            first_seq,
+            prev_head: sealed_head,
+            created_ms: 0,
+        });
+        push_frame(&mut b, &encode_record(first_seq, &encrypt(99, 5000)));
+        b
+    };
+    std::fs::write(&active, bytes).expect("write");
+    let p = problems(dir.path(), &[before]);
+    assert!(
+        matches!(&p[0], Problem::Gap { segment, expected_seq: 21, found_seq: 24 } if segment.number == 4),
+        "{p:?}"
+    );
+}
