@@ -145,10 +145,7 @@ pub fn export(
     let mut done = Vec::new();
     if to.is_dir() {
         for (id, seg, footer) in &segments {
-            let path = to.join(format!(
-                "{}.json.gz",
-                id.file_name("").trim_end_matches('.')
-            ));
+            let path = to.join(id.file_name("json.gz"));
             let records = write_gz(&path, |w| {
                 segment_lines(id, seg, footer, &options.region, w)
             })?;

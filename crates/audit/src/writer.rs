@@ -217,6 +217,8 @@ impl AuditWriter {
             Ok(())
         };
         if let Some(t) = self.thread.take() {
+            // The thread has answered and only drops its state now: the
+            // join is short, and after it the chain's lock is released.
             let _ = t.join();
         }
         result
