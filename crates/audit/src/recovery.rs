@@ -46,6 +46,7 @@ pub(crate) fn recover(
     sealer: Arc<dyn FooterSealer>,
     roll: RollPolicy,
 ) -> Result<(ChainWriter, RecoveryReport), AuditError> {
+    std::fs::create_dir_all(dir).at(dir)?;
     let lock = ChainWriter::lock(dir, chain)?;
     let segments = list_chains(dir)?.remove(chain).unwrap_or_default();
     let mut writer = ChainWriter {

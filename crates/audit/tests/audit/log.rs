@@ -134,8 +134,10 @@ fn an_idle_segment_is_sealed_once_it_is_old_enough() {
 
 #[test]
 fn roll_on_request_seals_only_a_segment_with_records() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (writer, _) = open(dir.path(), "fe-1", Durability::Sync, 1 << 20);
+    let root = tempfile::tempdir().expect("tempdir");
+    // The log's directory is created on first open.
+    let dir = root.path().join("data/audit");
+    let (writer, _) = open(&dir, "fe-1", Durability::Sync, 1 << 20);
     rt().block_on(async {
         let a = writer.appender();
         assert_eq!(a.roll().await.expect("roll"), None);
@@ -145,7 +147,7 @@ fn roll_on_request_seals_only_a_segment_with_records() {
         assert_eq!(a.roll().await.expect("roll"), None);
         writer.shutdown().await.expect("shutdown");
     });
-    let files = segments(dir.path(), "fe-1");
+    let files = segments(&dir, "fe-1");
     assert!(files[0].footer.is_some());
 }
 
