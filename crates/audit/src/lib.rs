@@ -47,4 +47,4 @@ pub use segment::{
     parse_segment,
 };
 pub use verify::{ChainReport, ExportedHead, Problem, VerifyReport, verify_dir};
-pub use writer::{AuditAppender, AuditWriter, Durability, LogConfig};
+pub use writer::{AuditAppender, AuditWriter, CommitObserver, Durability, LogConfig};

@@ -106,6 +106,15 @@ enum Msg {
     Shutdown(oneshot::Sender<Result<(), AuditError>>),
 }
 
+/// Told of every batch once it is committed, on the writer thread, before
+/// its appenders are answered: the place for usage counters that must
+/// count a request exactly when its record is in the log (never for a
+/// batch that failed). Keep it quick; it delays the batch's answers.
+pub trait CommitObserver: Send + Sync {
+    /// `records[i]` was committed as `committed[i]`.
+    fn committed(&self, records: &[AuditRecord], committed: &[Committed]);
+}
+
 /// The cloneable handle requests append through.
 #[derive(Clone)]
 pub struct AuditAppender {
@@ -185,12 +194,21 @@ impl AuditWriter {
         config: LogConfig,
         sealer: Arc<dyn FooterSealer>,
     ) -> Result<(Self, RecoveryReport), AuditError> {
+        Self::open_observed(config, sealer, None)
+    }
+
+    /// [`AuditWriter::open`], telling `observer` of every committed batch.
+    pub fn open_observed(
+        config: LogConfig,
+        sealer: Arc<dyn FooterSealer>,
+        observer: Option<Arc<dyn CommitObserver>>,
+    ) -> Result<(Self, RecoveryReport), AuditError> {
         let (chain, report) = recover(&config.dir, &config.chain, sealer, config.roll)?;
         let (tx, rx) = mpsc::channel(config.queue.max(1));
         let durability = config.durability;
         let thread = std::thread::Builder::new()
             .name(format!("audit-{}", config.chain))
-            .spawn(move || run(chain, rx, durability))
+            .spawn(move || run(chain, rx, durability, observer))
             .map_err(|e| AuditError::io(&config.dir, e))?;
         Ok((
             Self {
@@ -235,7 +253,12 @@ impl Drop for AuditWriter {
     }
 }
 
-fn run(mut chain: ChainWriter, mut rx: mpsc::Receiver<Msg>, durability: Durability) {
+fn run(
+    mut chain: ChainWriter,
+    mut rx: mpsc::Receiver<Msg>,
+    durability: Durability,
+    observer: Option<Arc<dyn CommitObserver>>,
+) {
     let Ok(rt) = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -281,7 +304,7 @@ fn run(mut chain: ChainWriter, mut rx: mpsc::Receiver<Msg>, durability: Durabili
                     }
                 }
             }
-            if handle(&mut chain, &mut msgs, durability) {
+            if handle(&mut chain, &mut msgs, durability, observer.as_deref()) {
                 return;
             }
         }
@@ -290,7 +313,12 @@ fn run(mut chain: ChainWriter, mut rx: mpsc::Receiver<Msg>, durability: Durabili
 }
 
 /// Processes one batch of messages in order; true once told to stop.
-fn handle(chain: &mut ChainWriter, msgs: &mut Vec<Msg>, durability: Durability) -> bool {
+fn handle(
+    chain: &mut ChainWriter,
+    msgs: &mut Vec<Msg>,
+    durability: Durability,
+    observer: Option<&dyn CommitObserver>,
+) -> bool {
     let sync = durability != Durability::Buffered;
     let mut records: Vec<AuditRecord> = Vec::new();
     let mut waiters = Vec::new();
@@ -304,6 +332,9 @@ fn handle(chain: &mut ChainWriter, msgs: &mut Vec<Msg>, durability: Durability) 
             let refs: Vec<&AuditRecord> = records.iter().collect();
             match chain.commit(&refs, sync) {
                 Ok(done) => {
+                    if let Some(o) = observer {
+                        o.committed(records, &done);
+                    }
                     for (w, c) in waiters.drain(..).zip(done) {
                         let _ = w.send(Ok(c));
                     }

@@ -1,6 +1,8 @@
 //! `audit-load`: appends records to a chain under load and prints one line
 //! per answer, flushed as it happens: `ok <seq> <request id>` once a record
-//! is durable (as the mode says), `err <request id> <error>` when it is not.
+//! is durable (as the mode says), `err <request id> <error>` when it is not;
+//! and, when it ends by itself, `observed <n>`: the records its
+//! `CommitObserver` was told of.
 //! The crash-safety and disk-full tests run it as a child process and kill
 //! it; it is also a quick way to watch the log's behaviour by hand.
 //!
@@ -16,8 +18,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use strongroom_audit::{
-    AuditRecord, AuditWriter, ChainId, Durability, HmacSealer, Identity, LogConfig,
+    AuditRecord, AuditWriter, ChainId, CommitObserver, Committed, Durability, HmacSealer, Identity,
+    LogConfig,
 };
+
+/// Counts committed records, as usage metering would.
+#[derive(Default)]
+struct Counter(AtomicU64);
+
+impl CommitObserver for Counter {
+    fn committed(&self, records: &[AuditRecord], _: &[Committed]) {
+        self.0.fetch_add(records.len() as u64, Ordering::Relaxed);
+    }
+}
 
 struct Args {
     dir: String,
@@ -132,7 +145,9 @@ fn run(args: Args) -> Result<(), String> {
     config.durability = args.durability;
     config.roll.max_bytes = args.segment_bytes;
     let sealer = Arc::new(HmacSealer::new("test", &args.key));
-    let (writer, report) = AuditWriter::open(config, sealer).map_err(|e| e.to_string())?;
+    let counter = Arc::new(Counter::default());
+    let (writer, report) = AuditWriter::open_observed(config, sealer, Some(counter.clone()))
+        .map_err(|e| e.to_string())?;
     eprintln!("audit-load: recovered {report:?}");
     if args.fsize_limit.is_some() {
         set_fsize(args.fsize_limit)?;
@@ -174,5 +189,7 @@ fn run(args: Args) -> Result<(), String> {
             let _ = t.await;
         }
     });
-    rt.block_on(writer.shutdown()).map_err(|e| e.to_string())
+    rt.block_on(writer.shutdown()).map_err(|e| e.to_string())?;
+    say(&format!("observed {}", counter.0.load(Ordering::Relaxed)));
+    Ok(())
 }

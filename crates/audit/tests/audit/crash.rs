@@ -27,11 +27,18 @@ fn load(dir: &Path, durability: &str, prefix: &str, extra: &[&str]) -> Command {
     c
 }
 
-/// Reads the child's answers until `stop` says so or the child ends;
-/// returns (durable ids, failed ids).
-fn answers(child: &mut Child, mut stop: impl FnMut(usize) -> bool) -> (Vec<String>, Vec<String>) {
+/// The child's answers: durable ids, failed ids, and what its commit
+/// observer counted (when it ended by itself).
+struct Answers {
+    ok: Vec<String>,
+    err: Vec<String>,
+    observed: Option<usize>,
+}
+
+/// Reads the child's answers until `stop` says so or the child ends.
+fn answers(child: &mut Child, mut stop: impl FnMut(usize) -> bool) -> Answers {
     let out = BufReader::new(child.stdout.take().expect("stdout"));
-    let (mut ok, mut err) = (Vec::new(), Vec::new());
+    let (mut ok, mut err, mut observed) = (Vec::new(), Vec::new(), None);
     let mut lines = out.lines();
     for line in lines.by_ref() {
         let line = line.expect("line");
@@ -39,6 +46,7 @@ fn answers(child: &mut Child, mut stop: impl FnMut(usize) -> bool) -> (Vec<Strin
         match (parts.next(), parts.next(), parts.next()) {
             (Some("ok"), Some(_seq), Some(id)) => ok.push(id.to_string()),
             (Some("err"), Some(id), _) => err.push(id.to_string()),
+            (Some("observed"), Some(n), None) => observed = n.parse().ok(),
             _ => panic!("unexpected line {line:?}"),
         }
         if stop(ok.len()) {
@@ -53,11 +61,12 @@ fn answers(child: &mut Child, mut stop: impl FnMut(usize) -> bool) -> (Vec<Strin
         match (parts.next(), parts.next(), parts.next()) {
             (Some("ok"), Some(_), Some(id)) => ok.push(id.to_string()),
             (Some("err"), Some(id), _) => err.push(id.to_string()),
+            (Some("observed"), Some(n), None) => observed = n.parse().ok(),
             _ => {}
         }
     }
     child.wait().expect("wait");
-    (ok, err)
+    Answers { ok, err, observed }
 }
 
 fn present(dir: &Path) -> HashSet<String> {
@@ -83,7 +92,7 @@ fn sigkilled_writer_loses_no_durable_record_and_its_torn_tail_is_repaired() {
         .spawn()
         .expect("spawn audit-load");
         let kill_after = 30 + 17 * round;
-        let (ok, _) = answers(&mut child, |n| n >= kill_after);
+        let ok = answers(&mut child, |n| n >= kill_after).ok;
         assert!(ok.len() >= kill_after, "round {round}: child stopped early");
         durable.extend(ok);
 
@@ -122,7 +131,7 @@ fn sigkilled_writer_loses_no_durable_record_and_its_torn_tail_is_repaired() {
 }
 
 #[test]
-fn a_full_disk_fails_appends_and_the_writer_recovers_when_space_returns() {
+fn a_full_disk_fails_appends_counts_nothing_failed_and_the_writer_recovers_when_space_returns() {
     for mode in ["sync", "buffered"] {
         let dir = tempfile::tempdir().expect("tempdir");
         // Files may grow to 8 KiB: the first segment fills, appends fail
@@ -145,7 +154,7 @@ fn a_full_disk_fails_appends_and_the_writer_recovers_when_space_returns() {
         )
         .spawn()
         .expect("spawn audit-load");
-        let (ok, err) = answers(&mut child, |_| false);
+        let Answers { ok, err, observed } = answers(&mut child, |_| false);
         assert!(
             err.len() >= 20,
             "{mode}: appends failed while the disk was full"
@@ -165,6 +174,11 @@ fn a_full_disk_fails_appends_and_the_writer_recovers_when_space_returns() {
             "{mode}: nothing answered as failed was kept"
         );
         assert_eq!(found.len(), ok.len());
+        assert_eq!(
+            observed,
+            Some(ok.len()),
+            "{mode}: the commit observer counted exactly the committed records"
+        );
         let report = verify_dir(dir.path(), &*sealer(), &[]).expect("verify");
         assert!(report.intact(), "{mode}: {report:?}");
         // Appends after the failures continued the chain.
