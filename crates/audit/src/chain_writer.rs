@@ -5,7 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::active::{ActiveSegment, Committed, Resumed};
 use crate::chain::{ChainId, SegmentId};
@@ -15,6 +15,9 @@ use crate::record::AuditRecord;
 use crate::segment::{
     FOOTER_EXT, SEGMENT_EXT, SegmentHeader, encode_header, sync_dir, write_atomic,
 };
+
+/// How long the writer waits before trying again to seal a segment.
+const SEAL_RETRY: Duration = Duration::from_secs(1);
 
 /// Now, in epoch milliseconds.
 pub(crate) fn now_ms() -> i64 {
@@ -54,6 +57,8 @@ pub(crate) struct ChainWriter {
     /// Sequence and head to start it from.
     pub(crate) next_seq: u64,
     pub(crate) head: [u8; 32],
+    /// After a failed seal: not before this instant again.
+    pub(crate) seal_retry_at: Option<Instant>,
     /// Held for the writer's life: a second writer on this chain would fork it.
     pub(crate) _lock: File,
 }
@@ -80,30 +85,57 @@ impl ChainWriter {
         records: &[&AuditRecord],
         sync: bool,
     ) -> Result<Vec<Committed>, AuditError> {
-        if self.roll_due() {
-            self.seal_active()?;
-        }
+        self.roll_if_due()?;
         self.ensure_active()?.commit(records, sync)
+    }
+
+    /// Seals the active segment if it is due. If sealing fails while the
+    /// segment is still open (the sealer, a module, is unreachable), the
+    /// records go on into it and the seal is retried later: records are
+    /// durable without their footer, and requests must not fail for it.
+    pub(crate) fn roll_if_due(&mut self) -> Result<(), AuditError> {
+        if !self.roll_due() {
+            return Ok(());
+        }
+        match self.seal_active() {
+            Ok(_) => {
+                self.seal_retry_at = None;
+                Ok(())
+            }
+            Err(e) => {
+                self.seal_retry_at = Some(Instant::now() + SEAL_RETRY);
+                match &self.active {
+                    Some(a) => {
+                        tracing::warn!(segment = %a.id, error = %e, "audit segment not sealed yet; retrying");
+                        Ok(())
+                    }
+                    None => Err(e),
+                }
+            }
+        }
     }
 
     /// Whether the active segment is full or old enough to close.
     pub(crate) fn roll_due(&self) -> bool {
-        self.active.as_ref().is_some_and(|a| {
-            a.count > 0
-                && (a.len >= self.roll.max_bytes
-                    || now_ms().saturating_sub(a.header.created_ms)
-                        >= self.roll.max_age.as_millis() as i64)
-        })
+        self.seal_retry_at.is_none_or(|t| Instant::now() >= t)
+            && self.active.as_ref().is_some_and(|a| {
+                a.count > 0
+                    && (a.len >= self.roll.max_bytes
+                        || now_ms().saturating_sub(a.header.created_ms)
+                            >= self.roll.max_age.as_millis() as i64)
+            })
     }
 
     /// How long until the active segment is old enough to close.
     pub(crate) fn time_to_roll(&self) -> Option<Duration> {
         let a = self.active.as_ref().filter(|a| a.count > 0)?;
         let age = now_ms().saturating_sub(a.header.created_ms).max(0) as u64;
-        Some(
-            Duration::from_millis(self.roll.max_age.as_millis() as u64)
-                .saturating_sub(Duration::from_millis(age)),
-        )
+        let by_age = Duration::from_millis(self.roll.max_age.as_millis() as u64)
+            .saturating_sub(Duration::from_millis(age));
+        let retry = self.seal_retry_at.map_or(Duration::ZERO, |t| {
+            t.saturating_duration_since(Instant::now())
+        });
+        Some(by_age.max(retry))
     }
 
     /// Syncs the active segment, writes its sealed footer, and forgets it

@@ -58,6 +58,7 @@ pub(crate) fn recover(
         next_number: segments.first().map_or(0, |s| s.id.number),
         next_seq: 1,
         head: GENESIS,
+        seal_retry_at: None,
         _lock: lock,
     };
     let mut report = RecoveryReport::default();

@@ -25,8 +25,6 @@ use crate::recovery::{RecoveryReport, recover};
 
 /// Most records in one batch.
 const MAX_BATCH: usize = 4096;
-/// How long the writer waits before retrying a time roll that failed.
-const ROLL_RETRY: Duration = Duration::from_secs(1);
 
 /// When an append is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -267,11 +265,8 @@ fn run(
     };
     rt.block_on(async move {
         let mut msgs = Vec::with_capacity(MAX_BATCH);
-        let mut roll_retry_at: Option<Instant> = None;
         loop {
-            let wait = chain
-                .time_to_roll()
-                .map(|d| (Instant::now() + d).max(roll_retry_at.unwrap_or_else(Instant::now)));
+            let wait = chain.time_to_roll().map(|d| Instant::now() + d);
             let received = match wait {
                 Some(at) => {
                     match tokio::time::timeout_at(at.into(), rx.recv_many(&mut msgs, MAX_BATCH))
@@ -280,10 +275,7 @@ fn run(
                         Ok(n) => n,
                         Err(_) => {
                             // Idle and due: close the segment now.
-                            roll_retry_at = chain
-                                .seal_active()
-                                .is_err()
-                                .then(|| Instant::now() + ROLL_RETRY);
+                            let _ = chain.roll_if_due();
                             continue;
                         }
                     }
@@ -375,7 +367,85 @@ fn handle(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
     use super::*;
+    use crate::footer::HmacSealer;
+    use crate::segment::list_chains;
+
+    /// A sealer that can be unreachable, as a module can be.
+    struct FlakySealer {
+        down: AtomicBool,
+        inner: HmacSealer,
+    }
+
+    impl FooterSealer for FlakySealer {
+        fn sealer_id(&self) -> &str {
+            self.inner.sealer_id()
+        }
+        fn seal(&self, message: &[u8]) -> Result<Vec<u8>, AuditError> {
+            if self.down.load(Ordering::SeqCst) {
+                return Err(AuditError::Seal("module unreachable".into()));
+            }
+            self.inner.seal(message)
+        }
+        fn verify(&self, message: &[u8], seal: &[u8]) -> bool {
+            self.inner.verify(message, seal)
+        }
+    }
+
+    #[test]
+    fn an_unreachable_sealer_delays_the_footer_but_fails_no_append() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sealer = Arc::new(FlakySealer {
+            down: AtomicBool::new(true),
+            inner: HmacSealer::new("k", b"key"),
+        });
+        let mut config = LogConfig::new(dir.path(), ChainId::new("fe").expect("id"));
+        config.roll.max_bytes = 300;
+        let (writer, _) = AuditWriter::open(config, sealer.clone()).expect("open");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .expect("rt");
+        let footers = || {
+            list_chains(dir.path())
+                .expect("list")
+                .into_values()
+                .flatten()
+                .filter(|f| f.footer.is_some())
+                .count()
+        };
+        let record = |n: i64| AuditRecord {
+            time_ms: n,
+            request_id: format!("r{n}"),
+            operation: "Encrypt".into(),
+            ..Default::default()
+        };
+        rt.block_on(async {
+            let a = writer.appender();
+            for n in 0..20 {
+                a.append(record(n))
+                    .await
+                    .expect("appends go on while sealing fails");
+            }
+            assert_eq!(footers(), 0);
+            assert!(a.roll().await.is_err(), "an explicit roll says it failed");
+            sealer.down.store(false, Ordering::SeqCst);
+            // The retry comes within a second or so; wait for it without
+            // asserting how long it took.
+            let mut n = 20;
+            while footers() == 0 {
+                a.append(record(n)).await.expect("append");
+                n += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                assert!(n < 2_000, "the segment was never sealed");
+            }
+            writer.shutdown().await.expect("shutdown");
+        });
+        let report = crate::verify::verify_dir(dir.path(), &*sealer, &[]).expect("verify");
+        assert!(report.intact(), "{report:?}");
+    }
 
     #[test]
     fn durability_modes_parse_and_print_as_the_cli_spells_them() {
