@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use crate::chain::{SegmentId, chain_hash};
 use crate::error::AuditError;
 use crate::footer::FooterBody;
-use crate::frame::push_frame;
+use crate::frame::{MAX_FRAME_BODY, push_frame};
 use crate::record::{AuditRecord, encode_record};
 use crate::segment::SegmentHeader;
 
@@ -128,6 +128,11 @@ impl ActiveSegment {
         for (i, record) in records.iter().enumerate() {
             let seq = self.next_seq() + i as u64;
             let bytes = encode_record(seq, record);
+            if bytes.len() > MAX_FRAME_BODY {
+                // Appenders refuse these before they get here; a frame
+                // this long would read back as damage.
+                return Err(AuditError::RecordTooLarge(bytes.len()));
+            }
             head = chain_hash(&head, &bytes, &mut self.scratch);
             push_frame(&mut out, &bytes);
             committed.push(Committed {

@@ -448,6 +448,38 @@ mod tests {
     }
 
     #[test]
+    fn the_size_bound_is_never_below_the_encoded_size() {
+        use crate::record::{Identity, RecordError, encode_record};
+        let long = "x".repeat(70_000);
+        let full = AuditRecord {
+            time_ms: i64::MIN,
+            request_id: long.clone(),
+            operation: long.clone(),
+            identity: Identity {
+                kind: long.clone(),
+                arn: Some(long.clone()),
+                account_id: Some(String::new()),
+                access_key_id: Some(long.clone()),
+                invoked_by: Some(long.clone()),
+            },
+            source_ip: Some("::1".parse().expect("ip")),
+            user_agent: Some(long.clone()),
+            key_arns: vec![long.clone(), String::new(), "a".into()],
+            context: vec![(long.clone(), Some(long.clone())), (String::new(), None)],
+            error: Some(RecordError {
+                code: long.clone(),
+                message: long.clone(),
+            }),
+            event_source: Some(long.clone()),
+            additional_json: Some(long),
+            intent: true,
+        };
+        for r in [AuditRecord::default(), full] {
+            assert!(size_bound(&r) >= encode_record(u64::MAX, &r).len());
+        }
+    }
+
+    #[test]
     fn durability_modes_parse_and_print_as_the_cli_spells_them() {
         for s in ["sync", "buffered", "group-ms=2", "group-ms=10000"] {
             assert_eq!(s.parse::<Durability>().expect(s).to_string(), s);
