@@ -34,6 +34,8 @@ struct ResourceJson<'a> {
     arn: &'a str,
     #[serde(rename = "type")]
     kind: &'static str,
+    #[serde(rename = "accountId", skip_serializing_if = "Option::is_none")]
+    account_id: Option<&'a str>,
 }
 
 #[derive(Serialize)]
@@ -54,6 +56,7 @@ struct EventJson<'a> {
     request_parameters: ParamsJson<'a>,
     resources: Vec<ResourceJson<'a>>,
     event_type: &'static str,
+    event_category: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     additional_event_data: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,6 +74,9 @@ struct LineJson<'a> {
     hash: String,
     event: EventJson<'a>,
 }
+
+/// The name the service acts under in its own events.
+const SERVICE_NAME: &str = "kms.amazonaws.com";
 
 /// RFC 3339 with milliseconds, UTC.
 pub(crate) fn rfc3339_ms(ms: i64) -> String {
@@ -110,11 +116,15 @@ pub fn event_json(q: &QueriedRecord, aws_region: &str) -> String {
             event_version: "1.08",
             sequence: q.seq,
             event_time: rfc3339_ms(e.time_ms),
-            event_source: e.event_source.as_deref().unwrap_or("kms.amazonaws.com"),
+            event_source: e.event_source.as_deref().unwrap_or(SERVICE_NAME),
             event_name: &e.operation,
             aws_region,
             request_id: &e.request_id,
-            source_ip_address: e.source_ip.map(|ip| ip.to_string()),
+            source_ip_address: if e.service {
+                Some(SERVICE_NAME.to_owned())
+            } else {
+                e.source_ip.map(|ip| ip.to_string())
+            },
             user_agent: &e.user_agent,
             user_identity: IdentityJson {
                 kind: &e.identity.kind,
@@ -139,17 +149,92 @@ pub fn event_json(q: &QueriedRecord, aws_region: &str) -> String {
                 .map(|a| ResourceJson {
                     arn: a,
                     kind: "AWS::KMS::Key",
+                    // A service event names the key's owner, as CloudTrail does.
+                    account_id: if e.service {
+                        e.identity.account_id.as_deref()
+                    } else {
+                        None
+                    },
                 })
                 .collect(),
-            event_type: if e.event_source.is_some() {
+            event_type: if e.service {
+                "AwsServiceEvent"
+            } else if e.event_source.is_some() {
                 "ModuleEvent"
             } else {
                 "AwsApiCall"
             },
+            event_category: "Management",
             additional_event_data: additional,
             error_code: e.error.as_ref().map(|x| x.code.as_str()),
             error_message: e.error.as_ref().map(|x| x.message.as_str()),
         },
     };
     serde_json::to_string(&line).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::ChainId;
+    use crate::record::{AuditRecord, Identity};
+
+    fn line(record: AuditRecord) -> Value {
+        let q = QueriedRecord {
+            chain: ChainId::new("fe").expect("id"),
+            seq: 3,
+            prev_hash: [1; 32],
+            hash: [2; 32],
+            record,
+        };
+        serde_json::from_str(&event_json(&q, "eu-west-1")).expect("json")
+    }
+
+    #[test]
+    fn a_service_event_is_shaped_as_cloudtrail_shapes_it() {
+        let v = line(AuditRecord {
+            time_ms: 1_795_860_000_123,
+            operation: "DeleteKey".into(),
+            identity: Identity {
+                kind: "AWSService".into(),
+                account_id: Some("111122223333".into()),
+                invoked_by: Some("kms.amazonaws.com".into()),
+                ..Default::default()
+            },
+            key_arns: vec!["arn:aws:kms:eu-west-1:111122223333:key/k".into()],
+            service: true,
+            ..Default::default()
+        });
+        assert_eq!(v["prevHash"], hex::encode([1; 32]));
+        let e = &v["event"];
+        assert_eq!(e["eventType"], "AwsServiceEvent");
+        assert_eq!(e["eventCategory"], "Management");
+        assert_eq!(e["sourceIPAddress"], "kms.amazonaws.com");
+        assert_eq!(e["resources"][0]["accountId"], "111122223333");
+        assert_eq!(e["eventTime"], "2026-11-28T10:00:00.123Z");
+        assert_eq!(e["awsRegion"], "eu-west-1");
+    }
+
+    #[test]
+    fn intent_context_values_and_errors_appear_as_today() {
+        let v = line(AuditRecord {
+            operation: "CreateKey".into(),
+            context: vec![("dept".into(), Some("a".into())), ("team".into(), None)],
+            intent: true,
+            ..Default::default()
+        });
+        let e = &v["event"];
+        assert_eq!(e["eventType"], "AwsApiCall");
+        assert_eq!(e["additionalEventData"]["phase"], "intent");
+        assert_eq!(
+            e["requestParameters"]["encryptionContextKeys"],
+            serde_json::json!(["dept", "team"])
+        );
+        assert_eq!(
+            e["requestParameters"]["encryptionContext"],
+            serde_json::json!({"dept": "a", "team": ""})
+        );
+        assert!(e.get("errorCode").is_none());
+        assert!(e["resources"][0].is_null());
+    }
 }

@@ -72,6 +72,9 @@ pub struct AuditRecord {
     pub additional_json: Option<String>,
     /// The record written before a state-changing operation runs.
     pub intent: bool,
+    /// Something the service did by itself (deletion sweep, scheduled
+    /// rotation…): CloudTrail's `AwsServiceEvent`; never metered.
+    pub service: bool,
 }
 
 impl AuditRecord {
@@ -163,6 +166,7 @@ struct WireRecord {
     event_source: Option<String>,
     additional_json: Option<String>,
     intent: bool,
+    service: bool,
 }
 
 /// The bytes of `record` at position `seq` of its chain.
@@ -185,6 +189,7 @@ pub fn encode_record(seq: u64, record: &AuditRecord) -> Vec<u8> {
         event_source: record.event_source.clone(),
         additional_json: record.additional_json.clone(),
         intent: record.intent,
+        service: record.service,
     };
     let mut out = vec![RECORD_VERSION];
     // Serializing plain data into a Vec cannot fail.
@@ -222,6 +227,7 @@ pub fn decode_record(bytes: &[u8]) -> Result<(u64, AuditRecord), AuditError> {
             event_source: wire.event_source,
             additional_json: wire.additional_json,
             intent: wire.intent,
+            service: wire.service,
         },
     ))
 }

@@ -473,6 +473,7 @@ mod tests {
             event_source: Some(long.clone()),
             additional_json: Some(long),
             intent: true,
+            service: true,
         };
         for r in [AuditRecord::default(), full] {
             assert!(size_bound(&r) >= encode_record(u64::MAX, &r).len());
