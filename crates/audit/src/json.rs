@@ -22,6 +22,8 @@ struct IdentityJson<'a> {
 struct ParamsJson<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     key_id: Option<&'a String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    grant_id: Option<Value>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     encryption_context_keys: Vec<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -100,12 +102,24 @@ pub fn event_json(q: &QueriedRecord, aws_region: &str) -> String {
         }
     }
     let with_values = e.context.iter().any(|(_, v)| v.is_some());
+    let mut data = e
+        .additional_json
+        .as_ref()
+        .map(|j| serde_json::from_str(j).unwrap_or_else(|_| Value::String(j.clone())));
+    // A grant operation's grant id travels as `{"grantId":…}` in the event
+    // data (the record has no field of its own for it); CloudTrail shows
+    // it among the request parameters.
+    let grant_id = match &mut data {
+        Some(Value::Object(m)) if m.len() == 1 => m.remove("grantId"),
+        _ => None,
+    };
+    if grant_id.is_some() {
+        data = None;
+    }
     let additional = if e.intent {
         Some(serde_json::json!({"phase": "intent"}))
     } else {
-        e.additional_json
-            .as_ref()
-            .map(|j| serde_json::from_str(j).unwrap_or_else(|_| Value::String(j.clone())))
+        data
     };
     let line = LineJson {
         chain: q.chain.as_str(),
@@ -135,6 +149,7 @@ pub fn event_json(q: &QueriedRecord, aws_region: &str) -> String {
             },
             request_parameters: ParamsJson {
                 key_id: e.key_arns.first(),
+                grant_id,
                 encryption_context_keys: keys,
                 encryption_context: with_values.then(|| {
                     e.context
@@ -213,6 +228,25 @@ mod tests {
         assert_eq!(e["resources"][0]["accountId"], "111122223333");
         assert_eq!(e["eventTime"], "2026-11-28T10:00:00.123Z");
         assert_eq!(e["awsRegion"], "eu-west-1");
+    }
+
+    #[test]
+    fn a_grant_id_in_the_event_data_is_a_request_parameter() {
+        let v = line(AuditRecord {
+            operation: "RetireGrant".into(),
+            additional_json: Some("{\"grantId\":\"g1\"}".into()),
+            intent: true,
+            ..Default::default()
+        });
+        let e = &v["event"];
+        assert_eq!(e["requestParameters"]["grantId"], "g1");
+        assert_eq!(e["additionalEventData"]["phase"], "intent");
+        let v = line(AuditRecord {
+            operation: "RetireGrant".into(),
+            additional_json: Some("{\"grantId\":\"g1\"}".into()),
+            ..Default::default()
+        });
+        assert!(v["event"].get("additionalEventData").is_none());
     }
 
     #[test]

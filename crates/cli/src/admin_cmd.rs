@@ -105,6 +105,9 @@ pub enum AdminAction {
     HostKey,
     /// Read and verify the audit trail.
     Audit {
+        /// The audit directory (default: DATA_DIR/audit).
+        #[arg(long)]
+        audit_dir: Option<std::path::PathBuf>,
         #[command(subcommand)]
         action: crate::audit_cmd::AuditAction,
     },
@@ -139,9 +142,9 @@ pub async fn run(
                 data_dir.join("host.pub").display()
             );
         }
-        AdminAction::Audit { action } => {
-            let store = dev::open_store(data_dir, store_url.as_deref(), false).await?;
-            return crate::audit_cmd::run(store.as_ref(), action).await;
+        AdminAction::Audit { audit_dir, action } => {
+            let dir = crate::audit_setup::audit_dir(data_dir, audit_dir.as_deref());
+            return crate::audit_cmd::run(data_dir, &dir, action);
         }
         AdminAction::Usage {
             account,

@@ -56,6 +56,8 @@ pub struct DevOptions {
     pub store_url: Option<String>,
     /// How long cached metadata is trusted (set with a shared store).
     pub metadata_cache_ttl: Option<Duration>,
+    /// The audit log (`--audit-*`; durability defaults to `buffered`).
+    pub audit: crate::audit_setup::AuditArgs,
 }
 
 impl std::fmt::Debug for DevOptions {
@@ -86,6 +88,7 @@ impl std::fmt::Debug for DevOptions {
             )
             .field("modules", &self.modules)
             .field("rotation_day", &self.rotation_day)
+            .field("audit", &self.audit)
             .finish()
     }
 }
@@ -112,6 +115,7 @@ impl DevOptions {
             rotation_day: Duration::from_secs(86_400),
             store_url: None,
             metadata_cache_ttl: None,
+            audit: crate::audit_setup::AuditArgs::default(),
         }
     }
 }
@@ -153,6 +157,17 @@ pub struct DevEnvironment {
 }
 
 impl DevEnvironment {
+    /// The audit log's directory.
+    pub fn audit_dir(&self) -> &Path {
+        &self.server.audit_config().dir
+    }
+
+    /// Every audit record (all chains in its audit directory, by time),
+    /// as CloudTrail events.
+    pub fn audit_events(&self) -> anyhow::Result<Vec<serde_json::Value>> {
+        crate::audit_cmd::read_events(self.audit_dir())
+    }
+
     /// The endpoint URL, e.g. `http://127.0.0.1:4566`.
     pub fn endpoint(&self) -> String {
         let url = self.server.endpoint();
@@ -350,8 +365,12 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         unknown_key_budget: opts.unknown_key_budget,
         unauthenticated_summary_interval: opts.unauthenticated_summary_interval,
         rotation_day: opts.rotation_day,
-        audit_file: Some(opts.data_dir.join("audit.jsonl")),
-        audit_context_values: false,
+        audit: crate::audit_setup::config(
+            &opts.data_dir,
+            &opts.audit,
+            strongroom_audit::Durability::Buffered,
+            false,
+        )?,
         metadata_cache_ttl: opts.metadata_cache_ttl,
     };
     if let Ok(strongroom_hsm_proto::Response::Status(s)) =

@@ -14,6 +14,7 @@ pub mod error;
 pub mod http;
 pub mod identity;
 pub mod module_logs;
+pub mod metering;
 pub mod ops;
 pub mod processor;
 pub mod proof;

@@ -26,6 +26,7 @@ macro_rules! conformance_tests {
             alias_race_has_exactly_one_winner, concurrent_writers_lose_nothing,
             paging_is_stable_while_keys_are_added, rotation_race_has_one_winner,
             retries_are_idempotent_or_refused, audit_chain_refuses_forks_and_counts_usage,
+            a_usage_flush_from_a_stale_position_is_refused_and_adds_nothing,
             service_state_round_trip, leases_have_one_holder_until_they_lapse,
             concurrent_audit_writers_make_one_chain, concurrent_updates_never_lose_a_change,
             a_signed_request_mints_one_proof_and_uses_are_counted,
@@ -702,6 +703,37 @@ pub(crate) async fn audit_chain_refuses_forks_and_counts_usage(s: Arc<dyn Store>
     let usage = s.usage(Some(ACCOUNT), 0).await.unwrap();
     assert_eq!(usage, vec![inc(3)]);
     assert!(s.usage(Some(ACCOUNT), 7200).await.unwrap().is_empty());
+}
+
+pub(crate) async fn a_usage_flush_from_a_stale_position_is_refused_and_adds_nothing(
+    s: Arc<dyn Store>,
+) {
+    let inc = |n| UsageIncrement {
+        account_id: ACCOUNT.into(),
+        operation: "Sign".into(),
+        key_id: "k".into(),
+        hour: 7200,
+        count: n,
+    };
+    assert_eq!(s.usage_flushed("fe-a").await.unwrap(), 0);
+    s.flush_usage("fe-a", 0, 10, &[inc(4)]).await.unwrap();
+    assert_eq!(s.usage_flushed("fe-a").await.unwrap(), 10);
+    // A replay of the same flush (a crash after commit, a second writer)
+    // is refused and counts nothing twice.
+    assert!(matches!(
+        s.flush_usage("fe-a", 0, 10, &[inc(4)]).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        s.flush_usage("fe-a", 10, 9, &[inc(1)]).await,
+        Err(StoreError::Conflict(_))
+    ));
+    // Chains are counted independently.
+    s.flush_usage("fe-b", 0, 3, &[inc(2)]).await.unwrap();
+    s.flush_usage("fe-a", 10, 12, &[inc(1)]).await.unwrap();
+    assert_eq!(s.usage_flushed("fe-a").await.unwrap(), 12);
+    assert_eq!(s.usage_flushed("fe-b").await.unwrap(), 3);
+    assert_eq!(s.usage(Some(ACCOUNT), 7200).await.unwrap(), vec![inc(7)]);
 }
 
 pub(crate) async fn service_state_round_trip(s: Arc<dyn Store>) {

@@ -245,6 +245,20 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<AuditRow>>;
     /// Audit records matching `query`, in chain order.
     async fn query_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRow>>;
+    /// How far audit chain `chain`'s records have been counted into the
+    /// usage counters (its last counted sequence number; 0: none).
+    async fn usage_flushed(&self, chain: &str) -> StoreResult<u64>;
+    /// Adds `usage`, counted from chain `chain`'s records after `from`
+    /// through `through`, and records `through` as counted, in one durable
+    /// transaction; `Conflict` (and nothing added) unless `from` is what
+    /// [`Store::usage_flushed`] says, so no record is ever counted twice.
+    async fn flush_usage(
+        &self,
+        chain: &str,
+        from: u64,
+        through: u64,
+        usage: &[UsageIncrement],
+    ) -> StoreResult<()>;
     /// Usage counters from `since_hour` (epoch seconds), for one account or all.
     async fn usage(
         &self,

@@ -713,6 +713,20 @@ impl Store for PostgresStore {
         more::query_audit(self, query).await
     }
 
+    async fn usage_flushed(&self, chain: &str) -> StoreResult<u64> {
+        more::usage_flushed(self, chain).await
+    }
+
+    async fn flush_usage(
+        &self,
+        chain: &str,
+        from: u64,
+        through: u64,
+        usage: &[UsageIncrement],
+    ) -> StoreResult<()> {
+        more::flush_usage(self, chain, from, through, usage).await
+    }
+
     async fn usage(
         &self,
         account_id: Option<&str>,

@@ -630,6 +630,23 @@ impl Store for SqliteStore {
         self.run(move |c| audit::query(c, &q)).await
     }
 
+    async fn usage_flushed(&self, chain: &str) -> StoreResult<u64> {
+        let chain = chain.to_owned();
+        self.run(move |c| audit::usage_flushed(c, &chain)).await
+    }
+
+    async fn flush_usage(
+        &self,
+        chain: &str,
+        from: u64,
+        through: u64,
+        usage: &[crate::UsageIncrement],
+    ) -> StoreResult<()> {
+        let (chain, usage) = (chain.to_owned(), usage.to_vec());
+        self.run(move |c| audit::flush_usage(c, &chain, from, through, &usage))
+            .await
+    }
+
     async fn usage(
         &self,
         account_id: Option<&str>,

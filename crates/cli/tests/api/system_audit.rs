@@ -11,7 +11,6 @@ use aws_sdk_kms::primitives::DateTime;
 use aws_sdk_kms::types::{AlgorithmSpec, OriginType, WrappingKeySpec};
 use serde_json::Value;
 use strongroom_crypto::{OaepHash, rsa_oaep_encrypt};
-use strongroom_store::AuditQuery;
 
 use crate::common::*;
 
@@ -23,17 +22,7 @@ fn now() -> i64 {
 }
 
 async fn records(env: &TestEnv) -> Vec<Value> {
-    env.dev
-        .store
-        .query_audit(&AuditQuery {
-            limit: 100_000,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| serde_json::from_str(&r.record).unwrap())
-        .collect()
+    env.dev.audit_events().unwrap()
 }
 
 /// The service events named `name` in the trail.

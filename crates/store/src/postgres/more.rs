@@ -206,6 +206,57 @@ pub(super) async fn append_audit(
     tx.commit().await.map_err(db)
 }
 
+/// The last sequence number of `chain` counted into usage.
+pub(super) async fn usage_flushed(s: &PostgresStore, chain: &str) -> StoreResult<u64> {
+    let row = s
+        .client()
+        .await?
+        .query_opt("SELECT seq FROM usage_flushed WHERE chain = $1", &[&chain])
+        .await
+        .map_err(db)?;
+    Ok(row.map_or(0, |r| r.get::<_, i64>(0)) as u64)
+}
+
+/// Adds `usage` and moves `chain`'s counted position from `from` to
+/// `through`, in one transaction (the row lock orders concurrent flushes).
+pub(super) async fn flush_usage(
+    s: &PostgresStore,
+    chain: &str,
+    from: u64,
+    through: u64,
+    usage: &[UsageIncrement],
+) -> StoreResult<()> {
+    let mut c = s.client().await?;
+    let tx = c.transaction().await.map_err(db)?;
+    tx.execute(
+        "INSERT INTO usage_flushed (chain, seq) VALUES ($1, 0) ON CONFLICT (chain) DO NOTHING",
+        &[&chain],
+    )
+    .await
+    .map_err(db)?;
+    let current: i64 = tx
+        .query_one(
+            "SELECT seq FROM usage_flushed WHERE chain = $1 FOR UPDATE",
+            &[&chain],
+        )
+        .await
+        .map_err(db)?
+        .get(0);
+    if current as u64 != from || through < from {
+        return Err(StoreError::Conflict(format!(
+            "usage of audit chain {chain} is counted through {current}, not {from}"
+        )));
+    }
+    insert(&tx, &[], usage).await?;
+    tx.execute(
+        "UPDATE usage_flushed SET seq = $2 WHERE chain = $1",
+        &[&chain, &(through as i64)],
+    )
+    .await
+    .map_err(db)?;
+    tx.commit().await.map_err(db)
+}
+
 /// Inserts a batch in one statement (arrays, UNNEST): one round trip
 /// however many records, where a statement per row cost one each.
 async fn insert(

@@ -170,6 +170,53 @@ pub(super) fn query(c: &mut Connection, q: &AuditQuery) -> StoreResult<Vec<Audit
     rows.collect::<Result<_, _>>().map_err(db)
 }
 
+/// The last sequence number of `chain` counted into usage.
+pub(super) fn usage_flushed(c: &mut Connection, chain: &str) -> StoreResult<u64> {
+    let seq: Option<i64> = c
+        .query_row(
+            "SELECT seq FROM usage_flushed WHERE chain = ?1",
+            [chain],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db)?;
+    Ok(seq.unwrap_or(0) as u64)
+}
+
+/// Adds `usage` and moves `chain`'s counted position from `from` to
+/// `through`, in one transaction.
+pub(super) fn flush_usage(
+    c: &mut Connection,
+    chain: &str,
+    from: u64,
+    through: u64,
+    usage: &[UsageIncrement],
+) -> StoreResult<()> {
+    let tx = c.transaction().map_err(db)?;
+    let current: Option<i64> = tx
+        .query_row(
+            "SELECT seq FROM usage_flushed WHERE chain = ?1",
+            [chain],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db)?;
+    let current = current.unwrap_or(0) as u64;
+    if current != from || through < from {
+        return Err(StoreError::Conflict(format!(
+            "usage of audit chain {chain} is counted through {current}, not {from}"
+        )));
+    }
+    insert(&tx, &[], usage)?;
+    tx.execute(
+        "INSERT INTO usage_flushed (chain, seq) VALUES (?1, ?2)
+         ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq",
+        params![chain, through as i64],
+    )
+    .map_err(db)?;
+    tx.commit().map_err(db)
+}
+
 pub(super) fn usage(
     c: &mut Connection,
     account_id: Option<&str>,
