@@ -108,8 +108,7 @@ impl Meter {
             if counted {
                 continue;
             }
-            let bytes =
-                std::fs::read(seg).map_err(|e| strongroom_audit::AuditError::io(seg, e))?;
+            let bytes = std::fs::read(seg).map_err(|e| strongroom_audit::AuditError::io(seg, e))?;
             let parsed = parse_segment(&bytes).map_err(|e| {
                 strongroom_audit::AuditError::Malformed(format!("{}: {e:?}", seg.display()))
             })?;
@@ -131,13 +130,15 @@ impl Meter {
         };
         let usage: Vec<UsageIncrement> = counts
             .iter()
-            .map(|((account_id, operation, key_id, hour), count)| UsageIncrement {
-                account_id: account_id.clone(),
-                operation: operation.clone(),
-                key_id: key_id.clone(),
-                hour: *hour,
-                count: *count,
-            })
+            .map(
+                |((account_id, operation, key_id, hour), count)| UsageIncrement {
+                    account_id: account_id.clone(),
+                    operation: operation.clone(),
+                    key_id: key_id.clone(),
+                    hour: *hour,
+                    count: *count,
+                },
+            )
             .collect();
         let chain = self.chain.as_str();
         let mut result = self.store.flush_usage(chain, from, through, &usage).await;

@@ -238,7 +238,13 @@ async fn every_request_is_audited_chained_and_metered() {
 async fn state_changing_operation_does_not_run_when_its_intent_cannot_be_written() {
     let mut env = TestEnv::start().await;
     let c = env.client.clone();
-    let keys_before = env.dev.store.list_keys(&env.dev.account_id, None, 1000).await.unwrap().len();
+    let keys_before = env
+        .dev
+        .store
+        .list_keys(&env.dev.account_id, None, 1000)
+        .await
+        .unwrap()
+        .len();
     // The audit trail stops taking records (its writer is closed, as on a
     // failed disk): a CreateKey is refused before it runs.
     env.dev.server.close_audit_log().await;
@@ -247,7 +253,12 @@ async fn state_changing_operation_does_not_run_when_its_intent_cannot_be_written
     let e = c.list_keys().send().await.unwrap_err();
     assert_eq!(code(&e), "KMSInternalException");
     assert_eq!(
-        env.dev.store.list_keys(&env.dev.account_id, None, 1000).await.unwrap().len(),
+        env.dev
+            .store
+            .list_keys(&env.dev.account_id, None, 1000)
+            .await
+            .unwrap()
+            .len(),
         keys_before,
         "a key was created without an audit record"
     );

@@ -6,7 +6,6 @@
 
 use std::time::{Duration, Instant};
 
-
 use crate::common::*;
 
 const TTL: Duration = Duration::from_millis(300);
