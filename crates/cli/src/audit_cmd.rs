@@ -198,7 +198,20 @@ pub fn run(data_dir: &Path, dir: &Path, action: AuditAction) -> anyhow::Result<i
                     println!("  note: {n}");
                 }
             }
-            Ok(if report.intact() { 0 } else { 1 })
+            let mut intact = report.intact();
+            for l in strongroom_server::legacy_audit::verify_legacy(dir, sealer.as_ref())? {
+                match l.result {
+                    Ok((records, head)) => println!(
+                        "legacy store audit {} intact: {records} records, head {head}",
+                        l.file
+                    ),
+                    Err(why) => {
+                        intact = false;
+                        println!("legacy store audit {} BROKEN: {why}", l.file);
+                    }
+                }
+            }
+            Ok(if intact { 0 } else { 1 })
         }
         AuditAction::Export { since, to } => {
             let sealer = crate::audit_setup::footer_sealer(data_dir, false)?;

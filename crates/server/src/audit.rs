@@ -182,6 +182,9 @@ impl AuditTrail {
     /// record the store has not counted yet (after a crash), and starts the
     /// writer.
     pub async fn open(config: AuditConfig, store: Arc<dyn Store>) -> Result<Self, KmsError> {
+        // Rows an earlier version kept in the store move to a sealed file.
+        crate::legacy_audit::move_out_of_store(store.as_ref(), &config.dir, config.sealer.as_ref())
+            .await?;
         let flushed = store.usage_flushed(config.chain.as_str()).await?;
         let meter = Arc::new(Meter::new(store, config.chain.clone(), flushed));
         let c = config.clone();

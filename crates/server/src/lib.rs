@@ -13,6 +13,7 @@ pub mod authz;
 pub mod error;
 pub mod http;
 pub mod identity;
+pub mod legacy_audit;
 pub mod metering;
 pub mod module_logs;
 pub mod ops;

@@ -702,6 +702,10 @@ pub(crate) async fn audit_chain_refuses_forks_and_counts_usage(s: Arc<dyn Store>
     );
     let usage = s.usage(Some(ACCOUNT), 0).await.unwrap();
     assert_eq!(usage, vec![inc(3)]);
+    // Moving records out of the store deletes them, and only them.
+    assert_eq!(s.delete_audit_through(2).await.unwrap(), 2);
+    assert_eq!(s.query_audit(&q(|_| {})).await.unwrap(), vec![r3.clone()]);
+    assert_eq!(s.usage(Some(ACCOUNT), 0).await.unwrap(), vec![inc(3)]);
     assert!(s.usage(Some(ACCOUNT), 7200).await.unwrap().is_empty());
 }
 

@@ -243,6 +243,9 @@ pub trait Store: Send + Sync + 'static {
         usage: &[UsageIncrement],
         hash: ChainHash,
     ) -> StoreResult<Vec<AuditRow>>;
+    /// Deletes the audit records through `seq` (once they are moved to the
+    /// audit log's directory: the store no longer keeps audit records).
+    async fn delete_audit_through(&self, seq: i64) -> StoreResult<u64>;
     /// Audit records matching `query`, in chain order.
     async fn query_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRow>>;
     /// How far audit chain `chain`'s records have been counted into the

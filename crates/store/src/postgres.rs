@@ -709,6 +709,14 @@ impl Store for PostgresStore {
         more::append_audit_drafts(self, drafts, usage, hash).await
     }
 
+    async fn delete_audit_through(&self, seq: i64) -> StoreResult<u64> {
+        self.client()
+            .await?
+            .execute("DELETE FROM audit_log WHERE seq <= $1", &[&seq])
+            .await
+            .map_err(db)
+    }
+
     async fn query_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRow>> {
         more::query_audit(self, query).await
     }

@@ -625,6 +625,15 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn delete_audit_through(&self, seq: i64) -> StoreResult<u64> {
+        self.run(move |c| {
+            c.execute("DELETE FROM audit_log WHERE seq <= ?1", [seq])
+                .map(|n| n as u64)
+                .map_err(db)
+        })
+        .await
+    }
+
     async fn query_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRow>> {
         let q = query.clone();
         self.run(move |c| audit::query(c, &q)).await

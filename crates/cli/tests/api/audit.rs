@@ -372,3 +372,52 @@ async fn every_key_touching_intent_record_names_its_key() {
     }
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_rows_left_in_the_store_move_to_a_sealed_file_and_edits_to_it_are_found() {
+    let env = TestEnv::start().await;
+    let dir = env.stop().await;
+    // Rows an earlier version wrote into the store, chained as it chained
+    // them.
+    let db = rusqlite::Connection::open(dir.path().join("strongroom.db")).unwrap();
+    let mut prev = "0".repeat(64);
+    for seq in 1..=3i64 {
+        let record = format!("{{\"sequence\":{seq},\"eventName\":\"Encrypt\"}}");
+        let hash = hex::encode(strongroom_crypto::sha256(
+            format!("{prev}\n{record}").as_bytes(),
+        ));
+        db.execute(
+            "INSERT INTO audit_log (seq, time_ms, principal, account_id, operation, record, prev_hash, hash)
+             VALUES (?1, 0, '-', '-', 'Encrypt', ?2, ?3, ?4)",
+            rusqlite::params![seq, record, prev, hash],
+        )
+        .unwrap();
+        prev = hash;
+    }
+    let head = prev;
+    // The next start moves them out of the store.
+    let dev = start_in(dir.path(), |_| {}).await;
+    let left: i64 = db
+        .query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 0);
+    dev.shutdown().await;
+    let (rc, out) = admin(dir.path(), &["audit", "verify"]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(
+        out.contains(&format!(
+            "legacy store audit legacy-store-audit-1-3.jsonl intact: 3 records, head {head}"
+        )),
+        "{out}"
+    );
+    // An edit to the moved records is found.
+    let file = dir
+        .path()
+        .join("audit")
+        .join("legacy-store-audit-1-3.jsonl");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replacen("Encrypt", "Decrypt", 1)).unwrap();
+    let (rc, out) = admin(dir.path(), &["audit", "verify"]);
+    assert_eq!(rc, 1, "{out}");
+    assert!(out.contains("legacy-store-audit-1-3.jsonl BROKEN"), "{out}");
+}
