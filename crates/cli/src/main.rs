@@ -376,12 +376,10 @@ async fn main() -> anyhow::Result<()> {
                 hsm,
             )
             .await?;
+            // One line: supervisors and tests may read only the first.
             println!(
-                "Strongroom is serving the AWS KMS API at {}",
-                server.endpoint()
-            );
-            println!(
-                "{}",
+                "Strongroom is serving the AWS KMS API at {}; {}",
+                server.endpoint(),
                 strongroom_cli::audit_setup::startup_line(server.audit_config())
             );
             wait_for_stop_signal().await?;

@@ -692,21 +692,8 @@ impl Store for PostgresStore {
             == 1)
     }
 
-    async fn audit_tail(&self) -> StoreResult<Option<AuditRow>> {
-        more::audit_tail(self).await
-    }
-
     async fn append_audit(&self, rows: &[AuditRow], usage: &[UsageIncrement]) -> StoreResult<()> {
         more::append_audit(self, rows, usage).await
-    }
-
-    async fn append_audit_drafts(
-        &self,
-        drafts: &[crate::AuditDraft],
-        usage: &[UsageIncrement],
-        hash: crate::ChainHash,
-    ) -> StoreResult<Vec<AuditRow>> {
-        more::append_audit_drafts(self, drafts, usage, hash).await
     }
 
     async fn delete_audit_through(&self, seq: i64) -> StoreResult<u64> {

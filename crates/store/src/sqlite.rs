@@ -601,10 +601,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn audit_tail(&self) -> StoreResult<Option<AuditRow>> {
-        self.run(audit::tail).await
-    }
-
     async fn append_audit(
         &self,
         rows: &[AuditRow],
@@ -612,17 +608,6 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let (rows, usage) = (rows.to_vec(), usage.to_vec());
         self.run(move |c| audit::append(c, &rows, &usage)).await
-    }
-
-    async fn append_audit_drafts(
-        &self,
-        drafts: &[crate::AuditDraft],
-        usage: &[crate::UsageIncrement],
-        hash: crate::ChainHash,
-    ) -> StoreResult<Vec<AuditRow>> {
-        let (d, u) = (drafts.to_vec(), usage.to_vec());
-        self.run(move |c| audit::append_drafts(c, &d, &u, hash))
-            .await
     }
 
     async fn delete_audit_through(&self, seq: i64) -> StoreResult<u64> {

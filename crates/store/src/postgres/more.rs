@@ -5,8 +5,8 @@ use tokio_postgres::types::ToSql;
 use super::rows::{self, AUDIT_COLUMNS, GRANT_COLUMNS, PRINCIPAL_COLUMNS, all, to_json};
 use super::{PostgresStore, db, exists_or_db};
 use crate::{
-    AuditDraft, AuditQuery, AuditRow, ChainHash, GrantRecord, PrincipalRecord, StoreError,
-    StoreResult, UsageIncrement, UsageRecord, chain_drafts,
+    AuditQuery, AuditRow, GrantRecord, PrincipalRecord, StoreError, StoreResult, UsageIncrement,
+    UsageRecord,
 };
 
 /// One lock for the audit chain's tail, so concurrent writers (several
@@ -142,17 +142,6 @@ pub(super) async fn replace_service_secret(
     secret(s, name).await
 }
 
-pub(super) async fn audit_tail(s: &PostgresStore) -> StoreResult<Option<AuditRow>> {
-    s.row(
-        &format!("SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1"),
-        &[],
-    )
-    .await?
-    .as_ref()
-    .map(rows::audit)
-    .transpose()
-}
-
 async fn locked_tail(
     tx: &deadpool_postgres::Transaction<'_>,
 ) -> StoreResult<Option<(i64, String)>> {
@@ -167,22 +156,6 @@ async fn locked_tail(
         .await
         .map_err(db)?
         .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1))))
-}
-
-/// Chains `drafts` after the tail under the chain's advisory lock, so
-/// frontends sharing the database append one after another.
-pub(super) async fn append_audit_drafts(
-    s: &PostgresStore,
-    drafts: &[AuditDraft],
-    usage: &[UsageIncrement],
-    hash: ChainHash,
-) -> StoreResult<Vec<AuditRow>> {
-    let mut c = s.client().await?;
-    let tx = c.transaction().await.map_err(db)?;
-    let rows = chain_drafts(drafts, locked_tail(&tx).await?, hash);
-    insert(&tx, &rows, usage).await?;
-    tx.commit().await.map_err(db)?;
-    Ok(rows)
 }
 
 pub(super) async fn append_audit(

@@ -3,10 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::db;
-use crate::{
-    AuditDraft, AuditQuery, AuditRow, ChainHash, StoreError, StoreResult, UsageIncrement,
-    UsageRecord, chain_drafts,
-};
+use crate::{AuditQuery, AuditRow, StoreError, StoreResult, UsageIncrement, UsageRecord};
 
 const COLUMNS: &str =
     "seq, time_ms, principal, account_id, operation, key_arn, error_code, record, prev_hash, hash";
@@ -26,16 +23,6 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<AuditRow> {
     })
 }
 
-pub(super) fn tail(c: &mut Connection) -> StoreResult<Option<AuditRow>> {
-    c.query_row(
-        &format!("SELECT {COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1"),
-        [],
-        from_row,
-    )
-    .optional()
-    .map_err(db)
-}
-
 fn last(tx: &rusqlite::Transaction<'_>) -> StoreResult<Option<(i64, String)>> {
     tx.query_row(
         "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
@@ -44,21 +31,6 @@ fn last(tx: &rusqlite::Transaction<'_>) -> StoreResult<Option<(i64, String)>> {
     )
     .optional()
     .map_err(db)
-}
-
-/// Chains `drafts` after the tail and stores them with `usage`, in one
-/// transaction (the connection is the lock).
-pub(super) fn append_drafts(
-    c: &mut Connection,
-    drafts: &[AuditDraft],
-    usage: &[UsageIncrement],
-    hash: ChainHash,
-) -> StoreResult<Vec<AuditRow>> {
-    let tx = c.transaction().map_err(db)?;
-    let rows = chain_drafts(drafts, last(&tx)?, hash);
-    insert(&tx, &rows, usage)?;
-    tx.commit().map_err(db)?;
-    Ok(rows)
 }
 
 /// Appends `rows` (which must continue the stored chain) and adds `usage`,
