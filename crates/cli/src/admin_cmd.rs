@@ -114,6 +114,10 @@ pub enum AdminAction {
     /// Usage counters per account, operation, key and hour (what a billing
     /// system consumes).
     Usage {
+        /// The audit directory (default: DATA_DIR/audit), whose records
+        /// not yet flushed to the store are counted too.
+        #[arg(long)]
+        audit_dir: Option<std::path::PathBuf>,
         /// Only this account.
         #[arg(long)]
         account: Option<String>,
@@ -150,9 +154,11 @@ pub async fn run(
             account,
             since,
             json,
+            audit_dir,
         } => {
             let store = dev::open_store(data_dir, store_url.as_deref(), false).await?;
-            crate::audit_cmd::usage(store.as_ref(), account.as_deref(), since.as_deref(), json)
+            let dir = crate::audit_setup::audit_dir(data_dir, audit_dir.as_deref());
+            crate::audit_cmd::usage(store, &dir, account.as_deref(), since.as_deref(), json)
                 .await?;
         }
         action => {

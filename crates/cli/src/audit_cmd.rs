@@ -3,6 +3,7 @@
 //! security module needed), and `strongroom admin usage` from the store.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use clap::Subcommand;
@@ -255,7 +256,8 @@ fn region_of(r: &strongroom_audit::AuditRecord) -> Option<&str> {
 
 /// `strongroom admin usage`: hourly counters, as a table or JSON.
 pub async fn usage(
-    store: &dyn Store,
+    store: Arc<dyn Store>,
+    audit_dir: &Path,
     account: Option<&str>,
     since: Option<&str>,
     json: bool,
@@ -264,7 +266,10 @@ pub async fn usage(
         Some(s) => parse_time_ms(s)?.div_euclid(3_600_000) * 3600,
         None => 0,
     };
-    let rows = store.usage(account, since_hour).await?;
+    // The store's counters plus what the log committed since the last
+    // flush: exact for every committed record.
+    let rows =
+        strongroom_server::metering::exact_usage(store, audit_dir, account, since_hour).await?;
     let hour = |h: i64| {
         time::OffsetDateTime::from_unix_timestamp(h)
             .ok()

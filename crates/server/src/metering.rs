@@ -56,6 +56,83 @@ fn counter_key(r: &AuditRecord) -> Option<CounterKey> {
     ))
 }
 
+fn increments(counts: &HashMap<CounterKey, u64>) -> Vec<UsageIncrement> {
+    counts
+        .iter()
+        .map(
+            |((account_id, operation, key_id, hour), count)| UsageIncrement {
+                account_id: account_id.clone(),
+                operation: operation.clone(),
+                key_id: key_id.clone(),
+                hour: *hour,
+                count: *count,
+            },
+        )
+        .collect()
+}
+
+/// Usage counters as exact as the audit log: the store's counters plus
+/// what every chain in `dir` committed past its flushed position (a
+/// frontend flushes about once a second). Retries while a flush lands
+/// between the reads, so nothing is counted twice or missed.
+pub async fn exact_usage(
+    store: Arc<dyn Store>,
+    dir: &Path,
+    account_id: Option<&str>,
+    since_hour: i64,
+) -> Result<Vec<UsageIncrement>, crate::error::KmsError> {
+    let chains: Vec<ChainId> = if dir.exists() {
+        list_chains(dir)
+            .map_err(|e| crate::error::KmsError::Internal(e.to_string()))?
+            .into_keys()
+            .collect()
+    } else {
+        Vec::new()
+    };
+    loop {
+        let mut positions = Vec::new();
+        for c in &chains {
+            positions.push(store.usage_flushed(c.as_str()).await?);
+        }
+        let stored = store.usage(account_id, since_hour).await?;
+        let mut again = Vec::new();
+        for c in &chains {
+            again.push(store.usage_flushed(c.as_str()).await?);
+        }
+        if again != positions {
+            continue;
+        }
+        let mut total: HashMap<CounterKey, u64> = stored
+            .into_iter()
+            .map(|u| ((u.account_id, u.operation, u.key_id, u.hour), u.count))
+            .collect();
+        for (c, flushed) in chains.iter().zip(positions) {
+            let meter = Meter::new(store.clone(), c.clone(), flushed);
+            meter
+                .rebuild_from_log(dir)
+                .map_err(|e| crate::error::KmsError::Internal(e.to_string()))?;
+            for u in meter.pending_usage() {
+                if account_id.is_some_and(|a| a != u.account_id) || u.hour < since_hour {
+                    continue;
+                }
+                *total
+                    .entry((u.account_id, u.operation, u.key_id, u.hour))
+                    .or_default() += u.count;
+            }
+        }
+        let mut out = increments(&total);
+        out.sort_by(|a, b| {
+            (&a.account_id, a.hour, &a.operation, &a.key_id).cmp(&(
+                &b.account_id,
+                b.hour,
+                &b.operation,
+                &b.key_id,
+            ))
+        });
+        return Ok(out);
+    }
+}
+
 impl Meter {
     /// A meter for `chain`, whose records through `flushed` are counted.
     pub fn new(store: Arc<dyn Store>, chain: ChainId, flushed: u64) -> Self {
@@ -117,6 +194,12 @@ impl Meter {
         Ok(())
     }
 
+    /// What is counted and not yet flushed, as increments.
+    pub fn pending_usage(&self) -> Vec<UsageIncrement> {
+        let p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        increments(&p.counts)
+    }
+
     /// Writes what was counted since the last flush to the store; on
     /// failure keeps it for the next try.
     pub async fn flush(&self) {
@@ -128,18 +211,7 @@ impl Meter {
             }
             (std::mem::take(&mut p.counts), p.flushed, p.through)
         };
-        let usage: Vec<UsageIncrement> = counts
-            .iter()
-            .map(
-                |((account_id, operation, key_id, hour), count)| UsageIncrement {
-                    account_id: account_id.clone(),
-                    operation: operation.clone(),
-                    key_id: key_id.clone(),
-                    hour: *hour,
-                    count: *count,
-                },
-            )
-            .collect();
+        let usage = increments(&counts);
         let chain = self.chain.as_str();
         let mut result = self.store.flush_usage(chain, from, through, &usage).await;
         if let Err(StoreError::Conflict(_)) = &result {
