@@ -207,7 +207,18 @@ impl AuditTrail {
         .await
         .map_err(|e| KmsError::Internal(format!("audit writer failed to start: {e}")))?
         .map_err(KmsError::Internal)?;
-        tracing::info!(dir = %config.dir.display(), chain = %config.chain, durability = %config.durability, ?report, "audit log open");
+        if report.truncated_bytes > 0 {
+            tracing::warn!(chain = %config.chain, bytes = report.truncated_bytes, "audit log: cut off a torn tail left by a crash (no committed record)");
+        }
+        tracing::info!(
+            dir = %config.dir.display(),
+            chain = %config.chain,
+            durability = %config.durability,
+            next_seq = report.next_seq,
+            head = %hex::encode(report.head),
+            sealed_on_recovery = ?report.sealed,
+            "audit log open"
+        );
         meter.flush().await;
         Ok(Self {
             writer,
