@@ -260,4 +260,46 @@ fn main() {
     write("auth_proof", "proof", &with_mode(0, proof.as_bytes()));
     let text = serde_json::to_string(&claims).expect("claims");
     write("auth_proof", "claims", &with_mode(1, text.as_bytes()));
+    // audit_segment: a segment of three records, the same cut inside its
+    // last frame (a torn tail), and a sealed footer.
+    let mut segment = strongroom_audit::encode_header(&strongroom_audit::SegmentHeader {
+        chain: "fe-1".into(),
+        number: 0,
+        first_seq: 1,
+        prev_head: [0; 32],
+        created_ms: NOW as i64 * 1000,
+    });
+    for seq in 1..=3u64 {
+        let record = strongroom_audit::AuditRecord {
+            time_ms: NOW as i64 * 1000 + seq as i64,
+            request_id: "0b7c2f3e-8d4a-4c1b-9e2f-3a4b5c6d7e8f".into(),
+            operation: "Encrypt".into(),
+            key_arns: vec![
+                "arn:aws:kms:us-east-1:111122223333:key/6f0c8a1e-2b3d-4e5f-8a9b-0c1d2e3f4a5b"
+                    .into(),
+            ],
+            context: vec![("dept".into(), Some("a".into()))],
+            ..Default::default()
+        };
+        strongroom_audit::push_frame(&mut segment, &strongroom_audit::encode_record(seq, &record));
+    }
+    write("audit_segment", "segment", &segment);
+    write("audit_segment", "torn", &segment[..segment.len() - 7]);
+    let footer = strongroom_audit::SealedFooter::seal(
+        strongroom_audit::FooterBody {
+            chain: "fe-1".into(),
+            number: 0,
+            first_seq: 1,
+            last_seq: 3,
+            count: 3,
+            first_time_ms: 1,
+            last_time_ms: 3,
+            head: [1; 32],
+            prev_head: [0; 32],
+            segment_len: segment.len() as u64,
+        },
+        &strongroom_audit::HmacSealer::new("seed", b"seed key"),
+    )
+    .expect("seal");
+    write("audit_segment", "footer", &footer.encode());
 }

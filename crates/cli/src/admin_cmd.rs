@@ -105,12 +105,19 @@ pub enum AdminAction {
     HostKey,
     /// Read and verify the audit trail.
     Audit {
+        /// The audit directory (default: DATA_DIR/audit).
+        #[arg(long)]
+        audit_dir: Option<std::path::PathBuf>,
         #[command(subcommand)]
         action: crate::audit_cmd::AuditAction,
     },
     /// Usage counters per account, operation, key and hour (what a billing
     /// system consumes).
     Usage {
+        /// The audit directory (default: DATA_DIR/audit), whose records
+        /// not yet flushed to the store are counted too.
+        #[arg(long)]
+        audit_dir: Option<std::path::PathBuf>,
         /// Only this account.
         #[arg(long)]
         account: Option<String>,
@@ -139,17 +146,19 @@ pub async fn run(
                 data_dir.join("host.pub").display()
             );
         }
-        AdminAction::Audit { action } => {
-            let store = dev::open_store(data_dir, store_url.as_deref(), false).await?;
-            return crate::audit_cmd::run(store.as_ref(), action).await;
+        AdminAction::Audit { audit_dir, action } => {
+            let dir = crate::audit_setup::audit_dir(data_dir, audit_dir.as_deref());
+            return crate::audit_cmd::run(data_dir, &dir, action);
         }
         AdminAction::Usage {
             account,
             since,
             json,
+            audit_dir,
         } => {
             let store = dev::open_store(data_dir, store_url.as_deref(), false).await?;
-            crate::audit_cmd::usage(store.as_ref(), account.as_deref(), since.as_deref(), json)
+            let dir = crate::audit_setup::audit_dir(data_dir, audit_dir.as_deref());
+            crate::audit_cmd::usage(store, &dir, account.as_deref(), since.as_deref(), json)
                 .await?;
         }
         action => {

@@ -1,16 +1,20 @@
-//! `strongroom admin audit query|verify` and `strongroom admin usage`:
-//! reading the audit trail and usage counters straight from the store (no
-//! security module needed).
+//! `strongroom admin audit query|verify|export|ack` over the audit
+//! directory's segment files (every frontend's chain; no store and no
+//! security module needed), and `strongroom admin usage` from the store.
 
-use anyhow::Context;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, anyhow};
 use clap::Subcommand;
-use strongroom_server::audit::{ChainReport, verify_chain};
-use strongroom_store::{AuditQuery, Store};
+use strongroom_audit::{ExportOptions, ExportedHead, Filter, SegmentId};
+use strongroom_store::Store;
 
 /// `strongroom admin audit ...`.
 #[derive(Subcommand, Debug)]
 pub enum AuditAction {
-    /// Print audit records (JSON lines, oldest first) matching filters.
+    /// Print audit records of every chain merged by time (JSON lines,
+    /// oldest first) matching filters.
     Query {
         /// At or after this time (RFC 3339, e.g. 2026-11-28T10:00:00Z).
         #[arg(long)]
@@ -27,7 +31,7 @@ pub enum AuditAction {
         /// Only this operation (e.g. Decrypt).
         #[arg(long)]
         operation: Option<String>,
-        /// Only this key ARN.
+        /// Only this key (ARN or key id).
         #[arg(long)]
         key: Option<String>,
         /// Only failed (denied or erroneous) requests.
@@ -36,13 +40,42 @@ pub enum AuditAction {
         /// Only successful requests.
         #[arg(long)]
         succeeded: bool,
+        /// Only this chain (a frontend's `fe-…` id).
+        #[arg(long)]
+        chain: Option<String>,
         /// At most this many records.
         #[arg(long, default_value_t = 1000)]
         limit: usize,
     },
-    /// Check the hash chain from the first record; exit 1 and name the first
-    /// broken record if it does not hold.
-    Verify,
+    /// Check every chain and every sealed footer; exit 1 and name each
+    /// problem (gap, fork, edit, bad seal, truncation) if one does not hold.
+    Verify {
+        /// A head published earlier (CHAIN:SEQ:HASH, as verify and export
+        /// print them): the chain must still reach it. Repeatable.
+        #[arg(long)]
+        head: Vec<String>,
+    },
+    /// Write sealed segments as gzipped CloudTrail-shaped JSON lines plus
+    /// their footers, checking each against its sealed footer first.
+    Export {
+        /// This segment (CHAIN.N) and the later ones of its chain;
+        /// default: every sealed segment of every chain.
+        #[arg(long)]
+        since: Option<String>,
+        /// A directory (one file per segment) or a file (one gzip stream).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Record the receipt for an exported segment: HASH must be the head
+    /// hash in its sealed footer (as export printed it). Retention deletes
+    /// only acknowledged segments.
+    Ack {
+        /// The segment (CHAIN.N).
+        segment: String,
+        /// Its head hash.
+        #[arg(long)]
+        hash: String,
+    },
 }
 
 /// Epoch milliseconds of an RFC 3339 time.
@@ -52,8 +85,36 @@ pub fn parse_time_ms(s: &str) -> anyhow::Result<i64> {
     Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
 
-/// Runs an audit action; returns the process exit code.
-pub async fn run(store: &dyn Store, action: AuditAction) -> anyhow::Result<i32> {
+fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Every record in `dir` (all chains, merged by time) as the CloudTrail
+/// event of its JSON line (`{"chain","sequence","prevHash","hash","event"}`).
+pub fn read_lines(dir: &Path, filter: Filter, region: &str) -> anyhow::Result<Vec<String>> {
+    if !dir.exists() {
+        return Ok(Vec::new());
+    }
+    strongroom_audit::query(dir, filter)?
+        .map(|r| Ok(strongroom_audit::event_json(&r?, region)))
+        .collect()
+}
+
+/// Every record's CloudTrail event in `dir`, merged by time (for tests and
+/// tools that read the trail).
+pub fn read_events(dir: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
+    read_lines(dir, Filter::default(), "us-east-1")?
+        .iter()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l)?;
+            Ok(v["event"].take())
+        })
+        .collect()
+}
+
+/// Runs an audit action on the audit directory `dir` of `data_dir`;
+/// returns the process exit code.
+pub fn run(data_dir: &Path, dir: &Path, action: AuditAction) -> anyhow::Result<i32> {
     match action {
         AuditAction::Query {
             since,
@@ -64,16 +125,15 @@ pub async fn run(store: &dyn Store, action: AuditAction) -> anyhow::Result<i32> 
             key,
             failed,
             succeeded,
+            chain,
             limit,
         } => {
-            let q = AuditQuery {
-                after_seq: None,
+            let filter = Filter {
                 since_ms: since.as_deref().map(parse_time_ms).transpose()?,
                 until_ms: until.as_deref().map(parse_time_ms).transpose()?,
-                principal,
-                account_id: account,
                 operation,
-                key_arn: key,
+                key,
+                principal,
                 failed: if failed {
                     Some(true)
                 } else if succeeded {
@@ -81,32 +141,123 @@ pub async fn run(store: &dyn Store, action: AuditAction) -> anyhow::Result<i32> 
                 } else {
                     None
                 },
-                limit,
+                chain: chain
+                    .map(|c| c.parse())
+                    .transpose()
+                    .map_err(|e| anyhow!("--chain: {e}"))?,
             };
-            for r in store.query_audit(&q).await? {
+            if !dir.exists() {
+                return Ok(0);
+            }
+            let mut shown = 0;
+            for r in strongroom_audit::query(dir, filter)? {
+                let r = r?;
+                if account
+                    .as_ref()
+                    .is_some_and(|a| r.record.identity.account_id.as_ref() != Some(a))
+                {
+                    continue;
+                }
+                if shown == limit {
+                    break;
+                }
+                let region = region_of(&r.record).unwrap_or("us-east-1");
+                println!("{}", strongroom_audit::event_json(&r, region));
+                shown += 1;
+            }
+            Ok(0)
+        }
+        AuditAction::Verify { head } => {
+            let heads = head
+                .iter()
+                .map(|h| h.parse::<ExportedHead>())
+                .collect::<Result<Vec<_>, _>>()?;
+            if !dir.exists() && heads.is_empty() {
+                println!("audit log empty: {} does not exist", dir.display());
+                return Ok(0);
+            }
+            let sealer = crate::audit_setup::footer_sealer(data_dir, false)?;
+            let report = strongroom_audit::verify_dir(dir, sealer.as_ref(), &heads)?;
+            for c in &report.chains {
+                let head = ExportedHead {
+                    chain: c.chain.clone(),
+                    seq: c.last_seq,
+                    hash: c.head,
+                };
+                if c.problems.is_empty() {
+                    println!(
+                        "audit chain {} intact: {} records in {} segments ({} retired), head {head}",
+                        c.chain, c.records, c.segments, c.retired
+                    );
+                } else {
+                    println!("audit chain {} BROKEN:", c.chain);
+                    for p in &c.problems {
+                        println!("  {p}");
+                    }
+                }
+                for n in &c.notes {
+                    println!("  note: {n}");
+                }
+            }
+            let mut intact = report.intact();
+            for l in strongroom_server::legacy_audit::verify_legacy(dir, sealer.as_ref())? {
+                match l.result {
+                    Ok((records, head)) => println!(
+                        "legacy store audit {} intact: {records} records, head {head}",
+                        l.file
+                    ),
+                    Err(why) => {
+                        intact = false;
+                        println!("legacy store audit {} BROKEN: {why}", l.file);
+                    }
+                }
+            }
+            Ok(if intact { 0 } else { 1 })
+        }
+        AuditAction::Export { since, to } => {
+            let sealer = crate::audit_setup::footer_sealer(data_dir, false)?;
+            let options = ExportOptions {
+                region: "us-east-1".into(),
+                chain: None,
+                since: since
+                    .map(|s| s.parse::<SegmentId>())
+                    .transpose()
+                    .map_err(|e| anyhow!("--since: {e}"))?,
+            };
+            let done = strongroom_audit::export(dir, &to, &options, sealer.as_ref())?;
+            for e in &done {
                 println!(
-                    "{{\"sequence\":{},\"prevHash\":\"{}\",\"hash\":\"{}\",\"event\":{}}}",
-                    r.seq, r.prev_hash, r.hash, r.record
+                    "{}  {} records  head {}  {}",
+                    e.id,
+                    e.records,
+                    hex::encode(e.head),
+                    e.path.display()
                 );
             }
             Ok(0)
         }
-        AuditAction::Verify => match verify_chain(store).await? {
-            ChainReport::Intact { records, head } => {
-                println!("audit chain intact: {records} records, head {head}");
-                Ok(0)
-            }
-            ChainReport::Broken { seq, reason } => {
-                println!("audit chain BROKEN at record {seq}: {reason}");
-                Ok(1)
-            }
-        },
+        AuditAction::Ack { segment, hash } => {
+            let sealer = crate::audit_setup::footer_sealer(data_dir, false)?;
+            let id: SegmentId = segment.parse().map_err(|e| anyhow!("{e}"))?;
+            let r = strongroom_audit::acknowledge(dir, &id, &hash, sealer.as_ref(), now_ms())?;
+            println!("{id} acknowledged: head {}", r.hash);
+            Ok(0)
+        }
     }
+}
+
+/// The region of the record's first key ARN (records do not carry one).
+fn region_of(r: &strongroom_audit::AuditRecord) -> Option<&str> {
+    r.key_arns
+        .first()
+        .and_then(|a| a.strip_prefix("arn:aws:kms:"))
+        .and_then(|rest| rest.split(':').next())
 }
 
 /// `strongroom admin usage`: hourly counters, as a table or JSON.
 pub async fn usage(
-    store: &dyn Store,
+    store: Arc<dyn Store>,
+    audit_dir: &Path,
     account: Option<&str>,
     since: Option<&str>,
     json: bool,
@@ -115,7 +266,10 @@ pub async fn usage(
         Some(s) => parse_time_ms(s)?.div_euclid(3_600_000) * 3600,
         None => 0,
     };
-    let rows = store.usage(account, since_hour).await?;
+    // The store's counters plus what the log committed since the last
+    // flush: exact for every committed record.
+    let rows =
+        strongroom_server::metering::exact_usage(store, audit_dir, account, since_hour).await?;
     let hour = |h: i64| {
         time::OffsetDateTime::from_unix_timestamp(h)
             .ok()

@@ -59,6 +59,8 @@ pub struct DevOptions {
     /// Worker threads of the in-process module for private-key operations
     /// (none: one per core).
     pub module_workers: Option<usize>,
+    /// The audit log (`--audit-*`; durability defaults to `buffered`).
+    pub audit: crate::audit_setup::AuditArgs,
 }
 
 impl std::fmt::Debug for DevOptions {
@@ -90,6 +92,7 @@ impl std::fmt::Debug for DevOptions {
             .field("modules", &self.modules)
             .field("rotation_day", &self.rotation_day)
             .field("module_workers", &self.module_workers)
+            .field("audit", &self.audit)
             .finish()
     }
 }
@@ -117,6 +120,7 @@ impl DevOptions {
             store_url: None,
             metadata_cache_ttl: None,
             module_workers: None,
+            audit: crate::audit_setup::AuditArgs::default(),
         }
     }
 }
@@ -158,6 +162,17 @@ pub struct DevEnvironment {
 }
 
 impl DevEnvironment {
+    /// The audit log's directory.
+    pub fn audit_dir(&self) -> &Path {
+        &self.server.audit_config().dir
+    }
+
+    /// Every audit record (all chains in its audit directory, by time),
+    /// as CloudTrail events.
+    pub fn audit_events(&self) -> anyhow::Result<Vec<serde_json::Value>> {
+        crate::audit_cmd::read_events(self.audit_dir())
+    }
+
     /// The endpoint URL, e.g. `http://127.0.0.1:4566`.
     pub fn endpoint(&self) -> String {
         let url = self.server.endpoint();
@@ -375,8 +390,12 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         unknown_key_budget: opts.unknown_key_budget,
         unauthenticated_summary_interval: opts.unauthenticated_summary_interval,
         rotation_day: opts.rotation_day,
-        audit_file: Some(opts.data_dir.join("audit.jsonl")),
-        audit_context_values: false,
+        audit: crate::audit_setup::config(
+            &opts.data_dir,
+            &opts.audit,
+            strongroom_audit::Durability::Buffered,
+            false,
+        )?,
         metadata_cache_ttl: opts.metadata_cache_ttl,
     };
     if let Ok(strongroom_hsm_proto::Response::Status(s)) =

@@ -4,6 +4,7 @@
 
 pub mod admin_cmd;
 pub mod audit_cmd;
+pub mod audit_setup;
 pub mod bench;
 pub mod client;
 pub mod dev;

@@ -124,6 +124,8 @@ enum Command {
         #[command(flatten)]
         limits: ClientLimitArgs,
         #[command(flatten)]
+        audit: strongroom_cli::audit_setup::AuditArgs,
+        #[command(flatten)]
         modules: ModuleArgs,
     },
     /// Run a production frontend: external security modules (`--hsm`),
@@ -147,10 +149,6 @@ enum Command {
         /// Seconds between runs of the key-deletion sweeper.
         #[arg(long, default_value_t = 60)]
         deletion_sweep_secs: u64,
-        /// Also stream the audit trail as JSON lines to this file
-        /// (default: DATA_DIR/audit.jsonl).
-        #[arg(long)]
-        audit_file: Option<PathBuf>,
         /// Record encryption-context values in the audit trail (default: keys only).
         #[arg(long)]
         audit_context_values: bool,
@@ -158,6 +156,8 @@ enum Command {
         /// cached key metadata, aliases and grants, in milliseconds.
         #[arg(long, default_value_t = 1000)]
         cache_ttl_ms: u64,
+        #[command(flatten)]
+        audit: strongroom_cli::audit_setup::AuditArgs,
         #[command(flatten)]
         limits: ClientLimitArgs,
         #[command(flatten)]
@@ -288,6 +288,7 @@ async fn main() -> anyhow::Result<()> {
             deletion_sweep_secs,
             workers,
             limits,
+            audit,
             modules,
         } => {
             init_tracing();
@@ -308,6 +309,7 @@ async fn main() -> anyhow::Result<()> {
             opts.deletion_sweep_interval = Duration::from_secs(deletion_sweep_secs.max(1));
             opts.store_url = modules.store.clone();
             opts.modules = modules.external();
+            opts.audit = audit;
             let env = dev::start(opts).await?;
             eprintln!(
                 "WARNING: strongroom dev keeps its unseal secret in {}/hsm/DEV-ONLY-unseal.key.\n\
@@ -319,6 +321,10 @@ async fn main() -> anyhow::Result<()> {
                 env.endpoint()
             );
             println!("account {}  region {}", env.account_id, env.region);
+            println!(
+                "{}",
+                strongroom_cli::audit_setup::startup_line(env.server.audit_config())
+            );
             println!("# for an AWS SDK or the aws CLI:");
             for line in env.env_lines() {
                 println!("{line}");
@@ -334,9 +340,9 @@ async fn main() -> anyhow::Result<()> {
             tls_cert,
             tls_key,
             deletion_sweep_secs,
-            audit_file,
             audit_context_values,
             cache_ttl_ms,
+            audit,
             limits,
             modules,
         } => {
@@ -367,8 +373,12 @@ async fn main() -> anyhow::Result<()> {
                     unknown_key_budget: limits.unknown_key_budget(),
                     unauthenticated_summary_interval: limits.summary_interval(),
                     rotation_day: Duration::from_secs(86_400),
-                    audit_file: Some(audit_file.unwrap_or_else(|| data_dir.join("audit.jsonl"))),
-                    audit_context_values,
+                    audit: strongroom_cli::audit_setup::config(
+                        &data_dir,
+                        &audit,
+                        strongroom_audit::Durability::Sync,
+                        audit_context_values,
+                    )?,
                     metadata_cache_ttl: store_url
                         .is_some()
                         .then(|| Duration::from_millis(cache_ttl_ms)),
@@ -377,9 +387,11 @@ async fn main() -> anyhow::Result<()> {
                 hsm,
             )
             .await?;
+            // One line: supervisors and tests may read only the first.
             println!(
-                "Strongroom is serving the AWS KMS API at {}",
-                server.endpoint()
+                "Strongroom is serving the AWS KMS API at {}; {}",
+                server.endpoint(),
+                strongroom_cli::audit_setup::startup_line(server.audit_config())
             );
             wait_for_stop_signal().await?;
             eprintln!("shutting down");

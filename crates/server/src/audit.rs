@@ -1,34 +1,27 @@
-//! The audit trail and usage metering. Every request, allowed or denied,
-//! becomes a CloudTrail-shaped event; one writer task per frontend hands
-//! them in batches to the store, which numbers and chains them under the
-//! chain's lock (each carries the hash of the one before; frontends sharing
-//! a database append one after another) and commits them with the usage
-//! counters of the successful ones; the writer streams them as JSON lines
-//! to a file (one `fdatasync` per batch: group commit), and only then lets
-//! the requests answer. A request whose record cannot be written fails,
+//! The audit trail. Every request, allowed or denied, becomes an
+//! [`AuditEvent`]; [`AuditLog::record`] converts it (in one place,
+//! [`to_record`]) into the `strongroom-audit` record and appends it to this
+//! frontend's own hash-chained chain of segment files, answering once it
+//! is as durable as the configured mode says (group commit: one
+//! `fdatasync` per batch). A request whose record cannot be written fails,
 //! except that a state-changing operation whose *intent* record was written
-//! before it ran still answers (see `http` and docs/audit.md).
+//! before it ran still answers (see `http` and docs/audit.md). Usage
+//! counters are fed from committed batches (`metering`).
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use serde::Serialize;
-use serde_json::{Value, json};
-use strongroom_crypto::sha256;
-use strongroom_store::{AuditDraft, AuditQuery, Store, StoreError, UsageIncrement};
-use tokio::sync::{mpsc, oneshot};
+use serde_json::Value;
+use strongroom_audit::{
+    AuditAppender, AuditRecord, AuditWriter, ChainId, Durability, FooterSealer, Identity,
+    LogConfig, RecordError, RollPolicy,
+};
+use strongroom_store::Store;
 
 use crate::error::KmsError;
-
-/// Most events committed in one transaction.
-const MAX_BATCH: usize = 2048;
-/// Stands for the sequence number the store assigns.
-const SEQ_PLACEHOLDER: i64 = i64::MIN;
-/// The hash a chain starts from.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+use crate::metering::Meter;
 
 /// Who made a request, as far as it is known.
 #[derive(Debug, Clone, Default)]
@@ -133,406 +126,251 @@ impl AuditEvent {
 }
 
 /// Settings of the audit trail.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone)]
 pub struct AuditConfig {
-    /// Also stream each record as a JSON line to this file.
-    pub file: Option<PathBuf>,
+    /// The directory of segment files (`DATA/audit` by default).
+    pub dir: PathBuf,
+    /// This frontend's chain (from its host key).
+    pub chain: ChainId,
+    /// When a request is answered relative to its record's durability.
+    pub durability: Durability,
+    /// When segments are closed and sealed.
+    pub roll: RollPolicy,
+    /// Seals footers of closed segments.
+    pub sealer: Arc<dyn FooterSealer>,
     /// Record encryption-context values, not only keys.
     pub context_values: bool,
-    /// Region for the records.
-    pub region: String,
+    /// Delete acknowledged segments older than this many days.
+    pub retain_days: Option<u32>,
 }
 
-struct Pending {
-    event: AuditEvent,
-    done: oneshot::Sender<Result<(), String>>,
+impl std::fmt::Debug for AuditConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuditConfig")
+            .field("dir", &self.dir)
+            .field("chain", &self.chain)
+            .field("durability", &self.durability)
+            .field("roll", &self.roll)
+            .field("sealer", &self.sealer.sealer_id())
+            .field("context_values", &self.context_values)
+            .field("retain_days", &self.retain_days)
+            .finish()
+    }
 }
-
-/// The JSON-lines copy of the trail, shared with the blocking task that
-/// writes and syncs it.
-type AuditFile = Arc<std::sync::Mutex<std::fs::File>>;
 
 /// The handle requests use to record themselves.
 #[derive(Clone)]
 pub struct AuditLog {
-    tx: mpsc::Sender<Pending>,
+    appender: AuditAppender,
+    context_values: bool,
+}
+
+/// The open trail of a frontend: its writer thread and its usage meter.
+pub struct AuditTrail {
+    writer: AuditWriter,
+    meter: Arc<Meter>,
+    config: AuditConfig,
+}
+
+/// How often usage counts from committed batches are flushed to the store.
+pub const USAGE_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+/// How often retention looks for acknowledged, expired segments.
+pub const RETENTION_INTERVAL: Duration = Duration::from_secs(3600);
+
+impl AuditTrail {
+    /// Recovers this frontend's chain, counts into usage every committed
+    /// record the store has not counted yet (after a crash), and starts the
+    /// writer.
+    pub async fn open(config: AuditConfig, store: Arc<dyn Store>) -> Result<Self, KmsError> {
+        // Rows an earlier version kept in the store move to a sealed file.
+        crate::legacy_audit::move_out_of_store(store.as_ref(), &config.dir, config.sealer.as_ref())
+            .await?;
+        let flushed = store.usage_flushed(config.chain.as_str()).await?;
+        let meter = Arc::new(Meter::new(store, config.chain.clone(), flushed));
+        let c = config.clone();
+        let observer = meter.clone();
+        let (writer, report) = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&c.dir)
+                .map_err(|e| format!("cannot create audit directory {}: {e}", c.dir.display()))?;
+            let mut log = LogConfig::new(&c.dir, c.chain.clone());
+            log.durability = c.durability;
+            log.roll = c.roll;
+            let opened = AuditWriter::open_observed(log, c.sealer.clone(), Some(observer.clone()))
+                .map_err(|e| format!("cannot open audit chain {}: {e}", c.chain))?;
+            // Nothing appends before `open` returns: the records on disk
+            // past the store's position are exactly the ones not counted.
+            observer
+                .rebuild_from_log(&c.dir)
+                .map_err(|e| format!("cannot read audit chain {}: {e}", c.chain))?;
+            Ok::<_, String>(opened)
+        })
+        .await
+        .map_err(|e| KmsError::Internal(format!("audit writer failed to start: {e}")))?
+        .map_err(KmsError::Internal)?;
+        if report.truncated_bytes > 0 {
+            tracing::warn!(chain = %config.chain, bytes = report.truncated_bytes, "audit log: cut off a torn tail left by a crash (no committed record)");
+        }
+        tracing::info!(
+            dir = %config.dir.display(),
+            chain = %config.chain,
+            durability = %config.durability,
+            next_seq = report.next_seq,
+            head = %hex::encode(report.head),
+            sealed_on_recovery = ?report.sealed,
+            "audit log open"
+        );
+        meter.flush().await;
+        Ok(Self {
+            writer,
+            meter,
+            config,
+        })
+    }
+
+    /// The handle to record through.
+    pub fn log(&self) -> AuditLog {
+        AuditLog {
+            appender: self.writer.appender(),
+            context_values: self.config.context_values,
+        }
+    }
+
+    /// The usage meter (flushed periodically by [`Self::background`]).
+    pub fn meter(&self) -> Arc<Meter> {
+        self.meter.clone()
+    }
+
+    /// The settings it runs with.
+    pub fn config(&self) -> &AuditConfig {
+        &self.config
+    }
+
+    /// Answers and syncs everything sent, stops the writer, flushes usage.
+    pub async fn close(self) {
+        if let Err(e) = self.writer.shutdown().await {
+            tracing::error!(error = %e, "closing the audit log failed");
+        }
+        self.meter.flush().await;
+    }
+}
+
+/// Flushes usage every [`USAGE_FLUSH_INTERVAL`] and runs retention every
+/// [`RETENTION_INTERVAL`] (and once at start), until `shutdown`.
+pub async fn background(
+    meter: Arc<Meter>,
+    config: AuditConfig,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut flush = tokio::time::interval(USAGE_FLUSH_INTERVAL);
+    let mut retention = tokio::time::interval(RETENTION_INTERVAL);
+    loop {
+        tokio::select! {
+            _ = flush.tick() => meter.flush().await,
+            _ = retention.tick() => {
+                if let Some(days) = config.retain_days {
+                    run_retention(&config, days).await;
+                }
+            }
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+async fn run_retention(config: &AuditConfig, days: u32) {
+    let (dir, sealer) = (config.dir.clone(), config.sealer.clone());
+    let result = tokio::task::spawn_blocking(move || {
+        strongroom_audit::retain(&dir, days, now_ms(), sealer.as_ref())
+    })
+    .await;
+    match result {
+        Ok(Ok(r)) => {
+            for id in &r.deleted {
+                tracing::info!(segment = %id, "audit segment deleted (acknowledged, older than {days} days)");
+            }
+            for (id, why) in &r.refused {
+                tracing::warn!(segment = %id, %why, "audit segment kept by retention");
+            }
+        }
+        Ok(Err(e)) => tracing::error!(error = %e, "audit retention failed; will retry"),
+        Err(e) => tracing::error!(error = %e, "audit retention task failed"),
+    }
 }
 
 impl AuditLog {
-    /// Starts the writer task over `store`.
-    pub async fn start(store: Arc<dyn Store>, config: AuditConfig) -> Result<Self, KmsError> {
-        let file = match &config.file {
-            Some(p) => Some(Arc::new(std::sync::Mutex::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)
-                    .map_err(|e| {
-                        KmsError::Internal(format!("cannot open audit file {}: {e}", p.display()))
-                    })?,
-            ))),
-            None => None,
-        };
-        let (tx, rx) = mpsc::channel(16_384);
-        tokio::spawn(writer(store, config, file, rx));
-        Ok(Self { tx })
-    }
-
-    /// Records `event`; returns once it is durable.
+    /// Records `event`; returns once it is as durable as the mode says.
     pub async fn record(&self, event: AuditEvent) -> Result<(), KmsError> {
-        let (done, wait) = oneshot::channel();
-        self.tx
-            .send(Pending { event, done })
+        match self
+            .appender
+            .append(to_record(event, self.context_values))
             .await
-            .map_err(|_| KmsError::Internal("The audit trail is unavailable.".into()))?;
-        match wait.await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => {
+        {
+            Ok(_) => Ok(()),
+            Err(strongroom_audit::AuditError::Closed) => {
+                Err(KmsError::Internal("The audit trail is unavailable.".into()))
+            }
+            Err(e) => {
                 tracing::error!(error = %e, "audit record not written; request failed");
                 Err(KmsError::Internal(
                     "The audit record could not be written.".into(),
                 ))
             }
-            Err(_) => Err(KmsError::Internal("The audit trail is unavailable.".into())),
         }
     }
 }
 
-fn rfc3339_ms(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_default()
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct IdentityJson<'a> {
-    #[serde(rename = "type")]
-    kind: &'a str,
-    arn: &'a Option<String>,
-    account_id: &'a Option<String>,
-    access_key_id: &'a Option<String>,
-    invoked_by: &'a Option<String>,
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct ParamsJson<'a> {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    key_id: Option<&'a String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    grant_id: Option<&'a String>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    encryption_context_keys: Vec<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    encryption_context: Option<BTreeMap<&'a str, &'a str>>,
-}
-
-#[derive(Serialize)]
-struct ResourceJson<'a> {
-    #[serde(rename = "ARN")]
-    arn: &'a str,
-    #[serde(rename = "type")]
-    kind: &'static str,
-    #[serde(rename = "accountId", skip_serializing_if = "Option::is_none")]
-    account_id: Option<&'a str>,
-}
-
-/// CloudTrail's field names and order.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct EventJson<'a> {
-    event_version: &'static str,
-    sequence: i64,
-    event_time: String,
-    event_source: &'static str,
-    event_name: &'a str,
-    aws_region: &'a str,
-    #[serde(rename = "requestID")]
-    request_id: &'a str,
-    #[serde(rename = "sourceIPAddress")]
-    source_ip_address: Option<String>,
-    user_agent: &'a Option<String>,
-    user_identity: IdentityJson<'a>,
-    request_parameters: ParamsJson<'a>,
-    resources: Vec<ResourceJson<'a>>,
-    event_type: &'static str,
-    event_category: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    additional_event_data: Option<&'a Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error_code: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    error_message: Option<&'a str>,
-}
-
-/// The CloudTrail-shaped JSON of one event at position `seq`.
-fn event_json(e: &AuditEvent, seq: i64, config: &AuditConfig) -> String {
-    let mut keys: Vec<&str> = Vec::new();
-    for (k, _) in &e.context {
-        if !keys.contains(&k.as_str()) {
-            keys.push(k);
-        }
-    }
-    let intent_marker = json!({"phase": "intent"});
-    let ev = EventJson {
-        event_version: "1.08",
-        sequence: seq,
-        event_time: rfc3339_ms(e.time_ms),
-        event_source: e.event_source.unwrap_or("kms.amazonaws.com"),
-        event_name: &e.operation,
-        aws_region: &config.region,
-        request_id: &e.request_id,
-        source_ip_address: if e.service {
-            Some(SERVICE_NAME.to_owned())
-        } else {
-            e.source_ip.map(|ip| ip.to_string())
-        },
-        user_agent: &e.user_agent,
-        user_identity: IdentityJson {
-            kind: e.identity.kind,
-            arn: &e.identity.arn,
-            account_id: &e.identity.account_id,
-            access_key_id: &e.identity.access_key_id,
-            invoked_by: &e.identity.invoked_by,
-        },
-        request_parameters: ParamsJson {
-            key_id: e.key_arns.first(),
-            grant_id: e.grant_id.as_ref(),
-            encryption_context_keys: keys,
-            encryption_context: config.context_values.then(|| {
-                e.context
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect()
-            }),
-        },
-        resources: e
-            .key_arns
-            .iter()
-            .map(|a| ResourceJson {
-                arn: a,
-                kind: "AWS::KMS::Key",
-                // A service event names the key's owner, as CloudTrail does.
-                account_id: if e.service {
-                    e.identity.account_id.as_deref()
-                } else {
-                    None
-                },
-            })
-            .collect(),
-        event_type: if e.service {
-            "AwsServiceEvent"
-        } else if e.event_source.is_some() {
-            "ModuleEvent"
-        } else {
-            "AwsApiCall"
-        },
-        event_category: "Management",
-        additional_event_data: if e.intent {
-            Some(&intent_marker)
-        } else {
-            e.additional.as_ref()
-        },
-        error_code: e.error.as_ref().map(|(c, _)| c.as_str()),
-        error_message: e.error.as_ref().map(|(_, m)| m.as_str()),
+/// The one conversion from the frontend's event to the log's record. The
+/// record has no field for a grant id: it travels in the event data as
+/// `{"grantId":…}`, which the JSON view shows as
+/// `requestParameters.grantId` (docs/formats.md, "Audit segments").
+pub fn to_record(e: AuditEvent, context_values: bool) -> AuditRecord {
+    let additional = match (e.grant_id, e.additional) {
+        (Some(g), _) => Some(serde_json::json!({ "grantId": g }).to_string()),
+        (None, Some(v)) => Some(v.to_string()),
+        (None, None) => None,
     };
-    serde_json::to_string(&ev).unwrap_or_default()
-}
-
-/// The chain hash of `record` after `prev`.
-pub fn chain_hash(prev: &str, record: &str) -> String {
-    let mut buf = Vec::with_capacity(prev.len() + 1 + record.len());
-    buf.extend_from_slice(prev.as_bytes());
-    buf.push(b'\n');
-    buf.extend_from_slice(record.as_bytes());
-    hex::encode(sha256(&buf))
-}
-
-fn hour_of(ms: i64) -> i64 {
-    ms.div_euclid(3_600_000) * 3600
-}
-
-fn key_id_of(arn: &str) -> String {
-    arn.rsplit('/').next().unwrap_or(arn).to_string()
-}
-
-async fn writer(
-    store: Arc<dyn Store>,
-    config: AuditConfig,
-    file: Option<AuditFile>,
-    mut rx: mpsc::Receiver<Pending>,
-) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let result = write_batch(&*store, &config, file.as_ref(), &batch).await;
-        for p in batch.drain(..) {
-            let _ = p.done.send(result.clone());
-        }
+    AuditRecord {
+        time_ms: e.time_ms,
+        request_id: e.request_id,
+        operation: e.operation,
+        identity: Identity {
+            kind: e.identity.kind.to_owned(),
+            arn: e.identity.arn,
+            account_id: e.identity.account_id,
+            access_key_id: e.identity.access_key_id,
+            invoked_by: e.identity.invoked_by,
+        },
+        source_ip: e.source_ip,
+        user_agent: e.user_agent,
+        key_arns: e.key_arns,
+        context: e
+            .context
+            .into_iter()
+            .map(|(k, v)| (k, context_values.then_some(v)))
+            .collect(),
+        error: e.error.map(|(code, message)| RecordError { code, message }),
+        event_source: e.event_source.map(str::to_owned),
+        additional_json: additional,
+        intent: e.intent,
+        service: e.service,
     }
 }
 
-async fn write_batch(
-    store: &dyn Store,
-    config: &AuditConfig,
-    file: Option<&AuditFile>,
-    batch: &[Pending],
-) -> Result<(), String> {
-    let mut drafts = Vec::with_capacity(batch.len());
-    let mut usage: HashMap<(String, String, String, i64), u64> = HashMap::new();
-    for p in batch {
-        let e = &p.event;
-        // The store numbers the record: split its JSON around the number.
-        let record = event_json(e, SEQ_PLACEHOLDER, config);
-        let marker = format!("\"sequence\":{SEQ_PLACEHOLDER}");
-        let at = record
-            .find(&marker)
-            .ok_or("audit record without its sequence field")?
-            + marker.len()
-            - SEQ_PLACEHOLDER.to_string().len();
-        drafts.push(AuditDraft {
-            time_ms: e.time_ms,
-            principal: e.identity.arn.clone().unwrap_or_else(|| "-".into()),
-            account_id: e.identity.account_id.clone().unwrap_or_else(|| "-".into()),
-            operation: e.operation.clone(),
-            key_arn: e.key_arns.first().cloned(),
-            error_code: e.error.as_ref().map(|(c, _)| c.clone()),
-            head: record[..at].to_string(),
-            tail: record[at + SEQ_PLACEHOLDER.to_string().len()..].to_string(),
-        });
-        // Only successful, authenticated requests are billable.
-        if e.error.is_none()
-            && !e.intent
-            && !e.service
-            && let Some(account) = &e.identity.account_id
-        {
-            let key = e
-                .key_arns
-                .first()
-                .map(|a| key_id_of(a))
-                .unwrap_or("-".into());
-            *usage
-                .entry((
-                    account.clone(),
-                    e.operation.clone(),
-                    key,
-                    hour_of(e.time_ms),
-                ))
-                .or_default() += 1;
-        }
-    }
-    let usage: Vec<UsageIncrement> = usage
-        .into_iter()
-        .map(
-            |((account_id, operation, key_id, hour), count)| UsageIncrement {
-                account_id,
-                operation,
-                key_id,
-                hour,
-                count,
-            },
-        )
-        .collect();
-    let rows = store
-        .append_audit_drafts(&drafts, &usage, chain_hash)
-        .await
-        .map_err(|e| e.to_string())?;
-    if let Some(f) = file {
-        let mut out = Vec::new();
-        for r in &rows {
-            out.extend_from_slice(
-                format!(
-                    "{{\"sequence\":{},\"prevHash\":\"{}\",\"hash\":\"{}\",\"event\":{}}}\n",
-                    r.seq, r.prev_hash, r.hash, r.record
-                )
-                .as_bytes(),
-            );
-        }
-        // One write and one fdatasync for the whole batch, off the runtime.
-        let f = f.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut f = f
-                .lock()
-                .map_err(|_| "audit file lock poisoned".to_string())?;
-            f.write_all(&out)
-                .and_then(|()| f.sync_data())
-                .map_err(|e| format!("audit file: {e}"))
-        })
-        .await
-        .map_err(|e| format!("audit file writer failed: {e}"))??;
-    }
-    Ok(())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The outcome of checking the whole chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChainReport {
-    /// Every record links to the one before and hashes to what it says.
-    Intact {
-        /// How many records.
-        records: u64,
-        /// The newest record's hash (publish it to pin the chain).
-        head: String,
-    },
-    /// The first record that does not fit.
-    Broken {
-        /// Its sequence number.
-        seq: i64,
-        /// What is wrong.
-        reason: String,
-    },
-}
-
-/// Checks the chain in the store from its start.
-pub async fn verify_chain(store: &dyn Store) -> Result<ChainReport, StoreError> {
-    let mut prev = GENESIS.to_string();
-    let mut expected_seq = 1;
-    let mut after = None;
-    loop {
-        let rows = store
-            .query_audit(&AuditQuery {
-                after_seq: after,
-                limit: 10_000,
-                ..Default::default()
-            })
-            .await?;
-        if rows.is_empty() {
-            return Ok(ChainReport::Intact {
-                records: (expected_seq - 1) as u64,
-                head: prev,
-            });
-        }
-        for r in rows {
-            let broken = |reason: String| Ok(ChainReport::Broken { seq: r.seq, reason });
-            if r.seq != expected_seq {
-                return Ok(ChainReport::Broken {
-                    seq: expected_seq,
-                    reason: format!("record {expected_seq} is missing (next is {})", r.seq),
-                });
-            }
-            if r.prev_hash != prev {
-                return broken("it does not link to the record before it".into());
-            }
-            if chain_hash(&prev, &r.record) != r.hash {
-                return broken("its contents do not match its hash".into());
-            }
-            let v: Value = serde_json::from_str(&r.record).unwrap_or(Value::Null);
-            let indexed_ok = v["sequence"] == json!(r.seq)
-                && v["eventName"] == json!(r.operation)
-                && v["userIdentity"]["arn"].as_str().unwrap_or("-") == r.principal
-                && v["userIdentity"]["accountId"].as_str().unwrap_or("-") == r.account_id
-                && v["requestParameters"]["keyId"].as_str() == r.key_arn.as_deref()
-                && v["errorCode"].as_str() == r.error_code.as_deref();
-            if !indexed_ok {
-                return broken("its indexed columns differ from its hashed record".into());
-            }
-            prev = r.hash.clone();
-            after = Some(r.seq);
-            expected_seq += 1;
-        }
+    #[test]
+    fn context_values_are_kept_only_when_configured_and_grant_ids_travel() {
+        let e = AuditEvent {
+            operation: "RetireGrant".into(),
+            context: vec![("dept".into(), "secret".into())],
+            grant_id: Some("g1".into()),
+            ..Default::default()
+        };
+        let r = to_record(e.clone(), false);
+        assert_eq!(r.context, vec![("dept".to_string(), None)]);
+        assert_eq!(r.additional_json.as_deref(), Some("{\"grantId\":\"g1\"}"));
+        let r = to_record(e, true);
+        assert_eq!(r.context, vec![("dept".to_string(), Some("secret".into()))]);
     }
 }

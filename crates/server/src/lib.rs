@@ -13,6 +13,8 @@ pub mod authz;
 pub mod error;
 pub mod http;
 pub mod identity;
+pub mod legacy_audit;
+pub mod metering;
 pub mod module_logs;
 pub mod ops;
 pub mod processor;

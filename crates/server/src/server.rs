@@ -53,10 +53,9 @@ pub struct ServerConfig {
     /// How often requests that never authenticated are summarised in one
     /// audit record.
     pub unauthenticated_summary_interval: Duration,
-    /// Stream audit records as JSON lines to this file too.
-    pub audit_file: Option<std::path::PathBuf>,
-    /// Record encryption-context values in the audit trail, not only keys.
-    pub audit_context_values: bool,
+    /// The audit log: directory, chain, durability, segments, sealing,
+    /// retention.
+    pub audit: crate::audit::AuditConfig,
     /// How long cached key metadata, aliases and grants are trusted before
     /// they are re-read: set it when several frontends share the store
     /// (`None`: for ever, for the store's only frontend).
@@ -110,8 +109,7 @@ impl std::fmt::Debug for ServerConfig {
                 "unauthenticated_summary_interval",
                 &self.unauthenticated_summary_interval,
             )
-            .field("audit_file", &self.audit_file)
-            .field("audit_context_values", &self.audit_context_values)
+            .field("audit", &self.audit)
             .field("metadata_cache_ttl", &self.metadata_cache_ttl)
             .finish()
     }
@@ -127,6 +125,10 @@ pub struct RunningServer {
     tasks: JoinSet<()>,
     /// The last summary of unauthenticated requests is written on shutdown.
     summariser: tokio::task::JoinHandle<()>,
+    /// Closed (synced, usage flushed) last on shutdown.
+    trail: Option<crate::audit::AuditTrail>,
+    /// Its settings, kept after it is closed.
+    audit_config: crate::audit::AuditConfig,
 }
 
 impl RunningServer {
@@ -165,6 +167,31 @@ impl RunningServer {
         self.summariser.abort();
         self.tasks.abort_all();
         while self.tasks.join_next().await.is_some() {}
+        if let Some(t) = self.trail.take() {
+            t.close().await;
+        }
+    }
+
+    /// Stops the audit log now (synced, usage flushed) while still
+    /// serving: every request then fails with `KMSInternalException`, as
+    /// when its record cannot be written, and changes nothing.
+    pub async fn close_audit_log(&mut self) {
+        if let Some(t) = self.trail.take() {
+            t.close().await;
+        }
+    }
+
+    /// Writes the usage counted from committed audit records to the store
+    /// now (it is otherwise flushed every second and on shutdown).
+    pub async fn flush_usage(&self) {
+        if let Some(t) = &self.trail {
+            t.meter().flush().await;
+        }
+    }
+
+    /// The audit log's settings (directory, chain, durability).
+    pub fn audit_config(&self) -> &crate::audit::AuditConfig {
+        &self.audit_config
     }
 }
 
@@ -176,16 +203,10 @@ pub async fn start(
 ) -> std::io::Result<RunningServer> {
     let listener = TcpListener::bind(config.listen).await?;
     let local_addr = listener.local_addr()?;
-    let audit = crate::audit::AuditLog::start(
-        store.clone(),
-        crate::audit::AuditConfig {
-            file: config.audit_file.clone(),
-            context_values: config.audit_context_values,
-            region: config.region.clone(),
-        },
-    )
-    .await
-    .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let trail = crate::audit::AuditTrail::open(config.audit.clone(), store.clone())
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let audit = trail.log();
     let processor = Arc::new(
         Processor::new(store.clone(), hsm.clone(), config.region.clone())
             .with_rotation_day(config.rotation_day)
@@ -241,6 +262,11 @@ pub async fn start(
         config.deletion_sweep_interval,
         rx.clone(),
     ));
+    tasks.spawn(crate::audit::background(
+        trail.meter(),
+        config.audit.clone(),
+        rx.clone(),
+    ));
     tasks.spawn(module_log_collector(
         hsm_for_logs,
         store_for_logs,
@@ -256,6 +282,8 @@ pub async fn start(
         shutdown,
         tasks,
         summariser,
+        trail: Some(trail),
+        audit_config: config.audit.clone(),
     })
 }
 

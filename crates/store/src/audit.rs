@@ -1,4 +1,5 @@
-//! Audit records and usage counters as the store keeps them.
+//! Usage counters, and the audit records earlier versions kept in the
+//! store (read once to move them out: `server::legacy_audit`).
 
 /// One audit record: the JSON event, chained to the one before it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,58 +66,3 @@ pub struct UsageIncrement {
 
 /// One usage counter as stored.
 pub type UsageRecord = UsageIncrement;
-
-/// An audit record before it has a place in the chain: the store assigns
-/// its sequence number (`record = head + seq + tail`) and hashes, under
-/// the chain's lock, so concurrent writers never fork or retry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuditDraft {
-    /// Event time, epoch milliseconds.
-    pub time_ms: i64,
-    /// Principal ARN or `-`.
-    pub principal: String,
-    /// Account or `-`.
-    pub account_id: String,
-    /// Operation.
-    pub operation: String,
-    /// Key used, if any.
-    pub key_arn: Option<String>,
-    /// Error code, if it failed.
-    pub error_code: Option<String>,
-    /// The record's JSON up to its sequence number.
-    pub head: String,
-    /// The record's JSON after its sequence number.
-    pub tail: String,
-}
-
-/// The chain hash of a record after the one whose hash is `prev`.
-pub type ChainHash = fn(prev: &str, record: &str) -> String;
-
-/// Chains `drafts` after the stored tail `(seq, hash)` (none: genesis).
-pub fn chain_drafts(
-    drafts: &[AuditDraft],
-    tail: Option<(i64, String)>,
-    hash: ChainHash,
-) -> Vec<AuditRow> {
-    let (mut seq, mut prev) = tail.unwrap_or((0, "0".repeat(64)));
-    drafts
-        .iter()
-        .map(|d| {
-            seq += 1;
-            let record = format!("{}{seq}{}", d.head, d.tail);
-            let h = hash(&prev, &record);
-            AuditRow {
-                seq,
-                time_ms: d.time_ms,
-                principal: d.principal.clone(),
-                account_id: d.account_id.clone(),
-                operation: d.operation.clone(),
-                key_arn: d.key_arn.clone(),
-                error_code: d.error_code.clone(),
-                record,
-                prev_hash: std::mem::replace(&mut prev, h.clone()),
-                hash: h,
-            }
-        })
-        .collect()
-}

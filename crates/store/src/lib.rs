@@ -15,9 +15,7 @@ pub mod postgres;
 mod proofs;
 pub mod sqlite;
 
-pub use audit::{
-    AuditDraft, AuditQuery, AuditRow, ChainHash, UsageIncrement, UsageRecord, chain_drafts,
-};
+pub use audit::{AuditQuery, AuditRow, UsageIncrement, UsageRecord};
 pub use error::StoreError;
 pub use identity::{PrincipalKind, PrincipalRecord};
 pub use model::{
@@ -228,23 +226,31 @@ pub trait Store: Send + Sync + 'static {
     /// many.
     async fn purge_expired_proofs(&self, now: i64) -> StoreResult<u64>;
 
-    /// The newest audit record.
-    async fn audit_tail(&self) -> StoreResult<Option<AuditRow>>;
     /// Appends audit records that continue the chain (`Conflict` if the
     /// stored tail is not the one they build on) and adds usage counts, in
-    /// one durable transaction.
+    /// one durable transaction. Nothing writes audit records to the store
+    /// any more (the frontend's audit log has files of its own); this
+    /// stays for tests of the move out of it.
     async fn append_audit(&self, rows: &[AuditRow], usage: &[UsageIncrement]) -> StoreResult<()>;
-    /// Chains `drafts` after the stored tail, under the chain's lock, stores
-    /// them and adds usage counts, in one durable transaction; returns the
-    /// stored rows.
-    async fn append_audit_drafts(
-        &self,
-        drafts: &[AuditDraft],
-        usage: &[UsageIncrement],
-        hash: ChainHash,
-    ) -> StoreResult<Vec<AuditRow>>;
+    /// Deletes the audit records through `seq` (once they are moved to the
+    /// audit log's directory: the store no longer keeps audit records).
+    async fn delete_audit_through(&self, seq: i64) -> StoreResult<u64>;
     /// Audit records matching `query`, in chain order.
     async fn query_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRow>>;
+    /// How far audit chain `chain`'s records have been counted into the
+    /// usage counters (its last counted sequence number; 0: none).
+    async fn usage_flushed(&self, chain: &str) -> StoreResult<u64>;
+    /// Adds `usage`, counted from chain `chain`'s records after `from`
+    /// through `through`, and records `through` as counted, in one durable
+    /// transaction; `Conflict` (and nothing added) unless `from` is what
+    /// [`Store::usage_flushed`] says, so no record is ever counted twice.
+    async fn flush_usage(
+        &self,
+        chain: &str,
+        from: u64,
+        through: u64,
+        usage: &[UsageIncrement],
+    ) -> StoreResult<()>;
     /// Usage counters from `since_hour` (epoch seconds), for one account or all.
     async fn usage(
         &self,

@@ -692,25 +692,34 @@ impl Store for PostgresStore {
             == 1)
     }
 
-    async fn audit_tail(&self) -> StoreResult<Option<AuditRow>> {
-        more::audit_tail(self).await
-    }
-
     async fn append_audit(&self, rows: &[AuditRow], usage: &[UsageIncrement]) -> StoreResult<()> {
         more::append_audit(self, rows, usage).await
     }
 
-    async fn append_audit_drafts(
-        &self,
-        drafts: &[crate::AuditDraft],
-        usage: &[UsageIncrement],
-        hash: crate::ChainHash,
-    ) -> StoreResult<Vec<AuditRow>> {
-        more::append_audit_drafts(self, drafts, usage, hash).await
+    async fn delete_audit_through(&self, seq: i64) -> StoreResult<u64> {
+        self.client()
+            .await?
+            .execute("DELETE FROM audit_log WHERE seq <= $1", &[&seq])
+            .await
+            .map_err(db)
     }
 
     async fn query_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRow>> {
         more::query_audit(self, query).await
+    }
+
+    async fn usage_flushed(&self, chain: &str) -> StoreResult<u64> {
+        more::usage_flushed(self, chain).await
+    }
+
+    async fn flush_usage(
+        &self,
+        chain: &str,
+        from: u64,
+        through: u64,
+        usage: &[UsageIncrement],
+    ) -> StoreResult<()> {
+        more::flush_usage(self, chain, from, through, usage).await
     }
 
     async fn usage(

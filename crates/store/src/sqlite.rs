@@ -601,10 +601,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn audit_tail(&self) -> StoreResult<Option<AuditRow>> {
-        self.run(audit::tail).await
-    }
-
     async fn append_audit(
         &self,
         rows: &[AuditRow],
@@ -614,20 +610,35 @@ impl Store for SqliteStore {
         self.run(move |c| audit::append(c, &rows, &usage)).await
     }
 
-    async fn append_audit_drafts(
-        &self,
-        drafts: &[crate::AuditDraft],
-        usage: &[crate::UsageIncrement],
-        hash: crate::ChainHash,
-    ) -> StoreResult<Vec<AuditRow>> {
-        let (d, u) = (drafts.to_vec(), usage.to_vec());
-        self.run(move |c| audit::append_drafts(c, &d, &u, hash))
-            .await
+    async fn delete_audit_through(&self, seq: i64) -> StoreResult<u64> {
+        self.run(move |c| {
+            c.execute("DELETE FROM audit_log WHERE seq <= ?1", [seq])
+                .map(|n| n as u64)
+                .map_err(db)
+        })
+        .await
     }
 
     async fn query_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRow>> {
         let q = query.clone();
         self.run(move |c| audit::query(c, &q)).await
+    }
+
+    async fn usage_flushed(&self, chain: &str) -> StoreResult<u64> {
+        let chain = chain.to_owned();
+        self.run(move |c| audit::usage_flushed(c, &chain)).await
+    }
+
+    async fn flush_usage(
+        &self,
+        chain: &str,
+        from: u64,
+        through: u64,
+        usage: &[crate::UsageIncrement],
+    ) -> StoreResult<()> {
+        let (chain, usage) = (chain.to_owned(), usage.to_vec());
+        self.run(move |c| audit::flush_usage(c, &chain, from, through, &usage))
+            .await
     }
 
     async fn usage(

@@ -7,23 +7,13 @@ use std::time::Duration;
 
 use serde_json::Value;
 use strongroom_server::unauthenticated::EVENT_NAME;
-use strongroom_store::{AuditQuery, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::common::*;
 
-async fn audit_records(store: &dyn Store) -> Vec<Value> {
-    store
-        .query_audit(&AuditQuery {
-            limit: 100_000,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| serde_json::from_str(&r.record).unwrap())
-        .collect()
+async fn audit_records(dev: &strongroom_cli::dev::DevEnvironment) -> Vec<Value> {
+    dev.audit_events().unwrap()
 }
 
 /// Reads one HTTP/1.1 response (head and `Content-Length` body); fails if
@@ -78,7 +68,7 @@ const MIB: usize = 1 << 20;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unauthenticated_megabyte_body_is_refused_before_it_is_sent() {
     let env = TestEnv::start().await;
-    let before = audit_records(env.dev.store.as_ref()).await.len();
+    let before = audit_records(&env.dev).await.len();
     let cases = [
         ("", "MissingAuthenticationTokenException"),
         (
@@ -129,7 +119,7 @@ async fn unauthenticated_megabyte_body_is_refused_before_it_is_sent() {
     assert!(body.contains("exceeds 1048576 bytes"), "{body}");
     assert!(closed_by_server(&mut s).await);
     // Nothing changed: no audit row per refused request.
-    assert_eq!(audit_records(env.dev.store.as_ref()).await.len(), before);
+    assert_eq!(audit_records(&env.dev).await.len(), before);
     env.stop().await;
 }
 
@@ -211,8 +201,8 @@ async fn connections_over_the_cap_are_closed_until_others_end() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_thousand_unauthenticated_requests_leave_a_bounded_audit_trail() {
     let env = TestEnv::start().await;
-    let store = env.dev.store.clone();
-    let before = audit_records(store.as_ref()).await.len();
+    let audit_dir = env.dev.audit_dir().to_path_buf();
+    let before = audit_records(&env.dev).await.len();
     let addr = env.dev.server.local_addr();
     // Hostile header text: a marker the trail must never contain.
     let hostile_ua = format!("ATTACKER-UA-{}\t\u{e9}", "y".repeat(1000));
@@ -254,8 +244,8 @@ async fn ten_thousand_unauthenticated_requests_leave_a_bounded_audit_trail() {
         r.unwrap();
     }
     // The last summary is written on shutdown.
-    env.stop().await;
-    let after = audit_records(store.as_ref()).await;
+    let _dir = env.stop().await;
+    let after = strongroom_cli::audit_cmd::read_events(&audit_dir).unwrap();
     let new = &after[before..];
     assert!(
         new.len() <= 3,
@@ -299,7 +289,7 @@ async fn authenticated_callers_hostile_user_agent_is_stored_bounded_and_printabl
     raw.call_json_with_headers("ListKeys", serde_json::json!({}), &[("user-agent", &ua)])
         .await
         .unwrap();
-    let recs = audit_records(env.dev.store.as_ref()).await;
+    let recs = audit_records(&env.dev).await;
     let rec = recs
         .iter()
         .rev()

@@ -9,7 +9,7 @@ use aws_sdk_kms::Client;
 use aws_sdk_kms::config::Credentials;
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use strongroom_server::identity;
-use strongroom_store::{AuditQuery, PrincipalKind};
+use strongroom_store::PrincipalKind;
 
 use crate::common::*;
 
@@ -230,18 +230,7 @@ async fn identities_follow_aws_evaluation() {
         .expect_err("key2's policy does not allow the partner");
 
     // The audit trail names users and role sessions.
-    let recs: Vec<serde_json::Value> = env
-        .dev
-        .store
-        .query_audit(&AuditQuery {
-            limit: 100_000,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| serde_json::from_str(&r.record).unwrap())
-        .collect();
+    let recs: Vec<serde_json::Value> = env.dev.audit_events().unwrap();
     assert!(
         recs.iter()
             .any(|r| r["userIdentity"]["type"] == "IAMUser" && r["userIdentity"]["arn"] == bob_arn)

@@ -5,6 +5,7 @@
 mod aliases;
 mod asymmetric;
 mod audit;
+mod audit_process;
 mod authz_attacks;
 mod authz_every_operation;
 mod bad_input;

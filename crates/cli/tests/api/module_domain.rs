@@ -228,15 +228,9 @@ async fn three_module_domain_from_ceremony_to_recovery() {
     let mut module_commands = Vec::new();
     for _ in 0..100 {
         module_commands = dev
-            .store
-            .query_audit(&strongroom_store::AuditQuery {
-                limit: 100_000,
-                ..Default::default()
-            })
-            .await
+            .audit_events()
             .unwrap()
             .into_iter()
-            .map(|r| serde_json::from_str::<serde_json::Value>(&r.record).unwrap())
             .filter(|r| {
                 r["eventSource"] == "strongroom-hsm" && r["eventName"] == "Module:CreateDomain"
             })

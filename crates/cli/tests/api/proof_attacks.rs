@@ -153,8 +153,14 @@ async fn second_frontend(dev: &DevEnvironment) -> RunningServer {
             unknown_key_budget: Default::default(),
             unauthenticated_summary_interval:
                 strongroom_server::defaults::UNAUTHENTICATED_SUMMARY_INTERVAL,
-            audit_file: None,
-            audit_context_values: false,
+            // Its own chain, in a directory of its own.
+            audit: strongroom_cli::audit_setup::config(
+                &tempfile::tempdir().unwrap().keep(),
+                &Default::default(),
+                strongroom_audit::Durability::Buffered,
+                false,
+            )
+            .unwrap(),
             metadata_cache_ttl: Some(std::time::Duration::from_millis(100)),
         },
         dev.store.clone(),

@@ -51,12 +51,14 @@ impl TwoFrontends {
         let url = fresh_postgres_url().await;
         let dir = tempfile::tempdir().unwrap();
         let mut envs = Vec::new();
-        for _ in 0..2 {
+        for i in 0..2 {
             let url = url.clone();
             envs.push(
                 start_in(dir.path(), |o| {
                     o.store_url = Some(url);
                     o.metadata_cache_ttl = Some(TTL);
+                    // One data directory: each frontend needs its own chain.
+                    o.audit.audit_chain = Some(format!("fe-{i}"));
                 })
                 .await,
             );

@@ -11,7 +11,6 @@ use aws_sdk_kms::primitives::DateTime;
 use aws_sdk_kms::types::{AlgorithmSpec, OriginType, WrappingKeySpec};
 use serde_json::Value;
 use strongroom_crypto::{OaepHash, rsa_oaep_encrypt};
-use strongroom_store::AuditQuery;
 
 use crate::common::*;
 
@@ -23,17 +22,7 @@ fn now() -> i64 {
 }
 
 async fn records(env: &TestEnv) -> Vec<Value> {
-    env.dev
-        .store
-        .query_audit(&AuditQuery {
-            limit: 100_000,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| serde_json::from_str(&r.record).unwrap())
-        .collect()
+    env.dev.audit_events().unwrap()
 }
 
 /// The service events named `name` in the trail.
@@ -62,16 +51,18 @@ fn assert_names_key(events: &[Value], arn: &str, account: &str) {
     assert!(e.get("errorCode").is_none(), "{e}");
 }
 
-fn refuse_service_events(env: &TestEnv) -> rusqlite::Connection {
-    let db = rusqlite::Connection::open(env.dir.path().join("strongroom.db")).unwrap();
-    db.busy_timeout(Duration::from_secs(10)).unwrap();
-    db.execute_batch(
-        "CREATE TRIGGER refuse_service BEFORE INSERT ON audit_log
-         WHEN NEW.record LIKE '%\"eventType\":\"AwsServiceEvent\"%'
-         BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
-    )
-    .unwrap();
-    db
+/// The audit log stops taking records (as when its disk fails).
+async fn refuse_records(env: &mut TestEnv) {
+    env.dev.server.close_audit_log().await;
+}
+
+/// Restarts the frontend on the same data directory: records are taken
+/// again.
+async fn restart(env: TestEnv) -> TestEnv {
+    let dir = env.stop().await;
+    let dev = start_in(dir.path(), |_| {}).await;
+    let client = client_for(&dev, &dev.access_key_id, &dev.secret_access_key);
+    TestEnv { dev, client, dir }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,8 +107,8 @@ async fn intent_records_name_the_key_before_the_change() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletion_sweep_is_audited_and_refused_when_its_record_cannot_be_written() {
-    let env = TestEnv::start().await;
-    let c = &env.client;
+    let mut env = TestEnv::start().await;
+    let c = &env.client.clone();
     let account = env.dev.account_id.clone();
     let arn = new_key(c).await;
     c.schedule_key_deletion()
@@ -130,12 +121,13 @@ async fn deletion_sweep_is_audited_and_refused_when_its_record_cannot_be_written
     let due = now() + 8 * 86_400;
 
     // The trail refuses the service event: the key is not deleted.
-    let db = refuse_service_events(&env);
+    refuse_records(&mut env).await;
     assert!(processor.sweep_deletions(due).await.is_err());
+    let env = restart(env).await;
+    let (c, processor) = (&env.client, env.dev.server.processor().clone());
     c.describe_key().key_id(&arn).send().await.unwrap();
     assert!(service_events(&env, "DeleteKey").await.is_empty());
 
-    db.execute_batch("DROP TRIGGER refuse_service;").unwrap();
     assert_eq!(processor.sweep_deletions(due).await.unwrap(), 1);
     let e = c.describe_key().key_id(&arn).send().await.unwrap_err();
     assert_eq!(code(&e), "NotFoundException");
@@ -145,8 +137,8 @@ async fn deletion_sweep_is_audited_and_refused_when_its_record_cannot_be_written
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scheduled_rotation_is_audited_and_refused_when_its_record_cannot_be_written() {
-    let env = TestEnv::start().await;
-    let c = &env.client;
+    let mut env = TestEnv::start().await;
+    let c = &env.client.clone();
     let account = env.dev.account_id.clone();
     let arn = new_key(c).await;
     c.enable_key_rotation()
@@ -171,12 +163,13 @@ async fn scheduled_rotation_is_audited_and_refused_when_its_record_cannot_be_wri
         }
     };
 
-    let db = refuse_service_events(&env);
+    refuse_records(&mut env).await;
     assert!(processor.sweep_rotations(due).await.is_err());
+    let env = restart(env).await;
+    let (c, processor) = (&env.client, env.dev.server.processor().clone());
     assert_eq!(rotations(c).await, 0, "rotated without a record");
     assert!(service_events(&env, "RotateKey").await.is_empty());
 
-    db.execute_batch("DROP TRIGGER refuse_service;").unwrap();
     assert_eq!(processor.sweep_rotations(due).await.unwrap(), 1);
     assert_eq!(rotations(c).await, 1);
     assert_names_key(&service_events(&env, "RotateKey").await, &arn, &account);
@@ -185,8 +178,8 @@ async fn scheduled_rotation_is_audited_and_refused_when_its_record_cannot_be_wri
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_expiry_is_audited_and_refused_when_its_record_cannot_be_written() {
-    let env = TestEnv::start().await;
-    let c = &env.client;
+    let mut env = TestEnv::start().await;
+    let c = &env.client.clone();
     let account = env.dev.account_id.clone();
     let meta = c
         .create_key()
@@ -235,8 +228,10 @@ async fn import_expiry_is_audited_and_refused_when_its_record_cannot_be_written(
         }
     };
 
-    let db = refuse_service_events(&env);
+    refuse_records(&mut env).await;
     assert!(processor.sweep_expired_imports(due).await.is_err());
+    let env = restart(env).await;
+    let (c, processor) = (&env.client, env.dev.server.processor().clone());
     assert_eq!(state(c).await, aws_sdk_kms::types::KeyState::Enabled);
     assert!(
         service_events(&env, "DeleteExpiredKeyMaterial")
@@ -244,7 +239,6 @@ async fn import_expiry_is_audited_and_refused_when_its_record_cannot_be_written(
             .is_empty()
     );
 
-    db.execute_batch("DROP TRIGGER refuse_service;").unwrap();
     assert_eq!(processor.sweep_expired_imports(due).await.unwrap(), 1);
     assert_eq!(state(c).await, aws_sdk_kms::types::KeyState::PendingImport);
     assert_names_key(

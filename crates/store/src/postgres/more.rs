@@ -5,8 +5,8 @@ use tokio_postgres::types::ToSql;
 use super::rows::{self, AUDIT_COLUMNS, GRANT_COLUMNS, PRINCIPAL_COLUMNS, all, to_json};
 use super::{PostgresStore, db, exists_or_db};
 use crate::{
-    AuditDraft, AuditQuery, AuditRow, ChainHash, GrantRecord, PrincipalRecord, StoreError,
-    StoreResult, UsageIncrement, UsageRecord, chain_drafts,
+    AuditQuery, AuditRow, GrantRecord, PrincipalRecord, StoreError, StoreResult, UsageIncrement,
+    UsageRecord,
 };
 
 /// One lock for the audit chain's tail, so concurrent writers (several
@@ -142,17 +142,6 @@ pub(super) async fn replace_service_secret(
     secret(s, name).await
 }
 
-pub(super) async fn audit_tail(s: &PostgresStore) -> StoreResult<Option<AuditRow>> {
-    s.row(
-        &format!("SELECT {AUDIT_COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1"),
-        &[],
-    )
-    .await?
-    .as_ref()
-    .map(rows::audit)
-    .transpose()
-}
-
 async fn locked_tail(
     tx: &deadpool_postgres::Transaction<'_>,
 ) -> StoreResult<Option<(i64, String)>> {
@@ -167,22 +156,6 @@ async fn locked_tail(
         .await
         .map_err(db)?
         .map(|r| (r.get::<_, i64>(0), r.get::<_, String>(1))))
-}
-
-/// Chains `drafts` after the tail under the chain's advisory lock, so
-/// frontends sharing the database append one after another.
-pub(super) async fn append_audit_drafts(
-    s: &PostgresStore,
-    drafts: &[AuditDraft],
-    usage: &[UsageIncrement],
-    hash: ChainHash,
-) -> StoreResult<Vec<AuditRow>> {
-    let mut c = s.client().await?;
-    let tx = c.transaction().await.map_err(db)?;
-    let rows = chain_drafts(drafts, locked_tail(&tx).await?, hash);
-    insert(&tx, &rows, usage).await?;
-    tx.commit().await.map_err(db)?;
-    Ok(rows)
 }
 
 pub(super) async fn append_audit(
@@ -203,6 +176,57 @@ pub(super) async fn append_audit(
         }
     }
     insert(&tx, rows, usage).await?;
+    tx.commit().await.map_err(db)
+}
+
+/// The last sequence number of `chain` counted into usage.
+pub(super) async fn usage_flushed(s: &PostgresStore, chain: &str) -> StoreResult<u64> {
+    let row = s
+        .client()
+        .await?
+        .query_opt("SELECT seq FROM usage_flushed WHERE chain = $1", &[&chain])
+        .await
+        .map_err(db)?;
+    Ok(row.map_or(0, |r| r.get::<_, i64>(0)) as u64)
+}
+
+/// Adds `usage` and moves `chain`'s counted position from `from` to
+/// `through`, in one transaction (the row lock orders concurrent flushes).
+pub(super) async fn flush_usage(
+    s: &PostgresStore,
+    chain: &str,
+    from: u64,
+    through: u64,
+    usage: &[UsageIncrement],
+) -> StoreResult<()> {
+    let mut c = s.client().await?;
+    let tx = c.transaction().await.map_err(db)?;
+    tx.execute(
+        "INSERT INTO usage_flushed (chain, seq) VALUES ($1, 0) ON CONFLICT (chain) DO NOTHING",
+        &[&chain],
+    )
+    .await
+    .map_err(db)?;
+    let current: i64 = tx
+        .query_one(
+            "SELECT seq FROM usage_flushed WHERE chain = $1 FOR UPDATE",
+            &[&chain],
+        )
+        .await
+        .map_err(db)?
+        .get(0);
+    if current as u64 != from || through < from {
+        return Err(StoreError::Conflict(format!(
+            "usage of audit chain {chain} is counted through {current}, not {from}"
+        )));
+    }
+    insert(&tx, &[], usage).await?;
+    tx.execute(
+        "UPDATE usage_flushed SET seq = $2 WHERE chain = $1",
+        &[&chain, &(through as i64)],
+    )
+    .await
+    .map_err(db)?;
     tx.commit().await.map_err(db)
 }
 

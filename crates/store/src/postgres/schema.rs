@@ -157,6 +157,13 @@ CREATE TABLE module_log_cursors (
         );
         CREATE INDEX auth_proofs_by_expiry ON auth_proofs(expires_at);",
     ),
+    (
+        6,
+        "CREATE TABLE usage_flushed (
+            chain TEXT PRIMARY KEY,
+            seq BIGINT NOT NULL
+        );",
+    ),
 ];
 
 /// The newest schema version this binary knows.

@@ -3,10 +3,7 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::db;
-use crate::{
-    AuditDraft, AuditQuery, AuditRow, ChainHash, StoreError, StoreResult, UsageIncrement,
-    UsageRecord, chain_drafts,
-};
+use crate::{AuditQuery, AuditRow, StoreError, StoreResult, UsageIncrement, UsageRecord};
 
 const COLUMNS: &str =
     "seq, time_ms, principal, account_id, operation, key_arn, error_code, record, prev_hash, hash";
@@ -26,16 +23,6 @@ fn from_row(r: &Row<'_>) -> rusqlite::Result<AuditRow> {
     })
 }
 
-pub(super) fn tail(c: &mut Connection) -> StoreResult<Option<AuditRow>> {
-    c.query_row(
-        &format!("SELECT {COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1"),
-        [],
-        from_row,
-    )
-    .optional()
-    .map_err(db)
-}
-
 fn last(tx: &rusqlite::Transaction<'_>) -> StoreResult<Option<(i64, String)>> {
     tx.query_row(
         "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
@@ -44,21 +31,6 @@ fn last(tx: &rusqlite::Transaction<'_>) -> StoreResult<Option<(i64, String)>> {
     )
     .optional()
     .map_err(db)
-}
-
-/// Chains `drafts` after the tail and stores them with `usage`, in one
-/// transaction (the connection is the lock).
-pub(super) fn append_drafts(
-    c: &mut Connection,
-    drafts: &[AuditDraft],
-    usage: &[UsageIncrement],
-    hash: ChainHash,
-) -> StoreResult<Vec<AuditRow>> {
-    let tx = c.transaction().map_err(db)?;
-    let rows = chain_drafts(drafts, last(&tx)?, hash);
-    insert(&tx, &rows, usage)?;
-    tx.commit().map_err(db)?;
-    Ok(rows)
 }
 
 /// Appends `rows` (which must continue the stored chain) and adds `usage`,
@@ -168,6 +140,53 @@ pub(super) fn query(c: &mut Connection, q: &AuditQuery) -> StoreResult<Vec<Audit
         .query_map(rusqlite::params_from_iter(args), from_row)
         .map_err(db)?;
     rows.collect::<Result<_, _>>().map_err(db)
+}
+
+/// The last sequence number of `chain` counted into usage.
+pub(super) fn usage_flushed(c: &mut Connection, chain: &str) -> StoreResult<u64> {
+    let seq: Option<i64> = c
+        .query_row(
+            "SELECT seq FROM usage_flushed WHERE chain = ?1",
+            [chain],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db)?;
+    Ok(seq.unwrap_or(0) as u64)
+}
+
+/// Adds `usage` and moves `chain`'s counted position from `from` to
+/// `through`, in one transaction.
+pub(super) fn flush_usage(
+    c: &mut Connection,
+    chain: &str,
+    from: u64,
+    through: u64,
+    usage: &[UsageIncrement],
+) -> StoreResult<()> {
+    let tx = c.transaction().map_err(db)?;
+    let current: Option<i64> = tx
+        .query_row(
+            "SELECT seq FROM usage_flushed WHERE chain = ?1",
+            [chain],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db)?;
+    let current = current.unwrap_or(0) as u64;
+    if current != from || through < from {
+        return Err(StoreError::Conflict(format!(
+            "usage of audit chain {chain} is counted through {current}, not {from}"
+        )));
+    }
+    insert(&tx, &[], usage)?;
+    tx.execute(
+        "INSERT INTO usage_flushed (chain, seq) VALUES (?1, ?2)
+         ON CONFLICT (chain) DO UPDATE SET seq = excluded.seq",
+        params![chain, through as i64],
+    )
+    .map_err(db)?;
+    tx.commit().map_err(db)
 }
 
 pub(super) fn usage(

@@ -179,6 +179,13 @@ const MIGRATIONS: &[(i64, &str)] = &[
         );
         CREATE INDEX auth_proofs_by_expiry ON auth_proofs(expires_at);",
     ),
+    (
+        17,
+        "CREATE TABLE usage_flushed (
+            chain TEXT PRIMARY KEY,
+            seq INTEGER NOT NULL
+        );",
+    ),
 ];
 
 /// The newest schema version this binary knows.

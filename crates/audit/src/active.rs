@@ -1,0 +1,326 @@
+//! The segment being appended to: one batch of records at a time, written
+//! with one `write` and made durable with one `fdatasync`, and undone to
+//! the last committed byte if either fails.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::chain::{SegmentId, chain_hash};
+use crate::error::AuditError;
+use crate::footer::FooterBody;
+use crate::frame::{MAX_FRAME_BODY, push_frame};
+use crate::record::{AuditRecord, encode_record};
+use crate::segment::SegmentHeader;
+
+/// What the writer needs from the file under a segment. A trait so that a
+/// unit test can make it fail like a full disk.
+pub(crate) trait SegmentIo: Send {
+    /// Appends `bytes` at the end of the file.
+    fn append(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+    /// `fdatasync`.
+    fn sync(&mut self) -> std::io::Result<()>;
+    /// Cuts the file to `len` bytes and syncs.
+    fn truncate(&mut self, len: u64) -> std::io::Result<()>;
+}
+
+impl SegmentIo for std::fs::File {
+    fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        // Opened with O_APPEND: every write lands at the current end, also
+        // after a truncation.
+        self.write_all(bytes)
+    }
+
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.sync_data()
+    }
+
+    fn truncate(&mut self, len: u64) -> std::io::Result<()> {
+        self.set_len(len)?;
+        self.sync_data()
+    }
+}
+
+/// Where a committed record is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Committed {
+    /// Its sequence number in the chain.
+    pub seq: u64,
+    /// The chain hash after it.
+    pub hash: [u8; 32],
+    /// The segment it is in.
+    pub segment: u64,
+}
+
+/// The open segment of a chain.
+pub(crate) struct ActiveSegment {
+    pub(crate) id: SegmentId,
+    pub(crate) path: PathBuf,
+    pub(crate) header: SegmentHeader,
+    io: Box<dyn SegmentIo>,
+    /// Bytes that are committed (every byte after them is undone).
+    pub(crate) len: u64,
+    pub(crate) count: u64,
+    pub(crate) first_time_ms: i64,
+    pub(crate) last_time_ms: i64,
+    pub(crate) head: [u8; 32],
+    /// A failed batch may have left bytes after `len`.
+    dirty: bool,
+    /// Written in buffered mode and not synced yet.
+    pub(crate) unsynced: bool,
+    scratch: Vec<u8>,
+}
+
+/// The state of a segment read back, to continue it.
+pub(crate) struct Resumed {
+    pub(crate) len: u64,
+    pub(crate) count: u64,
+    pub(crate) first_time_ms: i64,
+    pub(crate) last_time_ms: i64,
+    pub(crate) head: [u8; 32],
+}
+
+impl ActiveSegment {
+    /// Continues the segment `id` whose file holds `resumed`.
+    pub(crate) fn new(
+        id: SegmentId,
+        path: PathBuf,
+        header: SegmentHeader,
+        io: Box<dyn SegmentIo>,
+        resumed: Resumed,
+    ) -> Self {
+        Self {
+            id,
+            path,
+            header,
+            io,
+            len: resumed.len,
+            count: resumed.count,
+            first_time_ms: resumed.first_time_ms,
+            last_time_ms: resumed.last_time_ms,
+            head: resumed.head,
+            dirty: false,
+            unsynced: false,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The sequence number the next record gets.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.header.first_seq + self.count
+    }
+
+    /// Appends `records` as one write; with `sync`, one `fdatasync`. On
+    /// any failure nothing of the batch counts: the file is cut back to
+    /// its committed length (now, or before the next batch) and the chain
+    /// continues from the last committed record.
+    pub(crate) fn commit(
+        &mut self,
+        records: &[&AuditRecord],
+        sync: bool,
+    ) -> Result<Vec<Committed>, AuditError> {
+        if self.dirty {
+            self.io.truncate(self.len).map_err(|e| self.failed(e))?;
+            self.dirty = false;
+        }
+        let mut out = Vec::with_capacity(records.len() * 256);
+        let mut committed = Vec::with_capacity(records.len());
+        let mut head = self.head;
+        for (i, record) in records.iter().enumerate() {
+            let seq = self.next_seq() + i as u64;
+            let bytes = encode_record(seq, record);
+            if bytes.len() > MAX_FRAME_BODY {
+                // Appenders refuse these before they get here; a frame
+                // this long would read back as damage.
+                return Err(AuditError::RecordTooLarge(bytes.len()));
+            }
+            head = chain_hash(&head, &bytes, &mut self.scratch);
+            push_frame(&mut out, &bytes);
+            committed.push(Committed {
+                seq,
+                hash: head,
+                segment: self.id.number,
+            });
+        }
+        self.dirty = true;
+        self.io.append(&out).map_err(|e| self.undo(e))?;
+        if sync {
+            self.io.sync().map_err(|e| self.undo(e))?;
+        } else {
+            self.unsynced = true;
+        }
+        self.dirty = false;
+        if self.count == 0
+            && let Some(first) = records.first()
+        {
+            self.first_time_ms = first.time_ms;
+        }
+        if let Some(last) = records.last() {
+            self.last_time_ms = last.time_ms;
+        }
+        self.len += out.len() as u64;
+        self.count += records.len() as u64;
+        self.head = head;
+        Ok(committed)
+    }
+
+    /// Makes every written byte durable (before sealing, on shutdown).
+    pub(crate) fn sync(&mut self) -> Result<(), AuditError> {
+        if self.dirty {
+            self.io.truncate(self.len).map_err(|e| self.failed(e))?;
+            self.dirty = false;
+        }
+        self.io.sync().map_err(|e| self.failed(e))?;
+        self.unsynced = false;
+        Ok(())
+    }
+
+    /// The footer facts of this segment as it stands.
+    pub(crate) fn footer_body(&self) -> FooterBody {
+        FooterBody {
+            chain: self.id.chain.to_string(),
+            number: self.id.number,
+            first_seq: self.header.first_seq,
+            last_seq: self.next_seq() - 1,
+            count: self.count,
+            first_time_ms: self.first_time_ms,
+            last_time_ms: self.last_time_ms,
+            head: self.head,
+            prev_head: self.header.prev_head,
+            segment_len: self.len,
+        }
+    }
+
+    fn failed(&self, e: std::io::Error) -> AuditError {
+        AuditError::io(&self.path, e)
+    }
+
+    /// Cuts off a failed batch's bytes; if even that fails, the next batch
+    /// tries first.
+    fn undo(&mut self, e: std::io::Error) -> AuditError {
+        if self.io.truncate(self.len).is_ok() {
+            self.dirty = false;
+        }
+        self.failed(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::chain::{ChainId, GENESIS};
+    use crate::segment::{encode_header, parse_segment};
+
+    /// A file in memory that can be made to fail like a full disk: writes
+    /// stop after `room` more bytes, syncs fail while `full`.
+    #[derive(Clone, Default)]
+    struct FlakyDisk {
+        bytes: Arc<Mutex<Vec<u8>>>,
+        room: Arc<Mutex<Option<usize>>>,
+    }
+
+    impl SegmentIo for FlakyDisk {
+        fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+            let mut room = self.room.lock().expect("lock");
+            let mut file = self.bytes.lock().expect("lock");
+            let w: &mut Vec<u8> = &mut file;
+            match room.as_mut() {
+                Some(left) => {
+                    let n = bytes.len().min(*left);
+                    w.write_all(&bytes[..n])?;
+                    *left -= n;
+                    if n < bytes.len() {
+                        return Err(std::io::Error::from_raw_os_error(28)); // ENOSPC
+                    }
+                    Ok(())
+                }
+                None => w.write_all(bytes),
+            }
+        }
+        fn sync(&mut self) -> std::io::Result<()> {
+            match *self.room.lock().expect("lock") {
+                Some(0) => Err(std::io::Error::from_raw_os_error(28)),
+                _ => Ok(()),
+            }
+        }
+        fn truncate(&mut self, len: u64) -> std::io::Result<()> {
+            self.bytes.lock().expect("lock").truncate(len as usize);
+            Ok(())
+        }
+    }
+
+    fn record(n: i64) -> AuditRecord {
+        AuditRecord {
+            time_ms: n,
+            request_id: format!("req-{n}"),
+            operation: "Encrypt".into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_full_disk_fails_the_batch_and_leaves_no_trace_and_the_chain_continues() {
+        let disk = FlakyDisk::default();
+        let header = SegmentHeader {
+            chain: "fe".into(),
+            number: 0,
+            first_seq: 1,
+            prev_head: GENESIS,
+            created_ms: 0,
+        };
+        let start = encode_header(&header);
+        disk.bytes.lock().expect("lock").extend_from_slice(&start);
+        let id = SegmentId {
+            chain: ChainId::new("fe").expect("id"),
+            number: 0,
+        };
+        let mut seg = ActiveSegment::new(
+            id,
+            "mem".into(),
+            header,
+            Box::new(disk.clone()),
+            Resumed {
+                len: start.len() as u64,
+                count: 0,
+                first_time_ms: 0,
+                last_time_ms: 0,
+                head: GENESIS,
+            },
+        );
+        let (r1, r2, r3) = (record(1), record(2), record(3));
+        seg.commit(&[&r1], true).expect("first batch");
+        let before = disk.bytes.lock().expect("lock").clone();
+
+        // Room for half a frame: the write fails part-way.
+        *disk.room.lock().expect("lock") = Some(20);
+        let err = seg.commit(&[&r2, &r3], true).expect_err("disk full");
+        assert!(matches!(err, AuditError::Io { .. }), "{err}");
+        assert_eq!(
+            *disk.bytes.lock().expect("lock"),
+            before,
+            "partial batch undone"
+        );
+        assert_eq!((seg.count, seg.next_seq()), (1, 2));
+
+        // The write fits but the sync fails: not durable, undone as well.
+        *disk.room.lock().expect("lock") = Some(0);
+        assert!(seg.commit(&[], true).is_err());
+        assert_eq!(*disk.bytes.lock().expect("lock"), before);
+
+        // Space returns: the chain continues from record 1.
+        *disk.room.lock().expect("lock") = None;
+        let done = seg.commit(&[&r2, &r3], true).expect("space is back");
+        assert_eq!(done.iter().map(|c| c.seq).collect::<Vec<_>>(), [2, 3]);
+        let parsed = parse_segment(&disk.bytes.lock().expect("lock")).expect("parse");
+        assert_eq!(parsed.records.len(), 3);
+        assert_eq!(parsed.head, seg.head);
+        assert_eq!(parsed.head, done[1].hash);
+        let ids: Vec<String> = parsed
+            .records
+            .iter()
+            .map(|r| r.record.request_id.clone())
+            .collect();
+        assert_eq!(ids, ["req-1", "req-2", "req-3"]);
+    }
+}

@@ -1,0 +1,157 @@
+//! Where a frontend's audit log lives and how it is written: the audit
+//! directory, the chain id (from the host key), the footer-sealing key,
+//! and the `--audit-*` flags shared by `dev` and `serve`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use strongroom_audit::{ChainId, Durability, FooterSealer, HmacSealer, RollPolicy};
+use strongroom_server::audit::AuditConfig;
+use zeroize::Zeroizing;
+
+/// The footer-sealing key's file in the data directory.
+pub const FOOTER_KEY_FILE: &str = "audit-footer.key";
+
+/// How the audit log is written (`--audit-*` of `dev` and `serve`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct AuditArgs {
+    /// Directory of the audit segment files (default: DATA_DIR/audit).
+    #[arg(long)]
+    pub audit_dir: Option<PathBuf>,
+    /// When a request is answered: `sync` (after fdatasync; default for
+    /// serve), `group-ms=N` (after the batch closing within N ms is
+    /// synced), `buffered` (after the write reaches the OS; default for
+    /// dev: a power loss can lose the last records).
+    #[arg(long)]
+    pub audit_durability: Option<String>,
+    /// Close (and seal) a segment once it holds this many bytes.
+    #[arg(long, default_value_t = RollPolicy::default().max_bytes)]
+    pub audit_segment_bytes: u64,
+    /// Close (and seal) a segment with records once it is this many seconds old.
+    #[arg(long, default_value_t = RollPolicy::default().max_age.as_secs())]
+    pub audit_segment_age_secs: u64,
+    /// Delete acknowledged segments (`admin audit ack`) older than this
+    /// many days; without it nothing is ever deleted.
+    #[arg(long)]
+    pub audit_retain_days: Option<u32>,
+    /// This frontend's chain id (default: `fe-` and its host key's
+    /// fingerprint); frontends sharing a data directory need distinct ones.
+    #[arg(long)]
+    pub audit_chain: Option<String>,
+}
+
+impl Default for AuditArgs {
+    fn default() -> Self {
+        Self {
+            audit_dir: None,
+            audit_durability: None,
+            audit_segment_bytes: RollPolicy::default().max_bytes,
+            audit_segment_age_secs: RollPolicy::default().max_age.as_secs(),
+            audit_retain_days: None,
+            audit_chain: None,
+        }
+    }
+}
+
+/// The audit directory of `data_dir` (or the one configured).
+pub fn audit_dir(data_dir: &Path, configured: Option<&Path>) -> PathBuf {
+    configured.map_or_else(|| data_dir.join("audit"), Path::to_path_buf)
+}
+
+/// This frontend's chain: `fe-` and the host key's fingerprint (the host
+/// key is made on first use, also by `dev`, which otherwise needs none).
+pub fn chain_id(data_dir: &Path) -> anyhow::Result<ChainId> {
+    let key = crate::modules::host_key(data_dir)?;
+    let id = format!("fe-{}", crate::files::fingerprint(key.public_key()));
+    ChainId::new(&id).map_err(|e| anyhow!("{e}"))
+}
+
+/// The footer sealer of `data_dir`: HMAC-SHA256 under a random 32-byte key
+/// kept in `DATA_DIR/audit-footer.key` (mode 0600, like the host key),
+/// made on first use when `create` is set. Its id names the key by its
+/// hash, so a footer says which key sealed it.
+pub fn footer_sealer(data_dir: &Path, create: bool) -> anyhow::Result<Arc<dyn FooterSealer>> {
+    let path = data_dir.join(FOOTER_KEY_FILE);
+    let key = match std::fs::read(&path) {
+        Ok(k) if k.len() == 32 => Zeroizing::new(k),
+        Ok(_) => anyhow::bail!("{} is not a 32-byte key", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::create_dir_all(data_dir)?;
+            let mut key = Zeroizing::new(vec![0u8; 32]);
+            strongroom_crypto::fill_random(&mut key).map_err(|_| anyhow!("no randomness"))?;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            f.write_all(&key)?;
+            f.sync_all()?;
+            std::fs::File::open(data_dir)?.sync_all()?;
+            key
+        }
+        Err(e) => {
+            return Err(e).with_context(|| {
+                format!(
+                    "reading the audit footer key {} (copy it from the frontend's data directory)",
+                    path.display()
+                )
+            });
+        }
+    };
+    let id = format!(
+        "hmac-{}",
+        hex::encode(&strongroom_crypto::sha256(&key)[..8])
+    );
+    Ok(Arc::new(HmacSealer::new(&id, &key)))
+}
+
+/// The audit configuration of a frontend over `data_dir`.
+pub fn config(
+    data_dir: &Path,
+    args: &AuditArgs,
+    default_durability: Durability,
+    context_values: bool,
+) -> anyhow::Result<AuditConfig> {
+    let durability = match &args.audit_durability {
+        Some(d) => d.parse().map_err(|e| anyhow!("--audit-durability: {e}"))?,
+        None => default_durability,
+    };
+    Ok(AuditConfig {
+        dir: audit_dir(data_dir, args.audit_dir.as_deref()),
+        chain: match &args.audit_chain {
+            Some(c) => ChainId::new(c).map_err(|e| anyhow!("--audit-chain: {e}"))?,
+            None => chain_id(data_dir)?,
+        },
+        durability,
+        roll: RollPolicy {
+            max_bytes: args.audit_segment_bytes.max(4096),
+            max_age: Duration::from_secs(args.audit_segment_age_secs.max(1)),
+        },
+        sealer: footer_sealer(data_dir, true)?,
+        context_values,
+        retain_days: args.audit_retain_days,
+    })
+}
+
+/// The startup line naming where the audit log goes and how durable an
+/// answered request's record is.
+pub fn startup_line(c: &AuditConfig) -> String {
+    let promise = match c.durability {
+        Durability::Sync => "answers after fdatasync".to_string(),
+        Durability::GroupMs(n) => format!("answers after fdatasync of batches of up to {n} ms"),
+        Durability::Buffered => {
+            "answers once records reach the OS: a power loss can lose the last records".to_string()
+        }
+    };
+    format!(
+        "audit log {} (chain {}), durability {} ({promise})",
+        c.dir.display(),
+        c.chain,
+        c.durability
+    )
+}
