@@ -106,7 +106,7 @@ impl ActiveSegment {
 
     /// The sequence number the next record gets.
     pub(crate) fn next_seq(&self) -> u64 {
-        self.header.first_seq + self.count
+        self.header.first_seq.saturating_add(self.count)
     }
 
     /// Appends `records` as one write; with `sync`, one `fdatasync`. On

@@ -13,12 +13,46 @@ use crate::footer::{FooterSealer, SealedFooter};
 use crate::segment::{RECEIPT_EXT, list_chains, sync_dir, write_atomic};
 
 /// A receipt: someone stored the export of a segment whose head is `hash`.
+/// Sealed with the footer key, so that whoever can write the audit
+/// directory but not read that key cannot make a deletion look retired.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {
     /// The segment's head hash (hex), as the footer says.
     pub hash: String,
     /// When the receipt was recorded (epoch ms).
     pub acknowledged_ms: i64,
+    /// The sealer's seal (hex) over [`receipt_message`]; empty in a forged
+    /// or pre-seal receipt, which is never valid.
+    #[serde(default)]
+    pub seal: String,
+}
+
+/// What a receipt's seal covers: `"strongroom audit receipt v1\0" ‖ chain
+/// ‖ "\0" ‖ segment number (u64 BE) ‖ head (32) ‖ acknowledged_ms (i64 BE)`.
+fn receipt_message(id: &SegmentId, head: &[u8; 32], acknowledged_ms: i64) -> Vec<u8> {
+    let mut m = b"strongroom audit receipt v1\0".to_vec();
+    m.extend_from_slice(id.chain.as_str().as_bytes());
+    m.push(0);
+    m.extend_from_slice(&id.number.to_be_bytes());
+    m.extend_from_slice(head);
+    m.extend_from_slice(&acknowledged_ms.to_be_bytes());
+    m
+}
+
+/// Whether the receipt at `path` is a valid receipt, sealed by `sealer`,
+/// for segment `id` whose footer's head is `head`.
+pub(crate) fn receipt_is_valid(
+    path: &Path,
+    id: &SegmentId,
+    head: &[u8; 32],
+    sealer: &dyn FooterSealer,
+) -> Result<bool, AuditError> {
+    let r = read_receipt(path)?;
+    let Ok(seal) = hex::decode(&r.seal) else {
+        return Ok(false);
+    };
+    Ok(r.hash == hex::encode(head)
+        && sealer.verify(&receipt_message(id, head, r.acknowledged_ms), &seal))
 }
 
 /// Reads a receipt file.
@@ -72,9 +106,11 @@ pub fn acknowledge(
             actual,
         });
     }
+    let seal = sealer.seal(&receipt_message(id, &footer.body.head, now_ms))?;
     let receipt = Receipt {
         hash: actual,
         acknowledged_ms: now_ms,
+        seal: hex::encode(seal),
     };
     let bytes =
         serde_json::to_vec(&receipt).map_err(|e| AuditError::Malformed(format!("receipt: {e}")))?;
@@ -124,9 +160,9 @@ pub fn retain(
                 report.unacknowledged.push(id);
                 continue;
             };
-            match read_receipt(receipt_path) {
-                Ok(r) if r.hash == hex::encode(footer.body.head) => {}
-                Ok(_) => {
+            match receipt_is_valid(receipt_path, &id, &footer.body.head, sealer) {
+                Ok(true) => {}
+                Ok(false) => {
                     report.unacknowledged.push(id);
                     continue;
                 }

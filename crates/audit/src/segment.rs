@@ -140,7 +140,14 @@ pub fn parse_segment(bytes: &[u8]) -> Result<ParsedSegment, HeaderProblem> {
     let mut scratch = Vec::new();
     for range in &frames[1..] {
         let body = &bytes[magic_len + range.start..magic_len + range.end];
-        let expected = parsed.header.first_seq + parsed.records.len() as u64;
+        let Some(expected) = parsed
+            .header
+            .first_seq
+            .checked_add(parsed.records.len() as u64)
+        else {
+            parsed.bad_record = Some("sequence numbers past the largest possible".into());
+            break;
+        };
         match decode_record(body) {
             Ok((seq, record)) if seq == expected => {
                 parsed.head = chain_hash(&parsed.head, body, &mut scratch);

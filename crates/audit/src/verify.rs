@@ -10,7 +10,7 @@ use crate::chain::{ChainId, GENESIS, SegmentId};
 use crate::error::{AuditError, IoContext};
 use crate::footer::{FooterSealer, SealedFooter};
 use crate::frame::Tail;
-use crate::retention::read_receipt;
+use crate::retention::receipt_is_valid;
 use crate::segment::{HeaderProblem, list_chains, parse_segment};
 
 /// A chain head recorded somewhere the log's host cannot write (printed by
@@ -260,7 +260,7 @@ fn verify_chain(
         let Some(path) = &files.segment else {
             match (&footer, &files.receipt) {
                 (Some(f), Some(rp))
-                    if read_receipt(rp).is_ok_and(|rc| rc.hash == hex::encode(f.body.head)) =>
+                    if receipt_is_valid(rp, &id, &f.body.head, sealer).unwrap_or(false) =>
                 {
                     r.retired += 1;
                 }
@@ -393,7 +393,7 @@ fn verify_chain(
                 r.head = f.body.head;
             }
             None => {
-                next_seq = h.first_seq + parsed.records.len() as u64;
+                next_seq = h.first_seq.saturating_add(parsed.records.len() as u64);
                 r.head = parsed.head;
             }
         }

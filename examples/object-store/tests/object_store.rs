@@ -15,7 +15,7 @@ use strongroom_cli::dev::{self, DevOptions};
 use strongroom_example_object_store as objstore;
 use strongroom_server::identity;
 use strongroom_server::sigv4::{self, RequestParts};
-use strongroom_store::{AuditQuery, PrincipalKind};
+use strongroom_store::PrincipalKind;
 use zeroize::Zeroizing;
 
 const SERVICE: &str = objstore::SERVICE_NAME;
@@ -419,17 +419,7 @@ async fn object_store_acts_for_customers_only_as_policy_allows() {
     assert!(e.to_string().contains("does not authenticate"), "{e}");
 
     // The audit trail shows the customer, invoked by the service.
-    let recs: Vec<Value> = env
-        .store
-        .query_audit(&AuditQuery {
-            limit: 100_000,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .iter()
-        .map(|r| serde_json::from_str(&r.record).unwrap())
-        .collect();
+    let recs: Vec<Value> = env.audit_events().unwrap();
     assert!(recs.iter().any(|r| r["eventName"] == "GenerateDataKey"
         && r["userIdentity"]["accountId"] == customer_account
         && r["userIdentity"]["invokedBy"] == SERVICE

@@ -258,3 +258,49 @@ fn records_missing_between_segments_are_reported_as_a_gap() {
         "{p:?}"
     );
 }
+
+#[test]
+fn a_forged_receipt_does_not_hide_a_deleted_sealed_segment() {
+    use strongroom_audit::SealedFooter;
+    let dir = tempfile::tempdir().expect("tempdir");
+    build_chain(dir.path(), "fe-1", 3);
+    let files = &segments(dir.path(), "fe-1")[1];
+    let footer =
+        SealedFooter::decode(&std::fs::read(files.footer.as_ref().expect("footer")).expect("read"))
+            .expect("decode");
+    // Write access to the directory, but not the footer key: delete the
+    // records and write a receipt naming the (public) head hash.
+    std::fs::remove_file(files.segment.as_ref().expect("segment")).expect("rm");
+    for seal in ["", "00"] {
+        std::fs::write(
+            dir.path().join("fe-1.0000000000000001.receipt"),
+            format!(
+                "{{\"hash\":\"{}\",\"acknowledged_ms\":0,\"seal\":\"{seal}\"}}",
+                hex::encode(footer.body.head)
+            ),
+        )
+        .expect("write receipt");
+        let report = verify_dir(dir.path(), &*sealer(), &[]).expect("verify");
+        assert!(!report.intact(), "deletion passed as retired: {report:?}");
+        assert_eq!(report.chains[0].retired, 0, "{report:?}");
+    }
+}
+
+#[test]
+fn a_segment_header_at_the_largest_sequence_number_is_reported_not_a_panic() {
+    use strongroom_audit::{SegmentHeader, encode_header, encode_record, push_frame};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut bytes = encode_header(&SegmentHeader {
+        chain: "fe-1".into(),
+        number: 0,
+        first_seq: u64::MAX,
+        prev_head: [0; 32],
+        created_ms: 0,
+    });
+    push_frame(&mut bytes, &encode_record(u64::MAX, &encrypt(0, 1000)));
+    push_frame(&mut bytes, &encode_record(0, &encrypt(1, 1000)));
+    std::fs::write(dir.path().join("fe-1.0000000000000000.seg"), bytes).expect("write");
+    let r = std::panic::catch_unwind(|| verify_dir(dir.path(), &*sealer(), &[]));
+    let report = r.expect("verify panicked").expect("verify");
+    assert!(!report.intact(), "{report:?}");
+}

@@ -204,14 +204,26 @@ impl Processor {
         next.rotation_period_days = None;
         next.next_rotation_at = None;
         self.save_key_after_swaps(&change, next, &swaps).await?;
-        change.store().purge_freed().await?;
+        // From here the blob is the only copy of the material: nothing may
+        // fail the request any more (the store's next purge catches up; a
+        // module that keeps a copy cached loses it on restart or eviction).
+        if let Err(e) = change.store().purge_freed().await {
+            tracing::warn!(key_id = %key.id, error = %e, "freed EKTs not purged yet");
+        }
         self.forget_key_ekts(key.id);
-        for (module, answer) in self
+        match self
             .call_all_for_key(&change, Request::ForgetKey { key_id: key.id })
-            .await?
+            .await
         {
-            if let Err(e) = answer {
-                tracing::warn!(%module, error = %e, "a module did not drop a suspended key");
+            Ok(answers) => {
+                for (module, answer) in answers {
+                    if let Err(e) = answer {
+                        tracing::warn!(%module, error = %e, "a module did not drop a suspended key");
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(key_id = %key.id, error = %e, "modules not asked to drop a suspended key")
             }
         }
         tracing::info!(key_id = %key.id, "key suspended");
