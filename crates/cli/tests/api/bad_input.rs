@@ -235,14 +235,11 @@ async fn malformed_requests_get_aws_errors_and_change_nothing() {
         "InvalidCiphertextException",
     )
     .await;
-    let big_body = vec![b' '; 2 << 20];
-    expect(
-        &env,
-        Raw::new("CreateKey", &big_body),
-        400,
-        "ValidationException",
-    )
-    .await;
+    // A body over the cap is refused from its Content-Length before any
+    // of it is read, and the connection closed: a client still sending it
+    // may see the reset rather than the answer, so that case is tested
+    // with headers only, in
+    // frontend_attacks::unauthenticated_megabyte_body_is_refused_before_it_is_sent.
     let long_desc = format!(r#"{{"Description":"{}"}}"#, "d".repeat(9000));
     expect(
         &env,
