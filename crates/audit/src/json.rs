@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::query::QueriedRecord;
+use crate::record::AuditRecord;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -91,10 +92,20 @@ pub(crate) fn rfc3339_ms(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// The region a record's first key ARN names (any partition), if any.
+pub fn region_of(r: &AuditRecord) -> Option<&str> {
+    let rest = r.key_arns.first()?.strip_prefix("arn:")?;
+    let mut parts = rest.splitn(4, ':');
+    let (_partition, service, region) = (parts.next()?, parts.next()?, parts.next()?);
+    (service == "kms" && !region.is_empty()).then_some(region)
+}
+
 /// The JSON line of `q`: `{"chain","sequence","prevHash","hash","event"}`
-/// with a CloudTrail event in `aws_region`.
-pub fn event_json(q: &QueriedRecord, aws_region: &str) -> String {
+/// with a CloudTrail event in the region of the record's key, or
+/// `default_region` for a record that names no key.
+pub fn event_json(q: &QueriedRecord, default_region: &str) -> String {
     let e = &q.record;
+    let aws_region = region_of(e).unwrap_or(default_region);
     let mut keys: Vec<&str> = Vec::new();
     for (k, _) in &e.context {
         if !keys.contains(&k.as_str()) {
@@ -228,6 +239,33 @@ mod tests {
         assert_eq!(e["resources"][0]["accountId"], "111122223333");
         assert_eq!(e["eventTime"], "2026-11-28T10:00:00.123Z");
         assert_eq!(e["awsRegion"], "eu-west-1");
+    }
+
+    #[test]
+    fn a_record_is_in_its_keys_region_and_a_keyless_one_in_the_default() {
+        let in_region = |arn: &str| {
+            line(AuditRecord {
+                operation: "Encrypt".into(),
+                key_arns: vec![arn.into()],
+                ..Default::default()
+            })["event"]["awsRegion"]
+                .clone()
+        };
+        assert_eq!(
+            in_region("arn:aws:kms:us-west-2:111122223333:key/k"),
+            "us-west-2"
+        );
+        assert_eq!(
+            in_region("arn:aws-cn:kms:cn-north-1:111122223333:key/k"),
+            "cn-north-1"
+        );
+        // Not a KMS ARN: the default.
+        assert_eq!(in_region("arn:aws:iam::111122223333:root"), "eu-west-1");
+        let keyless = line(AuditRecord {
+            operation: "ListKeys".into(),
+            ..Default::default()
+        });
+        assert_eq!(keyless["event"]["awsRegion"], "eu-west-1");
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub use error::AuditError;
 pub use export::{ExportOptions, ExportedSegment, export, sealed_segments};
 pub use footer::{FooterBody, FooterSealer, HmacSealer, SealedFooter};
 pub use frame::{FRAME_HEADER_LEN, FrameDefect, MAX_FRAME_BODY, Tail, push_frame, scan_frames};
-pub use json::event_json;
+pub use json::{event_json, region_of};
 pub use query::{Filter, QueriedRecord, query};
 pub use record::{AuditRecord, Identity, RecordError, decode_record, encode_record};
 pub use recovery::RecoveryReport;

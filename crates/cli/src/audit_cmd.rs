@@ -100,10 +100,14 @@ pub fn read_lines(dir: &Path, filter: Filter, region: &str) -> anyhow::Result<Ve
         .collect()
 }
 
+/// The `awsRegion` of records that name no key (their key's region
+/// otherwise).
+const DEFAULT_REGION: &str = "us-east-1";
+
 /// Every record's CloudTrail event in `dir`, merged by time (for tests and
 /// tools that read the trail).
 pub fn read_events(dir: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
-    read_lines(dir, Filter::default(), "us-east-1")?
+    read_lines(dir, Filter::default(), DEFAULT_REGION)?
         .iter()
         .map(|l| {
             let mut v: serde_json::Value = serde_json::from_str(l)?;
@@ -161,8 +165,7 @@ pub fn run(data_dir: &Path, dir: &Path, action: AuditAction) -> anyhow::Result<i
                 if shown == limit {
                     break;
                 }
-                let region = region_of(&r.record).unwrap_or("us-east-1");
-                println!("{}", strongroom_audit::event_json(&r, region));
+                println!("{}", strongroom_audit::event_json(&r, DEFAULT_REGION));
                 shown += 1;
             }
             Ok(0)
@@ -217,7 +220,7 @@ pub fn run(data_dir: &Path, dir: &Path, action: AuditAction) -> anyhow::Result<i
         AuditAction::Export { since, to } => {
             let sealer = crate::audit_setup::footer_sealer(data_dir, false)?;
             let options = ExportOptions {
-                region: "us-east-1".into(),
+                region: DEFAULT_REGION.into(),
                 chain: None,
                 since: since
                     .map(|s| s.parse::<SegmentId>())
@@ -247,13 +250,6 @@ pub fn run(data_dir: &Path, dir: &Path, action: AuditAction) -> anyhow::Result<i
 }
 
 /// The region of the record's first key ARN (records do not carry one).
-fn region_of(r: &strongroom_audit::AuditRecord) -> Option<&str> {
-    r.key_arns
-        .first()
-        .and_then(|a| a.strip_prefix("arn:aws:kms:"))
-        .and_then(|rest| rest.split(':').next())
-}
-
 /// `strongroom admin usage`: hourly counters, as a table or JSON.
 pub async fn usage(
     store: Arc<dyn Store>,
