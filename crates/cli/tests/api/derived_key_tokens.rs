@@ -5,37 +5,12 @@
 //! key exposed.
 
 use base64::Engine;
-use strongroom_cli::client::{KmsCallError, KmsHttpClient};
+use strongroom_cli::client::KmsHttpClient;
 
 use crate::common::*;
-use crate::material_release::releasing_policy;
+use crate::material_release::{kms_star_policy, raw, refused, releasing_policy};
 
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
-
-fn kms_star_policy(account: &str) -> String {
-    format!(
-        r#"{{"Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:root"}},"Action":"kms:*","Resource":"*"}}]}}"#
-    )
-}
-
-fn raw(env: &TestEnv) -> KmsHttpClient {
-    KmsHttpClient::new(
-        &env.dev.endpoint(),
-        &env.dev.region,
-        &env.dev.access_key_id,
-        env.dev.secret_access_key.clone(),
-        None,
-    )
-    .unwrap()
-}
-
-/// The AWS error type of a refused call.
-fn refused(r: anyhow::Result<serde_json::Value>) -> String {
-    let e = r.expect_err("the call was allowed");
-    e.downcast_ref::<KmsCallError>()
-        .map(|e| e.error_type.clone())
-        .unwrap_or_else(|| format!("{e}"))
-}
 
 async fn exposed(raw: &KmsHttpClient, arn: &str) -> bool {
     let d = raw

@@ -24,13 +24,13 @@ pub fn releasing_policy(account: &str) -> String {
     )
 }
 
-fn kms_star_policy(account: &str) -> String {
+pub(crate) fn kms_star_policy(account: &str) -> String {
     format!(
         r#"{{"Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{account}:root"}},"Action":"kms:*","Resource":"*"}}]}}"#
     )
 }
 
-fn raw(env: &TestEnv) -> KmsHttpClient {
+pub(crate) fn raw(env: &TestEnv) -> KmsHttpClient {
     KmsHttpClient::new(
         &env.dev.endpoint(),
         &env.dev.region,
@@ -42,7 +42,7 @@ fn raw(env: &TestEnv) -> KmsHttpClient {
 }
 
 /// The AWS error type of a refused call.
-fn refused(r: anyhow::Result<serde_json::Value>) -> String {
+pub(crate) fn refused(r: anyhow::Result<serde_json::Value>) -> String {
     let e = r.expect_err("the call was allowed");
     e.downcast_ref::<KmsCallError>()
         .map(|e| e.error_type.clone())

@@ -7,12 +7,12 @@
 use std::time::Duration;
 
 use base64::Engine;
-use strongroom_cli::client::{KmsCallError, KmsHttpClient};
+use strongroom_cli::client::KmsHttpClient;
 use strongroom_cli::dev::DevEnvironment;
 use strongroom_crypto::{AsymmetricKey, AsymmetricSpec, SignInput, SigningAlgorithm};
 
 use crate::common::*;
-use crate::material_release::{open_blob, releasing_policy};
+use crate::material_release::{open_blob, refused, releasing_policy};
 
 const TTL: Duration = Duration::from_millis(300);
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -30,13 +30,6 @@ fn raw(dev: &DevEnvironment) -> KmsHttpClient {
 
 fn b64(k: &AsymmetricKey) -> String {
     B64.encode(k.public_key())
-}
-
-fn refused(r: anyhow::Result<serde_json::Value>) -> String {
-    let e = r.expect_err("the call was allowed");
-    e.downcast_ref::<KmsCallError>()
-        .map(|e| e.error_type.clone())
-        .unwrap_or_else(|| format!("{e}"))
 }
 
 /// Frontends A and B on one fresh PostgreSQL store, sharing the dev domain.
