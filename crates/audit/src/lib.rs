@@ -17,6 +17,7 @@
 mod active;
 mod chain;
 mod chain_writer;
+mod committer;
 mod error;
 mod export;
 mod footer;
