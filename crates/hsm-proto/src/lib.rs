@@ -24,5 +24,6 @@ mod sealed;
 pub use client::{Answer, Caller, Envelope, HsmClient, ModuleHandler, spawn_module_task};
 pub use error::{HsmError, Refusal};
 pub use message::{
-    DataKey, Ekt, KeyRef, KeySpecCode, Request, Response, SigV4Scope, SigningKey, TransientEkt,
+    AUDIT_SEAL_CONTEXT, AuditSealKey, DataKey, Ekt, KeyRef, KeySpecCode, MAX_AUDIT_SEAL_MESSAGE,
+    Request, Response, SigV4Scope, SigningKey, TransientEkt,
 };

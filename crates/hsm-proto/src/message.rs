@@ -391,6 +391,35 @@ pub enum Request {
         token: Vec<u8>,
         context: Vec<u8>,
     },
+
+    // ---- Audit seal (docs/audit.md, "The seal key"). Kept together at the
+    // end of the enum: postcard numbers variants by position.
+    /// Sign an audit footer or receipt with the domain's audit seal key
+    /// (Ed25519, derived from the newest domain-key generation). The module
+    /// signs [`AUDIT_SEAL_CONTEXT`] ‖ `message`, never `message` alone, so
+    /// this is no signing oracle for anything but audit seals. At most
+    /// [`MAX_AUDIT_SEAL_MESSAGE`] bytes.
+    SignAuditSeal { message: Vec<u8> },
+    /// The domain's audit seal public keys, one per domain-key generation
+    /// the module holds.
+    AuditSealKeys,
+}
+
+/// What the module prefixes to every message it signs for
+/// [`Request::SignAuditSeal`].
+pub const AUDIT_SEAL_CONTEXT: &[u8] = b"strongroom audit seal v1\0";
+
+/// The largest message [`Request::SignAuditSeal`] accepts (a footer or a
+/// receipt message is a few hundred bytes).
+pub const MAX_AUDIT_SEAL_MESSAGE: usize = 1024;
+
+/// One audit seal public key of a domain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditSealKey {
+    /// The domain-key generation it is derived from.
+    pub generation: u32,
+    /// The raw 32-byte Ed25519 public key.
+    pub public_key: Vec<u8>,
 }
 
 impl std::fmt::Debug for Request {
@@ -442,6 +471,8 @@ impl std::fmt::Debug for Request {
             Request::RotateBackingKey { .. } => "RotateBackingKey",
             Request::UpdateSuspensionOwner { .. } => "UpdateSuspensionOwner",
             Request::RevealDerivedKey { .. } => "RevealDerivedKey",
+            Request::SignAuditSeal { .. } => "SignAuditSeal",
+            Request::AuditSealKeys => "AuditSealKeys",
         })
     }
 }
@@ -529,6 +560,18 @@ pub enum Response {
     },
     /// A VOLATILE key's transient token, for the other members only.
     TransientEkt(TransientEkt),
+
+    // ---- Audit seal (see the requests of the same name).
+    /// An audit seal: the key that made it and its signature over
+    /// [`AUDIT_SEAL_CONTEXT`] ‖ message.
+    AuditSeal {
+        /// The key (its generation and public key).
+        key: AuditSealKey,
+        /// The 64-byte Ed25519 signature.
+        signature: Vec<u8>,
+    },
+    /// The domain's audit seal public keys, oldest generation first.
+    AuditSealKeys(Vec<AuditSealKey>),
 }
 
 impl std::fmt::Debug for Response {
@@ -536,6 +579,8 @@ impl std::fmt::Debug for Response {
         match self {
             Response::Ekt(e) => write!(f, "Ekt({} bytes)", e.0.len()),
             Response::TransientEkt(e) => write!(f, "TransientEkt({} bytes)", e.0.len()),
+            Response::AuditSeal { key, .. } => write!(f, "AuditSeal({key:?})"),
+            Response::AuditSealKeys(k) => write!(f, "AuditSealKeys({k:?})"),
             Response::Ciphertext(c) => write!(f, "Ciphertext({} bytes)", c.len()),
             Response::Plaintext { key, plaintext } => {
                 write!(

@@ -121,7 +121,9 @@ fn stranger_gets(r: &Request) -> Stranger {
         | Request::RotateBackingKey { .. }
         | Request::UpdateSuspensionOwner { .. }
         | Request::ForgetKey { .. }
-        | Request::ShredKey { .. } => NotAuthorized,
+        | Request::ShredKey { .. }
+        | Request::SignAuditSeal { .. }
+        | Request::AuditSealKeys => NotAuthorized,
     }
 }
 
@@ -306,6 +308,11 @@ fn every_request(key: KeyRef, ekt: &Ekt, domain: uuid::Uuid) -> Vec<Request> {
         Request::RewrapCredentials {
             credentials: vec![("AKIA".into(), vec![1; 60])],
         },
+        // A stranger's forged audit footer, to be signed by the module.
+        Request::SignAuditSeal {
+            message: b"strongroom audit footer v1\0forged".to_vec(),
+        },
+        Request::AuditSealKeys,
     ]
 }
 
