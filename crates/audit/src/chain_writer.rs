@@ -10,8 +10,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::active::{ActiveSegment, Committed, Resumed};
 use crate::chain::{ChainId, SegmentId};
 use crate::error::{AuditError, IoContext};
-use crate::footer::{FooterSealer, SealedFooter};
+use crate::footer::SealedFooter;
 use crate::record::AuditRecord;
+use crate::seal::FooterSealer;
 use crate::segment::{
     FOOTER_EXT, SEGMENT_EXT, SegmentHeader, encode_header, sync_dir, write_atomic,
 };

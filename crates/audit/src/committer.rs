@@ -296,8 +296,13 @@ mod tests {
 
     use super::*;
     use crate::chain::ChainId;
-    use crate::footer::HmacSealer;
+    use crate::seal::{FooterSealer, InProcessSealer};
     use crate::writer::{AuditWriter, LogConfig};
+
+    /// The tests' sealer (one fixed key).
+    fn test_sealer() -> Arc<InProcessSealer> {
+        Arc::new(InProcessSealer::from_seed([0x6b; 32]).expect("key"))
+    }
 
     /// Remembers which thread committed each record.
     #[derive(Default)]
@@ -318,7 +323,7 @@ mod tests {
         let threads = Arc::new(Threads::default());
         let mut config = LogConfig::new(dir, ChainId::new("fe").expect("id"));
         config.durability = durability;
-        let sealer = Arc::new(HmacSealer::new("k", b"key"));
+        let sealer = test_sealer();
         let (writer, _) =
             AuditWriter::open_observed(config, sealer, Some(threads.clone())).expect("open");
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -360,7 +365,7 @@ mod tests {
             assert_eq!(by("alone"), here, "{durability}");
             assert_eq!(by("overlapping"), "audit-fe", "{durability}");
             assert_eq!(by("alone again"), here, "{durability}");
-            let report = crate::verify::verify_dir(dir.path(), &HmacSealer::new("k", b"key"), &[])
+            let report = crate::verify::verify_dir(dir.path(), &test_sealer().trusted(), &[])
                 .expect("verify");
             assert!(report.intact(), "{report:?}");
         }
@@ -372,7 +377,7 @@ mod tests {
         let threads = Arc::new(Threads::default());
         let mut config = LogConfig::new(dir.path(), ChainId::new("fe").expect("id"));
         config.roll.max_age = Duration::from_millis(50);
-        let sealer = Arc::new(HmacSealer::new("k", b"key"));
+        let sealer = test_sealer();
         let (writer, _) =
             AuditWriter::open_observed(config, sealer, Some(threads.clone())).expect("open");
         // Let the thread settle into waiting on an empty segment first.
@@ -424,7 +429,7 @@ mod tests {
         let mut config = LogConfig::new(dir.path(), ChainId::new("fe").expect("id"));
         config.durability = Durability::Buffered;
         config.roll.max_bytes = 8 * 1024;
-        let sealer = Arc::new(HmacSealer::new("k", b"key"));
+        let sealer = test_sealer();
         let (writer, _) =
             AuditWriter::open_observed(config, sealer, Some(threads.clone())).expect("open");
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -461,8 +466,8 @@ mod tests {
             writer.shutdown().await.expect("shutdown");
         });
         assert_eq!(threads.0.lock().expect("lock").len(), 1600);
-        let report = crate::verify::verify_dir(dir.path(), &HmacSealer::new("k", b"key"), &[])
-            .expect("verify");
+        let report =
+            crate::verify::verify_dir(dir.path(), &test_sealer().trusted(), &[]).expect("verify");
         assert!(report.intact(), "{report:?}");
         assert!(report.chains.iter().map(|c| c.records).sum::<u64>() == 1600);
     }

@@ -19,10 +19,10 @@ use crate::chain::{ChainId, SegmentId};
 use crate::chain_writer::RollPolicy;
 use crate::committer::{self, Log, Msg};
 use crate::error::AuditError;
-use crate::footer::FooterSealer;
 use crate::frame::MAX_FRAME_BODY;
 use crate::record::AuditRecord;
 use crate::recovery::{RecoveryReport, recover};
+use crate::seal::FooterSealer;
 
 /// When an append is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -254,27 +254,24 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::footer::HmacSealer;
+    use crate::seal::{InProcessSealer, Seal, TrustedKeys};
     use crate::segment::list_chains;
 
     /// A sealer that can be unreachable, as a module can be.
     struct FlakySealer {
         down: AtomicBool,
-        inner: HmacSealer,
+        inner: InProcessSealer,
     }
 
     impl FooterSealer for FlakySealer {
-        fn sealer_id(&self) -> &str {
-            self.inner.sealer_id()
-        }
-        fn seal(&self, message: &[u8]) -> Result<Vec<u8>, AuditError> {
+        fn seal(&self, message: &[u8]) -> Result<Seal, AuditError> {
             if self.down.load(Ordering::SeqCst) {
                 return Err(AuditError::Seal("module unreachable".into()));
             }
             self.inner.seal(message)
         }
-        fn verify(&self, message: &[u8], seal: &[u8]) -> bool {
-            self.inner.verify(message, seal)
+        fn trusted(&self) -> TrustedKeys {
+            self.inner.trusted()
         }
     }
 
@@ -283,7 +280,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let sealer = Arc::new(FlakySealer {
             down: AtomicBool::new(true),
-            inner: HmacSealer::new("k", b"key"),
+            inner: InProcessSealer::generate().expect("key"),
         });
         let mut config = LogConfig::new(dir.path(), ChainId::new("fe").expect("id"));
         config.roll.max_bytes = 300;
@@ -327,7 +324,7 @@ mod tests {
             }
             writer.shutdown().await.expect("shutdown");
         });
-        let report = crate::verify::verify_dir(dir.path(), &*sealer, &[]).expect("verify");
+        let report = crate::verify::verify_dir(dir.path(), &sealer.trusted(), &[]).expect("verify");
         assert!(report.intact(), "{report:?}");
     }
 

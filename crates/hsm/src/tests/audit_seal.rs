@@ -38,14 +38,25 @@ fn with_context(message: &[u8]) -> Vec<u8> {
 fn a_seal_verifies_only_over_the_audit_context_and_names_the_domains_key() {
     let mut m = module(&tempfile::tempdir().unwrap());
     let host = SigningKeyPair::generate().unwrap();
-    let h = frontend(&host, domain_of(&create_domain(&mut m, &operators(3), &host, 0)));
+    let h = frontend(
+        &host,
+        domain_of(&create_domain(&mut m, &operators(3), &host, 0)),
+    );
     let (key, sig) = seal(&mut m, &h, b"footer bytes").unwrap();
     assert_eq!(key.generation, 1);
-    assert!(verify_ed25519(&public(&key), &with_context(b"footer bytes"), &sig));
+    assert!(verify_ed25519(
+        &public(&key),
+        &with_context(b"footer bytes"),
+        &sig
+    ));
     // The bare message, or another one, is not what was signed: the key
     // signs nothing that is not prefixed as an audit seal.
     assert!(!verify_ed25519(&public(&key), b"footer bytes", &sig));
-    assert!(!verify_ed25519(&public(&key), &with_context(b"footer bytez"), &sig));
+    assert!(!verify_ed25519(
+        &public(&key),
+        &with_context(b"footer bytez"),
+        &sig
+    ));
     assert_eq!(keys(&mut m, &h).unwrap(), vec![key]);
 }
 
@@ -83,7 +94,10 @@ fn a_host_the_domain_does_not_list_gets_no_seal_and_no_key() {
 fn an_oversized_seal_message_is_refused() {
     let mut m = module(&tempfile::tempdir().unwrap());
     let host = SigningKeyPair::generate().unwrap();
-    let h = frontend(&host, domain_of(&create_domain(&mut m, &operators(3), &host, 0)));
+    let h = frontend(
+        &host,
+        domain_of(&create_domain(&mut m, &operators(3), &host, 0)),
+    );
     let r = seal(&mut m, &h, &vec![0; MAX_AUDIT_SEAL_MESSAGE + 1]);
     assert!(matches!(r, Err(HsmError::InvalidRequest(_))), "{r:?}");
     let r = seal(&mut m, &h, &vec![0; 16 << 20]);
@@ -120,17 +134,28 @@ fn every_member_seals_with_the_same_key_and_a_rotation_adds_a_new_one() {
     let (from_a, _) = seal(&mut a, &h, b"m").unwrap();
     let (from_b, sig_b) = seal(&mut b, &h, b"m").unwrap();
     assert_eq!(from_a, from_b);
-    assert!(verify_ed25519(&public(&from_a), &with_context(b"m"), &sig_b));
+    assert!(verify_ed25519(
+        &public(&from_a),
+        &with_context(b"m"),
+        &sig_b
+    ));
 
     // Another domain's key is another key.
     let mut other = module(&tempfile::tempdir().unwrap());
     let oh = frontend(&host, domain_of(&create_domain(&mut other, &ops, &host, 0)));
-    assert_ne!(seal(&mut other, &oh, b"m").unwrap().0.public_key, from_a.public_key);
+    assert_ne!(
+        seal(&mut other, &oh, b"m").unwrap().0.public_key,
+        from_a.public_key
+    );
 
     // A new domain-key generation seals with a new key; both are listed.
     token(send(
         &mut a,
-        command(Target::Domain(d), Command::RotateDomainKey, &[&ops[0], &ops[1]]),
+        command(
+            Target::Domain(d),
+            Command::RotateDomainKey,
+            &[&ops[0], &ops[1]],
+        ),
     ));
     let (rotated, sig) = seal(&mut a, &h, b"m").unwrap();
     assert_eq!(rotated.generation, 2);
