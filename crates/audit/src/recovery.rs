@@ -60,6 +60,7 @@ pub(crate) fn recover(
         next_seq: 1,
         head: GENESIS,
         seal_retry_at: None,
+        seal_failures: 0,
         _lock: lock,
     };
     let mut report = RecoveryReport::default();
