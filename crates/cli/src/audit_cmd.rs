@@ -359,10 +359,10 @@ pub async fn run(
             let hsm = crate::dev::open_modules(data_dir, modules, Some(1))?;
             let sealer = crate::audit_setup::sealer(data_dir, dir, &hsm).await?;
             let mut trusted = trusted_keys(data_dir, modules, &trust).await?.keys;
-            trusted.extend(&strongroom_audit::FooterSealer::trusted(sealer.as_ref()));
             let dir = dir.to_path_buf();
             // Sealing waits for the module: not on an async task.
             let r = tokio::task::spawn_blocking(move || {
+                trusted.extend(&strongroom_audit::FooterSealer::trusted(sealer.as_ref()));
                 strongroom_audit::acknowledge(&dir, &id, &hash, sealer.as_ref(), &trusted, now_ms())
                     .map(|r| (id, r))
             })

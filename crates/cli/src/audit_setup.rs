@@ -98,7 +98,7 @@ pub async fn sealer(
     dir: &Path,
     hsm: &HsmClient,
 ) -> anyhow::Result<Arc<ModuleSealer>> {
-    Ok(ModuleSealer::connect(hsm.clone(), dir.to_path_buf(), legacy_keys(data_dir)?).await?)
+    Ok(ModuleSealer::connect(hsm.clone(), dir.to_path_buf(), legacy_keys(data_dir)?).await)
 }
 
 /// The audit configuration of a frontend over `data_dir`, sealing with

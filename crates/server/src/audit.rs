@@ -153,7 +153,7 @@ impl std::fmt::Debug for AuditConfig {
             .field("chain", &self.chain)
             .field("durability", &self.durability)
             .field("roll", &self.roll)
-            .field("sealer_keys", &self.sealer.trusted())
+            .field("sealer", &"<security module>")
             .field("context_values", &self.context_values)
             .field("retain_days", &self.retain_days)
             .finish()
@@ -279,9 +279,10 @@ pub async fn background(
 }
 
 async fn run_retention(config: &AuditConfig, days: u32) {
-    let (dir, trusted) = (config.dir.clone(), config.sealer.trusted());
+    let (dir, sealer) = (config.dir.clone(), config.sealer.clone());
+    // The sealer may ask the module for its keys: not on an async task.
     let result = tokio::task::spawn_blocking(move || {
-        strongroom_audit::retain(&dir, days, now_ms(), &trusted)
+        strongroom_audit::retain(&dir, days, now_ms(), &sealer.trusted())
     })
     .await;
     match result {

@@ -9,7 +9,9 @@
 //! reached the seal fails; the writer keeps the segment open and retries
 //! (`strongroom_audit`), so no record waits for a module.
 
+use std::future::Future;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -28,15 +30,17 @@ pub struct ModuleSealer {
     /// Where the convenience listing of keys used is kept.
     dir: PathBuf,
     trusted: RwLock<TrustedKeys>,
+    /// Whether the module's keys have been fetched (else `trusted` asks).
+    has_module_keys: AtomicBool,
 }
 
 impl std::fmt::Debug for ModuleSealer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "ModuleSealer({:?})", self.trusted())
+        f.write_str("ModuleSealer")
     }
 }
 
-/// Trusts each of `keys` (from the module) in `trusted`; lists them in `dir`.
+/// Trusts each of `keys` (from the module) in `trusted`.
 fn trust(trusted: &mut TrustedKeys, keys: &[AuditSealKey]) -> Result<Vec<String>, AuditError> {
     keys.iter()
         .map(|k| trusted.add_ed25519_bytes(&k.public_key))
@@ -53,41 +57,61 @@ pub async fn module_seal_keys(hsm: &HsmClient) -> Result<TrustedKeys, KmsError> 
 }
 
 impl ModuleSealer {
-    /// Asks the module for the domain's seal keys (so that recovery and
-    /// retention can check what was sealed before) and returns a sealer
-    /// that also trusts `legacy` (the HMAC key of earlier versions, if
-    /// any). Call it on the runtime the module client runs on.
-    pub async fn connect(
-        hsm: HsmClient,
-        dir: PathBuf,
-        legacy: TrustedKeys,
-    ) -> Result<Arc<Self>, KmsError> {
-        let mut trusted = module_seal_keys(&hsm).await.map_err(|e| {
-            KmsError::Internal(format!(
-                "cannot get the audit seal keys from the security module: {e}"
-            ))
-        })?;
-        for (_, key) in trusted.ed25519_keys() {
-            if let Err(e) = list_seal_key(&dir, key) {
+    /// A sealer through `hsm` that also trusts `legacy` (the HMAC key of
+    /// earlier versions, if any). It asks the module for the domain's seal
+    /// keys now, so that recovery and retention can check what was sealed
+    /// before; a module that does not answer yet (down, or not listing
+    /// this host yet) is asked again when the keys are next needed. Call it
+    /// on the runtime the module client runs on.
+    pub async fn connect(hsm: HsmClient, dir: PathBuf, legacy: TrustedKeys) -> Arc<Self> {
+        let sealer = Self {
+            hsm: hsm.clone(),
+            runtime: tokio::runtime::Handle::current(),
+            dir,
+            trusted: RwLock::new(legacy),
+            has_module_keys: AtomicBool::new(false),
+        };
+        match module_seal_keys(&hsm).await {
+            Ok(keys) => sealer.adopt(&keys),
+            Err(e) => {
+                tracing::warn!(error = %e, "the security module gave no audit seal keys yet; footers are sealed once it does")
+            }
+        }
+        Arc::new(sealer)
+    }
+
+    /// The keys trusted so far (without asking the module).
+    fn known(&self) -> TrustedKeys {
+        self.trusted
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Trusts the module's `keys` and lists them in the audit directory.
+    fn adopt(&self, keys: &TrustedKeys) {
+        for (id, key) in keys.ed25519_keys() {
+            let known = self.known().ed25519_keys().any(|(i, _)| i == id);
+            if !known && let Err(e) = list_seal_key(&self.dir, key) {
                 tracing::warn!(error = %e, "cannot list the audit seal key in the audit directory");
             }
         }
-        trusted.extend(&legacy);
-        Ok(Arc::new(Self {
-            hsm,
-            runtime: tokio::runtime::Handle::current(),
-            dir,
-            trusted: RwLock::new(trusted),
-        }))
+        self.trusted
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(keys);
+        self.has_module_keys.store(true, Ordering::SeqCst);
     }
 
-    /// Asks the module to sign, waiting at most [`SEAL_TIMEOUT`].
-    fn ask(&self, message: &[u8]) -> Result<(AuditSealKey, Vec<u8>), AuditError> {
+    /// Runs `call` on the module client's runtime and waits for it, at
+    /// most [`SEAL_TIMEOUT`]. Blocks: never call it from an async task.
+    fn wait_for<T: Send + 'static>(
+        &self,
+        call: impl Future<Output = Result<T, KmsError>> + Send + 'static,
+    ) -> Result<T, AuditError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let hsm = self.hsm.clone();
-        let message = message.to_vec();
         self.runtime.spawn(async move {
-            let _ = tx.send(hsm.sign_audit_seal(message).await);
+            let _ = tx.send(call.await);
         });
         match rx.recv_timeout(SEAL_TIMEOUT) {
             Ok(Ok(answer)) => Ok(answer),
@@ -101,7 +125,9 @@ impl ModuleSealer {
 
 impl FooterSealer for ModuleSealer {
     fn seal(&self, message: &[u8]) -> Result<Seal, AuditError> {
-        let (key, signature) = self.ask(message)?;
+        let hsm = self.hsm.clone();
+        let m = message.to_vec();
+        let (key, signature) = self.wait_for(async move { Ok(hsm.sign_audit_seal(m).await?) })?;
         // The module answered over its authenticated channel: its key is
         // the domain's (a new one after a domain-key rotation). Checked
         // before use, so a bad answer never becomes a footer.
@@ -112,18 +138,10 @@ impl FooterSealer for ModuleSealer {
                 "the security module's seal does not verify".into(),
             ));
         }
-        let new = {
-            let mut t = self.trusted.write().unwrap_or_else(|p| p.into_inner());
-            let known = t.ed25519_keys().any(|(id, _)| id == sealer);
-            t.extend(&answered);
-            !known
-        };
-        if new && let Some((_, k)) = answered.ed25519_keys().next() {
+        if !self.known().ed25519_keys().any(|(id, _)| id == sealer) {
             tracing::info!(key = %sealer, generation = key.generation, "audit footers are sealed with a new domain seal key");
-            if let Err(e) = list_seal_key(&self.dir, k) {
-                tracing::warn!(error = %e, "cannot list the audit seal key in the audit directory");
-            }
         }
+        self.adopt(&answered);
         Ok(Seal {
             sealer,
             seal: signature,
@@ -131,10 +149,14 @@ impl FooterSealer for ModuleSealer {
     }
 
     fn trusted(&self) -> TrustedKeys {
-        self.trusted
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        if !self.has_module_keys.load(Ordering::SeqCst) {
+            let hsm = self.hsm.clone();
+            match self.wait_for(async move { module_seal_keys(&hsm).await }) {
+                Ok(keys) => self.adopt(&keys),
+                Err(e) => tracing::warn!(error = %e, "the security module gave no audit seal keys"),
+            }
+        }
+        self.known()
     }
 }
 

@@ -83,9 +83,8 @@ async fn the_writer_keeps_every_record_while_the_module_is_unreachable_and_seals
         64,
     )
     .with_domain(id);
-    let sealer = ModuleSealer::connect(hsm.clone(), dir.path().into(), TrustedKeys::default())
-        .await
-        .unwrap();
+    let sealer =
+        ModuleSealer::connect(hsm.clone(), dir.path().into(), TrustedKeys::default()).await;
     let s = sealer.clone();
     let d = dir.path().to_path_buf();
     let writer = tokio::task::spawn_blocking(move || open(&d, s))
@@ -157,6 +156,34 @@ async fn the_writer_keeps_every_record_while_the_module_is_unreachable_and_seals
             .iter()
             .any(|k| k.id == key_id)
     );
+
+    // A frontend that starts while its module does not answer: the sealer
+    // starts, but recovery cannot check the last footer and refuses to
+    // continue the chain; once the module answers, the same sealer gets
+    // the keys and the chain opens.
+    down.store(true, Ordering::SeqCst);
+    let late = ModuleSealer::connect(hsm.clone(), dir.path().into(), TrustedKeys::default()).await;
+    let (s, d) = (late.clone(), dir.path().to_path_buf());
+    let refused = tokio::task::spawn_blocking(move || {
+        let config = LogConfig::new(&d, ChainId::new("fe-seal").unwrap());
+        AuditWriter::open(config, s).err()
+    })
+    .await
+    .unwrap();
+    assert!(
+        matches!(
+            refused,
+            Some(strongroom_audit::AuditError::UntrustedSeal { .. })
+        ),
+        "{refused:?}"
+    );
+    down.store(false, Ordering::SeqCst);
+    let d = dir.path().to_path_buf();
+    let writer = tokio::task::spawn_blocking(move || open(&d, late))
+        .await
+        .unwrap();
+    writer.appender().append(record(n)).await.unwrap();
+    writer.shutdown().await.unwrap();
 }
 
 /// Re-seals the footer at `path` with `key`, as an attacker who writes
