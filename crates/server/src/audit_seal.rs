@@ -72,7 +72,7 @@ impl ModuleSealer {
             has_module_keys: AtomicBool::new(false),
         };
         match module_seal_keys(&hsm).await {
-            Ok(keys) => sealer.adopt(&keys),
+            Ok(keys) => sealer.adopt(&keys, true),
             Err(e) => {
                 tracing::warn!(error = %e, "the security module gave no audit seal keys yet; footers are sealed once it does")
             }
@@ -88,8 +88,10 @@ impl ModuleSealer {
             .clone()
     }
 
-    /// Trusts the module's `keys` and lists them in the audit directory.
-    fn adopt(&self, keys: &TrustedKeys) {
+    /// Trusts the module's `keys` and lists them in the audit directory;
+    /// `complete` when they are all the domain's keys (not only the one a
+    /// seal was made with).
+    fn adopt(&self, keys: &TrustedKeys, complete: bool) {
         for (id, key) in keys.ed25519_keys() {
             let known = self.known().ed25519_keys().any(|(i, _)| i == id);
             if !known && let Err(e) = list_seal_key(&self.dir, key) {
@@ -100,7 +102,9 @@ impl ModuleSealer {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .extend(keys);
-        self.has_module_keys.store(true, Ordering::SeqCst);
+        if complete {
+            self.has_module_keys.store(true, Ordering::SeqCst);
+        }
     }
 
     /// Runs `call` on the module client's runtime and waits for it, at
@@ -141,7 +145,7 @@ impl FooterSealer for ModuleSealer {
         if !self.known().ed25519_keys().any(|(id, _)| id == sealer) {
             tracing::info!(key = %sealer, generation = key.generation, "audit footers are sealed with a new domain seal key");
         }
-        self.adopt(&answered);
+        self.adopt(&answered, false);
         Ok(Seal {
             sealer,
             seal: signature,
@@ -152,7 +156,7 @@ impl FooterSealer for ModuleSealer {
         if !self.has_module_keys.load(Ordering::SeqCst) {
             let hsm = self.hsm.clone();
             match self.wait_for(async move { module_seal_keys(&hsm).await }) {
-                Ok(keys) => self.adopt(&keys),
+                Ok(keys) => self.adopt(&keys, true),
                 Err(e) => tracing::warn!(error = %e, "the security module gave no audit seal keys"),
             }
         }
