@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+mod audit_seal;
 pub mod ciphertext;
 mod client;
 pub mod codec;
@@ -21,9 +22,9 @@ mod reports;
 pub mod routing;
 mod sealed;
 
+pub use audit_seal::{AUDIT_SEAL_CONTEXT, AuditSealKey, MAX_AUDIT_SEAL_MESSAGE};
 pub use client::{Answer, Caller, Envelope, HsmClient, ModuleHandler, spawn_module_task};
 pub use error::{HsmError, Refusal};
 pub use message::{
-    AUDIT_SEAL_CONTEXT, AuditSealKey, DataKey, Ekt, KeyRef, KeySpecCode, MAX_AUDIT_SEAL_MESSAGE,
-    Request, Response, SigV4Scope, SigningKey, TransientEkt,
+    DataKey, Ekt, KeyRef, KeySpecCode, Request, Response, SigV4Scope, SigningKey, TransientEkt,
 };

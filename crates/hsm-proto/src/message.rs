@@ -115,6 +115,7 @@ impl KeySpecCode {
     }
 }
 
+use crate::audit_seal::AuditSealKey;
 pub use crate::sealed::{Ekt, TransientEkt};
 
 /// The scope a SigV4 signing key is derived for.
@@ -396,30 +397,13 @@ pub enum Request {
     // end of the enum: postcard numbers variants by position.
     /// Sign an audit footer or receipt with the domain's audit seal key
     /// (Ed25519, derived from the newest domain-key generation). The module
-    /// signs [`AUDIT_SEAL_CONTEXT`] ‖ `message`, never `message` alone, so
+    /// signs [`crate::AUDIT_SEAL_CONTEXT`] ‖ `message`, never `message` alone, so
     /// this is no signing oracle for anything but audit seals. At most
-    /// [`MAX_AUDIT_SEAL_MESSAGE`] bytes.
+    /// [`crate::MAX_AUDIT_SEAL_MESSAGE`] bytes.
     SignAuditSeal { message: Vec<u8> },
     /// The domain's audit seal public keys, one per domain-key generation
     /// the module holds.
     AuditSealKeys,
-}
-
-/// What the module prefixes to every message it signs for
-/// [`Request::SignAuditSeal`].
-pub const AUDIT_SEAL_CONTEXT: &[u8] = b"strongroom audit seal v1\0";
-
-/// The largest message [`Request::SignAuditSeal`] accepts (a footer or a
-/// receipt message is a few hundred bytes).
-pub const MAX_AUDIT_SEAL_MESSAGE: usize = 1024;
-
-/// One audit seal public key of a domain.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditSealKey {
-    /// The domain-key generation it is derived from.
-    pub generation: u32,
-    /// The raw 32-byte Ed25519 public key.
-    pub public_key: Vec<u8>,
 }
 
 impl std::fmt::Debug for Request {
@@ -563,7 +547,7 @@ pub enum Response {
 
     // ---- Audit seal (see the requests of the same name).
     /// An audit seal: the key that made it and its signature over
-    /// [`AUDIT_SEAL_CONTEXT`] ‖ message.
+    /// [`crate::AUDIT_SEAL_CONTEXT`] ‖ message.
     AuditSeal {
         /// The key (its generation and public key).
         key: AuditSealKey,
