@@ -114,15 +114,23 @@ struct Trust {
     sources: Vec<String>,
 }
 
-/// The keys `trust` and the module (if any) vouch for, plus the legacy
-/// HMAC key file of `data_dir`.
+/// The legacy HMAC key file of `data_dir` (if any), the keys pinned in
+/// `trust`, and the keys the module (if any) vouches for.
 async fn trusted_keys(
     data_dir: &Path,
     modules: &ExternalModules,
     trust: &SealTrust,
 ) -> anyhow::Result<Trust> {
-    let mut keys = TrustedKeys::default();
+    let mut keys = crate::audit_setup::legacy_keys(data_dir)?;
     let mut sources = Vec::new();
+    if !keys.is_empty() {
+        sources.push(format!(
+            "the legacy HMAC footer key {}",
+            data_dir
+                .join(crate::audit_setup::LEGACY_FOOTER_KEY_FILE)
+                .display()
+        ));
+    }
     for hex_key in &trust.seal_public_keys {
         let bytes = hex::decode(hex_key.trim())
             .map_err(|_| anyhow!("--seal-public-key {hex_key:?} is not hex"))?;
@@ -145,16 +153,6 @@ async fn trusted_keys(
             "no security module to ask for the audit seal keys: run on the frontend's data directory, give --hsm and --domain-token, or pin keys with --seal-public-key"
         );
     }
-    let legacy = crate::audit_setup::legacy_keys(data_dir)?;
-    if !legacy.is_empty() {
-        sources.push(format!(
-            "the legacy HMAC footer key {}",
-            data_dir
-                .join(crate::audit_setup::LEGACY_FOOTER_KEY_FILE)
-                .display()
-        ));
-    }
-    keys.extend(&legacy);
     Ok(Trust { keys, sources })
 }
 
