@@ -1,0 +1,53 @@
+//! The store's aggregates, one trait each, implemented once over any
+//! [`Backend`](crate::backend::Backend); [`crate::Store`] is their sum.
+
+pub(crate) mod aliases;
+pub(crate) mod grants;
+pub(crate) mod identities;
+pub(crate) mod keys;
+pub(crate) mod sealed;
+pub(crate) mod service_state;
+pub(crate) mod usage;
+
+use crate::StoreResult;
+use crate::backend::{Backend, Conn, decode_all, exists_as, run};
+use crate::sql::codec::Codec;
+use crate::sql::{Sql, Value};
+
+/// Inserts `record` with its codec's INSERT `sql`; `AlreadyExists(name)`
+/// if its identity is taken.
+async fn insert<B: Backend, T: Codec>(
+    b: &B,
+    sql: &'static Sql,
+    record: &T,
+    name: &str,
+) -> StoreResult<()> {
+    let (values, name) = (record.values()?, name.to_owned());
+    run(b, move |c| {
+        Box::pin(async move {
+            c.execute(sql, &values).await.map_err(exists_as(name))?;
+            Ok(())
+        })
+    })
+    .await
+}
+
+/// The records of `T` that `sql` selects with `params`.
+async fn select<B: Backend, T: Codec + Send + 'static>(
+    b: &B,
+    sql: &'static Sql,
+    params: Vec<Value>,
+) -> StoreResult<Vec<T>> {
+    run(b, move |c| {
+        Box::pin(async move { decode_all(c.query(sql, &params).await?, T::decode) })
+    })
+    .await
+}
+
+/// Runs `sql`; returns how many rows it changed.
+async fn execute<B: Backend>(b: &B, sql: &'static Sql, params: Vec<Value>) -> StoreResult<u64> {
+    run(b, move |c| {
+        Box::pin(async move { c.execute(sql, &params).await })
+    })
+    .await
+}
