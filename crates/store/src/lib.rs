@@ -8,9 +8,9 @@
 //! serves several frontends. Every write that returns `Ok` is durable
 //! (committed and fsync'd) before it returns.
 //!
-//! Each method is written once ([`aggregates`]) over a small backend
-//! interface (`backend`), with every statement in one place
-//! (`sql::statements`) and one codec per record (`sql::codec`); see
+//! Each method is written once (`aggregates/`) over a small backend
+//! interface (`backend.rs`), with every statement in one place
+//! (`sql/statements.rs`) and one codec per record (`sql/codec.rs`); see
 //! ARCHITECTURE.md, "Store", for what adding a column touches.
 #![forbid(unsafe_code)]
 

@@ -133,21 +133,27 @@ impl Backend for PostgresStore {
     }
 }
 
+/// The value as what tokio-postgres binds (`None`: NULL).
+fn bound(v: &Value) -> Option<&(dyn ToSql + Sync)> {
+    match v {
+        Value::Null => None,
+        Value::Int(v) => Some(v),
+        Value::Bool(v) => Some(v),
+        Value::Text(v) => Some(v),
+        Value::Bytes(v) => Some(v),
+    }
+}
+
 impl ToSql for Value {
     fn to_sql(
         &self,
         ty: &Type,
         out: &mut BytesMut,
     ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
-        match self {
-            Value::Null => Ok(IsNull::Yes),
-            Value::Int(v) => v.to_sql(ty, out),
-            Value::Bool(v) => v.to_sql(ty, out),
-            Value::Text(v) => v.to_sql(ty, out),
-            Value::Bytes(v) => v.to_sql(ty, out),
-        }
+        self.to_sql_checked(ty, out)
     }
 
+    /// Any type: each variant checks its own against the parameter's.
     fn accepts(_: &Type) -> bool {
         true
     }
@@ -157,13 +163,7 @@ impl ToSql for Value {
         ty: &Type,
         out: &mut BytesMut,
     ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
-        match self {
-            Value::Null => Ok(IsNull::Yes),
-            Value::Int(v) => v.to_sql_checked(ty, out),
-            Value::Bool(v) => v.to_sql_checked(ty, out),
-            Value::Text(v) => v.to_sql_checked(ty, out),
-            Value::Bytes(v) => v.to_sql_checked(ty, out),
-        }
+        bound(self).map_or(Ok(IsNull::Yes), |v| v.to_sql_checked(ty, out))
     }
 }
 

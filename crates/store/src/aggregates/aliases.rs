@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::{insert, select};
-use crate::backend::{Backend, Conn, run};
+use super::{execute, insert, select};
+use crate::backend::Backend;
 use crate::sql::params;
 use crate::sql::statements::aliases;
 use crate::{AliasRecord, StoreError, StoreResult};
@@ -38,9 +38,9 @@ pub trait AliasStore: Send + Sync + 'static {
 }
 
 /// `NotFound(name)` unless the statement changed a row.
-fn changed(n: u64, name: String) -> StoreResult<()> {
+fn changed(n: u64, name: &str) -> StoreResult<()> {
     if n == 0 {
-        Err(StoreError::NotFound(name))
+        Err(StoreError::NotFound(name.to_owned()))
     } else {
         Ok(())
     }
@@ -59,31 +59,17 @@ impl<B: Backend> AliasStore for B {
         key_id: Uuid,
         now: i64,
     ) -> StoreResult<()> {
-        let (account, name) = (account_id.to_owned(), name.to_owned());
-        run(self, move |c| {
-            Box::pin(async move {
-                let p = params![account, name, key_id, now];
-                changed(c.execute(&aliases::UPDATE, &p).await?, name)
-            })
-        })
-        .await
+        let p = params![account_id, name, key_id, now];
+        changed(execute(self, &aliases::UPDATE, p).await?, name)
     }
 
     async fn delete_alias(&self, account_id: &str, name: &str) -> StoreResult<()> {
-        let (account, name) = (account_id.to_owned(), name.to_owned());
-        run(self, move |c| {
-            Box::pin(async move {
-                changed(
-                    c.execute(&aliases::DELETE, &params![account, name]).await?,
-                    name,
-                )
-            })
-        })
-        .await
+        let p = params![account_id, name];
+        changed(execute(self, &aliases::DELETE, p).await?, name)
     }
 
     async fn get_alias(&self, account_id: &str, name: &str) -> StoreResult<Option<AliasRecord>> {
-        let p = params![account_id, name].to_vec();
+        let p = params![account_id, name];
         Ok(select(self, &aliases::GET, p).await?.pop())
     }
 
@@ -95,6 +81,6 @@ impl<B: Backend> AliasStore for B {
         limit: usize,
     ) -> StoreResult<Vec<AliasRecord>> {
         let p = params![account_id, after.unwrap_or(""), key_id, limit as i64];
-        select(self, &aliases::LIST, p.to_vec()).await
+        select(self, &aliases::LIST, p).await
     }
 }

@@ -3,8 +3,8 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use super::{insert, select};
-use crate::backend::{Backend, Conn, run};
+use super::{execute, insert, select};
+use crate::backend::Backend;
 use crate::sql::params;
 use crate::sql::statements::grants;
 use crate::{GrantRecord, StoreResult};
@@ -31,24 +31,18 @@ impl<B: Backend> GrantStore for B {
     }
 
     async fn list_grants(&self, key_id: Uuid) -> StoreResult<Vec<GrantRecord>> {
-        select(self, &grants::OF_KEY, params![key_id].to_vec()).await
+        select(self, &grants::OF_KEY, params![key_id]).await
     }
 
     async fn list_retirable_grants(&self, retiring: &str) -> StoreResult<Vec<GrantRecord>> {
-        select(self, &grants::RETIRABLE_BY, params![retiring].to_vec()).await
+        select(self, &grants::RETIRABLE_BY, params![retiring]).await
     }
 
     async fn grant_by_token(&self, token: &str) -> StoreResult<Option<GrantRecord>> {
-        Ok(select(self, &grants::BY_TOKEN, params![token].to_vec())
-            .await?
-            .pop())
+        Ok(select(self, &grants::BY_TOKEN, params![token]).await?.pop())
     }
 
     async fn delete_grant(&self, grant_id: &str) -> StoreResult<bool> {
-        let p = params![grant_id];
-        run(self, move |c| {
-            Box::pin(async move { Ok(c.execute(&grants::DELETE, &p).await? == 1) })
-        })
-        .await
+        Ok(execute(self, &grants::DELETE, params![grant_id]).await? == 1)
     }
 }

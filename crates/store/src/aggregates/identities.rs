@@ -3,10 +3,10 @@
 
 use async_trait::async_trait;
 
-use super::{insert, select};
-use crate::backend::{Backend, Conn, run};
-use crate::sql::params;
+use super::{execute, insert, select};
+use crate::backend::Backend;
 use crate::sql::statements::identities as sql;
+use crate::sql::{json, params};
 use crate::{AccessKeyRecord, AccountRecord, PrincipalRecord, StoreError, StoreResult};
 
 /// Identities: accounts, their access keys, and the users, roles and
@@ -44,8 +44,7 @@ impl<B: Backend> IdentityStore for B {
     }
 
     async fn get_account(&self, id: &str) -> StoreResult<Option<AccountRecord>> {
-        let found = select(self, &sql::ACCOUNT_GET, params![id].to_vec()).await?;
-        Ok(found.into_iter().next())
+        Ok(select(self, &sql::ACCOUNT_GET, params![id]).await?.pop())
     }
 
     async fn list_accounts(&self) -> StoreResult<Vec<AccountRecord>> {
@@ -57,20 +56,12 @@ impl<B: Backend> IdentityStore for B {
     }
 
     async fn get_access_key(&self, access_key_id: &str) -> StoreResult<Option<AccessKeyRecord>> {
-        let p = params![access_key_id].to_vec();
-        Ok(select(self, &sql::ACCESS_KEY_GET, p)
-            .await?
-            .into_iter()
-            .next())
+        let p = params![access_key_id];
+        Ok(select(self, &sql::ACCESS_KEY_GET, p).await?.pop())
     }
 
     async fn list_access_keys(&self, account_id: &str) -> StoreResult<Vec<AccessKeyRecord>> {
-        select(
-            self,
-            &sql::ACCESS_KEYS_OF_ACCOUNT,
-            params![account_id].to_vec(),
-        )
-        .await
+        select(self, &sql::ACCESS_KEYS_OF_ACCOUNT, params![account_id]).await
     }
 
     async fn create_principal(&self, p: &PrincipalRecord) -> StoreResult<()> {
@@ -78,33 +69,19 @@ impl<B: Backend> IdentityStore for B {
     }
 
     async fn update_principal(&self, p: &PrincipalRecord) -> StoreResult<()> {
-        let values = params![p.arn, p.policy, crate::sql::json(&p.tags)?, p.service_name];
-        let arn = p.arn.clone();
-        run(self, move |c| {
-            Box::pin(async move {
-                match c.execute(&sql::PRINCIPAL_UPDATE, &values).await? {
-                    0 => Err(StoreError::NotFound(arn)),
-                    _ => Ok(()),
-                }
-            })
-        })
-        .await
+        let values = params![p.arn, p.policy, json(&p.tags)?, p.service_name];
+        match execute(self, &sql::PRINCIPAL_UPDATE, values).await? {
+            0 => Err(StoreError::NotFound(p.arn.clone())),
+            _ => Ok(()),
+        }
     }
 
     async fn get_principal(&self, arn: &str) -> StoreResult<Option<PrincipalRecord>> {
-        let p = params![arn].to_vec();
-        Ok(select(self, &sql::PRINCIPAL_GET, p)
-            .await?
-            .into_iter()
-            .next())
+        let p = params![arn];
+        Ok(select(self, &sql::PRINCIPAL_GET, p).await?.pop())
     }
 
     async fn list_principals(&self, account_id: &str) -> StoreResult<Vec<PrincipalRecord>> {
-        select(
-            self,
-            &sql::PRINCIPALS_OF_ACCOUNT,
-            params![account_id].to_vec(),
-        )
-        .await
+        select(self, &sql::PRINCIPALS_OF_ACCOUNT, params![account_id]).await
     }
 }

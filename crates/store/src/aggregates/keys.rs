@@ -108,11 +108,7 @@ async fn update_key_row<C: Conn>(c: &mut C, k: &KeyRecord) -> StoreResult<()> {
 }
 
 /// The key ids a statement selects.
-pub(crate) async fn key_ids<C: Conn>(
-    c: &mut C,
-    sql: &crate::sql::Sql,
-    now: i64,
-) -> StoreResult<Vec<Uuid>> {
+async fn key_ids<C: Conn>(c: &mut C, sql: &crate::sql::Sql, now: i64) -> StoreResult<Vec<Uuid>> {
     decode_all(c.query(sql, &params![now]).await?, |r: &Row| r.uuid(0))
 }
 

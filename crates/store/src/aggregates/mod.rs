@@ -36,8 +36,9 @@ async fn insert<B: Backend, T: Codec>(
 async fn select<B: Backend, T: Codec + Send + 'static>(
     b: &B,
     sql: &'static Sql,
-    params: Vec<Value>,
+    params: impl Into<Vec<Value>>,
 ) -> StoreResult<Vec<T>> {
+    let params = params.into();
     run(b, move |c| {
         Box::pin(async move { decode_all(c.query(sql, &params).await?, T::decode) })
     })
@@ -45,9 +46,31 @@ async fn select<B: Backend, T: Codec + Send + 'static>(
 }
 
 /// Runs `sql`; returns how many rows it changed.
-async fn execute<B: Backend>(b: &B, sql: &'static Sql, params: Vec<Value>) -> StoreResult<u64> {
+async fn execute<B: Backend>(
+    b: &B,
+    sql: &'static Sql,
+    params: impl Into<Vec<Value>>,
+) -> StoreResult<u64> {
+    let params = params.into();
     run(b, move |c| {
         Box::pin(async move { c.execute(sql, &params).await })
+    })
+    .await
+}
+
+/// The integer in the first column of the row `sql` selects; 0 for none
+/// (cursors and counted positions start at 0).
+async fn count_or_zero<B: Backend>(
+    b: &B,
+    sql: &'static Sql,
+    params: impl Into<Vec<Value>>,
+) -> StoreResult<u64> {
+    let params = params.into();
+    run(b, move |c| {
+        Box::pin(async move {
+            let row = c.query_opt(sql, &params).await?;
+            Ok(row.map(|r| r.u64(0)).transpose()?.unwrap_or(0))
+        })
     })
     .await
 }

@@ -77,9 +77,9 @@ async fn write_service_secret<B: Backend>(
     b: &B,
     sql: &'static Sql,
     name: &str,
-    p: Vec<Value>,
+    p: impl Into<Vec<Value>>,
 ) -> StoreResult<Vec<u8>> {
-    let name = name.to_owned();
+    let (name, p) = (name.to_owned(), p.into());
     run(b, move |c| {
         Box::pin(async move {
             c.execute(sql, &p).await?;
@@ -106,7 +106,7 @@ impl<B: Backend> SealedMaterialStore for B {
     ) -> StoreResult<Vec<KeyVersionRecord>> {
         let (id, version) = after.map_or((String::new(), 0), |(id, v)| (id.to_string(), v));
         let p = params![id, version, limit as i64];
-        select(self, &sql::VERSIONS_PAGE, p.to_vec()).await
+        select(self, &sql::VERSIONS_PAGE, p).await
     }
 
     async fn replace_ekt(
@@ -116,13 +116,7 @@ impl<B: Backend> SealedMaterialStore for B {
         old: &[u8],
         new: &[u8],
     ) -> StoreResult<bool> {
-        Ok(execute(
-            self,
-            &sql::EKT_REPLACE,
-            params![id, version, old, new].to_vec(),
-        )
-        .await?
-            == 1)
+        Ok(execute(self, &sql::EKT_REPLACE, params![id, version, old, new]).await? == 1)
     }
 
     async fn list_all_access_keys(
@@ -131,7 +125,7 @@ impl<B: Backend> SealedMaterialStore for B {
         limit: usize,
     ) -> StoreResult<Vec<AccessKeyRecord>> {
         let p = params![after.unwrap_or(""), limit as i64];
-        select(self, &sql::ACCESS_KEYS_PAGE, p.to_vec()).await
+        select(self, &sql::ACCESS_KEYS_PAGE, p).await
     }
 
     async fn replace_sealed_secret(
@@ -141,7 +135,7 @@ impl<B: Backend> SealedMaterialStore for B {
         new: &[u8],
     ) -> StoreResult<bool> {
         let p = params![access_key_id, old, new];
-        Ok(execute(self, &sql::SEALED_SECRET_REPLACE, p.to_vec()).await? == 1)
+        Ok(execute(self, &sql::SEALED_SECRET_REPLACE, p).await? == 1)
     }
 
     async fn purge_freed(&self) -> StoreResult<()> {
@@ -158,7 +152,7 @@ impl<B: Backend> SealedMaterialStore for B {
 
     async fn put_service_secret(&self, name: &str, sealed: &[u8]) -> StoreResult<Vec<u8>> {
         let p = params![name, sealed, epoch_now()];
-        write_service_secret(self, &sql::SERVICE_SECRET_INSERT, name, p.to_vec()).await
+        write_service_secret(self, &sql::SERVICE_SECRET_INSERT, name, p).await
     }
 
     async fn replace_service_secret(
@@ -168,6 +162,6 @@ impl<B: Backend> SealedMaterialStore for B {
         new: &[u8],
     ) -> StoreResult<Vec<u8>> {
         let p = params![name, old, new];
-        write_service_secret(self, &sql::SERVICE_SECRET_REPLACE, name, p.to_vec()).await
+        write_service_secret(self, &sql::SERVICE_SECRET_REPLACE, name, p).await
     }
 }

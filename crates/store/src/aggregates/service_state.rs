@@ -3,11 +3,11 @@
 
 use async_trait::async_trait;
 
-use super::execute;
+use super::{count_or_zero, execute};
 use crate::backend::{Backend, Conn, run};
 use crate::sql::codec::Codec;
+use crate::sql::params;
 use crate::sql::statements::service_state as sql;
-use crate::sql::{Row, params};
 use crate::{ProofMint, ProofUse, StoreResult};
 
 /// The service's own bookkeeping: how far module logs have been copied,
@@ -56,13 +56,7 @@ pub(super) fn stored_u64(v: u64) -> i64 {
 impl<B: Backend> ServiceStateStore for B {
     async fn module_log_cursor(&self, module_id: &str, log_id: u64) -> StoreResult<u64> {
         let p = params![module_id, stored_u64(log_id)];
-        run(self, move |c| {
-            Box::pin(async move {
-                let row = c.query_opt(&sql::CURSOR_GET, &p).await?;
-                Ok(row.map(|r: Row| r.u64(0)).transpose()?.unwrap_or(0))
-            })
-        })
-        .await
+        count_or_zero(self, &sql::CURSOR_GET, p).await
     }
 
     async fn set_module_log_cursor(
@@ -72,12 +66,12 @@ impl<B: Backend> ServiceStateStore for B {
         offset: u64,
     ) -> StoreResult<()> {
         let p = params![module_id, stored_u64(log_id), stored_u64(offset)];
-        execute(self, &sql::CURSOR_SET, p.to_vec()).await.map(drop)
+        execute(self, &sql::CURSOR_SET, p).await.map(drop)
     }
 
     async fn try_lease(&self, job: &str, holder: &str, now: i64, until: i64) -> StoreResult<bool> {
         let p = params![job, holder, now, until];
-        Ok(execute(self, &sql::LEASE_TAKE, p.to_vec()).await? == 1)
+        Ok(execute(self, &sql::LEASE_TAKE, p).await? == 1)
     }
 
     async fn record_proof_mint(&self, mint: &ProofMint) -> StoreResult<bool> {
@@ -106,6 +100,6 @@ impl<B: Backend> ServiceStateStore for B {
     }
 
     async fn purge_expired_proofs(&self, now: i64) -> StoreResult<u64> {
-        execute(self, &sql::PROOFS_PURGE, params![now].to_vec()).await
+        execute(self, &sql::PROOFS_PURGE, params![now]).await
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use super::{execute, select};
+use super::{count_or_zero, execute, select};
 use crate::backend::{Backend, Conn, run, transaction};
 use crate::sql::codec::Codec;
 use crate::sql::statements::{insert_rows, usage as sql};
@@ -158,7 +158,7 @@ impl<B: Backend> UsageStore for B {
     }
 
     async fn delete_audit_through(&self, seq: i64) -> StoreResult<u64> {
-        execute(self, &sql::AUDIT_DELETE_THROUGH, params![seq].to_vec()).await
+        execute(self, &sql::AUDIT_DELETE_THROUGH, params![seq]).await
     }
 
     async fn query_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRow>> {
@@ -174,14 +174,7 @@ impl<B: Backend> UsageStore for B {
     }
 
     async fn usage_flushed(&self, chain: &str) -> StoreResult<u64> {
-        let p = params![chain];
-        run(self, move |c| {
-            Box::pin(async move {
-                let row = c.query_opt(&sql::FLUSHED_GET, &p).await?;
-                Ok(row.map(|r: Row| r.u64(0)).transpose()?.unwrap_or(0))
-            })
-        })
-        .await
+        count_or_zero(self, &sql::FLUSHED_GET, params![chain]).await
     }
 
     async fn flush_usage(
@@ -217,6 +210,6 @@ impl<B: Backend> UsageStore for B {
         account_id: Option<&str>,
         since_hour: i64,
     ) -> StoreResult<Vec<UsageRecord>> {
-        select(self, &sql::LIST, params![account_id, since_hour].to_vec()).await
+        select(self, &sql::LIST, params![account_id, since_hour]).await
     }
 }

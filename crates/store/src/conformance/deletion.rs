@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::{ACCOUNT, key};
+use super::{ACCOUNT, access_key, key};
 use crate::backend::{Backend, Conn, run};
 use crate::sql::{Sql, Value};
 use crate::*;
@@ -132,28 +132,21 @@ pub(crate) async fn deleted_versions_leave_their_ekts_in_no_table<B: Backend>(s:
     assert_eq!(s.list_grants(k.id).await.unwrap().len(), 1);
 }
 
-pub(crate) async fn replaced_ekts_and_secrets_leave_no_copy_in_any_table<B: Backend>(s: Arc<B>) {
-    let k = key_with_three_versions(s.as_ref(), 40).await;
+/// Replaces version 1's EKT of a new key, an access key's sealed secret
+/// and a service secret, then purges; returns the markers replaced and,
+/// with their tables, the markers that replaced them.
+pub(crate) async fn replace_sealed_material(s: &dyn Store) -> ([u8; 3], [(u8, &'static str); 3]) {
+    let k = key_with_three_versions(s, 40).await;
     assert!(
         s.replace_ekt(k.id, 1, &marker(41), &marker(44))
             .await
             .unwrap()
     );
-    s.put_access_key(&AccessKeyRecord {
-        access_key_id: "AKIAPURGE".into(),
-        account_id: ACCOUNT.into(),
-        sealed_secret: marker(45),
-        created_at: 0,
-        active: true,
-        principal_arn: None,
-        expires_at: None,
-        session_token_hash: None,
-    })
-    .await
-    .unwrap();
-    let p = marker(45);
+    s.put_access_key(&access_key("AKIAPURGE", marker(45)))
+        .await
+        .unwrap();
     assert!(
-        s.replace_sealed_secret("AKIAPURGE", &p, &marker(46))
+        s.replace_sealed_secret("AKIAPURGE", &marker(45), &marker(46))
             .await
             .unwrap()
     );
@@ -162,15 +155,23 @@ pub(crate) async fn replaced_ekts_and_secrets_leave_no_copy_in_any_table<B: Back
         .await
         .unwrap();
     s.purge_freed().await.unwrap();
-    for n in [41, 45, 47] {
+    (
+        [41, 45, 47],
+        [
+            (44, "key_versions"),
+            (46, "access_keys"),
+            (48, "service_secrets"),
+        ],
+    )
+}
+
+pub(crate) async fn replaced_ekts_and_secrets_leave_no_copy_in_any_table<B: Backend>(s: Arc<B>) {
+    let (replaced, replacements) = replace_sealed_material(s.as_ref()).await;
+    for n in replaced {
         let left = tables_holding(s.as_ref(), &marker(n)).await;
         assert!(left.is_empty(), "replaced material {n} still in {left:?}");
     }
-    for (n, table) in [
-        (44, "key_versions"),
-        (46, "access_keys"),
-        (48, "service_secrets"),
-    ] {
+    for (n, table) in replacements {
         assert_eq!(tables_holding(s.as_ref(), &marker(n)).await, [table]);
     }
 }

@@ -4,17 +4,11 @@ use std::sync::Arc;
 
 use uuid::Uuid;
 
-use super::key;
+use super::{key, sorted_keys};
 use crate::*;
 
 pub(crate) async fn key_round_trip_update_and_paging(s: Arc<dyn Store>) {
-    let mut ids = Vec::new();
-    for _ in 0..5 {
-        let (k, v) = key("111122223333");
-        s.create_key(&k, Some(&v)).await.unwrap();
-        ids.push(k.id);
-    }
-    ids.sort();
+    let ids = sorted_keys(s.as_ref(), 5).await;
     let page1 = s.list_keys("111122223333", None, 2).await.unwrap();
     assert_eq!(page1.iter().map(|k| k.id).collect::<Vec<_>>(), ids[..2]);
     let page2 = s.list_keys("111122223333", Some(ids[1]), 10).await.unwrap();

@@ -107,3 +107,29 @@ pub(crate) fn key(account: &str) -> (KeyRecord, KeyVersionRecord) {
         },
     )
 }
+
+/// `n` keys of the test account (each with version 1), by UUID.
+pub(crate) async fn sorted_keys(s: &dyn Store, n: usize) -> Vec<Uuid> {
+    let mut ids = Vec::new();
+    for _ in 0..n {
+        let (k, v) = key(ACCOUNT);
+        s.create_key(&k, Some(&v)).await.unwrap();
+        ids.push(k.id);
+    }
+    ids.sort();
+    ids
+}
+
+/// A long-term access key of the account's root with this sealed secret.
+pub(crate) fn access_key(id: &str, sealed_secret: Vec<u8>) -> AccessKeyRecord {
+    AccessKeyRecord {
+        access_key_id: id.into(),
+        account_id: ACCOUNT.into(),
+        sealed_secret,
+        created_at: 0,
+        active: true,
+        principal_arn: None,
+        expires_at: None,
+        session_token_hash: None,
+    }
+}

@@ -2,17 +2,11 @@
 
 use std::sync::Arc;
 
-use super::key;
+use super::{access_key, sorted_keys};
 use crate::*;
 
 pub(crate) async fn sealed_material_pages_in_order_and_swaps_only_if_unchanged(s: Arc<dyn Store>) {
-    let mut ids = Vec::new();
-    for _ in 0..5 {
-        let (k, v) = key("111122223333");
-        s.create_key(&k, Some(&v)).await.unwrap();
-        ids.push(k.id);
-    }
-    ids.sort();
+    let ids = sorted_keys(s.as_ref(), 5).await;
     let mut seen = Vec::new();
     let mut after = None;
     loop {
@@ -33,18 +27,9 @@ pub(crate) async fn sealed_material_pages_in_order_and_swaps_only_if_unchanged(s
     );
 
     for id in ["AKIAB", "AKIAA"] {
-        s.put_access_key(&AccessKeyRecord {
-            access_key_id: id.into(),
-            account_id: "111122223333".into(),
-            sealed_secret: vec![1; 40],
-            created_at: 0,
-            active: true,
-            principal_arn: None,
-            expires_at: None,
-            session_token_hash: None,
-        })
-        .await
-        .unwrap();
+        s.put_access_key(&access_key(id, vec![1; 40]))
+            .await
+            .unwrap();
     }
     let all = s.list_all_access_keys(None, 10).await.unwrap();
     assert_eq!(
