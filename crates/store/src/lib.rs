@@ -26,6 +26,9 @@ pub mod postgres;
 mod proofs;
 mod sql;
 pub mod sqlite;
+#[cfg(any(test, feature = "test-cluster"))]
+#[doc(hidden)]
+pub mod test_cluster;
 
 pub use audit::{AuditQuery, AuditRow, UsageIncrement, UsageRecord};
 pub use error::StoreError;

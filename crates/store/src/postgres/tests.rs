@@ -1,5 +1,6 @@
 //! The conformance suite on PostgreSQL: each test gets a fresh database in
-//! a test cluster (see `test_cluster`).
+//! the test cluster (`crate::test_cluster`: without one, the tests say so
+//! once and return).
 
 use std::sync::Arc;
 
@@ -7,8 +8,11 @@ use super::*;
 use crate::AccountRecord;
 use crate::prelude::*;
 
-mod test_cluster;
-pub(crate) use test_cluster::fresh_database;
+/// A new, empty database in the test cluster, if there is one.
+async fn fresh_database() -> Option<tokio_postgres::Config> {
+    let url = crate::test_cluster::fresh_database_url().await?;
+    Some(url.parse().unwrap())
+}
 
 async fn store_with_account() -> Option<Arc<PostgresStore>> {
     let s = PostgresStore::with_config(fresh_database().await?, 8)

@@ -1,4 +1,5 @@
-//! The PostgreSQL cluster the tests use: the one
+//! The PostgreSQL cluster tests use (this crate's, and the cli's with
+//! feature `test-cluster`): the one
 //! `STRONGROOM_TEST_POSTGRES_URL` names (scripts/test.sh and CI start one);
 //! else a throw-away cluster of the test process's own, started with
 //! scripts/postgres.sh when PostgreSQL's binaries are installed and stopped
@@ -94,9 +95,9 @@ fn start_own_cluster() -> Result<String, String> {
     Ok(url)
 }
 
-/// A new, empty database in the test cluster; `None` (said once) when
-/// there is no cluster.
-pub(crate) async fn fresh_database() -> Option<tokio_postgres::Config> {
+/// The URL of a new, empty database in the test cluster; `None` (said
+/// once, on the terminal) when there is no cluster.
+pub async fn fresh_database_url() -> Option<String> {
     let url = cluster().as_ref().ok()?;
     let (client, conn) = tokio_postgres::connect(url, NoTls).await.unwrap();
     tokio::spawn(conn);
@@ -105,7 +106,6 @@ pub(crate) async fn fresh_database() -> Option<tokio_postgres::Config> {
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .await
         .unwrap();
-    let mut config: tokio_postgres::Config = url.parse().unwrap();
-    config.dbname(&name);
-    Some(config)
+    let (base, _) = url.rsplit_once('/').unwrap();
+    Some(format!("{base}/{name}"))
 }
