@@ -3,10 +3,11 @@
 use async_trait::async_trait;
 use uuid::Uuid;
 
-use crate::backend::{Backend, Conn, decode_all, exists_as, run, transaction};
+use super::{select, select_with};
+use crate::backend::{Backend, Conn, exists_as, run, transaction};
 use crate::sql::codec::{Codec, key_update_values};
 use crate::sql::statements::{aliases, grants, keys};
-use crate::sql::{Row, params};
+use crate::sql::{Sql, ToValue, params};
 use crate::{KeyRecord, KeyVersionRecord, RotationRecord, StoreError, StoreResult};
 
 /// Keys, their versions (EKTs) and rotations.
@@ -107,9 +108,9 @@ async fn update_key_row<C: Conn>(c: &mut C, k: &KeyRecord) -> StoreResult<()> {
     })
 }
 
-/// The key ids a statement selects.
-async fn key_ids<C: Conn>(c: &mut C, sql: &crate::sql::Sql, now: i64) -> StoreResult<Vec<Uuid>> {
-    decode_all(c.query(sql, &params![now]).await?, |r: &Row| r.uuid(0))
+/// The key ids `sql` selects as due at `now`.
+async fn due<B: Backend>(b: &B, sql: &'static Sql, now: i64) -> StoreResult<Vec<Uuid>> {
+    select_with(b, sql, params![now], |r| r.uuid(0)).await
 }
 
 #[async_trait]
@@ -131,13 +132,7 @@ impl<B: Backend> KeyStore for B {
     }
 
     async fn get_key(&self, id: Uuid) -> StoreResult<Option<KeyRecord>> {
-        run(self, move |c| {
-            Box::pin(async move {
-                let row = c.query_opt(&keys::GET, &params![id]).await?;
-                row.as_ref().map(KeyRecord::decode).transpose()
-            })
-        })
-        .await
+        Ok(select(self, &keys::GET, params![id]).await?.pop())
     }
 
     async fn update_key(&self, k: &KeyRecord) -> StoreResult<()> {
@@ -154,15 +149,8 @@ impl<B: Backend> KeyStore for B {
         after: Option<Uuid>,
         limit: usize,
     ) -> StoreResult<Vec<KeyRecord>> {
-        let account = account_id.to_owned();
         let after = after.map(|u| u.to_string()).unwrap_or_default();
-        run(self, move |c| {
-            Box::pin(async move {
-                let p = params![account, after, limit as i64];
-                decode_all(c.query(&keys::LIST, &p).await?, KeyRecord::decode)
-            })
-        })
-        .await
+        select(self, &keys::LIST, params![account_id, after, limit as i64]).await
     }
 
     async fn get_key_version(
@@ -170,15 +158,9 @@ impl<B: Backend> KeyStore for B {
         id: Uuid,
         version: u32,
     ) -> StoreResult<Option<KeyVersionRecord>> {
-        run(self, move |c| {
-            Box::pin(async move {
-                let row = c
-                    .query_opt(&keys::VERSION_GET, &params![id, version])
-                    .await?;
-                row.as_ref().map(KeyVersionRecord::decode).transpose()
-            })
-        })
-        .await
+        Ok(select(self, &keys::VERSION_GET, params![id, version])
+            .await?
+            .pop())
     }
 
     async fn delete_key(&self, id: Uuid) -> StoreResult<bool> {
@@ -210,17 +192,11 @@ impl<B: Backend> KeyStore for B {
     }
 
     async fn keys_due_for_deletion(&self, now: i64) -> StoreResult<Vec<Uuid>> {
-        run(self, move |c| {
-            Box::pin(key_ids(c, &keys::DUE_FOR_DELETION, now))
-        })
-        .await
+        due(self, &keys::DUE_FOR_DELETION, now).await
     }
 
     async fn keys_with_expired_material(&self, now: i64) -> StoreResult<Vec<Uuid>> {
-        run(self, move |c| {
-            Box::pin(key_ids(c, &keys::WITH_EXPIRED_MATERIAL, now))
-        })
-        .await
+        due(self, &keys::WITH_EXPIRED_MATERIAL, now).await
     }
 
     async fn rotate_key(
@@ -233,7 +209,7 @@ impl<B: Backend> KeyStore for B {
         transaction(self, move |c| {
             Box::pin(async move {
                 let mut values = v.values()?;
-                values.push(crate::sql::ToValue::to_value(&t));
+                values.push(t.to_value());
                 c.execute(&keys::VERSION_INSERT_ROTATED, &values)
                     .await
                     .map_err(exists_as(format!("version {} of {}", v.version, v.key_id)))?;
@@ -249,19 +225,11 @@ impl<B: Backend> KeyStore for B {
         after: u32,
         limit: usize,
     ) -> StoreResult<Vec<RotationRecord>> {
-        run(self, move |c| {
-            Box::pin(async move {
-                let p = params![id, after, limit as i64];
-                decode_all(c.query(&keys::ROTATIONS, &p).await?, RotationRecord::decode)
-            })
-        })
-        .await
+        let p = params![id, after, limit as i64];
+        select_with(self, &keys::ROTATIONS, p, RotationRecord::decode).await
     }
 
     async fn keys_due_for_rotation(&self, now: i64) -> StoreResult<Vec<Uuid>> {
-        run(self, move |c| {
-            Box::pin(key_ids(c, &keys::DUE_FOR_ROTATION, now))
-        })
-        .await
+        due(self, &keys::DUE_FOR_ROTATION, now).await
     }
 }

@@ -12,7 +12,7 @@ pub(crate) mod usage;
 use crate::StoreResult;
 use crate::backend::{Backend, Conn, decode_all, exists_as, run};
 use crate::sql::codec::Codec;
-use crate::sql::{Sql, Value};
+use crate::sql::{Row, Sql, Value};
 
 /// Inserts `record` with its codec's INSERT `sql`; `AlreadyExists(name)`
 /// if its identity is taken.
@@ -38,9 +38,19 @@ async fn select<B: Backend, T: Codec + Send + 'static>(
     sql: &'static Sql,
     params: impl Into<Vec<Value>>,
 ) -> StoreResult<Vec<T>> {
+    select_with(b, sql, params, T::decode).await
+}
+
+/// The rows `sql` selects with `params`, each read with `decode`.
+async fn select_with<B: Backend, T: Send + 'static>(
+    b: &B,
+    sql: &'static Sql,
+    params: impl Into<Vec<Value>>,
+    decode: fn(&Row) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
     let params = params.into();
     run(b, move |c| {
-        Box::pin(async move { decode_all(c.query(sql, &params).await?, T::decode) })
+        Box::pin(async move { decode_all(c.query(sql, &params).await?, decode) })
     })
     .await
 }
