@@ -172,7 +172,8 @@ impl Conn for Connection {
         // `secure_delete` zeroed the freed space in the pages the WAL holds;
         // checkpointing copies them over the database file's old pages and
         // TRUNCATE empties the WAL, so no deleted EKT stays in either file.
-        run_query(self, &Sql::new("PRAGMA wal_checkpoint(TRUNCATE)"), &[]).map(drop)
+        static CHECKPOINT: Sql = Sql::new("PRAGMA wal_checkpoint(TRUNCATE)");
+        run_query(self, &CHECKPOINT, &[]).map(drop)
     }
 
     #[cfg(test)]
