@@ -75,12 +75,6 @@ async fn count_or_zero<B: Backend>(
     sql: &'static Sql,
     params: impl Into<Vec<Value>>,
 ) -> StoreResult<u64> {
-    let params = params.into();
-    run(b, move |c| {
-        Box::pin(async move {
-            let row = c.query_opt(sql, &params).await?;
-            Ok(row.map(|r| r.u64(0)).transpose()?.unwrap_or(0))
-        })
-    })
-    .await
+    let found = select_with(b, sql, params, |r| r.u64(0)).await?;
+    Ok(found.first().copied().unwrap_or(0))
 }
