@@ -59,6 +59,8 @@ impl SqliteStore {
         }
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(db)?;
+        // Room for every statement the store prepares (the default is 16).
+        conn.set_prepared_statement_cache_capacity(128);
         migrations::migrate(&mut conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),

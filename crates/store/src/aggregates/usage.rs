@@ -162,8 +162,9 @@ impl<B: Backend> UsageStore for B {
     }
 
     async fn query_audit(&self, query: &AuditQuery) -> StoreResult<Vec<AuditRow>> {
-        let (conditions, values) = audit_filter(query);
-        let statement = sql::audit_query(&conditions, query.limit.min(1_000_000));
+        let (conditions, mut values) = audit_filter(query);
+        values.push(Value::Int(query.limit.min(1_000_000) as i64));
+        let statement = sql::audit_query(&conditions, values.len());
         run(self, move |c| {
             Box::pin(async move {
                 let rows = c.query(&statement, &values).await?;

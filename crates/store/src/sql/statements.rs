@@ -257,10 +257,12 @@ pub(crate) mod usage {
         Sql::new("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
     pub(crate) static AUDIT_DELETE_THROUGH: Sql = Sql::new("DELETE FROM audit_log WHERE seq <= $1");
 
-    /// `SELECT` of audit rows with `conditions` (each with its `$N`).
+    /// `SELECT` of audit rows with `conditions` (each with its `$N`), at
+    /// most parameter `$limit` of them. (Parameters, not inlined values:
+    /// the connections cache statements by text.)
     pub(crate) fn audit_query(conditions: &str, limit: usize) -> Sql {
         select::<AuditRow>(&format!(
-            "WHERE TRUE{conditions} ORDER BY seq LIMIT {limit}"
+            "WHERE TRUE{conditions} ORDER BY seq LIMIT ${limit}"
         ))
     }
 }
