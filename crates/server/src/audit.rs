@@ -209,6 +209,29 @@ impl AuditTrail {
         .await
         .map_err(|e| KmsError::Internal(format!("audit writer failed to start: {e}")))?
         .map_err(KmsError::Internal)?;
+        // The store counted usage through `flushed`, and counts only
+        // committed records: a chain that now ends before it lost records
+        // that were committed. In `buffered` mode a power loss can do that
+        // (docs/audit.md, "Usage metering"); otherwise someone removed
+        // answered records, and taking the chain up would reuse their
+        // numbers, hide the loss and leave the next requests unmetered.
+        let last_seq = report.next_seq.saturating_sub(1);
+        if flushed > last_seq {
+            let why = format!(
+                "audit chain {} ends at record {last_seq} but usage was counted through record {flushed}: committed records are missing from {}",
+                config.chain,
+                config.dir.display()
+            );
+            if config.durability != Durability::Buffered {
+                let _ = writer.shutdown().await;
+                return Err(KmsError::Internal(format!(
+                    "{why}; keep the chain's files as evidence, move them aside and start with another --audit-chain"
+                )));
+            }
+            tracing::warn!(
+                "{why} (buffered mode: a power loss can lose the newest records; the first requests recorded again up to that number are not metered)"
+            );
+        }
         if report.truncated_bytes > 0 {
             tracing::warn!(chain = %config.chain, bytes = report.truncated_bytes, "audit log: cut off a torn tail left by a crash (no committed record)");
         }

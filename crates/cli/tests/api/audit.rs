@@ -421,3 +421,61 @@ async fn audit_rows_left_in_the_store_move_to_a_sealed_file_and_edits_to_it_are_
     assert_eq!(rc, 1, "{out}");
     assert!(out.contains("legacy-store-audit-1-3.jsonl BROKEN"), "{out}");
 }
+
+/// The segment, footer and receipt files of every chain in `audit`.
+fn chain_files(audit: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(audit)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == "seg" || e == "footer" || e == "receipt")
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_cut_back_below_its_metered_position_is_refused_in_sync_mode_not_metered_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let sync =
+        |o: &mut strongroom_cli::dev::DevOptions| o.audit.audit_durability = Some("sync".into());
+    let dev = start_in(dir.path(), sync).await;
+    let client = client_for(&dev, &dev.access_key_id, &dev.secret_access_key);
+    let arn = new_key(&client).await;
+    for _ in 0..10 {
+        client
+            .encrypt()
+            .key_id(&arn)
+            .plaintext(blob(b"m"))
+            .send()
+            .await
+            .unwrap();
+    }
+    dev.shutdown().await;
+    // Someone who writes the audit directory removes the chain's records
+    // (answered after fdatasync, so no crash could have lost them). A
+    // frontend that took the chain up from record 1 would skip metering
+    // the next requests (their numbers were counted already) and hide the
+    // loss.
+    let audit = dir.path().join("audit");
+    let removed = chain_files(&audit);
+    assert!(!removed.is_empty());
+    for p in &removed {
+        std::fs::remove_file(p).unwrap();
+    }
+    let mut opts = strongroom_cli::dev::DevOptions::new(dir.path().to_path_buf());
+    sync(&mut opts);
+    let started = strongroom_cli::dev::start(opts).await;
+    let err = match started {
+        Ok(dev) => {
+            dev.shutdown().await;
+            panic!("the frontend took up a chain cut back below its metered position");
+        }
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("usage was counted through record"), "{err}");
+    // It stays refused: no start takes the cut chain up.
+    let mut opts = strongroom_cli::dev::DevOptions::new(dir.path().to_path_buf());
+    sync(&mut opts);
+    assert!(strongroom_cli::dev::start(opts).await.is_err());
+}
