@@ -25,6 +25,7 @@ mod footer;
 mod frame;
 mod json;
 mod query;
+mod read;
 mod record;
 mod recovery;
 mod retention;

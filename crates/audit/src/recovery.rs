@@ -13,6 +13,7 @@ use crate::chain_writer::{ChainWriter, RollPolicy};
 use crate::error::{AuditError, IoContext};
 use crate::footer::SealedFooter;
 use crate::frame::Tail;
+use crate::read::{ANY_SEGMENT_FILE, read_bounded};
 use crate::seal::FooterSealer;
 use crate::segment::{HeaderProblem, list_chains, parse_segment};
 
@@ -69,7 +70,7 @@ pub(crate) fn recover(
     if let Some(i) = last_sealed {
         let files = &segments[i];
         let path = files.footer.as_deref().unwrap_or(Path::new(""));
-        let footer = SealedFooter::decode(&std::fs::read(path).at(path)?)?;
+        let footer = SealedFooter::read(path)?;
         footer.check_for(&files.id, &sealer.trusted())?;
         let body = &footer.body;
         if body.chain != chain.as_str() || body.number != files.id.number {
@@ -79,7 +80,7 @@ pub(crate) fn recover(
             ));
         }
         if let Some(seg) = &files.segment {
-            let parsed = parse_segment(&std::fs::read(seg).at(seg)?)
+            let parsed = parse_segment(&read_bounded(seg, ANY_SEGMENT_FILE)?)
                 .map_err(|e| tampered(chain, format!("segment {}: {e:?}", files.id)))?;
             let whole = parsed.tail == Tail::Clean && parsed.bad_record.is_none();
             if !whole
@@ -114,7 +115,7 @@ pub(crate) fn recover(
                 format!("segment {} has no records file", files.id),
             ));
         };
-        let bytes = std::fs::read(&path).at(&path)?;
+        let bytes = read_bounded(&path, ANY_SEGMENT_FILE)?;
         let parsed = match parse_segment(&bytes) {
             Ok(p) => p,
             // Created, then the crash: no record was ever in it.

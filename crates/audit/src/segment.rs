@@ -251,7 +251,21 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), AuditErr
     let path = dir.join(name);
     let tmp = dir.join(format!("{name}.tmp"));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp).at(&tmp)?;
+        // Whatever is at the temporary name was not made by this write (a
+        // crash's leftover, or something planted: a FIFO that would block,
+        // a symlink that would send the bytes elsewhere): replace it, and
+        // create the file only if nothing took its name meanwhile.
+        match std::fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(AuditError::io(&tmp, e));
+            }
+            _ => {}
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .at(&tmp)?;
         f.write_all(bytes).and_then(|()| f.sync_all()).at(&tmp)?;
         std::fs::rename(&tmp, &path).at(&path)?;
         sync_dir(dir)

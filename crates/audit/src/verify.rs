@@ -7,9 +7,10 @@ use std::fmt;
 use std::path::Path;
 
 use crate::chain::{ChainId, GENESIS, SegmentId};
-use crate::error::{AuditError, IoContext};
+use crate::error::AuditError;
 use crate::footer::SealedFooter;
 use crate::frame::Tail;
+use crate::read::{ANY_SEGMENT_FILE, read_bounded};
 use crate::retention::check_receipt;
 use crate::seal::{SealCheck, TrustedKeys};
 use crate::segment::{HeaderProblem, list_chains, parse_segment};
@@ -245,7 +246,7 @@ fn verify_chain(
         }
         let footer = match &files.footer {
             None => None,
-            Some(p) => match SealedFooter::decode(&std::fs::read(p).at(p)?)
+            Some(p) => match SealedFooter::read(p)
                 .and_then(|f| f.check_for(&id, trusted).map(|how| (f, how)))
             {
                 Ok((f, how)) => {
@@ -310,7 +311,17 @@ fn verify_chain(
             expected_number = id.number + 1;
             continue;
         };
-        let bytes = std::fs::read(path).at(path)?;
+        let bytes = match read_bounded(path, ANY_SEGMENT_FILE) {
+            Ok(b) => b,
+            Err(e) => {
+                r.problems.push(Problem::Edited {
+                    segment: id.clone(),
+                    detail: e.to_string(),
+                });
+                expected_number = id.number + 1;
+                continue;
+            }
+        };
         let parsed = match parse_segment(&bytes) {
             Ok(p) => p,
             Err(HeaderProblem::Torn) if last && footer.is_none() => {

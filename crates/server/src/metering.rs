@@ -179,8 +179,7 @@ impl Meter {
             let counted = files
                 .footer
                 .as_ref()
-                .and_then(|f| std::fs::read(f).ok())
-                .and_then(|b| SealedFooter::decode(&b).ok())
+                .and_then(|f| SealedFooter::read(f).ok())
                 .is_some_and(|f| f.body.last_seq <= flushed);
             if counted {
                 continue;
