@@ -95,7 +95,12 @@ pub(crate) fn recover(
             }
         }
         writer.next_number = body.number + 1;
-        writer.next_seq = body.last_seq + 1;
+        writer.next_seq = body.last_seq.checked_add(1).ok_or_else(|| {
+            tampered(
+                chain,
+                format!("footer of {} ends at the largest record number", files.id),
+            )
+        })?;
         writer.head = body.head;
         report.last_sealed = Some(body.number);
     }

@@ -305,7 +305,7 @@ fn verify_chain(
                         found.insert(p.seq, f.body.head);
                     }
                 }
-                next_seq = f.body.last_seq + 1;
+                next_seq = f.body.last_seq.saturating_add(1);
                 r.head = f.body.head;
             }
             expected_number = id.number + 1;
@@ -425,7 +425,7 @@ fn verify_chain(
         r.records += parsed.records.len() as u64;
         match &footer {
             Some(f) => {
-                next_seq = f.body.last_seq + 1;
+                next_seq = f.body.last_seq.saturating_add(1);
                 r.head = f.body.head;
             }
             None => {
@@ -435,7 +435,7 @@ fn verify_chain(
         }
         expected_number = id.number + 1;
     }
-    r.last_seq = next_seq - 1;
+    r.last_seq = next_seq.saturating_sub(1);
     let last_id = seg_id(expected_number.saturating_sub(1));
     for p in pinned {
         if p.seq > r.last_seq {

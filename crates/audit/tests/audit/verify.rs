@@ -376,3 +376,28 @@ fn a_segment_header_at_the_largest_sequence_number_is_reported_not_a_panic() {
     let report = r.expect("verify panicked").expect("verify");
     assert!(!report.intact(), "{report:?}");
 }
+
+#[test]
+fn a_planted_segment_numbered_from_record_zero_is_reported_not_a_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A chain of one unsealed segment whose header says it starts at
+    // record 0 (no writer numbers a record 0), and a record 0 in it.
+    let mut bytes = strongroom_audit::encode_header(&strongroom_audit::SegmentHeader {
+        chain: "fe-1".into(),
+        number: 0,
+        first_seq: 0,
+        prev_head: [0; 32],
+        created_ms: 0,
+    });
+    let path = dir.path().join("fe-1.0000000000000000.seg");
+    std::fs::write(&path, &bytes).expect("write");
+    let p = problems(dir.path(), &[]);
+    assert!(matches!(p[..], [Problem::Fork { .. }]), "{p:?}");
+    strongroom_audit::push_frame(
+        &mut bytes,
+        &strongroom_audit::encode_record(0, &encrypt(0, 1000)),
+    );
+    std::fs::write(&path, &bytes).expect("write");
+    let report = verify(dir.path(), &[]);
+    assert!(!report.intact(), "{report:?}");
+}
