@@ -178,6 +178,13 @@ pub fn parse_segment(bytes: &[u8]) -> Result<ParsedSegment, HeaderProblem> {
     Ok(parsed)
 }
 
+/// Reads and parses the segment file at `path` (a regular file: the
+/// directory is not trusted).
+pub fn read_segment(path: &Path) -> Result<ParsedSegment, AuditError> {
+    let bytes = crate::read::read_bounded(path, crate::read::ANY_SEGMENT_FILE)?;
+    parse_segment(&bytes).map_err(|e| AuditError::Malformed(format!("{}: {e:?}", path.display())))
+}
+
 /// The files of one segment present in the directory.
 #[derive(Debug, Clone)]
 pub struct SegmentFiles {
