@@ -160,6 +160,11 @@ pub struct ChainReport {
     pub retired: u64,
     /// Records read.
     pub records: u64,
+    /// Of those, the records of the open segment, which no footer covers
+    /// yet: well-formed and chained, but vouched for by no seal (anyone
+    /// who writes the directory could have written them, or a whole chain
+    /// of them) until their segment is sealed or their head exported.
+    pub unsealed_records: u64,
     /// Footers sealed with the legacy HMAC key of earlier versions.
     pub legacy_sealed: u64,
     /// Sequence number of the newest record (0 if none).
@@ -218,6 +223,7 @@ fn verify_chain(
         segments: 0,
         retired: 0,
         records: 0,
+        unsealed_records: 0,
         legacy_sealed: 0,
         last_seq: 0,
         head: GENESIS,
@@ -405,6 +411,7 @@ fn verify_chain(
                 segment: id.clone(),
             }),
             None => {
+                r.unsealed_records = parsed.records.len() as u64;
                 if let Tail::Torn { at, .. } = parsed.tail {
                     r.notes.push(format!(
                         "segment {id} ends in a torn write at byte {at} ({} bytes; the writer cuts it off on open)",
@@ -453,6 +460,10 @@ fn verify_chain(
                 segment: last_id.clone(),
                 detail: format!("record {} differs from the exported head", p.seq),
             });
+        } else if found.get(&p.seq) == Some(&p.hash) {
+            // An exported head vouches for the open records up to it.
+            let after = r.last_seq.saturating_sub(p.seq);
+            r.unsealed_records = r.unsealed_records.min(after);
         }
     }
     Ok(r)

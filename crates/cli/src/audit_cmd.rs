@@ -292,9 +292,15 @@ pub async fn run(
                     0 => String::new(),
                     n => format!(" ({n} footers with a legacy HMAC seal)"),
                 };
+                let unsealed = match c.unsealed_records {
+                    0 => String::new(),
+                    n => format!(
+                        "; the newest {n} records are in the open segment, which no seal covers yet (check them against a head exported earlier)"
+                    ),
+                };
                 if c.problems.is_empty() {
                     println!(
-                        "audit chain {} intact: {} records in {} segments ({} retired), head {head}{legacy}",
+                        "audit chain {} intact: {} records in {} segments ({} retired), head {head}{legacy}{unsealed}",
                         c.chain, c.records, c.segments, c.retired
                     );
                 } else {

@@ -1,6 +1,6 @@
 //! `verify_dir` against each way of tampering with a chain.
 
-use strongroom_audit::{ExportedHead, Problem, VerifyReport, verify_dir};
+use strongroom_audit::{Durability, ExportedHead, Problem, VerifyReport, verify_dir};
 
 use crate::common::*;
 
@@ -400,4 +400,31 @@ fn a_planted_segment_numbered_from_record_zero_is_reported_not_a_crash() {
     std::fs::write(&path, &bytes).expect("write");
     let report = verify(dir.path(), &[]);
     assert!(!report.intact(), "{report:?}");
+}
+
+#[test]
+fn records_no_seal_vouches_for_are_counted_apart_so_a_planted_chain_is_not_passed_as_sealed() {
+    let dir = chain_dir();
+    // Someone who writes the directory plants a chain of their own: one
+    // open segment of well-formed, well-chained records. Nothing can
+    // prove it false (no footer covers it yet), so verify must not pass
+    // it off as vouched for.
+    let (writer, _) = open(dir.path(), "fe-planted", Durability::Sync, 1 << 20);
+    rt().block_on(async {
+        append_all(&writer, (0..3).map(|n| encrypt(n, 5000)).collect()).await;
+        writer.shutdown().await.expect("shutdown");
+    });
+    let report = verify(dir.path(), &[]);
+    let planted = report
+        .chains
+        .iter()
+        .find(|c| c.chain.as_str() == "fe-planted")
+        .expect("planted chain");
+    assert_eq!((planted.records, planted.unsealed_records), (3, 3));
+    let genuine = report
+        .chains
+        .iter()
+        .find(|c| c.chain.as_str() == "fe-1")
+        .expect("fe-1");
+    assert_eq!((genuine.records, genuine.unsealed_records), (25, 5));
 }
