@@ -184,9 +184,32 @@ impl AuditTrail {
     /// record the store has not counted yet (after a crash), and starts the
     /// writer.
     pub async fn open(config: AuditConfig, store: Arc<dyn Store>) -> Result<Self, KmsError> {
-        // Rows an earlier version kept in the store move to a sealed file.
-        crate::legacy_audit::move_out_of_store(store.as_ref(), &config.dir, config.sealer.clone())
+        // Rows an earlier version kept in the store move to a sealed file,
+        // before this frontend's chain begins. Rows found once it has begun
+        // were not written by an earlier version (this one never writes
+        // any): whoever writes the store planted them, and the module must
+        // not seal them as the old trail.
+        let begun = config.dir.exists()
+            && strongroom_audit::list_chains(&config.dir)
+                .map_err(|e| KmsError::Internal(e.to_string()))?
+                .contains_key(&config.chain);
+        if !begun {
+            crate::legacy_audit::move_out_of_store(
+                store.as_ref(),
+                &config.dir,
+                config.sealer.clone(),
+            )
             .await?;
+        } else if !store
+            .query_audit(&strongroom_store::AuditQuery {
+                limit: 1,
+                ..Default::default()
+            })
+            .await?
+            .is_empty()
+        {
+            tracing::warn!(chain = %config.chain, "the store holds audit rows although this frontend's audit chain has begun: not moved or sealed (this version writes none; an earlier version's rows are moved before a chain's first segment)");
+        }
         let flushed = store.usage_flushed(config.chain.as_str()).await?;
         let meter = Arc::new(Meter::new(store, config.chain.clone(), flushed));
         let c = config.clone();

@@ -377,6 +377,10 @@ async fn every_key_touching_intent_record_names_its_key() {
 async fn audit_rows_left_in_the_store_move_to_a_sealed_file_and_edits_to_it_are_found() {
     let env = TestEnv::start().await;
     let dir = env.stop().await;
+    // A directory as an earlier version left it: a store, no segments.
+    for p in chain_files(&dir.path().join("audit")) {
+        std::fs::remove_file(p).unwrap();
+    }
     // Rows an earlier version wrote into the store, chained as it chained
     // them.
     let db = rusqlite::Connection::open(dir.path().join("strongroom.db")).unwrap();
@@ -478,4 +482,39 @@ async fn a_chain_cut_back_below_its_metered_position_is_refused_in_sync_mode_not
     let mut opts = strongroom_cli::dev::DevOptions::new(dir.path().to_path_buf());
     sync(&mut opts);
     assert!(strongroom_cli::dev::start(opts).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_rows_planted_in_the_store_after_the_chain_began_are_not_sealed_as_the_old_trail() {
+    let env = TestEnv::start().await;
+    let dir = env.stop().await;
+    // Whoever writes the store (not the module) plants rows chained as
+    // an earlier version chained them, after this version's chain began.
+    let db = rusqlite::Connection::open(dir.path().join("strongroom.db")).unwrap();
+    let record = "{\"sequence\":1,\"eventName\":\"Decrypt\"}";
+    let prev = "0".repeat(64);
+    let hash = hex::encode(strongroom_crypto::sha256(
+        format!("{prev}\n{record}").as_bytes(),
+    ));
+    db.execute(
+        "INSERT INTO audit_log (seq, time_ms, principal, account_id, operation, record, prev_hash, hash)
+         VALUES (1, 0, '-', '-', 'Decrypt', ?1, ?2, ?3)",
+        rusqlite::params![record, prev, hash],
+    )
+    .unwrap();
+    let dev = start_in(dir.path(), |_| {}).await;
+    dev.shutdown().await;
+    let left: i64 = db
+        .query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 1, "the planted row stays where it was found");
+    let sealed: Vec<_> = std::fs::read_dir(dir.path().join("audit"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("legacy-store-audit-"))
+        .collect();
+    assert!(sealed.is_empty(), "{sealed:?}");
+    let (rc, out) = admin(dir.path(), &["audit", "verify"]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(!out.contains("legacy store audit"), "{out}");
 }
