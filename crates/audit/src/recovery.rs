@@ -1,7 +1,7 @@
 //! Opening a chain after a stop or a crash: check the last sealed segment
 //! against its footer, check what follows it record by record, cut off a
-//! torn tail (and only a torn tail), seal any segment left unsealed, and
-//! continue the chain.
+//! torn tail (and only a torn tail), refuse a closed segment whose footer
+//! is gone, and continue the chain.
 
 use std::fs::OpenOptions;
 use std::path::Path;
@@ -26,8 +26,6 @@ pub struct RecoveryReport {
     pub unsealed_records: u64,
     /// Bytes of a torn tail cut off.
     pub truncated_bytes: u64,
-    /// Segments recovery sealed (left unsealed by a crash).
-    pub sealed: Vec<u64>,
     /// The sequence number the next record gets.
     pub next_seq: u64,
     /// The chain's head hash.
@@ -114,6 +112,19 @@ pub(crate) fn recover(
                 format!("segment {} is missing", writer.next_number),
             ));
         }
+        if !is_last {
+            // The writer creates a segment only once the one before has
+            // its footer (written durably), so no crash leaves a closed
+            // segment without one: its footer was removed. Sealing it now
+            // would have the module vouch for whatever it holds.
+            return Err(tampered(
+                chain,
+                format!(
+                    "segment {} is closed (a later segment follows) but has no footer",
+                    files.id
+                ),
+            ));
+        }
         let Some(path) = files.segment.clone() else {
             return Err(tampered(
                 chain,
@@ -183,13 +194,6 @@ pub(crate) fn recover(
             Box::new(file),
             resumed,
         ));
-        if !is_last {
-            // A crash between sealing and the next segment cannot leave
-            // this, but a copied-in directory can: seal it now.
-            if let Some(id) = writer.seal_active()? {
-                report.sealed.push(id.number);
-            }
-        }
     }
     writer.ensure_active()?;
     let active = writer.active.as_ref();

@@ -264,7 +264,6 @@ impl AuditTrail {
             durability = %config.durability,
             next_seq = report.next_seq,
             head = %hex::encode(report.head),
-            sealed_on_recovery = ?report.sealed,
             "audit log open"
         );
         meter.flush().await;

@@ -282,3 +282,24 @@ fn planted_lock_and_temporary_files_neither_block_the_writer_nor_redirect_its_wr
             .intact()
     );
 }
+
+#[test]
+fn a_closed_segment_whose_footer_was_removed_is_refused_not_resealed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    build_chain(dir.path(), "fe-1", 2);
+    // Someone who writes the directory removes the footer of segment 1
+    // (segment 2 follows it) and rewrites one of its records; a writer
+    // that sealed what it found would have the module vouch for the edit.
+    let files = segments(dir.path(), "fe-1");
+    std::fs::remove_file(files[1].footer.as_ref().expect("footer 1")).expect("rm");
+    rewrite_record(files[1].segment.as_ref().expect("segment 1"), 0, |r| {
+        r.operation = "Decrypt".into()
+    });
+    let before = snapshot(dir.path());
+    let config = strongroom_audit::LogConfig::new(dir.path(), chain("fe-1"));
+    let e = strongroom_audit::AuditWriter::open(config, sealer())
+        .err()
+        .expect("refused");
+    assert!(matches!(e, AuditError::Tampered { .. }), "{e}");
+    assert_eq!(snapshot(dir.path()), before, "nothing sealed or cut");
+}
