@@ -3,6 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -79,8 +80,15 @@ impl ChainWriter {
             .create(true)
             .truncate(false)
             .write(true)
+            .custom_flags(crate::read::nonblocking())
             .open(&path)
             .at(&path)?;
+        if !f.metadata().at(&path)?.is_file() {
+            return Err(AuditError::Malformed(format!(
+                "{} is not a regular file",
+                path.display()
+            )));
+        }
         f.try_lock()
             .map_err(|_| AuditError::ChainLocked(chain.to_string()))?;
         Ok(f)

@@ -67,7 +67,7 @@ pub fn sealed_segments(
             if files.id.number < from {
                 continue;
             }
-            let f = SealedFooter::decode(&std::fs::read(&footer).at(&footer)?)?;
+            let f = SealedFooter::read(&footer)?;
             f.check_for(&files.id, trusted)?;
             out.push((files.id, seg, f));
         }
@@ -96,7 +96,7 @@ fn segment_lines(
     region: &str,
     out: &mut dyn Write,
 ) -> Result<u64, AuditError> {
-    let bytes = std::fs::read(path).at(path)?;
+    let bytes = crate::read::read_bounded(path, crate::read::ANY_SEGMENT_FILE)?;
     let parsed =
         parse_segment(&bytes).map_err(|e| AuditError::Malformed(format!("segment {id}: {e:?}")))?;
     let b = &footer.body;

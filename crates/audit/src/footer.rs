@@ -109,6 +109,15 @@ impl SealedFooter {
         out
     }
 
+    /// Reads and decodes the footer file at `path` (a regular file of at
+    /// most a footer's size: the directory is not trusted).
+    pub fn read(path: &std::path::Path) -> Result<Self, AuditError> {
+        Self::decode(&crate::read::read_bounded(
+            path,
+            crate::read::MAX_FOOTER_FILE,
+        )?)
+    }
+
     /// Reads a footer file's bytes.
     pub fn decode(bytes: &[u8]) -> Result<Self, AuditError> {
         let bad = |why: &str| AuditError::Malformed(format!("footer: {why}"));

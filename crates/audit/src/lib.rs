@@ -25,6 +25,7 @@ mod footer;
 mod frame;
 mod json;
 mod query;
+mod read;
 mod record;
 mod recovery;
 mod retention;
@@ -53,7 +54,7 @@ pub use seal::{
 pub use seal_keys_file::{ListedSealKey, SEAL_KEYS_FILE, list_seal_key, listed_seal_keys};
 pub use segment::{
     ParsedRecord, ParsedSegment, SegmentFiles, SegmentHeader, encode_header, list_chains,
-    parse_segment,
+    parse_segment, read_segment, write_atomic,
 };
 pub use verify::{ChainReport, ExportedHead, Problem, VerifyReport, verify_dir};
 pub use writer::{AuditAppender, AuditWriter, CommitObserver, Durability, LogConfig};

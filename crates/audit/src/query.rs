@@ -5,7 +5,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use std::path::PathBuf;
 
 use crate::chain::ChainId;
-use crate::error::{AuditError, IoContext};
+use crate::error::AuditError;
 use crate::footer::SealedFooter;
 use crate::record::AuditRecord;
 use crate::segment::{list_chains, parse_segment};
@@ -82,7 +82,7 @@ impl ChainStream {
                 return Some(Ok(r));
             }
             let path = self.segments.pop_front()?;
-            let bytes = match std::fs::read(&path).at(&path) {
+            let bytes = match crate::read::read_bounded(&path, crate::read::ANY_SEGMENT_FILE) {
                 Ok(b) => b,
                 Err(e) => return Some(Err(e)),
             };
@@ -131,8 +131,7 @@ pub fn query(
             let Some(seg) = files.segment else { continue };
             let skip = files
                 .footer
-                .and_then(|f| std::fs::read(f).ok())
-                .and_then(|b| SealedFooter::decode(&b).ok())
+                .and_then(|f| SealedFooter::read(&f).ok())
                 .is_some_and(|f| {
                     f.body.count > 0 && !filter.may_hold(f.body.first_time_ms, f.body.last_time_ms)
                 });

@@ -1,7 +1,7 @@
 //! Opening a chain after a stop or a crash: check the last sealed segment
 //! against its footer, check what follows it record by record, cut off a
-//! torn tail (and only a torn tail), seal any segment left unsealed, and
-//! continue the chain.
+//! torn tail (and only a torn tail), refuse a closed segment whose footer
+//! is gone, and continue the chain.
 
 use std::fs::OpenOptions;
 use std::path::Path;
@@ -13,6 +13,7 @@ use crate::chain_writer::{ChainWriter, RollPolicy};
 use crate::error::{AuditError, IoContext};
 use crate::footer::SealedFooter;
 use crate::frame::Tail;
+use crate::read::{ANY_SEGMENT_FILE, read_bounded};
 use crate::seal::FooterSealer;
 use crate::segment::{HeaderProblem, list_chains, parse_segment};
 
@@ -25,8 +26,6 @@ pub struct RecoveryReport {
     pub unsealed_records: u64,
     /// Bytes of a torn tail cut off.
     pub truncated_bytes: u64,
-    /// Segments recovery sealed (left unsealed by a crash).
-    pub sealed: Vec<u64>,
     /// The sequence number the next record gets.
     pub next_seq: u64,
     /// The chain's head hash.
@@ -69,7 +68,7 @@ pub(crate) fn recover(
     if let Some(i) = last_sealed {
         let files = &segments[i];
         let path = files.footer.as_deref().unwrap_or(Path::new(""));
-        let footer = SealedFooter::decode(&std::fs::read(path).at(path)?)?;
+        let footer = SealedFooter::read(path)?;
         footer.check_for(&files.id, &sealer.trusted())?;
         let body = &footer.body;
         if body.chain != chain.as_str() || body.number != files.id.number {
@@ -79,7 +78,7 @@ pub(crate) fn recover(
             ));
         }
         if let Some(seg) = &files.segment {
-            let parsed = parse_segment(&std::fs::read(seg).at(seg)?)
+            let parsed = parse_segment(&read_bounded(seg, ANY_SEGMENT_FILE)?)
                 .map_err(|e| tampered(chain, format!("segment {}: {e:?}", files.id)))?;
             let whole = parsed.tail == Tail::Clean && parsed.bad_record.is_none();
             if !whole
@@ -94,7 +93,12 @@ pub(crate) fn recover(
             }
         }
         writer.next_number = body.number + 1;
-        writer.next_seq = body.last_seq + 1;
+        writer.next_seq = body.last_seq.checked_add(1).ok_or_else(|| {
+            tampered(
+                chain,
+                format!("footer of {} ends at the largest record number", files.id),
+            )
+        })?;
         writer.head = body.head;
         report.last_sealed = Some(body.number);
     }
@@ -108,13 +112,26 @@ pub(crate) fn recover(
                 format!("segment {} is missing", writer.next_number),
             ));
         }
+        if !is_last {
+            // The writer creates a segment only once the one before has
+            // its footer (written durably), so no crash leaves a closed
+            // segment without one: its footer was removed. Sealing it now
+            // would have the module vouch for whatever it holds.
+            return Err(tampered(
+                chain,
+                format!(
+                    "segment {} is closed (a later segment follows) but has no footer",
+                    files.id
+                ),
+            ));
+        }
         let Some(path) = files.segment.clone() else {
             return Err(tampered(
                 chain,
                 format!("segment {} has no records file", files.id),
             ));
         };
-        let bytes = std::fs::read(&path).at(&path)?;
+        let bytes = read_bounded(&path, ANY_SEGMENT_FILE)?;
         let parsed = match parse_segment(&bytes) {
             Ok(p) => p,
             // Created, then the crash: no record was ever in it.
@@ -177,13 +194,6 @@ pub(crate) fn recover(
             Box::new(file),
             resumed,
         ));
-        if !is_last {
-            // A crash between sealing and the next segment cannot leave
-            // this, but a copied-in directory can: seal it now.
-            if let Some(id) = writer.seal_active()? {
-                report.sealed.push(id.number);
-            }
-        }
     }
     writer.ensure_active()?;
     let active = writer.active.as_ref();

@@ -70,8 +70,11 @@ pub(crate) fn check_receipt(
 
 /// Reads a receipt file.
 pub(crate) fn read_receipt(path: &Path) -> Result<Receipt, AuditError> {
-    serde_json::from_slice(&std::fs::read(path).at(path)?)
-        .map_err(|e| AuditError::Malformed(format!("receipt {}: {e}", path.display())))
+    serde_json::from_slice(&crate::read::read_bounded(
+        path,
+        crate::read::MAX_RECEIPT_FILE,
+    )?)
+    .map_err(|e| AuditError::Malformed(format!("receipt {}: {e}", path.display())))
 }
 
 fn sealed_footer(
@@ -80,20 +83,16 @@ fn sealed_footer(
     trusted: &TrustedKeys,
 ) -> Result<SealedFooter, AuditError> {
     let path = dir.join(id.file_name(crate::segment::FOOTER_EXT));
-    let bytes = match std::fs::read(&path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(
-                if dir.join(id.file_name(crate::segment::SEGMENT_EXT)).exists() {
-                    AuditError::NotSealed(id.to_string())
-                } else {
-                    AuditError::NoSuchSegment(id.to_string())
-                },
-            );
-        }
-        Err(e) => return Err(AuditError::io(&path, e)),
-    };
-    let f = SealedFooter::decode(&bytes)?;
+    if std::fs::symlink_metadata(&path).is_err() {
+        return Err(
+            if dir.join(id.file_name(crate::segment::SEGMENT_EXT)).exists() {
+                AuditError::NotSealed(id.to_string())
+            } else {
+                AuditError::NoSuchSegment(id.to_string())
+            },
+        );
+    }
+    let f = SealedFooter::read(&path)?;
     f.check_for(id, trusted)?;
     Ok(f)
 }

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use strongroom_crypto::ED25519_PUBLIC_KEY_LEN;
 
 use crate::error::AuditError;
+use crate::read::{MAX_SEAL_KEYS_FILE, read_bounded};
 use crate::seal::ed25519_key_id;
 use crate::segment::write_atomic;
 
@@ -33,7 +34,7 @@ struct Listing {
 
 /// The keys listed in `dir` (none if the file is absent or unreadable).
 pub fn listed_seal_keys(dir: &Path) -> Vec<ListedSealKey> {
-    std::fs::read(dir.join(SEAL_KEYS_FILE))
+    read_bounded(&dir.join(SEAL_KEYS_FILE), MAX_SEAL_KEYS_FILE)
         .ok()
         .and_then(|b| serde_json::from_slice::<Listing>(&b).ok())
         .map(|l| l.keys)

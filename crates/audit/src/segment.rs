@@ -178,6 +178,13 @@ pub fn parse_segment(bytes: &[u8]) -> Result<ParsedSegment, HeaderProblem> {
     Ok(parsed)
 }
 
+/// Reads and parses the segment file at `path` (a regular file: the
+/// directory is not trusted).
+pub fn read_segment(path: &Path) -> Result<ParsedSegment, AuditError> {
+    let bytes = crate::read::read_bounded(path, crate::read::ANY_SEGMENT_FILE)?;
+    parse_segment(&bytes).map_err(|e| AuditError::Malformed(format!("{}: {e:?}", path.display())))
+}
+
 /// The files of one segment present in the directory.
 #[derive(Debug, Clone)]
 pub struct SegmentFiles {
@@ -251,7 +258,21 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), AuditErr
     let path = dir.join(name);
     let tmp = dir.join(format!("{name}.tmp"));
     let result = (|| {
-        let mut f = std::fs::File::create(&tmp).at(&tmp)?;
+        // Whatever is at the temporary name was not made by this write (a
+        // crash's leftover, or something planted: a FIFO that would block,
+        // a symlink that would send the bytes elsewhere): replace it, and
+        // create the file only if nothing took its name meanwhile.
+        match std::fs::remove_file(&tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(AuditError::io(&tmp, e));
+            }
+            _ => {}
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .at(&tmp)?;
         f.write_all(bytes).and_then(|()| f.sync_all()).at(&tmp)?;
         std::fs::rename(&tmp, &path).at(&path)?;
         sync_dir(dir)

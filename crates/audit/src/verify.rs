@@ -7,9 +7,10 @@ use std::fmt;
 use std::path::Path;
 
 use crate::chain::{ChainId, GENESIS, SegmentId};
-use crate::error::{AuditError, IoContext};
+use crate::error::AuditError;
 use crate::footer::SealedFooter;
 use crate::frame::Tail;
+use crate::read::{ANY_SEGMENT_FILE, read_bounded};
 use crate::retention::check_receipt;
 use crate::seal::{SealCheck, TrustedKeys};
 use crate::segment::{HeaderProblem, list_chains, parse_segment};
@@ -159,6 +160,11 @@ pub struct ChainReport {
     pub retired: u64,
     /// Records read.
     pub records: u64,
+    /// Of those, the records of the open segment, which no footer covers
+    /// yet: well-formed and chained, but vouched for by no seal (anyone
+    /// who writes the directory could have written them, or a whole chain
+    /// of them) until their segment is sealed or their head exported.
+    pub unsealed_records: u64,
     /// Footers sealed with the legacy HMAC key of earlier versions.
     pub legacy_sealed: u64,
     /// Sequence number of the newest record (0 if none).
@@ -217,6 +223,7 @@ fn verify_chain(
         segments: 0,
         retired: 0,
         records: 0,
+        unsealed_records: 0,
         legacy_sealed: 0,
         last_seq: 0,
         head: GENESIS,
@@ -245,7 +252,7 @@ fn verify_chain(
         }
         let footer = match &files.footer {
             None => None,
-            Some(p) => match SealedFooter::decode(&std::fs::read(p).at(p)?)
+            Some(p) => match SealedFooter::read(p)
                 .and_then(|f| f.check_for(&id, trusted).map(|how| (f, how)))
             {
                 Ok((f, how)) => {
@@ -304,13 +311,23 @@ fn verify_chain(
                         found.insert(p.seq, f.body.head);
                     }
                 }
-                next_seq = f.body.last_seq + 1;
+                next_seq = f.body.last_seq.saturating_add(1);
                 r.head = f.body.head;
             }
             expected_number = id.number + 1;
             continue;
         };
-        let bytes = std::fs::read(path).at(path)?;
+        let bytes = match read_bounded(path, ANY_SEGMENT_FILE) {
+            Ok(b) => b,
+            Err(e) => {
+                r.problems.push(Problem::Edited {
+                    segment: id.clone(),
+                    detail: e.to_string(),
+                });
+                expected_number = id.number + 1;
+                continue;
+            }
+        };
         let parsed = match parse_segment(&bytes) {
             Ok(p) => p,
             Err(HeaderProblem::Torn) if last && footer.is_none() => {
@@ -394,6 +411,7 @@ fn verify_chain(
                 segment: id.clone(),
             }),
             None => {
+                r.unsealed_records = parsed.records.len() as u64;
                 if let Tail::Torn { at, .. } = parsed.tail {
                     r.notes.push(format!(
                         "segment {id} ends in a torn write at byte {at} ({} bytes; the writer cuts it off on open)",
@@ -414,7 +432,7 @@ fn verify_chain(
         r.records += parsed.records.len() as u64;
         match &footer {
             Some(f) => {
-                next_seq = f.body.last_seq + 1;
+                next_seq = f.body.last_seq.saturating_add(1);
                 r.head = f.body.head;
             }
             None => {
@@ -424,7 +442,7 @@ fn verify_chain(
         }
         expected_number = id.number + 1;
     }
-    r.last_seq = next_seq - 1;
+    r.last_seq = next_seq.saturating_sub(1);
     let last_id = seg_id(expected_number.saturating_sub(1));
     for p in pinned {
         if p.seq > r.last_seq {
@@ -442,6 +460,10 @@ fn verify_chain(
                 segment: last_id.clone(),
                 detail: format!("record {} differs from the exported head", p.seq),
             });
+        } else if found.get(&p.seq) == Some(&p.hash) {
+            // An exported head vouches for the open records up to it.
+            let after = r.last_seq.saturating_sub(p.seq);
+            r.unsealed_records = r.unsealed_records.min(after);
         }
     }
     Ok(r)

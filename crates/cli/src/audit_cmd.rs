@@ -103,9 +103,14 @@ pub struct SealTrust {
     /// without the module, and for segments sealed under a domain-key
     /// generation the module no longer holds. Repeatable. Without a
     /// module (no --hsm and no in-process module in DATA_DIR), only these
-    /// keys (and the legacy HMAC key file) are trusted.
+    /// keys (and a legacy HMAC key file named below) are trusted.
     #[arg(long = "seal-public-key")]
     pub seal_public_keys: Vec<String>,
+    /// The HMAC footer key file of an earlier version
+    /// (`DATA_DIR/audit-footer.key`), to trust what it sealed; a key file
+    /// is never trusted for being in the data directory.
+    #[arg(long)]
+    pub legacy_footer_key: Option<PathBuf>,
 }
 
 /// Where each trusted key came from, for the report.
@@ -114,22 +119,17 @@ struct Trust {
     sources: Vec<String>,
 }
 
-/// The legacy HMAC key file of `data_dir` (if any), the keys pinned in
+/// The legacy HMAC key file named in `trust` (if any), the keys pinned in
 /// `trust`, and the keys the module (if any) vouches for.
 async fn trusted_keys(
     data_dir: &Path,
     modules: &ExternalModules,
     trust: &SealTrust,
 ) -> anyhow::Result<Trust> {
-    let mut keys = crate::audit_setup::legacy_keys(data_dir)?;
+    let mut keys = crate::audit_setup::legacy_keys(trust.legacy_footer_key.as_deref())?;
     let mut sources = Vec::new();
-    if !keys.is_empty() {
-        sources.push(format!(
-            "the legacy HMAC footer key {}",
-            data_dir
-                .join(crate::audit_setup::LEGACY_FOOTER_KEY_FILE)
-                .display()
-        ));
+    if let Some(file) = &trust.legacy_footer_key {
+        sources.push(format!("the legacy HMAC footer key {}", file.display()));
     }
     for hex_key in &trust.seal_public_keys {
         let bytes = hex::decode(hex_key.trim())
@@ -292,9 +292,15 @@ pub async fn run(
                     0 => String::new(),
                     n => format!(" ({n} footers with a legacy HMAC seal)"),
                 };
+                let unsealed = match c.unsealed_records {
+                    0 => String::new(),
+                    n => format!(
+                        "; the newest {n} records are in the open segment, which no seal covers yet (check them against a head exported earlier)"
+                    ),
+                };
                 if c.problems.is_empty() {
                     println!(
-                        "audit chain {} intact: {} records in {} segments ({} retired), head {head}{legacy}",
+                        "audit chain {} intact: {} records in {} segments ({} retired), head {head}{legacy}{unsealed}",
                         c.chain, c.records, c.segments, c.retired
                     );
                 } else {
@@ -355,7 +361,8 @@ pub async fn run(
             let id: SegmentId = segment.parse().map_err(|e| anyhow!("{e}"))?;
             // The receipt is sealed by the module: ack needs one.
             let hsm = crate::dev::open_modules(data_dir, modules, Some(1))?;
-            let sealer = crate::audit_setup::sealer(data_dir, dir, &hsm).await?;
+            let sealer =
+                crate::audit_setup::sealer(dir, &hsm, trust.legacy_footer_key.as_deref()).await?;
             let mut trusted = trusted_keys(data_dir, modules, &trust).await?.keys;
             let dir = dir.to_path_buf();
             // Sealing waits for the module: not on an async task.

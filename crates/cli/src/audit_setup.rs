@@ -14,8 +14,11 @@ use strongroom_server::audit::AuditConfig;
 use strongroom_server::audit_seal::ModuleSealer;
 use zeroize::Zeroizing;
 
-/// The HMAC footer key file of earlier versions: read, to verify what they
-/// sealed, and never created again (footers are sealed by the module).
+/// The HMAC footer key file of earlier versions (never created again:
+/// footers are sealed by the module). It is trusted only when the operator
+/// names it (`--audit-legacy-footer-key`, `--legacy-footer-key`), never for
+/// being in the data directory: whoever writes that directory could plant
+/// one and seal receipts and footers with it.
 pub const LEGACY_FOOTER_KEY_FILE: &str = "audit-footer.key";
 
 /// How the audit log is written (`--audit-*` of `dev` and `serve`).
@@ -44,6 +47,11 @@ pub struct AuditArgs {
     /// fingerprint); frontends sharing a data directory need distinct ones.
     #[arg(long)]
     pub audit_chain: Option<String>,
+    /// The HMAC footer key file of an earlier version
+    /// (`DATA_DIR/audit-footer.key`), to trust the footers and receipts it
+    /// sealed while migrating (docs/audit.md); never trusted unless named.
+    #[arg(long)]
+    pub audit_legacy_footer_key: Option<PathBuf>,
 }
 
 impl Default for AuditArgs {
@@ -55,6 +63,7 @@ impl Default for AuditArgs {
             audit_segment_age_secs: RollPolicy::default().max_age.as_secs(),
             audit_retain_days: None,
             audit_chain: None,
+            audit_legacy_footer_key: None,
         }
     }
 }
@@ -72,33 +81,36 @@ pub fn chain_id(data_dir: &Path) -> anyhow::Result<ChainId> {
     ChainId::new(&id).map_err(|e| anyhow!("{e}"))
 }
 
-/// The legacy HMAC footer key of `data_dir`, if earlier versions left one:
-/// trusted only to verify the footers, receipts and legacy files they
-/// sealed with it ("legacy HMAC seal").
-pub fn legacy_keys(data_dir: &Path) -> anyhow::Result<TrustedKeys> {
-    let path = data_dir.join(LEGACY_FOOTER_KEY_FILE);
+/// The legacy HMAC footer key in the file the operator named, if any:
+/// trusted only to verify the footers, receipts and legacy files earlier
+/// versions sealed with it ("legacy HMAC seal").
+pub fn legacy_keys(named: Option<&Path>) -> anyhow::Result<TrustedKeys> {
     let mut keys = TrustedKeys::default();
-    match std::fs::read(&path) {
-        Ok(k) if k.len() == 32 => {
-            keys.add_legacy_hmac(&Zeroizing::new(k));
-        }
-        Ok(_) => anyhow::bail!("{} is not a 32-byte key", path.display()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(e).with_context(|| format!("reading {}", path.display()));
-        }
+    let Some(path) = named else {
+        return Ok(keys);
+    };
+    let k =
+        Zeroizing::new(std::fs::read(path).with_context(|| format!("reading {}", path.display()))?);
+    if k.len() != 32 {
+        anyhow::bail!("{} is not a 32-byte key", path.display());
     }
+    keys.add_legacy_hmac(&k);
     Ok(keys)
 }
 
 /// The sealer of a frontend whose audit directory is `dir`: its security
-/// module (through `hsm`), trusting the legacy key of `data_dir` too.
+/// module (through `hsm`), trusting the named legacy key file too.
 pub async fn sealer(
-    data_dir: &Path,
     dir: &Path,
     hsm: &HsmClient,
+    legacy_key_file: Option<&Path>,
 ) -> anyhow::Result<Arc<ModuleSealer>> {
-    Ok(ModuleSealer::connect(hsm.clone(), dir.to_path_buf(), legacy_keys(data_dir)?).await)
+    Ok(ModuleSealer::connect(
+        hsm.clone(),
+        dir.to_path_buf(),
+        legacy_keys(legacy_key_file)?,
+    )
+    .await)
 }
 
 /// The audit configuration of a frontend over `data_dir`, sealing with
@@ -116,7 +128,7 @@ pub async fn config(
     };
     let dir = audit_dir(data_dir, args.audit_dir.as_deref());
     Ok(AuditConfig {
-        sealer: sealer(data_dir, &dir, hsm).await?,
+        sealer: sealer(&dir, hsm, args.audit_legacy_footer_key.as_deref()).await?,
         dir,
         chain: match &args.audit_chain {
             Some(c) => ChainId::new(c).map_err(|e| anyhow!("--audit-chain: {e}"))?,

@@ -184,9 +184,32 @@ impl AuditTrail {
     /// record the store has not counted yet (after a crash), and starts the
     /// writer.
     pub async fn open(config: AuditConfig, store: Arc<dyn Store>) -> Result<Self, KmsError> {
-        // Rows an earlier version kept in the store move to a sealed file.
-        crate::legacy_audit::move_out_of_store(store.as_ref(), &config.dir, config.sealer.clone())
+        // Rows an earlier version kept in the store move to a sealed file,
+        // before this frontend's chain begins. Rows found once it has begun
+        // were not written by an earlier version (this one never writes
+        // any): whoever writes the store planted them, and the module must
+        // not seal them as the old trail.
+        let begun = config.dir.exists()
+            && strongroom_audit::list_chains(&config.dir)
+                .map_err(|e| KmsError::Internal(e.to_string()))?
+                .contains_key(&config.chain);
+        if !begun {
+            crate::legacy_audit::move_out_of_store(
+                store.as_ref(),
+                &config.dir,
+                config.sealer.clone(),
+            )
             .await?;
+        } else if !store
+            .query_audit(&strongroom_store::AuditQuery {
+                limit: 1,
+                ..Default::default()
+            })
+            .await?
+            .is_empty()
+        {
+            tracing::warn!(chain = %config.chain, "the store holds audit rows although this frontend's audit chain has begun: not moved or sealed (this version writes none; an earlier version's rows are moved before a chain's first segment)");
+        }
         let flushed = store.usage_flushed(config.chain.as_str()).await?;
         let meter = Arc::new(Meter::new(store, config.chain.clone(), flushed));
         let c = config.clone();
@@ -209,6 +232,29 @@ impl AuditTrail {
         .await
         .map_err(|e| KmsError::Internal(format!("audit writer failed to start: {e}")))?
         .map_err(KmsError::Internal)?;
+        // The store counted usage through `flushed`, and counts only
+        // committed records: a chain that now ends before it lost records
+        // that were committed. In `buffered` mode a power loss can do that
+        // (docs/audit.md, "Usage metering"); otherwise someone removed
+        // answered records, and taking the chain up would reuse their
+        // numbers, hide the loss and leave the next requests unmetered.
+        let last_seq = report.next_seq.saturating_sub(1);
+        if flushed > last_seq {
+            let why = format!(
+                "audit chain {} ends at record {last_seq} but usage was counted through record {flushed}: committed records are missing from {}",
+                config.chain,
+                config.dir.display()
+            );
+            if config.durability != Durability::Buffered {
+                let _ = writer.shutdown().await;
+                return Err(KmsError::Internal(format!(
+                    "{why}; keep the chain's files as evidence, move them aside and start with another --audit-chain"
+                )));
+            }
+            tracing::warn!(
+                "{why} (buffered mode: a power loss can lose the newest records; the first requests recorded again up to that number are not metered)"
+            );
+        }
         if report.truncated_bytes > 0 {
             tracing::warn!(chain = %config.chain, bytes = report.truncated_bytes, "audit log: cut off a torn tail left by a crash (no committed record)");
         }
@@ -218,7 +264,6 @@ impl AuditTrail {
             durability = %config.durability,
             next_seq = report.next_seq,
             head = %hex::encode(report.head),
-            sealed_on_recovery = ?report.sealed,
             "audit log open"
         );
         meter.flush().await;

@@ -9,13 +9,12 @@
 //! `{"sequence","prevHash","hash","event"}` line per row, as the old
 //! `audit.jsonl`) and `legacy-store-audit-<first>-<last>.seal.json`.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-use strongroom_audit::{FooterSealer, TrustedKeys};
+use strongroom_audit::{FooterSealer, TrustedKeys, write_atomic};
 use strongroom_crypto::sha256;
 use strongroom_store::{AuditQuery, Store};
 
@@ -78,15 +77,6 @@ fn line_head(seq: i64, prev: &str, hash: &str) -> String {
     format!("{{\"sequence\":{seq},\"prevHash\":\"{prev}\",\"hash\":\"{hash}\",\"event\":")
 }
 
-fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
-    let tmp = dir.join(format!("{name}.tmp"));
-    let mut f = std::fs::File::create(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, dir.join(name))?;
-    std::fs::File::open(dir)?.sync_all()
-}
-
 /// Moves every audit row out of `store` into a sealed file in `dir`;
 /// returns the file, or `None` if the store held none. The rows are
 /// deleted only once the file and its seal are durable.
@@ -139,10 +129,10 @@ pub async fn move_out_of_store(
     seal.seal = hex::encode(sealed.seal);
     let seal_json = serde_json::to_vec_pretty(&seal)
         .map_err(|e| KmsError::Internal(format!("legacy audit seal: {e}")))?;
-    let io = |e: std::io::Error| KmsError::Internal(format!("writing {name}: {e}"));
-    std::fs::create_dir_all(dir).map_err(io)?;
-    write_durably(dir, &name, &out).map_err(io)?;
-    write_durably(
+    std::fs::create_dir_all(dir).map_err(|e| KmsError::Internal(format!("writing {name}: {e}")))?;
+    let io = |e: strongroom_audit::AuditError| KmsError::Internal(format!("writing {name}: {e}"));
+    write_atomic(dir, &name, &out).map_err(io)?;
+    write_atomic(
         dir,
         &format!("{PREFIX}{first}-{last}.seal.json"),
         &seal_json,

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use strongroom_audit::{
-    AuditRecord, ChainId, CommitObserver, Committed, SealedFooter, list_chains, parse_segment,
+    AuditRecord, ChainId, CommitObserver, Committed, SealedFooter, list_chains, read_segment,
 };
 use strongroom_store::{Store, StoreError, UsageIncrement};
 
@@ -179,16 +179,12 @@ impl Meter {
             let counted = files
                 .footer
                 .as_ref()
-                .and_then(|f| std::fs::read(f).ok())
-                .and_then(|b| SealedFooter::decode(&b).ok())
+                .and_then(|f| SealedFooter::read(f).ok())
                 .is_some_and(|f| f.body.last_seq <= flushed);
             if counted {
                 continue;
             }
-            let bytes = std::fs::read(seg).map_err(|e| strongroom_audit::AuditError::io(seg, e))?;
-            let parsed = parse_segment(&bytes).map_err(|e| {
-                strongroom_audit::AuditError::Malformed(format!("{}: {e:?}", seg.display()))
-            })?;
+            let parsed = read_segment(seg)?;
             self.add(parsed.records.iter().map(|r| (r.seq, &r.record)));
         }
         Ok(())

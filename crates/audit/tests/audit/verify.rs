@@ -1,6 +1,6 @@
 //! `verify_dir` against each way of tampering with a chain.
 
-use strongroom_audit::{ExportedHead, Problem, VerifyReport, verify_dir};
+use strongroom_audit::{Durability, ExportedHead, Problem, VerifyReport, verify_dir};
 
 use crate::common::*;
 
@@ -375,4 +375,56 @@ fn a_segment_header_at_the_largest_sequence_number_is_reported_not_a_panic() {
     let r = std::panic::catch_unwind(|| verify_dir(dir.path(), &trusted(), &[]));
     let report = r.expect("verify panicked").expect("verify");
     assert!(!report.intact(), "{report:?}");
+}
+
+#[test]
+fn a_planted_segment_numbered_from_record_zero_is_reported_not_a_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A chain of one unsealed segment whose header says it starts at
+    // record 0 (no writer numbers a record 0), and a record 0 in it.
+    let mut bytes = strongroom_audit::encode_header(&strongroom_audit::SegmentHeader {
+        chain: "fe-1".into(),
+        number: 0,
+        first_seq: 0,
+        prev_head: [0; 32],
+        created_ms: 0,
+    });
+    let path = dir.path().join("fe-1.0000000000000000.seg");
+    std::fs::write(&path, &bytes).expect("write");
+    let p = problems(dir.path(), &[]);
+    assert!(matches!(p[..], [Problem::Fork { .. }]), "{p:?}");
+    strongroom_audit::push_frame(
+        &mut bytes,
+        &strongroom_audit::encode_record(0, &encrypt(0, 1000)),
+    );
+    std::fs::write(&path, &bytes).expect("write");
+    let report = verify(dir.path(), &[]);
+    assert!(!report.intact(), "{report:?}");
+}
+
+#[test]
+fn records_no_seal_vouches_for_are_counted_apart_so_a_planted_chain_is_not_passed_as_sealed() {
+    let dir = chain_dir();
+    // Someone who writes the directory plants a chain of their own: one
+    // open segment of well-formed, well-chained records. Nothing can
+    // prove it false (no footer covers it yet), so verify must not pass
+    // it off as vouched for.
+    let (writer, _) = open(dir.path(), "fe-planted", Durability::Sync, 1 << 20);
+    rt().block_on(async {
+        append_all(&writer, (0..3).map(|n| encrypt(n, 5000)).collect()).await;
+        writer.shutdown().await.expect("shutdown");
+    });
+    let report = verify(dir.path(), &[]);
+    let planted = report
+        .chains
+        .iter()
+        .find(|c| c.chain.as_str() == "fe-planted")
+        .expect("planted chain");
+    assert_eq!((planted.records, planted.unsealed_records), (3, 3));
+    let genuine = report
+        .chains
+        .iter()
+        .find(|c| c.chain.as_str() == "fe-1")
+        .expect("fe-1");
+    assert_eq!((genuine.records, genuine.unsealed_records), (25, 5));
 }

@@ -377,6 +377,10 @@ async fn every_key_touching_intent_record_names_its_key() {
 async fn audit_rows_left_in_the_store_move_to_a_sealed_file_and_edits_to_it_are_found() {
     let env = TestEnv::start().await;
     let dir = env.stop().await;
+    // A directory as an earlier version left it: a store, no segments.
+    for p in chain_files(&dir.path().join("audit")) {
+        std::fs::remove_file(p).unwrap();
+    }
     // Rows an earlier version wrote into the store, chained as it chained
     // them.
     let db = rusqlite::Connection::open(dir.path().join("strongroom.db")).unwrap();
@@ -420,4 +424,97 @@ async fn audit_rows_left_in_the_store_move_to_a_sealed_file_and_edits_to_it_are_
     let (rc, out) = admin(dir.path(), &["audit", "verify"]);
     assert_eq!(rc, 1, "{out}");
     assert!(out.contains("legacy-store-audit-1-3.jsonl BROKEN"), "{out}");
+}
+
+/// The segment, footer and receipt files of every chain in `audit`.
+fn chain_files(audit: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(audit)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e == "seg" || e == "footer" || e == "receipt")
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_cut_back_below_its_metered_position_is_refused_in_sync_mode_not_metered_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let sync =
+        |o: &mut strongroom_cli::dev::DevOptions| o.audit.audit_durability = Some("sync".into());
+    let dev = start_in(dir.path(), sync).await;
+    let client = client_for(&dev, &dev.access_key_id, &dev.secret_access_key);
+    let arn = new_key(&client).await;
+    for _ in 0..10 {
+        client
+            .encrypt()
+            .key_id(&arn)
+            .plaintext(blob(b"m"))
+            .send()
+            .await
+            .unwrap();
+    }
+    dev.shutdown().await;
+    // Someone who writes the audit directory removes the chain's records
+    // (answered after fdatasync, so no crash could have lost them). A
+    // frontend that took the chain up from record 1 would skip metering
+    // the next requests (their numbers were counted already) and hide the
+    // loss.
+    let audit = dir.path().join("audit");
+    let removed = chain_files(&audit);
+    assert!(!removed.is_empty());
+    for p in &removed {
+        std::fs::remove_file(p).unwrap();
+    }
+    let mut opts = strongroom_cli::dev::DevOptions::new(dir.path().to_path_buf());
+    sync(&mut opts);
+    let started = strongroom_cli::dev::start(opts).await;
+    let err = match started {
+        Ok(dev) => {
+            dev.shutdown().await;
+            panic!("the frontend took up a chain cut back below its metered position");
+        }
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("usage was counted through record"), "{err}");
+    // It stays refused: no start takes the cut chain up.
+    let mut opts = strongroom_cli::dev::DevOptions::new(dir.path().to_path_buf());
+    sync(&mut opts);
+    assert!(strongroom_cli::dev::start(opts).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_rows_planted_in_the_store_after_the_chain_began_are_not_sealed_as_the_old_trail() {
+    let env = TestEnv::start().await;
+    let dir = env.stop().await;
+    // Whoever writes the store (not the module) plants rows chained as
+    // an earlier version chained them, after this version's chain began.
+    let db = rusqlite::Connection::open(dir.path().join("strongroom.db")).unwrap();
+    let record = "{\"sequence\":1,\"eventName\":\"Decrypt\"}";
+    let prev = "0".repeat(64);
+    let hash = hex::encode(strongroom_crypto::sha256(
+        format!("{prev}\n{record}").as_bytes(),
+    ));
+    db.execute(
+        "INSERT INTO audit_log (seq, time_ms, principal, account_id, operation, record, prev_hash, hash)
+         VALUES (1, 0, '-', '-', 'Decrypt', ?1, ?2, ?3)",
+        rusqlite::params![record, prev, hash],
+    )
+    .unwrap();
+    let dev = start_in(dir.path(), |_| {}).await;
+    dev.shutdown().await;
+    let left: i64 = db
+        .query_row("SELECT COUNT(*) FROM audit_log", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(left, 1, "the planted row stays where it was found");
+    let sealed: Vec<_> = std::fs::read_dir(dir.path().join("audit"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.starts_with("legacy-store-audit-"))
+        .collect();
+    assert!(sealed.is_empty(), "{sealed:?}");
+    let (rc, out) = admin(dir.path(), &["audit", "verify"]);
+    assert_eq!(rc, 0, "{out}");
+    assert!(!out.contains("legacy store audit"), "{out}");
 }

@@ -363,7 +363,7 @@ async fn a_receipt_forged_without_the_module_makes_retention_delete_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn footers_sealed_with_the_legacy_hmac_key_verify_while_its_file_exists() {
+async fn footers_sealed_with_the_legacy_hmac_key_verify_only_while_the_operator_names_its_file() {
     let dir = tempfile::tempdir().unwrap();
     let footers = sealed_segments(dir.path()).await;
     // An audit directory of an earlier version: footers sealed with
@@ -381,22 +381,135 @@ async fn footers_sealed_with_the_legacy_hmac_key_verify_while_its_file_exists() 
             .to_vec();
         std::fs::write(path, f.encode()).unwrap();
     }
+    let named = key_file.to_str().unwrap();
+    // In the data directory but not named: it vouches for nothing.
     let (rc, out) = admin(dir.path(), &["audit", "verify"]);
+    assert_eq!(rc, 1, "{out}");
+    assert!(out.contains("a key that is not trusted"), "{out}");
+    let (rc, out) = admin(
+        dir.path(),
+        &["audit", "verify", "--legacy-footer-key", named],
+    );
     assert_eq!(rc, 0, "{out}");
     assert!(out.contains("legacy HMAC seal"), "{out}");
     // The frontend takes the chain up (its last footer is a legacy one)
     // and seals new segments with the module.
-    let dev = start_in(dir.path(), |o| o.audit.audit_segment_bytes = 4096).await;
+    let dev = start_in(dir.path(), |o| {
+        o.audit.audit_segment_bytes = 4096;
+        o.audit.audit_legacy_footer_key = Some(key_file.clone());
+    })
+    .await;
     let client = client_for(&dev, &dev.access_key_id, &dev.secret_access_key);
     for _ in 0..30 {
         client.list_keys().send().await.unwrap();
     }
     dev.shutdown().await;
-    let (rc, out) = admin(dir.path(), &["audit", "verify"]);
+    let (rc, out) = admin(
+        dir.path(),
+        &["audit", "verify", "--legacy-footer-key", named],
+    );
     assert_eq!(rc, 0, "{out}");
     // Without the key file, the legacy footers vouch for nothing.
     std::fs::remove_file(&key_file).unwrap();
     let (rc, out) = admin(dir.path(), &["audit", "verify"]);
     assert_eq!(rc, 1, "{out}");
     assert!(out.contains("a key that is not trusted"), "{out}");
+}
+
+/// Seals as the legacy HMAC footer key `key` did (an attacker's own key
+/// here): HMAC-SHA256 over the message, named `hmac-…`.
+struct LegacyHmacSealer([u8; 32]);
+
+impl FooterSealer for LegacyHmacSealer {
+    fn seal(&self, message: &[u8]) -> Result<strongroom_audit::Seal, strongroom_audit::AuditError> {
+        Ok(strongroom_audit::Seal {
+            sealer: strongroom_audit::legacy_hmac_key_id(&self.0),
+            seal: strongroom_crypto::HmacSha256Key::new(&self.0)
+                .sign(message)
+                .to_vec(),
+        })
+    }
+    fn trusted(&self) -> TrustedKeys {
+        let mut t = TrustedKeys::default();
+        t.add_legacy_hmac(&self.0);
+        t
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legacy_key_file_planted_in_the_data_directory_makes_retention_delete_nothing_and_verify_fail()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let footers = sealed_segments(dir.path()).await;
+    let audit = dir.path().join("audit");
+    // Someone who writes the data directory (not the module) plants a
+    // "legacy" footer key of their own and seals receipts with it for
+    // every segment, none of which was exported.
+    let planted = [0x5au8; 32];
+    std::fs::write(
+        dir.path()
+            .join(strongroom_cli::audit_setup::LEGACY_FOOTER_KEY_FILE),
+        planted,
+    )
+    .unwrap();
+    let attacker = LegacyHmacSealer(planted);
+    let hsm = strongroom_cli::dev::open_modules(dir.path(), &Default::default(), Some(1)).unwrap();
+    let module_keys = module_seal_keys(&hsm).await.unwrap();
+    drop(hsm);
+    for path in &footers[..footers.len() - 1] {
+        let f = SealedFooter::decode(&std::fs::read(path).unwrap()).unwrap();
+        let id: strongroom_audit::SegmentId = format!("{}.{}", f.body.chain, f.body.number)
+            .parse()
+            .unwrap();
+        strongroom_audit::acknowledge(
+            &audit,
+            &id,
+            &hex::encode(f.body.head),
+            &attacker,
+            &module_keys,
+            0,
+        )
+        .unwrap();
+    }
+    // The last sealed segment is acknowledged through the module, so that
+    // its deletion shows retention ran.
+    let last = footers.last().unwrap();
+    let f = SealedFooter::decode(&std::fs::read(last).unwrap()).unwrap();
+    let segment = format!("{}.{}", f.body.chain, f.body.number);
+    let (rc, out) = admin(
+        dir.path(),
+        &[
+            "audit",
+            "ack",
+            &segment,
+            "--hash",
+            &hex::encode(f.body.head),
+        ],
+    );
+    assert_eq!(rc, 0, "{out}");
+    let dev = start_in(dir.path(), |o| o.audit.audit_retain_days = Some(0)).await;
+    for _ in 0..200 {
+        if !last.with_extension("seg").exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    dev.shutdown().await;
+    assert!(
+        !last.with_extension("seg").exists(),
+        "retention did not run"
+    );
+    for path in &footers[..footers.len() - 1] {
+        assert!(
+            path.with_extension("seg").exists(),
+            "{} was deleted on a receipt sealed with a planted key",
+            path.display()
+        );
+    }
+    // The attacker deletes a segment's records themselves: its planted
+    // receipt does not make verify count it as retired.
+    std::fs::remove_file(footers[0].with_extension("seg")).unwrap();
+    let (rc, out) = admin(dir.path(), &["audit", "verify"]);
+    assert_eq!(rc, 1, "{out}");
+    assert!(out.contains("deleted without a receipt"), "{out}");
 }
