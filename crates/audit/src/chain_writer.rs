@@ -139,6 +139,7 @@ impl ChainWriter {
     /// Whether the active segment is full or old enough to close.
     pub(crate) fn roll_due(&self) -> bool {
         self.seal_retry_at.is_none_or(|t| Instant::now() >= t)
+            && self.sealer.ready()
             && self.active.as_ref().is_some_and(|a| {
                 a.count > 0
                     && (a.len >= self.roll.max_bytes

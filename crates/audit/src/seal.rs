@@ -55,6 +55,14 @@ pub trait FooterSealer: Send + Sync {
     /// and applies retention: at least those it seals with, as the source
     /// of its key vouches for them.
     fn trusted(&self) -> TrustedKeys;
+    /// Whether a seal is worth trying now. The writer seals while it
+    /// holds its chain, so a sealer whose last attempt found the module
+    /// unreachable says `false` until it has seen the module answer
+    /// again (checked without blocking anyone): the writer then keeps
+    /// appending to the open segment instead of waiting on each retry.
+    fn ready(&self) -> bool {
+        true
+    }
 }
 
 /// What checking a seal found.

@@ -7,7 +7,10 @@
 //! roll, a receipt), so [`ModuleSealer::seal`] hands the request to the
 //! async module client and waits, with a bound. If the module cannot be
 //! reached the seal fails; the writer keeps the segment open and retries
-//! (`strongroom_audit`), so no record waits for a module.
+//! (`strongroom_audit`), so no record waits for a module. After a failed
+//! seal the sealer says it is not ready, and a background task asks the
+//! module for its keys until it answers: the writer, which seals while it
+//! holds its chain, does not wait on a module that is down more than once.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -21,7 +24,10 @@ use strongroom_hsm_proto::{AuditSealKey, HsmClient};
 use crate::error::KmsError;
 
 /// How long a seal may wait for the module before it counts as failed.
-const SEAL_TIMEOUT: Duration = Duration::from_secs(10);
+const SEAL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often an unreachable module is asked again, at most.
+const PROBE_EVERY: Duration = Duration::from_secs(1);
 
 /// Seals with the security module's audit seal key.
 pub struct ModuleSealer {
@@ -32,6 +38,8 @@ pub struct ModuleSealer {
     trusted: RwLock<TrustedKeys>,
     /// Whether the module's keys have been fetched (else `trusted` asks).
     has_module_keys: AtomicBool,
+    /// False from a failed seal until the module answers again.
+    reachable: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for ModuleSealer {
@@ -70,6 +78,7 @@ impl ModuleSealer {
             dir,
             trusted: RwLock::new(legacy),
             has_module_keys: AtomicBool::new(false),
+            reachable: Arc::new(AtomicBool::new(true)),
         };
         match module_seal_keys(&hsm).await {
             Ok(keys) => sealer.adopt(&keys, true),
@@ -127,11 +136,33 @@ impl ModuleSealer {
     }
 }
 
+impl ModuleSealer {
+    /// Marks the module unreachable and, if it was not already, asks it
+    /// in the background until it answers.
+    fn lost_module(&self) {
+        if !self.reachable.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        let (hsm, reachable) = (self.hsm.clone(), self.reachable.clone());
+        self.runtime.spawn(async move {
+            loop {
+                tokio::time::sleep(PROBE_EVERY).await;
+                if hsm.audit_seal_keys().await.is_ok() {
+                    reachable.store(true, Ordering::SeqCst);
+                    return;
+                }
+            }
+        });
+    }
+}
+
 impl FooterSealer for ModuleSealer {
     fn seal(&self, message: &[u8]) -> Result<Seal, AuditError> {
         let hsm = self.hsm.clone();
         let m = message.to_vec();
-        let (key, signature) = self.wait_for(async move { Ok(hsm.sign_audit_seal(m).await?) })?;
+        let (key, signature) = self
+            .wait_for(async move { Ok(hsm.sign_audit_seal(m).await?) })
+            .inspect_err(|_| self.lost_module())?;
         // The module answered over its authenticated channel: its key is
         // the domain's (a new one after a domain-key rotation). Checked
         // before use, so a bad answer never becomes a footer.
@@ -161,6 +192,10 @@ impl FooterSealer for ModuleSealer {
             }
         }
         self.known()
+    }
+
+    fn ready(&self) -> bool {
+        self.reachable.load(Ordering::SeqCst)
     }
 }
 

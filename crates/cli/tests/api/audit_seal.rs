@@ -6,7 +6,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use strongroom_audit::{
@@ -27,18 +27,45 @@ use crate::common::*;
 struct Cable {
     module: Module,
     down: Arc<AtomicBool>,
+    /// Seal requests that reached the pulled cable.
+    seals_refused: Arc<AtomicUsize>,
+}
+
+impl Cable {
+    fn new(module: Module, down: &Arc<AtomicBool>) -> Self {
+        Self {
+            module,
+            down: down.clone(),
+            seals_refused: Arc::default(),
+        }
+    }
+
+    /// Whether the cable is pulled; counts the seal requests it refuses.
+    fn pulled(&self, request: &Request) -> bool {
+        if !self.down.load(Ordering::SeqCst) {
+            return false;
+        }
+        let inner = match request {
+            Request::InDomain { request, .. } => request.as_ref(),
+            r => r,
+        };
+        if matches!(inner, Request::SignAuditSeal { .. }) {
+            self.seals_refused.fetch_add(1, Ordering::SeqCst);
+        }
+        true
+    }
 }
 
 impl ModuleHandler for Cable {
     fn handle(&mut self, caller: &Caller, request: Request) -> Result<Response, HsmError> {
-        if self.down.load(Ordering::SeqCst) {
+        if self.pulled(&request) {
             return Err(HsmError::Unavailable("connection refused".into()));
         }
         self.module.handle(caller, request)
     }
 
     fn dispatch(&mut self, caller: &Caller, request: Request, answer: Answer) {
-        if self.down.load(Ordering::SeqCst) {
+        if self.pulled(&request) {
             return answer(Err(HsmError::Unavailable("connection refused".into())));
         }
         self.module.dispatch(caller, request, answer)
@@ -76,10 +103,7 @@ async fn the_writer_keeps_every_record_while_the_module_is_unreachable_and_seals
     let id = domain.id();
     let down = Arc::new(AtomicBool::new(false));
     let hsm = spawn_module_task(
-        Cable {
-            module: Module::new(domain, ModuleConfig::default()),
-            down: down.clone(),
-        },
+        Cable::new(Module::new(domain, ModuleConfig::default()), &down),
         64,
     )
     .with_domain(id);
@@ -184,6 +208,54 @@ async fn the_writer_keeps_every_record_while_the_module_is_unreachable_and_seals
         .unwrap();
     writer.appender().append(record(n)).await.unwrap();
     writer.shutdown().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_tries_one_seal_while_the_module_is_down_then_waits_for_it_to_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let domain = DomainKey::generate().unwrap();
+    let id = domain.id();
+    let down = Arc::new(AtomicBool::new(false));
+    let cable = Cable::new(Module::new(domain, ModuleConfig::default()), &down);
+    let seals_refused = cable.seals_refused.clone();
+    let hsm = spawn_module_task(cable, 64).with_domain(id);
+    let sealer =
+        ModuleSealer::connect(hsm.clone(), dir.path().into(), TrustedKeys::default()).await;
+    let d = dir.path().to_path_buf();
+    let writer = tokio::task::spawn_blocking(move || open(&d, sealer))
+        .await
+        .unwrap();
+    let a = writer.appender();
+    // The cable is pulled with a segment due to roll all along: appends
+    // for over three seconds, past the writer's 1 s and 2 s seal retries.
+    down.store(true, Ordering::SeqCst);
+    let mut n = 0;
+    for _ in 0..70 {
+        a.append(record(n)).await.expect("appends go on");
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        seals_refused.load(Ordering::SeqCst),
+        1,
+        "one seal tried, then only the sealer's probes until the module answers"
+    );
+    assert_eq!(footers(dir.path()), 0);
+    // Back: the probe sees it, and the next roll seals.
+    down.store(false, Ordering::SeqCst);
+    let mut waited = 0;
+    while footers(dir.path()) == 0 {
+        a.append(record(n)).await.unwrap();
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        waited += 1;
+        assert!(waited < 1_200, "the segment was never sealed");
+    }
+    writer.shutdown().await.unwrap();
+    let trusted = module_seal_keys(&hsm).await.unwrap();
+    let report = verify_dir(dir.path(), &trusted, &[]).unwrap();
+    assert!(report.intact(), "{report:?}");
+    assert_eq!(report.chains[0].records, n);
 }
 
 /// Re-seals the footer at `path` with `key`, as an attacker who writes
