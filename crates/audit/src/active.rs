@@ -1,8 +1,16 @@
 //! The segment being appended to: one batch of records at a time, written
 //! with one `write` and made durable with one `fdatasync`, and undone to
 //! the last committed byte if either fails.
+//!
+//! The file's blocks are reserved ahead of the writes, a mebibyte at a
+//! time (`fallocate`, reading as zeros), as databases preallocate their
+//! write-ahead logs: an `fdatasync` after a write that grows the file must
+//! also commit the new size and blocks to the filesystem's journal, while
+//! one after a write into reserved space has only the data to write. The
+//! zeros after the last frame read as the end of the records (a torn
+//! tail, see `frame`), and a segment is cut back to its records when it
+//! is sealed or closed.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use crate::chain::{SegmentId, chain_hash};
@@ -15,19 +23,21 @@ use crate::segment::SegmentHeader;
 /// What the writer needs from the file under a segment. A trait so that a
 /// unit test can make it fail like a full disk.
 pub(crate) trait SegmentIo: Send {
-    /// Appends `bytes` at the end of the file.
-    fn append(&mut self, bytes: &[u8]) -> std::io::Result<()>;
+    /// Writes all of `bytes` at `offset`.
+    fn write_at(&mut self, offset: u64, bytes: &[u8]) -> std::io::Result<()>;
     /// `fdatasync`.
     fn sync(&mut self) -> std::io::Result<()>;
     /// Cuts the file to `len` bytes and syncs.
     fn truncate(&mut self, len: u64) -> std::io::Result<()>;
+    /// Reserves blocks for the file up to `len` bytes, reading as zeros
+    /// (the file is then `len` long); `false` where the filesystem cannot.
+    fn reserve(&mut self, len: u64) -> std::io::Result<bool>;
 }
 
 impl SegmentIo for std::fs::File {
-    fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        // Opened with O_APPEND: every write lands at the current end, also
-        // after a truncation.
-        self.write_all(bytes)
+    fn write_at(&mut self, offset: u64, bytes: &[u8]) -> std::io::Result<()> {
+        // Not opened with O_APPEND: Linux would ignore the offset.
+        std::os::unix::fs::FileExt::write_all_at(self, bytes, offset)
     }
 
     fn sync(&mut self) -> std::io::Result<()> {
@@ -38,7 +48,27 @@ impl SegmentIo for std::fs::File {
         self.set_len(len)?;
         self.sync_data()
     }
+
+    fn reserve(&mut self, len: u64) -> std::io::Result<bool> {
+        let size = self.metadata()?.len();
+        if len <= size {
+            return Ok(true);
+        }
+        match rustix::fs::fallocate(
+            &*self,
+            rustix::fs::FallocateFlags::empty(),
+            size,
+            len - size,
+        ) {
+            Ok(()) => Ok(true),
+            Err(rustix::io::Errno::OPNOTSUPP) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
+
+/// How far ahead of the records a segment's blocks are reserved.
+const RESERVE_CHUNK: u64 = 1 << 20;
 
 /// Where a committed record is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +95,10 @@ pub(crate) struct ActiveSegment {
     pub(crate) head: [u8; 32],
     /// A failed batch may have left bytes after `len`.
     dirty: bool,
+    /// The file's length with its reserved blocks (at least `len`).
+    reserved: u64,
+    /// The filesystem cannot reserve blocks: append without.
+    no_reserve: bool,
     /// Written in buffered mode and not synced yet.
     pub(crate) unsynced: bool,
     scratch: Vec<u8>,
@@ -99,6 +133,8 @@ impl ActiveSegment {
             last_time_ms: resumed.last_time_ms,
             head: resumed.head,
             dirty: false,
+            reserved: resumed.len,
+            no_reserve: false,
             unsynced: false,
             scratch: Vec::new(),
         }
@@ -141,8 +177,10 @@ impl ActiveSegment {
                 segment: self.id.number,
             });
         }
+        self.reserve_for(out.len() as u64)
+            .map_err(|e| self.failed(e))?;
         self.dirty = true;
-        self.io.append(&out).map_err(|e| self.undo(e))?;
+        self.io.write_at(self.len, &out).map_err(|e| self.undo(e))?;
         if sync {
             self.io.sync().map_err(|e| self.undo(e))?;
         } else {
@@ -163,11 +201,28 @@ impl ActiveSegment {
         Ok(committed)
     }
 
-    /// Makes every written byte durable (before sealing, on shutdown).
+    /// Reserves blocks for `more` bytes after the records, a chunk ahead.
+    fn reserve_for(&mut self, more: u64) -> std::io::Result<()> {
+        let end = self.len + more;
+        if self.no_reserve || end <= self.reserved {
+            return Ok(());
+        }
+        let target = end.next_multiple_of(RESERVE_CHUNK);
+        if self.io.reserve(target)? {
+            self.reserved = target;
+        } else {
+            self.no_reserve = true;
+        }
+        Ok(())
+    }
+
+    /// Makes every written byte durable and cuts the file back to its
+    /// records (before sealing, on shutdown).
     pub(crate) fn sync(&mut self) -> Result<(), AuditError> {
-        if self.dirty {
+        if self.dirty || self.reserved > self.len {
             self.io.truncate(self.len).map_err(|e| self.failed(e))?;
             self.dirty = false;
+            self.reserved = self.len;
         }
         self.io.sync().map_err(|e| self.failed(e))?;
         self.unsynced = false;
@@ -199,6 +254,7 @@ impl ActiveSegment {
     fn undo(&mut self, e: std::io::Error) -> AuditError {
         if self.io.truncate(self.len).is_ok() {
             self.dirty = false;
+            self.reserved = self.len;
         }
         self.failed(e)
     }
@@ -221,22 +277,25 @@ mod tests {
     }
 
     impl SegmentIo for FlakyDisk {
-        fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        fn write_at(&mut self, offset: u64, bytes: &[u8]) -> std::io::Result<()> {
             let mut room = self.room.lock().expect("lock");
             let mut file = self.bytes.lock().expect("lock");
-            let w: &mut Vec<u8> = &mut file;
-            match room.as_mut() {
-                Some(left) => {
-                    let n = bytes.len().min(*left);
-                    w.write_all(&bytes[..n])?;
-                    *left -= n;
-                    if n < bytes.len() {
-                        return Err(std::io::Error::from_raw_os_error(28)); // ENOSPC
-                    }
-                    Ok(())
-                }
-                None => w.write_all(bytes),
+            let n = room.map_or(bytes.len(), |left| bytes.len().min(left));
+            let end = offset as usize + n;
+            if file.len() < end {
+                file.resize(end, 0);
             }
+            file[offset as usize..end].copy_from_slice(&bytes[..n]);
+            if let Some(left) = room.as_mut() {
+                *left -= n;
+            }
+            if n < bytes.len() {
+                return Err(std::io::Error::from_raw_os_error(28)); // ENOSPC
+            }
+            Ok(())
+        }
+        fn reserve(&mut self, _len: u64) -> std::io::Result<bool> {
+            Ok(false)
         }
         fn sync(&mut self) -> std::io::Result<()> {
             match *self.room.lock().expect("lock") {
@@ -322,5 +381,63 @@ mod tests {
             .map(|r| r.record.request_id.clone())
             .collect();
         assert_eq!(ids, ["req-1", "req-2", "req-3"]);
+    }
+
+    #[test]
+    fn blocks_are_reserved_ahead_of_the_records_and_cut_back_on_sync() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("seg");
+        let header = SegmentHeader {
+            chain: "fe".into(),
+            number: 0,
+            first_seq: 1,
+            prev_head: GENESIS,
+            created_ms: 0,
+        };
+        let start = encode_header(&header);
+        std::fs::write(&path, &start).expect("write");
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .expect("open");
+        let mut seg = ActiveSegment::new(
+            SegmentId {
+                chain: ChainId::new("fe").expect("id"),
+                number: 0,
+            },
+            path.clone(),
+            header,
+            Box::new(file),
+            Resumed {
+                len: start.len() as u64,
+                count: 0,
+                first_time_ms: 0,
+                last_time_ms: 0,
+                head: GENESIS,
+            },
+        );
+        let records: Vec<AuditRecord> = (1..=50).map(record).collect();
+        for r in &records {
+            seg.commit(&[r], false).expect("commit");
+        }
+        let size = std::fs::metadata(&path).expect("stat").len();
+        if !seg.no_reserve {
+            assert_eq!(size, RESERVE_CHUNK, "reserved a chunk ahead");
+        }
+        // Read while reserved: the records, then zeros that end them.
+        let parsed = parse_segment(&std::fs::read(&path).expect("read")).expect("parse");
+        assert_eq!(parsed.records.len(), 50);
+        assert_eq!(parsed.valid_len, seg.len);
+        // Synced for sealing: the file is exactly its records.
+        seg.sync().expect("sync");
+        assert_eq!(std::fs::metadata(&path).expect("stat").len(), seg.len);
+        let parsed = parse_segment(&std::fs::read(&path).expect("read")).expect("parse");
+        assert_eq!(parsed.records.len(), 50);
+        assert!(matches!(parsed.tail, crate::frame::Tail::Clean));
+        // And appends continue after the cut, reserving again.
+        seg.commit(&[&record(51)], true).expect("commit");
+        let parsed = parse_segment(&std::fs::read(&path).expect("read")).expect("parse");
+        assert_eq!(parsed.records.len(), 51);
+        assert_eq!(parsed.head, seg.head);
     }
 }

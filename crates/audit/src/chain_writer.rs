@@ -203,9 +203,11 @@ impl ChainWriter {
                 std::fs::remove_file(&path).at(&path)?;
             }
             let created = (|| {
+                // Not O_APPEND: records are written at their offset, into
+                // blocks reserved ahead (see `active`).
                 let mut f = OpenOptions::new()
                     .create_new(true)
-                    .append(true)
+                    .write(true)
                     .open(&path)
                     .at(&path)?;
                 f.write_all(&start).and_then(|()| f.sync_data()).at(&path)?;
@@ -240,11 +242,12 @@ impl ChainWriter {
             .ok_or_else(|| AuditError::Malformed("no active segment".into()))
     }
 
-    /// Makes everything written durable before the writer stops.
+    /// Makes everything written durable before the writer stops, and
+    /// cuts the active segment back to its records.
     pub(crate) fn close(&mut self) -> Result<(), AuditError> {
         match self.active.as_mut() {
-            Some(a) if a.unsynced => a.sync(),
-            _ => Ok(()),
+            Some(a) => a.sync(),
+            None => Ok(()),
         }
     }
 }

@@ -43,8 +43,9 @@ pub enum Tail {
     /// Every byte belongs to a whole frame.
     Clean,
     /// The bytes from `at` on are what an interrupted append leaves: an
-    /// incomplete frame, zeros, or a last frame that fails its checksum
-    /// and ends exactly at the end. Recovery may cut them off.
+    /// incomplete frame, zeros (also the space reserved ahead of the
+    /// records), or a last frame that fails its checksum with only zeros
+    /// after it. Recovery may cut them off.
     Torn {
         /// Offset of the first byte that is not a whole frame.
         at: usize,
@@ -106,7 +107,9 @@ pub fn scan_frames(bytes: &[u8]) -> (Vec<std::ops::Range<usize>>, Tail) {
             None
         };
         if let Some(defect) = defect {
-            let tail = if end == rest.len() {
+            // Only zeros after it: the last write, cut short inside the
+            // blocks reserved ahead of the records (see `active`).
+            let tail = if rest[end..].iter().all(|&b| b == 0) {
                 Tail::Torn { at, defect }
             } else {
                 Tail::Corrupt { at, defect }
@@ -185,5 +188,27 @@ mod tests {
         let n = bytes.len();
         bytes[n - 1] ^= 1;
         assert!(matches!(scan_frames(&bytes).1, Tail::Torn { .. }));
+    }
+
+    #[test]
+    fn a_last_write_cut_short_inside_reserved_zeros_is_a_torn_tail() {
+        let whole = three();
+        let last_start = whole.len() - FRAME_HEADER_LEN - 5;
+        // Every prefix of the last frame, then the reserved zeros.
+        for cut in last_start + 1..whole.len() {
+            let mut bytes = whole[..cut].to_vec();
+            bytes.extend_from_slice(&[0; 4096]);
+            let (frames, tail) = scan_frames(&bytes);
+            assert_eq!(frames.len(), 2, "cut at {cut}");
+            assert!(
+                matches!(tail, Tail::Torn { at, .. } if at == last_start),
+                "cut at {cut}: {tail:?}"
+            );
+        }
+        // But a bad frame with anything other than zeros after it is damage.
+        let mut bytes = whole[..whole.len() - 1].to_vec();
+        bytes.extend_from_slice(&[0; 100]);
+        bytes.push(1);
+        assert!(matches!(scan_frames(&bytes).1, Tail::Corrupt { .. }));
     }
 }

@@ -161,7 +161,9 @@ pub(crate) fn recover(
                 f.set_len(at as u64)
                     .and_then(|()| f.sync_data())
                     .at(&path)?;
-                report.truncated_bytes += (bytes.len() - at) as u64;
+                // Reserved zeros after the last write are not lost data.
+                let written = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+                report.truncated_bytes += written.saturating_sub(at) as u64;
             }
             Tail::Corrupt { at, .. } => {
                 return Err(tampered(
@@ -179,7 +181,7 @@ pub(crate) fn recover(
             }
         }
         report.unsealed_records += parsed.records.len() as u64;
-        let file = OpenOptions::new().append(true).open(&path).at(&path)?;
+        let file = OpenOptions::new().write(true).open(&path).at(&path)?;
         let resumed = Resumed {
             len: parsed.valid_len,
             count: parsed.records.len() as u64,

@@ -412,10 +412,14 @@ fn verify_chain(
             }),
             None => {
                 r.unsealed_records = parsed.records.len() as u64;
-                if let Tail::Torn { at, .. } = parsed.tail {
+                // Zeros after the records are space reserved for appends.
+                let written = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+                if let Tail::Torn { at, .. } = parsed.tail
+                    && written > at
+                {
                     r.notes.push(format!(
                         "segment {id} ends in a torn write at byte {at} ({} bytes; the writer cuts it off on open)",
-                        bytes.len() - at
+                        written - at
                     ));
                 }
             }

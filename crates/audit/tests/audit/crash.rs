@@ -1,11 +1,12 @@
 //! Crash safety and a full disk, with `audit-load` as the child process.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use strongroom_audit::{Durability, Filter, query, verify_dir};
+use strongroom_audit::{Durability, Filter, parse_segment, query, verify_dir};
 
 use crate::common::*;
 
@@ -104,11 +105,16 @@ fn sigkilled_writer_loses_no_durable_record_and_its_torn_tail_is_repaired() {
                 .rev()
                 .find_map(|f| f.footer.is_none().then_some(f.segment).flatten())
                 .expect("an active segment");
+            // Right after the records: into the blocks reserved ahead of
+            // them if the writer left any, else at the end of the file.
+            let end = parse_segment(&std::fs::read(&active).expect("read"))
+                .expect("parse")
+                .valid_len;
             std::fs::OpenOptions::new()
-                .append(true)
+                .write(true)
                 .open(active)
                 .expect("open")
-                .write_all(&[0x90, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7])
+                .write_all_at(&[0x90, 0, 0, 0, 1, 2, 3, 4, 5, 6, 7], end)
                 .expect("write");
         }
         let (writer, report) = open(dir.path(), "fe-crash", Durability::Sync, 3000);
