@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
 use strongroom_hsm::{Module, ModuleConfig, dev_unseal};
-use strongroom_hsm_proto::{HsmClient, local_module};
+use strongroom_hsm_proto::{HsmClient, spawn_module_task};
 use strongroom_server::auth::unknown_keys::UnknownKeyBudget;
 use strongroom_server::{RunningServer, ServerConfig, admin, defaults, tls};
 use strongroom_store::{SqliteStore, Store};
@@ -247,7 +247,7 @@ pub fn open_modules(
             config.workers = n;
         }
         let module = Module::new(domain, config);
-        local_module(module).with_domain(id)
+        spawn_module_task(module, 1024).with_domain(id)
     } else {
         crate::modules::connect(data_dir, modules, Duration::from_secs(2))?
     })

@@ -61,44 +61,10 @@ pub fn spawn_module_task<M: ModuleHandler>(mut module: M, queue: usize) -> HsmCl
     HsmClient::from_senders(vec![("in-process".into(), tx)])
 }
 
-/// A module in this process, called on the caller's own task under a fair
-/// async lock, and returns a client. Requests are taken one at a time, in
-/// the order they asked for the lock, as by [`spawn_module_task`]; but when
-/// the module is free a request runs at once, on the task that asked, with
-/// no hand-off to the module's task and back (two task wake-ups, often two
-/// thread wake-ups, per request). The module is dropped (and so zeroized)
-/// with the last client.
-pub fn local_module<M: ModuleHandler>(module: M) -> HsmClient {
-    let module: Box<dyn ModuleHandler> = Box::new(module);
-    HsmClient::from_routes(vec![(
-        "in-process".into(),
-        Route::Local(Arc::new(tokio::sync::Mutex::new(module))),
-    )])
-}
-
-/// How a module is reached.
-#[derive(Clone)]
-enum Route {
-    /// Through a channel to a task: a connection to a remote module, or
-    /// [`spawn_module_task`].
-    Channel(mpsc::Sender<Envelope>),
-    /// Directly, under a lock ([`local_module`]).
-    Local(Arc<tokio::sync::Mutex<Box<dyn ModuleHandler>>>),
-}
-
-impl std::fmt::Debug for Route {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Channel(_) => "Channel",
-            Self::Local(_) => "Local",
-        })
-    }
-}
-
 #[derive(Debug)]
 struct Backend {
     name: String,
-    route: Route,
+    tx: mpsc::Sender<Envelope>,
 }
 
 /// The frontend's handle on the modules of its domain. Cheap to clone.
@@ -167,20 +133,11 @@ fn variant(r: &Response) -> &'static str {
 
 impl HsmClient {
     fn from_senders(backends: Vec<(String, mpsc::Sender<Envelope>)>) -> Self {
-        Self::from_routes(
-            backends
-                .into_iter()
-                .map(|(name, tx)| (name, Route::Channel(tx)))
-                .collect(),
-        )
-    }
-
-    fn from_routes(backends: Vec<(String, Route)>) -> Self {
         let names = backends.iter().map(|(n, _)| n.clone()).collect();
         Self {
             backends: backends
                 .into_iter()
-                .map(|(name, route)| Backend { name, route })
+                .map(|(name, tx)| Backend { name, tx })
                 .collect(),
             placement: Arc::new(crate::routing::Placement::new(names, DEFAULT_REPLICATION)),
             domain: None,
@@ -258,20 +215,11 @@ impl HsmClient {
             _ => request,
         };
         let (tx, rx) = oneshot::channel();
-        match &self.backends[i].route {
-            Route::Channel(channel) => channel
-                .send((Caller::InProcess, request, tx))
-                .await
-                .map_err(|_| HsmError::Unavailable("module stopped".into()))?,
-            Route::Local(module) => module.lock().await.dispatch(
-                &Caller::InProcess,
-                request,
-                Box::new(move |answer| {
-                    let _ = tx.send(answer);
-                }),
-            ),
-        }
-        // Answered already unless the module handed the work to a worker.
+        self.backends[i]
+            .tx
+            .send((Caller::InProcess, request, tx))
+            .await
+            .map_err(|_| HsmError::Unavailable("module stopped".into()))?;
         rx.await
             .map_err(|_| HsmError::Unavailable("module dropped the request".into()))?
     }
@@ -558,10 +506,10 @@ mod tests {
             .enumerate()
             .map(|(i, a)| {
                 let one = spawn_module_task(Answers(a), 8);
-                (format!("m{i}"), one.backends[0].route.clone())
+                (format!("m{i}"), one.backends[0].tx.clone())
             })
             .collect();
-        HsmClient::from_routes(senders)
+        HsmClient::from_senders(senders)
     }
 
     #[tokio::test]
@@ -592,64 +540,5 @@ mod tests {
             .map(|r| r.is_ok())
             .collect();
         assert_eq!(answers, [false, true]);
-    }
-
-    /// Counts requests and notices any taken while another still runs;
-    /// odd requests are answered later, from another thread, as a
-    /// module's workers answer.
-    #[derive(Clone, Default)]
-    struct OneAtATime {
-        busy: Arc<std::sync::atomic::AtomicBool>,
-        overlapped: Arc<std::sync::atomic::AtomicBool>,
-        served: Arc<std::sync::atomic::AtomicUsize>,
-    }
-
-    impl ModuleHandler for OneAtATime {
-        fn handle(&mut self, _: &Caller, _: Request) -> Result<Response, HsmError> {
-            unreachable!("dispatch is overridden")
-        }
-
-        fn dispatch(&mut self, _: &Caller, request: Request, answer: Answer) {
-            use std::sync::atomic::Ordering::SeqCst;
-            if self.busy.swap(true, SeqCst) {
-                self.overlapped.store(true, SeqCst);
-            }
-            std::thread::yield_now();
-            let n = self.served.fetch_add(1, SeqCst);
-            self.busy.store(false, SeqCst);
-            let Request::GenerateRandom { length } = request else {
-                return answer(Err(HsmError::InvalidRequest("unexpected".into())));
-            };
-            let reply = Ok(Response::Random(vec![length as u8]));
-            if n % 2 == 1 {
-                std::thread::spawn(move || answer(reply));
-            } else {
-                answer(reply);
-            }
-        }
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn a_local_module_serves_concurrent_callers_one_at_a_time_and_answers_each_its_own() {
-        let module = OneAtATime::default();
-        let client = local_module(module.clone());
-        let mut calls = tokio::task::JoinSet::new();
-        for i in 0..200u16 {
-            let c = client.clone();
-            calls.spawn(async move {
-                let r = c.call(Request::GenerateRandom { length: i % 256 }).await;
-                (i, r)
-            });
-        }
-        while let Some(done) = calls.join_next().await {
-            let (i, r) = done.expect("task");
-            assert!(
-                matches!(r, Ok(Response::Random(ref b)) if b == &[(i % 256) as u8]),
-                "{i}: {r:?}"
-            );
-        }
-        use std::sync::atomic::Ordering::SeqCst;
-        assert_eq!(module.served.load(SeqCst), 200);
-        assert!(!module.overlapped.load(SeqCst), "two requests ran at once");
     }
 }

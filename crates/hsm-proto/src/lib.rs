@@ -23,9 +23,7 @@ pub mod routing;
 mod sealed;
 
 pub use audit_seal::{AUDIT_SEAL_CONTEXT, AuditSealKey, MAX_AUDIT_SEAL_MESSAGE};
-pub use client::{
-    Answer, Caller, Envelope, HsmClient, ModuleHandler, local_module, spawn_module_task,
-};
+pub use client::{Answer, Caller, Envelope, HsmClient, ModuleHandler, spawn_module_task};
 pub use error::{HsmError, Refusal};
 pub use message::{
     DataKey, Ekt, KeyRef, KeySpecCode, Request, Response, SigV4Scope, SigningKey, TransientEkt,
