@@ -125,6 +125,7 @@ fn variant(r: &Response) -> &'static str {
         Response::Suspended { .. } => "Suspended",
         Response::Reinstated(_) => "Reinstated",
         Response::TransientEkt(_) => "TransientEkt",
+        Response::XksSealed { .. } => "XksSealed",
     }
 }
 

@@ -20,8 +20,9 @@ use crate::{HsmError, Request, Response};
 
 /// The wire version in every frame header. 1 was a bare length prefix
 /// followed by bincode; 2 is this header followed by postcard; 3 adds
-/// `Request::RevealDerivedKey` (derived-key tokens no Decrypt opens).
-pub const WIRE_VERSION: u8 = 3;
+/// `Request::RevealDerivedKey` (derived-key tokens no Decrypt opens); 4
+/// adds `Request::XksEncrypt` / `Request::XksDecrypt`.
+pub const WIRE_VERSION: u8 = 4;
 
 /// Header bytes before the payload.
 pub const HEADER_LEN: usize = 14;

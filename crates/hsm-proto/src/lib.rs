@@ -20,6 +20,7 @@ pub mod net;
 mod reports;
 pub mod routing;
 mod sealed;
+pub mod xks;
 
 pub use client::{Answer, Caller, Envelope, HsmClient, ModuleHandler, spawn_module_task};
 pub use error::{HsmError, Refusal};

@@ -586,6 +586,27 @@ impl Module {
             Request::InDomain { .. } => Err(HsmError::InvalidRequest(
                 "an InDomain request cannot contain another".into(),
             )),
+            Request::XksEncrypt {
+                key,
+                ekt,
+                plaintext,
+                aad,
+                with_cdiv,
+            } => {
+                let backing = self.backing_key(caller, key, &ekt)?;
+                let (sealed, cdiv) = crate::xks::seal(backing, key, &plaintext, &aad, with_cdiv)?;
+                Ok(Response::XksSealed { sealed, cdiv })
+            }
+            Request::XksDecrypt {
+                key,
+                ekt,
+                sealed,
+                aad,
+            } => {
+                let backing = self.backing_key(caller, key, &ekt)?;
+                let plaintext = crate::xks::open(backing, key, &sealed, &aad)?;
+                Ok(Response::Plaintext { key, plaintext })
+            }
         }
     }
 }

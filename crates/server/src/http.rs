@@ -57,6 +57,8 @@ pub struct AppState {
     pub proofs: crate::proof::Proofs,
     /// How long a client may take to send a request body.
     pub body_read_timeout: Duration,
+    /// The XKS proxy API (docs/xks.md).
+    pub xks: crate::xks::XksState,
 }
 
 /// What the connection knows about a request's origin (set per connection).
@@ -285,6 +287,10 @@ async fn record_outcome(
 
 /// Serves one request.
 pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    // The XKS proxy API shares the listener (its paths are never `/`).
+    if crate::xks::is_xks_path(req.uri().path()) {
+        return crate::xks::handle(state, req).await;
+    }
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let (mut parts, body) = req.into_parts();

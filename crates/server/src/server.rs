@@ -216,7 +216,9 @@ pub async fn start(
     let (hsm_for_logs, store_for_logs, audit_for_logs) =
         (hsm.clone(), store.clone(), audit.clone());
     let unauthenticated = Arc::new(crate::unauthenticated::UnauthenticatedLog::default());
+    let xks = crate::xks::XksState::new(store.clone(), hsm.clone());
     let state = Arc::new(AppState {
+        xks,
         processor: processor.clone(),
         proofs: crate::proof::Proofs::new(store.clone(), hsm.clone(), config.region.clone()),
         auth: Authenticator::new(

@@ -44,3 +44,4 @@ mod system_audit;
 mod tags;
 mod tls;
 mod write_gate;
+mod xks;

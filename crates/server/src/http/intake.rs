@@ -68,7 +68,8 @@ pub async fn check_headers(auth: &Authenticator, parts: &Parts) -> Result<(), Km
     Ok(())
 }
 
-fn declared_length(parts: &Parts) -> Option<u64> {
+/// The `Content-Length` a request declares, if any.
+pub fn declared_length(parts: &Parts) -> Option<u64> {
     parts
         .headers
         .get(header::CONTENT_LENGTH)?
@@ -82,12 +83,21 @@ fn declared_length(parts: &Parts) -> Option<u64> {
 /// buffer that is zeroized when dropped (and whose growth leaves no copy).
 pub async fn read_body(
     parts: &Parts,
-    mut body: Body,
+    body: Body,
     timeout: Duration,
 ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
-    let hint = declared_length(parts)
-        .unwrap_or(0)
-        .min(MAX_BODY_BYTES as u64) as usize;
+    read_body_capped(parts, body, timeout, MAX_BODY_BYTES).await
+}
+
+/// [`read_body`] with a cap of `cap` bytes (at most [`MAX_BODY_BYTES`]).
+pub async fn read_body_capped(
+    parts: &Parts,
+    mut body: Body,
+    timeout: Duration,
+    cap: usize,
+) -> Result<Zeroizing<Vec<u8>>, KmsError> {
+    let cap = cap.min(MAX_BODY_BYTES);
+    let hint = declared_length(parts).unwrap_or(0).min(cap as u64) as usize;
     let read = async move {
         let mut out = Zeroizing::new(Vec::with_capacity(hint));
         while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
@@ -98,8 +108,10 @@ pub async fn read_body(
             let Ok(data) = frame.into_data() else {
                 continue;
             };
-            if out.len() + data.len() > MAX_BODY_BYTES {
-                return Err(too_large());
+            if out.len() + data.len() > cap {
+                return Err(KmsError::Validation(format!(
+                    "The request body exceeds {cap} bytes."
+                )));
             }
             extend_zeroizing(&mut out, &data);
         }

@@ -31,7 +31,7 @@ enum Allowed {
 }
 
 /// How many variants `Request` has; `decision` numbers them 0.. this.
-const VARIANTS: u8 = 42;
+const VARIANTS: u8 = 44;
 
 /// Each variant's number and which client may send it.
 fn decision(request: &Request) -> (u8, Allowed) {
@@ -83,6 +83,8 @@ fn decision(request: &Request) -> (u8, Allowed) {
         Request::RotateBackingKey { .. } => (39, Change),
         Request::UpdateSuspensionOwner { .. } => (40, Change),
         Request::RevealDerivedKey { .. } => (41, Change),
+        Request::XksEncrypt { .. } => (42, KeyUse),
+        Request::XksDecrypt { .. } => (43, KeyUse),
     }
 }
 
@@ -270,6 +272,24 @@ fn samples(k: Uuid) -> Vec<Request> {
             ekt: ekt(),
             token: bytes(),
             context: bytes(),
+        },
+        Request::XksEncrypt {
+            key: v,
+            ekt: ekt(),
+            plaintext: secret(),
+            aad: bytes(),
+            with_cdiv: true,
+        },
+        Request::XksDecrypt {
+            key: v,
+            ekt: ekt(),
+            sealed: strongroom_hsm_proto::xks::XksSealed {
+                metadata: bytes(),
+                iv: bytes(),
+                ciphertext: bytes(),
+                tag: bytes(),
+            },
+            aad: bytes(),
         },
     ]
 }
