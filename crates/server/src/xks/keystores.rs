@@ -1,7 +1,9 @@
 //! Which external key store a URI prefix belongs to: a table read from the
 //! store (key stores are principals of kind `xks_key_store`, named by their
 //! prefix), kept in memory and re-read on a miss, at most once a second,
-//! so a flood of made-up prefixes costs one store scan a second.
+//! so a flood of made-up prefixes costs one store scan a second. A key
+//! store created since is found through the principal of the request's
+//! (known, active) access key: one store read.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -66,6 +68,32 @@ impl KeyStores {
                 read_at: None,
             }),
         }
+    }
+
+    /// The key store of `prefix` if `principal_arn` (the principal of the
+    /// request's access key) is it; remembered in the table.
+    pub async fn find_by_principal(
+        &self,
+        prefix: &str,
+        principal_arn: &str,
+    ) -> Result<Option<Arc<KeyStore>>, KmsError> {
+        let Some(p) = self.store.get_principal(principal_arn).await? else {
+            return Ok(None);
+        };
+        if p.kind != PrincipalKind::XksKeyStore || p.name != prefix {
+            return Ok(None);
+        }
+        let ks = Arc::new(KeyStore {
+            arn: p.arn,
+            account_id: p.account_id,
+            prefix: p.name,
+        });
+        self.table
+            .lock()
+            .await
+            .by_prefix
+            .insert(prefix.to_owned(), ks.clone());
+        Ok(Some(ks))
     }
 
     /// The key store of `prefix`, if there is one.

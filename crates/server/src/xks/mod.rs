@@ -74,15 +74,37 @@ fn json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, XksError> {
     serde_json::to_vec(v).map_err(|e| XksError::Internal(format!("response encoding: {e}")))
 }
 
-/// The key store of a path, if it names one: the prefix must be known.
-async fn route(state: &AppState, path: &str) -> Result<(String, Endpoint), XksError> {
+/// The key store of a path, if it names one: the prefix must be known (in
+/// the table, or as the key store of the request's access key).
+async fn route(state: &AppState, parts: &Parts) -> Result<(String, Endpoint), XksError> {
     let (prefix, endpoint) =
-        path::parse(path).map_err(|e| XksError::InvalidUriPath(e.to_string()))?;
-    match state.xks.key_stores.find(prefix).await? {
+        path::parse(parts.uri.path()).map_err(|e| XksError::InvalidUriPath(e.to_string()))?;
+    if state.xks.key_stores.find(prefix).await?.is_some() {
+        return Ok((prefix.to_owned(), endpoint));
+    }
+    let unknown = || XksError::InvalidUriPath("No external key store has this URI path.".into());
+    let Some(id) = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| crate::sigv4::parse_authorization(v).ok())
+        .map(|a| a.access_key_id)
+    else {
+        return Err(unknown());
+    };
+    let source = parts.extensions.get::<ConnInfo>().map(|c| c.peer.ip());
+    let key = state.auth.active_key_from(&id, source).await?;
+    let Some(principal) = key.principal_arn.as_deref() else {
+        return Err(unknown());
+    };
+    match state
+        .xks
+        .key_stores
+        .find_by_principal(prefix, principal)
+        .await?
+    {
         Some(_) => Ok((prefix.to_owned(), endpoint)),
-        None => Err(XksError::InvalidUriPath(
-            "No external key store has this URI path.".into(),
-        )),
+        None => Err(unknown()),
     }
 }
 
@@ -143,7 +165,7 @@ async fn serve(state: &AppState, meta: RequestMeta, parts: &Parts, body: Body) -
         facts: AuditFacts::default(),
         result: Err(XksError::Internal(String::new())),
     };
-    let (prefix, endpoint) = match route(state, parts.uri.path()).await {
+    let (prefix, endpoint) = match route(state, parts).await {
         Ok(r) => r,
         Err(e) => {
             s.result = Err(e);
