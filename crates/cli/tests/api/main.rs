@@ -45,3 +45,4 @@ mod tags;
 mod tls;
 mod write_gate;
 mod xks;
+mod xks_health;
