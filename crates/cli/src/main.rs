@@ -207,6 +207,18 @@ enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// XKS ops: the external key store's URI prefix.
+        #[arg(long, env = "XKS_URI_PREFIX")]
+        xks_uri_prefix: Option<String>,
+        /// XKS ops: a credential of the key store.
+        #[arg(long, env = "XKS_ACCESS_KEY_ID")]
+        xks_access_key_id: Option<String>,
+        /// XKS ops: its secret.
+        #[arg(long, env = "XKS_SECRET_ACCESS_KEY", hide_env_values = true)]
+        xks_secret_access_key: Option<String>,
+        /// XKS ops: bytes of additionalAuthenticatedData per request.
+        #[arg(long, default_value_t = 1024)]
+        aad_bytes: usize,
     },
     /// Everyday key operations against an endpoint (like `aws kms`).
     Kms {
@@ -419,7 +431,20 @@ async fn main() -> anyhow::Result<()> {
             key_spec,
             signing_algorithm,
             json,
+            xks_uri_prefix,
+            xks_access_key_id,
+            xks_secret_access_key,
+            aad_bytes,
         } => {
+            let xks = match (xks_uri_prefix, xks_access_key_id, xks_secret_access_key) {
+                (Some(uri_prefix), Some(access_key_id), Some(secret)) => Some(bench::XksTarget {
+                    uri_prefix,
+                    access_key_id,
+                    secret_access_key: Zeroizing::new(secret),
+                    aad_bytes,
+                }),
+                _ => None,
+            };
             let report = bench::run(bench::BenchOptions {
                 endpoint: endpoint.endpoint,
                 region: endpoint.region,
@@ -433,6 +458,7 @@ async fn main() -> anyhow::Result<()> {
                 ca_bundle: endpoint.ca_bundle,
                 key_spec,
                 signing_algorithm,
+                xks,
             })
             .await?;
             if json {

@@ -98,7 +98,8 @@ impl XksHttpClient {
         .await
     }
 
-    /// Sends `body` with `method` to `path`, signed as `signing` says.
+    /// Sends `body` with `method` to `path`, signed as `signing` says;
+    /// returns status and JSON body.
     pub async fn send(
         &self,
         method: &str,
@@ -106,6 +107,19 @@ impl XksHttpClient {
         body: Vec<u8>,
         signing: &Signing<'_>,
     ) -> anyhow::Result<(u16, serde_json::Value)> {
+        let (status, bytes) = self.send_raw(method, path, body, signing).await?;
+        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        Ok((status, json))
+    }
+
+    /// [`Self::send`], answering the raw body.
+    pub async fn send_raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+        signing: &Signing<'_>,
+    ) -> anyhow::Result<(u16, bytes::Bytes)> {
         let amz_date = sigv4::format_amz_date(signing.at);
         let mut headers = HeaderMap::new();
         headers.insert("host", HeaderValue::from_str(&self.host)?);
@@ -143,8 +157,6 @@ impl XksHttpClient {
             .send()
             .await?;
         let status = resp.status().as_u16();
-        let bytes = resp.bytes().await?;
-        let json = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-        Ok((status, json))
+        Ok((status, resp.bytes().await?))
     }
 }

@@ -46,3 +46,4 @@ mod tls;
 mod write_gate;
 mod xks;
 mod xks_health;
+mod xks_refusals;
