@@ -436,3 +436,106 @@ async fn key_policy_decides_key_usage_and_a_denial_is_access_denied_and_audited(
     assert_eq!(d.key_state, Some(aws_sdk_kms::types::KeyState::Enabled));
     env.stop().await;
 }
+
+#[tokio::test]
+async fn a_rotated_key_opens_every_version_and_a_shredded_one_opens_nothing() {
+    let env = TestEnv::start().await;
+    let ks = key_store(&env, &env.dev.account_id, "ks").await;
+    let arn = new_key(&env.client).await;
+    let id = key_id_of(&arn).to_owned();
+    let c = &ks.client;
+    let (_, v1) = c
+        .call(
+            &format!("keys/{id}/encrypt"),
+            &encrypt_body(b"one", None, false),
+        )
+        .await
+        .unwrap();
+    env.client
+        .rotate_key_on_demand()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap();
+    let (_, v2) = c
+        .call(
+            &format!("keys/{id}/encrypt"),
+            &encrypt_body(b"two", None, false),
+        )
+        .await
+        .unwrap();
+    assert_ne!(v1["ciphertextMetadata"], v2["ciphertextMetadata"]);
+    for (sealed, pt) in [(&v1, &b"one"[..]), (&v2, b"two")] {
+        let (s, out) = c
+            .call(&format!("keys/{id}/decrypt"), &decrypt_body(sealed, None))
+            .await
+            .unwrap();
+        assert_eq!(s, 200, "{out}");
+        assert_eq!(B64.decode(out["plaintext"].as_str().unwrap()).unwrap(), pt);
+    }
+    let raw = strongroom_cli::client::KmsHttpClient::new(
+        &env.dev.endpoint(),
+        &env.dev.region,
+        &env.dev.access_key_id,
+        env.dev.secret_access_key.clone(),
+        None,
+    )
+    .unwrap();
+    strongroom_cli::kms::shred(&raw, &arn).await.unwrap();
+    for sealed in [&v1, &v2] {
+        let got = c
+            .call(&format!("keys/{id}/decrypt"), &decrypt_body(sealed, None))
+            .await
+            .unwrap();
+        assert_error(got, 400, "InvalidStateException");
+    }
+    let got = c
+        .call(
+            &format!("keys/{id}/encrypt"),
+            &encrypt_body(b"x", None, false),
+        )
+        .await
+        .unwrap();
+    assert_error(got, 400, "InvalidStateException");
+    env.stop().await;
+}
+
+#[tokio::test]
+async fn key_policy_conditions_on_the_aws_request_metadata_decide() {
+    let env = TestEnv::start().await;
+    let ks = key_store(&env, &env.dev.account_id, "ks").await;
+    let id = key_id_of(&new_key(&env.client).await).to_owned();
+    let account = env.dev.account_id.clone();
+    let doc = json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
+         "Action": "kms:*", "Resource": "*"},
+        {"Sid": "OnlyEbs", "Effect": "Deny", "Principal": {"AWS": ks.arn.clone()},
+         "Action": "kms:Encrypt", "Resource": "*",
+         "Condition": {"StringNotEquals": {"strongroom:XksViaService": "ebs"}}}
+    ]});
+    env.client
+        .put_key_policy()
+        .key_id(&id)
+        .policy(doc.to_string())
+        .send()
+        .await
+        .unwrap();
+    let (s, out) = ks
+        .client
+        .call(
+            &format!("keys/{id}/encrypt"),
+            &encrypt_body(b"x", None, false),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s, 200, "{out}");
+    let mut via_s3 = encrypt_body(b"x", None, false);
+    via_s3["requestMetadata"]["kmsViaService"] = "s3".into();
+    let got = ks
+        .client
+        .call(&format!("keys/{id}/encrypt"), &via_s3)
+        .await
+        .unwrap();
+    assert_error(got, 403, "AccessDeniedException");
+    env.stop().await;
+}
