@@ -181,7 +181,8 @@ mod tests {
     #[test]
     fn every_tampering_fails_as_invalid_ciphertext() {
         let (s, _) = seal(&BACKING, key(2), b"attack at dawn", b"aad", false).unwrap();
-        let flips: Vec<Box<dyn Fn(&mut XksSealed)>> = vec![
+        type Tamper = Box<dyn Fn(&mut XksSealed)>;
+        let flips: Vec<Tamper> = vec![
             Box::new(|s| s.tag[0] ^= 1),
             Box::new(|s| s.iv[11] ^= 1),
             Box::new(|s| s.ciphertext[0] ^= 1),
