@@ -146,6 +146,14 @@ enum Command {
         /// TLS private key (PEM).
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// XKS proxy API mTLS: CA certificate(s) (PEM) a client certificate
+        /// must chain to (Amazon Trust Services for AWS KMS).
+        #[arg(long, requires_all = ["tls_cert", "xks_client_subject"])]
+        xks_client_ca: Option<PathBuf>,
+        /// XKS proxy API mTLS: the client certificate's subject CN
+        /// (cks.kms.<region>.amazonaws.com for AWS KMS).
+        #[arg(long, requires = "xks_client_ca")]
+        xks_client_subject: Option<String>,
         /// Seconds between runs of the key-deletion sweeper.
         #[arg(long, default_value_t = 60)]
         deletion_sweep_secs: u64,
@@ -351,6 +359,8 @@ async fn main() -> anyhow::Result<()> {
             region,
             tls_cert,
             tls_key,
+            xks_client_ca,
+            xks_client_subject,
             deletion_sweep_secs,
             audit_context_values,
             cache_ttl_ms,
@@ -368,8 +378,16 @@ async fn main() -> anyhow::Result<()> {
             }
             let (hsm, store) =
                 dev::open_data_dir(&data_dir, &modules, store_url.as_deref()).await?;
+            let clients = match (&xks_client_ca, &xks_client_subject) {
+                (Some(ca), Some(subject)) => {
+                    Some(strongroom_server::xks::mtls::client_verifier(ca, subject)?)
+                }
+                _ => None,
+            };
             let tls = match (tls_cert, tls_key) {
-                (Some(c), Some(k)) => Some(strongroom_server::tls::server_config(&c, &k)?),
+                (Some(c), Some(k)) => Some(strongroom_server::tls::server_config_with_clients(
+                    &c, &k, clients,
+                )?),
                 _ => None,
             };
             let server = strongroom_server::start(
@@ -394,6 +412,7 @@ async fn main() -> anyhow::Result<()> {
                     metadata_cache_ttl: store_url
                         .is_some()
                         .then(|| Duration::from_millis(cache_ttl_ms)),
+                    xks_client_cert_required: xks_client_ca.is_some(),
                 },
                 store,
                 hsm,

@@ -55,16 +55,29 @@ impl XksHttpClient {
         access_key_id: &str,
         secret: Zeroizing<String>,
     ) -> anyhow::Result<Self> {
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(1024)
+            .tcp_nodelay(true)
+            .build()?;
+        Self::with_http_client(http, endpoint, prefix, region, access_key_id, secret)
+    }
+
+    /// Like [`Self::new`], over a given HTTP client (a TLS client
+    /// certificate, another CA to trust).
+    pub fn with_http_client(
+        http: reqwest::Client,
+        endpoint: &str,
+        prefix: &str,
+        region: &str,
+        access_key_id: &str,
+        secret: Zeroizing<String>,
+    ) -> anyhow::Result<Self> {
         let url = reqwest::Url::parse(endpoint).with_context(|| format!("endpoint {endpoint}"))?;
         let host = match (url.host_str(), url.port()) {
             (Some(h), Some(p)) => format!("{h}:{p}"),
             (Some(h), None) => h.to_owned(),
             _ => bail!("endpoint {endpoint} has no host"),
         };
-        let http = reqwest::Client::builder()
-            .pool_max_idle_per_host(1024)
-            .tcp_nodelay(true)
-            .build()?;
         Ok(Self {
             http,
             base: endpoint.trim_end_matches('/').to_owned(),

@@ -68,6 +68,9 @@ pub struct ConnInfo {
     pub peer: std::net::SocketAddr,
     /// Whether the connection is TLS.
     pub tls: bool,
+    /// Whether the client presented a certificate the listener's client
+    /// verifier accepted (XKS mTLS).
+    pub client_cert: bool,
 }
 
 /// The outcome of one request before it is audited.

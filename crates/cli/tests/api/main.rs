@@ -46,4 +46,5 @@ mod tls;
 mod write_gate;
 mod xks;
 mod xks_health;
+mod xks_mtls;
 mod xks_refusals;

@@ -17,6 +17,7 @@ pub mod error;
 mod handlers;
 pub mod health;
 pub mod keystores;
+pub mod mtls;
 pub mod path;
 pub mod wire;
 
@@ -45,6 +46,8 @@ pub struct XksState {
     pub key_stores: keystores::KeyStores,
     /// The module fleet's health.
     pub health: health::Health,
+    /// Whether requests need a verified client certificate (mTLS).
+    client_cert_required: bool,
 }
 
 impl XksState {
@@ -56,7 +59,14 @@ impl XksState {
         Self {
             key_stores: keystores::KeyStores::new(store),
             health: health::Health::new(hsm),
+            client_cert_required: false,
         }
+    }
+
+    /// Requires a verified client certificate on every XKS request.
+    pub fn with_client_cert_required(mut self, required: bool) -> Self {
+        self.client_cert_required = required;
+        self
     }
 }
 
@@ -176,6 +186,16 @@ async fn serve(state: &AppState, meta: RequestMeta, parts: &Parts, body: Body) -
     s.prefix = Some(prefix.clone());
     if parts.method != Method::POST {
         s.result = Err(XksError::MethodNotAllowed);
+        return s;
+    }
+    let client_cert = parts
+        .extensions
+        .get::<ConnInfo>()
+        .is_some_and(|c| c.client_cert);
+    if state.xks.client_cert_required && !client_cert {
+        s.result = Err(XksError::AuthenticationFailed(
+            "This proxy requires a TLS client certificate.".into(),
+        ));
         return s;
     }
     if parts.uri.query().is_some() {
