@@ -295,15 +295,12 @@ async fn a_non_aes_key_is_invalid_key_usage() {
     env.stop().await;
 }
 
-fn policy(account: &str, store_arn: &str, allow: &[&str], deny: &[&str]) -> String {
+fn policy(account: &str, store_arn: &str, deny: &[&str]) -> String {
     let mut statements = vec![json!({
         "Sid": "Admin", "Effect": "Allow",
         "Principal": {"AWS": format!("arn:aws:iam::{account}:root")},
         "Action": "kms:*", "Resource": "*"
     })];
-    if !allow.is_empty() {
-        statements.push(json!({"Sid": "Xks", "Effect": "Allow", "Principal": {"AWS": store_arn}, "Action": allow, "Resource": "*"}));
-    }
     if !deny.is_empty() {
         statements.push(json!({"Sid": "NoXks", "Effect": "Deny", "Principal": {"AWS": store_arn}, "Action": deny, "Resource": "*"}));
     }
@@ -315,7 +312,7 @@ async fn key_policy_decides_key_usage_and_a_denial_is_access_denied_and_audited(
     let env = TestEnv::start().await;
     let ks = key_store(&env, &env.dev.account_id, "ks").await;
     let acct = env.dev.account_id.clone();
-    let key_with = |allow: &'static [&'static str], deny: &'static [&'static str]| {
+    let key_with = |deny: &'static [&'static str]| {
         let (client, arn) = (env.client.clone(), ks.arn.clone());
         let acct = acct.clone();
         async move {
@@ -323,7 +320,7 @@ async fn key_policy_decides_key_usage_and_a_denial_is_access_denied_and_audited(
             client
                 .put_key_policy()
                 .key_id(&id)
-                .policy(policy(&acct, &arn, allow, deny))
+                .policy(policy(&acct, &arn, deny))
                 .send()
                 .await
                 .unwrap();
@@ -332,10 +329,10 @@ async fn key_policy_decides_key_usage_and_a_denial_is_access_denied_and_audited(
     };
     // The key policies name the account (so the key store's identity
     // policy counts) and deny the key store what it may not do.
-    let encrypt_only = key_with(&[], &["kms:Decrypt"]).await;
-    let decrypt_only = key_with(&[], &["kms:Encrypt"]).await;
-    let no_usage = key_with(&[], &["kms:Encrypt", "kms:Decrypt"]).await;
-    let denied = key_with(&[], &["kms:*"]).await;
+    let encrypt_only = key_with(&["kms:Decrypt"]).await;
+    let decrypt_only = key_with(&["kms:Encrypt"]).await;
+    let no_usage = key_with(&["kms:Encrypt", "kms:Decrypt"]).await;
+    let denied = key_with(&["kms:*"]).await;
     let usage = |id: String| {
         let c = &ks.client;
         async move {

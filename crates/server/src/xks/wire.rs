@@ -170,15 +170,18 @@ fn base64_field(name: &str, v: &str, max: usize) -> Result<Vec<u8>, XksError> {
             "{name} exceeds {max} bytes."
         )));
     }
-    let b = STANDARD
-        .decode(v)
-        .map_err(|_| XksError::Validation(format!("{name} is not valid Base64.")))?;
+    // Zeroized if refused: the field may be a plaintext.
+    let mut b = Zeroizing::new(
+        STANDARD
+            .decode(v)
+            .map_err(|_| XksError::Validation(format!("{name} is not valid Base64.")))?,
+    );
     if b.len() > max {
         return Err(XksError::UnsupportedOperation(format!(
             "{name} exceeds {max} bytes."
         )));
     }
-    Ok(b)
+    Ok(std::mem::take(&mut *b))
 }
 
 fn require_aes_gcm(alg: &Option<String>) -> Result<(), XksError> {
