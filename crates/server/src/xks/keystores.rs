@@ -14,9 +14,9 @@ use tokio::sync::Mutex;
 
 use crate::error::KmsError;
 
-/// How long the table is trusted before a lookup re-reads it.
-const TABLE_TTL: Duration = Duration::from_secs(5);
-/// Least time between two reads of the table caused by misses.
+/// Least time between two reads of the table caused by misses. A hit is
+/// never re-read: key stores are neither deleted nor renamed, so the hot
+/// path makes no store round trip for the table.
 const MISS_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// One external key store.
@@ -102,8 +102,8 @@ impl KeyStores {
         let age = t.read_at.map(|at| at.elapsed());
         let hit = t.by_prefix.get(prefix).cloned();
         let refresh = match (&hit, age) {
-            (_, None) => true,
-            (Some(_), Some(age)) => age >= TABLE_TTL,
+            (Some(_), _) => false,
+            (None, None) => true,
             (None, Some(age)) => age >= MISS_REFRESH_INTERVAL,
         };
         if !refresh {
