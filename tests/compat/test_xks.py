@@ -300,3 +300,34 @@ def test_a_credential_of_another_key_store_is_refused(server, ks, account, key_a
     # Signed correctly for the other store's path, with this store's credential.
     assert_error(ks.call(f"keys/{key_id}/encrypt", encrypt_body(b"x"), prefix=other.prefix), 401,
                  "AuthenticationFailedException")
+
+
+def admin_xks(server, *args) -> str:
+    out = subprocess.run([strongroom_bin(), "admin", "--data-dir", server.dir.name, "xks", *args],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_admin_adds_lists_and_revokes_credentials(server, ks):
+    added = dict(line.split("=", 1) for line in admin_xks(server, "add-credential", "--uri-prefix", ks.prefix).split())
+    assert set(added) == {"XKS_ACCESS_KEY_ID", "XKS_SECRET_ACCESS_KEY"}
+    second = KeyStore.__new__(KeyStore)
+    second.__dict__.update(ks.__dict__, access_key_id=added["XKS_ACCESS_KEY_ID"], secret=added["XKS_SECRET_ACCESS_KEY"])
+    health = {"requestMetadata": {"kmsRequestId": "r", "kmsOperation": "KmsHealthCheck"}}
+    assert second.call("health", health)[0] == 200
+    admin_xks(server, "revoke-credential", "--uri-prefix", ks.prefix, "--access-key-id", ks.access_key_id)
+    listing = admin_xks(server, "list")
+    block = listing[listing.index(ks.prefix + "/kms/xks/v1"):]
+    assert f"{ks.access_key_id}  revoked" in block
+    assert f"{added['XKS_ACCESS_KEY_ID']}  live" in block
+    # Bad input is refused and changes nothing.
+    out = subprocess.run([strongroom_bin(), "admin", "--data-dir", server.dir.name, "xks", "create-keystore",
+                          "--account-id", "999999999999", "--uri-prefix", "bad prefix"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    out = subprocess.run([strongroom_bin(), "admin", "--data-dir", server.dir.name, "xks", "create-keystore",
+                          "--account-id", ks.arn.split(":")[4], "--uri-prefix", ks.prefix],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "already" in out.stderr
+    assert admin_xks(server, "list").count(ks.prefix + "/kms/xks/v1") == 1
