@@ -136,6 +136,17 @@ impl From<KmsError> for XksError {
     }
 }
 
+impl From<crate::http::intake::BodyError> for XksError {
+    fn from(e: crate::http::intake::BodyError) -> Self {
+        use crate::http::intake::BodyError;
+        match e {
+            // Over what Strongroom supports (the specification's sizes fit).
+            BodyError::TooLarge(_) => XksError::UnsupportedOperation(e.to_string()),
+            BodyError::TooSlow(_) | BodyError::Unreadable => XksError::Validation(e.to_string()),
+        }
+    }
+}
+
 impl From<strongroom_hsm_proto::HsmError> for XksError {
     fn from(e: strongroom_hsm_proto::HsmError) -> Self {
         KmsError::from(e).into()

@@ -213,12 +213,7 @@ async fn serve(state: &AppState, meta: RequestMeta, parts: &Parts, body: Body) -
     {
         Ok(b) => b,
         Err(e) => {
-            s.result = Err(match e {
-                crate::error::KmsError::Validation(m) if m.contains("exceeds") => {
-                    XksError::UnsupportedOperation(m)
-                }
-                other => other.into(),
-            });
+            s.result = Err(e.into());
             return s;
         }
     };
