@@ -248,7 +248,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_frame_with_an_unknown_wire_version_is_refused() {
-        for v in [0u8, 1, 2, 4, 0xff] {
+        for v in [0u8, 1, 2, 3, 5, 0xff] {
             let h = header(v, 1, 4);
             let e = read_frame(&mut &h[..], any).await.unwrap_err();
             assert!(
