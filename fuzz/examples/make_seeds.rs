@@ -141,6 +141,21 @@ fn main() {
     ));
     stream.extend_from_slice(&encode_frame(FrameClass::Bulk, 7, &encode_bare(&response)));
     write("module_frame", "request_response", &stream);
+    // The audit seal requests (wire version 4).
+    let seal = Request::InDomain {
+        domain: Uuid::from_bytes([0x11; 16]),
+        request: Box::new(Request::SignAuditSeal {
+            message: b"strongroom audit footer v1\0footer body".to_vec(),
+        }),
+    };
+    let mut stream = vec![0];
+    stream.extend_from_slice(&encode_frame(FrameClass::Control, 9, &encode_bare(&seal)));
+    stream.extend_from_slice(&encode_frame(
+        FrameClass::Control,
+        10,
+        &encode_bare(&Request::AuditSealKeys),
+    ));
+    write("module_frame", "audit_seal", &stream);
     let mut huge = vec![1];
     huge.extend_from_slice(&encode_frame(FrameClass::Control, 8, &[0; 16])[..14]);
     huge[11..15].copy_from_slice(&u32::MAX.to_be_bytes());
@@ -298,7 +313,7 @@ fn main() {
             prev_head: [0; 32],
             segment_len: segment.len() as u64,
         },
-        &strongroom_audit::HmacSealer::new("seed", b"seed key"),
+        &strongroom_audit::InProcessSealer::from_seed([0x5e; 32]).expect("key"),
     )
     .expect("seal");
     write("audit_segment", "footer", &footer.encode());

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use strongroom_audit::{
-    AuditRecord, AuditWriter, ChainId, Durability, HmacSealer, Identity, LogConfig, list_chains,
+    AuditRecord, AuditWriter, ChainId, Durability, Identity, InProcessSealer, LogConfig,
+    list_chains,
 };
 
 fn encrypt(n: u64) -> AuditRecord {
@@ -49,7 +50,7 @@ fn bench(c: &mut Criterion) {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut config = LogConfig::new(dir.path(), ChainId::new("bench").expect("id"));
         config.durability = mode;
-        let sealer = Arc::new(HmacSealer::new("bench", b"bench key"));
+        let sealer = Arc::new(InProcessSealer::generate().expect("key"));
         let (writer, _) = AuditWriter::open(config, sealer).expect("open");
         let appender = writer.appender();
         let mut group = c.benchmark_group(format!("append/{mode}"));

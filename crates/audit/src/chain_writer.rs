@@ -10,14 +10,20 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::active::{ActiveSegment, Committed, Resumed};
 use crate::chain::{ChainId, SegmentId};
 use crate::error::{AuditError, IoContext};
-use crate::footer::{FooterSealer, SealedFooter};
+use crate::footer::SealedFooter;
 use crate::record::AuditRecord;
+use crate::seal::FooterSealer;
 use crate::segment::{
     FOOTER_EXT, SEGMENT_EXT, SegmentHeader, encode_header, sync_dir, write_atomic,
 };
 
-/// How long the writer waits before trying again to seal a segment.
+/// How long the writer waits before trying again to seal a segment, after
+/// the first failure; it doubles with each failure in a row, up to
+/// [`MAX_SEAL_RETRY`]: a sealer waits for an unreachable module, and the
+/// records behind it wait for the sealer.
 const SEAL_RETRY: Duration = Duration::from_secs(1);
+/// The longest wait between two attempts to seal.
+const MAX_SEAL_RETRY: Duration = Duration::from_secs(60);
 
 /// Now, in epoch milliseconds.
 pub(crate) fn now_ms() -> i64 {
@@ -59,6 +65,8 @@ pub(crate) struct ChainWriter {
     pub(crate) head: [u8; 32],
     /// After a failed seal: not before this instant again.
     pub(crate) seal_retry_at: Option<Instant>,
+    /// Seals failed in a row.
+    pub(crate) seal_failures: u32,
     /// Held for the writer's life: a second writer on this chain would fork it.
     pub(crate) _lock: File,
 }
@@ -100,10 +108,15 @@ impl ChainWriter {
         match self.seal_active() {
             Ok(_) => {
                 self.seal_retry_at = None;
+                self.seal_failures = 0;
                 Ok(())
             }
             Err(e) => {
-                self.seal_retry_at = Some(Instant::now() + SEAL_RETRY);
+                let wait = SEAL_RETRY
+                    .saturating_mul(1 << self.seal_failures.min(6))
+                    .min(MAX_SEAL_RETRY);
+                self.seal_failures = self.seal_failures.saturating_add(1);
+                self.seal_retry_at = Some(Instant::now() + wait);
                 match &self.active {
                     Some(a) => {
                         tracing::warn!(segment = %a.id, error = %e, "audit segment not sealed yet; retrying");

@@ -48,6 +48,17 @@ pub enum AuditError {
     /// A footer's seal does not verify, or names another sealer.
     #[error("audit segment {0}: its footer's seal does not verify")]
     BadSeal(String),
+    /// A footer or receipt sealed by a key that is not trusted (not the
+    /// module's, not pinned): it proves nothing.
+    #[error(
+        "audit segment {segment}: sealed by {sealer}, a key that is not trusted (not the security module's, not pinned with --seal-public-key)"
+    )]
+    UntrustedSeal {
+        /// The segment.
+        segment: String,
+        /// The key its seal names.
+        sealer: String,
+    },
     /// The sealer could not produce a seal (the module is unreachable…).
     #[error("audit footer could not be sealed: {0}")]
     Seal(String),

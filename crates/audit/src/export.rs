@@ -10,10 +10,11 @@ use serde_json::json;
 
 use crate::chain::{ChainId, SegmentId};
 use crate::error::{AuditError, IoContext};
-use crate::footer::{FooterSealer, SealedFooter};
+use crate::footer::SealedFooter;
 use crate::frame::Tail;
 use crate::json::{event_json, rfc3339_ms};
 use crate::query::QueriedRecord;
+use crate::seal::TrustedKeys;
 use crate::segment::{FOOTER_EXT, list_chains, parse_segment, sync_dir};
 
 /// What to export and how to write it.
@@ -46,7 +47,7 @@ pub struct ExportedSegment {
 pub fn sealed_segments(
     dir: &Path,
     options: &ExportOptions,
-    sealer: &dyn FooterSealer,
+    trusted: &TrustedKeys,
 ) -> Result<Vec<(SegmentId, PathBuf, SealedFooter)>, AuditError> {
     let mut out = Vec::new();
     for (chain, segments) in list_chains(dir)? {
@@ -67,12 +68,7 @@ pub fn sealed_segments(
                 continue;
             }
             let f = SealedFooter::decode(&std::fs::read(&footer).at(&footer)?)?;
-            if !f.verify(sealer)
-                || f.body.chain != chain.as_str()
-                || f.body.number != files.id.number
-            {
-                return Err(AuditError::BadSeal(files.id.to_string()));
-            }
+            f.check_for(&files.id, trusted)?;
             out.push((files.id, seg, f));
         }
     }
@@ -139,9 +135,9 @@ pub fn export(
     dir: &Path,
     to: &Path,
     options: &ExportOptions,
-    sealer: &dyn FooterSealer,
+    trusted: &TrustedKeys,
 ) -> Result<Vec<ExportedSegment>, AuditError> {
-    let segments = sealed_segments(dir, options, sealer)?;
+    let segments = sealed_segments(dir, options, trusted)?;
     let mut done = Vec::new();
     if to.is_dir() {
         for (id, seg, footer) in &segments {

@@ -3,13 +3,15 @@
 //!
 //! File `<chain>.<number:016x>.footer` = magic `SRAUDFTR` ‖ one frame of
 //! version byte `0x01` ‖ postcard([`SealedFooter`]). The seal is over
-//! `"strongroom audit footer v1\0" ‖ postcard(FooterBody)`.
+//! `"strongroom audit footer v1\0" ‖ postcard(FooterBody)` (an Ed25519
+//! seal signs that with the module's prefix, see [`crate::seal`]).
 
 use serde::{Deserialize, Serialize};
-use strongroom_crypto::HmacSha256Key;
 
+use crate::chain::SegmentId;
 use crate::error::AuditError;
 use crate::frame::{Tail, push_frame, scan_frames};
+use crate::seal::{FooterSealer, SealCheck, TrustedKeys};
 
 /// The first bytes of every footer file.
 pub const FOOTER_MAGIC: &[u8; 8] = b"SRAUDFTR";
@@ -70,14 +72,32 @@ impl SealedFooter {
         let seal = sealer.seal(&body.sealed_message())?;
         Ok(Self {
             body,
-            sealer: sealer.sealer_id().to_string(),
-            seal,
+            sealer: seal.sealer,
+            seal: seal.seal,
         })
     }
 
-    /// Whether `sealer` made this seal.
-    pub fn verify(&self, sealer: &dyn FooterSealer) -> bool {
-        self.sealer == sealer.sealer_id() && sealer.verify(&self.body.sealed_message(), &self.seal)
+    /// Checks the seal against the `trusted` keys.
+    pub fn verify(&self, trusted: &TrustedKeys) -> SealCheck {
+        trusted.check(&self.sealer, &self.body.sealed_message(), &self.seal)
+    }
+
+    /// Checks that this is segment `id`'s footer, validly sealed by a
+    /// `trusted` key; returns how it was sealed.
+    pub fn check_for(
+        &self,
+        id: &SegmentId,
+        trusted: &TrustedKeys,
+    ) -> Result<SealCheck, AuditError> {
+        match self.verify(trusted) {
+            SealCheck::UntrustedKey => Err(AuditError::UntrustedSeal {
+                segment: id.to_string(),
+                sealer: self.sealer.clone(),
+            }),
+            SealCheck::Invalid => Err(AuditError::BadSeal(id.to_string())),
+            how if self.body.chain == id.chain.as_str() && self.body.number == id.number => Ok(how),
+            _ => Err(AuditError::BadSeal(id.to_string())),
+        }
     }
 
     /// The footer file's bytes.
@@ -108,57 +128,10 @@ impl SealedFooter {
     }
 }
 
-/// Produces and checks footer seals. The real sealer will be a key held
-/// by the security module; [`HmacSealer`] serves tests and the first
-/// wiring.
-pub trait FooterSealer: Send + Sync {
-    /// Names the key, so a footer says which key sealed it.
-    fn sealer_id(&self) -> &str;
-    /// The seal over `message`.
-    fn seal(&self, message: &[u8]) -> Result<Vec<u8>, AuditError>;
-    /// Whether `seal` is this sealer's seal over `message` (constant time).
-    fn verify(&self, message: &[u8], seal: &[u8]) -> bool;
-}
-
-/// HMAC-SHA256 seals under a caller-supplied key.
-pub struct HmacSealer {
-    id: String,
-    key: HmacSha256Key,
-}
-
-impl std::fmt::Debug for HmacSealer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "HmacSealer({}, <redacted>)", self.id)
-    }
-}
-
-impl HmacSealer {
-    /// A sealer named `id` over `key`.
-    pub fn new(id: &str, key: &[u8]) -> Self {
-        Self {
-            id: id.to_string(),
-            key: HmacSha256Key::new(key),
-        }
-    }
-}
-
-impl FooterSealer for HmacSealer {
-    fn sealer_id(&self) -> &str {
-        &self.id
-    }
-
-    fn seal(&self, message: &[u8]) -> Result<Vec<u8>, AuditError> {
-        Ok(self.key.sign(message).to_vec())
-    }
-
-    fn verify(&self, message: &[u8], seal: &[u8]) -> bool {
-        self.key.verify(message, seal)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seal::InProcessSealer;
 
     fn body() -> FooterBody {
         FooterBody {
@@ -177,27 +150,25 @@ mod tests {
 
     #[test]
     fn a_sealed_footer_round_trips_and_verifies() {
-        let sealer = HmacSealer::new("k1", b"key");
+        let sealer = InProcessSealer::generate().expect("key");
         let f = SealedFooter::seal(body(), &sealer).expect("seal");
         let back = SealedFooter::decode(&f.encode()).expect("decode");
         assert_eq!(back, f);
-        assert!(back.verify(&sealer));
+        assert_eq!(back.verify(&sealer.trusted()), SealCheck::Ed25519);
     }
 
     #[test]
     fn a_forged_footer_does_not_verify() {
-        let sealer = HmacSealer::new("k1", b"key");
+        let sealer = InProcessSealer::generate().expect("key");
+        let trusted = sealer.trusted();
         let mut f = SealedFooter::seal(body(), &sealer).expect("seal");
         f.body.count = 9;
-        assert!(!f.verify(&sealer));
-        let other = HmacSealer::new("k1", b"another key");
+        assert_eq!(f.verify(&trusted), SealCheck::Invalid);
+        let other = InProcessSealer::generate().expect("key");
         let g = SealedFooter::seal(body(), &other).expect("seal");
-        assert!(!g.verify(&sealer));
-        let renamed = HmacSealer::new("k2", b"key");
-        assert!(
-            !SealedFooter::seal(body(), &renamed)
-                .expect("seal")
-                .verify(&sealer)
-        );
+        assert_eq!(g.verify(&trusted), SealCheck::UntrustedKey);
+        let mut renamed = g.clone();
+        renamed.sealer = f.sealer.clone();
+        assert_eq!(renamed.verify(&trusted), SealCheck::Invalid);
     }
 }

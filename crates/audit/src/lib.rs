@@ -6,7 +6,8 @@
 //!   their batch is durable ([`Durability`]): group commit, one
 //!   `fdatasync` per batch.
 //! - Segments roll by size and age; a closed segment gets a footer sealed
-//!   by a [`FooterSealer`] ([`HmacSealer`] for now; a module key later).
+//!   by a [`FooterSealer`] (in a frontend, the security module's audit seal
+//!   key); seals are believed only under [`TrustedKeys`].
 //! - [`verify_dir`] checks every chain and footer; [`query`] reads every
 //!   chain merged by time; [`export`], [`acknowledge`] and [`retain`] ship
 //!   sealed segments out and delete only what was acknowledged.
@@ -17,6 +18,7 @@
 mod active;
 mod chain;
 mod chain_writer;
+mod committer;
 mod error;
 mod export;
 mod footer;
@@ -26,6 +28,8 @@ mod query;
 mod record;
 mod recovery;
 mod retention;
+mod seal;
+mod seal_keys_file;
 mod segment;
 mod verify;
 mod writer;
@@ -35,13 +39,18 @@ pub use chain::{ChainId, GENESIS, SegmentId, chain_hash};
 pub use chain_writer::RollPolicy;
 pub use error::AuditError;
 pub use export::{ExportOptions, ExportedSegment, export, sealed_segments};
-pub use footer::{FooterBody, FooterSealer, HmacSealer, SealedFooter};
+pub use footer::{FooterBody, SealedFooter};
 pub use frame::{FRAME_HEADER_LEN, FrameDefect, MAX_FRAME_BODY, Tail, push_frame, scan_frames};
 pub use json::{event_json, region_of};
 pub use query::{Filter, QueriedRecord, query};
 pub use record::{AuditRecord, Identity, RecordError, decode_record, encode_record};
 pub use recovery::RecoveryReport;
 pub use retention::{Receipt, RetentionReport, acknowledge, retain};
+pub use seal::{
+    ED25519_SEAL_CONTEXT, FooterSealer, InProcessSealer, Seal, SealCheck, TrustedKeys,
+    ed25519_key_id, legacy_hmac_key_id,
+};
+pub use seal_keys_file::{ListedSealKey, SEAL_KEYS_FILE, list_seal_key, listed_seal_keys};
 pub use segment::{
     ParsedRecord, ParsedSegment, SegmentFiles, SegmentHeader, encode_header, list_chains,
     parse_segment,

@@ -11,8 +11,9 @@ use crate::active::{ActiveSegment, Resumed};
 use crate::chain::{ChainId, GENESIS};
 use crate::chain_writer::{ChainWriter, RollPolicy};
 use crate::error::{AuditError, IoContext};
-use crate::footer::{FooterSealer, SealedFooter};
+use crate::footer::SealedFooter;
 use crate::frame::Tail;
+use crate::seal::FooterSealer;
 use crate::segment::{HeaderProblem, list_chains, parse_segment};
 
 /// What recovery found and did.
@@ -59,6 +60,7 @@ pub(crate) fn recover(
         next_seq: 1,
         head: GENESIS,
         seal_retry_at: None,
+        seal_failures: 0,
         _lock: lock,
     };
     let mut report = RecoveryReport::default();
@@ -68,9 +70,7 @@ pub(crate) fn recover(
         let files = &segments[i];
         let path = files.footer.as_deref().unwrap_or(Path::new(""));
         let footer = SealedFooter::decode(&std::fs::read(path).at(path)?)?;
-        if !footer.verify(&*sealer) {
-            return Err(AuditError::BadSeal(files.id.to_string()));
-        }
+        footer.check_for(&files.id, &sealer.trusted())?;
         let body = &footer.body;
         if body.chain != chain.as_str() || body.number != files.id.number {
             return Err(tampered(

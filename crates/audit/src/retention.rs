@@ -9,20 +9,26 @@ use serde::{Deserialize, Serialize};
 
 use crate::chain::SegmentId;
 use crate::error::{AuditError, IoContext};
-use crate::footer::{FooterSealer, SealedFooter};
+use crate::footer::SealedFooter;
+use crate::seal::{FooterSealer, SealCheck, TrustedKeys};
 use crate::segment::{RECEIPT_EXT, list_chains, sync_dir, write_atomic};
 
 /// A receipt: someone stored the export of a segment whose head is `hash`.
-/// Sealed with the footer key, so that whoever can write the audit
-/// directory but not read that key cannot make a deletion look retired.
+/// Sealed like footers (by the security module), so that whoever can write
+/// the audit directory but cannot ask the module cannot make a deletion
+/// look retired.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Receipt {
     /// The segment's head hash (hex), as the footer says.
     pub hash: String,
     /// When the receipt was recorded (epoch ms).
     pub acknowledged_ms: i64,
-    /// The sealer's seal (hex) over [`receipt_message`]; empty in a forged
-    /// or pre-seal receipt, which is never valid.
+    /// The key that sealed it (empty in a receipt of an earlier version,
+    /// sealed with the legacy HMAC key).
+    #[serde(default)]
+    pub sealer: String,
+    /// The seal (hex) over [`receipt_message`]; empty in a forged or
+    /// pre-seal receipt, which is never valid.
     #[serde(default)]
     pub seal: String,
 }
@@ -39,20 +45,27 @@ fn receipt_message(id: &SegmentId, head: &[u8; 32], acknowledged_ms: i64) -> Vec
     m
 }
 
-/// Whether the receipt at `path` is a valid receipt, sealed by `sealer`,
-/// for segment `id` whose footer's head is `head`.
-pub(crate) fn receipt_is_valid(
+/// How the receipt at `path` for segment `id`, whose footer's head is
+/// `head`, is sealed (valid only under a `trusted` key).
+pub(crate) fn check_receipt(
     path: &Path,
     id: &SegmentId,
     head: &[u8; 32],
-    sealer: &dyn FooterSealer,
-) -> Result<bool, AuditError> {
+    trusted: &TrustedKeys,
+) -> Result<SealCheck, AuditError> {
     let r = read_receipt(path)?;
     let Ok(seal) = hex::decode(&r.seal) else {
-        return Ok(false);
+        return Ok(SealCheck::Invalid);
     };
-    Ok(r.hash == hex::encode(head)
-        && sealer.verify(&receipt_message(id, head, r.acknowledged_ms), &seal))
+    if r.hash != hex::encode(head) {
+        return Ok(SealCheck::Invalid);
+    }
+    let message = receipt_message(id, head, r.acknowledged_ms);
+    Ok(if r.sealer.is_empty() {
+        trusted.check_unnamed_legacy(&message, &seal)
+    } else {
+        trusted.check(&r.sealer, &message, &seal)
+    })
 }
 
 /// Reads a receipt file.
@@ -64,7 +77,7 @@ pub(crate) fn read_receipt(path: &Path) -> Result<Receipt, AuditError> {
 fn sealed_footer(
     dir: &Path,
     id: &SegmentId,
-    sealer: &dyn FooterSealer,
+    trusted: &TrustedKeys,
 ) -> Result<SealedFooter, AuditError> {
     let path = dir.join(id.file_name(crate::segment::FOOTER_EXT));
     let bytes = match std::fs::read(&path) {
@@ -81,22 +94,21 @@ fn sealed_footer(
         Err(e) => return Err(AuditError::io(&path, e)),
     };
     let f = SealedFooter::decode(&bytes)?;
-    if !f.verify(sealer) || f.body.chain != id.chain.as_str() || f.body.number != id.number {
-        return Err(AuditError::BadSeal(id.to_string()));
-    }
+    f.check_for(id, trusted)?;
     Ok(f)
 }
 
-/// Records the receipt for segment `id`: `hash` must be its sealed
-/// footer's head hash (hex).
+/// Records the receipt for segment `id`, sealed by `sealer`: `hash` must
+/// be the head hash (hex) of its footer, sealed by a `trusted` key.
 pub fn acknowledge(
     dir: &Path,
     id: &SegmentId,
     hash: &str,
     sealer: &dyn FooterSealer,
+    trusted: &TrustedKeys,
     now_ms: i64,
 ) -> Result<Receipt, AuditError> {
-    let footer = sealed_footer(dir, id, sealer)?;
+    let footer = sealed_footer(dir, id, trusted)?;
     let actual = hex::encode(footer.body.head);
     let given = hash.trim().to_ascii_lowercase();
     if given != actual {
@@ -110,7 +122,8 @@ pub fn acknowledge(
     let receipt = Receipt {
         hash: actual,
         acknowledged_ms: now_ms,
-        seal: hex::encode(seal),
+        sealer: seal.sealer,
+        seal: hex::encode(seal.seal),
     };
     let bytes =
         serde_json::to_vec(&receipt).map_err(|e| AuditError::Malformed(format!("receipt: {e}")))?;
@@ -132,14 +145,15 @@ pub struct RetentionReport {
 }
 
 /// Deletes the records of every sealed segment that has a receipt for its
-/// hash and whose newest record is more than `days` days before `now_ms`.
-/// Nothing else is ever deleted: not the active segment, not an
-/// unacknowledged one however old.
+/// hash and whose newest record is more than `days` days before `now_ms`;
+/// footer and receipt must be sealed by `trusted` keys. Nothing else is
+/// ever deleted: not the active segment, not an unacknowledged one however
+/// old.
 pub fn retain(
     dir: &Path,
     days: u32,
     now_ms: i64,
-    sealer: &dyn FooterSealer,
+    trusted: &TrustedKeys,
 ) -> Result<RetentionReport, AuditError> {
     let mut report = RetentionReport::default();
     let cutoff = now_ms.saturating_sub(i64::from(days) * 86_400_000);
@@ -149,7 +163,7 @@ pub fn retain(
                 continue;
             };
             let id = files.id.clone();
-            let footer = match sealed_footer(dir, &id, sealer) {
+            let footer = match sealed_footer(dir, &id, trusted) {
                 Ok(f) => f,
                 Err(e) => {
                     report.refused.push((id, e.to_string()));
@@ -160,9 +174,9 @@ pub fn retain(
                 report.unacknowledged.push(id);
                 continue;
             };
-            match receipt_is_valid(receipt_path, &id, &footer.body.head, sealer) {
-                Ok(true) => {}
-                Ok(false) => {
+            match check_receipt(receipt_path, &id, &footer.body.head, trusted) {
+                Ok(how) if how.is_valid() => {}
+                Ok(_) => {
                     report.unacknowledged.push(id);
                     continue;
                 }

@@ -8,9 +8,10 @@ use std::path::Path;
 
 use crate::chain::{ChainId, GENESIS, SegmentId};
 use crate::error::{AuditError, IoContext};
-use crate::footer::{FooterSealer, SealedFooter};
+use crate::footer::SealedFooter;
 use crate::frame::Tail;
-use crate::retention::receipt_is_valid;
+use crate::retention::check_receipt;
+use crate::seal::{SealCheck, TrustedKeys};
 use crate::segment::{HeaderProblem, list_chains, parse_segment};
 
 /// A chain head recorded somewhere the log's host cannot write (printed by
@@ -92,6 +93,14 @@ pub enum Problem {
         /// Which.
         segment: SegmentId,
     },
+    /// A footer sealed by a key that is not trusted (not the security
+    /// module's, not pinned): it vouches for nothing, whoever made it.
+    UntrustedSeal {
+        /// Which.
+        segment: SegmentId,
+        /// The key its seal names.
+        sealer: String,
+    },
     /// Fewer records than a footer or an exported head says.
     Truncated {
         /// The segment (or the chain's last one).
@@ -125,6 +134,10 @@ impl fmt::Display for Problem {
             Self::BadSeal { segment } => {
                 write!(f, "segment {segment}: its footer's seal does not verify")
             }
+            Self::UntrustedSeal { segment, sealer } => write!(
+                f,
+                "segment {segment}: its footer is sealed by {sealer}, a key that is not trusted"
+            ),
             Self::Truncated { segment, detail } => {
                 write!(f, "chain truncated at segment {segment}: {detail}")
             }
@@ -146,6 +159,8 @@ pub struct ChainReport {
     pub retired: u64,
     /// Records read.
     pub records: u64,
+    /// Footers sealed with the legacy HMAC key of earlier versions.
+    pub legacy_sealed: u64,
     /// Sequence number of the newest record (0 if none).
     pub last_seq: u64,
     /// The chain's head hash (publish it to pin the chain).
@@ -170,11 +185,11 @@ impl VerifyReport {
     }
 }
 
-/// Checks every chain in `dir` with `sealer`'s key, and each chain against
-/// the `heads` exported earlier.
+/// Checks every chain in `dir`, footers and receipts against the
+/// `trusted` keys, and each chain against the `heads` exported earlier.
 pub fn verify_dir(
     dir: &Path,
-    sealer: &dyn FooterSealer,
+    trusted: &TrustedKeys,
     heads: &[ExportedHead],
 ) -> Result<VerifyReport, AuditError> {
     let mut chains = list_chains(dir)?;
@@ -186,7 +201,7 @@ pub fn verify_dir(
         let pinned: Vec<&ExportedHead> = heads.iter().filter(|h| h.chain == chain).collect();
         report
             .chains
-            .push(verify_chain(chain, &segments, sealer, &pinned)?);
+            .push(verify_chain(chain, &segments, trusted, &pinned)?);
     }
     Ok(report)
 }
@@ -194,7 +209,7 @@ pub fn verify_dir(
 fn verify_chain(
     chain: ChainId,
     segments: &[crate::segment::SegmentFiles],
-    sealer: &dyn FooterSealer,
+    trusted: &TrustedKeys,
     pinned: &[&ExportedHead],
 ) -> Result<ChainReport, AuditError> {
     let mut r = ChainReport {
@@ -202,6 +217,7 @@ fn verify_chain(
         segments: 0,
         retired: 0,
         records: 0,
+        legacy_sealed: 0,
         last_seq: 0,
         head: GENESIS,
         problems: Vec::new(),
@@ -229,15 +245,23 @@ fn verify_chain(
         }
         let footer = match &files.footer {
             None => None,
-            Some(p) => match SealedFooter::decode(&std::fs::read(p).at(p)?) {
-                Ok(f)
-                    if f.verify(sealer)
-                        && f.body.chain == chain.as_str()
-                        && f.body.number == id.number =>
-                {
+            Some(p) => match SealedFooter::decode(&std::fs::read(p).at(p)?)
+                .and_then(|f| f.check_for(&id, trusted).map(|how| (f, how)))
+            {
+                Ok((f, how)) => {
+                    if how == SealCheck::LegacyHmac {
+                        r.legacy_sealed += 1;
+                    }
                     Some(f)
                 }
-                _ => {
+                Err(AuditError::UntrustedSeal { sealer, .. }) => {
+                    r.problems.push(Problem::UntrustedSeal {
+                        segment: id.clone(),
+                        sealer,
+                    });
+                    None
+                }
+                Err(_) => {
                     r.problems.push(Problem::BadSeal {
                         segment: id.clone(),
                     });
@@ -260,7 +284,8 @@ fn verify_chain(
         let Some(path) = &files.segment else {
             match (&footer, &files.receipt) {
                 (Some(f), Some(rp))
-                    if receipt_is_valid(rp, &id, &f.body.head, sealer).unwrap_or(false) =>
+                    if check_receipt(rp, &id, &f.body.head, trusted)
+                        .is_ok_and(SealCheck::is_valid) =>
                 {
                     r.retired += 1;
                 }

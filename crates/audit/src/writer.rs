@@ -1,30 +1,28 @@
-//! The writer thread and the handle requests append through.
+//! The writer and the handle requests append through.
 //!
-//! Requests send their record over a bounded channel and await a oneshot
-//! answer: no lock on the request path. One thread owns the chain: it
-//! takes every record waiting (a batch), appends them with one write,
-//! makes them durable as the durability mode says (one `fdatasync` per
-//! batch), and then answers every waiting request at once (group commit).
+//! An append that finds the log idle commits itself; otherwise it sends
+//! its record over a bounded channel and awaits a oneshot answer. The
+//! writer thread takes every record waiting (a batch), appends them with
+//! one write, makes them durable as the durability mode says (one
+//! `fdatasync` per batch), and then answers every waiting request at once
+//! (group commit). See `committer` for who commits when.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
 use crate::active::Committed;
 use crate::chain::{ChainId, SegmentId};
-use crate::chain_writer::{ChainWriter, RollPolicy};
+use crate::chain_writer::RollPolicy;
+use crate::committer::{self, Log, Msg};
 use crate::error::AuditError;
-use crate::footer::FooterSealer;
 use crate::frame::MAX_FRAME_BODY;
 use crate::record::AuditRecord;
 use crate::recovery::{RecoveryReport, recover};
-
-/// Most records in one batch.
-const MAX_BATCH: usize = 4096;
+use crate::seal::FooterSealer;
 
 /// When an append is answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,15 +93,6 @@ impl LogConfig {
     }
 }
 
-// Appends are nearly every message: boxing the record would cost an
-// allocation per request to shrink the rare control messages.
-#[allow(clippy::large_enum_variant)]
-enum Msg {
-    Append(AuditRecord, oneshot::Sender<Result<Committed, AuditError>>),
-    Roll(oneshot::Sender<Result<Option<SegmentId>, AuditError>>),
-    Shutdown(oneshot::Sender<Result<(), AuditError>>),
-}
-
 /// Told of every batch once it is committed, on the writer thread, before
 /// its appenders are answered: the place for usage counters that must
 /// count a request exactly when its record is in the log (never for a
@@ -117,6 +106,7 @@ pub trait CommitObserver: Send + Sync {
 #[derive(Clone)]
 pub struct AuditAppender {
     tx: mpsc::Sender<Msg>,
+    pub(crate) log: Arc<Log>,
 }
 
 impl fmt::Debug for AuditAppender {
@@ -158,6 +148,12 @@ impl AuditAppender {
         let bound = size_bound(&record);
         if bound > MAX_FRAME_BODY {
             return Err(AuditError::RecordTooLarge(bound));
+        }
+        let appending = self.log.begin_append();
+        if appending.alone
+            && let Some(committed) = self.log.commit_here(&record)
+        {
+            return committed;
         }
         let (done, wait) = oneshot::channel();
         self.tx
@@ -203,14 +199,15 @@ impl AuditWriter {
     ) -> Result<(Self, RecoveryReport), AuditError> {
         let (chain, report) = recover(&config.dir, &config.chain, sealer, config.roll)?;
         let (tx, rx) = mpsc::channel(config.queue.max(1));
-        let durability = config.durability;
+        let log = Arc::new(Log::new(chain, observer, config.durability));
+        let thread_log = log.clone();
         let thread = std::thread::Builder::new()
             .name(format!("audit-{}", config.chain))
-            .spawn(move || run(chain, rx, durability, observer))
+            .spawn(move || committer::run(thread_log, rx))
             .map_err(|e| AuditError::io(&config.dir, e))?;
         Ok((
             Self {
-                appender: AuditAppender { tx },
+                appender: AuditAppender { tx, log },
                 thread: Some(thread),
             },
             report,
@@ -251,146 +248,30 @@ impl Drop for AuditWriter {
     }
 }
 
-fn run(
-    mut chain: ChainWriter,
-    mut rx: mpsc::Receiver<Msg>,
-    durability: Durability,
-    observer: Option<Arc<dyn CommitObserver>>,
-) {
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-        .enable_time()
-        .build()
-    else {
-        return;
-    };
-    rt.block_on(async move {
-        let mut msgs = Vec::with_capacity(MAX_BATCH);
-        loop {
-            let wait = chain.time_to_roll().map(|d| Instant::now() + d);
-            let received = match wait {
-                Some(at) => {
-                    match tokio::time::timeout_at(at.into(), rx.recv_many(&mut msgs, MAX_BATCH))
-                        .await
-                    {
-                        Ok(n) => n,
-                        Err(_) => {
-                            // Idle and due: close the segment now.
-                            let _ = chain.roll_if_due();
-                            continue;
-                        }
-                    }
-                }
-                None => rx.recv_many(&mut msgs, MAX_BATCH).await,
-            };
-            if received == 0 {
-                break;
-            }
-            if let Durability::GroupMs(ms) = durability {
-                let close = Instant::now() + Duration::from_millis(u64::from(ms));
-                while msgs.len() < MAX_BATCH {
-                    let room = MAX_BATCH - msgs.len();
-                    match tokio::time::timeout_at(close.into(), rx.recv_many(&mut msgs, room)).await
-                    {
-                        Ok(n) if n > 0 => {}
-                        _ => break,
-                    }
-                }
-            }
-            if handle(&mut chain, &mut msgs, durability, observer.as_deref()) {
-                return;
-            }
-        }
-        let _ = chain.close();
-    });
-}
-
-/// Processes one batch of messages in order; true once told to stop.
-fn handle(
-    chain: &mut ChainWriter,
-    msgs: &mut Vec<Msg>,
-    durability: Durability,
-    observer: Option<&dyn CommitObserver>,
-) -> bool {
-    let sync = durability != Durability::Buffered;
-    let mut records: Vec<AuditRecord> = Vec::new();
-    let mut waiters = Vec::new();
-    let flush =
-        |chain: &mut ChainWriter,
-         records: &mut Vec<AuditRecord>,
-         waiters: &mut Vec<oneshot::Sender<Result<Committed, AuditError>>>| {
-            if records.is_empty() {
-                return;
-            }
-            let refs: Vec<&AuditRecord> = records.iter().collect();
-            match chain.commit(&refs, sync) {
-                Ok(done) => {
-                    if let Some(o) = observer {
-                        o.committed(records, &done);
-                    }
-                    for (w, c) in waiters.drain(..).zip(done) {
-                        let _ = w.send(Ok(c));
-                    }
-                }
-                Err(e) => {
-                    for w in waiters.drain(..) {
-                        let _ = w.send(Err(e.clone()));
-                    }
-                }
-            }
-            records.clear();
-        };
-    for msg in msgs.drain(..) {
-        match msg {
-            Msg::Append(record, done) => {
-                records.push(record);
-                waiters.push(done);
-            }
-            Msg::Roll(done) => {
-                flush(chain, &mut records, &mut waiters);
-                let has_records = chain.active.as_ref().is_some_and(|a| a.count > 0);
-                let _ = done.send(if has_records {
-                    chain.seal_active()
-                } else {
-                    Ok(None)
-                });
-            }
-            Msg::Shutdown(done) => {
-                flush(chain, &mut records, &mut waiters);
-                let _ = done.send(chain.close());
-                return true;
-            }
-        }
-    }
-    flush(chain, &mut records, &mut waiters);
-    false
-}
-
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
 
     use super::*;
-    use crate::footer::HmacSealer;
+    use crate::seal::{InProcessSealer, Seal, TrustedKeys};
     use crate::segment::list_chains;
 
     /// A sealer that can be unreachable, as a module can be.
     struct FlakySealer {
         down: AtomicBool,
-        inner: HmacSealer,
+        inner: InProcessSealer,
     }
 
     impl FooterSealer for FlakySealer {
-        fn sealer_id(&self) -> &str {
-            self.inner.sealer_id()
-        }
-        fn seal(&self, message: &[u8]) -> Result<Vec<u8>, AuditError> {
+        fn seal(&self, message: &[u8]) -> Result<Seal, AuditError> {
             if self.down.load(Ordering::SeqCst) {
                 return Err(AuditError::Seal("module unreachable".into()));
             }
             self.inner.seal(message)
         }
-        fn verify(&self, message: &[u8], seal: &[u8]) -> bool {
-            self.inner.verify(message, seal)
+        fn trusted(&self) -> TrustedKeys {
+            self.inner.trusted()
         }
     }
 
@@ -399,7 +280,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let sealer = Arc::new(FlakySealer {
             down: AtomicBool::new(true),
-            inner: HmacSealer::new("k", b"key"),
+            inner: InProcessSealer::generate().expect("key"),
         });
         let mut config = LogConfig::new(dir.path(), ChainId::new("fe").expect("id"));
         config.roll.max_bytes = 300;
@@ -443,7 +324,7 @@ mod tests {
             }
             writer.shutdown().await.expect("shutdown");
         });
-        let report = crate::verify::verify_dir(dir.path(), &*sealer, &[]).expect("verify");
+        let report = crate::verify::verify_dir(dir.path(), &sealer.trusted(), &[]).expect("verify");
         assert!(report.intact(), "{report:?}");
     }
 

@@ -153,7 +153,7 @@ pub async fn run(
         }
         AdminAction::Audit { audit_dir, action } => {
             let dir = crate::audit_setup::audit_dir(data_dir, audit_dir.as_deref());
-            return crate::audit_cmd::run(data_dir, &dir, action);
+            return crate::audit_cmd::run(data_dir, &dir, &modules, action).await;
         }
         AdminAction::Usage {
             account,

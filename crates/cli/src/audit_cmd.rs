@@ -1,14 +1,18 @@
-//! `strongroom admin audit query|verify|export|ack` over the audit
-//! directory's segment files (every frontend's chain; no store and no
-//! security module needed), and `strongroom admin usage` from the store.
+//! `strongroom admin audit query|verify|export|ack|seal-key` over the
+//! audit directory's segment files (every frontend's chain; no store), and
+//! `strongroom admin usage` from the store. Seals are checked under the
+//! keys the security module gives (or the operator pins); `ack` and
+//! `seal-key` need the module.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, anyhow};
 use clap::Subcommand;
-use strongroom_audit::{ExportOptions, ExportedHead, Filter, SegmentId};
+use strongroom_audit::{ExportOptions, ExportedHead, Filter, SegmentId, TrustedKeys};
 use strongroom_store::Store;
+
+use crate::modules::ExternalModules;
 
 /// `strongroom admin audit ...`.
 #[derive(Subcommand, Debug)]
@@ -48,12 +52,17 @@ pub enum AuditAction {
         limit: usize,
     },
     /// Check every chain and every sealed footer; exit 1 and name each
-    /// problem (gap, fork, edit, bad seal, truncation) if one does not hold.
+    /// problem (gap, fork, edit, bad or untrusted seal, truncation) if one
+    /// does not hold. Seals are trusted under the domain's seal keys, asked
+    /// of the security module (the in-process one of DATA_DIR, or --hsm),
+    /// and under keys pinned with --seal-public-key.
     Verify {
         /// A head published earlier (CHAIN:SEQ:HASH, as verify and export
         /// print them): the chain must still reach it. Repeatable.
         #[arg(long)]
         head: Vec<String>,
+        #[command(flatten)]
+        trust: SealTrust,
     },
     /// Write sealed segments as gzipped CloudTrail-shaped JSON lines plus
     /// their footers, checking each against its sealed footer first.
@@ -65,6 +74,8 @@ pub enum AuditAction {
         /// A directory (one file per segment) or a file (one gzip stream).
         #[arg(long)]
         to: PathBuf,
+        #[command(flatten)]
+        trust: SealTrust,
     },
     /// Record the receipt for an exported segment: HASH must be the head
     /// hash in its sealed footer (as export printed it). Retention deletes
@@ -75,7 +86,90 @@ pub enum AuditAction {
         /// Its head hash.
         #[arg(long)]
         hash: String,
+        #[command(flatten)]
+        trust: SealTrust,
     },
+    /// Print the domain's audit seal public keys, as the security module
+    /// gives them (one per domain-key generation it holds): record them
+    /// off the host, to verify exported segments with --seal-public-key.
+    SealKey,
+}
+
+/// Which seal keys are trusted besides the security module's.
+#[derive(clap::Args, Debug, Default)]
+pub struct SealTrust {
+    /// An Ed25519 audit seal public key (64 hex digits, as `audit
+    /// seal-key` prints it) to trust: for exported segments verified
+    /// without the module, and for segments sealed under a domain-key
+    /// generation the module no longer holds. Repeatable. Without a
+    /// module (no --hsm and no in-process module in DATA_DIR), only these
+    /// keys (and the legacy HMAC key file) are trusted.
+    #[arg(long = "seal-public-key")]
+    pub seal_public_keys: Vec<String>,
+}
+
+/// Where each trusted key came from, for the report.
+struct Trust {
+    keys: TrustedKeys,
+    sources: Vec<String>,
+}
+
+/// The legacy HMAC key file of `data_dir` (if any), the keys pinned in
+/// `trust`, and the keys the module (if any) vouches for.
+async fn trusted_keys(
+    data_dir: &Path,
+    modules: &ExternalModules,
+    trust: &SealTrust,
+) -> anyhow::Result<Trust> {
+    let mut keys = crate::audit_setup::legacy_keys(data_dir)?;
+    let mut sources = Vec::new();
+    if !keys.is_empty() {
+        sources.push(format!(
+            "the legacy HMAC footer key {}",
+            data_dir
+                .join(crate::audit_setup::LEGACY_FOOTER_KEY_FILE)
+                .display()
+        ));
+    }
+    for hex_key in &trust.seal_public_keys {
+        let bytes = hex::decode(hex_key.trim())
+            .map_err(|_| anyhow!("--seal-public-key {hex_key:?} is not hex"))?;
+        let id = keys
+            .add_ed25519_bytes(&bytes)
+            .map_err(|e| anyhow!("--seal-public-key: {e}"))?;
+        sources.push(format!("{id} (pinned)"));
+    }
+    if !modules.addrs.is_empty() || strongroom_hsm::dev_unseal::exists(data_dir) {
+        let hsm = crate::dev::open_modules(data_dir, modules, Some(1))?;
+        let from_module = strongroom_server::audit_seal::module_seal_keys(&hsm)
+            .await
+            .context("asking the security module for the domain's audit seal keys")?;
+        for (id, _) in from_module.ed25519_keys() {
+            sources.push(format!("{id} (security module)"));
+        }
+        keys.extend(&from_module);
+    } else if keys.is_empty() {
+        anyhow::bail!(
+            "no security module to ask for the audit seal keys: run on the frontend's data directory, give --hsm and --domain-token, or pin keys with --seal-public-key"
+        );
+    }
+    Ok(Trust { keys, sources })
+}
+
+/// Why a footer's untrusted key might look familiar.
+fn untrusted_note(dir: &Path, p: &strongroom_audit::Problem) -> Option<String> {
+    let strongroom_audit::Problem::UntrustedSeal { sealer, .. } = p else {
+        return None;
+    };
+    strongroom_audit::listed_seal_keys(dir)
+        .iter()
+        .any(|k| k.id == *sealer)
+        .then(|| {
+            format!(
+                "{sealer} is listed in {} only, which whoever writes the audit directory can write: it is not trusted. Compare it with `admin audit seal-key` (or the keys you recorded) and pin it with --seal-public-key if it is the domain's",
+                dir.join(strongroom_audit::SEAL_KEYS_FILE).display()
+            )
+        })
 }
 
 /// Epoch milliseconds of an RFC 3339 time.
@@ -116,9 +210,15 @@ pub fn read_events(dir: &Path) -> anyhow::Result<Vec<serde_json::Value>> {
         .collect()
 }
 
-/// Runs an audit action on the audit directory `dir` of `data_dir`;
-/// returns the process exit code.
-pub fn run(data_dir: &Path, dir: &Path, action: AuditAction) -> anyhow::Result<i32> {
+/// Runs an audit action on the audit directory `dir` of `data_dir`, whose
+/// security modules are `modules` (none: the in-process one); returns the
+/// process exit code.
+pub async fn run(
+    data_dir: &Path,
+    dir: &Path,
+    modules: &ExternalModules,
+    action: AuditAction,
+) -> anyhow::Result<i32> {
     match action {
         AuditAction::Query {
             since,
@@ -170,7 +270,7 @@ pub fn run(data_dir: &Path, dir: &Path, action: AuditAction) -> anyhow::Result<i
             }
             Ok(0)
         }
-        AuditAction::Verify { head } => {
+        AuditAction::Verify { head, trust } => {
             let heads = head
                 .iter()
                 .map(|h| h.parse::<ExportedHead>())
@@ -179,23 +279,31 @@ pub fn run(data_dir: &Path, dir: &Path, action: AuditAction) -> anyhow::Result<i
                 println!("audit log empty: {} does not exist", dir.display());
                 return Ok(0);
             }
-            let sealer = crate::audit_setup::footer_sealer(data_dir, false)?;
-            let report = strongroom_audit::verify_dir(dir, sealer.as_ref(), &heads)?;
+            let trust = trusted_keys(data_dir, modules, &trust).await?;
+            println!("trusting audit seals by: {}", trust.sources.join(", "));
+            let report = strongroom_audit::verify_dir(dir, &trust.keys, &heads)?;
             for c in &report.chains {
                 let head = ExportedHead {
                     chain: c.chain.clone(),
                     seq: c.last_seq,
                     hash: c.head,
                 };
+                let legacy = match c.legacy_sealed {
+                    0 => String::new(),
+                    n => format!(" ({n} footers with a legacy HMAC seal)"),
+                };
                 if c.problems.is_empty() {
                     println!(
-                        "audit chain {} intact: {} records in {} segments ({} retired), head {head}",
+                        "audit chain {} intact: {} records in {} segments ({} retired), head {head}{legacy}",
                         c.chain, c.records, c.segments, c.retired
                     );
                 } else {
                     println!("audit chain {} BROKEN:", c.chain);
                     for p in &c.problems {
                         println!("  {p}");
+                        if let Some(note) = untrusted_note(dir, p) {
+                            println!("    {note}");
+                        }
                     }
                 }
                 for n in &c.notes {
@@ -203,7 +311,7 @@ pub fn run(data_dir: &Path, dir: &Path, action: AuditAction) -> anyhow::Result<i
                 }
             }
             let mut intact = report.intact();
-            for l in strongroom_server::legacy_audit::verify_legacy(dir, sealer.as_ref())? {
+            for l in strongroom_server::legacy_audit::verify_legacy(dir, &trust.keys)? {
                 match l.result {
                     Ok((records, head)) => println!(
                         "legacy store audit {} intact: {records} records, head {head}",
@@ -217,8 +325,8 @@ pub fn run(data_dir: &Path, dir: &Path, action: AuditAction) -> anyhow::Result<i
             }
             Ok(if intact { 0 } else { 1 })
         }
-        AuditAction::Export { since, to } => {
-            let sealer = crate::audit_setup::footer_sealer(data_dir, false)?;
+        AuditAction::Export { since, to, trust } => {
+            let trust = trusted_keys(data_dir, modules, &trust).await?;
             let options = ExportOptions {
                 region: DEFAULT_REGION.into(),
                 chain: None,
@@ -227,7 +335,7 @@ pub fn run(data_dir: &Path, dir: &Path, action: AuditAction) -> anyhow::Result<i
                     .transpose()
                     .map_err(|e| anyhow!("--since: {e}"))?,
             };
-            let done = strongroom_audit::export(dir, &to, &options, sealer.as_ref())?;
+            let done = strongroom_audit::export(dir, &to, &options, &trust.keys)?;
             for e in &done {
                 println!(
                     "{}  {} records  head {}  {}",
@@ -239,11 +347,40 @@ pub fn run(data_dir: &Path, dir: &Path, action: AuditAction) -> anyhow::Result<i
             }
             Ok(0)
         }
-        AuditAction::Ack { segment, hash } => {
-            let sealer = crate::audit_setup::footer_sealer(data_dir, false)?;
+        AuditAction::Ack {
+            segment,
+            hash,
+            trust,
+        } => {
             let id: SegmentId = segment.parse().map_err(|e| anyhow!("{e}"))?;
-            let r = strongroom_audit::acknowledge(dir, &id, &hash, sealer.as_ref(), now_ms())?;
-            println!("{id} acknowledged: head {}", r.hash);
+            // The receipt is sealed by the module: ack needs one.
+            let hsm = crate::dev::open_modules(data_dir, modules, Some(1))?;
+            let sealer = crate::audit_setup::sealer(data_dir, dir, &hsm).await?;
+            let mut trusted = trusted_keys(data_dir, modules, &trust).await?.keys;
+            let dir = dir.to_path_buf();
+            // Sealing waits for the module: not on an async task.
+            let r = tokio::task::spawn_blocking(move || {
+                trusted.extend(&strongroom_audit::FooterSealer::trusted(sealer.as_ref()));
+                strongroom_audit::acknowledge(&dir, &id, &hash, sealer.as_ref(), &trusted, now_ms())
+                    .map(|r| (id, r))
+            })
+            .await??;
+            println!("{} acknowledged: head {}", r.0, r.1.hash);
+            Ok(0)
+        }
+        AuditAction::SealKey => {
+            let hsm = crate::dev::open_modules(data_dir, modules, Some(1))?;
+            for k in hsm.audit_seal_keys().await? {
+                let mut one = TrustedKeys::default();
+                let id = one
+                    .add_ed25519_bytes(&k.public_key)
+                    .map_err(|e| anyhow!("{e}"))?;
+                println!(
+                    "{id}  generation {}  public key {}",
+                    k.generation,
+                    hex::encode(&k.public_key)
+                );
+            }
             Ok(0)
         }
     }

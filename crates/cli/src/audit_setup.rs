@@ -1,18 +1,22 @@
 //! Where a frontend's audit log lives and how it is written: the audit
-//! directory, the chain id (from the host key), the footer-sealing key,
-//! and the `--audit-*` flags shared by `dev` and `serve`.
+//! directory, the chain id (from the host key), the sealer (the security
+//! module) and the legacy footer key, and the `--audit-*` flags shared by
+//! `dev` and `serve`.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use strongroom_audit::{ChainId, Durability, FooterSealer, HmacSealer, RollPolicy};
+use strongroom_audit::{ChainId, Durability, RollPolicy, TrustedKeys};
+use strongroom_hsm_proto::HsmClient;
 use strongroom_server::audit::AuditConfig;
+use strongroom_server::audit_seal::ModuleSealer;
 use zeroize::Zeroizing;
 
-/// The footer-sealing key's file in the data directory.
-pub const FOOTER_KEY_FILE: &str = "audit-footer.key";
+/// The HMAC footer key file of earlier versions: read, to verify what they
+/// sealed, and never created again (footers are sealed by the module).
+pub const LEGACY_FOOTER_KEY_FILE: &str = "audit-footer.key";
 
 /// How the audit log is written (`--audit-*` of `dev` and `serve`).
 #[derive(Debug, Clone, clap::Args)]
@@ -68,61 +72,52 @@ pub fn chain_id(data_dir: &Path) -> anyhow::Result<ChainId> {
     ChainId::new(&id).map_err(|e| anyhow!("{e}"))
 }
 
-/// The footer sealer of `data_dir`: HMAC-SHA256 under a random 32-byte key
-/// kept in `DATA_DIR/audit-footer.key` (mode 0600, like the host key),
-/// made on first use when `create` is set. Its id names the key by its
-/// hash, so a footer says which key sealed it.
-pub fn footer_sealer(data_dir: &Path, create: bool) -> anyhow::Result<Arc<dyn FooterSealer>> {
-    let path = data_dir.join(FOOTER_KEY_FILE);
-    let key = match std::fs::read(&path) {
-        Ok(k) if k.len() == 32 => Zeroizing::new(k),
+/// The legacy HMAC footer key of `data_dir`, if earlier versions left one:
+/// trusted only to verify the footers, receipts and legacy files they
+/// sealed with it ("legacy HMAC seal").
+pub fn legacy_keys(data_dir: &Path) -> anyhow::Result<TrustedKeys> {
+    let path = data_dir.join(LEGACY_FOOTER_KEY_FILE);
+    let mut keys = TrustedKeys::default();
+    match std::fs::read(&path) {
+        Ok(k) if k.len() == 32 => {
+            keys.add_legacy_hmac(&Zeroizing::new(k));
+        }
         Ok(_) => anyhow::bail!("{} is not a 32-byte key", path.display()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::create_dir_all(data_dir)?;
-            let mut key = Zeroizing::new(vec![0u8; 32]);
-            strongroom_crypto::fill_random(&mut key).map_err(|_| anyhow!("no randomness"))?;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)
-                .with_context(|| format!("creating {}", path.display()))?;
-            f.write_all(&key)?;
-            f.sync_all()?;
-            std::fs::File::open(data_dir)?.sync_all()?;
-            key
-        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => {
-            return Err(e).with_context(|| {
-                format!(
-                    "reading the audit footer key {} (copy it from the frontend's data directory)",
-                    path.display()
-                )
-            });
+            return Err(e).with_context(|| format!("reading {}", path.display()));
         }
-    };
-    let id = format!(
-        "hmac-{}",
-        hex::encode(&strongroom_crypto::sha256(&key)[..8])
-    );
-    Ok(Arc::new(HmacSealer::new(&id, &key)))
+    }
+    Ok(keys)
 }
 
-/// The audit configuration of a frontend over `data_dir`.
-pub fn config(
+/// The sealer of a frontend whose audit directory is `dir`: its security
+/// module (through `hsm`), trusting the legacy key of `data_dir` too.
+pub async fn sealer(
+    data_dir: &Path,
+    dir: &Path,
+    hsm: &HsmClient,
+) -> anyhow::Result<Arc<ModuleSealer>> {
+    Ok(ModuleSealer::connect(hsm.clone(), dir.to_path_buf(), legacy_keys(data_dir)?).await)
+}
+
+/// The audit configuration of a frontend over `data_dir`, sealing with
+/// the security module `hsm`.
+pub async fn config(
     data_dir: &Path,
     args: &AuditArgs,
     default_durability: Durability,
     context_values: bool,
+    hsm: &HsmClient,
 ) -> anyhow::Result<AuditConfig> {
     let durability = match &args.audit_durability {
         Some(d) => d.parse().map_err(|e| anyhow!("--audit-durability: {e}"))?,
         None => default_durability,
     };
+    let dir = audit_dir(data_dir, args.audit_dir.as_deref());
     Ok(AuditConfig {
-        dir: audit_dir(data_dir, args.audit_dir.as_deref()),
+        sealer: sealer(data_dir, &dir, hsm).await?,
+        dir,
         chain: match &args.audit_chain {
             Some(c) => ChainId::new(c).map_err(|e| anyhow!("--audit-chain: {e}"))?,
             None => chain_id(data_dir)?,
@@ -132,7 +127,6 @@ pub fn config(
             max_bytes: args.audit_segment_bytes.max(4096),
             max_age: Duration::from_secs(args.audit_segment_age_secs.max(1)),
         },
-        sealer: footer_sealer(data_dir, true)?,
         context_values,
         retain_days: args.audit_retain_days,
     })

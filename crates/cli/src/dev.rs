@@ -231,7 +231,20 @@ pub async fn open_data_dir_with(
 ) -> anyhow::Result<(HsmClient, Arc<dyn Store>)> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
-    let hsm = if modules.addrs.is_empty() {
+    let hsm = open_modules(data_dir, modules, workers)?;
+    let store = open_store(data_dir, store_url, true).await?;
+    Ok((hsm, store))
+}
+
+/// The modules of `data_dir`: the external ones if any are given,
+/// otherwise the in-process module with its DEV-ONLY unseal file (made on
+/// first use). Call it on a tokio runtime.
+pub fn open_modules(
+    data_dir: &Path,
+    modules: &ExternalModules,
+    workers: Option<usize>,
+) -> anyhow::Result<HsmClient> {
+    Ok(if modules.addrs.is_empty() {
         let domain = dev_unseal::open_or_create(data_dir)?;
         let id = domain.id();
         let mut config = ModuleConfig::default();
@@ -242,9 +255,7 @@ pub async fn open_data_dir_with(
         spawn_module_task(module, 1024).with_domain(id)
     } else {
         crate::modules::connect(data_dir, modules, Duration::from_secs(2))?
-    };
-    let store = open_store(data_dir, store_url, true).await?;
-    Ok((hsm, store))
+    })
 }
 
 /// The store: PostgreSQL at `url` (`postgres://…`), else SQLite in
@@ -409,7 +420,9 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
             &opts.audit,
             strongroom_audit::Durability::Buffered,
             false,
-        )?,
+            &hsm,
+        )
+        .await?,
         metadata_cache_ttl: opts.metadata_cache_ttl,
         xks_client_cert_required: opts.xks_client_auth.is_some(),
     };

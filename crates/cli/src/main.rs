@@ -390,6 +390,14 @@ async fn main() -> anyhow::Result<()> {
                 )?),
                 _ => None,
             };
+            let audit = strongroom_cli::audit_setup::config(
+                &data_dir,
+                &audit,
+                strongroom_audit::Durability::Sync,
+                audit_context_values,
+                &hsm,
+            )
+            .await?;
             let server = strongroom_server::start(
                 strongroom_server::ServerConfig {
                     listen,
@@ -403,12 +411,7 @@ async fn main() -> anyhow::Result<()> {
                     unknown_key_budget: limits.unknown_key_budget(),
                     unauthenticated_summary_interval: limits.summary_interval(),
                     rotation_day: Duration::from_secs(86_400),
-                    audit: strongroom_cli::audit_setup::config(
-                        &data_dir,
-                        &audit,
-                        strongroom_audit::Durability::Sync,
-                        audit_context_values,
-                    )?,
+                    audit,
                     metadata_cache_ttl: store_url
                         .is_some()
                         .then(|| Duration::from_millis(cache_ttl_ms)),

@@ -10,6 +10,7 @@ mod aead;
 mod asymmetric;
 mod customer_keys;
 mod digest;
+mod ed25519;
 mod error;
 mod kdf;
 mod mac;
@@ -27,6 +28,7 @@ pub use digest::{
     HmacSha256Key, Sha384Stream, constant_time_eq, hmac_sha256, sha256, sha384, sha512,
     sigv4_signing_key,
 };
+pub use ed25519::{ED25519_PUBLIC_KEY_LEN, ED25519_SIGNATURE_LEN, Ed25519SealKey, verify_ed25519};
 pub use error::CryptoError;
 pub use kdf::{hkdf_sha256, hkdf_sha256_bytes};
 pub use mac::{HmacAlgorithm, HmacKey};

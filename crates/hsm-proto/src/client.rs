@@ -4,7 +4,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::net::{ModuleAddr, spawn_connection};
 use crate::{
-    DataKey, Ekt, HsmError, KeyRef, KeySpecCode, Request, Response, SigV4Scope, SigningKey,
+    AuditSealKey, DataKey, Ekt, HsmError, KeyRef, KeySpecCode, Request, Response, SigV4Scope,
+    SigningKey,
 };
 use zeroize::Zeroizing;
 
@@ -125,6 +126,8 @@ fn variant(r: &Response) -> &'static str {
         Response::Suspended { .. } => "Suspended",
         Response::Reinstated(_) => "Reinstated",
         Response::TransientEkt(_) => "TransientEkt",
+        Response::AuditSeal { .. } => "AuditSeal",
+        Response::AuditSealKeys(_) => "AuditSealKeys",
         Response::XksSealed { .. } => "XksSealed",
     }
 }
@@ -391,6 +394,26 @@ impl HsmClient {
             .await?
         {
             Response::SealedCredential(s) => Ok(s),
+            r => Err(unexpected(r)),
+        }
+    }
+
+    /// The domain's audit seal over `message` (see [`Request::SignAuditSeal`]):
+    /// the key that made it and the signature.
+    pub async fn sign_audit_seal(
+        &self,
+        message: Vec<u8>,
+    ) -> Result<(AuditSealKey, Vec<u8>), HsmError> {
+        match self.call(Request::SignAuditSeal { message }).await? {
+            Response::AuditSeal { key, signature } => Ok((key, signature)),
+            r => Err(unexpected(r)),
+        }
+    }
+
+    /// The domain's audit seal public keys, one per key generation.
+    pub async fn audit_seal_keys(&self) -> Result<Vec<AuditSealKey>, HsmError> {
+        match self.call(Request::AuditSealKeys).await? {
+            Response::AuditSealKeys(k) => Ok(k),
             r => Err(unexpected(r)),
         }
     }

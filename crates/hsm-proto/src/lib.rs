@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+mod audit_seal;
 pub mod ciphertext;
 mod client;
 pub mod codec;
@@ -22,6 +23,7 @@ pub mod routing;
 mod sealed;
 pub mod xks;
 
+pub use audit_seal::{AUDIT_SEAL_CONTEXT, AuditSealKey, MAX_AUDIT_SEAL_MESSAGE};
 pub use client::{Answer, Caller, Envelope, HsmClient, ModuleHandler, spawn_module_task};
 pub use error::{HsmError, Refusal};
 pub use message::{

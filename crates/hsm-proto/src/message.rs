@@ -115,6 +115,7 @@ impl KeySpecCode {
     }
 }
 
+use crate::audit_seal::AuditSealKey;
 pub use crate::sealed::{Ekt, TransientEkt};
 
 /// The scope a SigV4 signing key is derived for.
@@ -392,6 +393,17 @@ pub enum Request {
         context: Vec<u8>,
     },
 
+    // ---- Audit seal (docs/audit.md, "The seal key"). Kept together at the
+    // end of the enum: postcard numbers variants by position.
+    /// Sign an audit footer or receipt with the domain's audit seal key
+    /// (Ed25519, derived from the newest domain-key generation). The module
+    /// signs [`crate::AUDIT_SEAL_CONTEXT`] ‖ `message`, never `message` alone, so
+    /// this is no signing oracle for anything but audit seals. At most
+    /// [`crate::MAX_AUDIT_SEAL_MESSAGE`] bytes.
+    SignAuditSeal { message: Vec<u8> },
+    /// The domain's audit seal public keys, one per domain-key generation
+    /// the module holds.
+    AuditSealKeys,
     // XKS proxy API (crate::xks, docs/xks.md).
     /// AES-256-GCM under a message key derived from `key`, with the
     /// caller's additional data as the XKS specification builds it; with
@@ -463,6 +475,8 @@ impl std::fmt::Debug for Request {
             Request::RotateBackingKey { .. } => "RotateBackingKey",
             Request::UpdateSuspensionOwner { .. } => "UpdateSuspensionOwner",
             Request::RevealDerivedKey { .. } => "RevealDerivedKey",
+            Request::SignAuditSeal { .. } => "SignAuditSeal",
+            Request::AuditSealKeys => "AuditSealKeys",
             Request::XksEncrypt { .. } => "XksEncrypt",
             Request::XksDecrypt { .. } => "XksDecrypt",
         })
@@ -553,6 +567,17 @@ pub enum Response {
     /// A VOLATILE key's transient token, for the other members only.
     TransientEkt(TransientEkt),
 
+    // ---- Audit seal (see the requests of the same name).
+    /// An audit seal: the key that made it and its signature over
+    /// [`crate::AUDIT_SEAL_CONTEXT`] ‖ message.
+    AuditSeal {
+        /// The key (its generation and public key).
+        key: AuditSealKey,
+        /// The 64-byte Ed25519 signature.
+        signature: Vec<u8>,
+    },
+    /// The domain's audit seal public keys, oldest generation first.
+    AuditSealKeys(Vec<AuditSealKey>),
     // XKS proxy API (crate::xks).
     /// An XKS-sealed message and, when asked for, its SHA-256 ciphertext
     /// data integrity value.
@@ -567,6 +592,8 @@ impl std::fmt::Debug for Response {
         match self {
             Response::Ekt(e) => write!(f, "Ekt({} bytes)", e.0.len()),
             Response::TransientEkt(e) => write!(f, "TransientEkt({} bytes)", e.0.len()),
+            Response::AuditSeal { key, .. } => write!(f, "AuditSeal({key:?})"),
+            Response::AuditSealKeys(k) => write!(f, "AuditSealKeys({k:?})"),
             Response::Ciphertext(c) => write!(f, "Ciphertext({} bytes)", c.len()),
             Response::Plaintext { key, plaintext } => {
                 write!(

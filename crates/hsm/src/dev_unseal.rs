@@ -46,6 +46,11 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> DevUnsealError + '_ {
     }
 }
 
+/// Whether `data_dir` holds a dev domain key (made by [`open_or_create`]).
+pub fn exists(data_dir: &Path) -> bool {
+    data_dir.join("hsm").join("domain.sealed").exists()
+}
+
 /// Opens the domain key kept in `data_dir`, creating a new domain (and a
 /// new dev unseal secret) on first use.
 pub fn open_or_create(data_dir: &Path) -> Result<DomainKey, DevUnsealError> {

@@ -1,4 +1,6 @@
-use strongroom_crypto::{Aes256GcmKey, CryptoError, HmacSha256Key, SecretKey256, hkdf_sha256};
+use strongroom_crypto::{
+    Aes256GcmKey, CryptoError, Ed25519SealKey, HmacSha256Key, SecretKey256, hkdf_sha256,
+};
 use uuid::Uuid;
 
 /// A cryptographic domain's key (one generation), with the purpose keys
@@ -12,6 +14,7 @@ pub struct DomainKey {
     fingerprint: HmacSha256Key,
     local_store: Aes256GcmKey,
     import: HmacSha256Key,
+    audit_seal: Ed25519SealKey,
 }
 
 impl std::fmt::Debug for DomainKey {
@@ -39,6 +42,9 @@ impl DomainKey {
         let fp = hkdf_sha256(root.expose(), salt, &[b"strongroom domain v1 fingerprint"])?;
         let store = hkdf_sha256(root.expose(), salt, &[b"strongroom domain v1 local store"])?;
         let import = hkdf_sha256(root.expose(), salt, &[b"strongroom domain v1 import"])?;
+        // The audit seal key: every member derives the same pair, so any
+        // member can seal and the public key names the domain's key.
+        let seal_seed = hkdf_sha256(root.expose(), salt, &[b"strongroom domain v1 audit seal"])?;
         Ok(Self {
             id,
             generation,
@@ -47,6 +53,7 @@ impl DomainKey {
             fingerprint: HmacSha256Key::new(fp.expose()),
             local_store: Aes256GcmKey::new(&store),
             import: HmacSha256Key::new(import.expose()),
+            audit_seal: Ed25519SealKey::from_seed(&seal_seed)?,
             root,
         })
     }
@@ -95,6 +102,11 @@ impl DomainKey {
     /// The root key bytes, for sealing the domain key itself.
     pub(crate) fn root(&self) -> &SecretKey256 {
         &self.root
+    }
+
+    /// The domain's audit seal key of this generation.
+    pub(crate) fn audit_seal(&self) -> &Ed25519SealKey {
+        &self.audit_seal
     }
 
     pub(crate) fn ekt_wrap(&self) -> &Aes256GcmKey {

@@ -8,6 +8,7 @@
 #![deny(unsafe_code)]
 
 mod asymmetric;
+mod audit_seal;
 mod authority;
 mod commands;
 mod credential;

@@ -586,6 +586,8 @@ impl Module {
             Request::InDomain { .. } => Err(HsmError::InvalidRequest(
                 "an InDomain request cannot contain another".into(),
             )),
+            Request::SignAuditSeal { message } => self.sign_audit_seal(caller, &message),
+            Request::AuditSealKeys => self.audit_seal_keys(caller),
             Request::XksEncrypt {
                 key,
                 ekt,

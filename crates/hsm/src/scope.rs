@@ -80,6 +80,16 @@ impl Module {
     /// The domain (and its newest key) new material is sealed under: the
     /// domain the request names, if the caller may use it.
     pub(crate) fn current_domain(&self, requester: &Requester) -> Result<&DomainKey, HsmError> {
+        self.usable_domain(requester)?
+            .keys
+            .values()
+            .next_back()
+            .ok_or_else(|| HsmError::NoDomainKey("the domain (keys not loaded)".into()))
+    }
+
+    /// The domain the request names (every generation of its key), if
+    /// the module is in use mode and the caller may use it.
+    pub(crate) fn usable_domain(&self, requester: &Requester) -> Result<&Domain, HsmError> {
         self.require_use()?;
         let id = self.requested_domain(requester)?;
         let d = self
@@ -91,10 +101,7 @@ impl Module {
                 "domain {id} does not list the host's key"
             )));
         }
-        d.keys
-            .values()
-            .next_back()
-            .ok_or_else(|| HsmError::NoDomainKey("the domain (keys not loaded)".into()))
+        Ok(d)
     }
 
     pub(crate) fn domain_key(

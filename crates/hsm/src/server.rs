@@ -156,7 +156,9 @@ pub fn open_to_unlisted(r: &Request) -> bool {
         | Request::GenerateOwnedBackingKey { .. }
         | Request::RotateBackingKey { .. }
         | Request::UpdateSuspensionOwner { .. }
-        | Request::InDomain { .. } => false,
+        | Request::InDomain { .. }
+        | Request::SignAuditSeal { .. }
+        | Request::AuditSealKeys => false,
     }
 }
 

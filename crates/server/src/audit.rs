@@ -136,7 +136,9 @@ pub struct AuditConfig {
     pub durability: Durability,
     /// When segments are closed and sealed.
     pub roll: RollPolicy,
-    /// Seals footers of closed segments.
+    /// Seals footers of closed segments and receipts (the security
+    /// module: [`crate::audit_seal::ModuleSealer`]); its trusted keys check
+    /// them on recovery and retention.
     pub sealer: Arc<dyn FooterSealer>,
     /// Record encryption-context values, not only keys.
     pub context_values: bool,
@@ -151,7 +153,7 @@ impl std::fmt::Debug for AuditConfig {
             .field("chain", &self.chain)
             .field("durability", &self.durability)
             .field("roll", &self.roll)
-            .field("sealer", &self.sealer.sealer_id())
+            .field("sealer", &"<security module>")
             .field("context_values", &self.context_values)
             .field("retain_days", &self.retain_days)
             .finish()
@@ -183,7 +185,7 @@ impl AuditTrail {
     /// writer.
     pub async fn open(config: AuditConfig, store: Arc<dyn Store>) -> Result<Self, KmsError> {
         // Rows an earlier version kept in the store move to a sealed file.
-        crate::legacy_audit::move_out_of_store(store.as_ref(), &config.dir, config.sealer.as_ref())
+        crate::legacy_audit::move_out_of_store(store.as_ref(), &config.dir, config.sealer.clone())
             .await?;
         let flushed = store.usage_flushed(config.chain.as_str()).await?;
         let meter = Arc::new(Meter::new(store, config.chain.clone(), flushed));
@@ -278,8 +280,9 @@ pub async fn background(
 
 async fn run_retention(config: &AuditConfig, days: u32) {
     let (dir, sealer) = (config.dir.clone(), config.sealer.clone());
+    // The sealer may ask the module for its keys: not on an async task.
     let result = tokio::task::spawn_blocking(move || {
-        strongroom_audit::retain(&dir, days, now_ms(), sealer.as_ref())
+        strongroom_audit::retain(&dir, days, now_ms(), &sealer.trusted())
     })
     .await;
     match result {

@@ -13,7 +13,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
-use strongroom_audit::FooterSealer;
+use std::sync::Arc;
+
+use strongroom_audit::{FooterSealer, TrustedKeys};
 use strongroom_crypto::sha256;
 use strongroom_store::{AuditQuery, Store};
 
@@ -91,7 +93,7 @@ fn write_durably(dir: &Path, name: &str, bytes: &[u8]) -> std::io::Result<()> {
 pub async fn move_out_of_store(
     store: &dyn Store,
     dir: &Path,
-    sealer: &dyn FooterSealer,
+    sealer: Arc<dyn FooterSealer>,
 ) -> Result<Option<PathBuf>, KmsError> {
     let mut out = Vec::new();
     let (mut first, mut last, mut head, mut records) = (None, 0, String::new(), 0u64);
@@ -124,14 +126,17 @@ pub async fn move_out_of_store(
         last_sequence: last,
         head_hash: head,
         file_sha256: hex::encode(sha256(&out)),
-        sealer: sealer.sealer_id().to_string(),
+        sealer: String::new(),
         seal: String::new(),
     };
-    seal.seal = hex::encode(
-        sealer
-            .seal(&seal.message())
-            .map_err(|e| KmsError::Internal(format!("sealing the legacy audit file: {e}")))?,
-    );
+    // The sealer may wait for the security module: not on an async task.
+    let message = seal.message();
+    let sealed = tokio::task::spawn_blocking(move || sealer.seal(&message))
+        .await
+        .map_err(|e| KmsError::Internal(format!("sealing the legacy audit file: {e}")))?
+        .map_err(|e| KmsError::Internal(format!("sealing the legacy audit file: {e}")))?;
+    seal.sealer = sealed.sealer;
+    seal.seal = hex::encode(sealed.seal);
     let seal_json = serde_json::to_vec_pretty(&seal)
         .map_err(|e| KmsError::Internal(format!("legacy audit seal: {e}")))?;
     let io = |e: std::io::Error| KmsError::Internal(format!("writing {name}: {e}"));
@@ -157,9 +162,9 @@ pub struct LegacyReport {
     pub result: Result<(u64, String), String>,
 }
 
-/// Checks every legacy file in `dir`: its seal under `sealer`, its hash,
-/// and the store's chain through its rows.
-pub fn verify_legacy(dir: &Path, sealer: &dyn FooterSealer) -> std::io::Result<Vec<LegacyReport>> {
+/// Checks every legacy file in `dir`: its seal under a `trusted` key, its
+/// hash, and the store's chain through its rows.
+pub fn verify_legacy(dir: &Path, trusted: &TrustedKeys) -> std::io::Result<Vec<LegacyReport>> {
     let mut reports = Vec::new();
     if !dir.exists() {
         return Ok(reports);
@@ -178,7 +183,7 @@ pub fn verify_legacy(dir: &Path, sealer: &dyn FooterSealer) -> std::io::Result<V
         let report = match serde_json::from_slice::<LegacySeal>(&text) {
             Ok(seal) => LegacyReport {
                 file: seal.file.clone(),
-                result: check(dir, &seal, sealer),
+                result: check(dir, &seal, trusted),
             },
             Err(e) => LegacyReport {
                 file: path.display().to_string(),
@@ -190,14 +195,18 @@ pub fn verify_legacy(dir: &Path, sealer: &dyn FooterSealer) -> std::io::Result<V
     Ok(reports)
 }
 
-fn check(
-    dir: &Path,
-    seal: &LegacySeal,
-    sealer: &dyn FooterSealer,
-) -> Result<(u64, String), String> {
+fn check(dir: &Path, seal: &LegacySeal, trusted: &TrustedKeys) -> Result<(u64, String), String> {
     let sealed = hex::decode(&seal.seal).unwrap_or_default();
-    if seal.file.contains('/') || !sealer.verify(&seal.message(), &sealed) {
-        return Err("its seal does not verify".into());
+    match trusted.check(&seal.sealer, &seal.message(), &sealed) {
+        _ if seal.file.contains('/') => return Err("its name is not a file name".into()),
+        how if how.is_valid() => {}
+        strongroom_audit::SealCheck::UntrustedKey => {
+            return Err(format!(
+                "it is sealed by {}, a key that is not trusted",
+                seal.sealer
+            ));
+        }
+        _ => return Err("its seal does not verify".into()),
     }
     let bytes = std::fs::read(dir.join(&seal.file)).map_err(|e| format!("cannot read it: {e}"))?;
     if hex::encode(sha256(&bytes)) != seal.file_sha256 {

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod arn;
 pub mod audit;
+pub mod audit_seal;
 pub mod auth;
 pub mod authz;
 pub mod error;

@@ -18,5 +18,10 @@ pub enum StoreError {
     Conflict(String),
     /// The schema is newer than this binary understands.
     #[error("database schema version {found} is newer than supported {supported}")]
-    SchemaTooNew { found: i64, supported: i64 },
+    SchemaTooNew {
+        /// The version the database has.
+        found: i64,
+        /// The newest version this binary knows.
+        supported: i64,
+    },
 }

@@ -7,7 +7,7 @@
 //! it; it is also a quick way to watch the log's behaviour by hand.
 //!
 //! Usage: audit-load --dir DIR --chain ID [--durability MODE]
-//!   [--records N] [--concurrency N] [--segment-bytes N] [--key HEX]
+//!   [--records N] [--concurrency N] [--segment-bytes N] [--key SEED_HEX]
 //!   [--prefix P] [--fsize-limit BYTES --relief-after-errors N]
 //! `--fsize-limit` sets this process's file size limit (RLIMIT_FSIZE,
 //! SIGXFSZ must be ignored by the parent shell) so appends fail like on a
@@ -18,8 +18,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use strongroom_audit::{
-    AuditRecord, AuditWriter, ChainId, CommitObserver, Committed, Durability, HmacSealer, Identity,
-    LogConfig,
+    AuditRecord, AuditWriter, ChainId, CommitObserver, Committed, Durability, Identity,
+    InProcessSealer, LogConfig,
 };
 
 /// Counts committed records, as usage metering would.
@@ -53,7 +53,7 @@ fn parse_args() -> Result<Args, String> {
         records: u64::MAX,
         concurrency: 16,
         segment_bytes: 32 << 20,
-        key: b"audit-load test key".to_vec(),
+        key: vec![0x5e; 32],
         prefix: "r".into(),
         fsize_limit: None,
         relief_after_errors: 1,
@@ -144,7 +144,12 @@ fn run(args: Args) -> Result<(), String> {
     let mut config = LogConfig::new(&args.dir, chain);
     config.durability = args.durability;
     config.roll.max_bytes = args.segment_bytes;
-    let sealer = Arc::new(HmacSealer::new("test", &args.key));
+    let seed: [u8; 32] = args
+        .key
+        .as_slice()
+        .try_into()
+        .map_err(|_| "--key is a 32-byte seed (64 hex digits)".to_string())?;
+    let sealer = Arc::new(InProcessSealer::from_seed(seed).map_err(|e| e.to_string())?);
     let counter = Arc::new(Counter::default());
     let (writer, report) = AuditWriter::open_observed(config, sealer, Some(counter.clone()))
         .map_err(|e| e.to_string())?;

@@ -4,16 +4,22 @@ use std::path::Path;
 use std::sync::Arc;
 
 use strongroom_audit::{
-    AuditRecord, AuditWriter, ChainId, Durability, FooterSealer, HmacSealer, Identity, LogConfig,
-    RecordError, RecoveryReport, SegmentFiles, list_chains,
+    AuditRecord, AuditWriter, ChainId, Durability, FooterSealer, Identity, InProcessSealer,
+    LogConfig, RecordError, RecoveryReport, SegmentFiles, TrustedKeys, list_chains,
 };
 
-/// The key the tests seal footers with.
-pub const KEY: &[u8] = b"audit test key";
+/// The seed of the key the tests seal footers with (the security
+/// module's audit seal key stands in a frontend).
+pub const KEY: [u8; 32] = [0x42; 32];
 
 /// The tests' sealer.
 pub fn sealer() -> Arc<dyn FooterSealer> {
-    Arc::new(HmacSealer::new("test", KEY))
+    Arc::new(InProcessSealer::from_seed(KEY).expect("key"))
+}
+
+/// The keys the tests trust: the sealer's.
+pub fn trusted() -> TrustedKeys {
+    sealer().trusted()
 }
 
 /// A chain id.
@@ -146,14 +152,30 @@ pub fn drop_last_records(path: &Path, n: usize) {
     std::fs::write(path, &bytes[..keep]).expect("write segment");
 }
 
-/// Re-seals the footer at `path` with another key after `edit`.
-pub fn forge_footer(path: &Path, edit: impl FnOnce(&mut strongroom_audit::FooterBody)) {
+/// Re-seals the footer at `path` with an attacker's own key after `edit`;
+/// returns the attacker's sealer.
+pub fn forge_footer(
+    path: &Path,
+    edit: impl FnOnce(&mut strongroom_audit::FooterBody),
+) -> InProcessSealer {
     use strongroom_audit::SealedFooter;
     let mut f = SealedFooter::decode(&std::fs::read(path).expect("read")).expect("footer");
     edit(&mut f.body);
-    let forged =
-        SealedFooter::seal(f.body, &HmacSealer::new("test", b"not the key")).expect("seal");
+    let attacker = InProcessSealer::generate().expect("key");
+    let forged = SealedFooter::seal(f.body, &attacker).expect("seal");
     std::fs::write(path, forged.encode()).expect("write footer");
+    attacker
+}
+
+/// Edits the footer at `path`, keeping its (now wrong) seal and key name.
+pub fn edit_footer_keeping_its_seal(
+    path: &Path,
+    edit: impl FnOnce(&mut strongroom_audit::FooterBody),
+) {
+    use strongroom_audit::SealedFooter;
+    let mut f = SealedFooter::decode(&std::fs::read(path).expect("read")).expect("footer");
+    edit(&mut f.body);
+    std::fs::write(path, f.encode()).expect("write footer");
 }
 
 /// A chain `id` in `dir` with `sealed` sealed segments of 5 records each

@@ -119,14 +119,14 @@ fn sigkilled_writer_loses_no_durable_record_and_its_torn_tail_is_repaired() {
         let found = present(dir.path());
         let lost: Vec<&String> = durable.iter().filter(|id| !found.contains(*id)).collect();
         assert!(lost.is_empty(), "round {round} ({mode}): lost {lost:?}");
-        let report = verify_dir(dir.path(), &*sealer(), &[]).expect("verify");
+        let report = verify_dir(dir.path(), &trusted(), &[]).expect("verify");
         assert!(report.intact(), "round {round}: {report:?}");
         assert!(
             report.chains[0].notes.is_empty(),
             "round {round}: tail repaired"
         );
     }
-    let report = verify_dir(dir.path(), &*sealer(), &[]).expect("verify");
+    let report = verify_dir(dir.path(), &trusted(), &[]).expect("verify");
     assert!(report.chains[0].segments > 3, "kills landed across rolls");
 }
 
@@ -179,7 +179,7 @@ fn a_full_disk_fails_appends_counts_nothing_failed_and_the_writer_recovers_when_
             Some(ok.len()),
             "{mode}: the commit observer counted exactly the committed records"
         );
-        let report = verify_dir(dir.path(), &*sealer(), &[]).expect("verify");
+        let report = verify_dir(dir.path(), &trusted(), &[]).expect("verify");
         assert!(report.intact(), "{mode}: {report:?}");
         // Appends after the failures continued the chain.
         assert!(ok.len() > 200, "{mode}: recovered");

@@ -36,7 +36,7 @@ fn sealed_segments_export_to_a_directory_and_to_a_file_and_are_acknowledged() {
     let dir = tempfile::tempdir().expect("tempdir");
     build_chain(dir.path(), "fe-1", 3);
     let out = tempfile::tempdir().expect("out");
-    let done = export(dir.path(), out.path(), &options(), &*sealer()).expect("export");
+    let done = export(dir.path(), out.path(), &options(), &trusted()).expect("export");
     assert_eq!(done.len(), 3, "the active segment is not exported");
     let first = lines(&done[0].path);
     assert_eq!(first.len(), 5);
@@ -67,7 +67,7 @@ fn sealed_segments_export_to_a_directory_and_to_a_file_and_are_acknowledged() {
         since: Some(id("fe-1.1")),
         ..options()
     };
-    let done = export(dir.path(), &file, &since, &*sealer()).expect("export");
+    let done = export(dir.path(), &file, &since, &trusted()).expect("export");
     assert_eq!(done.iter().map(|d| d.id.number).collect::<Vec<_>>(), [1, 2]);
     let all = lines(&file);
     assert_eq!(all.len(), 12);
@@ -79,10 +79,18 @@ fn sealed_segments_export_to_a_directory_and_to_a_file_and_are_acknowledged() {
     );
 
     for d in &done {
-        acknowledge(dir.path(), &d.id, &hex::encode(d.head), &*sealer(), 0).expect("ack");
+        acknowledge(
+            dir.path(),
+            &d.id,
+            &hex::encode(d.head),
+            &*sealer(),
+            &trusted(),
+            0,
+        )
+        .expect("ack");
     }
     assert!(
-        verify_dir(dir.path(), &*sealer(), &[])
+        verify_dir(dir.path(), &trusted(), &[])
             .expect("verify")
             .intact()
     );
@@ -93,14 +101,35 @@ fn a_receipt_for_another_hash_is_refused_and_changes_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
     build_chain(dir.path(), "fe-1", 2);
     let before = snapshot(dir.path());
-    let e = acknowledge(dir.path(), &id("fe-1.0"), &"ab".repeat(32), &*sealer(), 0)
-        .expect_err("wrong hash");
+    let e = acknowledge(
+        dir.path(),
+        &id("fe-1.0"),
+        &"ab".repeat(32),
+        &*sealer(),
+        &trusted(),
+        0,
+    )
+    .expect_err("wrong hash");
     assert!(matches!(e, AuditError::ReceiptMismatch { .. }), "{e}");
-    let e = acknowledge(dir.path(), &id("fe-1.2"), &"ab".repeat(32), &*sealer(), 0)
-        .expect_err("active segment");
+    let e = acknowledge(
+        dir.path(),
+        &id("fe-1.2"),
+        &"ab".repeat(32),
+        &*sealer(),
+        &trusted(),
+        0,
+    )
+    .expect_err("active segment");
     assert!(matches!(e, AuditError::NotSealed(_)), "{e}");
-    let e = acknowledge(dir.path(), &id("fe-1.9"), &"ab".repeat(32), &*sealer(), 0)
-        .expect_err("no such segment");
+    let e = acknowledge(
+        dir.path(),
+        &id("fe-1.9"),
+        &"ab".repeat(32),
+        &*sealer(),
+        &trusted(),
+        0,
+    )
+    .expect_err("no such segment");
     assert!(matches!(e, AuditError::NoSuchSegment(_)), "{e}");
     assert_eq!(snapshot(dir.path()), before);
 }
@@ -110,24 +139,32 @@ fn retention_deletes_only_acknowledged_segments_older_than_the_period() {
     let dir = tempfile::tempdir().expect("tempdir");
     build_chain(dir.path(), "fe-1", 4);
     let out = tempfile::tempdir().expect("out");
-    let done = export(dir.path(), out.path(), &options(), &*sealer()).expect("export");
+    let done = export(dir.path(), out.path(), &options(), &trusted()).expect("export");
     // Receipts for segments 0 and 1 only.
     for d in &done[..2] {
-        acknowledge(dir.path(), &d.id, &hex::encode(d.head), &*sealer(), 0).expect("ack");
+        acknowledge(
+            dir.path(),
+            &d.id,
+            &hex::encode(d.head),
+            &*sealer(),
+            &trusted(),
+            0,
+        )
+        .expect("ack");
     }
     // Records are at times ~1000 ms: 10 days later, 30-day retention
     // keeps everything.
-    let report = retain(dir.path(), 30, 10 * DAY_MS, &*sealer()).expect("retain");
+    let report = retain(dir.path(), 30, 10 * DAY_MS, &trusted()).expect("retain");
     assert!(report.deleted.is_empty());
     assert_eq!(report.recent.len(), 2);
-    let report = retain(dir.path(), 7, 10 * DAY_MS, &*sealer()).expect("retain");
+    let report = retain(dir.path(), 7, 10 * DAY_MS, &trusted()).expect("retain");
     assert_eq!(report.deleted, [id("fe-1.0"), id("fe-1.1")]);
     assert_eq!(report.unacknowledged, [id("fe-1.2"), id("fe-1.3")]);
     let files = segments(dir.path(), "fe-1");
     assert!(files[0].segment.is_none() && files[0].footer.is_some());
     assert!(files[2].segment.is_some() && files[4].segment.is_some());
     // The footers and receipts left keep the chain verifiable.
-    let report = verify_dir(dir.path(), &*sealer(), &[]).expect("verify");
+    let report = verify_dir(dir.path(), &trusted(), &[]).expect("verify");
     assert!(report.intact(), "{report:?}");
     assert_eq!(
         (report.chains[0].retired, report.chains[0].last_seq),
@@ -141,7 +178,7 @@ fn an_unacknowledged_segment_survives_any_retention() {
     build_chain(dir.path(), "fe-1", 3);
     // A receipt for another segment's hash does not count.
     let out = tempfile::tempdir().expect("out");
-    let done = export(dir.path(), out.path(), &options(), &*sealer()).expect("export");
+    let done = export(dir.path(), out.path(), &options(), &trusted()).expect("export");
     let receipt = dir.path().join("fe-1.0000000000000001.receipt");
     std::fs::write(
         &receipt,
@@ -152,7 +189,7 @@ fn an_unacknowledged_segment_survives_any_retention() {
     )
     .expect("write");
     let before = snapshot(dir.path());
-    let report = retain(dir.path(), 0, i64::MAX / 2, &*sealer()).expect("retain");
+    let report = retain(dir.path(), 0, i64::MAX / 2, &trusted()).expect("retain");
     assert!(report.deleted.is_empty(), "{report:?}");
     assert_eq!(report.unacknowledged.len(), 3);
     assert_eq!(snapshot(dir.path()), before);
@@ -168,17 +205,79 @@ fn export_and_receipts_refuse_a_forged_footer_and_write_nothing() {
         .expect("footer");
     forge_footer(&footer, |b| b.last_time_ms = 0);
     let out = tempfile::tempdir().expect("out");
-    let e = export(dir.path(), out.path(), &options(), &*sealer()).expect_err("forged");
-    assert!(matches!(e, AuditError::BadSeal(_)), "{e}");
+    let e = export(dir.path(), out.path(), &options(), &trusted()).expect_err("forged");
+    assert!(matches!(e, AuditError::UntrustedSeal { .. }), "{e}");
     assert!(snapshot(out.path()).is_empty());
-    let e = acknowledge(dir.path(), &id("fe-1.1"), &"00".repeat(32), &*sealer(), 0)
-        .expect_err("forged");
-    assert!(matches!(e, AuditError::BadSeal(_)), "{e}");
-    // Retention never deletes under a footer it cannot verify.
     let before = snapshot(dir.path());
-    let report = retain(dir.path(), 0, i64::MAX / 2, &*sealer()).expect("retain");
+    let e = acknowledge(
+        dir.path(),
+        &id("fe-1.1"),
+        &"00".repeat(32),
+        &*sealer(),
+        &trusted(),
+        0,
+    )
+    .expect_err("forged");
+    assert!(matches!(e, AuditError::UntrustedSeal { .. }), "{e}");
+    // Retention never deletes under a footer it cannot verify.
+    let report = retain(dir.path(), 0, i64::MAX / 2, &trusted()).expect("retain");
     assert!(report.deleted.is_empty());
     assert_eq!(snapshot(dir.path()), before);
+    // An edited footer under its old, valid seal is refused alike.
+    let footer = segments(dir.path(), "fe-1")[0]
+        .footer
+        .clone()
+        .expect("footer");
+    edit_footer_keeping_its_seal(&footer, |b| b.last_time_ms = 0);
+    let e = export(dir.path(), out.path(), &options(), &trusted()).expect_err("edited");
+    assert!(matches!(e, AuditError::BadSeal(_)), "{e}");
+    assert!(snapshot(out.path()).is_empty());
+}
+
+#[test]
+fn a_receipt_forged_without_the_module_deletes_nothing() {
+    use strongroom_audit::{InProcessSealer, Receipt};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    build_chain(dir.path(), "fe-1", 2);
+    let out = tempfile::tempdir().expect("out");
+    let done = export(dir.path(), out.path(), &options(), &trusted()).expect("export");
+    // Whoever can write the directory, but cannot ask the module, records
+    // receipts for both sealed segments' true hashes with their own key;
+    // the second one then claims the trusted key's name.
+    let attacker = InProcessSealer::generate().expect("key");
+    for d in &done {
+        acknowledge(
+            dir.path(),
+            &d.id,
+            &hex::encode(d.head),
+            &attacker,
+            &trusted(),
+            0,
+        )
+        .expect("the tool writes what it is given");
+    }
+    let path = dir.path().join(done[1].id.file_name("receipt"));
+    let mut r: Receipt =
+        serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("json");
+    r.sealer = sealer().seal(b"x").expect("seal").sealer;
+    std::fs::write(&path, serde_json::to_vec(&r).expect("json")).expect("write");
+    let before = snapshot(dir.path());
+    let report = retain(dir.path(), 0, i64::MAX / 2, &trusted()).expect("retain");
+    assert!(report.deleted.is_empty(), "{report:?}");
+    assert_eq!(report.unacknowledged.len(), 2);
+    assert_eq!(snapshot(dir.path()), before);
+    // With the records deleted by hand, verify does not count them retired.
+    std::fs::remove_file(
+        segments(dir.path(), "fe-1")[0]
+            .segment
+            .clone()
+            .expect("seg"),
+    )
+    .expect("rm");
+    let report = verify_dir(dir.path(), &trusted(), &[]).expect("verify");
+    assert!(!report.intact());
+    assert_eq!(report.chains[0].retired, 0);
 }
 
 #[test]
@@ -192,7 +291,7 @@ fn export_refuses_records_that_do_not_match_their_footer() {
     rewrite_record(&seg, 0, |r| r.operation = "Decrypt".into());
     let out = tempfile::tempdir().expect("out");
     let file = out.path().join("x.gz");
-    let e = export(dir.path(), &file, &options(), &*sealer()).expect_err("edited");
+    let e = export(dir.path(), &file, &options(), &trusted()).expect_err("edited");
     assert!(matches!(e, AuditError::Tampered { .. }), "{e}");
     assert!(snapshot(out.path()).is_empty());
 }

@@ -39,7 +39,7 @@ fn concurrent_appends_in_every_mode_are_numbered_chained_and_verify_across_segme
         });
         seqs.sort();
         assert_eq!(seqs, (1..=200).collect::<Vec<u64>>(), "{mode}");
-        let report = verify_dir(dir.path(), &*sealer(), &[]).expect("verify");
+        let report = verify_dir(dir.path(), &trusted(), &[]).expect("verify");
         assert!(report.intact(), "{mode}: {report:?}");
         let c = &report.chains[0];
         assert_eq!((c.records, c.last_seq), (200, 200), "{mode}");
@@ -104,7 +104,7 @@ fn a_second_writer_on_the_same_chain_is_refused_and_changes_nothing() {
         other.shutdown().await.expect("shutdown");
         writer.shutdown().await.expect("shutdown");
     });
-    let report = verify_dir(dir.path(), &*sealer(), &[]).expect("verify");
+    let report = verify_dir(dir.path(), &trusted(), &[]).expect("verify");
     assert!(report.intact(), "{report:?}");
     assert_eq!(report.chains.len(), 2);
 }
@@ -126,7 +126,7 @@ fn an_idle_segment_is_sealed_once_it_is_old_enough() {
         append_all(&writer, vec![encrypt(2, 2)]).await;
         writer.shutdown().await.expect("shutdown");
     });
-    let report = verify_dir(dir.path(), &*sealer(), &[]).expect("verify");
+    let report = verify_dir(dir.path(), &trusted(), &[]).expect("verify");
     assert!(report.intact(), "{report:?}");
     assert_eq!(report.chains[0].records, 2);
     assert!(segments(dir.path(), "fe-1").len() >= 2);

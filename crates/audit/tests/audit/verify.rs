@@ -12,7 +12,7 @@ fn chain_dir() -> tempfile::TempDir {
 }
 
 fn verify(dir: &std::path::Path, heads: &[ExportedHead]) -> VerifyReport {
-    verify_dir(dir, &*sealer(), heads).expect("verify")
+    verify_dir(dir, &trusted(), heads).expect("verify")
 }
 
 fn problems(dir: &std::path::Path, heads: &[ExportedHead]) -> Vec<Problem> {
@@ -100,20 +100,92 @@ fn records_deleted_without_a_receipt_are_reported() {
 }
 
 #[test]
-fn a_footer_forged_without_the_key_is_reported() {
+fn a_footer_resealed_with_an_attackers_own_key_is_refused() {
     let dir = chain_dir();
     let footer = segments(dir.path(), "fe-1")[0]
         .footer
         .clone()
         .expect("footer");
-    forge_footer(&footer, |b| b.count = 4);
+    let attacker = forge_footer(&footer, |b| b.count = 4);
     let p = problems(dir.path(), &[]);
     assert!(
-        p.contains(&Problem::BadSeal {
-            segment: "fe-1.0".parse().expect("id")
+        p.contains(&Problem::UntrustedSeal {
+            segment: "fe-1.0".parse().expect("id"),
+            sealer: strongroom_audit::ed25519_key_id(&attacker.public_key()),
         }),
         "{p:?}"
     );
+    assert!(!verify(dir.path(), &[]).intact());
+}
+
+#[test]
+fn a_footer_whose_body_was_edited_under_its_valid_seal_is_refused() {
+    let dir = chain_dir();
+    let footer = segments(dir.path(), "fe-1")[1]
+        .footer
+        .clone()
+        .expect("footer");
+    // The seal was the trusted key's, over the body before the edit.
+    edit_footer_keeping_its_seal(&footer, |b| b.last_time_ms += 1);
+    let p = problems(dir.path(), &[]);
+    assert!(
+        p.contains(&Problem::BadSeal {
+            segment: "fe-1.1".parse().expect("id")
+        }),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn a_footer_sealed_by_a_key_listed_only_in_the_audit_directory_is_refused() {
+    let dir = chain_dir();
+    let footer = segments(dir.path(), "fe-1")[2]
+        .footer
+        .clone()
+        .expect("footer");
+    // The attacker writes the directory: a forged footer, and its key in
+    // the directory's convenience listing of seal keys.
+    let attacker = forge_footer(&footer, |_| {});
+    strongroom_audit::list_seal_key(dir.path(), &attacker.public_key()).expect("list");
+    let id = strongroom_audit::ed25519_key_id(&attacker.public_key());
+    assert!(
+        strongroom_audit::listed_seal_keys(dir.path())
+            .iter()
+            .any(|k| k.id == id)
+    );
+    let p = problems(dir.path(), &[]);
+    assert!(
+        p.contains(&Problem::UntrustedSeal {
+            segment: "fe-1.2".parse().expect("id"),
+            sealer: id,
+        }),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn footers_of_the_legacy_hmac_key_verify_only_when_that_key_is_trusted() {
+    use strongroom_audit::{SealedFooter, TrustedKeys, legacy_hmac_key_id};
+    let dir = chain_dir();
+    // Re-seal every footer as an earlier version did: HMAC-SHA256 under a
+    // file key, over the same message, naming the key by its hash.
+    let key = [9u8; 32];
+    for files in segments(dir.path(), "fe-1") {
+        let Some(path) = files.footer else { continue };
+        let mut f = SealedFooter::decode(&std::fs::read(&path).expect("read")).expect("footer");
+        f.sealer = legacy_hmac_key_id(&key);
+        f.seal = strongroom_crypto::HmacSha256Key::new(&key)
+            .sign(&f.body.sealed_message())
+            .to_vec();
+        std::fs::write(&path, f.encode()).expect("write");
+    }
+    let mut legacy = TrustedKeys::default();
+    legacy.add_legacy_hmac(&key);
+    let report = verify_dir(dir.path(), &legacy, &[]).expect("verify");
+    assert!(report.intact(), "{report:?}");
+    assert_eq!(report.chains[0].legacy_sealed, 4);
+    // Without the legacy key, they vouch for nothing.
+    assert!(!verify(dir.path(), &[]).intact());
 }
 
 #[test]
@@ -280,7 +352,7 @@ fn a_forged_receipt_does_not_hide_a_deleted_sealed_segment() {
             ),
         )
         .expect("write receipt");
-        let report = verify_dir(dir.path(), &*sealer(), &[]).expect("verify");
+        let report = verify_dir(dir.path(), &trusted(), &[]).expect("verify");
         assert!(!report.intact(), "deletion passed as retired: {report:?}");
         assert_eq!(report.chains[0].retired, 0, "{report:?}");
     }
@@ -300,7 +372,7 @@ fn a_segment_header_at_the_largest_sequence_number_is_reported_not_a_panic() {
     push_frame(&mut bytes, &encode_record(u64::MAX, &encrypt(0, 1000)));
     push_frame(&mut bytes, &encode_record(0, &encrypt(1, 1000)));
     std::fs::write(dir.path().join("fe-1.0000000000000000.seg"), bytes).expect("write");
-    let r = std::panic::catch_unwind(|| verify_dir(dir.path(), &*sealer(), &[]));
+    let r = std::panic::catch_unwind(|| verify_dir(dir.path(), &trusted(), &[]));
     let report = r.expect("verify panicked").expect("verify");
     assert!(!report.intact(), "{report:?}");
 }

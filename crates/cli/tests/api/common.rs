@@ -91,21 +91,8 @@ pub async fn other_account_client(env: &TestEnv, account_id: &str) -> Client {
 }
 
 /// A new, empty PostgreSQL database in the test cluster
-/// (`STRONGROOM_TEST_POSTGRES_URL`, started by scripts/test.sh).
-pub async fn fresh_postgres_url() -> String {
-    let url = std::env::var("STRONGROOM_TEST_POSTGRES_URL").expect(
-        "STRONGROOM_TEST_POSTGRES_URL is not set: run ./scripts/test.sh, or \
-         eval \"$(scripts/postgres.sh start)\" first",
-    );
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
-    let name = format!("sr_{}", uuid::Uuid::new_v4().simple());
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let base = url.rsplit_once('/').unwrap().0;
-    format!("{base}/{name}")
+/// (`STRONGROOM_TEST_POSTGRES_URL`, else one the tests start themselves);
+/// `None`, said once, when PostgreSQL is not installed here.
+pub async fn fresh_postgres_url() -> Option<String> {
+    strongroom_store::test_cluster::fresh_database_url().await
 }

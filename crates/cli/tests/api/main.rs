@@ -6,6 +6,7 @@ mod aliases;
 mod asymmetric;
 mod audit;
 mod audit_process;
+mod audit_seal;
 mod authz_attacks;
 mod authz_every_operation;
 mod bad_input;

@@ -122,8 +122,9 @@ fn stranger_gets(r: &Request) -> Stranger {
         | Request::UpdateSuspensionOwner { .. }
         | Request::ForgetKey { .. }
         | Request::ShredKey { .. }
-        | Request::XksEncrypt { .. }
-        | Request::XksDecrypt { .. } => NotAuthorized,
+        | Request::SignAuditSeal { .. }
+        | Request::AuditSealKeys => NotAuthorized,
+        Request::XksEncrypt { .. } | Request::XksDecrypt { .. } => NotAuthorized,
     }
 }
 
@@ -326,6 +327,11 @@ fn every_request(key: KeyRef, ekt: &Ekt, domain: uuid::Uuid) -> Vec<Request> {
         Request::RewrapCredentials {
             credentials: vec![("AKIA".into(), vec![1; 60])],
         },
+        // A stranger's forged audit footer, to be signed by the module.
+        Request::SignAuditSeal {
+            message: b"strongroom audit footer v1\0forged".to_vec(),
+        },
+        Request::AuditSealKeys,
     ]
 }
 

@@ -159,7 +159,9 @@ async fn second_frontend(dev: &DevEnvironment) -> RunningServer {
                 &Default::default(),
                 strongroom_audit::Durability::Buffered,
                 false,
+                &dev.hsm,
             )
+            .await
             .unwrap(),
             metadata_cache_ttl: Some(std::time::Duration::from_millis(100)),
             xks_client_cert_required: false,

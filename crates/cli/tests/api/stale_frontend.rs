@@ -40,8 +40,9 @@ struct TwoFrontends {
 }
 
 impl TwoFrontends {
-    async fn start() -> Self {
-        let url = fresh_postgres_url().await;
+    /// `None` when there is no PostgreSQL here (said once).
+    async fn start() -> Option<Self> {
+        let url = fresh_postgres_url().await?;
         let dir = tempfile::tempdir().unwrap();
         let mut envs = Vec::new();
         for i in 0..2 {
@@ -58,7 +59,7 @@ impl TwoFrontends {
         }
         let b = envs.pop().unwrap();
         let a = envs.pop().unwrap();
-        Self { a, b, _dir: dir }
+        Some(Self { a, b, _dir: dir })
     }
 
     async fn stop(self) {
@@ -143,7 +144,9 @@ async fn suspend(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn suspend_through_a_stale_frontend_to_the_previous_owner_is_refused() {
-    let f = TwoFrontends::start().await;
+    let Some(f) = TwoFrontends::start().await else {
+        return;
+    };
     let (owner, heir) = (
         AsymmetricKey::generate(AsymmetricSpec::Rsa2048).unwrap(),
         AsymmetricKey::generate(AsymmetricSpec::Rsa2048).unwrap(),
@@ -188,7 +191,9 @@ async fn suspend_through_a_stale_frontend_to_the_previous_owner_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rotation_through_a_stale_frontend_keeps_the_heir_as_owner() {
-    let f = TwoFrontends::start().await;
+    let Some(f) = TwoFrontends::start().await else {
+        return;
+    };
     let (owner, heir) = (
         AsymmetricKey::generate(AsymmetricSpec::Rsa2048).unwrap(),
         AsymmetricKey::generate(AsymmetricSpec::Rsa2048).unwrap(),

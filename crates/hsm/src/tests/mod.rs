@@ -2,6 +2,7 @@
 //! refusals, modes, rotation, recovery and erasure, on in-memory modules
 //! (the process-level versions are in crates/cli/tests/api/module_*.rs).
 
+mod audit_seal;
 mod boundary;
 mod domain;
 mod extraction;

@@ -23,7 +23,8 @@ pub(super) enum Scope {
     /// the ciphertext (the typed `KeyModule::decrypt` sends it with the
     /// authorized key's EKT), GenerateRandom goes through the keyless
     /// client's typed call, and administration, credentials and the domain
-    /// wrapper are the operator's, the authenticator's and the client's.
+    /// wrapper are the operator's, the authenticator's and the client's;
+    /// audit seals are the audit writer's.
     Never,
 }
 
@@ -99,7 +100,9 @@ pub(super) fn scope(request: &Request) -> Scope {
         | Request::GetLog { .. }
         | Request::RewrapKeys { .. }
         | Request::RewrapCredentials { .. }
-        | Request::InDomain { .. } => Scope::Never,
+        | Request::InDomain { .. }
+        | Request::SignAuditSeal { .. }
+        | Request::AuditSealKeys => Scope::Never,
     }
 }
 

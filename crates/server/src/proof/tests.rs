@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use strongroom_store::{ProofMint, SqliteStore, Store};
+use strongroom_store::prelude::*;
+use strongroom_store::{ProofMint, SqliteStore};
 
 use super::*;
 use crate::authz::operations::Effect;

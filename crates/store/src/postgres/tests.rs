@@ -1,38 +1,21 @@
 //! The conformance suite on PostgreSQL: each test gets a fresh database in
-//! the cluster `STRONGROOM_TEST_POSTGRES_URL` names (`scripts/test.sh`
-//! starts one; see scripts/postgres.sh).
+//! the test cluster (`crate::test_cluster`: without one, the tests say so
+//! once and return).
 
 use std::sync::Arc;
 
-use tokio_postgres::NoTls;
-use uuid::Uuid;
-
 use super::*;
+use crate::AccountRecord;
+use crate::prelude::*;
 
-fn cluster_url() -> String {
-    std::env::var("STRONGROOM_TEST_POSTGRES_URL").expect(
-        "STRONGROOM_TEST_POSTGRES_URL is not set: run ./scripts/test.sh, or \
-         eval \"$(scripts/postgres.sh start)\" first",
-    )
+/// A new, empty database in the test cluster, if there is one.
+async fn fresh_database() -> Option<tokio_postgres::Config> {
+    let url = crate::test_cluster::fresh_database_url().await?;
+    Some(url.parse().unwrap())
 }
 
-/// A new, empty database in the test cluster.
-pub(crate) async fn fresh_database() -> tokio_postgres::Config {
-    let url = cluster_url();
-    let (client, conn) = tokio_postgres::connect(&url, NoTls).await.unwrap();
-    tokio::spawn(conn);
-    let name = format!("sr_{}", Uuid::new_v4().simple());
-    client
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .await
-        .unwrap();
-    let mut config: tokio_postgres::Config = url.parse().unwrap();
-    config.dbname(&name);
-    config
-}
-
-async fn store_with_account() -> Arc<dyn Store> {
-    let s = PostgresStore::with_config(fresh_database().await, 8)
+async fn store_with_account() -> Option<Arc<PostgresStore>> {
+    let s = PostgresStore::with_config(fresh_database().await?, 8)
         .await
         .unwrap();
     s.create_account(&AccountRecord {
@@ -41,14 +24,16 @@ async fn store_with_account() -> Arc<dyn Store> {
     })
     .await
     .unwrap();
-    Arc::new(s)
+    Some(Arc::new(s))
 }
 
 crate::conformance_tests!(store_with_account);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrations_run_once_under_a_lock_and_refuse_the_future() {
-    let config = fresh_database().await;
+    let Some(config) = fresh_database().await else {
+        return;
+    };
     // Two frontends starting at once: both succeed, the schema is applied once.
     let (a, b) = tokio::join!(
         PostgresStore::with_config(config.clone(), 2),
@@ -70,4 +55,40 @@ async fn migrations_run_once_under_a_lock_and_refuse_the_future() {
         PostgresStore::with_config(config, 2).await,
         Err(StoreError::SchemaTooNew { found: 999, .. })
     ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_dropped_half_way_leaves_nothing_and_no_open_transaction() {
+    let Some(config) = fresh_database().await else {
+        return;
+    };
+    let s = PostgresStore::with_config(config, 1).await.unwrap();
+    s.create_account(&AccountRecord {
+        id: crate::conformance::ACCOUNT.into(),
+        created_at: 0,
+    })
+    .await
+    .unwrap();
+    let (k, v) = crate::conformance::key(crate::conformance::ACCOUNT);
+    // A job that inserts the key in a transaction, then never finishes:
+    // dropped (as a cancelled request's would be) before it commits.
+    let insert = crate::backend::transaction(&s, {
+        let k = k.clone();
+        move |c| {
+            Box::pin(async move {
+                use crate::sql::codec::Codec;
+                c.execute(&crate::sql::statements::keys::INSERT, &k.values()?)
+                    .await?;
+                std::future::pending::<()>().await;
+                Ok(())
+            })
+        }
+    });
+    let timed_out = tokio::time::timeout(std::time::Duration::from_millis(300), insert).await;
+    assert!(timed_out.is_err());
+    // The pool's one connection serves the next job, outside any
+    // transaction, and the insert never happened.
+    assert!(s.get_key(k.id).await.unwrap().is_none());
+    s.create_key(&k, Some(&v)).await.unwrap();
+    assert!(s.get_key(k.id).await.unwrap().is_some());
 }

@@ -1,15 +1,20 @@
-use super::*;
-use crate::conformance::key;
+use std::path::Path;
+use std::sync::Arc;
 
-async fn store_with_account() -> Arc<dyn Store> {
+use super::*;
+use crate::AccountRecord;
+use crate::conformance::{ACCOUNT, key_with_three_versions, marker, replace_sealed_material};
+use crate::prelude::*;
+
+async fn store_with_account() -> Option<Arc<SqliteStore>> {
     let s = SqliteStore::open_in_memory().unwrap();
     s.create_account(&AccountRecord {
-        id: crate::conformance::ACCOUNT.into(),
+        id: ACCOUNT.into(),
         created_at: 0,
     })
     .await
     .unwrap();
-    Arc::new(s)
+    Some(Arc::new(s))
 }
 
 crate::conformance_tests!(store_with_account);
@@ -35,50 +40,65 @@ async fn migrations_are_versioned_and_idempotent() {
     ));
 }
 
-#[tokio::test]
-async fn deleted_ekts_leave_no_bytes_in_the_database_files() {
-    let dir = tempfile::tempdir().unwrap();
-    let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+/// A store in a file of its own, holding the test account.
+async fn file_store(dir: &Path) -> SqliteStore {
+    let s = SqliteStore::open(&dir.join("s.db")).unwrap();
     s.create_account(&AccountRecord {
-        id: "111122223333".into(),
+        id: ACCOUNT.into(),
         created_at: 0,
     })
     .await
     .unwrap();
-    let (mut k, v1) = key("111122223333");
-    let marker = |n: u8| -> Vec<u8> {
-        (0..90)
-            .map(|i| n.wrapping_mul(31).wrapping_add(i))
-            .collect()
-    };
-    let v1 = KeyVersionRecord {
-        ekt: marker(1),
-        ..v1
-    };
-    s.create_key(&k, Some(&v1)).await.unwrap();
-    for v in 2..=3u32 {
-        k.current_version = v;
-        let rec = KeyVersionRecord {
-            version: v,
-            ekt: marker(v as u8),
-            ..v1.clone()
-        };
-        s.rotate_key(&k, &rec, "ON_DEMAND").await.unwrap();
-        k.revision += 1;
+    s
+}
+
+/// Which of the markers `ns` some file in `dir` (database, WAL, shared
+/// memory) still holds, with the file.
+fn markers_on_disk(dir: &Path, ns: impl IntoIterator<Item = u8> + Clone) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let bytes = std::fs::read(&path).unwrap();
+        for n in ns.clone() {
+            let m = marker(n);
+            if bytes.windows(m.len()).any(|w| w == &m[..]) {
+                found.push(format!("EKT {n} in {}", path.display()));
+            }
+        }
     }
+    found
+}
+
+#[tokio::test]
+async fn deleted_ekts_leave_no_bytes_in_the_database_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = file_store(dir.path()).await;
+    let mut k = key_with_three_versions(&s, 0).await;
+    assert!(
+        !markers_on_disk(dir.path(), 1..=3).is_empty(),
+        "the scan finds EKTs"
+    );
     s.delete_key_versions(k.id).await.unwrap();
     k.description = "after".into();
     s.update_key(&k).await.unwrap();
-    for entry in std::fs::read_dir(dir.path()).unwrap() {
-        let path = entry.unwrap().path();
-        let bytes = std::fs::read(&path).unwrap();
-        for n in 1..=3u8 {
-            let m = marker(n);
-            assert!(
-                !bytes.windows(m.len()).any(|w| w == &m[..]),
-                "{} holds EKT {n}",
-                path.display()
-            );
-        }
-    }
+    assert_eq!(markers_on_disk(dir.path(), 1..=3), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn a_deleted_key_leaves_no_ekt_bytes_in_the_database_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = file_store(dir.path()).await;
+    let doomed = key_with_three_versions(&s, 10).await;
+    let kept = key_with_three_versions(&s, 20).await;
+    assert!(s.delete_key(doomed.id).await.unwrap());
+    assert_eq!(markers_on_disk(dir.path(), 11..=13), Vec::<String>::new());
+    assert!(s.get_key_version(kept.id, 3).await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn replaced_sealed_material_leaves_no_bytes_in_the_database_files_after_a_purge() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = file_store(dir.path()).await;
+    let (replaced, _) = replace_sealed_material(&s).await;
+    assert_eq!(markers_on_disk(dir.path(), replaced), Vec::<String>::new());
 }

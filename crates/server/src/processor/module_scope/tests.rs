@@ -31,7 +31,7 @@ enum Allowed {
 }
 
 /// How many variants `Request` has; `decision` numbers them 0.. this.
-const VARIANTS: u8 = 44;
+const VARIANTS: u8 = 46;
 
 /// Each variant's number and which client may send it.
 fn decision(request: &Request) -> (u8, Allowed) {
@@ -83,8 +83,11 @@ fn decision(request: &Request) -> (u8, Allowed) {
         Request::RotateBackingKey { .. } => (39, Change),
         Request::UpdateSuspensionOwner { .. } => (40, Change),
         Request::RevealDerivedKey { .. } => (41, Change),
-        Request::XksEncrypt { .. } => (42, KeyUse),
-        Request::XksDecrypt { .. } => (43, KeyUse),
+        // The audit writer's sealer calls the module itself, never a handler.
+        Request::SignAuditSeal { .. } => (42, Neither),
+        Request::AuditSealKeys => (43, Neither),
+        Request::XksEncrypt { .. } => (44, KeyUse),
+        Request::XksDecrypt { .. } => (45, KeyUse),
     }
 }
 
@@ -273,6 +276,8 @@ fn samples(k: Uuid) -> Vec<Request> {
             token: bytes(),
             context: bytes(),
         },
+        Request::SignAuditSeal { message: bytes() },
+        Request::AuditSealKeys,
         Request::XksEncrypt {
             key: v,
             ekt: ekt(),
