@@ -317,4 +317,28 @@ fn main() {
     )
     .expect("seal");
     write("audit_segment", "footer", &footer.encode());
+
+    // XKS proxy API: a path, then each body (selector = parser).
+    let meta = r#""requestMetadata":{"awsPrincipalArn":"arn:aws:iam::1:user/a","kmsKeyArn":"k","kmsOperation":"Encrypt","kmsRequestId":"r"}"#;
+    write(
+        "xks_request",
+        "path",
+        &with_mode(0, b"/keystores/a/kms/xks/v1/keys/k-1.x_y/encrypt"),
+    );
+    write(
+        "xks_request",
+        "health",
+        &with_mode(
+            1,
+            br#"{"requestMetadata":{"kmsRequestId":"r","kmsOperation":"KmsHealthCheck"}}"#,
+        ),
+    );
+    let encrypt = format!(
+        r#"{{{meta},"plaintext":"SGVsbG8=","additionalAuthenticatedData":"YQ==","encryptionAlgorithm":"AES_GCM","ciphertextDataIntegrityValueAlgorithm":"SHA_256"}}"#
+    );
+    write("xks_request", "encrypt", &with_mode(3, encrypt.as_bytes()));
+    let decrypt = format!(
+        r#"{{{meta},"ciphertext":"AAAA","ciphertextMetadata":"WAAAAAEAAAAAAAAAAAAAAAAAAAA=","initializationVector":"AAAAAAAAAAAAAAAA","authenticationTag":"AAAAAAAAAAAAAAAAAAAAAA==","encryptionAlgorithm":"AES_GCM"}}"#
+    );
+    write("xks_request", "decrypt", &with_mode(4, decrypt.as_bytes()));
 }

@@ -87,6 +87,11 @@ pub enum AdminAction {
     },
     /// List accounts and their access key ids.
     ListAccounts,
+    /// External key stores for AWS KMS (docs/xks.md).
+    Xks {
+        #[command(subcommand)]
+        action: crate::xks_cmd::XksAction,
+    },
     /// Re-seal every stored EKT and secret under the domain's newest key
     /// generation (after RotateDomainKey); resumable, throttled.
     Rewrap {
@@ -284,6 +289,9 @@ pub async fn run(
                             &crate::rewrap::status(store.as_ref()).await?
                         )?
                     );
+                }
+                AdminAction::Xks { action } => {
+                    crate::xks_cmd::run(store.as_ref(), &hsm, action).await?;
                 }
                 AdminAction::ListAccounts => {
                     for a in store.list_accounts().await? {

@@ -1,5 +1,7 @@
 //! `strongroom bench`: a SigV4-signing load generator for any endpoint that
-//! speaks the AWS KMS JSON protocol.
+//! speaks the AWS KMS JSON protocol, and for the XKS proxy API of an
+//! external key store (`--op xks-encrypt` / `xks-decrypt`, signed as AWS
+//! KMS signs them).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,6 +15,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::client::KmsHttpClient;
+use crate::xks_client::{Signing, XksHttpClient};
 
 /// Operations the bench can drive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -38,6 +41,24 @@ pub enum BenchOp {
     Verify,
     /// GenerateMac with an HMAC_256 key.
     GenerateMac,
+    /// XKS proxy API Encrypt of `--payload-bytes` with `--aad-bytes` of AAD
+    /// (needs `--xks-*`).
+    XksEncrypt,
+    /// XKS proxy API Decrypt of one such ciphertext.
+    XksDecrypt,
+}
+
+/// The external key store an XKS bench signs for.
+#[derive(Clone)]
+pub struct XksTarget {
+    /// Its URI prefix.
+    pub uri_prefix: String,
+    /// A credential's access key id.
+    pub access_key_id: String,
+    /// Its secret.
+    pub secret_access_key: Zeroizing<String>,
+    /// AAD bytes per request.
+    pub aad_bytes: usize,
 }
 
 /// The signing algorithm the bench uses for a key spec.
@@ -79,6 +100,8 @@ pub struct BenchOptions {
     /// Signing algorithm for sign/verify (default: PSS for RSA, ECDSA with
     /// the curve's hash for ECC).
     pub signing_algorithm: Option<String>,
+    /// The key store, for the XKS operations.
+    pub xks: Option<XksTarget>,
 }
 
 impl std::fmt::Debug for BenchOptions {
@@ -96,6 +119,10 @@ impl std::fmt::Debug for BenchOptions {
             .field("ca_bundle", &self.ca_bundle)
             .field("key_spec", &self.key_spec)
             .field("signing_algorithm", &self.signing_algorithm)
+            .field(
+                "xks",
+                &self.xks.as_ref().map(|x| (&x.uri_prefix, &x.access_key_id)),
+            )
             .finish()
     }
 }
@@ -188,8 +215,84 @@ fn request_body(
             "GenerateMac",
             serde_json::json!({"KeyId": key_id, "Message": payload_b64, "MacAlgorithm": "HMAC_SHA_256"}),
         ),
+        BenchOp::XksEncrypt | BenchOp::XksDecrypt => ("", serde_json::json!({})),
     };
     (name, serde_json::to_vec(&v).expect("json"))
+}
+
+/// Where the workers send their one request body.
+enum Target {
+    Kms(Arc<KmsHttpClient>, &'static str),
+    Xks(Arc<XksHttpClient>, String),
+}
+
+impl Target {
+    async fn send(&self, body: &bytes::Bytes) -> anyhow::Result<(u16, bytes::Bytes)> {
+        match self {
+            Target::Kms(c, op) => c.call(op, body.to_vec()).await,
+            Target::Xks(c, path) => {
+                c.send_raw("POST", path, body.to_vec(), &Signing::default())
+                    .await
+            }
+        }
+    }
+}
+
+fn xks_meta(op: &str) -> serde_json::Value {
+    serde_json::json!({
+        "awsPrincipalArn": "arn:aws:iam::123456789012:user/bench",
+        "kmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/bench",
+        "kmsOperation": op,
+        "kmsRequestId": "bench",
+    })
+}
+
+/// The XKS client, API path and request body for an XKS op.
+async fn xks_request(
+    opts: &BenchOptions,
+    key_id: &str,
+    payload_b64: &str,
+) -> anyhow::Result<(Arc<XksHttpClient>, String, Vec<u8>)> {
+    let x = opts.xks.as_ref().ok_or_else(|| {
+        anyhow!(
+            "--op xks-* needs --xks-uri-prefix, --xks-access-key-id and --xks-secret-access-key"
+        )
+    })?;
+    let client = Arc::new(XksHttpClient::new(
+        &opts.endpoint,
+        &x.uri_prefix,
+        &opts.region,
+        &x.access_key_id,
+        x.secret_access_key.clone(),
+    )?);
+    let id = key_id.rsplit('/').next().unwrap_or(key_id);
+    let mut aad = vec![0u8; x.aad_bytes];
+    strongroom_crypto::fill_random(&mut aad).map_err(|e| anyhow!("{e}"))?;
+    let encrypt = serde_json::json!({
+        "requestMetadata": xks_meta("Encrypt"),
+        "plaintext": payload_b64,
+        "additionalAuthenticatedData": STANDARD.encode(&aad),
+        "encryptionAlgorithm": "AES_GCM",
+    });
+    let encrypt_path = client.path(&format!("keys/{id}/encrypt"));
+    if opts.op == BenchOp::XksEncrypt {
+        return Ok((client, encrypt_path, serde_json::to_vec(&encrypt)?));
+    }
+    let (status, sealed) = client.call(&format!("keys/{id}/encrypt"), &encrypt).await?;
+    if status != 200 {
+        bail!("XKS Encrypt failed: HTTP {status}: {sealed}");
+    }
+    let decrypt = serde_json::json!({
+        "requestMetadata": xks_meta("Decrypt"),
+        "ciphertext": sealed["ciphertext"],
+        "ciphertextMetadata": sealed["ciphertextMetadata"],
+        "initializationVector": sealed["initializationVector"],
+        "authenticationTag": sealed["authenticationTag"],
+        "additionalAuthenticatedData": STANDARD.encode(&aad),
+        "encryptionAlgorithm": "AES_GCM",
+    });
+    let path = client.path(&format!("keys/{id}/decrypt"));
+    Ok((client, path, serde_json::to_vec(&decrypt)?))
 }
 
 /// Runs the benchmark.
@@ -272,15 +375,25 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchReport> {
         }
         _ => String::new(),
     };
-    let (op_name, body) =
-        request_body(opts.op, &key_id, &payload_b64, &ciphertext_b64, signing_alg);
+    let (target, body) = match opts.op {
+        BenchOp::XksEncrypt | BenchOp::XksDecrypt => {
+            let (c, path, body) = xks_request(&opts, &key_id, &payload_b64).await?;
+            (Target::Xks(c, path), body)
+        }
+        op => {
+            let (name, body) =
+                request_body(op, &key_id, &payload_b64, &ciphertext_b64, signing_alg);
+            (Target::Kms(client.clone(), name), body)
+        }
+    };
+    let target = Arc::new(target);
     let body = bytes::Bytes::from(body);
 
     let started = Instant::now();
     let deadline = started + opts.duration;
     let mut workers = tokio::task::JoinSet::new();
     for _ in 0..opts.concurrency {
-        let client = client.clone();
+        let target = target.clone();
         let body = body.clone();
         workers.spawn(async move {
             let mut hist =
@@ -288,7 +401,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchReport> {
             let (mut errors, mut first_error) = (0u64, None::<String>);
             while Instant::now() < deadline {
                 let t = Instant::now();
-                let r = client.call(op_name, body.to_vec()).await;
+                let r = target.send(&body).await;
                 let us = t.elapsed().as_micros().clamp(1, 60_000_000) as u64;
                 match r {
                     Ok((200, _)) => hist.record(us).expect("in bounds"),
@@ -363,6 +476,7 @@ mod tests {
             ca_bundle: None,
             key_spec: None,
             signing_algorithm: None,
+            xks: None,
         };
         let shown = format!("{o:?}");
         assert!(

@@ -61,6 +61,9 @@ pub struct DevOptions {
     pub module_workers: Option<usize>,
     /// The audit log (`--audit-*`; durability defaults to `buffered`).
     pub audit: crate::audit_setup::AuditArgs,
+    /// With `tls`: XKS requests need a client certificate from this CA
+    /// (PEM) with this subject CN (docs/xks.md, mTLS).
+    pub xks_client_auth: Option<(PathBuf, String)>,
 }
 
 impl std::fmt::Debug for DevOptions {
@@ -93,6 +96,7 @@ impl std::fmt::Debug for DevOptions {
             .field("rotation_day", &self.rotation_day)
             .field("module_workers", &self.module_workers)
             .field("audit", &self.audit)
+            .field("xks_client_auth", &self.xks_client_auth)
             .finish()
     }
 }
@@ -121,6 +125,7 @@ impl DevOptions {
             metadata_cache_ttl: None,
             module_workers: None,
             audit: crate::audit_setup::AuditArgs::default(),
+            xks_client_auth: None,
         }
     }
 }
@@ -380,10 +385,19 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
     )
     .await?;
     let creds = root_credentials(&opts, &hsm, store.as_ref()).await?;
+    let clients = match &opts.xks_client_auth {
+        Some(_) if !opts.tls => anyhow::bail!("XKS client certificates need TLS"),
+        Some((ca, subject)) => Some(strongroom_server::xks::mtls::client_verifier(ca, subject)?),
+        None => None,
+    };
     let (tls_config, ca_bundle) = if opts.tls {
         let files = tls::dev_certificates(&opts.data_dir.join("tls"))?;
         (
-            Some(tls::server_config(&files.server_cert, &files.server_key)?),
+            Some(tls::server_config_with_clients(
+                &files.server_cert,
+                &files.server_key,
+                clients,
+            )?),
             Some(files.ca_cert),
         )
     } else {
@@ -410,6 +424,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         )
         .await?,
         metadata_cache_ttl: opts.metadata_cache_ttl,
+        xks_client_cert_required: opts.xks_client_auth.is_some(),
     };
     if let Ok(strongroom_hsm_proto::Response::Status(s)) =
         hsm.call(strongroom_hsm_proto::Request::Status).await

@@ -14,3 +14,5 @@ pub mod modules;
 pub mod operator;
 pub mod rewrap;
 pub mod token_trust;
+pub mod xks_client;
+pub mod xks_cmd;

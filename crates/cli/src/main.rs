@@ -146,6 +146,14 @@ enum Command {
         /// TLS private key (PEM).
         #[arg(long, requires = "tls_cert")]
         tls_key: Option<PathBuf>,
+        /// XKS proxy API mTLS: CA certificate(s) (PEM) a client certificate
+        /// must chain to (Amazon Trust Services for AWS KMS).
+        #[arg(long, requires_all = ["tls_cert", "xks_client_subject"])]
+        xks_client_ca: Option<PathBuf>,
+        /// XKS proxy API mTLS: the client certificate's subject CN
+        /// (cks.kms.<region>.amazonaws.com for AWS KMS).
+        #[arg(long, requires = "xks_client_ca")]
+        xks_client_subject: Option<String>,
         /// Seconds between runs of the key-deletion sweeper.
         #[arg(long, default_value_t = 60)]
         deletion_sweep_secs: u64,
@@ -207,6 +215,18 @@ enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
+        /// XKS ops: the external key store's URI prefix.
+        #[arg(long, env = "XKS_URI_PREFIX")]
+        xks_uri_prefix: Option<String>,
+        /// XKS ops: a credential of the key store.
+        #[arg(long, env = "XKS_ACCESS_KEY_ID")]
+        xks_access_key_id: Option<String>,
+        /// XKS ops: its secret.
+        #[arg(long, env = "XKS_SECRET_ACCESS_KEY", hide_env_values = true)]
+        xks_secret_access_key: Option<String>,
+        /// XKS ops: bytes of additionalAuthenticatedData per request.
+        #[arg(long, default_value_t = 1024)]
+        aad_bytes: usize,
     },
     /// Everyday key operations against an endpoint (like `aws kms`).
     Kms {
@@ -339,6 +359,8 @@ async fn main() -> anyhow::Result<()> {
             region,
             tls_cert,
             tls_key,
+            xks_client_ca,
+            xks_client_subject,
             deletion_sweep_secs,
             audit_context_values,
             cache_ttl_ms,
@@ -356,8 +378,16 @@ async fn main() -> anyhow::Result<()> {
             }
             let (hsm, store) =
                 dev::open_data_dir(&data_dir, &modules, store_url.as_deref()).await?;
+            let clients = match (&xks_client_ca, &xks_client_subject) {
+                (Some(ca), Some(subject)) => {
+                    Some(strongroom_server::xks::mtls::client_verifier(ca, subject)?)
+                }
+                _ => None,
+            };
             let tls = match (tls_cert, tls_key) {
-                (Some(c), Some(k)) => Some(strongroom_server::tls::server_config(&c, &k)?),
+                (Some(c), Some(k)) => Some(strongroom_server::tls::server_config_with_clients(
+                    &c, &k, clients,
+                )?),
                 _ => None,
             };
             let audit = strongroom_cli::audit_setup::config(
@@ -385,6 +415,7 @@ async fn main() -> anyhow::Result<()> {
                     metadata_cache_ttl: store_url
                         .is_some()
                         .then(|| Duration::from_millis(cache_ttl_ms)),
+                    xks_client_cert_required: xks_client_ca.is_some(),
                 },
                 store,
                 hsm,
@@ -422,7 +453,20 @@ async fn main() -> anyhow::Result<()> {
             key_spec,
             signing_algorithm,
             json,
+            xks_uri_prefix,
+            xks_access_key_id,
+            xks_secret_access_key,
+            aad_bytes,
         } => {
+            let xks = match (xks_uri_prefix, xks_access_key_id, xks_secret_access_key) {
+                (Some(uri_prefix), Some(access_key_id), Some(secret)) => Some(bench::XksTarget {
+                    uri_prefix,
+                    access_key_id,
+                    secret_access_key: Zeroizing::new(secret),
+                    aad_bytes,
+                }),
+                _ => None,
+            };
             let report = bench::run(bench::BenchOptions {
                 endpoint: endpoint.endpoint,
                 region: endpoint.region,
@@ -436,6 +480,7 @@ async fn main() -> anyhow::Result<()> {
                 ca_bundle: endpoint.ca_bundle,
                 key_spec,
                 signing_algorithm,
+                xks,
             })
             .await?;
             if json {

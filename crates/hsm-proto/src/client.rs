@@ -128,6 +128,7 @@ fn variant(r: &Response) -> &'static str {
         Response::TransientEkt(_) => "TransientEkt",
         Response::AuditSeal { .. } => "AuditSeal",
         Response::AuditSealKeys(_) => "AuditSealKeys",
+        Response::XksSealed { .. } => "XksSealed",
     }
 }
 

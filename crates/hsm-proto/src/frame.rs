@@ -21,8 +21,9 @@ use crate::{HsmError, Request, Response};
 /// The wire version in every frame header. 1 was a bare length prefix
 /// followed by bincode; 2 is this header followed by postcard; 3 adds
 /// `Request::RevealDerivedKey` (derived-key tokens no Decrypt opens); 4
-/// adds `Request::SignAuditSeal` and `Request::AuditSealKeys`.
-pub const WIRE_VERSION: u8 = 4;
+/// adds `Request::SignAuditSeal` and `Request::AuditSealKeys`; 5 adds
+/// `Request::XksEncrypt` / `Request::XksDecrypt`.
+pub const WIRE_VERSION: u8 = 5;
 
 /// Header bytes before the payload.
 pub const HEADER_LEN: usize = 14;
@@ -248,7 +249,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_frame_with_an_unknown_wire_version_is_refused() {
-        for v in [0u8, 1, 2, 3, 5, 0xff] {
+        for v in [0u8, 1, 2, 3, 4, 6, 0xff] {
             let h = header(v, 1, 4);
             let e = read_frame(&mut &h[..], any).await.unwrap_err();
             assert!(

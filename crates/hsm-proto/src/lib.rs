@@ -21,6 +21,7 @@ pub mod net;
 mod reports;
 pub mod routing;
 mod sealed;
+pub mod xks;
 
 pub use audit_seal::{AUDIT_SEAL_CONTEXT, AuditSealKey, MAX_AUDIT_SEAL_MESSAGE};
 pub use client::{Answer, Caller, Envelope, HsmClient, ModuleHandler, spawn_module_task};

@@ -404,6 +404,26 @@ pub enum Request {
     /// The domain's audit seal public keys, one per domain-key generation
     /// the module holds.
     AuditSealKeys,
+    // XKS proxy API (crate::xks, docs/xks.md).
+    /// AES-256-GCM under a message key derived from `key`, with the
+    /// caller's additional data as the XKS specification builds it; with
+    /// `with_cdiv`, also the ciphertext data integrity value, computed
+    /// before the module checks that the result opens.
+    XksEncrypt {
+        key: KeyRef,
+        ekt: Ekt,
+        plaintext: Zeroizing<Vec<u8>>,
+        aad: Vec<u8>,
+        with_cdiv: bool,
+    },
+    /// Opens what XksEncrypt sealed under `key` (the version its metadata
+    /// names), answered as a `Plaintext`.
+    XksDecrypt {
+        key: KeyRef,
+        ekt: Ekt,
+        sealed: crate::xks::XksSealed,
+        aad: Vec<u8>,
+    },
 }
 
 impl std::fmt::Debug for Request {
@@ -457,6 +477,8 @@ impl std::fmt::Debug for Request {
             Request::RevealDerivedKey { .. } => "RevealDerivedKey",
             Request::SignAuditSeal { .. } => "SignAuditSeal",
             Request::AuditSealKeys => "AuditSealKeys",
+            Request::XksEncrypt { .. } => "XksEncrypt",
+            Request::XksDecrypt { .. } => "XksDecrypt",
         })
     }
 }
@@ -556,6 +578,13 @@ pub enum Response {
     },
     /// The domain's audit seal public keys, oldest generation first.
     AuditSealKeys(Vec<AuditSealKey>),
+    // XKS proxy API (crate::xks).
+    /// An XKS-sealed message and, when asked for, its SHA-256 ciphertext
+    /// data integrity value.
+    XksSealed {
+        sealed: crate::xks::XksSealed,
+        cdiv: Option<[u8; 32]>,
+    },
 }
 
 impl std::fmt::Debug for Response {
@@ -598,6 +627,9 @@ impl std::fmt::Debug for Response {
             }
             Response::Suspended { blob, .. } => write!(f, "Suspended({} bytes)", blob.len()),
             Response::Reinstated(v) => write!(f, "Reinstated({} versions)", v.len()),
+            Response::XksSealed { sealed, .. } => {
+                write!(f, "XksSealed({} bytes)", sealed.ciphertext.len())
+            }
             Response::DataKeyPair {
                 private_ciphertext, ..
             } => write!(

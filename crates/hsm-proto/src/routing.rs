@@ -100,7 +100,9 @@ pub fn routing_key(r: &Request) -> Option<Uuid> {
         | Request::AsymmetricEncrypt { key, .. }
         | Request::DeriveSharedSecret { key, .. }
         | Request::GenerateDataKeyPair { key, .. }
-        | Request::ImportKeyMaterial { key, .. } => Some(key.key_id),
+        | Request::ImportKeyMaterial { key, .. }
+        | Request::XksEncrypt { key, .. }
+        | Request::XksDecrypt { key, .. } => Some(key.key_id),
         Request::Decrypt { ciphertext, .. } | Request::ReEncrypt { ciphertext, .. } => {
             CiphertextHeader::parse(ciphertext)
                 .ok()

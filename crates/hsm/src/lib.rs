@@ -40,6 +40,7 @@ mod token;
 mod vault;
 mod volatile;
 mod workers;
+mod xks;
 
 pub use domain::DomainKey;
 pub use module::{Mode, Module, ModuleConfig, StartError};

@@ -588,6 +588,27 @@ impl Module {
             )),
             Request::SignAuditSeal { message } => self.sign_audit_seal(caller, &message),
             Request::AuditSealKeys => self.audit_seal_keys(caller),
+            Request::XksEncrypt {
+                key,
+                ekt,
+                plaintext,
+                aad,
+                with_cdiv,
+            } => {
+                let backing = self.backing_key(caller, key, &ekt)?;
+                let (sealed, cdiv) = crate::xks::seal(backing, key, &plaintext, &aad, with_cdiv)?;
+                Ok(Response::XksSealed { sealed, cdiv })
+            }
+            Request::XksDecrypt {
+                key,
+                ekt,
+                sealed,
+                aad,
+            } => {
+                let backing = self.backing_key(caller, key, &ekt)?;
+                let plaintext = crate::xks::open(backing, key, &sealed, &aad)?;
+                Ok(Response::Plaintext { key, plaintext })
+            }
         }
     }
 }

@@ -131,6 +131,8 @@ pub fn open_to_unlisted(r: &Request) -> bool {
         | Request::GenerateDataKey { .. }
         | Request::DeriveKey { .. }
         | Request::RevealDerivedKey { .. }
+        | Request::XksEncrypt { .. }
+        | Request::XksDecrypt { .. }
         | Request::GenerateRandom { .. }
         | Request::SealCredential { .. }
         | Request::DeriveSigV4Key { .. }

@@ -35,8 +35,29 @@ const SIGNING_KEY_CACHE_MAX: usize = 10_000;
 /// `strongroom admin` take effect within this time).
 pub const IDENTITY_CACHE_TTL: Duration = Duration::from_secs(5);
 
-/// (access key id, `YYYYMMDD`, SigV4 service) of a derived signing key.
-type SigningKeyId = (String, String, String);
+/// (access key id, `YYYYMMDD`, region, SigV4 service) of a derived
+/// signing key.
+type SigningKeyId = (String, String, String, String);
+
+/// Which regions a credential scope may name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Regions<'a> {
+    /// Only this one (the frontend's own, for the KMS API).
+    Only(&'a str),
+    /// Any well-formed region name: AWS KMS signs XKS requests with the
+    /// region it calls from, which Strongroom does not know in advance
+    /// (the signing key is derived from it, so it is still covered).
+    AnyWellFormed,
+}
+
+/// The SigV4 service name the XKS proxy API is signed for.
+pub const XKS_SERVICE: &str = "kms-xks-proxy";
+
+fn well_formed_region(r: &str) -> bool {
+    (1..=32).contains(&r.len())
+        && r.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
 
 /// An authenticated caller.
 #[derive(Debug, Clone)]
@@ -196,11 +217,13 @@ impl Authenticator {
         &self,
         key: &AccessKeyRecord,
         date: &str,
+        region: &str,
         service: &str,
     ) -> Result<Arc<Zeroizing<[u8; 32]>>, KmsError> {
         let cache_key = (
             key.access_key_id.clone(),
             date.to_owned(),
+            region.to_owned(),
             service.to_owned(),
         );
         if let Some(k) = self.signing_keys.get(&cache_key) {
@@ -208,7 +231,7 @@ impl Authenticator {
         }
         let scope = SigV4Scope {
             date: date.to_owned(),
-            region: self.region.clone(),
+            region: region.to_owned(),
             service: service.to_owned(),
         };
         let derived = match self
@@ -259,17 +282,71 @@ impl Authenticator {
             // `intake::check_headers` already looked the key up under the
             // source's budget and found it: here it comes from the cache
             // (or, after a slow body, is re-read as the known key it is).
-            .verify_signing(method, uri, headers, &payload, now, "kms", KMS_SIGNED, None)
+            .verify_signing(
+                method,
+                uri,
+                headers,
+                &payload,
+                now,
+                ("kms", Regions::Only(&self.region)),
+                KMS_SIGNED,
+                None,
+            )
             .await?;
         self.caller_for(&key).await
     }
 
-    /// The caller an access key stands for.
+    /// The caller an access key stands for. An external key store's
+    /// credentials sign XKS proxy requests only ([`Self::authenticate_xks`]):
+    /// here they are unknown.
     pub async fn caller_for(&self, key: &AccessKeyRecord) -> Result<Caller, KmsError> {
+        let identity = self.identity(key).await?;
+        if identity.kind == crate::identity::IdentityKind::XksKeyStore {
+            return Err(KmsError::UnrecognizedClient);
+        }
         Ok(Caller {
             account_id: key.account_id.clone(),
             access_key_id: key.access_key_id.clone(),
-            identity: self.identity(key).await?,
+            identity,
+            via_service: None,
+        })
+    }
+
+    /// Verifies an XKS proxy API request at time `now`: SigV4 for service
+    /// `kms-xks-proxy` in any well-formed region, by a credential of an
+    /// external key store (and nobody else). Returns that key store.
+    pub async fn authenticate_xks(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: OffsetDateTime,
+    ) -> Result<Caller, KmsError> {
+        let payload = hex::encode(sha256(body));
+        let key = self
+            .verify_signing(
+                method,
+                uri,
+                headers,
+                &payload,
+                now,
+                (XKS_SERVICE, Regions::AnyWellFormed),
+                &[],
+                None,
+            )
+            .await?;
+        let identity = self.identity(&key).await?;
+        let revoked = identity.tags.iter().any(|(k, _)| {
+            k.strip_prefix(crate::xks::admin::REVOKED_TAG_PREFIX) == Some(&*key.access_key_id)
+        });
+        if identity.kind != crate::identity::IdentityKind::XksKeyStore || revoked {
+            return Err(KmsError::UnrecognizedClient);
+        }
+        Ok(Caller {
+            account_id: key.account_id.clone(),
+            access_key_id: key.access_key_id.clone(),
+            identity,
             via_service: None,
         })
     }
@@ -316,7 +393,7 @@ impl Authenticator {
             headers,
             payload_sha256_hex,
             now,
-            service,
+            (service, Regions::Only(&self.region)),
             &[],
             source,
         )
@@ -333,7 +410,7 @@ impl Authenticator {
         headers: &HeaderMap,
         payload_sha256_hex: &str,
         now: OffsetDateTime,
-        service: &str,
+        (service, regions): (&str, Regions<'_>),
         also_signed: &[&str],
         source: Option<IpAddr>,
     ) -> Result<Arc<AccessKeyRecord>, KmsError> {
@@ -399,11 +476,17 @@ impl Authenticator {
                 auth.service
             )));
         }
-        if auth.region != self.region {
-            return Err(sig_error(format!(
-                "Credential should be scoped to a valid region: '{}', not '{}'.",
-                self.region, auth.region
-            )));
+        match regions {
+            Regions::Only(ours) if auth.region != ours => {
+                return Err(sig_error(format!(
+                    "Credential should be scoped to a valid region: '{ours}', not '{}'.",
+                    auth.region
+                )));
+            }
+            Regions::AnyWellFormed if !well_formed_region(&auth.region) => {
+                return Err(sig_error("Credential should be scoped to a valid region."));
+            }
+            _ => {}
         }
         let key = self.access_key(&auth.access_key_id, source).await?;
         if !key.active {
@@ -436,7 +519,9 @@ impl Authenticator {
         };
         let creq = sigv4::canonical_request(&parts, &auth.signed_headers, true)
             .map_err(|e| KmsError::IncompleteSignature(e.to_string()))?;
-        let signing_key = self.signing_key(&key, &auth.date, service).await?;
+        let signing_key = self
+            .signing_key(&key, &auth.date, &auth.region, service)
+            .await?;
         let expected = sigv4::signature(
             &signing_key,
             &sigv4::string_to_sign(amz_date, &auth.scope(), &creq),

@@ -57,6 +57,8 @@ pub struct AppState {
     pub proofs: crate::proof::Proofs,
     /// How long a client may take to send a request body.
     pub body_read_timeout: Duration,
+    /// The XKS proxy API (docs/xks.md).
+    pub xks: crate::xks::XksState,
 }
 
 /// What the connection knows about a request's origin (set per connection).
@@ -66,6 +68,9 @@ pub struct ConnInfo {
     pub peer: std::net::SocketAddr,
     /// Whether the connection is TLS.
     pub tls: bool,
+    /// Whether the client presented a certificate the listener's client
+    /// verifier accepted (XKS mTLS).
+    pub client_cert: bool,
 }
 
 /// The outcome of one request before it is audited.
@@ -285,6 +290,10 @@ async fn record_outcome(
 
 /// Serves one request.
 pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
+    // The XKS proxy API shares the listener (its paths are never `/`).
+    if crate::xks::is_xks_path(req.uri().path()) {
+        return crate::xks::handle(state, req).await;
+    }
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
     let (mut parts, body) = req.into_parts();

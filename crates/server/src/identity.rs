@@ -24,6 +24,8 @@ pub enum IdentityKind {
     AssumedRole,
     /// A data service.
     Service,
+    /// An AWS KMS external key store (docs/xks.md).
+    XksKeyStore,
 }
 
 impl IdentityKind {
@@ -34,6 +36,7 @@ impl IdentityKind {
             IdentityKind::User => "IAMUser",
             IdentityKind::AssumedRole => "AssumedRole",
             IdentityKind::Service => "AWSService",
+            IdentityKind::XksKeyStore => "XksKeyStore",
         }
     }
 }
@@ -88,6 +91,7 @@ impl Identity {
             PrincipalKind::User => IdentityKind::User,
             PrincipalKind::Role => IdentityKind::AssumedRole,
             PrincipalKind::Service => IdentityKind::Service,
+            PrincipalKind::XksKeyStore => IdentityKind::XksKeyStore,
         };
         Ok(Self {
             kind,
@@ -175,6 +179,12 @@ pub async fn create_principal(
     let path = match kind {
         PrincipalKind::User | PrincipalKind::Service => "user",
         PrincipalKind::Role => "role",
+        PrincipalKind::XksKeyStore => {
+            return Err(AdminError::Invalid(
+                "external key stores are created with `strongroom admin xks create-keystore`"
+                    .into(),
+            ));
+        }
     };
     let rec = PrincipalRecord {
         arn: format!("arn:aws:iam::{account_id}:{path}/{name}"),
@@ -219,6 +229,11 @@ pub async fn create_principal_access_key(
     if p.kind == PrincipalKind::Role {
         return Err(AdminError::Invalid(
             "roles have no long-term access keys; use assume-role".into(),
+        ));
+    }
+    if p.kind == PrincipalKind::XksKeyStore {
+        return Err(AdminError::Invalid(
+            "external key stores get credentials with `strongroom admin xks add-credential`".into(),
         ));
     }
     issue_access_key(store, hsm, &p.account_id, Some(p.arn), None, None, None).await

@@ -60,6 +60,9 @@ pub struct ServerConfig {
     /// they are re-read: set it when several frontends share the store
     /// (`None`: for ever, for the store's only frontend).
     pub metadata_cache_ttl: Option<Duration>,
+    /// XKS proxy API requests must come over a connection whose client
+    /// presented a certificate (`tls` verifies it: `xks::mtls`).
+    pub xks_client_cert_required: bool,
 }
 
 /// Defaults of the limits a frontend puts on clients.
@@ -111,6 +114,7 @@ impl std::fmt::Debug for ServerConfig {
             )
             .field("audit", &self.audit)
             .field("metadata_cache_ttl", &self.metadata_cache_ttl)
+            .field("xks_client_cert_required", &self.xks_client_cert_required)
             .finish()
     }
 }
@@ -216,7 +220,10 @@ pub async fn start(
     let (hsm_for_logs, store_for_logs, audit_for_logs) =
         (hsm.clone(), store.clone(), audit.clone());
     let unauthenticated = Arc::new(crate::unauthenticated::UnauthenticatedLog::default());
+    let xks = crate::xks::XksState::new(store.clone(), hsm.clone())
+        .with_client_cert_required(config.xks_client_cert_required);
     let state = Arc::new(AppState {
+        xks,
         processor: processor.clone(),
         proofs: crate::proof::Proofs::new(store.clone(), hsm.clone(), config.region.clone()),
         auth: Authenticator::new(
@@ -342,25 +349,41 @@ async fn accept_loop(
             conn.handshake_timeout,
             defaults::IDLE_TIMEOUT.max(conn.handshake_timeout),
         );
-        let info = crate::http::ConnInfo {
-            peer,
-            tls: acceptor.is_some(),
+        let app = conn.app.clone();
+        // What the connection knows is fixed once the TLS handshake is done.
+        let service = move |info: crate::http::ConnInfo| {
+            TowerToHyperService::new(tower::ServiceExt::map_request(
+                app,
+                move |mut r: axum::http::Request<hyper::body::Incoming>| {
+                    r.extensions_mut().insert(info);
+                    r
+                },
+            ))
         };
-        let service = TowerToHyperService::new(tower::ServiceExt::map_request(
-            conn.app.clone(),
-            move |mut r: axum::http::Request<hyper::body::Incoming>| {
-                r.extensions_mut().insert(info);
-                r
-            },
-        ));
         let (acceptor, http, handshake_timeout) =
             (acceptor.clone(), conn.http.clone(), conn.handshake_timeout);
         connections.spawn(async move {
             let _slots = (permit, source_slot);
             let result = match acceptor {
-                None => http.serve_connection(TokioIo::new(stream), service).await,
+                None => {
+                    let info = crate::http::ConnInfo {
+                        peer,
+                        tls: false,
+                        client_cert: false,
+                    };
+                    http.serve_connection(TokioIo::new(stream), service(info))
+                        .await
+                }
                 Some(a) => match tokio::time::timeout(handshake_timeout, a.accept(stream)).await {
-                    Ok(Ok(tls)) => http.serve_connection(TokioIo::new(tls), service).await,
+                    Ok(Ok(tls)) => {
+                        let info = crate::http::ConnInfo {
+                            peer,
+                            tls: true,
+                            client_cert: tls.get_ref().1.peer_certificates().is_some(),
+                        };
+                        http.serve_connection(TokioIo::new(tls), service(info))
+                            .await
+                    }
                     Ok(Err(e)) => {
                         tracing::debug!(%peer, error = %e, "TLS handshake failed");
                         return;

@@ -99,6 +99,16 @@ pub fn dev_certificates(dir: &Path) -> Result<TlsFiles, TlsError> {
 
 /// A rustls server configuration (HTTP/2 and HTTP/1.1 by ALPN) from PEM files.
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    server_config_with_clients(cert, key, None)
+}
+
+/// [`server_config`], verifying the client certificates clients present
+/// with `clients` (the XKS proxy API's mTLS, `crate::xks::mtls`).
+pub fn server_config_with_clients(
+    cert: &Path,
+    key: &Path,
+    clients: Option<Arc<dyn rustls::server::danger::ClientCertVerifier>>,
+) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
     let bad = |p: &Path, e: rustls::pki_types::pem::Error| {
@@ -109,14 +119,18 @@ pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig
         .map_err(|e| bad(cert, e))?;
     let key =
         PrivateKeyDer::from_pem_slice(&fs::read(key).map_err(io(key))?).map_err(|e| bad(key, e))?;
-    let mut cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
+    let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::aws_lc_rs::default_provider(),
     ))
     .with_safe_default_protocol_versions()
-    .map_err(|e| TlsError::Config(e.to_string()))?
-    .with_no_client_auth()
-    .with_single_cert(certs, key)
     .map_err(|e| TlsError::Config(e.to_string()))?;
+    let cfg = match clients {
+        Some(v) => cfg.with_client_cert_verifier(v),
+        None => cfg.with_no_client_auth(),
+    };
+    let mut cfg = cfg
+        .with_single_cert(certs, key)
+        .map_err(|e| TlsError::Config(e.to_string()))?;
     cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(cfg))
 }

@@ -11,6 +11,9 @@ pub enum PrincipalKind {
     Role,
     /// A data service (a user that may present authentication proofs).
     Service,
+    /// An AWS KMS external key store (docs/xks.md): signs XKS proxy API
+    /// requests only; its name is its URI path prefix.
+    XksKeyStore,
 }
 
 impl PrincipalKind {
@@ -20,6 +23,7 @@ impl PrincipalKind {
             PrincipalKind::User => "user",
             PrincipalKind::Role => "role",
             PrincipalKind::Service => "service",
+            PrincipalKind::XksKeyStore => "xks_key_store",
         }
     }
 
@@ -29,6 +33,7 @@ impl PrincipalKind {
             "user" => Some(PrincipalKind::User),
             "role" => Some(PrincipalKind::Role),
             "service" => Some(PrincipalKind::Service),
+            "xks_key_store" => Some(PrincipalKind::XksKeyStore),
             _ => None,
         }
     }

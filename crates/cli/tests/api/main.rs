@@ -45,3 +45,7 @@ mod system_audit;
 mod tags;
 mod tls;
 mod write_gate;
+mod xks;
+mod xks_health;
+mod xks_mtls;
+mod xks_refusals;

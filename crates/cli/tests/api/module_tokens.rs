@@ -124,6 +124,7 @@ fn stranger_gets(r: &Request) -> Stranger {
         | Request::ShredKey { .. }
         | Request::SignAuditSeal { .. }
         | Request::AuditSealKeys => NotAuthorized,
+        Request::XksEncrypt { .. } | Request::XksDecrypt { .. } => NotAuthorized,
     }
 }
 
@@ -161,6 +162,24 @@ fn every_request(key: KeyRef, ekt: &Ekt, domain: uuid::Uuid) -> Vec<Request> {
         Request::GenerateExposedKey {
             key,
             spec: KeySpecCode::SymmetricDefault,
+        },
+        Request::XksEncrypt {
+            key,
+            ekt: e(),
+            plaintext: bytes(16),
+            aad: vec![],
+            with_cdiv: true,
+        },
+        Request::XksDecrypt {
+            key,
+            ekt: e(),
+            sealed: strongroom_hsm_proto::xks::XksSealed {
+                metadata: vec![0x58; 20],
+                iv: vec![0; 12],
+                ciphertext: vec![0; 16],
+                tag: vec![0; 16],
+            },
+            aad: vec![],
         },
         Request::Encrypt {
             key,

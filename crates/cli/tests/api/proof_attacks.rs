@@ -164,6 +164,7 @@ async fn second_frontend(dev: &DevEnvironment) -> RunningServer {
             .await
             .unwrap(),
             metadata_cache_ttl: Some(std::time::Duration::from_millis(100)),
+            xks_client_cert_required: false,
         },
         dev.store.clone(),
         dev.hsm.clone(),

@@ -101,6 +101,7 @@ async fn bench_drives_the_server_without_errors() {
             ca_bundle: None,
             key_spec: key_spec.map(str::to_owned),
             signing_algorithm: signing_algorithm.map(str::to_owned),
+            xks: None,
         })
         .await
         .unwrap();

@@ -68,7 +68,8 @@ pub async fn check_headers(auth: &Authenticator, parts: &Parts) -> Result<(), Km
     Ok(())
 }
 
-fn declared_length(parts: &Parts) -> Option<u64> {
+/// The `Content-Length` a request declares, if any.
+pub fn declared_length(parts: &Parts) -> Option<u64> {
     parts
         .headers
         .get(header::CONTENT_LENGTH)?
@@ -78,39 +79,66 @@ fn declared_length(parts: &Parts) -> Option<u64> {
         .ok()
 }
 
+/// Why a request body could not be taken in.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BodyError {
+    /// Longer than the cap.
+    #[error("The request body exceeds {0} bytes.")]
+    TooLarge(usize),
+    /// Not received within the time allowed.
+    #[error("The request body was not received within {} seconds.", .0.as_secs_f64())]
+    TooSlow(Duration),
+    /// The connection failed while it was read.
+    #[error("The request body could not be read.")]
+    Unreadable,
+}
+
+impl From<BodyError> for KmsError {
+    fn from(e: BodyError) -> Self {
+        match e {
+            BodyError::Unreadable => KmsError::Serialization(e.to_string()),
+            BodyError::TooLarge(_) | BodyError::TooSlow(_) => KmsError::Validation(e.to_string()),
+        }
+    }
+}
+
 /// Reads the body, at most [`MAX_BODY_BYTES`] within `timeout`, into a
 /// buffer that is zeroized when dropped (and whose growth leaves no copy).
 pub async fn read_body(
     parts: &Parts,
-    mut body: Body,
+    body: Body,
     timeout: Duration,
 ) -> Result<Zeroizing<Vec<u8>>, KmsError> {
-    let hint = declared_length(parts)
-        .unwrap_or(0)
-        .min(MAX_BODY_BYTES as u64) as usize;
+    Ok(read_body_capped(parts, body, timeout, MAX_BODY_BYTES).await?)
+}
+
+/// [`read_body`] with a cap of `cap` bytes (at most [`MAX_BODY_BYTES`]).
+pub async fn read_body_capped(
+    parts: &Parts,
+    mut body: Body,
+    timeout: Duration,
+    cap: usize,
+) -> Result<Zeroizing<Vec<u8>>, BodyError> {
+    let cap = cap.min(MAX_BODY_BYTES);
+    let hint = declared_length(parts).unwrap_or(0).min(cap as u64) as usize;
     let read = async move {
         let mut out = Zeroizing::new(Vec::with_capacity(hint));
         while let Some(frame) = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await
         {
-            let frame = frame.map_err(|_| {
-                KmsError::Serialization("The request body could not be read.".into())
-            })?;
+            let frame = frame.map_err(|_| BodyError::Unreadable)?;
             let Ok(data) = frame.into_data() else {
                 continue;
             };
-            if out.len() + data.len() > MAX_BODY_BYTES {
-                return Err(too_large());
+            if out.len() + data.len() > cap {
+                return Err(BodyError::TooLarge(cap));
             }
             extend_zeroizing(&mut out, &data);
         }
         Ok(out)
     };
-    tokio::time::timeout(timeout, read).await.map_err(|_| {
-        KmsError::Validation(format!(
-            "The request body was not received within {} seconds.",
-            timeout.as_secs_f64()
-        ))
-    })?
+    tokio::time::timeout(timeout, read)
+        .await
+        .map_err(|_| BodyError::TooSlow(timeout))?
 }
 
 /// Appends `data`, moving to a larger buffer by hand when needed so the

@@ -49,7 +49,9 @@ pub(super) fn scope(request: &Request) -> Scope {
         | Request::AsymmetricDecrypt { key, .. }
         | Request::AsymmetricEncrypt { key, .. }
         | Request::DeriveSharedSecret { key, .. }
-        | Request::GenerateDataKeyPair { key, .. } => Scope::UseOf(key.key_id),
+        | Request::GenerateDataKeyPair { key, .. }
+        | Request::XksEncrypt { key, .. }
+        | Request::XksDecrypt { key, .. } => Scope::UseOf(key.key_id),
         // The source is opened by its EKT, which only the source key's own
         // authorization hands out; the destination is the key used.
         Request::ReEncrypt { destination, .. } => Scope::UseOf(destination.key_id),

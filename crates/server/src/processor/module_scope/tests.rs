@@ -31,7 +31,7 @@ enum Allowed {
 }
 
 /// How many variants `Request` has; `decision` numbers them 0.. this.
-const VARIANTS: u8 = 44;
+const VARIANTS: u8 = 46;
 
 /// Each variant's number and which client may send it.
 fn decision(request: &Request) -> (u8, Allowed) {
@@ -86,6 +86,8 @@ fn decision(request: &Request) -> (u8, Allowed) {
         // The audit writer's sealer calls the module itself, never a handler.
         Request::SignAuditSeal { .. } => (42, Neither),
         Request::AuditSealKeys => (43, Neither),
+        Request::XksEncrypt { .. } => (44, KeyUse),
+        Request::XksDecrypt { .. } => (45, KeyUse),
     }
 }
 
@@ -276,6 +278,24 @@ fn samples(k: Uuid) -> Vec<Request> {
         },
         Request::SignAuditSeal { message: bytes() },
         Request::AuditSealKeys,
+        Request::XksEncrypt {
+            key: v,
+            ekt: ekt(),
+            plaintext: secret(),
+            aad: bytes(),
+            with_cdiv: true,
+        },
+        Request::XksDecrypt {
+            key: v,
+            ekt: ekt(),
+            sealed: strongroom_hsm_proto::xks::XksSealed {
+                metadata: bytes(),
+                iv: bytes(),
+                ciphertext: bytes(),
+                tag: bytes(),
+            },
+            aad: bytes(),
+        },
     ]
 }
 

@@ -1,0 +1,120 @@
+//! Which external key store a URI prefix belongs to: a table read from the
+//! store (key stores are principals of kind `xks_key_store`, named by their
+//! prefix), kept in memory and re-read on a miss, at most once a second,
+//! so a flood of made-up prefixes costs one store scan a second. A key
+//! store created since is found through the principal of the request's
+//! (known, active) access key: one store read.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use strongroom_store::{PrincipalKind, Store};
+use tokio::sync::Mutex;
+
+use crate::error::KmsError;
+
+/// Least time between two reads of the table caused by misses. A hit is
+/// never re-read: key stores are neither deleted nor renamed, so the hot
+/// path makes no store round trip for the table.
+const MISS_REFRESH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// One external key store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyStore {
+    /// Its principal's ARN.
+    pub arn: String,
+    /// Its account.
+    pub account_id: String,
+    /// Its URI prefix (`/keystores/a`).
+    pub prefix: String,
+}
+
+struct Table {
+    by_prefix: HashMap<String, Arc<KeyStore>>,
+    read_at: Option<Instant>,
+}
+
+/// The prefix → key store table.
+pub struct KeyStores {
+    store: Arc<dyn Store>,
+    table: Mutex<Table>,
+}
+
+/// Every external key store in the store.
+pub async fn list_all(store: &dyn Store) -> Result<Vec<KeyStore>, KmsError> {
+    let mut out = Vec::new();
+    for account in store.list_accounts().await? {
+        for p in store.list_principals(&account.id).await? {
+            if p.kind == PrincipalKind::XksKeyStore {
+                out.push(KeyStore {
+                    arn: p.arn,
+                    account_id: p.account_id,
+                    prefix: p.name,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl KeyStores {
+    /// An empty table over `store`.
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            table: Mutex::new(Table {
+                by_prefix: HashMap::new(),
+                read_at: None,
+            }),
+        }
+    }
+
+    /// The key store of `prefix` if `principal_arn` (the principal of the
+    /// request's access key) is it; remembered in the table.
+    pub async fn find_by_principal(
+        &self,
+        prefix: &str,
+        principal_arn: &str,
+    ) -> Result<Option<Arc<KeyStore>>, KmsError> {
+        let Some(p) = self.store.get_principal(principal_arn).await? else {
+            return Ok(None);
+        };
+        if p.kind != PrincipalKind::XksKeyStore || p.name != prefix {
+            return Ok(None);
+        }
+        let ks = Arc::new(KeyStore {
+            arn: p.arn,
+            account_id: p.account_id,
+            prefix: p.name,
+        });
+        self.table
+            .lock()
+            .await
+            .by_prefix
+            .insert(prefix.to_owned(), ks.clone());
+        Ok(Some(ks))
+    }
+
+    /// The key store of `prefix`, if there is one.
+    pub async fn find(&self, prefix: &str) -> Result<Option<Arc<KeyStore>>, KmsError> {
+        let mut t = self.table.lock().await;
+        let age = t.read_at.map(|at| at.elapsed());
+        let hit = t.by_prefix.get(prefix).cloned();
+        let refresh = match (&hit, age) {
+            (Some(_), _) => false,
+            (None, None) => true,
+            (None, Some(age)) => age >= MISS_REFRESH_INTERVAL,
+        };
+        if !refresh {
+            return Ok(hit);
+        }
+        let all = list_all(self.store.as_ref()).await?;
+        t.by_prefix = all
+            .into_iter()
+            .map(|k| (k.prefix.clone(), Arc::new(k)))
+            .collect();
+        t.read_at = Some(Instant::now());
+        Ok(t.by_prefix.get(prefix).cloned())
+    }
+}
