@@ -292,7 +292,9 @@ async fn record_outcome(
 pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
     // The XKS proxy API shares the listener (its paths are never `/`).
     if crate::xks::is_xks_path(req.uri().path()) {
-        return crate::xks::handle(state, req).await;
+        // Boxed, as is `serve` below: each would otherwise make this
+        // future as large as both, copied whole for every request.
+        return Box::pin(crate::xks::handle(state, req)).await;
     }
     let started = Instant::now();
     let request_id = uuid::Uuid::new_v4().to_string();
@@ -306,7 +308,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
             secure: c.tls,
         })
         .unwrap_or_default();
-    let mut served = serve(&state, meta, &parts, body).await;
+    let mut served = Box::pin(serve(&state, meta, &parts, body)).await;
     // No answer leaves before its audit record is durable (but see
     // `record_outcome` for operations that already ran).
     record_outcome(&state, &request_id, meta, &parts, &mut served).await;

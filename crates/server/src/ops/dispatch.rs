@@ -109,7 +109,9 @@ macro_rules! operation_table {
                 body: &[u8],
             ) -> Result<Vec<u8>, KmsError> {
                 match rq.operation().name {
-                    $(stringify!($name) => json(self.$handler(rq, parse(body)? $(, $arg)*).await?),)*
+                    // Boxed: this future would otherwise be as large as
+                    // the largest handler's, and be copied as a whole.
+                    $(stringify!($name) => json(Box::pin(self.$handler(rq, parse(body)? $(, $arg)*)).await?),)*
                     other => Err(KmsError::Internal(format!("{other} has no handler"))),
                 }
             }
