@@ -177,8 +177,7 @@ impl ActiveSegment {
                 segment: self.id.number,
             });
         }
-        self.reserve_for(out.len() as u64)
-            .map_err(|e| self.failed(e))?;
+        self.reserve_for(out.len() as u64);
         self.dirty = true;
         self.io.write_at(self.len, &out).map_err(|e| self.undo(e))?;
         if sync {
@@ -202,18 +201,26 @@ impl ActiveSegment {
     }
 
     /// Reserves blocks for `more` bytes after the records, a chunk ahead.
-    fn reserve_for(&mut self, more: u64) -> std::io::Result<()> {
+    /// Reserving only saves time: where it cannot be done (the filesystem,
+    /// no room for a whole chunk, a file size limit) this segment goes on
+    /// without, and a disk that is really full fails the write itself.
+    fn reserve_for(&mut self, more: u64) {
         let end = self.len + more;
         if self.no_reserve || end <= self.reserved {
-            return Ok(());
+            return;
         }
         let target = end.next_multiple_of(RESERVE_CHUNK);
-        if self.io.reserve(target)? {
-            self.reserved = target;
-        } else {
-            self.no_reserve = true;
+        match self.io.reserve(target) {
+            Ok(true) => self.reserved = target,
+            Ok(false) => self.no_reserve = true,
+            Err(e) => {
+                tracing::debug!(segment = %self.id, error = %e, "audit segment appends without reserved blocks");
+                self.no_reserve = true;
+                // A failed fallocate may have reserved part of it: the
+                // file is cut back to its records when it is sealed.
+                self.reserved = target;
+            }
         }
-        Ok(())
     }
 
     /// Makes every written byte durable and cuts the file back to its
@@ -439,5 +446,61 @@ mod tests {
         let parsed = parse_segment(&std::fs::read(&path).expect("read")).expect("parse");
         assert_eq!(parsed.records.len(), 51);
         assert_eq!(parsed.head, seg.head);
+    }
+
+    /// A disk with no room to reserve a chunk, though records still fit.
+    struct NoRoomToReserve(FlakyDisk);
+
+    impl SegmentIo for NoRoomToReserve {
+        fn write_at(&mut self, offset: u64, bytes: &[u8]) -> std::io::Result<()> {
+            self.0.write_at(offset, bytes)
+        }
+        fn sync(&mut self) -> std::io::Result<()> {
+            self.0.sync()
+        }
+        fn truncate(&mut self, len: u64) -> std::io::Result<()> {
+            self.0.truncate(len)
+        }
+        fn reserve(&mut self, _len: u64) -> std::io::Result<bool> {
+            Err(std::io::Error::from_raw_os_error(27)) // EFBIG
+        }
+    }
+
+    #[test]
+    fn a_reservation_that_fails_does_not_fail_the_records() {
+        let disk = FlakyDisk::default();
+        let header = SegmentHeader {
+            chain: "fe".into(),
+            number: 0,
+            first_seq: 1,
+            prev_head: GENESIS,
+            created_ms: 0,
+        };
+        let start = encode_header(&header);
+        disk.bytes.lock().expect("lock").extend_from_slice(&start);
+        let mut seg = ActiveSegment::new(
+            SegmentId {
+                chain: ChainId::new("fe").expect("id"),
+                number: 0,
+            },
+            "mem".into(),
+            header,
+            Box::new(NoRoomToReserve(disk.clone())),
+            Resumed {
+                len: start.len() as u64,
+                count: 0,
+                first_time_ms: 0,
+                last_time_ms: 0,
+                head: GENESIS,
+            },
+        );
+        for n in 1..=3 {
+            seg.commit(&[&record(n)], true)
+                .expect("committed without a reservation");
+        }
+        seg.sync().expect("sync");
+        let parsed = parse_segment(&disk.bytes.lock().expect("lock")).expect("parse");
+        assert_eq!(parsed.records.len(), 3);
+        assert!(matches!(parsed.tail, crate::frame::Tail::Clean));
     }
 }
