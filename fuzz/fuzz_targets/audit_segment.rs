@@ -4,8 +4,8 @@
 //! controls. Input: the bytes of a file.
 //! Asserts: never panics; the frames found re-encode to exactly the bytes
 //! they came from; a torn tail is only what an interrupted append leaves
-//! (zeros, a frame that runs past the end, or a bad last frame that ends
-//! exactly at the end), so recovery never cuts off a whole record; a
+//! (zeros, a frame that runs past the end, or a bad last frame with only
+//! zeros after it), so recovery never cuts off a whole record; a
 //! segment's records are consecutive from its header's first sequence
 //! number, end at `valid_len`, and decode again from their re-encoding;
 //! a footer that decodes re-encodes to bytes that decode to it.
@@ -31,11 +31,19 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(at, end);
             let rest = &data[at..];
             let zeros = rest.iter().all(|&b| b == 0);
-            let runs_past = rest.len() < FRAME_HEADER_LEN
-                || FRAME_HEADER_LEN
+            let declared_end = (rest.len() >= FRAME_HEADER_LEN).then(|| {
+                FRAME_HEADER_LEN
                     + u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize
-                    >= rest.len();
-            assert!(zeros || runs_past, "a torn tail with a whole frame after it");
+            });
+            let runs_past = declared_end.is_none_or(|e| e >= rest.len());
+            // A bad frame with only zeros after it: a write cut short in
+            // the blocks reserved ahead of the records.
+            let then_zeros = declared_end
+                .is_some_and(|e| e <= rest.len() && rest[e..].iter().all(|&b| b == 0));
+            assert!(
+                zeros || runs_past || then_zeros,
+                "a torn tail with a whole frame after it"
+            );
         }
         Tail::Corrupt { at, .. } => assert_eq!(at, end),
     }
