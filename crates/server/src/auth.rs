@@ -126,6 +126,11 @@ impl Authenticator {
         self.unknown.store_lookups()
     }
 
+    /// Derived signing keys held in the cache.
+    pub fn cached_signing_keys(&self) -> usize {
+        self.signing_keys.len()
+    }
+
     /// The access key `id`, from the cache or the store; a request from
     /// `source` looks an uncached id up only within the source's budget.
     async fn access_key(
@@ -213,13 +218,18 @@ impl Authenticator {
         Ok(identity)
     }
 
+    /// The signing key of a scope: from the cache, or derived by the module
+    /// together with the cache entry to make once a signature verified
+    /// with it. Caching before that would let anyone who knows an access
+    /// key id (no secret) fill the cache with scopes of their choosing (XKS
+    /// accepts any well-formed region), and so evict every caller's keys.
     async fn signing_key(
         &self,
         key: &AccessKeyRecord,
         date: &str,
         region: &str,
         service: &str,
-    ) -> Result<Arc<Zeroizing<[u8; 32]>>, KmsError> {
+    ) -> Result<(Arc<Zeroizing<[u8; 32]>>, Option<SigningKeyId>), KmsError> {
         let cache_key = (
             key.access_key_id.clone(),
             date.to_owned(),
@@ -227,7 +237,7 @@ impl Authenticator {
             service.to_owned(),
         );
         if let Some(k) = self.signing_keys.get(&cache_key) {
-            return Ok(k.clone());
+            return Ok((k.clone(), None));
         }
         let scope = SigV4Scope {
             date: date.to_owned(),
@@ -258,12 +268,15 @@ impl Authenticator {
             }
             r => r?,
         };
-        let k = Arc::new(derived.0);
+        Ok((Arc::new(derived.0), Some(cache_key)))
+    }
+
+    /// Caches a signing key a signature has just verified with.
+    fn remember_signing_key(&self, id: SigningKeyId, k: Arc<Zeroizing<[u8; 32]>>) {
         if self.signing_keys.len() >= SIGNING_KEY_CACHE_MAX {
             self.signing_keys.clear();
         }
-        self.signing_keys.insert(cache_key, k.clone());
-        Ok(k)
+        self.signing_keys.insert(id, k);
     }
 
     /// Verifies the request's signature at time `now`.
@@ -519,7 +532,7 @@ impl Authenticator {
         };
         let creq = sigv4::canonical_request(&parts, &auth.signed_headers, true)
             .map_err(|e| KmsError::IncompleteSignature(e.to_string()))?;
-        let signing_key = self
+        let (signing_key, uncached) = self
             .signing_key(&key, &auth.date, &auth.region, service)
             .await?;
         let expected = sigv4::signature(
@@ -531,6 +544,9 @@ impl Authenticator {
                 "The request signature we calculated does not match the signature you provided. Check your AWS \
                  Secret Access Key and signing method. Consult the service documentation for details.",
             ));
+        }
+        if let Some(id) = uncached {
+            self.remember_signing_key(id, signing_key);
         }
         Ok(key)
     }

@@ -158,6 +158,12 @@ impl RunningServer {
         self.app.auth.access_key_lookups()
     }
 
+    /// Signing keys the authenticator holds derived (only ever for
+    /// signatures that verified).
+    pub fn cached_signing_keys(&self) -> usize {
+        self.app.auth.cached_signing_keys()
+    }
+
     /// Waits until the server stops (it stops only on [`Self::shutdown`]).
     pub async fn wait(&mut self) {
         while self.tasks.join_next().await.is_some() {}
