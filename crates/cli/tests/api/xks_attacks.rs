@@ -51,3 +51,42 @@ async fn forged_signatures_in_made_up_regions_cache_no_signing_keys() {
     assert_eq!(ks.client.call("health", &body).await.unwrap().0, 200);
     env.stop().await;
 }
+
+/// The same client sends requests to made-up URI prefixes with a key
+/// store's access key id (no signature needed: the path is routed first).
+/// Each unknown prefix made the router read the id's principal from the
+/// store to see whether it was a key store created since: one store round
+/// trip per unauthenticated request, with no budget.
+#[tokio::test]
+async fn unknown_prefixes_with_a_known_access_key_id_cost_no_store_reads() {
+    let env = TestEnv::start().await;
+    let ks = key_store(&env, &env.dev.account_id, "ks").await;
+    let body = json!({"requestMetadata": meta("KmsHealthCheck")});
+    assert_eq!(ks.client.call("health", &body).await.unwrap().0, 200);
+    let before = env.dev.server.xks_principal_reads();
+    for i in 0..40 {
+        let got = ks
+            .client
+            .send(
+                "POST",
+                &format!("/nope-{i}/kms/xks/v1/health"),
+                serde_json::to_vec(&body).unwrap(),
+                &Signing {
+                    secret: Some("forged-secret-forged-secret-forged-secret-0"),
+                    ..Signing::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_error(got, 404, "InvalidUriPathException");
+    }
+    assert_eq!(
+        env.dev.server.xks_principal_reads(),
+        before,
+        "unauthenticated requests to unknown prefixes read principals from the store"
+    );
+    // A key store created after the table was read is still found.
+    let later = key_store(&env, &env.dev.account_id, "later").await;
+    assert_eq!(later.client.call("health", &body).await.unwrap().0, 200);
+    env.stop().await;
+}

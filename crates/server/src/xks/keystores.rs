@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use strongroom_store::{PrincipalKind, Store};
@@ -39,6 +40,16 @@ struct Table {
 pub struct KeyStores {
     store: Arc<dyn Store>,
     table: Mutex<Table>,
+    principal_reads: AtomicU64,
+}
+
+/// The principal ARN of the key store of `prefix` (`/keystores/a`) in
+/// `account_id`.
+pub fn key_store_arn(account_id: &str, prefix: &str) -> String {
+    format!(
+        "arn:aws:iam::{account_id}:user/xks-key-store/{}",
+        prefix.strip_prefix('/').unwrap_or(prefix)
+    )
 }
 
 /// Every external key store in the store.
@@ -67,6 +78,7 @@ impl KeyStores {
                 by_prefix: HashMap::new(),
                 read_at: None,
             }),
+            principal_reads: AtomicU64::new(0),
         }
     }
 
@@ -75,8 +87,16 @@ impl KeyStores {
     pub async fn find_by_principal(
         &self,
         prefix: &str,
+        account_id: &str,
         principal_arn: &str,
     ) -> Result<Option<Arc<KeyStore>>, KmsError> {
+        // Only the principal this prefix's key store would have is worth a
+        // store read: a made-up prefix (unauthenticated, routed before the
+        // signature is checked) must cost none.
+        if principal_arn != key_store_arn(account_id, prefix) {
+            return Ok(None);
+        }
+        self.principal_reads.fetch_add(1, Ordering::Relaxed);
         let Some(p) = self.store.get_principal(principal_arn).await? else {
             return Ok(None);
         };
@@ -94,6 +114,11 @@ impl KeyStores {
             .by_prefix
             .insert(prefix.to_owned(), ks.clone());
         Ok(Some(ks))
+    }
+
+    /// Principals read by [`Self::find_by_principal`] so far.
+    pub fn principal_reads(&self) -> u64 {
+        self.principal_reads.load(Ordering::Relaxed)
     }
 
     /// The key store of `prefix`, if there is one.
