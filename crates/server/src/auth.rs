@@ -219,10 +219,7 @@ impl Authenticator {
     }
 
     /// The signing key of a scope: from the cache, or derived by the module
-    /// together with the cache entry to make once a signature verified
-    /// with it. Caching before that would let anyone who knows an access
-    /// key id (no secret) fill the cache with scopes of their choosing (XKS
-    /// accepts any well-formed region), and so evict every caller's keys.
+    /// together with the id of the cache entry still to make.
     async fn signing_key(
         &self,
         key: &AccessKeyRecord,
@@ -532,9 +529,19 @@ impl Authenticator {
         };
         let creq = sigv4::canonical_request(&parts, &auth.signed_headers, true)
             .map_err(|e| KmsError::IncompleteSignature(e.to_string()))?;
-        let (signing_key, uncached) = self
+        let (signing_key, mut uncached) = self
             .signing_key(&key, &auth.date, &auth.region, service)
             .await?;
+        // In our own region a key has at most two scopes (the dates within
+        // the skew): cached at once, forged requests never cost a second
+        // derivation. Scopes of any region (XKS) are cached only once a
+        // signature verified, or a flood of made-up regions would evict
+        // every caller's keys.
+        if matches!(regions, Regions::Only(_))
+            && let Some(id) = uncached.take()
+        {
+            self.remember_signing_key(id, signing_key.clone());
+        }
         let expected = sigv4::signature(
             &signing_key,
             &sigv4::string_to_sign(amz_date, &auth.scope(), &creq),
