@@ -1,6 +1,8 @@
 //! Attacks on the XKS proxy API found in review: each a refusal that must
 //! leave nothing behind that a flood could use against other callers.
 
+use std::time::Duration;
+
 use serde_json::json;
 use strongroom_cli::xks_client::{Signing, XksHttpClient};
 use zeroize::Zeroizing;
@@ -89,4 +91,67 @@ async fn unknown_prefixes_with_a_known_access_key_id_cost_no_store_reads() {
     let later = key_store(&env, &env.dev.account_id, "later").await;
     assert_eq!(later.client.call("health", &body).await.unwrap().0, 200);
     env.stop().await;
+}
+
+/// One request to a made-up prefix makes the router re-read the prefix
+/// table from the store (at most once a second). That read held the
+/// table's lock, which every XKS request takes: while the store was slow
+/// (here: a table lock; in life, a store with many accounts, one query
+/// each), requests to known prefixes waited too, past AWS KMS's 250 ms.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefix_table_read_stuck_in_the_store_holds_up_no_known_prefix() {
+    let Some(url) = fresh_postgres_url().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_in(dir.path(), |o| o.store_url = Some(url.clone())).await;
+    let (ks, key) = strongroom_server::xks::admin::create_keystore(
+        dev.store.as_ref(),
+        &dev.hsm,
+        &dev.account_id,
+        "ks",
+    )
+    .await
+    .unwrap();
+    let client = XksHttpClient::new(
+        &dev.endpoint(),
+        &ks.prefix,
+        "eu-west-1",
+        &key.access_key_id,
+        key.secret_access_key.clone(),
+    )
+    .unwrap();
+    let body = json!({"requestMetadata": meta("KmsHealthCheck")});
+    assert_eq!(client.call("health", &body).await.unwrap().0, 200);
+    // Past the table's re-read interval: the next unknown prefix re-reads.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (pg, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    pg.batch_execute("BEGIN; LOCK TABLE principals IN ACCESS EXCLUSIVE MODE")
+        .await
+        .unwrap();
+    let stuck = {
+        let c = XksHttpClient::new(
+            &dev.endpoint(),
+            &ks.prefix,
+            "eu-west-1",
+            &key.access_key_id,
+            key.secret_access_key.clone(),
+        )
+        .unwrap();
+        let b = serde_json::to_vec(&body).unwrap();
+        tokio::spawn(async move {
+            c.send("POST", "/nope/kms/xks/v1/health", b, &Signing::default())
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let hit = tokio::time::timeout(Duration::from_secs(3), client.call("health", &body)).await;
+    pg.batch_execute("ROLLBACK").await.unwrap();
+    assert_error(stuck.await.unwrap().unwrap(), 404, "InvalidUriPathException");
+    let hit = hit.expect("a known prefix waited for the store read of an unknown one");
+    assert_eq!(hit.unwrap().0, 200);
+    dev.shutdown().await;
 }

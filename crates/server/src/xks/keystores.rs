@@ -123,23 +123,27 @@ impl KeyStores {
 
     /// The key store of `prefix`, if there is one.
     pub async fn find(&self, prefix: &str) -> Result<Option<Arc<KeyStore>>, KmsError> {
-        let mut t = self.table.lock().await;
-        let age = t.read_at.map(|at| at.elapsed());
-        let hit = t.by_prefix.get(prefix).cloned();
-        let refresh = match (&hit, age) {
-            (Some(_), _) => false,
-            (None, None) => true,
-            (None, Some(age)) => age >= MISS_REFRESH_INTERVAL,
-        };
-        if !refresh {
-            return Ok(hit);
+        {
+            let mut t = self.table.lock().await;
+            let hit = t.by_prefix.get(prefix).cloned();
+            let due = t
+                .read_at
+                .is_none_or(|at| at.elapsed() >= MISS_REFRESH_INTERVAL);
+            if hit.is_some() || !due {
+                return Ok(hit);
+            }
+            // Claimed before reading, so concurrent misses read once.
+            t.read_at = Some(Instant::now());
         }
+        // Read without the lock: requests for known prefixes must not wait
+        // for a store read an unknown one caused.
         let all = list_all(self.store.as_ref()).await?;
-        t.by_prefix = all
-            .into_iter()
-            .map(|k| (k.prefix.clone(), Arc::new(k)))
-            .collect();
-        t.read_at = Some(Instant::now());
+        let mut t = self.table.lock().await;
+        // Merged, not replaced: key stores are never deleted, and one found
+        // meanwhile through its principal stays.
+        for k in all {
+            t.by_prefix.insert(k.prefix.clone(), Arc::new(k));
+        }
         Ok(t.by_prefix.get(prefix).cloned())
     }
 }
