@@ -150,7 +150,11 @@ async fn a_prefix_table_read_stuck_in_the_store_holds_up_no_known_prefix() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let hit = tokio::time::timeout(Duration::from_secs(3), client.call("health", &body)).await;
     pg.batch_execute("ROLLBACK").await.unwrap();
-    assert_error(stuck.await.unwrap().unwrap(), 404, "InvalidUriPathException");
+    assert_error(
+        stuck.await.unwrap().unwrap(),
+        404,
+        "InvalidUriPathException",
+    );
     let hit = hit.expect("a known prefix waited for the store read of an unknown one");
     assert_eq!(hit.unwrap().0, 200);
     dev.shutdown().await;
