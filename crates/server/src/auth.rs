@@ -126,6 +126,11 @@ impl Authenticator {
         self.unknown.store_lookups()
     }
 
+    /// Derived signing keys held in the cache.
+    pub fn cached_signing_keys(&self) -> usize {
+        self.signing_keys.len()
+    }
+
     /// The access key `id`, from the cache or the store; a request from
     /// `source` looks an uncached id up only within the source's budget.
     async fn access_key(
@@ -213,13 +218,15 @@ impl Authenticator {
         Ok(identity)
     }
 
+    /// The signing key of a scope: from the cache, or derived by the module
+    /// together with the id of the cache entry still to make.
     async fn signing_key(
         &self,
         key: &AccessKeyRecord,
         date: &str,
         region: &str,
         service: &str,
-    ) -> Result<Arc<Zeroizing<[u8; 32]>>, KmsError> {
+    ) -> Result<(Arc<Zeroizing<[u8; 32]>>, Option<SigningKeyId>), KmsError> {
         let cache_key = (
             key.access_key_id.clone(),
             date.to_owned(),
@@ -227,7 +234,7 @@ impl Authenticator {
             service.to_owned(),
         );
         if let Some(k) = self.signing_keys.get(&cache_key) {
-            return Ok(k.clone());
+            return Ok((k.clone(), None));
         }
         let scope = SigV4Scope {
             date: date.to_owned(),
@@ -258,12 +265,15 @@ impl Authenticator {
             }
             r => r?,
         };
-        let k = Arc::new(derived.0);
+        Ok((Arc::new(derived.0), Some(cache_key)))
+    }
+
+    /// Caches a signing key a signature has just verified with.
+    fn remember_signing_key(&self, id: SigningKeyId, k: Arc<Zeroizing<[u8; 32]>>) {
         if self.signing_keys.len() >= SIGNING_KEY_CACHE_MAX {
             self.signing_keys.clear();
         }
-        self.signing_keys.insert(cache_key, k.clone());
-        Ok(k)
+        self.signing_keys.insert(id, k);
     }
 
     /// Verifies the request's signature at time `now`.
@@ -519,9 +529,19 @@ impl Authenticator {
         };
         let creq = sigv4::canonical_request(&parts, &auth.signed_headers, true)
             .map_err(|e| KmsError::IncompleteSignature(e.to_string()))?;
-        let signing_key = self
+        let (signing_key, mut uncached) = self
             .signing_key(&key, &auth.date, &auth.region, service)
             .await?;
+        // In our own region a key has at most two scopes (the dates within
+        // the skew): cached at once, forged requests never cost a second
+        // derivation. Scopes of any region (XKS) are cached only once a
+        // signature verified, or a flood of made-up regions would evict
+        // every caller's keys.
+        if matches!(regions, Regions::Only(_))
+            && let Some(id) = uncached.take()
+        {
+            self.remember_signing_key(id, signing_key.clone());
+        }
         let expected = sigv4::signature(
             &signing_key,
             &sigv4::string_to_sign(amz_date, &auth.scope(), &creq),
@@ -531,6 +551,9 @@ impl Authenticator {
                 "The request signature we calculated does not match the signature you provided. Check your AWS \
                  Secret Access Key and signing method. Consult the service documentation for details.",
             ));
+        }
+        if let Some(id) = uncached {
+            self.remember_signing_key(id, signing_key);
         }
         Ok(key)
     }

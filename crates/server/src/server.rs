@@ -158,6 +158,18 @@ impl RunningServer {
         self.app.auth.access_key_lookups()
     }
 
+    /// Signing keys the authenticator holds derived (only ever for
+    /// signatures that verified).
+    pub fn cached_signing_keys(&self) -> usize {
+        self.app.auth.cached_signing_keys()
+    }
+
+    /// Principals the XKS router has read from the store to find key
+    /// stores created since its table was read.
+    pub fn xks_principal_reads(&self) -> u64 {
+        self.app.xks.key_stores.principal_reads()
+    }
+
     /// Waits until the server stops (it stops only on [`Self::shutdown`]).
     pub async fn wait(&mut self) {
         while self.tasks.join_next().await.is_some() {}

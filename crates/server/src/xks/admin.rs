@@ -96,10 +96,7 @@ pub async fn create_keystore(
         )));
     }
     let rec = PrincipalRecord {
-        arn: format!(
-            "arn:aws:iam::{account_id}:user/xks-key-store/{}",
-            &prefix[1..]
-        ),
+        arn: keystores::key_store_arn(account_id, &prefix),
         account_id: account_id.to_owned(),
         kind: PrincipalKind::XksKeyStore,
         name: prefix.clone(),

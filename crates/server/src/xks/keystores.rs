@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use strongroom_store::{PrincipalKind, Store};
@@ -39,6 +40,16 @@ struct Table {
 pub struct KeyStores {
     store: Arc<dyn Store>,
     table: Mutex<Table>,
+    principal_reads: AtomicU64,
+}
+
+/// The principal ARN of the key store of `prefix` (`/keystores/a`) in
+/// `account_id`.
+pub fn key_store_arn(account_id: &str, prefix: &str) -> String {
+    format!(
+        "arn:aws:iam::{account_id}:user/xks-key-store/{}",
+        prefix.strip_prefix('/').unwrap_or(prefix)
+    )
 }
 
 /// Every external key store in the store.
@@ -67,6 +78,7 @@ impl KeyStores {
                 by_prefix: HashMap::new(),
                 read_at: None,
             }),
+            principal_reads: AtomicU64::new(0),
         }
     }
 
@@ -75,8 +87,16 @@ impl KeyStores {
     pub async fn find_by_principal(
         &self,
         prefix: &str,
+        account_id: &str,
         principal_arn: &str,
     ) -> Result<Option<Arc<KeyStore>>, KmsError> {
+        // Only the principal this prefix's key store would have is worth a
+        // store read: a made-up prefix (unauthenticated, routed before the
+        // signature is checked) must cost none.
+        if principal_arn != key_store_arn(account_id, prefix) {
+            return Ok(None);
+        }
+        self.principal_reads.fetch_add(1, Ordering::Relaxed);
         let Some(p) = self.store.get_principal(principal_arn).await? else {
             return Ok(None);
         };
@@ -96,25 +116,34 @@ impl KeyStores {
         Ok(Some(ks))
     }
 
+    /// Principals read by [`Self::find_by_principal`] so far.
+    pub fn principal_reads(&self) -> u64 {
+        self.principal_reads.load(Ordering::Relaxed)
+    }
+
     /// The key store of `prefix`, if there is one.
     pub async fn find(&self, prefix: &str) -> Result<Option<Arc<KeyStore>>, KmsError> {
-        let mut t = self.table.lock().await;
-        let age = t.read_at.map(|at| at.elapsed());
-        let hit = t.by_prefix.get(prefix).cloned();
-        let refresh = match (&hit, age) {
-            (Some(_), _) => false,
-            (None, None) => true,
-            (None, Some(age)) => age >= MISS_REFRESH_INTERVAL,
-        };
-        if !refresh {
-            return Ok(hit);
+        {
+            let mut t = self.table.lock().await;
+            let hit = t.by_prefix.get(prefix).cloned();
+            let due = t
+                .read_at
+                .is_none_or(|at| at.elapsed() >= MISS_REFRESH_INTERVAL);
+            if hit.is_some() || !due {
+                return Ok(hit);
+            }
+            // Claimed before reading, so concurrent misses read once.
+            t.read_at = Some(Instant::now());
         }
+        // Read without the lock: requests for known prefixes must not wait
+        // for a store read an unknown one caused.
         let all = list_all(self.store.as_ref()).await?;
-        t.by_prefix = all
-            .into_iter()
-            .map(|k| (k.prefix.clone(), Arc::new(k)))
-            .collect();
-        t.read_at = Some(Instant::now());
+        let mut t = self.table.lock().await;
+        // Merged, not replaced: key stores are never deleted, and one found
+        // meanwhile through its principal stays.
+        for k in all {
+            t.by_prefix.insert(k.prefix.clone(), Arc::new(k));
+        }
         Ok(t.by_prefix.get(prefix).cloned())
     }
 }

@@ -110,7 +110,7 @@ async fn route(state: &AppState, parts: &Parts) -> Result<(String, Endpoint), Xk
     match state
         .xks
         .key_stores
-        .find_by_principal(prefix, principal)
+        .find_by_principal(prefix, &key.account_id, principal)
         .await?
     {
         Some(_) => Ok((prefix.to_owned(), endpoint)),
