@@ -170,6 +170,53 @@ pub(crate) fn use_mode(w: &Path, h: &Hsm, name: &str) -> String {
     att
 }
 
+/// Three operators (op1–op3, key files in `w`), a host key for each of
+/// `frontends`, and a 2-of-3 domain created on `first` (made a module in
+/// use mode as `name`) that lists those frontends' hosts. Returns the
+/// domain token file, `t1.json`.
+pub(crate) fn operators_and_domain(
+    w: &Path,
+    first: &Hsm,
+    name: &str,
+    frontends: &[&Path],
+) -> String {
+    for i in 1..=3 {
+        let (op, key) = (format!("op{i}"), format!("op{i}.key"));
+        ok(w, &["operator", "keygen", "--name", &op, "--out", &key]);
+    }
+    let mut create = vec!["create-domain".to_owned(), "--module".to_owned()];
+    create.push(use_mode(w, first, name));
+    for op in ["op1", "op2", "op3"] {
+        create.extend(["--operator".to_owned(), format!("{op}.key.pub")]);
+    }
+    create.extend(["--quorum".to_owned(), "2".to_owned()]);
+    for front in frontends {
+        ok(
+            w,
+            &["admin", "--data-dir", front.to_str().unwrap(), "host-key"],
+        );
+        create.extend([
+            "--host".to_owned(),
+            front.join("host.pub").to_string_lossy().into_owned(),
+        ]);
+    }
+    let create: Vec<&str> = create.iter().map(String::as_str).collect();
+    let f = prepared(w, "create", &create, &["op1", "op2"]);
+    ok(
+        w,
+        &[
+            "operator",
+            "submit",
+            &f,
+            "--hsm",
+            &first.addr,
+            "--out",
+            "t1.json",
+        ],
+    );
+    "t1.json".to_owned()
+}
+
 /// Adds module `name` to the domain of `token` through member `via`,
 /// has it ingest the new token, and returns that token's file.
 pub(crate) fn join(w: &Path, via: &str, h: &Hsm, name: &str, token: &str, out: &str) -> String {
@@ -250,43 +297,7 @@ async fn cluster_survives_module_frontend_and_database_failures() {
     let b = Hsm::start(&free_addr(), &w.join("b"));
     let mut c = Hsm::start(&free_addr(), &w.join("c"));
     let (f1, f2) = (w.join("f1"), w.join("f2"));
-    for i in 1..=3 {
-        let (name, key) = (format!("op{i}"), format!("op{i}.key"));
-        ok(w, &["operator", "keygen", "--name", &name, "--out", &key]);
-    }
-    for f in [&f1, &f2] {
-        ok(w, &["admin", "--data-dir", f.to_str().unwrap(), "host-key"]);
-    }
-    let a_att = use_mode(w, &a, "a");
-    let (h1, h2) = (f1.join("host.pub"), f2.join("host.pub"));
-    let f = prepared(
-        w,
-        "create",
-        &[
-            "create-domain",
-            "--module",
-            &a_att,
-            "--operator",
-            "op1.key.pub",
-            "--operator",
-            "op2.key.pub",
-            "--operator",
-            "op3.key.pub",
-            "--quorum",
-            "2",
-            "--host",
-            h1.to_str().unwrap(),
-            "--host",
-            h2.to_str().unwrap(),
-        ],
-        &["op1", "op2"],
-    );
-    ok(
-        w,
-        &[
-            "operator", "submit", &f, "--hsm", &a.addr, "--out", "t1.json",
-        ],
-    );
+    operators_and_domain(w, &a, "a", &[&f1, &f2]);
     join(w, &a.addr, &b, "b", "t1.json", "t2.json");
     let token = join(w, &a.addr, &c, "c", "t2.json", "t3.json");
 

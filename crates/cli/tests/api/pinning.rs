@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use strongroom_cli::client::KmsHttpClient;
 
-use crate::cluster::{join, use_mode};
-use crate::hsm_process::{Hsm, free_addr, frontend, ok, prepared};
+use crate::cluster::{join, operators_and_domain};
+use crate::hsm_process::{Hsm, free_addr, frontend};
 
 async fn encrypts(c: &KmsHttpClient, key: &str) -> Result<(), String> {
     c.call_json("Encrypt", json!({"KeyId": key, "Plaintext": "aGVsbG8="}))
@@ -25,43 +25,8 @@ async fn pinned_keys_are_served_only_by_their_group() {
     let eu1 = Hsm::start_with(&free_addr(), &w.join("eu1"), &["--tag", "region=eu"]);
     let eu2 = Hsm::start_with(&free_addr(), &w.join("eu2"), &["--tag", "region=eu"]);
     let mut us = Hsm::start_with(&free_addr(), &w.join("us"), &["--tag", "region=us"]);
-    for i in 1..=3 {
-        let (name, key) = (format!("op{i}"), format!("op{i}.key"));
-        ok(w, &["operator", "keygen", "--name", &name, "--out", &key]);
-    }
     let front = w.join("front");
-    ok(
-        w,
-        &["admin", "--data-dir", front.to_str().unwrap(), "host-key"],
-    );
-    let att = use_mode(w, &eu1, "eu1");
-    let host = front.join("host.pub");
-    let f = prepared(
-        w,
-        "create",
-        &[
-            "create-domain",
-            "--module",
-            &att,
-            "--operator",
-            "op1.key.pub",
-            "--operator",
-            "op2.key.pub",
-            "--operator",
-            "op3.key.pub",
-            "--quorum",
-            "2",
-            "--host",
-            host.to_str().unwrap(),
-        ],
-        &["op1", "op2"],
-    );
-    ok(
-        w,
-        &[
-            "operator", "submit", &f, "--hsm", &eu1.addr, "--out", "t1.json",
-        ],
-    );
+    operators_and_domain(w, &eu1, "eu1", &[&front]);
     join(w, &eu1.addr, &eu2, "eu2", "t1.json", "t2.json");
     join(w, &eu1.addr, &us, "us", "t2.json", "t3.json");
     let (dev, _client) = frontend(&front, &[&eu1, &eu2, &us], &w.join("t3.json")).await;

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use strongroom_cli::xks_client::XksHttpClient;
 use strongroom_server::xks::{admin, health};
 
-use crate::cluster::{join, use_mode};
-use crate::hsm_process::{Hsm, free_addr, frontend, ok, prepared};
+use crate::cluster::{join, operators_and_domain};
+use crate::hsm_process::{Hsm, free_addr, frontend};
 
 fn by_id(health: &Value, id: &str) -> String {
     health["ekmFleetDetails"]
@@ -32,43 +32,8 @@ async fn health_reports_each_module_and_a_dead_one_is_unavailable() {
     let w = work.path();
     let mut a = Hsm::start(&free_addr(), &w.join("a"));
     let mut b = Hsm::start(&free_addr(), &w.join("b"));
-    for i in 1..=3 {
-        let (name, key) = (format!("op{i}"), format!("op{i}.key"));
-        ok(w, &["operator", "keygen", "--name", &name, "--out", &key]);
-    }
     let front = w.join("front");
-    ok(
-        w,
-        &["admin", "--data-dir", front.to_str().unwrap(), "host-key"],
-    );
-    let att = use_mode(w, &a, "a");
-    let host = front.join("host.pub");
-    let f = prepared(
-        w,
-        "create",
-        &[
-            "create-domain",
-            "--module",
-            &att,
-            "--operator",
-            "op1.key.pub",
-            "--operator",
-            "op2.key.pub",
-            "--operator",
-            "op3.key.pub",
-            "--quorum",
-            "2",
-            "--host",
-            host.to_str().unwrap(),
-        ],
-        &["op1", "op2"],
-    );
-    ok(
-        w,
-        &[
-            "operator", "submit", &f, "--hsm", &a.addr, "--out", "t1.json",
-        ],
-    );
+    operators_and_domain(w, &a, "a", &[&front]);
     join(w, &a.addr, &b, "b", "t1.json", "t2.json");
     let (dev, client) = frontend(&front, &[&a, &b], &w.join("t2.json")).await;
     let (ks, cred) = admin::create_keystore(dev.store.as_ref(), &dev.hsm, &dev.account_id, "ks")
