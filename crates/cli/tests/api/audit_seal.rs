@@ -366,6 +366,61 @@ async fn verify_trusts_the_modules_key_or_a_pinned_one_and_never_one_the_directo
     assert!(!footers[1].with_extension("receipt").exists());
 }
 
+/// Receipts for the true head hashes of `footers`' segments, sealed by
+/// `attacker` (written as `strongroom_audit::acknowledge` would, with
+/// `trusted` the keys the attacker's tool believes).
+fn forge_receipts(
+    audit: &Path,
+    footers: &[std::path::PathBuf],
+    attacker: &dyn FooterSealer,
+    trusted: &TrustedKeys,
+) {
+    for path in footers {
+        let f = SealedFooter::decode(&std::fs::read(path).unwrap()).unwrap();
+        let id: strongroom_audit::SegmentId = format!("{}.{}", f.body.chain, f.body.number)
+            .parse()
+            .unwrap();
+        strongroom_audit::acknowledge(audit, &id, &hex::encode(f.body.head), attacker, trusted, 0)
+            .unwrap();
+    }
+}
+
+/// Acknowledges the last of `footers` through the module (`admin audit
+/// ack`), starts the frontend with retention 0 and waits until that
+/// segment is deleted (so retention ran, in segment order); then every
+/// earlier segment must still be there despite `forged` receipts.
+async fn retain_after_acknowledging_the_last(
+    dir: &Path,
+    footers: &[std::path::PathBuf],
+    forged: &str,
+) {
+    let last = footers.last().unwrap();
+    let f = SealedFooter::decode(&std::fs::read(last).unwrap()).unwrap();
+    let segment = format!("{}.{}", f.body.chain, f.body.number);
+    let head = hex::encode(f.body.head);
+    let (rc, out) = admin(dir, &["audit", "ack", &segment, "--hash", &head]);
+    assert_eq!(rc, 0, "{out}");
+    let dev = start_in(dir, |o| o.audit.audit_retain_days = Some(0)).await;
+    for _ in 0..200 {
+        if !last.with_extension("seg").exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    dev.shutdown().await;
+    assert!(
+        !last.with_extension("seg").exists(),
+        "retention did not run"
+    );
+    for path in &footers[..footers.len() - 1] {
+        assert!(
+            path.with_extension("seg").exists(),
+            "{} was deleted on {forged}",
+            path.display()
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receipt_forged_without_the_module_makes_retention_delete_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -378,57 +433,9 @@ async fn a_receipt_forged_without_the_module_makes_retention_delete_nothing() {
     trusted.extend(&FooterSealer::trusted(&attacker));
     let hsm = strongroom_cli::dev::open_modules(dir.path(), &Default::default(), Some(1)).unwrap();
     trusted.extend(&module_seal_keys(&hsm).await.unwrap());
-    for path in &footers {
-        let f = SealedFooter::decode(&std::fs::read(path).unwrap()).unwrap();
-        let id: strongroom_audit::SegmentId = format!("{}.{}", f.body.chain, f.body.number)
-            .parse()
-            .unwrap();
-        strongroom_audit::acknowledge(
-            &audit,
-            &id,
-            &hex::encode(f.body.head),
-            &attacker,
-            &trusted,
-            0,
-        )
-        .unwrap();
-    }
+    forge_receipts(&audit, &footers, &attacker, &trusted);
     // Only the last sealed segment gets a receipt the module seals.
-    let last = footers.last().unwrap();
-    let f = SealedFooter::decode(&std::fs::read(last).unwrap()).unwrap();
-    let segment = format!("{}.{}", f.body.chain, f.body.number);
-    let (rc, out) = admin(
-        dir.path(),
-        &[
-            "audit",
-            "ack",
-            &segment,
-            "--hash",
-            &hex::encode(f.body.head),
-        ],
-    );
-    assert_eq!(rc, 0, "{out}");
-    // Retention (run by the frontend at start, segments in order) deletes
-    // that one; once it is gone every earlier one has been decided.
-    let dev = start_in(dir.path(), |o| o.audit.audit_retain_days = Some(0)).await;
-    for _ in 0..200 {
-        if !last.with_extension("seg").exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    dev.shutdown().await;
-    assert!(
-        !last.with_extension("seg").exists(),
-        "the acknowledged segment was kept"
-    );
-    for path in &footers[..footers.len() - 1] {
-        assert!(
-            path.with_extension("seg").exists(),
-            "{} was deleted on a forged receipt",
-            path.display()
-        );
-    }
+    retain_after_acknowledging_the_last(dir.path(), &footers, "a forged receipt").await;
     let (rc, out) = admin(dir.path(), &["audit", "verify"]);
     assert_eq!(rc, 0, "{out}");
     assert!(out.contains("(1 retired)"), "{out}");
@@ -528,56 +535,13 @@ async fn a_legacy_key_file_planted_in_the_data_directory_makes_retention_delete_
     let hsm = strongroom_cli::dev::open_modules(dir.path(), &Default::default(), Some(1)).unwrap();
     let module_keys = module_seal_keys(&hsm).await.unwrap();
     drop(hsm);
-    for path in &footers[..footers.len() - 1] {
-        let f = SealedFooter::decode(&std::fs::read(path).unwrap()).unwrap();
-        let id: strongroom_audit::SegmentId = format!("{}.{}", f.body.chain, f.body.number)
-            .parse()
-            .unwrap();
-        strongroom_audit::acknowledge(
-            &audit,
-            &id,
-            &hex::encode(f.body.head),
-            &attacker,
-            &module_keys,
-            0,
-        )
-        .unwrap();
-    }
-    // The last sealed segment is acknowledged through the module, so that
-    // its deletion shows retention ran.
-    let last = footers.last().unwrap();
-    let f = SealedFooter::decode(&std::fs::read(last).unwrap()).unwrap();
-    let segment = format!("{}.{}", f.body.chain, f.body.number);
-    let (rc, out) = admin(
-        dir.path(),
-        &[
-            "audit",
-            "ack",
-            &segment,
-            "--hash",
-            &hex::encode(f.body.head),
-        ],
+    forge_receipts(
+        &audit,
+        &footers[..footers.len() - 1],
+        &attacker,
+        &module_keys,
     );
-    assert_eq!(rc, 0, "{out}");
-    let dev = start_in(dir.path(), |o| o.audit.audit_retain_days = Some(0)).await;
-    for _ in 0..200 {
-        if !last.with_extension("seg").exists() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    dev.shutdown().await;
-    assert!(
-        !last.with_extension("seg").exists(),
-        "retention did not run"
-    );
-    for path in &footers[..footers.len() - 1] {
-        assert!(
-            path.with_extension("seg").exists(),
-            "{} was deleted on a receipt sealed with a planted key",
-            path.display()
-        );
-    }
+    retain_after_acknowledging_the_last(dir.path(), &footers, "a planted key's receipt").await;
     // The attacker deletes a segment's records themselves: its planted
     // receipt does not make verify count it as retired.
     std::fs::remove_file(footers[0].with_extension("seg")).unwrap();
