@@ -43,6 +43,29 @@ pub(super) fn submit_to<'a>(f: &'a str, modules: &[&'a Hsm]) -> Vec<&'a str> {
     args
 }
 
+/// Submits the command in `f` to `h`, keeping the domain token it answers
+/// in `out`.
+pub(super) fn submit_for_token(w: &Path, f: &str, h: &Hsm, out: &str) {
+    ok(
+        w,
+        &["operator", "submit", f, "--hsm", &h.addr, "--out", out],
+    );
+}
+
+/// Has `members` ingest the domain token `token` with an Ingest command
+/// signed by `signers`; returns the command's file.
+pub(super) fn ingest(
+    w: &Path,
+    name: &str,
+    token: &str,
+    signers: &[&str],
+    members: &[&Hsm],
+) -> String {
+    let f = prepared(w, name, &["ingest", "--domain-token", token], signers);
+    ok(w, &submit_to(&f, members));
+    f
+}
+
 impl Cast {
     pub(super) fn start() -> Self {
         let work = tempfile::tempdir().unwrap();
@@ -126,51 +149,18 @@ impl Cast {
         let cast = Self::start();
         let w = cast.w();
         let f = cast.create_domain(&["op1", "op2"]);
-        ok(
-            w,
-            &[
-                "operator",
-                "submit",
-                &f,
-                "--hsm",
-                &cast.a.addr,
-                "--out",
-                "t1.json",
-            ],
-        );
+        submit_for_token(w, &f, &cast.a, "t1.json");
         let f = cast.add_member("add-b", "t1.json", "b.att", &["op3", "op1"]);
-        ok(
-            w,
-            &[
-                "operator",
-                "submit",
-                &f,
-                "--hsm",
-                &cast.a.addr,
-                "--out",
-                "t2.json",
-            ],
-        );
+        submit_for_token(w, &f, &cast.a, "t2.json");
         let f = cast.add_member("add-c", "t2.json", "c.att", &["op2", "op3"]);
-        ok(
-            w,
-            &[
-                "operator",
-                "submit",
-                &f,
-                "--hsm",
-                &cast.a.addr,
-                "--out",
-                "t3.json",
-            ],
-        );
-        let ingest = prepared(
+        submit_for_token(w, &f, &cast.a, "t3.json");
+        let ingest = ingest(
             w,
             "ingest3",
-            &["ingest", "--domain-token", "t3.json"],
+            "t3.json",
             &["op1", "op2"],
+            &[&cast.b, &cast.c],
         );
-        ok(w, &submit_to(&ingest, &[&cast.b, &cast.c]));
         (cast, ingest)
     }
 

@@ -10,7 +10,7 @@ use crate::common::blob;
 use crate::hsm_process::*;
 
 mod cast;
-use cast::{Cast, Served, serve, submit_to};
+use cast::{Cast, Served, ingest, serve, submit_for_token};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn creating_a_domain_and_adding_a_member_need_two_of_three_operators() {
@@ -23,18 +23,7 @@ async fn creating_a_domain_and_adding_a_member_need_two_of_three_operators() {
         "QuorumNotMet",
     );
     ok(w, &["operator", "sign", &f, "--key", "op2.key"]);
-    ok(
-        w,
-        &[
-            "operator",
-            "submit",
-            &f,
-            "--hsm",
-            &cast.a.addr,
-            "--out",
-            "t1.json",
-        ],
-    );
+    submit_for_token(w, &f, &cast.a, "t1.json");
     let f = cast.add_member("add-b", "t1.json", "b.att", &["op3"]);
     refused(
         w,
@@ -42,18 +31,7 @@ async fn creating_a_domain_and_adding_a_member_need_two_of_three_operators() {
         "QuorumNotMet",
     );
     ok(w, &["operator", "sign", &f, "--key", "op1.key"]);
-    ok(
-        w,
-        &[
-            "operator",
-            "submit",
-            &f,
-            "--hsm",
-            &cast.a.addr,
-            "--out",
-            "t2.json",
-        ],
-    );
+    submit_for_token(w, &f, &cast.a, "t2.json");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -209,18 +187,7 @@ async fn a_tampered_member_erases_itself_a_dead_one_fails_over_and_a_new_one_rej
     );
     ok(w, &["operator", "submit", &f, "--hsm", &c2.addr]);
     let f = cast.add_member("add-c2", "t3.json", "c2.att", &["op1", "op3"]);
-    ok(
-        w,
-        &[
-            "operator",
-            "submit",
-            &f,
-            "--hsm",
-            &cast.a.addr,
-            "--out",
-            "t4.json",
-        ],
-    );
+    submit_for_token(w, &f, &cast.a, "t4.json");
     let f = prepared(
         w,
         "ingest4",
@@ -261,25 +228,14 @@ async fn a_domain_key_rotation_rewraps_the_store_before_the_old_generation_retir
         &["rotate-domain-key", "--domain-token", "t3.json"],
         &["op1", "op2"],
     );
-    ok(
-        w,
-        &[
-            "operator",
-            "submit",
-            &f,
-            "--hsm",
-            &cast.a.addr,
-            "--out",
-            "t5.json",
-        ],
-    );
-    let f = prepared(
+    submit_for_token(w, &f, &cast.a, "t5.json");
+    ingest(
         w,
         "ingest5",
-        &["ingest", "--domain-token", "t5.json"],
+        "t5.json",
         &["op1", "op2"],
+        &[&cast.b, &cast.c],
     );
-    ok(w, &submit_to(&f, &[&cast.b, &cast.c]));
     let admin = |extra: &[&str]| {
         let mut args = vec!["admin", "--data-dir", cast.front.to_str().unwrap()];
         for h in members {
@@ -320,25 +276,14 @@ async fn a_domain_key_rotation_rewraps_the_store_before_the_old_generation_retir
         "{status}"
     );
     let f = retire("retire", "0");
-    ok(
-        w,
-        &[
-            "operator",
-            "submit",
-            &f,
-            "--hsm",
-            &cast.a.addr,
-            "--out",
-            "t6.json",
-        ],
-    );
-    let f = prepared(
+    submit_for_token(w, &f, &cast.a, "t6.json");
+    ingest(
         w,
         "ingest6",
-        &["ingest", "--domain-token", "t6.json"],
+        "t6.json",
         &["op2", "op3"],
+        &[&cast.b, &cast.c],
     );
-    ok(w, &submit_to(&f, &[&cast.b, &cast.c]));
     // The running frontend cached generation-1 EKTs; it recovers by itself.
     decrypts(&client, &blobs).await;
     dev.shutdown().await;
@@ -411,12 +356,7 @@ async fn with_every_member_lost_the_operators_rebuild_the_domain_and_serve_runs_
         "QuorumNotMet",
     );
     let f = recover("recover", &["op1.share", "op3.share"]);
-    ok(
-        w,
-        &[
-            "operator", "submit", &f, "--hsm", &r.addr, "--out", "t7.json",
-        ],
-    );
+    submit_for_token(w, &f, &r, "t7.json");
     // Recovery changed every member, so the frontend's kept anchor cannot
     // vouch for t7: the operator re-anchors it explicitly.
     let (dev, client) = frontend_anchored(&cast.front, &[&r], &w.join("t7.json"), true).await;
