@@ -28,7 +28,9 @@ pub enum DevUnsealError {
     /// A file could not be read or written.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: PathBuf,
+        /// Why.
         source: std::io::Error,
     },
     /// The sealed domain key or unseal secret is damaged or mismatched.

@@ -35,7 +35,9 @@ pub enum Principals {
     Everyone,
     /// Listed AWS principals (ARNs or account ids) and service names.
     Listed {
+        /// The `AWS` entries: ARNs or 12-digit account ids.
         aws: Vec<String>,
+        /// The `Service` entries: service principal names.
         services: Vec<String>,
     },
 }
