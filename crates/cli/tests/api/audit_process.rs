@@ -92,6 +92,14 @@ impl DevProcess {
     }
 }
 
+impl Drop for DevProcess {
+    /// A test that fails part-way must not leave its server running.
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Every record `strongroom admin audit query` prints for `args`.
 fn query(dir: &Path, args: &[&str]) -> Vec<Value> {
     let mut all = vec!["audit", "query", "--limit", "10000000"];
