@@ -41,6 +41,18 @@ impl KmsCallError {
 /// A SigV4 signing key and the `YYYYMMDD` it is valid for.
 type DatedSigningKey = (String, Arc<Zeroizing<[u8; 32]>>);
 
+/// `endpoint` parsed, and the `Host` header a request to it signs
+/// (`host[:port]`).
+pub(crate) fn endpoint_host(endpoint: &str) -> anyhow::Result<(reqwest::Url, String)> {
+    let url = reqwest::Url::parse(endpoint).with_context(|| format!("endpoint {endpoint}"))?;
+    let host = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        _ => bail!("endpoint {endpoint} has no host"),
+    };
+    Ok((url, host))
+}
+
 /// A minimal signing client for the KMS JSON protocol.
 pub struct KmsHttpClient {
     http: reqwest::Client,
@@ -79,12 +91,7 @@ impl KmsHttpClient {
         access_key_id: &str,
         secret: Zeroizing<String>,
     ) -> anyhow::Result<Self> {
-        let url = reqwest::Url::parse(endpoint).with_context(|| format!("endpoint {endpoint}"))?;
-        let host = match (url.host_str(), url.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_owned(),
-            _ => bail!("endpoint {endpoint} has no host"),
-        };
+        let (url, host) = endpoint_host(endpoint)?;
         Ok(Self {
             http,
             url,

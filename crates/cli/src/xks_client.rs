@@ -3,7 +3,6 @@
 //! bench --xks` and the tests. Tests may sign at another time, for another
 //! service or with another secret to attack the endpoint.
 
-use anyhow::{Context, bail};
 use reqwest::header::{HeaderMap, HeaderValue};
 use strongroom_server::sigv4::{self, RequestParts};
 use time::OffsetDateTime;
@@ -72,12 +71,7 @@ impl XksHttpClient {
         access_key_id: &str,
         secret: Zeroizing<String>,
     ) -> anyhow::Result<Self> {
-        let url = reqwest::Url::parse(endpoint).with_context(|| format!("endpoint {endpoint}"))?;
-        let host = match (url.host_str(), url.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_owned(),
-            _ => bail!("endpoint {endpoint} has no host"),
-        };
+        let (_, host) = crate::client::endpoint_host(endpoint)?;
         Ok(Self {
             http,
             base: endpoint.trim_end_matches('/').to_owned(),
