@@ -80,28 +80,38 @@ fn volatile_key(m: &mut Module, h: &Frontend) -> KeyRef {
 
 #[test]
 fn attacker_domain_with_lower_uuid_sent_to_an_owned_module_is_refused() {
-    let mut victim = module(&tempfile::tempdir().unwrap());
     let owners = operators(3);
     let host = SigningKeyPair::generate().unwrap();
-    let d = domain_of(&create_domain(&mut victim, &owners, &host, 0));
-    let h = frontend(&host, d);
-    let (key, ekt) = new_key(&mut victim, &h);
-    let blob = encrypt(&mut victim, &h, key, &ekt, b"tenant data").unwrap();
-
-    // The attacker runs a module of their own (unowned: anyone may create
-    // a domain on it), with their own operators, until their domain sorts
-    // before the victim's. It lists the victim's frontend as its host.
+    // The attacker runs modules of their own (unowned: anyone may create a
+    // domain on one), with their own operators, and keeps the one whose
+    // domain sorts first. It lists the victim's frontend as its host.
     let attacker = operators(2);
-    let dirs: Vec<_> = (0..64).map(|_| tempfile::tempdir().unwrap()).collect();
-    let (mut theirs, their_domain) = dirs
+    let attacker_dirs: Vec<_> = (0..16).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (mut theirs, their_domain) = attacker_dirs
         .iter()
         .map(|dir| {
             let mut m = module(dir);
             let t = create_domain(&mut m, &attacker, &host, 0);
             (m, domain_of(&t))
         })
-        .find(|(_, id)| *id < d)
-        .expect("a lower domain id within 64 tries");
+        .min_by_key(|(_, id)| *id)
+        .expect("sixteen attacker modules");
+    // The victim's domain id is random too: draw until the attacker's sorts
+    // before it (each draw succeeds with probability 16/17, so this ends).
+    let victim_dir = tempfile::tempdir().unwrap();
+    let (mut victim, d) = loop {
+        let _ = std::fs::remove_dir_all(victim_dir.path());
+        std::fs::create_dir_all(victim_dir.path()).unwrap();
+        let mut m = module(&victim_dir);
+        let d = domain_of(&create_domain(&mut m, &owners, &host, 0));
+        if their_domain < d {
+            break (m, d);
+        }
+    };
+    let h = frontend(&host, d);
+    let (key, ekt) = new_key(&mut victim, &h);
+    let blob = encrypt(&mut victim, &h, key, &ekt, b"tenant data").unwrap();
+
     let wrapped_to_victim = add_member(&mut theirs, &victim, &[&attacker[0], &attacker[1]]);
     let before = snapshot(&victim);
 
