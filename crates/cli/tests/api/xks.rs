@@ -425,3 +425,77 @@ async fn the_bench_drives_xks_encrypt_and_decrypt_without_errors() {
     }
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_revocations_of_two_credentials_both_hold() {
+    let env = TestEnv::start().await;
+    let ks = key_store(&env, &env.dev.account_id, "ks").await;
+    let store = env.dev.store.as_ref();
+    let second = admin::add_credential(store, &env.dev.hsm, "/ks")
+        .await
+        .unwrap();
+    let third = admin::add_credential(store, &env.dev.hsm, "/ks")
+        .await
+        .unwrap();
+    // Each revocation used to read the principal, add its tag and write it
+    // back: run together, the later write dropped the earlier revocation.
+    let (a, b) = tokio::join!(
+        admin::revoke_credential(store, "/ks", &ks.access_key_id),
+        admin::revoke_credential(store, "/ks", &second.access_key_id),
+    );
+    a.unwrap();
+    b.unwrap();
+    let creds = &admin::list(store).await.unwrap()[0].1;
+    let live: Vec<_> = creds.iter().filter(|c| c.live).collect();
+    assert_eq!(live.len(), 1, "{creds:?}");
+    assert_eq!(live[0].access_key_id, third.access_key_id);
+    for revoked in [&ks.access_key_id, &second.access_key_id] {
+        let k = store.get_access_key(revoked).await.unwrap().unwrap();
+        assert!(!k.active, "{revoked} still active");
+    }
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_accounts_racing_for_one_uri_prefix_get_one_key_store() {
+    let env = TestEnv::start().await;
+    let store = env.dev.store.as_ref();
+    let other = strongroom_server::admin::create_account(store, Some("444455556666".into()))
+        .await
+        .unwrap();
+    let (a, b) = tokio::join!(
+        admin::create_keystore(store, &env.dev.hsm, &env.dev.account_id, "shared"),
+        admin::create_keystore(store, &env.dev.hsm, &other.id, "shared"),
+    );
+    assert_eq!(
+        u8::from(a.is_ok()) + u8::from(b.is_ok()),
+        1,
+        "exactly one wins: {:?} / {:?}",
+        a.as_ref().map(|r| &r.0),
+        b.as_ref().map(|r| &r.0)
+    );
+    let stores = admin::list(store).await.unwrap();
+    assert_eq!(stores.len(), 1);
+    assert_eq!(stores[0].0.prefix, "/shared");
+    // The loser can still take another prefix, and a retry by the winner's
+    // account of the same prefix is refused as taken.
+    let loser = if a.is_ok() {
+        other.id.clone()
+    } else {
+        env.dev.account_id.clone()
+    };
+    let winner = if a.is_ok() {
+        env.dev.account_id.clone()
+    } else {
+        other.id.clone()
+    };
+    admin::create_keystore(store, &env.dev.hsm, &loser, "own")
+        .await
+        .unwrap();
+    assert!(
+        admin::create_keystore(store, &env.dev.hsm, &winner, "shared")
+            .await
+            .is_err()
+    );
+    env.stop().await;
+}

@@ -4,10 +4,10 @@
 //!
 //! Credentials are access keys as the specification shapes them (ids of
 //! 20-30 characters `A`-`Z`, `2`-`7`; secrets of 43-64 Base64 characters),
-//! sealed by a module like every access key. A revoked credential is listed
-//! on its key store's principal (a tag, so no store change was needed);
-//! [`crate::auth::Authenticator::authenticate_xks`] refuses it within the
-//! identity cache's lifetime (5 s).
+//! sealed by a module like every access key. A revoked credential is
+//! deactivated (older revocations are tags on the key store's principal);
+//! [`crate::auth::Authenticator::authenticate_xks`] refuses either within
+//! the identity cache's lifetime (5 s).
 
 use strongroom_crypto::random_array;
 use strongroom_hsm_proto::HsmClient;
@@ -21,6 +21,8 @@ use crate::processor::now_epoch;
 
 /// Tag key prefix marking a revoked credential on a key store's principal.
 pub const REVOKED_TAG_PREFIX: &str = "strongroom:xks-revoked:";
+/// Job name prefix of the lease reserving a URI prefix for one key store.
+const PREFIX_LEASE: &str = "xks-uri-prefix:";
 /// Characters of a credential's access key id.
 const ACCESS_KEY_ID_LEN: usize = 26;
 
@@ -90,13 +92,26 @@ pub async fn create_keystore(
         .map_err(|e| AdminError::Invalid(e.to_string()))?
         .into_iter()
         .any(|k| k.prefix == prefix);
-    if taken {
+    let arn = keystores::key_store_arn(account_id, &prefix);
+    // The check above races with a concurrent create in another account
+    // (the principal's ARN names the account, so its uniqueness does not
+    // cover the prefix): a lease that never lapses reserves the prefix for
+    // this key store, atomically, on either store backend.
+    let reserved = store
+        .try_lease(
+            &format!("{PREFIX_LEASE}{prefix}"),
+            &arn,
+            now_epoch(),
+            i64::MAX,
+        )
+        .await?;
+    if taken || !reserved {
         return Err(AdminError::Invalid(format!(
             "an external key store already has prefix {prefix}"
         )));
     }
     let rec = PrincipalRecord {
-        arn: keystores::key_store_arn(account_id, &prefix),
+        arn,
         account_id: account_id.to_owned(),
         kind: PrincipalKind::XksKeyStore,
         name: prefix.clone(),
@@ -137,13 +152,15 @@ pub async fn add_credential(
     .await
 }
 
-/// Revokes credential `access_key_id` of the key store of `prefix`.
+/// Revokes credential `access_key_id` of the key store of `prefix`: the
+/// access key is deactivated in its own row (credentials revoked before
+/// that was so carry a tag on the principal, still honoured).
 pub async fn revoke_credential(
     store: &dyn Store,
     prefix: &str,
     access_key_id: &str,
 ) -> Result<(), AdminError> {
-    let mut p = principal_of(store, prefix).await?;
+    let p = principal_of(store, prefix).await?;
     let key = store
         .get_access_key(access_key_id)
         .await?
@@ -154,14 +171,7 @@ pub async fn revoke_credential(
                 p.name
             ))
         })?;
-    let tag = format!("{REVOKED_TAG_PREFIX}{}", key.access_key_id);
-    if !p.tags.iter().any(|t| t.key == tag) {
-        p.tags.push(Tag {
-            key: tag,
-            value: now_epoch().to_string(),
-        });
-        store.update_principal(&p).await?;
-    }
+    store.deactivate_access_key(&key.access_key_id).await?;
     Ok(())
 }
 

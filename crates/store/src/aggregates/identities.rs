@@ -26,6 +26,10 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn get_access_key(&self, access_key_id: &str) -> StoreResult<Option<AccessKeyRecord>>;
     /// An account's access keys.
     async fn list_access_keys(&self, account_id: &str) -> StoreResult<Vec<AccessKeyRecord>>;
+    /// Stops an access key from signing, for good; `NotFound` if there is
+    /// none. One statement on the key's own row, so concurrent revocations
+    /// of different keys never undo each other.
+    async fn deactivate_access_key(&self, access_key_id: &str) -> StoreResult<()>;
 
     /// Creates a user, role or service principal; `AlreadyExists` if taken.
     async fn create_principal(&self, p: &PrincipalRecord) -> StoreResult<()>;
@@ -62,6 +66,13 @@ impl<B: Backend> IdentityStore for B {
 
     async fn list_access_keys(&self, account_id: &str) -> StoreResult<Vec<AccessKeyRecord>> {
         select(self, &sql::ACCESS_KEYS_OF_ACCOUNT, params![account_id]).await
+    }
+
+    async fn deactivate_access_key(&self, access_key_id: &str) -> StoreResult<()> {
+        match execute(self, &sql::ACCESS_KEY_DEACTIVATE, params![access_key_id]).await? {
+            0 => Err(StoreError::NotFound(access_key_id.to_owned())),
+            _ => Ok(()),
+        }
     }
 
     async fn create_principal(&self, p: &PrincipalRecord) -> StoreResult<()> {

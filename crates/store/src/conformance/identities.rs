@@ -28,6 +28,28 @@ pub(crate) async fn accounts_and_access_keys(s: Arc<dyn Store>) {
     assert!(!format!("{ak:?}").contains("sealed_secret"));
     assert_eq!(s.list_access_keys("111122223333").await.unwrap().len(), 1);
     assert!(s.get_access_key("AKIANOPE").await.unwrap().is_none());
+
+    // Deactivation touches only that key, and only its `active` flag.
+    let other = AccessKeyRecord {
+        access_key_id: "AKIAOTHER".into(),
+        ..ak.clone()
+    };
+    s.put_access_key(&other).await.unwrap();
+    s.deactivate_access_key("AKIATEST").await.unwrap();
+    let off = s.get_access_key("AKIATEST").await.unwrap().unwrap();
+    assert_eq!(
+        off,
+        AccessKeyRecord {
+            active: false,
+            ..ak
+        }
+    );
+    assert!(s.get_access_key("AKIAOTHER").await.unwrap().unwrap().active);
+    s.deactivate_access_key("AKIATEST").await.unwrap();
+    assert!(matches!(
+        s.deactivate_access_key("AKIANOPE").await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 pub(crate) async fn principals_round_trip(s: Arc<dyn Store>) {

@@ -157,6 +157,8 @@ pub(crate) mod identities {
         LazyLock::new(|| select::<AccessKeyRecord>("WHERE access_key_id = $1"));
     pub(crate) static ACCESS_KEYS_OF_ACCOUNT: LazyLock<Sql> =
         LazyLock::new(|| select::<AccessKeyRecord>("WHERE account_id = $1 ORDER BY access_key_id"));
+    pub(crate) static ACCESS_KEY_DEACTIVATE: Sql =
+        Sql::new("UPDATE access_keys SET active = FALSE WHERE access_key_id = $1");
 
     pub(crate) static PRINCIPAL_INSERT: LazyLock<Sql> = LazyLock::new(insert::<PrincipalRecord>);
     pub(crate) static PRINCIPAL_UPDATE: Sql =
