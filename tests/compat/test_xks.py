@@ -13,9 +13,12 @@ import json
 import os
 import struct
 import subprocess
+import tempfile
+import time
 import urllib.error
 import urllib.request
 import uuid
+from pathlib import Path
 from unittest import mock
 
 import pytest
@@ -26,10 +29,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from conftest import strongroom_bin
+from conftest import DevServer, strongroom_bin
+from module_fleet import ModuleFleet
 from test_extensions import call_extension, releasing_policy
 
 REGION = "us-east-2"
+# How long health answers are cached (crates/server/src/xks/health.rs CACHE_TTL).
+HEALTH_CACHE_SECS = 10
 
 
 def b64(b: bytes) -> str:
@@ -43,10 +49,10 @@ def unb64(s: str) -> bytes:
 class KeyStore:
     """One external key store: its URI prefix and a credential."""
 
-    def __init__(self, server, account: str):
+    def __init__(self, server, account: str, admin_args=()):
         prefix = f"/compat/{uuid.uuid4().hex[:12]}"
         out = subprocess.run(
-            [strongroom_bin(), "admin", "--data-dir", server.dir.name, "xks", "create-keystore",
+            [strongroom_bin(), "admin", "--data-dir", server.dir.name, *admin_args, "xks", "create-keystore",
              "--account-id", account, "--uri-prefix", prefix],
             capture_output=True, text=True, timeout=60,
         )
@@ -331,3 +337,43 @@ def test_admin_adds_lists_and_revokes_credentials(server, ks):
                          capture_output=True, text=True, timeout=60)
     assert out.returncode != 0 and "already" in out.stderr
     assert admin_xks(server, "list").count(ks.prefix + "/kms/xks/v1") == 1
+
+
+def test_health_reports_a_killed_module_unavailable_and_encryption_goes_on():
+    """Two real module processes in one domain behind `strongroom dev`: both
+    ACTIVE; one killed, it is UNAVAILABLE by its address while the other
+    stays ACTIVE and encrypts; both down, health is InternalException."""
+    front = tempfile.TemporaryDirectory(prefix="strongroom-compat-front-")
+    fleet = ModuleFleet(2, Path(front.name))
+    server = None
+    try:
+        server = DevServer(*fleet.frontend_args(), data_dir=front)
+        kms = server.client()
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        account = kms.describe_key(KeyId=key_id)["KeyMetadata"]["AWSAccountId"]
+        ks = KeyStore(server, account, admin_args=fleet.frontend_args())
+        health = {"requestMetadata": {"kmsRequestId": str(uuid.uuid4()), "kmsOperation": "KmsHealthCheck"}}
+        a, b = fleet.modules
+
+        def statuses():
+            status, body = ks.call("health", health)
+            if status != 200:
+                return status, body
+            return status, {m["id"]: m["healthStatus"] for m in body["ekmFleetDetails"]}
+
+        assert statuses() == (200, {a.addr: "ACTIVE", b.addr: "ACTIVE"})
+        b.kill()
+        time.sleep(HEALTH_CACHE_SECS + 1)
+        assert statuses() == (200, {a.addr: "ACTIVE", b.addr: "UNAVAILABLE"})
+        status, sealed = ks.call(f"keys/{key_id}/encrypt", encrypt_body(b"still here"))
+        assert status == 200, sealed
+        status, opened = ks.call(f"keys/{key_id}/decrypt", decrypt_body(sealed))
+        assert (status, unb64(opened["plaintext"])) == (200, b"still here")
+        a.kill()
+        time.sleep(HEALTH_CACHE_SECS + 1)
+        assert_error(ks.call("health", health), 500, "InternalException")
+    finally:
+        if server is not None:
+            server.stop()
+        fleet.stop()
+        front.cleanup()
