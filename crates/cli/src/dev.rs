@@ -46,6 +46,9 @@ pub struct DevOptions {
     pub max_connections_per_source: usize,
     /// Store lookups of unknown access key ids one source may cause.
     pub unknown_key_budget: UnknownKeyBudget,
+    /// Requests per second each external key store may make (`None`:
+    /// unlimited).
+    pub xks_requests_per_second: Option<std::num::NonZeroU32>,
     /// How often unauthenticated requests are summarised in the audit trail.
     pub unauthenticated_summary_interval: Duration,
     /// External security modules; none runs the in-process module.
@@ -88,6 +91,7 @@ impl std::fmt::Debug for DevOptions {
                 &self.max_connections_per_source,
             )
             .field("unknown_key_budget", &self.unknown_key_budget)
+            .field("xks_requests_per_second", &self.xks_requests_per_second)
             .field(
                 "unauthenticated_summary_interval",
                 &self.unauthenticated_summary_interval,
@@ -118,6 +122,7 @@ impl DevOptions {
             max_connections: defaults::MAX_CONNECTIONS,
             max_connections_per_source: defaults::MAX_CONNECTIONS_PER_SOURCE,
             unknown_key_budget: UnknownKeyBudget::default(),
+            xks_requests_per_second: None,
             unauthenticated_summary_interval: defaults::UNAUTHENTICATED_SUMMARY_INTERVAL,
             modules: ExternalModules::default(),
             rotation_day: Duration::from_secs(86_400),
@@ -425,6 +430,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         .await?,
         metadata_cache_ttl: opts.metadata_cache_ttl,
         xks_client_cert_required: opts.xks_client_auth.is_some(),
+        xks_requests_per_second: opts.xks_requests_per_second,
     };
     if let Ok(strongroom_hsm_proto::Response::Status(s)) =
         hsm.call(strongroom_hsm_proto::Request::Status).await

@@ -61,6 +61,10 @@ struct ClientLimitArgs {
     /// Seconds between audit records summarising unauthenticated requests.
     #[arg(long, default_value_t = strongroom_server::defaults::UNAUTHENTICATED_SUMMARY_INTERVAL.as_secs())]
     unauthenticated_summary_secs: u64,
+    /// Requests per second each external key store (XKS) may make; past
+    /// it, ThrottlingException. Default: unlimited.
+    #[arg(long)]
+    xks_requests_per_second: Option<std::num::NonZeroU32>,
 }
 
 impl ClientLimitArgs {
@@ -320,6 +324,7 @@ async fn main() -> anyhow::Result<()> {
             opts.max_connections_per_source = limits.max_connections_per_source;
             opts.unknown_key_budget = limits.unknown_key_budget();
             opts.unauthenticated_summary_interval = limits.summary_interval();
+            opts.xks_requests_per_second = limits.xks_requests_per_second;
             opts.listen = listen;
             opts.region = region;
             opts.account_id = account_id;
@@ -416,6 +421,7 @@ async fn main() -> anyhow::Result<()> {
                         .is_some()
                         .then(|| Duration::from_millis(cache_ttl_ms)),
                     xks_client_cert_required: xks_client_ca.is_some(),
+                    xks_requests_per_second: limits.xks_requests_per_second,
                 },
                 store,
                 hsm,

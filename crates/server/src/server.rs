@@ -63,6 +63,9 @@ pub struct ServerConfig {
     /// XKS proxy API requests must come over a connection whose client
     /// presented a certificate (`tls` verifies it: `xks::mtls`).
     pub xks_client_cert_required: bool,
+    /// Requests per second each external key store may make (`None`:
+    /// unlimited); past it, ThrottlingException.
+    pub xks_requests_per_second: Option<std::num::NonZeroU32>,
 }
 
 /// Defaults of the limits a frontend puts on clients.
@@ -115,6 +118,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("audit", &self.audit)
             .field("metadata_cache_ttl", &self.metadata_cache_ttl)
             .field("xks_client_cert_required", &self.xks_client_cert_required)
+            .field("xks_requests_per_second", &self.xks_requests_per_second)
             .finish()
     }
 }
@@ -233,7 +237,8 @@ pub async fn start(
         (hsm.clone(), store.clone(), audit.clone());
     let unauthenticated = Arc::new(crate::unauthenticated::UnauthenticatedLog::default());
     let xks = crate::xks::XksState::new(store.clone(), hsm.clone())
-        .with_client_cert_required(config.xks_client_cert_required);
+        .with_client_cert_required(config.xks_client_cert_required)
+        .with_requests_per_second(config.xks_requests_per_second);
     let state = Arc::new(AppState {
         xks,
         processor: processor.clone(),

@@ -46,6 +46,7 @@ mod tags;
 mod tls;
 mod write_gate;
 mod xks;
+mod xks_admin;
 mod xks_attacks;
 mod xks_health;
 mod xks_mtls;

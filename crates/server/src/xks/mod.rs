@@ -19,8 +19,10 @@ pub mod health;
 pub mod keystores;
 pub mod mtls;
 pub mod path;
+pub mod throttle;
 pub mod wire;
 
+use std::num::NonZeroU32;
 use std::sync::Arc;
 
 use axum::body::Body;
@@ -48,6 +50,8 @@ pub struct XksState {
     pub health: health::Health,
     /// Whether requests need a verified client certificate (mTLS).
     client_cert_required: bool,
+    /// Each key store's request budget.
+    throttle: throttle::KeyStoreThrottle,
 }
 
 impl XksState {
@@ -60,7 +64,14 @@ impl XksState {
             key_stores: keystores::KeyStores::new(store),
             health: health::Health::new(hsm),
             client_cert_required: false,
+            throttle: throttle::KeyStoreThrottle::new(None),
         }
+    }
+
+    /// Limits each key store to `per_second` requests (`None`: unlimited).
+    pub fn with_requests_per_second(mut self, per_second: Option<NonZeroU32>) -> Self {
+        self.throttle = throttle::KeyStoreThrottle::new(per_second);
+        self
     }
 
     /// Requires a verified client certificate on every XKS request.
@@ -225,6 +236,12 @@ async fn serve(state: &AppState, meta: RequestMeta, parts: &Parts, body: Body) -
         }
     };
     s.caller = Some(caller.clone());
+    if !state.xks.throttle.admit(&caller.identity.arn) {
+        s.result = Err(XksError::Throttling(
+            "This external key store is over its request rate; retry later.".into(),
+        ));
+        return s;
+    }
     let p = &state.processor;
     s.result = strongroom_hsm_proto::routing::with_pins(async {
         match &endpoint {
