@@ -24,6 +24,7 @@ fn read_text_arg(v: &str) -> anyhow::Result<String> {
 pub enum AdminAction {
     /// Create an account (random 12-digit id unless given).
     CreateAccount {
+        /// The 12-digit account id to use.
         #[arg(long)]
         account_id: Option<String>,
     },
@@ -43,11 +44,13 @@ pub enum AdminAction {
     },
     /// Create a user, role or service principal in an account.
     CreatePrincipal {
+        /// The 12-digit account the principal belongs to.
         #[arg(long)]
         account_id: String,
         /// user, role or service.
         #[arg(long)]
         kind: String,
+        /// The principal's name, the last part of its ARN.
         #[arg(long)]
         name: String,
         /// Identity policy (JSON text or @FILE).
@@ -63,6 +66,7 @@ pub enum AdminAction {
     },
     /// Replace (or with no --policy, remove) a principal's identity policy.
     PutIdentityPolicy {
+        /// The principal's ARN.
         #[arg(long)]
         principal: String,
         /// Identity policy (JSON text or @FILE).
@@ -71,14 +75,17 @@ pub enum AdminAction {
     },
     /// List an account's users, roles and services.
     ListPrincipals {
+        /// The 12-digit account.
         #[arg(long)]
         account_id: String,
     },
     /// Issue temporary credentials for a role (prints AWS_* variables,
     /// including AWS_SESSION_TOKEN).
     AssumeRole {
+        /// The role's ARN.
         #[arg(long)]
         role: String,
+        /// The session's name in the assumed-role ARN (2-64 characters).
         #[arg(long, default_value = "admin-session")]
         session_name: String,
         /// Lifetime in seconds (900 to 43200).
@@ -89,6 +96,7 @@ pub enum AdminAction {
     ListAccounts,
     /// External key stores for AWS KMS (docs/xks.md).
     Xks {
+        /// What to do with key stores.
         #[command(subcommand)]
         action: crate::xks_cmd::XksAction,
     },
@@ -113,6 +121,7 @@ pub enum AdminAction {
         /// The audit directory (default: DATA_DIR/audit).
         #[arg(long)]
         audit_dir: Option<std::path::PathBuf>,
+        /// What to read or verify.
         #[command(subcommand)]
         action: crate::audit_cmd::AuditAction,
     },
