@@ -244,7 +244,7 @@ pub enum Command {
     },
     /// Take in a domain token (join, or move to a later epoch).
     IngestDomain {
-        /// A token a member issued; its epoch must be later than the one held.
+        /// A token a member issued; a later epoch than the module holds, if any.
         token: DomainToken,
     },
     /// Add a member; the domain keys are wrapped to it.
