@@ -14,7 +14,7 @@
 //!
 //! Formats are in docs/formats.md ("Audit segments"), use in docs/audit.md.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod active;
 mod chain;

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Subcommand;
+use strongroom_hsm_proto::HsmClient;
 use strongroom_server::{admin, identity};
+use strongroom_store::Store;
 
 use crate::dev;
 use crate::modules::ExternalModules;
@@ -24,6 +26,7 @@ fn read_text_arg(v: &str) -> anyhow::Result<String> {
 pub enum AdminAction {
     /// Create an account (random 12-digit id unless given).
     CreateAccount {
+        /// The 12-digit account id to use.
         #[arg(long)]
         account_id: Option<String>,
     },
@@ -43,11 +46,13 @@ pub enum AdminAction {
     },
     /// Create a user, role or service principal in an account.
     CreatePrincipal {
+        /// The 12-digit account the principal belongs to.
         #[arg(long)]
         account_id: String,
         /// user, role or service.
         #[arg(long)]
         kind: String,
+        /// The principal's name, the last part of its ARN.
         #[arg(long)]
         name: String,
         /// Identity policy (JSON text or @FILE).
@@ -63,6 +68,7 @@ pub enum AdminAction {
     },
     /// Replace (or with no --policy, remove) a principal's identity policy.
     PutIdentityPolicy {
+        /// The principal's ARN.
         #[arg(long)]
         principal: String,
         /// Identity policy (JSON text or @FILE).
@@ -71,14 +77,17 @@ pub enum AdminAction {
     },
     /// List an account's users, roles and services.
     ListPrincipals {
+        /// The 12-digit account.
         #[arg(long)]
         account_id: String,
     },
     /// Issue temporary credentials for a role (prints AWS_* variables,
     /// including AWS_SESSION_TOKEN).
     AssumeRole {
+        /// The role's ARN.
         #[arg(long)]
         role: String,
+        /// The session's name in the assumed-role ARN (2-64 characters).
         #[arg(long, default_value = "admin-session")]
         session_name: String,
         /// Lifetime in seconds (900 to 43200).
@@ -89,6 +98,7 @@ pub enum AdminAction {
     ListAccounts,
     /// External key stores for AWS KMS (docs/xks.md).
     Xks {
+        /// What to do with key stores.
         #[command(subcommand)]
         action: crate::xks_cmd::XksAction,
     },
@@ -113,6 +123,7 @@ pub enum AdminAction {
         /// The audit directory (default: DATA_DIR/audit).
         #[arg(long)]
         audit_dir: Option<std::path::PathBuf>,
+        /// What to read or verify.
         #[command(subcommand)]
         action: crate::audit_cmd::AuditAction,
     },
@@ -168,141 +179,198 @@ pub async fn run(
         }
         action => {
             let (hsm, store) = dev::open_data_dir(data_dir, &modules, store_url.as_deref()).await?;
-            match action {
-                AdminAction::CreateAccount { account_id } => {
-                    let a = admin::create_account(store.as_ref(), account_id).await?;
-                    println!("{}", a.id);
-                }
-                AdminAction::CreateAccessKey {
-                    account_id,
-                    principal,
-                } => {
-                    let k = match (account_id, principal) {
-                        (Some(a), _) => {
-                            admin::create_access_key(store.as_ref(), &hsm, &a, None).await?
-                        }
-                        (None, Some(p)) => {
-                            identity::create_principal_access_key(store.as_ref(), &hsm, &p).await?
-                        }
-                        (None, None) => anyhow::bail!("--account-id or --principal is required"),
-                    };
-                    println!("AWS_ACCESS_KEY_ID={}", k.access_key_id);
-                    println!("AWS_SECRET_ACCESS_KEY={}", &*k.secret_access_key);
-                }
-                AdminAction::CreatePrincipal {
-                    account_id,
-                    kind,
-                    name,
-                    policy,
-                    tags,
-                    service_name,
-                } => {
-                    let kind = strongroom_store::PrincipalKind::parse(&kind)
-                        .ok_or_else(|| anyhow::anyhow!("--kind must be user, role or service"))?;
-                    anyhow::ensure!(
-                        service_name.is_some()
-                            == (kind == strongroom_store::PrincipalKind::Service),
-                        "--service-name is required for, and only for, --kind service"
-                    );
-                    let p = identity::create_principal(
-                        store.as_ref(),
-                        &account_id,
-                        kind,
-                        &name,
-                        policy.map(|p| read_text_arg(&p)).transpose()?,
-                        identity::parse_tags(&tags)?,
-                        service_name,
-                    )
-                    .await?;
-                    println!("{}", p.arn);
-                }
-                AdminAction::PutIdentityPolicy { principal, policy } => {
-                    let p = identity::put_identity_policy(
-                        store.as_ref(),
-                        &principal,
-                        policy.map(|p| read_text_arg(&p)).transpose()?,
-                    )
-                    .await?;
-                    println!("{}", p.arn);
-                }
-                AdminAction::ListPrincipals { account_id } => {
-                    for p in store.list_principals(&account_id).await? {
-                        println!(
-                            "{}  {}{}{}",
-                            p.arn,
-                            p.kind.as_str(),
-                            p.service_name
-                                .map(|s| format!("  service={s}"))
-                                .unwrap_or_default(),
-                            if p.policy.is_some() {
-                                "  (identity policy)"
-                            } else {
-                                ""
-                            }
-                        );
-                    }
-                }
-                AdminAction::AssumeRole {
-                    role,
-                    session_name,
-                    duration,
-                } => {
-                    let t =
-                        identity::assume_role(store.as_ref(), &hsm, &role, &session_name, duration)
-                            .await?;
-                    println!("AWS_ACCESS_KEY_ID={}", t.key.access_key_id);
-                    println!("AWS_SECRET_ACCESS_KEY={}", &*t.key.secret_access_key);
-                    println!("AWS_SESSION_TOKEN={}", &*t.session_token);
-                    println!("# {} until epoch {}", t.session_arn, t.expiration);
-                }
-                AdminAction::HostKey | AdminAction::Audit { .. } | AdminAction::Usage { .. } => {
-                    anyhow::bail!("handled without a module")
-                }
-                AdminAction::Rewrap { batch, pause_ms } => {
-                    let before = crate::rewrap::status(store.as_ref()).await?;
-                    let total: u64 = before
-                        .ekts_by_generation
-                        .values()
-                        .chain(before.credentials_by_generation.values())
-                        .sum();
-                    let done = crate::rewrap::run(
-                        store.as_ref(),
-                        &hsm,
-                        batch,
-                        Duration::from_millis(pause_ms),
-                        |p| eprint!("\r{}", crate::rewrap::bar(p.seen, total)),
-                    )
-                    .await?;
-                    eprintln!();
-                    println!("{}", serde_json::to_string_pretty(&done)?);
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(
-                            &crate::rewrap::status(store.as_ref()).await?
-                        )?
-                    );
-                }
-                AdminAction::RewrapStatus => {
-                    println!(
-                        "{}",
-                        serde_json::to_string_pretty(
-                            &crate::rewrap::status(store.as_ref()).await?
-                        )?
-                    );
-                }
-                AdminAction::Xks { action } => {
-                    crate::xks_cmd::run(store.as_ref(), &hsm, action).await?;
-                }
-                AdminAction::ListAccounts => {
-                    for a in store.list_accounts().await? {
-                        let keys = store.list_access_keys(&a.id).await?;
-                        let ids: Vec<&str> =
-                            keys.iter().map(|k| k.access_key_id.as_str()).collect();
-                        println!("{}  {}", a.id, ids.join(" "));
-                    }
-                }
-            }
+            run_with_module(store.as_ref(), &hsm, action).await?;
         }
     }
     Ok(0)
+}
+
+/// The actions that need the store and a security module.
+async fn run_with_module(
+    store: &dyn Store,
+    hsm: &HsmClient,
+    action: AdminAction,
+) -> anyhow::Result<()> {
+    match action {
+        AdminAction::CreateAccount { account_id } => {
+            let a = admin::create_account(store, account_id).await?;
+            println!("{}", a.id);
+        }
+        AdminAction::CreateAccessKey {
+            account_id,
+            principal,
+        } => create_access_key(store, hsm, account_id, principal).await?,
+        AdminAction::CreatePrincipal {
+            account_id,
+            kind,
+            name,
+            policy,
+            tags,
+            service_name,
+        } => {
+            let p = create_principal(
+                store,
+                &account_id,
+                &kind,
+                &name,
+                policy,
+                &tags,
+                service_name,
+            )
+            .await?;
+            println!("{}", p.arn);
+        }
+        AdminAction::PutIdentityPolicy { principal, policy } => {
+            let p = identity::put_identity_policy(
+                store,
+                &principal,
+                policy.map(|p| read_text_arg(&p)).transpose()?,
+            )
+            .await?;
+            println!("{}", p.arn);
+        }
+        AdminAction::ListPrincipals { account_id } => list_principals(store, &account_id).await?,
+        AdminAction::AssumeRole {
+            role,
+            session_name,
+            duration,
+        } => assume_role(store, hsm, &role, &session_name, duration).await?,
+        AdminAction::HostKey | AdminAction::Audit { .. } | AdminAction::Usage { .. } => {
+            anyhow::bail!("handled without a module")
+        }
+        AdminAction::Rewrap { batch, pause_ms } => {
+            rewrap(store, hsm, batch, Duration::from_millis(pause_ms)).await?
+        }
+        AdminAction::RewrapStatus => print_rewrap_status(store).await?,
+        AdminAction::Xks { action } => crate::xks_cmd::run(store, hsm, action).await?,
+        AdminAction::ListAccounts => list_accounts(store).await?,
+    }
+    Ok(())
+}
+
+/// `assume-role`: prints temporary credentials as AWS_* variables, and the
+/// session's ARN and expiry as a comment.
+async fn assume_role(
+    store: &dyn Store,
+    hsm: &HsmClient,
+    role: &str,
+    session_name: &str,
+    duration: i64,
+) -> anyhow::Result<()> {
+    let t = identity::assume_role(store, hsm, role, session_name, duration).await?;
+    println!("AWS_ACCESS_KEY_ID={}", t.key.access_key_id);
+    println!("AWS_SECRET_ACCESS_KEY={}", &*t.key.secret_access_key);
+    println!("AWS_SESSION_TOKEN={}", &*t.session_token);
+    println!("# {} until epoch {}", t.session_arn, t.expiration);
+    Ok(())
+}
+
+/// `list-accounts`: one line per account with its access key ids.
+async fn list_accounts(store: &dyn Store) -> anyhow::Result<()> {
+    for a in store.list_accounts().await? {
+        let keys = store.list_access_keys(&a.id).await?;
+        let ids: Vec<&str> = keys.iter().map(|k| k.access_key_id.as_str()).collect();
+        println!("{}  {}", a.id, ids.join(" "));
+    }
+    Ok(())
+}
+
+/// `create-access-key`: for an account's root or for a principal; prints
+/// the pair as AWS_* variables (the only time the secret is shown).
+async fn create_access_key(
+    store: &dyn Store,
+    hsm: &HsmClient,
+    account_id: Option<String>,
+    principal: Option<String>,
+) -> anyhow::Result<()> {
+    let k = match (account_id, principal) {
+        (Some(a), _) => admin::create_access_key(store, hsm, &a, None).await?,
+        (None, Some(p)) => identity::create_principal_access_key(store, hsm, &p).await?,
+        (None, None) => anyhow::bail!("--account-id or --principal is required"),
+    };
+    println!("AWS_ACCESS_KEY_ID={}", k.access_key_id);
+    println!("AWS_SECRET_ACCESS_KEY={}", &*k.secret_access_key);
+    Ok(())
+}
+
+/// `create-principal`: checks the kind and that only a service has a
+/// service name, then creates it.
+async fn create_principal(
+    store: &dyn Store,
+    account_id: &str,
+    kind: &str,
+    name: &str,
+    policy: Option<String>,
+    tags: &[String],
+    service_name: Option<String>,
+) -> anyhow::Result<strongroom_store::PrincipalRecord> {
+    let kind = strongroom_store::PrincipalKind::parse(kind)
+        .ok_or_else(|| anyhow::anyhow!("--kind must be user, role or service"))?;
+    anyhow::ensure!(
+        service_name.is_some() == (kind == strongroom_store::PrincipalKind::Service),
+        "--service-name is required for, and only for, --kind service"
+    );
+    Ok(identity::create_principal(
+        store,
+        account_id,
+        kind,
+        name,
+        policy.map(|p| read_text_arg(&p)).transpose()?,
+        identity::parse_tags(tags)?,
+        service_name,
+    )
+    .await?)
+}
+
+/// `list-principals`: one line per principal, with its kind, service name
+/// and whether it has an identity policy.
+async fn list_principals(store: &dyn Store, account_id: &str) -> anyhow::Result<()> {
+    for p in store.list_principals(account_id).await? {
+        println!(
+            "{}  {}{}{}",
+            p.arn,
+            p.kind.as_str(),
+            p.service_name
+                .map(|s| format!("  service={s}"))
+                .unwrap_or_default(),
+            if p.policy.is_some() {
+                "  (identity policy)"
+            } else {
+                ""
+            }
+        );
+    }
+    Ok(())
+}
+
+/// `rewrap`: re-seals everything under an older generation with a progress
+/// bar on stderr, then prints what it did and what is left.
+async fn rewrap(
+    store: &dyn Store,
+    hsm: &HsmClient,
+    batch: usize,
+    pause: Duration,
+) -> anyhow::Result<()> {
+    let before = crate::rewrap::status(store).await?;
+    let total: u64 = before
+        .ekts_by_generation
+        .values()
+        .chain(before.credentials_by_generation.values())
+        .sum();
+    let done = crate::rewrap::run(store, hsm, batch, pause, |p| {
+        eprint!("\r{}", crate::rewrap::bar(p.seen, total))
+    })
+    .await?;
+    eprintln!();
+    println!("{}", serde_json::to_string_pretty(&done)?);
+    print_rewrap_status(store).await
+}
+
+/// `rewrap-status`: what still needs an old generation, as JSON.
+async fn print_rewrap_status(store: &dyn Store) -> anyhow::Result<()> {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&crate::rewrap::status(store).await?)?
+    );
+    Ok(())
 }

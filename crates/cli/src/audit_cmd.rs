@@ -61,6 +61,7 @@ pub enum AuditAction {
         /// print them): the chain must still reach it. Repeatable.
         #[arg(long)]
         head: Vec<String>,
+        /// Seal keys trusted besides the module's.
         #[command(flatten)]
         trust: SealTrust,
     },
@@ -74,6 +75,7 @@ pub enum AuditAction {
         /// A directory (one file per segment) or a file (one gzip stream).
         #[arg(long)]
         to: PathBuf,
+        /// Seal keys trusted besides the module's.
         #[command(flatten)]
         trust: SealTrust,
     },
@@ -86,6 +88,7 @@ pub enum AuditAction {
         /// Its head hash.
         #[arg(long)]
         hash: String,
+        /// Seal keys trusted besides the module's.
         #[command(flatten)]
         trust: SealTrust,
     },

@@ -130,21 +130,34 @@ impl std::fmt::Debug for BenchOptions {
 /// The result, as printed (`--json` prints this structure).
 #[derive(Debug, Clone, Serialize)]
 pub struct BenchReport {
+    /// The operation driven.
     pub op: BenchOp,
     /// Spec of the key used (of the key created; the given key's otherwise).
     pub key_spec: String,
+    /// The signing algorithm, for sign and verify only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signing_algorithm: Option<String>,
+    /// Requests kept in flight at once.
     pub concurrency: usize,
+    /// Plaintext or message size per request, in bytes.
     pub payload_bytes: usize,
+    /// Wall-clock seconds the run took.
     pub duration_secs: f64,
+    /// Requests answered HTTP 200 (only these are timed).
     pub requests: u64,
+    /// Requests answered otherwise, or not at all.
     pub errors: u64,
+    /// Successful requests per second of `duration_secs`.
     pub requests_per_sec: f64,
+    /// Median latency of successful requests, in microseconds.
     pub p50_us: u64,
+    /// 90th percentile latency, in microseconds.
     pub p90_us: u64,
+    /// 99th percentile latency, in microseconds.
     pub p99_us: u64,
+    /// Slowest successful request, in microseconds.
     pub max_us: u64,
+    /// The first failure seen (HTTP status and body, or the client error).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub first_error: Option<String>,
 }

@@ -376,6 +376,23 @@ async fn root_credentials(
     })
 }
 
+/// Logs which module serves and in which mode, and warns if its key vault
+/// could not be locked into memory. Logs nothing if the module does not
+/// answer Status; starting goes on either way.
+async fn log_module_status(hsm: &HsmClient) {
+    if let Ok(strongroom_hsm_proto::Response::Status(s)) =
+        hsm.call(strongroom_hsm_proto::Request::Status).await
+    {
+        let domains: Vec<String> = s.domains.iter().map(|d| d.domain_id.to_string()).collect();
+        tracing::info!(module_id = %s.module_id, ?domains, mode = %s.mode, modules = hsm.module_count(), "security module ready");
+        if !s.memory_locked {
+            tracing::warn!(
+                "the key vault could not be locked into memory (RLIMIT_MEMLOCK?); keys may reach swap"
+            );
+        }
+    }
+}
+
 /// Starts the embedded default.
 pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
     if !opts.modules.addrs.is_empty() {
@@ -432,17 +449,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         xks_client_cert_required: opts.xks_client_auth.is_some(),
         xks_requests_per_second: opts.xks_requests_per_second,
     };
-    if let Ok(strongroom_hsm_proto::Response::Status(s)) =
-        hsm.call(strongroom_hsm_proto::Request::Status).await
-    {
-        let domains: Vec<String> = s.domains.iter().map(|d| d.domain_id.to_string()).collect();
-        tracing::info!(module_id = %s.module_id, ?domains, mode = %s.mode, modules = hsm.module_count(), "security module ready");
-        if !s.memory_locked {
-            tracing::warn!(
-                "the key vault could not be locked into memory (RLIMIT_MEMLOCK?); keys may reach swap"
-            );
-        }
-    }
+    log_module_status(&hsm).await;
     let server = strongroom_server::start(config, store.clone(), hsm.clone())
         .await
         .with_context(|| format!("listening on {}", opts.listen))?;

@@ -1,6 +1,7 @@
 //! The `strongroom` command's building blocks, as a library so integration
 //! tests drive exactly what the binary runs.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod admin_cmd;
 pub mod audit_cmd;

@@ -1,6 +1,6 @@
 //! `strongroom operator …`: the operator's side of module administration.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail};
@@ -152,47 +152,12 @@ pub async fn run(action: OperatorAction) -> anyhow::Result<()> {
             name,
             permissions,
             out,
-        } => {
-            let perms = operator::parse_permissions(&permissions)?;
-            let op = operator::keygen(&name, perms, &out)?;
-            println!(
-                "operator {name}: key {} written to {} and {}",
-                fingerprint(&op.signing_key),
-                out.display(),
-                operator::pub_path(&out).display()
-            );
-        }
-        OperatorAction::Attest { hsm, out } => {
-            let nonce = strongroom_crypto::random_array::<16>()?;
-            let (report, body) = operator::attest(&hsm, &nonce).await?;
-            let summary = json!({
-                "module_id": body.module_id,
-                "name": body.friendly_name,
-                "mode": body.mode,
-                "signing_key": fingerprint(&body.signing_key),
-                "measurement": hex::encode(&body.measurement),
-                "domains": body.domains.iter().map(|(d, e)| json!({"domain": d, "epoch": e})).collect::<Vec<_>>(),
-                "installed_update": body.installed_update.as_ref().map(|(h, v)| json!({"sha384": hex::encode(h), "version": v})),
-            });
-            if let Some(out) = out {
-                files::write(&out, kind::ATTESTATION, summary.clone(), &report, false)?;
-            }
-            print_json(summary)?;
-        }
+        } => keygen(&name, &permissions, &out),
+        OperatorAction::Attest { hsm, out } => attest(&hsm, out.as_deref()).await,
         OperatorAction::VerifyAttestation {
             report,
             expect_measurement,
-        } => {
-            let r: AttestationReport = files::read(&report, kind::ATTESTATION)?;
-            let m = expect_measurement.map(|h| hex48(&h)).transpose()?;
-            let body = operator::verify_attestation(&r, m.as_deref(), None)?;
-            println!(
-                "attestation OK: module {} ({}), measurement {}",
-                body.module_id,
-                body.friendly_name,
-                hex::encode(&body.measurement)
-            );
-        }
+        } => verify_attestation(&report, expect_measurement.as_deref()),
         OperatorAction::Request {
             out,
             expires_in,
@@ -201,102 +166,19 @@ pub async fn run(action: OperatorAction) -> anyhow::Result<()> {
             let (to, command) = build(command)?;
             let cmd = new_command(to, command, Duration::from_secs(expires_in))?;
             write_command(&out, &cmd)?;
-            print_json(files::summary(&out)?)?;
+            print_json(files::summary(&out)?)
         }
-        OperatorAction::Sign { request, key } => {
-            let key = load_key(&key)?;
-            let mut cmd = read_command(&request)?;
-            let body = cmd.decode_body().map_err(|e| anyhow!("{e}"))?;
-            eprintln!(
-                "{} signs:\n{}",
-                key.name,
-                serde_json::to_string_pretty(&operator::describe(&body))?
-            );
-            operator::sign(&mut cmd, &key)?;
-            write_command(&request, &cmd)?;
-            println!(
-                "{} signatures on {}",
-                cmd.signatures.len(),
-                request.display()
-            );
-        }
+        OperatorAction::Sign { request, key } => sign(&request, &key),
         OperatorAction::Submit { request, hsm, out } => {
-            let cmd = read_command(&request)?;
-            for addr in &hsm {
-                match operator::submit(addr, cmd.clone()).await? {
-                    Response::DomainToken(t) => {
-                        let b = t.decode_body().map_err(|e| anyhow!("{e}"))?;
-                        println!("{addr}: domain {} epoch {}", b.domain_id, b.epoch);
-                        if let Some(out) = &out {
-                            operator::write_token(out, &t)?;
-                        }
-                    }
-                    Response::Attestation(r) => {
-                        let body = operator::verify_attestation(&r, None, None)?;
-                        println!(
-                            "{addr}: module is now {} ({})",
-                            body.module_id, body.friendly_name
-                        );
-                        if let Some(out) = &out {
-                            files::write(
-                                out,
-                                kind::ATTESTATION,
-                                json!({"module_id": body.module_id}),
-                                &r,
-                                false,
-                            )?;
-                        }
-                    }
-                    Response::Done => println!("{addr}: done"),
-                    other => println!("{addr}: {other:?}"),
-                }
-            }
+            submit(&request, &hsm, out.as_deref()).await
         }
         OperatorAction::Unseal {
             domain_token,
             module,
             key,
             out,
-        } => {
-            let (_, body) = operator::read_token(&domain_token)?;
-            let m = read_attestation(&module)?;
-            let key = load_key(&key)?;
-            let shares = operator::recovery_shares(&key, &body, &m)?;
-            files::write(
-                &out,
-                kind::RECOVERY_SHARE,
-                json!({"operator": key.name, "domain": body.domain_id, "module": m.module_id, "generations": shares.len()}),
-                &shares,
-                false,
-            )?;
-            println!(
-                "{}: {} shares of domain {} sealed to module {}",
-                key.name,
-                shares.len(),
-                body.domain_id,
-                m.module_id
-            );
-        }
-        OperatorAction::Status { hsm } => {
-            let c = operator::operator_client(&hsm)?;
-            match c.call(Request::Status).await? {
-                Response::Status(s) => print_json(json!({
-                    "module_id": s.module_id,
-                    "name": s.friendly_name,
-                    "mode": s.mode,
-                    "signing_key": fingerprint(&s.signing_key),
-                    "domains": s.domains.iter().map(|d| json!({"domain": d.domain_id, "epoch": d.epoch, "generations": d.generations, "members": d.members, "keys_loaded": d.keys_loaded})).collect::<Vec<_>>(),
-                    "cached_keys": s.cached_keys,
-                    "cache_capacity": s.cache_capacity,
-                    "locked_bytes": s.locked_bytes,
-                    "memory_locked": s.memory_locked,
-                    "uptime_secs": s.uptime_secs,
-                    "requests_served": s.requests_served,
-                    "erased": s.last_erasure.is_some(),
-                }))?,
-                other => bail!("unexpected answer {other:?}"),
-            }
-        }
+        } => unseal(&domain_token, &module, &key, &out),
+        OperatorAction::Status { hsm } => status(&hsm).await,
         OperatorAction::GetToken {
             hsm,
             domain,
@@ -308,83 +190,257 @@ pub async fn run(action: OperatorAction) -> anyhow::Result<()> {
                 Some(path) => Anchor::Token(Box::new(operator::read_token(&path)?.1)),
                 None => token_trust::modules_anchor(&trust_module)?,
             };
-            let c = operator::operator_client(&hsm)?;
-            match c
-                .call(Request::GetDomainToken { domain_id: domain })
-                .await?
-            {
-                Response::DomainToken(t) => {
-                    let body = verify_chain(&t, &anchor).map_err(|e| {
-                        anyhow!("the token {hsm} presented does not chain to the trust anchor: {e}")
-                    })?;
-                    if body.domain_id != domain {
-                        bail!(
-                            "{hsm} answered with a token for domain {}, not {domain}",
-                            body.domain_id
-                        );
-                    }
-                    operator::write_token(&out, &t)?;
-                    print_json(files::summary(&out)?)?;
-                }
-                other => bail!("unexpected answer {other:?}"),
-            }
+            get_token(&hsm, domain, &out, &anchor).await
         }
-        OperatorAction::Logs { hsm, log_id } => {
-            let c = operator::operator_client(&hsm)?;
-            match log_id {
-                None => match c.call(Request::ListLogs).await? {
-                    Response::Logs(logs) => {
-                        for l in logs {
-                            println!(
-                                "{}  {} bytes  sha384 {}  {}",
-                                l.log_id,
-                                l.size,
-                                hex::encode(&l.sha384),
-                                if l.closed { "closed" } else { "open" }
-                            );
-                        }
-                    }
-                    other => bail!("unexpected answer {other:?}"),
-                },
-                Some(id) => {
-                    let mut offset = 0;
-                    loop {
-                        match c
-                            .call(Request::GetLog {
-                                log_id: id,
-                                offset,
-                                length: 1 << 20,
-                            })
-                            .await?
-                        {
-                            Response::LogBytes(b) if b.is_empty() => break,
-                            Response::LogBytes(b) => {
-                                offset += b.len() as u64;
-                                print!("{}", String::from_utf8_lossy(&b));
-                            }
-                            other => bail!("unexpected answer {other:?}"),
-                        }
-                    }
-                }
-            }
-        }
+        OperatorAction::Logs { hsm, log_id } => match log_id {
+            None => list_logs(&hsm).await,
+            Some(id) => print_log(&hsm, id).await,
+        },
         OperatorAction::VerifyErasure {
             certificate,
             domain_token,
-        } => {
-            let cert = operator::read_erasure(&certificate)?;
-            let token = domain_token.map(|p| operator::read_token(&p)).transpose()?;
-            let body = operator::verify_erasure(&cert, token.as_ref().map(|(_, b)| b))?;
-            print_json(json!({
-                "verified": true,
-                "module_id": body.module_id,
-                "erased_at": body.erased_at,
-                "reason": body.reason,
-                "domains": body.domains,
-                "vault_keys": body.vault_keys,
-                "sealed_files": body.sealed_files,
-            }))?;
+        } => verify_erasure(&certificate, domain_token.as_deref()),
+    }
+}
+
+/// `keygen`: writes a new operator key pair and says where.
+fn keygen(name: &str, permissions: &[String], out: &Path) -> anyhow::Result<()> {
+    let perms = operator::parse_permissions(permissions)?;
+    let op = operator::keygen(name, perms, out)?;
+    println!(
+        "operator {name}: key {} written to {} and {}",
+        fingerprint(&op.signing_key),
+        out.display(),
+        operator::pub_path(out).display()
+    );
+    Ok(())
+}
+
+/// `attest`: asks a module for a report over a fresh nonce, prints its
+/// summary and keeps the report in `out` if given.
+async fn attest(hsm: &ModuleAddr, out: Option<&Path>) -> anyhow::Result<()> {
+    let nonce = strongroom_crypto::random_array::<16>()?;
+    let (report, body) = operator::attest(hsm, &nonce).await?;
+    let summary = json!({
+        "module_id": body.module_id,
+        "name": body.friendly_name,
+        "mode": body.mode,
+        "signing_key": fingerprint(&body.signing_key),
+        "measurement": hex::encode(&body.measurement),
+        "domains": body.domains.iter().map(|(d, e)| json!({"domain": d, "epoch": e})).collect::<Vec<_>>(),
+        "installed_update": body.installed_update.as_ref().map(|(h, v)| json!({"sha384": hex::encode(h), "version": v})),
+    });
+    if let Some(out) = out {
+        files::write(out, kind::ATTESTATION, summary.clone(), &report, false)?;
+    }
+    print_json(summary)
+}
+
+/// `verify-attestation`: checks a report file's signature and, if given,
+/// its measurement.
+fn verify_attestation(report: &Path, expect_measurement: Option<&str>) -> anyhow::Result<()> {
+    let r: AttestationReport = files::read(report, kind::ATTESTATION)?;
+    let m = expect_measurement.map(hex48).transpose()?;
+    let body = operator::verify_attestation(&r, m.as_deref(), None)?;
+    println!(
+        "attestation OK: module {} ({}), measurement {}",
+        body.module_id,
+        body.friendly_name,
+        hex::encode(&body.measurement)
+    );
+    Ok(())
+}
+
+/// `sign`: shows the operator what they sign, then adds their signature
+/// to the command file.
+fn sign(request: &Path, key: &Path) -> anyhow::Result<()> {
+    let key = load_key(key)?;
+    let mut cmd = read_command(request)?;
+    let body = cmd.decode_body().map_err(|e| anyhow!("{e}"))?;
+    eprintln!(
+        "{} signs:\n{}",
+        key.name,
+        serde_json::to_string_pretty(&operator::describe(&body))?
+    );
+    operator::sign(&mut cmd, &key)?;
+    write_command(request, &cmd)?;
+    println!(
+        "{} signatures on {}",
+        cmd.signatures.len(),
+        request.display()
+    );
+    Ok(())
+}
+
+/// `submit`: sends the signed command to each module in turn, stopping
+/// at the first refusal, and keeps a returned token or attestation.
+async fn submit(request: &Path, hsm: &[ModuleAddr], out: Option<&Path>) -> anyhow::Result<()> {
+    let cmd = read_command(request)?;
+    for addr in hsm {
+        match operator::submit(addr, cmd.clone()).await? {
+            Response::DomainToken(t) => {
+                let b = t.decode_body().map_err(|e| anyhow!("{e}"))?;
+                println!("{addr}: domain {} epoch {}", b.domain_id, b.epoch);
+                if let Some(out) = out {
+                    operator::write_token(out, &t)?;
+                }
+            }
+            Response::Attestation(r) => {
+                let body = operator::verify_attestation(&r, None, None)?;
+                println!(
+                    "{addr}: module is now {} ({})",
+                    body.module_id, body.friendly_name
+                );
+                if let Some(out) = out {
+                    files::write(
+                        out,
+                        kind::ATTESTATION,
+                        json!({"module_id": body.module_id}),
+                        &r,
+                        false,
+                    )?;
+                }
+            }
+            Response::Done => println!("{addr}: done"),
+            other => println!("{addr}: {other:?}"),
         }
     }
     Ok(())
+}
+
+/// `unseal`: re-seals this operator's escrowed shares of a domain to a
+/// fresh module and writes them to `out`.
+fn unseal(domain_token: &Path, module: &Path, key: &Path, out: &Path) -> anyhow::Result<()> {
+    let (_, body) = operator::read_token(domain_token)?;
+    let m = read_attestation(module)?;
+    let key = load_key(key)?;
+    let shares = operator::recovery_shares(&key, &body, &m)?;
+    files::write(
+        out,
+        kind::RECOVERY_SHARE,
+        json!({"operator": key.name, "domain": body.domain_id, "module": m.module_id, "generations": shares.len()}),
+        &shares,
+        false,
+    )?;
+    println!(
+        "{}: {} shares of domain {} sealed to module {}",
+        key.name,
+        shares.len(),
+        body.domain_id,
+        m.module_id
+    );
+    Ok(())
+}
+
+/// `status`: prints a module's status as JSON.
+async fn status(hsm: &ModuleAddr) -> anyhow::Result<()> {
+    let c = operator::operator_client(hsm)?;
+    match c.call(Request::Status).await? {
+        Response::Status(s) => print_json(json!({
+            "module_id": s.module_id,
+            "name": s.friendly_name,
+            "mode": s.mode,
+            "signing_key": fingerprint(&s.signing_key),
+            "domains": s.domains.iter().map(|d| json!({"domain": d.domain_id, "epoch": d.epoch, "generations": d.generations, "members": d.members, "keys_loaded": d.keys_loaded})).collect::<Vec<_>>(),
+            "cached_keys": s.cached_keys,
+            "cache_capacity": s.cache_capacity,
+            "locked_bytes": s.locked_bytes,
+            "memory_locked": s.memory_locked,
+            "uptime_secs": s.uptime_secs,
+            "requests_served": s.requests_served,
+            "erased": s.last_erasure.is_some(),
+        })),
+        other => bail!("unexpected answer {other:?}"),
+    }
+}
+
+/// `get-token`: fetches a domain's token from a member and writes it only
+/// if it chains to `anchor` and is for `domain`.
+async fn get_token(
+    hsm: &ModuleAddr,
+    domain: uuid::Uuid,
+    out: &Path,
+    anchor: &Anchor,
+) -> anyhow::Result<()> {
+    let c = operator::operator_client(hsm)?;
+    match c
+        .call(Request::GetDomainToken { domain_id: domain })
+        .await?
+    {
+        Response::DomainToken(t) => {
+            let body = verify_chain(&t, anchor).map_err(|e| {
+                anyhow!("the token {hsm} presented does not chain to the trust anchor: {e}")
+            })?;
+            if body.domain_id != domain {
+                bail!(
+                    "{hsm} answered with a token for domain {}, not {domain}",
+                    body.domain_id
+                );
+            }
+            operator::write_token(out, &t)?;
+            print_json(files::summary(out)?)
+        }
+        other => bail!("unexpected answer {other:?}"),
+    }
+}
+
+/// `logs`: one line per module log.
+async fn list_logs(hsm: &ModuleAddr) -> anyhow::Result<()> {
+    let c = operator::operator_client(hsm)?;
+    match c.call(Request::ListLogs).await? {
+        Response::Logs(logs) => {
+            for l in logs {
+                println!(
+                    "{}  {} bytes  sha384 {}  {}",
+                    l.log_id,
+                    l.size,
+                    hex::encode(&l.sha384),
+                    if l.closed { "closed" } else { "open" }
+                );
+            }
+            Ok(())
+        }
+        other => bail!("unexpected answer {other:?}"),
+    }
+}
+
+/// `logs --log-id`: prints one log, read a MiB at a time until the module
+/// answers no more bytes.
+async fn print_log(hsm: &ModuleAddr, log_id: u64) -> anyhow::Result<()> {
+    let c = operator::operator_client(hsm)?;
+    let mut offset = 0;
+    loop {
+        match c
+            .call(Request::GetLog {
+                log_id,
+                offset,
+                length: 1 << 20,
+            })
+            .await?
+        {
+            Response::LogBytes(b) if b.is_empty() => return Ok(()),
+            Response::LogBytes(b) => {
+                offset += b.len() as u64;
+                print!("{}", String::from_utf8_lossy(&b));
+            }
+            other => bail!("unexpected answer {other:?}"),
+        }
+    }
+}
+
+/// `verify-erasure`: checks a certificate's signature (and, given a domain
+/// token, that its signer was a member) and prints what it attests.
+fn verify_erasure(certificate: &Path, domain_token: Option<&Path>) -> anyhow::Result<()> {
+    let cert = operator::read_erasure(certificate)?;
+    let token = domain_token.map(operator::read_token).transpose()?;
+    let body = operator::verify_erasure(&cert, token.as_ref().map(|(_, b)| b))?;
+    print_json(json!({
+        "verified": true,
+        "module_id": body.module_id,
+        "erased_at": body.erased_at,
+        "reason": body.reason,
+        "domains": body.domains,
+        "vault_keys": body.vault_keys,
+        "sealed_files": body.sealed_files,
+    }))
 }

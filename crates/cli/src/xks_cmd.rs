@@ -12,6 +12,7 @@ pub enum XksAction {
     /// credential; prints XKS_URI_PREFIX, XKS_PRINCIPAL_ARN,
     /// XKS_ACCESS_KEY_ID and XKS_SECRET_ACCESS_KEY (shown only now).
     CreateKeystore {
+        /// The 12-digit account that owns the key store.
         #[arg(long)]
         account_id: String,
         /// The key store's URI path prefix (`/keystores/a`): AWS KMS's
@@ -22,13 +23,17 @@ pub enum XksAction {
     /// Add a credential to a key store (to rotate: add, update AWS KMS,
     /// then revoke the old one).
     AddCredential {
+        /// The key store's URI path prefix.
         #[arg(long)]
         uri_prefix: String,
     },
     /// Revoke a credential of a key store (effective within 5 seconds).
     RevokeCredential {
+        /// The key store's URI path prefix.
         #[arg(long)]
         uri_prefix: String,
+        /// The credential's access key id, as create-keystore or
+        /// add-credential printed it.
         #[arg(long)]
         access_key_id: String,
     },

@@ -5,7 +5,7 @@
 //! their bytes in [`zeroize::Zeroizing`], have a redacted `Debug` and no
 //! `Clone`; AEAD nonces are consumed by value so one cannot be used twice.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod aead;
 mod asymmetric;

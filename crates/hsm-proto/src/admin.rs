@@ -80,22 +80,39 @@ pub struct Operator {
 /// The kinds of signed command, for quorum rules.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum CommandKind {
+    /// [`Command::InitializeModule`] (module administration).
     InitializeModule,
+    /// [`Command::SetFriendlyName`] (module administration).
     SetFriendlyName,
+    /// [`Command::InstallUpdate`] (module administration).
     InstallUpdate,
+    /// [`Command::EnterUseMode`] (module administration).
     EnterUseMode,
+    /// [`Command::EnterServiceMode`] (module administration).
     EnterServiceMode,
+    /// [`Command::CreateDomain`] (domain membership).
     CreateDomain,
+    /// [`Command::IngestDomain`] (domain membership).
     IngestDomain,
+    /// [`Command::AddMember`] (domain membership).
     AddMember,
+    /// [`Command::RemoveMember`] (domain membership).
     RemoveMember,
+    /// [`Command::AddOperator`] (operator set).
     AddOperator,
+    /// [`Command::RemoveOperator`] (operator set).
     RemoveOperator,
+    /// [`Command::AddHost`] (domain membership).
     AddHost,
+    /// [`Command::RemoveHost`] (domain membership).
     RemoveHost,
+    /// [`Command::RotateDomainKey`] (domain keys).
     RotateDomainKey,
+    /// [`Command::RetireDomainKey`] (domain keys).
     RetireDomainKey,
+    /// [`Command::RecoverDomain`] (recovery).
     RecoverDomain,
+    /// [`Command::DeleteLog`] (logs).
     DeleteLog,
 }
 
@@ -191,12 +208,20 @@ pub struct MemberIdentity {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// Wipe the module, take a new identity and a friendly name.
-    InitializeModule { friendly_name: String },
+    InitializeModule {
+        /// The name the module reports in Status, attestations and tokens.
+        friendly_name: String,
+    },
     /// Rename the module.
-    SetFriendlyName { friendly_name: String },
+    SetFriendlyName {
+        /// The new name.
+        friendly_name: String,
+    },
     /// Accept a code update whose package has this SHA-384.
     InstallUpdate {
+        /// SHA-384 of the update package (48 bytes), reported in attestations.
         package_sha384: Vec<u8>,
+        /// The package's version, as operators name it.
         version: String,
     },
     /// Leave service mode; domain keys are unwrapped again.
@@ -218,19 +243,40 @@ pub enum Command {
         min_generation_lifespan_secs: u64,
     },
     /// Take in a domain token (join, or move to a later epoch).
-    IngestDomain { token: DomainToken },
+    IngestDomain {
+        /// A token a member issued; a later epoch than the module holds, if any.
+        token: DomainToken,
+    },
     /// Add a member; the domain keys are wrapped to it.
-    AddMember { member: MemberIdentity },
+    AddMember {
+        /// The new member's identity, as its attestation report states it.
+        member: MemberIdentity,
+    },
     /// Remove a member from later epochs.
-    RemoveMember { module_id: Uuid },
+    RemoveMember {
+        /// The member to remove; never the module receiving the command.
+        module_id: Uuid,
+    },
     /// Add an operator.
-    AddOperator { operator: Operator },
+    AddOperator {
+        /// The new operator; the quorum and escrow rules must stay satisfiable.
+        operator: Operator,
+    },
     /// Remove an operator, by signing key.
-    RemoveOperator { signing_key: Vec<u8> },
+    RemoveOperator {
+        /// The operator's signing key, DER SPKI.
+        signing_key: Vec<u8>,
+    },
     /// Allow a host key to use the domain.
-    AddHost { host_key: Vec<u8> },
+    AddHost {
+        /// The host's (frontend's) public key, DER SPKI.
+        host_key: Vec<u8>,
+    },
     /// Stop allowing a host key.
-    RemoveHost { host_key: Vec<u8> },
+    RemoveHost {
+        /// The host's public key, DER SPKI.
+        host_key: Vec<u8>,
+    },
     /// Create a new domain-key generation; new EKTs use it.
     RotateDomainKey,
     /// Destroy the oldest generation.
@@ -249,7 +295,12 @@ pub enum Command {
         shares: Vec<RecoveryShare>,
     },
     /// Delete a closed log, given a receipt that it was stored elsewhere.
-    DeleteLog { log_id: u64, sha384: Vec<u8> },
+    DeleteLog {
+        /// The log, as ListLogs numbers it; never the open one.
+        log_id: u64,
+        /// SHA-384 of the log as stored elsewhere; must match the file now.
+        sha384: Vec<u8>,
+    },
 }
 
 impl Command {

@@ -6,6 +6,7 @@
 //! domain key; the only secrets that cross are customer plaintexts and data
 //! keys on their way to an authorised caller, kept in `Zeroizing` buffers.
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 pub mod admin;
 mod audit_seal;

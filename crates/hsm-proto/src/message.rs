@@ -159,49 +159,88 @@ impl std::fmt::Debug for DataKey {
     }
 }
 
-/// A request from the frontend to a module. `Clone` so a router can retry
+/// A request to a module. The frontend sends the cryptographic ones for its
+/// callers (a host wraps each in [`Request::InDomain`]); operator tools send
+/// `Command`, `Attest` and the log requests. `Clone` so a router can retry
 /// on another member; clones of plaintexts are zeroized too.
 #[derive(Clone, Serialize, Deserialize)]
 pub enum Request {
     /// Generate a fresh backing key for `key` and return its EKT.
-    GenerateBackingKey { key: KeyRef, spec: KeySpecCode },
+    GenerateBackingKey {
+        /// The key version the new material becomes (bound into the EKT).
+        key: KeyRef,
+        /// What to generate: AES, HMAC seed, or an asymmetric key pair.
+        spec: KeySpecCode,
+    },
     /// Generate a VOLATILE key (extension): kept only in module memory. The
     /// answered EKT is transient, only to install it in the other members.
-    GenerateVolatileKey { key: KeyRef, spec: KeySpecCode },
+    GenerateVolatileKey {
+        /// The key version the new material becomes.
+        key: KeyRef,
+        /// Symmetric or HMAC only; the module refuses asymmetric specs.
+        spec: KeySpecCode,
+    },
     /// Keep a volatile key (from another member's transient EKT) in memory.
-    InstallVolatileKey { key: KeyRef, ekt: TransientEkt },
+    InstallVolatileKey {
+        /// The key version the transient EKT must name.
+        key: KeyRef,
+        /// What GenerateVolatileKey answered on the member that made the key.
+        ekt: TransientEkt,
+    },
     /// Like GenerateBackingKey, but also return the key material in clear
     /// (an exposed key, extension): AES key, HMAC key, or PKCS#8.
-    GenerateExposedKey { key: KeyRef, spec: KeySpecCode },
+    GenerateExposedKey {
+        /// The key version the new material becomes.
+        key: KeyRef,
+        /// What to generate.
+        spec: KeySpecCode,
+    },
     /// Encrypt customer data under `key`.
     Encrypt {
+        /// The key version to encrypt under.
         key: KeyRef,
+        /// That version's EKT; empty for a VOLATILE key, held only in memory.
         ekt: Ekt,
+        /// The caller's plaintext.
         plaintext: Zeroizing<Vec<u8>>,
         /// Canonical encryption context (see [`crate::context`]).
         context: Vec<u8>,
     },
     /// Decrypt a ciphertext blob; `ekt` is the version its header names.
     Decrypt {
+        /// The EKT of the key version the blob's header names.
         ekt: Ekt,
+        /// The ciphertext blob, as Encrypt answered it.
         ciphertext: Vec<u8>,
+        /// Canonical encryption context; must equal the one encrypted with.
         context: Vec<u8>,
     },
     /// Decrypt under one key and encrypt under another, inside the module.
     ReEncrypt {
+        /// The EKT of the key version the blob's header names.
         source_ekt: Ekt,
+        /// The ciphertext blob to re-encrypt.
         ciphertext: Vec<u8>,
+        /// Canonical encryption context it was encrypted with.
         source_context: Vec<u8>,
+        /// The key version to encrypt under.
         destination: KeyRef,
+        /// That version's EKT.
         destination_ekt: Ekt,
+        /// Canonical encryption context of the new blob.
         destination_context: Vec<u8>,
     },
     /// Generate `length` random bytes as a data key, encrypted under `key`.
     GenerateDataKey {
+        /// The symmetric key version to encrypt the data key under.
         key: KeyRef,
+        /// That version's EKT; empty for a VOLATILE key.
         ekt: Ekt,
+        /// Canonical encryption context of the encrypted data key.
         context: Vec<u8>,
+        /// Data key size in bytes, 1-1024.
         length: u16,
+        /// Answer the plaintext too (false for `...WithoutPlaintext`).
         with_plaintext: bool,
     },
     /// Derive a key from `key` and a context (DeriveKey, extension): the
@@ -209,92 +248,144 @@ pub enum Request {
     /// as additional data), answered as a `DataKey`. Decrypt never opens
     /// the token; only [`Request::RevealDerivedKey`] does.
     DeriveKey {
+        /// The symmetric key version to derive from.
         key: KeyRef,
+        /// That version's EKT; empty for a VOLATILE key.
         ekt: Ekt,
+        /// Canonical context; the same context and version derive the same key.
         context: Vec<u8>,
+        /// Derived key size in bytes, 16-64.
         length: u16,
     },
     /// Random bytes from the module's CSPRNG.
-    GenerateRandom { length: u16 },
+    GenerateRandom {
+        /// How many bytes, 1-1024.
+        length: u16,
+    },
     /// Seal a secret access key under the domain so the store never holds it.
     SealCredential {
+        /// The access key id, bound into the sealed bytes.
         access_key_id: String,
+        /// The secret access key, 1-128 bytes.
         secret: Zeroizing<String>,
     },
     /// Derive a SigV4 signing key from a sealed secret access key.
     DeriveSigV4Key {
+        /// The access key id the secret was sealed for.
         access_key_id: String,
+        /// What SealCredential (or RewrapCredentials) answered.
         sealed: Vec<u8>,
+        /// The date, region and service to derive the key for.
         scope: SigV4Scope,
     },
     /// HMAC of `message` under an HMAC key.
     GenerateMac {
+        /// The HMAC key version.
         key: KeyRef,
+        /// That version's EKT; empty for a VOLATILE key.
         ekt: Ekt,
+        /// The caller's message.
         message: Zeroizing<Vec<u8>>,
     },
     /// Whether `mac` is the HMAC of `message` (compared in constant time).
     VerifyMac {
+        /// The HMAC key version.
         key: KeyRef,
+        /// That version's EKT; empty for a VOLATILE key.
         ekt: Ekt,
+        /// The caller's message.
         message: Zeroizing<Vec<u8>>,
+        /// The MAC to check.
         mac: Vec<u8>,
     },
     /// Sign with an asymmetric key (`algorithm` by AWS name).
     Sign {
+        /// The signing key version.
         key: KeyRef,
+        /// That version's EKT (the sealed private key).
         ekt: Ekt,
+        /// The message, or its digest when `digest` is set.
         message: Zeroizing<Vec<u8>>,
         /// `message` is already a digest (MessageType DIGEST).
         digest: bool,
+        /// AWS `SigningAlgorithm` name; must fit the key's spec.
         algorithm: String,
     },
     /// Verify a signature with an asymmetric key.
     Verify {
+        /// The signing key version.
         key: KeyRef,
+        /// That version's EKT.
         ekt: Ekt,
+        /// The message, or its digest when `digest` is set.
         message: Zeroizing<Vec<u8>>,
+        /// `message` is already a digest of the algorithm's length.
         digest: bool,
+        /// AWS `SigningAlgorithm` name; must fit the key's spec.
         algorithm: String,
+        /// The signature to check.
         signature: Vec<u8>,
     },
     /// The public key (DER SPKI) of an asymmetric key.
-    GetPublicKey { key: KeyRef, ekt: Ekt },
+    GetPublicKey {
+        /// The asymmetric key version.
+        key: KeyRef,
+        /// That version's EKT.
+        ekt: Ekt,
+    },
     /// RSA-OAEP decryption (`algorithm` `RSAES_OAEP_SHA_1` or `_256`).
     AsymmetricDecrypt {
+        /// The RSA key version.
         key: KeyRef,
+        /// That version's EKT.
         ekt: Ekt,
+        /// RSA-OAEP ciphertext made with the key's public half.
         ciphertext: Vec<u8>,
+        /// `RSAES_OAEP_SHA_1` or `RSAES_OAEP_SHA_256`.
         algorithm: String,
     },
     /// RSA-OAEP encryption to an RSA key's public half.
     AsymmetricEncrypt {
+        /// The RSA key version.
         key: KeyRef,
+        /// That version's EKT.
         ekt: Ekt,
+        /// The caller's plaintext; at most what the key size and hash allow.
         plaintext: Zeroizing<Vec<u8>>,
+        /// `RSAES_OAEP_SHA_1` or `RSAES_OAEP_SHA_256`.
         algorithm: String,
     },
     /// ECDH between a KEY_AGREEMENT key and a peer public key (DER SPKI);
     /// answers the shared secret as a `Plaintext`.
     DeriveSharedSecret {
+        /// The ECC key version.
         key: KeyRef,
+        /// That version's EKT.
         ekt: Ekt,
+        /// The peer's public key, DER SPKI, on the same curve.
         peer_public_key: Vec<u8>,
     },
     /// Generate an asymmetric data key pair; return its private key sealed
     /// under the symmetric `key` (and in clear when asked) and its public key.
     GenerateDataKeyPair {
+        /// The symmetric key version the private key is encrypted under.
         key: KeyRef,
+        /// That version's EKT; empty for a VOLATILE key.
         ekt: Ekt,
+        /// Canonical encryption context of the encrypted private key.
         context: Vec<u8>,
+        /// The pair to generate (an RSA or ECC spec).
         pair_spec: KeySpecCode,
+        /// Answer the private key in clear too (false for `...WithoutPlaintext`).
         with_plaintext: bool,
     },
     /// Make an RSA wrapping key for importing key material into `key_id`:
     /// answers its public key and an import token (the wrapping private key
     /// sealed under the domain, bound to the key, algorithm and expiry).
     PrepareImport {
+        /// The KMS key the token may import into.
         key_id: Uuid,
+        /// The wrapping key's size: an RSA spec.
         wrapping_spec: KeySpecCode,
         /// `RSAES_OAEP_SHA_1/256` or `RSA_AES_KEY_WRAP_SHA_1/256`.
         algorithm: String,
@@ -304,27 +395,44 @@ pub enum Request {
     /// Unwrap imported material with an import token and seal it as the
     /// EKT of `key`; answers the EKT and a fingerprint of the material.
     ImportKeyMaterial {
+        /// The key version the material becomes; its key id must be the token's.
         key: KeyRef,
+        /// What PrepareImport answered, unexpired.
         import_token: Vec<u8>,
+        /// 256-bit key material wrapped to the token's public key.
         encrypted_material: Vec<u8>,
     },
     /// Drop every cached copy of a key's backing keys.
-    ForgetKey { key_id: uuid::Uuid },
+    ForgetKey {
+        /// The KMS key whose versions the module drops.
+        key_id: uuid::Uuid,
+    },
     /// Drop every cached copy and sign a statement saying so (ShredKey).
-    ShredKey { key_id: uuid::Uuid },
+    ShredKey {
+        /// The KMS key whose versions the module drops.
+        key_id: uuid::Uuid,
+    },
     /// Wrap every version of a key to its owner's RSA key and drop every
     /// cached copy (SuspendKey).
     SuspendKey {
+        /// The KMS key to suspend.
         key_id: Uuid,
+        /// Every version of it, with its EKT.
         versions: Vec<(KeyRef, Ekt)>,
+        /// The RSA public key (DER SPKI) bound into every version as its
+        /// suspension owner; any other is refused.
         owner_public_key: Vec<u8>,
     },
     /// Take suspended material back, re-wrapped to an import key, if it is
     /// what was suspended (ReinstateKey).
     ReinstateKey {
+        /// The suspended KMS key.
         key_id: Uuid,
+        /// What PrepareImport answered for `key_id`, unexpired.
         import_token: Vec<u8>,
+        /// The suspended bundle, re-wrapped by the owner to the token's public key.
         encrypted_bundle: Vec<u8>,
+        /// The fingerprint SuspendKey answered (kept by the frontend).
         expected_fingerprint: Vec<u8>,
     },
     /// Describe the module (id, mode, domains, cache use); never secrets.
@@ -332,25 +440,43 @@ pub enum Request {
     /// An operator command; answered per command (often a domain token).
     Command(crate::admin::SignedCommand),
     /// The current token of a domain this module is a member of.
-    GetDomainToken { domain_id: Uuid },
+    GetDomainToken {
+        /// The domain.
+        domain_id: Uuid,
+    },
     /// The domains this module holds.
     ListDomains,
     /// A signed attestation report echoing `nonce`.
-    Attest { nonce: Vec<u8> },
+    Attest {
+        /// The asker's fresh challenge, echoed in the signed report.
+        nonce: Vec<u8>,
+    },
     /// The module's audit logs.
     ListLogs,
     /// One log's hash and size.
-    DescribeLog { log_id: u64 },
+    DescribeLog {
+        /// The log, as ListLogs numbers it.
+        log_id: u64,
+    },
     /// Bytes of one log.
     GetLog {
+        /// The log, as ListLogs numbers it.
         log_id: u64,
+        /// First byte to read.
         offset: u64,
+        /// Bytes to read; the module answers at most 4 MiB.
         length: u64,
     },
     /// Re-seal EKTs under the newest generation of their domain.
-    RewrapKeys { ekts: Vec<Ekt> },
+    RewrapKeys {
+        /// Key EKTs of any live generation; the answer keeps their order.
+        ekts: Vec<Ekt>,
+    },
     /// Re-seal sealed secret access keys (id, sealed) under the newest generation.
-    RewrapCredentials { credentials: Vec<(String, Vec<u8>)> },
+    RewrapCredentials {
+        /// (access key id, sealed secret) pairs; the answer keeps their order.
+        credentials: Vec<(String, Vec<u8>)>,
+    },
     /// `request` on behalf of `domain`: how a host sends every request that
     /// acts in a domain ([`Request::acts_in_domain`]). The module checks the
     /// host is listed in `domain`, seals new material only under it, and
@@ -365,21 +491,36 @@ pub enum Request {
     /// Like GenerateBackingKey, with the key's suspension owner (RSA public
     /// key, DER SPKI) bound into the EKT: SuspendKey wraps only to it.
     GenerateOwnedBackingKey {
+        /// The key version the new material becomes.
         key: KeyRef,
+        /// What to generate.
         spec: KeySpecCode,
+        /// The owner's RSA public key, DER SPKI (its SHA-256 is bound in).
         suspension_owner: Vec<u8>,
     },
     /// A new version of a key (rotation): same spec and suspension owner as
     /// `previous`, an earlier version's EKT of the same key.
-    RotateBackingKey { key: KeyRef, previous: Ekt },
+    RotateBackingKey {
+        /// The new version.
+        key: KeyRef,
+        /// An earlier version's EKT of the same key.
+        previous: Ekt,
+    },
     /// Re-bind every version of a key to a new suspension owner, with the
     /// current owner's signature over the change (docs/extensions.md).
     UpdateSuspensionOwner {
+        /// The KMS key.
         key_id: Uuid,
+        /// Every version of it, with its EKT.
         versions: Vec<(KeyRef, Ekt)>,
+        /// The bound owner's RSA public key, DER SPKI.
         current_owner: Vec<u8>,
+        /// The next owner's RSA public key, DER SPKI.
         new_owner: Vec<u8>,
+        /// Unix seconds the statement expires; at most an hour ahead.
         valid_to: u64,
+        /// The current owner's RSASSA-PSS-SHA-256 signature over the
+        /// owner-change statement; each is carried out once.
         signature: Vec<u8>,
     },
     /// Open a derived-key token made by DeriveKey under `key` (the version
@@ -387,9 +528,13 @@ pub enum Request {
     /// `DataKey` (the token as its ciphertext). The frontend sends it only
     /// for callers allowed kms:RevealDerivedKey.
     RevealDerivedKey {
+        /// The key version the token's header names.
         key: KeyRef,
+        /// That version's EKT; empty for a VOLATILE key.
         ekt: Ekt,
+        /// The derived-key token DeriveKey answered.
         token: Vec<u8>,
+        /// The canonical context the key was derived with.
         context: Vec<u8>,
     },
 
@@ -400,7 +545,10 @@ pub enum Request {
     /// signs [`crate::AUDIT_SEAL_CONTEXT`] ‖ `message`, never `message` alone, so
     /// this is no signing oracle for anything but audit seals. At most
     /// [`crate::MAX_AUDIT_SEAL_MESSAGE`] bytes.
-    SignAuditSeal { message: Vec<u8> },
+    SignAuditSeal {
+        /// The audit footer or receipt bytes.
+        message: Vec<u8>,
+    },
     /// The domain's audit seal public keys, one per domain-key generation
     /// the module holds.
     AuditSealKeys,
@@ -410,18 +558,27 @@ pub enum Request {
     /// `with_cdiv`, also the ciphertext data integrity value, computed
     /// before the module checks that the result opens.
     XksEncrypt {
+        /// The symmetric key version to seal under.
         key: KeyRef,
+        /// That version's EKT; empty for a VOLATILE key.
         ekt: Ekt,
+        /// At most [`crate::xks::MAX_PLAINTEXT`] bytes.
         plaintext: Zeroizing<Vec<u8>>,
+        /// The caller's additional data, at most [`crate::xks::MAX_AAD`] bytes.
         aad: Vec<u8>,
+        /// Also answer the ciphertext data integrity value.
         with_cdiv: bool,
     },
     /// Opens what XksEncrypt sealed under `key` (the version its metadata
     /// names), answered as a `Plaintext`.
     XksDecrypt {
+        /// The key version the metadata names.
         key: KeyRef,
+        /// That version's EKT; empty for a VOLATILE key.
         ekt: Ekt,
+        /// The sealed message as XksEncrypt answered it.
         sealed: crate::xks::XksSealed,
+        /// The additional data it was sealed with.
         aad: Vec<u8>,
     },
 }
@@ -487,81 +644,100 @@ impl std::fmt::Debug for Request {
 /// data keys or random bytes.
 #[derive(Serialize, Deserialize)]
 pub enum Response {
-    /// The EKT of a newly generated backing key.
+    /// The EKT of a new key version (GenerateBackingKey,
+    /// GenerateOwnedBackingKey, RotateBackingKey), for the store.
     Ekt(Ekt),
-    /// A ciphertext blob.
+    /// A ciphertext blob (Encrypt, ReEncrypt), or RSA-OAEP ciphertext
+    /// (AsymmetricEncrypt).
     Ciphertext(Vec<u8>),
     /// A decrypted plaintext and the key version that opened it.
     Plaintext {
+        /// The key version that opened it (for Decrypt, the one the
+        /// blob's header names).
         key: KeyRef,
+        /// The plaintext (or ECDH shared secret), for the authorised caller.
         plaintext: Zeroizing<Vec<u8>>,
     },
-    /// A data key.
+    /// A data key (GenerateDataKey), or a derived key and its token
+    /// (DeriveKey, RevealDerivedKey).
     DataKey(DataKey),
-    /// Random bytes.
+    /// GenerateRandom's bytes, from the module's CSPRNG.
     Random(Vec<u8>),
-    /// A sealed credential.
+    /// A secret access key sealed under the domain (SealCredential), for
+    /// the store.
     SealedCredential(Vec<u8>),
-    /// A derived SigV4 signing key.
+    /// A day-scoped SigV4 signing key (DeriveSigV4Key).
     SigningKey(SigningKey),
-    /// Done, nothing to return.
+    /// The request was carried out; nothing to return.
     Done,
-    /// Module status.
+    /// What Status reports: identity, mode, domains, cache use.
     Status(Box<crate::admin::ModuleStatus>),
-    /// A domain token.
+    /// A domain's signed token: GetDomainToken's, or the new one a domain
+    /// command produced (members take it in with IngestDomain).
     DomainToken(crate::admin::DomainToken),
-    /// Domains held.
+    /// ListDomains: one summary per domain the module holds.
     Domains(Vec<crate::admin::DomainSummary>),
-    /// An attestation report.
+    /// A signed attestation report echoing Attest's nonce.
     Attestation(crate::admin::AttestationReport),
-    /// Log descriptions.
+    /// Log descriptions (ListLogs; DescribeLog answers one).
     Logs(Vec<crate::admin::LogInfo>),
-    /// Log bytes.
+    /// GetLog's bytes of one log, at most 4 MiB.
     LogBytes(Vec<u8>),
     /// Re-sealed EKTs, in request order.
     Ekts(Vec<Ekt>),
     /// Re-sealed credentials, in request order.
     SealedCredentials(Vec<Vec<u8>>),
-    /// A MAC.
+    /// GenerateMac's HMAC of the message.
     Mac(Vec<u8>),
-    /// Whether a MAC or signature verified.
+    /// Whether VerifyMac's MAC or Verify's signature is valid.
     Valid(bool),
-    /// A signature.
+    /// Sign's signature over the message or digest.
     Signature(Vec<u8>),
-    /// A public key, DER SPKI.
+    /// GetPublicKey's answer, DER SPKI.
     PublicKey(Vec<u8>),
     /// An exposed key: its EKT and its material in clear.
     ExposedKey {
+        /// The new version's EKT, for the store.
         ekt: Ekt,
+        /// The AES key, the HMAC key, or the private key as PKCS#8.
         material: Zeroizing<Vec<u8>>,
     },
-    /// A signed shred statement.
+    /// ShredKey's statement, signed by the module, that it dropped every
+    /// cached copy.
     Shredded(crate::admin::ShredStatement),
     /// A suspended key: the owner's blob, and its MAC for ReinstateKey.
-    Suspended { blob: Vec<u8>, fingerprint: Vec<u8> },
-    /// Reinstated versions, sealed again.
+    Suspended {
+        /// Every version's material, wrapped to the owner's RSA key.
+        blob: Vec<u8>,
+        /// MAC of the bundle under the domain; the frontend keeps it and
+        /// passes it back as ReinstateKey's `expected_fingerprint`.
+        fingerprint: Vec<u8>,
+    },
+    /// Every version sealed again, for the store (ReinstateKey,
+    /// UpdateSuspensionOwner).
     Reinstated(Vec<(KeyRef, Ekt)>),
-    /// Import parameters.
+    /// PrepareImport's answer.
     ImportParameters {
         /// The wrapping public key, DER SPKI.
         public_key: Vec<u8>,
-        /// The import token.
+        /// The wrapping private key sealed under the domain, bound to the
+        /// key, algorithm and expiry; ImportKeyMaterial takes it back.
         import_token: Vec<u8>,
     },
-    /// Imported material, sealed.
+    /// ImportKeyMaterial's answer: the material sealed as a key version.
     Imported {
-        /// Its EKT.
+        /// The version's EKT, for the store.
         ekt: Ekt,
         /// HMAC of the material under the domain: equal material, equal value.
         fingerprint: Vec<u8>,
     },
-    /// A data key pair.
+    /// GenerateDataKeyPair's answer.
     DataKeyPair {
-        /// PKCS#8, when asked for.
+        /// The private key as PKCS#8, when asked for.
         private_plaintext: Option<Zeroizing<Vec<u8>>>,
         /// The private key as a ciphertext blob under the symmetric key.
         private_ciphertext: Vec<u8>,
-        /// DER SPKI.
+        /// The public key, DER SPKI.
         public_key: Vec<u8>,
     },
     /// A VOLATILE key's transient token, for the other members only.
@@ -582,7 +758,9 @@ pub enum Response {
     /// An XKS-sealed message and, when asked for, its SHA-256 ciphertext
     /// data integrity value.
     XksSealed {
+        /// The sealed message in the API's pieces.
         sealed: crate::xks::XksSealed,
+        /// The ciphertext data integrity value, when XksEncrypt asked for it.
         cdiv: Option<[u8; 32]>,
     },
 }

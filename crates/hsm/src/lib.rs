@@ -6,7 +6,7 @@
 //! backing keys, sealed credentials for secret access keys.
 // One audited `unsafe` call (madvise on the vault) is allowed where marked.
 #![deny(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod asymmetric;
 mod audit_seal;

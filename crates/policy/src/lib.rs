@@ -3,7 +3,7 @@
 //! wins, then an allow, else denied). The frontend evaluates each key's
 //! policy (or AWS's default key policy) for every request.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod action;
 mod condition;

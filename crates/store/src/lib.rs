@@ -13,7 +13,7 @@
 //! (`sql/statements.rs`) and one codec per record (`sql/codec.rs`); see
 //! ARCHITECTURE.md, "Store", for what adding a column touches.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 mod aggregates;
 mod audit;
