@@ -165,6 +165,7 @@ async fn second_frontend(dev: &DevEnvironment) -> RunningServer {
             .unwrap(),
             metadata_cache_ttl: Some(std::time::Duration::from_millis(100)),
             xks_client_cert_required: false,
+            admin: None,
         },
         dev.store.clone(),
         dev.hsm.clone(),
