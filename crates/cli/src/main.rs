@@ -338,8 +338,9 @@ async fn main() -> anyhow::Result<()> {
             opts.modules = modules.external();
             opts.audit = audit;
             let env = dev::start(opts).await?;
-            eprintln!(
-                "WARNING: strongroom dev keeps its unseal secret in {}/hsm/DEV-ONLY-unseal.key.\n\
+            // A log event, not a bare line: JSON logs stay one object per line.
+            tracing::warn!(
+                "strongroom dev keeps its unseal secret in {}/hsm/DEV-ONLY-unseal.key.\n\
                  Anyone who can read that directory can use every key. Do not use it for real secrets.",
                 data_dir.display()
             );
@@ -360,7 +361,7 @@ async fn main() -> anyhow::Result<()> {
                 println!("{line}");
             }
             wait_for_stop_signal().await?;
-            eprintln!("shutting down");
+            tracing::info!("shutting down");
             env.shutdown().await;
         }
         Command::Serve {
@@ -449,7 +450,7 @@ async fn main() -> anyhow::Result<()> {
                 strongroom_cli::audit_setup::startup_line(server.audit_config())
             );
             wait_for_stop_signal().await?;
-            eprintln!("shutting down");
+            tracing::info!("shutting down");
             server.shutdown().await;
         }
         Command::Operator { action } => operator_cmd::run(action).await?,

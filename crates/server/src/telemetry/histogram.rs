@@ -39,7 +39,8 @@ pub struct Snapshot {
     pub sum: f64,
     /// Observations.
     pub count: u64,
-    /// `(upper bound in seconds, cumulative count)`, +Inf last.
+    /// `(upper bound, observations in this bucket alone)`, +Inf last:
+    /// the encoder makes them cumulative.
     pub buckets: Vec<(f64, u64)>,
 }
 
@@ -58,16 +59,17 @@ impl AtomicHistogram {
         self.buckets.iter().map(|b| b.load(Ordering::Relaxed)).sum()
     }
 
-    /// The histogram now (buckets cumulative, as exposed).
+    /// The histogram now.
     pub fn snapshot(&self) -> Snapshot {
         let mut running = 0;
         let mut buckets = Vec::with_capacity(BUCKETS);
         for (i, b) in self.buckets.iter().enumerate() {
-            running += b.load(Ordering::Relaxed);
+            let n = b.load(Ordering::Relaxed);
+            running += n;
             let le = BOUNDS_MICROS
                 .get(i)
                 .map_or(f64::INFINITY, |&m| m as f64 / 1e6);
-            buckets.push((le, running));
+            buckets.push((le, n));
         }
         Snapshot {
             sum: self.sum_nanos.load(Ordering::Relaxed) as f64 / 1e9,
@@ -104,14 +106,15 @@ impl SizeHistogram {
         self.sum.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// The histogram now (buckets cumulative).
+    /// The histogram now.
     pub fn snapshot(&self) -> Snapshot {
         let mut running = 0;
         let mut buckets = Vec::with_capacity(self.buckets.len());
         for (i, b) in self.buckets.iter().enumerate() {
-            running += b.load(Ordering::Relaxed);
+            let n = b.load(Ordering::Relaxed);
+            running += n;
             let le = SIZE_BOUNDS.get(i).map_or(f64::INFINITY, |&m| m as f64);
-            buckets.push((le, running));
+            buckets.push((le, n));
         }
         Snapshot {
             sum: self.sum.load(Ordering::Relaxed) as f64,
@@ -126,7 +129,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_observation_lands_in_the_first_bucket_that_holds_it_and_counts_cumulate() {
+    fn an_observation_lands_in_the_first_bucket_that_holds_it() {
         let h = AtomicHistogram::default();
         h.observe(Duration::from_micros(250));
         h.observe(Duration::from_micros(251));
@@ -134,8 +137,9 @@ mod tests {
         let s = h.snapshot();
         assert_eq!(s.count, 3);
         assert_eq!(s.buckets[0], (0.00025, 1));
-        assert_eq!(s.buckets[1], (0.0005, 2));
-        assert_eq!(s.buckets.last(), Some(&(f64::INFINITY, 3)));
+        assert_eq!(s.buckets[1], (0.0005, 1));
+        assert_eq!(s.buckets[2], (0.001, 0));
+        assert_eq!(s.buckets.last(), Some(&(f64::INFINITY, 1)));
         assert!((s.sum - 60.000501).abs() < 1e-9);
     }
 
@@ -148,7 +152,7 @@ mod tests {
         let s = h.snapshot();
         assert_eq!((s.count, s.sum), (3, 5004.0));
         assert_eq!(s.buckets[0], (1.0, 1));
-        assert_eq!(s.buckets[2], (4.0, 2));
-        assert_eq!(s.buckets.last(), Some(&(f64::INFINITY, 3)));
+        assert_eq!(s.buckets[2], (4.0, 1));
+        assert_eq!(s.buckets.last(), Some(&(f64::INFINITY, 1)));
     }
 }
