@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import re
+import signal
 import subprocess
 import tempfile
 import time
@@ -22,7 +23,7 @@ from botocore.exceptions import ClientError
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import ROOT, DevServer
-from module_fleet import Module, ModuleFleet, hsm_bin
+from module_fleet import ModuleFleet
 
 # Past the admin listener's cache of store and module facts.
 SCRAPE_CACHE_SECS = 5
@@ -166,7 +167,21 @@ def ready(server):
     return status, json.loads(body)
 
 
-def test_readyz_turns_unready_when_the_only_module_is_killed_and_ready_when_it_returns():
+def wait_ready(server):
+    deadline = time.monotonic() + 60
+    while True:
+        status, body = ready(server)
+        if status == 200:
+            return body
+        assert time.monotonic() < deadline, body
+        time.sleep(0.5)
+
+
+def test_readyz_follows_the_only_module_process_frozen_resumed_and_killed():
+    """One real module process. Frozen (SIGSTOP), it cannot answer: not
+    ready, naming it. Resumed (SIGCONT): ready again. Killed: not ready.
+    (A killed module does not come back as itself: a restarted process is a
+    new module that the operators join to the domain, docs/deploy.md.)"""
     front = tempfile.TemporaryDirectory(prefix="strongroom-compat-front-")
     fleet = ModuleFleet(1, Path(front.name))
     server = None
@@ -174,34 +189,29 @@ def test_readyz_turns_unready_when_the_only_module_is_killed_and_ready_when_it_r
         server = DevServer(*fleet.frontend_args(), data_dir=front)
         status, body = ready(server)
         assert status == 200 and body["ready"], body
-        (m,) = fleet.modules
-        m.kill()
-        status, body = ready(server)
-        assert status == 503, body
-        assert body["checks"]["modules"]["ok"] is False
-        assert body["checks"]["modules"]["members"][0]["module"] == m.addr
-        assert "problem" in body["checks"]["modules"]["members"][0]
-        assert body["checks"]["store"]["ok"] and body["checks"]["audit"]["ok"], body
-        # The same module comes back on its address with its state.
-        state = Path(fleet.work.name) / "m0"
-        restarted = Module.__new__(Module)
-        restarted.addr = m.addr
-        restarted.proc = subprocess.Popen(
-            [hsm_bin(), "--listen", m.addr, "--state-dir", str(state),
-             "--tamper-file", str(state / "TAMPER")],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        fleet.modules[0] = restarted
-        first = json.loads(restarted.proc.stdout.readline())
-        if first["mode"] != "use":
-            fleet.use_mode(restarted, "m0-again")
-        deadline = time.monotonic() + 60
-        while True:
-            status, body = ready(server)
-            if status == 200:
-                break
-            assert time.monotonic() < deadline, body
-            time.sleep(0.5)
         assert body["checks"]["modules"]["serving"] == 1
+        (m,) = fleet.modules
+
+        def unready_naming_the_module():
+            status, body = ready(server)
+            assert status == 503, body
+            assert body["ready"] is False
+            modules = body["checks"]["modules"]
+            assert modules["ok"] is False and modules["serving"] == 0, body
+            assert modules["members"][0]["module"] == m.addr
+            assert modules["members"][0]["problem"], body
+            assert "no security module" in modules["problem"]
+            assert body["checks"]["store"]["ok"] and body["checks"]["audit"]["ok"], body
+
+        m.proc.send_signal(signal.SIGSTOP)
+        try:
+            unready_naming_the_module()
+        finally:
+            m.proc.send_signal(signal.SIGCONT)
+        body = wait_ready(server)
+        assert body["checks"]["modules"]["serving"] == 1
+        m.kill()
+        unready_naming_the_module()
     finally:
         if server is not None:
             server.stop()
@@ -233,13 +243,7 @@ def test_readyz_names_the_store_when_postgresql_is_down_and_recovers_when_it_is_
         assert body["checks"]["modules"]["ok"], body
         pg("-D", f"{pg_dir}/data", "-l", f"{pg_dir}/log", "-w", "-o",
            f"-h 127.0.0.1 -p {port} -k {pg_dir} -c fsync=on -c max_connections=200", "start")
-        deadline = time.monotonic() + 60
-        while True:
-            status, body = ready(server)
-            if status == 200:
-                break
-            assert time.monotonic() < deadline, body
-            time.sleep(0.5)
+        body = wait_ready(server)
         assert body["checks"]["store"] == {"ok": True}
     finally:
         if server is not None:
