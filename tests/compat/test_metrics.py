@@ -286,3 +286,55 @@ def test_json_log_has_one_access_event_per_request_with_ids_and_nothing_secret()
     for forbidden in [secret, plaintext.decode(), base64.b64encode(plaintext).decode(),
                       base64.b64encode(blob).decode(), "Signature=", "AWS4-HMAC-SHA256"]:
         assert forbidden not in text, forbidden
+
+
+def exported_names(server) -> set:
+    """Every sample name /metrics can export (families with their suffixes)."""
+    status, text = get(server.admin + "/metrics")
+    assert status == 200, text
+    names = set()
+    for family in text_string_to_metric_families(text):
+        names.add(family.name)
+        suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"]}.get(family.type, [])
+        names.update(family.name + s for s in suffixes)
+    return names
+
+
+METRIC_NAME = re.compile(r"\b((?:strongroom|process)_[a-z0-9_]+)\b")
+
+
+def test_alert_rules_parse_have_what_an_alert_needs_and_use_only_exported_metrics(metrics_server):
+    import shutil
+
+    import yaml
+
+    path = ROOT / "deploy" / "prometheus-rules.yml"
+    doc = yaml.safe_load(path.read_text())
+    rules = [r for g in doc["groups"] for r in g["rules"]]
+    alerts = {r["alert"] for r in rules}
+    for wanted in ["StrongroomModuleDown", "StrongroomAuditFsyncSlow", "StrongroomAuditQueueGrowing",
+                   "StrongroomServerErrorRatio", "StrongroomNotReady"]:
+        assert wanted in alerts
+    exported = exported_names(metrics_server)
+    for r in rules:
+        assert set(r) >= {"alert", "expr", "labels", "annotations"}, r
+        assert r["labels"]["severity"] in {"warning", "critical"}
+        assert r["annotations"]["summary"]
+        used = set(METRIC_NAME.findall(r["expr"]))
+        assert used, r["expr"]
+        assert used <= exported, (r["alert"], used - exported)
+    if shutil.which("promtool"):
+        out = subprocess.run(["promtool", "check", "rules", str(path)], capture_output=True, text=True)
+        assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_grafana_dashboard_is_json_whose_every_query_names_exported_metrics(metrics_server):
+    dash = json.loads((ROOT / "deploy" / "grafana-dashboard.json").read_text())
+    exported = exported_names(metrics_server)
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    assert len(exprs) >= 10
+    for expr in exprs:
+        used = set(METRIC_NAME.findall(expr))
+        assert used, expr
+        assert used <= exported, (expr, used - exported)
+    assert len({p["id"] for p in dash["panels"]}) == len(dash["panels"])
