@@ -23,17 +23,22 @@ def strongroom_bin() -> str:
 class DevServer:
     """One `strongroom dev` process in a temporary data directory."""
 
-    def __init__(self, *extra_args: str, data_dir=None):
+    def __init__(self, *extra_args: str, data_dir=None, stderr=subprocess.DEVNULL):
         self.dir = data_dir or tempfile.TemporaryDirectory(prefix="strongroom-compat-")
+        # Each server its own admin port: the default (4567) would collide.
+        admin = [] if "--admin-listen" in extra_args else ["--admin-listen", "127.0.0.1:0"]
         self.proc = subprocess.Popen(
-            [strongroom_bin(), "dev", "--data-dir", self.dir.name, "--listen", "127.0.0.1:0", *extra_args],
+            [strongroom_bin(), "dev", "--data-dir", self.dir.name, "--listen", "127.0.0.1:0", *admin, *extra_args],
             stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
+            stderr=stderr,
             text=True,
         )
         self.env = {}
+        self.admin = None
         tls = "--tls" in extra_args
         for line in self.proc.stdout:
+            if line.startswith("admin: "):
+                self.admin = line.split()[1]
             if line.startswith("export "):
                 key, _, value = line[len("export "):].strip().partition("=")
                 self.env[key] = value

@@ -81,6 +81,18 @@ pub struct Committed {
     pub segment: u64,
 }
 
+/// How long one committed batch took (for metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchTiming {
+    /// Records in the batch.
+    pub records: usize,
+    /// From the start of the commit until the batch was durable as the
+    /// mode says (encoding, write and sync).
+    pub commit: std::time::Duration,
+    /// The `fdatasync` alone; `None` when the mode does not sync a batch.
+    pub fsync: Option<std::time::Duration>,
+}
+
 /// The open segment of a chain.
 pub(crate) struct ActiveSegment {
     pub(crate) id: SegmentId,
@@ -101,6 +113,8 @@ pub(crate) struct ActiveSegment {
     no_reserve: bool,
     /// Written in buffered mode and not synced yet.
     pub(crate) unsynced: bool,
+    /// The timing of the last batch committed.
+    pub(crate) last_timing: BatchTiming,
     scratch: Vec<u8>,
 }
 
@@ -136,6 +150,7 @@ impl ActiveSegment {
             reserved: resumed.len,
             no_reserve: false,
             unsynced: false,
+            last_timing: BatchTiming::default(),
             scratch: Vec::new(),
         }
     }
@@ -154,6 +169,7 @@ impl ActiveSegment {
         records: &[&AuditRecord],
         sync: bool,
     ) -> Result<Vec<Committed>, AuditError> {
+        let started = std::time::Instant::now();
         if self.dirty {
             self.io.truncate(self.len).map_err(|e| self.failed(e))?;
             self.dirty = false;
@@ -180,11 +196,14 @@ impl ActiveSegment {
         self.reserve_for(out.len() as u64);
         self.dirty = true;
         self.io.write_at(self.len, &out).map_err(|e| self.undo(e))?;
-        if sync {
+        let fsync = if sync {
+            let syncing = std::time::Instant::now();
             self.io.sync().map_err(|e| self.undo(e))?;
+            Some(syncing.elapsed())
         } else {
             self.unsynced = true;
-        }
+            None
+        };
         self.dirty = false;
         if self.count == 0
             && let Some(first) = records.first()
@@ -197,6 +216,11 @@ impl ActiveSegment {
         self.len += out.len() as u64;
         self.count += records.len() as u64;
         self.head = head;
+        self.last_timing = BatchTiming {
+            records: records.len(),
+            commit: started.elapsed(),
+            fsync,
+        };
         Ok(committed)
     }
 

@@ -15,7 +15,7 @@
 //! need the module, reached from async code): when a roll is due, or no
 //! segment is open, it leaves the record to the thread.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
@@ -26,7 +26,7 @@ use crate::chain::SegmentId;
 use crate::chain_writer::ChainWriter;
 use crate::error::AuditError;
 use crate::record::AuditRecord;
-use crate::writer::{CommitObserver, Durability};
+use crate::writer::{CommitObserver, Durability, WriterHealth};
 
 /// Most records in one batch.
 pub(crate) const MAX_BATCH: usize = 4096;
@@ -56,6 +56,13 @@ pub(crate) struct Log {
     durability: Durability,
     /// Appends between their start and their answer.
     appending: AtomicUsize,
+    /// Batches failed since the last commit.
+    failed_batches: AtomicU64,
+    /// When the last batch committed, in ms after `opened`.
+    last_commit_ms: AtomicU64,
+    opened: Instant,
+    /// The writer thread has stopped.
+    stopped: AtomicBool,
 }
 
 /// An append in flight (counted while it lives).
@@ -82,6 +89,46 @@ impl Log {
             observer,
             durability,
             appending: AtomicUsize::new(0),
+            failed_batches: AtomicU64::new(0),
+            last_commit_ms: AtomicU64::new(0),
+            opened: Instant::now(),
+            stopped: AtomicBool::new(false),
+        }
+    }
+
+    /// See [`WriterHealth`].
+    pub(crate) fn health(&self, channel_closed: bool) -> WriterHealth {
+        let now = self.opened.elapsed().as_millis() as u64;
+        WriterHealth {
+            in_flight: self.appending.load(Ordering::Relaxed),
+            failed_batches: self.failed_batches.load(Ordering::Relaxed),
+            since_last_commit_ms: now.saturating_sub(self.last_commit_ms.load(Ordering::Relaxed)),
+            closed: channel_closed || self.stopped.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Tells the observer of a batch's outcome and keeps the health facts.
+    fn batch_done(
+        &self,
+        records: &[AuditRecord],
+        result: &Result<Vec<Committed>, AuditError>,
+        chain: &ChainWriter,
+    ) {
+        match result {
+            Ok(done) => {
+                self.failed_batches.store(0, Ordering::Relaxed);
+                self.last_commit_ms
+                    .store(self.opened.elapsed().as_millis() as u64, Ordering::Relaxed);
+                if let Some(o) = &self.observer {
+                    o.committed(records, done);
+                    if let Some(a) = chain.active.as_ref() {
+                        o.timed(a.last_timing);
+                    }
+                }
+            }
+            Err(_) => {
+                self.failed_batches.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -128,9 +175,7 @@ impl Log {
         let active = chain.active.as_mut()?;
         let records = std::slice::from_ref(record);
         let result = active.commit(&[record], self.sync());
-        if let (Ok(done), Some(o)) = (&result, &self.observer) {
-            o.committed(records, done);
-        }
+        self.batch_done(records, &result, chain);
         Some(result.map(|mut done| done.remove(0)))
     }
 }
@@ -142,9 +187,12 @@ pub(crate) fn run(log: Arc<Log>, mut rx: mpsc::Receiver<Msg>) {
         .enable_time()
         .build()
     else {
+        log.stopped.store(true, Ordering::Relaxed);
         return;
     };
+    let thread_log = log.clone();
     rt.block_on(async move {
+        let log = thread_log;
         let mut msgs = Vec::with_capacity(MAX_BATCH);
         loop {
             // Appenders may open a segment's first records while this
@@ -192,6 +240,7 @@ pub(crate) fn run(log: Arc<Log>, mut rx: mpsc::Receiver<Msg>) {
             let _ = c.close();
         }
     });
+    log.stopped.store(true, Ordering::Relaxed);
 }
 
 /// Processes one batch of messages in order; true once told to stop.
@@ -275,11 +324,10 @@ impl Batch {
             return;
         }
         let refs: Vec<&AuditRecord> = self.records.iter().collect();
-        match chain.commit(&refs, log.sync()) {
+        let result = chain.commit(&refs, log.sync());
+        log.batch_done(&self.records, &result, chain);
+        match result {
             Ok(done) => {
-                if let Some(o) = &log.observer {
-                    o.committed(&self.records, &done);
-                }
                 answers.extend(self.waiters.drain(..).zip(done.into_iter().map(Ok)));
             }
             Err(e) => {

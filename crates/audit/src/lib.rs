@@ -36,7 +36,7 @@ mod segment;
 mod verify;
 mod writer;
 
-pub use active::Committed;
+pub use active::{BatchTiming, Committed};
 pub use chain::{ChainId, GENESIS, SegmentId, chain_hash};
 pub use chain_writer::RollPolicy;
 pub use error::AuditError;
@@ -58,4 +58,4 @@ pub use segment::{
     parse_segment, read_segment, write_atomic,
 };
 pub use verify::{ChainReport, ExportedHead, Problem, VerifyReport, verify_dir};
-pub use writer::{AuditAppender, AuditWriter, CommitObserver, Durability, LogConfig};
+pub use writer::{AuditAppender, AuditWriter, CommitObserver, Durability, LogConfig, WriterHealth};

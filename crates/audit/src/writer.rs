@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::active::Committed;
+use crate::active::{BatchTiming, Committed};
 use crate::chain::{ChainId, SegmentId};
 use crate::chain_writer::RollPolicy;
 use crate::committer::{self, Log, Msg};
@@ -100,6 +100,24 @@ impl LogConfig {
 pub trait CommitObserver: Send + Sync {
     /// `records[i]` was committed as `committed[i]`.
     fn committed(&self, records: &[AuditRecord], committed: &[Committed]);
+
+    /// How long the batch just committed took (after [`Self::committed`]).
+    fn timed(&self, _timing: BatchTiming) {}
+}
+
+/// What an appender can tell of its writer's health (for readiness).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WriterHealth {
+    /// Appends sent and not answered yet (the queue, with the batch being
+    /// committed).
+    pub in_flight: usize,
+    /// Batches that failed since the last one that committed.
+    pub failed_batches: u64,
+    /// Milliseconds since the last batch committed (since the writer
+    /// opened if none has).
+    pub since_last_commit_ms: u64,
+    /// The writer has stopped: every append fails.
+    pub closed: bool,
 }
 
 /// The cloneable handle requests append through.
@@ -161,6 +179,11 @@ impl AuditAppender {
             .await
             .map_err(|_| AuditError::Closed)?;
         wait.await.map_err(|_| AuditError::Closed)?
+    }
+
+    /// Appends in flight, failures and the time since the last commit.
+    pub fn health(&self) -> WriterHealth {
+        self.log.health(self.tx.is_closed())
     }
 
     /// Closes the active segment now (seals it) if it holds records;

@@ -67,6 +67,10 @@ pub struct DevOptions {
     /// With `tls`: XKS requests need a client certificate from this CA
     /// (PEM) with this subject CN (docs/xks.md, mTLS).
     pub xks_client_auth: Option<(PathBuf, String)>,
+    /// The admin listener's address (`/metrics`, `/healthz`, `/readyz`);
+    /// none by default here (`strongroom dev` sets 127.0.0.1:4567), so
+    /// tests running many environments do not collide.
+    pub admin_listen: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for DevOptions {
@@ -101,6 +105,7 @@ impl std::fmt::Debug for DevOptions {
             .field("module_workers", &self.module_workers)
             .field("audit", &self.audit)
             .field("xks_client_auth", &self.xks_client_auth)
+            .field("admin_listen", &self.admin_listen)
             .finish()
     }
 }
@@ -131,6 +136,7 @@ impl DevOptions {
             module_workers: None,
             audit: crate::audit_setup::AuditArgs::default(),
             xks_client_auth: None,
+            admin_listen: None,
         }
     }
 }
@@ -192,6 +198,16 @@ impl DevEnvironment {
         } else {
             url
         }
+    }
+
+    /// The admin listener's URL, if it serves.
+    pub fn admin_endpoint(&self) -> Option<String> {
+        let url = self.server.admin_endpoint()?;
+        Some(if self.ca_bundle.is_some() {
+            url.replace("127.0.0.1", "localhost")
+        } else {
+            url
+        })
     }
 
     /// The shell lines an AWS SDK or CLI needs.
@@ -412,7 +428,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         Some((ca, subject)) => Some(strongroom_server::xks::mtls::client_verifier(ca, subject)?),
         None => None,
     };
-    let (tls_config, ca_bundle) = if opts.tls {
+    let (tls_config, admin_tls, ca_bundle) = if opts.tls {
         let files = tls::dev_certificates(&opts.data_dir.join("tls"))?;
         (
             Some(tls::server_config_with_clients(
@@ -420,10 +436,15 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
                 &files.server_key,
                 clients,
             )?),
+            Some(tls::server_config_with_clients(
+                &files.server_cert,
+                &files.server_key,
+                None,
+            )?),
             Some(files.ca_cert),
         )
     } else {
-        (None, None)
+        (None, None, None)
     };
     let config = ServerConfig {
         listen: opts.listen,
@@ -448,6 +469,12 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         metadata_cache_ttl: opts.metadata_cache_ttl,
         xks_client_cert_required: opts.xks_client_auth.is_some(),
         xks_requests_per_second: opts.xks_requests_per_second,
+        admin: opts
+            .admin_listen
+            .map(|listen| strongroom_server::admin_http::AdminConfig {
+                listen,
+                tls: admin_tls,
+            }),
     };
     log_module_status(&hsm).await;
     let server = strongroom_server::start(config, store.clone(), hsm.clone())

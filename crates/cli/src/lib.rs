@@ -11,6 +11,7 @@ pub mod client;
 pub mod dev;
 pub mod files;
 pub mod kms;
+pub mod logging;
 pub mod modules;
 pub mod operator;
 pub mod rewrap;

@@ -131,6 +131,12 @@ enum Command {
         audit: strongroom_cli::audit_setup::AuditArgs,
         #[command(flatten)]
         modules: ModuleArgs,
+        /// Address of the admin listener (/metrics, /healthz, /readyz).
+        #[arg(long, default_value = "127.0.0.1:4567")]
+        admin_listen: SocketAddr,
+        /// Log lines as text or as one JSON object per line.
+        #[arg(long, value_enum, default_value_t)]
+        log_format: strongroom_cli::logging::LogFormat,
     },
     /// Run a production frontend: external security modules (`--hsm`),
     /// no dev credentials; accounts come from `strongroom admin`.
@@ -174,6 +180,13 @@ enum Command {
         limits: ClientLimitArgs,
         #[command(flatten)]
         modules: ModuleArgs,
+        /// Serve /metrics, /healthz and /readyz on this address (over TLS
+        /// with the API's certificate when --tls-cert is given); off unless set.
+        #[arg(long)]
+        admin_listen: Option<SocketAddr>,
+        /// Log lines as text or as one JSON object per line.
+        #[arg(long, value_enum, default_value_t)]
+        log_format: strongroom_cli::logging::LogFormat,
     },
     /// Manage accounts and access keys in a data directory.
     Admin {
@@ -288,15 +301,6 @@ async fn wait_for_stop_signal() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("STRONGROOM_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -314,9 +318,12 @@ async fn main() -> anyhow::Result<()> {
             limits,
             audit,
             modules,
+            admin_listen,
+            log_format,
         } => {
-            init_tracing();
+            strongroom_cli::logging::init(log_format);
             let mut opts = dev::DevOptions::new(data_dir.clone());
+            opts.admin_listen = Some(admin_listen);
             opts.module_workers = workers.map(|n| n as usize);
             opts.header_read_timeout = limits.header_timeout();
             opts.body_read_timeout = limits.body_timeout();
@@ -336,8 +343,9 @@ async fn main() -> anyhow::Result<()> {
             opts.modules = modules.external();
             opts.audit = audit;
             let env = dev::start(opts).await?;
-            eprintln!(
-                "WARNING: strongroom dev keeps its unseal secret in {}/hsm/DEV-ONLY-unseal.key.\n\
+            // A log event, not a bare line: JSON logs stay one object per line.
+            tracing::warn!(
+                "strongroom dev keeps its unseal secret in {}/hsm/DEV-ONLY-unseal.key.\n\
                  Anyone who can read that directory can use every key. Do not use it for real secrets.",
                 data_dir.display()
             );
@@ -346,6 +354,9 @@ async fn main() -> anyhow::Result<()> {
                 env.endpoint()
             );
             println!("account {}  region {}", env.account_id, env.region);
+            if let Some(admin) = env.admin_endpoint() {
+                println!("admin: {admin} (/metrics, /healthz, /readyz)");
+            }
             println!(
                 "{}",
                 strongroom_cli::audit_setup::startup_line(env.server.audit_config())
@@ -355,7 +366,7 @@ async fn main() -> anyhow::Result<()> {
                 println!("{line}");
             }
             wait_for_stop_signal().await?;
-            eprintln!("shutting down");
+            tracing::info!("shutting down");
             env.shutdown().await;
         }
         Command::Serve {
@@ -372,8 +383,10 @@ async fn main() -> anyhow::Result<()> {
             audit,
             limits,
             modules,
+            admin_listen,
+            log_format,
         } => {
-            init_tracing();
+            strongroom_cli::logging::init(log_format);
             let store_url = modules.store.clone();
             let modules = modules.external();
             if modules.addrs.is_empty() {
@@ -389,11 +402,16 @@ async fn main() -> anyhow::Result<()> {
                 }
                 _ => None,
             };
-            let tls = match (tls_cert, tls_key) {
-                (Some(c), Some(k)) => Some(strongroom_server::tls::server_config_with_clients(
-                    &c, &k, clients,
-                )?),
-                _ => None,
+            let (tls, admin_tls) = match (tls_cert, tls_key) {
+                (Some(c), Some(k)) => (
+                    Some(strongroom_server::tls::server_config_with_clients(
+                        &c, &k, clients,
+                    )?),
+                    Some(strongroom_server::tls::server_config_with_clients(
+                        &c, &k, None,
+                    )?),
+                ),
+                _ => (None, None),
             };
             let audit = strongroom_cli::audit_setup::config(
                 &data_dir,
@@ -422,6 +440,10 @@ async fn main() -> anyhow::Result<()> {
                         .then(|| Duration::from_millis(cache_ttl_ms)),
                     xks_client_cert_required: xks_client_ca.is_some(),
                     xks_requests_per_second: limits.xks_requests_per_second,
+                    admin: admin_listen.map(|listen| strongroom_server::admin_http::AdminConfig {
+                        listen,
+                        tls: admin_tls,
+                    }),
                 },
                 store,
                 hsm,
@@ -434,7 +456,7 @@ async fn main() -> anyhow::Result<()> {
                 strongroom_cli::audit_setup::startup_line(server.audit_config())
             );
             wait_for_stop_signal().await?;
-            eprintln!("shutting down");
+            tracing::info!("shutting down");
             server.shutdown().await;
         }
         Command::Operator { action } => operator_cmd::run(action).await?,

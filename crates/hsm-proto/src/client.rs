@@ -67,6 +67,25 @@ struct Backend {
     tx: mpsc::Sender<Envelope>,
 }
 
+/// Told of every call to one module (for metrics): which module (its
+/// index in [`HsmClient::module_names`]), how long it took, and whether
+/// the module answered or the call failed. Keep it quick and lock-free:
+/// it runs on every call.
+pub trait CallObserver: Send + Sync + std::fmt::Debug {
+    /// One call to module `module` ended after `elapsed`.
+    fn module_call(&self, module: usize, elapsed: std::time::Duration, outcome: CallOutcome);
+}
+
+/// How a module call ended, as [`CallObserver`] sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutcome {
+    /// The module answered (a refusal it gave counts as an answer).
+    Answered,
+    /// The module refused in a way another module might not (unreachable,
+    /// wrong mode, lacks the key or domain key).
+    Unavailable,
+}
+
 /// The frontend's handle on the modules of its domain. Cheap to clone.
 /// With several modules, requests are spread round-robin, and a request a
 /// module cannot serve (unreachable, lost its keys, service mode) is retried
@@ -77,6 +96,8 @@ pub struct HsmClient {
     placement: Arc<crate::routing::Placement>,
     /// The domain every request that acts in one is sent for.
     domain: Option<uuid::Uuid>,
+    /// Told of every module call.
+    observer: Option<Arc<dyn CallObserver>>,
 }
 
 /// Modules each key is placed on unless configured otherwise.
@@ -142,7 +163,15 @@ impl HsmClient {
                 .collect(),
             placement: Arc::new(crate::routing::Placement::new(names, DEFAULT_REPLICATION)),
             domain: None,
+            observer: None,
         }
+    }
+
+    /// Tells `observer` of every module call made through this client and
+    /// its clones made afterwards.
+    pub fn with_call_observer(mut self, observer: Arc<dyn CallObserver>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     /// Sends every request that acts in a domain as [`Request::InDomain`]
@@ -208,6 +237,20 @@ impl HsmClient {
     }
 
     async fn call_backend(&self, i: usize, request: Request) -> Result<Response, HsmError> {
+        let Some(observer) = &self.observer else {
+            return self.send_to_backend(i, request).await;
+        };
+        let started = std::time::Instant::now();
+        let result = self.send_to_backend(i, request).await;
+        let outcome = match &result {
+            Err(e) if e.retry_elsewhere() => CallOutcome::Unavailable,
+            _ => CallOutcome::Answered,
+        };
+        observer.module_call(i, started.elapsed(), outcome);
+        result
+    }
+
+    async fn send_to_backend(&self, i: usize, request: Request) -> Result<Response, HsmError> {
         let request = match self.domain {
             Some(domain) if request.acts_in_domain() => Request::InDomain {
                 domain,

@@ -25,7 +25,10 @@ mod sealed;
 pub mod xks;
 
 pub use audit_seal::{AUDIT_SEAL_CONTEXT, AuditSealKey, MAX_AUDIT_SEAL_MESSAGE};
-pub use client::{Answer, Caller, Envelope, HsmClient, ModuleHandler, spawn_module_task};
+pub use client::{
+    Answer, CallObserver, CallOutcome, Caller, Envelope, HsmClient, ModuleHandler,
+    spawn_module_task,
+};
 pub use error::{HsmError, Refusal};
 pub use message::{
     DataKey, Ekt, KeyRef, KeySpecCode, Request, Response, SigV4Scope, SigningKey, TransientEkt,

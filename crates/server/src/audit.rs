@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 use strongroom_audit::{
-    AuditAppender, AuditRecord, AuditWriter, ChainId, Durability, FooterSealer, Identity,
-    LogConfig, RecordError, RollPolicy,
+    AuditAppender, AuditRecord, AuditWriter, ChainId, CommitObserver, Durability, FooterSealer,
+    Identity, LogConfig, RecordError, RollPolicy,
 };
 use strongroom_store::Store;
 
@@ -184,6 +184,15 @@ impl AuditTrail {
     /// record the store has not counted yet (after a crash), and starts the
     /// writer.
     pub async fn open(config: AuditConfig, store: Arc<dyn Store>) -> Result<Self, KmsError> {
+        Self::open_observed(config, store, None).await
+    }
+
+    /// [`Self::open`], also telling `extra` (metrics) of every batch.
+    pub async fn open_observed(
+        config: AuditConfig,
+        store: Arc<dyn Store>,
+        extra: Option<Arc<dyn CommitObserver>>,
+    ) -> Result<Self, KmsError> {
         // Rows an earlier version kept in the store move to a sealed file,
         // before this frontend's chain begins. Rows found once it has begun
         // were not written by an earlier version (this one never writes
@@ -214,13 +223,17 @@ impl AuditTrail {
         let meter = Arc::new(Meter::new(store, config.chain.clone(), flushed));
         let c = config.clone();
         let observer = meter.clone();
+        let observers: Arc<dyn CommitObserver> = Arc::new(Observers {
+            meter: meter.clone(),
+            extra,
+        });
         let (writer, report) = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&c.dir)
                 .map_err(|e| format!("cannot create audit directory {}: {e}", c.dir.display()))?;
             let mut log = LogConfig::new(&c.dir, c.chain.clone());
             log.durability = c.durability;
             log.roll = c.roll;
-            let opened = AuditWriter::open_observed(log, c.sealer.clone(), Some(observer.clone()))
+            let opened = AuditWriter::open_observed(log, c.sealer.clone(), Some(observers))
                 .map_err(|e| format!("cannot open audit chain {}: {e}", c.chain))?;
             // Nothing appends before `open` returns: the records on disk
             // past the store's position are exactly the ones not counted.
@@ -344,7 +357,33 @@ async fn run_retention(config: &AuditConfig, days: u32) {
     }
 }
 
+/// The usage meter and, if any, another observer of committed batches.
+struct Observers {
+    meter: Arc<Meter>,
+    extra: Option<Arc<dyn CommitObserver>>,
+}
+
+impl CommitObserver for Observers {
+    fn committed(&self, records: &[AuditRecord], committed: &[strongroom_audit::Committed]) {
+        self.meter.committed(records, committed);
+        if let Some(o) = &self.extra {
+            o.committed(records, committed);
+        }
+    }
+
+    fn timed(&self, timing: strongroom_audit::BatchTiming) {
+        if let Some(o) = &self.extra {
+            o.timed(timing);
+        }
+    }
+}
+
 impl AuditLog {
+    /// The writer's health (appends in flight, failures, last commit).
+    pub fn writer_health(&self) -> strongroom_audit::WriterHealth {
+        self.appender.health()
+    }
+
     /// Records `event`; returns once it is as durable as the mode says.
     pub async fn record(&self, event: AuditEvent) -> Result<(), KmsError> {
         match self

@@ -59,6 +59,8 @@ pub struct AppState {
     pub body_read_timeout: Duration,
     /// The XKS proxy API (docs/xks.md).
     pub xks: crate::xks::XksState,
+    /// The counters `/metrics` reports.
+    pub telemetry: Arc<crate::telemetry::Telemetry>,
 }
 
 /// What the connection knows about a request's origin (set per connection).
@@ -288,6 +290,25 @@ async fn record_outcome(
     }
 }
 
+/// Counts a finished request and writes its access log event (target
+/// `strongroom::request`): ids, operation, account, latency and error type,
+/// never a payload, key, secret or signature.
+fn log_request(state: &AppState, request_id: &str, served: &Served, elapsed: Duration) {
+    let error = served.result.as_ref().err();
+    state
+        .telemetry
+        .request_done(&served.op, error, served.caller.is_none(), elapsed);
+    tracing::info!(
+        target: "strongroom::request",
+        request_id,
+        operation = served.op.as_str(),
+        account = served.caller.as_ref().map_or("-", |c| c.account_id.as_str()),
+        latency_us = elapsed.as_micros() as u64,
+        error = error.map_or("none", KmsError::type_name),
+        "request"
+    );
+}
+
 /// Serves one request.
 pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Response {
     // The XKS proxy API shares the listener (its paths are never `/`).
@@ -297,6 +318,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
         return Box::pin(crate::xks::handle(state, req)).await;
     }
     let started = Instant::now();
+    let _in_flight = state.telemetry.in_flight();
     let request_id = uuid::Uuid::new_v4().to_string();
     let (mut parts, body) = req.into_parts();
     parts.extensions.insert(RequestId(request_id.clone()));
@@ -312,6 +334,7 @@ pub async fn handle(State(state): State<Arc<AppState>>, req: Request) -> Respons
     // No answer leaves before its audit record is durable (but see
     // `record_outcome` for operations that already ran).
     record_outcome(&state, &request_id, meta, &parts, &mut served).await;
+    log_request(&state, &request_id, &served, started.elapsed());
     let op = served.op;
     let (status, body) = match served.result {
         Ok(out) => {

@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod admin_http;
 pub mod arn;
 pub mod audit;
 pub mod audit_seal;
@@ -24,6 +25,7 @@ pub mod protocol;
 mod read_deadline;
 mod server;
 pub mod sigv4;
+pub mod telemetry;
 pub mod tls;
 pub mod unauthenticated;
 pub mod xks;

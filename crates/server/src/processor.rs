@@ -64,6 +64,17 @@ pub struct Processor {
     /// How long cached key metadata, aliases and grants are trusted
     /// (`None`: for ever, when this frontend is the store's only writer).
     pub(crate) cache_ttl: Option<std::time::Duration>,
+    /// Hits and misses of the key metadata and EKT caches (metrics).
+    pub cache_stats: CacheStats,
+}
+
+/// Hits and misses of the processor's caches.
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    /// Key metadata.
+    pub keys: crate::telemetry::CacheCounters,
+    /// EKTs (wrapped key material).
+    pub ekts: crate::telemetry::CacheCounters,
 }
 
 /// Epoch seconds now.
@@ -129,6 +140,7 @@ impl Processor {
             policies: crate::authz::PolicyCache::default(),
             grants: DashMap::new(),
             cache_ttl: None,
+            cache_stats: CacheStats::default(),
         }
     }
 
@@ -166,8 +178,10 @@ impl Processor {
         if let Some(k) = self.keys.get(&id)
             && self.fresh(k.0)
         {
+            self.cache_stats.keys.hit();
             return Ok(Some(k.1.clone()));
         }
+        self.cache_stats.keys.miss();
         let Some(rec) = self.store.get_key(id).await? else {
             return Ok(None);
         };
@@ -271,8 +285,10 @@ impl Processor {
         if let Some(e) = self.ekts.get(&key)
             && e.0 == authorized.revision
         {
+            self.cache_stats.ekts.hit();
             return Ok(Some(e.1.clone()));
         }
+        self.cache_stats.ekts.miss();
         let Some(v) = self.store.get_key_version(key.key_id, key.version).await? else {
             return Ok(None);
         };

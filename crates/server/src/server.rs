@@ -66,6 +66,8 @@ pub struct ServerConfig {
     /// Requests per second each external key store may make (`None`:
     /// unlimited); past it, ThrottlingException.
     pub xks_requests_per_second: Option<std::num::NonZeroU32>,
+    /// The admin listener (`/metrics`, `/healthz`, `/readyz`), if any.
+    pub admin: Option<crate::admin_http::AdminConfig>,
 }
 
 /// Defaults of the limits a frontend puts on clients.
@@ -119,6 +121,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("metadata_cache_ttl", &self.metadata_cache_ttl)
             .field("xks_client_cert_required", &self.xks_client_cert_required)
             .field("xks_requests_per_second", &self.xks_requests_per_second)
+            .field("admin", &self.admin)
             .finish()
     }
 }
@@ -137,6 +140,10 @@ pub struct RunningServer {
     trail: Option<crate::audit::AuditTrail>,
     /// Its settings, kept after it is closed.
     audit_config: crate::audit::AuditConfig,
+    /// The admin listener's address, if it serves.
+    admin_addr: Option<SocketAddr>,
+    /// The counters `/metrics` reports.
+    telemetry: Arc<crate::telemetry::Telemetry>,
 }
 
 impl RunningServer {
@@ -149,6 +156,17 @@ impl RunningServer {
     pub fn endpoint(&self) -> String {
         let scheme = if self.tls { "https" } else { "http" };
         format!("{scheme}://{}", self.local_addr)
+    }
+
+    /// The admin listener's `http://…` or `https://…` URL, if it serves.
+    pub fn admin_endpoint(&self) -> Option<String> {
+        let scheme = if self.tls { "https" } else { "http" };
+        self.admin_addr.map(|a| format!("{scheme}://{a}"))
+    }
+
+    /// The counters `/metrics` reports.
+    pub fn telemetry(&self) -> &Arc<crate::telemetry::Telemetry> {
+        &self.telemetry
     }
 
     /// The request processor (for the sweeper in tests and admin tasks).
@@ -221,11 +239,18 @@ pub async fn start(
     store: Arc<dyn Store>,
     hsm: HsmClient,
 ) -> std::io::Result<RunningServer> {
+    let telemetry = Arc::new(crate::telemetry::Telemetry::new(hsm.module_names()));
+    let hsm = hsm.with_call_observer(telemetry.clone());
+    let admin_hsm = hsm.clone();
     let listener = TcpListener::bind(config.listen).await?;
     let local_addr = listener.local_addr()?;
-    let trail = crate::audit::AuditTrail::open(config.audit.clone(), store.clone())
-        .await
-        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let trail = crate::audit::AuditTrail::open_observed(
+        config.audit.clone(),
+        store.clone(),
+        Some(telemetry.clone()),
+    )
+    .await
+    .map_err(|e| std::io::Error::other(e.to_string()))?;
     let audit = trail.log();
     let processor = Arc::new(
         Processor::new(store.clone(), hsm.clone(), config.region.clone())
@@ -252,6 +277,7 @@ pub async fn start(
         audit: audit.clone(),
         unauthenticated: unauthenticated.clone(),
         body_read_timeout: config.body_read_timeout,
+        telemetry: telemetry.clone(),
     });
     let (shutdown, rx) = watch::channel(false);
     let summariser = tokio::spawn(crate::unauthenticated::summarise(
@@ -280,6 +306,23 @@ pub async fn start(
         per_source: per_source::PerSource::new(config.max_connections_per_source),
     };
     tasks.spawn(accept_loop(listener, conn, rx.clone()));
+    let admin_addr = match config.admin.clone() {
+        Some(admin) => {
+            let app = crate::admin_http::router(Arc::new(crate::admin_http::AdminState {
+                telemetry: telemetry.clone(),
+                scraper: crate::telemetry::scrape::Scraper::new(store.clone(), admin_hsm.clone()),
+                store: store.clone(),
+                hsm: admin_hsm,
+                processor: processor.clone(),
+                audit: state.audit.clone(),
+            }));
+            let (addr, serving) = crate::admin_http::serve(admin, app, rx.clone()).await?;
+            tasks.spawn(serving);
+            tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
+            Some(addr)
+        }
+        None => None,
+    };
     tasks.spawn(deletion_sweeper(
         processor.clone(),
         store.clone(),
@@ -308,6 +351,8 @@ pub async fn start(
         summariser,
         trail: Some(trail),
         audit_config: config.audit.clone(),
+        admin_addr,
+        telemetry,
     })
 }
 

@@ -38,7 +38,14 @@ impl DevProcess {
             .arg("-c")
             .arg(format!("trap '' XFSZ; {limit}exec \"$0\" \"$@\""))
             .arg(env!("CARGO_BIN_EXE_strongroom"))
-            .args(["dev", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args([
+                "dev",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+                "--data-dir",
+            ])
             .arg(dir)
             .args(extra)
             .env("STRONGROOM_LOG", "warn")

@@ -2,6 +2,7 @@
 //! port, driven by the real `aws-sdk-kms` client (and a raw signing client
 //! for inputs an SDK refuses to send).
 
+mod admin_listener;
 mod aliases;
 mod asymmetric;
 mod audit;

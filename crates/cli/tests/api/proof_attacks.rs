@@ -166,6 +166,7 @@ async fn second_frontend(dev: &DevEnvironment) -> RunningServer {
             metadata_cache_ttl: Some(std::time::Duration::from_millis(100)),
             xks_client_cert_required: false,
             xks_requests_per_second: None,
+            admin: None,
         },
         dev.store.clone(),
         dev.hsm.clone(),

@@ -95,6 +95,9 @@ pub trait KeyStore: Send + Sync + 'static {
     ) -> StoreResult<Vec<RotationRecord>>;
     /// Keys with rotation enabled whose next rotation is at or before `now`.
     async fn keys_due_for_rotation(&self, now: i64) -> StoreResult<Vec<Uuid>>;
+    /// How many keys there are of each `(state, key spec)`, every account
+    /// together (for metrics).
+    async fn count_keys_by_state_and_spec(&self) -> StoreResult<Vec<(String, String, u64)>>;
 }
 
 /// Writes a key's mutable metadata (shared by `update_key` and rotation).
@@ -231,5 +234,12 @@ impl<B: Backend> KeyStore for B {
 
     async fn keys_due_for_rotation(&self, now: i64) -> StoreResult<Vec<Uuid>> {
         due(self, &keys::DUE_FOR_ROTATION, now).await
+    }
+
+    async fn count_keys_by_state_and_spec(&self) -> StoreResult<Vec<(String, String, u64)>> {
+        select_with(self, &keys::COUNT_BY_STATE_AND_SPEC, Vec::new(), |r| {
+            Ok((r.text(0)?, r.text(1)?, r.u64(2)?))
+        })
+        .await
     }
 }

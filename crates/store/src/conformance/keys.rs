@@ -20,11 +20,25 @@ pub(crate) async fn key_round_trip_update_and_paging(s: Arc<dyn Store>) {
             .is_empty()
     );
 
+    let counts = |by: Vec<(String, String, u64)>| {
+        let total: u64 = by.iter().map(|r| r.2).sum();
+        let pending: u64 = by
+            .iter()
+            .filter(|r| r.0 == "PendingDeletion")
+            .map(|r| r.2)
+            .sum();
+        (total, pending)
+    };
+    let before = counts(s.count_keys_by_state_and_spec().await.unwrap());
+    assert!(before.0 >= 5, "{before:?}");
+
     let mut k = s.get_key(ids[0]).await.unwrap().unwrap();
     assert_eq!(k.tags[0].key, "team");
     k.state = KeyState::PendingDeletion;
     k.deletion_date = Some(100);
     s.update_key(&k).await.unwrap();
+    let after = counts(s.count_keys_by_state_and_spec().await.unwrap());
+    assert_eq!(after, (before.0, before.1 + 1), "one key moved state");
     k.revision += 1;
     assert_eq!(s.get_key(ids[0]).await.unwrap().unwrap(), k);
     assert_eq!(

@@ -80,6 +80,9 @@ pub(crate) mod keys {
         "SELECT id FROM keys WHERE import_valid_to IS NOT NULL AND import_valid_to <= $1 \
          AND state != 'PendingImport' AND state != 'PendingDeletion' ORDER BY id",
     );
+    pub(crate) static COUNT_BY_STATE_AND_SPEC: Sql = Sql::new(
+        "SELECT state, key_spec, COUNT(*) FROM keys GROUP BY state, key_spec ORDER BY state, key_spec",
+    );
     pub(crate) static DUE_FOR_ROTATION: Sql = Sql::new(
         "SELECT id FROM keys WHERE next_rotation_at IS NOT NULL AND next_rotation_at <= $1 \
          AND state = 'Enabled' ORDER BY next_rotation_at, id",

@@ -1,0 +1,85 @@
+//! The admin listener's accept loop: plain or TLS (the API's certificate),
+//! a small cap on connections, and the same header and handshake time
+//! limits as the API, so a scraper cannot hold it open.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::AdminConfig;
+
+/// Most admin connections served at once; more are closed as accepted.
+const MAX_CONNECTIONS: usize = 32;
+/// Time to finish a TLS handshake and send request headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Binds `config.listen`; the returned task serves `app` until `shutdown`.
+pub async fn serve(
+    config: AdminConfig,
+    app: axum::Router,
+    shutdown: watch::Receiver<bool>,
+) -> std::io::Result<(SocketAddr, impl std::future::Future<Output = ()> + Send)> {
+    let listener = TcpListener::bind(config.listen).await?;
+    let addr = listener.local_addr()?;
+    Ok((addr, accept_loop(listener, config, app, shutdown)))
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    config: AdminConfig,
+    app: axum::Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let acceptor = config.tls.map(tokio_rustls::TlsAcceptor::from);
+    let permits = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let mut http = Builder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    // Dropping the set aborts every connection when the loop ends.
+    let mut connections = JoinSet::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "admin listener: accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => continue,
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            tracing::debug!(%peer, "admin connection refused: too many connections");
+            continue;
+        };
+        let (acceptor, http, app) = (acceptor.clone(), http.clone(), app.clone());
+        connections.spawn(async move {
+            let _permit = permit;
+            let service = TowerToHyperService::new(app);
+            let result = match acceptor {
+                None => http.serve_connection(TokioIo::new(stream), service).await,
+                Some(acceptor) => {
+                    let Ok(Ok(tls)) =
+                        tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await
+                    else {
+                        return;
+                    };
+                    http.serve_connection(TokioIo::new(tls), service).await
+                }
+            };
+            if let Err(e) = result {
+                tracing::debug!(%peer, error = %e, "admin connection ended with an error");
+            }
+        });
+    }
+}
