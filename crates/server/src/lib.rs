@@ -26,6 +26,7 @@ mod server;
 pub mod sigv4;
 pub mod tls;
 pub mod unauthenticated;
+pub mod validate;
 pub mod xks;
 
 pub use server::{RunningServer, ServerConfig, defaults, start};
