@@ -104,6 +104,9 @@ pub enum KmsError {
     /// A principal ARN that is malformed.
     #[error("{0}")]
     InvalidArn(String),
+    /// A name AWS reserves for itself (aliases under `alias/aws/`).
+    #[error("{0}")]
+    NotAuthorized(String),
     /// A genuine internal fault.
     #[error("{0}")]
     Internal(String),
@@ -146,6 +149,7 @@ impl KmsError {
             KmsError::InvalidGrantToken(_) => "InvalidGrantTokenException",
             KmsError::InvalidGrantId(_) => "InvalidGrantIdException",
             KmsError::InvalidArn(_) => "InvalidArnException",
+            KmsError::NotAuthorized(_) => "NotAuthorizedException",
             KmsError::Internal(_) => "KMSInternalException",
         }
     }

@@ -28,6 +28,7 @@ pub mod sigv4;
 pub mod telemetry;
 pub mod tls;
 pub mod unauthenticated;
+pub mod validate;
 pub mod xks;
 
 pub use server::{RunningServer, ServerConfig, defaults, start};

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use dashmap::DashMap;
 use strongroom_hsm_proto::{Ekt, HsmClient, KeyRef};
-use strongroom_store::{GrantRecord, KeyRecord, KeyState, Store};
+use strongroom_store::{GrantRecord, KeyRecord, Store};
 use uuid::Uuid;
 
 use crate::arn;
@@ -82,15 +82,7 @@ pub fn now_epoch() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// A required string parameter, or AWS's validation error naming it.
-pub fn required<'a>(value: &'a Option<String>, name: &str) -> Result<&'a str, KmsError> {
-    match value.as_deref() {
-        Some(v) if !v.is_empty() => Ok(v),
-        _ => Err(KmsError::Validation(format!(
-            "1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"
-        ))),
-    }
-}
+pub use crate::validate::required;
 
 /// Canonical bytes of an encryption context, validated.
 pub fn context_bytes(ctx: &Option<EncryptionContext>) -> Result<Vec<u8>, KmsError> {
@@ -219,46 +211,6 @@ impl Processor {
     /// Forgets the cached grants of a key (after a grant change).
     pub(crate) fn forget_grants(&self, id: Uuid) {
         self.grants.remove(&id);
-    }
-
-    /// Fails unless `key` may be used for cryptography now.
-    pub(crate) fn require_usable(&self, key: &KeyRecord) -> Result<(), KmsError> {
-        match key.state {
-            KeyState::Enabled => Ok(()),
-            KeyState::Disabled => Err(KmsError::Disabled(format!(
-                "{} is disabled.",
-                self.key_arn(key)
-            ))),
-            KeyState::PendingDeletion => Err(KmsError::InvalidState(format!(
-                "{} is pending deletion.",
-                self.key_arn(key)
-            ))),
-            KeyState::PendingImport => Err(KmsError::InvalidState(format!(
-                "{} is pending import: it has no key material.",
-                self.key_arn(key)
-            ))),
-            KeyState::Shredded => Err(KmsError::InvalidState(format!(
-                "{} was shredded: its key material no longer exists.",
-                self.key_arn(key)
-            ))),
-            KeyState::Revoked => Err(KmsError::InvalidState(format!(
-                "{} was revoked and can no longer be used.",
-                self.key_arn(key)
-            ))),
-            KeyState::Suspended => Err(KmsError::InvalidState(format!(
-                "{} is suspended: its material is with its owner until ReinstateKey.",
-                self.key_arn(key)
-            ))),
-        }?;
-        // Expired imported material is unusable even before the sweeper
-        // deletes it.
-        if key.import_valid_to.is_some_and(|t| t <= now_epoch()) {
-            return Err(KmsError::InvalidState(format!(
-                "The imported key material of {} has expired.",
-                self.key_arn(key)
-            )));
-        }
-        Ok(())
     }
 
     /// Caches a key's metadata (a key created without material).

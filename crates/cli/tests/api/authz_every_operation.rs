@@ -108,6 +108,12 @@ pub(crate) fn body_for(op: &str, v: &Victim) -> Option<serde_json::Value> {
         }
         "ReplicateKey" => json!({"KeyId": k, "ReplicaRegion": "eu-west-1"}),
         "UpdatePrimaryRegion" => json!({"KeyId": k, "PrimaryRegion": "eu-west-1"}),
+        "GetKeyLastUsage" => json!({"KeyId": k}),
+        "Encapsulate" => json!({"KeyId": k, "EncapsulationAlgorithm": "ML_KEM"}),
+        "Decapsulate" => json!({
+            "KeyId": k, "SharedSecretCiphertextBlob": B64.encode([1u8; 32]),
+            "EncapsulationAlgorithm": "ML_KEM"
+        }),
         _ => return None,
     })
 }

@@ -492,7 +492,7 @@ async fn bad_create_grant_input_is_refused_and_changes_nothing() {
         .owner()
         .create_grant()
         .key_id(&f.arn)
-        .grantee_principal("not an arn")
+        .grantee_principal("not-an-arn")
         .operations(GrantOperation::Encrypt)
         .send()
         .await

@@ -110,10 +110,20 @@ async fn tag_limits_and_refusals_change_nothing() {
         .send()
         .await
         .unwrap();
-    for (bad, why) in [
-        (tag("aws:reserved", "v"), "reserved prefix"),
-        (tag(&"x".repeat(129), "v"), "key too long"),
-        (tag("k", &"v".repeat(257)), "value too long"),
+    // Lengths are AWS's model (ValidationException); the prefix is the
+    // service's rule (TagException).
+    for (bad, want, why) in [
+        (tag("aws:reserved", "v"), "TagException", "reserved prefix"),
+        (
+            tag(&"x".repeat(129), "v"),
+            "ValidationException",
+            "key too long",
+        ),
+        (
+            tag("k", &"v".repeat(257)),
+            "ValidationException",
+            "value too long",
+        ),
     ] {
         let e = c
             .tag_resource()
@@ -122,7 +132,7 @@ async fn tag_limits_and_refusals_change_nothing() {
             .send()
             .await
             .unwrap_err();
-        assert_eq!(code(&e), "TagException", "{why}");
+        assert_eq!(code(&e), want, "{why}");
     }
     let e = c
         .tag_resource()

@@ -12,8 +12,8 @@ use crate::error::KmsError;
 use crate::ops::crypto::dry_run;
 use crate::processor::{AuthorizedKey, Processor};
 use crate::protocol::{Blob, DecryptResponse, EncryptResponse, EncryptionContext, SecretBlob};
+use crate::validate::{self, Presence::*, Validate, Validator, shapes};
 
-const MAX_MESSAGE: usize = 4096;
 const OAEP: [&str; 2] = ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"];
 
 /// The asymmetric spec of a key, if it has one.
@@ -120,10 +120,64 @@ pub struct GetPublicKeyResponse {
     pub key_agreement_algorithms: Vec<&'static str>,
 }
 
-fn null(name: &str) -> KmsError {
-    KmsError::Validation(format!(
-        "1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"
-    ))
+impl Validate for SignatureRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.key_id(self.key_id.as_deref());
+        v.blob(
+            "message",
+            self.message.as_ref().map(|m| &m.0[..]),
+            &shapes::PLAINTEXT,
+            Required,
+        );
+        v.enumeration(
+            "messageType",
+            self.message_type.as_deref(),
+            shapes::MESSAGE_TYPE,
+            Optional,
+        );
+        v.blob(
+            "signature",
+            self.signature.as_ref().map(|s| &s.0[..]),
+            &shapes::CIPHERTEXT,
+            Optional,
+        );
+        v.enumeration(
+            "signingAlgorithm",
+            self.signing_algorithm.as_deref(),
+            shapes::SIGNING_ALGORITHM,
+            Required,
+        );
+        v.grant_tokens(self.grant_tokens.as_deref());
+    }
+}
+
+impl Validate for DeriveSharedSecretRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.key_id(self.key_id.as_deref());
+        v.enumeration(
+            "keyAgreementAlgorithm",
+            self.key_agreement_algorithm.as_deref(),
+            shapes::KEY_AGREEMENT_ALGORITHM,
+            Required,
+        );
+        v.blob(
+            "publicKey",
+            self.public_key.as_ref().map(|p| &p.0[..]),
+            &shapes::PUBLIC_KEY,
+            Required,
+        );
+        v.grant_tokens(self.grant_tokens.as_deref());
+    }
+}
+
+/// Every signing algorithm Strongroom serves, for refusals naming them.
+fn served_signing_algorithms() -> String {
+    shapes::SIGNING_ALGORITHM
+        .iter()
+        .filter(|a| SigningAlgorithm::from_aws(a).is_some())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn no_context(ctx: &Option<EncryptionContext>) -> Result<(), KmsError> {
@@ -171,7 +225,7 @@ impl Processor {
     ) -> Result<EncryptResponse, KmsError> {
         self.check_oaep(key, algorithm)?;
         no_context(context)?;
-        self.require_usable(key)?;
+        self.require_usable("Encrypt", key)?;
         dry_run(dry)?;
         let (version, ekt) = self.current_ekt(key).await?;
         let out = self
@@ -204,7 +258,7 @@ impl Processor {
     ) -> Result<DecryptResponse, KmsError> {
         self.check_oaep(key, algorithm)?;
         no_context(context)?;
-        self.require_usable(key)?;
+        self.require_usable("Decrypt", key)?;
         dry_run(dry)?;
         let (version, ekt) = self.current_ekt(key).await?;
         let out = self
@@ -234,28 +288,24 @@ impl Processor {
         rq: &mut RequestCtx<'_>,
         req: &SignatureRequest,
     ) -> Result<(AuthorizedKey, SigningAlgorithm, bool), KmsError> {
-        let message = req.message.as_ref().ok_or_else(|| null("message"))?;
-        if message.0.is_empty() || message.0.len() > MAX_MESSAGE {
-            return Err(KmsError::Validation(format!(
-                "1 validation error detected: Value at 'message' failed to satisfy constraint: Member must have length between 1 and {MAX_MESSAGE}"
-            )));
-        }
+        let message = req
+            .message
+            .as_ref()
+            .ok_or_else(|| validate::null("message"))?;
         let digest = match req.message_type.as_deref() {
             None | Some("RAW") => false,
             Some("DIGEST") => true,
-            Some(t) => {
-                return Err(KmsError::Validation(format!(
-                    "1 validation error detected: Value '{t}' at 'messageType' failed to satisfy constraint: Member must satisfy enum value set: [RAW, DIGEST, EXTERNAL_MU]"
+            Some(other) => {
+                return Err(KmsError::UnsupportedOperation(format!(
+                    "MessageType {other} is not supported; use RAW or DIGEST."
                 )));
             }
         };
-        let name = req
-            .signing_algorithm
-            .as_deref()
-            .ok_or_else(|| null("signingAlgorithm"))?;
+        let name = validate::required(&req.signing_algorithm, "signingAlgorithm")?;
         let alg = SigningAlgorithm::from_aws(name).ok_or_else(|| {
-            KmsError::Validation(format!(
-                "1 validation error detected: Value '{name}' at 'signingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set"
+            KmsError::UnsupportedOperation(format!(
+                "SigningAlgorithm {name} is not supported; supported: {}.",
+                served_signing_algorithms()
             ))
         })?;
         let key = self.resolve(rq, &req.key_id, true).await?;
@@ -279,7 +329,7 @@ impl Processor {
                 "Digest is invalid length for algorithm {name}."
             )));
         }
-        self.require_usable(&key)?;
+        self.require_usable(rq.operation().name, &key)?;
         dry_run(req.dry_run)?;
         Ok((key, alg, digest))
     }
@@ -318,12 +368,11 @@ impl Processor {
         rq: &mut RequestCtx<'_>,
         req: SignatureRequest,
     ) -> Result<VerifyResponse, KmsError> {
-        let signature = req.signature.as_ref().ok_or_else(|| null("signature"))?;
-        if signature.0.is_empty() || signature.0.len() > 6144 {
-            return Err(KmsError::Validation(
-                "1 validation error detected: Value at 'signature' failed to satisfy constraint: Member must have length between 1 and 6144".into(),
-            ));
-        }
+        // Verify needs the signature; Sign shares the request type.
+        let signature = req
+            .signature
+            .as_ref()
+            .ok_or_else(|| validate::null("signature"))?;
         let (key, alg, digest) = self.signing_request(rq, &req).await?;
         let message = &req.message.as_ref().expect("checked").0;
         // Here, with the public key parsed once, rather than in a module:
@@ -358,7 +407,7 @@ impl Processor {
                 self.key_arn(&key)
             )));
         }
-        self.require_usable(&key)?;
+        self.require_usable(rq.operation().name, &key)?;
         let public = self.verifying_key(&key).await?.public_key().to_vec();
         let (signing_algorithms, encryption_algorithms) = algorithms(&key);
         Ok(GetPublicKeyResponse {
@@ -378,21 +427,10 @@ impl Processor {
         rq: &mut RequestCtx<'_>,
         req: DeriveSharedSecretRequest,
     ) -> Result<DeriveSharedSecretResponse, KmsError> {
-        match req.key_agreement_algorithm.as_deref() {
-            Some("ECDH") => {}
-            None => return Err(null("keyAgreementAlgorithm")),
-            Some(a) => {
-                return Err(KmsError::Validation(format!(
-                    "1 validation error detected: Value '{a}' at 'keyAgreementAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [ECDH]"
-                )));
-            }
-        }
-        let peer = req.public_key.as_ref().ok_or_else(|| null("publicKey"))?;
-        if peer.0.is_empty() || peer.0.len() > 8192 {
-            return Err(KmsError::Validation(
-                "1 validation error detected: Value at 'publicKey' failed to satisfy constraint: Member must have length between 1 and 8192".into(),
-            ));
-        }
+        let peer = req
+            .public_key
+            .as_ref()
+            .ok_or_else(|| validate::null("publicKey"))?;
         if req.recipient.as_ref().is_some_and(|r| !r.is_null()) {
             return Err(KmsError::UnsupportedOperation(
                 "Recipient (attested enclaves) is not supported.".into(),
@@ -406,7 +444,7 @@ impl Processor {
                 key.key_usage
             )));
         }
-        self.require_usable(&key)?;
+        self.require_usable(rq.operation().name, &key)?;
         dry_run(req.dry_run)?;
         let (version, ekt) = self.current_ekt(&key).await?;
         let out = self

@@ -12,10 +12,9 @@ use crate::authz::RequestCtx;
 use crate::error::KmsError;
 use crate::processor::{AuthorizedKey, Processor, context_bytes};
 use crate::protocol::*;
+use crate::validate::{self, Constraint, shapes};
 
 const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
-const MAX_PLAINTEXT: usize = 4096;
-const MAX_CIPHERTEXT: usize = 6144;
 
 /// Validates an `EncryptionAlgorithm` name; returns it (default
 /// SYMMETRIC_DEFAULT). Whether it fits the key is checked once the key is known.
@@ -24,10 +23,16 @@ pub(crate) fn check_algorithm(alg: &Option<String>) -> Result<&'static str, KmsE
         None | Some(SYMMETRIC_DEFAULT) => Ok(SYMMETRIC_DEFAULT),
         Some("RSAES_OAEP_SHA_1") => Ok("RSAES_OAEP_SHA_1"),
         Some("RSAES_OAEP_SHA_256") => Ok("RSAES_OAEP_SHA_256"),
-        Some("SM2PKE") => Ok("SM2PKE"),
-        Some(a) => Err(KmsError::Validation(format!(
-            "1 validation error detected: Value '{a}' at 'encryptionAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, SM2PKE]"
-        ))),
+        Some(a) if shapes::ENCRYPTION_ALGORITHM.contains(&a) => {
+            Err(KmsError::UnsupportedOperation(format!(
+                "EncryptionAlgorithm {a} is not supported; supported: SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256."
+            )))
+        }
+        Some(a) => Err(validate::error(
+            "encryptionAlgorithm",
+            Some(a.to_owned()),
+            Constraint::Enum(shapes::ENCRYPTION_ALGORITHM),
+        )),
     }
 }
 
@@ -72,16 +77,13 @@ pub(crate) fn dry_run(flag: Option<bool>) -> Result<(), KmsError> {
     }
 }
 
+/// The CiphertextBlob Decrypt and ReEncrypt need (its length is checked
+/// with the request, `validate`).
 fn ciphertext_param(blob: &Option<Blob>) -> Result<&[u8], KmsError> {
-    let b = blob.as_ref().ok_or_else(|| {
-        KmsError::Validation("1 validation error detected: Value null at 'ciphertextBlob' failed to satisfy constraint: Member must not be null".into())
-    })?;
-    if b.0.is_empty() || b.0.len() > MAX_CIPHERTEXT {
-        return Err(KmsError::Validation(format!(
-            "1 validation error detected: Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length between 1 and {MAX_CIPHERTEXT}"
-        )));
-    }
-    Ok(&b.0)
+    Ok(&blob
+        .as_ref()
+        .ok_or_else(|| validate::null("ciphertextBlob"))?
+        .0)
 }
 
 fn data_key_length(
@@ -89,22 +91,39 @@ fn data_key_length(
     key_spec: &Option<String>,
 ) -> Result<u16, KmsError> {
     match (number_of_bytes, key_spec.as_deref()) {
-        (Some(_), Some(_)) => Err(KmsError::Validation(
-            "Specify either KeySpec or NumberOfBytes, not both.".into(),
+        // AWS's words for both (as moto, which copies them, has them).
+        (Some(_), Some(_)) | (None, None) => Err(KmsError::Validation(
+            "Please specify either number of bytes or key spec.".into(),
         )),
-        (None, None) => Err(KmsError::Validation(
-            "Specify either KeySpec or NumberOfBytes.".into(),
-        )),
-        (Some(n), None) if (1..=1024).contains(&n) => Ok(n as u16),
-        (Some(n), None) => Err(KmsError::Validation(format!(
-            "1 validation error detected: Value '{n}' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024"
-        ))),
+        (Some(n), None) => bytes_in_range(n),
         (None, Some("AES_256")) => Ok(32),
         (None, Some("AES_128")) => Ok(16),
-        (None, Some(s)) => Err(KmsError::Validation(format!(
-            "1 validation error detected: Value '{s}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: [AES_256, AES_128]"
-        ))),
+        (None, Some(s)) => Err(validate::error(
+            "keySpec",
+            Some(s.to_owned()),
+            Constraint::Enum(shapes::DATA_KEY_SPEC),
+        )),
     }
+}
+
+/// A `NumberOfBytes` in the model's range.
+fn bytes_in_range(n: i64) -> Result<u16, KmsError> {
+    let range = &shapes::NUMBER_OF_BYTES;
+    if n < range.min {
+        return Err(validate::error(
+            "numberOfBytes",
+            Some(n.to_string()),
+            Constraint::MinValue(range.min),
+        ));
+    }
+    if n > range.max {
+        return Err(validate::error(
+            "numberOfBytes",
+            Some(n.to_string()),
+            Constraint::MaxValue(range.max),
+        ));
+    }
+    Ok(n as u16)
 }
 
 /// A ciphertext's key, checked against the caller and an optional KeyId.
@@ -133,7 +152,7 @@ impl Processor {
         }
         let key = self.resolve_ciphertext_key(rq, header.key.key_id).await?;
         require_encryption_key(self, &key)?;
-        self.require_usable(&key)?;
+        self.require_usable(rq.operation().name, &key)?;
         let ekt = if key.volatile {
             Ekt(Vec::new())
         } else {
@@ -153,14 +172,7 @@ impl Processor {
         rq: &mut RequestCtx<'_>,
         req: EncryptRequest,
     ) -> Result<EncryptResponse, KmsError> {
-        let plaintext = req.plaintext.ok_or_else(|| {
-            KmsError::Validation("1 validation error detected: Value null at 'plaintext' failed to satisfy constraint: Member must not be null".into())
-        })?;
-        if plaintext.0.is_empty() || plaintext.0.len() > MAX_PLAINTEXT {
-            return Err(KmsError::Validation(format!(
-                "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length between 1 and {MAX_PLAINTEXT}"
-            )));
-        }
+        let plaintext = req.plaintext.ok_or_else(|| validate::null("plaintext"))?;
         let algorithm = check_algorithm(&req.encryption_algorithm)?;
         let context = context_bytes(&req.encryption_context)?;
         rq.note_context(&req.encryption_context)?;
@@ -178,7 +190,7 @@ impl Processor {
                 .await;
         }
         require_symmetric_algorithm(self, &key, algorithm)?;
-        self.require_usable(&key)?;
+        self.require_usable(rq.operation().name, &key)?;
         dry_run(req.dry_run)?;
         let (version, ekt) = self.current_ekt(&key).await?;
         let blob = self
@@ -270,7 +282,7 @@ impl Processor {
                 "ReEncrypt with asymmetric keys is not supported yet.".into(),
             ));
         }
-        self.require_usable(&dest)?;
+        self.require_usable(rq.operation().name, &dest)?;
         dry_run(req.dry_run)?;
         let (dest_version, dest_ekt) = self.current_ekt(&dest).await?;
         let request = |source_ekt, destination_ekt| Request::ReEncrypt {
@@ -322,7 +334,7 @@ impl Processor {
                 self.key_arn(&key)
             )));
         }
-        self.require_usable(&key)?;
+        self.require_usable(rq.operation().name, &key)?;
         dry_run(req.dry_run)?;
         let (version, ekt) = self.current_ekt(&key).await?;
         let dk = self
@@ -354,15 +366,11 @@ impl Processor {
                 "Custom key stores are not supported.".into(),
             ));
         }
-        let n = req.number_of_bytes.ok_or_else(|| {
-            KmsError::Validation("1 validation error detected: Value null at 'numberOfBytes' failed to satisfy constraint: Member must not be null".into())
-        })?;
-        if !(1..=1024).contains(&n) {
-            return Err(KmsError::Validation(format!(
-                "1 validation error detected: Value '{n}' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024"
-            )));
-        }
-        let bytes = self.keyless_module(rq)?.generate_random(n as u16).await?;
+        let n = bytes_in_range(
+            req.number_of_bytes
+                .ok_or_else(|| validate::null("numberOfBytes"))?,
+        )?;
+        let bytes = self.keyless_module(rq)?.generate_random(n).await?;
         Ok(GenerateRandomResponse {
             plaintext: SecretBlob(Zeroizing::new(bytes)),
         })

@@ -10,17 +10,12 @@ use crate::error::KmsError;
 use crate::ops::crypto::{dry_run, require_encryption_key};
 use crate::processor::{Processor, context_bytes};
 use crate::protocol::{Blob, EncryptionContext, SecretBlob};
+use crate::validate::{self, Presence::*, Validate, Validator, shapes};
 
-const PAIR_SPECS: [&str; 8] = [
-    "RSA_2048",
-    "RSA_3072",
-    "RSA_4096",
-    "ECC_NIST_P256",
-    "ECC_NIST_P384",
-    "ECC_NIST_P521",
-    "ECC_SECG_P256K1",
-    "SM2",
-];
+/// The module's code for a KeyPairSpec Strongroom serves.
+fn served_pair_spec(name: &str) -> Option<KeySpecCode> {
+    KeySpecCode::from_aws(name).filter(|c| c.asymmetric().is_some())
+}
 
 /// GenerateDataKeyPair input.
 #[derive(Debug, Deserialize, Default)]
@@ -46,6 +41,19 @@ pub struct GenerateDataKeyPairResponse {
     pub key_pair_spec: String,
 }
 
+impl Validate for GenerateDataKeyPairRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.key_id(self.key_id.as_deref());
+        v.enumeration(
+            "keyPairSpec",
+            self.key_pair_spec.as_deref(),
+            shapes::DATA_KEY_PAIR_SPEC,
+            Required,
+        );
+        v.grant_tokens(self.grant_tokens.as_deref());
+    }
+}
+
 impl Processor {
     pub(crate) async fn generate_data_key_pair(
         &self,
@@ -53,19 +61,18 @@ impl Processor {
         req: GenerateDataKeyPairRequest,
         with_plaintext: bool,
     ) -> Result<GenerateDataKeyPairResponse, KmsError> {
-        let spec_name = req.key_pair_spec.as_deref().ok_or_else(|| {
-            KmsError::Validation("1 validation error detected: Value null at 'keyPairSpec' failed to satisfy constraint: Member must not be null".into())
+        let spec_name = validate::required(&req.key_pair_spec, "keyPairSpec")?;
+        let pair_spec = served_pair_spec(spec_name).ok_or_else(|| {
+            let served: Vec<&str> = shapes::DATA_KEY_PAIR_SPEC
+                .iter()
+                .copied()
+                .filter(|s| served_pair_spec(s).is_some())
+                .collect();
+            KmsError::UnsupportedOperation(format!(
+                "KeyPairSpec {spec_name} is not supported; supported: {}.",
+                served.join(", ")
+            ))
         })?;
-        if !PAIR_SPECS.contains(&spec_name) {
-            return Err(KmsError::Validation(format!(
-                "1 validation error detected: Value '{spec_name}' at 'keyPairSpec' failed to satisfy constraint: Member must satisfy enum value set: {PAIR_SPECS:?}"
-            )));
-        }
-        let pair_spec = KeySpecCode::from_aws(spec_name)
-            .filter(|c| c.asymmetric().is_some())
-            .ok_or_else(|| {
-                KmsError::UnsupportedOperation(format!("KeyPairSpec {spec_name} is not supported."))
-            })?;
         if req.recipient.as_ref().is_some_and(|r| !r.is_null()) {
             return Err(KmsError::UnsupportedOperation(
                 "Recipient (attested enclaves) is not supported.".into(),
@@ -81,7 +88,7 @@ impl Processor {
                 self.key_arn(&key)
             )));
         }
-        self.require_usable(&key)?;
+        self.require_usable(rq.operation().name, &key)?;
         dry_run(req.dry_run)?;
         let (version, ekt) = self.current_ekt(&key).await?;
         let out = self

@@ -30,6 +30,13 @@ pub(crate) fn parse<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, Kms
     })
 }
 
+/// A parsed request whose members satisfy AWS's model (every broken
+/// constraint reported at once, as AWS does, before the operation runs).
+fn valid<T: crate::validate::Validate>(operation: &'static str, request: T) -> Result<T, KmsError> {
+    crate::validate::check(operation, &request)?;
+    Ok(request)
+}
+
 fn json<T: Serialize>(value: T) -> Result<Vec<u8>, KmsError> {
     crate::protocol::to_json_exact(&value)
         .map_err(|e| KmsError::Internal(format!("response encoding failed: {e}")))
@@ -108,10 +115,11 @@ macro_rules! operation_table {
                 rq: &mut RequestCtx<'_>,
                 body: &[u8],
             ) -> Result<Vec<u8>, KmsError> {
-                match rq.operation().name {
+                let name = rq.operation().name;
+                match name {
                     // Boxed: this future would otherwise be as large as
                     // the largest handler's, and be copied as a whole.
-                    $(stringify!($name) => json(Box::pin(self.$handler(rq, parse(body)? $(, $arg)*)).await?),)*
+                    $(stringify!($name) => json(Box::pin(self.$handler(rq, valid(name, parse(body)?)? $(, $arg)*)).await?),)*
                     other => Err(KmsError::Internal(format!("{other} has no handler"))),
                 }
             }
@@ -209,9 +217,12 @@ operation_table! {
     unsupported {
         ConnectCustomKeyStore
         CreateCustomKeyStore
+        Decapsulate
         DeleteCustomKeyStore
         DescribeCustomKeyStores
         DisconnectCustomKeyStore
+        Encapsulate
+        GetKeyLastUsage
         ReplicateKey
         UpdateCustomKeyStore
         UpdatePrimaryRegion

@@ -11,6 +11,7 @@ use crate::authz::RequestCtx;
 use crate::error::KmsError;
 use crate::processor::{AuthorizedKey, Processor, now_epoch};
 use crate::protocol::{Blob, Empty, KeyIdRequest};
+use crate::validate::{Validate, Validator, null};
 
 /// SuspendKey input.
 #[derive(Debug, Deserialize, Default)]
@@ -132,11 +133,24 @@ fn terminal(p: &Processor, k: &strongroom_store::KeyRecord) -> Result<(), KmsErr
     }
 }
 
-fn null(name: &str) -> KmsError {
-    KmsError::Validation(format!(
-        "1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"
-    ))
+/// The extensions' members follow the model's shapes where AWS has the
+/// same member (docs/extensions.md); the operations check the rest.
+macro_rules! key_id_only {
+    ($($request:ty),*) => {$(
+        impl Validate for $request {
+            fn validate(&self, v: &mut Validator) {
+                v.key_id(self.key_id.as_deref());
+            }
+        }
+    )*};
 }
+
+key_id_only!(
+    SuspendKeyRequest,
+    ReinstateKeyRequest,
+    UpdateSuspensionOwnerRequest,
+    DeriveKeyRequest
+);
 
 impl Processor {
     /// SuspendKey: hand every version to the owner, wrapped to their RSA
@@ -419,7 +433,7 @@ impl Processor {
                 self.key_arn(&key)
             )));
         }
-        self.require_usable(&key)?;
+        self.require_usable(rq.operation().name, &key)?;
         // Writes: with ReturnDerivedKey the key is marked exposed below.
         let change = self.begin_change(rq).await?;
         let out = match token {

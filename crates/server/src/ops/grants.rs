@@ -16,6 +16,7 @@ use crate::authz::RequestCtx;
 use crate::error::KmsError;
 use crate::processor::{Processor, now_epoch, required};
 use crate::protocol::{Empty, EncryptionContext};
+use crate::validate::{self, Presence::*, Validate, Validator, shapes};
 
 /// Grant constraints (AWS `GrantConstraints`).
 #[derive(Debug, Deserialize, Serialize, Default, Clone, PartialEq, Eq)]
@@ -118,53 +119,90 @@ fn check_principal(p: &str, field: &str) -> Result<(), KmsError> {
     }
 }
 
+impl Validate for CreateGrantRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.key_id(self.key_id.as_deref());
+        v.string(
+            "granteePrincipal",
+            self.grantee_principal.as_deref(),
+            &shapes::PRINCIPAL_ID,
+            Optional,
+        );
+        v.string(
+            "retiringPrincipal",
+            self.retiring_principal.as_deref(),
+            &shapes::PRINCIPAL_ID,
+            Optional,
+        );
+        v.enum_list(
+            "operations",
+            self.operations.as_deref(),
+            shapes::GRANT_OPERATION,
+            Required,
+        );
+        v.grant_tokens(self.grant_tokens.as_deref());
+        v.string("name", self.name.as_deref(), &shapes::GRANT_NAME, Optional);
+    }
+}
+
+impl Validate for GrantQuery {
+    fn validate(&self, v: &mut Validator) {
+        v.integer("limit", self.limit, &shapes::LIMIT, Optional);
+        v.string("marker", self.marker.as_deref(), &shapes::MARKER, Optional);
+        v.string("keyId", self.key_id.as_deref(), &shapes::KEY_ID, Optional);
+        v.string(
+            "grantId",
+            self.grant_id.as_deref(),
+            &shapes::GRANT_ID,
+            Optional,
+        );
+        v.string(
+            "grantToken",
+            self.grant_token.as_deref(),
+            &shapes::GRANT_TOKEN,
+            Optional,
+        );
+        v.string(
+            "granteePrincipal",
+            self.grantee_principal.as_deref(),
+            &shapes::PRINCIPAL_ID,
+            Optional,
+        );
+        v.string(
+            "retiringPrincipal",
+            self.retiring_principal.as_deref(),
+            &shapes::PRINCIPAL_ID,
+            Optional,
+        );
+    }
+}
+
+/// The grant's operations, each once; AWS's operations Strongroom does
+/// not serve (Encapsulate, Decapsulate) are refused naming those it does.
 fn check_operations(ops: &Option<Vec<String>>) -> Result<Vec<String>, KmsError> {
-    let ops = ops.clone().unwrap_or_default();
+    let ops = ops.as_ref().ok_or_else(|| validate::null("operations"))?;
     if ops.is_empty() {
-        return Err(KmsError::Validation(
-            "1 validation error detected: Value null at 'operations' failed to satisfy constraint: Member must not be null".into(),
+        return Err(validate::error(
+            "operations",
+            Some("[]".into()),
+            validate::Constraint::MinLength(1),
         ));
     }
+    // Which operations a grant may list comes from the operation table.
+    let allowed = crate::ops::grant_operations();
     let mut out: Vec<String> = Vec::new();
     for op in ops {
-        // Which operations a grant may list comes from the operation table.
-        let allowed = crate::ops::grant_operations();
         if !allowed.contains(&op.as_str()) {
-            return Err(KmsError::Validation(format!(
-                "1 validation error detected: Value '{op}' at 'operations' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+            return Err(KmsError::UnsupportedOperation(format!(
+                "Grant operation {op} is not supported; supported: {}.",
                 allowed.join(", ")
             )));
         }
-        if !out.contains(&op) {
-            out.push(op);
+        if !out.contains(op) {
+            out.push(op.clone());
         }
     }
     Ok(out)
-}
-
-fn check_name(name: &Option<String>) -> Result<(), KmsError> {
-    if let Some(n) = name
-        && (n.is_empty()
-            || n.len() > 256
-            || !n
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b":/_-".contains(&b)))
-    {
-        return Err(KmsError::Validation(format!(
-            "1 validation error detected: Value '{n}' at 'name' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$"
-        )));
-    }
-    Ok(())
-}
-
-fn check_tokens(tokens: &Option<Vec<String>>) -> Result<(), KmsError> {
-    let tokens = tokens.as_deref().unwrap_or_default();
-    if tokens.len() > 10 || tokens.iter().any(|t| t.is_empty() || t.len() > 8192) {
-        return Err(KmsError::InvalidGrantToken(
-            "GrantTokens must hold at most 10 tokens of 1 to 8192 characters.".into(),
-        ));
-    }
-    Ok(())
 }
 
 fn new_grant_ids() -> Result<(String, String), KmsError> {
@@ -178,23 +216,13 @@ fn new_grant_ids() -> Result<(String, String), KmsError> {
     ))
 }
 
-fn limit(l: Option<i64>) -> Result<usize, KmsError> {
-    match l {
-        None => Ok(50),
-        Some(n @ 1..=100) => Ok(n as usize),
-        Some(n) => Err(KmsError::Validation(format!(
-            "1 validation error detected: Value '{n}' at 'limit' failed to satisfy constraint: Member must have value between 1 and 100"
-        ))),
-    }
-}
-
 /// One page of `grants` (sorted by id) after `marker`.
 fn page(
     p: &Processor,
     grants: Vec<GrantRecord>,
     req: &GrantQuery,
 ) -> Result<ListGrantsResponse, KmsError> {
-    let limit = limit(req.limit)?;
+    let limit = crate::ops::keys::page_limit(req.limit, 100, 50);
     let start = match req.marker.as_deref() {
         None => 0,
         Some(m) => {
@@ -260,8 +288,6 @@ impl Processor {
             check_principal(r, "RetiringPrincipal")?;
         }
         let operations = check_operations(&req.operations)?;
-        check_name(&req.name)?;
-        check_tokens(&req.grant_tokens)?;
         let constraints = req.constraints.clone().unwrap_or_default();
         rq.note("kms:grantoperations", operations.clone());
         rq.note("kms:granteeprincipal", vec![grantee.clone()]);
@@ -270,6 +296,7 @@ impl Processor {
         }
         rq.note("kms:grantisforawsresource", vec!["false".into()]);
         let key = self.resolve(rq, &req.key_id, false).await?;
+        self.check_key_state(rq.operation().name, &key)?;
         let mut grant = GrantRecord {
             grant_id: String::new(),
             key_id: key.id,
@@ -376,12 +403,9 @@ impl Processor {
         req: GrantQuery,
     ) -> Result<Empty, KmsError> {
         let grant = match (&req.grant_token, &req.key_id, &req.grant_id) {
-            (Some(t), _, _) => {
-                check_tokens(&Some(vec![t.clone()]))?;
-                self.reads().grant_by_token(t).await?.ok_or_else(|| {
-                    KmsError::InvalidGrantToken("The grant token is not valid.".into())
-                })?
-            }
+            (Some(t), _, _) => self.reads().grant_by_token(t).await?.ok_or_else(|| {
+                KmsError::InvalidGrantToken("The grant token is not valid.".into())
+            })?,
             (None, Some(k), Some(id)) => {
                 let key_id = crate::arn::parse_key_id(k)
                     .and_then(|p| match p {

@@ -11,11 +11,14 @@ use crate::authz::RequestCtx;
 use crate::error::KmsError;
 use crate::processor::{Processor, now_epoch};
 use crate::protocol::{Blob, Empty, KeyIdRequest};
+use crate::validate::{self, Presence::*, Validate, Validator, shapes};
 
 /// How long import parameters stay valid (AWS: 24 hours).
 const PARAMETERS_LIFETIME_SECS: i64 = 24 * 3600;
 /// Latest ValidTo AWS accepts: 365 days ahead.
 const MAX_VALID_FOR_SECS: i64 = 365 * 24 * 3600;
+/// The wrapping algorithms Strongroom serves (AWS's others:
+/// RSAES_PKCS1_V1_5, SM2PKE, are refused as unsupported).
 const WRAPPING_ALGORITHMS: [&str; 4] = [
     "RSAES_OAEP_SHA_1",
     "RSAES_OAEP_SHA_256",
@@ -53,13 +56,51 @@ pub struct ImportKeyMaterialRequest {
     pub expiration_model: Option<String>,
 }
 
-fn null(name: &str) -> KmsError {
-    KmsError::Validation(format!(
-        "1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"
-    ))
+impl Validate for GetParametersForImportRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.key_id(self.key_id.as_deref());
+        v.enumeration(
+            "wrappingAlgorithm",
+            self.wrapping_algorithm.as_deref(),
+            shapes::WRAPPING_ALGORITHM,
+            Required,
+        );
+        v.enumeration(
+            "wrappingKeySpec",
+            self.wrapping_key_spec.as_deref(),
+            shapes::WRAPPING_KEY_SPEC,
+            Required,
+        );
+    }
 }
 
-fn require_external(p: &Processor, key: &KeyRecord) -> Result<(), KmsError> {
+impl Validate for ImportKeyMaterialRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.key_id(self.key_id.as_deref());
+        v.blob(
+            "importToken",
+            self.import_token.as_ref().map(|b| &b.0[..]),
+            &shapes::CIPHERTEXT,
+            Required,
+        );
+        v.blob(
+            "encryptedKeyMaterial",
+            self.encrypted_key_material.as_ref().map(|b| &b.0[..]),
+            &shapes::CIPHERTEXT,
+            Required,
+        );
+        v.enumeration(
+            "expirationModel",
+            self.expiration_model.as_deref(),
+            shapes::EXPIRATION_MODEL,
+            Optional,
+        );
+    }
+}
+
+/// Fails unless `key` takes imported material (AWS's footnote [9]) and
+/// `operation` may use it in its state.
+fn require_external(p: &Processor, operation: &str, key: &KeyRecord) -> Result<(), KmsError> {
     if key.origin != "EXTERNAL" {
         return Err(KmsError::UnsupportedOperation(format!(
             "{} has origin {}: only keys created with Origin EXTERNAL take imported material.",
@@ -67,13 +108,7 @@ fn require_external(p: &Processor, key: &KeyRecord) -> Result<(), KmsError> {
             key.origin
         )));
     }
-    if key.state == KeyState::PendingDeletion {
-        return Err(KmsError::InvalidState(format!(
-            "{} is pending deletion.",
-            p.key_arn(key)
-        )));
-    }
-    Ok(())
+    p.check_key_state(operation, key)
 }
 
 impl Processor {
@@ -82,41 +117,28 @@ impl Processor {
         rq: &mut RequestCtx<'_>,
         req: GetParametersForImportRequest,
     ) -> Result<GetParametersForImportResponse, KmsError> {
-        let algorithm = req
-            .wrapping_algorithm
-            .as_deref()
-            .ok_or_else(|| null("wrappingAlgorithm"))?;
+        let algorithm = validate::required(&req.wrapping_algorithm, "wrappingAlgorithm")?;
         if !WRAPPING_ALGORITHMS.contains(&algorithm) {
-            return Err(
-                if algorithm == "RSAES_PKCS1_V1_5" || algorithm.starts_with("SM2") {
-                    KmsError::UnsupportedOperation(format!(
-                        "WrappingAlgorithm {algorithm} is not supported."
-                    ))
-                } else {
-                    KmsError::Validation(format!(
-                        "1 validation error detected: Value '{algorithm}' at 'wrappingAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: {WRAPPING_ALGORITHMS:?}"
-                    ))
-                },
-            );
+            return Err(KmsError::UnsupportedOperation(format!(
+                "WrappingAlgorithm {algorithm} is not supported; supported: {}.",
+                WRAPPING_ALGORITHMS.join(", ")
+            )));
         }
-        let spec_name = req
-            .wrapping_key_spec
-            .as_deref()
-            .ok_or_else(|| null("wrappingKeySpec"))?;
+        let spec_name = validate::required(&req.wrapping_key_spec, "wrappingKeySpec")?;
         let spec = match spec_name {
             "RSA_2048" | "RSA_3072" | "RSA_4096" => {
                 KeySpecCode::from_aws(spec_name).expect("RSA spec")
             }
             other => {
-                return Err(KmsError::Validation(format!(
-                    "1 validation error detected: Value '{other}' at 'wrappingKeySpec' failed to satisfy constraint: Member must satisfy enum value set: [RSA_2048, RSA_3072, RSA_4096]"
+                return Err(KmsError::UnsupportedOperation(format!(
+                    "WrappingKeySpec {other} is not supported; supported: RSA_2048, RSA_3072, RSA_4096."
                 )));
             }
         };
         let key = self.resolve(rq, &req.key_id, false).await?;
         // Suspended keys come back through an import key too (ReinstateKey).
         if key.state != KeyState::Suspended {
-            require_external(self, &key)?;
+            require_external(self, rq.operation().name, &key)?;
         }
         let valid_to = now_epoch() + PARAMETERS_LIFETIME_SECS;
         let change = self.begin_change(rq).await?;
@@ -154,11 +176,11 @@ impl Processor {
         let token = req
             .import_token
             .as_ref()
-            .ok_or_else(|| null("importToken"))?;
+            .ok_or_else(|| validate::null("importToken"))?;
         let material = req
             .encrypted_key_material
             .as_ref()
-            .ok_or_else(|| null("encryptedKeyMaterial"))?;
+            .ok_or_else(|| validate::null("encryptedKeyMaterial"))?;
         let now = now_epoch();
         let valid_to = match (req.expiration_model.as_deref(), req.valid_to) {
             (None | Some("KEY_MATERIAL_EXPIRES"), Some(t)) => {
@@ -182,14 +204,16 @@ impl Processor {
                 ));
             }
             (Some(m), _) => {
-                return Err(KmsError::Validation(format!(
-                    "1 validation error detected: Value '{m}' at 'expirationModel' failed to satisfy constraint: Member must satisfy enum value set: [KEY_MATERIAL_EXPIRES, KEY_MATERIAL_DOES_NOT_EXPIRE]"
-                )));
+                return Err(validate::error(
+                    "expirationModel",
+                    Some(m.to_owned()),
+                    validate::Constraint::Enum(shapes::EXPIRATION_MODEL),
+                ));
             }
         };
         let _guard = self.write_lock.lock().await;
         let key = self.resolve(rq, &req.key_id, false).await?;
-        require_external(self, &key)?;
+        require_external(self, rq.operation().name, &key)?;
         if key.state != KeyState::PendingImport {
             return Err(KmsError::InvalidState(format!(
                 "{} already has key material: delete it before importing again.",
@@ -248,7 +272,7 @@ impl Processor {
     ) -> Result<Empty, KmsError> {
         let _guard = self.write_lock.lock().await;
         let key = self.resolve(rq, &req.key_id, false).await?;
-        require_external(self, &key)?;
+        require_external(self, rq.operation().name, &key)?;
         let change = self.begin_change(rq).await?;
         self.remove_material(&change, &key).await?;
         Ok(Empty {})

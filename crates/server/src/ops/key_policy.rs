@@ -9,6 +9,7 @@ use crate::authz::RequestCtx;
 use crate::error::KmsError;
 use crate::processor::Processor;
 use crate::protocol::Empty;
+use crate::validate::{Presence::*, Validate, Validator, shapes};
 
 /// PutKeyPolicy / GetKeyPolicy / ListKeyPolicies input.
 #[derive(Debug, Deserialize, Default)]
@@ -36,6 +37,22 @@ pub struct GetKeyPolicyResponse {
 pub struct ListKeyPoliciesResponse {
     pub policy_names: Vec<&'static str>,
     pub truncated: bool,
+}
+
+impl Validate for KeyPolicyRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.key_id(self.key_id.as_deref());
+        v.string(
+            "policyName",
+            self.policy_name.as_deref(),
+            &shapes::POLICY_NAME,
+            Optional,
+        );
+        let policy = v.required_in(&["PutKeyPolicy"]);
+        v.string("policy", self.policy.as_deref(), &shapes::POLICY, policy);
+        v.integer("limit", self.limit, &shapes::LIMIT, Optional);
+        v.string("marker", self.marker.as_deref(), &shapes::MARKER, Optional);
+    }
 }
 
 fn policy_name(name: &Option<String>) -> Result<(), KmsError> {
@@ -71,9 +88,10 @@ impl Processor {
     ) -> Result<Empty, KmsError> {
         let caller = rq.caller();
         policy_name(&req.policy_name)?;
-        let text = req.policy.clone().ok_or_else(|| {
-            KmsError::Validation("1 validation error detected: Value null at 'policy' failed to satisfy constraint: Member must not be null".into())
-        })?;
+        let text = req
+            .policy
+            .clone()
+            .ok_or_else(|| crate::validate::null("policy"))?;
         let bypass = req.bypass_policy_lockout_safety_check == Some(true);
         // The check sees the caller as this request does (account,
         // principal, transport, time), so a condition on those is judged

@@ -10,34 +10,16 @@ use crate::error::KmsError;
 use crate::ops::asymmetric;
 use crate::processor::{Processor, now_epoch};
 use crate::protocol::*;
-
-const MAX_DESCRIPTION: usize = 8192;
-
-fn check_description(d: &str) -> Result<(), KmsError> {
-    if d.chars().count() > MAX_DESCRIPTION {
-        return Err(KmsError::Validation(format!(
-            "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to {MAX_DESCRIPTION}"
-        )));
-    }
-    Ok(())
-}
+use crate::validate::shapes;
 
 /// AWS's tagging rules.
 pub(crate) fn check_tags(tags: &[Tag]) -> Result<(), KmsError> {
     if tags.len() > 50 {
         return Err(KmsError::Tag("A key can have at most 50 tags.".into()));
     }
+    // Lengths are the model's (`validate`); these are the service's rules.
     let mut seen = std::collections::HashSet::new();
     for t in tags {
-        let klen = t.key.chars().count();
-        if klen == 0 || klen > 128 {
-            return Err(KmsError::Tag("TagKey must be 1 to 128 characters.".into()));
-        }
-        if t.value.chars().count() > 256 {
-            return Err(KmsError::Tag(
-                "TagValue must be at most 256 characters.".into(),
-            ));
-        }
         if t.key.starts_with("aws:") {
             return Err(KmsError::Tag(
                 "Tag keys beginning with 'aws:' are reserved.".into(),
@@ -50,51 +32,26 @@ pub(crate) fn check_tags(tags: &[Tag]) -> Result<(), KmsError> {
     Ok(())
 }
 
-/// Every AWS KeySpec, served or not.
-const KEY_SPECS: &[&str] = &[
-    "SYMMETRIC_DEFAULT",
-    "HMAC_224",
-    "HMAC_256",
-    "HMAC_384",
-    "HMAC_512",
-    "RSA_2048",
-    "RSA_3072",
-    "RSA_4096",
-    "ECC_NIST_P256",
-    "ECC_NIST_P384",
-    "ECC_NIST_P521",
-    "ECC_SECG_P256K1",
-    "ECC_NIST_EDWARDS25519",
-    "SM2",
-    "ML_DSA_44",
-    "ML_DSA_65",
-    "ML_DSA_87",
-];
-const KEY_USAGES: &[&str] = &[
-    "ENCRYPT_DECRYPT",
-    "SIGN_VERIFY",
-    "GENERATE_VERIFY_MAC",
-    "KEY_AGREEMENT",
-];
-
 /// The module's spec code and the key usage for a CreateKey request: AWS's
 /// pairing rules, and UnsupportedOperation for specs not served yet.
 fn spec_and_usage(spec: &str, usage: Option<&str>) -> Result<(KeySpecCode, String), KmsError> {
-    if let Some(u) = usage
-        && !KEY_USAGES.contains(&u)
-    {
-        return Err(KmsError::Validation(format!(
-            "1 validation error detected: Value '{u}' at 'keyUsage' failed to satisfy constraint: Member must satisfy enum value set: {KEY_USAGES:?}"
-        )));
+    // Values AWS does not know were refused with the request (`validate`);
+    // these AWS has and Strongroom does not serve.
+    if usage == Some("ENCAPSULATE_DECAPSULATE") {
+        return Err(KmsError::UnsupportedOperation(
+            "KeyUsage ENCAPSULATE_DECAPSULATE is not supported; supported: ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, KEY_AGREEMENT.".into(),
+        ));
     }
     let Some(code) = KeySpecCode::from_aws(spec) else {
-        return Err(if KEY_SPECS.contains(&spec) {
-            KmsError::UnsupportedOperation(format!("KeySpec {spec} is not supported yet."))
-        } else {
-            KmsError::Validation(format!(
-                "1 validation error detected: Value '{spec}' at 'keySpec' failed to satisfy constraint: Member must satisfy enum value set: {KEY_SPECS:?}"
-            ))
-        });
+        let served: Vec<&str> = shapes::KEY_SPEC
+            .iter()
+            .copied()
+            .filter(|s| KeySpecCode::from_aws(s).is_some())
+            .collect();
+        return Err(KmsError::UnsupportedOperation(format!(
+            "KeySpec {spec} is not supported; supported: {}.",
+            served.join(", ")
+        )));
     };
     if let Some(asym) = code.asymmetric() {
         return match usage {
@@ -190,7 +147,6 @@ impl Processor {
     ) -> Result<KeyMetadataResponse, KmsError> {
         let caller = rq.caller();
         let description = req.description.unwrap_or_default();
-        check_description(&description)?;
         if let (Some(a), Some(b)) = (&req.key_spec, &req.customer_master_key_spec)
             && a != b
         {
@@ -212,14 +168,11 @@ impl Processor {
                     "Importing {spec} key material is not supported yet; only SYMMETRIC_DEFAULT."
                 )));
             }
-            "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE" => {
-                return Err(KmsError::UnsupportedOperation(format!(
-                    "Origin {origin} (custom key stores) is not supported."
-                )));
-            }
+            // AWS_CLOUDHSM, EXTERNAL_KEY_STORE; values AWS does not know
+            // were refused with the request (`validate`).
             other => {
-                return Err(KmsError::Validation(format!(
-                    "1 validation error detected: Value '{other}' at 'origin' failed to satisfy constraint: Member must satisfy enum value set: [AWS_KMS, EXTERNAL, AWS_CLOUDHSM, EXTERNAL_KEY_STORE]"
+                return Err(KmsError::UnsupportedOperation(format!(
+                    "Origin {other} (custom key stores) is not supported; supported: AWS_KMS, EXTERNAL."
                 )));
             }
         }
@@ -422,7 +375,7 @@ impl Processor {
         req: ListRequest,
     ) -> Result<ListKeysResponse, KmsError> {
         let caller = rq.caller();
-        let limit = page_limit(req.limit, 1000, 100)?;
+        let limit = page_limit(req.limit, 1000, 100);
         let after = match req.marker.as_deref() {
             None => None,
             Some(m) => Some(
@@ -473,28 +426,9 @@ impl Processor {
             self.reads().get_key(current.id).await?.ok_or_else(|| {
                 KmsError::NotFound(format!("Key '{}' does not exist", current.id))
             })?;
+        self.check_key_state(rq.operation().name, &key)?;
         apply(self, &mut key)?;
         self.save_key(&change, key).await
-    }
-
-    fn refuse_pending_deletion(&self, key: &KeyRecord) -> Result<(), KmsError> {
-        if matches!(
-            key.state,
-            KeyState::Shredded | KeyState::Revoked | KeyState::Suspended
-        ) {
-            return Err(KmsError::InvalidState(format!(
-                "{} is {}: it cannot change any more.",
-                self.key_arn(key),
-                key.state.as_str()
-            )));
-        }
-        if key.state == KeyState::PendingDeletion {
-            return Err(KmsError::InvalidState(format!(
-                "{} is pending deletion.",
-                self.key_arn(key)
-            )));
-        }
-        Ok(())
     }
 
     pub(crate) async fn update_key_description(
@@ -504,10 +438,8 @@ impl Processor {
     ) -> Result<Empty, KmsError> {
         let description = req
             .description
-            .ok_or_else(|| KmsError::Validation("1 validation error detected: Value null at 'description' failed to satisfy constraint: Member must not be null".into()))?;
-        check_description(&description)?;
-        self.modify_key(rq, &req.key_id, |p, k| {
-            p.refuse_pending_deletion(k)?;
+            .ok_or_else(|| crate::validate::null("description"))?;
+        self.modify_key(rq, &req.key_id, |_, k| {
             k.description = description;
             Ok(())
         })
@@ -521,14 +453,7 @@ impl Processor {
         req: KeyIdRequest,
         enabled: bool,
     ) -> Result<Empty, KmsError> {
-        self.modify_key(rq, &req.key_id, |p, k| {
-            p.refuse_pending_deletion(k)?;
-            if k.state == KeyState::PendingImport {
-                return Err(KmsError::InvalidState(format!(
-                    "{} is pending import: import key material first.",
-                    p.key_arn(k)
-                )));
-            }
+        self.modify_key(rq, &req.key_id, |_, k| {
             k.state = if enabled {
                 KeyState::Enabled
             } else {
@@ -545,17 +470,12 @@ impl Processor {
         rq: &mut RequestCtx<'_>,
         req: ScheduleKeyDeletionRequest,
     ) -> Result<ScheduleKeyDeletionResponse, KmsError> {
+        // In 7..=30 (`validate`).
         let days = req.pending_window_in_days.unwrap_or(30);
-        if !(7..=30).contains(&days) {
-            return Err(KmsError::Validation(format!(
-                "1 validation error detected: Value '{days}' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value between 7 and 30"
-            )));
-        }
         let days = days as u32;
         let when = now_epoch() + i64::from(days) * 86_400;
         let key = self
-            .modify_key(rq, &req.key_id, |p, k| {
-                p.refuse_pending_deletion(k)?;
+            .modify_key(rq, &req.key_id, |_, k| {
                 k.state = KeyState::PendingDeletion;
                 k.deletion_date = Some(when);
                 k.pending_window_days = Some(days);
@@ -577,13 +497,7 @@ impl Processor {
         req: KeyIdRequest,
     ) -> Result<KeyIdResponse, KmsError> {
         let key = self
-            .modify_key(rq, &req.key_id, |p, k| {
-                if k.state != KeyState::PendingDeletion {
-                    return Err(KmsError::InvalidState(format!(
-                        "{} is not pending deletion.",
-                        p.key_arn(k)
-                    )));
-                }
+            .modify_key(rq, &req.key_id, |_, k| {
                 // A key whose imported material is gone goes back to waiting for it.
                 k.state = if k.current_version == 0 && k.origin == "EXTERNAL" {
                     KeyState::PendingImport
@@ -601,13 +515,10 @@ impl Processor {
     }
 }
 
-/// A `Limit` parameter checked against AWS's range.
-pub(crate) fn page_limit(limit: Option<i64>, max: i64, default: i64) -> Result<usize, KmsError> {
-    let l = limit.unwrap_or(default);
-    if !(1..=max).contains(&l) {
-        return Err(KmsError::Validation(format!(
-            "1 validation error detected: Value '{l}' at 'limit' failed to satisfy constraint: Member must have value between 1 and {max}"
-        )));
-    }
-    Ok(l as usize)
+/// The page size for a `Limit` (in the model's 1..=1000, `validate`):
+/// at most `max`, as AWS's list operations return.
+pub(crate) fn page_limit(limit: Option<i64>, max: usize, default: usize) -> usize {
+    limit.map_or(default, |l| {
+        usize::try_from(l).unwrap_or(default).clamp(1, max)
+    })
 }

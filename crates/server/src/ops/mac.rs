@@ -6,10 +6,9 @@ use strongroom_store::KeyRecord;
 
 use crate::authz::RequestCtx;
 use crate::error::KmsError;
-use crate::processor::Processor;
+use crate::processor::{Processor, required};
 use crate::protocol::{Blob, SecretBlob};
-
-const MAX_MESSAGE: usize = 4096;
+use crate::validate::{self, Presence::*, Validate, Validator, shapes};
 
 /// The MacAlgorithm of an HMAC KeySpec.
 pub(crate) fn mac_algorithm(key_spec: &str) -> Option<&'static str> {
@@ -52,10 +51,29 @@ pub struct VerifyMacResponse {
     pub mac_algorithm: &'static str,
 }
 
-fn null(name: &str) -> KmsError {
-    KmsError::Validation(format!(
-        "1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"
-    ))
+impl Validate for MacRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.blob(
+            "message",
+            self.message.as_ref().map(|m| &m.0[..]),
+            &shapes::PLAINTEXT,
+            Required,
+        );
+        v.key_id(self.key_id.as_deref());
+        v.enumeration(
+            "macAlgorithm",
+            self.mac_algorithm.as_deref(),
+            shapes::MAC_ALGORITHM,
+            Required,
+        );
+        v.blob(
+            "mac",
+            self.mac.as_ref().map(|m| &m.0[..]),
+            &shapes::CIPHERTEXT,
+            Optional,
+        );
+        v.grant_tokens(self.grant_tokens.as_deref());
+    }
 }
 
 impl Processor {
@@ -65,22 +83,7 @@ impl Processor {
         key: &KeyRecord,
         req: &MacRequest,
     ) -> Result<&'static str, KmsError> {
-        let requested = req
-            .mac_algorithm
-            .as_deref()
-            .ok_or_else(|| null("macAlgorithm"))?;
-        if ![
-            "HMAC_SHA_224",
-            "HMAC_SHA_256",
-            "HMAC_SHA_384",
-            "HMAC_SHA_512",
-        ]
-        .contains(&requested)
-        {
-            return Err(KmsError::Validation(format!(
-                "1 validation error detected: Value '{requested}' at 'macAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [HMAC_SHA_224, HMAC_SHA_256, HMAC_SHA_384, HMAC_SHA_512]"
-            )));
-        }
+        let requested = required(&req.mac_algorithm, "macAlgorithm")?;
         match mac_algorithm(&key.key_spec) {
             Some(alg) if alg == requested => Ok(alg),
             _ => Err(KmsError::InvalidKeyUsage(format!(
@@ -92,13 +95,9 @@ impl Processor {
     }
 
     fn message<'a>(&self, req: &'a MacRequest) -> Result<&'a SecretBlob, KmsError> {
-        let m = req.message.as_ref().ok_or_else(|| null("message"))?;
-        if m.0.is_empty() || m.0.len() > MAX_MESSAGE {
-            return Err(KmsError::Validation(format!(
-                "1 validation error detected: Value at 'message' failed to satisfy constraint: Member must have length between 1 and {MAX_MESSAGE}"
-            )));
-        }
-        Ok(m)
+        req.message
+            .as_ref()
+            .ok_or_else(|| validate::null("message"))
     }
 
     pub(crate) async fn generate_mac(
@@ -109,7 +108,7 @@ impl Processor {
         let message = self.message(&req)?;
         let key = self.resolve(rq, &req.key_id, true).await?;
         let alg = self.check_mac_request(&key, &req)?;
-        self.require_usable(&key)?;
+        self.require_usable(rq.operation().name, &key)?;
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRun);
         }
@@ -133,15 +132,11 @@ impl Processor {
         req: MacRequest,
     ) -> Result<VerifyMacResponse, KmsError> {
         let message = self.message(&req)?;
-        let mac = req.mac.as_ref().ok_or_else(|| null("mac"))?;
-        if mac.0.is_empty() || mac.0.len() > 6144 {
-            return Err(KmsError::Validation(
-                "1 validation error detected: Value at 'mac' failed to satisfy constraint: Member must have length between 1 and 6144".into(),
-            ));
-        }
+        // VerifyMac needs the MAC; GenerateMac shares the request type.
+        let mac = req.mac.as_ref().ok_or_else(|| validate::null("mac"))?;
         let key = self.resolve(rq, &req.key_id, true).await?;
         let alg = self.check_mac_request(&key, &req)?;
-        self.require_usable(&key)?;
+        self.require_usable(rq.operation().name, &key)?;
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRun);
         }

@@ -13,6 +13,7 @@ pub(crate) mod fuzz_parse;
 mod grants;
 mod import;
 pub(crate) mod key_policy;
+pub mod key_state;
 mod keys;
 pub(crate) mod mac;
 pub(crate) mod public_keys;

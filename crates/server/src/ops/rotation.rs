@@ -6,13 +6,14 @@
 
 use serde::{Deserialize, Serialize};
 use strongroom_hsm_proto::KeyRef;
-use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord, StoreError};
+use strongroom_store::{KeyRecord, KeyVersionRecord, StoreError};
 
 use crate::authz::RequestCtx;
 use crate::error::KmsError;
 use crate::ops::keys::page_limit;
 use crate::processor::{Processor, now_epoch};
 use crate::protocol::{Empty, KeyIdRequest};
+use crate::validate::{Presence::*, Validate, Validator, shapes};
 
 /// AWS's limit of on-demand rotations per key.
 const MAX_ON_DEMAND: u32 = 10;
@@ -74,29 +75,36 @@ pub struct ListKeyRotationsResponse {
 }
 
 /// The key's material can be rotated here: symmetric keys of our making.
-fn check_rotatable(p: &Processor, key: &KeyRecord) -> Result<(), KmsError> {
+impl Validate for EnableKeyRotationRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.key_id(self.key_id.as_deref());
+        v.integer(
+            "rotationPeriodInDays",
+            self.rotation_period_in_days,
+            &shapes::ROTATION_PERIOD_IN_DAYS,
+            Optional,
+        );
+    }
+}
+
+impl Validate for ListKeyRotationsRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.key_id(self.key_id.as_deref());
+        v.integer("limit", self.limit, &shapes::LIMIT, Optional);
+        v.string("marker", self.marker.as_deref(), &shapes::MARKER, Optional);
+    }
+}
+
+/// Fails unless `operation` may rotate `key`: the kind of key first
+/// (AWS's footnote [7]), then the key-state table.
+fn check_rotatable(p: &Processor, operation: &str, key: &KeyRecord) -> Result<(), KmsError> {
     if key.key_spec != "SYMMETRIC_DEFAULT" || key.origin != "AWS_KMS" || key.volatile {
         return Err(KmsError::UnsupportedOperation(format!(
             "{} cannot be rotated: only symmetric keys with AWS_KMS origin rotate.",
             p.key_arn(key)
         )));
     }
-    match key.state {
-        KeyState::Enabled => Ok(()),
-        KeyState::Disabled => Err(KmsError::Disabled(format!(
-            "{} is disabled.",
-            p.key_arn(key)
-        ))),
-        KeyState::PendingDeletion
-        | KeyState::PendingImport
-        | KeyState::Shredded
-        | KeyState::Revoked
-        | KeyState::Suspended => Err(KmsError::InvalidState(format!(
-            "{} is {}.",
-            p.key_arn(key),
-            key.state.as_str()
-        ))),
-    }
+    p.check_key_state(operation, key)
 }
 
 impl Processor {
@@ -111,16 +119,13 @@ impl Processor {
         rq: &mut RequestCtx<'_>,
         req: EnableKeyRotationRequest,
     ) -> Result<Empty, KmsError> {
+        // In 90..=2560 (`validate`).
         let days = req.rotation_period_in_days.unwrap_or(DEFAULT_PERIOD_DAYS);
-        if !(90..=2560).contains(&days) {
-            return Err(KmsError::Validation(format!(
-                "1 validation error detected: Value '{days}' at 'rotationPeriodInDays' failed to satisfy constraint: Member must have value between 90 and 2560"
-            )));
-        }
         let days = days as u32;
         let next = self.rotation_due(now_epoch(), days);
+        let operation = rq.operation().name;
         self.modify_key(rq, &req.key_id, |p, k| {
-            check_rotatable(p, k)?;
+            check_rotatable(p, operation, k)?;
             k.rotation_period_days = Some(days);
             k.next_rotation_at = Some(next);
             Ok(())
@@ -134,8 +139,9 @@ impl Processor {
         rq: &mut RequestCtx<'_>,
         req: KeyIdRequest,
     ) -> Result<Empty, KmsError> {
+        let operation = rq.operation().name;
         self.modify_key(rq, &req.key_id, |p, k| {
-            check_rotatable(p, k)?;
+            check_rotatable(p, operation, k)?;
             k.rotation_period_days = None;
             k.next_rotation_at = None;
             Ok(())
@@ -150,12 +156,7 @@ impl Processor {
         req: KeyIdRequest,
     ) -> Result<KeyRotationStatusResponse, KmsError> {
         let key = self.resolve(rq, &req.key_id, false).await?;
-        if key.state == KeyState::PendingDeletion {
-            return Err(KmsError::InvalidState(format!(
-                "{} is pending deletion.",
-                self.key_arn(&key)
-            )));
-        }
+        self.check_key_state(rq.operation().name, &key)?;
         Ok(KeyRotationStatusResponse {
             key_rotation_enabled: key.rotation_period_days.is_some(),
             key_id: key.id.to_string(),
@@ -175,7 +176,7 @@ impl Processor {
         // new version inherits the current one's owner binding, which
         // another frontend may have changed (processor::stored_material).
         let stored = self.stored_key(&key).await?;
-        check_rotatable(self, &stored)?;
+        check_rotatable(self, rq.operation().name, &stored)?;
         if stored.on_demand_rotations >= MAX_ON_DEMAND {
             return Err(KmsError::LimitExceeded(format!(
                 "{} has reached the limit of {MAX_ON_DEMAND} on-demand rotations.",
@@ -262,12 +263,9 @@ impl Processor {
         rq: &mut RequestCtx<'_>,
         req: ListKeyRotationsRequest,
     ) -> Result<ListKeyRotationsResponse, KmsError> {
-        let limit = page_limit(req.limit, 1000, 100)?;
+        let limit = page_limit(req.limit, 1000, 100);
         let key = self.resolve(rq, &req.key_id, false).await?;
-        check_rotatable(self, &key).or_else(|e| match e {
-            KmsError::Disabled(_) => Ok(()),
-            e => Err(e),
-        })?;
+        check_rotatable(self, rq.operation().name, &key)?;
         let after = match req.marker.as_deref() {
             None => 0,
             Some(m) => m

@@ -1,13 +1,14 @@
 //! TagResource, UntagResource, ListResourceTags.
 
 use serde::{Deserialize, Serialize};
-use strongroom_store::{KeyState, Tag};
+use strongroom_store::Tag;
 
 use crate::authz::RequestCtx;
 use crate::error::KmsError;
 use crate::ops::keys::{check_tags, page_limit};
 use crate::processor::Processor;
 use crate::protocol::Empty;
+use crate::validate::{self, Presence::*, Validate, Validator, shapes};
 
 /// AWS's limit of tags per key.
 const MAX_TAGS: usize = 50;
@@ -47,25 +48,27 @@ pub struct ListResourceTagsResponse {
     pub truncated: bool,
 }
 
-fn required_list<T>(v: Option<Vec<T>>, name: &str) -> Result<Vec<T>, KmsError> {
-    v.ok_or_else(|| {
-        KmsError::Validation(format!(
-            "1 validation error detected: Value null at '{name}' failed to satisfy constraint: Member must not be null"
-        ))
-    })
+impl Validate for TagResourceRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.key_id(self.key_id.as_deref());
+        v.tags(self.tags.as_deref(), Required);
+    }
 }
 
-fn refuse_pending_deletion(
-    p: &Processor,
-    key: &strongroom_store::KeyRecord,
-) -> Result<(), KmsError> {
-    if key.state == KeyState::PendingDeletion {
-        return Err(KmsError::InvalidState(format!(
-            "{} is pending deletion.",
-            p.key_arn(key)
-        )));
+impl Validate for UntagResourceRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.key_id(self.key_id.as_deref());
+        let keys = self.tag_keys.as_deref();
+        v.string_list("tagKeys", keys, (0, usize::MAX), &shapes::TAG_KEY, Required);
     }
-    Ok(())
+}
+
+impl Validate for ListResourceTagsRequest {
+    fn validate(&self, v: &mut Validator) {
+        v.key_id(self.key_id.as_deref());
+        v.integer("limit", self.limit, &shapes::LIMIT, Optional);
+        v.string("marker", self.marker.as_deref(), &shapes::MARKER, Optional);
+    }
 }
 
 impl Processor {
@@ -74,10 +77,9 @@ impl Processor {
         rq: &mut RequestCtx<'_>,
         req: TagResourceRequest,
     ) -> Result<Empty, KmsError> {
-        let tags = required_list(req.tags, "tags")?;
+        let tags = req.tags.ok_or_else(|| validate::null("tags"))?;
         check_tags(&tags)?;
-        self.modify_key(rq, &req.key_id, |p, k| {
-            refuse_pending_deletion(p, k)?;
+        self.modify_key(rq, &req.key_id, |_, k| {
             for t in tags {
                 match k.tags.iter_mut().find(|e| e.key == t.key) {
                     Some(existing) => existing.value = t.value,
@@ -100,22 +102,8 @@ impl Processor {
         rq: &mut RequestCtx<'_>,
         req: UntagResourceRequest,
     ) -> Result<Empty, KmsError> {
-        let keys = required_list(req.tag_keys, "tagKeys")?;
-        if keys.is_empty() || keys.len() > MAX_TAGS {
-            return Err(KmsError::Validation(format!(
-                "1 validation error detected: Value at 'tagKeys' failed to satisfy constraint: Member must have length between 1 and {MAX_TAGS}"
-            )));
-        }
-        if let Some(bad) = keys
-            .iter()
-            .find(|k| k.is_empty() || k.chars().count() > 128)
-        {
-            return Err(KmsError::Tag(format!(
-                "TagKey '{bad}' must be 1 to 128 characters."
-            )));
-        }
-        self.modify_key(rq, &req.key_id, |p, k| {
-            refuse_pending_deletion(p, k)?;
+        let keys = req.tag_keys.ok_or_else(|| validate::null("tagKeys"))?;
+        self.modify_key(rq, &req.key_id, |_, k| {
             k.tags.retain(|t| !keys.contains(&t.key));
             Ok(())
         })
@@ -128,7 +116,7 @@ impl Processor {
         rq: &mut RequestCtx<'_>,
         req: ListResourceTagsRequest,
     ) -> Result<ListResourceTagsResponse, KmsError> {
-        let limit = page_limit(req.limit, MAX_TAGS as i64, MAX_TAGS as i64)?;
+        let limit = page_limit(req.limit, MAX_TAGS, MAX_TAGS);
         let key = self.resolve(rq, &req.key_id, false).await?;
         // The marker is the number of tags already returned.
         let start = match req.marker.as_deref() {

@@ -53,11 +53,6 @@ impl Processor {
     ) -> Result<AuthorizedKey, KmsError> {
         let caller = rq.caller();
         let s = required(key_id, "keyId")?;
-        if s.len() > 2048 {
-            return Err(KmsError::Validation(
-                "KeyId must be at most 2048 characters.".into(),
-            ));
-        }
         let parsed = arn::parse_key_id(s)
             .ok_or_else(|| KmsError::NotFound(format!("Invalid keyId '{s}'")))?;
         let not_found = || KmsError::NotFound(format!("Key '{s}' does not exist"));

@@ -135,7 +135,7 @@ impl Processor {
                 }
             }
         }
-        let usable = key.state == KeyState::Enabled && self.require_usable(&key).is_ok();
+        let usable = key.state == KeyState::Enabled && self.require_usable("Encrypt", &key).is_ok();
         Ok(MetadataResponse {
             key_spec: key_spec(&key),
             key_usage: usage,
@@ -158,7 +158,7 @@ impl Processor {
         *facts = rq.into_audit();
         let key = key?;
         require_xks_key(self, &key)?;
-        self.require_usable(&key)?;
+        self.require_usable("Encrypt", &key)?;
         let (version, ekt) = self.current_ekt(&key).await?;
         let answer = self
             .with_ekt(&key, version, ekt, |ekt| {
@@ -203,7 +203,7 @@ impl Processor {
         *facts = rq.into_audit();
         let key = key?;
         require_xks_key(self, &key)?;
-        self.require_usable(&key)?;
+        self.require_usable("Decrypt", &key)?;
         // Not Strongroom's metadata, or a version the key never had: no
         // module could open it.
         let m = XksMetadata::parse(&input.sealed.metadata).ok_or(XksError::InvalidCiphertext)?;
