@@ -13,6 +13,7 @@ pub mod kms;
 pub mod modules;
 pub mod operator;
 pub mod rewrap;
+pub mod seed;
 pub mod token_trust;
 pub mod xks_client;
 pub mod xks_cmd;

@@ -21,6 +21,7 @@ pub mod ops;
 pub mod processor;
 pub mod proof;
 pub mod protocol;
+pub mod seed;
 mod read_deadline;
 mod server;
 pub mod sigv4;

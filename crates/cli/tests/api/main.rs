@@ -37,6 +37,7 @@ mod proof_attacks;
 mod proof_scope;
 mod protocol;
 mod rotation;
+mod seeds;
 mod shared_store;
 mod sigv4_attacks;
 mod source_limits;

@@ -13,7 +13,7 @@ use crate::protocol::*;
 
 const MAX_DESCRIPTION: usize = 8192;
 
-fn check_description(d: &str) -> Result<(), KmsError> {
+pub(crate) fn check_description(d: &str) -> Result<(), KmsError> {
     if d.chars().count() > MAX_DESCRIPTION {
         return Err(KmsError::Validation(format!(
             "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to {MAX_DESCRIPTION}"
@@ -79,7 +79,7 @@ const KEY_USAGES: &[&str] = &[
 
 /// The module's spec code and the key usage for a CreateKey request: AWS's
 /// pairing rules, and UnsupportedOperation for specs not served yet.
-fn spec_and_usage(spec: &str, usage: Option<&str>) -> Result<(KeySpecCode, String), KmsError> {
+pub(crate) fn spec_and_usage(spec: &str, usage: Option<&str>) -> Result<(KeySpecCode, String), KmsError> {
     if let Some(u) = usage
         && !KEY_USAGES.contains(&u)
     {
@@ -223,7 +223,14 @@ impl Processor {
                 )));
             }
         }
-        let new_id = Uuid::new_v4();
+        let new_id = match rq.fixed_key_id() {
+            // A seed file's fixed id: refused if any account has it.
+            Some(id) if self.load_key(id).await?.is_some() => {
+                return Err(KmsError::AlreadyExists(format!("Key {id} already exists.")));
+            }
+            Some(id) => id,
+            None => Uuid::new_v4(),
+        };
         let policy = match &req.policy {
             None => None,
             Some(text) => Some(crate::ops::key_policy::validated(

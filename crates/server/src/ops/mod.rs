@@ -13,7 +13,7 @@ pub(crate) mod fuzz_parse;
 mod grants;
 mod import;
 pub(crate) mod key_policy;
-mod keys;
+pub(crate) mod keys;
 pub(crate) mod mac;
 pub(crate) mod public_keys;
 mod rotation;
