@@ -33,7 +33,12 @@ pub async fn apply(
     env: &crate::dev::DevEnvironment,
 ) -> anyhow::Result<SeedSummary> {
     let summary = seed
-        .apply(defaults, env.server.processor(), env.store.as_ref(), &env.hsm)
+        .apply(
+            defaults,
+            env.server.processor(),
+            env.store.as_ref(),
+            &env.hsm,
+        )
         .await
         .map_err(|e| anyhow::anyhow!("seed file {}: {e}", path.display()))?;
     tracing::info!(

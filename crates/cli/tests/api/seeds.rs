@@ -86,31 +86,69 @@ fn seeded_client(dev: &DevEnvironment) -> Client {
 async fn snapshot(client: &Client) -> Vec<String> {
     let mut out = Vec::new();
     let keys = client.list_keys().send().await.unwrap();
-    let mut ids: Vec<String> = keys.keys().iter().filter_map(|k| k.key_id.clone()).collect();
+    let mut ids: Vec<String> = keys
+        .keys()
+        .iter()
+        .filter_map(|k| k.key_id.clone())
+        .collect();
     ids.sort();
     for id in ids {
-        let mut m = client.describe_key().key_id(&id).send().await.unwrap().key_metadata.unwrap();
+        let mut m = client
+            .describe_key()
+            .key_id(&id)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap();
         m.creation_date = None;
         out.push(format!("{m:?}"));
-        let tags = client.list_resource_tags().key_id(&id).send().await.unwrap();
+        let tags = client
+            .list_resource_tags()
+            .key_id(&id)
+            .send()
+            .await
+            .unwrap();
         out.push(format!("{:?}", tags.tags()));
         let policy = client.get_key_policy().key_id(&id).send().await.unwrap();
         out.push(format!("{:?}", policy.policy()));
         if m.origin() == Some(&aws_sdk_kms::types::OriginType::AwsKms) {
-            let r = client.get_key_rotation_status().key_id(&id).send().await.unwrap();
-            out.push(format!("{:?} {:?}", r.key_rotation_enabled(), r.rotation_period_in_days()));
+            let r = client
+                .get_key_rotation_status()
+                .key_id(&id)
+                .send()
+                .await
+                .unwrap();
+            out.push(format!(
+                "{:?} {:?}",
+                r.key_rotation_enabled(),
+                r.rotation_period_in_days()
+            ));
         }
         let grants = client.list_grants().key_id(&id).send().await.unwrap();
         let mut g: Vec<String> = grants
             .grants()
             .iter()
-            .map(|g| format!("{:?} {:?} {:?} {:?}", g.grant_id(), g.name(), g.operations(), g.constraints()))
+            .map(|g| {
+                format!(
+                    "{:?} {:?} {:?} {:?}",
+                    g.grant_id(),
+                    g.name(),
+                    g.operations(),
+                    g.constraints()
+                )
+            })
             .collect();
         g.sort();
         out.extend(g);
     }
     let aliases = client.list_aliases().send().await.unwrap();
-    out.extend(aliases.aliases().iter().map(|a| format!("{:?} {:?}", a.alias_name(), a.target_key_id())));
+    out.extend(
+        aliases
+            .aliases()
+            .iter()
+            .map(|a| format!("{:?} {:?}", a.alias_name(), a.target_key_id())),
+    );
     out
 }
 
@@ -130,11 +168,27 @@ async fn a_ciphertext_under_a_seeded_key_with_fixed_material_decrypts_in_another
         .send()
         .await
         .unwrap();
-    assert_eq!(sealed.key_id(), Some(format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{KEY_ID}").as_str()));
+    assert_eq!(
+        sealed.key_id(),
+        Some(format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{KEY_ID}").as_str())
+    );
     let ciphertext = sealed.ciphertext_blob.unwrap();
-    let meta = client.describe_key().key_id(KEY_ID).send().await.unwrap().key_metadata.unwrap();
-    assert_eq!(meta.origin(), Some(&aws_sdk_kms::types::OriginType::External));
-    assert_eq!(meta.key_state(), Some(&aws_sdk_kms::types::KeyState::Enabled));
+    let meta = client
+        .describe_key()
+        .key_id(KEY_ID)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(
+        meta.origin(),
+        Some(&aws_sdk_kms::types::OriginType::External)
+    );
+    assert_eq!(
+        meta.key_state(),
+        Some(&aws_sdk_kms::types::KeyState::Enabled)
+    );
     first.shutdown().await;
 
     // Another machine: a new data directory, a new domain, the same seed.
@@ -147,7 +201,10 @@ async fn a_ciphertext_under_a_seeded_key_with_fixed_material_decrypts_in_another
         .await
         .unwrap();
     assert_eq!(opened.plaintext.unwrap().as_ref(), b"made on machine one");
-    assert_eq!(opened.key_id(), Some(format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{KEY_ID}").as_str()));
+    assert_eq!(
+        opened.key_id(),
+        Some(format!("arn:aws:kms:us-east-1:{ACCOUNT}:key/{KEY_ID}").as_str())
+    );
     second.shutdown().await;
 }
 
@@ -163,9 +220,19 @@ async fn restarting_with_the_same_seed_creates_nothing_and_changes_nothing() {
     assert_eq!((made.created, made.present), (8, 0));
     let client = seeded_client(&first);
     let before = snapshot(&client).await;
-    assert_eq!(before.iter().filter(|l| l.contains("KeyMetadata")).count(), 3, "{before:#?}");
-    assert!(before.iter().any(|l| l.contains("Some(true) Some(180)")), "{before:#?}");
-    assert!(before.iter().any(|l| l.contains("app-decrypt")), "{before:#?}");
+    assert_eq!(
+        before.iter().filter(|l| l.contains("KeyMetadata")).count(),
+        3,
+        "{before:#?}"
+    );
+    assert!(
+        before.iter().any(|l| l.contains("Some(true) Some(180)")),
+        "{before:#?}"
+    );
+    assert!(
+        before.iter().any(|l| l.contains("app-decrypt")),
+        "{before:#?}"
+    );
     first.shutdown().await;
 
     let again = start_seeded(dir.path(), &seed).await;
@@ -185,7 +252,14 @@ async fn a_seed_in_json_is_read_like_yaml() {
     let seed = write_seed(files.path(), "seed.json", &json);
     let dir = tempfile::tempdir().unwrap();
     let dev = start_seeded(dir.path(), &seed).await;
-    let meta = seeded_client(&dev).describe_key().key_id(KEY_ID).send().await.unwrap().key_metadata.unwrap();
+    let meta = seeded_client(&dev)
+        .describe_key()
+        .key_id(KEY_ID)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
     assert_eq!(meta.description(), Some("from json"));
     dev.shutdown().await;
 }
@@ -194,10 +268,19 @@ async fn nothing_seeded(dir: &Path) {
     // The same data directory without the seed: none of it exists.
     let dev = start_in(dir, |_| {}).await;
     assert!(dev.store.get_account(ACCOUNT).await.unwrap().is_none());
-    assert!(dev.store.get_access_key(ACCESS_KEY_ID).await.unwrap().is_none());
+    assert!(
+        dev.store
+            .get_access_key(ACCESS_KEY_ID)
+            .await
+            .unwrap()
+            .is_none()
+    );
     for id in [KEY_ID, HMAC_KEY_ID] {
         let id = uuid::Uuid::parse_str(id).unwrap();
-        assert!(dev.store.get_key(id).await.unwrap().is_none(), "{id} was created");
+        assert!(
+            dev.store.get_key(id).await.unwrap().is_none(),
+            "{id} was created"
+        );
     }
     dev.shutdown().await;
 }
@@ -208,20 +291,41 @@ async fn a_seed_whose_third_key_is_bad_creates_none_of_them_and_names_the_path()
     let bad = seed_yaml().replace("rotation_period_days: 180", "rotation_period_days: 7");
     let seed = write_seed(files.path(), "seed.yaml", &bad);
     let dir = tempfile::tempdir().unwrap();
-    let err = try_start(dir.path(), &seed).await.err().expect("refused").to_string();
-    assert!(err.contains("keys[2].rotation_period_days") && err.contains("seed.yaml"), "{err}");
+    let err = try_start(dir.path(), &seed)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("keys[2].rotation_period_days") && err.contains("seed.yaml"),
+        "{err}"
+    );
     nothing_seeded(dir.path()).await;
 }
 
 #[tokio::test]
 async fn a_seed_that_is_not_yaml_names_the_line_and_creates_nothing() {
     let files = tempfile::tempdir().unwrap();
-    let broken = seed_yaml().replace("    description: shared test key\n", "    descripton: shared test key\n");
+    let broken = seed_yaml().replace(
+        "    description: shared test key\n",
+        "    descripton: shared test key\n",
+    );
     let seed = write_seed(files.path(), "seed.yaml", &broken);
     let dir = tempfile::tempdir().unwrap();
-    let err = try_start(dir.path(), &seed).await.err().expect("refused").to_string();
-    let line = seed_yaml().lines().position(|l| l.contains("description: shared")).unwrap() + 1;
-    assert!(err.contains("descripton") && err.contains(&line.to_string()), "{err}");
+    let err = try_start(dir.path(), &seed)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    let line = seed_yaml()
+        .lines()
+        .position(|l| l.contains("description: shared"))
+        .unwrap()
+        + 1;
+    assert!(
+        err.contains("descripton") && err.contains(&line.to_string()),
+        "{err}"
+    );
     nothing_seeded(dir.path()).await;
 }
 
@@ -232,24 +336,51 @@ async fn a_seed_claiming_another_accounts_key_id_or_a_known_access_key_changes_n
     // The data directory's own account has a key; the seed claims its id.
     let plain = start_in(dir.path(), |_| {}).await;
     let root = client_for(&plain, &plain.access_key_id, &plain.secret_access_key);
-    let theirs = root.create_key().send().await.unwrap().key_metadata.unwrap().key_id.unwrap();
+    let theirs = root
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id
+        .unwrap();
     let root_key = plain.access_key_id.clone();
     plain.shutdown().await;
 
     let claim = seed_yaml().replace(HMAC_KEY_ID, &theirs);
     let seed = write_seed(files.path(), "claim.yaml", &claim);
-    let err = try_start(dir.path(), &seed).await.err().expect("refused").to_string();
-    assert!(err.contains("keys[1]") && err.contains("exists in account"), "{err}");
+    let err = try_start(dir.path(), &seed)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("keys[1]") && err.contains("exists in account"),
+        "{err}"
+    );
 
     // An access key id that exists with another secret.
     let stolen = seed_yaml().replace(ACCESS_KEY_ID, &root_key);
     let seed = write_seed(files.path(), "stolen.yaml", &stolen);
-    let err = try_start(dir.path(), &seed).await.err().expect("refused").to_string();
-    assert!(err.contains("accounts[0].credentials[0]") && err.contains(&root_key), "{err}");
+    let err = try_start(dir.path(), &seed)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("accounts[0].credentials[0]") && err.contains(&root_key),
+        "{err}"
+    );
 
     let dev = start_in(dir.path(), |_| {}).await;
     assert!(dev.store.get_account(ACCOUNT).await.unwrap().is_none());
-    let key = dev.store.get_key(uuid::Uuid::parse_str(&theirs).unwrap()).await.unwrap().unwrap();
+    let key = dev
+        .store
+        .get_key(uuid::Uuid::parse_str(&theirs).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(key.account_id, dev.account_id);
     let root = client_for(&dev, &dev.access_key_id, &dev.secret_access_key);
     assert_eq!(root.list_keys().send().await.unwrap().keys().len(), 1);

@@ -79,7 +79,10 @@ const KEY_USAGES: &[&str] = &[
 
 /// The module's spec code and the key usage for a CreateKey request: AWS's
 /// pairing rules, and UnsupportedOperation for specs not served yet.
-pub(crate) fn spec_and_usage(spec: &str, usage: Option<&str>) -> Result<(KeySpecCode, String), KmsError> {
+pub(crate) fn spec_and_usage(
+    spec: &str,
+    usage: Option<&str>,
+) -> Result<(KeySpecCode, String), KmsError> {
     if let Some(u) = usage
         && !KEY_USAGES.contains(&u)
     {

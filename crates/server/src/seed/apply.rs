@@ -95,20 +95,31 @@ impl Seeder<'_> {
         for (i, a) in file.accounts.iter().enumerate() {
             for (j, c) in a.credentials.iter().enumerate() {
                 let path = format!("accounts[{i}].credentials[{j}]");
-                let Some(rec) = self.store.get_access_key(&c.access_key_id).await.map_err(|e| failed(&path, e))? else {
+                let Some(rec) = self
+                    .store
+                    .get_access_key(&c.access_key_id)
+                    .await
+                    .map_err(|e| failed(&path, e))?
+                else {
                     continue;
                 };
                 if rec.account_id != a.id {
                     return Err(failed(
                         &path,
-                        format!("access key {} belongs to account {}", c.access_key_id, rec.account_id),
+                        format!(
+                            "access key {} belongs to account {}",
+                            c.access_key_id, rec.account_id
+                        ),
                     ));
                 }
                 let same = admin::secret_matches(self.hsm, &rec, &c.secret_access_key.0)
                     .await
                     .map_err(|e| failed(&path, e))?;
                 if !same {
-                    return Err(failed(&path, format!("access key {} exists with another secret", c.access_key_id)));
+                    return Err(failed(
+                        &path,
+                        format!("access key {} exists with another secret", c.access_key_id),
+                    ));
                 }
             }
         }
@@ -122,12 +133,18 @@ impl Seeder<'_> {
             let (account, _) = key_home(key, self.defaults);
             let spec = key.key_spec.as_deref().unwrap_or("SYMMETRIC_DEFAULT");
             if rec.account_id != account {
-                return Err(failed(&path, format!("key {id} exists in account {}", rec.account_id)));
+                return Err(failed(
+                    &path,
+                    format!("key {id} exists in account {}", rec.account_id),
+                ));
             }
             if rec.key_spec != spec || (rec.origin == "EXTERNAL") != key.material.is_some() {
                 return Err(failed(
                     &path,
-                    format!("key {id} exists as a {} key of origin {}", rec.key_spec, rec.origin),
+                    format!(
+                        "key {id} exists as a {} key of origin {}",
+                        rec.key_spec, rec.origin
+                    ),
                 ));
             }
             existing.insert(id, rec);
@@ -138,7 +155,13 @@ impl Seeder<'_> {
     async fn accounts(&mut self, file: &SeedFile) -> Result<(), SeedError> {
         for (i, a) in file.accounts.iter().enumerate() {
             let path = format!("accounts[{i}]");
-            if self.store.get_account(&a.id).await.map_err(|e| failed(&path, e))?.is_some() {
+            if self
+                .store
+                .get_account(&a.id)
+                .await
+                .map_err(|e| failed(&path, e))?
+                .is_some()
+            {
                 self.summary.present += 1;
             } else {
                 admin::create_account(self.store, Some(a.id.clone()))
@@ -148,7 +171,11 @@ impl Seeder<'_> {
             }
             for (j, c) in a.credentials.iter().enumerate() {
                 let path = format!("{path}.credentials[{j}]");
-                let known = self.store.get_access_key(&c.access_key_id).await.map_err(|e| failed(&path, e))?;
+                let known = self
+                    .store
+                    .get_access_key(&c.access_key_id)
+                    .await
+                    .map_err(|e| failed(&path, e))?;
                 if known.is_some() {
                     self.summary.present += 1;
                     continue;
@@ -163,7 +190,12 @@ impl Seeder<'_> {
         Ok(())
     }
 
-    async fn key(&mut self, path: &str, key: &SeedKey, existing: Option<&KeyRecord>) -> Result<(), SeedError> {
+    async fn key(
+        &mut self,
+        path: &str,
+        key: &SeedKey,
+        existing: Option<&KeyRecord>,
+    ) -> Result<(), SeedError> {
         let id = key_uuid(&key.id).ok_or_else(|| failed(path, "not a key id"))?;
         let (account, _) = key_home(key, self.defaults);
         let awaits_import = match existing {
@@ -186,11 +218,13 @@ impl Seeder<'_> {
                 if key.material.is_some() {
                     body["Origin"] = json!("EXTERNAL");
                 }
-                self.call(path, account, "CreateKey", body, Some(id)).await?;
+                self.call(path, account, "CreateKey", body, Some(id))
+                    .await?;
                 self.summary.created += 1;
                 if let Some(days) = key.rotation_period_days {
                     let body = json!({"KeyId": id, "RotationPeriodInDays": days});
-                    self.call(path, account, "EnableKeyRotation", body, None).await?;
+                    self.call(path, account, "EnableKeyRotation", body, None)
+                        .await?;
                 }
                 key.material.is_some()
             }
@@ -207,22 +241,29 @@ impl Seeder<'_> {
                 .await?;
             let public_key = b64(&params, "PublicKey", path)?;
             let token = b64(&params, "ImportToken", path)?;
-            let clear = material_bytes(&material.0).ok_or_else(|| failed(path, "material is not base64"))?;
-            let wrapped = strongroom_crypto::rsa_oaep_encrypt(&public_key, strongroom_crypto::OaepHash::Sha256, &clear)
-                .map_err(|e| failed(path, e))?;
+            let clear = material_bytes(&material.0)
+                .ok_or_else(|| failed(path, "material is not base64"))?;
+            let wrapped = strongroom_crypto::rsa_oaep_encrypt(
+                &public_key,
+                strongroom_crypto::OaepHash::Sha256,
+                &clear,
+            )
+            .map_err(|e| failed(path, e))?;
             drop(clear);
-            let std = base64::engine::general_purpose::STANDARD;
+            let engine = base64::engine::general_purpose::STANDARD;
             let body = json!({
                 "KeyId": id,
-                "ImportToken": std.encode(token),
-                "EncryptedKeyMaterial": std.encode(wrapped),
+                "ImportToken": engine.encode(token),
+                "EncryptedKeyMaterial": engine.encode(wrapped),
                 "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE",
             });
-            self.call(path, account, "ImportKeyMaterial", body, None).await?;
+            self.call(path, account, "ImportKeyMaterial", body, None)
+                .await?;
             self.summary.created += 1;
         }
         if existing.is_none() && key.enabled == Some(false) {
-            self.call(path, account, "DisableKey", json!({"KeyId": id}), None).await?;
+            self.call(path, account, "DisableKey", json!({"KeyId": id}), None)
+                .await?;
         }
         Ok(())
     }
@@ -230,7 +271,10 @@ impl Seeder<'_> {
     async fn alias(&mut self, path: &str, name: &str, key: &SeedKey) -> Result<(), SeedError> {
         let (account, _) = key_home(key, self.defaults);
         let id = key_uuid(&key.id).ok_or_else(|| failed(path, "not a key id"))?;
-        match self.call(path, account, "DescribeKey", json!({"KeyId": name}), None).await {
+        match self
+            .call(path, account, "DescribeKey", json!({"KeyId": name}), None)
+            .await
+        {
             Ok(found) => {
                 self.summary.present += 1;
                 let target = found["KeyMetadata"]["KeyId"].as_str().unwrap_or_default();
@@ -250,7 +294,12 @@ impl Seeder<'_> {
         }
     }
 
-    async fn grant(&mut self, path: &str, grant: &SeedGrant, key: &SeedKey) -> Result<(), SeedError> {
+    async fn grant(
+        &mut self,
+        path: &str,
+        grant: &SeedGrant,
+        key: &SeedKey,
+    ) -> Result<(), SeedError> {
         let (account, _) = key_home(key, self.defaults);
         let id = key_uuid(&key.id).ok_or_else(|| failed(path, "not a key id"))?;
         let mut marker: Option<String> = None;
@@ -261,7 +310,10 @@ impl Seeder<'_> {
             }
             let page = self.call(path, account, "ListGrants", body, None).await?;
             let grants = page["Grants"].as_array().cloned().unwrap_or_default();
-            if grants.iter().any(|g| g["Name"].as_str() == Some(grant.name.as_str())) {
+            if grants
+                .iter()
+                .any(|g| g["Name"].as_str() == Some(grant.name.as_str()))
+            {
                 self.summary.present += 1;
                 return Ok(());
             }
@@ -322,7 +374,9 @@ impl SeedFile {
         }
         for (i, alias) in self.aliases.iter().enumerate() {
             let key = self.key_named(&alias.key)?;
-            seeder.alias(&format!("aliases[{i}]"), &alias.name, key).await?;
+            seeder
+                .alias(&format!("aliases[{i}]"), &alias.name, key)
+                .await?;
         }
         for (i, grant) in self.grants.iter().enumerate() {
             let key = self.key_named(&grant.key)?;

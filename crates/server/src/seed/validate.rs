@@ -98,7 +98,10 @@ fn check_key(i: usize, key: &SeedKey, file: &SeedFile, d: &SeedDefaults) -> Resu
     key_uuid(&key.id).ok_or_else(|| {
         at(
             format!("{p}.id"),
-            format!("'{}' is not a key id (a UUID such as 0b5d8f3a-7a9e-4a5b-9bd7-1c1f4d2b8c9e)", key.id),
+            format!(
+                "'{}' is not a key id (a UUID such as 0b5d8f3a-7a9e-4a5b-9bd7-1c1f4d2b8c9e)",
+                key.id
+            ),
         )
     })?;
     if let Some(a) = &key.account
@@ -119,8 +122,7 @@ fn check_key(i: usize, key: &SeedKey, file: &SeedFile, d: &SeedDefaults) -> Resu
     }
     check_tags(&tags_of(&key.tags)).map_err(|e| at(format!("{p}.tags"), e.to_string()))?;
     if let Some(policy) = &key.policy {
-        PolicyDocument::parse(&policy_text(policy))
-            .map_err(|e| at(format!("{p}.policy"), e.0))?;
+        PolicyDocument::parse(&policy_text(policy)).map_err(|e| at(format!("{p}.policy"), e.0))?;
     }
     if let Some(days) = key.rotation_period_days {
         if !ROTATION_DAYS.contains(&days) {
@@ -144,7 +146,9 @@ fn check_key(i: usize, key: &SeedKey, file: &SeedFile, d: &SeedDefaults) -> Resu
             // per-spec check there first.
             return Err(at(
                 format!("{p}.material"),
-                format!("importing {spec} key material is not supported yet; only SYMMETRIC_DEFAULT"),
+                format!(
+                    "importing {spec} key material is not supported yet; only SYMMETRIC_DEFAULT"
+                ),
             ));
         }
         match material_bytes(&material.0) {
@@ -152,7 +156,10 @@ fn check_key(i: usize, key: &SeedKey, file: &SeedFile, d: &SeedDefaults) -> Resu
             Some(m) => {
                 return Err(at(
                     format!("{p}.material"),
-                    format!("symmetric key material must be 256 bits (32 bytes), got {} bytes", m.len()),
+                    format!(
+                        "symmetric key material must be 256 bits (32 bytes), got {} bytes",
+                        m.len()
+                    ),
                 ));
             }
             None => return Err(at(format!("{p}.material"), "not base64")),
@@ -215,16 +222,23 @@ impl SeedFile {
         for (i, a) in self.accounts.iter().enumerate() {
             let p = format!("accounts[{i}]");
             if !valid_account_id(&a.id) {
-                return Err(at(format!("{p}.id"), format!("'{}' is not 12 digits", a.id)));
+                return Err(at(
+                    format!("{p}.id"),
+                    format!("'{}' is not 12 digits", a.id),
+                ));
             }
             if !accounts.insert(a.id.as_str()) {
-                return Err(at(format!("{p}.id"), format!("account {} is listed twice", a.id)));
+                return Err(at(
+                    format!("{p}.id"),
+                    format!("account {} is listed twice", a.id),
+                ));
             }
             for (j, c) in a.credentials.iter().enumerate() {
                 let p = format!("{p}.credentials[{j}]");
                 let id = &c.access_key_id;
                 // `admin::create_access_key`'s rules for ids and secrets.
-                if id.len() < 16 || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+                if id.len() < 16 || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric())
+                {
                     return Err(at(
                         format!("{p}.access_key_id"),
                         "an access key id is 16 to 128 letters and digits",
@@ -238,7 +252,10 @@ impl SeedFile {
                     ));
                 }
                 if !access_keys.insert(id.as_str()) {
-                    return Err(at(format!("{p}.access_key_id"), format!("{id} is listed twice")));
+                    return Err(at(
+                        format!("{p}.access_key_id"),
+                        format!("{id} is listed twice"),
+                    ));
                 }
             }
         }
@@ -246,7 +263,10 @@ impl SeedFile {
         for (i, key) in self.keys.iter().enumerate() {
             check_key(i, key, self, d)?;
             if !key_ids.insert(key.id.to_ascii_lowercase()) {
-                return Err(at(format!("keys[{i}].id"), format!("key {} is listed twice", key.id)));
+                return Err(at(
+                    format!("keys[{i}].id"),
+                    format!("key {} is listed twice", key.id),
+                ));
             }
         }
         let mut alias_names = HashSet::new();
@@ -259,7 +279,10 @@ impl SeedFile {
             if !alias_names.insert((account, region, alias.name.as_str())) {
                 return Err(at(
                     format!("{p}.name"),
-                    format!("{} is listed twice for account {account} in {region}", alias.name),
+                    format!(
+                        "{} is listed twice for account {account} in {region}",
+                        alias.name
+                    ),
                 ));
             }
         }
@@ -270,7 +293,9 @@ impl SeedFile {
             let n = &grant.name;
             if n.is_empty()
                 || n.len() > 256
-                || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b":/_-".contains(&b))
+                || !n
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b":/_-".contains(&b))
             {
                 return Err(at(
                     format!("{p}.name"),
@@ -280,7 +305,10 @@ impl SeedFile {
             let key = seeded_key(self, &format!("{p}.key"), &grant.key)?;
             check_same_region(&p, &grant.region, key, d)?;
             if !grant_names.insert((key.id.to_ascii_lowercase(), n.as_str())) {
-                return Err(at(format!("{p}.name"), format!("{n} is listed twice for key {}", key.id)));
+                return Err(at(
+                    format!("{p}.name"),
+                    format!("{n} is listed twice for key {}", key.id),
+                ));
             }
             if !grant.grantee_principal.starts_with("arn:") {
                 return Err(at(format!("{p}.grantee_principal"), "must be an ARN"));
@@ -338,15 +366,22 @@ mod tests {
     fn other_regions_material_sizes_and_dangling_aliases_are_refused() {
         let id = "11111111-1111-4111-8111-111111111111";
         let e = problem(&format!("keys:\n  - id: {id}\n    region: eu-west-1\n"));
-        assert!(e.starts_with("keys[0].region:") && e.contains("eu-west-1"), "{e}");
+        assert!(
+            e.starts_with("keys[0].region:") && e.contains("eu-west-1"),
+            "{e}"
+        );
         let e = problem(&format!("keys:\n  - id: {id}\n    material: AAAA\n"));
-        assert!(e.starts_with("keys[0].material:") && e.contains("3 bytes"), "{e}");
+        assert!(
+            e.starts_with("keys[0].material:") && e.contains("3 bytes"),
+            "{e}"
+        );
         let e = problem(&format!(
             "keys:\n  - id: {id}\n    key_spec: HMAC_256\n    key_usage: GENERATE_VERIFY_MAC\n    material: {}\n",
             "A".repeat(44)
         ));
         assert!(e.contains("HMAC_256") && e.contains("not supported"), "{e}");
-        let e = problem("aliases:\n  - name: alias/x\n    key: 99999999-9999-4999-8999-999999999999\n");
+        let e =
+            problem("aliases:\n  - name: alias/x\n    key: 99999999-9999-4999-8999-999999999999\n");
         assert!(e.starts_with("aliases[0].key:"), "{e}");
     }
 
