@@ -387,3 +387,25 @@ async fn a_seed_claiming_another_accounts_key_id_or_a_known_access_key_changes_n
     assert_eq!(code(&e), "NotFoundException");
     dev.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_seed_key_policy_that_locks_its_owner_out_is_refused_before_anything_is_created() {
+    let files = tempfile::tempdir().unwrap();
+    let locked = seed_yaml().replace(
+        &format!("Principal: {{AWS: \"arn:aws:iam::{ACCOUNT}:root\"}}"),
+        &format!("Principal: {{AWS: \"arn:aws:iam::{ACCOUNT}:role/nobody\"}}"),
+    );
+    assert_ne!(locked, seed_yaml());
+    let seed = write_seed(files.path(), "locked.yaml", &locked);
+    let dir = tempfile::tempdir().unwrap();
+    let err = try_start(dir.path(), &seed)
+        .await
+        .err()
+        .expect("refused")
+        .to_string();
+    assert!(
+        err.contains("keys[2].policy") && err.contains("MalformedPolicyDocument"),
+        "{err}"
+    );
+    nothing_seeded(dir.path()).await;
+}

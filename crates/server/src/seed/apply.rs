@@ -20,6 +20,10 @@ use super::validate::{SeedDefaults, key_home, key_uuid, material_bytes, policy_t
 use crate::admin;
 use crate::audit::AuditEvent;
 use crate::auth::Caller;
+use crate::authz::operations;
+use crate::authz::{RequestCtx, RequestMeta};
+use crate::ops::OPERATIONS;
+use crate::ops::key_policy::validated;
 use crate::processor::Processor;
 
 /// The access key id the seed's own requests are recorded under.
@@ -148,6 +152,31 @@ impl Seeder<'_> {
                 ));
             }
             existing.insert(id, rec);
+        }
+        // A new key's policy must pass CreateKey's lockout check (its
+        // owner's root can still change it), or CreateKey would refuse it
+        // after the accounts before it were made.
+        let create_key = operations::find(OPERATIONS, "CreateKey")
+            .ok_or_else(|| failed("keys", "CreateKey is not in the operation table"))?;
+        for (i, key) in file.keys.iter().enumerate() {
+            let (Some(policy), Some(id)) = (&key.policy, key_uuid(&key.id)) else {
+                continue;
+            };
+            if existing.contains_key(&id) {
+                continue;
+            }
+            let (account, region) = key_home(key, self.defaults);
+            let caller = Caller::root(account, SEED_ACCESS_KEY_ID);
+            let rq = RequestCtx::new(&caller, RequestMeta::default(), create_key);
+            let arn = crate::arn::key_arn(region, account, id);
+            validated(&caller, &rq.conditions(), &arn, &policy_text(policy), false).map_err(
+                |e| {
+                    failed(
+                        &format!("keys[{i}].policy"),
+                        format!("{}: {e}", e.type_name()),
+                    )
+                },
+            )?;
         }
         Ok(existing)
     }
