@@ -71,6 +71,8 @@ pub struct DevOptions {
     /// none by default here (`strongroom dev` sets 127.0.0.1:4567), so
     /// tests running many environments do not collide.
     pub admin_listen: Option<SocketAddr>,
+    /// A seed file applied on every start (docs/dev.md).
+    pub seed: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for DevOptions {
@@ -106,6 +108,7 @@ impl std::fmt::Debug for DevOptions {
             .field("audit", &self.audit)
             .field("xks_client_auth", &self.xks_client_auth)
             .field("admin_listen", &self.admin_listen)
+            .field("seed", &self.seed)
             .finish()
     }
 }
@@ -137,6 +140,7 @@ impl DevOptions {
             audit: crate::audit_setup::AuditArgs::default(),
             xks_client_auth: None,
             admin_listen: None,
+            seed: None,
         }
     }
 }
@@ -175,6 +179,8 @@ pub struct DevEnvironment {
     pub region: String,
     /// CA certificate to trust, when serving TLS.
     pub ca_bundle: Option<PathBuf>,
+    /// What the seed file created on this start, if one was given.
+    pub seeded: Option<strongroom_server::seed::SeedSummary>,
 }
 
 impl DevEnvironment {
@@ -415,6 +421,11 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         // The dev root secret is still derived from the dev unseal file.
         dev_unseal::open_or_create(&opts.data_dir)?;
     }
+    // A bad seed file stops the start before anything is made.
+    let seed = match &opts.seed {
+        Some(path) => Some((path, crate::seed::read(path)?)),
+        None => None,
+    };
     let (hsm, store) = open_data_dir_with(
         &opts.data_dir,
         &opts.modules,
@@ -423,6 +434,14 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
     )
     .await?;
     let creds = root_credentials(&opts, &hsm, store.as_ref()).await?;
+    let seed_defaults = strongroom_server::seed::SeedDefaults {
+        account_id: creds.account_id.clone(),
+        region: opts.region.clone(),
+        served_regions: vec![opts.region.clone()],
+    };
+    if let Some((path, file)) = &seed {
+        crate::seed::check(path, file, &seed_defaults)?;
+    }
     let clients = match &opts.xks_client_auth {
         Some(_) if !opts.tls => anyhow::bail!("XKS client certificates need TLS"),
         Some((ca, subject)) => Some(strongroom_server::xks::mtls::client_verifier(ca, subject)?),
@@ -480,7 +499,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
     let server = strongroom_server::start(config, store.clone(), hsm.clone())
         .await
         .with_context(|| format!("listening on {}", opts.listen))?;
-    Ok(DevEnvironment {
+    let mut env = DevEnvironment {
         server,
         hsm,
         store,
@@ -489,7 +508,18 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         secret_access_key: creds.secret_access_key,
         region: opts.region,
         ca_bundle,
-    })
+        seeded: None,
+    };
+    if let Some((path, file)) = &seed {
+        match crate::seed::apply(path, file, &seed_defaults, &env).await {
+            Ok(summary) => env.seeded = Some(summary),
+            Err(e) => {
+                env.shutdown().await;
+                return Err(e);
+            }
+        }
+    }
+    Ok(env)
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod logging;
 pub mod modules;
 pub mod operator;
 pub mod rewrap;
+pub mod seed;
 pub mod token_trust;
 pub mod xks_client;
 pub mod xks_cmd;

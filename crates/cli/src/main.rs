@@ -117,6 +117,11 @@ enum Command {
         /// Serve HTTPS with a generated certificate (its CA is printed for AWS_CA_BUNDLE).
         #[arg(long)]
         tls: bool,
+        /// A seed file (YAML or JSON, docs/dev.md): accounts, credentials,
+        /// keys with fixed ids and material, aliases and grants, created on
+        /// every start where missing.
+        #[arg(long, value_name = "FILE")]
+        seed: Option<PathBuf>,
         /// Seconds between runs of the key-deletion sweeper.
         #[arg(long, default_value_t = 60)]
         deletion_sweep_secs: u64,
@@ -313,6 +318,7 @@ async fn main() -> anyhow::Result<()> {
             access_key_id,
             secret_access_key,
             tls,
+            seed,
             deletion_sweep_secs,
             workers,
             limits,
@@ -324,6 +330,7 @@ async fn main() -> anyhow::Result<()> {
             strongroom_cli::logging::init(log_format);
             let mut opts = dev::DevOptions::new(data_dir.clone());
             opts.admin_listen = Some(admin_listen);
+            opts.seed = seed;
             opts.module_workers = workers.map(|n| n as usize);
             opts.header_read_timeout = limits.header_timeout();
             opts.body_read_timeout = limits.body_timeout();

@@ -160,6 +160,11 @@ impl Processor {
         self
     }
 
+    /// The audit trail, if this processor records one.
+    pub(crate) fn audit_log(&self) -> Option<&crate::audit::AuditLog> {
+        self.audit.as_ref()
+    }
+
     /// The ARN of `key`.
     pub fn key_arn(&self, key: &KeyRecord) -> String {
         arn::key_arn(&self.region, &key.account_id, key.id)

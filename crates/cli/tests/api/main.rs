@@ -40,6 +40,7 @@ mod proof_scope;
 mod protocol;
 mod reserved_aliases;
 mod rotation;
+mod seeds;
 mod shared_store;
 mod sigv4_attacks;
 mod source_limits;

@@ -80,6 +80,10 @@ pub struct RequestCtx<'a> {
     /// The intent record to write before the first state change, as far
     /// as the HTTP edge knows it (identity, request id, address).
     intent: Option<crate::audit::AuditEvent>,
+    /// The id CreateKey gives its new key instead of a random one: set
+    /// only in-process (seed files, `Processor::dispatch_with_key_id`),
+    /// never from a request.
+    fixed_key_id: Option<uuid::Uuid>,
 }
 
 impl<'a> RequestCtx<'a> {
@@ -123,6 +127,7 @@ impl<'a> RequestCtx<'a> {
             decisions: Decisions::default(),
             authorized_keys: Vec::new(),
             intent: None,
+            fixed_key_id: None,
         }
     }
 
@@ -130,6 +135,17 @@ impl<'a> RequestCtx<'a> {
     pub fn with_intent(mut self, intent: crate::audit::AuditEvent) -> Self {
         self.intent = Some(intent);
         self
+    }
+
+    /// Makes CreateKey use `id` for its new key (in-process callers only).
+    pub(crate) fn with_fixed_key_id(mut self, id: Option<uuid::Uuid>) -> Self {
+        self.fixed_key_id = id;
+        self
+    }
+
+    /// The id CreateKey must give its new key, if an in-process caller chose one.
+    pub(crate) fn fixed_key_id(&self) -> Option<uuid::Uuid> {
+        self.fixed_key_id
     }
 
     /// Who asks.
@@ -228,6 +244,7 @@ impl<'a> RequestCtx<'a> {
             decisions: Decisions::default(),
             authorized_keys: Vec::new(),
             intent: None,
+            fixed_key_id: None,
         };
         if self.operation.context {
             half.note_context(ctx)?;

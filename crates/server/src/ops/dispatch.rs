@@ -255,6 +255,29 @@ impl Processor {
             .await
     }
 
+    /// Like [`Processor::dispatch`], for in-process callers only (seed
+    /// files): a CreateKey gives its new key `key_id` rather than a random
+    /// id. Nothing that parses a request reaches this.
+    pub(crate) async fn dispatch_with_key_id(
+        &self,
+        caller: &Caller,
+        op: &str,
+        body: &[u8],
+        intent: Option<AuditEvent>,
+        key_id: Option<uuid::Uuid>,
+    ) -> (Result<Vec<u8>, KmsError>, AuditFacts) {
+        let Some(row) = operations::find(OPERATIONS, op) else {
+            let unknown = KmsError::UnknownOperation(format!("Unknown operation {op}"));
+            return (Err(unknown), AuditFacts::default());
+        };
+        let mut rq = RequestCtx::new(caller, RequestMeta::default(), row).with_fixed_key_id(key_id);
+        if let Some(intent) = intent {
+            rq = rq.with_intent(intent);
+        }
+        let result = strongroom_hsm_proto::routing::with_pins(self.route(&mut rq, body)).await;
+        (result, rq.into_audit())
+    }
+
     /// Runs the handler named by `row` under what `row` says it must
     /// authorize. `dispatch` passes the table's own row; tests pass an
     /// altered copy to prove that a handler whose row is not satisfied

@@ -34,7 +34,10 @@ pub(crate) fn check_tags(tags: &[Tag]) -> Result<(), KmsError> {
 
 /// The module's spec code and the key usage for a CreateKey request: AWS's
 /// pairing rules, and UnsupportedOperation for specs not served yet.
-fn spec_and_usage(spec: &str, usage: Option<&str>) -> Result<(KeySpecCode, String), KmsError> {
+pub(crate) fn spec_and_usage(
+    spec: &str,
+    usage: Option<&str>,
+) -> Result<(KeySpecCode, String), KmsError> {
     // Values AWS does not know were refused with the request (`validate`);
     // these AWS has and Strongroom does not serve.
     if usage == Some("ENCAPSULATE_DECAPSULATE") {
@@ -176,7 +179,14 @@ impl Processor {
                 )));
             }
         }
-        let new_id = Uuid::new_v4();
+        let new_id = match rq.fixed_key_id() {
+            // A seed file's fixed id: refused if any account has it.
+            Some(id) if self.load_key(id).await?.is_some() => {
+                return Err(KmsError::AlreadyExists(format!("Key {id} already exists.")));
+            }
+            Some(id) => id,
+            None => Uuid::new_v4(),
+        };
         let policy = match &req.policy {
             None => None,
             Some(text) => Some(crate::ops::key_policy::validated(

@@ -14,7 +14,7 @@ mod grants;
 mod import;
 pub(crate) mod key_policy;
 pub mod key_state;
-mod keys;
+pub(crate) mod keys;
 pub(crate) mod mac;
 pub(crate) mod public_keys;
 mod rotation;
