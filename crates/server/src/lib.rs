@@ -22,6 +22,7 @@ pub mod processor;
 pub mod proof;
 pub mod protocol;
 mod read_deadline;
+pub mod region;
 mod server;
 pub mod sigv4;
 pub mod tls;
