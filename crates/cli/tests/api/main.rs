@@ -36,6 +36,7 @@ mod pinning;
 mod proof_attacks;
 mod proof_scope;
 mod protocol;
+mod regions;
 mod rotation;
 mod shared_store;
 mod sigv4_attacks;
