@@ -172,13 +172,14 @@ pub async fn run(
             json,
             audit_dir,
         } => {
-            let store = dev::open_store(data_dir, store_url.as_deref(), false).await?;
+            let store = dev::open_store(data_dir, admin_store(&store_url), false).await?;
             let dir = crate::audit_setup::audit_dir(data_dir, audit_dir.as_deref());
             crate::audit_cmd::usage(store, &dir, account.as_deref(), since.as_deref(), json)
                 .await?;
         }
         action => {
-            let (hsm, store) = dev::open_data_dir(data_dir, &modules, store_url.as_deref()).await?;
+            let (hsm, store) =
+                dev::open_data_dir(data_dir, &modules, admin_store(&store_url)).await?;
             run_with_module(store.as_ref(), &hsm, action).await?;
         }
     }
@@ -373,4 +374,14 @@ async fn print_rewrap_status(store: &dyn Store) -> anyhow::Result<()> {
         serde_json::to_string_pretty(&crate::rewrap::status(store).await?)?
     );
     Ok(())
+}
+
+/// The store `strongroom admin` opens. Admin has no `--region`: a store
+/// from before regions that it happens to open first has its keys put in
+/// us-east-1 (docs/formats.md: open it with `serve --region` first).
+fn admin_store(url: &Option<String>) -> dev::StoreAt<'_> {
+    dev::StoreAt {
+        url: url.as_deref(),
+        legacy_region: strongroom_store::LEGACY_REGION,
+    }
 }

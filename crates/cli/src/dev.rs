@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use strongroom_hsm::{Module, ModuleConfig, dev_unseal};
 use strongroom_hsm_proto::{HsmClient, spawn_module_task};
 use strongroom_server::auth::unknown_keys::UnknownKeyBudget;
+use strongroom_server::region::{Region, RegionSet};
 use strongroom_server::{RunningServer, ServerConfig, admin, defaults, tls};
 use strongroom_store::{SqliteStore, Store};
 
@@ -24,8 +25,11 @@ pub struct DevOptions {
     pub data_dir: PathBuf,
     /// Listen address.
     pub listen: SocketAddr,
-    /// Region for ARNs and SigV4.
-    pub region: String,
+    /// The regions served (`--region`, repeatable); none: every
+    /// well-formed region. The first is the default region (us-east-1 if
+    /// none is given): authentication proofs act there, and a store from
+    /// before regions existed has its keys put there.
+    pub regions: Vec<Region>,
     /// Account to use (created if missing); default: the one from first start.
     pub account_id: Option<String>,
     /// Root access key id to use instead of the recorded one.
@@ -80,7 +84,7 @@ impl std::fmt::Debug for DevOptions {
         f.debug_struct("DevOptions")
             .field("data_dir", &self.data_dir)
             .field("listen", &self.listen)
-            .field("region", &self.region)
+            .field("regions", &self.regions)
             .field("account_id", &self.account_id)
             .field("access_key_id", &self.access_key_id)
             .field(
@@ -114,12 +118,12 @@ impl std::fmt::Debug for DevOptions {
 }
 
 impl DevOptions {
-    /// Defaults for `data_dir`: loopback on an ephemeral port, us-east-1.
+    /// Defaults for `data_dir`: loopback on an ephemeral port, every region.
     pub fn new(data_dir: PathBuf) -> Self {
         Self {
             data_dir,
             listen: "127.0.0.1:0".parse().expect("loopback address"),
-            region: "us-east-1".into(),
+            regions: Vec::new(),
             account_id: None,
             access_key_id: None,
             secret_access_key: None,
@@ -142,6 +146,19 @@ impl DevOptions {
             admin_listen: None,
             seed: None,
         }
+    }
+
+    /// The default region: the first one given, else us-east-1.
+    pub fn default_region(&self) -> Region {
+        self.regions
+            .first()
+            .cloned()
+            .unwrap_or_else(Region::aws_default)
+    }
+
+    /// The regions served: those given, else every one.
+    pub fn region_set(&self) -> RegionSet {
+        RegionSet::listed(self.regions.clone()).unwrap_or(RegionSet::Any)
     }
 }
 
@@ -175,8 +192,10 @@ pub struct DevEnvironment {
     pub access_key_id: String,
     /// Root secret access key.
     pub secret_access_key: Zeroizing<String>,
-    /// Region.
+    /// The default region (what the printed environment names).
     pub region: String,
+    /// The regions served.
+    pub regions: RegionSet,
     /// CA certificate to trust, when serving TLS.
     pub ca_bundle: Option<PathBuf>,
     /// What the seed file created on this start, if one was given.
@@ -239,13 +258,14 @@ impl DevEnvironment {
 
 /// Opens the data directory's modules and store (shared by `dev`, `serve`
 /// and `admin`): the external modules if any are given, otherwise the
-/// in-process module with its DEV-ONLY unseal file.
+/// in-process module with its DEV-ONLY unseal file. `store` names the
+/// store and the region its keys from before regions go to.
 pub async fn open_data_dir(
     data_dir: &Path,
     modules: &ExternalModules,
-    store_url: Option<&str>,
+    store: StoreAt<'_>,
 ) -> anyhow::Result<(HsmClient, Arc<dyn Store>)> {
-    open_data_dir_with(data_dir, modules, store_url, None).await
+    open_data_dir_with(data_dir, modules, store, None).await
 }
 
 /// Like [`open_data_dir`], with `workers` threads for the in-process
@@ -253,14 +273,25 @@ pub async fn open_data_dir(
 pub async fn open_data_dir_with(
     data_dir: &Path,
     modules: &ExternalModules,
-    store_url: Option<&str>,
+    store: StoreAt<'_>,
     workers: Option<usize>,
 ) -> anyhow::Result<(HsmClient, Arc<dyn Store>)> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let hsm = open_modules(data_dir, modules, workers)?;
-    let store = open_store(data_dir, store_url, true).await?;
+    let store = open_store(data_dir, store, true).await?;
     Ok((hsm, store))
+}
+
+/// Which store to open: PostgreSQL at `url`, else SQLite in the data
+/// directory; keys and aliases from before regions existed go to
+/// `legacy_region` when the schema is migrated.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreAt<'a> {
+    /// A `postgres://` URL; none: SQLite.
+    pub url: Option<&'a str>,
+    /// The region the frontend was configured with.
+    pub legacy_region: &'a str,
 }
 
 /// The modules of `data_dir`: the external ones if any are given,
@@ -285,26 +316,29 @@ pub fn open_modules(
     })
 }
 
-/// The store: PostgreSQL at `url` (`postgres://…`), else SQLite in
+/// The store: PostgreSQL at `at.url` (`postgres://…`), else SQLite in
 /// `data_dir` (created only if `create`).
 pub async fn open_store(
     data_dir: &Path,
-    url: Option<&str>,
+    at: StoreAt<'_>,
     create: bool,
 ) -> anyhow::Result<Arc<dyn Store>> {
-    if let Some(url) = url {
+    if let Some(url) = at.url {
         anyhow::ensure!(
             url.starts_with("postgres://") || url.starts_with("postgresql://"),
             "--store must be a postgres:// URL (SQLite is the default, in the data directory)"
         );
-        let store = strongroom_store::PostgresStore::connect(url, 32)
+        let store = strongroom_store::PostgresStore::connect_in_region(url, 32, at.legacy_region)
             .await
             .context("connecting to PostgreSQL")?;
         return Ok(Arc::new(store));
     }
     let path = data_dir.join("strongroom.db");
     anyhow::ensure!(create || path.exists(), "no store at {}", path.display());
-    Ok(Arc::new(SqliteStore::open(&path)?))
+    Ok(Arc::new(SqliteStore::open_in_region(
+        &path,
+        at.legacy_region,
+    )?))
 }
 
 fn write_durably(path: &Path, data: &[u8]) -> anyhow::Result<()> {
@@ -353,8 +387,13 @@ async fn root_credentials(
                     }
                 }
                 None => {
-                    let pair = Some((id.clone(), secret.clone()));
-                    admin::create_access_key(store, hsm, &account_id, pair).await?;
+                    // Test suites' fixed fake credentials are welcome here.
+                    let given = admin::GivenCredentials {
+                        access_key_id: id.clone(),
+                        secret_access_key: secret.clone(),
+                        rules: admin::CredentialRules::Testing,
+                    };
+                    admin::create_given_access_key(store, hsm, &account_id, given).await?;
                 }
             }
             // Caller-supplied credentials are theirs to keep: nothing is recorded.
@@ -426,18 +465,18 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         Some(path) => Some((path, crate::seed::read(path)?)),
         None => None,
     };
-    let (hsm, store) = open_data_dir_with(
-        &opts.data_dir,
-        &opts.modules,
-        opts.store_url.as_deref(),
-        opts.module_workers,
-    )
-    .await?;
+    let default_region = opts.default_region();
+    let at = StoreAt {
+        url: opts.store_url.as_deref(),
+        legacy_region: default_region.as_str(),
+    };
+    let (hsm, store) =
+        open_data_dir_with(&opts.data_dir, &opts.modules, at, opts.module_workers).await?;
     let creds = root_credentials(&opts, &hsm, store.as_ref()).await?;
     let seed_defaults = strongroom_server::seed::SeedDefaults {
         account_id: creds.account_id.clone(),
-        region: opts.region.clone(),
-        served_regions: vec![opts.region.clone()],
+        region: default_region.to_string(),
+        served_regions: opts.region_set(),
     };
     if let Some((path, file)) = &seed {
         crate::seed::check(path, file, &seed_defaults)?;
@@ -467,7 +506,8 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
     };
     let config = ServerConfig {
         listen: opts.listen,
-        region: opts.region.clone(),
+        region: default_region.clone(),
+        regions: opts.region_set(),
         tls: tls_config,
         deletion_sweep_interval: opts.deletion_sweep_interval,
         header_read_timeout: opts.header_read_timeout,
@@ -506,7 +546,8 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         account_id: creds.account_id,
         access_key_id: creds.access_key_id,
         secret_access_key: creds.secret_access_key,
-        region: opts.region,
+        region: default_region.to_string(),
+        regions: opts.region_set(),
         ca_bundle,
         seeded: None,
     };

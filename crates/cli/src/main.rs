@@ -11,6 +11,7 @@ use strongroom_cli::modules::ExternalModules;
 use strongroom_cli::{bench, dev};
 use strongroom_hsm_proto::net::ModuleAddr;
 use strongroom_server::auth::unknown_keys::UnknownKeyBudget;
+use strongroom_server::region::{Region, RegionSet};
 
 mod kms_cmd;
 mod operator_cmd;
@@ -97,13 +98,17 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:4566")]
         listen: SocketAddr,
-        /// Region used in ARNs and SigV4 scopes.
-        #[arg(long, default_value = "us-east-1")]
-        region: String,
+        /// Serve only this region (repeatable; the first is the default
+        /// region). Without it every well-formed region is served: each
+        /// request acts in its SigV4 credential scope's region.
+        #[arg(long = "region", value_name = "REGION")]
+        regions: Vec<Region>,
         /// Account id of the root credentials (12 digits).
         #[arg(long)]
         account_id: Option<String>,
-        /// Use this access key id for the root credentials.
+        /// Use this access key id for the root credentials: any 1-128
+        /// printable ASCII characters other than space, '/' and ',' (test
+        /// suites' `test` or `FOOBARKEY` work; signatures are still checked).
         #[arg(long, requires = "secret_access_key")]
         access_key_id: Option<String>,
         /// Secret for --access-key-id.
@@ -152,9 +157,11 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:4566")]
         listen: SocketAddr,
-        /// Region used in ARNs and SigV4 scopes.
-        #[arg(long, default_value = "us-east-1")]
-        region: String,
+        /// Serve this region (repeatable; the first is the default region,
+        /// where authentication proofs act and where keys of a store from
+        /// before regions are put). Default: us-east-1 alone.
+        #[arg(long = "region", value_name = "REGION")]
+        regions: Vec<Region>,
         /// TLS certificate chain (PEM); with --tls-key serves HTTPS.
         #[arg(long, requires = "tls_key")]
         tls_cert: Option<PathBuf>,
@@ -313,7 +320,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Dev {
             data_dir,
             listen,
-            region,
+            regions,
             account_id,
             access_key_id,
             secret_access_key,
@@ -340,7 +347,7 @@ async fn main() -> anyhow::Result<()> {
             opts.unauthenticated_summary_interval = limits.summary_interval();
             opts.xks_requests_per_second = limits.xks_requests_per_second;
             opts.listen = listen;
-            opts.region = region;
+            opts.regions = regions;
             opts.account_id = account_id;
             opts.access_key_id = access_key_id;
             opts.secret_access_key = secret_access_key.map(Zeroizing::new);
@@ -360,7 +367,10 @@ async fn main() -> anyhow::Result<()> {
                 "Strongroom dev is serving the AWS KMS API at {}",
                 env.endpoint()
             );
-            println!("account {}  region {}", env.account_id, env.region);
+            println!(
+                "account {}  region {}  (serving {})",
+                env.account_id, env.region, env.regions
+            );
             if let Some(admin) = env.admin_endpoint() {
                 println!("admin: {admin} (/metrics, /healthz, /readyz)");
             }
@@ -379,7 +389,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve {
             data_dir,
             listen,
-            region,
+            regions,
             tls_cert,
             tls_key,
             xks_client_ca,
@@ -401,8 +411,17 @@ async fn main() -> anyhow::Result<()> {
                     "strongroom serve needs --hsm (and --domain-token); use `strongroom dev` for the embedded module"
                 );
             }
-            let (hsm, store) =
-                dev::open_data_dir(&data_dir, &modules, store_url.as_deref()).await?;
+            let regions = if regions.is_empty() {
+                vec![Region::aws_default()]
+            } else {
+                regions
+            };
+            let region = regions[0].clone();
+            let at = dev::StoreAt {
+                url: store_url.as_deref(),
+                legacy_region: region.as_str(),
+            };
+            let (hsm, store) = dev::open_data_dir(&data_dir, &modules, at).await?;
             let clients = match (&xks_client_ca, &xks_client_subject) {
                 (Some(ca), Some(subject)) => {
                     Some(strongroom_server::xks::mtls::client_verifier(ca, subject)?)
@@ -432,6 +451,7 @@ async fn main() -> anyhow::Result<()> {
                 strongroom_server::ServerConfig {
                     listen,
                     region,
+                    regions: RegionSet::listed(regions).expect("at least the default region"),
                     tls,
                     deletion_sweep_interval: Duration::from_secs(deletion_sweep_secs.max(1)),
                     header_read_timeout: limits.header_timeout(),

@@ -89,14 +89,90 @@ fn random_secret() -> Result<Zeroizing<String>, AdminError> {
     ))
 }
 
-/// Creates an access key for `account_id`: random, or the pair given.
+/// Which access key ids and secrets a caller may choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CredentialRules {
+    /// AWS's: an id of 16-128 letters and digits, a secret of 16-128 ASCII
+    /// characters (`serve`, `admin create-access-key`).
+    Aws,
+    /// Test suites' fixed fake credentials (`test`/`test`, `FOOBARKEY`),
+    /// for `strongroom dev` only: an id of 1-128 printable ASCII
+    /// characters other than space, `/` and `,` (which a SigV4 credential
+    /// cannot carry), a secret of 1-128 printable ASCII characters.
+    /// Signatures are checked all the same.
+    Testing,
+}
+
+/// Longest access key id or secret accepted.
+const MAX_CREDENTIAL_LEN: usize = 128;
+
+impl CredentialRules {
+    /// Refuses an id or secret these rules do not allow.
+    pub fn check(self, id: &str, secret: &str) -> Result<(), AdminError> {
+        let (id_ok, secret_ok, rule) = match self {
+            CredentialRules::Aws => (
+                (16..=MAX_CREDENTIAL_LEN).contains(&id.len())
+                    && id.bytes().all(|b| b.is_ascii_alphanumeric()),
+                (16..=MAX_CREDENTIAL_LEN).contains(&secret.len()) && secret.is_ascii(),
+                "access key id must be 16-128 letters and digits, secret access key 16-128 ASCII characters",
+            ),
+            CredentialRules::Testing => (
+                (1..=MAX_CREDENTIAL_LEN).contains(&id.len())
+                    && id.bytes().all(is_access_key_id_byte),
+                (1..=MAX_CREDENTIAL_LEN).contains(&secret.len())
+                    && secret.bytes().all(|b| b == b' ' || b.is_ascii_graphic()),
+                "access key id must be 1-128 printable ASCII characters other than space, '/' and ',', \
+                 secret access key 1-128 printable ASCII characters",
+            ),
+        };
+        if id_ok && secret_ok {
+            Ok(())
+        } else {
+            Err(AdminError::Invalid(rule.into()))
+        }
+    }
+}
+
+/// A byte an access key id may hold under any rules: printable, and not a
+/// separator of the SigV4 `Credential=<id>/<date>/...` field.
+pub fn is_access_key_id_byte(b: u8) -> bool {
+    b.is_ascii_graphic() && b != b'/' && b != b','
+}
+
+/// An access key pair the caller chose, with the rules it must meet.
+pub struct GivenCredentials {
+    /// The access key id.
+    pub access_key_id: String,
+    /// The secret access key.
+    pub secret_access_key: Zeroizing<String>,
+    /// The rules both must meet.
+    pub rules: CredentialRules,
+}
+
+/// Creates an access key for `account_id`: random, or the pair given
+/// (AWS's rules).
 pub async fn create_access_key(
     store: &dyn Store,
     hsm: &HsmClient,
     account_id: &str,
     given: Option<(String, Zeroizing<String>)>,
 ) -> Result<NewAccessKey, AdminError> {
+    let given = given.map(|(access_key_id, secret_access_key)| GivenCredentials {
+        access_key_id,
+        secret_access_key,
+        rules: CredentialRules::Aws,
+    });
     issue_access_key(store, hsm, account_id, None, None, None, given).await
+}
+
+/// Creates an access key for `account_id` with the pair given, under `rules`.
+pub async fn create_given_access_key(
+    store: &dyn Store,
+    hsm: &HsmClient,
+    account_id: &str,
+    given: GivenCredentials,
+) -> Result<NewAccessKey, AdminError> {
+    issue_access_key(store, hsm, account_id, None, None, None, Some(given)).await
 }
 
 /// Creates an access key for a principal of `account_id` (`None`: its
@@ -109,29 +185,25 @@ pub(crate) async fn issue_access_key(
     principal_arn: Option<String>,
     expires_at: Option<i64>,
     session_token_hash: Option<Vec<u8>>,
-    given: Option<(String, Zeroizing<String>)>,
+    given: Option<GivenCredentials>,
 ) -> Result<NewAccessKey, AdminError> {
     if store.get_account(account_id).await?.is_none() {
         return Err(AdminError::NoSuchAccount(account_id.to_owned()));
     }
-    let (id, secret) = match given {
-        Some(pair) => pair,
+    let (id, secret, rules) = match given {
+        Some(g) => (g.access_key_id, g.secret_access_key, g.rules),
         None if expires_at.is_some() => (
             random_access_key_id()?.replacen("AKIA", "ASIA", 1),
             random_secret()?,
+            CredentialRules::Aws,
         ),
-        None => (random_access_key_id()?, random_secret()?),
+        None => (
+            random_access_key_id()?,
+            random_secret()?,
+            CredentialRules::Aws,
+        ),
     };
-    if id.len() < 16 || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(AdminError::Invalid(
-            "access key id must be 16-128 letters and digits".into(),
-        ));
-    }
-    if secret.len() < 16 || secret.len() > 128 || !secret.is_ascii() {
-        return Err(AdminError::Invalid(
-            "secret access key must be 16-128 ASCII characters".into(),
-        ));
-    }
+    rules.check(&id, &secret)?;
     let sealed = hsm.seal_credential(id.clone(), secret.clone()).await?;
     store
         .put_access_key(&AccessKeyRecord {
@@ -172,4 +244,49 @@ pub async fn secret_matches(
         .await?;
     let ours = sigv4::derive_signing_key(secret, &scope.date, &scope.region, &scope.service);
     Ok(strongroom_crypto::constant_time_eq(&*theirs.0, &*ours))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CredentialRules::{Aws, Testing};
+
+    #[test]
+    fn test_suites_fixed_credentials_pass_only_the_testing_rules() {
+        for (id, secret) in [
+            ("test", "test"),
+            ("FOOBARKEY", "FOOBARSECRET"),
+            ("x", "y"),
+            ("dev-key_1.a", "a secret with spaces"),
+        ] {
+            assert!(Testing.check(id, secret).is_ok(), "{id}");
+            assert!(Aws.check(id, secret).is_err(), "{id}");
+        }
+        assert!(
+            Aws.check(
+                "AKIAIOSFODNN7EXAMPLE",
+                "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn credentials_no_sigv4_header_can_carry_are_refused_by_both_rules() {
+        let long = "k".repeat(129);
+        for (id, secret) in [
+            ("", "test"),
+            ("test", ""),
+            ("a/b", "test"),
+            ("a,b", "test"),
+            ("a b", "test"),
+            ("tab\tid", "test"),
+            ("caf\u{e9}", "test"),
+            ("test", "line\nbreak"),
+            (long.as_str(), "test"),
+            ("test", long.as_str()),
+        ] {
+            assert!(Testing.check(id, secret).is_err(), "{id:?} / {secret:?}");
+            assert!(Aws.check(id, secret).is_err(), "{id:?} / {secret:?}");
+        }
+    }
 }

@@ -2,14 +2,18 @@
 
 use uuid::Uuid;
 
-/// `arn:aws:kms:<region>:<account>:key/<uuid>`.
+use crate::region::{Partition, Region};
+
+/// `arn:<partition>:kms:<region>:<account>:key/<uuid>`.
 pub fn key_arn(region: &str, account: &str, id: Uuid) -> String {
-    format!("arn:aws:kms:{region}:{account}:key/{id}")
+    let partition = Partition::of(region);
+    format!("arn:{partition}:kms:{region}:{account}:key/{id}")
 }
 
-/// `arn:aws:kms:<region>:<account>:<alias/name>`.
+/// `arn:<partition>:kms:<region>:<account>:<alias/name>`.
 pub fn alias_arn(region: &str, account: &str, alias_name: &str) -> String {
-    format!("arn:aws:kms:{region}:{account}:{alias_name}")
+    let partition = Partition::of(region);
+    format!("arn:{partition}:kms:{region}:{account}:{alias_name}")
 }
 
 /// What a `KeyId` parameter names.
@@ -29,15 +33,25 @@ pub enum KeyIdentifier {
     },
 }
 
+/// The region of an ARN, `arn:<partition>:kms:<region>:...`, and the rest;
+/// `None` unless the partition is the one the region belongs to.
+fn arn_region(s: &str) -> Option<(String, &str)> {
+    let rest = s.strip_prefix("arn:")?;
+    let (partition, rest) = rest.split_once(':')?;
+    let rest = rest.strip_prefix("kms:")?;
+    let (region, rest) = rest.split_once(':')?;
+    let parsed = Region::parse(region).ok()?;
+    (Partition::parse(partition)? == parsed.partition()).then(|| (region.to_owned(), rest))
+}
+
 /// Parses a KeyId: UUID, key ARN, `alias/name` or alias ARN.
 pub fn parse_key_id(s: &str) -> Option<KeyIdentifier> {
-    if let Some(rest) = s.strip_prefix("arn:aws:kms:") {
-        let mut parts = rest.splitn(3, ':');
-        let region = parts.next()?.to_owned();
+    if s.starts_with("arn:") {
+        let (region, rest) = arn_region(s)?;
+        let mut parts = rest.splitn(2, ':');
         let account = parts.next()?.to_owned();
         let resource = parts.next()?;
-        if region.is_empty() || account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit())
-        {
+        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
             return None;
         }
         return if let Some(id) = resource.strip_prefix("key/") {
@@ -83,6 +97,41 @@ mod tests {
     use super::*;
 
     #[test]
+    fn arns_name_the_partition_of_their_region() {
+        let id = Uuid::nil();
+        assert_eq!(
+            key_arn("cn-north-1", "111122223333", id),
+            format!("arn:aws-cn:kms:cn-north-1:111122223333:key/{id}")
+        );
+        assert_eq!(
+            alias_arn("us-gov-west-1", "111122223333", "alias/a"),
+            "arn:aws-us-gov:kms:us-gov-west-1:111122223333:alias/a"
+        );
+        for r in ["cn-north-1", "us-gov-east-1", "eu-west-1"] {
+            let arn = key_arn(r, "111122223333", id);
+            assert!(
+                matches!(parse_key_id(&arn), Some(KeyIdentifier::Key { region: Some(got), .. }) if got == r),
+                "{arn}"
+            );
+        }
+    }
+
+    #[test]
+    fn arns_whose_partition_is_not_their_regions_are_refused() {
+        let id = Uuid::nil();
+        for bad in [
+            format!("arn:aws:kms:cn-north-1:111122223333:key/{id}"),
+            format!("arn:aws-cn:kms:us-east-1:111122223333:key/{id}"),
+            format!("arn:aws:kms:us-gov-west-1:111122223333:key/{id}"),
+            format!("arn:aws-iso:kms:us-iso-east-1:111122223333:key/{id}"),
+            format!("arn:aws:kms:nowhere:111122223333:key/{id}"),
+            format!("arn:aws:s3:us-east-1:111122223333:key/{id}"),
+        ] {
+            assert_eq!(parse_key_id(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn all_forms() {
         let id = Uuid::new_v4();
         let arn = key_arn("eu-west-1", "111122223333", id);
@@ -111,7 +160,7 @@ mod tests {
             })
         );
         assert!(matches!(
-            parse_key_id(&alias_arn("r", "111122223333", "alias/app")),
+            parse_key_id(&alias_arn("us-east-1", "111122223333", "alias/app")),
             Some(KeyIdentifier::Alias { .. })
         ));
         for bad in [

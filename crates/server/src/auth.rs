@@ -15,6 +15,7 @@ use zeroize::Zeroizing;
 
 use crate::error::KmsError;
 use crate::identity::{Identity, role_of_session};
+use crate::region::{Region, RegionSet};
 use crate::sigv4::{self, RequestParts};
 
 pub mod unknown_keys;
@@ -42,8 +43,11 @@ type SigningKeyId = (String, String, String, String);
 /// Which regions a credential scope may name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Regions<'a> {
-    /// Only this one (the frontend's own, for the KMS API).
-    Only(&'a str),
+    /// Only this one (the frontend's default: forwarded requests of
+    /// authentication proofs).
+    Only(&'a Region),
+    /// The regions the frontend serves (the KMS API).
+    Served(&'a RegionSet),
     /// Any well-formed region name: AWS KMS signs XKS requests with the
     /// region it calls from, which Strongroom does not know in advance
     /// (the signing key is derived from it, so it is still covered).
@@ -70,18 +74,31 @@ pub struct Caller {
     pub identity: Arc<Identity>,
     /// The service acting for this caller (authentication proof).
     pub via_service: Option<String>,
+    /// The region the request acts in: its credential scope's (the
+    /// frontend's default for authentication proofs).
+    pub region: Region,
 }
 
 impl Caller {
-    /// A caller signing as `account_id`'s root.
-    pub fn root(account_id: &str, access_key_id: &str) -> Self {
+    /// A caller signing as `account_id`'s root, in `region`.
+    pub fn root(account_id: &str, access_key_id: &str, region: Region) -> Self {
         Self {
             account_id: account_id.to_owned(),
             access_key_id: access_key_id.to_owned(),
             identity: Arc::new(Identity::root(account_id)),
             via_service: None,
+            region,
         }
     }
+}
+
+/// The region a refused credential scope named, as AWS words it (cut short:
+/// it comes from the request).
+fn invalid_region(named: &str) -> KmsError {
+    let shown: String = named.chars().take(64).collect();
+    sig_error(format!(
+        "Credential should be scoped to a valid region, not '{shown}'."
+    ))
 }
 
 /// Verifies SigV4 signatures, caching access keys and derived signing keys
@@ -89,7 +106,10 @@ impl Caller {
 pub struct Authenticator {
     store: Arc<dyn Store>,
     hsm: HsmClient,
-    region: String,
+    /// Where authentication proofs act.
+    default_region: Region,
+    /// Where KMS requests may act.
+    regions: RegionSet,
     access_keys: DashMap<String, (Instant, Arc<AccessKeyRecord>)>,
     identities: DashMap<String, (Instant, Arc<Identity>)>,
     signing_keys: DashMap<SigningKeyId, Arc<Zeroizing<[u8; 32]>>>,
@@ -102,18 +122,21 @@ fn sig_error(msg: impl Into<String>) -> KmsError {
 }
 
 impl Authenticator {
-    /// An authenticator for requests scoped to `region`, letting each
-    /// source cause store lookups of unknown access keys within `budget`.
+    /// An authenticator for KMS requests scoped to one of `regions`
+    /// (forwarded requests of authentication proofs: `default_region`),
+    /// letting each source cause store lookups of unknown access keys
+    /// within `budget`.
     pub fn new(
         store: Arc<dyn Store>,
         hsm: HsmClient,
-        region: String,
+        (default_region, regions): (Region, RegionSet),
         budget: UnknownKeyBudget,
     ) -> Self {
         Self {
             store,
             hsm,
-            region,
+            default_region,
+            regions,
             access_keys: DashMap::new(),
             identities: DashMap::new(),
             signing_keys: DashMap::new(),
@@ -146,8 +169,9 @@ impl Authenticator {
         // Refreshing a key the store knew is never charged to the source:
         // a flood from a shared address must not throttle its real users.
         let source = if known { None } else { source };
-        // Well-formed ids only reach the store.
-        if id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        // Well-formed ids only reach the store (dev's test credentials
+        // included: `crate::admin::CredentialRules`).
+        if id.is_empty() || id.len() > 128 || !id.bytes().all(crate::admin::is_access_key_id_byte) {
             return Err(KmsError::UnrecognizedClient);
         }
         match self.unknown.before_lookup(id, source) {
@@ -288,7 +312,7 @@ impl Authenticator {
         // Hash the body ourselves: a client-supplied x-amz-content-sha256 is
         // signed as a header but never trusted as the payload hash.
         let payload = hex::encode(sha256(body));
-        let key = self
+        let (key, region) = self
             // `intake::check_headers` already looked the key up under the
             // source's budget and found it: here it comes from the cache
             // (or, after a slow body, is re-read as the known key it is).
@@ -298,17 +322,21 @@ impl Authenticator {
                 headers,
                 &payload,
                 now,
-                ("kms", Regions::Only(&self.region)),
+                ("kms", Regions::Served(&self.regions)),
                 KMS_SIGNED,
                 None,
             )
             .await?;
-        self.caller_for(&key).await
+        let mut caller = self.caller_for(&key).await?;
+        if let Some(region) = region {
+            caller.region = region;
+        }
+        Ok(caller)
     }
 
-    /// The caller an access key stands for. An external key store's
-    /// credentials sign XKS proxy requests only ([`Self::authenticate_xks`]):
-    /// here they are unknown.
+    /// The caller an access key stands for, in the default region. An
+    /// external key store's credentials sign XKS proxy requests only
+    /// ([`Self::authenticate_xks`]): here they are unknown.
     pub async fn caller_for(&self, key: &AccessKeyRecord) -> Result<Caller, KmsError> {
         let identity = self.identity(key).await?;
         if identity.kind == crate::identity::IdentityKind::XksKeyStore {
@@ -319,6 +347,7 @@ impl Authenticator {
             access_key_id: key.access_key_id.clone(),
             identity,
             via_service: None,
+            region: self.default_region.clone(),
         })
     }
 
@@ -334,7 +363,7 @@ impl Authenticator {
         now: OffsetDateTime,
     ) -> Result<Caller, KmsError> {
         let payload = hex::encode(sha256(body));
-        let key = self
+        let (key, _) = self
             .verify_signing(
                 method,
                 uri,
@@ -358,6 +387,7 @@ impl Authenticator {
             access_key_id: key.access_key_id.clone(),
             identity,
             via_service: None,
+            region: self.default_region.clone(),
         })
     }
 
@@ -381,7 +411,7 @@ impl Authenticator {
         Ok(key)
     }
 
-    /// Verifies a SigV4 signature scoped to `service` in our region, over a
+    /// Verifies a SigV4 signature scoped to `service` in the default region, over a
     /// payload whose SHA-256 is `payload_sha256_hex`; returns the signer's
     /// access key. Every `x-amz-*` and `x-strongroom-*` header the request
     /// carries must be signed. An uncached access key is looked up within
@@ -397,21 +427,24 @@ impl Authenticator {
         service: &str,
         source: Option<IpAddr>,
     ) -> Result<Arc<AccessKeyRecord>, KmsError> {
-        self.verify_signing(
-            method,
-            uri,
-            headers,
-            payload_sha256_hex,
-            now,
-            (service, Regions::Only(&self.region)),
-            &[],
-            source,
-        )
-        .await
+        let (key, _) = self
+            .verify_signing(
+                method,
+                uri,
+                headers,
+                payload_sha256_hex,
+                now,
+                (service, Regions::Only(&self.default_region)),
+                &[],
+                source,
+            )
+            .await?;
+        Ok(key)
     }
 
     /// [`Self::verify`], with headers `also_signed` that must be signed too
-    /// when present.
+    /// when present; also returns the scope's region, when `regions` is
+    /// one of ours (not for XKS, whose region is AWS's).
     #[allow(clippy::too_many_arguments)]
     async fn verify_signing(
         &self,
@@ -423,7 +456,7 @@ impl Authenticator {
         (service, regions): (&str, Regions<'_>),
         also_signed: &[&str],
         source: Option<IpAddr>,
-    ) -> Result<Arc<AccessKeyRecord>, KmsError> {
+    ) -> Result<(Arc<AccessKeyRecord>, Option<Region>), KmsError> {
         let Some(value) = headers.get("authorization") else {
             return Err(KmsError::MissingAuthenticationToken);
         };
@@ -486,18 +519,16 @@ impl Authenticator {
                 auth.service
             )));
         }
-        match regions {
-            Regions::Only(ours) if auth.region != ours => {
-                return Err(sig_error(format!(
-                    "Credential should be scoped to a valid region: '{ours}', not '{}'.",
-                    auth.region
-                )));
-            }
-            Regions::AnyWellFormed if !well_formed_region(&auth.region) => {
-                return Err(sig_error("Credential should be scoped to a valid region."));
-            }
-            _ => {}
-        }
+        let region = match regions {
+            Regions::Only(ours) if auth.region == ours.as_str() => Some(ours.clone()),
+            Regions::Only(_) => return Err(invalid_region(&auth.region)),
+            Regions::Served(set) => Some(
+                set.serves(&auth.region)
+                    .ok_or_else(|| invalid_region(&auth.region))?,
+            ),
+            Regions::AnyWellFormed if well_formed_region(&auth.region) => None,
+            Regions::AnyWellFormed => return Err(invalid_region(&auth.region)),
+        };
         let key = self.access_key(&auth.access_key_id, source).await?;
         if !key.active {
             return Err(KmsError::UnrecognizedClient);
@@ -532,14 +563,17 @@ impl Authenticator {
         let (signing_key, mut uncached) = self
             .signing_key(&key, &auth.date, &auth.region, service)
             .await?;
-        // In our own region a key has at most two scopes (the dates within
+        // In a listed region a key has at most two scopes (the dates within
         // the skew): cached at once, forged requests never cost a second
-        // derivation. Scopes of any region (XKS) are cached only once a
-        // signature verified, or a flood of made-up regions would evict
-        // every caller's keys.
-        if matches!(regions, Regions::Only(_))
-            && let Some(id) = uncached.take()
-        {
+        // derivation. Scopes of any region (XKS, `dev` serving every
+        // region) are cached only once a signature verified, or a flood of
+        // made-up regions would evict every caller's keys.
+        let bounded = match regions {
+            Regions::Only(_) => true,
+            Regions::Served(set) => set.bounded(),
+            Regions::AnyWellFormed => false,
+        };
+        if bounded && let Some(id) = uncached.take() {
             self.remember_signing_key(id, signing_key.clone());
         }
         let expected = sigv4::signature(
@@ -555,6 +589,6 @@ impl Authenticator {
         if let Some(id) = uncached {
             self.remember_signing_key(id, signing_key);
         }
-        Ok(key)
+        Ok((key, region))
     }
 }

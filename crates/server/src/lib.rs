@@ -23,6 +23,7 @@ pub mod processor;
 pub mod proof;
 pub mod protocol;
 mod read_deadline;
+pub mod region;
 pub mod seed;
 mod server;
 pub mod sigv4;

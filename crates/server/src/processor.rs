@@ -43,7 +43,8 @@ pub struct Processor {
     /// The audit trail intents and background service events go to
     /// (`None` for a bare processor: nothing is recorded).
     audit: Option<crate::audit::AuditLog>,
-    pub(crate) region: String,
+    /// Key metadata by id. Each record carries its account and region,
+    /// which `resolve` checks against the request's on every use.
     keys: DashMap<Uuid, (Instant, Arc<KeyRecord>)>,
     /// EKTs by version, each with the revision of the key record it was
     /// read under: a copy is used only under that same revision, so it
@@ -52,7 +53,8 @@ pub struct Processor {
     ekts: DashMap<KeyRef, (u64, Ekt)>,
     /// Parsed public keys of asymmetric key versions (Verify in the frontend).
     pub(crate) public_keys: crate::ops::public_keys::PublicKeyCache,
-    aliases: DashMap<(String, String), (Instant, Uuid)>,
+    /// Alias targets by (account, region, name).
+    aliases: DashMap<AliasName, (Instant, Uuid)>,
     /// Serialises metadata writes so the cache always matches the store.
     pub(crate) write_lock: tokio::sync::Mutex<()>,
     /// How long a "day" of a rotation period lasts (one day, except in tests).
@@ -76,6 +78,9 @@ pub struct CacheStats {
     /// EKTs (wrapped key material).
     pub ekts: crate::telemetry::CacheCounters,
 }
+
+/// An alias's identity: (account, region, name).
+type AliasName = (String, String, String);
 
 /// Epoch seconds now.
 pub fn now_epoch() -> i64 {
@@ -116,13 +121,12 @@ fn same_key(authorized: &AuthorizedKey, version: KeyRef) -> Result<(), KmsError>
 }
 
 impl Processor {
-    /// A processor over `store` and `hsm`, naming keys in `region`.
-    pub fn new(store: Arc<dyn Store>, hsm: HsmClient, region: String) -> Self {
+    /// A processor over `store` and `hsm`.
+    pub fn new(store: Arc<dyn Store>, hsm: HsmClient) -> Self {
         Self {
             store,
             module: hsm,
             audit: None,
-            region,
             keys: DashMap::new(),
             ekts: DashMap::new(),
             public_keys: Default::default(),
@@ -165,9 +169,9 @@ impl Processor {
         self.audit.as_ref()
     }
 
-    /// The ARN of `key`.
+    /// The ARN of `key`, in its region.
     pub fn key_arn(&self, key: &KeyRecord) -> String {
-        arn::key_arn(&self.region, &key.account_id, key.id)
+        arn::key_arn(&key.region, &key.account_id, key.id)
     }
 
     /// A key's metadata (cache, then store).
@@ -187,14 +191,19 @@ impl Processor {
         Ok(Some(rec))
     }
 
-    async fn alias_target(&self, account: &str, name: &str) -> Result<Option<Uuid>, KmsError> {
-        let k = (account.to_owned(), name.to_owned());
+    async fn alias_target(
+        &self,
+        account: &str,
+        region: &str,
+        name: &str,
+    ) -> Result<Option<Uuid>, KmsError> {
+        let k = (account.to_owned(), region.to_owned(), name.to_owned());
         if let Some(id) = self.aliases.get(&k)
             && self.fresh(id.0)
         {
             return Ok(Some(id.1));
         }
-        let Some(a) = self.store.get_alias(account, name).await? else {
+        let Some(a) = self.store.get_alias(account, region, name).await? else {
             return Ok(None);
         };
         self.aliases.insert(k, (Instant::now(), a.key_id));
@@ -340,7 +349,8 @@ impl Processor {
     }
 
     /// Forgets cached state about an alias.
-    pub(crate) fn forget_alias(&self, account: &str, name: &str) {
-        self.aliases.remove(&(account.to_owned(), name.to_owned()));
+    pub(crate) fn forget_alias(&self, account: &str, region: &str, name: &str) {
+        self.aliases
+            .remove(&(account.to_owned(), region.to_owned(), name.to_owned()));
     }
 }

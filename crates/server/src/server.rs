@@ -19,6 +19,7 @@ use crate::auth::Authenticator;
 use crate::auth::unknown_keys::UnknownKeyBudget;
 use crate::http::{AppState, router};
 use crate::processor::{Processor, now_epoch};
+use crate::region::{Region, RegionSet};
 
 mod per_source;
 
@@ -27,8 +28,11 @@ mod per_source;
 pub struct ServerConfig {
     /// Address to listen on (port 0 picks one).
     pub listen: SocketAddr,
-    /// Region in ARNs and SigV4 scopes.
-    pub region: String,
+    /// The default region: where authentication proofs act (the store's
+    /// keys from before regions were put there when it was opened).
+    pub region: Region,
+    /// The regions KMS requests may be scoped to.
+    pub regions: RegionSet,
     /// Serve HTTPS with this configuration, else plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// How often due key deletions and automatic rotations are carried out.
@@ -102,6 +106,7 @@ impl std::fmt::Debug for ServerConfig {
         f.debug_struct("ServerConfig")
             .field("listen", &self.listen)
             .field("region", &self.region)
+            .field("regions", &self.regions)
             .field("tls", &self.tls.is_some())
             .field("deletion_sweep_interval", &self.deletion_sweep_interval)
             .field("rotation_day", &self.rotation_day)
@@ -253,7 +258,7 @@ pub async fn start(
     .map_err(|e| std::io::Error::other(e.to_string()))?;
     let audit = trail.log();
     let processor = Arc::new(
-        Processor::new(store.clone(), hsm.clone(), config.region.clone())
+        Processor::new(store.clone(), hsm.clone())
             .with_rotation_day(config.rotation_day)
             .with_cache_ttl(config.metadata_cache_ttl)
             .with_audit(audit.clone()),
@@ -267,11 +272,11 @@ pub async fn start(
     let state = Arc::new(AppState {
         xks,
         processor: processor.clone(),
-        proofs: crate::proof::Proofs::new(store.clone(), hsm.clone(), config.region.clone()),
+        proofs: crate::proof::Proofs::new(store.clone(), hsm.clone(), config.region.to_string()),
         auth: Authenticator::new(
             store.clone(),
             hsm,
-            config.region.clone(),
+            (config.region.clone(), config.regions.clone()),
             config.unknown_key_budget,
         ),
         audit: audit.clone(),
@@ -340,7 +345,7 @@ pub async fn start(
         audit_for_logs,
         rx,
     ));
-    tracing::info!(%local_addr, tls = config.tls.is_some(), region = %config.region, "serving the AWS KMS API");
+    tracing::info!(%local_addr, tls = config.tls.is_some(), region = %config.region, regions = %config.regions, "serving the AWS KMS API");
     Ok(RunningServer {
         local_addr,
         tls: config.tls.is_some(),

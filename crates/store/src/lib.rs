@@ -50,6 +50,10 @@ pub use aggregates::sealed::SealedMaterialStore;
 pub use aggregates::service_state::ServiceStateStore;
 pub use aggregates::usage::UsageStore;
 
+/// The region keys and aliases made before regions existed are put in
+/// when a store is opened without naming one (AWS's default region).
+pub const LEGACY_REGION: &str = "us-east-1";
+
 /// Result of a store call.
 pub type StoreResult<T> = Result<T, StoreError>;
 

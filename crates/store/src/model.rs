@@ -110,6 +110,8 @@ pub struct KeyRecord {
     pub id: Uuid,
     /// Owning account.
     pub account_id: String,
+    /// The region it lives in (e.g. `us-east-1`): seen only from there.
+    pub region: String,
     /// Free text.
     pub description: String,
     /// Lifecycle state.
@@ -209,11 +211,13 @@ pub struct KeyVersionRecord {
     pub created_at: i64,
 }
 
-/// An alias (`alias/...`) naming a key within an account.
+/// An alias (`alias/...`) naming a key within an account and region.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AliasRecord {
     /// Owning account.
     pub account_id: String,
+    /// The region it lives in: names are unique per (account, region).
+    pub region: String,
     /// Full name including `alias/`.
     pub name: String,
     /// Target key.

@@ -37,12 +37,23 @@ fn db(e: tokio_postgres::Error) -> StoreError {
 
 impl PostgresStore {
     /// Connects to `url` (`postgres://user:pass@host:port/db`) with a pool
-    /// of `max_connections`, and migrates the schema.
+    /// of `max_connections`, and migrates the schema; keys and aliases from
+    /// before regions go to [`crate::LEGACY_REGION`].
     pub async fn connect(url: &str, max_connections: usize) -> StoreResult<Self> {
+        Self::connect_in_region(url, max_connections, crate::LEGACY_REGION).await
+    }
+
+    /// Like [`Self::connect`]; keys and aliases from before regions existed
+    /// go to `legacy_region` (the region the frontend was configured with).
+    pub async fn connect_in_region(
+        url: &str,
+        max_connections: usize,
+        legacy_region: &str,
+    ) -> StoreResult<Self> {
         let config: tokio_postgres::Config = url
             .parse()
             .map_err(|e: tokio_postgres::Error| StoreError::Database(e.to_string()))?;
-        Self::with_config(config, max_connections).await
+        Self::with_config_in_region(config, max_connections, legacy_region).await
     }
 
     /// Like [`Self::connect`], from a parsed configuration.
@@ -50,6 +61,23 @@ impl PostgresStore {
         config: tokio_postgres::Config,
         max_connections: usize,
     ) -> StoreResult<Self> {
+        Self::with_config_in_region(config, max_connections, crate::LEGACY_REGION).await
+    }
+
+    /// Like [`Self::connect_in_region`], from a parsed configuration.
+    pub async fn with_config_in_region(
+        config: tokio_postgres::Config,
+        max_connections: usize,
+        legacy_region: &str,
+    ) -> StoreResult<Self> {
+        let store = Self::unmigrated(config, max_connections)?;
+        let mut c = store.client().await?;
+        schema::migrate(&mut c, legacy_region).await?;
+        Ok(store)
+    }
+
+    /// A pool on `config`, with no migration run (yet).
+    fn unmigrated(config: tokio_postgres::Config, max_connections: usize) -> StoreResult<Self> {
         let manager = Manager::from_config(
             config,
             NoTls,
@@ -61,10 +89,7 @@ impl PostgresStore {
             .max_size(max_connections.max(1))
             .build()
             .map_err(|e| StoreError::Database(e.to_string()))?;
-        let store = Self { pool };
-        let mut c = store.client().await?;
-        schema::migrate(&mut c).await?;
-        Ok(store)
+        Ok(Self { pool })
     }
 
     /// The schema version applied.

@@ -35,18 +35,28 @@ fn db(e: rusqlite::Error) -> StoreError {
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and migrates it.
+    /// Opens (creating if needed) the database at `path` and migrates it;
+    /// keys and aliases from before regions go to [`crate::LEGACY_REGION`].
     pub fn open(path: &Path) -> StoreResult<Self> {
+        Self::open_in_region(path, crate::LEGACY_REGION)
+    }
+
+    /// Like [`Self::open`]; keys and aliases from before regions existed go
+    /// to `legacy_region` (the region the frontend was configured with).
+    pub fn open_in_region(path: &Path, legacy_region: &str) -> StoreResult<Self> {
         let conn = Connection::open(path).map_err(db)?;
-        Self::init(conn)
+        Self::init(conn, legacy_region)
     }
 
     /// An in-memory database (tests).
     pub fn open_in_memory() -> StoreResult<Self> {
-        Self::init(Connection::open_in_memory().map_err(db)?)
+        Self::init(
+            Connection::open_in_memory().map_err(db)?,
+            crate::LEGACY_REGION,
+        )
     }
 
-    fn init(mut conn: Connection) -> StoreResult<Self> {
+    fn init(mut conn: Connection, legacy_region: &str) -> StoreResult<Self> {
         for (pragma, value) in [
             ("journal_mode", "WAL"),
             ("synchronous", "FULL"),
@@ -61,7 +71,7 @@ impl SqliteStore {
             .map_err(db)?;
         // Room for every statement the store prepares (the default is 16).
         conn.set_prepared_statement_cache_capacity(128);
-        migrations::migrate(&mut conn)?;
+        migrations::migrate(&mut conn, legacy_region)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
         })

@@ -3,6 +3,7 @@
 //! for, and not ready once the audit writer has stopped.
 
 use crate::common::*;
+use strongroom_cli::dev::DevEnvironment;
 
 fn admin_addr() -> Option<std::net::SocketAddr> {
     Some("127.0.0.1:0".parse().unwrap())

@@ -241,7 +241,7 @@ async fn state_changing_operation_does_not_run_when_its_intent_cannot_be_written
     let keys_before = env
         .dev
         .store
-        .list_keys(&env.dev.account_id, None, 1000)
+        .list_keys(&env.dev.account_id, &env.dev.region, None, 1000)
         .await
         .unwrap()
         .len();
@@ -255,7 +255,7 @@ async fn state_changing_operation_does_not_run_when_its_intent_cannot_be_written
     assert_eq!(
         env.dev
             .store
-            .list_keys(&env.dev.account_id, None, 1000)
+            .list_keys(&env.dev.account_id, &env.dev.region, None, 1000)
             .await
             .unwrap()
             .len(),

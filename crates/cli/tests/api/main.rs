@@ -38,6 +38,7 @@ mod pinning;
 mod proof_attacks;
 mod proof_scope;
 mod protocol;
+mod regions;
 mod reserved_aliases;
 mod rotation;
 mod seeds;

@@ -142,7 +142,8 @@ async fn second_frontend(dev: &DevEnvironment) -> RunningServer {
     strongroom_server::start(
         ServerConfig {
             listen: "127.0.0.1:0".parse().unwrap(),
-            region: dev.region.clone(),
+            region: dev.region.parse().unwrap(),
+            regions: dev.regions.clone(),
             tls: None,
             deletion_sweep_interval: std::time::Duration::from_secs(3600),
             rotation_day: std::time::Duration::from_secs(86_400),

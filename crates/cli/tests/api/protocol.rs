@@ -54,7 +54,10 @@ async fn http2_and_many_requests_on_one_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_region_names_keys_and_scopes_signatures() {
     let dir = tempfile::tempdir().unwrap();
-    let dev = start_in(dir.path(), |o| o.region = "eu-central-1".into()).await;
+    let dev = start_in(dir.path(), |o| {
+        o.regions = vec!["eu-central-1".parse().unwrap()]
+    })
+    .await;
     let c = client_for(&dev, &dev.access_key_id, &dev.secret_access_key);
     let arn = new_key(&c).await;
     assert!(

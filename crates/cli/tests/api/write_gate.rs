@@ -33,7 +33,11 @@ const REFUSED_BEFORE_THE_GATE: &[&str] = &[
 async fn state_changing_rows_with_an_unsatisfied_authorization_refuse_before_changing_anything() {
     let env = TestEnv::start().await;
     let (victim, _) = set_up_victim(&env).await;
-    let owner = Caller::root(&env.dev.account_id, &env.dev.access_key_id);
+    let owner = Caller::root(
+        &env.dev.account_id,
+        &env.dev.access_key_id,
+        env.dev.region.parse().unwrap(),
+    );
     let processor = env.dev.server.processor().clone();
     // The owner may do everything, the material-moving extensions included
     // (kms:* leaves them out), so authorization of the real row never

@@ -14,6 +14,7 @@ use super::*;
 use crate::auth::Caller;
 use crate::identity::{Identity, IdentityKind};
 use crate::ops::OPERATIONS;
+use crate::region::Region;
 
 const OWNER: &str = "111122223333";
 const OTHER: &str = "444455556666";
@@ -36,6 +37,7 @@ fn user(account: &str, name: &str, policy: Option<&str>) -> Caller {
             service_name: None,
         }),
         via_service: None,
+        region: Region::aws_default(),
     }
 }
 
@@ -43,6 +45,7 @@ fn key(account: &str, policy: Option<&str>) -> KeyRecord {
     KeyRecord {
         id: Uuid::new_v4(),
         account_id: account.into(),
+        region: Region::aws_default().to_string(),
         description: String::new(),
         state: KeyState::Enabled,
         key_spec: "SYMMETRIC_DEFAULT".into(),
@@ -188,7 +191,7 @@ fn decisions_cover_only_what_the_row_names() {
 
 #[test]
 fn root_fast_path_needs_the_owning_account() {
-    let root = Caller::root(OWNER, "AK");
+    let root = Caller::root(OWNER, "AK", Region::aws_default());
     let rq = RequestCtx::new(&root, RequestMeta::default(), row("Encrypt"));
     assert!(allow(&rq, &key(OWNER, None), &[]));
     assert!(!allow(&rq, &key(OTHER, None), &[]));
@@ -245,14 +248,14 @@ fn alias_needs_an_identity_policy_on_the_alias_arn() {
     assert!(authorize_alias(&mut rq, alias).is_err());
     authorize_alias(&mut rq, "arn:aws:kms:us-east-1:111122223333:alias/mine-x").unwrap();
     assert_eq!(rq.decisions().aliases, 1);
-    let root = Caller::root(OWNER, "AK");
+    let root = Caller::root(OWNER, "AK", Region::aws_default());
     let mut rq = RequestCtx::new(&root, RequestMeta::default(), row("UpdateAlias"));
     authorize_alias(&mut rq, alias).unwrap();
 }
 
 #[test]
 fn re_encrypt_halves_see_only_their_own_context() {
-    let root = Caller::root(OWNER, "AK");
+    let root = Caller::root(OWNER, "AK", Region::aws_default());
     let rq = RequestCtx::new(&root, RequestMeta::default(), row("ReEncrypt"));
     let from = rq
         .half("kms:ReEncryptFrom", &context(&[("src", "1")]))
@@ -279,7 +282,7 @@ fn source_policy_conditioned_on_destination_only_key_is_not_fooled() {
         {"Effect":"Deny","Principal":"*","Action":"kms:ReEncryptFrom","Resource":"*",
          "Condition":{"Null":{"kms:EncryptionContext:dst":"false"}}}]}"#;
     let k = key(OWNER, Some(policy));
-    let root = Caller::root(OWNER, "AK");
+    let root = Caller::root(OWNER, "AK", Region::aws_default());
     let rq = RequestCtx::new(&root, RequestMeta::default(), row("ReEncrypt"));
     let from = rq
         .half("kms:ReEncryptFrom", &context(&[("src", "1")]))
@@ -296,7 +299,7 @@ fn source_policy_conditioned_on_destination_only_key_is_not_fooled() {
 
 #[test]
 fn halves_and_contexts_only_where_the_row_says() {
-    let root = Caller::root(OWNER, "AK");
+    let root = Caller::root(OWNER, "AK", Region::aws_default());
     let rq = RequestCtx::new(&root, RequestMeta::default(), row("Encrypt"));
     assert!(rq.half("kms:ReEncryptFrom", &None).is_err());
     let rq = RequestCtx::new(&root, RequestMeta::default(), row("ReEncrypt"));
@@ -367,7 +370,7 @@ fn retire_needs_the_retiring_or_grantee_principal_or_issuer() {
 #[test]
 fn context_keys_differing_only_in_case_cannot_hide_one_another() {
     // {"Tenant":"b","tenant":"a"} would show a policy only one of them.
-    let root = Caller::root(OWNER, "AK");
+    let root = Caller::root(OWNER, "AK", Region::aws_default());
     let mut rq = RequestCtx::new(&root, RequestMeta::default(), row("Encrypt"));
     let r = rq.note_context(&context(&[("Tenant", "b"), ("tenant", "a")]));
     assert!(matches!(r, Err(KmsError::Validation(_))), "{r:?}");

@@ -45,7 +45,8 @@ impl Processor {
     /// Authorizes the alias half of an alias operation: the identity
     /// policy, with the alias ARN as resource.
     fn authorize_alias(&self, rq: &mut RequestCtx<'_>, name: &str) -> Result<(), KmsError> {
-        let alias_arn = arn::alias_arn(&self.region, &rq.caller().account_id, name);
+        let caller = rq.caller();
+        let alias_arn = arn::alias_arn(caller.region.as_str(), &caller.account_id, name);
         crate::authz::authorize_alias(rq, &alias_arn)
     }
 
@@ -68,12 +69,12 @@ impl Processor {
         rq: &mut RequestCtx<'_>,
         name: &str,
     ) -> Result<uuid::Uuid, KmsError> {
-        let account = rq.caller().account_id.clone();
+        let (account, region) = (&rq.caller().account_id, rq.caller().region.as_str());
         let alias = self
             .reads()
-            .get_alias(&account, name)
+            .get_alias(account, region, name)
             .await?
-            .ok_or_else(|| self.alias_not_found(&account, name))?;
+            .ok_or_else(|| self.alias_not_found((account, region), name))?;
         let key = self
             .resolve(rq, &Some(alias.key_id.to_string()), false)
             .await?;
@@ -94,6 +95,7 @@ impl Processor {
         let now = now_epoch();
         let rec = AliasRecord {
             account_id: caller.account_id.clone(),
+            region: caller.region.to_string(),
             name: name.to_owned(),
             key_id,
             created_at: now,
@@ -107,11 +109,11 @@ impl Processor {
             .map_err(|e| match e {
                 strongroom_store::StoreError::AlreadyExists(_) => KmsError::AlreadyExists(format!(
                     "An alias with the name {} already exists",
-                    arn::alias_arn(&self.region, &caller.account_id, name)
+                    arn::alias_arn(&rec.region, &caller.account_id, name)
                 )),
                 other => other.into(),
             })?;
-        self.forget_alias(&caller.account_id, name);
+        self.forget_alias(&caller.account_id, &rec.region, name);
         Ok(Empty {})
     }
 
@@ -120,7 +122,8 @@ impl Processor {
         rq: &mut RequestCtx<'_>,
         req: AliasRequest,
     ) -> Result<Empty, KmsError> {
-        let account = rq.caller().account_id.clone();
+        let caller = rq.caller();
+        let (account, region) = (caller.account_id.as_str(), caller.region.as_str());
         let name = required(&req.alias_name, "aliasName")?;
         check_alias_name(name)?;
         self.authorize_alias(rq, name)?;
@@ -132,10 +135,10 @@ impl Processor {
         let change = self.begin_change(rq).await?;
         change
             .store()
-            .update_alias(&account, name, key_id, now_epoch())
+            .update_alias(account, region, name, key_id, now_epoch())
             .await
-            .map_err(|e| self.alias_store_error(&account, name, e))?;
-        self.forget_alias(&account, name);
+            .map_err(|e| self.alias_store_error((account, region), name, e))?;
+        self.forget_alias(account, region, name);
         Ok(Empty {})
     }
 
@@ -144,7 +147,8 @@ impl Processor {
         rq: &mut RequestCtx<'_>,
         req: AliasRequest,
     ) -> Result<Empty, KmsError> {
-        let account = rq.caller().account_id.clone();
+        let caller = rq.caller();
+        let (account, region) = (caller.account_id.as_str(), caller.region.as_str());
         let name = required(&req.alias_name, "aliasName")?;
         check_alias_name(name)?;
         self.authorize_alias(rq, name)?;
@@ -153,23 +157,24 @@ impl Processor {
         let change = self.begin_change(rq).await?;
         change
             .store()
-            .delete_alias(&account, name)
+            .delete_alias(account, region, name)
             .await
-            .map_err(|e| self.alias_store_error(&account, name, e))?;
-        self.forget_alias(&account, name);
+            .map_err(|e| self.alias_store_error((account, region), name, e))?;
+        self.forget_alias(account, region, name);
         Ok(Empty {})
     }
 
-    fn alias_not_found(&self, account: &str, name: &str) -> KmsError {
+    /// NotFound for alias `name` of (account, region).
+    fn alias_not_found(&self, (account, region): (&str, &str), name: &str) -> KmsError {
         KmsError::NotFound(format!(
             "Alias {} is not found.",
-            arn::alias_arn(&self.region, account, name)
+            arn::alias_arn(region, account, name)
         ))
     }
 
     fn alias_store_error(
         &self,
-        account: &str,
+        account: (&str, &str),
         name: &str,
         e: strongroom_store::StoreError,
     ) -> KmsError {
@@ -197,7 +202,13 @@ impl Processor {
         }
         let mut rows = self
             .reads()
-            .list_aliases(&caller.account_id, key, req.marker.as_deref(), limit + 1)
+            .list_aliases(
+                &caller.account_id,
+                caller.region.as_str(),
+                key,
+                req.marker.as_deref(),
+                limit + 1,
+            )
             .await?;
         let truncated = rows.len() > limit;
         rows.truncate(limit);
@@ -208,7 +219,7 @@ impl Processor {
             aliases: rows
                 .into_iter()
                 .map(|a| AliasListEntry {
-                    alias_arn: arn::alias_arn(&self.region, &a.account_id, &a.name),
+                    alias_arn: arn::alias_arn(&a.region, &a.account_id, &a.name),
                     alias_name: a.name,
                     target_key_id: a.key_id.to_string(),
                     creation_date: a.created_at as f64,

@@ -216,9 +216,9 @@ fn new_grant_ids() -> Result<(String, String), KmsError> {
     ))
 }
 
-/// One page of `grants` (sorted by id) after `marker`.
+/// One page of `grants` (sorted by id, all on keys in `region`) after `marker`.
 fn page(
-    p: &Processor,
+    region: &str,
     grants: Vec<GrantRecord>,
     req: &GrantQuery,
 ) -> Result<ListGrantsResponse, KmsError> {
@@ -238,7 +238,7 @@ fn page(
     let shown = &rest[..limit.min(rest.len())];
     let truncated = rest.len() > shown.len();
     Ok(ListGrantsResponse {
-        grants: shown.iter().map(|g| entry(p, g)).collect(),
+        grants: shown.iter().map(|g| entry(region, g)).collect(),
         truncated,
         next_marker: if truncated {
             shown.last().map(|g| g.grant_id.clone())
@@ -248,14 +248,14 @@ fn page(
     })
 }
 
-fn entry(p: &Processor, g: &GrantRecord) -> GrantListEntry {
+fn entry(region: &str, g: &GrantRecord) -> GrantListEntry {
     let constraints =
         (g.context_equals.is_some() || g.context_subset.is_some()).then(|| GrantConstraints {
             encryption_context_equals: unpairs(&g.context_equals),
             encryption_context_subset: unpairs(&g.context_subset),
         });
     GrantListEntry {
-        key_id: crate::arn::key_arn(&p.region, &g.key_account_id, g.key_id),
+        key_id: crate::arn::key_arn(region, &g.key_account_id, g.key_id),
         grant_id: g.grant_id.clone(),
         name: g.name.clone(),
         creation_date: g.created_at,
@@ -374,7 +374,7 @@ impl Processor {
             })
             .cloned()
             .collect();
-        page(self, grants, &req)
+        page(&key.region, grants, &req)
     }
 
     pub(crate) async fn list_retirable_grants(
@@ -393,8 +393,12 @@ impl Processor {
                 crate::authz::principal_arn(caller)
             )));
         }
-        let grants = self.reads().list_retirable_grants(principal).await?;
-        page(self, grants, &req)
+        let region = caller.region.as_str();
+        let grants = self
+            .reads()
+            .list_retirable_grants(principal, region)
+            .await?;
+        page(region, grants, &req)
     }
 
     pub(crate) async fn retire_grant(
@@ -426,7 +430,19 @@ impl Processor {
                 ));
             }
         };
-        let key_arn = crate::arn::key_arn(&self.region, &grant.key_account_id, grant.key_id);
+        // Grants follow their key's region: one elsewhere does not exist here.
+        let region = rq.caller().region.clone();
+        let in_region = self
+            .load_key(grant.key_id)
+            .await?
+            .is_some_and(|k| k.region == region.as_str());
+        if !in_region {
+            return Err(match req.grant_token {
+                Some(_) => KmsError::InvalidGrantToken("The grant token is not valid.".into()),
+                None => KmsError::NotFound(format!("Grant ID {} not found", grant.grant_id)),
+            });
+        }
+        let key_arn = crate::arn::key_arn(region.as_str(), &grant.key_account_id, grant.key_id);
         crate::authz::authorize_retire(rq, &grant, &key_arn)?;
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRun);

@@ -192,7 +192,7 @@ impl Processor {
             Some(text) => Some(crate::ops::key_policy::validated(
                 caller,
                 &rq.conditions(),
-                &crate::arn::key_arn(&self.region, &caller.account_id, new_id),
+                &crate::arn::key_arn(caller.region.as_str(), &caller.account_id, new_id),
                 text,
                 req.bypass_policy_lockout_safety_check == Some(true),
             )?),
@@ -220,6 +220,7 @@ impl Processor {
         let key = KeyRecord {
             id,
             account_id: caller.account_id.clone(),
+            region: caller.region.to_string(),
             description,
             state: if external {
                 KeyState::PendingImport
@@ -394,7 +395,7 @@ impl Processor {
         };
         let mut rows = self
             .reads()
-            .list_keys(&caller.account_id, after, limit + 1)
+            .list_keys(&caller.account_id, caller.region.as_str(), after, limit + 1)
             .await?;
         let truncated = rows.len() > limit;
         rows.truncate(limit);

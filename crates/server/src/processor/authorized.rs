@@ -44,7 +44,11 @@ impl Processor {
     /// action on it. A bare id or alias always means one of the caller's
     /// own keys; another account's key is reachable only by its full ARN
     /// (as in AWS), and there the answer for a key the caller may not use
-    /// is the same AccessDenied whether or not the key exists.
+    /// is the same AccessDenied whether or not the key exists. Only keys
+    /// in the request's region exist for it: an ARN naming another region
+    /// is refused before any lookup (AWS: "Invalid arn <region>"), and a
+    /// key of another region found by id is NotFound, as for another
+    /// account's.
     pub(crate) async fn resolve(
         &self,
         rq: &mut RequestCtx<'_>,
@@ -55,6 +59,10 @@ impl Processor {
         let s = required(key_id, "keyId")?;
         let parsed = arn::parse_key_id(s)
             .ok_or_else(|| KmsError::NotFound(format!("Invalid keyId '{s}'")))?;
+        let here = caller.region.as_str();
+        let other_region =
+            |r: &Option<String>| r.as_deref().filter(|r| *r != here).map(str::to_owned);
+        let invalid_arn = |r: String| KmsError::NotFound(format!("Invalid arn {r}"));
         let not_found = || KmsError::NotFound(format!("Key '{s}' does not exist"));
         let (id, region, account) = match parsed {
             KeyIdentifier::Key {
@@ -72,28 +80,29 @@ impl Processor {
                         "'{s}' is an alias; this parameter needs a key id or key ARN."
                     )));
                 }
+                if let Some(r) = other_region(&region) {
+                    return Err(invalid_arn(r));
+                }
                 // Aliases never name another account's key (as in AWS); no
                 // lookup happens, so nothing about that account shows.
-                if region.as_deref().is_some_and(|r| r != self.region)
-                    || account.as_deref().is_some_and(|a| a != caller.account_id)
-                {
+                if account.as_deref().is_some_and(|a| a != caller.account_id) {
                     return Err(not_found());
                 }
                 let target = self
-                    .alias_target(&caller.account_id, &name)
+                    .alias_target(&caller.account_id, here, &name)
                     .await?
                     .ok_or_else(|| {
                         KmsError::NotFound(format!(
                             "Alias {} is not found.",
-                            arn::alias_arn(&self.region, &caller.account_id, &name)
+                            arn::alias_arn(here, &caller.account_id, &name)
                         ))
                     })?;
                 rq.note("kms:requestalias", vec![name.clone()]);
                 (target, None, None)
             }
         };
-        if region.as_deref().is_some_and(|r| r != self.region) {
-            return Err(not_found());
+        if let Some(r) = other_region(&region) {
+            return Err(invalid_arn(r));
         }
         match account {
             Some(other) if other != caller.account_id => {
@@ -101,7 +110,7 @@ impl Processor {
             }
             _ => {
                 let key = self.load_key(id).await?.ok_or_else(not_found)?;
-                if key.account_id != caller.account_id {
+                if key.account_id != caller.account_id || key.region != here {
                     return Err(not_found());
                 }
                 self.authorized(rq, key).await
@@ -118,12 +127,13 @@ impl Processor {
         id: Uuid,
         account: &str,
     ) -> Result<AuthorizedKey, KmsError> {
-        let named = arn::key_arn(&self.region, account, id);
+        let region = rq.caller().region.clone();
+        let named = arn::key_arn(region.as_str(), account, id);
         let refused = |rq: &RequestCtx<'_>| authz::cross_account_denied(rq, &named);
         let Some(key) = self.load_key(id).await? else {
             return Err(refused(rq));
         };
-        if key.account_id != account {
+        if key.account_id != account || key.region != region.as_str() {
             return Err(refused(rq));
         }
         match self.authorized(rq, key).await {
@@ -134,14 +144,18 @@ impl Processor {
     }
 
     /// The key a ciphertext names, authorized for the request. A key the
-    /// caller cannot see (absent, or another account's it may not use)
-    /// reads as an invalid ciphertext: no existence oracle.
+    /// caller cannot see (absent, in another region, or another account's
+    /// it may not use) reads as an invalid ciphertext: no existence oracle.
     pub(crate) async fn resolve_ciphertext_key(
         &self,
         rq: &mut RequestCtx<'_>,
         id: Uuid,
     ) -> Result<AuthorizedKey, KmsError> {
-        let Some(key) = self.load_key(id).await? else {
+        let Some(key) = self
+            .load_key(id)
+            .await?
+            .filter(|k| k.region == rq.caller().region.as_str())
+        else {
             return Err(KmsError::InvalidCiphertext(String::new()));
         };
         let own = key.account_id == rq.caller().account_id;

@@ -24,35 +24,38 @@ impl StoreReads<'_> {
         self.store.get_key(id).await
     }
 
-    /// An account's keys ordered by UUID, starting after `after`.
+    /// An account's keys in `region` ordered by UUID, starting after `after`.
     pub async fn list_keys(
         &self,
         account_id: &str,
+        region: &str,
         after: Option<Uuid>,
         limit: usize,
     ) -> StoreResult<Vec<KeyRecord>> {
-        self.store.list_keys(account_id, after, limit).await
+        self.store.list_keys(account_id, region, after, limit).await
     }
 
-    /// One alias.
+    /// One alias of an account in `region`.
     pub async fn get_alias(
         &self,
         account_id: &str,
+        region: &str,
         name: &str,
     ) -> StoreResult<Option<AliasRecord>> {
-        self.store.get_alias(account_id, name).await
+        self.store.get_alias(account_id, region, name).await
     }
 
-    /// An account's aliases by name.
+    /// An account's aliases in `region` by name.
     pub async fn list_aliases(
         &self,
         account_id: &str,
+        region: &str,
         key_id: Option<Uuid>,
         after: Option<&str>,
         limit: usize,
     ) -> StoreResult<Vec<AliasRecord>> {
         self.store
-            .list_aliases(account_id, key_id, after, limit)
+            .list_aliases(account_id, region, key_id, after, limit)
             .await
     }
 
@@ -71,9 +74,13 @@ impl StoreReads<'_> {
         self.store.list_grants(key_id).await
     }
 
-    /// Grants that `retiring` may retire.
-    pub async fn list_retirable_grants(&self, retiring: &str) -> StoreResult<Vec<GrantRecord>> {
-        self.store.list_retirable_grants(retiring).await
+    /// Grants on keys in `region` that `retiring` may retire.
+    pub async fn list_retirable_grants(
+        &self,
+        retiring: &str,
+        region: &str,
+    ) -> StoreResult<Vec<GrantRecord>> {
+        self.store.list_retirable_grants(retiring, region).await
     }
 
     /// The grant a grant token names.

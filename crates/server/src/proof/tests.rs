@@ -23,6 +23,7 @@ fn service(arn: &str, name: &str) -> Caller {
             service_name: Some(name.into()),
         }),
         via_service: None,
+        region: crate::region::Region::aws_default(),
     }
 }
 

@@ -25,6 +25,7 @@ use crate::authz::{RequestCtx, RequestMeta};
 use crate::ops::OPERATIONS;
 use crate::ops::key_policy::validated;
 use crate::processor::Processor;
+use crate::region::Region;
 
 /// The access key id the seed's own requests are recorded under.
 const SEED_ACCESS_KEY_ID: &str = "strongroom-dev-seed";
@@ -68,12 +69,13 @@ impl Seeder<'_> {
     async fn call(
         &self,
         path: &str,
-        account: &str,
+        (account, region): (&str, &str),
         op: &'static str,
         body: Value,
         key_id: Option<Uuid>,
     ) -> Result<Value, SeedError> {
-        let caller = Caller::root(account, SEED_ACCESS_KEY_ID);
+        let region = Region::parse(region).map_err(|e| failed(path, e))?;
+        let caller = Caller::root(account, SEED_ACCESS_KEY_ID, region);
         let bytes = serde_json::to_vec(&body).map_err(|e| failed(path, e))?;
         let (result, facts) = self
             .processor
@@ -134,7 +136,13 @@ impl Seeder<'_> {
             let Some(rec) = self.store.get_key(id).await.map_err(|e| failed(&path, e))? else {
                 continue;
             };
-            let (account, _) = key_home(key, self.defaults);
+            let (account, region) = key_home(key, self.defaults);
+            if rec.region != region {
+                return Err(failed(
+                    &path,
+                    format!("key {id} exists in region {}, not {region}", rec.region),
+                ));
+            }
             let spec = key.key_spec.as_deref().unwrap_or("SYMMETRIC_DEFAULT");
             if rec.account_id != account {
                 return Err(failed(
@@ -166,7 +174,9 @@ impl Seeder<'_> {
                 continue;
             }
             let (account, region) = key_home(key, self.defaults);
-            let caller = Caller::root(account, SEED_ACCESS_KEY_ID);
+            let served =
+                Region::parse(region).map_err(|e| failed(&format!("keys[{i}].region"), e))?;
+            let caller = Caller::root(account, SEED_ACCESS_KEY_ID, served);
             let rq = RequestCtx::new(&caller, RequestMeta::default(), create_key);
             let arn = crate::arn::key_arn(region, account, id);
             validated(&caller, &rq.conditions(), &arn, &policy_text(policy), false).map_err(
@@ -226,7 +236,7 @@ impl Seeder<'_> {
         existing: Option<&KeyRecord>,
     ) -> Result<(), SeedError> {
         let id = key_uuid(&key.id).ok_or_else(|| failed(path, "not a key id"))?;
-        let (account, _) = key_home(key, self.defaults);
+        let home = key_home(key, self.defaults);
         let awaits_import = match existing {
             Some(rec) => {
                 self.summary.present += 1;
@@ -247,12 +257,11 @@ impl Seeder<'_> {
                 if key.material.is_some() {
                     body["Origin"] = json!("EXTERNAL");
                 }
-                self.call(path, account, "CreateKey", body, Some(id))
-                    .await?;
+                self.call(path, home, "CreateKey", body, Some(id)).await?;
                 self.summary.created += 1;
                 if let Some(days) = key.rotation_period_days {
                     let body = json!({"KeyId": id, "RotationPeriodInDays": days});
-                    self.call(path, account, "EnableKeyRotation", body, None)
+                    self.call(path, home, "EnableKeyRotation", body, None)
                         .await?;
                 }
                 key.material.is_some()
@@ -262,7 +271,7 @@ impl Seeder<'_> {
             let params = self
                 .call(
                     path,
-                    account,
+                    home,
                     "GetParametersForImport",
                     json!({"KeyId": id, "WrappingAlgorithm": WRAPPING_ALGORITHM, "WrappingKeySpec": "RSA_2048"}),
                     None,
@@ -286,22 +295,22 @@ impl Seeder<'_> {
                 "EncryptedKeyMaterial": engine.encode(wrapped),
                 "ExpirationModel": "KEY_MATERIAL_DOES_NOT_EXPIRE",
             });
-            self.call(path, account, "ImportKeyMaterial", body, None)
+            self.call(path, home, "ImportKeyMaterial", body, None)
                 .await?;
             self.summary.created += 1;
         }
         if existing.is_none() && key.enabled == Some(false) {
-            self.call(path, account, "DisableKey", json!({"KeyId": id}), None)
+            self.call(path, home, "DisableKey", json!({"KeyId": id}), None)
                 .await?;
         }
         Ok(())
     }
 
     async fn alias(&mut self, path: &str, name: &str, key: &SeedKey) -> Result<(), SeedError> {
-        let (account, _) = key_home(key, self.defaults);
+        let home = key_home(key, self.defaults);
         let id = key_uuid(&key.id).ok_or_else(|| failed(path, "not a key id"))?;
         match self
-            .call(path, account, "DescribeKey", json!({"KeyId": name}), None)
+            .call(path, home, "DescribeKey", json!({"KeyId": name}), None)
             .await
         {
             Ok(found) => {
@@ -315,7 +324,7 @@ impl Seeder<'_> {
             }
             Err(SeedError::Apply { message, .. }) if message.contains("NotFoundException") => {
                 let body = json!({"AliasName": name, "TargetKeyId": id});
-                self.call(path, account, "CreateAlias", body, None).await?;
+                self.call(path, home, "CreateAlias", body, None).await?;
                 self.summary.created += 1;
                 Ok(())
             }
@@ -329,7 +338,7 @@ impl Seeder<'_> {
         grant: &SeedGrant,
         key: &SeedKey,
     ) -> Result<(), SeedError> {
-        let (account, _) = key_home(key, self.defaults);
+        let home = key_home(key, self.defaults);
         let id = key_uuid(&key.id).ok_or_else(|| failed(path, "not a key id"))?;
         let mut marker: Option<String> = None;
         loop {
@@ -337,7 +346,7 @@ impl Seeder<'_> {
             if let Some(m) = &marker {
                 body["Marker"] = json!(m);
             }
-            let page = self.call(path, account, "ListGrants", body, None).await?;
+            let page = self.call(path, home, "ListGrants", body, None).await?;
             let grants = page["Grants"].as_array().cloned().unwrap_or_default();
             if grants
                 .iter()
@@ -370,7 +379,7 @@ impl Seeder<'_> {
             }
             body["Constraints"] = constraints;
         }
-        self.call(path, account, "CreateGrant", body, None).await?;
+        self.call(path, home, "CreateGrant", body, None).await?;
         self.summary.created += 1;
         Ok(())
     }

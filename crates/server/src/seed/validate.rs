@@ -25,7 +25,7 @@ pub struct SeedDefaults {
     /// The region of an object without `region`.
     pub region: String,
     /// The regions this server serves; a seed may name only these.
-    pub served_regions: Vec<String>,
+    pub served_regions: crate::region::RegionSet,
 }
 
 /// Shortest and longest rotation period AWS accepts.
@@ -83,11 +83,11 @@ pub(crate) fn material_bytes(b64: &str) -> Option<zeroize::Zeroizing<Vec<u8>>> {
 
 fn check_region(path: &str, region: &Option<String>, d: &SeedDefaults) -> Result<(), SeedError> {
     match region {
-        Some(r) if !d.served_regions.contains(r) => Err(at(
+        Some(r) if d.served_regions.serves(r).is_none() => Err(at(
             format!("{path}.region"),
             format!(
                 "region {r} is not served by this dev server (it serves {}); start it with that region",
-                d.served_regions.join(", ")
+                d.served_regions
             ),
         )),
         _ => Ok(()),
@@ -117,9 +117,24 @@ fn check_key(i: usize, key: &SeedKey, file: &SeedFile, d: &SeedDefaults) -> Resu
     check_region(&p, &key.region, d)?;
     // CreateKey's own request checks, then its pairing rules.
     let mut shape = Validator::new("CreateKey");
-    shape.enumeration("keySpec", key.key_spec.as_deref(), shapes::KEY_SPEC, Presence::Optional);
-    shape.enumeration("keyUsage", key.key_usage.as_deref(), shapes::KEY_USAGE, Presence::Optional);
-    shape.string("description", key.description.as_deref(), &shapes::DESCRIPTION, Presence::Optional);
+    shape.enumeration(
+        "keySpec",
+        key.key_spec.as_deref(),
+        shapes::KEY_SPEC,
+        Presence::Optional,
+    );
+    shape.enumeration(
+        "keyUsage",
+        key.key_usage.as_deref(),
+        shapes::KEY_USAGE,
+        Presence::Optional,
+    );
+    shape.string(
+        "description",
+        key.description.as_deref(),
+        &shapes::DESCRIPTION,
+        Presence::Optional,
+    );
     shape.finish().map_err(|e| at(p.clone(), e.to_string()))?;
     let spec = key.key_spec.as_deref().unwrap_or("SYMMETRIC_DEFAULT");
     let (code, _) = spec_and_usage(spec, key.key_usage.as_deref())
@@ -341,7 +356,10 @@ mod tests {
         SeedDefaults {
             account_id: "111122223333".into(),
             region: "us-east-1".into(),
-            served_regions: vec!["us-east-1".into()],
+            served_regions: crate::region::RegionSet::listed(vec![
+                crate::region::Region::parse("us-east-1").unwrap(),
+            ])
+            .unwrap(),
         }
     }
 

@@ -16,7 +16,7 @@ use zeroize::Zeroizing;
 
 use super::keystores::{self, KeyStore};
 use super::path;
-use crate::admin::{AdminError, NewAccessKey, issue_access_key};
+use crate::admin::{AdminError, CredentialRules, GivenCredentials, NewAccessKey, issue_access_key};
 use crate::processor::now_epoch;
 
 /// Tag key prefix marking a revoked credential on a key store's principal.
@@ -42,7 +42,7 @@ fn identity_policy(account_id: &str) -> String {
     .to_string()
 }
 
-fn random_pair() -> Result<(String, Zeroizing<String>), AdminError> {
+fn random_pair() -> Result<GivenCredentials, AdminError> {
     use base64::Engine;
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
     let r: [u8; ACCESS_KEY_ID_LEN] = random_array().map_err(|_| AdminError::Random)?;
@@ -52,7 +52,11 @@ fn random_pair() -> Result<(String, Zeroizing<String>), AdminError> {
         .collect();
     let s = Zeroizing::new(random_array::<32>().map_err(|_| AdminError::Random)?);
     let secret = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&s[..]));
-    Ok((id, secret))
+    Ok(GivenCredentials {
+        access_key_id: id,
+        secret_access_key: secret,
+        rules: CredentialRules::Aws,
+    })
 }
 
 async fn principal_of(store: &dyn Store, prefix: &str) -> Result<PrincipalRecord, AdminError> {

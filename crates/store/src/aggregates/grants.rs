@@ -16,8 +16,13 @@ pub trait GrantStore: Send + Sync + 'static {
     async fn create_grant(&self, grant: &GrantRecord) -> StoreResult<()>;
     /// A key's grants, by grant id.
     async fn list_grants(&self, key_id: Uuid) -> StoreResult<Vec<GrantRecord>>;
-    /// Grants that `retiring` (a principal ARN) may retire, by grant id.
-    async fn list_retirable_grants(&self, retiring: &str) -> StoreResult<Vec<GrantRecord>>;
+    /// Grants on keys in `region` that `retiring` (a principal ARN) may
+    /// retire, by grant id.
+    async fn list_retirable_grants(
+        &self,
+        retiring: &str,
+        region: &str,
+    ) -> StoreResult<Vec<GrantRecord>>;
     /// The grant a grant token names.
     async fn grant_by_token(&self, token: &str) -> StoreResult<Option<GrantRecord>>;
     /// Deletes a grant; returns whether it existed.
@@ -34,8 +39,12 @@ impl<B: Backend> GrantStore for B {
         select(self, &grants::OF_KEY, params![key_id]).await
     }
 
-    async fn list_retirable_grants(&self, retiring: &str) -> StoreResult<Vec<GrantRecord>> {
-        select(self, &grants::RETIRABLE_BY, params![retiring]).await
+    async fn list_retirable_grants(
+        &self,
+        retiring: &str,
+        region: &str,
+    ) -> StoreResult<Vec<GrantRecord>> {
+        select(self, &grants::RETIRABLE_BY, params![retiring, region]).await
     }
 
     async fn grant_by_token(&self, token: &str) -> StoreResult<Option<GrantRecord>> {

@@ -47,15 +47,16 @@ pub trait KeyStore: Send + Sync + 'static {
         key: &KeyRecord,
         first: Option<&KeyVersionRecord>,
     ) -> StoreResult<()>;
-    /// One key by UUID (any account: callers check ownership).
+    /// One key by UUID (any account and region: callers check both).
     async fn get_key(&self, id: Uuid) -> StoreResult<Option<KeyRecord>>;
     /// Replaces a key's mutable metadata if its revision is still the one
     /// read (`Conflict` otherwise); `NotFound` if it is gone.
     async fn update_key(&self, key: &KeyRecord) -> StoreResult<()>;
-    /// An account's keys ordered by UUID, starting after `after`.
+    /// An account's keys in `region` ordered by UUID, starting after `after`.
     async fn list_keys(
         &self,
         account_id: &str,
+        region: &str,
         after: Option<Uuid>,
         limit: usize,
     ) -> StoreResult<Vec<KeyRecord>>;
@@ -149,11 +150,13 @@ impl<B: Backend> KeyStore for B {
     async fn list_keys(
         &self,
         account_id: &str,
+        region: &str,
         after: Option<Uuid>,
         limit: usize,
     ) -> StoreResult<Vec<KeyRecord>> {
         let after = after.map(|u| u.to_string()).unwrap_or_default();
-        select(self, &keys::LIST, params![account_id, after, limit as i64]).await
+        let p = params![account_id, region, after, limit as i64];
+        select(self, &keys::LIST, p).await
     }
 
     async fn get_key_version(

@@ -13,6 +13,7 @@ pub(crate) async fn aliases_update_list_delete(s: Arc<dyn Store>) {
     for (n, k) in [("alias/a", k1.id), ("alias/b", k2.id), ("alias/c", k1.id)] {
         s.create_alias(&AliasRecord {
             account_id: "111122223333".into(),
+            region: super::REGION.into(),
             name: n.into(),
             key_id: k,
             created_at: 1,
@@ -22,7 +23,7 @@ pub(crate) async fn aliases_update_list_delete(s: Arc<dyn Store>) {
         .unwrap();
     }
     let of_k1 = s
-        .list_aliases("111122223333", Some(k1.id), None, 10)
+        .list_aliases("111122223333", super::REGION, Some(k1.id), None, 10)
         .await
         .unwrap();
     assert_eq!(
@@ -30,15 +31,15 @@ pub(crate) async fn aliases_update_list_delete(s: Arc<dyn Store>) {
         ["alias/a", "alias/c"]
     );
     let after_a = s
-        .list_aliases("111122223333", None, Some("alias/a"), 1)
+        .list_aliases("111122223333", super::REGION, None, Some("alias/a"), 1)
         .await
         .unwrap();
     assert_eq!(after_a[0].name, "alias/b");
-    s.update_alias("111122223333", "alias/a", k2.id, 5)
+    s.update_alias("111122223333", super::REGION, "alias/a", k2.id, 5)
         .await
         .unwrap();
     assert_eq!(
-        s.get_alias("111122223333", "alias/a")
+        s.get_alias("111122223333", super::REGION, "alias/a")
             .await
             .unwrap()
             .unwrap()
@@ -46,12 +47,16 @@ pub(crate) async fn aliases_update_list_delete(s: Arc<dyn Store>) {
         k2.id
     );
     assert!(matches!(
-        s.update_alias("111122223333", "alias/zz", k2.id, 5).await,
+        s.update_alias("111122223333", super::REGION, "alias/zz", k2.id, 5)
+            .await,
         Err(StoreError::NotFound(_))
     ));
-    s.delete_alias("111122223333", "alias/a").await.unwrap();
+    s.delete_alias("111122223333", super::REGION, "alias/a")
+        .await
+        .unwrap();
     assert!(matches!(
-        s.delete_alias("111122223333", "alias/a").await,
+        s.delete_alias("111122223333", super::REGION, "alias/a")
+            .await,
         Err(StoreError::NotFound(_))
     ));
 }

@@ -16,6 +16,7 @@ pub(crate) async fn alias_race_has_exactly_one_winner(s: Arc<dyn Store>) {
         tasks.spawn(async move {
             s.create_alias(&AliasRecord {
                 account_id: ACCOUNT.into(),
+                region: super::REGION.into(),
                 name: "alias/race".into(),
                 key_id: k.id,
                 created_at: i,
@@ -57,7 +58,7 @@ pub(crate) async fn concurrent_writers_lose_nothing(s: Arc<dyn Store>) {
     let mut got = Vec::new();
     let mut after = None;
     loop {
-        let page = s.list_keys(ACCOUNT, after, 7).await.unwrap();
+        let page = s.list_keys(ACCOUNT, super::REGION, after, 7).await.unwrap();
         let Some(last) = page.last() else { break };
         after = Some(last.id);
         got.extend(page.iter().map(|k| k.id));
@@ -81,7 +82,7 @@ pub(crate) async fn paging_is_stable_while_keys_are_added(s: Arc<dyn Store>) {
     let mut seen: Vec<Uuid> = Vec::new();
     let mut after = None;
     loop {
-        let page = s.list_keys(ACCOUNT, after, 4).await.unwrap();
+        let page = s.list_keys(ACCOUNT, super::REGION, after, 4).await.unwrap();
         let Some(last) = page.last() else { break };
         after = Some(last.id);
         seen.extend(page.iter().map(|k| k.id));

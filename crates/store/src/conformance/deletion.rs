@@ -67,6 +67,7 @@ pub(crate) async fn key_with_three_versions(s: &dyn Store, base: u8) -> KeyRecor
     }
     s.create_alias(&AliasRecord {
         account_id: ACCOUNT.into(),
+        region: super::REGION.into(),
         name: format!("alias/k{base}"),
         key_id: k.id,
         created_at: 1,
@@ -107,7 +108,10 @@ pub(crate) async fn delete_key_leaves_its_ekts_in_no_table<B: Backend>(s: Arc<B>
     }
     // Its aliases and grants went with it; the other key lost nothing.
     assert!(s.list_grants(doomed.id).await.unwrap().is_empty());
-    let aliases = s.list_aliases(ACCOUNT, None, None, 10).await.unwrap();
+    let aliases = s
+        .list_aliases(ACCOUNT, super::REGION, None, None, 10)
+        .await
+        .unwrap();
     assert_eq!(aliases.len(), 1);
     assert_eq!(aliases[0].key_id, kept.id);
     assert_eq!(s.list_grants(kept.id).await.unwrap().len(), 1);
@@ -181,6 +185,7 @@ pub(crate) async fn delete_removes_versions_and_aliases(s: Arc<dyn Store>) {
     s.create_key(&k, Some(&v)).await.unwrap();
     let a = AliasRecord {
         account_id: k.account_id.clone(),
+        region: k.region.clone(),
         name: "alias/x".into(),
         key_id: k.id,
         created_at: 1,
@@ -196,7 +201,7 @@ pub(crate) async fn delete_removes_versions_and_aliases(s: Arc<dyn Store>) {
     assert!(s.get_key(k.id).await.unwrap().is_none());
     assert!(s.get_key_version(k.id, 1).await.unwrap().is_none());
     assert!(
-        s.get_alias(&k.account_id, "alias/x")
+        s.get_alias(&k.account_id, &k.region, "alias/x")
             .await
             .unwrap()
             .is_none()

@@ -29,7 +29,7 @@ pub(crate) async fn grants_round_trip_and_go_with_their_key(s: Arc<dyn Store>) {
     ));
     assert_eq!(s.list_grants(k.id).await.unwrap(), vec![g.clone()]);
     assert_eq!(
-        s.list_retirable_grants("arn:aws:iam::111122223333:root")
+        s.list_retirable_grants("arn:aws:iam::111122223333:root", super::REGION)
             .await
             .unwrap(),
         vec![g.clone()]

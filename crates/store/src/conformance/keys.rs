@@ -9,12 +9,18 @@ use crate::*;
 
 pub(crate) async fn key_round_trip_update_and_paging(s: Arc<dyn Store>) {
     let ids = sorted_keys(s.as_ref(), 5).await;
-    let page1 = s.list_keys("111122223333", None, 2).await.unwrap();
+    let page1 = s
+        .list_keys("111122223333", super::REGION, None, 2)
+        .await
+        .unwrap();
     assert_eq!(page1.iter().map(|k| k.id).collect::<Vec<_>>(), ids[..2]);
-    let page2 = s.list_keys("111122223333", Some(ids[1]), 10).await.unwrap();
+    let page2 = s
+        .list_keys("111122223333", super::REGION, Some(ids[1]), 10)
+        .await
+        .unwrap();
     assert_eq!(page2.len(), 3);
     assert!(
-        s.list_keys("999999999999", None, 10)
+        s.list_keys("999999999999", super::REGION, None, 10)
             .await
             .unwrap()
             .is_empty()

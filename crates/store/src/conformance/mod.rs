@@ -13,6 +13,7 @@ mod grants;
 mod identities;
 mod keys;
 mod proofs;
+mod regions;
 mod sealed;
 mod service_state;
 mod usage;
@@ -24,6 +25,7 @@ pub(crate) use grants::*;
 pub(crate) use identities::*;
 pub(crate) use keys::*;
 pub(crate) use proofs::*;
+pub(crate) use regions::*;
 pub(crate) use sealed::*;
 pub(crate) use service_state::*;
 pub(crate) use usage::*;
@@ -52,7 +54,10 @@ macro_rules! conformance_tests {
             a_signed_request_mints_one_proof_and_uses_are_counted,
             concurrent_proof_uses_and_mints_have_exact_winners,
             delete_key_leaves_its_ekts_in_no_table, deleted_versions_leave_their_ekts_in_no_table,
-            replaced_ekts_and_secrets_leave_no_copy_in_any_table);
+            replaced_ekts_and_secrets_leave_no_copy_in_any_table,
+            keys_are_listed_only_in_their_region,
+            alias_names_are_unique_per_region_and_invisible_elsewhere,
+            retirable_grants_follow_their_keys_region);
     };
     (@each $make:path; $($name:ident),*) => {
         $(
@@ -67,6 +72,8 @@ macro_rules! conformance_tests {
 }
 
 pub(crate) const ACCOUNT: &str = "111122223333";
+/// The region of the keys and aliases [`key`] and the tests make.
+pub(crate) const REGION: &str = "us-east-1";
 
 pub(crate) fn key(account: &str) -> (KeyRecord, KeyVersionRecord) {
     let id = Uuid::new_v4();
@@ -74,6 +81,7 @@ pub(crate) fn key(account: &str) -> (KeyRecord, KeyVersionRecord) {
         KeyRecord {
             id,
             account_id: account.into(),
+            region: REGION.into(),
             description: "d".into(),
             state: KeyState::Enabled,
             key_spec: "SYMMETRIC_DEFAULT".into(),

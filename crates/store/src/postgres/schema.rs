@@ -164,7 +164,30 @@ CREATE TABLE module_log_cursors (
             seq BIGINT NOT NULL
         );",
     ),
+    // Keys and aliases belong to a region. Existing rows get the legacy
+    // region (see `REGION_BACKFILL`); alias names become unique per
+    // (account, region).
+    (
+        7,
+        r#"ALTER TABLE keys ADD COLUMN region TEXT COLLATE "C" NOT NULL DEFAULT '';
+        DROP INDEX keys_by_account;
+        CREATE INDEX keys_by_account ON keys(account_id, region, id);
+        ALTER TABLE aliases ADD COLUMN region TEXT COLLATE "C" NOT NULL DEFAULT '';
+        ALTER TABLE aliases DROP CONSTRAINT aliases_pkey;
+        ALTER TABLE aliases ADD PRIMARY KEY (account_id, region, name);"#,
+    ),
 ];
+
+/// The step that introduced regions, and the statements it runs after
+/// its SQL with `$1` = the legacy region: rows from before regions existed
+/// move to the region the frontend was configured with.
+const REGION_BACKFILL: (i64, &[&str]) = (
+    7,
+    &[
+        "UPDATE keys SET region = $1 WHERE region = ''",
+        "UPDATE aliases SET region = $1 WHERE region = ''",
+    ],
+);
 
 /// The newest schema version this binary knows.
 pub fn latest() -> i64 {
@@ -172,8 +195,18 @@ pub fn latest() -> i64 {
 }
 
 /// Applies every step newer than the database, each in its own
-/// transaction, under an advisory lock.
-pub async fn migrate(c: &mut Client) -> Result<(), StoreError> {
+/// transaction, under an advisory lock; rows that predate regions go to
+/// `legacy_region`.
+pub async fn migrate(c: &mut Client, legacy_region: &str) -> Result<(), StoreError> {
+    migrate_through(c, latest(), legacy_region).await
+}
+
+/// [`migrate`], stopping after step `last` (tests build old databases).
+pub(crate) async fn migrate_through(
+    c: &mut Client,
+    last: i64,
+    legacy_region: &str,
+) -> Result<(), StoreError> {
     c.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK])
         .await
         .map_err(db)?;
@@ -183,7 +216,7 @@ pub async fn migrate(c: &mut Client) -> Result<(), StoreError> {
         )
         .await
     {
-        Ok(()) => apply(c).await,
+        Ok(()) => apply(c, last, legacy_region).await,
         Err(e) => Err(db(e)),
     };
     c.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK])
@@ -192,7 +225,7 @@ pub async fn migrate(c: &mut Client) -> Result<(), StoreError> {
     result
 }
 
-async fn apply(c: &mut Client) -> Result<(), StoreError> {
+async fn apply(c: &mut Client, last: i64, legacy_region: &str) -> Result<(), StoreError> {
     let found: i64 = c
         .query_one(
             "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
@@ -207,9 +240,16 @@ async fn apply(c: &mut Client) -> Result<(), StoreError> {
             supported: latest(),
         });
     }
-    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > found) {
+    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > found && m.0 <= last) {
         let tx = c.transaction().await.map_err(db)?;
         tx.batch_execute(sql).await.map_err(db)?;
+        if *version == REGION_BACKFILL.0 {
+            for statement in REGION_BACKFILL.1 {
+                tx.execute(*statement, &[&legacy_region])
+                    .await
+                    .map_err(db)?;
+            }
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, EXTRACT(EPOCH FROM now())::BIGINT)",
             &[version],

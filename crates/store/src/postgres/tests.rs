@@ -58,6 +58,32 @@ async fn migrations_run_once_under_a_lock_and_refuse_the_future() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_from_before_regions_puts_its_keys_and_aliases_in_the_configured_region() {
+    let Some(config) = fresh_database().await else {
+        return;
+    };
+    // The schema before regions (step 6), holding a key and an alias.
+    let s = PostgresStore::unmigrated(config.clone(), 1).unwrap();
+    let mut c = s.client().await.unwrap();
+    schema::migrate_through(&mut c, 6, "unused").await.unwrap();
+    for row in crate::conformance::PRE_REGION_ROWS {
+        c.execute(*row, &[]).await.unwrap();
+    }
+    drop(c);
+    let s = PostgresStore::with_config_in_region(config.clone(), 2, "eu-west-1")
+        .await
+        .unwrap();
+    assert_eq!(s.schema_version().await.unwrap(), schema::latest());
+    crate::conformance::pre_region_rows_are_in(&s, "eu-west-1").await;
+    // Reopening with another region moves nothing: the step ran once.
+    let s = PostgresStore::with_config_in_region(config, 2, "ap-southeast-2")
+        .await
+        .unwrap();
+    let id = crate::conformance::PRE_REGION_KEY.parse().unwrap();
+    assert_eq!(s.get_key(id).await.unwrap().unwrap().region, "eu-west-1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_dropped_half_way_leaves_nothing_and_no_open_transaction() {
     let Some(config) = fresh_database().await else {
         return;

@@ -116,6 +116,7 @@ pub(crate) const KEY_COLUMNS: &[(&str, KeyColumn)] = {
     &[
         ("id", Id),
         ("account_id", Fixed),
+        ("region", Fixed),
         ("description", Mutable),
         ("state", Mutable),
         ("key_spec", Fixed),
@@ -160,6 +161,7 @@ impl Codec for KeyRecord {
         Ok(vec![
             self.id.to_value(),
             self.account_id.to_value(),
+            self.region.to_value(),
             self.description.to_value(),
             self.state.as_str().to_value(),
             self.key_spec.to_value(),
@@ -189,6 +191,7 @@ impl Codec for KeyRecord {
         Ok(Self {
             id: r.take(Row::uuid)?,
             account_id: r.take(Row::text)?,
+            region: r.take(Row::text)?,
             description: r.take(Row::text)?,
             state: r.take(key_state)?,
             key_spec: r.take(Row::text)?,
@@ -284,12 +287,19 @@ impl RotationRecord {
 
 impl Codec for AliasRecord {
     const TABLE: &'static str = "aliases";
-    const COLUMNS: &'static [&'static str] =
-        &["account_id", "name", "key_id", "created_at", "updated_at"];
+    const COLUMNS: &'static [&'static str] = &[
+        "account_id",
+        "region",
+        "name",
+        "key_id",
+        "created_at",
+        "updated_at",
+    ];
 
     fn values(&self) -> StoreResult<Vec<Value>> {
         Ok(vec![
             self.account_id.to_value(),
+            self.region.to_value(),
             self.name.to_value(),
             self.key_id.to_value(),
             self.created_at.to_value(),
@@ -301,6 +311,7 @@ impl Codec for AliasRecord {
         let mut r = Reader::new(row);
         Ok(Self {
             account_id: r.take(Row::text)?,
+            region: r.take(Row::text)?,
             name: r.take(Row::text)?,
             key_id: r.take(Row::uuid)?,
             created_at: r.take(Row::int)?,

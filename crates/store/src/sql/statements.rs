@@ -49,7 +49,9 @@ pub(crate) mod keys {
     pub(crate) static INSERT: LazyLock<Sql> = LazyLock::new(insert::<KeyRecord>);
     pub(crate) static GET: LazyLock<Sql> = LazyLock::new(|| select::<KeyRecord>("WHERE id = $1"));
     pub(crate) static LIST: LazyLock<Sql> = LazyLock::new(|| {
-        select::<KeyRecord>("WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3")
+        select::<KeyRecord>(
+            "WHERE account_id = $1 AND region = $2 AND id > $3 ORDER BY id LIMIT $4",
+        )
     });
     /// Compare-and-swap on the revision; parameters from
     /// `codec::key_update_values`.
@@ -112,21 +114,23 @@ pub(crate) mod aliases {
     use super::*;
 
     pub(crate) static INSERT: LazyLock<Sql> = LazyLock::new(insert::<AliasRecord>);
-    pub(crate) static GET: LazyLock<Sql> =
-        LazyLock::new(|| select::<AliasRecord>("WHERE account_id = $1 AND name = $2"));
-    /// `$3`: only aliases of this key (NULL: any). The CAST gives
+    pub(crate) static GET: LazyLock<Sql> = LazyLock::new(|| {
+        select::<AliasRecord>("WHERE account_id = $1 AND region = $2 AND name = $3")
+    });
+    /// `$4`: only aliases of this key (NULL: any). The CAST gives
     /// PostgreSQL the parameter's type, and is a no-op on SQLite.
     pub(crate) static LIST: LazyLock<Sql> = LazyLock::new(|| {
         select::<AliasRecord>(
-            "WHERE account_id = $1 AND name > $2 AND (CAST($3 AS TEXT) IS NULL OR key_id = $3) \
-             ORDER BY name LIMIT $4",
+            "WHERE account_id = $1 AND region = $2 AND name > $3 \
+             AND (CAST($4 AS TEXT) IS NULL OR key_id = $4) ORDER BY name LIMIT $5",
         )
     });
     pub(crate) static UPDATE: Sql = Sql::new(
-        "UPDATE aliases SET key_id = $3, updated_at = $4 WHERE account_id = $1 AND name = $2",
+        "UPDATE aliases SET key_id = $4, updated_at = $5 \
+         WHERE account_id = $1 AND region = $2 AND name = $3",
     );
     pub(crate) static DELETE: Sql =
-        Sql::new("DELETE FROM aliases WHERE account_id = $1 AND name = $2");
+        Sql::new("DELETE FROM aliases WHERE account_id = $1 AND region = $2 AND name = $3");
     pub(crate) static DELETE_OF_KEY: Sql = Sql::new("DELETE FROM aliases WHERE key_id = $1");
 }
 
@@ -137,8 +141,13 @@ pub(crate) mod grants {
     pub(crate) static INSERT: LazyLock<Sql> = LazyLock::new(insert::<GrantRecord>);
     pub(crate) static OF_KEY: LazyLock<Sql> =
         LazyLock::new(|| select::<GrantRecord>("WHERE key_id = $1 ORDER BY grant_id"));
-    pub(crate) static RETIRABLE_BY: LazyLock<Sql> =
-        LazyLock::new(|| select::<GrantRecord>("WHERE retiring = $1 ORDER BY grant_id"));
+    /// Grants follow their key's region (`$2`).
+    pub(crate) static RETIRABLE_BY: LazyLock<Sql> = LazyLock::new(|| {
+        select::<GrantRecord>(
+            "WHERE retiring = $1 AND key_id IN (SELECT id FROM keys WHERE region = $2) \
+             ORDER BY grant_id",
+        )
+    });
     pub(crate) static BY_TOKEN: LazyLock<Sql> =
         LazyLock::new(|| select::<GrantRecord>("WHERE token = $1"));
     pub(crate) static DELETE: Sql = Sql::new("DELETE FROM grants WHERE grant_id = $1");

@@ -186,7 +186,41 @@ const MIGRATIONS: &[(i64, &str)] = &[
             seq INTEGER NOT NULL
         );",
     ),
+    // Keys and aliases belong to a region. Existing rows get the legacy
+    // region (see `REGION_BACKFILL`); alias names become unique per
+    // (account, region), which SQLite can only do by rebuilding the table.
+    (
+        18,
+        "ALTER TABLE keys ADD COLUMN region TEXT NOT NULL DEFAULT '';
+        DROP INDEX keys_by_account;
+        CREATE INDEX keys_by_account ON keys(account_id, region, id);
+        CREATE TABLE aliases_in_regions (
+            account_id TEXT NOT NULL REFERENCES accounts(id),
+            region TEXT NOT NULL,
+            name TEXT NOT NULL,
+            key_id TEXT NOT NULL REFERENCES keys(id),
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (account_id, region, name)
+        );
+        INSERT INTO aliases_in_regions (account_id, region, name, key_id, created_at, updated_at)
+            SELECT account_id, '', name, key_id, created_at, updated_at FROM aliases;
+        DROP TABLE aliases;
+        ALTER TABLE aliases_in_regions RENAME TO aliases;
+        CREATE INDEX aliases_by_key ON aliases(key_id);",
+    ),
 ];
+
+/// The step that introduced regions, and the statements it runs after
+/// its SQL with `?1` = the legacy region: rows from before regions existed
+/// move to the region the frontend was configured with.
+const REGION_BACKFILL: (i64, &[&str]) = (
+    18,
+    &[
+        "UPDATE keys SET region = ?1 WHERE region = ''",
+        "UPDATE aliases SET region = ?1 WHERE region = ''",
+    ],
+);
 
 /// The newest schema version this binary knows.
 pub fn latest() -> i64 {
@@ -203,8 +237,18 @@ pub fn current_version(c: &Connection) -> Result<i64, StoreError> {
     .map_err(db)
 }
 
-/// Applies every step newer than the database, each in its own transaction.
-pub fn migrate(c: &mut Connection) -> Result<(), StoreError> {
+/// Applies every step newer than the database, each in its own
+/// transaction; rows that predate regions go to `legacy_region`.
+pub fn migrate(c: &mut Connection, legacy_region: &str) -> Result<(), StoreError> {
+    migrate_through(c, latest(), legacy_region)
+}
+
+/// [`migrate`], stopping after step `last` (tests build old databases).
+pub(crate) fn migrate_through(
+    c: &mut Connection,
+    last: i64,
+    legacy_region: &str,
+) -> Result<(), StoreError> {
     c.execute_batch(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
     )
@@ -216,9 +260,14 @@ pub fn migrate(c: &mut Connection) -> Result<(), StoreError> {
             supported: latest(),
         });
     }
-    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > found) {
+    for (version, sql) in MIGRATIONS.iter().filter(|m| m.0 > found && m.0 <= last) {
         let tx = c.transaction().map_err(db)?;
         tx.execute_batch(sql).map_err(db)?;
+        if *version == REGION_BACKFILL.0 {
+            for statement in REGION_BACKFILL.1 {
+                tx.execute(statement, [legacy_region]).map_err(db)?;
+            }
+        }
         tx.execute(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, strftime('%s','now'))",
             [version],

@@ -40,6 +40,32 @@ async fn migrations_are_versioned_and_idempotent() {
     ));
 }
 
+#[tokio::test]
+async fn a_store_from_before_regions_puts_its_keys_and_aliases_in_the_configured_region() {
+    for legacy in ["eu-west-1", "us-east-1"] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let mut c = Connection::open(&path).unwrap();
+        migrations::migrate_through(&mut c, 17, "unused").unwrap();
+        for row in crate::conformance::PRE_REGION_ROWS {
+            c.execute(row, []).unwrap();
+        }
+        drop(c);
+        let s = if legacy == crate::LEGACY_REGION {
+            SqliteStore::open(&path).unwrap()
+        } else {
+            SqliteStore::open_in_region(&path, legacy).unwrap()
+        };
+        assert_eq!(s.schema_version().unwrap(), migrations::latest());
+        crate::conformance::pre_region_rows_are_in(&s, legacy).await;
+        // Reopening with another region moves nothing: the step ran once.
+        drop(s);
+        let s = SqliteStore::open_in_region(&path, "ap-southeast-2").unwrap();
+        let id = crate::conformance::PRE_REGION_KEY.parse().unwrap();
+        assert_eq!(s.get_key(id).await.unwrap().unwrap().region, legacy);
+    }
+}
+
 /// A store in a file of its own, holding the test account.
 async fn file_store(dir: &Path) -> SqliteStore {
     let s = SqliteStore::open(&dir.join("s.db")).unwrap();

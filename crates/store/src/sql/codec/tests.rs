@@ -27,6 +27,7 @@ fn every_codec_binds_one_value_per_column_and_reads_it_back() {
     });
     round_trips(AliasRecord {
         account_id: "111122223333".into(),
+        region: "cn-north-1".into(),
         name: "alias/a".into(),
         key_id: k.id,
         created_at: 1,
