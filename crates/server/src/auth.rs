@@ -18,8 +18,10 @@ use crate::identity::{Identity, role_of_session};
 use crate::region::{Region, RegionSet};
 use crate::sigv4::{self, RequestParts};
 
+mod source_budget;
 pub mod unknown_keys;
 
+use source_budget::SourceBudgets;
 use unknown_keys::{Refusal, UnknownKeyBudget, UnknownKeys};
 
 /// Headers a KMS request must sign when it carries them, besides
@@ -115,6 +117,10 @@ pub struct Authenticator {
     signing_keys: DashMap<SigningKeyId, Arc<Zeroizing<[u8; 32]>>>,
     /// Ids the store did not know, and what each source may still cost.
     unknown: UnknownKeys,
+    /// What each source may still cost in derivations of signing keys for
+    /// scopes no signature has verified yet.
+    derivations: SourceBudgets,
+    derived: std::sync::atomic::AtomicU64,
 }
 
 fn sig_error(msg: impl Into<String>) -> KmsError {
@@ -141,6 +147,8 @@ impl Authenticator {
             identities: DashMap::new(),
             signing_keys: DashMap::new(),
             unknown: UnknownKeys::new(budget),
+            derivations: SourceBudgets::new(budget),
+            derived: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -152,6 +160,11 @@ impl Authenticator {
     /// Derived signing keys held in the cache.
     pub fn cached_signing_keys(&self) -> usize {
         self.signing_keys.len()
+    }
+
+    /// Signing keys the module has derived so far.
+    pub fn signing_key_derivations(&self) -> u64 {
+        self.derived.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The access key `id`, from the cache or the store; a request from
@@ -244,12 +257,14 @@ impl Authenticator {
 
     /// The signing key of a scope: from the cache, or derived by the module
     /// together with the id of the cache entry still to make.
+    /// The signing key of `key` for a scope, from the cache or derived by
+    /// the module; a derivation for a request from `charged` spends one
+    /// unit of that source's budget (ThrottlingException when none is left).
     async fn signing_key(
         &self,
         key: &AccessKeyRecord,
-        date: &str,
-        region: &str,
-        service: &str,
+        (date, region, service): (&str, &str, &str),
+        charged: Option<IpAddr>,
     ) -> Result<(Arc<Zeroizing<[u8; 32]>>, Option<SigningKeyId>), KmsError> {
         let cache_key = (
             key.access_key_id.clone(),
@@ -260,6 +275,16 @@ impl Authenticator {
         if let Some(k) = self.signing_keys.get(&cache_key) {
             return Ok((k.clone(), None));
         }
+        if let Some(source) = charged
+            && !self.derivations.spend(source)
+        {
+            return Err(KmsError::Throttling(
+                "Rate exceeded: too many requests with unverified signatures from this source."
+                    .into(),
+            ));
+        }
+        self.derived
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let scope = SigV4Scope {
             date: date.to_owned(),
             region: region.to_owned(),
@@ -300,7 +325,8 @@ impl Authenticator {
         self.signing_keys.insert(id, k);
     }
 
-    /// Verifies the request's signature at time `now`.
+    /// Verifies the request's signature at time `now`; a derivation for a
+    /// scope not yet cached is charged to `source` (see `verify_signing`).
     pub async fn authenticate(
         &self,
         method: &Method,
@@ -308,6 +334,7 @@ impl Authenticator {
         headers: &HeaderMap,
         body: &[u8],
         now: OffsetDateTime,
+        source: Option<IpAddr>,
     ) -> Result<Caller, KmsError> {
         // Hash the body ourselves: a client-supplied x-amz-content-sha256 is
         // signed as a header but never trusted as the payload hash.
@@ -324,7 +351,7 @@ impl Authenticator {
                 now,
                 ("kms", Regions::Served(&self.regions)),
                 KMS_SIGNED,
-                None,
+                source,
             )
             .await?;
         let mut caller = self.caller_for(&key).await?;
@@ -361,6 +388,7 @@ impl Authenticator {
         headers: &HeaderMap,
         body: &[u8],
         now: OffsetDateTime,
+        source: Option<IpAddr>,
     ) -> Result<Caller, KmsError> {
         let payload = hex::encode(sha256(body));
         let (key, _) = self
@@ -372,7 +400,7 @@ impl Authenticator {
                 now,
                 (XKS_SERVICE, Regions::AnyWellFormed),
                 &[],
-                None,
+                source,
             )
             .await?;
         let identity = self.identity(&key).await?;
@@ -560,19 +588,21 @@ impl Authenticator {
         };
         let creq = sigv4::canonical_request(&parts, &auth.signed_headers, true)
             .map_err(|e| KmsError::IncompleteSignature(e.to_string()))?;
-        let (signing_key, mut uncached) = self
-            .signing_key(&key, &auth.date, &auth.region, service)
-            .await?;
         // In a listed region a key has at most two scopes (the dates within
         // the skew): cached at once, forged requests never cost a second
         // derivation. Scopes of any region (XKS, `dev` serving every
         // region) are cached only once a signature verified, or a flood of
-        // made-up regions would evict every caller's keys.
+        // made-up regions would evict every caller's keys; until then each
+        // derivation is charged to the request's source.
         let bounded = match regions {
             Regions::Only(_) => true,
             Regions::Served(set) => set.bounded(),
             Regions::AnyWellFormed => false,
         };
+        let charged = if bounded { None } else { source };
+        let (signing_key, mut uncached) = self
+            .signing_key(&key, (&auth.date, &auth.region, service), charged)
+            .await?;
         if bounded && let Some(id) = uncached.take() {
             self.remember_signing_key(id, signing_key.clone());
         }
@@ -588,6 +618,9 @@ impl Authenticator {
         }
         if let Some(id) = uncached {
             self.remember_signing_key(id, signing_key);
+            if let Some(source) = charged {
+                self.derivations.give_back(source);
+            }
         }
         Ok((key, region))
     }

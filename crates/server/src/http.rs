@@ -138,7 +138,14 @@ async fn serve(
     let now = time::OffsetDateTime::now_utc();
     let mut caller = match state
         .auth
-        .authenticate(&parts.method, &parts.uri, &parts.headers, &body, now)
+        .authenticate(
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            &body,
+            now,
+            meta.source_ip,
+        )
         .await
     {
         Ok(c) => c,

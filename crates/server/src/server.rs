@@ -191,6 +191,12 @@ impl RunningServer {
         self.app.auth.cached_signing_keys()
     }
 
+    /// Signing keys the module has derived for this frontend (what
+    /// requests in scopes not yet cached have cost).
+    pub fn signing_key_derivations(&self) -> u64 {
+        self.app.auth.signing_key_derivations()
+    }
+
     /// Principals the XKS router has read from the store to find key
     /// stores created since its table was read.
     pub fn xks_principal_reads(&self) -> u64 {

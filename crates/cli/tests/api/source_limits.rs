@@ -203,3 +203,69 @@ async fn one_source_over_its_connection_cap_is_refused_while_another_gets_in() {
     drop(held);
     dev.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_signatures_in_made_up_regions_cost_bounded_module_derivations() {
+    // dev serves every region, so a scope's signing key is cached only
+    // once a signature verified: each forged request in a fresh region
+    // would cost the module a derivation, were it not charged to its source.
+    let budget = UnknownKeyBudget {
+        burst: 5,
+        per_minute: 0,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_in(dir.path(), |o| o.unknown_key_budget = budget).await;
+    let endpoint = dev.endpoint();
+    let genuine = client_from(
+        OTHER_SOURCE,
+        &endpoint,
+        "eu-west-1",
+        &dev.access_key_id,
+        dev.secret_access_key.clone(),
+    );
+    assert_eq!(answer_type(&genuine).await, "-");
+    let before = dev.server.signing_key_derivations();
+
+    let mut answers = std::collections::BTreeMap::<String, usize>::new();
+    for i in 0..40 {
+        // The real access key id, a wrong secret, a region never seen.
+        let forger = client_from(
+            "127.0.0.1",
+            &endpoint,
+            &format!("eu-west-{}", 10 + i),
+            &dev.access_key_id,
+            Zeroizing::new("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY".into()),
+        );
+        *answers.entry(answer_type(&forger).await).or_default() += 1;
+    }
+    let derivations = dev.server.signing_key_derivations() - before;
+    assert_eq!(derivations, u64::from(budget.burst), "{answers:?}");
+    assert_eq!(
+        answers.get("InvalidSignatureException"),
+        Some(&5),
+        "{answers:?}"
+    );
+    assert_eq!(answers.get("ThrottlingException"), Some(&35), "{answers:?}");
+
+    // Another source is not throttled: its scope is cached, and a new one
+    // it signs correctly costs one derivation, refunded once it verifies.
+    assert_eq!(answer_type(&genuine).await, "-");
+    for region in [
+        "ap-south-1",
+        "ap-south-2",
+        "sa-east-1",
+        "ca-central-1",
+        "me-south-1",
+        "af-south-1",
+    ] {
+        let c = client_from(
+            OTHER_SOURCE,
+            &endpoint,
+            region,
+            &dev.access_key_id,
+            dev.secret_access_key.clone(),
+        );
+        assert_eq!(answer_type(&c).await, "-", "{region}");
+    }
+    dev.shutdown().await;
+}

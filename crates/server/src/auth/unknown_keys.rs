@@ -13,24 +13,25 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 
+#[cfg(test)]
+use super::source_budget::MAX_SOURCES;
+use super::source_budget::SourceBudgets;
+pub use super::source_budget::source_of;
+
 /// How long an access key id the store did not know is answered from
 /// memory: a key created (`strongroom admin create-access-key`) just after
 /// someone tried its id is usable at the latest this long after that try.
 pub const UNKNOWN_KEY_TTL: Duration = Duration::from_secs(5);
 /// Most unknown ids remembered (then the expired ones are dropped, or all).
 const MAX_UNKNOWN_KEYS: usize = 10_000;
-/// Most sources whose budget is tracked: past it the sources with the most
-/// budget left are dropped first, and never one that has spent it; while
-/// every tracked source has spent its budget, new sources share one
-/// overflow budget.
-const MAX_SOURCES: usize = 10_000;
 
-/// How many lookups of unknown access key ids one source may cause.
+/// How many costly checks (store lookups of unknown access key ids, module
+/// derivations of unverified signing keys) one source may cause.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct UnknownKeyBudget {
-    /// Lookups a source may cause at once.
+    /// Checks a source may cause at once.
     pub burst: u32,
-    /// Lookups added back per minute.
+    /// Checks added back per minute.
     pub per_minute: u32,
 }
 
@@ -43,20 +44,10 @@ impl Default for UnknownKeyBudget {
     }
 }
 
-/// One source's remaining budget.
-struct Bucket {
-    tokens: f64,
-    refilled: Instant,
-}
-
 /// The negative cache and the per-source budgets.
 pub struct UnknownKeys {
-    budget: UnknownKeyBudget,
     unknown: DashMap<String, Instant>,
-    sources: DashMap<IpAddr, Bucket>,
-    /// The budget new sources share while the table holds only sources
-    /// that spent theirs.
-    overflow: std::sync::Mutex<Bucket>,
+    budgets: SourceBudgets,
     store_lookups: AtomicU64,
 }
 
@@ -69,33 +60,12 @@ pub enum Refusal {
     Throttled,
 }
 
-/// The source a budget is kept for: an IPv4 address, or an IPv6 /64 (one
-/// host can use a whole /64); an IPv4-mapped IPv6 address is its IPv4.
-pub fn source_of(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let mut seg = v6.segments();
-                seg[4..].fill(0);
-                IpAddr::V6(seg.into())
-            }
-        },
-    }
-}
-
 impl UnknownKeys {
     /// Budgets of `budget` per source.
     pub fn new(budget: UnknownKeyBudget) -> Self {
         Self {
-            budget,
             unknown: DashMap::new(),
-            sources: DashMap::new(),
-            overflow: std::sync::Mutex::new(Bucket {
-                tokens: f64::from(budget.burst),
-                refilled: Instant::now(),
-            }),
+            budgets: SourceBudgets::new(budget),
             store_lookups: AtomicU64::new(0),
         }
     }
@@ -116,22 +86,10 @@ impl UnknownKeys {
         {
             return Err(Refusal::Unknown);
         }
-        if let Some(source) = source {
-            let now = Instant::now();
-            let source = source_of(source);
-            if self.sources.len() >= MAX_SOURCES && !self.sources.contains_key(&source) {
-                self.make_room(now);
-            }
-            if self.sources.len() >= MAX_SOURCES && !self.sources.contains_key(&source) {
-                let mut bucket = self.overflow.lock().unwrap_or_else(|e| e.into_inner());
-                self.spend(&mut bucket, now)?;
-            } else {
-                let mut bucket = self.sources.entry(source).or_insert(Bucket {
-                    tokens: f64::from(self.budget.burst),
-                    refilled: now,
-                });
-                self.spend(&mut bucket, now)?;
-            }
+        if let Some(source) = source
+            && !self.budgets.spend(source)
+        {
+            return Err(Refusal::Throttled);
         }
         self.store_lookups.fetch_add(1, Ordering::Relaxed);
         Ok(())
@@ -141,10 +99,8 @@ impl UnknownKeys {
     /// `id` is no longer remembered as unknown.
     pub fn found(&self, id: &str, source: Option<IpAddr>) {
         self.unknown.remove(id);
-        if let Some(source) = source
-            && let Some(mut bucket) = self.sources.get_mut(&source_of(source))
-        {
-            bucket.tokens = (bucket.tokens + 1.0).min(f64::from(self.budget.burst));
+        if let Some(source) = source {
+            self.budgets.give_back(source);
         }
     }
 
@@ -160,41 +116,6 @@ impl UnknownKeys {
             }
         }
         self.unknown.insert(id.to_owned(), now);
-    }
-
-    fn refill(&self, bucket: &mut Bucket, now: Instant) {
-        let minutes = now.duration_since(bucket.refilled).as_secs_f64() / 60.0;
-        bucket.tokens = (bucket.tokens + minutes * f64::from(self.budget.per_minute))
-            .min(f64::from(self.budget.burst));
-        bucket.refilled = now;
-    }
-
-    /// Takes one unit from `bucket`, or refuses.
-    fn spend(&self, bucket: &mut Bucket, now: Instant) -> Result<(), Refusal> {
-        self.refill(bucket, now);
-        if bucket.tokens < 1.0 {
-            return Err(Refusal::Throttled);
-        }
-        bucket.tokens -= 1.0;
-        Ok(())
-    }
-
-    /// Makes room: sources with a full budget carry no information; then
-    /// the quarter of the table with the most budget left goes, but never
-    /// a source that has spent its budget (forgetting it would hand it a
-    /// fresh one).
-    fn make_room(&self, now: Instant) {
-        self.sources.retain(|_, b| {
-            self.refill(b, now);
-            b.tokens < f64::from(self.budget.burst)
-        });
-        if self.sources.len() < MAX_SOURCES {
-            return;
-        }
-        let mut left: Vec<f64> = self.sources.iter().map(|b| b.tokens).collect();
-        left.sort_by(|a, b| b.total_cmp(a));
-        let threshold = left[MAX_SOURCES / 4].max(1.0);
-        self.sources.retain(|_, b| b.tokens < threshold);
     }
 }
 
@@ -278,7 +199,7 @@ mod tests {
             Err(Refusal::Throttled),
             "the spent budget came back"
         );
-        assert!(u.sources.len() <= MAX_SOURCES);
+        assert!(u.budgets.tracked() <= MAX_SOURCES);
         assert!(u.store_lookups() <= MAX_SOURCES as u64 + 2);
     }
 
@@ -296,10 +217,7 @@ mod tests {
         }
         let newcomer: IpAddr = "198.51.100.1".parse().unwrap();
         assert_eq!(u.before_lookup("AKIANEW", Some(newcomer)), Ok(()));
-        assert!(
-            u.sources.contains_key(&newcomer),
-            "tracked, not in the overflow"
-        );
-        assert!(u.sources.len() <= MAX_SOURCES);
+        assert!(u.budgets.tracks(newcomer), "tracked, not in the overflow");
+        assert!(u.budgets.tracked() <= MAX_SOURCES);
     }
 }

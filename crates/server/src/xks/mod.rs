@@ -137,9 +137,10 @@ async fn authenticate(
     body: &[u8],
 ) -> Result<Caller, XksError> {
     let now = time::OffsetDateTime::now_utc();
+    let source = parts.extensions.get::<ConnInfo>().map(|c| c.peer.ip());
     let caller = state
         .auth
-        .authenticate_xks(&parts.method, &parts.uri, &parts.headers, body, now)
+        .authenticate_xks(&parts.method, &parts.uri, &parts.headers, body, now, source)
         .await?;
     // A credential of another key store (even in the same account) signs
     // for that one only.
