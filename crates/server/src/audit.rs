@@ -219,7 +219,8 @@ impl AuditTrail {
         {
             tracing::warn!(chain = %config.chain, "the store holds audit rows although this frontend's audit chain has begun: not moved or sealed (this version writes none; an earlier version's rows are moved before a chain's first segment)");
         }
-        let flushed = store.usage_flushed(config.chain.as_str()).await?;
+        let position = store.usage_position(config.chain.as_str()).await?;
+        let flushed = position.seq;
         let meter = Arc::new(Meter::new(store, config.chain.clone(), flushed));
         let c = config.clone();
         let observer = meter.clone();
@@ -227,7 +228,7 @@ impl AuditTrail {
             meter: meter.clone(),
             extra,
         });
-        let (writer, report) = tokio::task::spawn_blocking(move || {
+        let ((writer, report), rewritten) = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&c.dir)
                 .map_err(|e| format!("cannot create audit directory {}: {e}", c.dir.display()))?;
             let mut log = LogConfig::new(&c.dir, c.chain.clone());
@@ -240,24 +241,15 @@ impl AuditTrail {
             observer
                 .rebuild_from_log(&c.dir)
                 .map_err(|e| format!("cannot read audit chain {}: {e}", c.chain))?;
-            Ok::<_, String>(opened)
+            let rewritten = crate::metering::rewritten_at(&c.dir, &c.chain, position)
+                .map_err(|e| format!("cannot read audit chain {}: {e}", c.chain))?;
+            Ok::<_, String>((opened, rewritten))
         })
         .await
         .map_err(|e| KmsError::Internal(format!("audit writer failed to start: {e}")))?
         .map_err(KmsError::Internal)?;
-        // The store counted usage through `flushed`, and counts only
-        // committed records: a chain that now ends before it lost records
-        // that were committed. In `buffered` mode a power loss can do that
-        // (docs/audit.md, "Usage metering"); otherwise someone removed
-        // answered records, and taking the chain up would reuse their
-        // numbers, hide the loss and leave the next requests unmetered.
         let last_seq = report.next_seq.saturating_sub(1);
-        if flushed > last_seq {
-            let why = format!(
-                "audit chain {} ends at record {last_seq} but usage was counted through record {flushed}: committed records are missing from {}",
-                config.chain,
-                config.dir.display()
-            );
+        if let Some(why) = position_problem(&config, flushed, last_seq, rewritten) {
             if config.durability != Durability::Buffered {
                 let _ = writer.shutdown().await;
                 return Err(KmsError::Internal(format!(
@@ -439,6 +431,34 @@ pub fn to_record(e: AuditEvent, context_values: bool) -> AuditRecord {
         additional_json: additional,
         intent: e.intent,
         service: e.service,
+    }
+}
+
+/// What is wrong with chain `config.chain` against the position the store
+/// counted usage through (`flushed`; the log ends at `last_seq`), if
+/// anything. The store counts only committed records: a chain that ends
+/// before that position lost committed records, and one whose record there
+/// has another hash than the one stored with it was rewritten. In
+/// `buffered` mode a power loss can do either (docs/audit.md, "Usage
+/// metering"); otherwise someone removed or edited answered records, and
+/// taking the chain up would reuse their numbers and hide it.
+fn position_problem(
+    config: &AuditConfig,
+    flushed: u64,
+    last_seq: u64,
+    rewritten: bool,
+) -> Option<String> {
+    let (chain, dir) = (&config.chain, config.dir.display());
+    if flushed > last_seq {
+        Some(format!(
+            "audit chain {chain} ends at record {last_seq} but usage was counted through record {flushed}: committed records are missing from {dir}"
+        ))
+    } else if rewritten {
+        Some(format!(
+            "audit chain {chain}: record {flushed} in {dir} is not the one usage was counted through (its hash differs from the one the store keeps): committed records were rewritten"
+        ))
+    } else {
+        None
     }
 }
 

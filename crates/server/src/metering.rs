@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use strongroom_audit::{
     AuditRecord, ChainId, CommitObserver, Committed, SealedFooter, list_chains, read_segment,
 };
-use strongroom_store::{Store, StoreError, UsageIncrement};
+use strongroom_store::{ChainPosition, Store, StoreError, UsageIncrement};
 
 /// (account, operation, key id, hour).
 type CounterKey = (String, String, String, i64);
@@ -23,6 +23,8 @@ struct Pending {
     counts: HashMap<CounterKey, u64>,
     /// The newest committed sequence number seen.
     through: u64,
+    /// The chain hash after record `through`, once a record was seen.
+    head: Option<[u8; 32]>,
     /// What the store has counted through.
     flushed: u64,
 }
@@ -133,6 +135,38 @@ pub async fn exact_usage(
     }
 }
 
+/// Whether chain `chain` in `dir` holds the record at `position` with
+/// another hash than the one stored with it: the log was rewritten after
+/// that record was counted (or, in `buffered` mode, lost and recorded
+/// again). `false` when no head was stored or the chain ends before it
+/// (the caller checks the length).
+pub fn rewritten_at(
+    dir: &Path,
+    chain: &ChainId,
+    position: ChainPosition,
+) -> Result<bool, strongroom_audit::AuditError> {
+    let Some(head) = position.head else {
+        return Ok(false);
+    };
+    let chains = list_chains(dir)?;
+    for files in chains.get(chain).into_iter().flatten() {
+        let Some(seg) = &files.segment else { continue };
+        let before = files
+            .footer
+            .as_ref()
+            .and_then(|f| SealedFooter::read(f).ok())
+            .is_some_and(|f| f.body.last_seq < position.seq);
+        if before {
+            continue;
+        }
+        let parsed = read_segment(seg)?;
+        if let Some(r) = parsed.records.iter().find(|r| r.seq == position.seq) {
+            return Ok(r.hash != head);
+        }
+    }
+    Ok(false)
+}
+
 impl Meter {
     /// A meter for `chain`, whose records through `flushed` are counted.
     pub fn new(store: Arc<dyn Store>, chain: ChainId, flushed: u64) -> Self {
@@ -148,16 +182,19 @@ impl Meter {
         }
     }
 
-    fn add<'a>(&self, records: impl Iterator<Item = (u64, &'a AuditRecord)>) {
+    fn add<'a>(&self, records: impl Iterator<Item = (u64, [u8; 32], &'a AuditRecord)>) {
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
-        for (seq, r) in records {
+        for (seq, hash, r) in records {
             if seq <= p.flushed {
                 continue;
             }
             if let Some(k) = counter_key(r) {
                 *p.counts.entry(k).or_default() += 1;
             }
-            p.through = p.through.max(seq);
+            if seq >= p.through {
+                p.through = seq;
+                p.head = Some(hash);
+            }
         }
     }
 
@@ -185,7 +222,7 @@ impl Meter {
                 continue;
             }
             let parsed = read_segment(seg)?;
-            self.add(parsed.records.iter().map(|r| (r.seq, &r.record)));
+            self.add(parsed.records.iter().map(|r| (r.seq, r.hash, &r.record)));
         }
         Ok(())
     }
@@ -205,20 +242,24 @@ impl Meter {
             if p.through <= p.flushed {
                 return;
             }
-            (std::mem::take(&mut p.counts), p.flushed, p.through)
+            let through = ChainPosition {
+                seq: p.through,
+                head: p.head,
+            };
+            (std::mem::take(&mut p.counts), p.flushed, through)
         };
         let usage = increments(&counts);
         let chain = self.chain.as_str();
         let mut result = self.store.flush_usage(chain, from, through, &usage).await;
         if let Err(StoreError::Conflict(_)) = &result {
             // The commit may have landed though its answer was lost.
-            if self.store.usage_flushed(chain).await.ok() == Some(through) {
+            if self.store.usage_position(chain).await.ok() == Some(through) {
                 result = Ok(());
             }
         }
         let mut p = self.pending.lock().unwrap_or_else(|e| e.into_inner());
         match result {
-            Ok(()) => p.flushed = through,
+            Ok(()) => p.flushed = through.seq,
             Err(e) => {
                 tracing::warn!(error = %e, chain, "flushing usage counters failed; will retry");
                 for (k, n) in counts {
@@ -231,6 +272,11 @@ impl Meter {
 
 impl CommitObserver for Meter {
     fn committed(&self, records: &[AuditRecord], committed: &[Committed]) {
-        self.add(committed.iter().map(|c| c.seq).zip(records.iter()));
+        self.add(
+            committed
+                .iter()
+                .zip(records.iter())
+                .map(|(c, r)| (c.seq, c.hash, r)),
+        );
     }
 }

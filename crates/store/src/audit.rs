@@ -64,5 +64,16 @@ pub struct UsageIncrement {
     pub count: u64,
 }
 
+/// How far an audit chain's records are counted into the usage counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChainPosition {
+    /// The last counted sequence number (0: none).
+    pub seq: u64,
+    /// The chain hash after that record, when the flush that counted it
+    /// knew it (flushes before schema 19 did not): a restart finds the
+    /// record at `seq` in the log with this hash, or the log was rewritten.
+    pub head: Option<[u8; 32]>,
+}
+
 /// One usage counter as stored.
 pub type UsageRecord = UsageIncrement;

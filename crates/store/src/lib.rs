@@ -31,7 +31,7 @@ pub mod sqlite;
 #[doc(hidden)]
 pub mod test_cluster;
 
-pub use audit::{AuditQuery, AuditRow, UsageIncrement, UsageRecord};
+pub use audit::{AuditQuery, AuditRow, ChainPosition, UsageIncrement, UsageRecord};
 pub use error::StoreError;
 pub use identity::{PrincipalKind, PrincipalRecord};
 pub use model::{

@@ -485,6 +485,64 @@ async fn a_chain_cut_back_below_its_metered_position_is_refused_in_sync_mode_not
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_rewritten_in_full_past_its_metered_position_is_refused_in_sync_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let sync =
+        |o: &mut strongroom_cli::dev::DevOptions| o.audit.audit_durability = Some("sync".into());
+    let dev = start_in(dir.path(), sync).await;
+    let client = client_for(&dev, &dev.access_key_id, &dev.secret_access_key);
+    let arn = new_key(&client).await;
+    for _ in 0..10 {
+        client
+            .encrypt()
+            .key_id(&arn)
+            .plaintext(blob(b"m"))
+            .send()
+            .await
+            .unwrap();
+    }
+    dev.shutdown().await;
+    // Someone who writes the audit directory replaces the chain with one
+    // of their own making: as long, consistent on its own, with the same
+    // chain id, but none of the answered records. Length alone cannot
+    // tell; the hash the store keeps at the metered position does.
+    let audit = dir.path().join("audit");
+    for p in chain_files(&audit) {
+        std::fs::remove_file(p).unwrap();
+    }
+    let chain = strongroom_cli::audit_setup::chain_id(dir.path()).unwrap();
+    let forger: std::sync::Arc<dyn strongroom_audit::FooterSealer> =
+        std::sync::Arc::new(strongroom_audit::InProcessSealer::from_seed([7; 32]).unwrap());
+    let (writer, _) = strongroom_audit::AuditWriter::open(
+        strongroom_audit::LogConfig::new(&audit, chain),
+        forger,
+    )
+    .unwrap();
+    let appender = writer.appender();
+    for i in 0..40 {
+        let record = strongroom_audit::AuditRecord {
+            time_ms: 1_700_000_000_000 + i,
+            request_id: format!("forged-{i}"),
+            operation: "ListKeys".into(),
+            ..Default::default()
+        };
+        appender.append(record).await.unwrap();
+    }
+    writer.shutdown().await.unwrap();
+
+    let mut opts = strongroom_cli::dev::DevOptions::new(dir.path().to_path_buf());
+    sync(&mut opts);
+    let err = match strongroom_cli::dev::start(opts).await {
+        Ok(dev) => {
+            dev.shutdown().await;
+            panic!("the frontend took up a chain rewritten past its metered position");
+        }
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(err.contains("committed records were rewritten"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_rows_planted_in_the_store_after_the_chain_began_are_not_sealed_as_the_old_trail() {
     let env = TestEnv::start().await;
     let dir = env.stop().await;

@@ -10,7 +10,9 @@ use crate::backend::{Backend, Conn, run, transaction};
 use crate::sql::codec::Codec;
 use crate::sql::statements::{insert_rows, usage as sql};
 use crate::sql::{Row, ToValue, Value, params};
-use crate::{AuditQuery, AuditRow, StoreError, StoreResult, UsageIncrement, UsageRecord};
+use crate::{
+    AuditQuery, AuditRow, ChainPosition, StoreError, StoreResult, UsageIncrement, UsageRecord,
+};
 
 /// Usage counters, and the audit rows earlier versions kept in the store.
 #[async_trait]
@@ -29,6 +31,8 @@ pub trait UsageStore: Send + Sync + 'static {
     /// How far audit chain `chain`'s records have been counted into the
     /// usage counters (its last counted sequence number; 0: none).
     async fn usage_flushed(&self, chain: &str) -> StoreResult<u64>;
+    /// [`UsageStore::usage_flushed`] with the chain hash recorded there.
+    async fn usage_position(&self, chain: &str) -> StoreResult<ChainPosition>;
     /// Adds `usage`, counted from chain `chain`'s records after `from`
     /// through `through`, and records `through` as counted, in one durable
     /// transaction; `Conflict` (and nothing added) unless `from` is what
@@ -37,7 +41,7 @@ pub trait UsageStore: Send + Sync + 'static {
         &self,
         chain: &str,
         from: u64,
-        through: u64,
+        through: ChainPosition,
         usage: &[UsageIncrement],
     ) -> StoreResult<()>;
     /// Usage counters from `since_hour` (epoch seconds), for one account or all.
@@ -178,21 +182,47 @@ impl<B: Backend> UsageStore for B {
         count_or_zero(self, &sql::FLUSHED_GET, params![chain]).await
     }
 
+    async fn usage_position(&self, chain: &str) -> StoreResult<ChainPosition> {
+        let p = params![chain];
+        let chain = chain.to_owned();
+        run(self, move |c| {
+            Box::pin(async move {
+                let Some(row) = c.query_opt(&sql::FLUSHED_POSITION, &p).await? else {
+                    return Ok(ChainPosition::default());
+                };
+                let head = match row.opt_bytes(1)? {
+                    None => None,
+                    Some(h) => Some(h.try_into().map_err(|_| {
+                        StoreError::Corrupt(format!(
+                            "usage position of chain {chain}: head is not 32 bytes"
+                        ))
+                    })?),
+                };
+                Ok(ChainPosition {
+                    seq: row.u64(0)?,
+                    head,
+                })
+            })
+        })
+        .await
+    }
+
     async fn flush_usage(
         &self,
         chain: &str,
         from: u64,
-        through: u64,
+        through: ChainPosition,
         usage: &[UsageIncrement],
     ) -> StoreResult<()> {
         let (chain, usage) = (chain.to_owned(), usage.to_vec());
+        let (head, through) = (through.head.map(|h| h.to_vec()), through.seq);
         transaction(self, move |c| {
             Box::pin(async move {
                 c.execute(&sql::FLUSHED_START, &params![chain]).await?;
                 // Compare-and-swap: of two flushes from one position, the
                 // second finds the position moved (on PostgreSQL it waits
                 // for the first's row lock, then re-reads).
-                let p = params![chain, from as i64, through as i64];
+                let p = params![chain, from as i64, through as i64, head];
                 if through < from || c.execute(&sql::FLUSHED_MOVE, &p).await? != 1 {
                     let row = c.query_opt(&sql::FLUSHED_GET, &params![chain]).await?;
                     let current = row.map(|r: Row| r.int(0)).transpose()?.unwrap_or(0);

@@ -94,23 +94,42 @@ pub(crate) async fn a_usage_flush_from_a_stale_position_is_refused_and_adds_noth
         hour: 7200,
         count: n,
     };
+    // A position and the chain hash there.
+    let at = |seq: u64| ChainPosition {
+        seq,
+        head: Some([seq as u8; 32]),
+    };
     assert_eq!(s.usage_flushed("fe-a").await.unwrap(), 0);
-    s.flush_usage("fe-a", 0, 10, &[inc(4)]).await.unwrap();
+    assert_eq!(
+        s.usage_position("fe-a").await.unwrap(),
+        ChainPosition::default()
+    );
+    s.flush_usage("fe-a", 0, at(10), &[inc(4)]).await.unwrap();
     assert_eq!(s.usage_flushed("fe-a").await.unwrap(), 10);
     // A replay of the same flush (a crash after commit, a second writer)
     // is refused and counts nothing twice.
     assert!(matches!(
-        s.flush_usage("fe-a", 0, 10, &[inc(4)]).await,
+        s.flush_usage("fe-a", 0, at(10), &[inc(4)]).await,
         Err(StoreError::Conflict(_))
     ));
     assert!(matches!(
-        s.flush_usage("fe-a", 10, 9, &[inc(1)]).await,
+        s.flush_usage("fe-a", 10, at(9), &[inc(1)]).await,
         Err(StoreError::Conflict(_))
     ));
     // Chains are counted independently.
-    s.flush_usage("fe-b", 0, 3, &[inc(2)]).await.unwrap();
-    s.flush_usage("fe-a", 10, 12, &[inc(1)]).await.unwrap();
+    s.flush_usage("fe-b", 0, at(3), &[inc(2)]).await.unwrap();
+    s.flush_usage("fe-a", 10, at(12), &[inc(1)]).await.unwrap();
     assert_eq!(s.usage_flushed("fe-a").await.unwrap(), 12);
     assert_eq!(s.usage_flushed("fe-b").await.unwrap(), 3);
+    assert_eq!(s.usage_position("fe-a").await.unwrap(), at(12));
+    assert_eq!(s.usage_position("fe-b").await.unwrap(), at(3));
+    // A flush without a head clears the one stored: a stale head is never
+    // kept for a newer position.
+    let unknown = ChainPosition {
+        seq: 13,
+        head: None,
+    };
+    s.flush_usage("fe-a", 12, unknown, &[]).await.unwrap();
+    assert_eq!(s.usage_position("fe-a").await.unwrap(), unknown);
     assert_eq!(s.usage(Some(ACCOUNT), 7200).await.unwrap(), vec![inc(7)]);
 }

@@ -176,6 +176,8 @@ CREATE TABLE module_log_cursors (
         ALTER TABLE aliases DROP CONSTRAINT aliases_pkey;
         ALTER TABLE aliases ADD PRIMARY KEY (account_id, region, name);"#,
     ),
+    // As SQLite's 19: the chain hash at the counted position.
+    (8, "ALTER TABLE usage_flushed ADD COLUMN head BYTEA;"),
 ];
 
 /// The step that introduced regions, and the statements it runs after

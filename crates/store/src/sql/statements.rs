@@ -265,7 +265,9 @@ pub(crate) mod usage {
     );
     /// Compare-and-swap: moves the counted position only from `$2`.
     pub(crate) static FLUSHED_MOVE: Sql =
-        Sql::new("UPDATE usage_flushed SET seq = $3 WHERE chain = $1 AND seq = $2");
+        Sql::new("UPDATE usage_flushed SET seq = $3, head = $4 WHERE chain = $1 AND seq = $2");
+    pub(crate) static FLUSHED_POSITION: Sql =
+        Sql::new("SELECT seq, head FROM usage_flushed WHERE chain = $1");
 
     pub(crate) static AUDIT_TAIL: Sql =
         Sql::new("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");

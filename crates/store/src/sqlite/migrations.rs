@@ -209,6 +209,9 @@ const MIGRATIONS: &[(i64, &str)] = &[
         ALTER TABLE aliases_in_regions RENAME TO aliases;
         CREATE INDEX aliases_by_key ON aliases(key_id);",
     ),
+    // The chain hash at the counted position: a restart checks the log
+    // still has that record (docs/audit.md, "Usage metering").
+    (19, "ALTER TABLE usage_flushed ADD COLUMN head BLOB;"),
 ];
 
 /// The step that introduced regions, and the statements it runs after
