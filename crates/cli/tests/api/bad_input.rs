@@ -336,7 +336,7 @@ async fn malformed_requests_get_aws_errors_and_change_nothing() {
     expect(
         &env,
         Raw {
-            sign: Sign::Region("eu-west-1"),
+            sign: Sign::Region("moon-base-1"),
             ..Raw::new("CreateKey", create)
         },
         400,

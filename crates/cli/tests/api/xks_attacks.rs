@@ -16,7 +16,9 @@ use crate::xks::{assert_error, key_store, meta};
 /// in the credential scope, so each forged request in a new region made
 /// the module derive a signing key, which was cached before the signature
 /// was checked: a flood filled the cache shared with the KMS API until it
-/// was cleared, and every caller paid a module round trip again.
+/// was cleared, and every caller paid a module round trip again. Each
+/// forgery's derivation is charged to its source, so a flood past the
+/// budget costs the module nothing.
 #[tokio::test]
 async fn forged_signatures_in_made_up_regions_cache_no_signing_keys() {
     let env = TestEnv::start().await;
@@ -25,6 +27,8 @@ async fn forged_signatures_in_made_up_regions_cache_no_signing_keys() {
     // The real credential works (and caches its own signing key).
     assert_eq!(ks.client.call("health", &body).await.unwrap().0, 200);
     let cached = env.dev.server.cached_signing_keys();
+    let derived = env.dev.server.signing_key_derivations();
+    let burst = strongroom_server::auth::unknown_keys::UnknownKeyBudget::default().burst;
     for i in 0..40 {
         let forger = XksHttpClient::new(
             &env.dev.endpoint(),
@@ -43,12 +47,23 @@ async fn forged_signatures_in_made_up_regions_cache_no_signing_keys() {
             )
             .await
             .unwrap();
-        assert_error(got, 401, "AuthenticationFailedException");
+        // Each forgery costs the module a derivation, charged to this
+        // source: past its budget, refused without one.
+        if i < burst {
+            assert_error(got, 401, "AuthenticationFailedException");
+        } else {
+            assert_error(got, 429, "ThrottlingException");
+        }
     }
     assert_eq!(
         env.dev.server.cached_signing_keys(),
         cached,
         "forged requests left signing keys in the cache"
+    );
+    assert_eq!(
+        env.dev.server.signing_key_derivations() - derived,
+        u64::from(burst),
+        "forged requests past the source's budget reached the module"
     );
     assert_eq!(ks.client.call("health", &body).await.unwrap().0, 200);
     env.stop().await;

@@ -135,11 +135,12 @@ impl Validate for SignatureRequest {
             shapes::MESSAGE_TYPE,
             Optional,
         );
+        let signature = v.required_in(&["Verify"]);
         v.blob(
             "signature",
             self.signature.as_ref().map(|s| &s.0[..]),
             &shapes::CIPHERTEXT,
-            Optional,
+            signature,
         );
         v.enumeration(
             "signingAlgorithm",

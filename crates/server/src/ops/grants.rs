@@ -149,12 +149,14 @@ impl Validate for GrantQuery {
     fn validate(&self, v: &mut Validator) {
         v.integer("limit", self.limit, &shapes::LIMIT, Optional);
         v.string("marker", self.marker.as_deref(), &shapes::MARKER, Optional);
-        v.string("keyId", self.key_id.as_deref(), &shapes::KEY_ID, Optional);
+        let key_id = v.required_in(&["ListGrants", "RevokeGrant"]);
+        v.string("keyId", self.key_id.as_deref(), &shapes::KEY_ID, key_id);
+        let grant_id = v.required_in(&["RevokeGrant"]);
         v.string(
             "grantId",
             self.grant_id.as_deref(),
             &shapes::GRANT_ID,
-            Optional,
+            grant_id,
         );
         v.string(
             "grantToken",

@@ -66,11 +66,12 @@ impl Validate for MacRequest {
             shapes::MAC_ALGORITHM,
             Required,
         );
+        let mac = v.required_in(&["VerifyMac"]);
         v.blob(
             "mac",
             self.mac.as_ref().map(|m| &m.0[..]),
             &shapes::CIPHERTEXT,
-            Optional,
+            mac,
         );
         v.grant_tokens(self.grant_tokens.as_deref());
     }

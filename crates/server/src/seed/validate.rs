@@ -115,27 +115,38 @@ fn check_key(i: usize, key: &SeedKey, file: &SeedFile, d: &SeedDefaults) -> Resu
         ));
     }
     check_region(&p, &key.region, d)?;
-    // CreateKey's own request checks, then its pairing rules.
-    let mut shape = Validator::new("CreateKey");
-    shape.enumeration(
-        "keySpec",
-        key.key_spec.as_deref(),
-        shapes::KEY_SPEC,
-        Presence::Optional,
-    );
-    shape.enumeration(
-        "keyUsage",
-        key.key_usage.as_deref(),
-        shapes::KEY_USAGE,
-        Presence::Optional,
-    );
-    shape.string(
-        "description",
-        key.description.as_deref(),
-        &shapes::DESCRIPTION,
-        Presence::Optional,
-    );
-    shape.finish().map_err(|e| at(p.clone(), e.to_string()))?;
+    // CreateKey's own request checks, each named by the seed's field, then
+    // its pairing rules.
+    let shape = |field: &str, check: &dyn Fn(&mut Validator)| {
+        let mut v = Validator::new("CreateKey");
+        check(&mut v);
+        v.finish()
+            .map_err(|e| at(format!("{p}.{field}"), e.to_string()))
+    };
+    shape("key_spec", &|v| {
+        v.enumeration(
+            "keySpec",
+            key.key_spec.as_deref(),
+            shapes::KEY_SPEC,
+            Presence::Optional,
+        )
+    })?;
+    shape("key_usage", &|v| {
+        v.enumeration(
+            "keyUsage",
+            key.key_usage.as_deref(),
+            shapes::KEY_USAGE,
+            Presence::Optional,
+        )
+    })?;
+    shape("description", &|v| {
+        v.string(
+            "description",
+            key.description.as_deref(),
+            &shapes::DESCRIPTION,
+            Presence::Optional,
+        )
+    })?;
     let spec = key.key_spec.as_deref().unwrap_or("SYMMETRIC_DEFAULT");
     let (code, _) = spec_and_usage(spec, key.key_usage.as_deref())
         .map_err(|e| at(format!("{p}.key_spec"), e.to_string()))?;

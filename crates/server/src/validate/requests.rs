@@ -113,8 +113,7 @@ impl Validate for ScheduleKeyDeletionRequest {
     }
 }
 
-/// CreateAlias and UpdateAlias need `TargetKeyId` too; their handlers ask
-/// for it (`validate::required`), as DeleteAlias has none.
+/// CreateAlias and UpdateAlias need `TargetKeyId` too; DeleteAlias has none.
 impl Validate for AliasRequest {
     fn validate(&self, v: &mut Validator) {
         v.string(
@@ -123,11 +122,12 @@ impl Validate for AliasRequest {
             &shapes::ALIAS_NAME,
             Required,
         );
+        let target = v.required_in(&["CreateAlias", "UpdateAlias"]);
         v.string(
             "targetKeyId",
             self.target_key_id.as_deref(),
             &shapes::KEY_ID,
-            Optional,
+            target,
         );
     }
 }
