@@ -7,6 +7,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use strongroom_server::region::RegionSet;
 use strongroom_server::seed::{SeedDefaults, SeedError, SeedFile};
 
 fuzz_target!(|data: &[u8]| {
@@ -16,7 +17,7 @@ fuzz_target!(|data: &[u8]| {
     let defaults = SeedDefaults {
         account_id: "111122223333".into(),
         region: "us-east-1".into(),
-        served_regions: vec!["us-east-1".into()],
+        served_regions: RegionSet::Any,
     };
     let first = file.validate(&defaults).map_err(|e| e.to_string());
     let second = file.validate(&defaults).map_err(|e| e.to_string());
