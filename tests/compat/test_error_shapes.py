@@ -193,7 +193,6 @@ def test_several_violations_are_counted_and_joined(raw):
 @pytest.mark.parametrize(
     "operation,params,what",
     [
-        ("CreateKey", {"KeySpec": "ML_DSA_65", "KeyUsage": "SIGN_VERIFY"}, "KeySpec ML_DSA_65"),
         ("CreateKey", {"KeySpec": "SM2", "KeyUsage": "SIGN_VERIFY"}, "KeySpec SM2"),
         ("CreateKey", {"KeySpec": "ML_KEM_768", "KeyUsage": "ENCAPSULATE_DECAPSULATE"}, "ENCAPSULATE_DECAPSULATE"),
         ("CreateKey", {"Origin": "AWS_CLOUDHSM"}, "Origin AWS_CLOUDHSM"),
@@ -210,11 +209,15 @@ def test_values_aws_has_and_strongroom_lacks_are_unsupported_naming_what_is(kms,
 
 def test_unsupported_algorithms_on_a_key_name_what_is_supported(kms):
     key = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
-    for algorithm in ["ED25519_PH_SHA_512", "ML_DSA_SHAKE_256", "SM2DSA"]:
+    for algorithm in ["ED25519_PH_SHA_512", "SM2DSA"]:
         with pytest.raises(ClientError) as e:
             kms.sign(KeyId=key, Message=b"m", SigningAlgorithm=algorithm)
         assert e.value.response["Error"]["Code"] == "UnsupportedOperationException", algorithm
         assert "ECDSA_SHA_256" in e.value.response["Error"]["Message"]
+    # ML-DSA is served, for ML-DSA keys only: on this key it is a usage error.
+    with pytest.raises(ClientError) as e:
+        kms.sign(KeyId=key, Message=b"m", SigningAlgorithm="ML_DSA_SHAKE_256")
+    assert e.value.response["Error"]["Code"] == "InvalidKeyUsageException"
     with pytest.raises(ClientError) as e:
         kms.encrypt(KeyId=key, Plaintext=b"m", EncryptionAlgorithm="SM2PKE")
     assert e.value.response["Error"]["Code"] == "UnsupportedOperationException"

@@ -68,6 +68,7 @@ fn signing_algorithm(spec: &str) -> anyhow::Result<&'static str> {
         "ECC_NIST_P384" => "ECDSA_SHA_384",
         "ECC_NIST_P521" => "ECDSA_SHA_512",
         "RSA_2048" | "RSA_3072" | "RSA_4096" => "RSASSA_PSS_SHA_256",
+        "ML_DSA_44" | "ML_DSA_65" | "ML_DSA_87" => "ML_DSA_SHAKE_256",
         other => bail!("--key-spec {other} cannot sign"),
     })
 }

@@ -1,6 +1,7 @@
-//! Customer asymmetric keys (AWS RSA and ECC key specs): generation,
-//! PKCS#8 round trips, signing and verification of raw messages or
-//! digests, and RSA-OAEP. Private halves are used only inside the module.
+//! Customer asymmetric keys (AWS RSA, ECC and ML-DSA key specs):
+//! generation, PKCS#8 round trips, signing and verification of raw
+//! messages or digests, and RSA-OAEP. Private halves are used only inside
+//! the module.
 
 use aws_lc_rs::digest::{self, Digest};
 use aws_lc_rs::encoding::AsDer;
@@ -9,10 +10,12 @@ use aws_lc_rs::rsa::{
     KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepAlgorithm, OaepPrivateDecryptingKey,
     OaepPublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey,
 };
-use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair, UnparsedPublicKey};
+use aws_lc_rs::signature::{
+    self, EcdsaKeyPair, KeyPair, PqdsaKeyPair, RsaKeyPair, UnparsedPublicKey,
+};
 use zeroize::Zeroizing;
 
-use crate::CryptoError;
+use crate::{CryptoError, ml_dsa};
 
 /// Asymmetric key specs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +36,12 @@ pub enum AsymmetricSpec {
     EccSecgP256k1,
     /// Ed25519 (AWS `ECC_NIST_EDWARDS25519`).
     Ed25519,
+    /// ML-DSA-44, FIPS 204 (AWS `ML_DSA_44`).
+    MlDsa44,
+    /// ML-DSA-65 (AWS `ML_DSA_65`).
+    MlDsa65,
+    /// ML-DSA-87 (AWS `ML_DSA_87`).
+    MlDsa87,
 }
 
 /// Signature algorithms, by AWS name.
@@ -58,11 +67,13 @@ pub enum SigningAlgorithm {
     EcdsaSha512,
     /// `ED25519_SHA_512`: pure Ed25519 over the raw message.
     Ed25519Sha512,
+    /// `ML_DSA_SHAKE_256`: pure ML-DSA (empty context) over the raw message.
+    MlDsaShake256,
 }
 
 impl SigningAlgorithm {
     /// Every algorithm with its AWS name.
-    pub const ALL: [(SigningAlgorithm, &'static str); 10] = [
+    pub const ALL: [(SigningAlgorithm, &'static str); 11] = [
         (Self::RsaPssSha256, "RSASSA_PSS_SHA_256"),
         (Self::RsaPssSha384, "RSASSA_PSS_SHA_384"),
         (Self::RsaPssSha512, "RSASSA_PSS_SHA_512"),
@@ -73,6 +84,7 @@ impl SigningAlgorithm {
         (Self::EcdsaSha384, "ECDSA_SHA_384"),
         (Self::EcdsaSha512, "ECDSA_SHA_512"),
         (Self::Ed25519Sha512, "ED25519_SHA_512"),
+        (Self::MlDsaShake256, "ML_DSA_SHAKE_256"),
     ];
 
     /// The algorithm with this AWS name.
@@ -89,18 +101,37 @@ impl SigningAlgorithm {
             .unwrap_or("")
     }
 
-    /// The digest length in bytes.
-    pub fn digest_len(self) -> usize {
-        self.digest().output_len()
+    /// Whether the algorithm can sign a digest (`MessageType` DIGEST):
+    /// RSA and ECDSA; pure Ed25519 and ML-DSA sign the message itself.
+    pub fn takes_digest(self) -> bool {
+        !matches!(self, Self::Ed25519Sha512 | Self::MlDsaShake256)
     }
 
-    /// The digest the algorithm signs.
-    pub(crate) fn digest(self) -> &'static digest::Algorithm {
+    /// The digest length in bytes, for algorithms that hash with SHA-2.
+    pub fn digest_len(self) -> Option<usize> {
+        self.digest().map(|d| d.output_len())
+    }
+
+    /// The SHA-2 digest the algorithm signs (none for ML-DSA).
+    pub(crate) fn digest(self) -> Option<&'static digest::Algorithm> {
         use SigningAlgorithm::*;
         match self {
-            RsaPssSha256 | RsaPkcs1Sha256 | EcdsaSha256 => &digest::SHA256,
-            RsaPssSha384 | RsaPkcs1Sha384 | EcdsaSha384 => &digest::SHA384,
-            RsaPssSha512 | RsaPkcs1Sha512 | EcdsaSha512 | Ed25519Sha512 => &digest::SHA512,
+            RsaPssSha256 | RsaPkcs1Sha256 | EcdsaSha256 => Some(&digest::SHA256),
+            RsaPssSha384 | RsaPkcs1Sha384 | EcdsaSha384 => Some(&digest::SHA384),
+            RsaPssSha512 | RsaPkcs1Sha512 | EcdsaSha512 | Ed25519Sha512 => Some(&digest::SHA512),
+            MlDsaShake256 => None,
+        }
+    }
+
+    /// The digest `input` stands for: the hash of a raw message, or the
+    /// given digest when it has the algorithm's length.
+    pub(crate) fn digest_of(self, input: SignInput<'_>) -> Result<Digest, CryptoError> {
+        let alg = self.digest().ok_or(CryptoError::InvalidLength)?;
+        match input {
+            SignInput::Raw(m) => Ok(digest::digest(alg, m)),
+            SignInput::Digest(d) => {
+                Digest::import_less_safe(d, alg).map_err(|_| CryptoError::InvalidLength)
+            }
         }
     }
 
@@ -173,6 +204,19 @@ impl AsymmetricSpec {
         matches!(self, Self::Rsa2048 | Self::Rsa3072 | Self::Rsa4096)
     }
 
+    /// Whether the key is ML-DSA (FIPS 204).
+    pub fn is_ml_dsa(self) -> bool {
+        matches!(self, Self::MlDsa44 | Self::MlDsa65 | Self::MlDsa87)
+    }
+
+    /// Whether the key can do ECDH (`KEY_AGREEMENT`): the NIST curves.
+    pub fn agrees_keys(self) -> bool {
+        matches!(
+            self,
+            Self::EccNistP256 | Self::EccNistP384 | Self::EccNistP521
+        )
+    }
+
     /// The signing algorithms the spec supports.
     pub fn signing_algorithms(self) -> &'static [SigningAlgorithm] {
         use SigningAlgorithm::*;
@@ -189,6 +233,7 @@ impl AsymmetricSpec {
             Self::EccNistP384 => &[EcdsaSha384],
             Self::EccNistP521 => &[EcdsaSha512],
             Self::Ed25519 => &[Ed25519Sha512],
+            Self::MlDsa44 | Self::MlDsa65 | Self::MlDsa87 => &[MlDsaShake256],
         }
     }
 
@@ -219,6 +264,7 @@ enum Pair {
     Rsa(RsaKeyPair),
     Ec(EcdsaKeyPair),
     Ed(signature::Ed25519KeyPair),
+    MlDsa(PqdsaKeyPair),
 }
 
 /// A customer's asymmetric key pair. No `Clone`; `Debug` shows the spec.
@@ -262,6 +308,7 @@ impl AsymmetricKey {
                     .map_err(|_| CryptoError::Random)?;
                 Zeroizing::new(doc.as_ref().to_vec())
             }
+            _ if spec.is_ml_dsa() => ml_dsa::generate_pkcs8(spec)?,
             _ => {
                 let alg = spec.ecdsa_signing().ok_or(CryptoError::InvalidKey)?;
                 let doc = EcdsaKeyPair::generate_pkcs8(alg, &SystemRandom::new())
@@ -302,6 +349,9 @@ impl AsymmetricKey {
                 .as_ref()
                 .to_vec();
             (Pair::Ed(pair), public)
+        } else if spec.is_ml_dsa() {
+            let (pair, public) = ml_dsa::from_pkcs8(spec, der)?;
+            (Pair::MlDsa(pair), public)
         } else {
             let alg = spec.ecdsa_signing().ok_or(CryptoError::InvalidKey)?;
             let pair = EcdsaKeyPair::from_pkcs8(alg, der).map_err(|_| CryptoError::InvalidKey)?;
@@ -343,19 +393,18 @@ impl AsymmetricKey {
         input: SignInput<'_>,
     ) -> Result<Vec<u8>, CryptoError> {
         check(self.spec, alg)?;
-        if let Pair::Ed(pair) = &self.pair {
-            // Pure Ed25519 signs the message itself, never a digest.
+        if !alg.takes_digest() {
+            // Pure Ed25519 and ML-DSA sign the message itself, never a digest.
             let SignInput::Raw(m) = input else {
                 return Err(CryptoError::InvalidLength);
             };
-            return Ok(pair.sign(m).as_ref().to_vec());
+            return match &self.pair {
+                Pair::Ed(pair) => Ok(pair.sign(m).as_ref().to_vec()),
+                Pair::MlDsa(pair) => ml_dsa::sign(pair, m),
+                _ => Err(CryptoError::InvalidKey),
+            };
         }
-        let digest = match input {
-            SignInput::Raw(m) => digest::digest(alg.digest(), m),
-            SignInput::Digest(d) => {
-                Digest::import_less_safe(d, alg.digest()).map_err(|_| CryptoError::InvalidLength)?
-            }
-        };
+        let digest = alg.digest_of(input)?;
         match &self.pair {
             Pair::Rsa(pair) => {
                 let enc = alg.rsa_encoding().ok_or(CryptoError::InvalidKey)?;
@@ -368,7 +417,7 @@ impl AsymmetricKey {
                 .sign_digest(&digest)
                 .map(|s| s.as_ref().to_vec())
                 .map_err(|_| CryptoError::InvalidKey),
-            Pair::Ed(_) => Err(CryptoError::InvalidKey),
+            Pair::Ed(_) | Pair::MlDsa(_) => Err(CryptoError::InvalidKey),
         }
     }
 
@@ -479,12 +528,14 @@ pub fn verify_signature(
             .verify(m, sig)
             .is_ok();
     }
-    let digest = match input {
-        SignInput::Raw(m) => digest::digest(alg.digest(), m),
-        SignInput::Digest(d) => match Digest::import_less_safe(d, alg.digest()) {
-            Ok(d) => d,
-            Err(_) => return false,
-        },
+    if spec.is_ml_dsa() {
+        let SignInput::Raw(m) = input else {
+            return false;
+        };
+        return ml_dsa::verify(spec, spki, m, sig);
+    }
+    let Ok(digest) = alg.digest_of(input) else {
+        return false;
     };
     let ok = if let Some(params) = alg.rsa_verification() {
         UnparsedPublicKey::new(params, spki).verify_digest(&digest, sig)

@@ -15,6 +15,7 @@ mod ed25519;
 mod error;
 mod kdf;
 mod mac;
+mod ml_dsa;
 mod random;
 mod secret;
 mod verifying_key;

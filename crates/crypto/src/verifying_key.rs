@@ -4,14 +4,13 @@
 
 use std::sync::OnceLock;
 
-use aws_lc_rs::digest::{self, Digest};
 use aws_lc_rs::signature::{ParsedPublicKey, VerificationAlgorithm};
 
 use crate::customer_keys::check;
-use crate::{AsymmetricSpec, CryptoError, SignInput, SigningAlgorithm, verify_signature};
+use crate::{AsymmetricSpec, CryptoError, SignInput, SigningAlgorithm, ml_dsa, verify_signature};
 
 /// Signing algorithms there are (the length of [`VerifyingKey`]'s table).
-const ALGORITHMS: usize = 10;
+const ALGORITHMS: usize = SigningAlgorithm::ALL.len();
 
 /// A signing key's public half (DER SubjectPublicKeyInfo), with the parsed
 /// key for each algorithm it has been used with. Verification gives the
@@ -43,18 +42,22 @@ fn index(alg: SigningAlgorithm) -> usize {
         EcdsaSha384 => 7,
         EcdsaSha512 => 8,
         Ed25519Sha512 => 9,
+        MlDsaShake256 => 10,
     }
 }
 
 /// The verification algorithm for `alg` with a key of `spec`, when the
-/// key is parsed ahead (RSA and ECDSA; Ed25519 keys are 32 bytes and
-/// cost nothing to take each time).
+/// key is parsed ahead (RSA, ECDSA and ML-DSA; Ed25519 keys are 32 bytes
+/// and cost nothing to take each time).
 fn verification(
     spec: AsymmetricSpec,
     alg: SigningAlgorithm,
 ) -> Option<&'static dyn VerificationAlgorithm> {
     if let Some(params) = alg.rsa_verification() {
         return Some(params);
+    }
+    if let Some(v) = ml_dsa::verification(spec) {
+        return Some(v);
     }
     spec.ecdsa_verification()
         .map(|v| v as &'static dyn VerificationAlgorithm)
@@ -106,15 +109,15 @@ impl VerifyingKey {
         if verification(self.spec, alg).is_none() {
             return verify_signature(self.spec, &self.spki, alg, input, sig);
         }
-        let digest = match input {
-            SignInput::Raw(m) => digest::digest(alg.digest(), m),
-            SignInput::Digest(d) => match Digest::import_less_safe(d, alg.digest()) {
-                Ok(d) => d,
-                Err(_) => return false,
-            },
+        let Some(key) = self.parsed(alg) else {
+            return false;
         };
-        self.parsed(alg)
-            .is_some_and(|key| key.verify_digest_sig(&digest, sig).is_ok())
+        if !alg.takes_digest() {
+            // ML-DSA verifies the message itself.
+            return matches!(input, SignInput::Raw(m) if key.verify_sig(m, sig).is_ok());
+        }
+        alg.digest_of(input)
+            .is_ok_and(|digest| key.verify_digest_sig(&digest, sig).is_ok())
     }
 }
 
@@ -136,6 +139,9 @@ mod tests {
             EccNistP521,
             EccSecgP256k1,
             Ed25519,
+            MlDsa44,
+            MlDsa65,
+            MlDsa87,
         ] {
             let pair = AsymmetricKey::generate(spec).unwrap();
             let key = VerifyingKey::new(spec, pair.public_key().to_vec()).unwrap();
@@ -153,8 +159,8 @@ mod tests {
                     assert_eq!(key.verify(alg, input, s), expected, "{spec:?} {alg:?}");
                 }
                 assert!(key.verify(alg, SignInput::Raw(message), &sig));
-                if spec != Ed25519 {
-                    let d = digest::digest(alg.digest(), message);
+                if alg.takes_digest() {
+                    let d = aws_lc_rs::digest::digest(alg.digest().unwrap(), message);
                     assert!(key.verify(alg, SignInput::Digest(d.as_ref()), &sig));
                     assert!(!key.verify(alg, SignInput::Digest(&d.as_ref()[1..]), &sig));
                 }

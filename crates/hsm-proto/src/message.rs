@@ -41,6 +41,12 @@ pub enum KeySpecCode {
     EccSecgP256k1 = 35,
     /// Ed25519 (AWS `ECC_NIST_EDWARDS25519`).
     EccEd25519 = 36,
+    /// ML-DSA-44, FIPS 204 (AWS `ML_DSA_44`), PKCS#8 (seed form).
+    MlDsa44 = 48,
+    /// ML-DSA-65 (AWS `ML_DSA_65`).
+    MlDsa65 = 49,
+    /// ML-DSA-87 (AWS `ML_DSA_87`).
+    MlDsa87 = 50,
 }
 
 impl KeySpecCode {
@@ -60,6 +66,9 @@ impl KeySpecCode {
             34 => Some(Self::EccNistP521),
             35 => Some(Self::EccSecgP256k1),
             36 => Some(Self::EccEd25519),
+            48 => Some(Self::MlDsa44),
+            49 => Some(Self::MlDsa65),
+            50 => Some(Self::MlDsa87),
             _ => None,
         }
     }
@@ -82,11 +91,14 @@ impl KeySpecCode {
             "ECC_NIST_P521" => Self::EccNistP521,
             "ECC_SECG_P256K1" => Self::EccSecgP256k1,
             "ECC_NIST_EDWARDS25519" => Self::EccEd25519,
+            "ML_DSA_44" => Self::MlDsa44,
+            "ML_DSA_65" => Self::MlDsa65,
+            "ML_DSA_87" => Self::MlDsa87,
             _ => return None,
         })
     }
 
-    /// The asymmetric spec, for RSA and ECC keys.
+    /// The asymmetric spec, for RSA, ECC and ML-DSA keys.
     pub fn asymmetric(self) -> Option<strongroom_crypto::AsymmetricSpec> {
         use strongroom_crypto::AsymmetricSpec as A;
         Some(match self {
@@ -98,6 +110,9 @@ impl KeySpecCode {
             Self::EccNistP521 => A::EccNistP521,
             Self::EccSecgP256k1 => A::EccSecgP256k1,
             Self::EccEd25519 => A::Ed25519,
+            Self::MlDsa44 => A::MlDsa44,
+            Self::MlDsa65 => A::MlDsa65,
+            Self::MlDsa87 => A::MlDsa87,
             _ => return None,
         })
     }
@@ -822,6 +837,24 @@ impl std::fmt::Debug for Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ml_dsa_spec_codes_round_trip_and_are_asymmetric() {
+        use strongroom_crypto::AsymmetricSpec as A;
+        for (name, byte, asym) in [
+            ("ML_DSA_44", 48, A::MlDsa44),
+            ("ML_DSA_65", 49, A::MlDsa65),
+            ("ML_DSA_87", 50, A::MlDsa87),
+        ] {
+            let code = KeySpecCode::from_aws(name).unwrap();
+            assert_eq!(code as u8, byte);
+            assert_eq!(KeySpecCode::from_u8(byte), Some(code));
+            assert_eq!(code.asymmetric(), Some(asym));
+            assert_eq!(code.hmac(), None);
+        }
+        assert_eq!(KeySpecCode::from_u8(51), None);
+        assert_eq!(KeySpecCode::from_aws("ML_DSA_128"), None);
+    }
 
     #[test]
     fn debug_never_shows_secret_bytes() {

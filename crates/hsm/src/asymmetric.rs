@@ -123,6 +123,24 @@ fn signing_algorithm(name: &str) -> Result<SigningAlgorithm, HsmError> {
         .ok_or_else(|| HsmError::InvalidRequest(format!("unknown signing algorithm {name}")))
 }
 
+/// Checks a Sign/Verify message against the algorithm: a digest only for
+/// algorithms that sign one (not Ed25519 or ML-DSA), of the hash's length.
+fn check_message(alg: SigningAlgorithm, digest: bool, len: usize) -> Result<(), HsmError> {
+    if !digest {
+        return Ok(());
+    }
+    let name = alg.aws_name();
+    match alg.digest_len() {
+        Some(want) if alg.takes_digest() && want == len => Ok(()),
+        Some(want) if alg.takes_digest() => Err(HsmError::InvalidRequest(format!(
+            "the digest must be {want} bytes for {name}"
+        ))),
+        _ => Err(HsmError::InvalidRequest(format!(
+            "{name} signs the message itself, not a digest"
+        ))),
+    }
+}
+
 fn oaep(name: &str) -> Result<OaepHash, HsmError> {
     OaepHash::from_aws(name).ok_or_else(|| usage(format!("{name} is not an RSA-OAEP algorithm")))
 }
@@ -216,18 +234,16 @@ impl Module {
                         pair.spec()
                     )));
                 }
+                check_message(alg, digest, message.len())?;
                 let work = move || {
                     let input = if digest {
                         SignInput::Digest(&message)
                     } else {
                         SignInput::Raw(&message)
                     };
-                    pair.sign(alg, input).map(Response::Signature).map_err(|_| {
-                        HsmError::InvalidRequest(format!(
-                            "the digest must be {} bytes for {algorithm}",
-                            alg.digest_len()
-                        ))
-                    })
+                    pair.sign(alg, input)
+                        .map(Response::Signature)
+                        .map_err(|_| HsmError::InvalidRequest(format!("{algorithm} failed")))
                 };
                 (key.key_id, Box::new(work))
             }
@@ -247,12 +263,7 @@ impl Module {
                         pair.spec()
                     )));
                 }
-                if digest && message.len() != alg.digest_len() {
-                    return Err(HsmError::InvalidRequest(format!(
-                        "the digest must be {} bytes for {algorithm}",
-                        alg.digest_len()
-                    )));
-                }
+                check_message(alg, digest, message.len())?;
                 let work = move || {
                     let input = if digest {
                         SignInput::Digest(&message)

@@ -28,6 +28,7 @@ mod key_states;
 mod lifecycle;
 mod mac;
 mod material_release;
+mod ml_dsa;
 mod module_boundary;
 mod module_domain;
 mod module_refusals;

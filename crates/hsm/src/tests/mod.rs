@@ -8,6 +8,7 @@ mod domain;
 mod extraction;
 mod keys;
 mod laundering;
+mod ml_dsa;
 mod workers;
 
 use strongroom_crypto::{AgreementKeyPair, SigningKeyPair, seal_to};

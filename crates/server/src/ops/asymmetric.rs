@@ -297,8 +297,11 @@ impl Processor {
             None | Some("RAW") => false,
             Some("DIGEST") => true,
             Some(other) => {
+                // EXTERNAL_MU (an ML-DSA mu computed by the caller): the
+                // crypto library signs and verifies ML-DSA over the message
+                // only, so it cannot be served.
                 return Err(KmsError::UnsupportedOperation(format!(
-                    "MessageType {other} is not supported; use RAW or DIGEST."
+                    "MessageType {other} is not supported; supported: RAW, DIGEST (RAW only for ED25519_SHA_512 and ML_DSA_SHAKE_256)."
                 )));
             }
         };
@@ -320,12 +323,12 @@ impl Processor {
                 key.key_usage
             )));
         }
-        if digest && alg == SigningAlgorithm::Ed25519Sha512 {
-            return Err(KmsError::Validation(
-                "ED25519_SHA_512 signs the message itself: use MessageType RAW.".into(),
-            ));
+        if digest && !alg.takes_digest() {
+            return Err(KmsError::Validation(format!(
+                "{name} signs the message itself: use MessageType RAW."
+            )));
         }
-        if digest && message.0.len() != alg.digest_len() {
+        if digest && alg.digest_len() != Some(message.0.len()) {
             return Err(KmsError::Validation(format!(
                 "Digest is invalid length for algorithm {name}."
             )));

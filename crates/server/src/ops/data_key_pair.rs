@@ -12,9 +12,10 @@ use crate::processor::{Processor, context_bytes};
 use crate::protocol::{Blob, EncryptionContext, SecretBlob};
 use crate::validate::{self, Presence::*, Validate, Validator, shapes};
 
-/// The module's code for a KeyPairSpec Strongroom serves.
+/// The module's code for a KeyPairSpec Strongroom serves (AWS makes no
+/// ML-DSA data key pairs).
 fn served_pair_spec(name: &str) -> Option<KeySpecCode> {
-    KeySpecCode::from_aws(name).filter(|c| c.asymmetric().is_some())
+    KeySpecCode::from_aws(name).filter(|c| c.asymmetric().is_some_and(|a| !a.is_ml_dsa()))
 }
 
 /// GenerateDataKeyPair input.

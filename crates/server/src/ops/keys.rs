@@ -63,18 +63,7 @@ pub(crate) fn spec_and_usage(
             ))),
             Some("SIGN_VERIFY") => Ok((code, "SIGN_VERIFY".into())),
             Some("ENCRYPT_DECRYPT") if asym.is_rsa() => Ok((code, "ENCRYPT_DECRYPT".into())),
-            Some("KEY_AGREEMENT")
-                if matches!(
-                    asym,
-                    strongroom_crypto::AsymmetricSpec::EccSecgP256k1
-                        | strongroom_crypto::AsymmetricSpec::Ed25519
-                ) =>
-            {
-                Err(KmsError::Validation(format!(
-                    "KeyUsage KEY_AGREEMENT is not compatible with KeySpec {spec}."
-                )))
-            }
-            Some("KEY_AGREEMENT") if !asym.is_rsa() => Ok((code, "KEY_AGREEMENT".into())),
+            Some("KEY_AGREEMENT") if asym.agrees_keys() => Ok((code, "KEY_AGREEMENT".into())),
             Some(u) => Err(KmsError::Validation(format!(
                 "KeyUsage {u} is not compatible with KeySpec {spec}."
             ))),
