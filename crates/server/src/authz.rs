@@ -231,6 +231,18 @@ pub fn authorize_keyless(rq: &mut RequestCtx<'_>) -> Result<(), KmsError> {
     Ok(())
 }
 
+/// A further identity-policy check of the request, for `action` (one of
+/// its row's halves) on `resource`: ReplicateKey's kms:CreateKey in the
+/// replica region (the account's root may).
+pub fn authorize_identity_also(
+    rq: &RequestCtx<'_>,
+    action: &'static str,
+    resource: &str,
+) -> Result<(), KmsError> {
+    let half = rq.half(action, &None)?;
+    authorize_by_identity(&half, resource)
+}
+
 /// For alias operations, the alias half (the keys are authorized by
 /// `resolve`): aliases have no policy of their own, so the identity policy
 /// decides with the alias ARN as resource (the account's root may).

@@ -68,6 +68,9 @@ pub struct Processor {
     pub(crate) cache_ttl: Option<std::time::Duration>,
     /// Hits and misses of the key metadata and EKT caches (metrics).
     pub cache_stats: CacheStats,
+    /// The regions this frontend serves: where ReplicateKey may put a
+    /// multi-Region key's replica.
+    pub(crate) served_regions: crate::region::RegionSet,
 }
 
 /// Hits and misses of the processor's caches.
@@ -110,7 +113,7 @@ pub fn context_bytes(ctx: &Option<EncryptionContext>) -> Result<Vec<u8>, KmsErro
 
 /// Fails unless `version` belongs to the key that was authorized.
 fn same_key(authorized: &AuthorizedKey, version: KeyRef) -> Result<(), KmsError> {
-    if version.key_id != authorized.id {
+    if version.key_id != authorized.material_id() {
         return Err(KmsError::Internal(format!(
             "key material of {} asked for under the authorization of {}",
             version.key_id,
@@ -137,7 +140,14 @@ impl Processor {
             grants: DashMap::new(),
             cache_ttl: None,
             cache_stats: CacheStats::default(),
+            served_regions: crate::region::RegionSet::Any,
         }
+    }
+
+    /// Serves only `regions` (ReplicateKey refuses any other).
+    pub fn with_regions(mut self, regions: crate::region::RegionSet) -> Self {
+        self.served_regions = regions;
+        self
     }
 
     /// Trusts cached metadata for `ttl` only (several frontends share the
@@ -169,9 +179,14 @@ impl Processor {
         self.audit.as_ref()
     }
 
-    /// The ARN of `key`, in its region.
+    /// The ARN of `key`, in its region (`key/mrk-…` for a multi-Region
+    /// key's copy).
     pub fn key_arn(&self, key: &KeyRecord) -> String {
-        arn::key_arn(&key.region, &key.account_id, key.id)
+        arn::key_arn_named(
+            &key.region,
+            &key.account_id,
+            &crate::multi_region::key_id(key),
+        )
     }
 
     /// A key's metadata (cache, then store).
@@ -255,7 +270,8 @@ impl Processor {
             return Ok(Some(e.1.clone()));
         }
         self.cache_stats.ekts.miss();
-        let Some(v) = self.store.get_key_version(key.key_id, key.version).await? else {
+        // The row's own copy (a multi-Region key's copies each have theirs).
+        let Some(v) = self.store.get_key_version(authorized.id, key.version).await? else {
             return Ok(None);
         };
         let e = Ekt(v.ekt);
@@ -302,7 +318,7 @@ impl Processor {
     /// The current version of `key` and its EKT.
     pub(crate) async fn current_ekt(&self, key: &AuthorizedKey) -> Result<(KeyRef, Ekt), KmsError> {
         let r = KeyRef {
-            key_id: key.id,
+            key_id: key.material_id(),
             version: key.current_version,
         };
         if key.volatile {

@@ -66,6 +66,8 @@ fn key(account: &str, policy: Option<&str>) -> KeyRecord {
         volatile: false,
         policy: policy.map(str::to_owned),
         module_group: None,
+        multi_region_id: None,
+        multi_region_primary: false,
         revision: 0,
     }
 }

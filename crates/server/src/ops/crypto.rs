@@ -144,7 +144,7 @@ impl Processor {
             .map_err(|_| KmsError::InvalidCiphertext(String::new()))?;
         if let Some(name) = named.as_deref().filter(|s| !s.is_empty()) {
             let wanted = self.resolve(rq, &Some(name.to_owned()), true).await?;
-            if wanted.id != header.key.key_id {
+            if wanted.material_id() != header.key.key_id {
                 return Err(KmsError::IncorrectKey(
                     "The key ID in the request does not identify a KMS key that can perform this operation.".into(),
                 ));

@@ -414,6 +414,10 @@ impl Processor {
                 let key_id = crate::arn::parse_key_id(k)
                     .and_then(|p| match p {
                         crate::arn::KeyIdentifier::Key { id, .. } => Some(id),
+                        crate::arn::KeyIdentifier::MultiRegion { id, region, .. } => {
+                            let here = rq.caller().region.to_string();
+                            Some(crate::multi_region::row_id(id, &region.unwrap_or(here)))
+                        }
                         _ => None,
                     })
                     .ok_or_else(|| KmsError::NotFound(format!("Key '{k}' does not exist")))?;

@@ -30,7 +30,7 @@ impl Processor {
                 .record(AuditEvent::service_event(event, &arn, &key.account_id))
                 .await?;
         }
-        Ok(Change::system(self, key.id))
+        Ok(Change::system(self, key))
     }
 
     /// Deletes every key whose deletion date is at or before `now`: module
@@ -91,12 +91,12 @@ impl Processor {
             // The module only derives a sibling of the current version from
             // its EKT, read here from the store: nothing leaves the module.
             let current = KeyRef {
-                key_id: key.id,
+                key_id: key.material_id(),
                 version: key.current_version,
             };
             let previous = self
                 .store
-                .get_key_version(current.key_id, current.version)
+                .get_key_version(key.id, current.version)
                 .await?
                 .map(|v| Ekt(v.ekt))
                 .ok_or_else(|| {

@@ -176,6 +176,14 @@ CREATE TABLE module_log_cursors (
         ALTER TABLE aliases DROP CONSTRAINT aliases_pkey;
         ALTER TABLE aliases ADD PRIMARY KEY (account_id, region, name);"#,
     ),
+    // Multi-Region keys (as SQLite's 19).
+    (
+        8,
+        r#"ALTER TABLE keys ADD COLUMN multi_region_id TEXT COLLATE "C";
+        ALTER TABLE keys ADD COLUMN multi_region_primary BOOLEAN NOT NULL DEFAULT FALSE;
+        CREATE INDEX keys_by_multi_region ON keys(account_id, multi_region_id)
+            WHERE multi_region_id IS NOT NULL;"#,
+    ),
 ];
 
 /// The step that introduced regions, and the statements it runs after

@@ -209,6 +209,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
         ALTER TABLE aliases_in_regions RENAME TO aliases;
         CREATE INDEX aliases_by_key ON aliases(key_id);",
     ),
+    // Multi-Region keys: the shared id every region's copy carries, and
+    // which copy is the primary.
+    (
+        19,
+        "ALTER TABLE keys ADD COLUMN multi_region_id TEXT;
+        ALTER TABLE keys ADD COLUMN multi_region_primary INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX keys_by_multi_region ON keys(account_id, multi_region_id)
+            WHERE multi_region_id IS NOT NULL;",
+    ),
 ];
 
 /// The step that introduced regions, and the statements it runs after
