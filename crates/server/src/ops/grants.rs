@@ -216,11 +216,12 @@ fn new_grant_ids() -> Result<(String, String), KmsError> {
     ))
 }
 
-/// One page of `grants` (sorted by id, all on keys in `region`) after `marker`.
+/// One page of `grants` (sorted by id) after `marker`; `arn_of` names each
+/// grant's key.
 fn page(
-    region: &str,
     grants: Vec<GrantRecord>,
     req: &GrantQuery,
+    arn_of: impl Fn(&GrantRecord) -> String,
 ) -> Result<ListGrantsResponse, KmsError> {
     let limit = crate::ops::keys::page_limit(req.limit, 100, 50);
     let start = match req.marker.as_deref() {
@@ -238,7 +239,7 @@ fn page(
     let shown = &rest[..limit.min(rest.len())];
     let truncated = rest.len() > shown.len();
     Ok(ListGrantsResponse {
-        grants: shown.iter().map(|g| entry(region, g)).collect(),
+        grants: shown.iter().map(|g| entry(arn_of(g), g)).collect(),
         truncated,
         next_marker: if truncated {
             shown.last().map(|g| g.grant_id.clone())
@@ -248,14 +249,14 @@ fn page(
     })
 }
 
-fn entry(region: &str, g: &GrantRecord) -> GrantListEntry {
+fn entry(key_arn: String, g: &GrantRecord) -> GrantListEntry {
     let constraints =
         (g.context_equals.is_some() || g.context_subset.is_some()).then(|| GrantConstraints {
             encryption_context_equals: unpairs(&g.context_equals),
             encryption_context_subset: unpairs(&g.context_subset),
         });
     GrantListEntry {
-        key_id: crate::arn::key_arn(region, &g.key_account_id, g.key_id),
+        key_id: key_arn,
         grant_id: g.grant_id.clone(),
         name: g.name.clone(),
         creation_date: g.created_at,
@@ -374,7 +375,7 @@ impl Processor {
             })
             .cloned()
             .collect();
-        page(&key.region, grants, &req)
+        page(grants, &req, |_| key.arn().to_owned())
     }
 
     pub(crate) async fn list_retirable_grants(
@@ -398,7 +399,18 @@ impl Processor {
             .reads()
             .list_retirable_grants(principal, region)
             .await?;
-        page(region, grants, &req)
+        // Each key by its ARN (a multi-Region key's copy: `key/mrk-…`).
+        let mut arns = std::collections::HashMap::new();
+        for g in &grants {
+            if !arns.contains_key(&g.key_id) {
+                let arn = match self.load_key(g.key_id).await? {
+                    Some(k) => self.key_arn(&k),
+                    None => crate::arn::key_arn(region, &g.key_account_id, g.key_id),
+                };
+                arns.insert(g.key_id, arn);
+            }
+        }
+        page(grants, &req, |g| arns[&g.key_id].clone())
     }
 
     pub(crate) async fn retire_grant(

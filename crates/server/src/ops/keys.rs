@@ -158,6 +158,11 @@ impl Processor {
         req: CreateKeyRequest,
     ) -> Result<KeyMetadataResponse, KmsError> {
         let caller = rq.caller();
+        let multi_region = req.multi_region == Some(true);
+        if multi_region {
+            let origin = req.origin.as_deref().unwrap_or("AWS_KMS");
+            crate::ops::multi_region::check_creatable(&req, origin, rq.fixed_key_id())?;
+        }
         let description = req.description.unwrap_or_default();
         if let (Some(a), Some(b)) = (&req.key_spec, &req.customer_master_key_spec)
             && a != b
@@ -187,10 +192,6 @@ impl Processor {
                     "Origin {other} (custom key stores) is not supported; supported: AWS_KMS, EXTERNAL."
                 )));
             }
-        }
-        let multi_region = req.multi_region == Some(true);
-        if multi_region {
-            crate::ops::multi_region::check_creatable(&req, &origin, rq.fixed_key_id())?;
         }
         // A multi-Region key: its shared id, and this region's row of it.
         let shared = multi_region.then(crate::multi_region::new_id);

@@ -311,7 +311,7 @@ impl Processor {
         replica.current_version = stored.current_version;
         let versions: Vec<KeyVersionRecord> = self
             .reads()
-            .list_key_versions(stored.id)
+            .key_versions(stored.id)
             .await?
             .into_iter()
             .map(|v| KeyVersionRecord {

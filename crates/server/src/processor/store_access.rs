@@ -45,11 +45,11 @@ impl StoreReads<'_> {
     }
 
     /// Every version (EKT) of a key, oldest first.
-    pub async fn list_key_versions(
+    pub async fn key_versions(
         &self,
         id: Uuid,
     ) -> StoreResult<Vec<strongroom_store::KeyVersionRecord>> {
-        self.store.list_key_versions(id).await
+        self.store.key_versions(id).await
     }
 
     /// One alias of an account in `region`.

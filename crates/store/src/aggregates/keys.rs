@@ -102,7 +102,7 @@ pub trait KeyStore: Send + Sync + 'static {
         multi_region_id: Uuid,
     ) -> StoreResult<Vec<KeyRecord>>;
     /// Every version (EKT) of a key, oldest first.
-    async fn list_key_versions(&self, id: Uuid) -> StoreResult<Vec<KeyVersionRecord>>;
+    async fn key_versions(&self, id: Uuid) -> StoreResult<Vec<KeyVersionRecord>>;
     /// Creates `replica` with `versions` (copies of the primary's EKTs),
     /// and saves `primary` by compare-and-swap in the same transaction, so
     /// a rotation of the primary that read it before cannot commit without
@@ -276,7 +276,7 @@ impl<B: Backend> KeyStore for B {
         select(self, &keys::MULTI_REGION, params![account_id, multi_region_id]).await
     }
 
-    async fn list_key_versions(&self, id: Uuid) -> StoreResult<Vec<KeyVersionRecord>> {
+    async fn key_versions(&self, id: Uuid) -> StoreResult<Vec<KeyVersionRecord>> {
         select(self, &keys::VERSIONS_OF, params![id]).await
     }
 

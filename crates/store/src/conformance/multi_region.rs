@@ -68,7 +68,7 @@ pub(crate) async fn multi_region_copies_are_rows_of_their_own(s: Arc<dyn Store>)
             .unwrap()
             .is_empty()
     );
-    assert_eq!(s.list_key_versions(replica.id).await.unwrap(), [copied]);
+    assert_eq!(s.key_versions(replica.id).await.unwrap(), [copied]);
     // The same replica twice: AlreadyExists, nothing changes.
     let fresh = s.get_key(primary.id).await.unwrap().unwrap();
     assert!(matches!(
@@ -78,7 +78,7 @@ pub(crate) async fn multi_region_copies_are_rows_of_their_own(s: Arc<dyn Store>)
     assert_eq!(s.get_key(primary.id).await.unwrap().unwrap(), fresh);
     // Deleting the replica leaves the primary and its EKTs alone.
     assert!(s.delete_key(replica.id).await.unwrap());
-    assert_eq!(s.list_key_versions(primary.id).await.unwrap(), [v1]);
+    assert_eq!(s.key_versions(primary.id).await.unwrap(), [v1]);
     let left = s.multi_region_keys(ACCOUNT, mrk).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].id, primary.id);
