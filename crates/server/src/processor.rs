@@ -271,7 +271,11 @@ impl Processor {
         }
         self.cache_stats.ekts.miss();
         // The row's own copy (a multi-Region key's copies each have theirs).
-        let Some(v) = self.store.get_key_version(authorized.id, key.version).await? else {
+        let Some(v) = self
+            .store
+            .get_key_version(authorized.id, key.version)
+            .await?
+        else {
             return Ok(None);
         };
         let e = Ekt(v.ekt);

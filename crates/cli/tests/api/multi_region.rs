@@ -9,8 +9,8 @@ use aws_sdk_kms::Client;
 use aws_sdk_kms::config::Region;
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use aws_sdk_kms::types::{
-    KeyMetadata, KeySpec, KeyUsageType, MacAlgorithmSpec, MultiRegionKeyType,
-    SigningAlgorithmSpec, Tag,
+    KeyMetadata, KeySpec, KeyUsageType, MacAlgorithmSpec, MultiRegionKeyType, SigningAlgorithmSpec,
+    Tag,
 };
 use strongroom_cli::dev::DevEnvironment;
 
@@ -104,7 +104,11 @@ async fn a_replica_has_the_same_id_and_decrypts_what_the_primary_encrypts() {
     let primary = new_mrk(&us).await;
     let id = primary.key_id().to_owned();
     assert!(id.starts_with("mrk-") && id.len() == 36, "{id}");
-    assert!(id[4..].bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+    assert!(
+        id[4..]
+            .bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    );
     assert_eq!(
         primary.arn(),
         Some(format!("arn:aws:kms:{HOME}:{me}:key/{id}").as_str())
@@ -121,7 +125,13 @@ async fn a_replica_has_the_same_id_and_decrypts_what_the_primary_encrypts() {
         .key_id(&id)
         .replica_region(AWAY)
         .description("away")
-        .tags(Tag::builder().tag_key("site").tag_value("eu").build().unwrap())
+        .tags(
+            Tag::builder()
+                .tag_key("site")
+                .tag_value("eu")
+                .build()
+                .unwrap(),
+        )
         .send()
         .await
         .unwrap();
@@ -140,9 +150,20 @@ async fn a_replica_has_the_same_id_and_decrypts_what_the_primary_encrypts() {
     assert_eq!(out.replica_tags.unwrap()[0].tag_value(), "eu");
     // The primary now lists it; the primary's own description and tags stay.
     let p = describe(&us, &id).await;
-    assert_eq!(shape(&p), (MultiRegionKeyType::Primary, HOME.into(), vec![AWAY.into()]));
+    assert_eq!(
+        shape(&p),
+        (MultiRegionKeyType::Primary, HOME.into(), vec![AWAY.into()])
+    );
     assert_eq!(p.description(), Some("primary"));
-    assert!(us.list_resource_tags().key_id(&id).send().await.unwrap().tags().is_empty());
+    assert!(
+        us.list_resource_tags()
+            .key_id(&id)
+            .send()
+            .await
+            .unwrap()
+            .tags()
+            .is_empty()
+    );
 
     // Ciphertexts go both ways, without and with the KeyId.
     assert_eq!(decrypt(&eu, &ct).await, b"made at home");
@@ -201,7 +222,12 @@ async fn state_aliases_and_tags_are_per_region_and_the_audit_names_both_copies()
     assert_eq!(describe(&eu, "alias/app").await.key_id(), id);
     let aliases = eu.list_aliases().send().await.unwrap();
     assert_eq!(aliases.aliases()[0].target_key_id(), Some(id.as_str()));
-    let e = us.describe_key().key_id("alias/app").send().await.unwrap_err();
+    let e = us
+        .describe_key()
+        .key_id("alias/app")
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "NotFoundException");
     // Disabling the replica leaves the primary usable.
     eu.disable_key().key_id(&id).send().await.unwrap();
@@ -234,7 +260,10 @@ async fn state_aliases_and_tags_are_per_region_and_the_audit_names_both_copies()
         .filter_map(|r| r["ARN"].as_str().map(str::to_owned))
         .collect();
     assert!(arns.contains(&replica_arn), "{arns:?}");
-    assert!(arns.iter().any(|a| a.contains(&format!(":{HOME}:"))), "{arns:?}");
+    assert!(
+        arns.iter().any(|a| a.contains(&format!(":{HOME}:"))),
+        "{arns:?}"
+    );
     env.stop().await;
 }
 
@@ -255,7 +284,10 @@ async fn replication_refusals_change_nothing() {
         (code(&e), e.message().unwrap_or("").to_owned())
     };
     // The same region twice.
-    assert_eq!(refused(us.clone(), id.clone(), AWAY).await.0, "AlreadyExistsException");
+    assert_eq!(
+        refused(us.clone(), id.clone(), AWAY).await.0,
+        "AlreadyExistsException"
+    );
     // A replica is not replicated.
     let (c, m) = refused(eu.clone(), id.clone(), THIRD).await;
     assert_eq!(c, "UnsupportedOperationException", "{m}");
@@ -265,7 +297,10 @@ async fn replication_refusals_change_nothing() {
     let (c, m) = refused(us.clone(), single, AWAY).await;
     assert_eq!(c, "UnsupportedOperationException", "{m}");
     // Its own region, another partition, a region no one serves.
-    assert_eq!(refused(us.clone(), id.clone(), HOME).await.0, "ValidationException");
+    assert_eq!(
+        refused(us.clone(), id.clone(), HOME).await.0,
+        "ValidationException"
+    );
     for region in ["cn-north-1", "us-gov-west-1", "us-iso-east-1"] {
         assert_eq!(
             refused(us.clone(), id.clone(), region).await.0,
@@ -274,7 +309,14 @@ async fn replication_refusals_change_nothing() {
         );
     }
     // Names that are not regions: AWS's pattern and length.
-    for bad in ["us-east", "US-EAST-1", "us_east_1", "1-2-3", "a-b-c-d-1", ""] {
+    for bad in [
+        "us-east",
+        "US-EAST-1",
+        "us_east_1",
+        "1-2-3",
+        "a-b-c-d-1",
+        "",
+    ] {
         let (c, m) = refused(us.clone(), id.clone(), bad).await;
         assert_eq!(c, "ValidationException", "{bad:?}: {m}");
         assert!(m.contains("replicaRegion"), "{m}");
@@ -295,7 +337,10 @@ async fn replication_refusals_change_nothing() {
     );
     for region in [THIRD, "cn-north-1"] {
         let c = client_in(&env.dev, region);
-        assert!(c.list_keys().send().await.unwrap().keys().is_empty(), "{region}");
+        assert!(
+            c.list_keys().send().await.unwrap().keys().is_empty(),
+            "{region}"
+        );
     }
     // Malformed shared ids are no key.
     for bad in ["mrk-", "mrk-XYZ", &id.to_uppercase(), &format!("{id}0")] {
@@ -411,7 +456,10 @@ async fn the_primary_region_moves_and_deletion_follows_aws_rules() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "UnsupportedOperationException");
-    assert_eq!(shape(&describe(&us, &id).await).0, MultiRegionKeyType::Primary);
+    assert_eq!(
+        shape(&describe(&us, &id).await).0,
+        MultiRegionKeyType::Primary
+    );
     us.update_primary_region()
         .key_id(&id)
         .primary_region(AWAY)
@@ -473,13 +521,31 @@ async fn rotating_the_primary_reaches_every_replica_and_replicas_do_not_rotate()
     assert_ne!(after[17..21], before[17..21], "a new key version");
     assert_eq!(decrypt(&eu, &after).await, b"v2");
     assert_eq!(decrypt(&eu, &before).await, b"v1");
-    assert_eq!(decrypt(&us, &encrypt(&eu, &id, b"v2 away").await).await, b"v2 away");
+    assert_eq!(
+        decrypt(&us, &encrypt(&eu, &id, b"v2 away").await).await,
+        b"v2 away"
+    );
     // Rotation is managed on the primary only.
-    let e = eu.rotate_key_on_demand().key_id(&id).send().await.unwrap_err();
+    let e = eu
+        .rotate_key_on_demand()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "UnsupportedOperationException");
-    let e = eu.enable_key_rotation().key_id(&id).send().await.unwrap_err();
+    let e = eu
+        .enable_key_rotation()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "UnsupportedOperationException");
-    let e = eu.disable_key_rotation().key_id(&id).send().await.unwrap_err();
+    let e = eu
+        .disable_key_rotation()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "UnsupportedOperationException");
     us.enable_key_rotation()
         .key_id(&id)
@@ -487,7 +553,12 @@ async fn rotating_the_primary_reaches_every_replica_and_replicas_do_not_rotate()
         .send()
         .await
         .unwrap();
-    let status = eu.get_key_rotation_status().key_id(&id).send().await.unwrap();
+    let status = eu
+        .get_key_rotation_status()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap();
     assert!(status.key_rotation_enabled());
     assert_eq!(status.rotation_period_in_days(), Some(180));
     env.stop().await;
@@ -518,7 +589,10 @@ async fn automatic_rotation_of_the_primary_reaches_its_replicas() {
             assert_eq!(r.rotation_type().unwrap().as_str(), "AUTOMATIC");
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(15), "no rotation reached the replica");
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "no rotation reached the replica"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let ct = encrypt(&us, &id, b"rotated").await;
@@ -610,10 +684,18 @@ async fn other_tenants_cannot_replicate_describe_or_decrypt() {
     let me = env.dev.account_id.clone();
     let us = client_in(&env.dev, HOME);
     let primary = new_mrk(&us).await;
-    let (id, arn) = (primary.key_id().to_owned(), primary.arn().unwrap().to_owned());
+    let (id, arn) = (
+        primary.key_id().to_owned(),
+        primary.arn().unwrap().to_owned(),
+    );
     let ct = encrypt(&us, &id, b"mine").await;
     let stranger = other_account_client(&env, "444455556666").await;
-    let e = stranger.describe_key().key_id(&arn).send().await.unwrap_err();
+    let e = stranger
+        .describe_key()
+        .key_id(&arn)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "AccessDeniedException");
     let e = stranger
         .replicate_key()
@@ -624,9 +706,19 @@ async fn other_tenants_cannot_replicate_describe_or_decrypt() {
         .unwrap_err();
     assert_eq!(code(&e), "AccessDeniedException");
     // Its bare id names the stranger's own keys: none.
-    let e = stranger.describe_key().key_id(&id).send().await.unwrap_err();
+    let e = stranger
+        .describe_key()
+        .key_id(&id)
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "NotFoundException");
-    let e = stranger.decrypt().ciphertext_blob(blob(&ct)).send().await.unwrap_err();
+    let e = stranger
+        .decrypt()
+        .ciphertext_blob(blob(&ct))
+        .send()
+        .await
+        .unwrap_err();
     assert!(
         ["AccessDeniedException", "InvalidCiphertextException"].contains(&code(&e).as_str()),
         "{}",
@@ -645,8 +737,20 @@ async fn other_tenants_cannot_replicate_describe_or_decrypt() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "AccessDeniedException");
-    assert!(e.message().unwrap().contains("kms:CreateKey"), "{:?}", e.message());
-    assert!(client_in(&env.dev, AWAY).list_keys().send().await.unwrap().keys().is_empty());
+    assert!(
+        e.message().unwrap().contains("kms:CreateKey"),
+        "{:?}",
+        e.message()
+    );
+    assert!(
+        client_in(&env.dev, AWAY)
+            .list_keys()
+            .send()
+            .await
+            .unwrap()
+            .keys()
+            .is_empty()
+    );
     assert!(shape(&describe(&us, &id).await).2.is_empty());
     env.stop().await;
 }

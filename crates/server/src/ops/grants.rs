@@ -402,12 +402,11 @@ impl Processor {
         // Each key by its ARN (a multi-Region key's copy: `key/mrk-…`).
         let mut arns = std::collections::HashMap::new();
         for g in &grants {
-            if !arns.contains_key(&g.key_id) {
-                let arn = match self.load_key(g.key_id).await? {
+            if let std::collections::hash_map::Entry::Vacant(slot) = arns.entry(g.key_id) {
+                slot.insert(match self.load_key(g.key_id).await? {
                     Some(k) => self.key_arn(&k),
                     None => crate::arn::key_arn(region, &g.key_account_id, g.key_id),
-                };
-                arns.insert(g.key_id, arn);
+                });
             }
         }
         page(grants, &req, |g| arns[&g.key_id].clone())

@@ -385,7 +385,10 @@ impl Processor {
         let change = self.begin_change(rq).await?;
         let old = self.stored_key(&current).await?;
         let (old, next) = swap_primary(old, next);
-        change.store().update_keys(&[old.clone(), next.clone()]).await?;
+        change
+            .store()
+            .update_keys(&[old.clone(), next.clone()])
+            .await?;
         for mut k in [old, next] {
             k.revision += 1;
             self.cache_key(k);

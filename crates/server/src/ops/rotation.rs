@@ -266,11 +266,7 @@ impl Processor {
                 (k, v)
             })
             .collect();
-        match change
-            .store()
-            .rotate_keys(&rotations, rotation_type)
-            .await
-        {
+        match change.store().rotate_keys(&rotations, rotation_type).await {
             Ok(()) => {}
             // Another frontend rotated first; ours was never stored.
             Err(StoreError::AlreadyExists(_)) => {

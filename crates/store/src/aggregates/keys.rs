@@ -273,7 +273,12 @@ impl<B: Backend> KeyStore for B {
         account_id: &str,
         multi_region_id: Uuid,
     ) -> StoreResult<Vec<KeyRecord>> {
-        select(self, &keys::MULTI_REGION, params![account_id, multi_region_id]).await
+        select(
+            self,
+            &keys::MULTI_REGION,
+            params![account_id, multi_region_id],
+        )
+        .await
     }
 
     async fn key_versions(&self, id: Uuid) -> StoreResult<Vec<KeyVersionRecord>> {

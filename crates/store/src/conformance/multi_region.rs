@@ -87,9 +87,7 @@ pub(crate) async fn multi_region_copies_are_rows_of_their_own(s: Arc<dyn Store>)
     assert_eq!(single.material_id(), single.id);
 }
 
-pub(crate) async fn a_replica_created_after_a_rotation_read_makes_it_conflict(
-    s: Arc<dyn Store>,
-) {
+pub(crate) async fn a_replica_created_after_a_rotation_read_makes_it_conflict(s: Arc<dyn Store>) {
     let mrk = Uuid::new_v4();
     let (primary, v1) = copy(mrk, REGION, true);
     s.create_key(&primary, Some(&v1)).await.unwrap();
