@@ -754,3 +754,99 @@ async fn other_tenants_cannot_replicate_describe_or_decrypt() {
     assert!(shape(&describe(&us, &id).await).2.is_empty());
     env.stop().await;
 }
+
+/// Makes the pending deletion of `key`'s copy in `region` due now, as the
+/// scheduled date passing would, and waits for the sweeper.
+async fn sweep_copy(dev: &DevEnvironment, key: &str, region: &str) {
+    let shared = strongroom_server::multi_region::parse(key).unwrap();
+    let row = strongroom_server::multi_region::row_id(shared, region);
+    let mut rec = dev.store.get_key(row).await.unwrap().unwrap();
+    assert_eq!(rec.region, region);
+    rec.deletion_date = Some(0);
+    dev.store.update_key(&rec).await.unwrap();
+    let start = Instant::now();
+    while dev.store.get_key(row).await.unwrap().is_some() {
+        assert!(start.elapsed() < Duration::from_secs(10), "not swept");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_replica_frees_the_primary_and_can_be_made_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_in(dir.path(), |o| {
+        o.deletion_sweep_interval = Duration::from_millis(200);
+    })
+    .await;
+    let (us, eu) = (client_in(&dev, HOME), client_in(&dev, AWAY));
+    let id = new_mrk(&us).await.key_id().to_owned();
+    replicate(&us, &id, AWAY).await;
+    let ct = encrypt(&eu, &id, b"outlives its replica").await;
+    eu.schedule_key_deletion()
+        .key_id(&id)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    sweep_copy(&dev, &id, AWAY).await;
+    // Gone there, intact here: its ciphertexts still decrypt at home.
+    let e = eu.describe_key().key_id(&id).send().await.unwrap_err();
+    assert_eq!(code(&e), "NotFoundException");
+    assert_eq!(shape(&describe(&us, &id).await).2, Vec::<String>::new());
+    assert_eq!(decrypt(&us, &ct).await, b"outlives its replica");
+    // Replicated again, the same material comes back.
+    replicate(&us, &id, AWAY).await;
+    assert_eq!(decrypt(&eu, &ct).await, b"outlives its replica");
+    eu.schedule_key_deletion()
+        .key_id(&id)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    sweep_copy(&dev, &id, AWAY).await;
+    // With no replica left, the primary may go too.
+    us.schedule_key_deletion()
+        .key_id(&id)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    sweep_copy(&dev, &id, HOME).await;
+    let e = us
+        .decrypt()
+        .ciphertext_blob(blob(&ct))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidCiphertextException");
+    dev.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_extensions_refuse_multi_region_keys_and_change_nothing() {
+    let env = TestEnv::start().await;
+    let us = client_in(&env.dev, HOME);
+    let id = new_mrk(&us).await.key_id().to_owned();
+    let ct = encrypt(&us, &id, b"kept").await;
+    let raw = strongroom_cli::client::KmsHttpClient::new(
+        &env.dev.endpoint(),
+        HOME,
+        &env.dev.access_key_id,
+        env.dev.secret_access_key.clone(),
+        None,
+    )
+    .unwrap();
+    for op in ["ShredKey", "RevokeKey"] {
+        let body = serde_json::to_vec(&serde_json::json!({ "KeyId": id })).unwrap();
+        let (status, out) = raw.call(op, body).await.unwrap();
+        let answer: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(status, 400, "{op}: {answer}");
+        assert_eq!(answer["__type"], "UnsupportedOperationException", "{op}");
+    }
+    assert_eq!(
+        describe(&us, &id).await.key_state().unwrap().as_str(),
+        "Enabled"
+    );
+    assert_eq!(decrypt(&us, &ct).await, b"kept");
+    env.stop().await;
+}
