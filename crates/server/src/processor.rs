@@ -46,8 +46,9 @@ pub struct Processor {
     /// Key metadata by id. Each record carries its account and region,
     /// which `resolve` checks against the request's on every use.
     keys: DashMap<Uuid, (Instant, Arc<KeyRecord>)>,
-    /// EKTs by version, each with the revision of the key record it was
-    /// read under: a copy is used only under that same revision, so it
+    /// EKTs by key row and version (`ekt_slot`: a multi-Region key's
+    /// copies each have their own), each with the revision of the key
+    /// record it was read under: a copy is used only under that same revision, so it
     /// never outlives the cached metadata (UpdateSuspensionOwner bumps the
     /// revision when it re-binds every EKT).
     ekts: DashMap<KeyRef, (u64, Ekt)>,
@@ -109,6 +110,16 @@ pub fn context_bytes(ctx: &Option<EncryptionContext>) -> Result<Vec<u8>, KmsErro
         )));
     }
     Ok(bytes)
+}
+
+/// Where the EKT cache keeps `version` of the key in row `row`: the row,
+/// not the material id, so each copy of a multi-Region key has its own
+/// entry under its own revision.
+fn ekt_slot(row: Uuid, version: KeyRef) -> KeyRef {
+    KeyRef {
+        key_id: row,
+        version: version.version,
+    }
 }
 
 /// Fails unless `version` belongs to the key that was authorized.
@@ -263,7 +274,8 @@ impl Processor {
         key: KeyRef,
     ) -> Result<Option<Ekt>, KmsError> {
         same_key(authorized, key)?;
-        if let Some(e) = self.ekts.get(&key)
+        let slot = ekt_slot(authorized.id, key);
+        if let Some(e) = self.ekts.get(&slot)
             && e.0 == authorized.revision
         {
             self.cache_stats.ekts.hit();
@@ -279,7 +291,7 @@ impl Processor {
             return Ok(None);
         };
         let e = Ekt(v.ekt);
-        self.ekts.insert(key, (authorized.revision, e.clone()));
+        self.ekts.insert(slot, (authorized.revision, e.clone()));
         Ok(Some(e))
     }
 
@@ -301,7 +313,7 @@ impl Processor {
         same_key(key, version)?;
         match call(ekt).await {
             Err(strongroom_hsm_proto::HsmError::NoDomainKey(_)) => {
-                self.ekts.remove(&version);
+                self.ekts.remove(&ekt_slot(key.id, version));
                 let fresh = self.ekt(key, version).await?.ok_or_else(|| {
                     KmsError::Internal("key material disappeared during the request".into())
                 })?;
@@ -313,9 +325,9 @@ impl Processor {
 
     /// Drops cached EKTs of these versions (after a module said it no
     /// longer holds their generation).
-    pub(crate) fn forget_ekts(&self, versions: &[KeyRef]) {
-        for v in versions {
-            self.ekts.remove(v);
+    pub(crate) fn forget_ekts(&self, versions: &[(&AuthorizedKey, KeyRef)]) {
+        for (key, v) in versions {
+            self.ekts.remove(&ekt_slot(key.id, *v));
         }
     }
 
@@ -364,7 +376,8 @@ impl Processor {
     ) -> Arc<KeyRecord> {
         let key = Arc::new(key);
         self.keys.insert(key.id, (Instant::now(), key.clone()));
-        self.ekts.insert(version, (key.revision, ekt));
+        self.ekts
+            .insert(ekt_slot(key.id, version), (key.revision, ekt));
         key
     }
 

@@ -299,7 +299,7 @@ impl Processor {
             .await
         {
             Err(strongroom_hsm_proto::HsmError::NoDomainKey(_)) => {
-                self.forget_ekts(&[src.version, dest_version]);
+                self.forget_ekts(&[(&src.key, src.version), (&dest, dest_version)]);
                 let missing = || KmsError::Internal("key material disappeared".into());
                 let s = self.ekt(&src.key, src.version).await?.ok_or_else(missing)?;
                 let d = self.ekt(&dest, dest_version).await?.ok_or_else(missing)?;

@@ -83,8 +83,7 @@ impl Processor {
     /// material, when it was a multi-Region key's last copy).
     fn drop_cached(&self, id: Uuid, material: Option<Uuid>) {
         self.keys.remove(&id);
-        self.ekts
-            .retain(|k, _| k.key_id != id && Some(k.key_id) != material);
+        self.ekts.retain(|k, _| k.key_id != id);
         self.public_keys.forget(id);
         if let Some(shared) = material {
             self.public_keys.forget(shared);
