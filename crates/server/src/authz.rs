@@ -123,6 +123,18 @@ pub fn authorize(
     conditions.insert("kms:keyspec".into(), vec![key.key_spec.clone()]);
     conditions.insert("kms:keyusage".into(), vec![key.key_usage.clone()]);
     conditions.insert("kms:keyorigin".into(), vec![key.origin.clone()]);
+    conditions.insert(
+        "kms:multiregion".into(),
+        vec![key.multi_region_id.is_some().to_string()],
+    );
+    if key.multi_region_id.is_some() {
+        let kind = if key.multi_region_primary {
+            "PRIMARY"
+        } else {
+            "REPLICA"
+        };
+        conditions.insert("kms:multiregionkeytype".into(), vec![kind.into()]);
+    }
     // Extensions (docs/extensions.md): policies can single out exposed and
     // volatile keys.
     conditions.insert(

@@ -262,6 +262,7 @@ impl Processor {
     ) -> Result<ReplicateKeyResponse, KmsError> {
         let name = crate::validate::required(&req.replica_region, "replicaRegion")?;
         let target = other_region(self, rq, name)?;
+        rq.note("kms:replicaregion", vec![target.to_string()]);
         let _guard = self.write_lock.lock().await;
         let primary = self.resolve(rq, &req.key_id, false).await?;
         if primary.account_id != rq.caller().account_id {
@@ -357,6 +358,7 @@ impl Processor {
     ) -> Result<Empty, KmsError> {
         let name = crate::validate::required(&req.primary_region, "primaryRegion")?;
         let target = other_region(self, rq, name)?;
+        rq.note("kms:primaryregion", vec![target.to_string()]);
         let _guard = self.write_lock.lock().await;
         let current = self.resolve(rq, &req.key_id, false).await?;
         let shared = require_primary(self, &current)?;
@@ -435,4 +437,113 @@ fn swap_primary(mut old: KeyRecord, mut next: KeyRecord) -> (KeyRecord, KeyRecor
     next.on_demand_rotations = old.on_demand_rotations;
     old.multi_region_primary = false;
     (old, next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn primary() -> KeyRecord {
+        KeyRecord {
+            id: Uuid::new_v4(),
+            account_id: "111122223333".into(),
+            region: "us-east-1".into(),
+            description: "mine".into(),
+            state: KeyState::Disabled,
+            key_spec: "SYMMETRIC_DEFAULT".into(),
+            key_usage: "ENCRYPT_DECRYPT".into(),
+            origin: "AWS_KMS".into(),
+            created_at: 1,
+            deletion_date: None,
+            pending_window_days: None,
+            current_version: 3,
+            tags: vec![Tag {
+                key: "team".into(),
+                value: "a".into(),
+            }],
+            rotation_period_days: Some(90),
+            next_rotation_at: Some(99),
+            on_demand_rotations: 2,
+            import_valid_to: None,
+            import_fingerprint: None,
+            suspension_fingerprint: None,
+            exposed: false,
+            volatile: false,
+            policy: Some("{}".into()),
+            module_group: None,
+            multi_region_id: Some(crate::multi_region::new_id()),
+            multi_region_primary: true,
+            revision: 7,
+        }
+    }
+
+    #[test]
+    fn a_replica_shares_the_material_properties_and_nothing_regional() {
+        let p = primary();
+        let req = ReplicateKeyRequest {
+            description: Some("away".into()),
+            ..Default::default()
+        };
+        let row = crate::multi_region::row_id(p.multi_region_id.unwrap(), "eu-west-1");
+        let r = replica_record(&p, row, "eu-west-1", &req);
+        assert_eq!((r.id, r.region.as_str()), (row, "eu-west-1"));
+        assert_eq!(r.multi_region_id, p.multi_region_id);
+        assert_eq!(r.material_id(), p.material_id());
+        assert_eq!(
+            (&r.key_spec, &r.key_usage, &r.origin),
+            (&p.key_spec, &p.key_usage, &p.origin)
+        );
+        assert!(!r.multi_region_primary);
+        assert_eq!(r.state, KeyState::Enabled);
+        assert_eq!(r.description, "away");
+        assert!(r.tags.is_empty() && r.policy.is_none());
+        assert_eq!((r.rotation_period_days, r.next_rotation_at), (None, None));
+        assert_eq!(r.revision, 0);
+    }
+
+    #[test]
+    fn the_primary_role_and_its_rotation_settings_move_together() {
+        let old = primary();
+        let mut next = primary();
+        next.multi_region_primary = false;
+        next.rotation_period_days = None;
+        next.next_rotation_at = None;
+        next.on_demand_rotations = 0;
+        let (old, next) = swap_primary(old, next);
+        assert!(next.multi_region_primary && !old.multi_region_primary);
+        assert_eq!(
+            (
+                next.rotation_period_days,
+                next.next_rotation_at,
+                next.on_demand_rotations
+            ),
+            (Some(90), Some(99), 2)
+        );
+        assert_eq!(
+            (old.rotation_period_days, old.next_rotation_at),
+            (None, None)
+        );
+    }
+
+    #[test]
+    fn region_members_follow_awss_pattern() {
+        for ok in ["us-east-1", "us-gov-west-1", "ap-southeast-22", "a-b-1"] {
+            assert!(shapes::region_shaped(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "us-east",
+            "us-east-",
+            "-us-east-1",
+            "US-EAST-1",
+            "us_east_1",
+            "1-2-3",
+            "a-b-c-d-1",
+            "us--1",
+            "us-east-1a",
+            "us-east-1-",
+        ] {
+            assert!(!shapes::region_shaped(bad), "{bad:?}");
+        }
+    }
 }

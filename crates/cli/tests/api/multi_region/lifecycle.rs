@@ -129,6 +129,16 @@ async fn state_aliases_and_tags_are_per_region_and_the_audit_names_both_copies()
     assert_eq!(describe(&eu, "alias/app").await.key_id(), id);
     let aliases = eu.list_aliases().send().await.unwrap();
     assert_eq!(aliases.aliases()[0].target_key_id(), Some(id.as_str()));
+    // A grant on the replica names it by its `mrk-` ARN.
+    eu.create_grant()
+        .key_id(&id)
+        .grantee_principal(format!("arn:aws:iam::{}:role/app", env.dev.account_id))
+        .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+        .send()
+        .await
+        .unwrap();
+    let grants = eu.list_grants().key_id(&id).send().await.unwrap();
+    assert_eq!(grants.grants()[0].key_id(), Some(replica_arn.as_str()));
     let e = us
         .describe_key()
         .key_id("alias/app")

@@ -322,3 +322,48 @@ async fn the_extensions_refuse_multi_region_keys_and_change_nothing() {
     assert_eq!(decrypt(&us, &ct).await, b"kept");
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_policy_can_limit_replication_to_a_region() {
+    let env = TestEnv::start().await;
+    let me = env.dev.account_id.clone();
+    let us = client_in(&env.dev, HOME);
+    let may_create = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:CreateKey","Resource":"*"}]}"#;
+    let (user_arn, user, _) =
+        crate::authz_attacks::user(&env, &me, "replicator", Some(may_create)).await;
+    let policy = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{me}:root"}},"Action":"kms:*","Resource":"*"}},
+            {{"Effect":"Allow","Principal":{{"AWS":"{user_arn}"}},"Action":"kms:ReplicateKey","Resource":"*",
+              "Condition":{{"StringEquals":{{"kms:ReplicaRegion":"{AWAY}","kms:MultiRegionKeyType":"PRIMARY"}}}}}}]}}"#
+    );
+    let id = us
+        .create_key()
+        .multi_region(true)
+        .policy(policy)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id
+        .clone();
+    let e = user
+        .replicate_key()
+        .key_id(&id)
+        .replica_region(THIRD)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDeniedException");
+    assert!(shape(&describe(&us, &id).await).2.is_empty());
+    let made = user
+        .replicate_key()
+        .key_id(&id)
+        .replica_region(AWAY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.replica_key_metadata.unwrap().key_id(), id);
+    env.stop().await;
+}
