@@ -1,14 +1,19 @@
-"""Multi-Region keys with boto3, end to end in three regions of one `dev`:
+"""Multi-Region keys with boto3 (and the AWS Encryption SDK's MRK-aware
+provider), end to end in three regions of one `dev`:
 an `mrk-` key made in us-east-1, replicated to eu-west-1 and ap-southeast-2;
 ciphertexts, signatures and MACs that work in every region; the primary
 moved; rotation reaching the replicas; per-region state; refusals that
 change nothing; and a `--region`-restricted `dev` that replicates only
 where it serves."""
 
+import os
 import re
 
+import aws_encryption_sdk
 import boto3
 import pytest
+from aws_encryption_sdk import CommitmentPolicy
+from aws_encryption_sdk.key_providers.kms import MRKAwareStrictAwsKmsMasterKeyProvider
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -158,3 +163,33 @@ def test_a_restricted_dev_replicates_only_where_it_serves():
         assert config(client(s, AWAY), key) == ("REPLICA", HOME, [AWAY])
     finally:
         s.stop()
+
+
+def test_the_encryption_sdks_mrk_aware_provider_decrypts_in_the_other_region(dev, monkeypatch):
+    """Encrypted with the us-east-1 ARN, decrypted naming only the eu-west-1
+    replica's ARN: the SDK's MRK-aware strict provider treats them as one key."""
+    us = client(dev, HOME)
+    home_arn = us.create_key(MultiRegion=True)["KeyMetadata"]["Arn"]
+    away_arn = us.replicate_key(KeyId=home_arn, ReplicaRegion=AWAY)["ReplicaKeyMetadata"]["Arn"]
+    for k in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(k)
+    for k, v in dev.env.items():
+        monkeypatch.setenv(k, v)
+    sdk = aws_encryption_sdk.EncryptionSDKClient(commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT)
+    message = b"written in one region, read in another " * 50
+    ciphertext, _ = sdk.encrypt(
+        source=message,
+        key_provider=MRKAwareStrictAwsKmsMasterKeyProvider(key_ids=[home_arn]),
+    )
+    plaintext, header = sdk.decrypt(
+        source=ciphertext,
+        key_provider=MRKAwareStrictAwsKmsMasterKeyProvider(key_ids=[away_arn]),
+    )
+    assert plaintext == message
+    # A single-Region key of the other region is no stand-in.
+    other = client(dev, AWAY).create_key()["KeyMetadata"]["Arn"]
+    with pytest.raises(aws_encryption_sdk.exceptions.AWSEncryptionSDKClientError):
+        sdk.decrypt(
+            source=ciphertext,
+            key_provider=MRKAwareStrictAwsKmsMasterKeyProvider(key_ids=[other]),
+        )
