@@ -384,3 +384,52 @@ async fn a_key_policy_can_limit_replication_to_a_region() {
     assert_eq!(made.replica_key_metadata.unwrap().key_id(), id);
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_primary_regions_are_refused_and_move_nothing() {
+    let env = TestEnv::start().await;
+    let us = client_in(&env.dev, HOME);
+    let id = new_mrk(&us).await.key_id().to_owned();
+    replicate(&us, &id, AWAY).await;
+    for (region, want) in [
+        ("eu-west", "ValidationException"),
+        ("EU-WEST-1", "ValidationException"),
+        ("", "ValidationException"),
+        ("eu-west-1-", "ValidationException"),
+        ("cn-north-1", "UnsupportedOperationException"),
+        ("us-iso-east-1", "UnsupportedOperationException"),
+        (THIRD, "NotFoundException"),
+    ] {
+        let e = us
+            .update_primary_region()
+            .key_id(&id)
+            .primary_region(region)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), want, "{region:?}: {:?}", e.message());
+    }
+    let e = us
+        .update_primary_region()
+        .key_id(&id)
+        .primary_region("b".repeat(33))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(e.message().unwrap().contains("primaryRegion"));
+    assert_eq!(
+        shape(&describe(&us, &id).await),
+        (MultiRegionKeyType::Primary, HOME.into(), vec![AWAY.into()])
+    );
+    // A single-Region key has no primary region to move.
+    let single = new_key(&us).await;
+    let e = us
+        .update_primary_region()
+        .key_id(&single)
+        .primary_region(AWAY)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "UnsupportedOperationException");
+    env.stop().await;
+}
