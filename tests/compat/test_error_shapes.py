@@ -40,9 +40,7 @@ UNSUPPORTED = {
     "DisconnectCustomKeyStore",
     "Encapsulate",
     "GetKeyLastUsage",
-    "ReplicateKey",
     "UpdateCustomKeyStore",
-    "UpdatePrimaryRegion",
 }
 
 # Where AWS enforces a narrower range than its model states (the API

@@ -6,8 +6,14 @@ use crate::region::{Partition, Region};
 
 /// `arn:<partition>:kms:<region>:<account>:key/<uuid>`.
 pub fn key_arn(region: &str, account: &str, id: Uuid) -> String {
+    key_arn_named(region, account, &id.to_string())
+}
+
+/// `arn:<partition>:kms:<region>:<account>:key/<key id>` for a key id
+/// already spelled (a UUID or `mrk-…`).
+pub fn key_arn_named(region: &str, account: &str, key_id: &str) -> String {
     let partition = Partition::of(region);
-    format!("arn:{partition}:kms:{region}:{account}:key/{id}")
+    format!("arn:{partition}:kms:{region}:{account}:key/{key_id}")
 }
 
 /// `arn:<partition>:kms:<region>:<account>:<alias/name>`.
@@ -21,6 +27,13 @@ pub fn alias_arn(region: &str, account: &str, alias_name: &str) -> String {
 pub enum KeyIdentifier {
     /// A key by UUID, optionally qualified by an ARN's region and account.
     Key {
+        id: Uuid,
+        region: Option<String>,
+        account: Option<String>,
+    },
+    /// A multi-Region key by its shared id (`mrk-…`), optionally qualified
+    /// by an ARN's region and account.
+    MultiRegion {
         id: Uuid,
         region: Option<String>,
         account: Option<String>,
@@ -55,6 +68,13 @@ pub fn parse_key_id(s: &str) -> Option<KeyIdentifier> {
             return None;
         }
         return if let Some(id) = resource.strip_prefix("key/") {
+            if let Some(id) = crate::multi_region::parse(id) {
+                return Some(KeyIdentifier::MultiRegion {
+                    id,
+                    region: Some(region),
+                    account: Some(account),
+                });
+            }
             Some(KeyIdentifier::Key {
                 id: parse_uuid(id)?,
                 region: Some(region),
@@ -73,6 +93,13 @@ pub fn parse_key_id(s: &str) -> Option<KeyIdentifier> {
     if s.starts_with("alias/") && s.len() > 6 {
         return Some(KeyIdentifier::Alias {
             name: s.to_owned(),
+            region: None,
+            account: None,
+        });
+    }
+    if let Some(id) = crate::multi_region::parse(s) {
+        return Some(KeyIdentifier::MultiRegion {
+            id,
             region: None,
             account: None,
         });
@@ -128,6 +155,32 @@ mod tests {
             format!("arn:aws:s3:us-east-1:111122223333:key/{id}"),
         ] {
             assert_eq!(parse_key_id(&bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn multi_region_ids_and_arns() {
+        let id = crate::multi_region::new_id();
+        let shown = crate::multi_region::display(id);
+        assert_eq!(
+            parse_key_id(&shown),
+            Some(KeyIdentifier::MultiRegion {
+                id,
+                region: None,
+                account: None
+            })
+        );
+        let arn = key_arn_named("eu-west-1", "111122223333", &shown);
+        assert_eq!(
+            parse_key_id(&arn),
+            Some(KeyIdentifier::MultiRegion {
+                id,
+                region: Some("eu-west-1".into()),
+                account: Some("111122223333".into())
+            })
+        );
+        for bad in ["mrk-", "mrk-123", "mrk-ABCDEF0123456789ABCDEF0123456789"] {
+            assert_eq!(parse_key_id(bad), None, "{bad}");
         }
     }
 

@@ -123,6 +123,18 @@ pub fn authorize(
     conditions.insert("kms:keyspec".into(), vec![key.key_spec.clone()]);
     conditions.insert("kms:keyusage".into(), vec![key.key_usage.clone()]);
     conditions.insert("kms:keyorigin".into(), vec![key.origin.clone()]);
+    conditions.insert(
+        "kms:multiregion".into(),
+        vec![key.multi_region_id.is_some().to_string()],
+    );
+    if key.multi_region_id.is_some() {
+        let kind = if key.multi_region_primary {
+            "PRIMARY"
+        } else {
+            "REPLICA"
+        };
+        conditions.insert("kms:multiregionkeytype".into(), vec![kind.into()]);
+    }
     // Extensions (docs/extensions.md): policies can single out exposed and
     // volatile keys.
     conditions.insert(
@@ -229,6 +241,18 @@ pub fn authorize_keyless(rq: &mut RequestCtx<'_>) -> Result<(), KmsError> {
     authorize_by_identity(rq, "*")?;
     rq.allowed_keyless();
     Ok(())
+}
+
+/// A further identity-policy check of the request, for `action` (one of
+/// its row's halves) on `resource`: ReplicateKey's kms:CreateKey in the
+/// replica region (the account's root may).
+pub fn authorize_identity_also(
+    rq: &RequestCtx<'_>,
+    action: &'static str,
+    resource: &str,
+) -> Result<(), KmsError> {
+    let half = rq.half(action, &None)?;
+    authorize_by_identity(&half, resource)
 }
 
 /// For alias operations, the alias half (the keys are authorized by

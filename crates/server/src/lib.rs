@@ -18,6 +18,7 @@ pub mod identity;
 pub mod legacy_audit;
 pub mod metering;
 pub mod module_logs;
+pub mod multi_region;
 pub mod ops;
 pub mod processor;
 pub mod proof;

@@ -46,8 +46,9 @@ pub struct Processor {
     /// Key metadata by id. Each record carries its account and region,
     /// which `resolve` checks against the request's on every use.
     keys: DashMap<Uuid, (Instant, Arc<KeyRecord>)>,
-    /// EKTs by version, each with the revision of the key record it was
-    /// read under: a copy is used only under that same revision, so it
+    /// EKTs by key row and version (`ekt_slot`: a multi-Region key's
+    /// copies each have their own), each with the revision of the key
+    /// record it was read under: a copy is used only under that same revision, so it
     /// never outlives the cached metadata (UpdateSuspensionOwner bumps the
     /// revision when it re-binds every EKT).
     ekts: DashMap<KeyRef, (u64, Ekt)>,
@@ -68,6 +69,9 @@ pub struct Processor {
     pub(crate) cache_ttl: Option<std::time::Duration>,
     /// Hits and misses of the key metadata and EKT caches (metrics).
     pub cache_stats: CacheStats,
+    /// The regions this frontend serves: where ReplicateKey may put a
+    /// multi-Region key's replica.
+    pub(crate) served_regions: crate::region::RegionSet,
 }
 
 /// Hits and misses of the processor's caches.
@@ -108,9 +112,19 @@ pub fn context_bytes(ctx: &Option<EncryptionContext>) -> Result<Vec<u8>, KmsErro
     Ok(bytes)
 }
 
+/// Where the EKT cache keeps `version` of the key in row `row`: the row,
+/// not the material id, so each copy of a multi-Region key has its own
+/// entry under its own revision.
+fn ekt_slot(row: Uuid, version: KeyRef) -> KeyRef {
+    KeyRef {
+        key_id: row,
+        version: version.version,
+    }
+}
+
 /// Fails unless `version` belongs to the key that was authorized.
 fn same_key(authorized: &AuthorizedKey, version: KeyRef) -> Result<(), KmsError> {
-    if version.key_id != authorized.id {
+    if version.key_id != authorized.material_id() {
         return Err(KmsError::Internal(format!(
             "key material of {} asked for under the authorization of {}",
             version.key_id,
@@ -137,7 +151,14 @@ impl Processor {
             grants: DashMap::new(),
             cache_ttl: None,
             cache_stats: CacheStats::default(),
+            served_regions: crate::region::RegionSet::Any,
         }
+    }
+
+    /// Serves only `regions` (ReplicateKey refuses any other).
+    pub fn with_regions(mut self, regions: crate::region::RegionSet) -> Self {
+        self.served_regions = regions;
+        self
     }
 
     /// Trusts cached metadata for `ttl` only (several frontends share the
@@ -169,9 +190,14 @@ impl Processor {
         self.audit.as_ref()
     }
 
-    /// The ARN of `key`, in its region.
+    /// The ARN of `key`, in its region (`key/mrk-…` for a multi-Region
+    /// key's copy).
     pub fn key_arn(&self, key: &KeyRecord) -> String {
-        arn::key_arn(&key.region, &key.account_id, key.id)
+        arn::key_arn_named(
+            &key.region,
+            &key.account_id,
+            &crate::multi_region::key_id(key),
+        )
     }
 
     /// A key's metadata (cache, then store).
@@ -248,18 +274,24 @@ impl Processor {
         key: KeyRef,
     ) -> Result<Option<Ekt>, KmsError> {
         same_key(authorized, key)?;
-        if let Some(e) = self.ekts.get(&key)
+        let slot = ekt_slot(authorized.id, key);
+        if let Some(e) = self.ekts.get(&slot)
             && e.0 == authorized.revision
         {
             self.cache_stats.ekts.hit();
             return Ok(Some(e.1.clone()));
         }
         self.cache_stats.ekts.miss();
-        let Some(v) = self.store.get_key_version(key.key_id, key.version).await? else {
+        // The row's own copy (a multi-Region key's copies each have theirs).
+        let Some(v) = self
+            .store
+            .get_key_version(authorized.id, key.version)
+            .await?
+        else {
             return Ok(None);
         };
         let e = Ekt(v.ekt);
-        self.ekts.insert(key, (authorized.revision, e.clone()));
+        self.ekts.insert(slot, (authorized.revision, e.clone()));
         Ok(Some(e))
     }
 
@@ -281,7 +313,7 @@ impl Processor {
         same_key(key, version)?;
         match call(ekt).await {
             Err(strongroom_hsm_proto::HsmError::NoDomainKey(_)) => {
-                self.ekts.remove(&version);
+                self.ekts.remove(&ekt_slot(key.id, version));
                 let fresh = self.ekt(key, version).await?.ok_or_else(|| {
                     KmsError::Internal("key material disappeared during the request".into())
                 })?;
@@ -293,16 +325,16 @@ impl Processor {
 
     /// Drops cached EKTs of these versions (after a module said it no
     /// longer holds their generation).
-    pub(crate) fn forget_ekts(&self, versions: &[KeyRef]) {
-        for v in versions {
-            self.ekts.remove(v);
+    pub(crate) fn forget_ekts(&self, versions: &[(&AuthorizedKey, KeyRef)]) {
+        for (key, v) in versions {
+            self.ekts.remove(&ekt_slot(key.id, *v));
         }
     }
 
     /// The current version of `key` and its EKT.
     pub(crate) async fn current_ekt(&self, key: &AuthorizedKey) -> Result<(KeyRef, Ekt), KmsError> {
         let r = KeyRef {
-            key_id: key.id,
+            key_id: key.material_id(),
             version: key.current_version,
         };
         if key.volatile {
@@ -344,7 +376,8 @@ impl Processor {
     ) -> Arc<KeyRecord> {
         let key = Arc::new(key);
         self.keys.insert(key.id, (Instant::now(), key.clone()));
-        self.ekts.insert(version, (key.revision, ekt));
+        self.ekts
+            .insert(ekt_slot(key.id, version), (key.revision, ekt));
         key
     }
 

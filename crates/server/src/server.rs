@@ -267,6 +267,7 @@ pub async fn start(
         Processor::new(store.clone(), hsm.clone())
             .with_rotation_day(config.rotation_day)
             .with_cache_ttl(config.metadata_cache_ttl)
+            .with_regions(config.regions.clone())
             .with_audit(audit.clone()),
     );
     let (hsm_for_logs, store_for_logs, audit_for_logs) =

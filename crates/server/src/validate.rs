@@ -216,6 +216,22 @@ impl Validator {
         }
     }
 
+    /// A `RegionType` member: its length, then the model's whole pattern
+    /// `^([a-z]+-){2,3}\d+$` (one violation, as AWS reports it).
+    pub fn region(&mut self, path: &str, value: Option<&str>, presence: Presence) {
+        let Some(v) = self.present(path, value, presence) else {
+            return;
+        };
+        let shape = &shapes::REGION;
+        let len = v.chars().count();
+        self.lengths(path, len, shape.min, shape.max, || v.to_owned());
+        if let Some(p) = &shape.pattern
+            && !shapes::region_shaped(v)
+        {
+            self.push(path, Some(v.to_owned()), Constraint::Pattern(p.text));
+        }
+    }
+
     /// A blob member (its length only).
     pub fn blob(
         &mut self,

@@ -152,10 +152,25 @@ pub struct KeyRecord {
     pub policy: Option<String>,
     /// Served only by modules tagged with this group (`KEY=VALUE`).
     pub module_group: Option<String>,
+    /// A multi-Region key's shared id (`mrk-` + its 32 hex digits): the
+    /// id its ciphertexts and EKTs carry, the same in every region. `None`
+    /// for a single-Region key. The row's own `id` is derived from it and
+    /// the region, so each region's copy is a row of its own.
+    pub multi_region_id: Option<Uuid>,
+    /// Whether this region's copy of a multi-Region key is its primary.
+    pub multi_region_primary: bool,
     /// How many times the metadata was updated: an update must name the
     /// revision it read (compare-and-swap), so concurrent writers on
     /// several frontends cannot lose each other's changes.
     pub revision: u64,
+}
+
+impl KeyRecord {
+    /// The id the key's material, EKTs and ciphertexts carry: the shared
+    /// multi-Region id, or the key's own.
+    pub fn material_id(&self) -> Uuid {
+        self.multi_region_id.unwrap_or(self.id)
+    }
 }
 
 /// A grant: a principal may perform listed operations with a key.

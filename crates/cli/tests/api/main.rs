@@ -34,6 +34,7 @@ mod module_domain;
 mod module_refusals;
 mod module_tokens;
 mod module_workers;
+mod multi_region;
 mod persistence;
 mod pinning;
 mod proof_attacks;

@@ -291,6 +291,15 @@ impl<'a> RequestCtx<'a> {
         }
     }
 
+    /// Lets the request's changes and module calls also touch `id`, the
+    /// shared material id of a multi-Region key it was authorized on (or
+    /// is creating), without counting as a decision.
+    pub(crate) fn also_covers(&mut self, id: uuid::Uuid) {
+        if !self.authorized_keys.contains(&id) {
+            self.authorized_keys.push(id);
+        }
+    }
+
     /// Records the key a keyless request (CreateKey) is creating, so its
     /// intent record names it and its changes may touch it.
     pub(crate) fn creating_key(&mut self, id: uuid::Uuid, arn: &str) {

@@ -215,17 +215,23 @@ impl Processor {
         let next_marker = truncated
             .then(|| rows.last().map(|a| a.name.clone()))
             .flatten();
+        let mut aliases = Vec::with_capacity(rows.len());
+        for a in rows {
+            // A multi-Region key's copy is named by its shared `mrk-…` id.
+            let target_key_id = match self.load_key(a.key_id).await? {
+                Some(k) => crate::multi_region::key_id(&k),
+                None => a.key_id.to_string(),
+            };
+            aliases.push(AliasListEntry {
+                alias_arn: arn::alias_arn(&a.region, &a.account_id, &a.name),
+                alias_name: a.name,
+                target_key_id,
+                creation_date: a.created_at as f64,
+                last_updated_date: a.updated_at as f64,
+            });
+        }
         Ok(ListAliasesResponse {
-            aliases: rows
-                .into_iter()
-                .map(|a| AliasListEntry {
-                    alias_arn: arn::alias_arn(&a.region, &a.account_id, &a.name),
-                    alias_name: a.name,
-                    target_key_id: a.key_id.to_string(),
-                    creation_date: a.created_at as f64,
-                    last_updated_date: a.updated_at as f64,
-                })
-                .collect(),
+            aliases,
             next_marker,
             truncated,
         })

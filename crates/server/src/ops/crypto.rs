@@ -144,7 +144,7 @@ impl Processor {
             .map_err(|_| KmsError::InvalidCiphertext(String::new()))?;
         if let Some(name) = named.as_deref().filter(|s| !s.is_empty()) {
             let wanted = self.resolve(rq, &Some(name.to_owned()), true).await?;
-            if wanted.id != header.key.key_id {
+            if wanted.material_id() != header.key.key_id {
                 return Err(KmsError::IncorrectKey(
                     "The key ID in the request does not identify a KMS key that can perform this operation.".into(),
                 ));
@@ -299,7 +299,7 @@ impl Processor {
             .await
         {
             Err(strongroom_hsm_proto::HsmError::NoDomainKey(_)) => {
-                self.forget_ekts(&[src.version, dest_version]);
+                self.forget_ekts(&[(&src.key, src.version), (&dest, dest_version)]);
                 let missing = || KmsError::Internal("key material disappeared".into());
                 let s = self.ekt(&src.key, src.version).await?.ok_or_else(missing)?;
                 let d = self.ekt(&dest, dest_version).await?.ok_or_else(missing)?;

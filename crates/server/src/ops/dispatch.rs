@@ -213,6 +213,14 @@ operation_table! {
         TagResource => tag_resource() { Key, context: false, grants: [], halves: [], effect: Writes }
         UntagResource => untag_resource() { Key, context: false, grants: [], halves: [], effect: Writes }
         ListResourceTags => list_resource_tags() { Key, context: false, grants: [], halves: [], effect: Reads }
+        // Multi-Region keys: kms:CreateKey in the replica's Region (identity
+        // policy), kms:UpdatePrimaryRegion on the new primary too.
+        ReplicateKey => replicate_key() {
+            Key, context: false, grants: [], halves: ["kms:CreateKey"], effect: Writes
+        }
+        UpdatePrimaryRegion => update_primary_region() {
+            Key, context: false, grants: [], halves: ["kms:UpdatePrimaryRegion"], effect: Writes
+        }
     }
     unsupported {
         ConnectCustomKeyStore
@@ -223,9 +231,7 @@ operation_table! {
         DisconnectCustomKeyStore
         Encapsulate
         GetKeyLastUsage
-        ReplicateKey
         UpdateCustomKeyStore
-        UpdatePrimaryRegion
     }
 }
 

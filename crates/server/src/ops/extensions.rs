@@ -170,6 +170,7 @@ impl Processor {
         let owner = req.public_key.as_ref().ok_or_else(|| null("publicKey"))?;
         let _guard = self.write_lock.lock().await;
         let key = self.resolve(rq, &req.key_id, false).await?;
+        crate::ops::multi_region::refuse_extension(self, &key)?;
         let stored = self.stored_key(&key).await?;
         if stored.volatile {
             return Err(KmsError::UnsupportedOperation(format!(
@@ -267,6 +268,7 @@ impl Processor {
         let signature = req.signature.as_ref().ok_or_else(|| null("signature"))?;
         let _guard = self.write_lock.lock().await;
         let key = self.resolve(rq, &req.key_id, false).await?;
+        crate::ops::multi_region::refuse_extension(self, &key)?;
         // As stored now: the binding to change is the one in the store.
         let stored = self.stored_key(&key).await?;
         if stored.volatile || !matches!(stored.state, KeyState::Enabled | KeyState::Disabled) {
@@ -341,6 +343,7 @@ impl Processor {
             .ok_or_else(|| null("encryptedKeyMaterial"))?;
         let _guard = self.write_lock.lock().await;
         let key = self.resolve(rq, &req.key_id, false).await?;
+        crate::ops::multi_region::refuse_extension(self, &key)?;
         let stored = self.stored_key(&key).await?;
         let (KeyState::Suspended, Some(expected)) =
             (stored.state, stored.suspension_fingerprint.clone())
@@ -497,7 +500,7 @@ impl Processor {
     ) -> Result<AuthorizedKey, KmsError> {
         if let Some(name) = named.as_deref().filter(|s| !s.is_empty()) {
             let wanted = self.resolve(rq, &Some(name.to_owned()), true).await?;
-            if wanted.id != version.key_id {
+            if wanted.material_id() != version.key_id {
                 return Err(KmsError::IncorrectKey(
                     "The key ID in the request does not identify the key of the DerivedKeyToken."
                         .into(),
@@ -526,6 +529,7 @@ impl Processor {
     ) -> Result<ShredKeyResponse, KmsError> {
         let _guard = self.write_lock.lock().await;
         let key = self.resolve(rq, &req.key_id, false).await?;
+        crate::ops::multi_region::refuse_extension(self, &key)?;
         terminal(self, &key)?;
         let change = self.begin_change(rq).await?;
         // Store first: once the EKTs are gone no module can ever reopen the
@@ -577,6 +581,7 @@ impl Processor {
     ) -> Result<Empty, KmsError> {
         let key = self
             .modify_key(rq, &req.key_id, |p, k| {
+                crate::ops::multi_region::refuse_extension(p, k)?;
                 terminal(p, k)?;
                 if k.state == KeyState::PendingDeletion {
                     return Err(KmsError::InvalidState(format!(

@@ -18,6 +18,7 @@ use super::grants::{CreateGrantRequest, GrantQuery};
 use super::import::{GetParametersForImportRequest, ImportKeyMaterialRequest};
 use super::key_policy::KeyPolicyRequest;
 use super::mac::MacRequest;
+use super::multi_region::{ReplicateKeyRequest, UpdatePrimaryRegionRequest};
 use super::rotation::{EnableKeyRotationRequest, ListKeyRotationsRequest};
 use super::tags::{ListResourceTagsRequest, TagResourceRequest, UntagResourceRequest};
 use crate::error::KmsError;
@@ -91,6 +92,8 @@ pub fn parse_request(op: &str, body: &[u8]) -> Result<(), KmsError> {
         "TagResource" => as_type::<TagResourceRequest>(body),
         "UntagResource" => as_type::<UntagResourceRequest>(body),
         "ListResourceTags" => as_type::<ListResourceTagsRequest>(body),
+        "ReplicateKey" => as_type::<ReplicateKeyRequest>(body),
+        "UpdatePrimaryRegion" => as_type::<UpdatePrimaryRegionRequest>(body),
         // http.rs parses this one with serde_json directly.
         "CreateAuthenticationProof" => {
             serde_json::from_slice::<crate::proof::CreateProofRequest>(body)

@@ -218,11 +218,12 @@ fn new_grant_ids() -> Result<(String, String), KmsError> {
     ))
 }
 
-/// One page of `grants` (sorted by id, all on keys in `region`) after `marker`.
+/// One page of `grants` (sorted by id) after `marker`; `arn_of` names each
+/// grant's key.
 fn page(
-    region: &str,
     grants: Vec<GrantRecord>,
     req: &GrantQuery,
+    arn_of: impl Fn(&GrantRecord) -> String,
 ) -> Result<ListGrantsResponse, KmsError> {
     let limit = crate::ops::keys::page_limit(req.limit, 100, 50);
     let start = match req.marker.as_deref() {
@@ -240,7 +241,7 @@ fn page(
     let shown = &rest[..limit.min(rest.len())];
     let truncated = rest.len() > shown.len();
     Ok(ListGrantsResponse {
-        grants: shown.iter().map(|g| entry(region, g)).collect(),
+        grants: shown.iter().map(|g| entry(arn_of(g), g)).collect(),
         truncated,
         next_marker: if truncated {
             shown.last().map(|g| g.grant_id.clone())
@@ -250,14 +251,14 @@ fn page(
     })
 }
 
-fn entry(region: &str, g: &GrantRecord) -> GrantListEntry {
+fn entry(key_arn: String, g: &GrantRecord) -> GrantListEntry {
     let constraints =
         (g.context_equals.is_some() || g.context_subset.is_some()).then(|| GrantConstraints {
             encryption_context_equals: unpairs(&g.context_equals),
             encryption_context_subset: unpairs(&g.context_subset),
         });
     GrantListEntry {
-        key_id: crate::arn::key_arn(region, &g.key_account_id, g.key_id),
+        key_id: key_arn,
         grant_id: g.grant_id.clone(),
         name: g.name.clone(),
         creation_date: g.created_at,
@@ -376,7 +377,7 @@ impl Processor {
             })
             .cloned()
             .collect();
-        page(&key.region, grants, &req)
+        page(grants, &req, |_| key.arn().to_owned())
     }
 
     pub(crate) async fn list_retirable_grants(
@@ -400,7 +401,17 @@ impl Processor {
             .reads()
             .list_retirable_grants(principal, region)
             .await?;
-        page(region, grants, &req)
+        // Each key by its ARN (a multi-Region key's copy: `key/mrk-…`).
+        let mut arns = std::collections::HashMap::new();
+        for g in &grants {
+            if let std::collections::hash_map::Entry::Vacant(slot) = arns.entry(g.key_id) {
+                slot.insert(match self.load_key(g.key_id).await? {
+                    Some(k) => self.key_arn(&k),
+                    None => crate::arn::key_arn(region, &g.key_account_id, g.key_id),
+                });
+            }
+        }
+        page(grants, &req, |g| arns[&g.key_id].clone())
     }
 
     pub(crate) async fn retire_grant(
@@ -416,6 +427,10 @@ impl Processor {
                 let key_id = crate::arn::parse_key_id(k)
                     .and_then(|p| match p {
                         crate::arn::KeyIdentifier::Key { id, .. } => Some(id),
+                        crate::arn::KeyIdentifier::MultiRegion { id, region, .. } => {
+                            let here = rq.caller().region.to_string();
+                            Some(crate::multi_region::row_id(id, &region.unwrap_or(here)))
+                        }
                         _ => None,
                     })
                     .ok_or_else(|| KmsError::NotFound(format!("Key '{k}' does not exist")))?;

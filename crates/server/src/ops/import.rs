@@ -221,7 +221,7 @@ impl Processor {
             )));
         }
         let version = KeyRef {
-            key_id: key.id,
+            key_id: key.material_id(),
             version: 1,
         };
         let change = self.begin_change(rq).await?;

@@ -9,7 +9,9 @@
 //! kind ([6], [7], [9]: imported material, custom key stores, rotation of
 //! asymmetric keys) stay with the handlers, which check them first and
 //! answer UnsupportedOperationException. `Unavailable` and the multi-Region
-//! states do not occur here (no custom key stores or replicas). Strongroom's
+//! states (`Creating`, `Updating`, `PendingReplicaDeletion`) do not occur
+//! here: no custom key stores, replication is synchronous, and a primary
+//! with replicas is not scheduled for deletion (docs/keys.md). Strongroom's
 //! extension states (Shredded, Revoked, Suspended: docs/extensions.md)
 //! have a column of their own.
 
@@ -123,6 +125,8 @@ pub const TABLE: &[Row] = &[
     row("ListResourceTags", ANY),
     row("PutKeyPolicy", ANY),
     row("ReEncrypt", CRYPTO),
+    // [3]: a primary pending deletion is neither replicated nor moved.
+    row("ReplicateKey", [A, A, A, I, I]),
     row("RetireGrant", ANY),
     row("RevokeGrant", ANY),
     row("RotateKeyOnDemand", ROTATION),
@@ -133,6 +137,7 @@ pub const TABLE: &[Row] = &[
     // [10]: the alias's current key may be pending deletion; the new target may not.
     row("UpdateAlias", NOT_PENDING_DELETION),
     row("UpdateKeyDescription", [A, A, A, I, I]),
+    row("UpdatePrimaryRegion", [A, A, A, I, I]),
     row("Verify", CRYPTO),
     row("VerifyMac", CRYPTO),
     // Extension (docs/extensions.md): used like GenerateDataKey.

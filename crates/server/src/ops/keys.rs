@@ -94,7 +94,7 @@ impl Processor {
     pub(crate) fn metadata(&self, key: &KeyRecord) -> KeyMetadata {
         KeyMetadata {
             aws_account_id: key.account_id.clone(),
-            key_id: key.id.to_string(),
+            key_id: crate::multi_region::key_id(key),
             arn: self.key_arn(key),
             creation_date: epoch_f64(key.created_at),
             enabled: key.state == KeyState::Enabled,
@@ -128,8 +128,17 @@ impl Processor {
             mac_algorithms: crate::ops::mac::mac_algorithm(&key.key_spec)
                 .into_iter()
                 .collect(),
-            multi_region: false,
+            multi_region: key.multi_region_id.is_some(),
+            multi_region_configuration: None,
         }
+    }
+
+    /// `metadata`, with a multi-Region key's `MultiRegionConfiguration`
+    /// (every region's copy, read from the store).
+    pub(crate) async fn full_metadata(&self, key: &KeyRecord) -> Result<KeyMetadata, KmsError> {
+        let mut m = self.metadata(key);
+        m.multi_region_configuration = self.multi_region_configuration(key).await?;
+        Ok(m)
     }
 
     pub(crate) async fn create_key(
@@ -138,6 +147,11 @@ impl Processor {
         req: CreateKeyRequest,
     ) -> Result<KeyMetadataResponse, KmsError> {
         let caller = rq.caller();
+        let multi_region = req.multi_region == Some(true);
+        if multi_region {
+            let origin = req.origin.as_deref().unwrap_or("AWS_KMS");
+            crate::ops::multi_region::check_creatable(&req, origin, rq.fixed_key_id())?;
+        }
         let description = req.description.unwrap_or_default();
         if let (Some(a), Some(b)) = (&req.key_spec, &req.customer_master_key_spec)
             && a != b
@@ -168,29 +182,31 @@ impl Processor {
                 )));
             }
         }
-        let new_id = match rq.fixed_key_id() {
+        // A multi-Region key: its shared id, and this region's row of it.
+        let shared = multi_region.then(crate::multi_region::new_id);
+        let new_id = match (shared, rq.fixed_key_id()) {
+            (Some(shared), _) => crate::multi_region::row_id(shared, caller.region.as_str()),
             // A seed file's fixed id: refused if any account has it.
-            Some(id) if self.load_key(id).await?.is_some() => {
+            (None, Some(id)) if self.load_key(id).await?.is_some() => {
                 return Err(KmsError::AlreadyExists(format!("Key {id} already exists.")));
             }
-            Some(id) => id,
-            None => Uuid::new_v4(),
+            (None, Some(id)) => id,
+            (None, None) => Uuid::new_v4(),
         };
         let policy = match &req.policy {
             None => None,
             Some(text) => Some(crate::ops::key_policy::validated(
                 caller,
                 &rq.conditions(),
-                &crate::arn::key_arn(caller.region.as_str(), &caller.account_id, new_id),
+                &crate::arn::key_arn_named(
+                    caller.region.as_str(),
+                    &caller.account_id,
+                    &shared.map_or_else(|| new_id.to_string(), crate::multi_region::display),
+                ),
                 text,
                 req.bypass_policy_lockout_safety_check == Some(true),
             )?),
         };
-        if req.multi_region == Some(true) {
-            return Err(KmsError::UnsupportedOperation(
-                "Multi-Region keys are not supported.".into(),
-            ));
-        }
         if req.custom_key_store_id.is_some() || req.xks_key_id.is_some() {
             return Err(KmsError::UnsupportedOperation(
                 "Custom key stores are not supported.".into(),
@@ -201,7 +217,7 @@ impl Processor {
 
         let id = new_id;
         let version = KeyRef {
-            key_id: id,
+            key_id: shared.unwrap_or(id),
             version: 1,
         };
         let now = now_epoch();
@@ -234,6 +250,8 @@ impl Processor {
             volatile: req.storage_class.as_deref() == Some("VOLATILE"),
             policy,
             module_group: req.module_group.clone(),
+            multi_region_id: shared,
+            multi_region_primary: shared.is_some(),
             revision: 0,
         };
         if let Some(group) = &key.module_group {
@@ -288,6 +306,7 @@ impl Processor {
         // Everything is checked: the intent record names the new key, and
         // only now may anything change.
         rq.creating_key(id, &self.key_arn(&key));
+        rq.also_covers(key.material_id());
         let change = self.begin_change(rq).await?;
         if key.volatile {
             let ekt = match self
@@ -352,7 +371,7 @@ impl Processor {
         let key = self.cache_new_key(key, version, ekt);
         tracing::info!(key_id = %id, account = %caller.account_id, exposed = key.exposed, "key created");
         Ok(KeyMetadataResponse {
-            key_metadata: self.metadata(&key),
+            key_metadata: self.full_metadata(&key).await?,
             key_material: material.map(SecretBlob),
         })
     }
@@ -364,7 +383,7 @@ impl Processor {
     ) -> Result<KeyMetadataResponse, KmsError> {
         let key = self.resolve(rq, &req.key_id, true).await?;
         Ok(KeyMetadataResponse {
-            key_metadata: self.metadata(&key),
+            key_metadata: self.full_metadata(&key).await?,
             key_material: None,
         })
     }
@@ -395,7 +414,7 @@ impl Processor {
             keys: rows
                 .iter()
                 .map(|k| KeyListEntry {
-                    key_id: k.id.to_string(),
+                    key_id: crate::multi_region::key_id(k),
                     key_arn: self.key_arn(k),
                 })
                 .collect(),
@@ -474,8 +493,10 @@ impl Processor {
         let days = req.pending_window_in_days.unwrap_or(30);
         let days = days as u32;
         let when = now_epoch() + i64::from(days) * 86_400;
+        let replicas = self.replica_count_of_primary(rq, &req.key_id).await?;
         let key = self
-            .modify_key(rq, &req.key_id, |_, k| {
+            .modify_key(rq, &req.key_id, |p, k| {
+                crate::ops::multi_region::check_deletable(p, k, replicas)?;
                 k.state = KeyState::PendingDeletion;
                 k.deletion_date = Some(when);
                 k.pending_window_days = Some(days);

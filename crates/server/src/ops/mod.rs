@@ -16,6 +16,7 @@ pub(crate) mod key_policy;
 pub mod key_state;
 pub(crate) mod keys;
 pub(crate) mod mac;
+pub(crate) mod multi_region;
 pub(crate) mod public_keys;
 mod rotation;
 mod tags;

@@ -107,6 +107,18 @@ fn check_rotatable(p: &Processor, operation: &str, key: &KeyRecord) -> Result<()
     p.check_key_state(operation, key)
 }
 
+/// Fails for a multi-Region replica: its rotation follows its primary's
+/// (AWS: rotation is managed on the primary key only).
+fn refuse_replica(p: &Processor, key: &KeyRecord) -> Result<(), KmsError> {
+    if key.multi_region_id.is_some() && !key.multi_region_primary {
+        return Err(KmsError::UnsupportedOperation(format!(
+            "{} is a multi-Region replica key: manage its rotation on the primary key.",
+            p.key_arn(key)
+        )));
+    }
+    Ok(())
+}
+
 impl Processor {
     /// When a rotation period started `now` ends.
     pub(crate) fn rotation_due(&self, now: i64, period_days: u32) -> i64 {
@@ -125,6 +137,7 @@ impl Processor {
         let next = self.rotation_due(now_epoch(), days);
         let operation = rq.operation().name;
         self.modify_key(rq, &req.key_id, |p, k| {
+            refuse_replica(p, k)?;
             check_rotatable(p, operation, k)?;
             k.rotation_period_days = Some(days);
             k.next_rotation_at = Some(next);
@@ -141,6 +154,7 @@ impl Processor {
     ) -> Result<Empty, KmsError> {
         let operation = rq.operation().name;
         self.modify_key(rq, &req.key_id, |p, k| {
+            refuse_replica(p, k)?;
             check_rotatable(p, operation, k)?;
             k.rotation_period_days = None;
             k.next_rotation_at = None;
@@ -157,11 +171,14 @@ impl Processor {
     ) -> Result<KeyRotationStatusResponse, KmsError> {
         let key = self.resolve(rq, &req.key_id, false).await?;
         self.check_key_state(rq.operation().name, &key)?;
+        // A replica's rotation is its primary's (shared, as in AWS).
+        let primary = self.multi_region_primary(&key).await?;
+        let rotation = primary.as_ref().map_or(&*key, |p| p);
         Ok(KeyRotationStatusResponse {
-            key_rotation_enabled: key.rotation_period_days.is_some(),
-            key_id: key.id.to_string(),
-            rotation_period_in_days: key.rotation_period_days,
-            next_rotation_date: key.next_rotation_at.map(|t| t as f64),
+            key_rotation_enabled: rotation.rotation_period_days.is_some(),
+            key_id: crate::multi_region::key_id(&key),
+            rotation_period_in_days: rotation.rotation_period_days,
+            next_rotation_date: rotation.next_rotation_at.map(|t| t as f64),
         })
     }
 
@@ -176,6 +193,7 @@ impl Processor {
         // new version inherits the current one's owner binding, which
         // another frontend may have changed (processor::stored_material).
         let stored = self.stored_key(&key).await?;
+        refuse_replica(self, &stored)?;
         check_rotatable(self, rq.operation().name, &stored)?;
         if stored.on_demand_rotations >= MAX_ON_DEMAND {
             return Err(KmsError::LimitExceeded(format!(
@@ -195,7 +213,7 @@ impl Processor {
         self.add_version(&change, previous, next, "ON_DEMAND")
             .await?;
         Ok(RotateKeyOnDemandResponse {
-            key_id: key.id.to_string(),
+            key_id: crate::multi_region::key_id(&key),
         })
     }
 
@@ -214,7 +232,7 @@ impl Processor {
     ) -> Result<(), KmsError> {
         change.covers(key.id)?;
         let version = KeyRef {
-            key_id: key.id,
+            key_id: key.material_id(),
             version: key.current_version + 1,
         };
         // The new version inherits the spec and suspension owner the
@@ -231,17 +249,24 @@ impl Processor {
             _ => return Err(KmsError::Internal("unexpected module answer".into())),
         };
         key.current_version = version.version;
+        // A multi-Region primary's replicas get the same version in the
+        // same transaction: a copy of the EKT, bound to the shared id.
+        let mut rotations = self.replica_rotations(&key, version.version).await?;
         let record = KeyVersionRecord {
             key_id: key.id,
             version: version.version,
             ekt: ekt.0.clone(),
             created_at: now_epoch(),
         };
-        match change
-            .store()
-            .rotate_key(&key, &record, rotation_type)
-            .await
-        {
+        rotations.insert(0, (key.clone(), record));
+        let rotations: Vec<_> = rotations
+            .into_iter()
+            .map(|(k, mut v)| {
+                v.ekt.clone_from(&ekt.0);
+                (k, v)
+            })
+            .collect();
+        match change.store().rotate_keys(&rotations, rotation_type).await {
             Ok(()) => {}
             // Another frontend rotated first; ours was never stored.
             Err(StoreError::AlreadyExists(_)) => {
@@ -253,9 +278,43 @@ impl Processor {
             Err(e) => return Err(e.into()),
         }
         tracing::info!(key_id = %key.id, version = version.version, rotation_type, "key rotated");
+        for (mut replica, _) in rotations.into_iter().skip(1) {
+            replica.revision += 1;
+            self.cache_key(replica);
+        }
         key.revision += 1;
         self.cache_new_key(key, version, ekt);
         Ok(())
+    }
+
+    /// For a multi-Region primary: each replica as stored now, moved to
+    /// `version`, with its version record (EKT filled in by the caller).
+    async fn replica_rotations(
+        &self,
+        key: &KeyRecord,
+        version: u32,
+    ) -> Result<Vec<(KeyRecord, KeyVersionRecord)>, KmsError> {
+        let Some(shared) = key.multi_region_id else {
+            return Ok(Vec::new());
+        };
+        let family = self
+            .reads()
+            .multi_region_keys(&key.account_id, shared)
+            .await?;
+        Ok(family
+            .into_iter()
+            .filter(|k| k.id != key.id)
+            .map(|mut k| {
+                k.current_version = version;
+                let v = KeyVersionRecord {
+                    key_id: k.id,
+                    version,
+                    ekt: Vec::new(),
+                    created_at: now_epoch(),
+                };
+                (k, v)
+            })
+            .collect())
     }
 
     pub(crate) async fn list_key_rotations(
@@ -285,7 +344,7 @@ impl Processor {
             rotations: rows
                 .into_iter()
                 .map(|r| RotationsListEntry {
-                    key_id: key.id.to_string(),
+                    key_id: crate::multi_region::key_id(&key),
                     rotation_date: r.rotated_at as f64,
                     rotation_type: r.rotation_type,
                 })

@@ -64,12 +64,23 @@ impl Processor {
             |r: &Option<String>| r.as_deref().filter(|r| *r != here).map(str::to_owned);
         let invalid_arn = |r: String| KmsError::NotFound(format!("Invalid arn {r}"));
         let not_found = || KmsError::NotFound(format!("Key '{s}' does not exist"));
-        let (id, region, account) = match parsed {
+        let (id, region, account, shared) = match parsed {
             KeyIdentifier::Key {
                 id,
                 region,
                 account,
-            } => (id, region, account),
+            } => (id, region, account, None),
+            // Each region's copy is its own row (crate::multi_region).
+            KeyIdentifier::MultiRegion {
+                id,
+                region,
+                account,
+            } => (
+                crate::multi_region::row_id(id, here),
+                region,
+                account,
+                Some(id),
+            ),
             KeyIdentifier::Alias {
                 name,
                 region,
@@ -98,7 +109,8 @@ impl Processor {
                         ))
                     })?;
                 rq.note("kms:requestalias", vec![name.clone()]);
-                (target, None, None)
+                let shared = self.load_key(target).await?.and_then(|k| k.multi_region_id);
+                (target, None, None, shared)
             }
         };
         if let Some(r) = other_region(&region) {
@@ -106,11 +118,15 @@ impl Processor {
         }
         match account {
             Some(other) if other != caller.account_id => {
-                self.resolve_other_account(rq, id, &other).await
+                self.resolve_other_account(rq, id, shared, &other).await
             }
             _ => {
                 let key = self.load_key(id).await?.ok_or_else(not_found)?;
-                if key.account_id != caller.account_id || key.region != here {
+                // A copy's row id is no name of it: only `mrk-…` is.
+                if key.account_id != caller.account_id
+                    || key.region != here
+                    || key.multi_region_id != shared
+                {
                     return Err(not_found());
                 }
                 self.authorized(rq, key).await
@@ -125,15 +141,20 @@ impl Processor {
         &self,
         rq: &mut RequestCtx<'_>,
         id: Uuid,
+        shared: Option<Uuid>,
         account: &str,
     ) -> Result<AuthorizedKey, KmsError> {
         let region = rq.caller().region.clone();
-        let named = arn::key_arn(region.as_str(), account, id);
+        let shown = shared.map_or_else(|| id.to_string(), crate::multi_region::display);
+        let named = arn::key_arn_named(region.as_str(), account, &shown);
         let refused = |rq: &RequestCtx<'_>| authz::cross_account_denied(rq, &named);
         let Some(key) = self.load_key(id).await? else {
             return Err(refused(rq));
         };
-        if key.account_id != account || key.region != region.as_str() {
+        if key.account_id != account
+            || key.region != region.as_str()
+            || key.multi_region_id != shared
+        {
             return Err(refused(rq));
         }
         match self.authorized(rq, key).await {
@@ -151,11 +172,7 @@ impl Processor {
         rq: &mut RequestCtx<'_>,
         id: Uuid,
     ) -> Result<AuthorizedKey, KmsError> {
-        let Some(key) = self
-            .load_key(id)
-            .await?
-            .filter(|k| k.region == rq.caller().region.as_str())
-        else {
+        let Some(key) = self.ciphertext_key(id, rq.caller().region.as_str()).await? else {
             return Err(KmsError::InvalidCiphertext(String::new()));
         };
         let own = key.account_id == rq.caller().account_id;
@@ -165,6 +182,32 @@ impl Processor {
             }
             r => r,
         }
+    }
+
+    /// The key in `region` whose material a ciphertext names by `id`: a
+    /// single-Region key of that id, or the region's copy of the
+    /// multi-Region key of that shared id (looked up first when the id
+    /// has the shape of a shared one, so neither costs a wasted read).
+    async fn ciphertext_key(
+        &self,
+        id: Uuid,
+        region: &str,
+    ) -> Result<Option<Arc<KeyRecord>>, KmsError> {
+        let copy = crate::multi_region::row_id(id, region);
+        let order = if crate::multi_region::is_shared_id(id) {
+            [copy, id]
+        } else {
+            [id, copy]
+        };
+        for row in order {
+            if let Some(k) = self.load_key(row).await?
+                && k.region == region
+                && k.material_id() == id
+            {
+                return Ok(Some(k));
+            }
+        }
+        Ok(None)
     }
 
     /// Authorizes the request on `key` by its policy and grants; records
@@ -179,6 +222,7 @@ impl Processor {
         rq.note_key(&arn);
         authz::authorize(&self.policies, rq, &key, &arn, &grants)?;
         rq.allowed_key(key.id);
+        rq.also_covers(key.material_id());
         if let Some(group) = &key.module_group {
             strongroom_hsm_proto::routing::pin(group);
         }

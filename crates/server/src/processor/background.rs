@@ -30,7 +30,7 @@ impl Processor {
                 .record(AuditEvent::service_event(event, &arn, &key.account_id))
                 .await?;
         }
-        Ok(Change::system(self, key.id))
+        Ok(Change::system(self, key))
     }
 
     /// Deletes every key whose deletion date is at or before `now`: module
@@ -53,20 +53,41 @@ impl Processor {
             };
             let change = self.service_change(DELETE_KEY_EVENT, &key).await?;
             self.forget_everywhere(&change, id).await?;
+            // The last copy of a multi-Region key: its shared material too.
+            let last_material = self.last_copy_material(&key).await?;
+            if let Some(shared) = last_material {
+                self.forget_everywhere(&change, shared).await?;
+            }
             if change.store().delete_key(id).await? {
                 n += 1;
                 tracing::info!(key_id = %id, "key deleted after its waiting period");
             }
-            self.drop_cached(id);
+            self.drop_cached(id, last_material);
         }
         Ok(n)
     }
 
-    /// Forgets everything cached about a deleted key.
-    fn drop_cached(&self, id: Uuid) {
+    /// A multi-Region key's shared id if `key` is its only copy left.
+    async fn last_copy_material(&self, key: &KeyRecord) -> Result<Option<Uuid>, KmsError> {
+        let Some(shared) = key.multi_region_id else {
+            return Ok(None);
+        };
+        let family = self
+            .store
+            .multi_region_keys(&key.account_id, shared)
+            .await?;
+        Ok((!family.iter().any(|k| k.id != key.id)).then_some(shared))
+    }
+
+    /// Forgets everything cached about a deleted key (and its shared
+    /// material, when it was a multi-Region key's last copy).
+    fn drop_cached(&self, id: Uuid, material: Option<Uuid>) {
         self.keys.remove(&id);
         self.ekts.retain(|k, _| k.key_id != id);
         self.public_keys.forget(id);
+        if let Some(shared) = material {
+            self.public_keys.forget(shared);
+        }
         self.aliases.retain(|_, target| target.1 != id);
         self.grants.remove(&id);
     }
@@ -91,12 +112,12 @@ impl Processor {
             // The module only derives a sibling of the current version from
             // its EKT, read here from the store: nothing leaves the module.
             let current = KeyRef {
-                key_id: key.id,
+                key_id: key.material_id(),
                 version: key.current_version,
             };
             let previous = self
                 .store
-                .get_key_version(current.key_id, current.version)
+                .get_key_version(key.id, current.version)
                 .await?
                 .map(|v| Ekt(v.ekt))
                 .ok_or_else(|| {

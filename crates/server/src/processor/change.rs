@@ -40,9 +40,13 @@ impl std::fmt::Debug for Change {
 impl Change {
     /// A background task's permission to change `key` (its service event
     /// is already durable).
-    pub(super) fn system(processor: &Processor, key: Uuid) -> Self {
+    pub(super) fn system(processor: &Processor, key: &strongroom_store::KeyRecord) -> Self {
+        let mut keys = vec![key.id];
+        if key.material_id() != key.id {
+            keys.push(key.material_id());
+        }
         Self {
-            keys: vec![key],
+            keys,
             store: processor.store.clone(),
         }
     }

@@ -33,7 +33,7 @@ impl Processor {
     /// The module, for using a key the request was authorized on (with the
     /// EKT that only the same authorization hands out).
     pub(crate) fn module(&self, authorized: &AuthorizedKey) -> KeyModule<'_> {
-        KeyModule::narrowed_to(&self.module, authorized.id)
+        KeyModule::narrowed_to(&self.module, authorized.material_id())
     }
 
     /// The module, for a keyless row the table marks `#[random]`

@@ -35,6 +35,23 @@ impl StoreReads<'_> {
         self.store.list_keys(account_id, region, after, limit).await
     }
 
+    /// Every region's copy of an account's multi-Region key.
+    pub async fn multi_region_keys(
+        &self,
+        account_id: &str,
+        shared: Uuid,
+    ) -> StoreResult<Vec<KeyRecord>> {
+        self.store.multi_region_keys(account_id, shared).await
+    }
+
+    /// Every version (EKT) of a key, oldest first.
+    pub async fn key_versions(
+        &self,
+        id: Uuid,
+    ) -> StoreResult<Vec<strongroom_store::KeyVersionRecord>> {
+        self.store.key_versions(id).await
+    }
+
     /// One alias of an account in `region`.
     pub async fn get_alias(
         &self,

@@ -55,7 +55,7 @@ impl Processor {
         let mut out = Vec::new();
         for version in versions {
             let r = KeyRef {
-                key_id: key.id,
+                key_id: key.material_id(),
                 version,
             };
             same_key(key, r)?;

@@ -84,6 +84,38 @@ fn policy_char(c: char) -> bool {
 
 /// `KeyIdType`.
 pub const KEY_ID: Str = plain(1, 2048);
+/// `RegionType` (ReplicateKey's ReplicaRegion, UpdatePrimaryRegion's
+/// PrimaryRegion). Its pattern has a structure a character class does not
+/// express: `Validator::region` checks it whole ([`region_shaped`]).
+pub const REGION: Str = Str {
+    min: 1,
+    max: 32,
+    pattern: Some(Pattern {
+        text: "^([a-z]+-){2,3}\\d+$",
+        allowed: region_char,
+        empty: false,
+    }),
+};
+
+fn region_char(c: char) -> bool {
+    c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+}
+
+/// Whether `s` matches `^([a-z]+-){2,3}\d+$`: two or three words of
+/// lowercase letters, each followed by `-`, then digits.
+pub fn region_shaped(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    let Some((number, words)) = parts.split_last() else {
+        return false;
+    };
+    (2..=3).contains(&words.len())
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()))
+        && !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// `AliasNameType`.
 pub const ALIAS_NAME: Str = Str {
     min: 1,

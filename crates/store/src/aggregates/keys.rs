@@ -86,6 +86,37 @@ pub trait KeyStore: Send + Sync + 'static {
         version: &KeyVersionRecord,
         rotation_type: &str,
     ) -> StoreResult<()>;
+    /// Adds a version to each of several keys (every region's copy of a
+    /// multi-Region key) and saves their metadata, all or nothing: each
+    /// key's compare-and-swap must hold and each version must be new.
+    async fn rotate_keys(
+        &self,
+        rotations: &[(KeyRecord, KeyVersionRecord)],
+        rotation_type: &str,
+    ) -> StoreResult<()>;
+    /// Every region's copy of the multi-Region key `multi_region_id` of
+    /// `account_id`, ordered by region.
+    async fn multi_region_keys(
+        &self,
+        account_id: &str,
+        multi_region_id: Uuid,
+    ) -> StoreResult<Vec<KeyRecord>>;
+    /// Every version (EKT) of a key, oldest first.
+    async fn key_versions(&self, id: Uuid) -> StoreResult<Vec<KeyVersionRecord>>;
+    /// Creates `replica` with `versions` (copies of the primary's EKTs),
+    /// and saves `primary` by compare-and-swap in the same transaction, so
+    /// a rotation of the primary that read it before cannot commit without
+    /// the replica (`Conflict`); `AlreadyExists` if the replica's id is
+    /// taken.
+    async fn create_replica(
+        &self,
+        primary: &KeyRecord,
+        replica: &KeyRecord,
+        versions: &[KeyVersionRecord],
+    ) -> StoreResult<()>;
+    /// Saves several keys' metadata by compare-and-swap, all or nothing
+    /// (UpdatePrimaryRegion).
+    async fn update_keys(&self, keys: &[KeyRecord]) -> StoreResult<()>;
     /// A key's rotations (versions after the first), oldest first, after
     /// version `after`.
     async fn list_rotations(
@@ -211,15 +242,79 @@ impl<B: Backend> KeyStore for B {
         v: &KeyVersionRecord,
         rotation_type: &str,
     ) -> StoreResult<()> {
-        let (k, v, t) = (key.clone(), v.clone(), rotation_type.to_owned());
+        self.rotate_keys(&[(key.clone(), v.clone())], rotation_type)
+            .await
+    }
+
+    async fn rotate_keys(
+        &self,
+        rotations: &[(KeyRecord, KeyVersionRecord)],
+        rotation_type: &str,
+    ) -> StoreResult<()> {
+        let (rotations, t) = (rotations.to_vec(), rotation_type.to_owned());
         transaction(self, move |c| {
             Box::pin(async move {
-                let mut values = v.values()?;
-                values.push(t.to_value());
-                c.execute(&keys::VERSION_INSERT_ROTATED, &values)
+                for (k, v) in &rotations {
+                    let mut values = v.values()?;
+                    values.push(t.to_value());
+                    c.execute(&keys::VERSION_INSERT_ROTATED, &values)
+                        .await
+                        .map_err(exists_as(format!("version {} of {}", v.version, v.key_id)))?;
+                    update_key_row(c, k).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn multi_region_keys(
+        &self,
+        account_id: &str,
+        multi_region_id: Uuid,
+    ) -> StoreResult<Vec<KeyRecord>> {
+        select(
+            self,
+            &keys::MULTI_REGION,
+            params![account_id, multi_region_id],
+        )
+        .await
+    }
+
+    async fn key_versions(&self, id: Uuid) -> StoreResult<Vec<KeyVersionRecord>> {
+        select(self, &keys::VERSIONS_OF, params![id]).await
+    }
+
+    async fn create_replica(
+        &self,
+        primary: &KeyRecord,
+        replica: &KeyRecord,
+        versions: &[KeyVersionRecord],
+    ) -> StoreResult<()> {
+        let (p, r, vs) = (primary.clone(), replica.clone(), versions.to_vec());
+        transaction(self, move |c| {
+            Box::pin(async move {
+                update_key_row(c, &p).await?;
+                c.execute(&keys::INSERT, &r.values()?)
                     .await
-                    .map_err(exists_as(format!("version {} of {}", v.version, v.key_id)))?;
-                update_key_row(c, &k).await
+                    .map_err(exists_as(r.id))?;
+                for v in &vs {
+                    c.execute(&keys::VERSION_INSERT, &v.values()?).await?;
+                }
+                Ok(())
+            })
+        })
+        .await
+    }
+
+    async fn update_keys(&self, keys: &[KeyRecord]) -> StoreResult<()> {
+        let keys = keys.to_vec();
+        transaction(self, move |c| {
+            Box::pin(async move {
+                for k in &keys {
+                    update_key_row(c, k).await?;
+                }
+                Ok(())
             })
         })
         .await

@@ -165,6 +165,7 @@ pub(crate) async fn every_mutable_field_survives_update(s: Arc<dyn Store>) {
     k.import_valid_to = Some(9);
     k.on_demand_rotations = 3;
     k.description = "changed".into();
+    k.multi_region_primary = true;
     s.update_key(&k).await.unwrap();
     k.revision += 1;
     assert_eq!(s.get_key(k.id).await.unwrap().unwrap(), k);

@@ -12,6 +12,7 @@ mod deletion;
 mod grants;
 mod identities;
 mod keys;
+mod multi_region;
 mod proofs;
 mod regions;
 mod sealed;
@@ -24,6 +25,7 @@ pub(crate) use deletion::*;
 pub(crate) use grants::*;
 pub(crate) use identities::*;
 pub(crate) use keys::*;
+pub(crate) use multi_region::*;
 pub(crate) use proofs::*;
 pub(crate) use regions::*;
 pub(crate) use sealed::*;
@@ -57,7 +59,11 @@ macro_rules! conformance_tests {
             replaced_ekts_and_secrets_leave_no_copy_in_any_table,
             keys_are_listed_only_in_their_region,
             alias_names_are_unique_per_region_and_invisible_elsewhere,
-            retirable_grants_follow_their_keys_region);
+            retirable_grants_follow_their_keys_region,
+            multi_region_copies_are_rows_of_their_own,
+            a_replica_created_after_a_rotation_read_makes_it_conflict,
+            rotation_of_every_copy_is_all_or_nothing,
+            update_keys_is_all_or_nothing);
     };
     (@each $make:path; $($name:ident),*) => {
         $(
@@ -105,6 +111,8 @@ pub(crate) fn key(account: &str) -> (KeyRecord, KeyVersionRecord) {
             volatile: false,
             policy: None,
             module_group: Some("region=eu".into()),
+            multi_region_id: None,
+            multi_region_primary: false,
             revision: 0,
         },
         KeyVersionRecord {

@@ -178,6 +178,14 @@ CREATE TABLE module_log_cursors (
     ),
     // As SQLite's 19: the chain hash at the counted position.
     (8, "ALTER TABLE usage_flushed ADD COLUMN head BYTEA;"),
+    // Multi-Region keys (as SQLite's 20).
+    (
+        9,
+        r#"ALTER TABLE keys ADD COLUMN multi_region_id TEXT COLLATE "C";
+        ALTER TABLE keys ADD COLUMN multi_region_primary BOOLEAN NOT NULL DEFAULT FALSE;
+        CREATE INDEX keys_by_multi_region ON keys(account_id, multi_region_id)
+            WHERE multi_region_id IS NOT NULL;"#,
+    ),
 ];
 
 /// The step that introduced regions, and the statements it runs after

@@ -137,6 +137,8 @@ pub(crate) const KEY_COLUMNS: &[(&str, KeyColumn)] = {
         ("volatile", Fixed),
         ("policy", Mutable),
         ("module_group", Fixed),
+        ("multi_region_id", Fixed),
+        ("multi_region_primary", Mutable),
         ("revision", Revision),
     ]
 };
@@ -182,6 +184,8 @@ impl Codec for KeyRecord {
             self.volatile.to_value(),
             self.policy.to_value(),
             self.module_group.to_value(),
+            self.multi_region_id.to_value(),
+            self.multi_region_primary.to_value(),
             revision(self.revision)?,
         ])
     }
@@ -212,6 +216,8 @@ impl Codec for KeyRecord {
             volatile: r.take(Row::bool)?,
             policy: r.take(Row::opt_text)?,
             module_group: r.take(Row::opt_text)?,
+            multi_region_id: r.take(Row::opt_uuid)?,
+            multi_region_primary: r.take(Row::bool)?,
             revision: r.take(Row::u64)?,
         })
     }

@@ -73,6 +73,10 @@ pub(crate) mod keys {
             set.len() + 2
         ))
     });
+    /// Every region's copy of one multi-Region key of an account.
+    pub(crate) static MULTI_REGION: LazyLock<Sql> = LazyLock::new(|| {
+        select::<KeyRecord>("WHERE account_id = $1 AND multi_region_id = $2 ORDER BY region")
+    });
     pub(crate) static EXISTS: Sql = Sql::new("SELECT 1 FROM keys WHERE id = $1");
     pub(crate) static DELETE: Sql = Sql::new("DELETE FROM keys WHERE id = $1");
     pub(crate) static DUE_FOR_DELETION: Sql = Sql::new(
@@ -99,6 +103,8 @@ pub(crate) mod keys {
     });
     pub(crate) static VERSION_GET: LazyLock<Sql> =
         LazyLock::new(|| select::<KeyVersionRecord>("WHERE key_id = $1 AND version = $2"));
+    pub(crate) static VERSIONS_OF: LazyLock<Sql> =
+        LazyLock::new(|| select::<KeyVersionRecord>("WHERE key_id = $1 ORDER BY version"));
     pub(crate) static VERSIONS_DELETE: Sql = Sql::new("DELETE FROM key_versions WHERE key_id = $1");
     /// Versions after the first, after version `$2`.
     pub(crate) static ROTATIONS: LazyLock<Sql> = LazyLock::new(|| {

@@ -194,6 +194,11 @@ impl Row {
         Uuid::parse_str(&self.text(i)?).map_err(corrupt)
     }
 
+    /// A nullable UUID stored as text.
+    pub(crate) fn opt_uuid(&self, i: usize) -> StoreResult<Option<Uuid>> {
+        self.opt(i, Self::uuid)
+    }
+
     /// A JSON document stored as text.
     pub(crate) fn json<T: serde::de::DeserializeOwned>(&self, i: usize) -> StoreResult<T> {
         serde_json::from_str(&self.text(i)?).map_err(corrupt)

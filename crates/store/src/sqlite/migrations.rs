@@ -212,6 +212,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
     // The chain hash at the counted position: a restart checks the log
     // still has that record (docs/audit.md, "Usage metering").
     (19, "ALTER TABLE usage_flushed ADD COLUMN head BLOB;"),
+    // Multi-Region keys: the shared id every region's copy carries, and
+    // which copy is the primary.
+    (
+        20,
+        "ALTER TABLE keys ADD COLUMN multi_region_id TEXT;
+        ALTER TABLE keys ADD COLUMN multi_region_primary INTEGER NOT NULL DEFAULT 0;
+        CREATE INDEX keys_by_multi_region ON keys(account_id, multi_region_id)
+            WHERE multi_region_id IS NOT NULL;",
+    ),
 ];
 
 /// The step that introduced regions, and the statements it runs after
