@@ -31,6 +31,9 @@ pub struct AdminConfig {
     pub listen: SocketAddr,
     /// Serve HTTPS with this configuration (the API's certificate).
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Serve the web console at `/console/` with these session limits
+    /// (docs/console.md); `None`: no console.
+    pub console: Option<crate::console::ConsoleSettings>,
 }
 
 impl std::fmt::Debug for AdminConfig {
@@ -38,6 +41,7 @@ impl std::fmt::Debug for AdminConfig {
         f.debug_struct("AdminConfig")
             .field("listen", &self.listen)
             .field("tls", &self.tls.is_some())
+            .field("console", &self.console)
             .finish()
     }
 }

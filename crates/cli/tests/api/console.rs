@@ -1,0 +1,591 @@
+//! The web console's security (docs/console.md), with a plain HTTP client:
+//! no access without a session, a CSRF token on every change, an HttpOnly
+//! SameSite=Strict cookie, sessions that expire, one-time sign-in links,
+//! one account per session, and the same authorization and audit trail as
+//! the KMS API.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, SET_COOKIE};
+use serde_json::{Value, json};
+use strongroom_cli::dev::DevEnvironment;
+use strongroom_server::console::ConsoleSettings;
+use strongroom_server::identity;
+use strongroom_store::PrincipalKind;
+
+use crate::common::*;
+
+/// A dev environment serving the console, with these session limits.
+async fn console_env(settings: ConsoleSettings) -> TestEnv {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_in(dir.path(), |o| {
+        o.admin_listen = Some("127.0.0.1:0".parse().unwrap());
+        o.console = settings;
+    })
+    .await;
+    let client = client_for(&dev, &dev.access_key_id, &dev.secret_access_key);
+    TestEnv { dev, client, dir }
+}
+
+/// A browser-like session: its cookie and CSRF token.
+struct Browser {
+    base: String,
+    http: reqwest::Client,
+    cookie: String,
+    csrf: String,
+}
+
+struct Answer {
+    status: u16,
+    headers: HeaderMap,
+    body: Value,
+    text: String,
+}
+
+async fn answer(r: reqwest::Response) -> Answer {
+    let status = r.status().as_u16();
+    let headers = r.headers().clone();
+    let text = r.text().await.unwrap();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
+    Answer {
+        status,
+        headers,
+        body,
+        text,
+    }
+}
+
+fn admin(dev: &DevEnvironment) -> String {
+    dev.admin_endpoint().expect("admin listener")
+}
+
+async fn post_json(base: &str, path: &str, body: Value) -> Answer {
+    let r = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    answer(r).await
+}
+
+fn session_from(base: &str, a: &Answer) -> Browser {
+    assert_eq!(a.status, 200, "{}", a.body);
+    let set = a.headers.get(SET_COOKIE).unwrap().to_str().unwrap();
+    let cookie = set.split(';').next().unwrap().to_owned();
+    Browser {
+        base: base.to_owned(),
+        http: reqwest::Client::new(),
+        cookie,
+        csrf: a.body["csrfToken"].as_str().unwrap().to_owned(),
+    }
+}
+
+async fn sign_in(dev: &DevEnvironment, id: &str, secret: &str) -> Browser {
+    let base = admin(dev);
+    let a = post_json(
+        &base,
+        "/console/api/session",
+        json!({"accessKeyId": id, "secretAccessKey": secret}),
+    )
+    .await;
+    session_from(&base, &a)
+}
+
+fn token_of(link: &str) -> String {
+    link.split_once("?login=").unwrap().1.to_owned()
+}
+
+impl Browser {
+    async fn kms_with(&self, op: &str, body: Value, csrf: Option<&str>) -> Answer {
+        let mut rq = self
+            .http
+            .post(format!("{}/console/api/kms/{op}", self.base))
+            .header("cookie", &self.cookie)
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(t) = csrf {
+            rq = rq.header("x-csrf-token", t);
+        }
+        answer(rq.send().await.unwrap()).await
+    }
+
+    async fn kms(&self, op: &str, body: Value) -> Answer {
+        self.kms_with(op, body, Some(&self.csrf.clone())).await
+    }
+
+    async fn get(&self, path: &str) -> Answer {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .header("x-csrf-token", &self.csrf)
+            .send()
+            .await
+            .unwrap();
+        answer(r).await
+    }
+}
+
+fn error_type(a: &Answer) -> &str {
+    a.body["__type"].as_str().unwrap_or("<none>")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_is_served_without_a_session_and_the_page_forbids_inline_scripts() {
+    let env = console_env(ConsoleSettings::default()).await;
+    let base = admin(&env.dev);
+    let http = reqwest::Client::new();
+    let page = http.get(format!("{base}/console/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+        "{csp}"
+    );
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    let html = page.text().await.unwrap();
+    assert!(!html.contains("<script>"), "an inline script: {html}");
+
+    for path in [
+        "/console/api/session",
+        "/console/api/audit",
+        "/console/api/usage",
+        "/console/api/fleet",
+        "/console/api/audit/export",
+    ] {
+        let a = answer(http.get(format!("{base}{path}")).send().await.unwrap()).await;
+        assert_eq!(a.status, 403, "{path}: {}", a.body);
+        assert_eq!(error_type(&a), "MissingAuthenticationTokenException");
+    }
+    let forged = Browser {
+        base: base.clone(),
+        http: http.clone(),
+        cookie: "strongroom-console=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+        csrf: "x".into(),
+    };
+    let a = forged.kms("CreateKey", json!({})).await;
+    assert_eq!(error_type(&a), "MissingAuthenticationTokenException");
+    let keys = env.client.list_keys().send().await.unwrap();
+    assert!(keys.keys().is_empty(), "a key was made without a session");
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_checks_the_secret_and_sets_an_http_only_strict_cookie() {
+    let env = console_env(ConsoleSettings::default()).await;
+    let base = admin(&env.dev);
+    let wrong = post_json(
+        &base,
+        "/console/api/session",
+        json!({"accessKeyId": env.dev.access_key_id, "secretAccessKey": "not-the-secret"}),
+    )
+    .await;
+    assert_eq!(wrong.status, 400);
+    assert_eq!(error_type(&wrong), "UnrecognizedClientException");
+    assert!(wrong.headers.get(SET_COOKIE).is_none());
+
+    let unknown = post_json(
+        &base,
+        "/console/api/session",
+        json!({"accessKeyId": "AKIANOSUCHKEY", "secretAccessKey": "x"}),
+    )
+    .await;
+    assert_eq!(error_type(&unknown), "UnrecognizedClientException");
+
+    let ok = post_json(
+        &base,
+        "/console/api/session",
+        json!({"accessKeyId": env.dev.access_key_id, "secretAccessKey": *env.dev.secret_access_key}),
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    let set = ok.headers[SET_COOKIE].to_str().unwrap();
+    assert!(set.starts_with("strongroom-console="), "{set}");
+    assert!(set.contains("; HttpOnly"), "{set}");
+    assert!(set.contains("; SameSite=Strict"), "{set}");
+    assert!(set.contains("; Path=/console"), "{set}");
+    let id = set.split(';').next().unwrap().split_once('=').unwrap().1;
+    assert_eq!(id.len(), 43, "a 256-bit id: {id}");
+    assert_eq!(ok.body["accountId"], env.dev.account_id.as_str());
+    assert!(!ok.to_string_lossy().contains(&*env.dev.secret_access_key));
+    assert_eq!(ok.headers["cache-control"], "no-store");
+
+    // A cross-site page cannot sign a browser in.
+    let r = reqwest::Client::new()
+        .post(format!("{base}/console/api/session"))
+        .header("content-type", "application/json")
+        .header("origin", "http://evil.example")
+        .body(json!({"accessKeyId": env.dev.access_key_id, "secretAccessKey": *env.dev.secret_access_key}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let a = answer(r).await;
+    assert_eq!(error_type(&a), "AccessDeniedException");
+    assert!(a.headers.get(SET_COOKIE).is_none());
+    // Nor a form post (not JSON).
+    let r = reqwest::Client::new()
+        .post(format!("{base}/console/api/session"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("accessKeyId=a&secretAccessKey=b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_type(&answer(r).await), "SerializationException");
+    env.stop().await;
+}
+
+impl Answer {
+    fn to_string_lossy(&self) -> String {
+        format!("{:?} {}", self.headers, self.body)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_needs_the_sessions_csrf_token_and_is_audited_as_the_principal() {
+    let env = console_env(ConsoleSettings::default()).await;
+    let b = sign_in(&env.dev, &env.dev.access_key_id, &env.dev.secret_access_key).await;
+    for csrf in [None, Some("wrong"), Some("")] {
+        let a = b
+            .kms_with("CreateKey", json!({"Description": "csrf"}), csrf)
+            .await;
+        assert_eq!(a.status, 400, "{csrf:?}: {}", a.body);
+        assert_eq!(error_type(&a), "AccessDeniedException");
+        assert!(a.body["message"].as_str().unwrap().contains("CSRF"));
+    }
+    // Another session's token does not do either.
+    let other = sign_in(&env.dev, &env.dev.access_key_id, &env.dev.secret_access_key).await;
+    let a = b.kms_with("CreateKey", json!({}), Some(&other.csrf)).await;
+    assert_eq!(error_type(&a), "AccessDeniedException");
+    assert!(
+        env.client
+            .list_keys()
+            .send()
+            .await
+            .unwrap()
+            .keys()
+            .is_empty()
+    );
+    let r = b
+        .http
+        .delete(format!("{}/console/api/session", b.base))
+        .header("cookie", &b.cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_type(&answer(r).await), "AccessDeniedException");
+
+    let made = b
+        .kms("CreateKey", json!({"Description": "from the console"}))
+        .await;
+    assert_eq!(made.status, 200, "{}", made.body);
+    let arn = made.body["KeyMetadata"]["Arn"].as_str().unwrap().to_owned();
+    let seen = env.client.describe_key().key_id(&arn).send().await.unwrap();
+    assert_eq!(
+        seen.key_metadata.unwrap().description.as_deref(),
+        Some("from the console")
+    );
+    let bad = b
+        .kms(
+            "DisableKey",
+            json!({"KeyId": "0b0e7d2e-63c4-4a55-9d33-6f5a3b2c1d00"}),
+        )
+        .await;
+    assert_eq!(error_type(&bad), "NotFoundException");
+    let garbled = b.kms_with("TagResource", json!([1]), Some(&b.csrf)).await;
+    assert_eq!(error_type(&garbled), "SerializationException");
+    let unknown = b.kms("Frobnicate", json!({})).await;
+    assert_eq!(error_type(&unknown), "UnknownOperationException");
+
+    env.dev.server.flush_usage().await;
+    let events = env.dev.audit_events().unwrap();
+    let create: Vec<_> = events
+        .iter()
+        .filter(|e| e["eventName"] == "CreateKey" && e["errorCode"].is_null())
+        .collect();
+    let (intent, outcome): (Vec<&&Value>, Vec<&&Value>) = create
+        .iter()
+        .partition(|e| e["additionalEventData"]["phase"] == "intent");
+    assert_eq!((intent.len(), outcome.len()), (1, 1), "{create:?}");
+    for e in &create {
+        assert_eq!(
+            e["userIdentity"]["accessKeyId"],
+            env.dev.access_key_id.as_str()
+        );
+        assert!(
+            e["userAgent"]
+                .as_str()
+                .unwrap()
+                .starts_with("strongroom-console"),
+            "{e}"
+        );
+    }
+    assert_eq!(outcome[0]["resources"][0]["ARN"], arn.as_str());
+    assert!(events.iter().any(|e| e["eventName"] == "ConsoleSignIn"));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["eventName"] == "DisableKey" && e["errorCode"] == "NotFoundException")
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_expire_and_sign_in_links_work_once_within_their_time() {
+    let env = console_env(ConsoleSettings {
+        idle: Duration::from_millis(1500),
+        lifetime: Duration::from_secs(60),
+        login_ttl: Duration::from_millis(1500),
+    })
+    .await;
+    let base = admin(&env.dev);
+    let link = env.dev.console_login_link().unwrap();
+    assert!(
+        link.starts_with(&format!("{base}/console/?login=")),
+        "{link}"
+    );
+    let token = token_of(&link);
+    let first = post_json(&base, "/console/api/session/link", json!({"token": token})).await;
+    let b = session_from(&base, &first);
+    assert_eq!(b.kms("ListKeys", json!({})).await.status, 200);
+    // Replayed: refused.
+    let again = post_json(&base, "/console/api/session/link", json!({"token": token})).await;
+    assert_eq!(again.status, 400);
+    assert_eq!(error_type(&again), "UnrecognizedClientException");
+    assert!(again.headers.get(SET_COOKIE).is_none());
+    // Forged: refused.
+    let forged = post_json(
+        &base,
+        "/console/api/session/link",
+        json!({"token": "A".repeat(43)}),
+    )
+    .await;
+    assert_eq!(error_type(&forged), "UnrecognizedClientException");
+    // Expired: refused.
+    let late = token_of(&env.dev.console_login_link().unwrap());
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+    let expired = post_json(&base, "/console/api/session/link", json!({"token": late})).await;
+    assert_eq!(error_type(&expired), "ExpiredTokenException");
+    // The idle session is over too.
+    let a = b.kms("ListKeys", json!({})).await;
+    assert_eq!(a.status, 403);
+    assert_eq!(error_type(&a), "MissingAuthenticationTokenException");
+    // Signing out ends a session at once.
+    let fresh = sign_in(&env.dev, &env.dev.access_key_id, &env.dev.secret_access_key).await;
+    let r = fresh
+        .http
+        .delete(format!("{}/console/api/session", fresh.base))
+        .header("cookie", &fresh.cookie)
+        .header("x-csrf-token", &fresh.csrf)
+        .send()
+        .await
+        .unwrap();
+    let out = answer(r).await;
+    assert_eq!(out.status, 200, "{}", out.body);
+    assert!(
+        out.headers[SET_COOKIE]
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    assert_eq!(fresh.kms("ListKeys", json!({})).await.status, 403);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_sees_only_its_own_accounts_keys_audit_and_usage() {
+    let env = console_env(ConsoleSettings::default()).await;
+    let other = other_account_client(&env, "222233334444").await;
+    let theirs = new_key(&other).await;
+    other
+        .encrypt()
+        .key_id(&theirs)
+        .plaintext(blob(b"x"))
+        .send()
+        .await
+        .unwrap();
+    let mine = new_key(&env.client).await;
+    let b = sign_in(&env.dev, &env.dev.access_key_id, &env.dev.secret_access_key).await;
+    let list = b.kms("ListKeys", json!({})).await;
+    let ids: Vec<&str> = list.body["Keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["KeyArn"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![mine.as_str()]);
+    let peek = b.kms("DescribeKey", json!({"KeyId": theirs})).await;
+    assert_eq!(error_type(&peek), "AccessDeniedException", "{}", peek.body);
+    let tag = b
+        .kms(
+            "TagResource",
+            json!({"KeyId": theirs, "Tags": [{"TagKey": "a", "TagValue": "b"}]}),
+        )
+        .await;
+    assert_eq!(error_type(&tag), "AccessDeniedException");
+
+    env.dev.server.flush_usage().await;
+    let audit = b.get("/console/api/audit?limit=500").await;
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    let records = audit.body["records"].as_array().unwrap();
+    assert!(!records.is_empty());
+    for r in records {
+        assert_eq!(
+            r["event"]["userIdentity"]["accountId"],
+            env.dev.account_id.as_str(),
+            "{r}"
+        );
+    }
+    // The other account's own calls are not shown (only this account's
+    // records, such as its refused DescribeKey naming that key).
+    assert!(!records.iter().any(|r| r["event"]["eventName"] == "Encrypt"));
+    let filtered = b
+        .get(&format!(
+            "/console/api/audit?operation=CreateKey&outcome=success&key={}",
+            mine.rsplit('/').next().unwrap()
+        ))
+        .await;
+    let filtered = filtered.body["records"].as_array().unwrap().clone();
+    assert_eq!(filtered.len(), 1, "{filtered:?}");
+    assert_eq!(filtered[0]["event"]["eventName"], "CreateKey");
+    let usage = b.get("/console/api/usage?hours=2").await;
+    assert_eq!(usage.status, 200, "{}", usage.body);
+    let rows = usage.body["rows"].as_array().unwrap();
+    assert!(rows.iter().any(|r| r["operation"] == "CreateKey"));
+    assert!(
+        !rows.iter().any(|r| r["operation"] == "Encrypt"),
+        "{rows:?}"
+    );
+    let export = b.get("/console/api/audit/export?operation=CreateKey").await;
+    assert_eq!(export.status, 200);
+    assert_eq!(export.headers["content-type"], "application/x-ndjson");
+    let lines: Vec<Value> = export
+        .text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!lines.is_empty());
+    for l in &lines {
+        assert_eq!(l["event"]["eventName"], "CreateKey");
+        assert_eq!(
+            l["event"]["userIdentity"]["accountId"],
+            env.dev.account_id.as_str()
+        );
+    }
+    for bad in ["limit=0", "since=yesterday", "outcome=maybe", "a=%zz"] {
+        let a = b.get(&format!("/console/api/audit?{bad}")).await;
+        assert_eq!(error_type(&a), "ValidationException", "{bad}");
+    }
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_without_permission_is_denied_sees_no_data_and_is_audited() {
+    let env = console_env(ConsoleSettings::default()).await;
+    new_key(&env.client).await;
+    let store = env.dev.store.as_ref();
+    let p = identity::create_principal(
+        store,
+        &env.dev.account_id,
+        PrincipalKind::User,
+        "viewer",
+        None,
+        Vec::new(),
+        None,
+    )
+    .await
+    .unwrap();
+    let k = identity::create_principal_access_key(store, &env.dev.hsm, &p.arn)
+        .await
+        .unwrap();
+    let b = sign_in(&env.dev, &k.access_key_id, &k.secret_access_key).await;
+    let list = b.kms("ListKeys", json!({})).await;
+    assert_eq!(error_type(&list), "AccessDeniedException", "{}", list.body);
+    assert!(list.body.get("Keys").is_none());
+    for path in [
+        "/console/api/audit",
+        "/console/api/usage",
+        "/console/api/fleet",
+        "/console/api/audit/verify",
+    ] {
+        let a = b.get(path).await;
+        assert_eq!(
+            error_type(&a),
+            "AccessDeniedException",
+            "{path}: {}",
+            a.body
+        );
+        assert!(a.body.get("records").is_none() && a.body.get("modules").is_none());
+    }
+    let events = env.dev.audit_events().unwrap();
+    assert!(events.iter().any(|e| e["eventName"] == "ListKeys"
+        && e["errorCode"] == "AccessDeniedException"
+        && e["userIdentity"]["arn"] == p.arn.as_str()));
+    assert!(
+        events
+            .iter()
+            .any(|e| e["eventName"] == "ConsoleReadFleet"
+                && e["errorCode"] == "AccessDeniedException")
+    );
+
+    // A policy that allows the reads lets the same user in at once.
+    identity::put_identity_policy(
+        store,
+        &p.arn,
+        Some(
+            r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:ListKeys","strongroom:ReadAudit"],"Resource":"*"}]}"#
+                .into(),
+        ),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(strongroom_server::auth::IDENTITY_CACHE_TTL + Duration::from_millis(200))
+        .await;
+    assert_eq!(b.kms("ListKeys", json!({})).await.status, 200);
+    assert_eq!(b.get("/console/api/audit").await.status, 200);
+    assert_eq!(
+        error_type(&b.get("/console/api/fleet").await),
+        "AccessDeniedException"
+    );
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fleet_view_and_chain_verification_describe_the_modules_and_trail() {
+    let env = console_env(ConsoleSettings::default()).await;
+    new_key(&env.client).await;
+    let b = sign_in(&env.dev, &env.dev.access_key_id, &env.dev.secret_access_key).await;
+    let f = b.get("/console/api/fleet").await;
+    assert_eq!(f.status, 200, "{}", f.body);
+    let m = &f.body["modules"][0];
+    assert_eq!(m["up"], true, "{m}");
+    assert_eq!(m["healthy"], true, "{m}");
+    assert_eq!(m["mode"], "use");
+    assert_eq!(m["attestation"]["verified"], true, "{m}");
+    // The in-process module keeps no log of its own; the answer says so.
+    assert!(
+        m["logs"]["logs"].is_array() || m["logs"]["problem"].is_string(),
+        "{m}"
+    );
+    let d = &f.body["domains"][0];
+    assert_eq!(d["members"].as_array().map(Vec::len), Some(1), "{d}");
+    // The dev domain has no signed token: no operators or quorum rules.
+    assert_eq!(d["signedToken"], false, "{d}");
+    assert_eq!(d["members"][0]["moduleId"], m["moduleId"], "{d}");
+    assert!(
+        f.body["rewrap"]["total"].as_u64().unwrap() >= 2,
+        "{}",
+        f.body
+    );
+    assert_eq!(f.body["rewrap"]["behind"], 0);
+    let v = b.get("/console/api/audit/verify").await;
+    assert_eq!(v.status, 200, "{}", v.body);
+    assert_eq!(v.body["intact"], true, "{}", v.body);
+    let head = v.body["chains"][0]["head"].as_str().unwrap();
+    assert_eq!(head.len(), 64);
+    env.stop().await;
+}
