@@ -42,15 +42,15 @@ export function stackedBars(title: string, xLabels: string[], series: Series[]):
 
 /** Horizontal bars, largest first. */
 export function barList(title: string, rows: [string, number][]): HTMLElement {
-  const W = 900, row = 26, L = 300;
+  const W = 560, row = 24, L = 170;
   const max = Math.max(1, ...rows.map((r) => r[1]));
   const svg = s("svg", { viewBox: `0 0 ${W} ${Math.max(row, rows.length * row)}`, class: "chart", role: "img", "aria-label": title });
   rows.forEach(([label, v], i) => {
-    const w = ((W - L - 60) * v) / max;
+    const w = ((W - L - 50) * v) / max;
     svg.append(
-      s("text", { x: L - 8, y: i * row + 17, class: "axis mono-text", "text-anchor": "end" }, label),
-      s("rect", { x: L, y: i * row + 5, width: Math.max(1, w), height: row - 10, fill: PALETTE[0], class: "bar" }),
-      s("text", { x: L + w + 6, y: i * row + 17, class: "axis" }, String(v)),
+      s("text", { x: L - 8, y: i * row + 16, class: "axis mono-text", "text-anchor": "end" }, label),
+      s("rect", { x: L, y: i * row + 4, width: Math.max(1, w), height: row - 8, fill: PALETTE[0], class: "bar" }),
+      s("text", { x: L + w + 6, y: i * row + 16, class: "axis" }, String(v)),
     );
   });
   return h("figure", { class: "figure" }, h("figcaption", {}, title), svg);

@@ -32,9 +32,11 @@ function moduleCard(m: any): HTMLElement {
     ["Measurement", a.measurement ? h("span", { class: "mono small break" }, a.measurement) : "—"],
     [
       "Logs",
-      logs.length
-        ? logs.map((l) => h("div", { class: "small" }, `log ${l.logId}: ${bytes(l.bytes)}${l.closed ? " (closed)" : ""}, ${l.copiedBytes === l.bytes ? "all" : bytes(l.copiedBytes)} copied to the audit trail`))
-        : "—",
+      m.logs?.problem
+        ? h("span", { class: "muted" }, m.logs.problem)
+        : logs.length
+          ? logs.map((l) => h("div", { class: "small" }, `log ${l.logId}: ${bytes(l.bytes)}${l.closed ? " (closed)" : ""}, ${l.copiedBytes === l.bytes ? "all" : bytes(l.copiedBytes)} copied to the audit trail`))
+          : "no log yet",
     ],
   ];
   return h(
@@ -56,7 +58,7 @@ function domainCard(d: any): HTMLElement {
       "dl",
       { class: "meta" },
       h("dt", {}, "Epoch"),
-      h("dd", {}, `${d.epoch} (token issued ${when(d.issuedAt)})`),
+      h("dd", {}, d.signedToken ? `${d.epoch} (token issued ${when(d.issuedAt)})` : `${d.epoch} (no signed token: a dev domain, without operators or quorum rules)`),
       h("dt", {}, "Members"),
       h("dd", {}, d.members.map((m: any) => h("div", {}, m.friendlyName, " ", h("span", { class: "mono small muted" }, m.moduleId)))),
       h("dt", {}, "Hosts"),

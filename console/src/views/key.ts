@@ -154,7 +154,7 @@ export async function keyView(root: HTMLElement, id: string): Promise<void> {
     optional(all("ListGrants", "Grants", { KeyId: meta.KeyId }), []),
     symmetric ? optional(kms("GetKeyRotationStatus", { KeyId: meta.KeyId }), null) : Promise.resolve(null),
     symmetric ? optional(all("ListKeyRotations", "Rotations", { KeyId: meta.KeyId }), []) : Promise.resolve([]),
-    optional(read("audit", { key: meta.KeyId, limit: 25 }), null),
+    optional(read("audit", { key: meta.KeyId, limit: 200 }), null),
   ]);
   const refresh = () => void keyView(root, meta.KeyId);
   const raw = policy?.Policy ?? "";
@@ -210,6 +210,14 @@ export async function keyView(root: HTMLElement, id: string): Promise<void> {
           )
         : h("p", { class: "muted" }, "No grants."),
     ),
-    card("Recent audit records", audit ? recordsTable(audit.records) : h("p", { class: "muted" }, "Not readable with this principal.")),
+    card(
+      "Recent audit records",
+      audit
+        ? [
+            h("p", { class: "muted small" }, "Changes and uses of this key; reads (Describe, Get, List) are in ", h("a", { href: "#/audit" }, "Audit"), "."),
+            recordsTable(audit.records.filter((r: any) => !/^(Describe|Get|List)/.test(r.event.eventName)).slice(0, 25)),
+          ]
+        : h("p", { class: "muted" }, "Not readable with this principal."),
+    ),
   );
 }

@@ -84,7 +84,7 @@ function table(rows: Row[]): HTMLElement {
         h(
           "tr",
           {},
-          h("td", { class: "mono" }, h("a", { href: `#/keys/${r.meta.KeyId}` }, r.meta.KeyId)),
+          h("td", { class: "mono nowrap" }, h("a", { href: `#/keys/${r.meta.KeyId}` }, r.meta.KeyId)),
           h("td", {}, r.aliases.map((a) => h("div", { class: "mono small" }, a))),
           h("td", {}, r.meta.Description || h("span", { class: "muted" }, "—")),
           h("td", {}, r.meta.KeySpec),

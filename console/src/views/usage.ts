@@ -40,6 +40,11 @@ export async function usageView(root: HTMLElement, hours = 24): Promise<void> {
     .map(([label, values]) => ({ label, values }))
     .sort((a, b) => b.values.reduce((x, y) => x + y, 0) - a.values.reduce((x, y) => x + y, 0));
   const byOp: [string, number][] = series.map((s) => [s.label, s.values.reduce((x, y) => x + y, 0)]);
+  // Seven colours for the busiest operations, one for the rest.
+  if (series.length > 8) {
+    const rest = series.splice(7);
+    series.push({ label: `${rest.length} other operations`, values: buckets.map((_, i) => rest.reduce((n, s) => n + s.values[i], 0)) });
+  }
   const byKey = [...keys.entries()].sort((a, b) => b[1] - a[1]).slice(0, 15);
   clear(
     root,
