@@ -589,3 +589,56 @@ async fn the_fleet_view_and_chain_verification_describe_the_modules_and_trail() 
     assert_eq!(head.len(), 64);
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_tls_the_cookie_is_host_prefixed_and_secure() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_in(dir.path(), |o| {
+        o.tls = true;
+        o.admin_listen = Some("127.0.0.1:0".parse().unwrap());
+    })
+    .await;
+    let base = admin(&dev);
+    assert!(base.starts_with("https://localhost:"), "{base}");
+    let pem = std::fs::read(dev.ca_bundle.as_ref().unwrap()).unwrap();
+    let http = reqwest::Client::builder()
+        .tls_certs_merge(reqwest::Certificate::from_pem_bundle(&pem).unwrap())
+        .build()
+        .unwrap();
+    let link = dev.console_login_link().unwrap();
+    assert!(
+        link.starts_with(&format!("{base}/console/?login=")),
+        "{link}"
+    );
+    let r = http
+        .post(format!("{base}/console/api/session/link"))
+        .header("content-type", "application/json")
+        .body(json!({"token": token_of(&link)}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let a = answer(r).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    let set = a.headers[SET_COOKIE].to_str().unwrap();
+    assert!(set.starts_with("__Host-strongroom-console="), "{set}");
+    for part in ["; HttpOnly", "; SameSite=Strict", "; Secure", "; Path=/;"] {
+        assert!(set.contains(part), "{part} missing: {set}");
+    }
+    // The plain-HTTP cookie name is not honoured here.
+    let id = set.split(';').next().unwrap().split_once('=').unwrap().1;
+    let r = http
+        .get(format!("{base}/console/api/session"))
+        .header("cookie", format!("strongroom-console={id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = http
+        .get(format!("{base}/console/api/session"))
+        .header("cookie", format!("__Host-strongroom-console={id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    dev.shutdown().await;
+}
