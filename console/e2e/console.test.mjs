@@ -231,7 +231,7 @@ test("the usage chart renders", async () => {
   }
   assert.ok((await chart.locator("rect.bar").count()) > 0, "no bars");
   await page.getByRole("img", { name: "Requests per key" }).waitFor();
-  await page.screenshot({ path: join(SHOTS, "console-usage.png") });
+  await page.screenshot({ path: join(SHOTS, "console-usage.png"), fullPage: true });
 });
 
 test("the fleet view shows the module, its domain and rewrap progress", async () => {

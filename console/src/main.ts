@@ -21,9 +21,9 @@ const NAV: [string, string][] = [
   ["#/fleet", "Fleet"],
 ];
 
-function signInView(problem?: unknown): void {
+function signInView(problem?: unknown, note?: string): void {
   who = null;
-  const errors = h("div", {}, problem ? errorBox(problem) : null);
+  const errors = h("div", {}, note ? h("p", { class: "note" }, note) : null, problem ? errorBox(problem) : null);
   const id = h("input", { id: "access-key-id", name: "accessKeyId", autocomplete: "username", required: true, spellcheck: "false" });
   const secret = h("input", { id: "secret-access-key", name: "secretAccessKey", type: "password", autocomplete: "current-password", required: true });
   const submit = h("button", { type: "submit", class: "primary" }, "Sign in");
@@ -129,6 +129,7 @@ async function route(): Promise<void> {
     }
   } catch (e) {
     if (e instanceof ApiError && e.type === "MissingAuthenticationTokenException") return;
+    content.querySelectorAll(".loading").forEach((el) => el.remove());
     content.append(errorBox(e));
   }
 }
@@ -152,7 +153,7 @@ async function boot(): Promise<void> {
       start(await call("POST", "session/link", { token }));
       return;
     } catch (e) {
-      signInView(e);
+      signInView(e, "This sign-in link has been used, has expired (after 10 minutes) or is not valid. Sign in with an access key, or restart strongroom dev for a new link.");
       return;
     }
   }

@@ -91,7 +91,7 @@ export async function auditView(root: HTMLElement): Promise<void> {
     return { since: localToIso(g("since") ?? ""), until: localToIso(g("until") ?? ""), principal: g("principal"), operation: g("operation"), key: g("key"), outcome: g("outcome") };
   };
   const load = async () => {
-    clear(results, h("p", { class: "muted" }, "Loading records…"));
+    clear(results, h("p", { class: "muted loading" }, "Loading records…"));
     try {
       const a = await read("audit", { ...params(), limit: 200 });
       clear(results, h("p", { class: "muted" }, `${a.records.length} records${a.truncated ? " (newest 200; narrow the filters for older ones)" : ""}`), recordsTable(a.records));

@@ -75,7 +75,7 @@ function domainCard(d: any): HTMLElement {
 }
 
 export async function fleetView(root: HTMLElement): Promise<void> {
-  clear(root, h("h1", {}, "Fleet"), h("p", { class: "muted" }, "Asking the security modules…"));
+  clear(root, h("h1", {}, "Fleet"), h("p", { class: "muted loading" }, "Asking the security modules…"));
   const f = await read("fleet");
   const r = f.rewrap;
   clear(

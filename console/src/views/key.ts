@@ -144,7 +144,7 @@ function tagsTable(id: string, tags: any[], refresh: () => void): HTMLElement {
 }
 
 export async function keyView(root: HTMLElement, id: string): Promise<void> {
-  clear(root, h("p", { class: "muted" }, "Loading key…"));
+  clear(root, h("p", { class: "muted loading" }, "Loading key…"));
   const meta = (await kms("DescribeKey", { KeyId: id })).KeyMetadata;
   const symmetric = meta.KeySpec === "SYMMETRIC_DEFAULT";
   const [aliases, tags, policy, grants, rotation, rotations, audit] = await Promise.all([

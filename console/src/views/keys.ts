@@ -125,7 +125,7 @@ export async function createKey(): Promise<string | null> {
 }
 
 export async function keysView(root: HTMLElement): Promise<void> {
-  clear(root, h("h1", {}, "Keys"), h("p", { class: "muted" }, "Loading keys…"));
+  clear(root, h("h1", {}, "Keys"), h("p", { class: "muted loading" }, "Loading keys…"));
   const rows = await load();
   let page = 0;
   const search = h("input", { type: "search", id: "key-search", placeholder: "Search by id, alias, description, spec or state", "aria-label": "Search keys" });
