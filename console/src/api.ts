@@ -22,6 +22,17 @@ export interface Who {
 }
 
 let csrf = "";
+// The region KMS calls act in ("" = the frontend's default); per tab.
+let region = sessionStorage.getItem("strongroom-region") ?? "";
+
+export function currentRegion(): string {
+  return region;
+}
+
+export function setRegion(r: string): void {
+  region = r;
+  sessionStorage.setItem("strongroom-region", r);
+}
 let signedOut: () => void = () => {};
 
 export function onSignedOut(f: () => void): void {
@@ -34,6 +45,7 @@ export function setSession(who: Who): void {
 
 async function send(method: string, path: string, body?: unknown): Promise<Response> {
   const headers: Record<string, string> = { "X-CSRF-Token": csrf };
+  if (region) headers["X-Strongroom-Region"] = region;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   return fetch(`/console/api/${path}`, {
     method,

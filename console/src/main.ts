@@ -2,7 +2,7 @@
 // (#/keys, #/keys/<id>, #/audit, #/usage, #/fleet).
 
 import "./style.css";
-import { ApiError, Who, call, onSignedOut, setSession } from "./api";
+import { ApiError, Who, call, currentRegion, onSignedOut, setRegion, setSession } from "./api";
 import { errorBox } from "./dialog";
 import { clear, h } from "./dom";
 import { auditView } from "./views/audit";
@@ -13,6 +13,19 @@ import { usageView } from "./views/usage";
 
 const app = document.getElementById("app")!;
 let who: Who | null = null;
+
+const REGIONS = ["us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-central-1", "ap-southeast-1", "ap-northeast-1"];
+
+function regionPicker(): HTMLElement {
+  const current = currentRegion() || who!.region;
+  const names = [...new Set([who!.region, current, ...REGIONS])];
+  const pick = h("select", { id: "region", class: "region", "aria-label": "Region" }, names.map((r) => h("option", { value: r, selected: r === current }, r)));
+  pick.addEventListener("change", () => {
+    setRegion(pick.value === who!.region ? "" : pick.value);
+    void route();
+  });
+  return pick;
+}
 
 const NAV: [string, string][] = [
   ["#/keys", "Keys"],
@@ -95,7 +108,8 @@ function shell(): HTMLElement {
         "div",
         { class: "who" },
         h("span", { class: "who-principal", title: who!.principal }, who!.principal.replace(/^arn:aws:iam::/, "")),
-        h("span", { class: "muted" }, `${who!.accessKeyId} · ${who!.region}`),
+        h("span", { class: "muted" }, who!.accessKeyId),
+        regionPicker(),
         out,
       ),
     ),

@@ -642,3 +642,49 @@ async fn over_tls_the_cookie_is_host_prefixed_and_secure() {
     assert_eq!(r.status(), 200);
     dev.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_call_acts_in_the_region_it_names_if_served() {
+    let env = console_env(ConsoleSettings::default()).await;
+    let eu = aws_sdk_kms::Client::from_conf(
+        config_for(&env.dev, &env.dev.access_key_id, &env.dev.secret_access_key)
+            .region(aws_sdk_kms::config::Region::new("eu-west-1"))
+            .build(),
+    );
+    let arn = new_key(&eu).await;
+    assert!(arn.contains(":eu-west-1:"), "{arn}");
+    let b = sign_in(&env.dev, &env.dev.access_key_id, &env.dev.secret_access_key).await;
+    let list = |region: Option<&'static str>| {
+        let rq = b
+            .http
+            .post(format!("{}/console/api/kms/ListKeys", b.base))
+            .header("cookie", &b.cookie)
+            .header("x-csrf-token", &b.csrf)
+            .header("content-type", "application/json")
+            .body("{}");
+        let rq = match region {
+            Some(r) => rq.header("x-strongroom-region", r),
+            None => rq,
+        };
+        async move { answer(rq.send().await.unwrap()).await }
+    };
+    let home = list(None).await;
+    assert_eq!(
+        home.body["Keys"].as_array().unwrap().len(),
+        0,
+        "{}",
+        home.body
+    );
+    let there = list(Some("eu-west-1")).await;
+    assert_eq!(
+        there.body["Keys"][0]["KeyArn"],
+        arn.as_str(),
+        "{}",
+        there.body
+    );
+    for bad in ["EU-WEST-1", "nowhere!", ""] {
+        let a = list(Some(bad)).await;
+        assert_eq!(error_type(&a), "ValidationException", "{bad}: {}", a.body);
+    }
+    env.stop().await;
+}

@@ -36,6 +36,9 @@ pub use sessions::{ConsoleSettings, Session, Sessions};
 
 /// The header every console call carries its session's CSRF token in.
 pub const CSRF_HEADER: &str = "x-csrf-token";
+/// The header naming the region a console call acts in (default: the
+/// frontend's default region); it must be one the frontend serves.
+pub const REGION_HEADER: &str = "x-strongroom-region";
 /// The session cookie's name over plain HTTP (`Path=/console`).
 pub const COOKIE: &str = "strongroom-console";
 /// The session cookie's name over TLS (`Secure; Path=/`, so a sibling
@@ -225,7 +228,7 @@ pub(crate) async fn signed_in(state: &ConsoleState, parts: &Parts) -> Result<Sig
         Ok(key) => state.app.auth.caller_for(&key).await,
         Err(e) => Err(e),
     };
-    let caller = match caller {
+    let mut caller = match caller {
         Ok(c) => c,
         Err(KmsError::UnrecognizedClient) => {
             state.sessions.end_all_of(&session.access_key_id);
@@ -233,6 +236,13 @@ pub(crate) async fn signed_in(state: &ConsoleState, parts: &Parts) -> Result<Sig
         }
         Err(e) => return Err(e),
     };
+    if let Some(name) = parts.headers.get(REGION_HEADER) {
+        let name = name.to_str().unwrap_or("");
+        caller.region = state.app.auth.served_region(name).ok_or_else(|| {
+            let shown: String = name.chars().take(64).collect();
+            KmsError::Validation(format!("This frontend does not serve region '{shown}'."))
+        })?;
+    }
     Ok(SignedIn {
         caller,
         meta: meta_of(parts),
