@@ -688,3 +688,81 @@ async fn a_console_call_acts_in_the_region_it_names_if_served() {
     }
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_sign_ins_are_refused_and_repeated_failures_throttled() {
+    let env = console_env(ConsoleSettings::default()).await;
+    let base = admin(&env.dev);
+    for (body, want) in [
+        ("{}".to_owned(), "SerializationException"),
+        ("[1,2]".to_owned(), "SerializationException"),
+        (
+            r#"{"accessKeyId":"a"}"#.to_owned(),
+            "SerializationException",
+        ),
+        (
+            r#"{"accessKeyId":"a","secretAccessKey":"b","extra":1}"#.to_owned(),
+            "SerializationException",
+        ),
+        (
+            format!(
+                r#"{{"accessKeyId":"a","secretAccessKey":"{}"}}"#,
+                "x".repeat(8000)
+            ),
+            "ValidationException",
+        ),
+        (r#"{"token":"#.to_owned(), "SerializationException"),
+    ] {
+        let r = reqwest::Client::new()
+            .post(format!("{base}/console/api/session"))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let a = answer(r).await;
+        assert_eq!(
+            error_type(&a),
+            want,
+            "{}: {}",
+            &body[..body.len().min(60)],
+            a.body
+        );
+        assert!(a.headers.get(SET_COOKIE).is_none());
+    }
+    // A cookie header of odd shapes is no session.
+    for cookie in [
+        "strongroom-console",
+        "=;=;",
+        "strongroom-console=; x=y",
+        "a=b; strongroom-console=%00",
+    ] {
+        let r = reqwest::Client::new()
+            .get(format!("{base}/console/api/session"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{cookie}");
+    }
+    // Ten wrong secrets in a minute: the source is throttled, even with
+    // the right secret, until the minute is over.
+    for _ in 0..10 {
+        let a = post_json(
+            &base,
+            "/console/api/session",
+            json!({"accessKeyId": env.dev.access_key_id, "secretAccessKey": "guess"}),
+        )
+        .await;
+        assert_eq!(error_type(&a), "UnrecognizedClientException");
+    }
+    let a = post_json(
+        &base,
+        "/console/api/session",
+        json!({"accessKeyId": env.dev.access_key_id, "secretAccessKey": *env.dev.secret_access_key}),
+    )
+    .await;
+    assert_eq!(error_type(&a), "ThrottlingException", "{}", a.body);
+    assert!(a.headers.get(SET_COOKIE).is_none());
+    env.stop().await;
+}
