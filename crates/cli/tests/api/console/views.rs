@@ -43,53 +43,7 @@ async fn a_session_sees_only_its_own_accounts_keys_audit_and_usage() {
     assert_eq!(error_type(&tag), "AccessDeniedException");
 
     env.dev.server.flush_usage().await;
-    let audit = b.get("/console/api/audit?limit=500").await;
-    assert_eq!(audit.status, 200, "{}", audit.body);
-    let records = audit.body["records"].as_array().unwrap();
-    assert!(!records.is_empty());
-    for r in records {
-        assert_eq!(
-            r["event"]["userIdentity"]["accountId"],
-            env.dev.account_id.as_str(),
-            "{r}"
-        );
-    }
-    // The other account's own calls are not shown (only this account's
-    // records, such as its refused DescribeKey naming that key).
-    assert!(!records.iter().any(|r| r["event"]["eventName"] == "Encrypt"));
-    let filtered = b
-        .get(&format!(
-            "/console/api/audit?operation=CreateKey&outcome=success&key={}",
-            mine.rsplit('/').next().unwrap()
-        ))
-        .await;
-    let filtered = filtered.body["records"].as_array().unwrap().clone();
-    assert_eq!(filtered.len(), 1, "{filtered:?}");
-    assert_eq!(filtered[0]["event"]["eventName"], "CreateKey");
-    let usage = b.get("/console/api/usage?hours=2").await;
-    assert_eq!(usage.status, 200, "{}", usage.body);
-    let rows = usage.body["rows"].as_array().unwrap();
-    assert!(rows.iter().any(|r| r["operation"] == "CreateKey"));
-    assert!(
-        !rows.iter().any(|r| r["operation"] == "Encrypt"),
-        "{rows:?}"
-    );
-    let export = b.get("/console/api/audit/export?operation=CreateKey").await;
-    assert_eq!(export.status, 200);
-    assert_eq!(export.headers["content-type"], "application/x-ndjson");
-    let lines: Vec<Value> = export
-        .text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert!(!lines.is_empty());
-    for l in &lines {
-        assert_eq!(l["event"]["eventName"], "CreateKey");
-        assert_eq!(
-            l["event"]["userIdentity"]["accountId"],
-            env.dev.account_id.as_str()
-        );
-    }
+    assert_only_this_accounts_records(&b, &env.dev.account_id, &mine).await;
     for bad in ["limit=0", "since=yesterday", "outcome=maybe", "a=%zz"] {
         let a = b.get(&format!("/console/api/audit?{bad}")).await;
         assert_eq!(error_type(&a), "ValidationException", "{bad}");
@@ -248,4 +202,49 @@ async fn a_console_call_acts_in_the_region_it_names_if_served() {
         assert_eq!(error_type(&a), "ValidationException", "{bad}: {}", a.body);
     }
     env.stop().await;
+}
+
+/// The audit view, its filters, usage and export show only `account`'s
+/// records (`mine` is its key).
+async fn assert_only_this_accounts_records(b: &Browser, account: &str, mine: &str) {
+    let audit = b.get("/console/api/audit?limit=500").await;
+    assert_eq!(audit.status, 200, "{}", audit.body);
+    let records = audit.body["records"].as_array().unwrap();
+    assert!(!records.is_empty());
+    for r in records {
+        assert_eq!(r["event"]["userIdentity"]["accountId"], account, "{r}");
+    }
+    // The other account's own calls are not shown (only this account's
+    // records, such as its refused DescribeKey naming that key).
+    assert!(!records.iter().any(|r| r["event"]["eventName"] == "Encrypt"));
+    let filtered = b
+        .get(&format!(
+            "/console/api/audit?operation=CreateKey&outcome=success&key={}",
+            mine.rsplit('/').next().unwrap()
+        ))
+        .await;
+    let filtered = filtered.body["records"].as_array().unwrap().clone();
+    assert_eq!(filtered.len(), 1, "{filtered:?}");
+    assert_eq!(filtered[0]["event"]["eventName"], "CreateKey");
+    let usage = b.get("/console/api/usage?hours=2").await;
+    assert_eq!(usage.status, 200, "{}", usage.body);
+    let rows = usage.body["rows"].as_array().unwrap();
+    assert!(rows.iter().any(|r| r["operation"] == "CreateKey"));
+    assert!(
+        !rows.iter().any(|r| r["operation"] == "Encrypt"),
+        "{rows:?}"
+    );
+    let export = b.get("/console/api/audit/export?operation=CreateKey").await;
+    assert_eq!(export.status, 200);
+    assert_eq!(export.headers["content-type"], "application/x-ndjson");
+    let lines: Vec<Value> = export
+        .text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!lines.is_empty());
+    for l in &lines {
+        assert_eq!(l["event"]["eventName"], "CreateKey");
+        assert_eq!(l["event"]["userIdentity"]["accountId"], account);
+    }
 }
