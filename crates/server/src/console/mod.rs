@@ -159,8 +159,10 @@ async fn security_headers(mut r: Response<Body>) -> Response<Body> {
     r
 }
 
-/// A JSON answer.
+/// A JSON answer. It may hold plaintext (a KMS answer such as
+/// GenerateDataKey's): its buffer is zeroized when the connection drops it.
 pub(crate) fn json_response(status: StatusCode, body: Vec<u8>) -> Response<Body> {
+    let body = bytes::Bytes::from_owner(zeroize::Zeroizing::new(body));
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = status;
     r.headers_mut().insert(

@@ -64,10 +64,12 @@ fn same_origin_json(parts: &Parts, tls: bool) -> Result<(), KmsError> {
         ));
     }
     if let Some(origin) = parts.headers.get(header::ORIGIN) {
+        // HTTP/1 names the host in `Host`, HTTP/2 in `:authority`.
         let host = parts
             .headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
+            .or_else(|| parts.uri.authority().map(|a| a.as_str()))
             .unwrap_or("");
         let scheme = if tls { "https" } else { "http" };
         if origin.as_bytes() != format!("{scheme}://{host}").as_bytes() {

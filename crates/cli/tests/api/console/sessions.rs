@@ -320,6 +320,23 @@ async fn over_tls_the_cookie_is_host_prefixed_and_secure() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
+    // A browser's same-origin sign-in over HTTP/2 (no Host header, the
+    // origin is in :authority) is accepted; another origin is not.
+    for (origin, want) in [
+        (base.clone(), 200),
+        ("https://evil.example".to_owned(), 400),
+    ] {
+        let r = http
+            .post(format!("{base}/console/api/session"))
+            .header("content-type", "application/json")
+            .header("origin", &origin)
+            .body(json!({"accessKeyId": dev.access_key_id, "secretAccessKey": *dev.secret_access_key}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.version(), reqwest::Version::HTTP_2);
+        assert_eq!(r.status().as_u16(), want, "{origin}");
+    }
     dev.shutdown().await;
 }
 
