@@ -331,30 +331,15 @@ pub async fn start(
     tasks.spawn(accept_loop(listener, conn, rx.clone()));
     let (admin_addr, console) = match config.admin.clone() {
         Some(admin) => {
-            let state_for_admin = Arc::new(crate::admin_http::AdminState {
-                telemetry: telemetry.clone(),
-                scraper: crate::telemetry::scrape::Scraper::new(store.clone(), admin_hsm.clone()),
-                store: store.clone(),
-                hsm: admin_hsm.clone(),
-                processor: processor.clone(),
-                audit: state.audit.clone(),
-            });
-            let console = admin.console.map(|settings| {
-                Arc::new(crate::console::ConsoleState::new(
-                    state.clone(),
-                    (admin_hsm, store.clone()),
-                    config.audit.dir.clone(),
-                    admin.tls.is_some(),
-                    settings,
-                ))
-            });
-            let mut app = crate::admin_http::router(state_for_admin);
-            if let Some(c) = &console {
-                app = app.merge(crate::console::router(c.clone()));
-            }
-            let (addr, serving) = crate::admin_http::serve(admin, app, rx.clone()).await?;
+            let (addr, serving, console) = crate::admin_http::start(
+                admin,
+                (&state, &processor, &telemetry),
+                (store.clone(), admin_hsm),
+                config.audit.dir.clone(),
+                rx.clone(),
+            )
+            .await?;
             tasks.spawn(serving);
-            tracing::info!(%addr, console = console.is_some(), "serving /metrics, /healthz and /readyz");
             (Some(addr), console)
         }
         None => (None, None),

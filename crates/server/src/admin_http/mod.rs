@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use strongroom_hsm_proto::HsmClient;
 use strongroom_store::Store;
+use tokio::sync::watch;
 
 use crate::audit::AuditLog;
 use crate::processor::Processor;
@@ -60,6 +61,50 @@ pub struct AdminState {
     pub processor: Arc<Processor>,
     /// The audit trail (writer health).
     pub audit: AuditLog,
+}
+
+/// Binds the admin listener (`/metrics`, `/healthz`, `/readyz`, and the
+/// console if configured); returns its address, its serving task and the
+/// console's state.
+pub(crate) async fn start(
+    admin: crate::admin_http::AdminConfig,
+    (state, processor, telemetry): (
+        &Arc<crate::http::AppState>,
+        &Arc<Processor>,
+        &Arc<crate::telemetry::Telemetry>,
+    ),
+    (store, hsm): (Arc<dyn Store>, HsmClient),
+    audit_dir: std::path::PathBuf,
+    rx: watch::Receiver<bool>,
+) -> std::io::Result<(
+    SocketAddr,
+    impl std::future::Future<Output = ()> + Send + use<>,
+    Option<Arc<crate::console::ConsoleState>>,
+)> {
+    let admin_state = Arc::new(crate::admin_http::AdminState {
+        telemetry: telemetry.clone(),
+        scraper: crate::telemetry::scrape::Scraper::new(store.clone(), hsm.clone()),
+        store: store.clone(),
+        hsm: hsm.clone(),
+        processor: processor.clone(),
+        audit: state.audit.clone(),
+    });
+    let console = admin.console.map(|settings| {
+        Arc::new(crate::console::ConsoleState::new(
+            state.clone(),
+            (hsm, store),
+            audit_dir,
+            admin.tls.is_some(),
+            settings,
+        ))
+    });
+    let mut app = crate::admin_http::router(admin_state);
+    if let Some(c) = &console {
+        app = app.merge(crate::console::router(c.clone()));
+    }
+    let (addr, serving) = crate::admin_http::serve(admin, app, rx).await?;
+    tracing::info!(%addr, console = console.is_some(), "serving /metrics, /healthz and /readyz");
+    Ok((addr, serving, console))
 }
 
 /// The admin router.
