@@ -1,8 +1,10 @@
 //! The admin listener (`--admin-listen`): its own small router, apart
 //! from the KMS API, serving `GET /metrics`, `GET /healthz` and
-//! `GET /readyz` (docs/operations.md, "Monitoring"). It takes no
-//! credentials and answers only with bounded labels and fixed words, so
-//! bind it to loopback or a management network.
+//! `GET /readyz` (docs/operations.md, "Monitoring"), and the web console
+//! at `/console/` ([`crate::console`], docs/console.md). The monitoring
+//! paths take no credentials and answer only with bounded labels and fixed
+//! words, so bind it to loopback or a management network; every console
+//! call needs a signed-in access key.
 
 mod listener;
 pub mod ready;
