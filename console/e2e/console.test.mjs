@@ -169,6 +169,12 @@ test("create a key, add a tag, disable it, see it in the list", async () => {
   await tag.getByRole("button", { name: "Add tag" }).click();
   await page.getByRole("table", { name: "Tags" }).getByText("payments").waitFor();
 
+  await page.getByRole("button", { name: "Add alias" }).click();
+  const alias = page.getByRole("dialog", { name: "Add alias" });
+  await alias.getByLabel("Alias name").fill("alias/payments-ledger");
+  await alias.getByRole("button", { name: "Add alias" }).click();
+  await page.getByRole("list", { name: "Aliases" }).getByText("alias/payments-ledger").waitFor();
+
   // A failing action shows the AWS error and changes nothing.
   await page.getByRole("button", { name: "Add tag" }).click();
   const bad = page.getByRole("dialog", { name: "Add tag" });
@@ -184,11 +190,12 @@ test("create a key, add a tag, disable it, see it in the list", async () => {
   await page.screenshot({ path: join(SHOTS, "console-key.png"), fullPage: true });
 
   await nav(page, "Keys").click();
-  await page.getByLabel("Search keys").fill("payments ledger");
+  await page.getByLabel("Search keys").fill("alias/payments-ledger");
   const row = page.getByRole("table", { name: "Keys" }).getByRole("row").filter({ hasText: keyId });
   await row.waitFor();
   assert.match(await row.innerText(), /Disabled/);
   assert.match(await row.innerText(), /payments ledger key/);
+  assert.match(await row.innerText(), /alias\/payments-ledger/);
   await page.getByLabel("Search keys").fill("");
   await page.screenshot({ path: join(SHOTS, "console-keys.png") });
 });

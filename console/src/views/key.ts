@@ -83,6 +83,14 @@ function actions(meta: any, rotation: any, refresh: () => void): HTMLElement {
     }),
   );
   out.push(
+    act("Add alias", {
+      title: "Add alias",
+      confirm: "Add alias",
+      fields: [{ name: "AliasName", label: "Alias name", value: "alias/", required: true, hint: "alias/ and 1–250 letters, digits, /_- ; not alias/aws/…" }],
+      run: (v) => kms("CreateAlias", { AliasName: v.AliasName, TargetKeyId: id }),
+    }),
+  );
+  out.push(
     act("Add tag", {
       title: "Add tag",
       confirm: "Add tag",
@@ -120,6 +128,22 @@ function actions(meta: any, rotation: any, refresh: () => void): HTMLElement {
       ),
     );
   return h("div", { class: "actions" }, out);
+}
+
+function aliasList(aliases: any[], refresh: () => void): HTMLElement {
+  if (aliases.length === 0) return h("p", { class: "muted" }, "No aliases.");
+  return h(
+    "ul",
+    { class: "plain", "aria-label": "Aliases" },
+    aliases.map((a: any) => {
+      const rm = h("button", { type: "button", class: "link", "aria-label": `Delete alias ${a.AliasName}` }, "Delete");
+      rm.addEventListener("click", async () => {
+        const ok = await confirmAction({ title: "Delete alias", body: `Delete ${a.AliasName}? Callers that name the key by it will fail.`, confirm: "Delete alias", danger: true, run: () => kms("DeleteAlias", { AliasName: a.AliasName }) });
+        if (ok) refresh();
+      });
+      return h("li", { class: "row-between" }, h("span", { class: "mono" }, a.AliasName), rm);
+    }),
+  );
 }
 
 function tagsTable(id: string, tags: any[], refresh: () => void): HTMLElement {
@@ -185,7 +209,7 @@ export async function keyView(root: HTMLElement, id: string): Promise<void> {
           ["Rotation", rotation ? (rotation.KeyRotationEnabled ? `every ${rotation.RotationPeriodInDays} days, next ${when(rotation.NextRotationDate)}` : "off") : "—"],
         ]),
       ),
-      card("Aliases", aliases.length ? h("ul", { class: "plain mono" }, aliases.map((a: any) => h("li", {}, a.AliasName))) : h("p", { class: "muted" }, "No aliases.")),
+      card("Aliases", aliasList(aliases, refresh)),
       card("Tags", tagsTable(meta.KeyId, tags, refresh)),
       card(
         "Rotations",

@@ -84,14 +84,14 @@ function table(rows: Row[]): HTMLElement {
         h(
           "tr",
           {},
-          h("td", { class: "mono nowrap" }, h("a", { href: `#/keys/${r.meta.KeyId}` }, r.meta.KeyId)),
+          h("td", { class: "mono nowrap small" }, h("a", { href: `#/keys/${r.meta.KeyId}` }, r.meta.KeyId)),
           h("td", {}, r.aliases.map((a) => h("div", { class: "mono small" }, a))),
-          h("td", {}, r.meta.Description || h("span", { class: "muted" }, "—")),
-          h("td", {}, r.meta.KeySpec),
-          h("td", {}, r.meta.KeyUsage),
+          h("td", { class: "desc" }, r.meta.Description || h("span", { class: "muted" }, "—")),
+          h("td", { class: "small" }, r.meta.KeySpec),
+          h("td", { class: "small" }, r.meta.KeyUsage),
           h("td", {}, badge(r.meta.KeyState)),
-          h("td", { class: "nowrap" }, when(r.meta.CreationDate)),
-          h("td", {}, r.rotation),
+          h("td", { class: "nowrap small" }, when(r.meta.CreationDate)),
+          h("td", { class: "small" }, r.rotation),
         ),
       ),
     ),
@@ -130,7 +130,7 @@ export async function keysView(root: HTMLElement): Promise<void> {
   let page = 0;
   const search = h("input", { type: "search", id: "key-search", placeholder: "Search by id, alias, description, spec or state", "aria-label": "Search keys" });
   const create = h("button", { type: "button", class: "primary" }, "Create key");
-  const body = h("div", {});
+  const body = h("div", { class: "scroll-x" });
   const pager = h("div", { class: "pager" });
   const render = () => {
     const found = rows.filter((r) => matches(r, search.value.trim()));
