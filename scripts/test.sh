@@ -2,7 +2,8 @@
 # Runs every Strongroom test: format and lint checks, Rust unit and
 # integration tests (real aws-sdk-kms client), then the Python compatibility
 # suite (boto3, AWS Encryption SDK, aws CLI) against the real binary.
-# Installs what it needs: a Python venv in tests/compat/.venv, and
+# Installs what it needs: a Python venv in tests/compat/.venv, the web
+# console's npm packages (console/node_modules), Debian's chromium and
 # PostgreSQL 15 from Debian's packages when missing; a throw-away cluster on
 # 127.0.0.1 (scripts/postgres.sh) serves the store's conformance suite and
 # is stopped at exit.
@@ -10,6 +11,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+
+step "web console assets (npm ci, vite build: scripts/console.sh), embedded by the build"
+scripts/console.sh
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -45,6 +49,9 @@ scripts/fuzz.sh 2
 
 step "build the strongroom and strongroom-hsm binaries for the compatibility suite"
 cargo build -p strongroom-cli -p strongroom-hsm --locked
+
+step "web console end to end: headless Chromium (Debian's, installed when missing) driven by playwright-core"
+scripts/console.sh e2e
 
 step "Python venv for real-client tests"
 venv=tests/compat/.venv

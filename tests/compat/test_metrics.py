@@ -155,7 +155,12 @@ def test_no_label_value_is_a_key_id_account_id_arn_or_access_key(metrics_server)
 
 def test_healthz_is_alive_and_unknown_admin_paths_and_methods_are_refused(metrics_server):
     assert get(metrics_server.admin + "/healthz") == (200, '{"status":"alive"}')
-    assert get(metrics_server.admin + "/console/")[0] == 404
+    assert get(metrics_server.admin + "/no-such-page")[0] == 404
+    # The web console is there, and its API wants a session (docs/console.md).
+    assert get(metrics_server.admin + "/console/")[0] == 200
+    status, body = get(metrics_server.admin + "/console/api/keys")
+    assert (status, json.loads(body)["__type"]) == (400, "UnknownOperationException")
+    assert get(metrics_server.admin + "/console/api/session")[0] == 403
     req = urllib.request.Request(metrics_server.admin + "/metrics", data=b"x", method="POST")
     with pytest.raises(urllib.error.HTTPError) as e:
         urllib.request.urlopen(req, timeout=30)

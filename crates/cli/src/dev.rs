@@ -77,6 +77,8 @@ pub struct DevOptions {
     pub admin_listen: Option<SocketAddr>,
     /// A seed file applied on every start (docs/dev.md).
     pub seed: Option<PathBuf>,
+    /// The web console's session limits (served with the admin listener).
+    pub console: strongroom_server::console::ConsoleSettings,
 }
 
 impl std::fmt::Debug for DevOptions {
@@ -113,6 +115,7 @@ impl std::fmt::Debug for DevOptions {
             .field("xks_client_auth", &self.xks_client_auth)
             .field("admin_listen", &self.admin_listen)
             .field("seed", &self.seed)
+            .field("console", &self.console)
             .finish()
     }
 }
@@ -145,6 +148,7 @@ impl DevOptions {
             xks_client_auth: None,
             admin_listen: None,
             seed: None,
+            console: Default::default(),
         }
     }
 
@@ -232,6 +236,18 @@ impl DevEnvironment {
             url.replace("127.0.0.1", "localhost")
         } else {
             url
+        })
+    }
+
+    /// A one-time console sign-in link for the root credentials
+    /// (`…/console/?login=TOKEN`, valid once for 10 minutes), if the
+    /// admin listener serves the console.
+    pub fn console_login_link(&self) -> Option<String> {
+        let link = self.server.console_login_link(&self.access_key_id)?.ok()?;
+        Some(if self.ca_bundle.is_some() {
+            link.replace("127.0.0.1", "localhost")
+        } else {
+            link
         })
     }
 
@@ -533,6 +549,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
             .map(|listen| strongroom_server::admin_http::AdminConfig {
                 listen,
                 tls: admin_tls,
+                console: Some(opts.console),
             }),
     };
     log_module_status(&hsm).await;

@@ -372,7 +372,10 @@ async fn main() -> anyhow::Result<()> {
                 env.account_id, env.region, env.regions
             );
             if let Some(admin) = env.admin_endpoint() {
-                println!("admin: {admin} (/metrics, /healthz, /readyz)");
+                println!("admin: {admin} (/metrics, /healthz, /readyz, /console/)");
+            }
+            if let Some(link) = env.console_login_link() {
+                println!("console: {link}");
             }
             println!(
                 "{}",
@@ -470,6 +473,7 @@ async fn main() -> anyhow::Result<()> {
                     admin: admin_listen.map(|listen| strongroom_server::admin_http::AdminConfig {
                         listen,
                         tls: admin_tls,
+                        console: Some(Default::default()),
                     }),
                 },
                 store,

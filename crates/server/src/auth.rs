@@ -152,6 +152,11 @@ impl Authenticator {
         }
     }
 
+    /// The region `name`, if KMS requests may act in it.
+    pub fn served_region(&self, name: &str) -> Option<Region> {
+        self.regions.serves(name)
+    }
+
     /// Store lookups of access keys made so far.
     pub fn access_key_lookups(&self) -> u64 {
         self.unknown.store_lookups()

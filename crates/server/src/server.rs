@@ -149,9 +149,27 @@ pub struct RunningServer {
     admin_addr: Option<SocketAddr>,
     /// The counters `/metrics` reports.
     telemetry: Arc<crate::telemetry::Telemetry>,
+    /// The web console, if the admin listener serves it.
+    console: Option<Arc<crate::console::ConsoleState>>,
 }
 
 impl RunningServer {
+    /// A one-time console sign-in link for `access_key_id` (the admin
+    /// listener's URL with `/console/?login=TOKEN`), if the console is
+    /// served.
+    pub fn console_login_link(
+        &self,
+        access_key_id: &str,
+    ) -> Option<Result<String, crate::error::KmsError>> {
+        let console = self.console.as_ref()?;
+        let base = self.admin_endpoint()?;
+        Some(
+            console
+                .login_path(access_key_id)
+                .map(|p| format!("{base}{p}")),
+        )
+    }
+
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
@@ -318,22 +336,20 @@ pub async fn start(
         per_source: per_source::PerSource::new(config.max_connections_per_source),
     };
     tasks.spawn(accept_loop(listener, conn, rx.clone()));
-    let admin_addr = match config.admin.clone() {
+    let (admin_addr, console) = match config.admin.clone() {
         Some(admin) => {
-            let app = crate::admin_http::router(Arc::new(crate::admin_http::AdminState {
-                telemetry: telemetry.clone(),
-                scraper: crate::telemetry::scrape::Scraper::new(store.clone(), admin_hsm.clone()),
-                store: store.clone(),
-                hsm: admin_hsm,
-                processor: processor.clone(),
-                audit: state.audit.clone(),
-            }));
-            let (addr, serving) = crate::admin_http::serve(admin, app, rx.clone()).await?;
+            let (addr, serving, console) = crate::admin_http::start(
+                admin,
+                (&state, &processor, &telemetry),
+                (store.clone(), admin_hsm),
+                config.audit.dir.clone(),
+                rx.clone(),
+            )
+            .await?;
             tasks.spawn(serving);
-            tracing::info!(%addr, "serving /metrics, /healthz and /readyz");
-            Some(addr)
+            (Some(addr), console)
         }
-        None => None,
+        None => (None, None),
     };
     tasks.spawn(deletion_sweeper(
         processor.clone(),
@@ -365,6 +381,7 @@ pub async fn start(
         audit_config: config.audit.clone(),
         admin_addr,
         telemetry,
+        console,
     })
 }
 

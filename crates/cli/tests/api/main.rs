@@ -13,6 +13,7 @@ mod authz_every_operation;
 mod bad_input;
 mod cluster;
 mod common;
+mod console;
 mod crypto;
 mod derived_key_tokens;
 mod extensions;

@@ -65,15 +65,18 @@ async fn accept_loop(
         let (acceptor, http, app) = (acceptor.clone(), http.clone(), app.clone());
         connections.spawn(async move {
             let _permit = permit;
-            let service = TowerToHyperService::new(app);
             let result = match acceptor {
-                None => http.serve_connection(TokioIo::new(stream), service).await,
+                None => {
+                    let service = with_conn_info(app, peer, false);
+                    http.serve_connection(TokioIo::new(stream), service).await
+                }
                 Some(acceptor) => {
                     let Ok(Ok(tls)) =
                         tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream)).await
                     else {
                         return;
                     };
+                    let service = with_conn_info(app, peer, true);
                     http.serve_connection(TokioIo::new(tls), service).await
                 }
             };
@@ -82,4 +85,33 @@ async fn accept_loop(
             }
         });
     }
+}
+
+/// `app`, with each request told its connection's facts (the console's
+/// audit records and sign-in budget use the peer's address).
+fn with_conn_info(
+    app: axum::Router,
+    peer: SocketAddr,
+    tls: bool,
+) -> TowerToHyperService<
+    tower::util::MapRequest<
+        axum::Router,
+        impl FnMut(
+            axum::http::Request<hyper::body::Incoming>,
+        ) -> axum::http::Request<hyper::body::Incoming>
+        + Clone,
+    >,
+> {
+    let info = crate::http::ConnInfo {
+        peer,
+        tls,
+        client_cert: false,
+    };
+    TowerToHyperService::new(tower::ServiceExt::map_request(
+        app,
+        move |mut r: axum::http::Request<hyper::body::Incoming>| {
+            r.extensions_mut().insert(info);
+            r
+        },
+    ))
 }

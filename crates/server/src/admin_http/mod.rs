@@ -1,8 +1,10 @@
 //! The admin listener (`--admin-listen`): its own small router, apart
 //! from the KMS API, serving `GET /metrics`, `GET /healthz` and
-//! `GET /readyz` (docs/operations.md, "Monitoring"). It takes no
-//! credentials and answers only with bounded labels and fixed words, so
-//! bind it to loopback or a management network.
+//! `GET /readyz` (docs/operations.md, "Monitoring"), and the web console
+//! at `/console/` ([`crate::console`], docs/console.md). The monitoring
+//! paths take no credentials and answer only with bounded labels and fixed
+//! words, so bind it to loopback or a management network; every console
+//! call needs a signed-in access key.
 
 mod listener;
 pub mod ready;
@@ -16,6 +18,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use strongroom_hsm_proto::HsmClient;
 use strongroom_store::Store;
+use tokio::sync::watch;
 
 use crate::audit::AuditLog;
 use crate::processor::Processor;
@@ -31,6 +34,9 @@ pub struct AdminConfig {
     pub listen: SocketAddr,
     /// Serve HTTPS with this configuration (the API's certificate).
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Serve the web console at `/console/` with these session limits
+    /// (docs/console.md); `None`: no console.
+    pub console: Option<crate::console::ConsoleSettings>,
 }
 
 impl std::fmt::Debug for AdminConfig {
@@ -38,6 +44,7 @@ impl std::fmt::Debug for AdminConfig {
         f.debug_struct("AdminConfig")
             .field("listen", &self.listen)
             .field("tls", &self.tls.is_some())
+            .field("console", &self.console)
             .finish()
     }
 }
@@ -56,6 +63,50 @@ pub struct AdminState {
     pub processor: Arc<Processor>,
     /// The audit trail (writer health).
     pub audit: AuditLog,
+}
+
+/// Binds the admin listener (`/metrics`, `/healthz`, `/readyz`, and the
+/// console if configured); returns its address, its serving task and the
+/// console's state.
+pub(crate) async fn start(
+    admin: crate::admin_http::AdminConfig,
+    (state, processor, telemetry): (
+        &Arc<crate::http::AppState>,
+        &Arc<Processor>,
+        &Arc<crate::telemetry::Telemetry>,
+    ),
+    (store, hsm): (Arc<dyn Store>, HsmClient),
+    audit_dir: std::path::PathBuf,
+    rx: watch::Receiver<bool>,
+) -> std::io::Result<(
+    SocketAddr,
+    impl std::future::Future<Output = ()> + Send + use<>,
+    Option<Arc<crate::console::ConsoleState>>,
+)> {
+    let admin_state = Arc::new(crate::admin_http::AdminState {
+        telemetry: telemetry.clone(),
+        scraper: crate::telemetry::scrape::Scraper::new(store.clone(), hsm.clone()),
+        store: store.clone(),
+        hsm: hsm.clone(),
+        processor: processor.clone(),
+        audit: state.audit.clone(),
+    });
+    let console = admin.console.map(|settings| {
+        Arc::new(crate::console::ConsoleState::new(
+            state.clone(),
+            (hsm, store),
+            audit_dir,
+            admin.tls.is_some(),
+            settings,
+        ))
+    });
+    let mut app = crate::admin_http::router(admin_state);
+    if let Some(c) = &console {
+        app = app.merge(crate::console::router(c.clone()));
+    }
+    let (addr, serving) = crate::admin_http::serve(admin, app, rx).await?;
+    tracing::info!(%addr, console = console.is_some(), "serving /metrics, /healthz and /readyz");
+    Ok((addr, serving, console))
 }
 
 /// The admin router.

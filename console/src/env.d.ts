@@ -1,0 +1,2 @@
+// Vite turns imported .css files into linked stylesheets.
+declare module "*.css";
