@@ -135,6 +135,23 @@ def test_fixed_fake_credentials_work_against_dev_with_signatures_checked(key_id,
         s.stop()
 
 
+def test_twelve_digit_access_key_ids_pick_the_account_when_asked():
+    s = DevServer("--access-key-id", "test", "--secret-access-key", "test",
+                  "--account-from-access-key")
+    try:
+        a = client(s, "us-east-1", "111111111111", "test")
+        b = client(s, "us-east-1", "222222222222", "test")
+        arn = a.create_key()["KeyMetadata"]["Arn"]
+        assert arn.startswith("arn:aws:kms:us-east-1:111111111111:key/"), arn
+        assert len(a.list_keys()["Keys"]) == 1
+        assert b.list_keys()["Keys"] == []
+        # The signature is still checked against the root secret.
+        e = error(client(s, "us-east-1", "333333333333", "not-test").list_keys)
+        assert e["Code"] == "InvalidSignatureException"
+    finally:
+        s.stop()
+
+
 def test_serve_and_admin_have_no_way_to_take_fake_credentials(every_region):
     # `serve` serves only access keys `strongroom admin` made (AWS's rules):
     # it has no option to choose one.

@@ -77,6 +77,9 @@ pub struct DevOptions {
     pub admin_listen: Option<SocketAddr>,
     /// A seed file applied on every start (docs/dev.md).
     pub seed: Option<PathBuf>,
+    /// Unknown 12-digit access key ids act as that account's root, signing
+    /// with the root secret (LocalStack's multi-account convention).
+    pub account_from_access_key: bool,
     /// The web console's session limits (served with the admin listener).
     pub console: strongroom_server::console::ConsoleSettings,
 }
@@ -115,6 +118,7 @@ impl std::fmt::Debug for DevOptions {
             .field("xks_client_auth", &self.xks_client_auth)
             .field("admin_listen", &self.admin_listen)
             .field("seed", &self.seed)
+            .field("account_from_access_key", &self.account_from_access_key)
             .field("console", &self.console)
             .finish()
     }
@@ -148,6 +152,7 @@ impl DevOptions {
             xks_client_auth: None,
             admin_listen: None,
             seed: None,
+            account_from_access_key: false,
             console: Default::default(),
         }
     }
@@ -551,6 +556,9 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
                 tls: admin_tls,
                 console: Some(opts.console),
             }),
+        account_from_access_key: opts
+            .account_from_access_key
+            .then(|| creds.access_key_id.clone()),
     };
     log_module_status(&hsm).await;
     let server = strongroom_server::start(config, store.clone(), hsm.clone())

@@ -127,6 +127,11 @@ enum Command {
         /// every start where missing.
         #[arg(long, value_name = "FILE")]
         seed: Option<PathBuf>,
+        /// As LocalStack: an access key id of 12 digits that no access key
+        /// has acts as the root of that account (created on first use),
+        /// signing with the root secret (--secret-access-key). docs/dev.md.
+        #[arg(long)]
+        account_from_access_key: bool,
         /// Seconds between runs of the key-deletion sweeper.
         #[arg(long, default_value_t = 60)]
         deletion_sweep_secs: u64,
@@ -326,6 +331,7 @@ async fn main() -> anyhow::Result<()> {
             secret_access_key,
             tls,
             seed,
+            account_from_access_key,
             deletion_sweep_secs,
             workers,
             limits,
@@ -338,6 +344,7 @@ async fn main() -> anyhow::Result<()> {
             let mut opts = dev::DevOptions::new(data_dir.clone());
             opts.admin_listen = Some(admin_listen);
             opts.seed = seed;
+            opts.account_from_access_key = account_from_access_key;
             opts.module_workers = workers.map(|n| n as usize);
             opts.header_read_timeout = limits.header_timeout();
             opts.body_read_timeout = limits.body_timeout();
@@ -475,6 +482,7 @@ async fn main() -> anyhow::Result<()> {
                         tls: admin_tls,
                         console: Some(Default::default()),
                     }),
+                    account_from_access_key: None,
                 },
                 store,
                 hsm,

@@ -18,6 +18,7 @@ use crate::identity::{Identity, role_of_session};
 use crate::region::{Region, RegionSet};
 use crate::sigv4::{self, RequestParts};
 
+pub mod account_keys;
 mod source_budget;
 pub mod unknown_keys;
 
@@ -121,6 +122,8 @@ pub struct Authenticator {
     /// scopes no signature has verified yet.
     derivations: SourceBudgets,
     derived: std::sync::atomic::AtomicU64,
+    /// `dev --account-from-access-key`: 12-digit ids name accounts.
+    account_keys: Option<account_keys::AccountFromAccessKey>,
 }
 
 fn sig_error(msg: impl Into<String>) -> KmsError {
@@ -149,7 +152,16 @@ impl Authenticator {
             unknown: UnknownKeys::new(budget),
             derivations: SourceBudgets::new(budget),
             derived: std::sync::atomic::AtomicU64::new(0),
+            account_keys: None,
         }
+    }
+
+    /// Lets an unknown access key id of 12 digits act as that account's
+    /// root, signing with access key `template`'s secret (`strongroom dev
+    /// --account-from-access-key` only).
+    pub fn with_account_from_access_key(mut self, template: Option<String>) -> Self {
+        self.account_keys = template.map(account_keys::AccountFromAccessKey::new);
+        self
     }
 
     /// The region `name`, if KMS requests may act in it.
@@ -208,9 +220,17 @@ impl Authenticator {
                 rec
             }
             Ok(None) => {
-                self.access_keys.remove(id);
-                self.unknown.not_found(id);
-                return Err(KmsError::UnrecognizedClient);
+                let named = match &self.account_keys {
+                    Some(a) => a.record_for(self.store.as_ref(), id).await?,
+                    None => None,
+                };
+                let Some(rec) = named else {
+                    self.access_keys.remove(id);
+                    self.unknown.not_found(id);
+                    return Err(KmsError::UnrecognizedClient);
+                };
+                self.unknown.found(id, source);
+                rec
             }
             Err(e) => {
                 // Not the caller's doing: its unit is given back.
@@ -295,13 +315,13 @@ impl Authenticator {
             region: region.to_owned(),
             service: service.to_owned(),
         };
+        let sealed_under = match &self.account_keys {
+            Some(a) => a.sealed_under(key).to_owned(),
+            None => key.access_key_id.clone(),
+        };
         let derived = match self
             .hsm
-            .derive_sigv4_key(
-                key.access_key_id.clone(),
-                key.sealed_secret.clone(),
-                scope.clone(),
-            )
+            .derive_sigv4_key(sealed_under, key.sealed_secret.clone(), scope.clone())
             .await
         {
             // Sealed under a retired domain-key generation: the store has
@@ -309,12 +329,12 @@ impl Authenticator {
             Err(strongroom_hsm_proto::HsmError::NoDomainKey(_)) => {
                 self.access_keys.remove(&key.access_key_id);
                 let fresh = self.access_key(&key.access_key_id, None).await?;
+                let sealed_under = match &self.account_keys {
+                    Some(a) => a.sealed_under(&fresh).to_owned(),
+                    None => fresh.access_key_id.clone(),
+                };
                 self.hsm
-                    .derive_sigv4_key(
-                        fresh.access_key_id.clone(),
-                        fresh.sealed_secret.clone(),
-                        scope,
-                    )
+                    .derive_sigv4_key(sealed_under, fresh.sealed_secret.clone(), scope)
                     .await?
             }
             r => r?,
@@ -359,6 +379,9 @@ impl Authenticator {
                 source,
             )
             .await?;
+        if let Some(a) = &self.account_keys {
+            a.provision(self.store.as_ref(), &key).await?;
+        }
         let mut caller = self.caller_for(&key).await?;
         if let Some(region) = region {
             caller.region = region;

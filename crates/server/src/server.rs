@@ -72,6 +72,9 @@ pub struct ServerConfig {
     pub xks_requests_per_second: Option<std::num::NonZeroU32>,
     /// The admin listener (`/metrics`, `/healthz`, `/readyz`), if any.
     pub admin: Option<crate::admin_http::AdminConfig>,
+    /// `dev --account-from-access-key`: unknown 12-digit access key ids act
+    /// as that account's root, signing with this access key's secret.
+    pub account_from_access_key: Option<String>,
 }
 
 /// Defaults of the limits a frontend puts on clients.
@@ -127,6 +130,7 @@ impl std::fmt::Debug for ServerConfig {
             .field("xks_client_cert_required", &self.xks_client_cert_required)
             .field("xks_requests_per_second", &self.xks_requests_per_second)
             .field("admin", &self.admin)
+            .field("account_from_access_key", &self.account_from_access_key)
             .finish()
     }
 }
@@ -303,7 +307,8 @@ pub async fn start(
             hsm,
             (config.region.clone(), config.regions.clone()),
             config.unknown_key_budget,
-        ),
+        )
+        .with_account_from_access_key(config.account_from_access_key.clone()),
         audit: audit.clone(),
         unauthenticated: unauthenticated.clone(),
         body_read_timeout: config.body_read_timeout,

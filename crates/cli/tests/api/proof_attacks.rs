@@ -168,6 +168,7 @@ async fn second_frontend(dev: &DevEnvironment) -> RunningServer {
             xks_client_cert_required: false,
             xks_requests_per_second: None,
             admin: None,
+            account_from_access_key: None,
         },
         dev.store.clone(),
         dev.hsm.clone(),

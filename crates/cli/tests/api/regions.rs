@@ -421,3 +421,52 @@ async fn aws_rules_refuse_test_credentials_for_serve_and_admin_and_store_nothing
     assert!(format!("{e:#}").contains("printable ASCII"), "{e:#}");
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_account_from_access_key_twelve_digit_ids_act_in_their_own_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_in(dir.path(), |o| {
+        o.access_key_id = Some("test".into());
+        o.secret_access_key = Some(Zeroizing::new("test".into()));
+        o.account_from_access_key = true;
+    })
+    .await;
+    let (a, b) = ("111111111111", "222222222222");
+    let in_a = client_with(&dev, "us-east-1", a, "test");
+    let in_b = client_with(&dev, "us-east-1", b, "test");
+    // A forged signature creates nothing: no account, no key.
+    let forged = client_with(&dev, "us-east-1", "333333333333", "not-test");
+    let e = forged.create_key().send().await.unwrap_err();
+    assert_eq!(code(&e), "InvalidSignatureException");
+    assert!(dev.store.get_account("333333333333").await.unwrap().is_none());
+
+    let arn = new_key(&in_a).await;
+    assert!(arn.contains(":111111111111:key/"), "{arn}");
+    assert!(dev.store.get_account(a).await.unwrap().is_some());
+    // Each account sees its own keys only, as its root.
+    assert_eq!(in_a.list_keys().send().await.unwrap().keys().len(), 1);
+    assert!(in_b.list_keys().send().await.unwrap().keys().is_empty());
+    // Another account's key by ARN: its policy does not let B in (as AWS).
+    let e = in_b.describe_key().key_id(&arn).send().await.unwrap_err();
+    assert_eq!(code(&e), "AccessDeniedException");
+    // Ids of any other shape are still unknown.
+    let other = client_with(&dev, "us-east-1", "12345678901", "test");
+    let e = other.list_keys().send().await.unwrap_err();
+    assert_eq!(code(&e), "UnrecognizedClientException");
+    dev.shutdown().await;
+
+    // Without the option, a 12-digit id is just an unknown access key.
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_in(dir.path(), |o| {
+        o.access_key_id = Some("test".into());
+        o.secret_access_key = Some(Zeroizing::new("test".into()));
+    })
+    .await;
+    let e = client_with(&dev, "us-east-1", b, "test")
+        .list_keys()
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "UnrecognizedClientException");
+    dev.shutdown().await;
+}
