@@ -438,7 +438,13 @@ async fn with_account_from_access_key_twelve_digit_ids_act_in_their_own_accounts
     let forged = client_with(&dev, "us-east-1", "333333333333", "not-test");
     let e = forged.create_key().send().await.unwrap_err();
     assert_eq!(code(&e), "InvalidSignatureException");
-    assert!(dev.store.get_account("333333333333").await.unwrap().is_none());
+    assert!(
+        dev.store
+            .get_account("333333333333")
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let arn = new_key(&in_a).await;
     assert!(arn.contains(":111111111111:key/"), "{arn}");
