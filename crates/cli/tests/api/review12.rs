@@ -1,0 +1,346 @@
+//! Attacks on issue 12's code (regions, multi-Region keys) found by review:
+//! each failed before its fix.
+
+use aws_sdk_kms::Client;
+use aws_sdk_kms::config::Region;
+use aws_sdk_kms::types::MultiRegionKeyType;
+use strongroom_cli::dev::DevEnvironment;
+
+use crate::common::*;
+
+const HOME: &str = "us-east-1";
+const AWAY: &str = "eu-west-1";
+const STRANGER: &str = "444455556666";
+
+fn client_in(dev: &DevEnvironment, id: &str, secret: &str, region: &str) -> Client {
+    Client::from_conf(
+        config_for(dev, id, secret)
+            .region(Region::new(region.to_owned()))
+            .build(),
+    )
+}
+
+/// A new account's root, in `region`.
+async fn stranger_in(env: &TestEnv, region: &str) -> Client {
+    let store = env.dev.store.as_ref();
+    let other = strongroom_server::admin::create_account(store, Some(STRANGER.into()))
+        .await
+        .unwrap();
+    let k = strongroom_server::admin::create_access_key(store, &env.dev.hsm, &other.id, None)
+        .await
+        .unwrap();
+    client_in(&env.dev, &k.access_key_id, &k.secret_access_key, region)
+}
+
+async fn new_mrk(c: &Client) -> (String, String) {
+    let m = c
+        .create_key()
+        .multi_region(true)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    (m.key_id().to_owned(), m.arn().unwrap().to_owned())
+}
+
+async fn key_type(c: &Client, key: &str) -> MultiRegionKeyType {
+    c.describe_key()
+        .key_id(key)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .multi_region_configuration()
+        .unwrap()
+        .multi_region_key_type()
+        .unwrap()
+        .clone()
+}
+
+/// AWS: UpdatePrimaryRegion has no cross-account use, like ReplicateKey.
+/// Even where both copies' policies let another account do `kms:*`, it
+/// cannot move the primary away from its owner's chosen region.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_account_cannot_move_a_primary_even_when_policies_allow_it() {
+    let env = TestEnv::start().await;
+    let me = env.dev.account_id.clone();
+    let (id, secret) = (&env.dev.access_key_id, &env.dev.secret_access_key);
+    let us = client_in(&env.dev, id, secret, HOME);
+    let eu = client_in(&env.dev, id, secret, AWAY);
+    let (key, arn) = new_mrk(&us).await;
+    us.replicate_key()
+        .key_id(&key)
+        .replica_region(AWAY)
+        .send()
+        .await
+        .unwrap();
+    let shared = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{me}:root"}},"Action":"kms:*","Resource":"*"}},
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{STRANGER}:root"}},"Action":"kms:*","Resource":"*"}}]}}"#
+    );
+    for c in [&us, &eu] {
+        c.put_key_policy()
+            .key_id(&key)
+            .policy(&shared)
+            .send()
+            .await
+            .unwrap();
+    }
+    let stranger = stranger_in(&env, HOME).await;
+    // The policy does let it use the key: the refusal below is the rule.
+    stranger.describe_key().key_id(&arn).send().await.unwrap();
+    let e = stranger
+        .update_primary_region()
+        .key_id(&arn)
+        .primary_region(AWAY)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDeniedException");
+    assert_eq!(key_type(&us, &key).await, MultiRegionKeyType::Primary);
+    assert_eq!(key_type(&eu, &key).await, MultiRegionKeyType::Replica);
+    env.stop().await;
+}
+
+/// UpdateAlias and DeleteAlias of an alias naming a multi-Region key's
+/// copy: the alias is the owner's to change like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn aliases_of_multi_region_keys_can_be_retargeted_and_deleted() {
+    let env = TestEnv::start().await;
+    let (id, secret) = (&env.dev.access_key_id, &env.dev.secret_access_key);
+    let us = client_in(&env.dev, id, secret, HOME);
+    let eu = client_in(&env.dev, id, secret, AWAY);
+    let (first, _) = new_mrk(&us).await;
+    let (second, _) = new_mrk(&us).await;
+    us.replicate_key()
+        .key_id(&first)
+        .replica_region(AWAY)
+        .send()
+        .await
+        .unwrap();
+    let plain = new_key(&eu).await;
+    for (c, other) in [(&us, &second), (&eu, &plain)] {
+        c.create_alias()
+            .alias_name("alias/mr")
+            .target_key_id(&first)
+            .send()
+            .await
+            .unwrap();
+        c.update_alias()
+            .alias_name("alias/mr")
+            .target_key_id(other)
+            .send()
+            .await
+            .unwrap();
+        let m = c
+            .describe_key()
+            .key_id("alias/mr")
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap();
+        assert!(other.ends_with(m.key_id()), "{other} / {}", m.key_id());
+        c.update_alias()
+            .alias_name("alias/mr")
+            .target_key_id(&first)
+            .send()
+            .await
+            .unwrap();
+        c.delete_alias().alias_name("alias/mr").send().await.unwrap();
+        let left = c.list_aliases().send().await.unwrap();
+        assert!(
+            left.aliases()
+                .iter()
+                .all(|a| a.alias_name() != Some("alias/mr")),
+            "{left:?}"
+        );
+    }
+    env.stop().await;
+}
+
+/// ScheduleKeyDeletion counted a primary's replicas before it took the
+/// write lock, so a ReplicateKey finishing in between left a primary
+/// pending deletion with a replica (and, once swept, a replica without a
+/// primary). One of the two must be refused, each time.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_primary_is_never_scheduled_for_deletion_while_it_gets_a_replica() {
+    let env = TestEnv::start().await;
+    let (id, secret) = (&env.dev.access_key_id, &env.dev.secret_access_key);
+    let us = client_in(&env.dev, id, secret, HOME);
+    for round in 0..8 {
+        let (key, _) = new_mrk(&us).await;
+        let replicate = us.replicate_key().key_id(&key).replica_region(AWAY).send();
+        let schedule = us
+            .schedule_key_deletion()
+            .key_id(&key)
+            .pending_window_in_days(7)
+            .send();
+        let (replicated, scheduled) = tokio::join!(replicate, schedule);
+        assert!(
+            replicated.is_err() || scheduled.is_err(),
+            "round {round}: both succeeded"
+        );
+        let m = us
+            .describe_key()
+            .key_id(&key)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap();
+        let replicas = m.multi_region_configuration().unwrap().replica_keys().len();
+        let pending = m.key_state() == Some(&aws_sdk_kms::types::KeyState::PendingDeletion);
+        assert!(!(pending && replicas > 0), "round {round}: {m:?}");
+    }
+    env.stop().await;
+}
+
+/// Two frontends on one PostgreSQL store, each trusting cached metadata
+/// for a minute (so frontend `a` acts on what it read before `b` changed
+/// the key). `None` where PostgreSQL is not installed.
+async fn two_frontends(
+    dir: &std::path::Path,
+) -> Option<(DevEnvironment, DevEnvironment)> {
+    let url = fresh_postgres_url().await?;
+    let start = |url: String, chain: &'static str| async move {
+        start_in(dir, |o| {
+            o.store_url = Some(url);
+            o.metadata_cache_ttl = Some(std::time::Duration::from_secs(60));
+            o.audit.audit_chain = Some(chain.into());
+        })
+        .await
+    };
+    let a = start(url.clone(), "fe-a").await;
+    let b = start(url, "fe-b").await;
+    Some((a, b))
+}
+
+fn root_in(dev: &DevEnvironment, region: &str) -> Client {
+    client_in(dev, &dev.access_key_id, &dev.secret_access_key, region)
+}
+
+/// ReplicateKey checked the primary's state (and role) on the frontend's
+/// cached copy but wrote against the stored one: a primary another
+/// frontend had just scheduled for deletion got a replica.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_frontend_does_not_replicate_a_primary_pending_deletion() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((a, b)) = two_frontends(dir.path()).await else {
+        return;
+    };
+    let (us_a, us_b) = (root_in(&a, HOME), root_in(&b, HOME));
+    let (key, _) = new_mrk(&us_a).await;
+    assert_eq!(key_type(&us_a, &key).await, MultiRegionKeyType::Primary);
+    us_b.schedule_key_deletion()
+        .key_id(&key)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    let e = us_a
+        .replicate_key()
+        .key_id(&key)
+        .replica_region(AWAY)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "KMSInvalidStateException", "{e:?}");
+    let away = root_in(&b, AWAY).list_keys().send().await.unwrap();
+    assert!(away.keys().is_empty(), "{away:?}");
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// UpdatePrimaryRegion checked that KeyId names the primary on the
+/// frontend's cached copy: after another frontend moved the primary, a
+/// stale one made a second primary.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_frontend_does_not_make_a_second_primary() {
+    const THIRD: &str = "us-west-2";
+    let dir = tempfile::tempdir().unwrap();
+    let Some((a, b)) = two_frontends(dir.path()).await else {
+        return;
+    };
+    let (us_a, us_b) = (root_in(&a, HOME), root_in(&b, HOME));
+    let (key, _) = new_mrk(&us_a).await;
+    for region in [AWAY, THIRD] {
+        us_a.replicate_key()
+            .key_id(&key)
+            .replica_region(region)
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(key_type(&us_a, &key).await, MultiRegionKeyType::Primary);
+    us_b.update_primary_region()
+        .key_id(&key)
+        .primary_region(AWAY)
+        .send()
+        .await
+        .unwrap();
+    let e = us_a
+        .update_primary_region()
+        .key_id(&key)
+        .primary_region(THIRD)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "UnsupportedOperationException", "{e:?}");
+    let mut primaries = Vec::new();
+    for region in [HOME, AWAY, THIRD] {
+        if key_type(&root_in(&b, region), &key).await == MultiRegionKeyType::Primary {
+            primaries.push(region);
+        }
+    }
+    assert_eq!(primaries, [AWAY]);
+    a.shutdown().await;
+    b.shutdown().await;
+}
+
+/// A seed file's parse error named the line and quoted the lines around
+/// it: the secret access key and the key material next to a typo went to
+/// the terminal and any log of it. The error still names the field and
+/// its line, and shows no secret.
+#[tokio::test]
+async fn a_seed_parse_error_shows_no_secret_from_the_lines_around_it() {
+    const SECRET: &str = "wJalrXUtnFEMIK7MDENGbPxRfiCYzzSECRET";
+    const MATERIAL: &str = "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=";
+    let files = tempfile::tempdir().unwrap();
+    let text = format!(
+        "accounts:\n  - id: \"111122223333\"\n    credentials:\n      - access_key_id: AKIAREVIEW12SEEDKEY0\n        secret_access_key: {SECRET}\n        colour: blue\nkeys:\n  - id: 0b5d8f3a-7a9e-4a5b-9bd7-1c1f4d2b8c9e\n    material: {MATERIAL}\n    descripton: typo\n"
+    );
+    let seed = files.path().join("seed.yaml");
+    std::fs::write(&seed, &text).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut opts = strongroom_cli::dev::DevOptions::new(dir.path().to_path_buf());
+    opts.seed = Some(seed);
+    let err = format!(
+        "{:#}",
+        strongroom_cli::dev::start(opts)
+            .await
+            .err()
+            .expect("refused")
+    );
+    assert!(err.contains("colour") && err.contains("line 6"), "{err}");
+    assert!(!err.contains(SECRET), "{err}");
+    assert!(!err.contains(&SECRET[..12]), "{err}");
+    // The key's line: a typo next to its material.
+    let text = text.replace("        colour: blue\n", "");
+    let seed = files.path().join("seed2.yaml");
+    std::fs::write(&seed, &text).unwrap();
+    let mut opts = strongroom_cli::dev::DevOptions::new(dir.path().to_path_buf());
+    opts.seed = Some(seed);
+    let err = format!(
+        "{:#}",
+        strongroom_cli::dev::start(opts)
+            .await
+            .err()
+            .expect("refused")
+    );
+    assert!(err.contains("descripton"), "{err}");
+    assert!(!err.contains(&MATERIAL[..12]), "{err}");
+}
