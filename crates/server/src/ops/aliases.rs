@@ -75,9 +75,13 @@ impl Processor {
             .get_alias(account, region, name)
             .await?
             .ok_or_else(|| self.alias_not_found((account, region), name))?;
-        let key = self
-            .resolve(rq, &Some(alias.key_id.to_string()), false)
-            .await?;
+        // By the name resolve takes: a multi-Region key's copy is `mrk-…`,
+        // never its row id.
+        let named = match self.load_key(alias.key_id).await? {
+            Some(k) => crate::multi_region::key_id(&k),
+            None => alias.key_id.to_string(),
+        };
+        let key = self.resolve(rq, &Some(named), false).await?;
         Ok(key.id)
     }
 
