@@ -150,7 +150,11 @@ async fn aliases_of_multi_region_keys_can_be_retargeted_and_deleted() {
             .send()
             .await
             .unwrap();
-        c.delete_alias().alias_name("alias/mr").send().await.unwrap();
+        c.delete_alias()
+            .alias_name("alias/mr")
+            .send()
+            .await
+            .unwrap();
         let left = c.list_aliases().send().await.unwrap();
         assert!(
             left.aliases()
@@ -202,9 +206,7 @@ async fn a_primary_is_never_scheduled_for_deletion_while_it_gets_a_replica() {
 /// Two frontends on one PostgreSQL store, each trusting cached metadata
 /// for a minute (so frontend `a` acts on what it read before `b` changed
 /// the key). `None` where PostgreSQL is not installed.
-async fn two_frontends(
-    dir: &std::path::Path,
-) -> Option<(DevEnvironment, DevEnvironment)> {
+async fn two_frontends(dir: &std::path::Path) -> Option<(DevEnvironment, DevEnvironment)> {
     let url = fresh_postgres_url().await?;
     let start = |url: String, chain: &'static str| async move {
         start_in(dir, |o| {
@@ -343,4 +345,50 @@ async fn a_seed_parse_error_shows_no_secret_from_the_lines_around_it() {
     );
     assert!(err.contains("descripton"), "{err}");
     assert!(!err.contains(&MATERIAL[..12]), "{err}");
+}
+
+/// RetireGrant on a multi-Region key's copy recorded the copy's internal
+/// row id as the key's ARN (`key/<uuid>`, a key no request can name) in
+/// the audit trail, instead of its `key/mrk-…` ARN.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retiring_a_grant_on_a_multi_region_key_audits_its_mrk_arn() {
+    let env = TestEnv::start().await;
+    let (id, secret) = (&env.dev.access_key_id, &env.dev.secret_access_key);
+    let us = client_in(&env.dev, id, secret, HOME);
+    let (key, arn) = new_mrk(&us).await;
+    let root = format!("arn:aws:iam::{}:root", env.dev.account_id);
+    let grant = us
+        .create_grant()
+        .key_id(&key)
+        .grantee_principal(format!("arn:aws:iam::{}:role/app", env.dev.account_id))
+        .retiring_principal(&root)
+        .operations(aws_sdk_kms::types::GrantOperation::Decrypt)
+        .send()
+        .await
+        .unwrap();
+    us.retire_grant()
+        .key_id(&arn)
+        .grant_id(grant.grant_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let retired: Vec<_> = env
+        .dev
+        .audit_events()
+        .unwrap()
+        .into_iter()
+        .filter(|r| r["eventName"] == "RetireGrant")
+        .collect();
+    assert!(!retired.is_empty());
+    for r in &retired {
+        let arns: Vec<&str> = r["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|x| x["ARN"].as_str())
+            .filter(|a| a.contains(":key/"))
+            .collect();
+        assert_eq!(arns, [arn.as_str()], "{r}");
+    }
+    env.stop().await;
 }
