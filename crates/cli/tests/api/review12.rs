@@ -392,3 +392,58 @@ async fn retiring_a_grant_on_a_multi_region_key_audits_its_mrk_arn() {
     }
     env.stop().await;
 }
+
+/// DeriveKey on a multi-Region key: with ReturnDerivedKey the derived key
+/// (the same in every region: the copies share their material) left in
+/// clear while only the one copy was marked exposed, so a policy on
+/// `strongroom:KeyExposed` in another region still trusted its twin. Like
+/// the other extensions, DeriveKey refuses multi-Region keys and changes
+/// nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn derive_key_refuses_multi_region_keys_and_exposes_no_copy() {
+    use crate::material_release::{refused, releasing_policy};
+    let env = TestEnv::start().await;
+    let raw_in = |region: &str| {
+        strongroom_cli::client::KmsHttpClient::new(
+            &env.dev.endpoint(),
+            region,
+            &env.dev.access_key_id,
+            env.dev.secret_access_key.clone(),
+            None,
+        )
+        .unwrap()
+    };
+    let (us, eu) = (raw_in(HOME), raw_in(AWAY));
+    let policy = releasing_policy(&env.dev.account_id);
+    let made = us
+        .call_json(
+            "CreateKey",
+            serde_json::json!({"MultiRegion": true, "Policy": policy}),
+        )
+        .await
+        .unwrap();
+    let key = made["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned();
+    us.call_json(
+        "ReplicateKey",
+        serde_json::json!({"KeyId": key, "ReplicaRegion": AWAY, "Policy": policy}),
+    )
+    .await
+    .unwrap();
+    for reveal in [true, false] {
+        let r = us
+            .call_json(
+                "DeriveKey",
+                serde_json::json!({"KeyId": key, "DerivationContext": {"t": "a"}, "ReturnDerivedKey": reveal}),
+            )
+            .await;
+        assert_eq!(refused(r), "UnsupportedOperationException");
+    }
+    for c in [&us, &eu] {
+        let d = c
+            .call_json("DescribeKey", serde_json::json!({"KeyId": key}))
+            .await
+            .unwrap();
+        assert_ne!(d["KeyMetadata"]["Exposed"], true, "{d}");
+    }
+    env.stop().await;
+}
