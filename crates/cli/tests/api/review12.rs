@@ -447,3 +447,89 @@ async fn derive_key_refuses_multi_region_keys_and_exposes_no_copy() {
     }
     env.stop().await;
 }
+
+/// A frontend configured as `strongroom serve` configures one (AWS's
+/// credential rules, only us-east-1), on the store and modules of a `dev`.
+async fn serve_frontend(dev: &DevEnvironment) -> strongroom_server::RunningServer {
+    strongroom_server::start(
+        strongroom_server::ServerConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            region: HOME.parse().unwrap(),
+            regions: strongroom_server::region::RegionSet::listed(vec![HOME.parse().unwrap()])
+                .unwrap(),
+            tls: None,
+            deletion_sweep_interval: std::time::Duration::from_secs(3600),
+            rotation_day: std::time::Duration::from_secs(86_400),
+            header_read_timeout: strongroom_server::defaults::HEADER_READ_TIMEOUT,
+            body_read_timeout: strongroom_server::defaults::BODY_READ_TIMEOUT,
+            max_connections: strongroom_server::defaults::MAX_CONNECTIONS,
+            max_connections_per_source: strongroom_server::defaults::MAX_CONNECTIONS_PER_SOURCE,
+            unknown_key_budget: Default::default(),
+            unauthenticated_summary_interval:
+                strongroom_server::defaults::UNAUTHENTICATED_SUMMARY_INTERVAL,
+            audit: strongroom_cli::audit_setup::config(
+                &tempfile::tempdir().unwrap().keep(),
+                &Default::default(),
+                strongroom_audit::Durability::Buffered,
+                false,
+                &dev.hsm,
+            )
+            .await
+            .unwrap(),
+            metadata_cache_ttl: Some(std::time::Duration::from_millis(100)),
+            xks_client_cert_required: false,
+            xks_requests_per_second: None,
+            credential_rules: strongroom_server::admin::CredentialRules::Aws,
+            admin: None,
+        },
+        dev.store.clone(),
+        dev.hsm.clone(),
+    )
+    .await
+    .unwrap()
+}
+
+/// `dev --access-key-id test --secret-access-key test` stores the test
+/// suites' fake credentials; a `serve` on that store (a dev database
+/// promoted, a shared PostgreSQL) accepted them, although serve refuses to
+/// create them. They authenticate only where dev's rules apply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_refuses_test_credentials_a_dev_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = start_in(dir.path(), |o| {
+        o.access_key_id = Some("test".into());
+        o.secret_access_key = Some(zeroize::Zeroizing::new("test".into()));
+    })
+    .await;
+    let serve = serve_frontend(&dev).await;
+    let at = |endpoint: String, id: &str, secret: &str| {
+        Client::from_conf(
+            config_for(&dev, id, secret)
+                .region(Region::new(HOME))
+                .endpoint_url(endpoint)
+                .build(),
+        )
+    };
+    // dev takes them.
+    let key = new_key(&at(dev.endpoint(), "test", "test")).await;
+    let e = at(serve.endpoint(), "test", "test")
+        .describe_key()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "UnrecognizedClientException", "{e:?}");
+    // AWS-shaped credentials of the same account work on both.
+    let store = dev.store.as_ref();
+    let k = strongroom_server::admin::create_access_key(store, &dev.hsm, &dev.account_id, None)
+        .await
+        .unwrap();
+    at(serve.endpoint(), &k.access_key_id, &k.secret_access_key)
+        .describe_key()
+        .key_id(&key)
+        .send()
+        .await
+        .unwrap();
+    serve.shutdown().await;
+    dev.shutdown().await;
+}
