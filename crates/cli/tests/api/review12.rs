@@ -533,3 +533,79 @@ async fn serve_refuses_test_credentials_a_dev_stored() {
     serve.shutdown().await;
     dev.shutdown().await;
 }
+
+/// An alias and its key are of one account (AWS). Where a key policy let
+/// another account do `kms:*`, that account's CreateAlias and UpdateAlias
+/// pointed its alias at the key: an alias it then could not use, update
+/// or delete (every later lookup by a bare id is its own account's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_accounts_alias_cannot_point_at_a_key() {
+    let env = TestEnv::start().await;
+    let me = env.dev.account_id.clone();
+    let (id, secret) = (&env.dev.access_key_id, &env.dev.secret_access_key);
+    let us = client_in(&env.dev, id, secret, HOME);
+    let shared = format!(
+        r#"{{"Version":"2012-10-17","Statement":[
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{me}:root"}},"Action":"kms:*","Resource":"*"}},
+            {{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{STRANGER}:root"}},"Action":"kms:*","Resource":"*"}}]}}"#
+    );
+    let theirs = us
+        .create_key()
+        .policy(&shared)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .arn
+        .unwrap();
+    let stranger = stranger_in(&env, HOME).await;
+    stranger
+        .describe_key()
+        .key_id(&theirs)
+        .send()
+        .await
+        .unwrap();
+    let e = stranger
+        .create_alias()
+        .alias_name("alias/borrowed")
+        .target_key_id(&theirs)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDeniedException", "{e:?}");
+    let own = new_key(&stranger).await;
+    stranger
+        .create_alias()
+        .alias_name("alias/mine")
+        .target_key_id(&own)
+        .send()
+        .await
+        .unwrap();
+    let e = stranger
+        .update_alias()
+        .alias_name("alias/mine")
+        .target_key_id(&theirs)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "AccessDeniedException", "{e:?}");
+    let listed = stranger.list_aliases().send().await.unwrap();
+    let names: Vec<_> = listed
+        .aliases()
+        .iter()
+        .filter_map(|a| a.alias_name())
+        .filter(|n| !n.starts_with("alias/aws/"))
+        .collect();
+    assert_eq!(names, ["alias/mine"]);
+    let m = stranger
+        .describe_key()
+        .key_id("alias/mine")
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(Some(m.arn().unwrap()), Some(own.as_str()));
+    env.stop().await;
+}

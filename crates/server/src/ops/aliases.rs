@@ -58,6 +58,11 @@ impl Processor {
     ) -> Result<uuid::Uuid, KmsError> {
         required(target, "targetKeyId")?;
         let key = self.resolve(rq, target, false).await?;
+        // As AWS: an alias names a key of its own account, whatever
+        // another account's key policy allows.
+        if key.account_id != rq.caller().account_id {
+            return Err(crate::authz::cross_account_denied(rq, key.arn()));
+        }
         self.check_key_state(rq.operation().name, &key)?;
         Ok(key.id)
     }
