@@ -549,6 +549,8 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
         metadata_cache_ttl: opts.metadata_cache_ttl,
         xks_client_cert_required: opts.xks_client_auth.is_some(),
         xks_requests_per_second: opts.xks_requests_per_second,
+        // Test suites' fixed fake credentials (`test`/`test`) work here.
+        credential_rules: strongroom_server::admin::CredentialRules::Testing,
         admin: opts
             .admin_listen
             .map(|listen| strongroom_server::admin_http::AdminConfig {

@@ -477,6 +477,7 @@ async fn main() -> anyhow::Result<()> {
                         .then(|| Duration::from_millis(cache_ttl_ms)),
                     xks_client_cert_required: xks_client_ca.is_some(),
                     xks_requests_per_second: limits.xks_requests_per_second,
+                    credential_rules: strongroom_server::admin::CredentialRules::Aws,
                     admin: admin_listen.map(|listen| strongroom_server::admin_http::AdminConfig {
                         listen,
                         tls: admin_tls,

@@ -107,18 +107,31 @@ pub enum CredentialRules {
 const MAX_CREDENTIAL_LEN: usize = 128;
 
 impl CredentialRules {
+    /// Whether these rules allow access key id `id` (a frontend under
+    /// AWS's rules authenticates no other, whatever its store holds).
+    pub fn allows_id(self, id: &str) -> bool {
+        match self {
+            CredentialRules::Aws => {
+                (16..=MAX_CREDENTIAL_LEN).contains(&id.len())
+                    && id.bytes().all(|b| b.is_ascii_alphanumeric())
+            }
+            CredentialRules::Testing => {
+                (1..=MAX_CREDENTIAL_LEN).contains(&id.len())
+                    && id.bytes().all(is_access_key_id_byte)
+            }
+        }
+    }
+
     /// Refuses an id or secret these rules do not allow.
     pub fn check(self, id: &str, secret: &str) -> Result<(), AdminError> {
         let (id_ok, secret_ok, rule) = match self {
             CredentialRules::Aws => (
-                (16..=MAX_CREDENTIAL_LEN).contains(&id.len())
-                    && id.bytes().all(|b| b.is_ascii_alphanumeric()),
+                self.allows_id(id),
                 (16..=MAX_CREDENTIAL_LEN).contains(&secret.len()) && secret.is_ascii(),
                 "access key id must be 16-128 letters and digits, secret access key 16-128 ASCII characters",
             ),
             CredentialRules::Testing => (
-                (1..=MAX_CREDENTIAL_LEN).contains(&id.len())
-                    && id.bytes().all(is_access_key_id_byte),
+                self.allows_id(id),
                 (1..=MAX_CREDENTIAL_LEN).contains(&secret.len())
                     && secret.bytes().all(|b| b == b' ' || b.is_ascii_graphic()),
                 "access key id must be 1-128 printable ASCII characters other than space, '/' and ',', \

@@ -33,6 +33,9 @@ pub struct ServerConfig {
     pub region: Region,
     /// The regions KMS requests may be scoped to.
     pub regions: RegionSet,
+    /// Which access key ids authenticate: AWS's (`serve`: the `test`
+    /// credentials a `dev` stored do not) or the test suites' (`dev`).
+    pub credential_rules: crate::admin::CredentialRules,
     /// Serve HTTPS with this configuration, else plain HTTP.
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// How often due key deletions and automatic rotations are carried out.
@@ -308,7 +311,8 @@ pub async fn start(
             (config.region.clone(), config.regions.clone()),
             config.unknown_key_budget,
         )
-        .with_account_from_access_key(config.account_from_access_key.clone()),
+        .with_account_from_access_key(config.account_from_access_key.clone())
+        .with_credential_rules(config.credential_rules),
         audit: audit.clone(),
         unauthenticated: unauthenticated.clone(),
         body_read_timeout: config.body_read_timeout,

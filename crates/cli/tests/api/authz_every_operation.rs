@@ -152,7 +152,7 @@ async fn every_operation_refuses_a_principal_without_permission() {
         }
     }
     assert!(failures.is_empty(), "not refused:\n{}", failures.join("\n"));
-    assert_victim_untouched(root, &victim).await;
+    assert_victim_untouched(root, &victim, 1).await;
     env.stop().await;
 }
 
@@ -215,7 +215,13 @@ pub(crate) async fn set_up_victim(
 
 /// Fails unless the victim's resources are exactly as `set_up_victim` left
 /// them, and its ciphertext still decrypts (no module forgot the key).
-pub(crate) async fn assert_victim_untouched(root: &aws_sdk_kms::Client, victim: &Victim) {
+/// `keys`: how many keys the account holds in the region, the victim's
+/// included.
+pub(crate) async fn assert_victim_untouched(
+    root: &aws_sdk_kms::Client,
+    victim: &Victim,
+    keys: usize,
+) {
     let key = victim.key.clone();
     let ciphertext = B64.decode(&victim.ciphertext).unwrap();
     let plain = root
@@ -247,8 +253,8 @@ pub(crate) async fn assert_victim_untouched(root: &aws_sdk_kms::Client, victim: 
     assert_eq!(tags.tags()[0].tag_value(), "payroll");
     let grants = root.list_grants().key_id(&key).send().await.unwrap();
     assert_eq!(grants.grants().len(), 1);
-    let keys = root.list_keys().send().await.unwrap();
-    assert_eq!(keys.keys().len(), 1, "a key was created");
+    let listed = root.list_keys().send().await.unwrap();
+    assert_eq!(listed.keys().len(), keys, "a key was created");
     let p = root
         .get_key_policy()
         .key_id(&key)

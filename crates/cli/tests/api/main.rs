@@ -43,6 +43,7 @@ mod proof_scope;
 mod protocol;
 mod regions;
 mod reserved_aliases;
+mod review12;
 mod rotation;
 mod seeds;
 mod shared_store;

@@ -167,6 +167,7 @@ async fn second_frontend(dev: &DevEnvironment) -> RunningServer {
             metadata_cache_ttl: Some(std::time::Duration::from_millis(100)),
             xks_client_cert_required: false,
             xks_requests_per_second: None,
+            credential_rules: strongroom_server::admin::CredentialRules::Testing,
             admin: None,
             account_from_access_key: None,
         },

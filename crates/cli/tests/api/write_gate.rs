@@ -53,13 +53,40 @@ async fn state_changing_rows_with_an_unsatisfied_authorization_refuse_before_cha
         .await
         .unwrap();
 
+    // ReplicateKey and UpdatePrimaryRegion need a multi-Region primary
+    // (with a replica in eu-west-1 to move to, and none in us-west-2).
+    let mrk = env
+        .client
+        .create_key()
+        .multi_region(true)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id()
+        .to_owned();
+    env.client
+        .replicate_key()
+        .key_id(&mrk)
+        .replica_region("eu-west-1")
+        .send()
+        .await
+        .unwrap();
+
     let mut failures = Vec::new();
     let mut gated = 0;
     for row in strongroom_server::ops::OPERATIONS {
         if row.effect != Effect::Writes {
             continue;
         }
-        let body = body_for(row.name, &victim).expect("a body for every row");
+        let body = match row.name {
+            "ReplicateKey" => serde_json::json!({"KeyId": mrk, "ReplicaRegion": "us-west-2"}),
+            "UpdatePrimaryRegion" => {
+                serde_json::json!({"KeyId": mrk, "PrimaryRegion": "eu-west-1"})
+            }
+            _ => body_for(row.name, &victim).expect("a body for every row"),
+        };
         // One decision more than any handler of a single key, alias or
         // grant makes: the handler's own authorization cannot satisfy it.
         let unsatisfiable: &'static Operation = Box::leak(Box::new(Operation {
@@ -111,8 +138,28 @@ async fn state_changing_rows_with_an_unsatisfied_authorization_refuse_before_cha
             failures.push(format!("{}: changed the key: {untouched:?}", row.name));
         }
     }
+    // The multi-Region key: still the primary, with its one replica.
+    let m = env
+        .client
+        .describe_key()
+        .key_id(&mrk)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    let c = m.multi_region_configuration().unwrap();
+    let replicas: Vec<_> = c.replica_keys().iter().filter_map(|r| r.region()).collect();
+    assert_eq!(
+        (c.multi_region_key_type(), replicas),
+        (
+            Some(&aws_sdk_kms::types::MultiRegionKeyType::Primary),
+            vec!["eu-west-1"]
+        )
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     assert!(gated > 20, "only {gated} rows reached the gate");
-    assert_victim_untouched(&env.client, &victim).await;
+    // The victim and the multi-Region key.
+    assert_victim_untouched(&env.client, &victim, 2).await;
     env.stop().await;
 }

@@ -58,6 +58,11 @@ impl Processor {
     ) -> Result<uuid::Uuid, KmsError> {
         required(target, "targetKeyId")?;
         let key = self.resolve(rq, target, false).await?;
+        // As AWS: an alias names a key of its own account, whatever
+        // another account's key policy allows.
+        if key.account_id != rq.caller().account_id {
+            return Err(crate::authz::cross_account_denied(rq, key.arn()));
+        }
         self.check_key_state(rq.operation().name, &key)?;
         Ok(key.id)
     }
@@ -75,9 +80,13 @@ impl Processor {
             .get_alias(account, region, name)
             .await?
             .ok_or_else(|| self.alias_not_found((account, region), name))?;
-        let key = self
-            .resolve(rq, &Some(alias.key_id.to_string()), false)
-            .await?;
+        // By the name resolve takes: a multi-Region key's copy is `mrk-…`,
+        // never its row id.
+        let named = match self.load_key(alias.key_id).await? {
+            Some(k) => crate::multi_region::key_id(&k),
+            None => alias.key_id.to_string(),
+        };
+        let key = self.resolve(rq, &Some(named), false).await?;
         Ok(key.id)
     }
 

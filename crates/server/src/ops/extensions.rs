@@ -424,6 +424,9 @@ impl Processor {
             Some((version, _)) => self.derived_token_key(rq, &req.key_id, *version).await?,
             None => self.resolve(rq, &req.key_id, true).await?,
         };
+        // Every copy shares the material: one copy marked exposed would
+        // leave its twins unmarked.
+        crate::ops::multi_region::refuse_extension(self, &key)?;
         if reveal {
             // Material in clear needs a policy naming kms:RevealDerivedKey.
             self.authorize_also(rq, "kms:RevealDerivedKey", &req.derivation_context, &key)

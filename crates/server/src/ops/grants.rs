@@ -449,17 +449,18 @@ impl Processor {
         };
         // Grants follow their key's region: one elsewhere does not exist here.
         let region = rq.caller().region.clone();
-        let in_region = self
+        let Some(key) = self
             .load_key(grant.key_id)
             .await?
-            .is_some_and(|k| k.region == region.as_str());
-        if !in_region {
+            .filter(|k| k.region == region.as_str())
+        else {
             return Err(match req.grant_token {
                 Some(_) => KmsError::InvalidGrantToken("The grant token is not valid.".into()),
                 None => KmsError::NotFound(format!("Grant ID {} not found", grant.grant_id)),
             });
-        }
-        let key_arn = crate::arn::key_arn(region.as_str(), &grant.key_account_id, grant.key_id);
+        };
+        // A multi-Region key's copy by its `key/mrk-…` ARN, never its row id.
+        let key_arn = self.key_arn(&key);
         crate::authz::authorize_retire(rq, &grant, &key_arn)?;
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRun);

@@ -435,19 +435,32 @@ impl Processor {
         F: FnOnce(&Processor, &mut KeyRecord) -> Result<(), KmsError>,
     {
         let _guard = self.write_lock.lock().await;
+        let (change, mut key) = self.key_for_change(rq, key_id).await?;
+        apply(self, &mut key)?;
+        self.save_key(&change, key).await
+    }
+
+    /// For a change under the write lock (the caller holds it): the key
+    /// `key_id` names, authorized, read from the store and its state
+    /// checked, with the permission to change it. Saving it fails if
+    /// anything changed the key since this read.
+    async fn key_for_change(
+        &self,
+        rq: &mut RequestCtx<'_>,
+        key_id: &Option<String>,
+    ) -> Result<(crate::processor::Change, KeyRecord), KmsError> {
         // As AWS: these take a key id or key ARN, never an alias, so a
         // moved alias cannot redirect a deletion or disablement.
         let current = self.resolve(rq, key_id, false).await?;
         let change = self.begin_change(rq).await?;
         // Read what we change from the store, not the cache: another
         // frontend may have changed it.
-        let mut key =
+        let key =
             self.reads().get_key(current.id).await?.ok_or_else(|| {
                 KmsError::NotFound(format!("Key '{}' does not exist", current.id))
             })?;
         self.check_key_state(rq.operation().name, &key)?;
-        apply(self, &mut key)?;
-        self.save_key(&change, key).await
+        Ok((change, key))
     }
 
     pub(crate) async fn update_key_description(
@@ -493,16 +506,17 @@ impl Processor {
         let days = req.pending_window_in_days.unwrap_or(30);
         let days = days as u32;
         let when = now_epoch() + i64::from(days) * 86_400;
-        let replicas = self.replica_count_of_primary(rq, &req.key_id).await?;
-        let key = self
-            .modify_key(rq, &req.key_id, |p, k| {
-                crate::ops::multi_region::check_deletable(p, k, replicas)?;
-                k.state = KeyState::PendingDeletion;
-                k.deletion_date = Some(when);
-                k.pending_window_days = Some(days);
-                Ok(())
-            })
-            .await?;
+        let _guard = self.write_lock.lock().await;
+        let (change, mut k) = self.key_for_change(rq, &req.key_id).await?;
+        // Counted after the key was read, under the lock: a replica made
+        // since (by another frontend) changed the primary's revision, so
+        // the save below fails rather than orphan it.
+        let replicas = self.replica_count(&k).await?;
+        crate::ops::multi_region::check_deletable(self, &k, replicas)?;
+        k.state = KeyState::PendingDeletion;
+        k.deletion_date = Some(when);
+        k.pending_window_days = Some(days);
+        let key = self.save_key(&change, k).await?;
         tracing::info!(key_id = %key.id, deletion_date = when, "key deletion scheduled");
         Ok(ScheduleKeyDeletionResponse {
             key_id: self.key_arn(&key),

@@ -236,14 +236,9 @@ impl Processor {
         Ok(family.into_iter().find(|k| k.multi_region_primary))
     }
 
-    /// How many replicas the key a ScheduleKeyDeletion names has, if it is
-    /// a multi-Region primary (resolving it, as the deletion then does).
-    pub(crate) async fn replica_count_of_primary(
-        &self,
-        rq: &mut RequestCtx<'_>,
-        key_id: &Option<String>,
-    ) -> Result<usize, KmsError> {
-        let key = self.resolve(rq, key_id, false).await?;
+    /// How many replicas `key` has, if it is a multi-Region primary, as
+    /// stored now.
+    pub(crate) async fn replica_count(&self, key: &KeyRecord) -> Result<usize, KmsError> {
         match key.multi_region_id.filter(|_| key.multi_region_primary) {
             None => Ok(0),
             Some(shared) => Ok(self
@@ -309,6 +304,11 @@ impl Processor {
         mut replica: KeyRecord,
     ) -> Result<ReplicateKeyResponse, KmsError> {
         let stored = self.stored_key(primary).await?;
+        // What was checked may have been a cached copy; the write is
+        // against this one (another frontend may have scheduled its
+        // deletion or moved the primary since).
+        require_primary(self, &stored)?;
+        self.check_key_state(rq.operation().name, &stored)?;
         replica.current_version = stored.current_version;
         let versions: Vec<KeyVersionRecord> = self
             .reads()
@@ -361,6 +361,10 @@ impl Processor {
         rq.note("kms:primaryregion", vec![target.to_string()]);
         let _guard = self.write_lock.lock().await;
         let current = self.resolve(rq, &req.key_id, false).await?;
+        // As AWS: no cross-account use, whatever the key's policy allows.
+        if current.account_id != rq.caller().account_id {
+            return Err(crate::authz::cross_account_denied(rq, current.arn()));
+        }
         let shared = require_primary(self, &current)?;
         self.check_key_state(rq.operation().name, &current)?;
         if target.as_str() == current.region {
@@ -384,8 +388,13 @@ impl Processor {
         self.authorize_also(rq, "kms:UpdatePrimaryRegion", &None, &next)
             .await?;
         self.check_key_state(rq.operation().name, &next)?;
-        let change = self.begin_change(rq).await?;
+        // `current` may be a cached copy: the swap is of the stored one,
+        // which must still be the primary (another frontend may have moved
+        // it), or there would be two.
         let old = self.stored_key(&current).await?;
+        require_primary(self, &old)?;
+        self.check_key_state(rq.operation().name, &old)?;
+        let change = self.begin_change(rq).await?;
         let (old, next) = swap_primary(old, next);
         change
             .store()

@@ -153,6 +153,11 @@ impl SeedFile {
         if text.trim().is_empty() {
             return Ok(Self::default());
         }
-        serde_saphyr::from_str(text).map_err(|e| SeedError::Parse(e.to_string()))
+        // No snippet of the lines around an error: they may hold a secret
+        // access key or key material. Line and column still name the place.
+        let mut options = serde_saphyr::Options::default();
+        options.with_snippet = false;
+        serde_saphyr::from_str_with_options(text, options)
+            .map_err(|e| SeedError::Parse(e.to_string()))
     }
 }
