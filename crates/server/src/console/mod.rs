@@ -10,6 +10,7 @@
 //! Every call but sign-in must carry the session's CSRF token.
 
 mod assets;
+pub mod budget;
 mod fleet;
 mod kms;
 mod query;

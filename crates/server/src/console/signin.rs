@@ -154,7 +154,7 @@ fn refuse(
     e: KmsError,
 ) -> Response<Body> {
     let source = meta_of(parts).source_ip;
-    state.sessions.note_failure(source);
+    state.sessions.budget.note_failure(source);
     let claimed = claimed
         .filter(|id| id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric()))
         .map(str::to_owned);
@@ -170,9 +170,12 @@ pub async fn with_keys(State(state): State<Arc<ConsoleState>>, req: Request) -> 
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let source = meta_of(&parts).source_ip;
-    if let Err(e) = state.sessions.check_budget(source) {
-        return error_response(&e);
-    }
+    // Held until the answer: a sign-in being checked counts against the
+    // source's budget.
+    let _attempt = match state.sessions.budget.attempt(source) {
+        Ok(a) => a,
+        Err(e) => return error_response(&e),
+    };
     let login: KeyLogin = match read_json(&state, &parts, body).await {
         Ok(l) => l,
         Err(e) => return error_response(&e),
@@ -208,9 +211,10 @@ async fn check_secret(
 pub async fn with_link(State(state): State<Arc<ConsoleState>>, req: Request) -> Response<Body> {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    if let Err(e) = state.sessions.check_budget(meta_of(&parts).source_ip) {
-        return error_response(&e);
-    }
+    let _attempt = match state.sessions.budget.attempt(meta_of(&parts).source_ip) {
+        Ok(a) => a,
+        Err(e) => return error_response(&e),
+    };
     let login: LinkLogin = match read_json(&state, &parts, body).await {
         Ok(l) => l,
         Err(e) => return error_response(&e),

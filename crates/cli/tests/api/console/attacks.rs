@@ -1,0 +1,76 @@
+//! Hostile review of the console and the admin listener: attacks that
+//! once worked, each kept as a test.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use strongroom_server::console::ConsoleSettings;
+
+use super::*;
+
+/// The admin listener's connection cap (`admin_http::listener`).
+const ADMIN_CONNECTIONS: usize = 32;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_sockets_cannot_hold_the_admin_listener_shut() {
+    let env = console_env(ConsoleSettings::default()).await;
+    let base = admin(&env.dev);
+    let addr = base.trim_start_matches("http://").to_owned();
+    // Every slot taken by a socket that never sends a byte.
+    let mut silent = Vec::new();
+    for _ in 0..ADMIN_CONNECTIONS {
+        silent.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let mut answered = None;
+    while started.elapsed() < Duration::from_secs(25) {
+        if let Ok(r) = http.get(format!("{base}/healthz")).send().await {
+            answered = Some(r.status().as_u16());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // The silent sockets are still open on this side: the listener must
+    // have given up on them (after its 10 s header timeout).
+    assert_eq!(silent.len(), ADMIN_CONNECTIONS);
+    assert_eq!(
+        answered,
+        Some(200),
+        "/healthz unreachable for {:?} while silent sockets held every slot",
+        started.elapsed()
+    );
+    drop(silent);
+    env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_wrong_secrets_cannot_outrun_the_failure_budget() {
+    let env = console_env(ConsoleSettings::default()).await;
+    let base = admin(&env.dev);
+    let guesses = 30; // under the listener's connection cap
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..guesses {
+        let (base, id) = (base.clone(), env.dev.access_key_id.clone());
+        tasks.spawn(async move {
+            let body = json!({"accessKeyId": id, "secretAccessKey": format!("guess-{i}")});
+            post_json(&base, "/console/api/session", body).await
+        });
+    }
+    let mut checked = 0;
+    while let Some(a) = tasks.join_next().await {
+        let a = a.unwrap();
+        match error_type(&a) {
+            "UnrecognizedClientException" => checked += 1,
+            "ThrottlingException" => {}
+            other => panic!("unexpected answer {other}: {}", a.body),
+        }
+    }
+    // One source gets 10 secret checks a minute, however it sends them.
+    assert!(checked <= 10, "{checked} secrets were checked");
+    env.stop().await;
+}
