@@ -74,3 +74,84 @@ async fn concurrent_wrong_secrets_cannot_outrun_the_failure_budget() {
     assert!(checked <= 10, "{checked} secrets were checked");
     env.stop().await;
 }
+
+/// The distinct `operation="…"` label values `/metrics` reports.
+async fn operation_labels(base: &str) -> std::collections::BTreeSet<String> {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter_map(|l| l.split_once("operation=\""))
+        .filter_map(|(_, rest)| rest.split_once('"'))
+        .map(|(v, _)| v.to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_console_calls_add_no_metric_labels_and_never_fail_inside() {
+    let env = console_env(ConsoleSettings::default()).await;
+    let b = sign_in(&env.dev, &env.dev.access_key_id, &env.dev.secret_access_key).await;
+    let before = operation_labels(&b.base).await;
+    assert!(before.contains("other"), "{before:?}");
+    for i in 0..40 {
+        let a = b.kms(&format!("EvilOperation{i}"), json!({})).await;
+        assert_eq!(error_type(&a), "UnknownOperationException", "{}", a.body);
+    }
+    for op in ["a%2Fb", "%00", &"A".repeat(65), "Create%20Key"] {
+        let a = b.kms(op, json!({})).await;
+        assert!(a.status < 500, "{op}: {} {}", a.status, a.body);
+    }
+    let after = operation_labels(&b.base).await;
+    assert!(
+        after.iter().all(|l| !l.starts_with("Evil")),
+        "a client's operation name became a label: {after:?}"
+    );
+    assert_eq!(after, before);
+    // Oversized, broken and non-JSON bodies: AWS-shaped 4xx answers.
+    let huge = format!(r#"{{"Description":"{}"}}"#, "x".repeat(2 << 20));
+    let cases = [
+        ("application/json", huge.into_bytes(), "ValidationException"),
+        (
+            "application/json",
+            b"{\"Description\":".to_vec(),
+            "SerializationException",
+        ),
+        (
+            "application/json",
+            vec![0xff, 0xfe, 0x00],
+            "SerializationException",
+        ),
+        ("text/plain", b"{}".to_vec(), "SerializationException"),
+    ];
+    let mut answered = 0;
+    for (ctype, body, want) in cases {
+        let r = b
+            .http
+            .post(format!("{}/console/api/kms/CreateKey", b.base))
+            .header("cookie", &b.cookie)
+            .header("x-csrf-token", &b.csrf)
+            .header("content-type", ctype)
+            .body(body)
+            .send()
+            .await;
+        // An oversized body may be refused before it is all sent.
+        let Ok(r) = r else { continue };
+        let a = answer(r).await;
+        assert_eq!(error_type(&a), want, "{ctype}: {} {}", a.status, a.body);
+        assert!((400..500).contains(&a.status), "{}", a.status);
+        answered += 1;
+    }
+    assert!(answered >= 3, "{answered}");
+    let keys = b.kms("ListKeys", json!({})).await;
+    assert_eq!(keys.status, 200, "{}", keys.body);
+    assert_eq!(
+        keys.body["Keys"].as_array().unwrap().len(),
+        0,
+        "{}",
+        keys.body
+    );
+    env.stop().await;
+}
