@@ -86,6 +86,7 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     parts: &Parts,
     body: Body,
 ) -> Result<T, KmsError> {
+    super::check_transport(state, parts)?;
     same_origin_json(parts, state.tls)?;
     let bytes = crate::http::intake::read_body_capped(
         parts,
@@ -235,6 +236,9 @@ pub async fn with_link(State(state): State<Arc<ConsoleState>>, req: Request) -> 
 /// `GET /console/api/session`: the current session (its CSRF token
 /// included: a page reload has lost it), or 403.
 pub async fn current(State(state): State<Arc<ConsoleState>>, parts: Parts) -> Response<Body> {
+    if let Err(e) = super::check_transport(&state, &parts) {
+        return error_response(&e);
+    }
     let Some(id) = super::session_cookie(&parts.headers, state.tls) else {
         return error_response(&super::sessions::no_session());
     };
