@@ -1,8 +1,10 @@
 //! The sign-in failure budget: one source may fail to sign in
 //! [`MAX_FAILURES`] times per [`FAILURE_WINDOW`]. Sign-ins still being
 //! checked count against it too, so concurrent guesses cannot all pass
-//! the check before the first failure is counted. The table holds at
-//! most [`MAX_SOURCES`] sources.
+//! the check before the first failure is counted. A source is an IPv4
+//! address or an IPv6 /64 (one host commonly holds a whole /64, so
+//! counting single IPv6 addresses would let it guess without limit). The
+//! table holds at most [`MAX_SOURCES`] sources.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -54,6 +56,7 @@ impl Budget {
     /// Starts a sign-in from `source`, or refuses it if the source's
     /// failures and sign-ins in flight already fill its budget.
     pub fn attempt(&self, source: Option<IpAddr>) -> Result<Attempt<'_>, KmsError> {
+        let source = source.map(bucket);
         let Some(ip) = source else {
             return Ok(Attempt {
                 budget: self,
@@ -77,7 +80,9 @@ impl Budget {
 
     /// Counts a failed sign-in from `source`.
     pub fn note_failure(&self, source: Option<IpAddr>) {
-        let Some(ip) = source else { return };
+        let Some(ip) = source.map(bucket) else {
+            return;
+        };
         let now = Instant::now();
         let mut sources = self.lock();
         entry(&mut sources, ip, now).failed += 1;
@@ -86,6 +91,15 @@ impl Budget {
     /// How many sources the table holds (tests).
     pub fn sources(&self) -> usize {
         self.lock().len()
+    }
+}
+
+/// The source an address counts as: an IPv4 address (also when mapped
+/// into IPv6), or an IPv6 address's /64.
+fn bucket(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
     }
 }
 
@@ -129,6 +143,24 @@ mod tests {
     }
 
     #[test]
+    fn one_ipv6_64_is_one_source() {
+        let b = Budget::default();
+        for i in 0..MAX_FAILURES {
+            let ip: IpAddr = format!("2001:db8:1:2::{:x}", i + 1).parse().unwrap();
+            b.note_failure(Some(ip));
+        }
+        let same: IpAddr = "2001:db8:1:2:ffff::1".parse().unwrap();
+        assert!(b.attempt(Some(same)).is_err());
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        b.attempt(Some(other)).unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
+        for _ in 0..MAX_FAILURES {
+            b.note_failure(Some(mapped));
+        }
+        assert!(b.attempt(Some("192.0.2.1".parse().unwrap())).is_err());
+    }
+
+    #[test]
     fn sign_ins_in_flight_count_against_the_budget() {
         let b = Budget::default();
         let ip: IpAddr = "127.0.0.1".parse().unwrap();
@@ -146,7 +178,7 @@ mod tests {
     fn failures_from_ever_new_sources_stay_bounded() {
         let b = Budget::default();
         for i in 0..(MAX_SOURCES as u32 + 5_000) {
-            let ip = IpAddr::from(std::net::Ipv6Addr::from(u128::from(i) + 1));
+            let ip = IpAddr::from(std::net::Ipv6Addr::from((u128::from(i) + 1) << 64));
             b.note_failure(Some(ip));
         }
         assert!(b.sources() <= MAX_SOURCES, "{}", b.sources());
