@@ -22,7 +22,10 @@ const MAX_CONNECTIONS: usize = 32;
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest a connection may send nothing once it has sent its first bytes
 /// (between keep-alive requests, or an HTTP/2 connection with nothing open).
-const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Long, because the deadline also runs while a request is being answered
+/// (hyper watches for the peer hanging up), and a console audit export or
+/// chain verification over a large trail can take minutes.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Binds `config.listen`; the returned task serves `app` until `shutdown`.
 pub async fn serve(
