@@ -70,6 +70,8 @@ pub struct ConsoleState {
     pub tls: bool,
     /// The fleet view's cache.
     pub(crate) fleet: fleet::FleetCache,
+    /// The read views' concurrency bound.
+    pub(crate) heavy: reads::HeavyReads,
 }
 
 impl ConsoleState {
@@ -89,6 +91,7 @@ impl ConsoleState {
             audit_dir,
             tls,
             fleet: fleet::FleetCache::default(),
+            heavy: reads::HeavyReads::default(),
         }
     }
 

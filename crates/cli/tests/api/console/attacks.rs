@@ -155,3 +155,33 @@ async fn hostile_console_calls_add_no_metric_labels_and_never_fail_inside() {
     );
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_audit_exports_wait_their_turn_and_all_answer() {
+    let env = console_env(ConsoleSettings::default()).await;
+    let b = std::sync::Arc::new(
+        sign_in(&env.dev, &env.dev.access_key_id, &env.dev.secret_access_key).await,
+    );
+    for _ in 0..5 {
+        assert_eq!(b.kms("CreateKey", json!({})).await.status, 200);
+    }
+    // Read views run two at a time (a bound on memory); the rest queue.
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..12 {
+        let b = b.clone();
+        let path = match i % 3 {
+            0 => "/console/api/audit/export",
+            1 => "/console/api/audit?limit=500",
+            _ => "/console/api/usage",
+        };
+        tasks.spawn(async move { (path, b.get(path).await) });
+    }
+    while let Some(r) = tasks.join_next().await {
+        let (path, a) = r.unwrap();
+        assert_eq!(a.status, 200, "{path}: {}", a.text);
+        if path.ends_with("export") {
+            assert!(a.text.lines().count() >= 5, "{}", a.text);
+        }
+    }
+    env.stop().await;
+}
