@@ -550,6 +550,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
                 listen,
                 tls: admin_tls,
                 console: Some(opts.console),
+                fleet_accounts: vec![creds.account_id.clone()],
             }),
     };
     log_module_status(&hsm).await;

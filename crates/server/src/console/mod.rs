@@ -72,6 +72,8 @@ pub struct ConsoleState {
     pub(crate) fleet: fleet::FleetCache,
     /// The read views' concurrency bound.
     pub(crate) heavy: reads::HeavyReads,
+    /// The accounts that may open the fleet view (the operator's).
+    pub fleet_accounts: Vec<String>,
 }
 
 impl ConsoleState {
@@ -82,6 +84,7 @@ impl ConsoleState {
         audit_dir: PathBuf,
         tls: bool,
         settings: ConsoleSettings,
+        fleet_accounts: Vec<String>,
     ) -> Self {
         Self {
             app,
@@ -92,6 +95,7 @@ impl ConsoleState {
             tls,
             fleet: fleet::FleetCache::default(),
             heavy: reads::HeavyReads::default(),
+            fleet_accounts,
         }
     }
 

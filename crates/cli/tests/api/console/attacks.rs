@@ -185,3 +185,30 @@ async fn concurrent_audit_exports_wait_their_turn_and_all_answer() {
     }
     env.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_accounts_root_cannot_see_the_fleet_or_its_key_counts() {
+    let env = console_env(ConsoleSettings::default()).await;
+    new_key(&env.client).await;
+    let store = env.dev.store.as_ref();
+    let tenant = strongroom_server::admin::create_account(store, Some("222233334444".into()))
+        .await
+        .unwrap();
+    let k = strongroom_server::admin::create_access_key(store, &env.dev.hsm, &tenant.id, None)
+        .await
+        .unwrap();
+    let b = sign_in(&env.dev, &k.access_key_id, &k.secret_access_key).await;
+    // Every account's keys are counted in the fleet's rewrap progress, and
+    // its modules, domains and operators are the operator's business.
+    let f = b.get("/console/api/fleet").await;
+    assert_eq!(error_type(&f), "AccessDeniedException", "{}", f.text);
+    assert!(
+        !f.text.contains("rewrap") && !f.text.contains("moduleId"),
+        "{}",
+        f.text
+    );
+    // The dev environment's own account still sees it.
+    let root = sign_in(&env.dev, &env.dev.access_key_id, &env.dev.secret_access_key).await;
+    assert_eq!(root.get("/console/api/fleet").await.status, 200);
+    env.stop().await;
+}
