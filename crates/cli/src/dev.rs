@@ -557,6 +557,7 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
                 listen,
                 tls: admin_tls,
                 console: Some(opts.console),
+                fleet_accounts: vec![creds.account_id.clone()],
             }),
         account_from_access_key: opts
             .account_from_access_key

@@ -201,6 +201,10 @@ enum Command {
         /// with the API's certificate when --tls-cert is given); off unless set.
         #[arg(long)]
         admin_listen: Option<SocketAddr>,
+        /// An account (the operator's) whose principals may open the web
+        /// console's fleet view; repeatable. No account may unless given.
+        #[arg(long = "console-fleet-account", value_name = "ACCOUNT_ID")]
+        console_fleet_accounts: Vec<String>,
         /// Log lines as text or as one JSON object per line.
         #[arg(long, value_enum, default_value_t)]
         log_format: strongroom_cli::logging::LogFormat,
@@ -411,6 +415,7 @@ async fn main() -> anyhow::Result<()> {
             limits,
             modules,
             admin_listen,
+            console_fleet_accounts,
             log_format,
         } => {
             strongroom_cli::logging::init(log_format);
@@ -482,6 +487,7 @@ async fn main() -> anyhow::Result<()> {
                         listen,
                         tls: admin_tls,
                         console: Some(Default::default()),
+                        fleet_accounts: console_fleet_accounts,
                     }),
                     account_from_access_key: None,
                 },

@@ -1,6 +1,7 @@
 //! The admin listener's accept loop: plain or TLS (the API's certificate),
-//! a small cap on connections, and the same header and handshake time
-//! limits as the API, so a scraper cannot hold it open.
+//! a small cap on connections, and the same header, handshake and read
+//! time limits as the API, so a scraper or a silent socket cannot hold it
+//! open.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,6 +20,12 @@ use super::AdminConfig;
 const MAX_CONNECTIONS: usize = 32;
 /// Time to finish a TLS handshake and send request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a connection may send nothing once it has sent its first bytes
+/// (between keep-alive requests, or an HTTP/2 connection with nothing open).
+/// Long, because the deadline also runs while a request is being answered
+/// (hyper watches for the peer hanging up), and a console audit export or
+/// chain verification over a large trail can take minutes.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Binds `config.listen`; the returned task serves `app` until `shutdown`.
 pub async fn serve(
@@ -62,6 +69,9 @@ async fn accept_loop(
             tracing::debug!(%peer, "admin connection refused: too many connections");
             continue;
         };
+        // A silent peer must not hold its slot: hyper's header timeout
+        // starts only after the protocol is sniffed.
+        let stream = crate::read_deadline::ReadDeadline::new(stream, HEADER_TIMEOUT, IDLE_TIMEOUT);
         let (acceptor, http, app) = (acceptor.clone(), http.clone(), app.clone());
         connections.spawn(async move {
             let _permit = permit;

@@ -37,6 +37,9 @@ pub struct AdminConfig {
     /// Serve the web console at `/console/` with these session limits
     /// (docs/console.md); `None`: no console.
     pub console: Option<crate::console::ConsoleSettings>,
+    /// The accounts whose principals may open the console's fleet view
+    /// (with `strongroom:ReadFleet`; their roots may); no other account's.
+    pub fleet_accounts: Vec<String>,
 }
 
 impl std::fmt::Debug for AdminConfig {
@@ -45,6 +48,7 @@ impl std::fmt::Debug for AdminConfig {
             .field("listen", &self.listen)
             .field("tls", &self.tls.is_some())
             .field("console", &self.console)
+            .field("fleet_accounts", &self.fleet_accounts)
             .finish()
     }
 }
@@ -98,6 +102,7 @@ pub(crate) async fn start(
             audit_dir,
             admin.tls.is_some(),
             settings,
+            admin.fleet_accounts.clone(),
         ))
     });
     let mut app = crate::admin_http::router(admin_state);

@@ -4,7 +4,10 @@
 //! rules, generations) as their signed tokens say, and the rewrap
 //! progress. Never a secret: only what Status, Attest, ListLogs and
 //! GetDomainToken answer. Cached for a few seconds. Needs
-//! `strongroom:ReadFleet` (an account's root has it).
+//! `strongroom:ReadFleet` (an account's root has it) in one of the
+//! operator's accounts ([`ConsoleState::fleet_accounts`]): the answer
+//! describes the whole service (every account's keys are in the rewrap
+//! counts), so no tenant account may see it.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,7 +36,14 @@ pub(crate) struct FleetCache(Mutex<Option<(Instant, Arc<Vec<u8>>)>>);
 /// Serves the fleet view.
 pub async fn fleet(State(state): State<Arc<ConsoleState>>, parts: Parts) -> Response<Body> {
     let st = state.clone();
-    super::reads::authorized(&state, &parts, &super::reads::READ_FLEET, |_| async move {
+    super::reads::authorized(&state, &parts, &super::reads::READ_FLEET, |s| async move {
+        if !st.fleet_accounts.contains(&s.caller.account_id) {
+            return Err(KmsError::AccessDenied(format!(
+                "Account {} is not an operator account of this service: the fleet view \
+                 describes every account's keys.",
+                s.caller.account_id
+            )));
+        }
         let mut cached = st.fleet.0.lock().await;
         if let Some((at, body)) = cached.as_ref()
             && at.elapsed() < FLEET_CACHE_TTL

@@ -10,6 +10,7 @@
 //! Every call but sign-in must carry the session's CSRF token.
 
 mod assets;
+pub mod budget;
 mod fleet;
 mod kms;
 mod query;
@@ -69,6 +70,10 @@ pub struct ConsoleState {
     pub tls: bool,
     /// The fleet view's cache.
     pub(crate) fleet: fleet::FleetCache,
+    /// The read views' concurrency bound.
+    pub(crate) heavy: reads::HeavyReads,
+    /// The accounts that may open the fleet view (the operator's).
+    pub fleet_accounts: Vec<String>,
 }
 
 impl ConsoleState {
@@ -79,6 +84,7 @@ impl ConsoleState {
         audit_dir: PathBuf,
         tls: bool,
         settings: ConsoleSettings,
+        fleet_accounts: Vec<String>,
     ) -> Self {
         Self {
             app,
@@ -88,6 +94,8 @@ impl ConsoleState {
             audit_dir,
             tls,
             fleet: fleet::FleetCache::default(),
+            heavy: reads::HeavyReads::default(),
+            fleet_accounts,
         }
     }
 
@@ -189,6 +197,25 @@ pub(crate) fn meta_of(parts: &Parts) -> RequestMeta {
         .unwrap_or_default()
 }
 
+/// Whether a console call may come over this connection: over plain HTTP
+/// only from this machine, since signing in sends the secret access key
+/// itself (a SigV4 request never does) and every call a session cookie.
+pub fn transport_allows(tls: bool, peer: Option<std::net::IpAddr>) -> bool {
+    tls || peer.is_some_and(|ip| ip.to_canonical().is_loopback())
+}
+
+/// Refuses a console call that [`transport_allows`] does not.
+pub(crate) fn check_transport(state: &ConsoleState, parts: &Parts) -> Result<(), KmsError> {
+    if transport_allows(state.tls, meta_of(parts).source_ip) {
+        return Ok(());
+    }
+    Err(KmsError::AccessDenied(
+        "Over plain HTTP the console serves only this machine (127.0.0.1, ::1): \
+         serve the admin listener over TLS (--tls-cert) to use it from elsewhere."
+            .into(),
+    ))
+}
+
 /// The session id the request's cookie carries, if any.
 pub(crate) fn session_cookie(headers: &HeaderMap, tls: bool) -> Option<&str> {
     let name = if tls { COOKIE_TLS } else { COOKIE };
@@ -214,6 +241,7 @@ pub(crate) struct SignedIn {
 /// its access key stands for now (an access key deactivated since sign-in
 /// ends the session).
 pub(crate) async fn signed_in(state: &ConsoleState, parts: &Parts) -> Result<SignedIn, KmsError> {
+    check_transport(state, parts)?;
     let id = session_cookie(&parts.headers, state.tls).ok_or_else(sessions::no_session)?;
     let session = state.sessions.touch(id)?;
     let presented = parts
@@ -299,5 +327,27 @@ pub(crate) async fn finish(
     match result {
         Ok(body) => json_response(StatusCode::OK, body),
         Err(e) => error_response(&e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::transport_allows;
+
+    #[test]
+    fn plain_http_serves_this_machine_only() {
+        for (tls, peer, ok) in [
+            (false, Some("127.0.0.1"), true),
+            (false, Some("::1"), true),
+            (false, Some("::ffff:127.0.0.1"), true),
+            (false, Some("10.0.0.7"), false),
+            (false, Some("::ffff:10.0.0.7"), false),
+            (false, Some("fe80::1"), false),
+            (false, None, false),
+            (true, Some("10.0.0.7"), true),
+        ] {
+            let peer = peer.map(|p| p.parse().unwrap());
+            assert_eq!(transport_allows(tls, peer), ok, "{tls} {peer:?}");
+        }
     }
 }

@@ -29,6 +29,31 @@ use crate::error::KmsError;
 const MAX_RECORDS: usize = 500;
 /// Records one export holds at most.
 const MAX_EXPORT: usize = 100_000;
+/// Read views served at once (each may scan the whole audit trail and an
+/// export holds up to [`MAX_EXPORT`] records in memory); more wait.
+pub(crate) const MAX_HEAVY_READS: usize = 2;
+
+/// The read views' concurrency bound: without it a principal allowed to
+/// read its own audit trail could run exports side by side until the
+/// frontend ran out of memory, taking every account down with it.
+pub(crate) struct HeavyReads(tokio::sync::Semaphore);
+
+impl Default for HeavyReads {
+    fn default() -> Self {
+        Self(tokio::sync::Semaphore::new(MAX_HEAVY_READS))
+    }
+}
+
+impl HeavyReads {
+    /// Runs `work` once fewer than [`MAX_HEAVY_READS`] others run.
+    pub(crate) async fn run<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, KmsError>>,
+    ) -> Result<T, KmsError> {
+        let _permit = self.0.acquire().await.map_err(internal)?;
+        work.await
+    }
+}
 
 const fn row(name: &'static str, action: &'static str) -> Operation {
     Operation {
@@ -75,7 +100,7 @@ where
         crate::authz::authorize_keyless(&mut rq)
     };
     let result = match allowed {
-        Ok(()) => work(signed).await,
+        Ok(()) => state.heavy.run(work(signed)).await,
         Err(e) => Err(e),
     };
     super::finish(state, event, result, started).await
@@ -259,4 +284,36 @@ pub async fn usage(State(state): State<Arc<ConsoleState>>, parts: Parts) -> Resp
         .map_err(internal)
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn read_views_run_at_most_two_at_once() {
+        let heavy = Arc::new(HeavyReads::default());
+        let (now, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..6 {
+            let (heavy, now, most) = (heavy.clone(), now.clone(), most.clone());
+            tasks.spawn(async move {
+                heavy
+                    .run(async {
+                        let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+                        most.fetch_max(n, Ordering::SeqCst);
+                        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                        now.fetch_sub(1, Ordering::SeqCst);
+                        Ok::<_, KmsError>(())
+                    })
+                    .await
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            r.unwrap().unwrap();
+        }
+        assert_eq!(most.load(Ordering::SeqCst), MAX_HEAVY_READS);
+    }
 }

@@ -1,14 +1,16 @@
-//! Console sessions, one-time sign-in links and the sign-in failure budget,
-//! all in memory: a restart signs everyone out.
+//! Console sessions, one-time sign-in links and the sign-in failure budget
+//! ([`super::budget`]), all in memory: a restart signs everyone out.
 //!
 //! A session id and a login token are 256 random bits, handed out once;
 //! only their SHA-256 is kept, so the table never holds what a browser
 //! presents. A session lives [`ConsoleSettings::idle`] past its last use
 //! and never longer than [`ConsoleSettings::lifetime`]; its CSRF token is
-//! bound to it. A login token works once, within its time.
+//! bound to it. A login token works once, within its time. One access key
+//! holds at most [`MAX_SESSIONS_PER_KEY`] sessions (its oldest goes first
+//! past it), so no principal can push other principals' sessions out of
+//! the table; a full table refuses new sign-ins instead.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -17,14 +19,14 @@ use strongroom_crypto::{constant_time_eq, random_array, sha256};
 
 use crate::error::KmsError;
 
-/// Most sessions held at once; the oldest goes first past it.
-const MAX_SESSIONS: usize = 10_000;
+use super::budget::Budget;
+
+/// Most sessions held at once; past it sign-ins are refused.
+pub const MAX_SESSIONS: usize = 10_000;
+/// Most sessions one access key holds; its oldest goes first past it.
+pub const MAX_SESSIONS_PER_KEY: usize = 16;
 /// Most unredeemed login tokens held at once.
 const MAX_LOGINS: usize = 1_000;
-/// Failed sign-ins one source may make per [`FAILURE_WINDOW`].
-const MAX_FAILURES: u32 = 10;
-/// The window of [`MAX_FAILURES`].
-const FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
 /// How long sessions and sign-in links live.
 #[derive(Debug, Clone, Copy)]
@@ -74,13 +76,14 @@ struct Login {
 struct Inner {
     sessions: HashMap<[u8; 32], Session>,
     logins: HashMap<[u8; 32], Login>,
-    failures: HashMap<IpAddr, (Instant, u32)>,
 }
 
 /// The session table.
 pub struct Sessions {
     settings: ConsoleSettings,
     inner: Mutex<Inner>,
+    /// The sign-in failure budget.
+    pub budget: Budget,
 }
 
 fn token() -> Result<String, KmsError> {
@@ -105,6 +108,7 @@ impl Sessions {
         Self {
             settings,
             inner: Mutex::new(Inner::default()),
+            budget: Budget::default(),
         }
     }
 
@@ -130,14 +134,22 @@ impl Sessions {
         };
         let mut inner = self.lock();
         self.expire(&mut inner, now);
-        if inner.sessions.len() >= MAX_SESSIONS
-            && let Some(oldest) = inner
-                .sessions
-                .iter()
-                .min_by_key(|(_, s)| s.last_seen)
-                .map(|(k, _)| *k)
-        {
-            inner.sessions.remove(&oldest);
+        let mut own: Vec<([u8; 32], Instant)> = inner
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.access_key_id == access_key_id)
+            .map(|(k, s)| (*k, s.last_seen))
+            .collect();
+        if own.len() >= MAX_SESSIONS_PER_KEY {
+            own.sort_unstable_by_key(|(_, seen)| *seen);
+            for (k, _) in &own[..=own.len() - MAX_SESSIONS_PER_KEY] {
+                inner.sessions.remove(k);
+            }
+        }
+        if inner.sessions.len() >= MAX_SESSIONS {
+            return Err(KmsError::LimitExceeded(
+                "Too many console sessions are open; try again later.".into(),
+            ));
         }
         inner.sessions.insert(digest(&id), session.clone());
         Ok((id, session))
@@ -149,9 +161,6 @@ impl Sessions {
             now.duration_since(v.last_seen) < s.idle && now.duration_since(v.created) < s.lifetime
         });
         inner.logins.retain(|_, l| l.expires > now);
-        inner
-            .failures
-            .retain(|_, (since, _)| now.duration_since(*since) < FAILURE_WINDOW);
     }
 
     /// The live session with id `id`, its idle time restarted.
@@ -217,36 +226,6 @@ impl Sessions {
             None => Err(KmsError::UnrecognizedClient),
         }
     }
-
-    /// Refuses a source that has failed to sign in too often lately.
-    pub fn check_budget(&self, source: Option<IpAddr>) -> Result<(), KmsError> {
-        let Some(ip) = source else { return Ok(()) };
-        let now = Instant::now();
-        let inner = self.lock();
-        match inner.failures.get(&ip) {
-            Some((since, n))
-                if now.duration_since(*since) < FAILURE_WINDOW && *n >= MAX_FAILURES =>
-            {
-                Err(KmsError::Throttling(
-                    "Rate exceeded: too many failed sign-ins from this source; wait a minute."
-                        .into(),
-                ))
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Counts a failed sign-in from `source`.
-    pub fn note_failure(&self, source: Option<IpAddr>) {
-        let Some(ip) = source else { return };
-        let now = Instant::now();
-        let mut inner = self.lock();
-        let entry = inner.failures.entry(ip).or_insert((now, 0));
-        if now.duration_since(entry.0) >= FAILURE_WINDOW {
-            *entry = (now, 0);
-        }
-        entry.1 += 1;
-    }
 }
 
 #[cfg(test)]
@@ -286,18 +265,16 @@ mod tests {
     }
 
     #[test]
-    fn a_source_that_keeps_failing_is_throttled() {
-        let s = short(1000);
-        let ip: IpAddr = "127.0.0.1".parse().unwrap();
-        for _ in 0..MAX_FAILURES {
-            s.check_budget(Some(ip)).unwrap();
-            s.note_failure(Some(ip));
+    fn one_keys_sign_ins_cannot_push_out_another_keys_session() {
+        let s = short(60_000);
+        let (victim, _) = s.create("AKIAVICTIM").unwrap();
+        let mut first = None;
+        for _ in 0..MAX_SESSIONS {
+            let (id, _) = s.create("AKIAATTACKER").unwrap();
+            first.get_or_insert(id);
         }
-        assert!(matches!(
-            s.check_budget(Some(ip)),
-            Err(KmsError::Throttling(_))
-        ));
-        let other: IpAddr = "127.0.0.2".parse().unwrap();
-        s.check_budget(Some(other)).unwrap();
+        assert_eq!(s.touch(&victim).unwrap().access_key_id, "AKIAVICTIM");
+        assert!(s.touch(&first.unwrap()).is_err());
+        assert_eq!(s.lock().sessions.len(), 1 + MAX_SESSIONS_PER_KEY);
     }
 }

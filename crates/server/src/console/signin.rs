@@ -86,6 +86,7 @@ async fn read_json<T: serde::de::DeserializeOwned>(
     parts: &Parts,
     body: Body,
 ) -> Result<T, KmsError> {
+    super::check_transport(state, parts)?;
     same_origin_json(parts, state.tls)?;
     let bytes = crate::http::intake::read_body_capped(
         parts,
@@ -154,7 +155,7 @@ fn refuse(
     e: KmsError,
 ) -> Response<Body> {
     let source = meta_of(parts).source_ip;
-    state.sessions.note_failure(source);
+    state.sessions.budget.note_failure(source);
     let claimed = claimed
         .filter(|id| id.len() <= 32 && id.bytes().all(|b| b.is_ascii_alphanumeric()))
         .map(str::to_owned);
@@ -170,9 +171,12 @@ pub async fn with_keys(State(state): State<Arc<ConsoleState>>, req: Request) -> 
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let source = meta_of(&parts).source_ip;
-    if let Err(e) = state.sessions.check_budget(source) {
-        return error_response(&e);
-    }
+    // Held until the answer: a sign-in being checked counts against the
+    // source's budget.
+    let _attempt = match state.sessions.budget.attempt(source) {
+        Ok(a) => a,
+        Err(e) => return error_response(&e),
+    };
     let login: KeyLogin = match read_json(&state, &parts, body).await {
         Ok(l) => l,
         Err(e) => return error_response(&e),
@@ -208,9 +212,10 @@ async fn check_secret(
 pub async fn with_link(State(state): State<Arc<ConsoleState>>, req: Request) -> Response<Body> {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    if let Err(e) = state.sessions.check_budget(meta_of(&parts).source_ip) {
-        return error_response(&e);
-    }
+    let _attempt = match state.sessions.budget.attempt(meta_of(&parts).source_ip) {
+        Ok(a) => a,
+        Err(e) => return error_response(&e),
+    };
     let login: LinkLogin = match read_json(&state, &parts, body).await {
         Ok(l) => l,
         Err(e) => return error_response(&e),
@@ -231,6 +236,9 @@ pub async fn with_link(State(state): State<Arc<ConsoleState>>, req: Request) -> 
 /// `GET /console/api/session`: the current session (its CSRF token
 /// included: a page reload has lost it), or 403.
 pub async fn current(State(state): State<Arc<ConsoleState>>, parts: Parts) -> Response<Body> {
+    if let Err(e) = super::check_transport(&state, &parts) {
+        return error_response(&e);
+    }
     let Some(id) = super::session_cookie(&parts.headers, state.tls) else {
         return error_response(&super::sessions::no_session());
     };

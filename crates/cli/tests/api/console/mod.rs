@@ -11,6 +11,7 @@ use strongroom_server::console::ConsoleSettings;
 
 use crate::common::*;
 
+mod attacks;
 mod sessions;
 mod views;
 
