@@ -96,3 +96,40 @@ pub async fn other_account_client(env: &TestEnv, account_id: &str) -> Client {
 pub async fn fresh_postgres_url() -> Option<String> {
     strongroom_store::test_cluster::fresh_database_url().await
 }
+
+/// The configuration of a second frontend on `dev`'s store and modules:
+/// dev's regions and credential rules, and an audit chain in a directory of
+/// its own.
+pub async fn second_frontend_config(dev: &DevEnvironment) -> strongroom_server::ServerConfig {
+    strongroom_server::ServerConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        region: dev.region.parse().unwrap(),
+        regions: dev.regions.clone(),
+        tls: None,
+        deletion_sweep_interval: std::time::Duration::from_secs(3600),
+        rotation_day: std::time::Duration::from_secs(86_400),
+        header_read_timeout: strongroom_server::defaults::HEADER_READ_TIMEOUT,
+        body_read_timeout: strongroom_server::defaults::BODY_READ_TIMEOUT,
+        max_connections: strongroom_server::defaults::MAX_CONNECTIONS,
+        max_connections_per_source: strongroom_server::defaults::MAX_CONNECTIONS_PER_SOURCE,
+        unknown_key_budget: Default::default(),
+        unauthenticated_summary_interval:
+            strongroom_server::defaults::UNAUTHENTICATED_SUMMARY_INTERVAL,
+        // Its own chain, in a directory of its own.
+        audit: strongroom_cli::audit_setup::config(
+            &tempfile::tempdir().unwrap().keep(),
+            &Default::default(),
+            strongroom_audit::Durability::Buffered,
+            false,
+            &dev.hsm,
+        )
+        .await
+        .unwrap(),
+        metadata_cache_ttl: Some(std::time::Duration::from_millis(100)),
+        xks_client_cert_required: false,
+        xks_requests_per_second: None,
+        credential_rules: strongroom_server::admin::CredentialRules::Testing,
+        admin: None,
+        account_from_access_key: None,
+    }
+}

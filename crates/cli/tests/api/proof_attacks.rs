@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use strongroom_cli::client::KmsHttpClient;
 use strongroom_cli::dev::DevEnvironment;
 use strongroom_server::sigv4::{self, RequestParts};
-use strongroom_server::{RunningServer, ServerConfig, identity};
+use strongroom_server::{RunningServer, identity};
 use strongroom_store::PrincipalKind;
 use zeroize::Zeroizing;
 
@@ -140,37 +140,7 @@ pub(crate) fn kms_at(
 /// A second frontend on the same store and modules.
 async fn second_frontend(dev: &DevEnvironment) -> RunningServer {
     strongroom_server::start(
-        ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            region: dev.region.parse().unwrap(),
-            regions: dev.regions.clone(),
-            tls: None,
-            deletion_sweep_interval: std::time::Duration::from_secs(3600),
-            rotation_day: std::time::Duration::from_secs(86_400),
-            header_read_timeout: strongroom_server::defaults::HEADER_READ_TIMEOUT,
-            body_read_timeout: strongroom_server::defaults::BODY_READ_TIMEOUT,
-            max_connections: strongroom_server::defaults::MAX_CONNECTIONS,
-            max_connections_per_source: strongroom_server::defaults::MAX_CONNECTIONS_PER_SOURCE,
-            unknown_key_budget: Default::default(),
-            unauthenticated_summary_interval:
-                strongroom_server::defaults::UNAUTHENTICATED_SUMMARY_INTERVAL,
-            // Its own chain, in a directory of its own.
-            audit: strongroom_cli::audit_setup::config(
-                &tempfile::tempdir().unwrap().keep(),
-                &Default::default(),
-                strongroom_audit::Durability::Buffered,
-                false,
-                &dev.hsm,
-            )
-            .await
-            .unwrap(),
-            metadata_cache_ttl: Some(std::time::Duration::from_millis(100)),
-            xks_client_cert_required: false,
-            xks_requests_per_second: None,
-            credential_rules: strongroom_server::admin::CredentialRules::Testing,
-            admin: None,
-            account_from_access_key: None,
-        },
+        second_frontend_config(dev).await,
         dev.store.clone(),
         dev.hsm.clone(),
     )

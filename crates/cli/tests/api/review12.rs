@@ -453,35 +453,11 @@ async fn derive_key_refuses_multi_region_keys_and_exposes_no_copy() {
 async fn serve_frontend(dev: &DevEnvironment) -> strongroom_server::RunningServer {
     strongroom_server::start(
         strongroom_server::ServerConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
             region: HOME.parse().unwrap(),
             regions: strongroom_server::region::RegionSet::listed(vec![HOME.parse().unwrap()])
                 .unwrap(),
-            tls: None,
-            deletion_sweep_interval: std::time::Duration::from_secs(3600),
-            rotation_day: std::time::Duration::from_secs(86_400),
-            header_read_timeout: strongroom_server::defaults::HEADER_READ_TIMEOUT,
-            body_read_timeout: strongroom_server::defaults::BODY_READ_TIMEOUT,
-            max_connections: strongroom_server::defaults::MAX_CONNECTIONS,
-            max_connections_per_source: strongroom_server::defaults::MAX_CONNECTIONS_PER_SOURCE,
-            unknown_key_budget: Default::default(),
-            unauthenticated_summary_interval:
-                strongroom_server::defaults::UNAUTHENTICATED_SUMMARY_INTERVAL,
-            audit: strongroom_cli::audit_setup::config(
-                &tempfile::tempdir().unwrap().keep(),
-                &Default::default(),
-                strongroom_audit::Durability::Buffered,
-                false,
-                &dev.hsm,
-            )
-            .await
-            .unwrap(),
-            metadata_cache_ttl: Some(std::time::Duration::from_millis(100)),
-            xks_client_cert_required: false,
-            xks_requests_per_second: None,
             credential_rules: strongroom_server::admin::CredentialRules::Aws,
-            admin: None,
-            account_from_access_key: None,
+            ..second_frontend_config(dev).await
         },
         dev.store.clone(),
         dev.hsm.clone(),
