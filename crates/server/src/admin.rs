@@ -5,7 +5,7 @@ use strongroom_hsm_proto::{HsmClient, SigV4Scope};
 use strongroom_store::{AccessKeyRecord, AccountRecord, Store, StoreError};
 use zeroize::Zeroizing;
 
-use crate::processor::now_epoch;
+use crate::clock::now_epoch;
 use crate::sigv4;
 
 /// Why an admin action failed.

@@ -11,7 +11,7 @@ use strongroom_store::{PrincipalKind, PrincipalRecord, Store, Tag};
 use zeroize::Zeroizing;
 
 use crate::admin::{AdminError, NewAccessKey, issue_access_key};
-use crate::processor::now_epoch;
+use crate::clock::now_epoch;
 
 /// What kind of signer a request has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

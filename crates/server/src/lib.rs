@@ -12,6 +12,7 @@ pub mod audit;
 pub mod audit_seal;
 pub mod auth;
 pub mod authz;
+pub mod clock;
 pub mod console;
 pub mod error;
 pub mod http;

@@ -86,11 +86,6 @@ pub struct CacheStats {
 /// An alias's identity: (account, region, name).
 type AliasName = (String, String, String);
 
-/// Epoch seconds now.
-pub fn now_epoch() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 pub use crate::validate::required;
 
 /// Canonical bytes of an encryption context, validated.

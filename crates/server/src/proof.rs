@@ -37,9 +37,9 @@ use tokio::sync::OnceCell;
 use zeroize::Zeroizing;
 
 use crate::auth::{Authenticator, Caller, MAX_SKEW};
+use crate::clock::now_epoch;
 use crate::error::KmsError;
 use crate::identity::IdentityKind;
-use crate::processor::now_epoch;
 
 /// The header a service presents a proof in.
 pub const PROOF_HEADER: &str = "x-strongroom-auth-proof";

@@ -17,8 +17,9 @@ use tokio::task::JoinSet;
 
 use crate::auth::Authenticator;
 use crate::auth::unknown_keys::UnknownKeyBudget;
+use crate::clock::now_epoch;
 use crate::http::{AppState, router};
-use crate::processor::{Processor, now_epoch};
+use crate::processor::Processor;
 use crate::region::{Region, RegionSet};
 
 mod per_source;

@@ -266,7 +266,7 @@ pub async fn usage(State(state): State<Arc<ConsoleState>>, parts: Parts) -> Resp
     authorized(&state, &parts, &READ_USAGE, |s| async move {
         let params = query::parse(uri.query())?;
         let hours = query::number(&params, "hours", 24, 24 * 90)? as i64;
-        let now_hour = crate::processor::now_epoch().div_euclid(3600) * 3600;
+        let now_hour = crate::clock::now_epoch().div_euclid(3600) * 3600;
         let since = now_hour - (hours - 1) * 3600;
         let rows =
             crate::metering::exact_usage(store, &dir, Some(&s.caller.account_id), since).await?;

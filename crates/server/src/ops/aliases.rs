@@ -4,9 +4,10 @@ use strongroom_store::AliasRecord;
 
 use crate::arn;
 use crate::authz::RequestCtx;
+use crate::clock::now_epoch;
 use crate::error::KmsError;
 use crate::ops::keys::page_limit;
-use crate::processor::{Processor, now_epoch, required};
+use crate::processor::{Processor, required};
 use crate::protocol::*;
 
 /// AWS's alias naming rules.

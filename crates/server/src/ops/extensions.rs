@@ -8,8 +8,9 @@ use strongroom_hsm_proto::{Ekt, KeyRef, Request, Response};
 use strongroom_store::KeyState;
 
 use crate::authz::RequestCtx;
+use crate::clock::now_epoch;
 use crate::error::KmsError;
-use crate::processor::{AuthorizedKey, Processor, now_epoch};
+use crate::processor::{AuthorizedKey, Processor};
 use crate::protocol::{Blob, Empty, KeyIdRequest};
 use crate::validate::{Validate, Validator, null};
 

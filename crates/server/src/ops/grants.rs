@@ -13,8 +13,9 @@ use strongroom_crypto::random_array;
 use strongroom_store::GrantRecord;
 
 use crate::authz::RequestCtx;
+use crate::clock::now_epoch;
 use crate::error::KmsError;
-use crate::processor::{Processor, now_epoch, required};
+use crate::processor::{Processor, required};
 use crate::protocol::{Empty, EncryptionContext};
 use crate::validate::{self, Presence::*, Validate, Validator, shapes};
 

@@ -8,8 +8,9 @@ use strongroom_hsm_proto::{KeyRef, KeySpecCode, Request, Response};
 use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord};
 
 use crate::authz::RequestCtx;
+use crate::clock::now_epoch;
 use crate::error::KmsError;
-use crate::processor::{Processor, now_epoch};
+use crate::processor::Processor;
 use crate::protocol::{Blob, Empty, KeyIdRequest};
 use crate::validate::{self, Presence::*, Validate, Validator, shapes};
 

@@ -200,7 +200,7 @@ impl Processor {
         self.check_key_state(operation, key)?;
         if key
             .import_valid_to
-            .is_some_and(|t| t <= crate::processor::now_epoch())
+            .is_some_and(|t| t <= crate::clock::now_epoch())
         {
             return Err(KmsError::InvalidState(format!(
                 "The imported key material of {} has expired.",

@@ -6,9 +6,10 @@ use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord, Tag};
 use uuid::Uuid;
 
 use crate::authz::RequestCtx;
+use crate::clock::now_epoch;
 use crate::error::KmsError;
 use crate::ops::asymmetric;
-use crate::processor::{Processor, now_epoch};
+use crate::processor::Processor;
 use crate::protocol::*;
 use crate::validate::shapes;
 

@@ -12,8 +12,9 @@ use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord, StoreError, Tag};
 use uuid::Uuid;
 
 use crate::authz::RequestCtx;
+use crate::clock::now_epoch;
 use crate::error::KmsError;
-use crate::processor::{Processor, now_epoch};
+use crate::processor::Processor;
 use crate::protocol::{
     CreateKeyRequest, Empty, KeyMetadata, MultiRegionConfiguration, MultiRegionKey,
 };

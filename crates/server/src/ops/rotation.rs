@@ -9,9 +9,10 @@ use strongroom_hsm_proto::KeyRef;
 use strongroom_store::{KeyRecord, KeyVersionRecord, StoreError};
 
 use crate::authz::RequestCtx;
+use crate::clock::now_epoch;
 use crate::error::KmsError;
 use crate::ops::keys::page_limit;
-use crate::processor::{Processor, now_epoch};
+use crate::processor::Processor;
 use crate::protocol::{Empty, KeyIdRequest};
 use crate::validate::{Presence::*, Validate, Validator, shapes};
 

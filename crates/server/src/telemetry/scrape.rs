@@ -9,7 +9,7 @@ use strongroom_hsm_proto::{HsmClient, Request, Response};
 use strongroom_store::Store;
 use tokio::sync::Mutex;
 
-use crate::processor::now_epoch;
+use crate::clock::now_epoch;
 
 /// How long store and module facts are reused between scrapes.
 pub const SCRAPE_CACHE_TTL: Duration = Duration::from_secs(5);

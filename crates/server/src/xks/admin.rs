@@ -17,7 +17,7 @@ use zeroize::Zeroizing;
 use super::keystores::{self, KeyStore};
 use super::path;
 use crate::admin::{AdminError, CredentialRules, GivenCredentials, NewAccessKey, issue_access_key};
-use crate::processor::now_epoch;
+use crate::clock::now_epoch;
 
 /// Tag key prefix marking a revoked credential on a key store's principal.
 pub const REVOKED_TAG_PREFIX: &str = "strongroom:xks-revoked:";
