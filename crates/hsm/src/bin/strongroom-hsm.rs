@@ -193,11 +193,24 @@ async fn run(args: Args, hardening: hardening::Hardening) -> Result<()> {
             envelope = rx.recv() => {
                 let Some((caller, request, reply)) = envelope else { break };
                 let command = matches!(request, strongroom_hsm_proto::Request::Command(_));
-                // Private-key work is answered later, from a worker.
-                module.dispatch(&caller, request, Box::new(move |answer| reply.send(answer)));
                 if command {
-                    // Domains, and so the hosts they list, change only by command.
+                    // Domains, and so the hosts they list, change only by
+                    // command: the hosts are in place before its answer
+                    // leaves, so a host the command lists is never refused
+                    // by a request sent after that answer.
+                    let (answered, answer) = tokio::sync::oneshot::channel();
+                    module.dispatch(&caller, request, Box::new(move |a| {
+                        let _ = answered.send(a);
+                    }));
                     listed.replace(module.listed_hosts());
+                    tokio::spawn(async move {
+                        if let Ok(a) = answer.await {
+                            reply.send(a);
+                        }
+                    });
+                } else {
+                    // Private-key work is answered later, from a worker.
+                    module.dispatch(&caller, request, Box::new(move |answer| reply.send(answer)));
                 }
             }
         }
