@@ -438,12 +438,15 @@ fn chain_files(audit: &std::path::Path) -> Vec<std::path::PathBuf> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_chain_cut_back_below_its_metered_position_is_refused_in_sync_mode_not_metered_short() {
-    let dir = tempfile::tempdir().unwrap();
-    let sync =
-        |o: &mut strongroom_cli::dev::DevOptions| o.audit.audit_durability = Some("sync".into());
-    let dev = start_in(dir.path(), sync).await;
+/// `strongroom dev` in `sync` mode.
+fn sync(o: &mut strongroom_cli::dev::DevOptions) {
+    o.audit.audit_durability = Some("sync".into());
+}
+
+/// A `sync` dev in `dir` answers ten Encrypts (usage counted through their
+/// records), then stops.
+async fn ten_encrypts_in_sync_mode(dir: &std::path::Path) {
+    let dev = start_in(dir, sync).await;
     let client = client_for(&dev, &dev.access_key_id, &dev.secret_access_key);
     let arn = new_key(&client).await;
     for _ in 0..10 {
@@ -456,6 +459,12 @@ async fn a_chain_cut_back_below_its_metered_position_is_refused_in_sync_mode_not
             .unwrap();
     }
     dev.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chain_cut_back_below_its_metered_position_is_refused_in_sync_mode_not_metered_short() {
+    let dir = tempfile::tempdir().unwrap();
+    ten_encrypts_in_sync_mode(dir.path()).await;
     // Someone who writes the audit directory removes the chain's records
     // (answered after fdatasync, so no crash could have lost them). A
     // frontend that took the chain up from record 1 would skip metering
@@ -487,21 +496,7 @@ async fn a_chain_cut_back_below_its_metered_position_is_refused_in_sync_mode_not
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chain_rewritten_in_full_past_its_metered_position_is_refused_in_sync_mode() {
     let dir = tempfile::tempdir().unwrap();
-    let sync =
-        |o: &mut strongroom_cli::dev::DevOptions| o.audit.audit_durability = Some("sync".into());
-    let dev = start_in(dir.path(), sync).await;
-    let client = client_for(&dev, &dev.access_key_id, &dev.secret_access_key);
-    let arn = new_key(&client).await;
-    for _ in 0..10 {
-        client
-            .encrypt()
-            .key_id(&arn)
-            .plaintext(blob(b"m"))
-            .send()
-            .await
-            .unwrap();
-    }
-    dev.shutdown().await;
+    ten_encrypts_in_sync_mode(dir.path()).await;
     // Someone who writes the audit directory replaces the chain with one
     // of their own making: as long, consistent on its own, with the same
     // chain id, but none of the answered records. Length alone cannot
