@@ -16,6 +16,8 @@
 # Usage: scripts/bench-audit.sh [SECONDS]            (default 10 per run)
 # MODES="sync buffered" (default) lists the --audit-durability modes.
 # FSYNC_ITERATIONS=2000 (default) appends for the fdatasync median.
+# DEV_ARGS="..." adds flags to `strongroom dev` (e.g. "--audit-sync-gather-us 0"
+# to compare batches without gathering).
 # PROFILE=debug uses a debug build (only to check the script works).
 # Data directories go under the target directory (the repository's disk,
 # not a tmpfs), or under BENCH_DIR if set.
@@ -64,7 +66,7 @@ write_bytes() { awk '/^write_bytes:/ {print $2}' "/proc/$1/io" 2>/dev/null || ec
 
 for mode in "${modes[@]}"; do
   d=$dir/$mode
-  "$bin" dev --data-dir "$d" --listen 127.0.0.1:0 --audit-durability "$mode" >"$dir/$mode.out" 2>/dev/null &
+  "$bin" dev --data-dir "$d" --listen 127.0.0.1:0 --audit-durability "$mode" ${DEV_ARGS:-} >"$dir/$mode.out" 2>/dev/null &
   pid=$!
   for _ in $(seq 300); do grep -q AWS_SECRET_ACCESS_KEY "$dir/$mode.out" 2>/dev/null && break; sleep 0.1; done
   eval "$(grep '^export ' "$dir/$mode.out")"

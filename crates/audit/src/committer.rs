@@ -25,6 +25,7 @@ use crate::active::Committed;
 use crate::chain::SegmentId;
 use crate::chain_writer::ChainWriter;
 use crate::error::AuditError;
+use crate::gather::SyncGather;
 use crate::record::AuditRecord;
 use crate::writer::{CommitObserver, Durability, WriterHealth};
 
@@ -54,6 +55,8 @@ pub(crate) struct Log {
     chain: Mutex<Option<ChainWriter>>,
     observer: Option<Arc<dyn CommitObserver>>,
     durability: Durability,
+    /// How `sync` batches under load wait for more.
+    gather: SyncGather,
     /// Appends between their start and their answer.
     appending: AtomicUsize,
     /// Batches failed since the last commit.
@@ -83,11 +86,13 @@ impl Log {
         chain: ChainWriter,
         observer: Option<Arc<dyn CommitObserver>>,
         durability: Durability,
+        gather: SyncGather,
     ) -> Self {
         Self {
             chain: Mutex::new(Some(chain)),
             observer,
             durability,
+            gather,
             appending: AtomicUsize::new(0),
             failed_batches: AtomicU64::new(0),
             last_commit_ms: AtomicU64::new(0),
@@ -220,6 +225,9 @@ pub(crate) fn run(log: Arc<Log>, mut rx: mpsc::Receiver<Msg>) {
             };
             if received == 0 {
                 break;
+            }
+            if log.durability == Durability::Sync {
+                log.gather.gather(&mut rx, &mut msgs);
             }
             if let Durability::GroupMs(ms) = log.durability {
                 let close = Instant::now() + Duration::from_millis(u64::from(ms));

@@ -20,6 +20,7 @@ use crate::chain_writer::RollPolicy;
 use crate::committer::{self, Log, Msg};
 use crate::error::AuditError;
 use crate::frame::MAX_FRAME_BODY;
+use crate::gather::SyncGather;
 use crate::record::AuditRecord;
 use crate::recovery::{RecoveryReport, recover};
 use crate::seal::FooterSealer;
@@ -78,6 +79,8 @@ pub struct LogConfig {
     pub roll: RollPolicy,
     /// Records that may wait for the writer before appenders wait to send.
     pub queue: usize,
+    /// How a `sync` batch under load waits for more records.
+    pub gather: SyncGather,
 }
 
 impl LogConfig {
@@ -89,6 +92,7 @@ impl LogConfig {
             durability: Durability::Sync,
             roll: RollPolicy::default(),
             queue: 16_384,
+            gather: SyncGather::default(),
         }
     }
 }
@@ -222,7 +226,7 @@ impl AuditWriter {
     ) -> Result<(Self, RecoveryReport), AuditError> {
         let (chain, report) = recover(&config.dir, &config.chain, sealer, config.roll)?;
         let (tx, rx) = mpsc::channel(config.queue.max(1));
-        let log = Arc::new(Log::new(chain, observer, config.durability));
+        let log = Arc::new(Log::new(chain, observer, config.durability, config.gather));
         let thread_log = log.clone();
         let thread = std::thread::Builder::new()
             .name(format!("audit-{}", config.chain))

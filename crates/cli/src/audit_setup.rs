@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
-use strongroom_audit::{ChainId, Durability, RollPolicy, TrustedKeys};
+use strongroom_audit::{ChainId, Durability, RollPolicy, SyncGather, TrustedKeys};
 use strongroom_hsm_proto::HsmClient;
 use strongroom_server::audit::AuditConfig;
 use strongroom_server::audit_seal::ModuleSealer;
@@ -33,6 +33,11 @@ pub struct AuditArgs {
     /// dev: a power loss can lose the last records).
     #[arg(long)]
     pub audit_durability: Option<String>,
+    /// In `sync` mode, how long (µs) a batch that already holds 8 records
+    /// waits for more, up to 32, before its fdatasync (0: never). Fewer,
+    /// fuller syncs: each rewrites the last partly filled page.
+    #[arg(long, default_value_t = 400)]
+    pub audit_sync_gather_us: u64,
     /// Close (and seal) a segment once it holds this many bytes.
     #[arg(long, default_value_t = RollPolicy::default().max_bytes)]
     pub audit_segment_bytes: u64,
@@ -59,6 +64,7 @@ impl Default for AuditArgs {
         Self {
             audit_dir: None,
             audit_durability: None,
+            audit_sync_gather_us: 400,
             audit_segment_bytes: RollPolicy::default().max_bytes,
             audit_segment_age_secs: RollPolicy::default().max_age.as_secs(),
             audit_retain_days: None,
@@ -141,6 +147,7 @@ pub async fn config(
         },
         context_values,
         retain_days: args.audit_retain_days,
+        sync_gather: SyncGather::with_max_wait_us(args.audit_sync_gather_us),
     })
 }
 

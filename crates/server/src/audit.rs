@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde_json::Value;
 use strongroom_audit::{
     AuditAppender, AuditRecord, AuditWriter, ChainId, CommitObserver, Durability, FooterSealer,
-    Identity, LogConfig, RecordError, RollPolicy,
+    Identity, LogConfig, RecordError, RollPolicy, SyncGather,
 };
 use strongroom_store::Store;
 
@@ -144,6 +144,8 @@ pub struct AuditConfig {
     pub context_values: bool,
     /// Delete acknowledged segments older than this many days.
     pub retain_days: Option<u32>,
+    /// How `sync` batches under load wait for more records.
+    pub sync_gather: SyncGather,
 }
 
 impl std::fmt::Debug for AuditConfig {
@@ -156,6 +158,7 @@ impl std::fmt::Debug for AuditConfig {
             .field("sealer", &"<security module>")
             .field("context_values", &self.context_values)
             .field("retain_days", &self.retain_days)
+            .field("sync_gather", &self.sync_gather)
             .finish()
     }
 }
@@ -234,6 +237,7 @@ impl AuditTrail {
             let mut log = LogConfig::new(&c.dir, c.chain.clone());
             log.durability = c.durability;
             log.roll = c.roll;
+            log.gather = c.sync_gather;
             let opened = AuditWriter::open_observed(log, c.sealer.clone(), Some(observers))
                 .map_err(|e| format!("cannot open audit chain {}: {e}", c.chain))?;
             // Nothing appends before `open` returns: the records on disk
