@@ -27,21 +27,30 @@ pub fn alias_arn(region: &str, account: &str, alias_name: &str) -> String {
 pub enum KeyIdentifier {
     /// A key by UUID, optionally qualified by an ARN's region and account.
     Key {
+        /// The key's UUID.
         id: Uuid,
+        /// The ARN's region, if an ARN named it.
         region: Option<String>,
+        /// The ARN's account, if an ARN named it.
         account: Option<String>,
     },
     /// A multi-Region key by its shared id (`mrk-…`), optionally qualified
     /// by an ARN's region and account.
     MultiRegion {
+        /// The key's UUID.
         id: Uuid,
+        /// The ARN's region, if an ARN named it.
         region: Option<String>,
+        /// The ARN's account, if an ARN named it.
         account: Option<String>,
     },
     /// An alias (`alias/...`), optionally qualified by an ARN.
     Alias {
+        /// The alias name (`alias/...`).
         name: String,
+        /// The ARN's region, if an ARN named it.
         region: Option<String>,
+        /// The ARN's account, if an ARN named it.
         account: Option<String>,
     },
 }

@@ -130,15 +130,21 @@ pub fn check_operation(op: Option<&str>) -> Result<(), KmsError> {
 #[derive(Debug, Deserialize, Default)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct CreateProofRequest {
+    /// The customer's HTTP method.
     pub method: Option<String>,
+    /// The customer's request path.
     pub path: Option<String>,
+    /// The customer's query string.
     pub query: Option<String>,
+    /// The customer's headers, including its SigV4 `Authorization`.
     pub headers: Option<BTreeMap<String, String>>,
     /// Hex SHA-256 of the customer's request body.
     pub payload_sha256: Option<String>,
     /// The SigV4 service name the customer signed for.
     pub signing_service: Option<String>,
+    /// How long the proof is valid, in seconds.
     pub lifetime_seconds: Option<i64>,
+    /// How many requests may present the proof.
     pub max_uses: Option<u32>,
 }
 
@@ -146,9 +152,13 @@ pub struct CreateProofRequest {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct CreateProofResponse {
+    /// The proof token to present.
     pub proof: String,
+    /// The customer principal's ARN the proof acts for.
     pub principal: String,
+    /// The customer's account.
     pub account: String,
+    /// When the proof expires (Unix seconds).
     pub expiration: i64,
 }
 
