@@ -4,7 +4,7 @@
 //! It never holds a backing key: keys reach it only as EKTs, and every
 //! cryptographic operation is a request to a module through `hsm-proto`.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod admin;
 pub mod admin_http;
