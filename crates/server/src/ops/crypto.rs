@@ -5,7 +5,7 @@
 
 use strongroom_hsm_proto::ciphertext::CiphertextHeader;
 use strongroom_hsm_proto::{Ekt, KeyRef, Request};
-use strongroom_store::KeyRecord;
+use strongroom_store::{EncryptionAlgorithm, KeyRecord, KeyUsage};
 use zeroize::Zeroizing;
 
 use crate::authz::RequestCtx;
@@ -14,30 +14,31 @@ use crate::processor::{AuthorizedKey, Processor, context_bytes};
 use crate::protocol::*;
 use crate::validate::{self, Constraint, shapes};
 
-const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
+const SYMMETRIC_DEFAULT: EncryptionAlgorithm = EncryptionAlgorithm::SymmetricDefault;
 
-/// Validates an `EncryptionAlgorithm` name; returns it (default
-/// SYMMETRIC_DEFAULT). Whether it fits the key is checked once the key is known.
-pub(crate) fn check_algorithm(alg: &Option<String>) -> Result<&'static str, KmsError> {
-    match alg.as_deref() {
-        None | Some(SYMMETRIC_DEFAULT) => Ok(SYMMETRIC_DEFAULT),
-        Some("RSAES_OAEP_SHA_1") => Ok("RSAES_OAEP_SHA_1"),
-        Some("RSAES_OAEP_SHA_256") => Ok("RSAES_OAEP_SHA_256"),
-        Some(a) if shapes::ENCRYPTION_ALGORITHM.contains(&a) => {
-            Err(KmsError::UnsupportedOperation(format!(
-                "EncryptionAlgorithm {a} is not supported; supported: SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256."
-            )))
-        }
-        Some(a) => Err(validate::error(
-            "encryptionAlgorithm",
-            Some(a.to_owned()),
-            Constraint::Enum(shapes::ENCRYPTION_ALGORITHM),
+/// Parses an `EncryptionAlgorithm` (default SYMMETRIC_DEFAULT), refusing
+/// the ones Strongroom does not serve. Whether it fits the key is checked
+/// once the key is known.
+pub(crate) fn check_algorithm(alg: &Option<String>) -> Result<EncryptionAlgorithm, KmsError> {
+    let parsed = validate::enum_member(
+        alg.as_deref(),
+        "encryptionAlgorithm",
+        shapes::ENCRYPTION_ALGORITHM,
+    )?;
+    match parsed.unwrap_or(SYMMETRIC_DEFAULT) {
+        EncryptionAlgorithm::Sm2Pke => Err(KmsError::UnsupportedOperation(
+            "EncryptionAlgorithm SM2PKE is not supported; supported: SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256.".into(),
         )),
+        served => Ok(served),
     }
 }
 
 /// A symmetric key is used with SYMMETRIC_DEFAULT only.
-fn require_symmetric_algorithm(p: &Processor, key: &KeyRecord, alg: &str) -> Result<(), KmsError> {
+fn require_symmetric_algorithm(
+    p: &Processor,
+    key: &KeyRecord,
+    alg: EncryptionAlgorithm,
+) -> Result<(), KmsError> {
     if alg != SYMMETRIC_DEFAULT {
         return Err(KmsError::InvalidKeyUsage(format!(
             "The encryption algorithm {alg} is not compatible with the key spec {} of {}.",
@@ -50,7 +51,7 @@ fn require_symmetric_algorithm(p: &Processor, key: &KeyRecord, alg: &str) -> Res
 
 /// The key encrypts and decrypts (not an HMAC or signing key).
 pub(crate) fn require_encryption_key(p: &Processor, key: &KeyRecord) -> Result<(), KmsError> {
-    if key.key_usage != "ENCRYPT_DECRYPT" {
+    if key.key_usage != KeyUsage::EncryptDecrypt {
         return Err(KmsError::InvalidKeyUsage(format!(
             "{} key usage is {} which is not valid for this operation.",
             p.key_arn(key),
@@ -402,8 +403,12 @@ mod tests {
         assert_eq!(check_algorithm(&None).unwrap(), SYMMETRIC_DEFAULT);
         assert_eq!(
             check_algorithm(&Some("RSAES_OAEP_SHA_256".into())).unwrap(),
-            "RSAES_OAEP_SHA_256"
+            EncryptionAlgorithm::RsaesOaepSha256
         );
+        assert!(matches!(
+            check_algorithm(&Some("SM2PKE".into())),
+            Err(KmsError::UnsupportedOperation(_))
+        ));
         assert!(matches!(
             check_algorithm(&Some("ROT13".into())),
             Err(KmsError::Validation(_))

@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 use strongroom_hsm_proto::{KeyRef, KeySpecCode, Request, Response};
-use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord};
+use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord, Origin};
 
 use crate::authz::RequestCtx;
 use crate::clock::now_epoch;
@@ -102,7 +102,7 @@ impl Validate for ImportKeyMaterialRequest {
 /// Fails unless `key` takes imported material (AWS's footnote [9]) and
 /// `operation` may use it in its state.
 fn require_external(p: &Processor, operation: &str, key: &KeyRecord) -> Result<(), KmsError> {
-    if key.origin != "EXTERNAL" {
+    if key.origin != Origin::External {
         return Err(KmsError::UnsupportedOperation(format!(
             "{} has origin {}: only keys created with Origin EXTERNAL take imported material.",
             p.key_arn(key),
