@@ -4,8 +4,8 @@
 //! token is it, sealed); the frontend never sees the material.
 
 use serde::{Deserialize, Serialize};
-use strongroom_hsm_proto::{KeyRef, KeySpecCode, Request, Response};
-use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord, Origin};
+use strongroom_hsm_proto::{KeyRef, Request, Response};
+use strongroom_store::{KeyRecord, KeySpec, KeyState, KeyVersionRecord, Origin};
 
 use crate::authz::RequestCtx;
 use crate::clock::now_epoch;
@@ -126,16 +126,15 @@ impl Processor {
             )));
         }
         let spec_name = validate::required(&req.wrapping_key_spec, "wrappingKeySpec")?;
-        let spec = match spec_name {
-            "RSA_2048" | "RSA_3072" | "RSA_4096" => {
-                KeySpecCode::from_aws(spec_name).expect("RSA spec")
-            }
-            other => {
-                return Err(KmsError::UnsupportedOperation(format!(
-                    "WrappingKeySpec {other} is not supported; supported: RSA_2048, RSA_3072, RSA_4096."
-                )));
-            }
-        };
+        let spec = KeySpec::parse(spec_name)
+            .ok()
+            .filter(|s| s.is_rsa())
+            .and_then(crate::ops::key_specs::module_spec)
+            .ok_or_else(|| {
+                KmsError::UnsupportedOperation(format!(
+                    "WrappingKeySpec {spec_name} is not supported; supported: RSA_2048, RSA_3072, RSA_4096."
+                ))
+            })?;
         let key = self.resolve(rq, &req.key_id, false).await?;
         // Suspended keys come back through an import key too (ReinstateKey).
         if key.state != KeyState::Suspended {
