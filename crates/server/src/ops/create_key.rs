@@ -184,6 +184,28 @@ fn check(req: &CreateKeyRequest, fixed_id: Option<Uuid>) -> Result<Checked, KmsE
     })
 }
 
+/// The key policy a CreateKey request gives, validated for the new key's
+/// ARN (none: AWS's default policy).
+fn initial_policy(
+    rq: &RequestCtx<'_>,
+    req: &CreateKeyRequest,
+    id: Uuid,
+    shared: Option<Uuid>,
+) -> Result<Option<String>, KmsError> {
+    let Some(text) = &req.policy else {
+        return Ok(None);
+    };
+    let caller = rq.caller();
+    let arn = crate::arn::key_arn_named(
+        caller.region.as_str(),
+        &caller.account_id,
+        &shared.map_or_else(|| id.to_string(), crate::multi_region::display),
+    );
+    let lockout_check_bypassed = req.bypass_policy_lockout_safety_check == Some(true);
+    crate::ops::key_policy::validated(caller, &rq.conditions(), &arn, text, lockout_check_bypassed)
+        .map(Some)
+}
+
 impl Processor {
     pub(crate) async fn create_key(
         &self,
@@ -242,20 +264,7 @@ impl Processor {
     ) -> Result<Plan, KmsError> {
         let caller = rq.caller();
         let (id, shared) = self.new_key_ids(rq, c.multi_region).await?;
-        let policy = match &req.policy {
-            None => None,
-            Some(text) => Some(crate::ops::key_policy::validated(
-                caller,
-                &rq.conditions(),
-                &crate::arn::key_arn_named(
-                    caller.region.as_str(),
-                    &caller.account_id,
-                    &shared.map_or_else(|| id.to_string(), crate::multi_region::display),
-                ),
-                text,
-                req.bypass_policy_lockout_safety_check == Some(true),
-            )?),
-        };
+        let policy = initial_policy(rq, &req, id, shared)?;
         let imported = c.class == Materialize::Imported;
         let key = KeyRecord {
             id,

@@ -285,7 +285,30 @@ impl Processor {
         }
         self.require_usable(rq.operation().name, &dest)?;
         dry_run(req.dry_run)?;
-        let (dest_version, dest_ekt) = self.current_ekt(&dest).await?;
+        let contexts = (source_context, destination_context);
+        let out = self
+            .re_encrypt_in_module(&src, &dest, blob, contexts)
+            .await?;
+        Ok(ReEncryptResponse {
+            ciphertext_blob: Blob(out),
+            source_key_id: self.key_arn(&src.key),
+            key_id: self.key_arn(&dest),
+            source_encryption_algorithm: SYMMETRIC_DEFAULT,
+            destination_encryption_algorithm: SYMMETRIC_DEFAULT,
+        })
+    }
+
+    /// The module's ReEncrypt from `src` to `dest`'s current version,
+    /// retried once with fresh EKTs if a domain-key generation they were
+    /// sealed under is gone.
+    async fn re_encrypt_in_module(
+        &self,
+        src: &SourceKey,
+        dest: &AuthorizedKey,
+        blob: &[u8],
+        (source_context, destination_context): (Vec<u8>, Vec<u8>),
+    ) -> Result<Vec<u8>, KmsError> {
+        let (dest_version, dest_ekt) = self.current_ekt(dest).await?;
         let request = |source_ekt, destination_ekt| Request::ReEncrypt {
             source_ekt,
             ciphertext: blob.to_vec(),
@@ -294,27 +317,17 @@ impl Processor {
             destination_ekt,
             destination_context: destination_context.clone(),
         };
-        let out = match self
-            .module(&dest)
-            .re_encrypt(request(src.ekt.clone(), dest_ekt))
-            .await
-        {
+        let module = self.module(dest);
+        match module.re_encrypt(request(src.ekt.clone(), dest_ekt)).await {
             Err(strongroom_hsm_proto::HsmError::NoDomainKey(_)) => {
-                self.forget_ekts(&[(&src.key, src.version), (&dest, dest_version)]);
+                self.forget_ekts(&[(&src.key, src.version), (dest, dest_version)]);
                 let missing = || KmsError::Internal("key material disappeared".into());
                 let s = self.ekt(&src.key, src.version).await?.ok_or_else(missing)?;
-                let d = self.ekt(&dest, dest_version).await?.ok_or_else(missing)?;
-                self.module(&dest).re_encrypt(request(s, d)).await?
+                let d = self.ekt(dest, dest_version).await?.ok_or_else(missing)?;
+                Ok(module.re_encrypt(request(s, d)).await?)
             }
-            r => r?,
-        };
-        Ok(ReEncryptResponse {
-            ciphertext_blob: Blob(out),
-            source_key_id: self.key_arn(&src.key),
-            key_id: self.key_arn(&dest),
-            source_encryption_algorithm: SYMMETRIC_DEFAULT,
-            destination_encryption_algorithm: SYMMETRIC_DEFAULT,
-        })
+            r => Ok(r?),
+        }
     }
 
     pub(crate) async fn generate_data_key(

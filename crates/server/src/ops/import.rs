@@ -112,6 +112,45 @@ fn require_external(p: &Processor, operation: &str, key: &KeyRecord) -> Result<(
     p.check_key_state(operation, key)
 }
 
+/// When imported material expires: `ValidTo` as the `ExpirationModel`
+/// requires it (AWS's rules), at most 365 days after `now`.
+fn import_valid_to(
+    expiration_model: Option<&str>,
+    valid_to: Option<f64>,
+    now: i64,
+) -> Result<Option<i64>, KmsError> {
+    Ok(match (expiration_model, valid_to) {
+        (None | Some("KEY_MATERIAL_EXPIRES"), Some(t)) => {
+            let t = t as i64;
+            if t <= now || t > now + MAX_VALID_FOR_SECS {
+                return Err(KmsError::Validation(
+                    "ValidTo must be in the future and at most 365 days ahead.".into(),
+                ));
+            }
+            Some(t)
+        }
+        (None | Some("KEY_MATERIAL_EXPIRES"), None) => {
+            return Err(KmsError::Validation(
+                "ValidTo is required when the ExpirationModel is KEY_MATERIAL_EXPIRES.".into(),
+            ));
+        }
+        (Some("KEY_MATERIAL_DOES_NOT_EXPIRE"), None) => None,
+        (Some("KEY_MATERIAL_DOES_NOT_EXPIRE"), Some(_)) => {
+            return Err(KmsError::Validation(
+                "ValidTo must not be set when the ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE."
+                    .into(),
+            ));
+        }
+        (Some(m), _) => {
+            return Err(validate::error(
+                "expirationModel",
+                Some(m.to_owned()),
+                validate::Constraint::Enum(shapes::EXPIRATION_MODEL),
+            ));
+        }
+    })
+}
+
 impl Processor {
     pub(crate) async fn get_parameters_for_import(
         &self,
@@ -182,35 +221,7 @@ impl Processor {
             .as_ref()
             .ok_or_else(|| validate::null("encryptedKeyMaterial"))?;
         let now = now_epoch();
-        let valid_to = match (req.expiration_model.as_deref(), req.valid_to) {
-            (None | Some("KEY_MATERIAL_EXPIRES"), Some(t)) => {
-                let t = t as i64;
-                if t <= now || t > now + MAX_VALID_FOR_SECS {
-                    return Err(KmsError::Validation(
-                        "ValidTo must be in the future and at most 365 days ahead.".into(),
-                    ));
-                }
-                Some(t)
-            }
-            (None | Some("KEY_MATERIAL_EXPIRES"), None) => {
-                return Err(KmsError::Validation(
-                    "ValidTo is required when the ExpirationModel is KEY_MATERIAL_EXPIRES.".into(),
-                ));
-            }
-            (Some("KEY_MATERIAL_DOES_NOT_EXPIRE"), None) => None,
-            (Some("KEY_MATERIAL_DOES_NOT_EXPIRE"), Some(_)) => {
-                return Err(KmsError::Validation(
-                    "ValidTo must not be set when the ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE.".into(),
-                ));
-            }
-            (Some(m), _) => {
-                return Err(validate::error(
-                    "expirationModel",
-                    Some(m.to_owned()),
-                    validate::Constraint::Enum(shapes::EXPIRATION_MODEL),
-                ));
-            }
-        };
+        let valid_to = import_valid_to(req.expiration_model.as_deref(), req.valid_to, now)?;
         let _guard = self.write_lock.lock().await;
         let key = self.resolve(rq, &req.key_id, false).await?;
         require_external(self, rq.operation().name, &key)?;
