@@ -395,3 +395,109 @@ impl Processor {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(f: impl FnOnce(&mut CreateKeyRequest)) -> CreateKeyRequest {
+        let mut r = CreateKeyRequest::default();
+        f(&mut r);
+        r
+    }
+
+    fn refusal(r: CreateKeyRequest) -> KmsError {
+        match check(&r, None) {
+            Err(e) => e,
+            Ok(c) => panic!("accepted as {} {} {}", c.spec, c.usage, c.origin),
+        }
+    }
+
+    #[test]
+    fn a_plain_request_is_a_generated_symmetric_key() {
+        let c = check(&CreateKeyRequest::default(), None).unwrap();
+        assert_eq!(
+            (c.spec, c.usage, c.origin),
+            (
+                KeySpec::SymmetricDefault,
+                KeyUsage::EncryptDecrypt,
+                Origin::AwsKms
+            )
+        );
+        assert_eq!(c.class, Materialize::Generated);
+        let c = check(&req(|r| r.origin = Some("EXTERNAL".into())), None).unwrap();
+        assert_eq!(c.class, Materialize::Imported);
+        let volatile = req(|r| {
+            r.key_spec = Some("HMAC_256".into());
+            r.key_usage = Some("GENERATE_VERIFY_MAC".into());
+            r.storage_class = Some("VOLATILE".into());
+        });
+        assert_eq!(check(&volatile, None).unwrap().class, Materialize::Volatile);
+    }
+
+    #[test]
+    fn names_outside_the_model_get_awss_message() {
+        let e = refusal(req(|r| r.origin = Some("aws_kms".into())));
+        let KmsError::Validation(m) = e else {
+            panic!("{e:?}")
+        };
+        assert!(
+            m.starts_with("1 validation error detected: Value 'aws_kms' at 'origin'"),
+            "{m}"
+        );
+        let e = refusal(req(|r| r.key_usage = Some("SIGN".into())));
+        assert!(
+            e.to_string()
+                .contains("at 'keyUsage' failed to satisfy constraint"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn combinations_aws_or_strongroom_refuse_are_refused_before_any_lookup() {
+        let unsupported = [
+            req(|r| r.origin = Some("AWS_CLOUDHSM".into())),
+            req(|r| r.custom_key_store_id = Some("cks-1".into())),
+            req(|r| {
+                r.origin = Some("EXTERNAL".into());
+                r.key_spec = Some("HMAC_256".into());
+                r.key_usage = Some("GENERATE_VERIFY_MAC".into());
+            }),
+            req(|r| {
+                r.multi_region = Some(true);
+                r.origin = Some("EXTERNAL".into());
+            }),
+        ];
+        for r in unsupported {
+            assert!(matches!(refusal(r), KmsError::UnsupportedOperation(_)));
+        }
+        let invalid = [
+            req(|r| {
+                r.key_spec = Some("HMAC_256".into());
+                r.customer_master_key_spec = Some("HMAC_384".into());
+            }),
+            req(|r| r.storage_class = Some("SOMETIMES".into())),
+            req(|r| r.module_group = Some("no-equals-sign".into())),
+            req(|r| {
+                r.storage_class = Some("VOLATILE".into());
+                r.module_group = Some("zone=a".into());
+            }),
+            req(|r| {
+                r.storage_class = Some("VOLATILE".into());
+                r.key_spec = Some("ECC_NIST_P256".into());
+                r.key_usage = Some("SIGN_VERIFY".into());
+            }),
+            req(|r| {
+                r.origin = Some("EXTERNAL".into());
+                r.expose_key_material = Some(true);
+            }),
+            req(|r| {
+                r.expose_key_material = Some(true);
+                r.suspension_owner_public_key = Some(Blob(vec![1]));
+            }),
+        ];
+        for r in invalid {
+            assert!(matches!(refusal(r), KmsError::Validation(_)));
+        }
+    }
+}
