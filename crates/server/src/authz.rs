@@ -120,9 +120,9 @@ pub fn authorize(
         };
     }
     let mut conditions = rq.conditions();
-    conditions.insert("kms:keyspec".into(), vec![key.key_spec.clone()]);
-    conditions.insert("kms:keyusage".into(), vec![key.key_usage.clone()]);
-    conditions.insert("kms:keyorigin".into(), vec![key.origin.clone()]);
+    conditions.insert("kms:keyspec".into(), vec![key.key_spec.to_string()]);
+    conditions.insert("kms:keyusage".into(), vec![key.key_usage.to_string()]);
+    conditions.insert("kms:keyorigin".into(), vec![key.origin.to_string()]);
     conditions.insert(
         "kms:multiregion".into(),
         vec![key.multi_region_id.is_some().to_string()],

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
-use strongroom_store::Tag;
+use strongroom_store::{EncryptionAlgorithm, KeySpec, KeyUsage, MacAlgorithm, Origin, Tag};
 use zeroize::Zeroizing;
 
 /// A base64 blob in JSON (ciphertexts: not secret).
@@ -115,20 +115,20 @@ pub struct KeyMetadata {
     pub creation_date: f64,
     pub enabled: bool,
     pub description: String,
-    pub key_usage: String,
+    pub key_usage: KeyUsage,
     pub key_state: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub deletion_date: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_deletion_window_in_days: Option<u32>,
-    pub origin: String,
+    pub origin: Origin,
     pub key_manager: &'static str,
-    pub customer_master_key_spec: String,
-    pub key_spec: String,
+    pub customer_master_key_spec: KeySpec,
+    pub key_spec: KeySpec,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub encryption_algorithms: Vec<&'static str>,
+    pub encryption_algorithms: Vec<EncryptionAlgorithm>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub mac_algorithms: Vec<&'static str>,
+    pub mac_algorithms: Vec<MacAlgorithm>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub signing_algorithms: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -321,7 +321,7 @@ pub struct EncryptRequest {
 pub struct EncryptResponse {
     pub ciphertext_blob: Blob,
     pub key_id: String,
-    pub encryption_algorithm: &'static str,
+    pub encryption_algorithm: EncryptionAlgorithm,
 }
 
 /// Decrypt input.
@@ -343,7 +343,7 @@ pub struct DecryptRequest {
 pub struct DecryptResponse {
     pub key_id: String,
     pub plaintext: SecretBlob,
-    pub encryption_algorithm: &'static str,
+    pub encryption_algorithm: EncryptionAlgorithm,
 }
 
 /// ReEncrypt input.
@@ -368,8 +368,8 @@ pub struct ReEncryptResponse {
     pub ciphertext_blob: Blob,
     pub source_key_id: String,
     pub key_id: String,
-    pub source_encryption_algorithm: &'static str,
-    pub destination_encryption_algorithm: &'static str,
+    pub source_encryption_algorithm: EncryptionAlgorithm,
+    pub destination_encryption_algorithm: EncryptionAlgorithm,
 }
 
 /// GenerateDataKey and GenerateDataKeyWithoutPlaintext input.

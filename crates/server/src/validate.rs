@@ -377,6 +377,22 @@ pub fn required<'a>(value: &'a Option<String>, path: &str) -> Result<&'a str, Km
     }
 }
 
+/// An optional member holding one of AWS's enumeration values, parsed
+/// into its type (`strongroom_store::vocab`); a value outside `shape` is
+/// AWS's ValidationException for it.
+pub fn enum_member<T: std::str::FromStr>(
+    value: Option<&str>,
+    path: &str,
+    shape: &'static [&'static str],
+) -> Result<Option<T>, KmsError> {
+    value
+        .map(|v| {
+            v.parse()
+                .map_err(|_| error(path, Some(v.to_owned()), Constraint::Enum(shape)))
+        })
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

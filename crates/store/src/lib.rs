@@ -30,6 +30,7 @@ pub mod sqlite;
 #[cfg(any(test, feature = "test-cluster"))]
 #[doc(hidden)]
 pub mod test_cluster;
+pub mod vocab;
 
 pub use audit::{AuditQuery, AuditRow, ChainPosition, UsageIncrement, UsageRecord};
 pub use error::StoreError;
@@ -41,6 +42,7 @@ pub use model::{
 pub use postgres::PostgresStore;
 pub use proofs::{ProofMint, ProofUse};
 pub use sqlite::SqliteStore;
+pub use vocab::{EncryptionAlgorithm, KeySpec, KeyUsage, MacAlgorithm, Origin, UnknownValue};
 
 pub use aggregates::aliases::AliasStore;
 pub use aggregates::grants::GrantStore;

@@ -1,6 +1,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::vocab::{KeySpec, KeyUsage, Origin};
+
 /// An account (a 12-digit id, as AWS).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountRecord {
@@ -117,11 +119,11 @@ pub struct KeyRecord {
     /// Lifecycle state.
     pub state: KeyState,
     /// AWS KeySpec, e.g. `SYMMETRIC_DEFAULT`.
-    pub key_spec: String,
+    pub key_spec: KeySpec,
     /// AWS KeyUsage, e.g. `ENCRYPT_DECRYPT`.
-    pub key_usage: String,
+    pub key_usage: KeyUsage,
     /// AWS Origin, e.g. `AWS_KMS`.
-    pub origin: String,
+    pub origin: Origin,
     /// Epoch seconds.
     pub created_at: i64,
     /// When a pending deletion happens (epoch seconds).

@@ -53,6 +53,7 @@ mod stale_frontend;
 mod system_audit;
 mod tags;
 mod tls;
+mod vocabulary;
 mod write_gate;
 mod xks;
 mod xks_admin;

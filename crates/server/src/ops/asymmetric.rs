@@ -4,8 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 use strongroom_crypto::{AsymmetricSpec, SignInput, SigningAlgorithm};
-use strongroom_hsm_proto::{KeySpecCode, Request, Response};
-use strongroom_store::KeyRecord;
+use strongroom_hsm_proto::{Request, Response};
+use strongroom_store::{EncryptionAlgorithm, KeyRecord, KeySpec, KeyUsage, Origin};
 
 use crate::authz::RequestCtx;
 use crate::error::KmsError;
@@ -14,36 +14,35 @@ use crate::processor::{AuthorizedKey, Processor};
 use crate::protocol::{Blob, DecryptResponse, EncryptResponse, EncryptionContext, SecretBlob};
 use crate::validate::{self, Presence::*, Validate, Validator, shapes};
 
-const OAEP: [&str; 2] = ["RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"];
-
 /// The asymmetric spec of a key, if it has one.
 pub(crate) fn spec_of(key: &KeyRecord) -> Option<AsymmetricSpec> {
-    KeySpecCode::from_aws(&key.key_spec)?.asymmetric()
+    crate::ops::key_specs::asymmetric_spec(key.key_spec)
 }
 
-/// Whether the key is RSA or ECC.
+/// Whether the key is a key pair (RSA, ECC, ML-DSA).
 pub(crate) fn is_asymmetric(key: &KeyRecord) -> bool {
-    spec_of(key).is_some()
+    key.key_spec.is_asymmetric()
 }
 
-/// The `SigningAlgorithms` / `EncryptionAlgorithms` a key offers.
-pub(crate) fn algorithms(key: &KeyRecord) -> (Vec<&'static str>, Vec<&'static str>) {
-    match (spec_of(key), key.key_usage.as_str()) {
-        (Some(spec), "SIGN_VERIFY") => (
+/// The `SigningAlgorithms` / `EncryptionAlgorithms` an asymmetric key
+/// offers (none for symmetric and HMAC keys).
+pub(crate) fn algorithms(key: &KeyRecord) -> (Vec<&'static str>, Vec<EncryptionAlgorithm>) {
+    match (spec_of(key), key.key_usage) {
+        (Some(spec), KeyUsage::SignVerify) => (
             spec.signing_algorithms()
                 .iter()
                 .map(|a| a.aws_name())
                 .collect(),
             vec![],
         ),
-        (Some(_), "ENCRYPT_DECRYPT") => (vec![], OAEP.to_vec()),
-        _ => (vec![], vec![]),
+        (Some(_), usage) => (vec![], key.key_spec.encryption_algorithms(usage).to_vec()),
+        (None, _) => (vec![], vec![]),
     }
 }
 
 /// `KeyAgreementAlgorithms` of a key.
 pub(crate) fn key_agreement_algorithms(key: &KeyRecord) -> Vec<&'static str> {
-    if key.key_usage == "KEY_AGREEMENT" {
+    if key.key_usage == KeyUsage::KeyAgreement {
         vec!["ECDH"]
     } else {
         vec![]
@@ -69,7 +68,7 @@ pub struct DeriveSharedSecretResponse {
     pub key_id: String,
     pub shared_secret: SecretBlob,
     pub key_agreement_algorithm: &'static str,
-    pub key_origin: String,
+    pub key_origin: Origin,
 }
 
 /// Sign and Verify input.
@@ -109,11 +108,11 @@ pub struct VerifyResponse {
 pub struct GetPublicKeyResponse {
     pub key_id: String,
     pub public_key: Blob,
-    pub customer_master_key_spec: String,
-    pub key_spec: String,
-    pub key_usage: String,
+    pub customer_master_key_spec: KeySpec,
+    pub key_spec: KeySpec,
+    pub key_usage: KeyUsage,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub encryption_algorithms: Vec<&'static str>,
+    pub encryption_algorithms: Vec<EncryptionAlgorithm>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub signing_algorithms: Vec<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -204,8 +203,12 @@ impl Processor {
         Ok(is_asymmetric(&key).then_some(key))
     }
 
-    fn check_oaep(&self, key: &KeyRecord, algorithm: &'static str) -> Result<(), KmsError> {
-        if key.key_usage != "ENCRYPT_DECRYPT" || !OAEP.contains(&algorithm) {
+    fn check_oaep(&self, key: &KeyRecord, algorithm: EncryptionAlgorithm) -> Result<(), KmsError> {
+        if !key
+            .key_spec
+            .encryption_algorithms(key.key_usage)
+            .contains(&algorithm)
+        {
             return Err(KmsError::InvalidKeyUsage(format!(
                 "The encryption algorithm {algorithm} is not compatible with {} ({}, {}).",
                 self.key_arn(key),
@@ -220,7 +223,7 @@ impl Processor {
         &self,
         key: &AuthorizedKey,
         plaintext: SecretBlob,
-        algorithm: &'static str,
+        algorithm: EncryptionAlgorithm,
         context: &Option<EncryptionContext>,
         dry: Option<bool>,
     ) -> Result<EncryptResponse, KmsError> {
@@ -235,7 +238,7 @@ impl Processor {
                     key: version,
                     ekt,
                     plaintext: plaintext.0.clone(),
-                    algorithm: algorithm.into(),
+                    algorithm: algorithm.as_str().into(),
                 })
             })
             .await?;
@@ -253,7 +256,7 @@ impl Processor {
         &self,
         key: &AuthorizedKey,
         blob: &[u8],
-        algorithm: &'static str,
+        algorithm: EncryptionAlgorithm,
         context: &Option<EncryptionContext>,
         dry: Option<bool>,
     ) -> Result<DecryptResponse, KmsError> {
@@ -268,7 +271,7 @@ impl Processor {
                     key: version,
                     ekt,
                     ciphertext: blob.to_vec(),
-                    algorithm: algorithm.into(),
+                    algorithm: algorithm.as_str().into(),
                 })
             })
             .await?;
@@ -313,7 +316,7 @@ impl Processor {
             ))
         })?;
         let key = self.resolve(rq, &req.key_id, true).await?;
-        let fits = key.key_usage == "SIGN_VERIFY"
+        let fits = key.key_usage == KeyUsage::SignVerify
             && spec_of(&key).is_some_and(|s| s.signing_algorithms().contains(&alg));
         if !fits {
             return Err(KmsError::InvalidKeyUsage(format!(
@@ -417,9 +420,9 @@ impl Processor {
         Ok(GetPublicKeyResponse {
             key_id: self.key_arn(&key),
             public_key: Blob(public),
-            customer_master_key_spec: key.key_spec.clone(),
-            key_spec: key.key_spec.clone(),
-            key_usage: key.key_usage.clone(),
+            customer_master_key_spec: key.key_spec,
+            key_spec: key.key_spec,
+            key_usage: key.key_usage,
             encryption_algorithms,
             signing_algorithms,
             key_agreement_algorithms: key_agreement_algorithms(&key),
@@ -441,7 +444,7 @@ impl Processor {
             ));
         }
         let key = self.resolve(rq, &req.key_id, true).await?;
-        if key.key_usage != "KEY_AGREEMENT" {
+        if key.key_usage != KeyUsage::KeyAgreement {
             return Err(KmsError::InvalidKeyUsage(format!(
                 "{} key usage is {}, not KEY_AGREEMENT.",
                 self.key_arn(&key),
@@ -467,7 +470,7 @@ impl Processor {
             key_id: self.key_arn(&key),
             shared_secret: SecretBlob(plaintext),
             key_agreement_algorithm: "ECDH",
-            key_origin: key.origin.clone(),
+            key_origin: key.origin,
         })
     }
 }

@@ -5,7 +5,7 @@
 
 use strongroom_hsm_proto::ciphertext::CiphertextHeader;
 use strongroom_hsm_proto::{Ekt, KeyRef, Request};
-use strongroom_store::KeyRecord;
+use strongroom_store::{EncryptionAlgorithm, KeyRecord, KeyUsage};
 use zeroize::Zeroizing;
 
 use crate::authz::RequestCtx;
@@ -14,30 +14,31 @@ use crate::processor::{AuthorizedKey, Processor, context_bytes};
 use crate::protocol::*;
 use crate::validate::{self, Constraint, shapes};
 
-const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
+const SYMMETRIC_DEFAULT: EncryptionAlgorithm = EncryptionAlgorithm::SymmetricDefault;
 
-/// Validates an `EncryptionAlgorithm` name; returns it (default
-/// SYMMETRIC_DEFAULT). Whether it fits the key is checked once the key is known.
-pub(crate) fn check_algorithm(alg: &Option<String>) -> Result<&'static str, KmsError> {
-    match alg.as_deref() {
-        None | Some(SYMMETRIC_DEFAULT) => Ok(SYMMETRIC_DEFAULT),
-        Some("RSAES_OAEP_SHA_1") => Ok("RSAES_OAEP_SHA_1"),
-        Some("RSAES_OAEP_SHA_256") => Ok("RSAES_OAEP_SHA_256"),
-        Some(a) if shapes::ENCRYPTION_ALGORITHM.contains(&a) => {
-            Err(KmsError::UnsupportedOperation(format!(
-                "EncryptionAlgorithm {a} is not supported; supported: SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256."
-            )))
-        }
-        Some(a) => Err(validate::error(
-            "encryptionAlgorithm",
-            Some(a.to_owned()),
-            Constraint::Enum(shapes::ENCRYPTION_ALGORITHM),
+/// Parses an `EncryptionAlgorithm` (default SYMMETRIC_DEFAULT), refusing
+/// the ones Strongroom does not serve. Whether it fits the key is checked
+/// once the key is known.
+pub(crate) fn check_algorithm(alg: &Option<String>) -> Result<EncryptionAlgorithm, KmsError> {
+    let parsed = validate::enum_member(
+        alg.as_deref(),
+        "encryptionAlgorithm",
+        shapes::ENCRYPTION_ALGORITHM,
+    )?;
+    match parsed.unwrap_or(SYMMETRIC_DEFAULT) {
+        EncryptionAlgorithm::Sm2Pke => Err(KmsError::UnsupportedOperation(
+            "EncryptionAlgorithm SM2PKE is not supported; supported: SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256.".into(),
         )),
+        served => Ok(served),
     }
 }
 
 /// A symmetric key is used with SYMMETRIC_DEFAULT only.
-fn require_symmetric_algorithm(p: &Processor, key: &KeyRecord, alg: &str) -> Result<(), KmsError> {
+fn require_symmetric_algorithm(
+    p: &Processor,
+    key: &KeyRecord,
+    alg: EncryptionAlgorithm,
+) -> Result<(), KmsError> {
     if alg != SYMMETRIC_DEFAULT {
         return Err(KmsError::InvalidKeyUsage(format!(
             "The encryption algorithm {alg} is not compatible with the key spec {} of {}.",
@@ -50,7 +51,7 @@ fn require_symmetric_algorithm(p: &Processor, key: &KeyRecord, alg: &str) -> Res
 
 /// The key encrypts and decrypts (not an HMAC or signing key).
 pub(crate) fn require_encryption_key(p: &Processor, key: &KeyRecord) -> Result<(), KmsError> {
-    if key.key_usage != "ENCRYPT_DECRYPT" {
+    if key.key_usage != KeyUsage::EncryptDecrypt {
         return Err(KmsError::InvalidKeyUsage(format!(
             "{} key usage is {} which is not valid for this operation.",
             p.key_arn(key),
@@ -284,7 +285,30 @@ impl Processor {
         }
         self.require_usable(rq.operation().name, &dest)?;
         dry_run(req.dry_run)?;
-        let (dest_version, dest_ekt) = self.current_ekt(&dest).await?;
+        let contexts = (source_context, destination_context);
+        let out = self
+            .re_encrypt_in_module(&src, &dest, blob, contexts)
+            .await?;
+        Ok(ReEncryptResponse {
+            ciphertext_blob: Blob(out),
+            source_key_id: self.key_arn(&src.key),
+            key_id: self.key_arn(&dest),
+            source_encryption_algorithm: SYMMETRIC_DEFAULT,
+            destination_encryption_algorithm: SYMMETRIC_DEFAULT,
+        })
+    }
+
+    /// The module's ReEncrypt from `src` to `dest`'s current version,
+    /// retried once with fresh EKTs if a domain-key generation they were
+    /// sealed under is gone.
+    async fn re_encrypt_in_module(
+        &self,
+        src: &SourceKey,
+        dest: &AuthorizedKey,
+        blob: &[u8],
+        (source_context, destination_context): (Vec<u8>, Vec<u8>),
+    ) -> Result<Vec<u8>, KmsError> {
+        let (dest_version, dest_ekt) = self.current_ekt(dest).await?;
         let request = |source_ekt, destination_ekt| Request::ReEncrypt {
             source_ekt,
             ciphertext: blob.to_vec(),
@@ -293,27 +317,17 @@ impl Processor {
             destination_ekt,
             destination_context: destination_context.clone(),
         };
-        let out = match self
-            .module(&dest)
-            .re_encrypt(request(src.ekt.clone(), dest_ekt))
-            .await
-        {
+        let module = self.module(dest);
+        match module.re_encrypt(request(src.ekt.clone(), dest_ekt)).await {
             Err(strongroom_hsm_proto::HsmError::NoDomainKey(_)) => {
-                self.forget_ekts(&[(&src.key, src.version), (&dest, dest_version)]);
+                self.forget_ekts(&[(&src.key, src.version), (dest, dest_version)]);
                 let missing = || KmsError::Internal("key material disappeared".into());
                 let s = self.ekt(&src.key, src.version).await?.ok_or_else(missing)?;
-                let d = self.ekt(&dest, dest_version).await?.ok_or_else(missing)?;
-                self.module(&dest).re_encrypt(request(s, d)).await?
+                let d = self.ekt(dest, dest_version).await?.ok_or_else(missing)?;
+                Ok(module.re_encrypt(request(s, d)).await?)
             }
-            r => r?,
-        };
-        Ok(ReEncryptResponse {
-            ciphertext_blob: Blob(out),
-            source_key_id: self.key_arn(&src.key),
-            key_id: self.key_arn(&dest),
-            source_encryption_algorithm: SYMMETRIC_DEFAULT,
-            destination_encryption_algorithm: SYMMETRIC_DEFAULT,
-        })
+            r => Ok(r?),
+        }
     }
 
     pub(crate) async fn generate_data_key(
@@ -402,8 +416,12 @@ mod tests {
         assert_eq!(check_algorithm(&None).unwrap(), SYMMETRIC_DEFAULT);
         assert_eq!(
             check_algorithm(&Some("RSAES_OAEP_SHA_256".into())).unwrap(),
-            "RSAES_OAEP_SHA_256"
+            EncryptionAlgorithm::RsaesOaepSha256
         );
+        assert!(matches!(
+            check_algorithm(&Some("SM2PKE".into())),
+            Err(KmsError::UnsupportedOperation(_))
+        ));
         assert!(matches!(
             check_algorithm(&Some("ROT13".into())),
             Err(KmsError::Validation(_))

@@ -4,8 +4,8 @@
 //! token is it, sealed); the frontend never sees the material.
 
 use serde::{Deserialize, Serialize};
-use strongroom_hsm_proto::{KeyRef, KeySpecCode, Request, Response};
-use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord};
+use strongroom_hsm_proto::{KeyRef, Request, Response};
+use strongroom_store::{KeyRecord, KeySpec, KeyState, KeyVersionRecord, Origin};
 
 use crate::authz::RequestCtx;
 use crate::clock::now_epoch;
@@ -102,7 +102,7 @@ impl Validate for ImportKeyMaterialRequest {
 /// Fails unless `key` takes imported material (AWS's footnote [9]) and
 /// `operation` may use it in its state.
 fn require_external(p: &Processor, operation: &str, key: &KeyRecord) -> Result<(), KmsError> {
-    if key.origin != "EXTERNAL" {
+    if key.origin != Origin::External {
         return Err(KmsError::UnsupportedOperation(format!(
             "{} has origin {}: only keys created with Origin EXTERNAL take imported material.",
             p.key_arn(key),
@@ -110,6 +110,45 @@ fn require_external(p: &Processor, operation: &str, key: &KeyRecord) -> Result<(
         )));
     }
     p.check_key_state(operation, key)
+}
+
+/// When imported material expires: `ValidTo` as the `ExpirationModel`
+/// requires it (AWS's rules), at most 365 days after `now`.
+fn import_valid_to(
+    expiration_model: Option<&str>,
+    valid_to: Option<f64>,
+    now: i64,
+) -> Result<Option<i64>, KmsError> {
+    Ok(match (expiration_model, valid_to) {
+        (None | Some("KEY_MATERIAL_EXPIRES"), Some(t)) => {
+            let t = t as i64;
+            if t <= now || t > now + MAX_VALID_FOR_SECS {
+                return Err(KmsError::Validation(
+                    "ValidTo must be in the future and at most 365 days ahead.".into(),
+                ));
+            }
+            Some(t)
+        }
+        (None | Some("KEY_MATERIAL_EXPIRES"), None) => {
+            return Err(KmsError::Validation(
+                "ValidTo is required when the ExpirationModel is KEY_MATERIAL_EXPIRES.".into(),
+            ));
+        }
+        (Some("KEY_MATERIAL_DOES_NOT_EXPIRE"), None) => None,
+        (Some("KEY_MATERIAL_DOES_NOT_EXPIRE"), Some(_)) => {
+            return Err(KmsError::Validation(
+                "ValidTo must not be set when the ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE."
+                    .into(),
+            ));
+        }
+        (Some(m), _) => {
+            return Err(validate::error(
+                "expirationModel",
+                Some(m.to_owned()),
+                validate::Constraint::Enum(shapes::EXPIRATION_MODEL),
+            ));
+        }
+    })
 }
 
 impl Processor {
@@ -126,16 +165,15 @@ impl Processor {
             )));
         }
         let spec_name = validate::required(&req.wrapping_key_spec, "wrappingKeySpec")?;
-        let spec = match spec_name {
-            "RSA_2048" | "RSA_3072" | "RSA_4096" => {
-                KeySpecCode::from_aws(spec_name).expect("RSA spec")
-            }
-            other => {
-                return Err(KmsError::UnsupportedOperation(format!(
-                    "WrappingKeySpec {other} is not supported; supported: RSA_2048, RSA_3072, RSA_4096."
-                )));
-            }
-        };
+        let spec = KeySpec::parse(spec_name)
+            .ok()
+            .filter(|s| s.is_rsa())
+            .and_then(crate::ops::key_specs::module_spec)
+            .ok_or_else(|| {
+                KmsError::UnsupportedOperation(format!(
+                    "WrappingKeySpec {spec_name} is not supported; supported: RSA_2048, RSA_3072, RSA_4096."
+                ))
+            })?;
         let key = self.resolve(rq, &req.key_id, false).await?;
         // Suspended keys come back through an import key too (ReinstateKey).
         if key.state != KeyState::Suspended {
@@ -183,35 +221,7 @@ impl Processor {
             .as_ref()
             .ok_or_else(|| validate::null("encryptedKeyMaterial"))?;
         let now = now_epoch();
-        let valid_to = match (req.expiration_model.as_deref(), req.valid_to) {
-            (None | Some("KEY_MATERIAL_EXPIRES"), Some(t)) => {
-                let t = t as i64;
-                if t <= now || t > now + MAX_VALID_FOR_SECS {
-                    return Err(KmsError::Validation(
-                        "ValidTo must be in the future and at most 365 days ahead.".into(),
-                    ));
-                }
-                Some(t)
-            }
-            (None | Some("KEY_MATERIAL_EXPIRES"), None) => {
-                return Err(KmsError::Validation(
-                    "ValidTo is required when the ExpirationModel is KEY_MATERIAL_EXPIRES.".into(),
-                ));
-            }
-            (Some("KEY_MATERIAL_DOES_NOT_EXPIRE"), None) => None,
-            (Some("KEY_MATERIAL_DOES_NOT_EXPIRE"), Some(_)) => {
-                return Err(KmsError::Validation(
-                    "ValidTo must not be set when the ExpirationModel is KEY_MATERIAL_DOES_NOT_EXPIRE.".into(),
-                ));
-            }
-            (Some(m), _) => {
-                return Err(validate::error(
-                    "expirationModel",
-                    Some(m.to_owned()),
-                    validate::Constraint::Enum(shapes::EXPIRATION_MODEL),
-                ));
-            }
-        };
+        let valid_to = import_valid_to(req.expiration_model.as_deref(), req.valid_to, now)?;
         let _guard = self.write_lock.lock().await;
         let key = self.resolve(rq, &req.key_id, false).await?;
         require_external(self, rq.operation().name, &key)?;

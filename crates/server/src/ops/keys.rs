@@ -1,8 +1,7 @@
 //! Key lifecycle: CreateKey, DescribeKey, ListKeys, UpdateKeyDescription,
 //! EnableKey, DisableKey, ScheduleKeyDeletion, CancelKeyDeletion.
 
-use strongroom_hsm_proto::{KeyRef, KeySpecCode};
-use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord, Tag};
+use strongroom_store::{KeyRecord, KeyState, Origin, Tag};
 use uuid::Uuid;
 
 use crate::authz::RequestCtx;
@@ -11,7 +10,6 @@ use crate::error::KmsError;
 use crate::ops::asymmetric;
 use crate::processor::Processor;
 use crate::protocol::*;
-use crate::validate::shapes;
 
 /// AWS's tagging rules.
 pub(crate) fn check_tags(tags: &[Tag]) -> Result<(), KmsError> {
@@ -33,59 +31,6 @@ pub(crate) fn check_tags(tags: &[Tag]) -> Result<(), KmsError> {
     Ok(())
 }
 
-/// The module's spec code and the key usage for a CreateKey request: AWS's
-/// pairing rules, and UnsupportedOperation for specs not served yet.
-pub(crate) fn spec_and_usage(
-    spec: &str,
-    usage: Option<&str>,
-) -> Result<(KeySpecCode, String), KmsError> {
-    // Values AWS does not know were refused with the request (`validate`);
-    // these AWS has and Strongroom does not serve.
-    if usage == Some("ENCAPSULATE_DECAPSULATE") {
-        return Err(KmsError::UnsupportedOperation(
-            "KeyUsage ENCAPSULATE_DECAPSULATE is not supported; supported: ENCRYPT_DECRYPT, SIGN_VERIFY, GENERATE_VERIFY_MAC, KEY_AGREEMENT.".into(),
-        ));
-    }
-    let Some(code) = KeySpecCode::from_aws(spec) else {
-        let served: Vec<&str> = shapes::KEY_SPEC
-            .iter()
-            .copied()
-            .filter(|s| KeySpecCode::from_aws(s).is_some())
-            .collect();
-        return Err(KmsError::UnsupportedOperation(format!(
-            "KeySpec {spec} is not supported; supported: {}.",
-            served.join(", ")
-        )));
-    };
-    if let Some(asym) = code.asymmetric() {
-        return match usage {
-            None => Err(KmsError::Validation(format!(
-                "KeyUsage is required for KeySpec {spec}."
-            ))),
-            Some("SIGN_VERIFY") => Ok((code, "SIGN_VERIFY".into())),
-            Some("ENCRYPT_DECRYPT") if asym.is_rsa() => Ok((code, "ENCRYPT_DECRYPT".into())),
-            Some("KEY_AGREEMENT") if asym.agrees_keys() => Ok((code, "KEY_AGREEMENT".into())),
-            Some(u) => Err(KmsError::Validation(format!(
-                "KeyUsage {u} is not compatible with KeySpec {spec}."
-            ))),
-        };
-    }
-    let expected = if code.hmac().is_some() {
-        "GENERATE_VERIFY_MAC"
-    } else {
-        "ENCRYPT_DECRYPT"
-    };
-    match usage {
-        None if code.hmac().is_some() => Err(KmsError::Validation(format!(
-            "KeyUsage GENERATE_VERIFY_MAC is required for KeySpec {spec}."
-        ))),
-        Some(u) if u != expected => Err(KmsError::Validation(format!(
-            "KeyUsage {u} is not compatible with KeySpec {spec}."
-        ))),
-        _ => Ok((code, expected.to_string())),
-    }
-}
-
 fn epoch_f64(t: i64) -> f64 {
     t as f64
 }
@@ -100,21 +45,19 @@ impl Processor {
             creation_date: epoch_f64(key.created_at),
             enabled: key.state == KeyState::Enabled,
             description: key.description.clone(),
-            key_usage: key.key_usage.clone(),
+            key_usage: key.key_usage,
             key_state: key.state.as_str().to_owned(),
             deletion_date: key.deletion_date.map(epoch_f64),
             pending_deletion_window_in_days: key.pending_window_days,
-            origin: key.origin.clone(),
+            origin: key.origin,
             key_manager: "CUSTOMER",
-            customer_master_key_spec: key.key_spec.clone(),
-            key_spec: key.key_spec.clone(),
-            encryption_algorithms: match (key.key_usage.as_str(), asymmetric::is_asymmetric(key)) {
-                ("ENCRYPT_DECRYPT", false) => vec!["SYMMETRIC_DEFAULT"],
-                _ => asymmetric::algorithms(key).1,
-            },
+            customer_master_key_spec: key.key_spec,
+            key_spec: key.key_spec,
+            encryption_algorithms: key.key_spec.encryption_algorithms(key.key_usage).to_vec(),
             signing_algorithms: asymmetric::algorithms(key).0,
             key_agreement_algorithms: asymmetric::key_agreement_algorithms(key),
-            expiration_model: (key.origin == "EXTERNAL" && key.state != KeyState::PendingImport)
+            expiration_model: (key.origin == Origin::External
+                && key.state != KeyState::PendingImport)
                 .then(|| {
                     if key.import_valid_to.is_some() {
                         "KEY_MATERIAL_EXPIRES"
@@ -126,9 +69,7 @@ impl Processor {
             exposed: key.exposed,
             storage_class: key.volatile.then_some("VOLATILE"),
             module_group: key.module_group.clone(),
-            mac_algorithms: crate::ops::mac::mac_algorithm(&key.key_spec)
-                .into_iter()
-                .collect(),
+            mac_algorithms: key.key_spec.mac_algorithm().into_iter().collect(),
             multi_region: key.multi_region_id.is_some(),
             multi_region_configuration: None,
         }
@@ -140,241 +81,6 @@ impl Processor {
         let mut m = self.metadata(key);
         m.multi_region_configuration = self.multi_region_configuration(key).await?;
         Ok(m)
-    }
-
-    pub(crate) async fn create_key(
-        &self,
-        rq: &mut RequestCtx<'_>,
-        req: CreateKeyRequest,
-    ) -> Result<KeyMetadataResponse, KmsError> {
-        let caller = rq.caller();
-        let multi_region = req.multi_region == Some(true);
-        if multi_region {
-            let origin = req.origin.as_deref().unwrap_or("AWS_KMS");
-            crate::ops::multi_region::check_creatable(&req, origin, rq.fixed_key_id())?;
-        }
-        let description = req.description.unwrap_or_default();
-        if let (Some(a), Some(b)) = (&req.key_spec, &req.customer_master_key_spec)
-            && a != b
-        {
-            return Err(KmsError::Validation(
-                "KeySpec and CustomerMasterKeySpec disagree.".into(),
-            ));
-        }
-        let spec = req
-            .key_spec
-            .or(req.customer_master_key_spec)
-            .unwrap_or_else(|| "SYMMETRIC_DEFAULT".into());
-        let (code, usage) = spec_and_usage(&spec, req.key_usage.as_deref())?;
-        let origin = req.origin.unwrap_or_else(|| "AWS_KMS".into());
-        match origin.as_str() {
-            "AWS_KMS" => {}
-            "EXTERNAL" if spec == "SYMMETRIC_DEFAULT" => {}
-            "EXTERNAL" => {
-                return Err(KmsError::UnsupportedOperation(format!(
-                    "Importing {spec} key material is not supported yet; only SYMMETRIC_DEFAULT."
-                )));
-            }
-            // AWS_CLOUDHSM, EXTERNAL_KEY_STORE; values AWS does not know
-            // were refused with the request (`validate`).
-            other => {
-                return Err(KmsError::UnsupportedOperation(format!(
-                    "Origin {other} (custom key stores) is not supported; supported: AWS_KMS, EXTERNAL."
-                )));
-            }
-        }
-        // A multi-Region key: its shared id, and this region's row of it.
-        let shared = multi_region.then(crate::multi_region::new_id);
-        let new_id = match (shared, rq.fixed_key_id()) {
-            (Some(shared), _) => crate::multi_region::row_id(shared, caller.region.as_str()),
-            // A seed file's fixed id: refused if any account has it.
-            (None, Some(id)) if self.load_key(id).await?.is_some() => {
-                return Err(KmsError::AlreadyExists(format!("Key {id} already exists.")));
-            }
-            (None, Some(id)) => id,
-            (None, None) => Uuid::new_v4(),
-        };
-        let policy = match &req.policy {
-            None => None,
-            Some(text) => Some(crate::ops::key_policy::validated(
-                caller,
-                &rq.conditions(),
-                &crate::arn::key_arn_named(
-                    caller.region.as_str(),
-                    &caller.account_id,
-                    &shared.map_or_else(|| new_id.to_string(), crate::multi_region::display),
-                ),
-                text,
-                req.bypass_policy_lockout_safety_check == Some(true),
-            )?),
-        };
-        if req.custom_key_store_id.is_some() || req.xks_key_id.is_some() {
-            return Err(KmsError::UnsupportedOperation(
-                "Custom key stores are not supported.".into(),
-            ));
-        }
-        let tags = req.tags.unwrap_or_default();
-        check_tags(&tags)?;
-
-        let id = new_id;
-        let version = KeyRef {
-            key_id: shared.unwrap_or(id),
-            version: 1,
-        };
-        let now = now_epoch();
-        let external = origin == "EXTERNAL";
-        let key = KeyRecord {
-            id,
-            account_id: caller.account_id.clone(),
-            region: caller.region.to_string(),
-            description,
-            state: if external {
-                KeyState::PendingImport
-            } else {
-                KeyState::Enabled
-            },
-            key_spec: spec,
-            key_usage: usage,
-            origin,
-            created_at: now,
-            deletion_date: None,
-            pending_window_days: None,
-            current_version: if external { 0 } else { 1 },
-            tags,
-            rotation_period_days: None,
-            next_rotation_at: None,
-            on_demand_rotations: 0,
-            import_valid_to: None,
-            import_fingerprint: None,
-            suspension_fingerprint: None,
-            exposed: req.expose_key_material == Some(true),
-            volatile: req.storage_class.as_deref() == Some("VOLATILE"),
-            policy,
-            module_group: req.module_group.clone(),
-            multi_region_id: shared,
-            multi_region_primary: shared.is_some(),
-            revision: 0,
-        };
-        if let Some(group) = &key.module_group {
-            let valid = group.len() <= 256
-                && group.split_once('=').is_some_and(|(k, v)| {
-                    !k.is_empty()
-                        && !v.is_empty()
-                        && group
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b"=_-.:/".contains(&b))
-                });
-            if !valid {
-                return Err(KmsError::Validation(format!(
-                    "ModuleGroup '{group}' must be KEY=VALUE (letters, digits, _-.:/)."
-                )));
-            }
-            if key.volatile {
-                return Err(KmsError::Validation(
-                    "VOLATILE keys live in every member; they cannot be pinned to a ModuleGroup."
-                        .into(),
-                ));
-            }
-            // Every module call for this key from here on stays in the group.
-            strongroom_hsm_proto::routing::pin(group);
-        }
-        match req.storage_class.as_deref() {
-            None | Some("DURABLE") | Some("VOLATILE") => {}
-            Some(other) => {
-                return Err(KmsError::Validation(format!(
-                    "StorageClass {other} is not DURABLE or VOLATILE."
-                )));
-            }
-        }
-        if key.volatile && (external || key.exposed || code.asymmetric().is_some()) {
-            return Err(KmsError::Validation(
-                "VOLATILE keys are symmetric or HMAC keys of Origin AWS_KMS, never exposed.".into(),
-            ));
-        }
-        let owner = req.suspension_owner_public_key.as_ref();
-        if owner.is_some() && (external || key.exposed || key.volatile) {
-            return Err(KmsError::Validation(
-                "SuspensionOwnerPublicKey is for keys of Origin AWS_KMS that are neither exposed nor VOLATILE."
-                    .into(),
-            ));
-        }
-        if key.exposed {
-            // Material in clear needs a key policy that names
-            // kms:ExposeKeyMaterial: kms:* (the default policy) never does.
-            self.authorize_also(rq, "kms:ExposeKeyMaterial", &None, &key)
-                .await?;
-        }
-        // Everything is checked: the intent record names the new key, and
-        // only now may anything change.
-        rq.creating_key(id, &self.key_arn(&key));
-        rq.also_covers(key.material_id());
-        let change = self.begin_change(rq).await?;
-        if key.volatile {
-            let ekt = match self
-                .module_for_change(&change)
-                .call(strongroom_hsm_proto::Request::GenerateVolatileKey {
-                    key: version,
-                    spec: code,
-                })
-                .await?
-            {
-                strongroom_hsm_proto::Response::TransientEkt(e) => e,
-                _ => return Err(KmsError::Internal("unexpected module answer".into())),
-            };
-            // Into every member's memory; the transient EKT is dropped here.
-            let mut installed = 0;
-            for (module, answer) in self
-                .module_for_change(&change)
-                .call_all(strongroom_hsm_proto::Request::InstallVolatileKey { key: version, ekt })
-                .await?
-            {
-                match answer {
-                    Ok(_) => installed += 1,
-                    Err(e) => {
-                        tracing::warn!(%module, error = %e, "a module did not take a volatile key")
-                    }
-                }
-            }
-            change.store().create_key(&key, None).await?;
-            let key = self.cache_key(key);
-            tracing::info!(key_id = %id, modules = installed, "volatile key created");
-            return Ok(KeyMetadataResponse {
-                key_metadata: self.metadata(&key),
-                key_material: None,
-            });
-        }
-        if key.exposed && external {
-            return Err(KmsError::Validation(
-                "ExposeKeyMaterial does not apply to Origin EXTERNAL: you hold the material."
-                    .into(),
-            ));
-        }
-        if external {
-            // No material until ImportKeyMaterial.
-            change.store().create_key(&key, None).await?;
-            let key = self.cache_key(key);
-            tracing::info!(key_id = %id, account = %caller.account_id, "key created, awaiting import");
-            return Ok(KeyMetadataResponse {
-                key_metadata: self.metadata(&key),
-                key_material: None,
-            });
-        }
-        let (ekt, material) = self
-            .first_version(&change, version, code, key.exposed, owner)
-            .await?;
-        let v = KeyVersionRecord {
-            key_id: id,
-            version: 1,
-            ekt: ekt.0.clone(),
-            created_at: now,
-        };
-        change.store().create_key(&key, Some(&v)).await?;
-        let key = self.cache_new_key(key, version, ekt);
-        tracing::info!(key_id = %id, account = %caller.account_id, exposed = key.exposed, "key created");
-        Ok(KeyMetadataResponse {
-            key_metadata: self.full_metadata(&key).await?,
-            key_material: material.map(SecretBlob),
-        })
     }
 
     pub(crate) async fn describe_key(
@@ -535,7 +241,7 @@ impl Processor {
         let key = self
             .modify_key(rq, &req.key_id, |_, k| {
                 // A key whose imported material is gone goes back to waiting for it.
-                k.state = if k.current_version == 0 && k.origin == "EXTERNAL" {
+                k.state = if k.current_version == 0 && k.origin == Origin::External {
                     KeyState::PendingImport
                 } else {
                     KeyState::Disabled

@@ -2,24 +2,13 @@
 //! (in constant time) inside the security module.
 
 use serde::{Deserialize, Serialize};
-use strongroom_store::KeyRecord;
+use strongroom_store::{KeyRecord, MacAlgorithm};
 
 use crate::authz::RequestCtx;
 use crate::error::KmsError;
 use crate::processor::{Processor, required};
 use crate::protocol::{Blob, SecretBlob};
 use crate::validate::{self, Presence::*, Validate, Validator, shapes};
-
-/// The MacAlgorithm of an HMAC KeySpec.
-pub(crate) fn mac_algorithm(key_spec: &str) -> Option<&'static str> {
-    Some(match key_spec {
-        "HMAC_224" => "HMAC_SHA_224",
-        "HMAC_256" => "HMAC_SHA_256",
-        "HMAC_384" => "HMAC_SHA_384",
-        "HMAC_512" => "HMAC_SHA_512",
-        _ => return None,
-    })
-}
 
 /// GenerateMac and VerifyMac input.
 #[derive(Debug, Deserialize, Default)]
@@ -38,7 +27,7 @@ pub struct MacRequest {
 #[serde(rename_all = "PascalCase")]
 pub struct GenerateMacResponse {
     pub mac: Blob,
-    pub mac_algorithm: &'static str,
+    pub mac_algorithm: MacAlgorithm,
     pub key_id: String,
 }
 
@@ -48,7 +37,7 @@ pub struct GenerateMacResponse {
 pub struct VerifyMacResponse {
     pub key_id: String,
     pub mac_valid: bool,
-    pub mac_algorithm: &'static str,
+    pub mac_algorithm: MacAlgorithm,
 }
 
 impl Validate for MacRequest {
@@ -83,10 +72,12 @@ impl Processor {
         &self,
         key: &KeyRecord,
         req: &MacRequest,
-    ) -> Result<&'static str, KmsError> {
+    ) -> Result<MacAlgorithm, KmsError> {
         let requested = required(&req.mac_algorithm, "macAlgorithm")?;
-        match mac_algorithm(&key.key_spec) {
-            Some(alg) if alg == requested => Ok(alg),
+        let parsed: Option<MacAlgorithm> =
+            validate::enum_member(Some(requested), "macAlgorithm", shapes::MAC_ALGORITHM)?;
+        match key.key_spec.mac_algorithm() {
+            Some(alg) if Some(alg) == parsed => Ok(alg),
             _ => Err(KmsError::InvalidKeyUsage(format!(
                 "{} key usage is {} and cannot compute {requested}.",
                 self.key_arn(key),

@@ -2,6 +2,7 @@
 
 mod aliases;
 pub(crate) mod asymmetric;
+mod create_key;
 pub(crate) mod crypto;
 mod data_key_pair;
 mod dispatch;
@@ -13,6 +14,7 @@ pub(crate) mod fuzz_parse;
 mod grants;
 mod import;
 pub(crate) mod key_policy;
+pub(crate) mod key_specs;
 pub mod key_state;
 pub(crate) mod keys;
 pub(crate) mod mac;

@@ -8,7 +8,7 @@
 //! key's seal on its way.
 
 use serde::{Deserialize, Serialize};
-use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord, StoreError, Tag};
+use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord, Origin, StoreError, Tag};
 use uuid::Uuid;
 
 use crate::authz::RequestCtx;
@@ -77,18 +77,16 @@ impl Validate for UpdatePrimaryRegionRequest {
 /// material, its extensions, fixed seed ids).
 pub(crate) fn check_creatable(
     req: &CreateKeyRequest,
-    origin: &str,
+    origin: Origin,
     fixed_id: Option<Uuid>,
 ) -> Result<(), KmsError> {
-    if req.custom_key_store_id.is_some()
-        || req.xks_key_id.is_some()
-        || matches!(origin, "AWS_CLOUDHSM" | "EXTERNAL_KEY_STORE")
+    if req.custom_key_store_id.is_some() || req.xks_key_id.is_some() || origin.is_custom_key_store()
     {
         return Err(KmsError::UnsupportedOperation(
             "Multi-Region keys cannot be created in a custom key store.".into(),
         ));
     }
-    if origin == "EXTERNAL" {
+    if origin == Origin::External {
         return Err(KmsError::UnsupportedOperation(
             "Multi-Region keys with imported key material (Origin EXTERNAL) are not supported yet; use Origin AWS_KMS.".into(),
         ));
@@ -460,9 +458,9 @@ mod tests {
             region: "us-east-1".into(),
             description: "mine".into(),
             state: KeyState::Disabled,
-            key_spec: "SYMMETRIC_DEFAULT".into(),
-            key_usage: "ENCRYPT_DECRYPT".into(),
-            origin: "AWS_KMS".into(),
+            key_spec: strongroom_store::KeySpec::SymmetricDefault,
+            key_usage: strongroom_store::KeyUsage::EncryptDecrypt,
+            origin: Origin::AwsKms,
             created_at: 1,
             deletion_date: None,
             pending_window_days: None,

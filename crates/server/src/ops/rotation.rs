@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use strongroom_hsm_proto::KeyRef;
-use strongroom_store::{KeyRecord, KeyVersionRecord, StoreError};
+use strongroom_store::{KeyRecord, KeySpec, KeyVersionRecord, Origin, StoreError};
 
 use crate::authz::RequestCtx;
 use crate::clock::now_epoch;
@@ -99,7 +99,7 @@ impl Validate for ListKeyRotationsRequest {
 /// Fails unless `operation` may rotate `key`: the kind of key first
 /// (AWS's footnote [7]), then the key-state table.
 fn check_rotatable(p: &Processor, operation: &str, key: &KeyRecord) -> Result<(), KmsError> {
-    if key.key_spec != "SYMMETRIC_DEFAULT" || key.origin != "AWS_KMS" || key.volatile {
+    if key.key_spec != KeySpec::SymmetricDefault || key.origin != Origin::AwsKms || key.volatile {
         return Err(KmsError::UnsupportedOperation(format!(
             "{} cannot be rotated: only symmetric keys with AWS_KMS origin rotate.",
             p.key_arn(key)

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use base64::Engine;
 use serde_json::{Value, json};
 use strongroom_hsm_proto::HsmClient;
-use strongroom_store::{KeyRecord, KeyState, Store};
+use strongroom_store::{KeyRecord, KeySpec, KeyState, Origin, Store};
 use uuid::Uuid;
 
 use super::SeedError;
@@ -143,14 +143,19 @@ impl Seeder<'_> {
                     format!("key {id} exists in region {}, not {region}", rec.region),
                 ));
             }
-            let spec = key.key_spec.as_deref().unwrap_or("SYMMETRIC_DEFAULT");
+            let spec = key
+                .key_spec
+                .as_deref()
+                .unwrap_or(KeySpec::SymmetricDefault.as_str());
             if rec.account_id != account {
                 return Err(failed(
                     &path,
                     format!("key {id} exists in account {}", rec.account_id),
                 ));
             }
-            if rec.key_spec != spec || (rec.origin == "EXTERNAL") != key.material.is_some() {
+            if rec.key_spec.as_str() != spec
+                || (rec.origin == Origin::External) != key.material.is_some()
+            {
                 return Err(failed(
                     &path,
                     format!(
@@ -244,7 +249,7 @@ impl Seeder<'_> {
             }
             None => {
                 let mut body = json!({
-                    "KeySpec": key.key_spec.as_deref().unwrap_or("SYMMETRIC_DEFAULT"),
+                    "KeySpec": key.key_spec.as_deref().unwrap_or(KeySpec::SymmetricDefault.as_str()),
                     "Description": key.description.as_deref().unwrap_or(""),
                     "Tags": tags_of(&key.tags),
                 });
@@ -255,7 +260,7 @@ impl Seeder<'_> {
                     body["Policy"] = json!(policy_text(policy));
                 }
                 if key.material.is_some() {
-                    body["Origin"] = json!("EXTERNAL");
+                    body["Origin"] = json!(Origin::External);
                 }
                 self.call(path, home, "CreateKey", body, Some(id)).await?;
                 self.summary.created += 1;

@@ -8,14 +8,15 @@ use std::collections::{BTreeMap, HashSet};
 use base64::Engine;
 use strongroom_hsm_proto::KeySpecCode;
 use strongroom_policy::PolicyDocument;
-use strongroom_store::Tag;
+use strongroom_store::{KeySpec, Tag};
 use uuid::Uuid;
 
 use super::SeedError;
 use super::file::{SeedFile, SeedKey};
 use crate::admin::valid_account_id;
-use crate::ops::keys::{check_tags, spec_and_usage};
-use crate::validate::{Presence, Validator, shapes};
+use crate::ops::key_specs::spec_and_usage;
+use crate::ops::keys::check_tags;
+use crate::validate::{self, Presence, Validator, shapes};
 
 /// What a seed file is checked and applied against.
 #[derive(Debug, Clone)]
@@ -123,22 +124,11 @@ fn check_key(i: usize, key: &SeedKey, file: &SeedFile, d: &SeedDefaults) -> Resu
         v.finish()
             .map_err(|e| at(format!("{p}.{field}"), e.to_string()))
     };
-    shape("key_spec", &|v| {
-        v.enumeration(
-            "keySpec",
-            key.key_spec.as_deref(),
-            shapes::KEY_SPEC,
-            Presence::Optional,
-        )
-    })?;
-    shape("key_usage", &|v| {
-        v.enumeration(
-            "keyUsage",
-            key.key_usage.as_deref(),
-            shapes::KEY_USAGE,
-            Presence::Optional,
-        )
-    })?;
+    let spec: KeySpec = validate::enum_member(key.key_spec.as_deref(), "keySpec", shapes::KEY_SPEC)
+        .map_err(|e| at(format!("{p}.key_spec"), e.to_string()))?
+        .unwrap_or(KeySpec::SymmetricDefault);
+    let usage = validate::enum_member(key.key_usage.as_deref(), "keyUsage", shapes::KEY_USAGE)
+        .map_err(|e| at(format!("{p}.key_usage"), e.to_string()))?;
     shape("description", &|v| {
         v.string(
             "description",
@@ -147,9 +137,8 @@ fn check_key(i: usize, key: &SeedKey, file: &SeedFile, d: &SeedDefaults) -> Resu
             Presence::Optional,
         )
     })?;
-    let spec = key.key_spec.as_deref().unwrap_or("SYMMETRIC_DEFAULT");
-    let (code, _) = spec_and_usage(spec, key.key_usage.as_deref())
-        .map_err(|e| at(format!("{p}.key_spec"), e.to_string()))?;
+    let (code, _) =
+        spec_and_usage(spec, usage).map_err(|e| at(format!("{p}.key_spec"), e.to_string()))?;
     check_tags(&tags_of(&key.tags)).map_err(|e| at(format!("{p}.tags"), e.to_string()))?;
     if let Some(policy) = &key.policy {
         PolicyDocument::parse(&policy_text(policy)).map_err(|e| at(format!("{p}.policy"), e.0))?;

@@ -6,7 +6,7 @@
 
 use strongroom_hsm_proto::xks::XksMetadata;
 use strongroom_hsm_proto::{Ekt, KeyRef, Request, Response};
-use strongroom_store::{KeyRecord, KeyState};
+use strongroom_store::{KeyRecord, KeySpec, KeyState, KeyUsage};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
@@ -60,14 +60,14 @@ fn request_ctx<'a>(
 
 /// The key's spec as XKS names it.
 fn key_spec(key: &KeyRecord) -> String {
-    match key.key_spec.as_str() {
-        "SYMMETRIC_DEFAULT" => "AES_256".into(),
-        other => other.into(),
+    match key.key_spec {
+        KeySpec::SymmetricDefault => "AES_256".into(),
+        other => other.to_string(),
     }
 }
 
 fn is_xks_key(key: &KeyRecord) -> bool {
-    key.key_spec == "SYMMETRIC_DEFAULT" && key.key_usage == "ENCRYPT_DECRYPT"
+    key.key_spec == KeySpec::SymmetricDefault && key.key_usage == KeyUsage::EncryptDecrypt
 }
 
 fn require_xks_key(p: &Processor, key: &KeyRecord) -> Result<(), XksError> {

@@ -121,7 +121,7 @@ pub(crate) async fn rotation_adds_versions_atomically_and_lists_history(s: Arc<d
 pub(crate) async fn keys_without_material_and_expiring_imports(s: Arc<dyn Store>) {
     let (mut k, _) = key("111122223333");
     k.state = KeyState::PendingImport;
-    k.origin = "EXTERNAL".into();
+    k.origin = crate::Origin::External;
     k.current_version = 0;
     s.create_key(&k, None).await.unwrap();
     assert!(s.get_key_version(k.id, 1).await.unwrap().is_none());

@@ -166,9 +166,9 @@ impl Codec for KeyRecord {
             self.region.to_value(),
             self.description.to_value(),
             self.state.as_str().to_value(),
-            self.key_spec.to_value(),
-            self.key_usage.to_value(),
-            self.origin.to_value(),
+            self.key_spec.as_str().to_value(),
+            self.key_usage.as_str().to_value(),
+            self.origin.as_str().to_value(),
             self.created_at.to_value(),
             self.deletion_date.to_value(),
             self.pending_window_days.to_value(),
@@ -198,9 +198,9 @@ impl Codec for KeyRecord {
             region: r.take(Row::text)?,
             description: r.take(Row::text)?,
             state: r.take(key_state)?,
-            key_spec: r.take(Row::text)?,
-            key_usage: r.take(Row::text)?,
-            origin: r.take(Row::text)?,
+            key_spec: r.take(aws_name)?,
+            key_usage: r.take(aws_name)?,
+            origin: r.take(aws_name)?,
             created_at: r.take(Row::int)?,
             deletion_date: r.take(Row::opt_int)?,
             pending_window_days: r.take(Row::opt_u32)?,
@@ -232,6 +232,17 @@ fn revision(v: u64) -> StoreResult<Value> {
 fn key_state(row: &Row, i: usize) -> StoreResult<KeyState> {
     let s = row.text(i)?;
     KeyState::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("key state {s}")))
+}
+
+/// A column holding an AWS name (`KeySpec`, `KeyUsage`, `Origin`): any
+/// other text is a corrupt row, never a panic.
+fn aws_name<T>(row: &Row, i: usize) -> StoreResult<T>
+where
+    T: std::str::FromStr<Err = crate::UnknownValue>,
+{
+    row.text(i)?
+        .parse()
+        .map_err(|e: crate::UnknownValue| StoreError::Corrupt(e.to_string()))
 }
 
 /// The parameters of the key UPDATE statement: the mutable columns in

@@ -128,3 +128,25 @@ async fn replaced_sealed_material_leaves_no_bytes_in_the_database_files_after_a_
     let (replaced, _) = replace_sealed_material(&s).await;
     assert_eq!(markers_on_disk(dir.path(), replaced), Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn a_key_row_with_an_unknown_key_spec_reads_as_corrupt_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = file_store(dir.path()).await;
+    let (k, v) = crate::conformance::key(ACCOUNT);
+    s.create_key(&k, Some(&v)).await.unwrap();
+    drop(s);
+    let c = Connection::open(dir.path().join("s.db")).unwrap();
+    let changed = c
+        .execute(
+            "UPDATE keys SET key_spec = 'RSA_1024' WHERE id = ?1",
+            [k.id.to_string()],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(c);
+    let s = SqliteStore::open(&dir.path().join("s.db")).unwrap();
+    assert!(matches!(s.get_key(k.id).await, Err(StoreError::Corrupt(m)) if m.contains("RSA_1024")));
+    let listed = s.list_keys(ACCOUNT, &k.region, None, 10).await;
+    assert!(matches!(listed, Err(StoreError::Corrupt(_))), "{listed:?}");
+}

@@ -87,3 +87,32 @@ fn a_key_update_sets_only_mutable_columns_then_names_id_and_revision() {
     assert!(values[mutable] == k.id.to_value());
     assert!(values[mutable + 1] == Value::Int(0));
 }
+
+#[test]
+fn a_key_row_with_a_name_aws_does_not_have_is_corrupt_not_a_panic() {
+    let (k, _) = key("111122223333");
+    for (column, bad) in [
+        ("key_spec", "RSA_1024"),
+        ("key_usage", "encrypt_decrypt"),
+        ("origin", ""),
+        ("key_spec", "SYMMETRIC_DEFAULT\u{0}"),
+    ] {
+        let at = KeyRecord::COLUMNS
+            .iter()
+            .position(|c| *c == column)
+            .unwrap();
+        let mut values = k.values().unwrap();
+        values[at] = Value::Text(bad.into());
+        match KeyRecord::decode(&Row(values)) {
+            Err(StoreError::Corrupt(m)) => assert!(m.contains("is not one of AWS's values"), "{m}"),
+            other => panic!("{column}={bad:?} decoded as {other:?}"),
+        }
+        // Not text at all is corrupt too.
+        let mut values = k.values().unwrap();
+        values[at] = Value::Int(7);
+        assert!(matches!(
+            KeyRecord::decode(&Row(values)),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+}
