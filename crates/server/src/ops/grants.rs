@@ -352,8 +352,7 @@ impl Processor {
         grant.grant_id = id;
         grant.token = token;
         let change = self.begin_change(rq).await?;
-        change.store().create_grant(&grant).await?;
-        self.forget_grants(key.id);
+        self.repo.create_grant(&change, &grant).await?;
         Ok(CreateGrantResponse {
             grant_token: grant.token,
             grant_id: grant.grant_id,
@@ -467,8 +466,9 @@ impl Processor {
             return Err(KmsError::DryRun);
         }
         let change = self.begin_change(rq).await?;
-        change.store().delete_grant(&grant.grant_id).await?;
-        self.forget_grants(grant.key_id);
+        self.repo
+            .delete_grant(&change, grant.key_id, &grant.grant_id)
+            .await?;
         Ok(Empty {})
     }
 
@@ -497,8 +497,7 @@ impl Processor {
             return Err(KmsError::DryRun);
         }
         let change = self.begin_change(rq).await?;
-        change.store().delete_grant(&id).await?;
-        self.forget_grants(key.id);
+        self.repo.delete_grant(&change, key.id, &id).await?;
         Ok(Empty {})
     }
 }

@@ -212,8 +212,9 @@ impl Processor {
                 ));
             }
         };
-        let _guard = self.write_lock.lock().await;
+        let guard = self.lock_named(rq, &[&req.key_id], &[]).await?;
         let key = self.resolve(rq, &req.key_id, false).await?;
+        crate::processor::locked(&guard, &key)?;
         require_external(self, rq.operation().name, &key)?;
         if key.state != KeyState::PendingImport {
             return Err(KmsError::InvalidState(format!(
@@ -259,9 +260,9 @@ impl Processor {
             ekt: ekt.0.clone(),
             created_at: now,
         };
-        change.store().rotate_key(&next, &record, "IMPORT").await?;
-        next.revision += 1;
-        self.cache_new_key(next, version, ekt);
+        self.repo
+            .rotate(&change, vec![(next, record)], "IMPORT", ekt)
+            .await?;
         tracing::info!(key_id = %key.id, "key material imported");
         Ok(Empty {})
     }
@@ -271,8 +272,9 @@ impl Processor {
         rq: &mut RequestCtx<'_>,
         req: KeyIdRequest,
     ) -> Result<Empty, KmsError> {
-        let _guard = self.write_lock.lock().await;
+        let guard = self.lock_named(rq, &[&req.key_id], &[]).await?;
         let key = self.resolve(rq, &req.key_id, false).await?;
+        crate::processor::locked(&guard, &key)?;
         require_external(self, rq.operation().name, &key)?;
         let change = self.begin_change(rq).await?;
         self.remove_material(&change, &key).await?;
@@ -280,7 +282,7 @@ impl Processor {
     }
 
     /// Deletes a key's imported material everywhere: module caches, store,
-    /// our caches; the key waits for a new import. Hold `write_lock`.
+    /// our caches; the key waits for a new import. Hold the key's lock.
     pub(crate) async fn remove_material(
         &self,
         change: &crate::processor::Change,
@@ -291,9 +293,7 @@ impl Processor {
         next.state = KeyState::PendingImport;
         next.current_version = 0;
         next.import_valid_to = None;
-        change.store().delete_key_versions(key.id).await?;
-        self.save_key(change, next).await?;
-        self.forget_key_ekts(key.id);
+        self.repo.drop_versions(change, next).await?;
         Ok(())
     }
 }

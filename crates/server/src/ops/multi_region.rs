@@ -15,6 +15,7 @@ use crate::authz::RequestCtx;
 use crate::clock::now_epoch;
 use crate::error::KmsError;
 use crate::processor::Processor;
+use crate::processor::key_repository::WriteError;
 use crate::protocol::{
     CreateKeyRequest, Empty, KeyMetadata, MultiRegionConfiguration, MultiRegionKey,
 };
@@ -259,8 +260,11 @@ impl Processor {
         let name = crate::validate::required(&req.replica_region, "replicaRegion")?;
         let target = other_region(self, rq, name)?;
         rq.note("kms:replicaregion", vec![target.to_string()]);
-        let _guard = self.write_lock.lock().await;
+        // The family's lock: every copy shares the material id, so the
+        // replica's row is covered too.
+        let guard = self.lock_named(rq, &[&req.key_id], &[]).await?;
         let primary = self.resolve(rq, &req.key_id, false).await?;
+        crate::processor::locked(&guard, &primary)?;
         if primary.account_id != rq.caller().account_id {
             return Err(crate::authz::cross_account_denied(rq, primary.arn()));
         }
@@ -323,24 +327,20 @@ impl Processor {
             .collect();
         rq.creating_key(replica.id, &self.key_arn(&replica));
         let change = self.begin_change(rq).await?;
-        match change
-            .store()
-            .create_replica(&stored, &replica, &versions)
+        let replica = match self
+            .repo
+            .create_replica(&change, stored, replica, &versions)
             .await
         {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => {
+            Ok(replica) => replica,
+            Err(WriteError::Store(StoreError::Conflict(_))) => {
                 return Err(KmsError::InvalidState(format!(
                     "{} changed while it was being replicated; retry.",
                     primary.arn()
                 )));
             }
             Err(e) => return Err(e.into()),
-        }
-        let mut stored = stored;
-        stored.revision += 1;
-        self.cache_key(stored);
-        let replica = self.cache_key(replica);
+        };
         tracing::info!(key_id = %replica.id, region = %replica.region, "multi-Region replica created");
         Ok(ReplicateKeyResponse {
             replica_key_metadata: self.full_metadata(&replica).await?,
@@ -360,8 +360,9 @@ impl Processor {
         let name = crate::validate::required(&req.primary_region, "primaryRegion")?;
         let target = other_region(self, rq, name)?;
         rq.note("kms:primaryregion", vec![target.to_string()]);
-        let _guard = self.write_lock.lock().await;
+        let guard = self.lock_named(rq, &[&req.key_id], &[]).await?;
         let current = self.resolve(rq, &req.key_id, false).await?;
+        crate::processor::locked(&guard, &current)?;
         // As AWS: no cross-account use, whatever the key's policy allows.
         if current.account_id != rq.caller().account_id {
             return Err(crate::authz::cross_account_denied(rq, current.arn()));
@@ -397,14 +398,7 @@ impl Processor {
         self.check_key_state(rq.operation().name, &old)?;
         let change = self.begin_change(rq).await?;
         let (old, next) = swap_primary(old, next);
-        change
-            .store()
-            .update_keys(&[old.clone(), next.clone()])
-            .await?;
-        for mut k in [old, next] {
-            k.revision += 1;
-            self.cache_key(k);
-        }
+        self.repo.save_all(&change, vec![old, next]).await?;
         tracing::info!(key_id = %current.id, primary_region = %target, "multi-Region primary moved");
         Ok(Empty {})
     }

@@ -13,6 +13,7 @@ use crate::clock::now_epoch;
 use crate::error::KmsError;
 use crate::ops::keys::page_limit;
 use crate::processor::Processor;
+use crate::processor::key_repository::WriteError;
 use crate::protocol::{Empty, KeyIdRequest};
 use crate::validate::{Presence::*, Validate, Validator, shapes};
 
@@ -188,8 +189,9 @@ impl Processor {
         rq: &mut RequestCtx<'_>,
         req: KeyIdRequest,
     ) -> Result<RotateKeyOnDemandResponse, KmsError> {
-        let _guard = self.write_lock.lock().await;
+        let guard = self.lock_named(rq, &[&req.key_id], &[]).await?;
         let key = self.resolve(rq, &req.key_id, false).await?;
+        crate::processor::locked(&guard, &key)?;
         // The record, then the current EKT, as stored now (not cached): the
         // new version inherits the current one's owner binding, which
         // another frontend may have changed (processor::stored_material).
@@ -220,7 +222,7 @@ impl Processor {
 
     /// Adds the next version to `key` (metadata already updated apart from
     /// the version), derived in the module from `previous`, the current
-    /// version's EKT, and caches it. Hold `write_lock`. `key` and then
+    /// version's EKT, and caches it. Hold the key's lock. `key` and then
     /// `previous` must have been read from the store, in that order: the
     /// new version is committed only with a compare-and-swap on `key`'s
     /// revision, which every EKT re-binding bumps after its swaps.
@@ -267,24 +269,23 @@ impl Processor {
                 (k, v)
             })
             .collect();
-        match change.store().rotate_keys(&rotations, rotation_type).await {
-            Ok(()) => {}
+        let arn = self.key_arn(&key);
+        let key_id = key.id;
+        match self
+            .repo
+            .rotate(change, rotations, rotation_type, ekt)
+            .await
+        {
+            Ok(_) => {}
             // Another frontend rotated first; ours was never stored.
-            Err(StoreError::AlreadyExists(_)) => {
+            Err(WriteError::Store(StoreError::AlreadyExists(_))) => {
                 return Err(KmsError::InvalidState(format!(
-                    "{} was rotated concurrently; retry.",
-                    self.key_arn(&key)
+                    "{arn} was rotated concurrently; retry."
                 )));
             }
             Err(e) => return Err(e.into()),
         }
-        tracing::info!(key_id = %key.id, version = version.version, rotation_type, "key rotated");
-        for (mut replica, _) in rotations.into_iter().skip(1) {
-            replica.revision += 1;
-            self.cache_key(replica);
-        }
-        key.revision += 1;
-        self.cache_new_key(key, version, ekt);
+        tracing::info!(%key_id, version = version.version, rotation_type, "key rotated");
         Ok(())
     }
 
