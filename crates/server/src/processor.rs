@@ -51,8 +51,8 @@ pub struct Processor {
     audit: Option<crate::audit::AuditLog>,
     /// Parsed public keys of asymmetric key versions (Verify in the frontend).
     pub(crate) public_keys: crate::ops::public_keys::PublicKeyCache,
-    /// How long a "day" of a rotation period lasts (one day, except in tests).
-    pub(crate) rotation_day: std::time::Duration,
+    /// The time, and how long a day of a rotation period lasts.
+    clock: Arc<dyn crate::clock::Clock>,
     /// Parsed key policies.
     pub(crate) policies: crate::authz::PolicyCache,
     /// The regions this frontend serves: where ReplicateKey may put a
@@ -108,7 +108,7 @@ impl Processor {
             module: hsm,
             audit: None,
             public_keys: Default::default(),
-            rotation_day: std::time::Duration::from_secs(86_400),
+            clock: Arc::new(crate::clock::SystemClock::default()),
             policies: crate::authz::PolicyCache::default(),
             served_regions: crate::region::RegionSet::Any,
         }
@@ -139,10 +139,21 @@ impl Processor {
         self
     }
 
-    /// Shortens the rotation-period day (tests of the scheduler only).
-    pub fn with_rotation_day(mut self, day: std::time::Duration) -> Self {
-        self.rotation_day = day;
+    /// Reads the time from `clock` (the system clock otherwise; tests
+    /// shorten its day or move it by hand).
+    pub fn with_clock(mut self, clock: Arc<dyn crate::clock::Clock>) -> Self {
+        self.clock = clock;
         self
+    }
+
+    /// Epoch seconds now, by this processor's clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// This processor's clock.
+    pub(crate) fn clock(&self) -> &dyn crate::clock::Clock {
+        &*self.clock
     }
 
     /// The audit trail, if this processor records one.

@@ -5,7 +5,6 @@ use uuid::Uuid;
 
 use crate::arn;
 use crate::authz::RequestCtx;
-use crate::clock::now_epoch;
 use crate::error::KmsError;
 use crate::ops::keys::page_limit;
 use crate::processor::key_repository::WriteError;
@@ -130,7 +129,7 @@ impl Processor {
         let key_id = self
             .alias_target_key(rq, &req.target_key_id, &guard)
             .await?;
-        let now = now_epoch();
+        let now = self.now();
         let rec = AliasRecord {
             account_id: caller.account_id.clone(),
             region: caller.region.to_string(),
@@ -180,7 +179,7 @@ impl Processor {
             .await?;
         let change = self.begin_change(rq).await?;
         self.repo
-            .update_alias(&change, (account, region, name), key_id, now_epoch())
+            .update_alias(&change, (account, region, name), key_id, self.now())
             .await
             .map_err(|e| self.alias_store_error((account, region), name, e))?;
         Ok(Empty {})

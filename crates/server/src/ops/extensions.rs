@@ -8,7 +8,6 @@ use strongroom_hsm_proto::{Ekt, KeyRef, Request, Response};
 use strongroom_store::KeyState;
 
 use crate::authz::RequestCtx;
-use crate::clock::now_epoch;
 use crate::error::KmsError;
 use crate::processor::{AuthorizedKey, Processor};
 use crate::protocol::{Blob, Empty, KeyIdRequest};
@@ -572,7 +571,7 @@ impl Processor {
         tracing::info!(key_id = %key.id, confirmed = statements.len(), "key shredded");
         Ok(ShredKeyResponse {
             key_id: self.key_arn(&key),
-            shredded_at: now_epoch() as f64,
+            shredded_at: self.now() as f64,
             versions_destroyed: versions,
             statements,
             unconfirmed_modules: unconfirmed,

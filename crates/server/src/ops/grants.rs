@@ -13,7 +13,6 @@ use strongroom_crypto::random_array;
 use strongroom_store::GrantRecord;
 
 use crate::authz::RequestCtx;
-use crate::clock::now_epoch;
 use crate::error::KmsError;
 use crate::processor::{Processor, required};
 use crate::protocol::{Empty, EncryptionContext};
@@ -312,7 +311,7 @@ impl Processor {
             context_equals: pairs(&constraints.encryption_context_equals),
             context_subset: pairs(&constraints.encryption_context_subset),
             issuing_account: caller.account_id.clone(),
-            created_at: now_epoch(),
+            created_at: self.now(),
             token: String::new(),
         };
         let existing = self.grants_of(key.id).await?;

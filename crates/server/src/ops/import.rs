@@ -8,7 +8,6 @@ use strongroom_hsm_proto::{KeyRef, KeySpecCode, Request, Response};
 use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord};
 
 use crate::authz::RequestCtx;
-use crate::clock::now_epoch;
 use crate::error::KmsError;
 use crate::processor::Processor;
 use crate::protocol::{Blob, Empty, KeyIdRequest};
@@ -141,7 +140,7 @@ impl Processor {
         if key.state != KeyState::Suspended {
             require_external(self, rq.operation().name, &key)?;
         }
-        let valid_to = now_epoch() + PARAMETERS_LIFETIME_SECS;
+        let valid_to = self.now() + PARAMETERS_LIFETIME_SECS;
         let change = self.begin_change(rq).await?;
         let out = self
             .call_for_key(
@@ -182,7 +181,7 @@ impl Processor {
             .encrypted_key_material
             .as_ref()
             .ok_or_else(|| validate::null("encryptedKeyMaterial"))?;
-        let now = now_epoch();
+        let now = self.now();
         let valid_to = match (req.expiration_model.as_deref(), req.valid_to) {
             (None | Some("KEY_MATERIAL_EXPIRES"), Some(t)) => {
                 let t = t as i64;

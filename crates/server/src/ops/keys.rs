@@ -6,7 +6,6 @@ use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord, Tag};
 use uuid::Uuid;
 
 use crate::authz::RequestCtx;
-use crate::clock::now_epoch;
 use crate::error::KmsError;
 use crate::ops::asymmetric;
 use crate::processor::Processor;
@@ -221,7 +220,7 @@ impl Processor {
             key_id: shared.unwrap_or(id),
             version: 1,
         };
-        let now = now_epoch();
+        let now = self.now();
         let external = origin == "EXTERNAL";
         let key = KeyRecord {
             id,
@@ -505,7 +504,7 @@ impl Processor {
         // In 7..=30 (`validate`).
         let days = req.pending_window_in_days.unwrap_or(30);
         let days = days as u32;
-        let when = now_epoch() + i64::from(days) * 86_400;
+        let when = self.now() + i64::from(days) * 86_400;
         let guard = self.lock_named(rq, &[&req.key_id], &[]).await?;
         let (change, mut k) = self.key_for_change(rq, &req.key_id, &guard).await?;
         // Counted after the key was read, under the lock: a replica made

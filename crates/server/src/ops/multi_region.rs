@@ -12,7 +12,6 @@ use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord, StoreError, Tag};
 use uuid::Uuid;
 
 use crate::authz::RequestCtx;
-use crate::clock::now_epoch;
 use crate::error::KmsError;
 use crate::processor::Processor;
 use crate::processor::key_repository::WriteError;
@@ -276,7 +275,7 @@ impl Processor {
             )));
         }
         let row = crate::multi_region::row_id(shared, target.as_str());
-        let mut replica = replica_record(&primary, row, target.as_str(), &req);
+        let mut replica = replica_record(&primary, (row, target.as_str()), &req, self.now());
         let arn = self.key_arn(&replica);
         crate::authz::authorize_identity_also(rq, "kms:CreateKey", &arn)?;
         if self.reads().get_key(row).await?.is_some() {
@@ -404,20 +403,20 @@ impl Processor {
     }
 }
 
-/// A replica of `primary` in `region` (row `row`), as ReplicateKey asks:
-/// the shared properties copied, the rest its own.
+/// A replica of `primary` in `region` (row `row`), as ReplicateKey asks
+/// at `now`: the shared properties copied, the rest its own.
 fn replica_record(
     primary: &KeyRecord,
-    row: Uuid,
-    region: &str,
+    (row, region): (Uuid, &str),
     req: &ReplicateKeyRequest,
+    now: i64,
 ) -> KeyRecord {
     KeyRecord {
         id: row,
         region: region.to_owned(),
         description: req.description.clone().unwrap_or_default(),
         state: KeyState::Enabled,
-        created_at: now_epoch(),
+        created_at: now,
         deletion_date: None,
         pending_window_days: None,
         tags: req.tags.clone().unwrap_or_default(),
@@ -489,8 +488,11 @@ mod tests {
             ..Default::default()
         };
         let row = crate::multi_region::row_id(p.multi_region_id.unwrap(), "eu-west-1");
-        let r = replica_record(&p, row, "eu-west-1", &req);
-        assert_eq!((r.id, r.region.as_str()), (row, "eu-west-1"));
+        let r = replica_record(&p, (row, "eu-west-1"), &req, 7);
+        assert_eq!(
+            (r.id, r.region.as_str(), r.created_at),
+            (row, "eu-west-1", 7)
+        );
         assert_eq!(r.multi_region_id, p.multi_region_id);
         assert_eq!(r.material_id(), p.material_id());
         assert_eq!(

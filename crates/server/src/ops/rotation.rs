@@ -9,7 +9,6 @@ use strongroom_hsm_proto::KeyRef;
 use strongroom_store::{KeyRecord, KeyVersionRecord, StoreError};
 
 use crate::authz::RequestCtx;
-use crate::clock::now_epoch;
 use crate::error::KmsError;
 use crate::ops::keys::page_limit;
 use crate::processor::Processor;
@@ -124,8 +123,7 @@ fn refuse_replica(p: &Processor, key: &KeyRecord) -> Result<(), KmsError> {
 impl Processor {
     /// When a rotation period started `now` ends.
     pub(crate) fn rotation_due(&self, now: i64, period_days: u32) -> i64 {
-        let ms = u64::from(period_days).saturating_mul(self.rotation_day.as_millis() as u64);
-        now.saturating_add(ms.div_ceil(1000) as i64)
+        self.clock().days_after(now, period_days)
     }
 
     pub(crate) async fn enable_key_rotation(
@@ -136,7 +134,7 @@ impl Processor {
         // In 90..=2560 (`validate`).
         let days = req.rotation_period_in_days.unwrap_or(DEFAULT_PERIOD_DAYS);
         let days = days as u32;
-        let next = self.rotation_due(now_epoch(), days);
+        let next = self.rotation_due(self.now(), days);
         let operation = rq.operation().name;
         self.modify_key(rq, &req.key_id, |p, k| {
             refuse_replica(p, k)?;
@@ -259,7 +257,7 @@ impl Processor {
             key_id: key.id,
             version: version.version,
             ekt: ekt.0.clone(),
-            created_at: now_epoch(),
+            created_at: self.now(),
         };
         rotations.insert(0, (key.clone(), record));
         let rotations: Vec<_> = rotations
@@ -312,7 +310,7 @@ impl Processor {
                     key_id: k.id,
                     version,
                     ekt: Vec::new(),
-                    created_at: now_epoch(),
+                    created_at: self.now(),
                 };
                 (k, v)
             })

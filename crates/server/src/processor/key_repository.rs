@@ -125,7 +125,22 @@ impl KeyRepository {
         let Some(rec) = self.store.get_key(id).await? else {
             return Ok(None);
         };
-        Ok(Some(self.cache(rec)))
+        Ok(Some(self.cache_read(rec)))
+    }
+
+    /// Caches a record read from the store, unless a writer cached a
+    /// newer revision meanwhile (which is returned instead).
+    fn cache_read(&self, rec: KeyRecord) -> Arc<KeyRecord> {
+        let rec = Arc::new(rec);
+        let mut entry = self
+            .keys
+            .entry(rec.id)
+            .or_insert_with(|| (Instant::now(), rec.clone()));
+        if entry.1.revision > rec.revision && self.fresh(entry.0) {
+            return entry.1.clone();
+        }
+        *entry = (Instant::now(), rec.clone());
+        rec
     }
 
     /// A key's metadata as stored now (not cached), refreshing the cache.
@@ -362,6 +377,9 @@ impl KeyRepository {
     /// everything cached about it; whether it existed.
     pub async fn delete(&self, change: &Change, id: Uuid) -> Result<bool, WriteError> {
         covered(change, id)?;
+        // Forgotten before too: while the store deletes (and purges), a
+        // reader finds no cached copy and reads what the store says.
+        self.keys.remove(&id);
         let deleted = self.store.delete_key(id).await?;
         self.keys.remove(&id);
         self.forget_key_ekts(id);
