@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Subcommand;
 use strongroom_hsm_proto::HsmClient;
-use strongroom_server::{admin, identity};
+use strongroom_server::admin;
 use strongroom_store::Store;
 
 use crate::dev;
@@ -222,7 +222,7 @@ async fn run_with_module(
             println!("{}", p.arn);
         }
         AdminAction::PutIdentityPolicy { principal, policy } => {
-            let p = identity::put_identity_policy(
+            let p = admin::put_identity_policy(
                 store,
                 &principal,
                 policy.map(|p| read_text_arg(&p)).transpose()?,
@@ -258,7 +258,7 @@ async fn assume_role(
     session_name: &str,
     duration: i64,
 ) -> anyhow::Result<()> {
-    let t = identity::assume_role(store, hsm, role, session_name, duration).await?;
+    let t = admin::assume_role(store, hsm, role, session_name, duration).await?;
     println!("AWS_ACCESS_KEY_ID={}", t.key.access_key_id);
     println!("AWS_SECRET_ACCESS_KEY={}", &*t.key.secret_access_key);
     println!("AWS_SESSION_TOKEN={}", &*t.session_token);
@@ -286,7 +286,7 @@ async fn create_access_key(
 ) -> anyhow::Result<()> {
     let k = match (account_id, principal) {
         (Some(a), _) => admin::create_access_key(store, hsm, &a, None).await?,
-        (None, Some(p)) => identity::create_principal_access_key(store, hsm, &p).await?,
+        (None, Some(p)) => admin::create_principal_access_key(store, hsm, &p).await?,
         (None, None) => anyhow::bail!("--account-id or --principal is required"),
     };
     println!("AWS_ACCESS_KEY_ID={}", k.access_key_id);
@@ -311,13 +311,13 @@ async fn create_principal(
         service_name.is_some() == (kind == strongroom_store::PrincipalKind::Service),
         "--service-name is required for, and only for, --kind service"
     );
-    Ok(identity::create_principal(
+    Ok(admin::create_principal(
         store,
         account_id,
         kind,
         name,
         policy.map(|p| read_text_arg(&p)).transpose()?,
-        identity::parse_tags(tags)?,
+        admin::parse_tags(tags)?,
         service_name,
     )
     .await?)

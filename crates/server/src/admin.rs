@@ -1,4 +1,5 @@
-//! Accounts and access keys, for `strongroom admin` and `strongroom dev`.
+//! Accounts, access keys and principals (`principals`), for `strongroom
+//! admin` and `strongroom dev`.
 
 use strongroom_crypto::random_array;
 use strongroom_hsm_proto::{HsmClient, SigV4Scope};
@@ -7,6 +8,12 @@ use zeroize::Zeroizing;
 
 use crate::clock::now_epoch;
 use crate::sigv4;
+
+mod principals;
+pub use principals::{
+    TemporaryCredentials, assume_role, create_principal, create_principal_access_key, parse_tags,
+    put_identity_policy,
+};
 
 /// Why an admin action failed.
 #[derive(Debug, thiserror::Error)]

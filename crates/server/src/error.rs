@@ -176,6 +176,19 @@ impl KmsError {
     }
 }
 
+impl From<crate::processor::key_repository::WriteError> for KmsError {
+    fn from(e: crate::processor::key_repository::WriteError) -> Self {
+        use crate::processor::key_repository::WriteError as W;
+        match e {
+            W::NotCovered(_) => {
+                tracing::error!(error = %e, "a write outside the request's authorization");
+                KmsError::Internal(e.to_string())
+            }
+            W::Store(e) => e.into(),
+        }
+    }
+}
+
 impl From<strongroom_store::StoreError> for KmsError {
     fn from(e: strongroom_store::StoreError) -> Self {
         match e {

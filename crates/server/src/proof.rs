@@ -52,7 +52,7 @@ pub const CLAIMS_VERSION: u8 = 2;
 /// Longest proof accepted, in bytes (checked before any work).
 const MAX_PROOF_BYTES: usize = 4096;
 const SECRET_NAME: &str = "auth-proof-key";
-/// Longest service name (as `identity::create_principal` allows).
+/// Longest service name (as `admin::create_principal` allows).
 const MAX_SERVICE_NAME_LEN: usize = 128;
 
 /// What a proof asserts.

@@ -291,7 +291,9 @@ pub async fn start(
     let audit = trail.log();
     let processor = Arc::new(
         Processor::new(store.clone(), hsm.clone())
-            .with_rotation_day(config.rotation_day)
+            .with_clock(Arc::new(crate::clock::SystemClock::with_day(
+                config.rotation_day,
+            )))
             .with_cache_ttl(config.metadata_cache_ttl)
             .with_regions(config.regions.clone())
             .with_audit(audit.clone()),
@@ -563,13 +565,13 @@ async fn deletion_sweeper(
                 continue;
             }
         }
-        if let Err(e) = processor.sweep_deletions(now_epoch()).await {
+        if let Err(e) = processor.sweep_deletions(processor.now()).await {
             tracing::error!(error = %e, "deletion sweep failed; will retry");
         }
-        if let Err(e) = processor.sweep_rotations(now_epoch()).await {
+        if let Err(e) = processor.sweep_rotations(processor.now()).await {
             tracing::error!(error = %e, "rotation sweep failed; will retry");
         }
-        if let Err(e) = processor.sweep_expired_imports(now_epoch()).await {
+        if let Err(e) = processor.sweep_expired_imports(processor.now()).await {
             tracing::error!(error = %e, "imported-material expiry sweep failed; will retry");
         }
         if let Err(e) = store.purge_expired_proofs(now_epoch()).await {

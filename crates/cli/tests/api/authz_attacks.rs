@@ -5,7 +5,7 @@
 use aws_sdk_kms::Client;
 use aws_sdk_kms::error::ProvideErrorMetadata;
 use strongroom_cli::client::KmsHttpClient;
-use strongroom_server::identity;
+use strongroom_server::admin;
 use strongroom_store::PrincipalKind;
 
 use crate::common::*;
@@ -21,7 +21,7 @@ pub(crate) async fn user(
     policy: Option<&str>,
 ) -> (String, Client, KmsHttpClient) {
     let store = env.dev.store.as_ref();
-    let p = identity::create_principal(
+    let p = admin::create_principal(
         store,
         account,
         PrincipalKind::User,
@@ -32,7 +32,7 @@ pub(crate) async fn user(
     )
     .await
     .unwrap();
-    let k = identity::create_principal_access_key(store, &env.dev.hsm, &p.arn)
+    let k = admin::create_principal_access_key(store, &env.dev.hsm, &p.arn)
         .await
         .unwrap();
     let raw = KmsHttpClient::new(

@@ -8,7 +8,7 @@
 use aws_sdk_kms::Client;
 use aws_sdk_kms::config::Credentials;
 use aws_sdk_kms::error::ProvideErrorMetadata;
-use strongroom_server::identity;
+use strongroom_server::admin;
 use strongroom_store::PrincipalKind;
 
 use crate::common::*;
@@ -23,18 +23,18 @@ async fn user(
     tags: &[&str],
 ) -> (String, Client) {
     let store = env.dev.store.as_ref();
-    let p = identity::create_principal(
+    let p = admin::create_principal(
         store,
         account,
         PrincipalKind::User,
         name,
         policy.map(str::to_owned),
-        identity::parse_tags(&tags.iter().map(|t| t.to_string()).collect::<Vec<_>>()).unwrap(),
+        admin::parse_tags(&tags.iter().map(|t| t.to_string()).collect::<Vec<_>>()).unwrap(),
         None,
     )
     .await
     .unwrap();
-    let k = identity::create_principal_access_key(store, &env.dev.hsm, &p.arn)
+    let k = admin::create_principal_access_key(store, &env.dev.hsm, &p.arn)
         .await
         .unwrap();
     (
@@ -146,7 +146,7 @@ async fn identities_follow_aws_evaluation() {
 
     // Roles: temporary credentials with a session token, which expire.
     let store = env.dev.store.as_ref();
-    identity::create_principal(
+    admin::create_principal(
         store,
         &me,
         PrincipalKind::Role,
@@ -158,7 +158,7 @@ async fn identities_follow_aws_evaluation() {
     .await
     .unwrap();
     let role_arn = format!("arn:aws:iam::{me}:role/app");
-    let t = identity::assume_role(store, &env.dev.hsm, &role_arn, "worker-1", 900)
+    let t = admin::assume_role(store, &env.dev.hsm, &role_arn, "worker-1", 900)
         .await
         .unwrap();
     assert!(t.key.access_key_id.starts_with("ASIA"));
@@ -183,7 +183,7 @@ async fn identities_follow_aws_evaluation() {
     );
     let no_token = client_for(&env.dev, &t.key.access_key_id, &t.key.secret_access_key);
     assert!(encrypts(&no_token, &key).await.is_err());
-    let expired = identity::assume_role(store, &env.dev.hsm, &role_arn, "worker-2", 900)
+    let expired = admin::assume_role(store, &env.dev.hsm, &role_arn, "worker-2", 900)
         .await
         .unwrap();
     let db = rusqlite::Connection::open(env.dir.path().join("strongroom.db")).unwrap();

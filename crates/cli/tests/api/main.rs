@@ -24,6 +24,7 @@ mod hsm_process;
 mod identities;
 mod import;
 mod isolation;
+mod key_locks;
 mod key_policy;
 mod key_states;
 mod lifecycle;

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use strongroom_cli::client::KmsHttpClient;
 use strongroom_cli::dev::DevEnvironment;
 use strongroom_server::sigv4::{self, RequestParts};
-use strongroom_server::{RunningServer, identity};
+use strongroom_server::{RunningServer, admin};
 use strongroom_store::PrincipalKind;
 use zeroize::Zeroizing;
 
@@ -95,7 +95,7 @@ pub(crate) async fn world(dev: &DevEnvironment) -> World {
         .unwrap();
     let mut services = Vec::new();
     for (name, service) in [("objectstore", OBJECTSTORE), ("backup", BACKUP)] {
-        let p = identity::create_principal(
+        let p = admin::create_principal(
             store,
             &dev.account_id,
             PrincipalKind::Service,
@@ -106,7 +106,7 @@ pub(crate) async fn world(dev: &DevEnvironment) -> World {
         )
         .await
         .unwrap();
-        let k = identity::create_principal_access_key(store, &dev.hsm, &p.arn)
+        let k = admin::create_principal_access_key(store, &dev.hsm, &p.arn)
             .await
             .unwrap();
         services.push((k.access_key_id, k.secret_access_key));
@@ -261,7 +261,7 @@ async fn proof_from_temporary_credentials_is_refused_once_they_expire() {
     let w = world(&env.dev).await;
     let store = env.dev.store.as_ref();
     let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#;
-    identity::create_principal(
+    admin::create_principal(
         store,
         CUSTOMER_ACCOUNT,
         PrincipalKind::Role,
@@ -273,7 +273,7 @@ async fn proof_from_temporary_credentials_is_refused_once_they_expire() {
     .await
     .unwrap();
     let role = format!("arn:aws:iam::{CUSTOMER_ACCOUNT}:role/app");
-    let t = identity::assume_role(store, &env.dev.hsm, &role, "short", 900)
+    let t = admin::assume_role(store, &env.dev.hsm, &role, "short", 900)
         .await
         .unwrap();
     // The session expires in eight seconds (as if issued long ago).

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 use strongroom_cli::client::KmsHttpClient;
-use strongroom_server::identity;
+use strongroom_server::admin;
 use strongroom_store::PrincipalKind;
 
 use crate::common::*;
@@ -108,7 +108,7 @@ async fn service_sharing_the_first_label_cannot_mint_for_the_rightful_service() 
     let store = env.dev.store.as_ref();
     // `objectstore.attacker`: a service principal whose name starts with
     // the rightful service's first label.
-    let p = identity::create_principal(
+    let p = admin::create_principal(
         store,
         &env.dev.account_id,
         PrincipalKind::Service,
@@ -119,7 +119,7 @@ async fn service_sharing_the_first_label_cannot_mint_for_the_rightful_service() 
     )
     .await
     .unwrap();
-    let k = identity::create_principal_access_key(store, &env.dev.hsm, &p.arn)
+    let k = admin::create_principal_access_key(store, &env.dev.hsm, &p.arn)
         .await
         .unwrap();
     let attacker = kms_at(

@@ -14,7 +14,7 @@ use aws_sigv4::http_request::{
 };
 use aws_sigv4::sign::v4;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use strongroom_server::identity;
+use strongroom_server::admin;
 use strongroom_store::PrincipalKind;
 
 use crate::common::*;
@@ -193,7 +193,7 @@ async fn unsigned_session_token_is_refused() {
     let store = env.dev.store.as_ref();
     let me = env.dev.account_id.clone();
     let allow_all = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}"#;
-    identity::create_principal(
+    admin::create_principal(
         store,
         &me,
         PrincipalKind::Role,
@@ -204,7 +204,7 @@ async fn unsigned_session_token_is_refused() {
     )
     .await
     .unwrap();
-    let t = identity::assume_role(
+    let t = admin::assume_role(
         store,
         &env.dev.hsm,
         &format!("arn:aws:iam::{me}:role/app"),

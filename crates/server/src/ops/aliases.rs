@@ -1,13 +1,14 @@
 //! Aliases: CreateAlias, UpdateAlias, DeleteAlias, ListAliases.
 
-use strongroom_store::AliasRecord;
+use strongroom_store::{AliasRecord, StoreError};
+use uuid::Uuid;
 
 use crate::arn;
 use crate::authz::RequestCtx;
-use crate::clock::now_epoch;
 use crate::error::KmsError;
 use crate::ops::keys::page_limit;
-use crate::processor::{Processor, required};
+use crate::processor::key_repository::WriteError;
+use crate::processor::{KeyGuard, Processor, locked, required};
 use crate::protocol::*;
 
 /// AWS's alias naming rules.
@@ -56,9 +57,11 @@ impl Processor {
         &self,
         rq: &mut RequestCtx<'_>,
         target: &Option<String>,
-    ) -> Result<uuid::Uuid, KmsError> {
+        guard: &KeyGuard,
+    ) -> Result<Uuid, KmsError> {
         required(target, "targetKeyId")?;
         let key = self.resolve(rq, target, false).await?;
+        locked(guard, &key)?;
         // As AWS: an alias names a key of its own account, whatever
         // another account's key policy allows.
         if key.account_id != rq.caller().account_id {
@@ -74,7 +77,8 @@ impl Processor {
         &self,
         rq: &mut RequestCtx<'_>,
         name: &str,
-    ) -> Result<uuid::Uuid, KmsError> {
+        guard: &KeyGuard,
+    ) -> Result<Uuid, KmsError> {
         let (account, region) = (&rq.caller().account_id, rq.caller().region.as_str());
         let alias = self
             .reads()
@@ -88,7 +92,22 @@ impl Processor {
             None => alias.key_id.to_string(),
         };
         let key = self.resolve(rq, &Some(named), false).await?;
+        locked(guard, &key)?;
         Ok(key.id)
+    }
+
+    /// The material id of the key alias `name` points to now, if any
+    /// (which lock to take).
+    async fn alias_material(
+        &self,
+        rq: &RequestCtx<'_>,
+        name: &str,
+    ) -> Result<Option<Uuid>, KmsError> {
+        let (account, region) = (&rq.caller().account_id, rq.caller().region.as_str());
+        let Some(alias) = self.reads().get_alias(account, region, name).await? else {
+            return Ok(None);
+        };
+        Ok(self.load_key(alias.key_id).await?.map(|k| k.material_id()))
     }
 
     pub(crate) async fn create_alias(
@@ -100,9 +119,17 @@ impl Processor {
         let name = required(&req.alias_name, "aliasName")?;
         check_alias_name(name)?;
         self.authorize_alias(rq, name)?;
-        let _guard = self.write_lock.lock().await;
-        let key_id = self.alias_target_key(rq, &req.target_key_id).await?;
-        let now = now_epoch();
+        // The alias, then the key it is to point to: a deletion of that
+        // key cannot slip between its state check and the write.
+        let _alias = self
+            .repo
+            .lock_alias(&caller.account_id, caller.region.as_str(), name)
+            .await;
+        let guard = self.lock_named(rq, &[&req.target_key_id], &[]).await?;
+        let key_id = self
+            .alias_target_key(rq, &req.target_key_id, &guard)
+            .await?;
+        let now = self.now();
         let rec = AliasRecord {
             account_id: caller.account_id.clone(),
             region: caller.region.to_string(),
@@ -112,18 +139,18 @@ impl Processor {
             updated_at: now,
         };
         let change = self.begin_change(rq).await?;
-        change
-            .store()
-            .create_alias(&rec)
+        self.repo
+            .create_alias(&change, &rec)
             .await
             .map_err(|e| match e {
-                strongroom_store::StoreError::AlreadyExists(_) => KmsError::AlreadyExists(format!(
-                    "An alias with the name {} already exists",
-                    arn::alias_arn(&rec.region, &caller.account_id, name)
-                )),
+                WriteError::Store(StoreError::AlreadyExists(_)) => {
+                    KmsError::AlreadyExists(format!(
+                        "An alias with the name {} already exists",
+                        arn::alias_arn(&rec.region, &caller.account_id, name)
+                    ))
+                }
                 other => other.into(),
             })?;
-        self.forget_alias(&caller.account_id, &rec.region, name);
         Ok(Empty {})
     }
 
@@ -137,18 +164,24 @@ impl Processor {
         let name = required(&req.alias_name, "aliasName")?;
         check_alias_name(name)?;
         self.authorize_alias(rq, name)?;
-        let _guard = self.write_lock.lock().await;
+        // The alias, then both keys at once (sorted: no deadlock with an
+        // update moving another alias the other way).
+        let _alias = self.repo.lock_alias(account, region, name).await;
+        let now_at = self.alias_material(rq, name).await?;
+        let guard = self
+            .lock_named(rq, &[&req.target_key_id], now_at.as_slice())
+            .await?;
         // The key it points to now and the key it is to point to must both
         // allow kms:UpdateAlias.
-        self.current_alias_key(rq, name).await?;
-        let key_id = self.alias_target_key(rq, &req.target_key_id).await?;
+        self.current_alias_key(rq, name, &guard).await?;
+        let key_id = self
+            .alias_target_key(rq, &req.target_key_id, &guard)
+            .await?;
         let change = self.begin_change(rq).await?;
-        change
-            .store()
-            .update_alias(account, region, name, key_id, now_epoch())
+        self.repo
+            .update_alias(&change, (account, region, name), key_id, self.now())
             .await
             .map_err(|e| self.alias_store_error((account, region), name, e))?;
-        self.forget_alias(account, region, name);
         Ok(Empty {})
     }
 
@@ -162,15 +195,15 @@ impl Processor {
         let name = required(&req.alias_name, "aliasName")?;
         check_alias_name(name)?;
         self.authorize_alias(rq, name)?;
-        let _guard = self.write_lock.lock().await;
-        self.current_alias_key(rq, name).await?;
+        let _alias = self.repo.lock_alias(account, region, name).await;
+        let now_at = self.alias_material(rq, name).await?;
+        let guard = self.lock_named(rq, &[], now_at.as_slice()).await?;
+        let key_id = self.current_alias_key(rq, name, &guard).await?;
         let change = self.begin_change(rq).await?;
-        change
-            .store()
-            .delete_alias(account, region, name)
+        self.repo
+            .delete_alias(&change, (account, region, name), key_id)
             .await
             .map_err(|e| self.alias_store_error((account, region), name, e))?;
-        self.forget_alias(account, region, name);
         Ok(Empty {})
     }
 
@@ -182,14 +215,9 @@ impl Processor {
         ))
     }
 
-    fn alias_store_error(
-        &self,
-        account: (&str, &str),
-        name: &str,
-        e: strongroom_store::StoreError,
-    ) -> KmsError {
+    fn alias_store_error(&self, account: (&str, &str), name: &str, e: WriteError) -> KmsError {
         match e {
-            strongroom_store::StoreError::NotFound(_) => self.alias_not_found(account, name),
+            WriteError::Store(StoreError::NotFound(_)) => self.alias_not_found(account, name),
             other => other.into(),
         }
     }

@@ -11,7 +11,6 @@ use strongroom_store::{KeyRecord, KeySpec, KeyState, KeyUsage, KeyVersionRecord,
 use uuid::Uuid;
 
 use crate::authz::RequestCtx;
-use crate::clock::now_epoch;
 use crate::error::KmsError;
 use crate::ops::key_specs::spec_and_usage;
 use crate::ops::keys::check_tags;
@@ -279,7 +278,7 @@ impl Processor {
             key_spec: c.spec,
             key_usage: c.usage,
             origin: c.origin,
-            created_at: now_epoch(),
+            created_at: self.now(),
             deletion_date: None,
             pending_window_days: None,
             current_version: if imported { 0 } else { 1 },
@@ -339,8 +338,7 @@ impl Processor {
                 }
             }
         }
-        change.store().create_key(&plan.key, None).await?;
-        let key = self.cache_key(plan.key);
+        let key = self.repo.create(change, plan.key, None).await?;
         tracing::info!(key_id = %key.id, modules = installed, "volatile key created");
         Ok(KeyMetadataResponse {
             key_metadata: self.metadata(&key),
@@ -354,8 +352,7 @@ impl Processor {
         change: &Change,
         plan: Plan,
     ) -> Result<KeyMetadataResponse, KmsError> {
-        change.store().create_key(&plan.key, None).await?;
-        let key = self.cache_key(plan.key);
+        let key = self.repo.create(change, plan.key, None).await?;
         tracing::info!(key_id = %key.id, account = %key.account_id, "key created, awaiting import");
         Ok(KeyMetadataResponse {
             key_metadata: self.metadata(&key),
@@ -386,8 +383,7 @@ impl Processor {
             ekt: ekt.0.clone(),
             created_at: key.created_at,
         };
-        change.store().create_key(&key, Some(&v)).await?;
-        let key = self.cache_new_key(key, version, ekt);
+        let key = self.repo.create(change, key, Some((v, ekt))).await?;
         tracing::info!(key_id = %key.id, account = %key.account_id, exposed = key.exposed, "key created");
         Ok(KeyMetadataResponse {
             key_metadata: self.full_metadata(&key).await?,

@@ -8,7 +8,6 @@ use strongroom_hsm_proto::{Ekt, KeyRef, Request, Response};
 use strongroom_store::KeyState;
 
 use crate::authz::RequestCtx;
-use crate::clock::now_epoch;
 use crate::error::KmsError;
 use crate::processor::{AuthorizedKey, Processor};
 use crate::protocol::{Blob, Empty, KeyIdRequest};
@@ -169,8 +168,9 @@ impl Processor {
         req: SuspendKeyRequest,
     ) -> Result<SuspendKeyResponse, KmsError> {
         let owner = req.public_key.as_ref().ok_or_else(|| null("publicKey"))?;
-        let _guard = self.write_lock.lock().await;
+        let guard = self.lock_named(rq, &[&req.key_id], &[]).await?;
         let key = self.resolve(rq, &req.key_id, false).await?;
+        crate::processor::locked(&guard, &key)?;
         crate::ops::multi_region::refuse_extension(self, &key)?;
         let stored = self.stored_key(&key).await?;
         if stored.volatile {
@@ -223,10 +223,10 @@ impl Processor {
         // From here the blob is the only copy of the material: nothing may
         // fail the request any more (the store's next purge catches up; a
         // module that keeps a copy cached loses it on restart or eviction).
-        if let Err(e) = change.store().purge_freed().await {
+        if let Err(e) = self.repo.purge_freed(&change, key.id).await {
             tracing::warn!(key_id = %key.id, error = %e, "freed EKTs not purged yet");
         }
-        self.forget_key_ekts(key.id);
+        self.repo.forget_key_ekts(key.id);
         match self
             .call_all_for_key(&change, Request::ForgetKey { key_id: key.id })
             .await
@@ -267,8 +267,9 @@ impl Processor {
             .ok_or_else(|| null("newOwnerPublicKey"))?;
         let valid_to = req.valid_to.ok_or_else(|| null("validTo"))?;
         let signature = req.signature.as_ref().ok_or_else(|| null("signature"))?;
-        let _guard = self.write_lock.lock().await;
+        let guard = self.lock_named(rq, &[&req.key_id], &[]).await?;
         let key = self.resolve(rq, &req.key_id, false).await?;
+        crate::processor::locked(&guard, &key)?;
         crate::ops::multi_region::refuse_extension(self, &key)?;
         // As stored now: the binding to change is the one in the store.
         let stored = self.stored_key(&key).await?;
@@ -342,8 +343,9 @@ impl Processor {
             .encrypted_key_material
             .as_ref()
             .ok_or_else(|| null("encryptedKeyMaterial"))?;
-        let _guard = self.write_lock.lock().await;
+        let guard = self.lock_named(rq, &[&req.key_id], &[]).await?;
         let key = self.resolve(rq, &req.key_id, false).await?;
+        crate::processor::locked(&guard, &key)?;
         crate::ops::multi_region::refuse_extension(self, &key)?;
         let stored = self.stored_key(&key).await?;
         let (KeyState::Suspended, Some(expected)) =
@@ -476,11 +478,12 @@ impl Processor {
         if reveal && !key.exposed {
             // Material derived from this key now exists in clear: say so for
             // ever, before the caller sees it.
-            let _guard = self.write_lock.lock().await;
+            // Under this key's lock only, and not across the module call.
+            let _guard = self.repo.lock_keys(&[key.material_id()]).await;
             if let Some(current) = self.load_key(key.id).await? {
                 let mut next = (*current).clone();
                 next.exposed = true;
-                self.save_key(&change, next).await?;
+                self.repo.save(&change, next).await?;
             }
         }
         Ok(DeriveKeyResponse {
@@ -531,14 +534,14 @@ impl Processor {
         rq: &mut RequestCtx<'_>,
         req: KeyIdRequest,
     ) -> Result<ShredKeyResponse, KmsError> {
-        let _guard = self.write_lock.lock().await;
+        let guard = self.lock_named(rq, &[&req.key_id], &[]).await?;
         let key = self.resolve(rq, &req.key_id, false).await?;
+        crate::processor::locked(&guard, &key)?;
         crate::ops::multi_region::refuse_extension(self, &key)?;
         terminal(self, &key)?;
         let change = self.begin_change(rq).await?;
         // Store first: once the EKTs are gone no module can ever reopen the
         // key, whatever happens next; then every module drops its copies.
-        change.store().delete_key_versions(key.id).await?;
         let mut next = (*key).clone();
         let versions = next.current_version;
         next.state = KeyState::Shredded;
@@ -546,8 +549,7 @@ impl Processor {
         next.rotation_period_days = None;
         next.next_rotation_at = None;
         next.import_valid_to = None;
-        self.save_key(&change, next).await?;
-        self.forget_key_ekts(key.id);
+        self.repo.drop_versions(&change, next).await?;
         let mut statements = Vec::new();
         let mut unconfirmed = Vec::new();
         for (module, answer) in self
@@ -569,7 +571,7 @@ impl Processor {
         tracing::info!(key_id = %key.id, confirmed = statements.len(), "key shredded");
         Ok(ShredKeyResponse {
             key_id: self.key_arn(&key),
-            shredded_at: now_epoch() as f64,
+            shredded_at: self.now() as f64,
             versions_destroyed: versions,
             statements,
             unconfirmed_modules: unconfirmed,
@@ -610,7 +612,7 @@ impl Processor {
                 tracing::warn!(%module, error = %e, "a module did not drop a revoked key");
             }
         }
-        self.forget_key_ekts(key.id);
+        self.repo.forget_key_ekts(key.id);
         Ok(Empty {})
     }
 }

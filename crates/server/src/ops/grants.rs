@@ -13,7 +13,6 @@ use strongroom_crypto::random_array;
 use strongroom_store::GrantRecord;
 
 use crate::authz::RequestCtx;
-use crate::clock::now_epoch;
 use crate::error::KmsError;
 use crate::processor::{Processor, required};
 use crate::protocol::{Empty, EncryptionContext};
@@ -312,7 +311,7 @@ impl Processor {
             context_equals: pairs(&constraints.encryption_context_equals),
             context_subset: pairs(&constraints.encryption_context_subset),
             issuing_account: caller.account_id.clone(),
-            created_at: now_epoch(),
+            created_at: self.now(),
             token: String::new(),
         };
         let existing = self.grants_of(key.id).await?;
@@ -352,8 +351,7 @@ impl Processor {
         grant.grant_id = id;
         grant.token = token;
         let change = self.begin_change(rq).await?;
-        change.store().create_grant(&grant).await?;
-        self.forget_grants(key.id);
+        self.repo.create_grant(&change, &grant).await?;
         Ok(CreateGrantResponse {
             grant_token: grant.token,
             grant_id: grant.grant_id,
@@ -467,8 +465,9 @@ impl Processor {
             return Err(KmsError::DryRun);
         }
         let change = self.begin_change(rq).await?;
-        change.store().delete_grant(&grant.grant_id).await?;
-        self.forget_grants(grant.key_id);
+        self.repo
+            .delete_grant(&change, grant.key_id, &grant.grant_id)
+            .await?;
         Ok(Empty {})
     }
 
@@ -497,8 +496,7 @@ impl Processor {
             return Err(KmsError::DryRun);
         }
         let change = self.begin_change(rq).await?;
-        change.store().delete_grant(&id).await?;
-        self.forget_grants(key.id);
+        self.repo.delete_grant(&change, key.id, &id).await?;
         Ok(Empty {})
     }
 }

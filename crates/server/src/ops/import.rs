@@ -8,7 +8,6 @@ use strongroom_hsm_proto::{KeyRef, Request, Response};
 use strongroom_store::{KeyRecord, KeySpec, KeyState, KeyVersionRecord, Origin};
 
 use crate::authz::RequestCtx;
-use crate::clock::now_epoch;
 use crate::error::KmsError;
 use crate::processor::Processor;
 use crate::protocol::{Blob, Empty, KeyIdRequest};
@@ -179,7 +178,7 @@ impl Processor {
         if key.state != KeyState::Suspended {
             require_external(self, rq.operation().name, &key)?;
         }
-        let valid_to = now_epoch() + PARAMETERS_LIFETIME_SECS;
+        let valid_to = self.now() + PARAMETERS_LIFETIME_SECS;
         let change = self.begin_change(rq).await?;
         let out = self
             .call_for_key(
@@ -220,10 +219,11 @@ impl Processor {
             .encrypted_key_material
             .as_ref()
             .ok_or_else(|| validate::null("encryptedKeyMaterial"))?;
-        let now = now_epoch();
+        let now = self.now();
         let valid_to = import_valid_to(req.expiration_model.as_deref(), req.valid_to, now)?;
-        let _guard = self.write_lock.lock().await;
+        let guard = self.lock_named(rq, &[&req.key_id], &[]).await?;
         let key = self.resolve(rq, &req.key_id, false).await?;
+        crate::processor::locked(&guard, &key)?;
         require_external(self, rq.operation().name, &key)?;
         if key.state != KeyState::PendingImport {
             return Err(KmsError::InvalidState(format!(
@@ -269,9 +269,9 @@ impl Processor {
             ekt: ekt.0.clone(),
             created_at: now,
         };
-        change.store().rotate_key(&next, &record, "IMPORT").await?;
-        next.revision += 1;
-        self.cache_new_key(next, version, ekt);
+        self.repo
+            .rotate(&change, vec![(next, record)], "IMPORT", ekt)
+            .await?;
         tracing::info!(key_id = %key.id, "key material imported");
         Ok(Empty {})
     }
@@ -281,8 +281,9 @@ impl Processor {
         rq: &mut RequestCtx<'_>,
         req: KeyIdRequest,
     ) -> Result<Empty, KmsError> {
-        let _guard = self.write_lock.lock().await;
+        let guard = self.lock_named(rq, &[&req.key_id], &[]).await?;
         let key = self.resolve(rq, &req.key_id, false).await?;
+        crate::processor::locked(&guard, &key)?;
         require_external(self, rq.operation().name, &key)?;
         let change = self.begin_change(rq).await?;
         self.remove_material(&change, &key).await?;
@@ -290,7 +291,7 @@ impl Processor {
     }
 
     /// Deletes a key's imported material everywhere: module caches, store,
-    /// our caches; the key waits for a new import. Hold `write_lock`.
+    /// our caches; the key waits for a new import. Hold the key's lock.
     pub(crate) async fn remove_material(
         &self,
         change: &crate::processor::Change,
@@ -301,9 +302,7 @@ impl Processor {
         next.state = KeyState::PendingImport;
         next.current_version = 0;
         next.import_valid_to = None;
-        change.store().delete_key_versions(key.id).await?;
-        self.save_key(change, next).await?;
-        self.forget_key_ekts(key.id);
+        self.repo.drop_versions(change, next).await?;
         Ok(())
     }
 }

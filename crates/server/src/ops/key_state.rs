@@ -198,10 +198,7 @@ impl Processor {
     /// (unusable even before the sweeper deletes it).
     pub(crate) fn require_usable(&self, operation: &str, key: &KeyRecord) -> Result<(), KmsError> {
         self.check_key_state(operation, key)?;
-        if key
-            .import_valid_to
-            .is_some_and(|t| t <= crate::clock::now_epoch())
-        {
+        if key.import_valid_to.is_some_and(|t| t <= self.now()) {
             return Err(KmsError::InvalidState(format!(
                 "The imported key material of {} has expired.",
                 self.key_arn(key)

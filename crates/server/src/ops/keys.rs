@@ -5,7 +5,6 @@ use strongroom_store::{KeyRecord, KeyState, Origin, Tag};
 use uuid::Uuid;
 
 use crate::authz::RequestCtx;
-use crate::clock::now_epoch;
 use crate::error::KmsError;
 use crate::ops::asymmetric;
 use crate::processor::Processor;
@@ -130,7 +129,7 @@ impl Processor {
         })
     }
 
-    /// Applies `apply` to the caller's key under the write lock, once the
+    /// Applies `apply` to the caller's key under its lock, once the
     /// request may change it (`begin_change`).
     pub(crate) async fn modify_key<F>(
         &self,
@@ -141,24 +140,26 @@ impl Processor {
     where
         F: FnOnce(&Processor, &mut KeyRecord) -> Result<(), KmsError>,
     {
-        let _guard = self.write_lock.lock().await;
-        let (change, mut key) = self.key_for_change(rq, key_id).await?;
+        let guard = self.lock_named(rq, &[key_id], &[]).await?;
+        let (change, mut key) = self.key_for_change(rq, key_id, &guard).await?;
         apply(self, &mut key)?;
-        self.save_key(&change, key).await
+        Ok(self.repo.save(&change, key).await?)
     }
 
-    /// For a change under the write lock (the caller holds it): the key
-    /// `key_id` names, authorized, read from the store and its state
+    /// For a change under the key's lock (`guard`, from `lock_named`): the
+    /// key `key_id` names, authorized, read from the store and its state
     /// checked, with the permission to change it. Saving it fails if
     /// anything changed the key since this read.
     async fn key_for_change(
         &self,
         rq: &mut RequestCtx<'_>,
         key_id: &Option<String>,
+        guard: &crate::processor::KeyGuard,
     ) -> Result<(crate::processor::Change, KeyRecord), KmsError> {
         // As AWS: these take a key id or key ARN, never an alias, so a
         // moved alias cannot redirect a deletion or disablement.
         let current = self.resolve(rq, key_id, false).await?;
+        crate::processor::locked(guard, &current)?;
         let change = self.begin_change(rq).await?;
         // Read what we change from the store, not the cache: another
         // frontend may have changed it.
@@ -212,9 +213,9 @@ impl Processor {
         // In 7..=30 (`validate`).
         let days = req.pending_window_in_days.unwrap_or(30);
         let days = days as u32;
-        let when = now_epoch() + i64::from(days) * 86_400;
-        let _guard = self.write_lock.lock().await;
-        let (change, mut k) = self.key_for_change(rq, &req.key_id).await?;
+        let when = self.now() + i64::from(days) * 86_400;
+        let guard = self.lock_named(rq, &[&req.key_id], &[]).await?;
+        let (change, mut k) = self.key_for_change(rq, &req.key_id, &guard).await?;
         // Counted after the key was read, under the lock: a replica made
         // since (by another frontend) changed the primary's revision, so
         // the save below fails rather than orphan it.
@@ -223,7 +224,7 @@ impl Processor {
         k.state = KeyState::PendingDeletion;
         k.deletion_date = Some(when);
         k.pending_window_days = Some(days);
-        let key = self.save_key(&change, k).await?;
+        let key = self.repo.save(&change, k).await?;
         tracing::info!(key_id = %key.id, deletion_date = when, "key deletion scheduled");
         Ok(ScheduleKeyDeletionResponse {
             key_id: self.key_arn(&key),

@@ -12,9 +12,9 @@ use strongroom_store::{KeyRecord, KeyState, KeyVersionRecord, Origin, StoreError
 use uuid::Uuid;
 
 use crate::authz::RequestCtx;
-use crate::clock::now_epoch;
 use crate::error::KmsError;
 use crate::processor::Processor;
+use crate::processor::key_repository::WriteError;
 use crate::protocol::{
     CreateKeyRequest, Empty, KeyMetadata, MultiRegionConfiguration, MultiRegionKey,
 };
@@ -257,8 +257,11 @@ impl Processor {
         let name = crate::validate::required(&req.replica_region, "replicaRegion")?;
         let target = other_region(self, rq, name)?;
         rq.note("kms:replicaregion", vec![target.to_string()]);
-        let _guard = self.write_lock.lock().await;
+        // The family's lock: every copy shares the material id, so the
+        // replica's row is covered too.
+        let guard = self.lock_named(rq, &[&req.key_id], &[]).await?;
         let primary = self.resolve(rq, &req.key_id, false).await?;
+        crate::processor::locked(&guard, &primary)?;
         if primary.account_id != rq.caller().account_id {
             return Err(crate::authz::cross_account_denied(rq, primary.arn()));
         }
@@ -270,7 +273,7 @@ impl Processor {
             )));
         }
         let row = crate::multi_region::row_id(shared, target.as_str());
-        let mut replica = replica_record(&primary, row, target.as_str(), &req);
+        let mut replica = replica_record(&primary, (row, target.as_str()), &req, self.now());
         let arn = self.key_arn(&replica);
         crate::authz::authorize_identity_also(rq, "kms:CreateKey", &arn)?;
         if self.reads().get_key(row).await?.is_some() {
@@ -321,24 +324,20 @@ impl Processor {
             .collect();
         rq.creating_key(replica.id, &self.key_arn(&replica));
         let change = self.begin_change(rq).await?;
-        match change
-            .store()
-            .create_replica(&stored, &replica, &versions)
+        let replica = match self
+            .repo
+            .create_replica(&change, stored, replica, &versions)
             .await
         {
-            Ok(()) => {}
-            Err(StoreError::Conflict(_)) => {
+            Ok(replica) => replica,
+            Err(WriteError::Store(StoreError::Conflict(_))) => {
                 return Err(KmsError::InvalidState(format!(
                     "{} changed while it was being replicated; retry.",
                     primary.arn()
                 )));
             }
             Err(e) => return Err(e.into()),
-        }
-        let mut stored = stored;
-        stored.revision += 1;
-        self.cache_key(stored);
-        let replica = self.cache_key(replica);
+        };
         tracing::info!(key_id = %replica.id, region = %replica.region, "multi-Region replica created");
         Ok(ReplicateKeyResponse {
             replica_key_metadata: self.full_metadata(&replica).await?,
@@ -358,8 +357,9 @@ impl Processor {
         let name = crate::validate::required(&req.primary_region, "primaryRegion")?;
         let target = other_region(self, rq, name)?;
         rq.note("kms:primaryregion", vec![target.to_string()]);
-        let _guard = self.write_lock.lock().await;
+        let guard = self.lock_named(rq, &[&req.key_id], &[]).await?;
         let current = self.resolve(rq, &req.key_id, false).await?;
+        crate::processor::locked(&guard, &current)?;
         // As AWS: no cross-account use, whatever the key's policy allows.
         if current.account_id != rq.caller().account_id {
             return Err(crate::authz::cross_account_denied(rq, current.arn()));
@@ -395,33 +395,26 @@ impl Processor {
         self.check_key_state(rq.operation().name, &old)?;
         let change = self.begin_change(rq).await?;
         let (old, next) = swap_primary(old, next);
-        change
-            .store()
-            .update_keys(&[old.clone(), next.clone()])
-            .await?;
-        for mut k in [old, next] {
-            k.revision += 1;
-            self.cache_key(k);
-        }
+        self.repo.save_all(&change, vec![old, next]).await?;
         tracing::info!(key_id = %current.id, primary_region = %target, "multi-Region primary moved");
         Ok(Empty {})
     }
 }
 
-/// A replica of `primary` in `region` (row `row`), as ReplicateKey asks:
-/// the shared properties copied, the rest its own.
+/// A replica of `primary` in `region` (row `row`), as ReplicateKey asks
+/// at `now`: the shared properties copied, the rest its own.
 fn replica_record(
     primary: &KeyRecord,
-    row: Uuid,
-    region: &str,
+    (row, region): (Uuid, &str),
     req: &ReplicateKeyRequest,
+    now: i64,
 ) -> KeyRecord {
     KeyRecord {
         id: row,
         region: region.to_owned(),
         description: req.description.clone().unwrap_or_default(),
         state: KeyState::Enabled,
-        created_at: now_epoch(),
+        created_at: now,
         deletion_date: None,
         pending_window_days: None,
         tags: req.tags.clone().unwrap_or_default(),
@@ -493,8 +486,11 @@ mod tests {
             ..Default::default()
         };
         let row = crate::multi_region::row_id(p.multi_region_id.unwrap(), "eu-west-1");
-        let r = replica_record(&p, row, "eu-west-1", &req);
-        assert_eq!((r.id, r.region.as_str()), (row, "eu-west-1"));
+        let r = replica_record(&p, (row, "eu-west-1"), &req, 7);
+        assert_eq!(
+            (r.id, r.region.as_str(), r.created_at),
+            (row, "eu-west-1", 7)
+        );
         assert_eq!(r.multi_region_id, p.multi_region_id);
         assert_eq!(r.material_id(), p.material_id());
         assert_eq!(

@@ -9,10 +9,10 @@ use strongroom_hsm_proto::KeyRef;
 use strongroom_store::{KeyRecord, KeySpec, KeyVersionRecord, Origin, StoreError};
 
 use crate::authz::RequestCtx;
-use crate::clock::now_epoch;
 use crate::error::KmsError;
 use crate::ops::keys::page_limit;
 use crate::processor::Processor;
+use crate::processor::key_repository::WriteError;
 use crate::protocol::{Empty, KeyIdRequest};
 use crate::validate::{Presence::*, Validate, Validator, shapes};
 
@@ -123,8 +123,7 @@ fn refuse_replica(p: &Processor, key: &KeyRecord) -> Result<(), KmsError> {
 impl Processor {
     /// When a rotation period started `now` ends.
     pub(crate) fn rotation_due(&self, now: i64, period_days: u32) -> i64 {
-        let ms = u64::from(period_days).saturating_mul(self.rotation_day.as_millis() as u64);
-        now.saturating_add(ms.div_ceil(1000) as i64)
+        self.clock().days_after(now, period_days)
     }
 
     pub(crate) async fn enable_key_rotation(
@@ -135,7 +134,7 @@ impl Processor {
         // In 90..=2560 (`validate`).
         let days = req.rotation_period_in_days.unwrap_or(DEFAULT_PERIOD_DAYS);
         let days = days as u32;
-        let next = self.rotation_due(now_epoch(), days);
+        let next = self.rotation_due(self.now(), days);
         let operation = rq.operation().name;
         self.modify_key(rq, &req.key_id, |p, k| {
             refuse_replica(p, k)?;
@@ -188,8 +187,9 @@ impl Processor {
         rq: &mut RequestCtx<'_>,
         req: KeyIdRequest,
     ) -> Result<RotateKeyOnDemandResponse, KmsError> {
-        let _guard = self.write_lock.lock().await;
+        let guard = self.lock_named(rq, &[&req.key_id], &[]).await?;
         let key = self.resolve(rq, &req.key_id, false).await?;
+        crate::processor::locked(&guard, &key)?;
         // The record, then the current EKT, as stored now (not cached): the
         // new version inherits the current one's owner binding, which
         // another frontend may have changed (processor::stored_material).
@@ -220,7 +220,7 @@ impl Processor {
 
     /// Adds the next version to `key` (metadata already updated apart from
     /// the version), derived in the module from `previous`, the current
-    /// version's EKT, and caches it. Hold `write_lock`. `key` and then
+    /// version's EKT, and caches it. Hold the key's lock. `key` and then
     /// `previous` must have been read from the store, in that order: the
     /// new version is committed only with a compare-and-swap on `key`'s
     /// revision, which every EKT re-binding bumps after its swaps.
@@ -257,7 +257,7 @@ impl Processor {
             key_id: key.id,
             version: version.version,
             ekt: ekt.0.clone(),
-            created_at: now_epoch(),
+            created_at: self.now(),
         };
         rotations.insert(0, (key.clone(), record));
         let rotations: Vec<_> = rotations
@@ -267,24 +267,23 @@ impl Processor {
                 (k, v)
             })
             .collect();
-        match change.store().rotate_keys(&rotations, rotation_type).await {
-            Ok(()) => {}
+        let arn = self.key_arn(&key);
+        let key_id = key.id;
+        match self
+            .repo
+            .rotate(change, rotations, rotation_type, ekt)
+            .await
+        {
+            Ok(_) => {}
             // Another frontend rotated first; ours was never stored.
-            Err(StoreError::AlreadyExists(_)) => {
+            Err(WriteError::Store(StoreError::AlreadyExists(_))) => {
                 return Err(KmsError::InvalidState(format!(
-                    "{} was rotated concurrently; retry.",
-                    self.key_arn(&key)
+                    "{arn} was rotated concurrently; retry."
                 )));
             }
             Err(e) => return Err(e.into()),
         }
-        tracing::info!(key_id = %key.id, version = version.version, rotation_type, "key rotated");
-        for (mut replica, _) in rotations.into_iter().skip(1) {
-            replica.revision += 1;
-            self.cache_key(replica);
-        }
-        key.revision += 1;
-        self.cache_new_key(key, version, ekt);
+        tracing::info!(%key_id, version = version.version, rotation_type, "key rotated");
         Ok(())
     }
 
@@ -311,7 +310,7 @@ impl Processor {
                     key_id: k.id,
                     version,
                     ekt: Vec::new(),
-                    created_at: now_epoch(),
+                    created_at: self.now(),
                 };
                 (k, v)
             })

@@ -100,6 +100,7 @@ impl Processor {
                     return Err(not_found());
                 }
                 let target = self
+                    .repo
                     .alias_target(&caller.account_id, here, &name)
                     .await?
                     .ok_or_else(|| {

@@ -30,19 +30,30 @@ impl Processor {
                 .record(AuditEvent::service_event(event, &arn, &key.account_id))
                 .await?;
         }
-        Ok(Change::system(self, key))
+        Ok(Change::system(key))
+    }
+
+    /// Locks the key in row `id` (by its material, as requests do); `None`
+    /// if it is gone. The caller re-reads it under the lock.
+    async fn lock_row(&self, id: Uuid) -> Result<Option<super::KeyGuard>, KmsError> {
+        let Some(key) = self.reads().get_key(id).await? else {
+            return Ok(None);
+        };
+        Ok(Some(self.repo.lock_keys(&[key.material_id()]).await))
     }
 
     /// Deletes every key whose deletion date is at or before `now`: module
     /// caches first, then the store (key, EKTs, aliases), then our caches.
     /// Returns how many were deleted.
     pub async fn sweep_deletions(&self, now: i64) -> Result<usize, KmsError> {
-        let due = self.store.keys_due_for_deletion(now).await?;
+        let due = self.reads().keys_due_for_deletion(now).await?;
         let mut n = 0;
         for id in due {
-            let _guard = self.write_lock.lock().await;
+            let Some(_guard) = self.lock_row(id).await? else {
+                continue;
+            };
             // Re-check under the lock: CancelKeyDeletion may have won.
-            let key = match self.store.get_key(id).await? {
+            let key = match self.reads().get_key(id).await? {
                 Some(k)
                     if k.state == KeyState::PendingDeletion
                         && k.deletion_date.is_some_and(|d| d <= now) =>
@@ -58,11 +69,14 @@ impl Processor {
             if let Some(shared) = last_material {
                 self.forget_everywhere(&change, shared).await?;
             }
-            if change.store().delete_key(id).await? {
+            if self.repo.delete(&change, id).await? {
                 n += 1;
                 tracing::info!(key_id = %id, "key deleted after its waiting period");
             }
-            self.drop_cached(id, last_material);
+            self.public_keys.forget(id);
+            if let Some(shared) = last_material {
+                self.public_keys.forget(shared);
+            }
         }
         Ok(n)
     }
@@ -73,23 +87,10 @@ impl Processor {
             return Ok(None);
         };
         let family = self
-            .store
+            .reads()
             .multi_region_keys(&key.account_id, shared)
             .await?;
         Ok((!family.iter().any(|k| k.id != key.id)).then_some(shared))
-    }
-
-    /// Forgets everything cached about a deleted key (and its shared
-    /// material, when it was a multi-Region key's last copy).
-    fn drop_cached(&self, id: Uuid, material: Option<Uuid>) {
-        self.keys.remove(&id);
-        self.ekts.retain(|k, _| k.key_id != id);
-        self.public_keys.forget(id);
-        if let Some(shared) = material {
-            self.public_keys.forget(shared);
-        }
-        self.aliases.retain(|_, target| target.1 != id);
-        self.grants.remove(&id);
     }
 
     /// Rotates every key whose automatic rotation is due at `now`; returns
@@ -97,10 +98,12 @@ impl Processor {
     /// happens at the next start.
     pub async fn sweep_rotations(&self, now: i64) -> Result<usize, KmsError> {
         let mut n = 0;
-        for id in self.store.keys_due_for_rotation(now).await? {
-            let _guard = self.write_lock.lock().await;
+        for id in self.reads().keys_due_for_rotation(now).await? {
+            let Some(_guard) = self.lock_row(id).await? else {
+                continue;
+            };
             // Re-check under the lock: it may have been disabled meanwhile.
-            let Some(key) = self.store.get_key(id).await? else {
+            let Some(key) = self.reads().get_key(id).await? else {
                 continue;
             };
             let (Some(period), Some(due)) = (key.rotation_period_days, key.next_rotation_at) else {
@@ -116,7 +119,7 @@ impl Processor {
                 version: key.current_version,
             };
             let previous = self
-                .store
+                .reads()
                 .get_key_version(key.id, current.version)
                 .await?
                 .map(|v| Ekt(v.ekt))
@@ -143,9 +146,11 @@ impl Processor {
     /// Deletes imported material whose ValidTo has passed; returns how many.
     pub async fn sweep_expired_imports(&self, now: i64) -> Result<usize, KmsError> {
         let mut n = 0;
-        for id in self.store.keys_with_expired_material(now).await? {
-            let _guard = self.write_lock.lock().await;
-            let Some(key) = self.store.get_key(id).await? else {
+        for id in self.reads().keys_with_expired_material(now).await? {
+            let Some(_guard) = self.lock_row(id).await? else {
+                continue;
+            };
+            let Some(key) = self.reads().get_key(id).await? else {
                 continue;
             };
             if key.import_valid_to.is_some_and(|t| t <= now) && key.state != KeyState::PendingImport

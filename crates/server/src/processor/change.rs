@@ -2,7 +2,7 @@
 //! only from [`Processor::begin_change`], which refuses unless the request
 //! has made every authorization decision its row of the operation table
 //! names, and which first makes the request's intent record durable, naming
-//! the keys it resolved. Writing key metadata (`save_key`) and every
+//! the keys it resolved. Writing key records (the key repository) and every
 //! module request that creates, changes, drops or releases the material of
 //! a key (`module_for_change`, a client narrowed to the change's keys, and
 //! `call_for_key`, `call_all_for_key`, `forget_everywhere` on top of it)
@@ -28,7 +28,6 @@ use crate::error::KmsError;
 /// recorded its service event. Its fields are private to the processor.
 pub struct Change {
     keys: Vec<Uuid>,
-    store: super::store_access::SharedStore,
 }
 
 impl std::fmt::Debug for Change {
@@ -40,25 +39,30 @@ impl std::fmt::Debug for Change {
 impl Change {
     /// A background task's permission to change `key` (its service event
     /// is already durable).
-    pub(super) fn system(processor: &Processor, key: &strongroom_store::KeyRecord) -> Self {
+    pub(super) fn system(key: &strongroom_store::KeyRecord) -> Self {
         let mut keys = vec![key.id];
         if key.material_id() != key.id {
             keys.push(key.material_id());
         }
+        Self { keys }
+    }
+
+    /// A permission to change `keys` (unit tests of the repository).
+    #[cfg(test)]
+    pub(super) fn for_test(keys: &[Uuid]) -> Self {
         Self {
-            keys,
-            store: processor.store.clone(),
+            keys: keys.to_vec(),
         }
     }
 
-    /// The store, for the writes this change permits.
-    pub(crate) fn store(&self) -> &dyn strongroom_store::Store {
-        &*self.store
+    /// Whether this permission covers key `id`.
+    pub(crate) fn includes(&self, id: Uuid) -> bool {
+        self.keys.contains(&id)
     }
 
     /// Fails unless this permission covers key `id`.
     pub(crate) fn covers(&self, id: Uuid) -> Result<(), KmsError> {
-        if self.keys.contains(&id) {
+        if self.includes(id) {
             Ok(())
         } else {
             Err(KmsError::Internal(format!(
@@ -91,7 +95,6 @@ impl Processor {
         }
         Ok(Change {
             keys: rq.authorized_keys().to_vec(),
-            store: self.store.clone(),
         })
     }
 

@@ -1,11 +1,9 @@
 //! How request handlers reach the store: reads through [`StoreReads`] at
-//! any time; writes only through a [`Change`] (`Change::store`), which a
-//! request earns only once it has made every authorization decision its
-//! row names and its intent record is durable. The processor's own
-//! `store` field is private, so a handler that writes without a `Change`
-//! does not compile.
-
-use std::sync::Arc;
+//! any time; writes only through the key repository (`key_repository`),
+//! each under a [`super::Change`], which a request earns only once it has
+//! made every authorization decision its row names and its intent record
+//! is durable. The repository's `store` field is private, so a handler
+//! that writes without it does not compile.
 
 use strongroom_store::{AliasRecord, GrantRecord, KeyRecord, RotationRecord, Store, StoreResult};
 use uuid::Uuid;
@@ -18,7 +16,36 @@ pub struct StoreReads<'p> {
     store: &'p dyn Store,
 }
 
-impl StoreReads<'_> {
+impl<'p> StoreReads<'p> {
+    /// Reads of `store`.
+    pub(super) fn new(store: &'p dyn Store) -> Self {
+        Self { store }
+    }
+
+    /// One version (EKT) of a key row, as stored now.
+    pub async fn get_key_version(
+        &self,
+        id: Uuid,
+        version: u32,
+    ) -> StoreResult<Option<strongroom_store::KeyVersionRecord>> {
+        self.store.get_key_version(id, version).await
+    }
+
+    /// Keys pending deletion whose date is at or before `now`.
+    pub async fn keys_due_for_deletion(&self, now: i64) -> StoreResult<Vec<Uuid>> {
+        self.store.keys_due_for_deletion(now).await
+    }
+
+    /// Keys whose automatic rotation is due at `now`.
+    pub async fn keys_due_for_rotation(&self, now: i64) -> StoreResult<Vec<Uuid>> {
+        self.store.keys_due_for_rotation(now).await
+    }
+
+    /// Keys whose imported material expires at or before `now`.
+    pub async fn keys_with_expired_material(&self, now: i64) -> StoreResult<Vec<Uuid>> {
+        self.store.keys_with_expired_material(now).await
+    }
+
     /// One key's metadata.
     pub async fn get_key(&self, id: Uuid) -> StoreResult<Option<KeyRecord>> {
         self.store.get_key(id).await
@@ -109,11 +136,6 @@ impl StoreReads<'_> {
 impl Processor {
     /// The store, for reading.
     pub(crate) fn reads(&self) -> StoreReads<'_> {
-        StoreReads {
-            store: &*self.store,
-        }
+        self.repo.reads()
     }
 }
-
-/// The store handle a `Change` carries.
-pub(super) type SharedStore = Arc<dyn Store>;

@@ -15,8 +15,6 @@
 //! first) or makes the re-binding's revision check fail, which undoes the
 //! re-binding: versions never end up bound to different owners.
 
-use std::time::Instant;
-
 use strongroom_hsm_proto::{Ekt, KeyRef};
 use strongroom_store::KeyRecord;
 
@@ -33,16 +31,10 @@ pub(crate) struct Swapped {
 impl Processor {
     /// An authorized key's record as stored now, refreshed in the cache.
     pub(crate) async fn stored_key(&self, key: &AuthorizedKey) -> Result<KeyRecord, KmsError> {
-        let record = self
-            .store
-            .get_key(key.id)
+        self.repo
+            .load_stored(key.id)
             .await?
-            .ok_or_else(|| KmsError::NotFound(format!("Key '{}' does not exist", key.arn())))?;
-        self.keys.insert(
-            key.id,
-            (Instant::now(), std::sync::Arc::new(record.clone())),
-        );
-        Ok(record)
+            .ok_or_else(|| KmsError::NotFound(format!("Key '{}' does not exist", key.arn())))
     }
 
     /// The EKTs of `versions` of an authorized key as stored now (read
@@ -60,7 +52,7 @@ impl Processor {
             };
             same_key(key, r)?;
             let v = self
-                .store
+                .reads()
                 .get_key_version(key.id, version)
                 .await?
                 .ok_or_else(|| KmsError::Internal(format!("version {version} is missing")))?;
@@ -81,7 +73,10 @@ impl Processor {
         change.covers(id)?;
         let mut done = Vec::new();
         for (version, old, new) in swaps {
-            let swapped = change.store().replace_ekt(id, version, &old, &new).await;
+            let swapped = self
+                .repo
+                .replace_ekt(change, id, version, (&old, &new))
+                .await;
             match swapped {
                 Ok(true) => done.push(Swapped { version, old, new }),
                 other => {
@@ -91,7 +86,6 @@ impl Processor {
                 }
             }
         }
-        self.forget_key_ekts(id);
         Ok(done)
     }
 
@@ -100,9 +94,9 @@ impl Processor {
     /// behind another error.
     pub(crate) async fn undo_swaps(&self, change: &Change, id: uuid::Uuid, swaps: &[Swapped]) {
         for s in swaps {
-            match change
-                .store()
-                .replace_ekt(id, s.version, &s.new, &s.old)
+            match self
+                .repo
+                .replace_ekt(change, id, s.version, (&s.new, &s.old))
                 .await
             {
                 Ok(true) => {}
@@ -114,7 +108,6 @@ impl Processor {
                 ),
             }
         }
-        self.forget_key_ekts(id);
     }
 
     /// Saves `next` (compare-and-swap on its revision); if that fails,
@@ -126,9 +119,9 @@ impl Processor {
         swaps: &[Swapped],
     ) -> Result<(), KmsError> {
         let id = next.id;
-        if let Err(e) = self.save_key(change, next).await {
+        if let Err(e) = self.repo.save(change, next).await {
             self.undo_swaps(change, id, swaps).await;
-            return Err(e);
+            return Err(e.into());
         }
         Ok(())
     }

@@ -35,8 +35,8 @@ pub fn render(
         telemetry: telemetry.clone(),
         scraped,
         caches: [
-            ("key_metadata", processor.cache_stats.keys.read()),
-            ("key_material", processor.cache_stats.ekts.read()),
+            ("key_metadata", processor.cache_stats().keys.read()),
+            ("key_material", processor.cache_stats().ekts.read()),
         ],
         audit,
         process: super::process::read(),

@@ -4,8 +4,8 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use strongroom_server::admin;
 use strongroom_server::console::ConsoleSettings;
-use strongroom_server::identity;
 use strongroom_store::PrincipalKind;
 
 use super::*;
@@ -56,7 +56,7 @@ async fn a_user_without_permission_is_denied_sees_no_data_and_is_audited() {
     let env = console_env(ConsoleSettings::default()).await;
     new_key(&env.client).await;
     let store = env.dev.store.as_ref();
-    let p = identity::create_principal(
+    let p = admin::create_principal(
         store,
         &env.dev.account_id,
         PrincipalKind::User,
@@ -67,7 +67,7 @@ async fn a_user_without_permission_is_denied_sees_no_data_and_is_audited() {
     )
     .await
     .unwrap();
-    let k = identity::create_principal_access_key(store, &env.dev.hsm, &p.arn)
+    let k = admin::create_principal_access_key(store, &env.dev.hsm, &p.arn)
         .await
         .unwrap();
     let b = sign_in(&env.dev, &k.access_key_id, &k.secret_access_key).await;
@@ -101,7 +101,7 @@ async fn a_user_without_permission_is_denied_sees_no_data_and_is_audited() {
     );
 
     // A policy that allows the reads lets the same user in at once.
-    identity::put_identity_policy(
+    admin::put_identity_policy(
         store,
         &p.arn,
         Some(
