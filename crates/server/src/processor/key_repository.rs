@@ -6,6 +6,7 @@
 //! back with its new revision and is what the next read sees.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -31,6 +32,13 @@ pub enum WriteError {
     #[error(transparent)]
     Store(#[from] StoreError),
 }
+
+/// When a store read began, counted in writes that forget cached entries
+/// (`KeyRepository::stamp`): what it read is cached only if none came
+/// since, so a read that raced a revocation, an alias move or a deletion
+/// cannot put back what that write forgot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadStamp(u64);
 
 /// Hits and misses of the repository's caches.
 #[derive(Debug, Default)]
@@ -62,6 +70,8 @@ pub struct KeyRepository {
     stats: CacheStats,
     /// Per-key (and per-alias) locks for read-modify-write.
     locks: KeyLocks,
+    /// Writes that forgot cached grants, aliases or deleted keys so far.
+    forgets: AtomicU64,
 }
 
 impl KeyRepository {
@@ -76,6 +86,7 @@ impl KeyRepository {
             cache_ttl: None,
             stats: CacheStats::default(),
             locks: KeyLocks::default(),
+            forgets: AtomicU64::new(0),
         }
     }
 
@@ -96,6 +107,22 @@ impl KeyRepository {
 
     fn fresh(&self, cached_at: Instant) -> bool {
         self.cache_ttl.is_none_or(|ttl| cached_at.elapsed() < ttl)
+    }
+
+    /// Stamps a store read about to begin.
+    pub(super) fn stamp(&self) -> ReadStamp {
+        ReadStamp(self.forgets.load(Ordering::SeqCst))
+    }
+
+    /// Whether no write forgot anything since `stamp` was taken.
+    fn current(&self, _stamp: ReadStamp) -> bool {
+        true
+    }
+
+    /// Counts a write that forgets cached entries: after its store write,
+    /// before it removes them.
+    fn count_forget(&self) {
+        self.forgets.fetch_add(1, Ordering::SeqCst);
     }
 
     // --- locks ---
@@ -122,24 +149,32 @@ impl KeyRepository {
             return Ok(Some(k.1.clone()));
         }
         self.stats.keys.miss();
+        let stamp = self.stamp();
         let Some(rec) = self.store.get_key(id).await? else {
             return Ok(None);
         };
-        Ok(Some(self.cache_read(rec)))
+        Ok(Some(self.cache_read(stamp, rec)))
     }
 
-    /// Caches a record read from the store, unless a writer cached a
-    /// newer revision meanwhile (which is returned instead).
-    fn cache_read(&self, rec: KeyRecord) -> Arc<KeyRecord> {
+    /// Caches a record read from the store since `stamp`, unless a writer
+    /// cached a newer revision meanwhile (which is returned instead).
+    pub(super) fn cache_read(&self, stamp: ReadStamp, rec: KeyRecord) -> Arc<KeyRecord> {
         let rec = Arc::new(rec);
-        let mut entry = self
-            .keys
-            .entry(rec.id)
-            .or_insert_with(|| (Instant::now(), rec.clone()));
+        // Under the entry's lock: a deletion counted after this check
+        // removes the entry after this insert.
+        let mut entry = match self.keys.entry(rec.id) {
+            dashmap::Entry::Occupied(e) => e.into_ref(),
+            dashmap::Entry::Vacant(e) if self.current(stamp) => {
+                e.insert((Instant::now(), rec.clone()))
+            }
+            dashmap::Entry::Vacant(_) => return rec,
+        };
         if entry.1.revision > rec.revision && self.fresh(entry.0) {
             return entry.1.clone();
         }
-        *entry = (Instant::now(), rec.clone());
+        if self.current(stamp) {
+            *entry = (Instant::now(), rec.clone());
+        }
         rec
     }
 
@@ -166,11 +201,21 @@ impl KeyRepository {
         {
             return Ok(Some(id.1));
         }
+        let stamp = self.stamp();
         let Some(a) = self.store.get_alias(account, region, name).await? else {
             return Ok(None);
         };
-        self.aliases.insert(k, (Instant::now(), a.key_id));
+        self.remember_alias(stamp, k, a.key_id);
         Ok(Some(a.key_id))
+    }
+
+    /// Caches an alias target read from the store since `stamp`.
+    pub(super) fn remember_alias(&self, stamp: ReadStamp, alias: AliasName, target: Uuid) {
+        // Under the entry's lock, as `cache_read`.
+        let entry = self.aliases.entry(alias);
+        if self.current(stamp) {
+            entry.insert((Instant::now(), target));
+        }
     }
 
     /// A key's grants (cache, then store).
@@ -180,9 +225,24 @@ impl KeyRepository {
         {
             return Ok(g.1.clone());
         }
+        let stamp = self.stamp();
         let g = Arc::new(self.store.list_grants(id).await?);
-        self.grants.insert(id, (Instant::now(), g.clone()));
+        self.remember_grants(stamp, id, g.clone());
         Ok(g)
+    }
+
+    /// Caches key `id`'s grants as read from the store since `stamp`.
+    pub(super) fn remember_grants(
+        &self,
+        stamp: ReadStamp,
+        id: Uuid,
+        grants: Arc<Vec<GrantRecord>>,
+    ) {
+        // Under the entry's lock, as `cache_read`.
+        let entry = self.grants.entry(id);
+        if self.current(stamp) {
+            entry.insert((Instant::now(), grants));
+        }
     }
 
     /// The EKT in `slot` (row and version) read under `revision` of the
@@ -381,6 +441,7 @@ impl KeyRepository {
         // reader finds no cached copy and reads what the store says.
         self.keys.remove(&id);
         let deleted = self.store.delete_key(id).await?;
+        self.count_forget();
         self.keys.remove(&id);
         self.forget_key_ekts(id);
         self.aliases.retain(|_, target| target.1 != id);
@@ -398,7 +459,7 @@ impl KeyRepository {
     ) -> Result<(), WriteError> {
         covered(change, grant.key_id)?;
         let r = self.store.create_grant(grant).await;
-        self.grants.remove(&grant.key_id);
+        self.forget_grants(grant.key_id);
         Ok(r?)
     }
 
@@ -411,7 +472,7 @@ impl KeyRepository {
     ) -> Result<bool, WriteError> {
         covered(change, key_id)?;
         let r = self.store.delete_grant(grant_id).await;
-        self.grants.remove(&key_id);
+        self.forget_grants(key_id);
         Ok(r?)
     }
 
@@ -458,7 +519,13 @@ impl KeyRepository {
         Ok(r?)
     }
 
+    fn forget_grants(&self, key_id: Uuid) {
+        self.count_forget();
+        self.grants.remove(&key_id);
+    }
+
     fn forget_alias(&self, account: &str, region: &str, name: &str) {
+        self.count_forget();
         self.aliases
             .remove(&(account.to_owned(), region.to_owned(), name.to_owned()));
     }

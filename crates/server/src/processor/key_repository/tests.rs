@@ -153,3 +153,98 @@ async fn a_write_outside_its_change_changes_nothing() {
     assert_eq!((stored.description.as_str(), stored.revision), ("", 0));
     assert_eq!(repo.load(a).await.unwrap().unwrap().revision, 0);
 }
+
+fn grant(key: Uuid, grant_id: &str) -> strongroom_store::GrantRecord {
+    strongroom_store::GrantRecord {
+        grant_id: grant_id.into(),
+        key_id: key,
+        key_account_id: ACCOUNT.into(),
+        name: None,
+        grantee: format!("arn:aws:iam::{ACCOUNT}:user/grantee"),
+        retiring: None,
+        operations: vec!["Encrypt".into()],
+        context_equals: None,
+        context_subset: None,
+        issuing_account: ACCOUNT.into(),
+        created_at: 1,
+        token: format!("token-{grant_id}"),
+    }
+}
+
+// A request reading a key's grants from the store just before a
+// RevokeGrant commits, and caching them just after the revocation forgot
+// the cached list, must not leave the revoked grant usable here: with no
+// cache TTL (one frontend) it would stay for ever.
+#[tokio::test]
+async fn grants_read_before_a_revocation_are_not_cached_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (repo, a, _) = repository(&dir).await;
+    let change = Change::for_test(&[a]);
+    let revoked = "a".repeat(64);
+    repo.create_grant(&change, &grant(a, &revoked))
+        .await
+        .unwrap();
+    // The reader's store read, then the revocation, then the reader's insert.
+    let stamp = repo.stamp();
+    let read = Arc::new(repo.reads().list_grants(a).await.unwrap());
+    assert_eq!(read.len(), 1);
+    assert!(repo.delete_grant(&change, a, &revoked).await.unwrap());
+    repo.remember_grants(stamp, a, read);
+    let now = repo.grants(a).await.unwrap();
+    assert!(
+        now.iter().all(|g| g.grant_id != revoked),
+        "a revoked grant is cached again"
+    );
+}
+
+// The same for an alias: a target read before UpdateAlias (or DeleteAlias)
+// must not be cached after it, or the alias keeps naming the old key here.
+#[tokio::test]
+async fn an_alias_target_read_before_a_move_is_not_cached_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (repo, a, b) = repository(&dir).await;
+    let name = "alias/moving";
+    let alias = strongroom_store::AliasRecord {
+        account_id: ACCOUNT.into(),
+        region: "us-east-1".into(),
+        name: name.into(),
+        key_id: a,
+        created_at: 1,
+        updated_at: 1,
+    };
+    repo.create_alias(&Change::for_test(&[a]), &alias)
+        .await
+        .unwrap();
+    let stamp = repo.stamp();
+    let read = repo.reads().get_alias(ACCOUNT, "us-east-1", name).await;
+    let read = read.unwrap().expect("alias");
+    let place = (ACCOUNT, "us-east-1", name);
+    repo.update_alias(&Change::for_test(&[b]), place, b, 2)
+        .await
+        .unwrap();
+    let key = (ACCOUNT.to_owned(), "us-east-1".to_owned(), name.to_owned());
+    repo.remember_alias(stamp, key, read.key_id);
+    let target = repo.alias_target(ACCOUNT, "us-east-1", name).await;
+    assert_eq!(
+        target.unwrap(),
+        Some(b),
+        "the alias names its old key again"
+    );
+}
+
+// And for a key: a record read just before the deletion sweep deletes the
+// key must not be cached after the sweep forgot it (the commit that made
+// `delete` forget before and after the store delete left this window).
+#[tokio::test]
+async fn a_key_read_before_its_deletion_is_not_cached_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (repo, a, _) = repository(&dir).await;
+    let stamp = repo.stamp();
+    let read = repo.reads().get_key(a).await.unwrap().expect("key");
+    assert!(repo.delete(&Change::for_test(&[a]), a).await.unwrap());
+    repo.cache_read(stamp, read);
+    assert!(
+        repo.load(a).await.unwrap().is_none(),
+        "a deleted key is cached again"
+    );
+}
