@@ -115,8 +115,8 @@ impl KeyRepository {
     }
 
     /// Whether no write forgot anything since `stamp` was taken.
-    fn current(&self, _stamp: ReadStamp) -> bool {
-        true
+    fn current(&self, stamp: ReadStamp) -> bool {
+        self.forgets.load(Ordering::SeqCst) == stamp.0
     }
 
     /// Counts a write that forgets cached entries: after its store write,
@@ -162,18 +162,23 @@ impl KeyRepository {
         let rec = Arc::new(rec);
         // Under the entry's lock: a deletion counted after this check
         // removes the entry after this insert.
-        let mut entry = match self.keys.entry(rec.id) {
-            dashmap::Entry::Occupied(e) => e.into_ref(),
-            dashmap::Entry::Vacant(e) if self.current(stamp) => {
-                e.insert((Instant::now(), rec.clone()))
+        match self.keys.entry(rec.id) {
+            dashmap::Entry::Occupied(mut e) => {
+                let (at, cached) = e.get();
+                if cached.revision > rec.revision && self.fresh(*at) {
+                    return cached.clone();
+                }
+                if self.current(stamp) {
+                    e.insert((Instant::now(), rec.clone()));
+                } else {
+                    e.remove();
+                }
             }
-            dashmap::Entry::Vacant(_) => return rec,
-        };
-        if entry.1.revision > rec.revision && self.fresh(entry.0) {
-            return entry.1.clone();
-        }
-        if self.current(stamp) {
-            *entry = (Instant::now(), rec.clone());
+            dashmap::Entry::Vacant(e) => {
+                if self.current(stamp) {
+                    e.insert((Instant::now(), rec.clone()));
+                }
+            }
         }
         rec
     }
