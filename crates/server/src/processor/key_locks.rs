@@ -127,6 +127,32 @@ mod tests {
         assert!(locks.is_empty());
     }
 
+    // A request dropped while it waits (its client went away, or a timeout
+    // fired) just as the holder hands it the lock must not leave the entry
+    // behind: ids that name no key are locked too (`mrk-…` names are not
+    // looked up), so such leftovers would grow the table without bound.
+    #[tokio::test]
+    async fn a_waiter_dropped_as_it_is_handed_the_lock_leaves_no_entry() {
+        let locks = KeyLocks::default();
+        let id = Uuid::new_v4();
+        let holder = locks.lock_keys(&[id]).await;
+        let mut waiter = Box::pin(locks.lock([LockId::Key(id)]));
+        let waited = tokio::time::timeout(Duration::from_millis(20), &mut waiter).await;
+        assert!(waited.is_err(), "the waiter got a held lock");
+        // Released: the lock is handed to the waiter, which never runs again.
+        drop(holder);
+        drop(waiter);
+        assert!(locks.is_empty(), "{} entries left", locks.len());
+        // And a waiter dropped while the lock is still held.
+        let holder = locks.lock_keys(&[id]).await;
+        let mut waiter = Box::pin(locks.lock([LockId::Key(id)]));
+        let waited = tokio::time::timeout(Duration::from_millis(20), &mut waiter).await;
+        assert!(waited.is_err(), "the waiter got a held lock");
+        drop(waiter);
+        drop(holder);
+        assert!(locks.is_empty(), "{} entries left", locks.len());
+    }
+
     #[tokio::test]
     async fn opposite_orders_do_not_deadlock() {
         let locks = Arc::new(KeyLocks::default());
