@@ -55,10 +55,15 @@ impl KeyLocks {
             held: Vec::with_capacity(ids.len()),
         };
         for id in ids {
-            let entry = self.entry(&id);
             // If this future is dropped while waiting, `guard` drops the
-            // locks taken so far; the entry is freed by its next user.
-            let held = entry.lock_owned().await;
+            // locks taken so far and `waiting` frees this one's entry
+            // unless someone else holds or waits for it.
+            let mut waiting = Waiting {
+                table: &self.table,
+                id: Some(id.clone()),
+            };
+            let held = self.entry(&id).lock_owned().await;
+            waiting.id = None;
             guard.held.push((id, held));
         }
         guard
@@ -69,8 +74,7 @@ impl KeyLocks {
         self.lock(ids.iter().copied().map(LockId::Key)).await
     }
 
-    /// How many entries the table holds (held or waited for, or left by a
-    /// cancelled waiter).
+    /// How many entries the table holds (held or waited for).
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.table.lock().map_or(0, |t| t.len())
@@ -88,6 +92,29 @@ impl KeyLocks {
     }
 }
 
+/// A wait for one lock; dropped before it got it (`id` still set), it
+/// frees the entry if nobody holds or waits for it any more.
+struct Waiting<'a> {
+    table: &'a Table,
+    id: Option<LockId>,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id.take() {
+            let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+            free_if_unused(&mut table, &id);
+        }
+    }
+}
+
+/// Removes `id`'s entry if the table's is the only reference left.
+fn free_if_unused(table: &mut HashMap<LockId, Arc<AsyncMutex<()>>>, id: &LockId) {
+    if table.get(id).is_some_and(|m| Arc::strong_count(m) == 1) {
+        table.remove(id);
+    }
+}
+
 impl KeyGuard {
     /// Whether this guard holds the lock of key material `id`.
     pub fn holds_key(&self, id: Uuid) -> bool {
@@ -101,9 +128,7 @@ impl Drop for KeyGuard {
         for (id, held) in self.held.drain(..) {
             drop(held);
             // Only the table's own reference left: nobody holds or waits.
-            if table.get(&id).is_some_and(|m| Arc::strong_count(m) == 1) {
-                table.remove(&id);
-            }
+            free_if_unused(&mut table, &id);
         }
     }
 }
