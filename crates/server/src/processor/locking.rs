@@ -72,3 +72,6 @@ pub(crate) fn locked(guard: &KeyGuard, key: &AuthorizedKey) -> Result<(), KmsErr
         )))
     }
 }
+
+#[cfg(test)]
+mod tests;
