@@ -32,7 +32,10 @@ impl Processor {
     }
 
     /// The material id of the key `name` names for the caller, if any
-    /// (no authorization: only which lock to take).
+    /// (no authorization: only which lock to take). As `resolve` names
+    /// keys: a bare id or alias means one of the caller's own keys, an ARN
+    /// the key of its account, and only in the caller's region; a key no
+    /// request could act on by this name is not locked.
     async fn material_named(
         &self,
         rq: &RequestCtx<'_>,
@@ -42,21 +45,43 @@ impl Processor {
             return Ok(None);
         };
         let caller = rq.caller();
-        let row = match parsed {
-            KeyIdentifier::Key { id, .. } => id,
-            KeyIdentifier::MultiRegion { id, .. } => return Ok(Some(id)),
+        let here = caller.region.as_str();
+        let (row, shared, region, account) = match parsed {
+            KeyIdentifier::Key {
+                id,
+                region,
+                account,
+            } => (id, None, region, account),
+            KeyIdentifier::MultiRegion {
+                id,
+                region,
+                account,
+            } => (
+                crate::multi_region::row_id(id, here),
+                Some(id),
+                region,
+                account,
+            ),
             KeyIdentifier::Alias { name, .. } => {
                 let target = self
                     .repo
-                    .alias_target(&caller.account_id, caller.region.as_str(), &name)
+                    .alias_target(&caller.account_id, here, &name)
                     .await?;
                 let Some(target) = target else {
                     return Ok(None);
                 };
-                target
+                return Ok(self.load_key(target).await?.map(|k| k.material_id()));
             }
         };
-        Ok(self.load_key(row).await?.map(|k| k.material_id()))
+        if region.is_some_and(|r| r != here) {
+            return Ok(None);
+        }
+        let account = account.unwrap_or_else(|| caller.account_id.clone());
+        let key = self
+            .load_key(row)
+            .await?
+            .filter(|k| k.account_id == account && k.region == here && k.multi_region_id == shared);
+        Ok(key.map(|k| k.material_id()))
     }
 }
 
