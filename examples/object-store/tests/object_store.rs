@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use strongroom_cli::client::KmsHttpClient;
 use strongroom_cli::dev::{self, DevOptions};
 use strongroom_example_object_store as objstore;
-use strongroom_server::identity;
+use strongroom_server::admin;
 use strongroom_server::sigv4::{self, RequestParts};
 use strongroom_store::PrincipalKind;
 use zeroize::Zeroizing;
@@ -148,7 +148,7 @@ async fn object_store_acts_for_customers_only_as_policy_allows() {
         .to_string();
 
     // The service: a service principal in the operator's account.
-    let svc = identity::create_principal(
+    let svc = admin::create_principal(
         store,
         &env.account_id,
         PrincipalKind::Service,
@@ -159,7 +159,7 @@ async fn object_store_acts_for_customers_only_as_policy_allows() {
     )
     .await
     .unwrap();
-    let sk = identity::create_principal_access_key(store, &env.hsm, &svc.arn)
+    let sk = admin::create_principal_access_key(store, &env.hsm, &svc.arn)
         .await
         .unwrap();
     let data_dir = dir.path().join("objects");
@@ -336,7 +336,7 @@ async fn object_store_acts_for_customers_only_as_policy_allows() {
         .unwrap_err();
     assert!(e.to_string().contains("signature does not verify"), "{e}");
     // Another service cannot use it.
-    let other = identity::create_principal(
+    let other = admin::create_principal(
         store,
         &env.account_id,
         PrincipalKind::Service,
@@ -347,7 +347,7 @@ async fn object_store_acts_for_customers_only_as_policy_allows() {
     )
     .await
     .unwrap();
-    let ok = identity::create_principal_access_key(store, &env.hsm, &other.arn)
+    let ok = admin::create_principal_access_key(store, &env.hsm, &other.arn)
         .await
         .unwrap();
     let other_kms = KmsHttpClient::new(
