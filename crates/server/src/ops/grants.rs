@@ -298,7 +298,11 @@ impl Processor {
             rq.note("kms:retiringprincipal", vec![r.clone()]);
         }
         rq.note("kms:grantisforawsresource", vec!["false".into()]);
+        // Under the key's lock, as the deletion sweep: a grant is never
+        // written for a key deleted between this state check and the write.
+        let guard = self.lock_named(rq, &[&req.key_id], &[]).await?;
         let key = self.resolve(rq, &req.key_id, false).await?;
+        crate::processor::locked(&guard, &key)?;
         self.check_key_state(rq.operation().name, &key)?;
         let mut grant = GrantRecord {
             grant_id: String::new(),
