@@ -310,17 +310,10 @@ impl Processor {
         rq.also_covers(key.material_id());
         let change = self.begin_change(rq).await?;
         if key.volatile {
-            let ekt = match self
+            let ekt = self
                 .module_for_change(&change)
-                .call(strongroom_hsm_proto::Request::GenerateVolatileKey {
-                    key: version,
-                    spec: code,
-                })
-                .await?
-            {
-                strongroom_hsm_proto::Response::TransientEkt(e) => e,
-                _ => return Err(KmsError::Internal("unexpected module answer".into())),
-            };
+                .generate_volatile_key(version, code)
+                .await?;
             // Into every member's memory; the transient EKT is dropped here.
             let mut installed = 0;
             for (module, answer) in self
