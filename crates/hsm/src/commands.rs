@@ -11,11 +11,13 @@ use strongroom_hsm_proto::{Caller, HsmError, Refusal, Response};
 use uuid::Uuid;
 
 use crate::authority::Governance;
+use crate::escrow;
 use crate::identity::Identity;
 use crate::module::{Domain, Mode, Module, now_secs};
 use crate::quorum::{self, Authority, key_name, refuse};
 use crate::token::{self, KeyRing};
-use crate::{DomainKey, escrow};
+
+mod setup;
 
 fn needs_mode(kind: CommandKind) -> Option<Mode> {
     use CommandKind::*;
@@ -211,18 +213,7 @@ impl Module {
     fn run(&mut self, body: CommandBody, now: u64) -> Result<Response, HsmError> {
         let target = body.target;
         match body.command {
-            Command::InitializeModule { friendly_name } => {
-                self.vault.clear();
-                self.asymmetric.clear();
-                self.volatile.clear();
-                self.domains.clear();
-                self.nonces.clear();
-                self.identity =
-                    Identity::generate().map_err(|e| HsmError::Internal(e.to_string()))?;
-                self.friendly_name = friendly_name;
-                self.record("initialised", json!({"module_id": self.identity.id, "signing_key": hex::encode(self.identity.signing.public_key())}));
-                self.handle_attest()
-            }
+            Command::InitializeModule { friendly_name } => self.initialize_module(friendly_name),
             Command::SetFriendlyName { friendly_name } => {
                 self.friendly_name = friendly_name;
                 Ok(Response::Done)
@@ -244,22 +235,7 @@ impl Module {
                 self.enter_service_mode();
                 Ok(Response::Done)
             }
-            Command::EnterUseMode => {
-                let mut loaded = Vec::new();
-                for (id, d) in &self.domains {
-                    if let (Some(b), Some(t)) = (&d.body, &d.token) {
-                        loaded.push((*id, token::unwrap_keys(&self.identity, b, t)?));
-                    }
-                }
-                for (id, ring) in loaded {
-                    if let Some(d) = self.domains.get_mut(&id) {
-                        d.keys = ring;
-                    }
-                }
-                self.mode = Mode::Use;
-                self.record("mode", json!({"mode": "use"}));
-                Ok(Response::Done)
-            }
+            Command::EnterUseMode => self.enter_use_mode(),
             Command::CreateDomain {
                 operators,
                 rules,
@@ -267,91 +243,18 @@ impl Module {
                 escrow_threshold,
                 min_generation_lifespan_secs,
             } => {
-                check_governance(&operators, &rules, escrow_threshold)?;
-                let key = DomainKey::generate().map_err(|e| HsmError::Internal(e.to_string()))?;
-                let domain_id = key.id();
-                let mut body = DomainTokenBody {
-                    domain_id,
-                    epoch: 1,
-                    issued_at: now,
-                    issuer: self.identity.id,
-                    members: vec![self.identity.member(&self.friendly_name)],
+                let governance = setup::NewDomain {
                     operators,
                     rules,
                     hosts,
-                    generations: vec![Generation {
-                        number: 1,
-                        created_at: now,
-                    }],
-                    wrapped_keys: vec![],
                     escrow_threshold,
-                    escrow: vec![],
                     min_generation_lifespan_secs,
                 };
-                let mut keys = KeyRing::new();
-                keys.insert(1, key);
-                let token = token::issue(&self.identity, &mut body, &keys, now)?;
-                self.install(body, token.clone(), keys);
-                Ok(Response::DomainToken(token))
+                self.create_domain(governance, now)
             }
-            Command::IngestDomain { token } => {
-                let b = token
-                    .decode_body()
-                    .map_err(|e| refuse(Refusal::InvalidToken, e.to_string()))?;
-                if let Some(held) = self.domains.get(&b.domain_id).and_then(|d| d.body.as_ref())
-                    && b.epoch <= held.epoch
-                {
-                    return Err(refuse(
-                        Refusal::InvalidToken,
-                        format!(
-                            "epoch must move forward: token has {}, module holds {}",
-                            b.epoch, held.epoch
-                        ),
-                    ));
-                }
-                let keys = token::unwrap_keys(&self.identity, &b, &token)?;
-                self.install(b, token.clone(), keys);
-                Ok(Response::DomainToken(token))
-            }
-            Command::RecoverDomain { token, shares } => {
-                let b = token
-                    .decode_body()
-                    .map_err(|e| refuse(Refusal::InvalidToken, e.to_string()))?;
-                if self.domains.contains_key(&b.domain_id) {
-                    return Err(refuse(
-                        Refusal::NotAllowed,
-                        "this module already holds the domain",
-                    ));
-                }
-                let mut keys = KeyRing::new();
-                for g in &b.generations {
-                    let k = escrow::recover(
-                        &self.identity.agreement,
-                        b.domain_id,
-                        g.number,
-                        b.escrow_threshold,
-                        &b.operators,
-                        &shares,
-                    )?;
-                    keys.insert(g.number, k);
-                }
-                token::check_fingerprint(&keys, &token)?;
-                let mut body = b;
-                body.epoch += 1;
-                body.members = vec![self.identity.member(&self.friendly_name)];
-                let token = token::issue(&self.identity, &mut body, &keys, now)?;
-                self.install(body, token.clone(), keys);
-                Ok(Response::DomainToken(token))
-            }
-            Command::DeleteLog { log_id, sha384 } => {
-                let log = self
-                    .log
-                    .as_mut()
-                    .ok_or_else(|| refuse(Refusal::NotAllowed, "this module keeps no log"))?;
-                log.delete(log_id, &sha384)
-                    .map_err(|e| refuse(Refusal::NotAllowed, e.to_string()))?;
-                Ok(Response::Done)
-            }
+            Command::IngestDomain { token } => self.ingest_domain(token),
+            Command::RecoverDomain { token, shares } => self.recover_domain(token, &shares, now),
+            Command::DeleteLog { log_id, sha384 } => self.delete_log(log_id, &sha384),
             other => {
                 let Target::Domain(domain_id) = target else {
                     return Err(refuse(
