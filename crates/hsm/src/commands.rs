@@ -4,8 +4,7 @@
 use serde_json::json;
 use strongroom_hsm_proto::admin::{
     Command, CommandBody, CommandKind, DomainToken, DomainTokenBody, ERASURE_SIGNING_PREFIX,
-    ErasureBody, ErasureCertificate, Generation, Operator, QuorumRule, SignedCommand, Target,
-    encode, prefixed,
+    ErasureBody, ErasureCertificate, Operator, QuorumRule, SignedCommand, Target, encode, prefixed,
 };
 use strongroom_hsm_proto::{Caller, HsmError, Refusal, Response};
 use uuid::Uuid;
@@ -17,6 +16,7 @@ use crate::module::{Domain, Mode, Module, now_secs};
 use crate::quorum::{self, Authority, key_name, refuse};
 use crate::token::{self, KeyRing};
 
+mod domain_change;
 mod setup;
 
 fn needs_mode(kind: CommandKind) -> Option<Mode> {
@@ -311,88 +311,7 @@ impl Module {
         if keys.is_empty() {
             return Err(refuse(Refusal::WrongMode, "the domain keys are not loaded"));
         }
-        let not_allowed = |m: String| Err(refuse(Refusal::NotAllowed, m));
-        match command {
-            Command::AddMember { member } => {
-                if body.members.iter().any(|m| m.module_id == member.module_id) {
-                    return not_allowed(format!("module {} is already a member", member.module_id));
-                }
-                body.members.push(member);
-            }
-            Command::RemoveMember { module_id } => {
-                if module_id == self.identity.id {
-                    return not_allowed(
-                        "a module cannot remove itself: send RemoveMember to another member".into(),
-                    );
-                }
-                let before = body.members.len();
-                body.members.retain(|m| m.module_id != module_id);
-                if body.members.len() == before {
-                    return not_allowed(format!("module {module_id} is not a member"));
-                }
-            }
-            Command::AddOperator { operator } => {
-                body.operators.push(operator);
-                check_governance(&body.operators, &body.rules, body.escrow_threshold)?;
-            }
-            Command::RemoveOperator { signing_key } => {
-                let before = body.operators.len();
-                body.operators.retain(|o| o.signing_key != signing_key);
-                if body.operators.len() == before {
-                    return not_allowed("no such operator".into());
-                }
-                check_governance(&body.operators, &body.rules, body.escrow_threshold)?;
-            }
-            Command::AddHost { host_key } => {
-                if !body.hosts.contains(&host_key) {
-                    body.hosts.push(host_key);
-                }
-            }
-            Command::RemoveHost { host_key } => body.hosts.retain(|h| *h != host_key),
-            Command::RotateDomainKey => {
-                let next = keys
-                    .values()
-                    .next_back()
-                    .expect("non-empty")
-                    .next_generation()
-                    .map_err(|e| HsmError::Internal(e.to_string()))?;
-                body.generations.push(Generation {
-                    number: next.generation(),
-                    created_at: now,
-                });
-                keys.insert(next.generation(), next);
-            }
-            Command::RetireDomainKey {
-                generation,
-                ekts_remaining,
-            } => {
-                let oldest = *keys.keys().next().expect("non-empty");
-                if keys.len() < 2 || generation != oldest {
-                    return not_allowed(format!(
-                        "only the oldest of several generations can be retired (oldest is {oldest})"
-                    ));
-                }
-                if ekts_remaining > 0 {
-                    return not_allowed(format!(
-                        "{ekts_remaining} stored EKTs still use generation {generation}: rewrap them first"
-                    ));
-                }
-                let successor = body
-                    .generations
-                    .iter()
-                    .find(|g| g.number > generation)
-                    .map_or(now, |g| g.created_at);
-                let allowed_at = successor + body.min_generation_lifespan_secs;
-                if now < allowed_at {
-                    return not_allowed(format!(
-                        "generation {generation} must live until {allowed_at} (minimum lifespan after its successor)"
-                    ));
-                }
-                keys.remove(&generation);
-                body.generations.retain(|g| g.number != generation);
-            }
-            other => return not_allowed(format!("{:?} is not a domain command", other.kind())),
-        }
+        domain_change::apply(self.identity.id, &mut body, &mut keys, command, now)?;
         body.epoch += 1;
         let token = token::issue(&self.identity, &mut body, &keys, now)?;
         self.install(body, token.clone(), keys);
