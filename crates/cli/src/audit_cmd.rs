@@ -19,38 +19,7 @@ use crate::modules::ExternalModules;
 pub enum AuditAction {
     /// Print audit records of every chain merged by time (JSON lines,
     /// oldest first) matching filters.
-    Query {
-        /// At or after this time (RFC 3339, e.g. 2026-11-28T10:00:00Z).
-        #[arg(long)]
-        since: Option<String>,
-        /// Before this time (RFC 3339).
-        #[arg(long)]
-        until: Option<String>,
-        /// Only this principal ARN.
-        #[arg(long)]
-        principal: Option<String>,
-        /// Only this account.
-        #[arg(long)]
-        account: Option<String>,
-        /// Only this operation (e.g. Decrypt).
-        #[arg(long)]
-        operation: Option<String>,
-        /// Only this key (ARN or key id).
-        #[arg(long)]
-        key: Option<String>,
-        /// Only failed (denied or erroneous) requests.
-        #[arg(long, conflicts_with = "succeeded")]
-        failed: bool,
-        /// Only successful requests.
-        #[arg(long)]
-        succeeded: bool,
-        /// Only this chain (a frontend's `fe-…` id).
-        #[arg(long)]
-        chain: Option<String>,
-        /// At most this many records.
-        #[arg(long, default_value_t = 1000)]
-        limit: usize,
-    },
+    Query(QueryArgs),
     /// Check every chain and every sealed footer; exit 1 and name each
     /// problem (gap, fork, edit, bad or untrusted seal, truncation) if one
     /// does not hold. Seals are trusted under the domain's seal keys, asked
@@ -96,6 +65,41 @@ pub enum AuditAction {
     /// gives them (one per domain-key generation it holds): record them
     /// off the host, to verify exported segments with --seal-public-key.
     SealKey,
+}
+
+/// The filters of `strongroom admin audit query`.
+#[derive(clap::Args, Debug)]
+pub struct QueryArgs {
+    /// At or after this time (RFC 3339, e.g. 2026-11-28T10:00:00Z).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Before this time (RFC 3339).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only this principal ARN.
+    #[arg(long)]
+    pub principal: Option<String>,
+    /// Only this account.
+    #[arg(long)]
+    pub account: Option<String>,
+    /// Only this operation (e.g. Decrypt).
+    #[arg(long)]
+    pub operation: Option<String>,
+    /// Only this key (ARN or key id).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Only failed (denied or erroneous) requests.
+    #[arg(long, conflicts_with = "succeeded")]
+    pub failed: bool,
+    /// Only successful requests.
+    #[arg(long)]
+    pub succeeded: bool,
+    /// Only this chain (a frontend's `fe-…` id).
+    #[arg(long)]
+    pub chain: Option<String>,
+    /// At most this many records.
+    #[arg(long, default_value_t = 1000)]
+    pub limit: usize,
 }
 
 /// Which seal keys are trusted besides the security module's.
@@ -223,177 +227,219 @@ pub async fn run(
     action: AuditAction,
 ) -> anyhow::Result<i32> {
     match action {
-        AuditAction::Query {
-            since,
-            until,
-            principal,
-            account,
-            operation,
-            key,
-            failed,
-            succeeded,
-            chain,
-            limit,
-        } => {
-            let filter = Filter {
-                since_ms: since.as_deref().map(parse_time_ms).transpose()?,
-                until_ms: until.as_deref().map(parse_time_ms).transpose()?,
-                operation,
-                key,
-                principal,
-                failed: if failed {
-                    Some(true)
-                } else if succeeded {
-                    Some(false)
-                } else {
-                    None
-                },
-                chain: chain
-                    .map(|c| c.parse())
-                    .transpose()
-                    .map_err(|e| anyhow!("--chain: {e}"))?,
-            };
-            if !dir.exists() {
-                return Ok(0);
-            }
-            let mut shown = 0;
-            for r in strongroom_audit::query(dir, filter)? {
-                let r = r?;
-                if account
-                    .as_ref()
-                    .is_some_and(|a| r.record.identity.account_id.as_ref() != Some(a))
-                {
-                    continue;
-                }
-                if shown == limit {
-                    break;
-                }
-                println!("{}", strongroom_audit::event_json(&r, DEFAULT_REGION));
-                shown += 1;
-            }
-            Ok(0)
-        }
-        AuditAction::Verify { head, trust } => {
-            let heads = head
-                .iter()
-                .map(|h| h.parse::<ExportedHead>())
-                .collect::<Result<Vec<_>, _>>()?;
-            if !dir.exists() && heads.is_empty() {
-                println!("audit log empty: {} does not exist", dir.display());
-                return Ok(0);
-            }
-            let trust = trusted_keys(data_dir, modules, &trust).await?;
-            println!("trusting audit seals by: {}", trust.sources.join(", "));
-            let report = strongroom_audit::verify_dir(dir, &trust.keys, &heads)?;
-            for c in &report.chains {
-                let head = ExportedHead {
-                    chain: c.chain.clone(),
-                    seq: c.last_seq,
-                    hash: c.head,
-                };
-                let legacy = match c.legacy_sealed {
-                    0 => String::new(),
-                    n => format!(" ({n} footers with a legacy HMAC seal)"),
-                };
-                let unsealed = match c.unsealed_records {
-                    0 => String::new(),
-                    n => format!(
-                        "; the newest {n} records are in the open segment, which no seal covers yet (check them against a head exported earlier)"
-                    ),
-                };
-                if c.problems.is_empty() {
-                    println!(
-                        "audit chain {} intact: {} records in {} segments ({} retired), head {head}{legacy}{unsealed}",
-                        c.chain, c.records, c.segments, c.retired
-                    );
-                } else {
-                    println!("audit chain {} BROKEN:", c.chain);
-                    for p in &c.problems {
-                        println!("  {p}");
-                        if let Some(note) = untrusted_note(dir, p) {
-                            println!("    {note}");
-                        }
-                    }
-                }
-                for n in &c.notes {
-                    println!("  note: {n}");
-                }
-            }
-            let mut intact = report.intact();
-            for l in strongroom_server::legacy_audit::verify_legacy(dir, &trust.keys)? {
-                match l.result {
-                    Ok((records, head)) => println!(
-                        "legacy store audit {} intact: {records} records, head {head}",
-                        l.file
-                    ),
-                    Err(why) => {
-                        intact = false;
-                        println!("legacy store audit {} BROKEN: {why}", l.file);
-                    }
-                }
-            }
-            Ok(if intact { 0 } else { 1 })
-        }
+        AuditAction::Query(args) => query(dir, &args),
+        AuditAction::Verify { head, trust } => verify(data_dir, dir, modules, &head, &trust).await,
         AuditAction::Export { since, to, trust } => {
-            let trust = trusted_keys(data_dir, modules, &trust).await?;
-            let options = ExportOptions {
-                region: DEFAULT_REGION.into(),
-                chain: None,
-                since: since
-                    .map(|s| s.parse::<SegmentId>())
-                    .transpose()
-                    .map_err(|e| anyhow!("--since: {e}"))?,
-            };
-            let done = strongroom_audit::export(dir, &to, &options, &trust.keys)?;
-            for e in &done {
-                println!(
-                    "{}  {} records  head {}  {}",
-                    e.id,
-                    e.records,
-                    hex::encode(e.head),
-                    e.path.display()
-                );
-            }
-            Ok(0)
+            export(data_dir, dir, modules, since, &to, &trust).await
         }
         AuditAction::Ack {
             segment,
             hash,
             trust,
-        } => {
-            let id: SegmentId = segment.parse().map_err(|e| anyhow!("{e}"))?;
-            // The receipt is sealed by the module: ack needs one.
-            let hsm = crate::dev::open_modules(data_dir, modules, Some(1))?;
-            let sealer =
-                crate::audit_setup::sealer(dir, &hsm, trust.legacy_footer_key.as_deref()).await?;
-            let mut trusted = trusted_keys(data_dir, modules, &trust).await?.keys;
-            let dir = dir.to_path_buf();
-            // Sealing waits for the module: not on an async task.
-            let r = tokio::task::spawn_blocking(move || {
-                trusted.extend(&strongroom_audit::FooterSealer::trusted(sealer.as_ref()));
-                strongroom_audit::acknowledge(&dir, &id, &hash, sealer.as_ref(), &trusted, now_ms())
-                    .map(|r| (id, r))
-            })
-            .await??;
-            println!("{} acknowledged: head {}", r.0, r.1.hash);
-            Ok(0)
+        } => ack(data_dir, dir, modules, &segment, &hash, &trust).await,
+        AuditAction::SealKey => seal_key(data_dir, modules).await,
+    }
+}
+
+impl QueryArgs {
+    /// The audit crate's filter for these arguments (all but the account
+    /// and the limit, applied while printing).
+    fn filter(&self) -> anyhow::Result<Filter> {
+        Ok(Filter {
+            since_ms: self.since.as_deref().map(parse_time_ms).transpose()?,
+            until_ms: self.until.as_deref().map(parse_time_ms).transpose()?,
+            operation: self.operation.clone(),
+            key: self.key.clone(),
+            principal: self.principal.clone(),
+            failed: if self.failed {
+                Some(true)
+            } else if self.succeeded {
+                Some(false)
+            } else {
+                None
+            },
+            chain: self
+                .chain
+                .as_ref()
+                .map(|c| c.parse())
+                .transpose()
+                .map_err(|e| anyhow!("--chain: {e}"))?,
+        })
+    }
+}
+
+/// `query`: the matching records as CloudTrail events, one per line.
+fn query(dir: &Path, args: &QueryArgs) -> anyhow::Result<i32> {
+    let filter = args.filter()?;
+    if !dir.exists() {
+        return Ok(0);
+    }
+    let mut shown = 0;
+    for r in strongroom_audit::query(dir, filter)? {
+        let r = r?;
+        if args
+            .account
+            .as_ref()
+            .is_some_and(|a| r.record.identity.account_id.as_ref() != Some(a))
+        {
+            continue;
         }
-        AuditAction::SealKey => {
-            let hsm = crate::dev::open_modules(data_dir, modules, Some(1))?;
-            for k in hsm.audit_seal_keys().await? {
-                let mut one = TrustedKeys::default();
-                let id = one
-                    .add_ed25519_bytes(&k.public_key)
-                    .map_err(|e| anyhow!("{e}"))?;
-                println!(
-                    "{id}  generation {}  public key {}",
-                    k.generation,
-                    hex::encode(&k.public_key)
-                );
+        if shown == args.limit {
+            break;
+        }
+        println!("{}", strongroom_audit::event_json(&r, DEFAULT_REGION));
+        shown += 1;
+    }
+    Ok(0)
+}
+
+/// `verify`: every chain against the trusted seal keys (and the given
+/// heads), then the legacy store audit; 1 if anything is broken.
+async fn verify(
+    data_dir: &Path,
+    dir: &Path,
+    modules: &ExternalModules,
+    head: &[String],
+    trust: &SealTrust,
+) -> anyhow::Result<i32> {
+    let heads = head
+        .iter()
+        .map(|h| h.parse::<ExportedHead>())
+        .collect::<Result<Vec<_>, _>>()?;
+    if !dir.exists() && heads.is_empty() {
+        println!("audit log empty: {} does not exist", dir.display());
+        return Ok(0);
+    }
+    let trust = trusted_keys(data_dir, modules, trust).await?;
+    println!("trusting audit seals by: {}", trust.sources.join(", "));
+    let report = strongroom_audit::verify_dir(dir, &trust.keys, &heads)?;
+    for c in &report.chains {
+        print_chain(dir, c);
+    }
+    let mut intact = report.intact();
+    for l in strongroom_server::legacy_audit::verify_legacy(dir, &trust.keys)? {
+        match l.result {
+            Ok((records, head)) => println!(
+                "legacy store audit {} intact: {records} records, head {head}",
+                l.file
+            ),
+            Err(why) => {
+                intact = false;
+                println!("legacy store audit {} BROKEN: {why}", l.file);
             }
-            Ok(0)
         }
     }
+    Ok(if intact { 0 } else { 1 })
+}
+
+/// One chain's verdict: intact with its head, or broken with each problem.
+fn print_chain(dir: &Path, c: &strongroom_audit::ChainReport) {
+    let head = ExportedHead {
+        chain: c.chain.clone(),
+        seq: c.last_seq,
+        hash: c.head,
+    };
+    let legacy = match c.legacy_sealed {
+        0 => String::new(),
+        n => format!(" ({n} footers with a legacy HMAC seal)"),
+    };
+    let unsealed = match c.unsealed_records {
+        0 => String::new(),
+        n => format!(
+            "; the newest {n} records are in the open segment, which no seal covers yet (check them against a head exported earlier)"
+        ),
+    };
+    if c.problems.is_empty() {
+        println!(
+            "audit chain {} intact: {} records in {} segments ({} retired), head {head}{legacy}{unsealed}",
+            c.chain, c.records, c.segments, c.retired
+        );
+    } else {
+        println!("audit chain {} BROKEN:", c.chain);
+        for p in &c.problems {
+            println!("  {p}");
+            if let Some(note) = untrusted_note(dir, p) {
+                println!("    {note}");
+            }
+        }
+    }
+    for n in &c.notes {
+        println!("  note: {n}");
+    }
+}
+
+/// `export`: sealed segments (from `since`) to `to`, each checked first.
+async fn export(
+    data_dir: &Path,
+    dir: &Path,
+    modules: &ExternalModules,
+    since: Option<String>,
+    to: &Path,
+    trust: &SealTrust,
+) -> anyhow::Result<i32> {
+    let trust = trusted_keys(data_dir, modules, trust).await?;
+    let options = ExportOptions {
+        region: DEFAULT_REGION.into(),
+        chain: None,
+        since: since
+            .map(|s| s.parse::<SegmentId>())
+            .transpose()
+            .map_err(|e| anyhow!("--since: {e}"))?,
+    };
+    let done = strongroom_audit::export(dir, to, &options, &trust.keys)?;
+    for e in &done {
+        println!(
+            "{}  {} records  head {}  {}",
+            e.id,
+            e.records,
+            hex::encode(e.head),
+            e.path.display()
+        );
+    }
+    Ok(0)
+}
+
+/// `ack`: records the receipt for an exported segment, sealed by the module.
+async fn ack(
+    data_dir: &Path,
+    dir: &Path,
+    modules: &ExternalModules,
+    segment: &str,
+    hash: &str,
+    trust: &SealTrust,
+) -> anyhow::Result<i32> {
+    let id: SegmentId = segment.parse().map_err(|e| anyhow!("{e}"))?;
+    // The receipt is sealed by the module: ack needs one.
+    let hsm = crate::dev::open_modules(data_dir, modules, Some(1))?;
+    let sealer = crate::audit_setup::sealer(dir, &hsm, trust.legacy_footer_key.as_deref()).await?;
+    let mut trusted = trusted_keys(data_dir, modules, trust).await?.keys;
+    let (dir, hash) = (dir.to_path_buf(), hash.to_string());
+    // Sealing waits for the module: not on an async task.
+    let r = tokio::task::spawn_blocking(move || {
+        trusted.extend(&strongroom_audit::FooterSealer::trusted(sealer.as_ref()));
+        strongroom_audit::acknowledge(&dir, &id, &hash, sealer.as_ref(), &trusted, now_ms())
+            .map(|r| (id, r))
+    })
+    .await??;
+    println!("{} acknowledged: head {}", r.0, r.1.hash);
+    Ok(0)
+}
+
+/// `seal-key`: the domain's audit seal public keys, one per generation.
+async fn seal_key(data_dir: &Path, modules: &ExternalModules) -> anyhow::Result<i32> {
+    let hsm = crate::dev::open_modules(data_dir, modules, Some(1))?;
+    for k in hsm.audit_seal_keys().await? {
+        let mut one = TrustedKeys::default();
+        let id = one
+            .add_ed25519_bytes(&k.public_key)
+            .map_err(|e| anyhow!("{e}"))?;
+        println!(
+            "{id}  generation {}  public key {}",
+            k.generation,
+            hex::encode(&k.public_key)
+        );
+    }
+    Ok(0)
 }
 
 /// The region of the record's first key ARN (records do not carry one).

@@ -339,56 +339,11 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchReport> {
         (Some(_), false) => bail!("--signing-algorithm applies to --op sign and verify only"),
         (None, false) => "",
     };
-    let (key_id, created) = match &opts.key_id {
-        Some(k) => (k.clone(), false),
-        None => {
-            let usage = match opts.op {
-                BenchOp::Sign | BenchOp::Verify => "SIGN_VERIFY",
-                BenchOp::GenerateMac => "GENERATE_VERIFY_MAC",
-                _ => "ENCRYPT_DECRYPT",
-            };
-            let r = client
-                .call_json(
-                    "CreateKey",
-                    serde_json::json!({"Description": "strongroom bench", "KeySpec": spec, "KeyUsage": usage}),
-                )
-                .await?;
-            let arn = r["KeyMetadata"]["Arn"]
-                .as_str()
-                .ok_or_else(|| anyhow!("CreateKey returned no Arn"))?;
-            (arn.to_owned(), true)
-        }
-    };
+    let (key_id, created) = bench_key(&client, &opts, &spec).await?;
     let mut payload = vec![0u8; opts.payload_bytes];
     strongroom_crypto::fill_random(&mut payload).map_err(|e| anyhow!("{e}"))?;
     let payload_b64 = STANDARD.encode(&payload);
-    let ciphertext_b64 = match opts.op {
-        BenchOp::Decrypt | BenchOp::ReEncrypt => {
-            let r = client
-                .call_json(
-                    "Encrypt",
-                    serde_json::json!({"KeyId": key_id, "Plaintext": payload_b64}),
-                )
-                .await?;
-            r["CiphertextBlob"]
-                .as_str()
-                .ok_or_else(|| anyhow!("Encrypt returned no CiphertextBlob"))?
-                .to_owned()
-        }
-        BenchOp::Verify => {
-            let r = client
-                .call_json(
-                    "Sign",
-                    serde_json::json!({"KeyId": key_id, "Message": payload_b64, "SigningAlgorithm": signing_alg}),
-                )
-                .await?;
-            r["Signature"]
-                .as_str()
-                .ok_or_else(|| anyhow!("Sign returned no Signature"))?
-                .to_owned()
-        }
-        _ => String::new(),
-    };
+    let ciphertext_b64 = input_for(&client, opts.op, &key_id, &payload_b64, signing_alg).await?;
     let (target, body) = match opts.op {
         BenchOp::XksEncrypt | BenchOp::XksDecrypt => {
             let (c, path, body) = xks_request(&opts, &key_id, &payload_b64).await?;
@@ -400,50 +355,14 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchReport> {
             (Target::Kms(client.clone(), name), body)
         }
     };
-    let target = Arc::new(target);
-    let body = bytes::Bytes::from(body);
-
     let started = Instant::now();
-    let deadline = started + opts.duration;
-    let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..opts.concurrency {
-        let target = target.clone();
-        let body = body.clone();
-        workers.spawn(async move {
-            let mut hist =
-                Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
-            let (mut errors, mut first_error) = (0u64, None::<String>);
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                let r = target.send(&body).await;
-                let us = t.elapsed().as_micros().clamp(1, 60_000_000) as u64;
-                match r {
-                    Ok((200, _)) => hist.record(us).expect("in bounds"),
-                    Ok((status, b)) => {
-                        errors += 1;
-                        first_error.get_or_insert_with(|| {
-                            format!("HTTP {status}: {}", String::from_utf8_lossy(&b))
-                        });
-                    }
-                    Err(e) => {
-                        errors += 1;
-                        first_error.get_or_insert_with(|| e.to_string());
-                    }
-                }
-            }
-            (hist, errors, first_error)
-        });
-    }
-    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds");
-    let (mut errors, mut first_error) = (0, None);
-    while let Some(r) = workers.join_next().await {
-        let (h, e, f) = r?;
-        hist.add(&h).expect("same bounds");
-        errors += e;
-        if first_error.is_none() {
-            first_error = f;
-        }
-    }
+    let load = drive(
+        Arc::new(target),
+        body.into(),
+        &opts,
+        started + opts.duration,
+    )
+    .await?;
     let elapsed = started.elapsed().as_secs_f64();
     if created {
         let _ = client
@@ -453,22 +372,156 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<BenchReport> {
             )
             .await;
     }
-    Ok(BenchReport {
-        op: opts.op,
-        key_spec: spec,
-        signing_algorithm: signing.then(|| signing_alg.to_owned()),
-        concurrency: opts.concurrency,
-        payload_bytes: opts.payload_bytes,
-        duration_secs: elapsed,
-        requests: hist.len(),
-        errors,
-        requests_per_sec: hist.len() as f64 / elapsed,
-        p50_us: hist.value_at_quantile(0.50),
-        p90_us: hist.value_at_quantile(0.90),
-        p99_us: hist.value_at_quantile(0.99),
-        max_us: hist.max(),
-        first_error,
-    })
+    let signing_algorithm = signing.then(|| signing_alg.to_owned());
+    Ok(load.report(&opts, spec, signing_algorithm, elapsed))
+}
+
+/// The key to drive: `--key-id`, or a new one of `spec` (true: made here,
+/// to be scheduled for deletion afterwards).
+async fn bench_key(
+    client: &KmsHttpClient,
+    opts: &BenchOptions,
+    spec: &str,
+) -> anyhow::Result<(String, bool)> {
+    if let Some(k) = &opts.key_id {
+        return Ok((k.clone(), false));
+    }
+    let usage = match opts.op {
+        BenchOp::Sign | BenchOp::Verify => "SIGN_VERIFY",
+        BenchOp::GenerateMac => "GENERATE_VERIFY_MAC",
+        _ => "ENCRYPT_DECRYPT",
+    };
+    let r = client
+        .call_json(
+            "CreateKey",
+            serde_json::json!({"Description": "strongroom bench", "KeySpec": spec, "KeyUsage": usage}),
+        )
+        .await?;
+    let arn = r["KeyMetadata"]["Arn"]
+        .as_str()
+        .ok_or_else(|| anyhow!("CreateKey returned no Arn"))?;
+    Ok((arn.to_owned(), true))
+}
+
+/// What Decrypt, ReEncrypt (a ciphertext) and Verify (a signature) take
+/// besides the payload, made once before the run; empty for the others.
+async fn input_for(
+    client: &KmsHttpClient,
+    op: BenchOp,
+    key_id: &str,
+    payload_b64: &str,
+    signing_alg: &str,
+) -> anyhow::Result<String> {
+    let (operation, body, field) = match op {
+        BenchOp::Decrypt | BenchOp::ReEncrypt => (
+            "Encrypt",
+            serde_json::json!({"KeyId": key_id, "Plaintext": payload_b64}),
+            "CiphertextBlob",
+        ),
+        BenchOp::Verify => (
+            "Sign",
+            serde_json::json!({"KeyId": key_id, "Message": payload_b64, "SigningAlgorithm": signing_alg}),
+            "Signature",
+        ),
+        _ => return Ok(String::new()),
+    };
+    let r = client.call_json(operation, body).await?;
+    Ok(r[field]
+        .as_str()
+        .ok_or_else(|| anyhow!("{operation} returned no {field}"))?
+        .to_owned())
+}
+
+/// Latencies of the successful requests, the failures, and the first
+/// failure's text.
+struct Load {
+    hist: Histogram<u64>,
+    errors: u64,
+    first_error: Option<String>,
+}
+
+impl Load {
+    fn new() -> Self {
+        Self {
+            hist: Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).expect("histogram bounds"),
+            errors: 0,
+            first_error: None,
+        }
+    }
+
+    /// The report of a run of `elapsed` seconds.
+    fn report(
+        self,
+        opts: &BenchOptions,
+        key_spec: String,
+        signing_algorithm: Option<String>,
+        elapsed: f64,
+    ) -> BenchReport {
+        let hist = self.hist;
+        BenchReport {
+            op: opts.op,
+            key_spec,
+            signing_algorithm,
+            concurrency: opts.concurrency,
+            payload_bytes: opts.payload_bytes,
+            duration_secs: elapsed,
+            requests: hist.len(),
+            errors: self.errors,
+            requests_per_sec: hist.len() as f64 / elapsed,
+            p50_us: hist.value_at_quantile(0.50),
+            p90_us: hist.value_at_quantile(0.90),
+            p99_us: hist.value_at_quantile(0.99),
+            max_us: hist.max(),
+            first_error: self.first_error,
+        }
+    }
+}
+
+/// Sends `body` to `target` from `--concurrency` workers until `deadline`.
+async fn drive(
+    target: Arc<Target>,
+    body: bytes::Bytes,
+    opts: &BenchOptions,
+    deadline: Instant,
+) -> anyhow::Result<Load> {
+    let mut workers = tokio::task::JoinSet::new();
+    for _ in 0..opts.concurrency {
+        workers.spawn(worker(target.clone(), body.clone(), deadline));
+    }
+    let mut all = Load::new();
+    while let Some(r) = workers.join_next().await {
+        let one = r?;
+        all.hist.add(&one.hist).expect("same bounds");
+        all.errors += one.errors;
+        if all.first_error.is_none() {
+            all.first_error = one.first_error;
+        }
+    }
+    Ok(all)
+}
+
+/// One worker: a request at a time until `deadline`.
+async fn worker(target: Arc<Target>, body: bytes::Bytes, deadline: Instant) -> Load {
+    let mut load = Load::new();
+    while Instant::now() < deadline {
+        let t = Instant::now();
+        let r = target.send(&body).await;
+        let us = t.elapsed().as_micros().clamp(1, 60_000_000) as u64;
+        match r {
+            Ok((200, _)) => load.hist.record(us).expect("in bounds"),
+            Ok((status, b)) => {
+                load.errors += 1;
+                load.first_error.get_or_insert_with(|| {
+                    format!("HTTP {status}: {}", String::from_utf8_lossy(&b))
+                });
+            }
+            Err(e) => {
+                load.errors += 1;
+                load.first_error.get_or_insert_with(|| e.to_string());
+            }
+        }
+    }
+    load
 }
 
 #[cfg(test)]

@@ -240,18 +240,14 @@ pub async fn attest(
     nonce: &[u8],
 ) -> anyhow::Result<(AttestationReport, AttestationBody)> {
     let c = operator_client(addr)?;
-    match c
+    let r = c
         .call(Request::Attest {
             nonce: nonce.to_vec(),
         })
         .await?
-    {
-        Response::Attestation(r) => {
-            let body = verify_attestation(&r, None, Some(nonce))?;
-            Ok((r, body))
-        }
-        other => bail!("unexpected answer {other:?}"),
-    }
+        .into_attestation()?;
+    let body = verify_attestation(&r, None, Some(nonce))?;
+    Ok((r, body))
 }
 
 /// Checks an attestation's signature, and optionally its measurement and nonce.

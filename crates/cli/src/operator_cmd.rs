@@ -335,8 +335,8 @@ fn unseal(domain_token: &Path, module: &Path, key: &Path, out: &Path) -> anyhow:
 /// `status`: prints a module's status as JSON.
 async fn status(hsm: &ModuleAddr) -> anyhow::Result<()> {
     let c = operator::operator_client(hsm)?;
-    match c.call(Request::Status).await? {
-        Response::Status(s) => print_json(json!({
+    let s = c.call(Request::Status).await?.into_status()?;
+    print_json(json!({
             "module_id": s.module_id,
             "name": s.friendly_name,
             "mode": s.mode,
@@ -349,9 +349,7 @@ async fn status(hsm: &ModuleAddr) -> anyhow::Result<()> {
             "uptime_secs": s.uptime_secs,
             "requests_served": s.requests_served,
             "erased": s.last_erasure.is_some(),
-        })),
-        other => bail!("unexpected answer {other:?}"),
-    }
+    }))
 }
 
 /// `get-token`: fetches a domain's token from a member and writes it only
@@ -363,45 +361,36 @@ async fn get_token(
     anchor: &Anchor,
 ) -> anyhow::Result<()> {
     let c = operator::operator_client(hsm)?;
-    match c
+    let t = c
         .call(Request::GetDomainToken { domain_id: domain })
         .await?
-    {
-        Response::DomainToken(t) => {
-            let body = verify_chain(&t, anchor).map_err(|e| {
-                anyhow!("the token {hsm} presented does not chain to the trust anchor: {e}")
-            })?;
-            if body.domain_id != domain {
-                bail!(
-                    "{hsm} answered with a token for domain {}, not {domain}",
-                    body.domain_id
-                );
-            }
-            operator::write_token(out, &t)?;
-            print_json(files::summary(out)?)
-        }
-        other => bail!("unexpected answer {other:?}"),
+        .into_domain_token()?;
+    let body = verify_chain(&t, anchor).map_err(|e| {
+        anyhow!("the token {hsm} presented does not chain to the trust anchor: {e}")
+    })?;
+    if body.domain_id != domain {
+        bail!(
+            "{hsm} answered with a token for domain {}, not {domain}",
+            body.domain_id
+        );
     }
+    operator::write_token(out, &t)?;
+    print_json(files::summary(out)?)
 }
 
 /// `logs`: one line per module log.
 async fn list_logs(hsm: &ModuleAddr) -> anyhow::Result<()> {
     let c = operator::operator_client(hsm)?;
-    match c.call(Request::ListLogs).await? {
-        Response::Logs(logs) => {
-            for l in logs {
-                println!(
-                    "{}  {} bytes  sha384 {}  {}",
-                    l.log_id,
-                    l.size,
-                    hex::encode(&l.sha384),
-                    if l.closed { "closed" } else { "open" }
-                );
-            }
-            Ok(())
-        }
-        other => bail!("unexpected answer {other:?}"),
+    for l in c.call(Request::ListLogs).await?.into_logs()? {
+        println!(
+            "{}  {} bytes  sha384 {}  {}",
+            l.log_id,
+            l.size,
+            hex::encode(&l.sha384),
+            if l.closed { "closed" } else { "open" }
+        );
     }
+    Ok(())
 }
 
 /// `logs --log-id`: prints one log, read a MiB at a time until the module
@@ -410,21 +399,17 @@ async fn print_log(hsm: &ModuleAddr, log_id: u64) -> anyhow::Result<()> {
     let c = operator::operator_client(hsm)?;
     let mut offset = 0;
     loop {
-        match c
-            .call(Request::GetLog {
-                log_id,
-                offset,
-                length: 1 << 20,
-            })
-            .await?
-        {
-            Response::LogBytes(b) if b.is_empty() => return Ok(()),
-            Response::LogBytes(b) => {
-                offset += b.len() as u64;
-                print!("{}", String::from_utf8_lossy(&b));
-            }
-            other => bail!("unexpected answer {other:?}"),
+        let request = Request::GetLog {
+            log_id,
+            offset,
+            length: 1 << 20,
+        };
+        let b = c.call(request).await?.into_log_bytes()?;
+        if b.is_empty() {
+            return Ok(());
         }
+        offset += b.len() as u64;
+        print!("{}", String::from_utf8_lossy(&b));
     }
 }
 

@@ -189,7 +189,7 @@ pub fn hex48(s: &str) -> anyhow::Result<Vec<u8>> {
 
 /// The command a request names, and what it is addressed to.
 pub fn build(kind: RequestKind) -> anyhow::Result<(Address, Command)> {
-    Ok(match kind {
+    match kind {
         RequestKind::CreateDomain {
             module,
             operators,
@@ -197,22 +197,85 @@ pub fn build(kind: RequestKind) -> anyhow::Result<(Address, Command)> {
             escrow_threshold,
             hosts,
             min_generation_lifespan_secs,
-        } => (
-            module_target(&module)?,
-            Command::CreateDomain {
-                operators: operators
-                    .iter()
-                    .map(|p| read_operator(p))
-                    .collect::<anyhow::Result<_>>()?,
-                rules: QuorumRule::uniform(quorum),
-                hosts: hosts
-                    .iter()
-                    .map(|h| read_host_pub(h))
-                    .collect::<anyhow::Result<_>>()?,
-                escrow_threshold: escrow_threshold.unwrap_or(quorum),
+        } => {
+            let rules = (quorum, escrow_threshold.unwrap_or(quorum));
+            create_domain(
+                &module,
+                &operators,
+                rules,
+                &hosts,
                 min_generation_lifespan_secs,
-            },
-        ),
+            )
+        }
+        RequestKind::Ingest { domain_token } => {
+            let (target, token) = domain_target(&domain_token)?;
+            Ok((target, Command::IngestDomain { token }))
+        }
+        RequestKind::RecoverDomain {
+            domain_token,
+            module,
+            shares,
+        } => recover_domain(&domain_token, &module, &shares),
+        k @ (RequestKind::AddMember { .. }
+        | RequestKind::RemoveMember { .. }
+        | RequestKind::AddOperator { .. }
+        | RequestKind::RemoveOperator { .. }
+        | RequestKind::AddHost { .. }
+        | RequestKind::RemoveHost { .. }
+        | RequestKind::RotateDomainKey { .. }
+        | RequestKind::RetireDomainKey { .. }) => domain_command(k),
+        k => module_command(k),
+    }
+}
+
+/// CreateDomain, addressed to `module`: `rules` is the quorum and the
+/// escrow threshold.
+fn create_domain(
+    module: &Path,
+    operators: &[PathBuf],
+    (quorum, escrow_threshold): (u8, u8),
+    hosts: &[PathBuf],
+    min_generation_lifespan_secs: u64,
+) -> anyhow::Result<(Address, Command)> {
+    Ok((
+        module_target(module)?,
+        Command::CreateDomain {
+            operators: operators
+                .iter()
+                .map(|p| read_operator(p))
+                .collect::<anyhow::Result<_>>()?,
+            rules: QuorumRule::uniform(quorum),
+            hosts: hosts
+                .iter()
+                .map(|h| read_host_pub(h))
+                .collect::<anyhow::Result<_>>()?,
+            escrow_threshold,
+            min_generation_lifespan_secs,
+        },
+    ))
+}
+
+/// RecoverDomain from the domain's last token and the operators' shares,
+/// addressed to `module`.
+fn recover_domain(
+    domain_token: &Path,
+    module: &Path,
+    shares: &[PathBuf],
+) -> anyhow::Result<(Address, Command)> {
+    let (token, _) = operator::read_token(domain_token)?;
+    let mut all: Vec<RecoveryShare> = Vec::new();
+    for s in shares {
+        all.extend(files::read::<Vec<RecoveryShare>>(s, kind::RECOVERY_SHARE)?);
+    }
+    Ok((
+        module_target(module)?,
+        Command::RecoverDomain { token, shares: all },
+    ))
+}
+
+/// A command addressed to one module (by its attestation).
+fn module_command(kind: RequestKind) -> anyhow::Result<(Address, Command)> {
+    Ok(match kind {
         RequestKind::EnterUseMode { module } => (module_target(&module)?, Command::EnterUseMode),
         RequestKind::EnterServiceMode { module } => {
             (module_target(&module)?, Command::EnterServiceMode)
@@ -251,10 +314,13 @@ pub fn build(kind: RequestKind) -> anyhow::Result<(Address, Command)> {
                 sha384: hex48(&sha384)?,
             },
         ),
-        RequestKind::Ingest { domain_token } => {
-            let (target, token) = domain_target(&domain_token)?;
-            (target, Command::IngestDomain { token })
-        }
+        _ => bail!("not a command addressed to a module"),
+    })
+}
+
+/// A command addressed to a domain (by its token) that changes it.
+fn domain_command(kind: RequestKind) -> anyhow::Result<(Address, Command)> {
+    Ok(match kind {
         RequestKind::AddMember {
             domain_token,
             module,
@@ -315,20 +381,6 @@ pub fn build(kind: RequestKind) -> anyhow::Result<(Address, Command)> {
                 ekts_remaining,
             },
         ),
-        RequestKind::RecoverDomain {
-            domain_token,
-            module,
-            shares,
-        } => {
-            let (token, _) = operator::read_token(&domain_token)?;
-            let mut all: Vec<RecoveryShare> = Vec::new();
-            for s in &shares {
-                all.extend(files::read::<Vec<RecoveryShare>>(s, kind::RECOVERY_SHARE)?);
-            }
-            (
-                module_target(&module)?,
-                Command::RecoverDomain { token, shares: all },
-            )
-        }
+        _ => bail!("not a domain command"),
     })
 }

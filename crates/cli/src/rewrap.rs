@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use strongroom_hsm_proto::{Ekt, HsmClient, Request, Response};
+use strongroom_hsm_proto::{Ekt, HsmClient, Request};
 use strongroom_store::Store;
 
 use strongroom_server::rewrap::is_revoked;
@@ -56,9 +56,7 @@ pub async fn run(
             continue;
         }
         let ekts = page.iter().map(|v| Ekt(v.ekt.clone())).collect();
-        let Response::Ekts(new) = hsm.call(Request::RewrapKeys { ekts }).await? else {
-            anyhow::bail!("unexpected module answer to RewrapKeys");
-        };
+        let new = hsm.call(Request::RewrapKeys { ekts }).await?.into_ekts()?;
         for (v, n) in page.iter().zip(new) {
             p.seen += 1;
             if n.0 != v.ekt {
@@ -83,11 +81,10 @@ pub async fn run(
             .iter()
             .map(|k| (k.access_key_id.clone(), k.sealed_secret.clone()))
             .collect();
-        let Response::SealedCredentials(new) =
-            hsm.call(Request::RewrapCredentials { credentials }).await?
-        else {
-            anyhow::bail!("unexpected module answer to RewrapCredentials");
-        };
+        let new = hsm
+            .call(Request::RewrapCredentials { credentials })
+            .await?
+            .into_sealed_credentials()?;
         for (k, n) in page.iter().zip(new) {
             p.seen += 1;
             if n != k.sealed_secret {

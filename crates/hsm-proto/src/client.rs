@@ -113,46 +113,6 @@ fn rank(e: &HsmError) -> u8 {
     }
 }
 
-fn unexpected(r: Response) -> HsmError {
-    HsmError::Internal(format!("unexpected module response {}", variant(&r)))
-}
-
-fn variant(r: &Response) -> &'static str {
-    match r {
-        Response::Ekt(_) => "Ekt",
-        Response::Ciphertext(_) => "Ciphertext",
-        Response::Plaintext { .. } => "Plaintext",
-        Response::DataKey(_) => "DataKey",
-        Response::Random(_) => "Random",
-        Response::SealedCredential(_) => "SealedCredential",
-        Response::SigningKey(_) => "SigningKey",
-        Response::Done => "Done",
-        Response::Status(_) => "Status",
-        Response::DomainToken(_) => "DomainToken",
-        Response::Domains(_) => "Domains",
-        Response::Attestation(_) => "Attestation",
-        Response::Logs(_) => "Logs",
-        Response::LogBytes(_) => "LogBytes",
-        Response::Ekts(_) => "Ekts",
-        Response::SealedCredentials(_) => "SealedCredentials",
-        Response::Mac(_) => "Mac",
-        Response::Valid(_) => "Valid",
-        Response::Signature(_) => "Signature",
-        Response::PublicKey(_) => "PublicKey",
-        Response::DataKeyPair { .. } => "DataKeyPair",
-        Response::ImportParameters { .. } => "ImportParameters",
-        Response::Imported { .. } => "Imported",
-        Response::Shredded(_) => "Shredded",
-        Response::ExposedKey { .. } => "ExposedKey",
-        Response::Suspended { .. } => "Suspended",
-        Response::Reinstated(_) => "Reinstated",
-        Response::TransientEkt(_) => "TransientEkt",
-        Response::AuditSeal { .. } => "AuditSeal",
-        Response::AuditSealKeys(_) => "AuditSealKeys",
-        Response::XksSealed { .. } => "XksSealed",
-    }
-}
-
 impl HsmClient {
     fn from_senders(backends: Vec<(String, mpsc::Sender<Envelope>)>) -> Self {
         let names = backends.iter().map(|(n, _)| n.clone()).collect();
@@ -337,10 +297,9 @@ impl HsmClient {
         key: KeyRef,
         spec: KeySpecCode,
     ) -> Result<Ekt, HsmError> {
-        match self.call(Request::GenerateBackingKey { key, spec }).await? {
-            Response::Ekt(e) => Ok(e),
-            r => Err(unexpected(r)),
-        }
+        self.call(Request::GenerateBackingKey { key, spec })
+            .await?
+            .into_ekt()
     }
 
     /// Encrypts `plaintext` under `key`.
@@ -351,18 +310,13 @@ impl HsmClient {
         plaintext: Zeroizing<Vec<u8>>,
         context: Vec<u8>,
     ) -> Result<Vec<u8>, HsmError> {
-        match self
-            .call(Request::Encrypt {
-                key,
-                ekt,
-                plaintext,
-                context,
-            })
-            .await?
-        {
-            Response::Ciphertext(c) => Ok(c),
-            r => Err(unexpected(r)),
-        }
+        let request = Request::Encrypt {
+            key,
+            ekt,
+            plaintext,
+            context,
+        };
+        self.call(request).await?.into_ciphertext()
     }
 
     /// Decrypts `ciphertext` with the version `ekt` holds.
@@ -372,25 +326,17 @@ impl HsmClient {
         ciphertext: Vec<u8>,
         context: Vec<u8>,
     ) -> Result<(KeyRef, Zeroizing<Vec<u8>>), HsmError> {
-        match self
-            .call(Request::Decrypt {
-                ekt,
-                ciphertext,
-                context,
-            })
-            .await?
-        {
-            Response::Plaintext { key, plaintext } => Ok((key, plaintext)),
-            r => Err(unexpected(r)),
-        }
+        let request = Request::Decrypt {
+            ekt,
+            ciphertext,
+            context,
+        };
+        self.call(request).await?.into_plaintext()
     }
 
     /// Re-encrypts inside the module.
     pub async fn re_encrypt(&self, request: Request) -> Result<Vec<u8>, HsmError> {
-        match self.call(request).await? {
-            Response::Ciphertext(c) => Ok(c),
-            r => Err(unexpected(r)),
-        }
+        self.call(request).await?.into_ciphertext()
     }
 
     /// Generates a data key of `length` bytes under `key`.
@@ -402,25 +348,21 @@ impl HsmClient {
         length: u16,
         with_plaintext: bool,
     ) -> Result<DataKey, HsmError> {
-        let req = Request::GenerateDataKey {
+        let request = Request::GenerateDataKey {
             key,
             ekt,
             context,
             length,
             with_plaintext,
         };
-        match self.call(req).await? {
-            Response::DataKey(d) => Ok(d),
-            r => Err(unexpected(r)),
-        }
+        self.call(request).await?.into_data_key()
     }
 
     /// `length` random bytes.
     pub async fn generate_random(&self, length: u16) -> Result<Vec<u8>, HsmError> {
-        match self.call(Request::GenerateRandom { length }).await? {
-            Response::Random(b) => Ok(b),
-            r => Err(unexpected(r)),
-        }
+        self.call(Request::GenerateRandom { length })
+            .await?
+            .into_random()
     }
 
     /// Seals a secret access key.
@@ -429,16 +371,11 @@ impl HsmClient {
         access_key_id: String,
         secret: Zeroizing<String>,
     ) -> Result<Vec<u8>, HsmError> {
-        match self
-            .call(Request::SealCredential {
-                access_key_id,
-                secret,
-            })
-            .await?
-        {
-            Response::SealedCredential(s) => Ok(s),
-            r => Err(unexpected(r)),
-        }
+        let request = Request::SealCredential {
+            access_key_id,
+            secret,
+        };
+        self.call(request).await?.into_sealed_credential()
     }
 
     /// The domain's audit seal over `message` (see [`Request::SignAuditSeal`]):
@@ -447,18 +384,16 @@ impl HsmClient {
         &self,
         message: Vec<u8>,
     ) -> Result<(AuditSealKey, Vec<u8>), HsmError> {
-        match self.call(Request::SignAuditSeal { message }).await? {
-            Response::AuditSeal { key, signature } => Ok((key, signature)),
-            r => Err(unexpected(r)),
-        }
+        self.call(Request::SignAuditSeal { message })
+            .await?
+            .into_audit_seal()
     }
 
     /// The domain's audit seal public keys, one per key generation.
     pub async fn audit_seal_keys(&self) -> Result<Vec<AuditSealKey>, HsmError> {
-        match self.call(Request::AuditSealKeys).await? {
-            Response::AuditSealKeys(k) => Ok(k),
-            r => Err(unexpected(r)),
-        }
+        self.call(Request::AuditSealKeys)
+            .await?
+            .into_audit_seal_keys()
     }
 
     /// Derives the SigV4 signing key for a sealed credential and scope.
@@ -468,17 +403,12 @@ impl HsmClient {
         sealed: Vec<u8>,
         scope: SigV4Scope,
     ) -> Result<SigningKey, HsmError> {
-        match self
-            .call(Request::DeriveSigV4Key {
-                access_key_id,
-                sealed,
-                scope,
-            })
-            .await?
-        {
-            Response::SigningKey(k) => Ok(k),
-            r => Err(unexpected(r)),
-        }
+        let request = Request::DeriveSigV4Key {
+            access_key_id,
+            sealed,
+            scope,
+        };
+        self.call(request).await?.into_signing_key()
     }
 
     /// The HMAC of `message` under `key`.
@@ -488,13 +418,9 @@ impl HsmClient {
         ekt: Ekt,
         message: Zeroizing<Vec<u8>>,
     ) -> Result<Vec<u8>, HsmError> {
-        match self
-            .call(Request::GenerateMac { key, ekt, message })
+        self.call(Request::GenerateMac { key, ekt, message })
             .await?
-        {
-            Response::Mac(m) => Ok(m),
-            r => Err(unexpected(r)),
-        }
+            .into_mac()
     }
 
     /// Whether `mac` is the HMAC of `message` under `key`.
@@ -505,26 +431,18 @@ impl HsmClient {
         message: Zeroizing<Vec<u8>>,
         mac: Vec<u8>,
     ) -> Result<bool, HsmError> {
-        match self
-            .call(Request::VerifyMac {
-                key,
-                ekt,
-                message,
-                mac,
-            })
-            .await?
-        {
-            Response::Valid(v) => Ok(v),
-            r => Err(unexpected(r)),
-        }
+        let request = Request::VerifyMac {
+            key,
+            ekt,
+            message,
+            mac,
+        };
+        self.call(request).await?.into_valid()
     }
 
     /// Drops a key's cached backing keys from the module.
     pub async fn forget_key(&self, key_id: uuid::Uuid) -> Result<(), HsmError> {
-        match self.call(Request::ForgetKey { key_id }).await? {
-            Response::Done => Ok(()),
-            r => Err(unexpected(r)),
-        }
+        self.call(Request::ForgetKey { key_id }).await?.into_done()
     }
 }
 

@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod admin;
+mod answer;
 mod audit_seal;
 pub mod ciphertext;
 mod client;
@@ -24,6 +25,7 @@ pub mod routing;
 mod sealed;
 pub mod xks;
 
+pub use answer::GeneratedKeyPair;
 pub use audit_seal::{AUDIT_SEAL_CONTEXT, AuditSealKey, MAX_AUDIT_SEAL_MESSAGE};
 pub use client::{
     Answer, CallObserver, CallOutcome, Caller, Envelope, HsmClient, ModuleHandler,

@@ -10,15 +10,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::scope::Requester;
-use strongroom_crypto::{
-    AsymmetricKey, OaepHash, SecretKey256, SignInput, SigningAlgorithm, rsa_oaep_encrypt,
-};
+use strongroom_crypto::{AsymmetricKey, OaepHash, SigningAlgorithm};
 use strongroom_hsm_proto::{Ekt, HsmError, KeyRef, KeySpecCode, Request, Response};
 use uuid::Uuid;
 
 use crate::ekt;
 use crate::module::Module;
-use crate::workers::{InFlight, Offload};
+use crate::workers::InFlight;
+
+mod jobs;
 
 /// A cached pair: a handle on it, the SHA-256 of the token it came from,
 /// and its last use.
@@ -209,170 +209,5 @@ impl Module {
     ) -> Result<Response, HsmError> {
         let job = self.asymmetric_job(caller, request)?;
         (job.work)()
-    }
-
-    /// Checks an asymmetric request against the module's state and returns
-    /// its cryptography, to run here or on a worker.
-    pub(crate) fn asymmetric_job(
-        &mut self,
-        caller: &Requester,
-        request: Request,
-    ) -> Result<Offload, HsmError> {
-        let (key_id, work): (Uuid, crate::workers::Work) = match request {
-            Request::Sign {
-                key,
-                ekt,
-                message,
-                digest,
-                algorithm,
-            } => {
-                let alg = signing_algorithm(&algorithm)?;
-                let pair = self.key_pair(caller, key, &ekt)?;
-                if !pair.spec().signing_algorithms().contains(&alg) {
-                    return Err(usage(format!(
-                        "{algorithm} does not fit a {:?} key",
-                        pair.spec()
-                    )));
-                }
-                check_message(alg, digest, message.len())?;
-                let work = move || {
-                    let input = if digest {
-                        SignInput::Digest(&message)
-                    } else {
-                        SignInput::Raw(&message)
-                    };
-                    pair.sign(alg, input)
-                        .map(Response::Signature)
-                        .map_err(|_| HsmError::InvalidRequest(format!("{algorithm} failed")))
-                };
-                (key.key_id, Box::new(work))
-            }
-            Request::Verify {
-                key,
-                ekt,
-                message,
-                digest,
-                algorithm,
-                signature,
-            } => {
-                let alg = signing_algorithm(&algorithm)?;
-                let pair = self.key_pair(caller, key, &ekt)?;
-                if !pair.spec().signing_algorithms().contains(&alg) {
-                    return Err(usage(format!(
-                        "{algorithm} does not fit a {:?} key",
-                        pair.spec()
-                    )));
-                }
-                check_message(alg, digest, message.len())?;
-                let work = move || {
-                    let input = if digest {
-                        SignInput::Digest(&message)
-                    } else {
-                        SignInput::Raw(&message)
-                    };
-                    Ok(Response::Valid(pair.verify(alg, input, &signature)))
-                };
-                (key.key_id, Box::new(work))
-            }
-            Request::GetPublicKey { key, ekt } => {
-                let public = self.key_pair(caller, key, &ekt)?.public_key().to_vec();
-                (
-                    key.key_id,
-                    Box::new(move || Ok(Response::PublicKey(public))),
-                )
-            }
-            Request::AsymmetricDecrypt {
-                key,
-                ekt,
-                ciphertext,
-                algorithm,
-            } => {
-                let hash = oaep(&algorithm)?;
-                let pair = self.key_pair(caller, key, &ekt)?;
-                let work = move || {
-                    let plaintext = pair.decrypt(hash, &ciphertext).map_err(|e| match e {
-                        strongroom_crypto::CryptoError::InvalidKey => {
-                            usage("only RSA keys decrypt with RSA-OAEP")
-                        }
-                        _ => HsmError::InvalidCiphertext,
-                    })?;
-                    Ok(Response::Plaintext { key, plaintext })
-                };
-                (key.key_id, Box::new(work))
-            }
-            Request::AsymmetricEncrypt {
-                key,
-                ekt,
-                plaintext,
-                algorithm,
-            } => {
-                let hash = oaep(&algorithm)?;
-                let pair = self.key_pair(caller, key, &ekt)?;
-                if !pair.spec().is_rsa() {
-                    return Err(usage("only RSA keys encrypt with RSA-OAEP"));
-                }
-                let work = move || {
-                    rsa_oaep_encrypt(pair.public_key(), hash, &plaintext)
-                        .map(Response::Ciphertext)
-                        .map_err(|_| {
-                            HsmError::InvalidRequest(format!(
-                                "the plaintext is too long for {algorithm} with this key"
-                            ))
-                        })
-                };
-                (key.key_id, Box::new(work))
-            }
-            Request::DeriveSharedSecret {
-                key,
-                ekt,
-                peer_public_key,
-            } => {
-                let pair = self.key_pair(caller, key, &ekt)?;
-                let work = move || {
-                    let plaintext = pair.ecdh(&peer_public_key).map_err(|_| {
-                        HsmError::InvalidRequest(
-                            "the public key is not a key on this key's curve".into(),
-                        )
-                    })?;
-                    Ok(Response::Plaintext { key, plaintext })
-                };
-                (key.key_id, Box::new(work))
-            }
-            Request::GenerateDataKeyPair {
-                key,
-                ekt,
-                context,
-                pair_spec,
-                with_plaintext,
-            } => {
-                let spec = pair_spec.asymmetric().ok_or_else(|| {
-                    HsmError::InvalidRequest(format!("{pair_spec:?} is not a key pair spec"))
-                })?;
-                // The worker needs the backing key while it generates the
-                // pair (RSA-4096 takes about a second): a zeroizing copy
-                // for this job only, registered like a key pair handle.
-                let backing = SecretKey256::from_slice(self.backing_key(caller, key, &ekt)?)
-                    .map_err(|e| HsmError::Internal(e.to_string()))?;
-                let work = move || {
-                    let pair = AsymmetricKey::generate(spec)
-                        .map_err(|e| HsmError::Internal(e.to_string()))?;
-                    let private_ciphertext = crate::symmetric::encrypt(
-                        backing.expose(),
-                        key,
-                        pair.expose_pkcs8(),
-                        &context,
-                    )?;
-                    Ok(Response::DataKeyPair {
-                        private_plaintext: with_plaintext
-                            .then(|| zeroize::Zeroizing::new(pair.expose_pkcs8().to_vec())),
-                        private_ciphertext,
-                        public_key: pair.public_key().to_vec(),
-                    })
-                };
-                (key.key_id, Box::new(work))
-            }
-            _ => return Err(HsmError::InvalidRequest("not an asymmetric request".into())),
-        };
-        Ok(Offload { key_id, work })
     }
 }

@@ -4,18 +4,20 @@
 use serde_json::json;
 use strongroom_hsm_proto::admin::{
     Command, CommandBody, CommandKind, DomainToken, DomainTokenBody, ERASURE_SIGNING_PREFIX,
-    ErasureBody, ErasureCertificate, Generation, Operator, QuorumRule, SignedCommand, Target,
-    encode, prefixed,
+    ErasureBody, ErasureCertificate, Operator, QuorumRule, SignedCommand, Target, encode, prefixed,
 };
 use strongroom_hsm_proto::{Caller, HsmError, Refusal, Response};
 use uuid::Uuid;
 
 use crate::authority::Governance;
+use crate::escrow;
 use crate::identity::Identity;
 use crate::module::{Domain, Mode, Module, now_secs};
 use crate::quorum::{self, Authority, key_name, refuse};
 use crate::token::{self, KeyRing};
-use crate::{DomainKey, escrow};
+
+mod domain_change;
+mod setup;
 
 fn needs_mode(kind: CommandKind) -> Option<Mode> {
     use CommandKind::*;
@@ -211,18 +213,7 @@ impl Module {
     fn run(&mut self, body: CommandBody, now: u64) -> Result<Response, HsmError> {
         let target = body.target;
         match body.command {
-            Command::InitializeModule { friendly_name } => {
-                self.vault.clear();
-                self.asymmetric.clear();
-                self.volatile.clear();
-                self.domains.clear();
-                self.nonces.clear();
-                self.identity =
-                    Identity::generate().map_err(|e| HsmError::Internal(e.to_string()))?;
-                self.friendly_name = friendly_name;
-                self.record("initialised", json!({"module_id": self.identity.id, "signing_key": hex::encode(self.identity.signing.public_key())}));
-                self.handle_attest()
-            }
+            Command::InitializeModule { friendly_name } => self.initialize_module(friendly_name),
             Command::SetFriendlyName { friendly_name } => {
                 self.friendly_name = friendly_name;
                 Ok(Response::Done)
@@ -244,22 +235,7 @@ impl Module {
                 self.enter_service_mode();
                 Ok(Response::Done)
             }
-            Command::EnterUseMode => {
-                let mut loaded = Vec::new();
-                for (id, d) in &self.domains {
-                    if let (Some(b), Some(t)) = (&d.body, &d.token) {
-                        loaded.push((*id, token::unwrap_keys(&self.identity, b, t)?));
-                    }
-                }
-                for (id, ring) in loaded {
-                    if let Some(d) = self.domains.get_mut(&id) {
-                        d.keys = ring;
-                    }
-                }
-                self.mode = Mode::Use;
-                self.record("mode", json!({"mode": "use"}));
-                Ok(Response::Done)
-            }
+            Command::EnterUseMode => self.enter_use_mode(),
             Command::CreateDomain {
                 operators,
                 rules,
@@ -267,91 +243,18 @@ impl Module {
                 escrow_threshold,
                 min_generation_lifespan_secs,
             } => {
-                check_governance(&operators, &rules, escrow_threshold)?;
-                let key = DomainKey::generate().map_err(|e| HsmError::Internal(e.to_string()))?;
-                let domain_id = key.id();
-                let mut body = DomainTokenBody {
-                    domain_id,
-                    epoch: 1,
-                    issued_at: now,
-                    issuer: self.identity.id,
-                    members: vec![self.identity.member(&self.friendly_name)],
+                let governance = setup::NewDomain {
                     operators,
                     rules,
                     hosts,
-                    generations: vec![Generation {
-                        number: 1,
-                        created_at: now,
-                    }],
-                    wrapped_keys: vec![],
                     escrow_threshold,
-                    escrow: vec![],
                     min_generation_lifespan_secs,
                 };
-                let mut keys = KeyRing::new();
-                keys.insert(1, key);
-                let token = token::issue(&self.identity, &mut body, &keys, now)?;
-                self.install(body, token.clone(), keys);
-                Ok(Response::DomainToken(token))
+                self.create_domain(governance, now)
             }
-            Command::IngestDomain { token } => {
-                let b = token
-                    .decode_body()
-                    .map_err(|e| refuse(Refusal::InvalidToken, e.to_string()))?;
-                if let Some(held) = self.domains.get(&b.domain_id).and_then(|d| d.body.as_ref())
-                    && b.epoch <= held.epoch
-                {
-                    return Err(refuse(
-                        Refusal::InvalidToken,
-                        format!(
-                            "epoch must move forward: token has {}, module holds {}",
-                            b.epoch, held.epoch
-                        ),
-                    ));
-                }
-                let keys = token::unwrap_keys(&self.identity, &b, &token)?;
-                self.install(b, token.clone(), keys);
-                Ok(Response::DomainToken(token))
-            }
-            Command::RecoverDomain { token, shares } => {
-                let b = token
-                    .decode_body()
-                    .map_err(|e| refuse(Refusal::InvalidToken, e.to_string()))?;
-                if self.domains.contains_key(&b.domain_id) {
-                    return Err(refuse(
-                        Refusal::NotAllowed,
-                        "this module already holds the domain",
-                    ));
-                }
-                let mut keys = KeyRing::new();
-                for g in &b.generations {
-                    let k = escrow::recover(
-                        &self.identity.agreement,
-                        b.domain_id,
-                        g.number,
-                        b.escrow_threshold,
-                        &b.operators,
-                        &shares,
-                    )?;
-                    keys.insert(g.number, k);
-                }
-                token::check_fingerprint(&keys, &token)?;
-                let mut body = b;
-                body.epoch += 1;
-                body.members = vec![self.identity.member(&self.friendly_name)];
-                let token = token::issue(&self.identity, &mut body, &keys, now)?;
-                self.install(body, token.clone(), keys);
-                Ok(Response::DomainToken(token))
-            }
-            Command::DeleteLog { log_id, sha384 } => {
-                let log = self
-                    .log
-                    .as_mut()
-                    .ok_or_else(|| refuse(Refusal::NotAllowed, "this module keeps no log"))?;
-                log.delete(log_id, &sha384)
-                    .map_err(|e| refuse(Refusal::NotAllowed, e.to_string()))?;
-                Ok(Response::Done)
-            }
+            Command::IngestDomain { token } => self.ingest_domain(token),
+            Command::RecoverDomain { token, shares } => self.recover_domain(token, &shares, now),
+            Command::DeleteLog { log_id, sha384 } => self.delete_log(log_id, &sha384),
             other => {
                 let Target::Domain(domain_id) = target else {
                     return Err(refuse(
@@ -408,88 +311,7 @@ impl Module {
         if keys.is_empty() {
             return Err(refuse(Refusal::WrongMode, "the domain keys are not loaded"));
         }
-        let not_allowed = |m: String| Err(refuse(Refusal::NotAllowed, m));
-        match command {
-            Command::AddMember { member } => {
-                if body.members.iter().any(|m| m.module_id == member.module_id) {
-                    return not_allowed(format!("module {} is already a member", member.module_id));
-                }
-                body.members.push(member);
-            }
-            Command::RemoveMember { module_id } => {
-                if module_id == self.identity.id {
-                    return not_allowed(
-                        "a module cannot remove itself: send RemoveMember to another member".into(),
-                    );
-                }
-                let before = body.members.len();
-                body.members.retain(|m| m.module_id != module_id);
-                if body.members.len() == before {
-                    return not_allowed(format!("module {module_id} is not a member"));
-                }
-            }
-            Command::AddOperator { operator } => {
-                body.operators.push(operator);
-                check_governance(&body.operators, &body.rules, body.escrow_threshold)?;
-            }
-            Command::RemoveOperator { signing_key } => {
-                let before = body.operators.len();
-                body.operators.retain(|o| o.signing_key != signing_key);
-                if body.operators.len() == before {
-                    return not_allowed("no such operator".into());
-                }
-                check_governance(&body.operators, &body.rules, body.escrow_threshold)?;
-            }
-            Command::AddHost { host_key } => {
-                if !body.hosts.contains(&host_key) {
-                    body.hosts.push(host_key);
-                }
-            }
-            Command::RemoveHost { host_key } => body.hosts.retain(|h| *h != host_key),
-            Command::RotateDomainKey => {
-                let next = keys
-                    .values()
-                    .next_back()
-                    .expect("non-empty")
-                    .next_generation()
-                    .map_err(|e| HsmError::Internal(e.to_string()))?;
-                body.generations.push(Generation {
-                    number: next.generation(),
-                    created_at: now,
-                });
-                keys.insert(next.generation(), next);
-            }
-            Command::RetireDomainKey {
-                generation,
-                ekts_remaining,
-            } => {
-                let oldest = *keys.keys().next().expect("non-empty");
-                if keys.len() < 2 || generation != oldest {
-                    return not_allowed(format!(
-                        "only the oldest of several generations can be retired (oldest is {oldest})"
-                    ));
-                }
-                if ekts_remaining > 0 {
-                    return not_allowed(format!(
-                        "{ekts_remaining} stored EKTs still use generation {generation}: rewrap them first"
-                    ));
-                }
-                let successor = body
-                    .generations
-                    .iter()
-                    .find(|g| g.number > generation)
-                    .map_or(now, |g| g.created_at);
-                let allowed_at = successor + body.min_generation_lifespan_secs;
-                if now < allowed_at {
-                    return not_allowed(format!(
-                        "generation {generation} must live until {allowed_at} (minimum lifespan after its successor)"
-                    ));
-                }
-                keys.remove(&generation);
-                body.generations.retain(|g| g.number != generation);
-            }
-            other => return not_allowed(format!("{:?} is not a domain command", other.kind())),
-        }
+        domain_change::apply(self.identity.id, &mut body, &mut keys, command, now)?;
         body.epoch += 1;
         let token = token::issue(&self.identity, &mut body, &keys, now)?;
         self.install(body, token.clone(), keys);

@@ -240,60 +240,16 @@ where
         limits,
         stranger_slots,
     } = shared;
-    let config = tls.config.read().expect("tls lock").clone();
-    let acceptor = tokio_rustls::TlsAcceptor::from(config);
-    let Ok(Ok(stream)) =
-        tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await
-    else {
-        tracing::debug!("TLS handshake failed or timed out");
+    let Some((stream, caller, peer_key)) = handshake(stream, &tls, &limits).await else {
         return;
     };
-    let Some(caller) = caller_from_peer(stream.get_ref().1.peer_certificates()) else {
-        return;
-    };
-    let peer_key: Arc<[u8]> = match &caller {
-        Caller::Host(k) => k.clone(),
-        Caller::InProcess => return,
-    };
-    // A peer no domain lists takes a slot of its own small pool too, and
-    // gets short deadlines: it cannot sit on the slots frontends need.
     let stranger = !listed.lists(&peer_key);
-    let _stranger_slot = if stranger {
-        let Some(slot) = stranger_slots.admit() else {
-            tracing::debug!("too many connections from unlisted peers");
-            return;
-        };
-        Some(slot)
-    } else {
-        None
+    let Some((_stranger_slot, idle_timeout)) = admit_peer(stranger, &stranger_slots, &limits)
+    else {
+        return;
     };
-    let idle_timeout = if stranger {
-        limits.idle_timeout.min(limits.handshake_timeout)
-    } else {
-        limits.idle_timeout
-    };
-    let write_timeout = limits.frame_timeout;
     let (mut rd, wr) = tokio::io::split(stream);
-    let (out_tx, mut out_rx) = mpsc::channel::<Zeroizing<Vec<u8>>>(IN_FLIGHT);
-    let writer = tokio::spawn(async move {
-        let mut w = BufWriter::new(wr);
-        // A peer that stops reading its answers is cut off, not waited for.
-        while let Some(frame) = out_rx.recv().await {
-            let wrote = tokio::time::timeout(write_timeout, async {
-                write_frame(&mut w, &frame).await?;
-                // Flush only when nothing else is waiting: batches under load.
-                if out_rx.is_empty() {
-                    w.flush().await?;
-                }
-                Ok::<(), std::io::Error>(())
-            })
-            .await;
-            if !matches!(wrote, Ok(Ok(()))) {
-                return;
-            }
-        }
-        let _ = w.shutdown().await;
-    });
+    let (out_tx, writer) = spawn_writer(wr, limits.frame_timeout);
     let mut changed = tls.changed.clone();
     changed.mark_unchanged();
     loop {
@@ -312,31 +268,9 @@ where
         };
         let Ok(first) = first else { break };
         let is_listed = listed.lists(&peer_key);
-        let frame = match tokio::time::timeout(
-            limits.frame_timeout,
-            read_frame_after(first, &mut rd, |c| ListedHosts::limit(is_listed, c)),
-        )
-        .await
-        {
-            Ok(Ok(frame)) => frame,
-            Ok(Err(e)) => {
-                tracing::debug!(error = %e, "refused frame; closing the connection");
-                break;
-            }
-            Err(_) => {
-                tracing::debug!("frame not completed in time; closing the connection");
-                break;
-            }
+        let Some((id, request)) = read_request(first, &mut rd, is_listed, &limits).await else {
+            break;
         };
-        let request = match decode_bare::<Request>(&frame.payload) {
-            Ok(r) if FrameClass::of_request(&r) == frame.class => r,
-            _ => {
-                tracing::debug!("malformed frame; closing the connection");
-                break;
-            }
-        };
-        let id = frame.id;
-        drop(frame);
         let Ok(Ok(slot)) =
             tokio::time::timeout(limits.frame_timeout, out_tx.clone().reserve_owned()).await
         else {
@@ -359,4 +293,121 @@ where
     }
     drop(out_tx);
     let _ = writer.await;
+}
+
+/// A peer no domain lists (a `stranger`) takes a slot of its own small
+/// pool too, and gets short deadlines: it cannot sit on the slots
+/// frontends need. Its slot, if any, and its idle timeout; none if the
+/// pool is full.
+fn admit_peer(
+    stranger: bool,
+    stranger_slots: &ConnectionSlots,
+    limits: &NetLimits,
+) -> Option<(Option<OwnedSemaphorePermit>, Duration)> {
+    if !stranger {
+        return Some((None, limits.idle_timeout));
+    }
+    let Some(slot) = stranger_slots.admit() else {
+        tracing::debug!("too many connections from unlisted peers");
+        return None;
+    };
+    Some((
+        Some(slot),
+        limits.idle_timeout.min(limits.handshake_timeout),
+    ))
+}
+
+/// The TLS handshake (within the handshake timeout), and the host the
+/// peer's certificate names; none if either fails.
+async fn handshake<S>(
+    stream: S,
+    tls: &TlsState,
+    limits: &NetLimits,
+) -> Option<(tokio_rustls::server::TlsStream<S>, Caller, Arc<[u8]>)>
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let config = tls.config.read().expect("tls lock").clone();
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let Ok(Ok(stream)) =
+        tokio::time::timeout(limits.handshake_timeout, acceptor.accept(stream)).await
+    else {
+        tracing::debug!("TLS handshake failed or timed out");
+        return None;
+    };
+    let caller = caller_from_peer(stream.get_ref().1.peer_certificates())?;
+    let peer_key: Arc<[u8]> = match &caller {
+        Caller::Host(k) => k.clone(),
+        Caller::InProcess => return None,
+    };
+    Some((stream, caller, peer_key))
+}
+
+/// The task writing a connection's answers, in the order they are queued;
+/// a peer that stops reading them is cut off after `write_timeout`.
+fn spawn_writer<W>(
+    wr: W,
+    write_timeout: Duration,
+) -> (
+    mpsc::Sender<Zeroizing<Vec<u8>>>,
+    tokio::task::JoinHandle<()>,
+)
+where
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let (out_tx, mut out_rx) = mpsc::channel::<Zeroizing<Vec<u8>>>(IN_FLIGHT);
+    let writer = tokio::spawn(async move {
+        let mut w = BufWriter::new(wr);
+        // A peer that stops reading its answers is cut off, not waited for.
+        while let Some(frame) = out_rx.recv().await {
+            let wrote = tokio::time::timeout(write_timeout, async {
+                write_frame(&mut w, &frame).await?;
+                // Flush only when nothing else is waiting: batches under load.
+                if out_rx.is_empty() {
+                    w.flush().await?;
+                }
+                Ok::<(), std::io::Error>(())
+            })
+            .await;
+            if !matches!(wrote, Ok(Ok(()))) {
+                return;
+            }
+        }
+        let _ = w.shutdown().await;
+    });
+    (out_tx, writer)
+}
+
+/// The rest of the frame whose first byte is `first` (within the frame
+/// timeout, under the size limit of a listed or unlisted peer), decoded;
+/// none closes the connection.
+async fn read_request<R: AsyncRead + Unpin>(
+    first: u8,
+    rd: &mut R,
+    is_listed: bool,
+    limits: &NetLimits,
+) -> Option<(u64, Request)> {
+    let frame = match tokio::time::timeout(
+        limits.frame_timeout,
+        read_frame_after(first, rd, |c| ListedHosts::limit(is_listed, c)),
+    )
+    .await
+    {
+        Ok(Ok(frame)) => frame,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "refused frame; closing the connection");
+            return None;
+        }
+        Err(_) => {
+            tracing::debug!("frame not completed in time; closing the connection");
+            return None;
+        }
+    };
+    match decode_bare::<Request>(&frame.payload) {
+        Ok(r) if FrameClass::of_request(&r) == frame.class => Some((frame.id, r)),
+        _ => {
+            tracing::debug!("malformed frame; closing the connection");
+            None
+        }
+    }
 }

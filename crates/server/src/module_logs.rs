@@ -25,10 +25,12 @@ pub async fn collect(
 ) -> Result<usize, KmsError> {
     let mut copied = 0;
     for i in 0..hsm.module_count() {
-        let Ok(Response::Status(status)) = hsm.call_module(i, Request::Status).await else {
+        let status = hsm.call_module(i, Request::Status).await;
+        let Ok(status) = status.and_then(Response::into_status) else {
             continue;
         };
-        let Ok(Response::Logs(logs)) = hsm.call_module(i, Request::ListLogs).await else {
+        let logs = hsm.call_module(i, Request::ListLogs).await;
+        let Ok(logs) = logs.and_then(Response::into_logs) else {
             continue;
         };
         let module = status.module_id.to_string();
@@ -36,17 +38,13 @@ pub async fn collect(
             let mut offset = store.module_log_cursor(&module, log.log_id).await?;
             while offset < log.size {
                 let length = (log.size - offset).min(CHUNK);
-                let Ok(Response::LogBytes(bytes)) = hsm
-                    .call_module(
-                        i,
-                        Request::GetLog {
-                            log_id: log.log_id,
-                            offset,
-                            length,
-                        },
-                    )
-                    .await
-                else {
+                let request = Request::GetLog {
+                    log_id: log.log_id,
+                    offset,
+                    length,
+                };
+                let answer = hsm.call_module(i, request).await;
+                let Ok(bytes) = answer.and_then(Response::into_log_bytes) else {
                     break;
                 };
                 // Only whole lines; a partial one waits for the next round.

@@ -51,8 +51,25 @@ impl Hsm {
 
     /// Like [`Self::start`], with extra command-line arguments.
     pub(crate) fn start_with(addr: &str, state: &Path, extra: &[&str]) -> Self {
+        let mut hsm = Self::spawn(addr, state, extra);
+        hsm.wait_ready();
+        hsm
+    }
+
+    /// Modules on free addresses with these state directories, started side
+    /// by side (each takes a while to come up), in use once all are.
+    pub(crate) fn start_all(states: &[PathBuf]) -> Vec<Self> {
+        let mut all: Vec<Self> = states
+            .iter()
+            .map(|s| Self::spawn(&free_addr(), s, &[]))
+            .collect();
+        all.iter_mut().for_each(Self::wait_ready);
+        all
+    }
+
+    fn spawn(addr: &str, state: &Path, extra: &[&str]) -> Self {
         std::fs::create_dir_all(state).unwrap();
-        let mut child = Command::new(hsm_binary())
+        let child = Command::new(hsm_binary())
             .args(["--listen", addr, "--state-dir"])
             .arg(state)
             .args(extra)
@@ -62,18 +79,21 @@ impl Hsm {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        // The first line says it is listening.
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-        assert_eq!(v["mode"], "service", "a module starts in service mode");
         Self {
             child,
             addr: addr.to_string(),
             state: state.to_path_buf(),
         }
+    }
+
+    /// Waits for the first line, which says it is listening.
+    fn wait_ready(&mut self) {
+        let mut line = String::new();
+        BufReader::new(self.child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["mode"], "service", "a module starts in service mode");
     }
 
     pub(crate) fn kill(&mut self) {

@@ -90,24 +90,12 @@ fn main() -> Result<()> {
 
 async fn run(args: Args, hardening: hardening::Hardening) -> Result<()> {
     let addr: ModuleAddr = args.listen.parse().map_err(anyhow::Error::msg)?;
-    let config = ModuleConfig {
-        vault_capacity: args.vault_capacity,
-        state_dir: args.state_dir.clone(),
-        measurement: measurement(&args)?,
-        friendly_name: args.friendly_name.clone(),
-        tags: args.tags.clone(),
-        workers: args
-            .workers
-            .map_or_else(strongroom_hsm::default_workers, |n| n as usize),
-    };
-    if let Some(bad) = config.tags.iter().find(|t| !t.contains('=')) {
-        anyhow::bail!("--tag {bad}: expected KEY=VALUE");
-    }
+    let config = module_config(&args)?;
     let workers = config.workers;
-    let mut module = Module::start(config)?;
+    let module = Module::start(config)?;
     let tls_config = Arc::new(RwLock::new(module_tls_config(module.identity_key())?));
     let (changed_tx, changed_rx) = watch::channel(0u64);
-    let (tx, mut rx) = mpsc::channel::<server::ModuleRequest>(4096);
+    let (tx, rx) = mpsc::channel::<server::ModuleRequest>(4096);
     let listed = server::ListedHosts::default();
     listed.replace(module.listed_hosts());
     let shared = server::Shared {
@@ -126,44 +114,9 @@ async fn run(args: Args, hardening: hardening::Hardening) -> Result<()> {
         stranger_slots: server::ConnectionSlots::new(server::STRANGER_CONNECTIONS),
     };
     let slots = server::ConnectionSlots::new(args.max_connections as usize);
-
-    let bound = match &addr {
-        ModuleAddr::Tcp(a) => {
-            let l = tokio::net::TcpListener::bind(a)
-                .await
-                .with_context(|| format!("binding {a}"))?;
-            let local = l.local_addr()?.to_string();
-            let (shared, slots) = (shared.clone(), slots.clone());
-            tokio::spawn(async move {
-                while let Ok((s, _)) = l.accept().await {
-                    let Some(slot) = slots.admit() else { continue };
-                    let _ = s.set_nodelay(true);
-                    tokio::spawn(server::serve_connection(s, shared.clone(), slot));
-                }
-            });
-            local
-        }
-        ModuleAddr::Unix(p) => {
-            let _ = std::fs::remove_file(p);
-            let l = tokio::net::UnixListener::bind(p)
-                .with_context(|| format!("binding {}", p.display()))?;
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600))?;
-            let (shared, slots) = (shared.clone(), slots.clone());
-            tokio::spawn(async move {
-                while let Ok((s, _)) = l.accept().await {
-                    let Some(slot) = slots.admit() else { continue };
-                    tokio::spawn(server::serve_connection(s, shared.clone(), slot));
-                }
-            });
-            format!("unix:{}", p.display())
-        }
-    };
-    drop(shared);
-
-    let (tamper_tx, mut tamper_rx) = mpsc::channel::<String>(4);
+    let bound = listen(&addr, shared, slots).await?;
+    let (tamper_tx, tamper_rx) = mpsc::channel::<String>(4);
     spawn_sensors(args.tamper_file.clone(), tamper_tx)?;
-
     // The start-up line: what an operator needs to enrol this module.
     let status = module.status();
     println!(
@@ -179,7 +132,87 @@ async fn run(args: Args, hardening: hardening::Hardening) -> Result<()> {
             "workers": workers,
         })
     );
+    let identity = Identity {
+        tls: tls_config,
+        changed: changed_tx,
+    };
+    serve(module, rx, tamper_rx, &listed, identity).await
+}
 
+/// The module's settings from the command line.
+fn module_config(args: &Args) -> Result<ModuleConfig> {
+    let config = ModuleConfig {
+        vault_capacity: args.vault_capacity,
+        state_dir: args.state_dir.clone(),
+        measurement: measurement(args)?,
+        friendly_name: args.friendly_name.clone(),
+        tags: args.tags.clone(),
+        workers: args
+            .workers
+            .map_or_else(strongroom_hsm::default_workers, |n| n as usize),
+    };
+    if let Some(bad) = config.tags.iter().find(|t| !t.contains('=')) {
+        anyhow::bail!("--tag {bad}: expected KEY=VALUE");
+    }
+    Ok(config)
+}
+
+/// Binds `addr` and accepts connections on it, each within a slot;
+/// returns the address bound, as the start-up line names it.
+async fn listen(
+    addr: &ModuleAddr,
+    shared: server::Shared,
+    slots: server::ConnectionSlots,
+) -> Result<String> {
+    Ok(match addr {
+        ModuleAddr::Tcp(a) => {
+            let l = tokio::net::TcpListener::bind(a)
+                .await
+                .with_context(|| format!("binding {a}"))?;
+            let local = l.local_addr()?.to_string();
+            tokio::spawn(async move {
+                while let Ok((s, _)) = l.accept().await {
+                    let Some(slot) = slots.admit() else { continue };
+                    let _ = s.set_nodelay(true);
+                    tokio::spawn(server::serve_connection(s, shared.clone(), slot));
+                }
+            });
+            local
+        }
+        ModuleAddr::Unix(p) => {
+            let _ = std::fs::remove_file(p);
+            let l = tokio::net::UnixListener::bind(p)
+                .with_context(|| format!("binding {}", p.display()))?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o600))?;
+            tokio::spawn(async move {
+                while let Ok((s, _)) = l.accept().await {
+                    let Some(slot) = slots.admit() else { continue };
+                    tokio::spawn(server::serve_connection(s, shared.clone(), slot));
+                }
+            });
+            format!("unix:{}", p.display())
+        }
+    })
+}
+
+/// The module's TLS identity as connections see it, and the signal that
+/// it changed.
+struct Identity {
+    tls: Arc<RwLock<Arc<rustls::ServerConfig>>>,
+    changed: watch::Sender<u64>,
+}
+
+/// Answers requests and tamper events until every connection's sender is
+/// gone; a new module identity replaces the TLS key and closes the
+/// connections made under the old one.
+async fn serve(
+    mut module: Module,
+    mut rx: mpsc::Receiver<server::ModuleRequest>,
+    mut tamper_rx: mpsc::Receiver<String>,
+    listed: &server::ListedHosts,
+    tls: Identity,
+) -> Result<()> {
     let mut identity = module.id();
     let mut generation = 0u64;
     loop {
@@ -191,39 +224,46 @@ async fn run(args: Args, hardening: hardening::Hardening) -> Result<()> {
                 listed.replace(module.listed_hosts());
             }
             envelope = rx.recv() => {
-                let Some((caller, request, reply)) = envelope else { break };
-                let command = matches!(request, strongroom_hsm_proto::Request::Command(_));
-                if command {
-                    // Domains, and so the hosts they list, change only by
-                    // command: the hosts are in place before its answer
-                    // leaves, so a host the command lists is never refused
-                    // by a request sent after that answer.
-                    let (answered, answer) = tokio::sync::oneshot::channel();
-                    module.dispatch(&caller, request, Box::new(move |a| {
-                        let _ = answered.send(a);
-                    }));
-                    listed.replace(module.listed_hosts());
-                    tokio::spawn(async move {
-                        if let Ok(a) = answer.await {
-                            reply.send(a);
-                        }
-                    });
-                } else {
-                    // Private-key work is answered later, from a worker.
-                    module.dispatch(&caller, request, Box::new(move |answer| reply.send(answer)));
-                }
+                let Some(envelope) = envelope else { break };
+                answer(&mut module, envelope, listed);
             }
         }
         if module.id() != identity {
-            // A new identity (initialise, erasure): new TLS key, and every
-            // connection made under the old one is closed.
             identity = module.id();
-            *tls_config.write().expect("tls lock") = module_tls_config(module.identity_key())?;
+            *tls.tls.write().expect("tls lock") = module_tls_config(module.identity_key())?;
             generation += 1;
-            let _ = changed_tx.send(generation);
+            let _ = tls.changed.send(generation);
         }
     }
     Ok(())
+}
+
+/// Hands one request to the module.
+fn answer(module: &mut Module, envelope: server::ModuleRequest, listed: &server::ListedHosts) {
+    let (caller, request, reply) = envelope;
+    if matches!(request, strongroom_hsm_proto::Request::Command(_)) {
+        // Domains, and so the hosts they list, change only by command: the
+        // hosts are in place before its answer leaves, so a host the
+        // command lists is never refused by a request sent after that
+        // answer.
+        let (answered, answer) = tokio::sync::oneshot::channel();
+        module.dispatch(
+            &caller,
+            request,
+            Box::new(move |a| {
+                let _ = answered.send(a);
+            }),
+        );
+        listed.replace(module.listed_hosts());
+        tokio::spawn(async move {
+            if let Ok(a) = answer.await {
+                reply.send(a);
+            }
+        });
+    } else {
+        // Private-key work is answered later, from a worker.
+        module.dispatch(&caller, request, Box::new(move |answer| reply.send(answer)));
+    }
 }
 
 fn spawn_sensors(tamper_file: Option<PathBuf>, tx: mpsc::Sender<String>) -> Result<()> {

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use strongroom_crypto::{AsymmetricSpec, SignInput, SigningAlgorithm};
-use strongroom_hsm_proto::{Request, Response};
+
 use strongroom_store::{EncryptionAlgorithm, KeyRecord, KeySpec, KeyUsage, Origin};
 
 use crate::authz::RequestCtx;
@@ -232,19 +232,16 @@ impl Processor {
         self.require_usable("Encrypt", key)?;
         dry_run(dry)?;
         let (version, ekt) = self.current_ekt(key).await?;
-        let out = self
+        let c = self
             .with_ekt(key, version, ekt, |ekt| {
-                self.module(key).call(Request::AsymmetricEncrypt {
-                    key: version,
+                self.module(key).asymmetric_encrypt(
+                    version,
                     ekt,
-                    plaintext: plaintext.0.clone(),
-                    algorithm: algorithm.as_str().into(),
-                })
+                    plaintext.0.clone(),
+                    algorithm.as_str().into(),
+                )
             })
             .await?;
-        let Response::Ciphertext(c) = out else {
-            return Err(KmsError::Internal("unexpected module answer".into()));
-        };
         Ok(EncryptResponse {
             ciphertext_blob: Blob(c),
             key_id: self.key_arn(key),
@@ -265,19 +262,16 @@ impl Processor {
         self.require_usable("Decrypt", key)?;
         dry_run(dry)?;
         let (version, ekt) = self.current_ekt(key).await?;
-        let out = self
+        let (_, plaintext) = self
             .with_ekt(key, version, ekt, |ekt| {
-                self.module(key).call(Request::AsymmetricDecrypt {
-                    key: version,
+                self.module(key).asymmetric_decrypt(
+                    version,
                     ekt,
-                    ciphertext: blob.to_vec(),
-                    algorithm: algorithm.as_str().into(),
-                })
+                    blob.to_vec(),
+                    algorithm.as_str().into(),
+                )
             })
             .await?;
-        let Response::Plaintext { plaintext, .. } = out else {
-            return Err(KmsError::Internal("unexpected module answer".into()));
-        };
         Ok(DecryptResponse {
             key_id: self.key_arn(key),
             plaintext: SecretBlob(plaintext),
@@ -349,20 +343,12 @@ impl Processor {
         let (key, alg, digest) = self.signing_request(rq, &req).await?;
         let message = &req.message.as_ref().expect("checked").0;
         let (version, ekt) = self.current_ekt(&key).await?;
-        let out = self
+        let signature = self
             .with_ekt(&key, version, ekt, |ekt| {
-                self.module(&key).call(Request::Sign {
-                    key: version,
-                    ekt,
-                    message: message.clone(),
-                    digest,
-                    algorithm: alg.aws_name().into(),
-                })
+                self.module(&key)
+                    .sign(version, ekt, message.clone(), digest, alg.aws_name().into())
             })
             .await?;
-        let Response::Signature(signature) = out else {
-            return Err(KmsError::Internal("unexpected module answer".into()));
-        };
         Ok(SignResponse {
             key_id: self.key_arn(&key),
             signature: Blob(signature),
@@ -454,18 +440,12 @@ impl Processor {
         self.require_usable(rq.operation().name, &key)?;
         dry_run(req.dry_run)?;
         let (version, ekt) = self.current_ekt(&key).await?;
-        let out = self
+        let (_, plaintext) = self
             .with_ekt(&key, version, ekt, |ekt| {
-                self.module(&key).call(Request::DeriveSharedSecret {
-                    key: version,
-                    ekt,
-                    peer_public_key: peer.0.clone(),
-                })
+                self.module(&key)
+                    .derive_shared_secret(version, ekt, peer.0.clone())
             })
             .await?;
-        let Response::Plaintext { plaintext, .. } = out else {
-            return Err(KmsError::Internal("unexpected module answer".into()));
-        };
         Ok(DeriveSharedSecretResponse {
             key_id: self.key_arn(&key),
             shared_secret: SecretBlob(plaintext),

@@ -6,7 +6,7 @@
 //! (EXTERNAL). Custom key stores (AWS_CLOUDHSM, EXTERNAL_KEY_STORE) are
 //! refused by `check`.
 
-use strongroom_hsm_proto::{KeyRef, KeySpecCode, Request, Response};
+use strongroom_hsm_proto::{KeyRef, KeySpecCode, Request};
 use strongroom_store::{KeyRecord, KeySpec, KeyState, KeyUsage, KeyVersionRecord, Origin};
 use uuid::Uuid;
 
@@ -317,13 +317,9 @@ impl Processor {
         plan: Plan,
     ) -> Result<KeyMetadataResponse, KmsError> {
         let module = self.module_for_change(change);
-        let generate = Request::GenerateVolatileKey {
-            key: plan.version,
-            spec: plan.code,
-        };
-        let Response::TransientEkt(ekt) = module.call(generate).await? else {
-            return Err(KmsError::Internal("unexpected module answer".into()));
-        };
+        let ekt = module
+            .generate_volatile_key(plan.version, plan.code)
+            .await?;
         // Into every member's memory; the transient EKT is dropped here.
         let install = Request::InstallVolatileKey {
             key: plan.version,

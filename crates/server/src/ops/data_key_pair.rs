@@ -3,7 +3,7 @@
 //! under a symmetric KMS key (and in clear when asked).
 
 use serde::{Deserialize, Serialize};
-use strongroom_hsm_proto::{KeySpecCode, Request, Response};
+use strongroom_hsm_proto::{GeneratedKeyPair, KeySpecCode};
 
 use crate::authz::RequestCtx;
 use crate::error::KmsError;
@@ -92,25 +92,21 @@ impl Processor {
         self.require_usable(rq.operation().name, &key)?;
         dry_run(req.dry_run)?;
         let (version, ekt) = self.current_ekt(&key).await?;
-        let out = self
-            .with_ekt(&key, version, ekt, |ekt| {
-                self.module(&key).call(Request::GenerateDataKeyPair {
-                    key: version,
-                    ekt,
-                    context: context.clone(),
-                    pair_spec,
-                    with_plaintext,
-                })
-            })
-            .await?;
-        let Response::DataKeyPair {
+        let GeneratedKeyPair {
             private_plaintext,
             private_ciphertext,
             public_key,
-        } = out
-        else {
-            return Err(KmsError::Internal("unexpected module answer".into()));
-        };
+        } = self
+            .with_ekt(&key, version, ekt, |ekt| {
+                self.module(&key).generate_data_key_pair(
+                    version,
+                    ekt,
+                    context.clone(),
+                    pair_spec,
+                    with_plaintext,
+                )
+            })
+            .await?;
         Ok(GenerateDataKeyPairResponse {
             private_key_ciphertext_blob: Blob(private_ciphertext),
             private_key_plaintext: private_plaintext.map(SecretBlob),

@@ -188,19 +188,10 @@ impl Processor {
         }
         let versions = self.stored_ekts(&key, 1..=stored.current_version).await?;
         let change = self.begin_change(rq).await?;
-        let out = self
-            .call_for_key(
-                &change,
-                Request::SuspendKey {
-                    key_id: key.id,
-                    versions: versions.clone(),
-                    owner_public_key: owner.0.clone(),
-                },
-            )
+        let (blob, fingerprint) = self
+            .module_for_change(&change)
+            .suspend_key(key.id, versions.clone(), owner.0.clone())
             .await?;
-        let Response::Suspended { blob, fingerprint } = out else {
-            return Err(KmsError::Internal("unexpected module answer".into()));
-        };
         // Swap first, answer after: the blob stays here until the store no
         // longer holds the material and says so; on any failure the swaps
         // are undone and the store keeps the only copy.
@@ -282,29 +273,26 @@ impl Processor {
         }
         let versions = self.stored_ekts(&key, 1..=stored.current_version).await?;
         let change = self.begin_change(rq).await?;
-        let out = self
-            .call_for_key(
-                &change,
-                Request::UpdateSuspensionOwner {
-                    key_id: key.id,
-                    versions: versions.clone(),
-                    current_owner: current.0.clone(),
-                    new_owner: new.0.clone(),
-                    valid_to,
-                    signature: signature.0.clone(),
-                },
+        let rebound = self
+            .module_for_change(&change)
+            .update_suspension_owner(
+                key.id,
+                versions.clone(),
+                current.0.clone(),
+                new.0.clone(),
+                valid_to,
+                signature.0.clone(),
             )
             .await?;
-        let Response::Reinstated(rebound) = out else {
-            return Err(KmsError::Internal("unexpected module answer".into()));
-        };
         if rebound.len() != versions.len()
             || versions
                 .iter()
                 .zip(&rebound)
                 .any(|((r, _), (r2, _))| r != r2)
         {
-            return Err(KmsError::Internal("unexpected module answer".into()));
+            return Err(KmsError::Internal(
+                "the module rebound other versions than it was given".into(),
+            ));
         }
         let swaps = self
             .swap_ekts(
@@ -357,20 +345,10 @@ impl Processor {
             )));
         };
         let change = self.begin_change(rq).await?;
-        let out = self
-            .call_for_key(
-                &change,
-                Request::ReinstateKey {
-                    key_id: key.id,
-                    import_token: token.0.clone(),
-                    encrypted_bundle: material.0.clone(),
-                    expected_fingerprint: expected,
-                },
-            )
+        let versions = self
+            .module_for_change(&change)
+            .reinstate_key(key.id, token.0.clone(), material.0.clone(), expected)
             .await?;
-        let Response::Reinstated(versions) = out else {
-            return Err(KmsError::Internal("unexpected module answer".into()));
-        };
         let swaps = self
             .swap_ekts(
                 &change,
@@ -445,35 +423,31 @@ impl Processor {
         self.require_usable(rq.operation().name, &key)?;
         // Writes: with ReturnDerivedKey the key is marked exposed below.
         let change = self.begin_change(rq).await?;
-        let out = match token {
+        let dk = match token {
             Some((version, token)) => {
                 let ekt = self.version_ekt(&key, version).await?;
                 self.with_ekt(&key, version, ekt, |ekt| {
-                    self.module_for_change(&change)
-                        .call(Request::RevealDerivedKey {
-                            key: version,
-                            ekt,
-                            token: token.clone(),
-                            context: context.clone(),
-                        })
+                    self.module_for_change(&change).reveal_derived_key(
+                        version,
+                        ekt,
+                        token.clone(),
+                        context.clone(),
+                    )
                 })
                 .await?
             }
             None => {
                 let (version, ekt) = self.current_ekt(&key).await?;
                 self.with_ekt(&key, version, ekt, |ekt| {
-                    self.module_for_change(&change).call(Request::DeriveKey {
-                        key: version,
+                    self.module_for_change(&change).derive_key(
+                        version,
                         ekt,
-                        context: context.clone(),
+                        context.clone(),
                         length,
-                    })
+                    )
                 })
                 .await?
             }
-        };
-        let Response::DataKey(dk) = out else {
-            return Err(KmsError::Internal("unexpected module answer".into()));
         };
         if reveal && !key.exposed {
             // Material derived from this key now exists in clear: say so for

@@ -1,6 +1,6 @@
 //! A new key's first version: which module request makes it (CreateKey).
 
-use strongroom_hsm_proto::{Ekt, KeyRef, KeySpecCode, Request, Response};
+use strongroom_hsm_proto::{Ekt, KeyRef, KeySpecCode};
 use zeroize::Zeroizing;
 
 use crate::error::KmsError;
@@ -21,21 +21,18 @@ impl Processor {
     ) -> Result<(Ekt, Option<Zeroizing<Vec<u8>>>), KmsError> {
         change.covers(version.key_id)?;
         let module = self.module_for_change(change);
-        let request = match (exposed, suspension_owner) {
-            (true, _) => Request::GenerateExposedKey { key: version, spec },
-            (false, Some(owner)) => Request::GenerateOwnedBackingKey {
-                key: version,
-                spec,
-                suspension_owner: owner.0.clone(),
-            },
-            (false, None) => {
-                return Ok((module.generate_backing_key(version, spec).await?, None));
+        Ok(match (exposed, suspension_owner) {
+            (true, _) => {
+                let (ekt, material) = module.generate_exposed_key(version, spec).await?;
+                (ekt, Some(material))
             }
-        };
-        match module.call(request).await? {
-            Response::ExposedKey { ekt, material } if exposed => Ok((ekt, Some(material))),
-            Response::Ekt(ekt) if !exposed => Ok((ekt, None)),
-            _ => Err(KmsError::Internal("unexpected module answer".into())),
-        }
+            (false, Some(owner)) => (
+                module
+                    .generate_owned_backing_key(version, spec, owner.0.clone())
+                    .await?,
+                None,
+            ),
+            (false, None) => (module.generate_backing_key(version, spec).await?, None),
+        })
     }
 }

@@ -4,7 +4,7 @@
 //! token is it, sealed); the frontend never sees the material.
 
 use serde::{Deserialize, Serialize};
-use strongroom_hsm_proto::{KeyRef, Request, Response};
+use strongroom_hsm_proto::KeyRef;
 use strongroom_store::{KeyRecord, KeySpec, KeyState, KeyVersionRecord, Origin};
 
 use crate::authz::RequestCtx;
@@ -180,24 +180,10 @@ impl Processor {
         }
         let valid_to = self.now() + PARAMETERS_LIFETIME_SECS;
         let change = self.begin_change(rq).await?;
-        let out = self
-            .call_for_key(
-                &change,
-                Request::PrepareImport {
-                    key_id: key.id,
-                    wrapping_spec: spec,
-                    algorithm: algorithm.into(),
-                    valid_to: valid_to as u64,
-                },
-            )
+        let (public_key, import_token) = self
+            .module_for_change(&change)
+            .prepare_import(key.id, spec, algorithm.into(), valid_to as u64)
             .await?;
-        let Response::ImportParameters {
-            public_key,
-            import_token,
-        } = out
-        else {
-            return Err(KmsError::Internal("unexpected module answer".into()));
-        };
         Ok(GetParametersForImportResponse {
             key_id: self.key_arn(&key),
             import_token: Blob(import_token),
@@ -236,19 +222,10 @@ impl Processor {
             version: 1,
         };
         let change = self.begin_change(rq).await?;
-        let out = self
-            .call_for_key(
-                &change,
-                Request::ImportKeyMaterial {
-                    key: version,
-                    import_token: token.0.clone(),
-                    encrypted_material: material.0.clone(),
-                },
-            )
+        let (ekt, fingerprint) = self
+            .module_for_change(&change)
+            .import_key_material(version, token.0.clone(), material.0.clone())
             .await?;
-        let Response::Imported { ekt, fingerprint } = out else {
-            return Err(KmsError::Internal("unexpected module answer".into()));
-        };
         if key
             .import_fingerprint
             .as_ref()

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 use strongroom_crypto::VerifyingKey;
-use strongroom_hsm_proto::{Ekt, KeyRef, Request, Response};
+use strongroom_hsm_proto::{Ekt, KeyRef};
 use uuid::Uuid;
 
 use crate::error::KmsError;
@@ -55,15 +55,11 @@ impl Processor {
         if let Some(cached) = self.public_keys.get(version, &ekt) {
             return Ok(cached);
         }
-        let out = self
+        let spki = self
             .with_ekt(key, version, ekt.clone(), |ekt| {
-                self.module(key)
-                    .call(Request::GetPublicKey { key: version, ekt })
+                self.module(key).get_public_key(version, ekt)
             })
             .await?;
-        let Response::PublicKey(spki) = out else {
-            return Err(KmsError::Internal("unexpected module answer".into()));
-        };
         let parsed = VerifyingKey::new(spec, spki).map_err(|_| {
             KmsError::Internal("the module's public key for this key does not parse".into())
         })?;

@@ -238,17 +238,10 @@ impl Processor {
         };
         // The new version inherits the spec and suspension owner the
         // module bound into the current one.
-        let ekt = match self
+        let ekt = self
             .module_for_change(change)
-            .call(strongroom_hsm_proto::Request::RotateBackingKey {
-                key: version,
-                previous,
-            })
-            .await?
-        {
-            strongroom_hsm_proto::Response::Ekt(e) => e,
-            _ => return Err(KmsError::Internal("unexpected module answer".into())),
-        };
+            .rotate_backing_key(version, previous)
+            .await?;
         key.current_version = version.version;
         // A multi-Region primary's replicas get the same version in the
         // same transaction: a copy of the EKT, bound to the shared id.

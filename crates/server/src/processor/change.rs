@@ -5,7 +5,7 @@
 //! the keys it resolved. Writing key records (the key repository) and every
 //! module request that creates, changes, drops or releases the material of
 //! a key (`module_for_change`, a client narrowed to the change's keys, and
-//! `call_for_key`, `call_all_for_key`, `forget_everywhere` on top of it)
+//! `call_all_for_key`, `forget_everywhere` on top of it)
 //! take a `Change`, so a handler that forgot an authorization fails before
 //! anything changed, not after, and one holding a `Change` for one key
 //! cannot reach another.
@@ -107,19 +107,9 @@ impl Processor {
         Ok(self.module_for_change(change).forget_key(id).await?)
     }
 
-    /// Sends a module request that changes a key the change covers
-    /// (suspend, reinstate, import, owner change); one naming any other key
-    /// is refused before it is sent.
-    pub(crate) async fn call_for_key(
-        &self,
-        change: &Change,
-        request: Request,
-    ) -> Result<strongroom_hsm_proto::Response, KmsError> {
-        Ok(self.module_for_change(change).call(request).await?)
-    }
-
-    /// As [`Processor::call_for_key`], on every module (dropping or
-    /// shredding cached copies).
+    /// Sends a module request that changes a key the change covers to
+    /// every module (dropping or shredding cached copies); one naming any
+    /// other key is refused before it is sent.
     pub(crate) async fn call_all_for_key(
         &self,
         change: &Change,

@@ -9,6 +9,8 @@ use uuid::Uuid;
 
 use super::module_scope::{Scope, refused, scope};
 
+mod changes;
+
 /// The module client, narrowed to changing the keys of one `Change`. Its
 /// calls take it by value, so a call's future owns it.
 #[derive(Clone, Copy)]

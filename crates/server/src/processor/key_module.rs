@@ -8,6 +8,8 @@ use uuid::Uuid;
 use zeroize::Zeroizing;
 
 use super::module_scope::{Scope, refused, scope};
+
+mod uses;
 use super::{AuthorizedKey, Processor};
 use crate::authz::RequestCtx;
 use crate::authz::operations::Operation;

@@ -5,7 +5,7 @@
 //! to an `AuthorizedKey`, and so to the key's EKT and the module.
 
 use strongroom_hsm_proto::xks::XksMetadata;
-use strongroom_hsm_proto::{Ekt, KeyRef, Request, Response};
+use strongroom_hsm_proto::{Ekt, KeyRef};
 use strongroom_store::{KeyRecord, KeySpec, KeyState, KeyUsage};
 use uuid::Uuid;
 use zeroize::Zeroizing;
@@ -160,20 +160,17 @@ impl Processor {
         require_xks_key(self, &key)?;
         self.require_usable("Encrypt", &key)?;
         let (version, ekt) = self.current_ekt(&key).await?;
-        let answer = self
+        let (sealed, cdiv) = self
             .with_ekt(&key, version, ekt, |ekt| {
-                self.module(&key).call(Request::XksEncrypt {
-                    key: version,
+                self.module(&key).xks_encrypt(
+                    version,
                     ekt,
-                    plaintext: input.plaintext.clone(),
-                    aad: input.aad.clone(),
-                    with_cdiv: input.with_cdiv,
-                })
+                    input.plaintext.clone(),
+                    input.aad.clone(),
+                    input.with_cdiv,
+                )
             })
             .await?;
-        let Response::XksSealed { sealed, cdiv } = answer else {
-            return Err(XksError::Internal("unexpected module answer".into()));
-        };
         if input.with_cdiv != cdiv.is_some() {
             return Err(XksError::Internal(
                 "the module did not answer the integrity value asked for".into(),
@@ -221,22 +218,17 @@ impl Processor {
                 .await?
                 .ok_or(XksError::InvalidCiphertext)?
         };
-        let answer = self
+        let (opened, plaintext) = self
             .with_ekt(&key, version, ekt, |ekt| {
-                self.module(&key).call(Request::XksDecrypt {
-                    key: version,
-                    ekt,
-                    sealed: input.sealed.clone(),
-                    aad: input.aad.clone(),
-                })
+                self.module(&key)
+                    .xks_decrypt(version, ekt, input.sealed.clone(), input.aad.clone())
             })
             .await?;
-        match answer {
-            Response::Plaintext {
-                key: opened,
-                plaintext,
-            } if opened == version => Ok(plaintext),
-            _ => Err(XksError::Internal("unexpected module answer".into())),
+        if opened != version {
+            return Err(XksError::Internal(
+                "the module opened another version than the metadata names".into(),
+            ));
         }
+        Ok(plaintext)
     }
 }

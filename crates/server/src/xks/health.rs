@@ -82,7 +82,7 @@ impl Health {
                     },
                 )
                 .await;
-            if let Ok(Response::Ekt(e)) = made {
+            if let Ok(e) = made.and_then(Response::into_ekt) {
                 *ekt = Some(e);
             }
         }

@@ -67,34 +67,42 @@ pub(super) fn ingest(
 }
 
 impl Cast {
+    /// The cast, with the independent steps (modules starting, operators
+    /// making keys, each module attested and put in use) side by side.
     pub(super) fn start() -> Self {
         let work = tempfile::tempdir().unwrap();
         let w = work.path();
         let front = w.join("frontend");
-        let (a, b, c) = (
-            Hsm::start(&free_addr(), &w.join("a")),
-            Hsm::start(&free_addr(), &w.join("b")),
-            Hsm::start(&free_addr(), &w.join("c")),
-        );
-        // Operators and their keys, each on "their own machine" (files).
-        for i in 1..=3 {
-            let (name, out) = (format!("op{i}"), format!("op{i}.key"));
-            ok(w, &["operator", "keygen", "--name", &name, "--out", &out]);
-        }
-        for (h, name) in [(&a, "a"), (&b, "b"), (&c, "c")] {
-            let att = format!("{name}.att");
-            ok(w, &["operator", "attest", "--hsm", &h.addr, "--out", &att]);
-            // A fresh module has no custodians: one operator signature suffices.
-            let f = prepared(
-                w,
-                &format!("use-{name}"),
-                &["enter-use-mode", "--module", &att],
-                &["op1"],
-            );
-            ok(w, &["operator", "submit", &f, "--hsm", &h.addr]);
-        }
-        let data = front.to_str().unwrap();
-        ok(w, &["admin", "--data-dir", data, "host-key"]);
+        let mut modules = Hsm::start_all(&[w.join("a"), w.join("b"), w.join("c")]).into_iter();
+        let mut next = || modules.next().unwrap();
+        let (a, b, c) = (next(), next(), next());
+        std::thread::scope(|s| {
+            // Operators and their keys, each on "their own machine" (files).
+            for i in 1..=3 {
+                s.spawn(move || {
+                    let (name, out) = (format!("op{i}"), format!("op{i}.key"));
+                    ok(w, &["operator", "keygen", "--name", &name, "--out", &out]);
+                });
+            }
+            for (h, name) in [(&a, "a"), (&b, "b"), (&c, "c")] {
+                s.spawn(move || {
+                    let att = format!("{name}.att");
+                    ok(w, &["operator", "attest", "--hsm", &h.addr, "--out", &att]);
+                });
+            }
+            let data = front.to_str().unwrap();
+            s.spawn(move || ok(w, &["admin", "--data-dir", data, "host-key"]));
+        });
+        // A fresh module has no custodians: one operator signature suffices.
+        std::thread::scope(|s| {
+            for (h, name) in [(&a, "a"), (&b, "b"), (&c, "c")] {
+                s.spawn(move || {
+                    let request = ["enter-use-mode", "--module", &format!("{name}.att")];
+                    let f = prepared(w, &format!("use-{name}"), &request, &["op1"]);
+                    ok(w, &["operator", "submit", &f, "--hsm", &h.addr]);
+                });
+            }
+        });
         Self {
             work,
             front,
