@@ -20,6 +20,7 @@ use crate::region::{Region, RegionSet};
 use crate::sigv4::{self, RequestParts};
 
 pub mod account_keys;
+mod request_checks;
 mod source_budget;
 pub mod unknown_keys;
 
@@ -524,99 +525,11 @@ impl Authenticator {
         also_signed: &[&str],
         source: Option<IpAddr>,
     ) -> Result<(Arc<AccessKeyRecord>, Option<Region>), KmsError> {
-        let Some(value) = headers.get("authorization") else {
-            return Err(KmsError::MissingAuthenticationToken);
-        };
-        let value = value.to_str().map_err(|_| {
-            KmsError::IncompleteSignature("Authorization header is not ASCII.".into())
-        })?;
-        let auth = sigv4::parse_authorization(value)
-            .map_err(|e| KmsError::IncompleteSignature(e.to_string()))?;
-        for required in sigv4::ALWAYS_SIGNED {
-            if !auth.signed_headers.iter().any(|h| h == required) {
-                return Err(KmsError::IncompleteSignature(format!(
-                    "Signed headers must include '{required}'."
-                )));
-            }
-        }
-        // A header outside the signature could have been added or changed
-        // on the way (X-Amz-Target turning an Encrypt into a DisableKey):
-        // refuse before anything is looked up.
-        let unsigned =
-            sigv4::unsigned_protected_headers(headers, &auth.signed_headers, also_signed);
-        if !unsigned.is_empty() {
-            return Err(sig_error(format!(
-                "There were headers present in the request which were not signed: {}.",
-                unsigned.join(", ")
-            )));
-        }
-        let amz_date = headers
-            .get("x-amz-date")
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| {
-                KmsError::IncompleteSignature("X-Amz-Date header is required.".into())
-            })?;
-        let signed_at = sigv4::parse_amz_date(amz_date).ok_or_else(|| {
-            KmsError::IncompleteSignature(format!(
-                "X-Amz-Date '{amz_date}' is not YYYYMMDDTHHMMSSZ."
-            ))
-        })?;
-        if amz_date[..8] != auth.date {
-            return Err(sig_error(
-                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP.",
-            ));
-        }
-        if signed_at < now - MAX_SKEW {
-            return Err(sig_error(format!(
-                "Signature expired: {amz_date} is now earlier than {} ({} - 5 min.)",
-                sigv4::format_amz_date(now - MAX_SKEW),
-                sigv4::format_amz_date(now)
-            )));
-        }
-        if signed_at > now + MAX_SKEW {
-            return Err(sig_error(format!(
-                "Signature not yet current: {amz_date} is still later than {} ({} + 5 min.)",
-                sigv4::format_amz_date(now + MAX_SKEW),
-                sigv4::format_amz_date(now)
-            )));
-        }
-        if auth.service != service {
-            return Err(sig_error(format!(
-                "Credential should be scoped to correct service: '{service}', not '{}'.",
-                auth.service
-            )));
-        }
-        let region = match regions {
-            Regions::Only(ours) if auth.region == ours.as_str() => Some(ours.clone()),
-            Regions::Only(_) => return Err(invalid_region(&auth.region)),
-            Regions::Served(set) => Some(
-                set.serves(&auth.region)
-                    .ok_or_else(|| invalid_region(&auth.region))?,
-            ),
-            Regions::AnyWellFormed if well_formed_region(&auth.region) => None,
-            Regions::AnyWellFormed => return Err(invalid_region(&auth.region)),
-        };
+        let auth = request_checks::signed_authorization(headers, also_signed)?;
+        let amz_date = request_checks::signed_date(headers, &auth, now)?;
+        let region = request_checks::scope_region(&auth, service, regions)?;
         let key = self.access_key(&auth.access_key_id, source).await?;
-        if !key.active {
-            return Err(KmsError::UnrecognizedClient);
-        }
-        // Temporary credentials: the session token must match, in time.
-        if let Some(expires) = key.expires_at {
-            let token = headers
-                .get("x-amz-security-token")
-                .map(|v| v.as_bytes())
-                .ok_or(KmsError::UnrecognizedClient)?;
-            let ok = key
-                .session_token_hash
-                .as_deref()
-                .is_some_and(|h| constant_time_eq(h, &sha256(token)));
-            if !ok {
-                return Err(KmsError::UnrecognizedClient);
-            }
-            if now.unix_timestamp() >= expires {
-                return Err(KmsError::ExpiredToken);
-            }
-        }
+        request_checks::check_credential(&key, headers, now)?;
         let parts = RequestParts {
             method: method.as_str(),
             path: uri.path(),
