@@ -119,36 +119,7 @@ pub fn authorize(
             Err(denied(caller, action, key_arn, None))
         };
     }
-    let mut conditions = rq.conditions();
-    conditions.insert("kms:keyspec".into(), vec![key.key_spec.to_string()]);
-    conditions.insert("kms:keyusage".into(), vec![key.key_usage.to_string()]);
-    conditions.insert("kms:keyorigin".into(), vec![key.origin.to_string()]);
-    conditions.insert(
-        "kms:multiregion".into(),
-        vec![key.multi_region_id.is_some().to_string()],
-    );
-    if key.multi_region_id.is_some() {
-        let kind = if key.multi_region_primary {
-            "PRIMARY"
-        } else {
-            "REPLICA"
-        };
-        conditions.insert("kms:multiregionkeytype".into(), vec![kind.into()]);
-    }
-    // Extensions (docs/extensions.md): policies can single out exposed and
-    // volatile keys.
-    conditions.insert(
-        "strongroom:keyexposed".into(),
-        vec![key.exposed.to_string()],
-    );
-    let class = if key.volatile { "VOLATILE" } else { "DURABLE" };
-    conditions.insert("strongroom:storageclass".into(), vec![class.into()]);
-    for t in &key.tags {
-        conditions.insert(
-            format!("aws:resourcetag/{}", t.key.to_ascii_lowercase()),
-            vec![t.value.clone()],
-        );
-    }
+    let conditions = key_conditions(rq, key);
     let ctx = RequestContext {
         principal_arn: &ident.arn,
         account_id: &caller.account_id,
@@ -196,6 +167,42 @@ pub fn authorize(
     } else {
         Err(denied(caller, action, key_arn, None))
     }
+}
+
+/// The request's condition values with those of `key` (its spec, usage,
+/// origin, multi-Region kind, Strongroom's extensions and its tags).
+fn key_conditions(rq: &RequestCtx<'_>, key: &KeyRecord) -> ConditionValues {
+    let mut conditions = rq.conditions();
+    conditions.insert("kms:keyspec".into(), vec![key.key_spec.to_string()]);
+    conditions.insert("kms:keyusage".into(), vec![key.key_usage.to_string()]);
+    conditions.insert("kms:keyorigin".into(), vec![key.origin.to_string()]);
+    conditions.insert(
+        "kms:multiregion".into(),
+        vec![key.multi_region_id.is_some().to_string()],
+    );
+    if key.multi_region_id.is_some() {
+        let kind = if key.multi_region_primary {
+            "PRIMARY"
+        } else {
+            "REPLICA"
+        };
+        conditions.insert("kms:multiregionkeytype".into(), vec![kind.into()]);
+    }
+    // Extensions (docs/extensions.md): policies can single out exposed and
+    // volatile keys.
+    conditions.insert(
+        "strongroom:keyexposed".into(),
+        vec![key.exposed.to_string()],
+    );
+    let class = if key.volatile { "VOLATILE" } else { "DURABLE" };
+    conditions.insert("strongroom:storageclass".into(), vec![class.into()]);
+    for t in &key.tags {
+        conditions.insert(
+            format!("aws:resourcetag/{}", t.key.to_ascii_lowercase()),
+            vec![t.value.clone()],
+        );
+    }
+    conditions
 }
 
 /// Evaluates the caller's identity policy for the request's action on
