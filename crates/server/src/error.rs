@@ -113,6 +113,17 @@ pub enum KmsError {
 }
 
 impl KmsError {
+    /// AWS's NotFoundException for a key named `name` (as the caller
+    /// named it, or its ARN): the one place that words it.
+    pub fn key_not_found(name: impl std::fmt::Display) -> Self {
+        Self::NotFound(format!("Key '{name}' does not exist"))
+    }
+
+    /// AWS's NotFoundException for a grant id that names no grant of the key.
+    pub fn grant_not_found(id: impl std::fmt::Display) -> Self {
+        Self::NotFound(format!("Grant ID {id} not found"))
+    }
+
     /// The `__type` AWS uses.
     pub fn type_name(&self) -> &'static str {
         match self {

@@ -436,13 +436,13 @@ impl Processor {
                         }
                         _ => None,
                     })
-                    .ok_or_else(|| KmsError::NotFound(format!("Key '{k}' does not exist")))?;
+                    .ok_or_else(|| KmsError::key_not_found(k))?;
                 self.reads()
                     .list_grants(key_id)
                     .await?
                     .into_iter()
                     .find(|g| &g.grant_id == id)
-                    .ok_or_else(|| KmsError::NotFound(format!("Grant ID {id} not found")))?
+                    .ok_or_else(|| KmsError::grant_not_found(id))?
             }
             _ => {
                 return Err(KmsError::Validation(
@@ -459,7 +459,7 @@ impl Processor {
         else {
             return Err(match req.grant_token {
                 Some(_) => KmsError::InvalidGrantToken("The grant token is not valid.".into()),
-                None => KmsError::NotFound(format!("Grant ID {} not found", grant.grant_id)),
+                None => KmsError::grant_not_found(&grant.grant_id),
             });
         };
         // A multi-Region key's copy by its `key/mrk-…` ARN, never its row id.
@@ -494,7 +494,7 @@ impl Processor {
             .iter()
             .any(|g| g.grant_id == id)
         {
-            return Err(KmsError::NotFound(format!("Grant ID {id} not found")));
+            return Err(KmsError::grant_not_found(id));
         }
         if req.dry_run == Some(true) {
             return Err(KmsError::DryRun);

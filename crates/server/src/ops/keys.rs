@@ -163,10 +163,11 @@ impl Processor {
         let change = self.begin_change(rq).await?;
         // Read what we change from the store, not the cache: another
         // frontend may have changed it.
-        let key =
-            self.reads().get_key(current.id).await?.ok_or_else(|| {
-                KmsError::NotFound(format!("Key '{}' does not exist", current.id))
-            })?;
+        let key = self
+            .reads()
+            .get_key(current.id)
+            .await?
+            .ok_or_else(|| KmsError::key_not_found(current.id))?;
         self.check_key_state(rq.operation().name, &key)?;
         Ok((change, key))
     }

@@ -63,7 +63,7 @@ impl Processor {
         let other_region =
             |r: &Option<String>| r.as_deref().filter(|r| *r != here).map(str::to_owned);
         let invalid_arn = |r: String| KmsError::NotFound(format!("Invalid arn {r}"));
-        let not_found = || KmsError::NotFound(format!("Key '{s}' does not exist"));
+        let not_found = || KmsError::key_not_found(s);
         let (id, region, account, shared) = match parsed {
             KeyIdentifier::Key {
                 id,

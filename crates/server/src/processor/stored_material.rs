@@ -34,7 +34,7 @@ impl Processor {
         self.repo
             .load_stored(key.id)
             .await?
-            .ok_or_else(|| KmsError::NotFound(format!("Key '{}' does not exist", key.arn())))
+            .ok_or_else(|| KmsError::key_not_found(key.arn()))
     }
 
     /// The EKTs of `versions` of an authorized key as stored now (read
