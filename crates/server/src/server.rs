@@ -298,8 +298,6 @@ pub async fn start(
             .with_regions(config.regions.clone())
             .with_audit(audit.clone()),
     );
-    let (hsm_for_logs, store_for_logs, audit_for_logs) =
-        (hsm.clone(), store.clone(), audit.clone());
     let unauthenticated = Arc::new(crate::unauthenticated::UnauthenticatedLog::default());
     let xks = crate::xks::XksState::new(store.clone(), hsm.clone())
         .with_client_cert_required(config.xks_client_cert_required)
@@ -308,14 +306,7 @@ pub async fn start(
         xks,
         processor: processor.clone(),
         proofs: crate::proof::Proofs::new(store.clone(), hsm.clone(), config.region.to_string()),
-        auth: Authenticator::new(
-            store.clone(),
-            hsm,
-            (config.region.clone(), config.regions.clone()),
-            config.unknown_key_budget,
-        )
-        .with_account_from_access_key(config.account_from_access_key.clone())
-        .with_credential_rules(config.credential_rules),
+        auth: authenticator(&config, store.clone(), hsm.clone()),
         audit: audit.clone(),
         unauthenticated: unauthenticated.clone(),
         body_read_timeout: config.body_read_timeout,
@@ -324,24 +315,14 @@ pub async fn start(
     let (shutdown, rx) = watch::channel(false);
     let summariser = tokio::spawn(crate::unauthenticated::summarise(
         unauthenticated,
-        audit,
+        audit.clone(),
         config.unauthenticated_summary_interval,
         rx.clone(),
     ));
     let mut tasks = JoinSet::new();
-    let mut http = Builder::new(TokioExecutor::new());
-    http.http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(config.header_read_timeout)
-        .max_buf_size(MAX_HEAD_BYTES)
-        .max_headers(MAX_HEADERS);
-    http.http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(MAX_HEAD_BYTES as u32)
-        .max_concurrent_streams(MAX_H2_STREAMS);
     let conn = Connections {
         app: router(state.clone()),
-        http,
+        http: connection_builder(config.header_read_timeout),
         tls: config.tls.clone(),
         handshake_timeout: config.header_read_timeout,
         permits: Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1))),
@@ -374,12 +355,7 @@ pub async fn start(
         config.audit.clone(),
         rx.clone(),
     ));
-    tasks.spawn(module_log_collector(
-        hsm_for_logs,
-        store_for_logs,
-        audit_for_logs,
-        rx,
-    ));
+    tasks.spawn(module_log_collector(hsm.clone(), store, audit.clone(), rx));
     tracing::info!(%local_addr, tls = config.tls.is_some(), region = %config.region, regions = %config.regions, "serving the AWS KMS API");
     Ok(RunningServer {
         local_addr,
@@ -395,6 +371,35 @@ pub async fn start(
         telemetry,
         console,
     })
+}
+
+/// HTTP/1 and HTTP/2 with the head limits and the header read timeout
+/// (slow or oversized heads end the connection).
+fn connection_builder(header_read_timeout: Duration) -> Builder<TokioExecutor> {
+    let mut http = Builder::new(TokioExecutor::new());
+    http.http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .max_buf_size(MAX_HEAD_BYTES)
+        .max_headers(MAX_HEADERS);
+    http.http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(MAX_HEAD_BYTES as u32)
+        .max_concurrent_streams(MAX_H2_STREAMS);
+    http
+}
+
+/// The SigV4 authenticator of `config`'s regions, budgets and credential
+/// rules.
+fn authenticator(config: &ServerConfig, store: Arc<dyn Store>, hsm: HsmClient) -> Authenticator {
+    Authenticator::new(
+        store,
+        hsm,
+        (config.region.clone(), config.regions.clone()),
+        config.unknown_key_budget,
+    )
+    .with_account_from_access_key(config.account_from_access_key.clone())
+    .with_credential_rules(config.credential_rules)
 }
 
 /// What serving one connection needs.
