@@ -57,6 +57,8 @@ pub(crate) struct Log {
     durability: Durability,
     /// How `sync` batches under load wait for more.
     gather: SyncGather,
+    /// Records in the last batch committed (1 for a lone commit).
+    last_batch: AtomicUsize,
     /// Appends between their start and their answer.
     appending: AtomicUsize,
     /// Batches failed since the last commit.
@@ -93,6 +95,7 @@ impl Log {
             observer,
             durability,
             gather,
+            last_batch: AtomicUsize::new(0),
             appending: AtomicUsize::new(0),
             failed_batches: AtomicU64::new(0),
             last_commit_ms: AtomicU64::new(0),
@@ -121,6 +124,7 @@ impl Log {
     ) {
         match result {
             Ok(done) => {
+                self.last_batch.store(records.len(), Ordering::Relaxed);
                 self.failed_batches.store(0, Ordering::Relaxed);
                 self.last_commit_ms
                     .store(self.opened.elapsed().as_millis() as u64, Ordering::Relaxed);
@@ -146,6 +150,16 @@ impl Log {
         }
     }
 
+    /// In `sync` mode, whether the last batch showed load enough to
+    /// gather ([`SyncGather::after`]): then an append that finds the log
+    /// idle is only the first of the next batch (the ones just answered
+    /// are about to append again), and committing it alone would cost a
+    /// sync and a rewritten page for one record.
+    fn busy(&self) -> bool {
+        self.durability == Durability::Sync
+            && self.last_batch.load(Ordering::Relaxed) >= self.gather.after
+    }
+
     fn sync(&self) -> bool {
         self.durability != Durability::Buffered
     }
@@ -163,7 +177,7 @@ impl Log {
         &self,
         record: &AuditRecord,
     ) -> Option<Result<Committed, AuditError>> {
-        if matches!(self.durability, Durability::GroupMs(_)) {
+        if matches!(self.durability, Durability::GroupMs(_)) || self.busy() {
             return None;
         }
         let mut guard = match self.chain.try_lock() {
@@ -227,7 +241,7 @@ pub(crate) fn run(log: Arc<Log>, mut rx: mpsc::Receiver<Msg>) {
                 break;
             }
             if log.durability == Durability::Sync {
-                log.gather.gather(&mut rx, &mut msgs);
+                log.gather.gather(&mut rx, &mut msgs, log.busy());
             }
             if let Durability::GroupMs(ms) = log.durability {
                 let close = Instant::now() + Duration::from_millis(u64::from(ms));

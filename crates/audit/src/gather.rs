@@ -64,11 +64,12 @@ impl SyncGather {
         }
     }
 
-    /// Adds to `msgs` the appends that arrive while this policy waits.
+    /// Adds to `msgs` the appends that arrive while this policy waits,
+    /// if the batch (or, when `busy`, the one before it) shows load.
     /// Blocks the writer's own thread (nothing else runs on it). Stops at
     /// once if a control message (roll, shutdown) is among them.
-    pub(crate) fn gather(&self, rx: &mut mpsc::Receiver<Msg>, msgs: &mut Vec<Msg>) {
-        if self.max_wait.is_zero() || msgs.len() < self.after {
+    pub(crate) fn gather(&self, rx: &mut mpsc::Receiver<Msg>, msgs: &mut Vec<Msg>, busy: bool) {
+        if self.max_wait.is_zero() || (msgs.len() < self.after && !busy) {
             return;
         }
         let until = self.until.min(MAX_BATCH);
@@ -126,7 +127,7 @@ mod tests {
         let (tx, mut rx) = mpsc::channel(1024);
         let mut msgs = waiting(&tx, &mut rx, 7);
         // With a minute to wait, returning at all shows it did not gather.
-        LONG.gather(&mut rx, &mut msgs);
+        LONG.gather(&mut rx, &mut msgs, false);
         assert_eq!(msgs.len(), 7);
     }
 
@@ -141,7 +142,23 @@ mod tests {
             }
             tx
         });
-        LONG.gather(&mut rx, &mut msgs);
+        LONG.gather(&mut rx, &mut msgs, false);
+        assert!(msgs.len() >= 32, "gathered {}", msgs.len());
+        let _tx = late.join().expect("sender");
+    }
+
+    #[test]
+    fn after_a_busy_batch_even_one_record_gathers() {
+        let (tx, mut rx) = mpsc::channel(1024);
+        let mut msgs = waiting(&tx, &mut rx, 1);
+        let late = std::thread::spawn(move || {
+            for _ in 0..31 {
+                std::thread::sleep(Duration::from_millis(1));
+                append(&tx);
+            }
+            tx
+        });
+        LONG.gather(&mut rx, &mut msgs, true);
         assert!(msgs.len() >= 32, "gathered {}", msgs.len());
         let _tx = late.join().expect("sender");
     }
@@ -154,9 +171,9 @@ mod tests {
             max_wait: Duration::from_millis(5),
             ..LONG
         };
-        short.gather(&mut rx, &mut msgs);
+        short.gather(&mut rx, &mut msgs, false);
         assert_eq!(msgs.len(), 10);
-        SyncGather::OFF.gather(&mut rx, &mut msgs);
+        SyncGather::OFF.gather(&mut rx, &mut msgs, true);
         assert_eq!(msgs.len(), 10);
     }
 
@@ -166,7 +183,7 @@ mod tests {
         let mut msgs = waiting(&tx, &mut rx, 9);
         let (roll, _) = tokio::sync::oneshot::channel();
         msgs.push(Msg::Roll(roll));
-        LONG.gather(&mut rx, &mut msgs);
+        LONG.gather(&mut rx, &mut msgs, false);
         assert_eq!(msgs.len(), 10);
     }
 }
