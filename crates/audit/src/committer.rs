@@ -442,6 +442,41 @@ mod tests {
     }
 
     #[test]
+    fn in_sync_mode_after_a_busy_batch_a_lone_append_goes_to_the_writer() {
+        for (durability, busy_goes_to_writer) in
+            [(Durability::Sync, true), (Durability::Buffered, false)]
+        {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let (writer, threads, rt) = open(dir.path(), durability);
+            let a = writer.appender();
+            rt.block_on(async {
+                // As if the last batch had held as many records as make
+                // the log busy (SyncGather::after).
+                a.log
+                    .last_batch
+                    .store(SyncGather::default().after, Ordering::Relaxed);
+                a.append(record("after a busy batch"))
+                    .await
+                    .expect("append");
+                // That batch held one record: the log is quiet again.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                a.append(record("quiet again")).await.expect("append");
+                writer.shutdown().await.expect("shutdown");
+            });
+            let here = std::thread::current().name().unwrap_or("").to_owned();
+            let seen = threads.0.lock().expect("lock").clone();
+            let by = |id: &str| seen.iter().find(|(r, _)| r == id).expect(id).1.clone();
+            let expected = if busy_goes_to_writer {
+                "audit-fe"
+            } else {
+                here.as_str()
+            };
+            assert_eq!(by("after a busy batch"), expected, "{durability}");
+            assert_eq!(by("quiet again"), here, "{durability}");
+        }
+    }
+
+    #[test]
     fn a_segment_written_only_by_appenders_is_still_sealed_once_old_enough() {
         let dir = tempfile::tempdir().expect("tempdir");
         let threads = Arc::new(Threads::default());

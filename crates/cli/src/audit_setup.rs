@@ -33,9 +33,10 @@ pub struct AuditArgs {
     /// dev: a power loss can lose the last records).
     #[arg(long)]
     pub audit_durability: Option<String>,
-    /// In `sync` mode, how long (µs) a batch that already holds 8 records
-    /// waits for more, up to 32, before its fdatasync (0: never). Fewer,
-    /// fuller syncs: each rewrites the last partly filled page.
+    /// In `sync` mode under load (a batch of 8 or more records, or the
+    /// batch after one), how long (µs) the writer waits for more records,
+    /// up to 32, before its fdatasync (0: never). Fewer, fuller syncs:
+    /// each rewrites the last partly filled page.
     #[arg(long, default_value_t = 400)]
     pub audit_sync_gather_us: u64,
     /// Close (and seal) a segment once it holds this many bytes.
