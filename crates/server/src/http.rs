@@ -135,37 +135,14 @@ async fn serve(
             return served;
         }
     };
-    let now = time::OffsetDateTime::now_utc();
-    let mut caller = match state
-        .auth
-        .authenticate(
-            &parts.method,
-            &parts.uri,
-            &parts.headers,
-            &body,
-            now,
-            meta.source_ip,
-        )
-        .await
-    {
+    let caller = match caller_of(state, meta, parts, &body, op).await {
         Ok(c) => c,
-        Err(e) => {
+        Err((caller, e)) => {
+            served.caller = caller;
             served.result = Err(e);
             return served;
         }
     };
-    // A service presenting a proof acts as the customer, via itself.
-    if let Some(proof) = parts.headers.get(crate::proof::PROOF_HEADER) {
-        let proof = proof.to_str().unwrap_or("");
-        match state.proofs.accept(&state.auth, &caller, op, proof).await {
-            Ok(customer) => caller = customer,
-            Err(e) => {
-                served.caller = Some(caller);
-                served.result = Err(e);
-                return served;
-            }
-        }
-    }
     served.caller = Some(caller.clone());
     if !content_type_ok(parts.headers.get(header::CONTENT_TYPE)) {
         served.result = Err(KmsError::Serialization(format!(
@@ -180,19 +157,7 @@ async fn serve(
         return served;
     };
     if op == "CreateAuthenticationProof" {
-        served.result = match serde_json::from_slice(&body) {
-            Ok(req) => state
-                .proofs
-                .create(&state.auth, &caller, meta.source_ip, req)
-                .await
-                .and_then(|r| {
-                    crate::protocol::to_json_exact(&r)
-                        .map_err(|e| KmsError::Internal(e.to_string()))
-                }),
-            Err(e) => Err(KmsError::Serialization(format!(
-                "Could not parse the request body: {e}"
-            ))),
-        };
+        served.result = create_proof(state, &caller, meta, &body).await;
         return served;
     }
     // A state-changing operation runs only once its intent is durable, so
@@ -211,6 +176,57 @@ async fn serve(
     served.result = result;
     served.facts = facts;
     served
+}
+
+/// The request's caller: its SigV4 signature verified and, when it
+/// presents a proof, the customer the proof acts for. On failure, the
+/// caller known so far (for the audit record) and why.
+async fn caller_of(
+    state: &AppState,
+    meta: RequestMeta,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+    op: Option<&str>,
+) -> Result<Caller, (Option<Caller>, KmsError)> {
+    let now = time::OffsetDateTime::now_utc();
+    let caller = state
+        .auth
+        .authenticate(
+            &parts.method,
+            &parts.uri,
+            &parts.headers,
+            body,
+            now,
+            meta.source_ip,
+        )
+        .await
+        .map_err(|e| (None, e))?;
+    // A service presenting a proof acts as the customer, via itself.
+    let Some(proof) = parts.headers.get(crate::proof::PROOF_HEADER) else {
+        return Ok(caller);
+    };
+    let proof = proof.to_str().unwrap_or("");
+    match state.proofs.accept(&state.auth, &caller, op, proof).await {
+        Ok(customer) => Ok(customer),
+        Err(e) => Err((Some(caller), e)),
+    }
+}
+
+/// CreateAuthenticationProof: served here, not by the processor (it
+/// concerns the caller, not a key).
+async fn create_proof(
+    state: &AppState,
+    caller: &Caller,
+    meta: RequestMeta,
+    body: &[u8],
+) -> Result<Vec<u8>, KmsError> {
+    let req = serde_json::from_slice(body)
+        .map_err(|e| KmsError::Serialization(format!("Could not parse the request body: {e}")))?;
+    let r = state
+        .proofs
+        .create(&state.auth, caller, meta.source_ip, req)
+        .await?;
+    crate::protocol::to_json_exact(&r).map_err(|e| KmsError::Internal(e.to_string()))
 }
 
 /// The request id [`handle`] assigned.
