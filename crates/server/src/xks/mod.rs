@@ -196,27 +196,7 @@ async fn serve(state: &AppState, meta: RequestMeta, parts: &Parts, body: Body) -
     };
     s.endpoint = Some(endpoint.clone());
     s.prefix = Some(prefix.clone());
-    if parts.method != Method::POST {
-        s.result = Err(XksError::MethodNotAllowed);
-        return s;
-    }
-    let client_cert = parts
-        .extensions
-        .get::<ConnInfo>()
-        .is_some_and(|c| c.client_cert);
-    if state.xks.client_cert_required && !client_cert {
-        s.result = Err(XksError::AuthenticationFailed(
-            "This proxy requires a TLS client certificate.".into(),
-        ));
-        return s;
-    }
-    if parts.uri.query().is_some() {
-        s.result = Err(XksError::InvalidUriPath(
-            "XKS proxy API paths take no query string.".into(),
-        ));
-        return s;
-    }
-    if let Err(e) = check_headers(state, parts).await {
+    if let Err(e) = check_request(state, parts).await {
         s.result = Err(e);
         return s;
     }
@@ -243,40 +223,73 @@ async fn serve(state: &AppState, meta: RequestMeta, parts: &Parts, body: Body) -
         ));
         return s;
     }
-    let p = &state.processor;
-    s.result = strongroom_hsm_proto::routing::with_pins(async {
-        match &endpoint {
-            Endpoint::Health => {
-                let m = wire::parse_metadata_only(&body, false)?;
-                s.xks = Some(m);
-                json(&state.xks.health.status().await?)
-            }
-            Endpoint::Metadata(id) => {
-                let m = wire::parse_metadata_only(&body, true)?;
-                let out = p.xks_metadata(&caller, meta, id, &m, &mut s.facts).await;
-                s.xks = Some(m);
-                json(&out?)
-            }
-            Endpoint::Encrypt(id) => {
-                let input = wire::parse_encrypt(&body)?;
-                s.xks = Some(input.meta.clone());
-                json(
-                    &p.xks_encrypt(&caller, meta, id, input, &mut s.facts)
-                        .await?,
-                )
-            }
-            Endpoint::Decrypt(id) => {
-                let input = wire::parse_decrypt(&body)?;
-                s.xks = Some(input.meta.clone());
-                let plaintext = p
-                    .xks_decrypt(&caller, meta, id, input, &mut s.facts)
-                    .await?;
-                Ok(decrypt_answer(&plaintext))
-            }
-        }
-    })
+    let result = strongroom_hsm_proto::routing::with_pins(answer(
+        state, meta, &endpoint, &caller, &body, &mut s,
+    ))
     .await;
+    s.result = result;
     s
+}
+
+/// Refuses, before the body is read, what the spec refuses: methods other
+/// than POST, a connection without the client certificate this proxy
+/// requires, query strings, and headers [`check_headers`] refuses.
+async fn check_request(state: &AppState, parts: &Parts) -> Result<(), XksError> {
+    if parts.method != Method::POST {
+        return Err(XksError::MethodNotAllowed);
+    }
+    let client_cert = parts
+        .extensions
+        .get::<ConnInfo>()
+        .is_some_and(|c| c.client_cert);
+    if state.xks.client_cert_required && !client_cert {
+        return Err(XksError::AuthenticationFailed(
+            "This proxy requires a TLS client certificate.".into(),
+        ));
+    }
+    if parts.uri.query().is_some() {
+        return Err(XksError::InvalidUriPath(
+            "XKS proxy API paths take no query string.".into(),
+        ));
+    }
+    check_headers(state, parts).await
+}
+
+/// The endpoint's answer to `body` from `caller`, noting the request's
+/// XKS metadata and audit facts in `s`.
+async fn answer(
+    state: &AppState,
+    meta: RequestMeta,
+    endpoint: &Endpoint,
+    caller: &Caller,
+    body: &[u8],
+    s: &mut Served,
+) -> Result<Vec<u8>, XksError> {
+    let p = &state.processor;
+    match endpoint {
+        Endpoint::Health => {
+            let m = wire::parse_metadata_only(body, false)?;
+            s.xks = Some(m);
+            json(&state.xks.health.status().await?)
+        }
+        Endpoint::Metadata(id) => {
+            let m = wire::parse_metadata_only(body, true)?;
+            let out = p.xks_metadata(caller, meta, id, &m, &mut s.facts).await;
+            s.xks = Some(m);
+            json(&out?)
+        }
+        Endpoint::Encrypt(id) => {
+            let input = wire::parse_encrypt(body)?;
+            s.xks = Some(input.meta.clone());
+            json(&p.xks_encrypt(caller, meta, id, input, &mut s.facts).await?)
+        }
+        Endpoint::Decrypt(id) => {
+            let input = wire::parse_decrypt(body)?;
+            s.xks = Some(input.meta.clone());
+            let plaintext = p.xks_decrypt(caller, meta, id, input, &mut s.facts).await?;
+            Ok(decrypt_answer(&plaintext))
+        }
+    }
 }
 
 /// `{"plaintext": "<base64>"}`, built in zeroizing buffers only.
