@@ -10,10 +10,9 @@ use serde::de::DeserializeOwned;
 
 use super::asymmetric::{DeriveSharedSecretRequest, SignatureRequest};
 use super::data_key_pair::GenerateDataKeyPairRequest;
+use super::derived_keys::DeriveKeyRequest;
 use super::dispatch::parse;
-use super::extensions::{
-    DeriveKeyRequest, ReinstateKeyRequest, SuspendKeyRequest, UpdateSuspensionOwnerRequest,
-};
+use super::extensions::{ReinstateKeyRequest, SuspendKeyRequest, UpdateSuspensionOwnerRequest};
 use super::grants::{CreateGrantRequest, GrantQuery};
 use super::import::{GetParametersForImportRequest, ImportKeyMaterialRequest};
 use super::key_policy::KeyPolicyRequest;

@@ -5,6 +5,7 @@ pub(crate) mod asymmetric;
 mod create_key;
 pub(crate) mod crypto;
 mod data_key_pair;
+mod derived_keys;
 mod dispatch;
 
 pub use dispatch::{OPERATIONS, grant_operations};
