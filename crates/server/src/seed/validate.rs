@@ -236,6 +236,24 @@ impl SeedFile {
     /// Checks the whole file; the first problem found is returned, named
     /// by its path. Nothing is created from a file that fails.
     pub fn validate(&self, d: &SeedDefaults) -> Result<(), SeedError> {
+        self.check_accounts()?;
+        let mut key_ids = HashSet::new();
+        for (i, key) in self.keys.iter().enumerate() {
+            check_key(i, key, self, d)?;
+            if !key_ids.insert(key.id.to_ascii_lowercase()) {
+                return Err(at(
+                    format!("keys[{i}].id"),
+                    format!("key {} is listed twice", key.id),
+                ));
+            }
+        }
+        self.check_aliases(d)?;
+        self.check_grants(d)
+    }
+
+    /// Accounts: 12-digit ids, each once; credentials by
+    /// `admin::create_access_key`'s rules, each access key id once.
+    fn check_accounts(&self) -> Result<(), SeedError> {
         let mut accounts = HashSet::new();
         let mut access_keys = HashSet::new();
         for (i, a) in self.accounts.iter().enumerate() {
@@ -254,40 +272,21 @@ impl SeedFile {
             }
             for (j, c) in a.credentials.iter().enumerate() {
                 let p = format!("{p}.credentials[{j}]");
-                let id = &c.access_key_id;
-                // `admin::create_access_key`'s rules for ids and secrets.
-                if id.len() < 16 || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric())
-                {
+                check_credential(&p, c)?;
+                if !access_keys.insert(c.access_key_id.as_str()) {
                     return Err(at(
                         format!("{p}.access_key_id"),
-                        "an access key id is 16 to 128 letters and digits",
-                    ));
-                }
-                let secret = &c.secret_access_key.0;
-                if secret.len() < 16 || secret.len() > 128 || !secret.is_ascii() {
-                    return Err(at(
-                        format!("{p}.secret_access_key"),
-                        "a secret access key is 16 to 128 ASCII characters",
-                    ));
-                }
-                if !access_keys.insert(id.as_str()) {
-                    return Err(at(
-                        format!("{p}.access_key_id"),
-                        format!("{id} is listed twice"),
+                        format!("{} is listed twice", c.access_key_id),
                     ));
                 }
             }
         }
-        let mut key_ids = HashSet::new();
-        for (i, key) in self.keys.iter().enumerate() {
-            check_key(i, key, self, d)?;
-            if !key_ids.insert(key.id.to_ascii_lowercase()) {
-                return Err(at(
-                    format!("keys[{i}].id"),
-                    format!("key {} is listed twice", key.id),
-                ));
-            }
-        }
+        Ok(())
+    }
+
+    /// Aliases: valid names, of a seeded key in its region, each once per
+    /// account and region.
+    fn check_aliases(&self, d: &SeedDefaults) -> Result<(), SeedError> {
         let mut alias_names = HashSet::new();
         for (i, alias) in self.aliases.iter().enumerate() {
             let p = format!("aliases[{i}]");
@@ -305,6 +304,12 @@ impl SeedFile {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Grants: valid names, each once per key, of a seeded key in its
+    /// region, to an ARN, for at least one grantable operation.
+    fn check_grants(&self, d: &SeedDefaults) -> Result<(), SeedError> {
         let operations = crate::ops::grant_operations();
         let mut grant_names = HashSet::new();
         for (i, grant) in self.grants.iter().enumerate() {
@@ -346,6 +351,26 @@ impl SeedFile {
         }
         Ok(())
     }
+}
+
+/// One seeded credential, by `admin::create_access_key`'s rules for ids
+/// and secrets (`p` is its path in the file).
+fn check_credential(p: &str, c: &crate::seed::SeedCredential) -> Result<(), SeedError> {
+    let id = &c.access_key_id;
+    if id.len() < 16 || id.len() > 128 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(at(
+            format!("{p}.access_key_id"),
+            "an access key id is 16 to 128 letters and digits",
+        ));
+    }
+    let secret = &c.secret_access_key.0;
+    if secret.len() < 16 || secret.len() > 128 || !secret.is_ascii() {
+        return Err(at(
+            format!("{p}.secret_access_key"),
+            "a secret access key is 16 to 128 ASCII characters",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
