@@ -168,6 +168,40 @@ pub struct KeyRecord {
 }
 
 impl KeyRecord {
+    /// A new, enabled `SYMMETRIC_DEFAULT` key of AWS origin with no
+    /// version, no policy, no tags and no extensions: the base that
+    /// builders change with struct update (`KeyRecord { .., ..base }`).
+    pub fn symmetric(id: Uuid, account_id: &str, region: &str, created_at: i64) -> Self {
+        Self {
+            id,
+            account_id: account_id.to_owned(),
+            region: region.to_owned(),
+            description: String::new(),
+            state: KeyState::Enabled,
+            key_spec: crate::KeySpec::SymmetricDefault,
+            key_usage: crate::KeyUsage::EncryptDecrypt,
+            origin: crate::Origin::AwsKms,
+            created_at,
+            deletion_date: None,
+            pending_window_days: None,
+            current_version: 0,
+            tags: Vec::new(),
+            rotation_period_days: None,
+            next_rotation_at: None,
+            on_demand_rotations: 0,
+            import_valid_to: None,
+            import_fingerprint: None,
+            suspension_fingerprint: None,
+            exposed: false,
+            volatile: false,
+            policy: None,
+            module_group: None,
+            multi_region_id: None,
+            multi_region_primary: false,
+            revision: 0,
+        }
+    }
+
     /// The id the key's material, EKTs and ciphertexts carry: the shared
     /// multi-Region id, or the key's own.
     pub fn material_id(&self) -> Uuid {

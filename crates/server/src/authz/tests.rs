@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use strongroom_policy::PolicyDocument;
-use strongroom_store::{GrantRecord, KeyRecord, KeyState};
+use strongroom_store::{GrantRecord, KeyRecord};
 use uuid::Uuid;
 
 use super::operations::{self, Resources, Route};
@@ -43,32 +43,14 @@ fn user(account: &str, name: &str, policy: Option<&str>) -> Caller {
 
 fn key(account: &str, policy: Option<&str>) -> KeyRecord {
     KeyRecord {
-        id: Uuid::new_v4(),
-        account_id: account.into(),
-        region: Region::aws_default().to_string(),
-        description: String::new(),
-        state: KeyState::Enabled,
-        key_spec: strongroom_store::KeySpec::SymmetricDefault,
-        key_usage: strongroom_store::KeyUsage::EncryptDecrypt,
-        origin: strongroom_store::Origin::AwsKms,
-        created_at: 0,
-        deletion_date: None,
-        pending_window_days: None,
         current_version: 1,
-        tags: Vec::new(),
-        rotation_period_days: None,
-        next_rotation_at: None,
-        on_demand_rotations: 0,
-        import_valid_to: None,
-        import_fingerprint: None,
-        suspension_fingerprint: None,
-        exposed: false,
-        volatile: false,
         policy: policy.map(str::to_owned),
-        module_group: None,
-        multi_region_id: None,
-        multi_region_primary: false,
-        revision: 0,
+        ..KeyRecord::symmetric(
+            Uuid::new_v4(),
+            account,
+            &Region::aws_default().to_string(),
+            0,
+        )
     }
 }
 

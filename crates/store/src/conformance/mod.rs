@@ -85,35 +85,14 @@ pub(crate) fn key(account: &str) -> (KeyRecord, KeyVersionRecord) {
     let id = Uuid::new_v4();
     (
         KeyRecord {
-            id,
-            account_id: account.into(),
-            region: REGION.into(),
             description: "d".into(),
-            state: KeyState::Enabled,
-            key_spec: crate::KeySpec::SymmetricDefault,
-            key_usage: crate::KeyUsage::EncryptDecrypt,
-            origin: crate::Origin::AwsKms,
-            created_at: 1,
-            deletion_date: None,
-            pending_window_days: None,
             current_version: 1,
             tags: vec![Tag {
                 key: "team".into(),
                 value: "a".into(),
             }],
-            rotation_period_days: None,
-            next_rotation_at: None,
-            on_demand_rotations: 0,
-            import_valid_to: None,
-            import_fingerprint: None,
-            suspension_fingerprint: None,
-            exposed: false,
-            volatile: false,
-            policy: None,
             module_group: Some("region=eu".into()),
-            multi_region_id: None,
-            multi_region_primary: false,
-            revision: 0,
+            ..KeyRecord::symmetric(id, account, REGION, 1)
         },
         KeyVersionRecord {
             key_id: id,

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use strongroom_store::{KeyRecord, KeyState, SqliteStore};
+use strongroom_store::{KeyRecord, SqliteStore};
 use tokio::sync::Barrier;
 use tokio::time::timeout;
 use uuid::Uuid;
@@ -17,34 +17,7 @@ use crate::processor::Change;
 const ACCOUNT: &str = "111122223333";
 
 fn record(id: Uuid) -> KeyRecord {
-    KeyRecord {
-        id,
-        account_id: ACCOUNT.into(),
-        region: "us-east-1".into(),
-        description: String::new(),
-        state: KeyState::Enabled,
-        key_spec: strongroom_store::KeySpec::SymmetricDefault,
-        key_usage: strongroom_store::KeyUsage::EncryptDecrypt,
-        origin: strongroom_store::Origin::AwsKms,
-        created_at: 1,
-        deletion_date: None,
-        pending_window_days: None,
-        current_version: 0,
-        tags: Vec::new(),
-        rotation_period_days: None,
-        next_rotation_at: None,
-        on_demand_rotations: 0,
-        import_valid_to: None,
-        import_fingerprint: None,
-        suspension_fingerprint: None,
-        exposed: false,
-        volatile: false,
-        policy: None,
-        module_group: None,
-        multi_region_id: None,
-        multi_region_primary: false,
-        revision: 0,
-    }
+    KeyRecord::symmetric(id, ACCOUNT, "us-east-1", 1)
 }
 
 /// A repository on a fresh SQLite file with keys `a` and `b`.

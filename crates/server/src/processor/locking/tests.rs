@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use strongroom_hsm_proto::{HsmError, ModuleHandler, Request, Response, spawn_module_task};
-use strongroom_store::{KeyRecord, KeyState, SqliteStore};
+use strongroom_store::{KeyRecord, SqliteStore};
 use uuid::Uuid;
 
 use crate::auth::Caller;
@@ -54,32 +54,9 @@ fn user(account: &str) -> Caller {
 
 fn record(id: Uuid, shared: Option<Uuid>) -> KeyRecord {
     KeyRecord {
-        id,
-        account_id: OWNER.into(),
-        region: Region::aws_default().to_string(),
-        description: String::new(),
-        state: KeyState::Enabled,
-        key_spec: strongroom_store::KeySpec::SymmetricDefault,
-        key_usage: strongroom_store::KeyUsage::EncryptDecrypt,
-        origin: strongroom_store::Origin::AwsKms,
-        created_at: 1,
-        deletion_date: None,
-        pending_window_days: None,
-        current_version: 0,
-        tags: Vec::new(),
-        rotation_period_days: None,
-        next_rotation_at: None,
-        on_demand_rotations: 0,
-        import_valid_to: None,
-        import_fingerprint: None,
-        suspension_fingerprint: None,
-        exposed: false,
-        volatile: false,
-        policy: None,
-        module_group: None,
         multi_region_id: shared,
         multi_region_primary: shared.is_some(),
-        revision: 0,
+        ..KeyRecord::symmetric(id, OWNER, &Region::aws_default().to_string(), 1)
     }
 }
 
