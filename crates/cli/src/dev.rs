@@ -12,10 +12,13 @@ use strongroom_hsm::{Module, ModuleConfig, dev_unseal};
 use strongroom_hsm_proto::{HsmClient, spawn_module_task};
 use strongroom_server::auth::unknown_keys::UnknownKeyBudget;
 use strongroom_server::region::{Region, RegionSet};
-use strongroom_server::{RunningServer, ServerConfig, admin, defaults, tls};
+use strongroom_server::{RunningServer, admin, defaults};
 use strongroom_store::{SqliteStore, Store};
 
 use crate::modules::ExternalModules;
+use listeners::{DevTls, dev_tls, server_config};
+
+mod listeners;
 use zeroize::Zeroizing;
 
 /// Options of `strongroom dev`. `Debug` redacts the secret.
@@ -502,67 +505,12 @@ pub async fn start(opts: DevOptions) -> anyhow::Result<DevEnvironment> {
     if let Some((path, file)) = &seed {
         crate::seed::check(path, file, &seed_defaults)?;
     }
-    let clients = match &opts.xks_client_auth {
-        Some(_) if !opts.tls => anyhow::bail!("XKS client certificates need TLS"),
-        Some((ca, subject)) => Some(strongroom_server::xks::mtls::client_verifier(ca, subject)?),
-        None => None,
-    };
-    let (tls_config, admin_tls, ca_bundle) = if opts.tls {
-        let files = tls::dev_certificates(&opts.data_dir.join("tls"))?;
-        (
-            Some(tls::server_config_with_clients(
-                &files.server_cert,
-                &files.server_key,
-                clients,
-            )?),
-            Some(tls::server_config_with_clients(
-                &files.server_cert,
-                &files.server_key,
-                None,
-            )?),
-            Some(files.ca_cert),
-        )
-    } else {
-        (None, None, None)
-    };
-    let config = ServerConfig {
-        listen: opts.listen,
-        region: default_region.clone(),
-        regions: opts.region_set(),
-        tls: tls_config,
-        deletion_sweep_interval: opts.deletion_sweep_interval,
-        header_read_timeout: opts.header_read_timeout,
-        body_read_timeout: opts.body_read_timeout,
-        max_connections: opts.max_connections,
-        max_connections_per_source: opts.max_connections_per_source,
-        unknown_key_budget: opts.unknown_key_budget,
-        unauthenticated_summary_interval: opts.unauthenticated_summary_interval,
-        rotation_day: opts.rotation_day,
-        audit: crate::audit_setup::config(
-            &opts.data_dir,
-            &opts.audit,
-            strongroom_audit::Durability::Buffered,
-            false,
-            &hsm,
-        )
-        .await?,
-        metadata_cache_ttl: opts.metadata_cache_ttl,
-        xks_client_cert_required: opts.xks_client_auth.is_some(),
-        xks_requests_per_second: opts.xks_requests_per_second,
-        // Test suites' fixed fake credentials (`test`/`test`) work here.
-        credential_rules: strongroom_server::admin::CredentialRules::Testing,
-        admin: opts
-            .admin_listen
-            .map(|listen| strongroom_server::admin_http::AdminConfig {
-                listen,
-                tls: admin_tls,
-                console: Some(opts.console),
-                fleet_accounts: vec![creds.account_id.clone()],
-            }),
-        account_from_access_key: opts
-            .account_from_access_key
-            .then(|| creds.access_key_id.clone()),
-    };
+    let DevTls {
+        api: tls_config,
+        admin: admin_tls,
+        ca_bundle,
+    } = dev_tls(&opts)?;
+    let config = server_config(&opts, &default_region, tls_config, admin_tls, &creds, &hsm).await?;
     log_module_status(&hsm).await;
     let server = strongroom_server::start(config, store.clone(), hsm.clone())
         .await

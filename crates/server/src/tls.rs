@@ -59,6 +59,9 @@ fn write_file(path: &Path, data: &[u8], mode: u32) -> Result<(), TlsError> {
     f.sync_all().map_err(io(path))
 }
 
+/// A listener's TLS configuration (rustls), as `ServerConfig::tls` takes it.
+pub type ServerTls = Arc<rustls::ServerConfig>;
+
 /// Loads the dev TLS files in `dir`, generating them on first use.
 pub fn dev_certificates(dir: &Path) -> Result<TlsFiles, TlsError> {
     fs::create_dir_all(dir).map_err(io(dir))?;
