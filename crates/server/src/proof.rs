@@ -277,37 +277,10 @@ impl Proofs {
         source: Option<std::net::IpAddr>,
         req: CreateProofRequest,
     ) -> Result<CreateProofResponse, KmsError> {
-        let service = match (&caller.identity.kind, &caller.identity.service_name) {
-            (IdentityKind::Service, Some(s)) if caller.via_service.is_none() => s.clone(),
-            _ => {
-                return Err(KmsError::AccessDenied(format!(
-                    "User: {} is not authorized to perform: strongroom:CreateAuthenticationProof: only service principals may",
-                    caller.identity.session_arn
-                )));
-            }
-        };
+        let service = minting_service(caller)?;
         let forwarded = Forwarded::parse(req)?;
-        if !signing_service_matches(&service, &forwarded.signing_service) {
-            return Err(KmsError::AccessDenied(format!(
-                "The customer's request is signed for service '{}', which is not {service}.",
-                forwarded.signing_service
-            )));
-        }
         let now = time::OffsetDateTime::now_utc();
-        let key = auth
-            .verify(
-                &forwarded.method,
-                &forwarded.uri,
-                &forwarded.headers,
-                &forwarded.payload,
-                now,
-                &forwarded.signing_service,
-                source,
-            )
-            .await
-            .map_err(|e| {
-                KmsError::AccessDenied(format!("The customer's request does not authenticate: {e}"))
-            })?;
+        let key = forwarded.verify_for(auth, &service, now, source).await?;
         let customer = auth.caller_for(&key).await?;
         // The signature verified, so these parse; read what names the request.
         let (signature, signed_at) = forwarded
@@ -389,6 +362,18 @@ impl Proofs {
     }
 }
 
+/// The service `caller` speaks for, if it is a service principal calling
+/// directly: only those may mint proofs.
+fn minting_service(caller: &Caller) -> Result<String, KmsError> {
+    match (&caller.identity.kind, &caller.identity.service_name) {
+        (IdentityKind::Service, Some(s)) if caller.via_service.is_none() => Ok(s.clone()),
+        _ => Err(KmsError::AccessDenied(format!(
+            "User: {} is not authorized to perform: strongroom:CreateAuthenticationProof: only service principals may",
+            caller.identity.session_arn
+        ))),
+    }
+}
+
 /// The customer's request as forwarded, checked for shape.
 struct Forwarded {
     method: Method,
@@ -401,6 +386,36 @@ struct Forwarded {
 }
 
 impl Forwarded {
+    /// The customer's access key, once this request is signed for
+    /// `service` and its signature verifies (any failure is AccessDenied).
+    async fn verify_for(
+        &self,
+        auth: &Authenticator,
+        service: &str,
+        now: time::OffsetDateTime,
+        source: Option<std::net::IpAddr>,
+    ) -> Result<Arc<strongroom_store::AccessKeyRecord>, KmsError> {
+        if !signing_service_matches(service, &self.signing_service) {
+            return Err(KmsError::AccessDenied(format!(
+                "The customer's request is signed for service '{}', which is not {service}.",
+                self.signing_service
+            )));
+        }
+        auth.verify(
+            &self.method,
+            &self.uri,
+            &self.headers,
+            &self.payload,
+            now,
+            &self.signing_service,
+            source,
+        )
+        .await
+        .map_err(|e| {
+            KmsError::AccessDenied(format!("The customer's request does not authenticate: {e}"))
+        })
+    }
+
     fn parse(req: CreateProofRequest) -> Result<Self, KmsError> {
         let method = Method::from_bytes(req.method.as_deref().unwrap_or("").as_bytes())
             .map_err(|_| bad("Method is not an HTTP method."))?;
