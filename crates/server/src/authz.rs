@@ -37,6 +37,11 @@ pub fn principal_arn(caller: &Caller) -> String {
 pub struct PolicyCache(DashMap<Uuid, Arc<(String, PolicyDocument)>>);
 
 impl PolicyCache {
+    /// Drops the parsed policy of a deleted key.
+    pub(crate) fn forget(&self, key_id: Uuid) {
+        self.0.remove(&key_id);
+    }
+
     fn get(&self, key: &KeyRecord, text: &str) -> Result<Arc<(String, PolicyDocument)>, KmsError> {
         if let Some(hit) = self.0.get(&key.id)
             && hit.0 == text

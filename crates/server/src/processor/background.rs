@@ -74,6 +74,7 @@ impl Processor {
                 tracing::info!(key_id = %id, "key deleted after its waiting period");
             }
             self.public_keys.forget(id);
+            self.policies.forget(id);
             if let Some(shared) = last_material {
                 self.public_keys.forget(shared);
             }
