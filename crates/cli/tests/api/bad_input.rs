@@ -1,5 +1,6 @@
 //! Inputs an SDK would never send: each must get the AWS-shaped error with
 //! the right status, never a panic or a 500, and must change nothing.
+//! Each kind of problem is its own test over a fresh [`Fixture`].
 
 use reqwest::header::{HeaderMap, HeaderValue};
 use strongroom_server::sigv4::{self, RequestParts};
@@ -123,113 +124,110 @@ async fn expect(env: &TestEnv, r: Raw<'_>, status: u16, error_type: &str) -> Str
         .to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn malformed_requests_get_aws_errors_and_change_nothing() {
-    let env = TestEnv::start().await;
-    let key = new_key(&env.client).await;
-    let create = br#"{"Description":"should never exist"}"#;
+/// A key (with no description); each test sends its bad requests, then
+/// [`Fixture::changed_nothing`] checks they wrote nothing and a valid
+/// request still works.
+struct Fixture {
+    env: TestEnv,
+    key: String,
+}
 
-    // Protocol-level problems.
-    expect(
-        &env,
-        Raw::new("CreateKey", b"{not json"),
-        400,
-        "SerializationException",
-    )
-    .await;
-    expect(
-        &env,
-        Raw::new("CreateKey", br#"{"Description": 5}"#),
-        400,
-        "SerializationException",
-    )
-    .await;
-    expect(
-        &env,
-        Raw::new("CreateKey", b"[]"),
-        400,
-        "SerializationException",
-    )
-    .await;
-    expect(
-        &env,
-        Raw {
-            content_type: "text/plain",
-            ..Raw::new("CreateKey", create)
-        },
-        400,
-        "SerializationException",
-    )
-    .await;
-    expect(
-        &env,
-        Raw::new("CreateKeyPlease", create),
-        400,
-        "UnknownOperationException",
-    )
-    .await;
-    expect(
-        &env,
-        Raw {
-            op: None,
-            ..Raw::new("", create)
-        },
-        400,
-        "UnknownOperationException",
-    )
-    .await;
-    expect(
-        &env,
+/// A CreateKey body that must never create a key.
+const CREATE: &[u8] = br#"{"Description":"should never exist"}"#;
+
+impl Fixture {
+    async fn start() -> Self {
+        let env = TestEnv::start().await;
+        let key = new_key(&env.client).await;
+        Self { env, key }
+    }
+
+    /// Sends `r`, expecting `status` and `error_type`: the message.
+    async fn expect(&self, r: Raw<'_>, status: u16, error_type: &str) -> String {
+        expect(&self.env, r, status, error_type).await
+    }
+
+    /// A valid request still works, and no refused one created or
+    /// changed anything; stops the server.
+    async fn changed_nothing(self) {
+        let keys = self.env.client.list_keys().send().await.unwrap();
+        assert_eq!(keys.keys().len(), 1, "a refused request wrote a key");
+        let d = self
+            .env
+            .client
+            .describe_key()
+            .key_id(&self.key)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap();
+        assert_eq!(d.description.as_deref(), Some(""));
+        self.env.stop().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_that_are_not_the_operations_json_are_serialization_errors() {
+    let f = Fixture::start().await;
+    let ser = "SerializationException";
+    f.expect(Raw::new("CreateKey", b"{not json"), 400, ser)
+        .await;
+    f.expect(Raw::new("CreateKey", br#"{"Description": 5}"#), 400, ser)
+        .await;
+    f.expect(Raw::new("CreateKey", b"[]"), 400, ser).await;
+    let text = Raw {
+        content_type: "text/plain",
+        ..Raw::new("CreateKey", CREATE)
+    };
+    f.expect(text, 400, ser).await;
+    f.changed_nothing().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_missing_or_unsupported_operations_and_other_methods_are_refused() {
+    let f = Fixture::start().await;
+    let unknown = "UnknownOperationException";
+    f.expect(Raw::new("CreateKeyPlease", CREATE), 400, unknown)
+        .await;
+    let no_target = Raw {
+        op: None,
+        ..Raw::new("", CREATE)
+    };
+    f.expect(no_target, 400, unknown).await;
+    f.expect(
         Raw::new("CreateCustomKeyStore", b"{}"),
         400,
         "UnsupportedOperationException",
     )
     .await;
-    expect(
-        &env,
-        Raw {
-            method: reqwest::Method::PUT,
-            ..Raw::new("CreateKey", create)
-        },
-        400,
-        "UnknownOperationException",
-    )
-    .await;
+    let put = Raw {
+        method: reqwest::Method::PUT,
+        ..Raw::new("CreateKey", CREATE)
+    };
+    f.expect(put, 400, unknown).await;
+    f.changed_nothing().await;
+}
 
-    // Field-level problems.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_fields_get_serialization_validation_and_ciphertext_errors() {
+    let f = Fixture::start().await;
+    let key = &f.key;
     let bad_b64 = format!(r#"{{"KeyId":"{key}","Plaintext":"%%%not base64%%%"}}"#);
-    expect(
-        &env,
+    f.expect(
         Raw::new("Encrypt", bad_b64.as_bytes()),
         400,
         "SerializationException",
     )
     .await;
     let huge = format!(r#"{{"KeyId":"{key}","Plaintext":"{}"}}"#, "A".repeat(8192));
-    expect(
-        &env,
-        Raw::new("Encrypt", huge.as_bytes()),
-        400,
-        "ValidationException",
-    )
-    .await;
     let long_id = format!(r#"{{"KeyId":"{}","Plaintext":"AA=="}}"#, "k".repeat(3000));
-    expect(
-        &env,
-        Raw::new("Encrypt", long_id.as_bytes()),
-        400,
-        "ValidationException",
-    )
-    .await;
-    expect(
-        &env,
-        Raw::new("Encrypt", br#"{"Plaintext":"AA=="}"#),
-        400,
-        "ValidationException",
-    )
-    .await;
-    expect(
-        &env,
+    let no_key: &[u8] = br#"{"Plaintext":"AA=="}"#;
+    for body in [huge.as_bytes(), long_id.as_bytes(), no_key] {
+        f.expect(Raw::new("Encrypt", body), 400, "ValidationException")
+            .await;
+    }
+    f.expect(
         Raw::new("Decrypt", br#"{"CiphertextBlob":"AAAA"}"#),
         400,
         "InvalidCiphertextException",
@@ -241,133 +239,92 @@ async fn malformed_requests_get_aws_errors_and_change_nothing() {
     // with headers only, in
     // frontend_attacks::unauthenticated_megabyte_body_is_refused_before_it_is_sent.
     let long_desc = format!(r#"{{"Description":"{}"}}"#, "d".repeat(9000));
-    expect(
-        &env,
+    f.expect(
         Raw::new("CreateKey", long_desc.as_bytes()),
         400,
         "ValidationException",
     )
     .await;
+    f.changed_nothing().await;
+}
 
-    // Authentication problems.
-    expect(
-        &env,
-        Raw {
-            sign: Sign::No,
-            ..Raw::new("CreateKey", create)
-        },
+/// A CreateKey signed as `sign` says.
+fn create_signed(sign: Sign) -> Raw<'static> {
+    Raw {
+        sign,
+        ..Raw::new("CreateKey", CREATE)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_wrong_or_garbled_signatures_are_refused() {
+    let f = Fixture::start().await;
+    f.expect(
+        create_signed(Sign::No),
         403,
         "MissingAuthenticationTokenException",
     )
     .await;
-    expect(
-        &env,
-        Raw {
-            sign: Sign::FlipSignature,
-            ..Raw::new("CreateKey", create)
-        },
+    f.expect(
+        create_signed(Sign::FlipSignature),
         400,
         "InvalidSignatureException",
     )
     .await;
-    expect(
-        &env,
-        Raw {
-            sign: Sign::Header("AWS4-HMAC-SHA256 garbage"),
-            ..Raw::new("CreateKey", create)
-        },
-        400,
-        "IncompleteSignatureException",
-    )
-    .await;
-    expect(
-        &env,
-        Raw {
-            sign: Sign::Header("Basic dXNlcjpwYXNz"),
-            ..Raw::new("CreateKey", create)
-        },
-        400,
-        "IncompleteSignatureException",
-    )
-    .await;
+    for header in ["AWS4-HMAC-SHA256 garbage", "Basic dXNlcjpwYXNz"] {
+        f.expect(
+            create_signed(Sign::Header(header)),
+            400,
+            "IncompleteSignatureException",
+        )
+        .await;
+    }
+    f.changed_nothing().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signatures_ten_minutes_stale_or_early_are_refused() {
+    let f = Fixture::start().await;
     let stale = OffsetDateTime::now_utc() - time::Duration::minutes(10);
-    let msg = expect(
-        &env,
-        Raw {
-            at: stale,
-            ..Raw::new("CreateKey", create)
-        },
-        400,
-        "InvalidSignatureException",
-    )
-    .await;
+    let at = |at: OffsetDateTime| Raw {
+        at,
+        ..Raw::new("CreateKey", CREATE)
+    };
+    let msg = f.expect(at(stale), 400, "InvalidSignatureException").await;
     assert!(msg.starts_with("Signature expired"), "{msg}");
     let future = OffsetDateTime::now_utc() + time::Duration::minutes(10);
-    expect(
-        &env,
-        Raw {
-            at: future,
-            ..Raw::new("CreateKey", create)
-        },
-        400,
-        "InvalidSignatureException",
-    )
-    .await;
-    expect(
-        &env,
-        Raw {
-            sign: Sign::AccessKey("AKIAUNKNOWNKEY000000"),
-            ..Raw::new("CreateKey", create)
-        },
+    f.expect(at(future), 400, "InvalidSignatureException").await;
+    f.changed_nothing().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_or_malformed_access_keys_other_regions_and_tampered_bodies_are_refused() {
+    let f = Fixture::start().await;
+    f.expect(
+        create_signed(Sign::AccessKey("AKIAUNKNOWNKEY000000")),
         400,
         "UnrecognizedClientException",
     )
     .await;
-    expect(
-        &env,
-        Raw {
-            sign: Sign::AccessKey("AKIA/../../etc"),
-            ..Raw::new("CreateKey", create)
-        },
+    f.expect(
+        create_signed(Sign::AccessKey("AKIA/../../etc")),
         400,
         "IncompleteSignatureException",
     )
     .await;
-    expect(
-        &env,
-        Raw {
-            sign: Sign::Region("moon-base-1"),
-            ..Raw::new("CreateKey", create)
-        },
+    f.expect(
+        create_signed(Sign::Region("moon-base-1")),
         400,
         "InvalidSignatureException",
     )
     .await;
-    expect(
-        &env,
-        Raw {
-            sign: Sign::BodyAfterSigning(br#"{"Description":"tampered"}"#),
-            ..Raw::new("CreateKey", create)
-        },
+    f.expect(
+        create_signed(Sign::BodyAfterSigning(br#"{"Description":"tampered"}"#)),
         400,
         "InvalidSignatureException",
     )
     .await;
-
-    // A valid request still works, and none of the above created anything.
-    let keys = env.client.list_keys().send().await.unwrap();
-    assert_eq!(keys.keys().len(), 1, "a refused request wrote a key");
-    let d = env
-        .client
-        .describe_key()
-        .key_id(&key)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap();
-    assert_eq!(d.description.as_deref(), Some(""));
-    env.stop().await;
+    f.changed_nothing().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

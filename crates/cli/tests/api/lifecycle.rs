@@ -1,37 +1,79 @@
-use aws_sdk_kms::types::{KeySpec, KeyState, KeyUsageType, OriginType, Tag};
+//! Key lifecycle through aws-sdk-kms: create and describe, update, disable
+//! and enable, creation refusals, listing, and scheduled deletion (its
+//! window, cancelling, and the sweeper). Each claim is its own test over a
+//! fresh [`Orders`] or [`Doomed`] key.
+
+use aws_sdk_kms::types::{KeyMetadata, KeySpec, KeyState, KeyUsageType, OriginType, Tag};
 
 use crate::common::*;
 
+/// A key made with a description ("orders"), usage, spec and a tag, and
+/// the metadata CreateKey answered.
+struct Orders {
+    env: TestEnv,
+    created: KeyMetadata,
+    arn: String,
+    uuid: String,
+}
+
+impl Orders {
+    async fn start() -> Self {
+        let env = TestEnv::start().await;
+        let created = env
+            .client
+            .create_key()
+            .description("orders")
+            .key_usage(KeyUsageType::EncryptDecrypt)
+            .key_spec(KeySpec::SymmetricDefault)
+            .tags(
+                Tag::builder()
+                    .tag_key("team")
+                    .tag_value("payments")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap();
+        let arn = created.arn.clone().unwrap();
+        let uuid = created.key_id.clone();
+        Self {
+            env,
+            created,
+            arn,
+            uuid,
+        }
+    }
+
+    fn c(&self) -> &aws_sdk_kms::Client {
+        &self.env.client
+    }
+
+    async fn describe(&self, id: &str) -> KeyMetadata {
+        self.c()
+            .describe_key()
+            .key_id(id)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn create_describe_update_enable_disable() {
-    let env = TestEnv::start().await;
-    let c = &env.client;
-    let created = c
-        .create_key()
-        .description("orders")
-        .key_usage(KeyUsageType::EncryptDecrypt)
-        .key_spec(KeySpec::SymmetricDefault)
-        .tags(
-            Tag::builder()
-                .tag_key("team")
-                .tag_value("payments")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap();
-    let arn = created.arn.clone().unwrap();
-    let uuid = created.key_id.clone();
+async fn create_key_answers_the_metadata_of_an_enabled_symmetric_key() {
+    let f = Orders::start().await;
+    let (created, uuid) = (&f.created, &f.uuid);
     assert_eq!(
-        arn,
-        format!("arn:aws:kms:us-east-1:{}:key/{uuid}", env.dev.account_id)
+        f.arn,
+        format!("arn:aws:kms:us-east-1:{}:key/{uuid}", f.env.dev.account_id)
     );
     assert_eq!(
         created.aws_account_id.as_deref(),
-        Some(env.dev.account_id.as_str())
+        Some(f.env.dev.account_id.as_str())
     );
     assert_eq!(created.key_state, Some(KeyState::Enabled));
     assert!(created.enabled);
@@ -42,12 +84,18 @@ async fn create_describe_update_enable_disable() {
     let age = aws_sdk_kms::primitives::DateTime::from(std::time::SystemTime::now()).secs()
         - created.creation_date.unwrap().secs();
     assert!((0..60).contains(&age), "creation date {age}s ago");
+    f.env.stop().await;
+}
 
-    // Tags are stored with the key (ListResourceTags comes with the tags API).
-    let stored = env
+/// Tags are stored with the key (ListResourceTags comes with the tags API).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_key_stores_its_tags_with_the_key() {
+    let f = Orders::start().await;
+    let stored = f
+        .env
         .dev
         .store
-        .get_key(uuid.parse().unwrap())
+        .get_key(f.uuid.parse().unwrap())
         .await
         .unwrap()
         .unwrap();
@@ -56,57 +104,59 @@ async fn create_describe_update_enable_disable() {
         (stored.tags[0].key.as_str(), stored.tags[0].value.as_str()),
         ("team", "payments")
     );
+    f.env.stop().await;
+}
 
-    // DescribeKey by UUID, by ARN.
-    for id in [uuid.clone(), arn.clone()] {
-        let d = c
-            .describe_key()
-            .key_id(id)
-            .send()
-            .await
-            .unwrap()
-            .key_metadata
-            .unwrap();
-        assert_eq!(d.key_id, uuid);
-        assert_eq!(d.arn.as_deref(), Some(arn.as_str()));
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn describe_key_by_uuid_or_arn_answers_the_same_key() {
+    let f = Orders::start().await;
+    for id in [&f.uuid, &f.arn] {
+        let d = f.describe(id).await;
+        assert_eq!(d.key_id, f.uuid);
+        assert_eq!(d.arn.as_deref(), Some(f.arn.as_str()));
     }
+    f.env.stop().await;
+}
 
-    c.update_key_description()
-        .key_id(&uuid)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_updated_description_and_a_disabled_state_show_in_describe_key() {
+    let f = Orders::start().await;
+    f.c()
+        .update_key_description()
+        .key_id(&f.uuid)
         .description("orders v2")
         .send()
         .await
         .unwrap();
-    c.disable_key().key_id(&arn).send().await.unwrap();
-    let d = c
-        .describe_key()
-        .key_id(&uuid)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap();
+    f.c().disable_key().key_id(&f.arn).send().await.unwrap();
+    let d = f.describe(&f.uuid).await;
     assert_eq!(d.description.as_deref(), Some("orders v2"));
     assert_eq!(d.key_state, Some(KeyState::Disabled));
     assert!(!d.enabled);
+    f.env.stop().await;
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_key_refuses_encrypt_until_enabled_again() {
+    let f = Orders::start().await;
+    let (c, uuid) = (f.c(), &f.uuid);
+    c.disable_key().key_id(&f.arn).send().await.unwrap();
     let e = c
         .encrypt()
-        .key_id(&uuid)
+        .key_id(uuid)
         .plaintext(blob(b"x"))
         .send()
         .await
         .unwrap_err();
     assert_eq!(code(&e), "DisabledException");
-    c.enable_key().key_id(&uuid).send().await.unwrap();
+    c.enable_key().key_id(uuid).send().await.unwrap();
     c.encrypt()
-        .key_id(&uuid)
+        .key_id(uuid)
         .plaintext(blob(b"x"))
         .send()
         .await
         .unwrap();
-
-    env.stop().await;
+    f.env.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,111 +266,157 @@ async fn list_keys_pages() {
     env.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn schedule_cancel_and_real_deletion() {
-    let env = TestEnv::start().await;
-    let c = &env.client;
-    let arn = new_key(c).await;
-    let ct = c
-        .encrypt()
-        .key_id(&arn)
-        .plaintext(blob(b"secret"))
-        .send()
-        .await
-        .unwrap()
-        .ciphertext_blob
-        .unwrap();
-    c.create_alias()
-        .alias_name("alias/doomed")
-        .target_key_id(&arn)
-        .send()
-        .await
-        .unwrap();
+/// A key with a ciphertext of "secret" and the alias `alias/doomed`, for
+/// the deletion tests.
+struct Doomed {
+    env: TestEnv,
+    arn: String,
+    ct: aws_sdk_kms::primitives::Blob,
+}
 
-    for bad in [6, 31] {
-        let e = c
-            .schedule_key_deletion()
+impl Doomed {
+    async fn start() -> Self {
+        let env = TestEnv::start().await;
+        let c = &env.client;
+        let arn = new_key(c).await;
+        let ct = c
+            .encrypt()
             .key_id(&arn)
+            .plaintext(blob(b"secret"))
+            .send()
+            .await
+            .unwrap()
+            .ciphertext_blob
+            .unwrap();
+        c.create_alias()
+            .alias_name("alias/doomed")
+            .target_key_id(&arn)
+            .send()
+            .await
+            .unwrap();
+        Self { env, arn, ct }
+    }
+
+    fn c(&self) -> &aws_sdk_kms::Client {
+        &self.env.client
+    }
+
+    /// Schedules the key's deletion in 7 days.
+    async fn schedule(
+        &self,
+    ) -> aws_sdk_kms::operation::schedule_key_deletion::ScheduleKeyDeletionOutput {
+        self.c()
+            .schedule_key_deletion()
+            .key_id(&self.arn)
+            .pending_window_in_days(7)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn describe(&self) -> KeyMetadata {
+        self.c()
+            .describe_key()
+            .key_id(&self.arn)
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap()
+    }
+}
+
+fn now_secs() -> i64 {
+    aws_sdk_kms::primitives::DateTime::from(std::time::SystemTime::now()).secs()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn windows_outside_7_to_30_days_and_cancelling_an_active_key_are_refused() {
+    let f = Doomed::start().await;
+    for bad in [6, 31] {
+        let e = f
+            .c()
+            .schedule_key_deletion()
+            .key_id(&f.arn)
             .pending_window_in_days(bad)
             .send()
             .await
             .unwrap_err();
         assert_eq!(code(&e), "ValidationException", "window {bad}");
     }
-    let e = c
+    let e = f
+        .c()
         .cancel_key_deletion()
-        .key_id(&arn)
+        .key_id(&f.arn)
         .send()
         .await
         .unwrap_err();
     assert_eq!(code(&e), "KMSInvalidStateException");
+    f.env.stop().await;
+}
 
-    let s = c
-        .schedule_key_deletion()
-        .key_id(&arn)
-        .pending_window_in_days(7)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(s.key_id.as_deref(), Some(arn.as_str()));
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduling_deletion_answers_the_state_window_and_due_date() {
+    let f = Doomed::start().await;
+    let s = f.schedule().await;
+    assert_eq!(s.key_id.as_deref(), Some(f.arn.as_str()));
     assert_eq!(s.key_state, Some(KeyState::PendingDeletion));
     assert_eq!(s.pending_window_in_days, Some(7));
-    let now = aws_sdk_kms::primitives::DateTime::from(std::time::SystemTime::now()).secs();
     let due = s.deletion_date.unwrap().secs();
-    assert!((due - now - 7 * 86_400).abs() < 60);
+    assert!((due - now_secs() - 7 * 86_400).abs() < 60);
+    f.env.stop().await;
+}
 
-    let d = c
-        .describe_key()
-        .key_id(&arn)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_pending_deletion_refuses_use_enabling_and_rescheduling() {
+    let f = Doomed::start().await;
+    let (c, arn) = (f.c(), &f.arn);
+    f.schedule().await;
+    let d = f.describe().await;
     assert_eq!(d.key_state, Some(KeyState::PendingDeletion));
     assert_eq!(d.pending_deletion_window_in_days, Some(7));
     let e = c
         .decrypt()
-        .ciphertext_blob(ct.clone())
+        .ciphertext_blob(f.ct.clone())
         .send()
         .await
         .unwrap_err();
     assert_eq!(code(&e), "KMSInvalidStateException");
     let e = c
         .encrypt()
-        .key_id(&arn)
+        .key_id(arn)
         .plaintext(blob(b"x"))
         .send()
         .await
         .unwrap_err();
     assert_eq!(code(&e), "KMSInvalidStateException");
-    let e = c.enable_key().key_id(&arn).send().await.unwrap_err();
+    let e = c.enable_key().key_id(arn).send().await.unwrap_err();
     assert_eq!(code(&e), "KMSInvalidStateException");
     let e = c
         .schedule_key_deletion()
-        .key_id(&arn)
+        .key_id(arn)
         .send()
         .await
         .unwrap_err();
     assert_eq!(code(&e), "KMSInvalidStateException");
+    f.env.stop().await;
+}
 
-    // Cancel: the key comes back Disabled, and works once enabled.
-    let r = c.cancel_key_deletion().key_id(&arn).send().await.unwrap();
+/// Cancel: the key comes back Disabled, and works once enabled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_deletion_leaves_the_key_disabled_and_usable_once_enabled() {
+    let f = Doomed::start().await;
+    let (c, arn) = (f.c(), &f.arn);
+    f.schedule().await;
+    let r = c.cancel_key_deletion().key_id(arn).send().await.unwrap();
     assert_eq!(r.key_id.as_deref(), Some(arn.as_str()));
-    let d = c
-        .describe_key()
-        .key_id(&arn)
-        .send()
-        .await
-        .unwrap()
-        .key_metadata
-        .unwrap();
+    let d = f.describe().await;
     assert_eq!(d.key_state, Some(KeyState::Disabled));
     assert!(d.deletion_date.is_none());
-    c.enable_key().key_id(&arn).send().await.unwrap();
+    c.enable_key().key_id(arn).send().await.unwrap();
     assert_eq!(
         c.decrypt()
-            .ciphertext_blob(ct.clone())
+            .ciphertext_blob(f.ct.clone())
             .send()
             .await
             .unwrap()
@@ -329,29 +425,36 @@ async fn schedule_cancel_and_real_deletion() {
             .into_inner(),
         b"secret"
     );
+    f.env.stop().await;
+}
 
-    // Schedule again, and let the sweeper run as if the window had passed.
-    c.schedule_key_deletion()
-        .key_id(&arn)
-        .pending_window_in_days(7)
-        .send()
-        .await
-        .unwrap();
-    let processor = env.dev.server.processor().clone();
+/// The sweeper, run as if the window had passed, deletes the key, its
+/// alias and every EKT; a day early it deletes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_deletes_a_due_key_with_its_aliases_and_every_ekt() {
+    let f = Doomed::start().await;
+    let (c, arn) = (f.c(), &f.arn);
+    f.schedule().await;
+    let now = now_secs();
+    let processor = f.env.dev.server.processor().clone();
     assert_eq!(
         processor.sweep_deletions(now + 6 * 86_400).await.unwrap(),
         0,
         "not due yet"
     );
-    c.describe_key().key_id(&arn).send().await.unwrap();
+    c.describe_key().key_id(arn).send().await.unwrap();
     assert_eq!(
         processor.sweep_deletions(now + 8 * 86_400).await.unwrap(),
         1
     );
-
-    let e = c.describe_key().key_id(&arn).send().await.unwrap_err();
+    let e = c.describe_key().key_id(arn).send().await.unwrap_err();
     assert_eq!(code(&e), "NotFoundException");
-    let e = c.decrypt().ciphertext_blob(ct).send().await.unwrap_err();
+    let e = c
+        .decrypt()
+        .ciphertext_blob(f.ct.clone())
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(code(&e), "InvalidCiphertextException");
     let e = c
         .describe_key()
@@ -362,15 +465,9 @@ async fn schedule_cancel_and_real_deletion() {
     assert_eq!(code(&e), "NotFoundException");
     assert!(c.list_aliases().send().await.unwrap().aliases().is_empty());
     // The store holds neither the key nor any EKT of it.
+    let store = &f.env.dev.store;
     let uuid: uuid::Uuid = arn.rsplit('/').next().unwrap().parse().unwrap();
-    assert!(env.dev.store.get_key(uuid).await.unwrap().is_none());
-    assert!(
-        env.dev
-            .store
-            .get_key_version(uuid, 1)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    env.stop().await;
+    assert!(store.get_key(uuid).await.unwrap().is_none());
+    assert!(store.get_key_version(uuid, 1).await.unwrap().is_none());
+    f.env.stop().await;
 }

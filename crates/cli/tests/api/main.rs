@@ -7,6 +7,7 @@ mod aliases;
 mod asymmetric;
 mod audit;
 mod audit_process;
+mod audit_records;
 mod audit_seal;
 mod authz_attacks;
 mod authz_every_operation;

@@ -1,47 +1,55 @@
 //! The module's domain boundary over the network, with real
 //! `strongroom-hsm` processes and a real frontend: an attacker's domain
 //! pushed into an owned module, and peers the domain does not list trying
-//! to use, shred or forget its keys.
+//! to use, shred or forget its keys. Each over a fresh [`Owned`] module.
 
+use std::path::Path;
+
+use strongroom_crypto::SigningKeyPair;
+use strongroom_hsm_proto::net::{ModulePins, host_tls_config};
+use strongroom_hsm_proto::{HsmClient, HsmError, KeyRef, KeySpecCode, Request, Response};
+use tempfile::TempDir;
+
+use crate::common::blob;
 use crate::hsm_process::*;
 
-/// Over the network, with real module processes and a real frontend: an
-/// attacker who runs a module and a domain of their own cannot push their
-/// domain into an owned module, and a TLS peer the domain does not list can
-/// neither use its keys nor shred or forget them.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn attacker_domain_and_unlisted_peers_are_refused_by_an_owned_module() {
-    use crate::common::blob;
-    use strongroom_crypto::SigningKeyPair;
-    use strongroom_hsm_proto::net::{ModulePins, host_tls_config};
-    use strongroom_hsm_proto::{HsmClient, HsmError, KeyRef, KeySpecCode, Request, Response};
+/// Operators `owner` and `evil` (key files in the work directory), a
+/// frontend host key in `front/`, and the owner's domain (token
+/// `victim-t1.json`) on the victim module, listing that host.
+struct Owned {
+    work: TempDir,
+    victim: Hsm,
+}
 
-    let work = tempfile::tempdir().unwrap();
-    let w = work.path();
-    let victim = Hsm::start(&free_addr(), &w.join("victim"));
-    let theirs = Hsm::start(&free_addr(), &w.join("theirs"));
-    for name in ["owner", "evil"] {
+impl Owned {
+    fn start() -> Self {
+        let work = tempfile::tempdir().unwrap();
+        let w = work.path();
+        let victim = Hsm::start(&free_addr(), &w.join("victim"));
+        for name in ["owner", "evil"] {
+            let out = format!("{name}.key");
+            ok(w, &["operator", "keygen", "--name", name, "--out", &out]);
+        }
+        let front = w.join("front");
         ok(
             w,
-            &[
-                "operator",
-                "keygen",
-                "--name",
-                name,
-                "--out",
-                &format!("{name}.key"),
-            ],
+            &["admin", "--data-dir", front.to_str().unwrap(), "host-key"],
         );
+        let o = Self { work, victim };
+        o.domain_on(&o.victim, "victim", "owner");
+        o
     }
-    let front = w.join("front");
-    ok(
-        w,
-        &["admin", "--data-dir", front.to_str().unwrap(), "host-key"],
-    );
-    let host = front.join("host.pub");
-    // The owner's domain on the victim; the attacker's on their own module,
-    // listing the same frontend host key (it is public).
-    for (h, name, op) in [(&victim, "victim", "owner"), (&theirs, "theirs", "evil")] {
+
+    fn w(&self) -> &Path {
+        self.work.path()
+    }
+
+    /// Module `h` (attested as `name.att`) in use mode with a domain of
+    /// `op`'s (quorum 1, token `name-t1.json`) listing the frontend's host
+    /// key (it is public).
+    fn domain_on(&self, h: &Hsm, name: &str, op: &str) {
+        let w = self.w();
+        let host = w.join("front/host.pub");
         let att = format!("{name}.att");
         ok(w, &["operator", "attest", "--hsm", &h.addr, "--out", &att]);
         let f = prepared(
@@ -73,6 +81,16 @@ async fn attacker_domain_and_unlisted_peers_are_refused_by_an_owned_module() {
             &["operator", "submit", &f, "--hsm", &h.addr, "--out", &out],
         );
     }
+}
+
+/// An attacker who runs a module and a domain of their own (listing the
+/// same frontend) cannot push their domain into an owned module.
+#[test]
+fn an_attackers_domain_cannot_be_pushed_into_an_owned_module() {
+    let o = Owned::start();
+    let w = o.w();
+    let theirs = Hsm::start(&free_addr(), &w.join("theirs"));
+    o.domain_on(&theirs, "theirs", "evil");
     // The attacker adds the victim to their domain (its identity is public)
     // and asks it to ingest the result, signed by their own operator.
     let f = prepared(
@@ -107,19 +125,27 @@ async fn attacker_domain_and_unlisted_peers_are_refused_by_an_owned_module() {
     );
     refused(
         w,
-        &["operator", "submit", &f, "--hsm", &victim.addr],
+        &["operator", "submit", &f, "--hsm", &o.victim.addr],
         "UnknownOperator",
     );
     let status: serde_json::Value =
-        serde_json::from_str(&ok(w, &["operator", "status", "--hsm", &victim.addr])).unwrap();
+        serde_json::from_str(&ok(w, &["operator", "status", "--hsm", &o.victim.addr])).unwrap();
     assert_eq!(
         status["domains"].as_array().map(Vec::len),
         Some(1),
         "{status}"
     );
+}
 
-    // The real frontend works, and its keys are sealed under its domain.
-    let (dev, client) = frontend(&front, &[&victim], &w.join("victim-t1.json")).await;
+/// The real frontend's keys are sealed under its domain; a TLS peer the
+/// domain does not list, naming the domain or none, is refused every
+/// request that touches it (by the module when named, by its network side
+/// already when not), and the key still works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_the_domain_does_not_list_can_neither_use_nor_shred_nor_forget_its_keys() {
+    let o = Owned::start();
+    let w = o.w();
+    let (dev, client) = frontend(&w.join("front"), &[&o.victim], &w.join("victim-t1.json")).await;
     let key_id = client
         .create_key()
         .send()
@@ -137,14 +163,10 @@ async fn attacker_domain_and_unlisted_peers_are_refused_by_an_owned_module() {
         .unwrap()
         .ciphertext_blob
         .unwrap();
-
-    // A TLS peer the domain does not list, naming the victim's domain or
-    // none: refused for every request that touches the domain (by the
-    // module when named, by its network side already when not).
     let (_, body) = strongroom_cli::operator::read_token(&w.join("victim-t1.json")).unwrap();
     let stranger = || {
         HsmClient::remote(
-            &[victim.addr.parse().unwrap()],
+            &[o.victim.addr.parse().unwrap()],
             host_tls_config(&SigningKeyPair::generate().unwrap(), ModulePins::any()).unwrap(),
         )
     };
@@ -201,10 +223,6 @@ async fn attacker_domain_and_unlisted_peers_are_refused_by_an_owned_module() {
 /// (and hash) a whole log file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stranger_listing_or_describing_logs_never_makes_the_module_read_a_log_file() {
-    use strongroom_crypto::SigningKeyPair;
-    use strongroom_hsm_proto::net::{ModulePins, host_tls_config};
-    use strongroom_hsm_proto::{HsmClient, Request, Response};
-
     let work = tempfile::tempdir().unwrap();
     let state = work.path().join("m");
     // Two runs: the first run's log is closed by the second.

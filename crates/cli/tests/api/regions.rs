@@ -1,6 +1,7 @@
 //! Regions: every request acts in its credential scope's region; keys,
 //! aliases and grants exist only there; `--region` restricts what is
-//! served. Test suites' fixed fake credentials work in `dev`.
+//! served. Test suites' fixed fake credentials work in `dev`. The
+//! five-region claims are each a test over a fresh [`FiveRegions`].
 
 use aws_sdk_kms::Client;
 use aws_sdk_kms::config::Region;
@@ -92,26 +93,71 @@ async fn make_in(dev: &DevEnvironment, region: &'static str, grantee: &str) -> M
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn clients_in_five_regions_each_see_only_their_own_keys_aliases_and_grants() {
-    let env = TestEnv::start().await;
-    let grantee = format!("arn:aws:iam::{}:role/app", env.dev.account_id);
-    let mut made = Vec::new();
-    for (region, partition) in REGIONS {
-        let m = make_in(&env.dev, region, &grantee).await;
-        assert!(
-            m.arn.starts_with(&format!(
-                "arn:{partition}:kms:{region}:{}:key/",
-                env.dev.account_id
-            )),
-            "{}",
-            m.arn
-        );
-        made.push(m);
+/// A server with a key, alias, grant and ciphertext made in each of
+/// [`REGIONS`] (each key ARN in its region's partition).
+struct FiveRegions {
+    env: TestEnv,
+    made: Vec<Made>,
+}
+
+impl FiveRegions {
+    async fn start() -> Self {
+        let env = TestEnv::start().await;
+        let grantee = format!("arn:aws:iam::{}:role/app", env.dev.account_id);
+        let mut made = Vec::new();
+        for (region, partition) in REGIONS {
+            let m = make_in(&env.dev, region, &grantee).await;
+            assert!(
+                m.arn.starts_with(&format!(
+                    "arn:{partition}:kms:{region}:{}:key/",
+                    env.dev.account_id
+                )),
+                "{}",
+                m.arn
+            );
+            made.push(m);
+        }
+        Self { env, made }
     }
-    for m in &made {
+
+    /// Each region's client with every other region's things.
+    fn pairs(&self) -> impl Iterator<Item = (&Made, &Made)> {
+        self.made.iter().flat_map(move |m| {
+            self.made
+                .iter()
+                .filter(move |o| o.region != m.region)
+                .map(move |o| (m, o))
+        })
+    }
+
+    /// Nothing any refusal touched changed: each key still Enabled, each
+    /// grant still there; stops the server.
+    async fn changed_nothing(self) {
+        for m in &self.made {
+            let meta = m
+                .client
+                .describe_key()
+                .key_id(&m.id)
+                .send()
+                .await
+                .unwrap()
+                .key_metadata
+                .unwrap();
+            assert_eq!(meta.key_state.unwrap().as_str(), "Enabled");
+            let grants = m.client.list_grants().key_id(&m.id).send().await.unwrap();
+            assert_eq!(grants.grants().len(), 1);
+        }
+        self.env.stop().await;
+    }
+}
+
+/// Its own key: listed, described by id, ARN and alias, and its
+/// ciphertext decrypts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_region_lists_describes_and_decrypts_only_its_own_key() {
+    let f = FiveRegions::start().await;
+    for m in &f.made {
         let c = &m.client;
-        // Its own: listed, described by id, ARN and alias.
         let keys = c.list_keys().send().await.unwrap();
         let listed: Vec<_> = keys.keys().iter().filter_map(|k| k.key_arn()).collect();
         assert_eq!(listed, [m.arn.as_str()], "{}", m.region);
@@ -121,6 +167,25 @@ async fn clients_in_five_regions_each_see_only_their_own_keys_aliases_and_grants
             assert_eq!(meta.arn.as_deref(), Some(m.arn.as_str()));
             assert_eq!(meta.description.as_deref(), Some(m.region));
         }
+        let plain = c
+            .decrypt()
+            .ciphertext_blob(blob(&m.ciphertext))
+            .send()
+            .await
+            .unwrap()
+            .plaintext
+            .unwrap();
+        assert_eq!(plain.as_ref(), m.region.as_bytes());
+    }
+    f.env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_region_lists_only_its_own_aliases_grants_and_retirable_grants() {
+    let f = FiveRegions::start().await;
+    let root = format!("arn:aws:iam::{}:root", f.env.dev.account_id);
+    for m in &f.made {
+        let c = &m.client;
         let aliases = c.list_aliases().send().await.unwrap();
         let aliases: Vec<_> = aliases
             .aliases()
@@ -137,7 +202,7 @@ async fn clients_in_five_regions_each_see_only_their_own_keys_aliases_and_grants
         assert_eq!(grants, [m.grant_id.as_str()]);
         let retirable = c
             .list_retirable_grants()
-            .retiring_principal(format!("arn:aws:iam::{}:root", env.dev.account_id))
+            .retiring_principal(&root)
             .send()
             .await
             .unwrap();
@@ -147,80 +212,72 @@ async fn clients_in_five_regions_each_see_only_their_own_keys_aliases_and_grants
             .filter_map(|g| g.grant_id())
             .collect();
         assert_eq!(retirable, [m.grant_id.as_str()], "{}", m.region);
-        let plain = c
-            .decrypt()
-            .ciphertext_blob(blob(&m.ciphertext))
-            .send()
-            .await
-            .unwrap()
-            .plaintext
-            .unwrap();
-        assert_eq!(plain.as_ref(), m.region.as_bytes());
+    }
+    f.env.stop().await;
+}
 
-        // Every other region's: not found, as for another account's.
-        for other in made.iter().filter(|o| o.region != m.region) {
-            let e = c.describe_key().key_id(&other.id).send().await.unwrap_err();
-            assert_eq!(
-                code(&e),
-                "NotFoundException",
-                "{} from {}",
-                other.id,
-                m.region
-            );
-            assert_eq!(
-                e.message(),
-                Some(format!("Key '{}' does not exist", other.id).as_str())
-            );
-            let e = c
-                .describe_key()
-                .key_id(&other.arn)
-                .send()
-                .await
-                .unwrap_err();
-            assert_eq!(code(&e), "NotFoundException");
-            assert_eq!(
-                e.message(),
-                Some(format!("Invalid arn {}", other.region).as_str())
-            );
-            let e = c.list_grants().key_id(&other.id).send().await.unwrap_err();
-            assert_eq!(code(&e), "NotFoundException");
-            let e = c
-                .decrypt()
-                .ciphertext_blob(blob(&other.ciphertext))
-                .send()
-                .await
-                .unwrap_err();
-            assert_eq!(code(&e), "InvalidCiphertextException");
-            let e = c
-                .retire_grant()
-                .key_id(&other.id)
-                .grant_id(&other.grant_id)
-                .send()
-                .await
-                .unwrap_err();
-            assert_eq!(code(&e), "NotFoundException");
-            // Changing another region's key through this one is refused too.
-            let e = c.disable_key().key_id(&other.id).send().await.unwrap_err();
-            assert_eq!(code(&e), "NotFoundException");
-        }
-    }
-    // Nothing any refusal touched changed: each key still Enabled, each
-    // grant still there.
-    for m in &made {
-        let meta = m
-            .client
+/// Every other region's key is not found, by id or ARN, as for another
+/// account's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_regions_key_is_not_found_by_id_or_arn() {
+    let f = FiveRegions::start().await;
+    for (m, other) in f.pairs() {
+        let c = &m.client;
+        let e = c.describe_key().key_id(&other.id).send().await.unwrap_err();
+        assert_eq!(
+            code(&e),
+            "NotFoundException",
+            "{} from {}",
+            other.id,
+            m.region
+        );
+        assert_eq!(
+            e.message(),
+            Some(format!("Key '{}' does not exist", other.id).as_str())
+        );
+        let e = c
             .describe_key()
-            .key_id(&m.id)
+            .key_id(&other.arn)
             .send()
             .await
-            .unwrap()
-            .key_metadata
-            .unwrap();
-        assert_eq!(meta.key_state.unwrap().as_str(), "Enabled");
-        let grants = m.client.list_grants().key_id(&m.id).send().await.unwrap();
-        assert_eq!(grants.grants().len(), 1);
+            .unwrap_err();
+        assert_eq!(code(&e), "NotFoundException");
+        assert_eq!(
+            e.message(),
+            Some(format!("Invalid arn {}", other.region).as_str())
+        );
     }
-    env.stop().await;
+    f.env.stop().await;
+}
+
+/// Another region's grants, ciphertexts and key state cannot be reached
+/// through this one, and the refusals change nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_regions_grants_ciphertexts_and_key_state_are_out_of_reach() {
+    let f = FiveRegions::start().await;
+    for (m, other) in f.pairs() {
+        let c = &m.client;
+        let e = c.list_grants().key_id(&other.id).send().await.unwrap_err();
+        assert_eq!(code(&e), "NotFoundException");
+        let e = c
+            .decrypt()
+            .ciphertext_blob(blob(&other.ciphertext))
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "InvalidCiphertextException");
+        let e = c
+            .retire_grant()
+            .key_id(&other.id)
+            .grant_id(&other.grant_id)
+            .send()
+            .await
+            .unwrap_err();
+        assert_eq!(code(&e), "NotFoundException");
+        let e = c.disable_key().key_id(&other.id).send().await.unwrap_err();
+        assert_eq!(code(&e), "NotFoundException");
+    }
+    f.changed_nothing().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! Key rotation through aws-sdk-kms: status, on-demand rotation and its
 //! limit, history, every past version still decrypting, and the automatic
-//! scheduler (with a shortened day) across a restart.
+//! scheduler (with a shortened day) across a restart. The on-demand
+//! claims are each a test over a fresh [`Fixture`].
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -39,75 +40,132 @@ async fn rotations(c: &aws_sdk_kms::Client, key: &str) -> Vec<(RotationType, f64
     out
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_demand_rotations_keep_every_version_decryptable() {
-    let env = TestEnv::start().await;
-    let c = &env.client;
-    let key = new_key(c).await;
-    let status = c
-        .get_key_rotation_status()
-        .key_id(&key)
-        .send()
-        .await
-        .unwrap();
-    assert!(!status.key_rotation_enabled && status.next_rotation_date.is_none());
+/// A key (rotation off); [`Fixture::rotate_ten_times`] seals something
+/// under each of its eleven versions.
+struct Fixture {
+    env: TestEnv,
+    key: String,
+}
 
-    for bad in [89, 2561] {
-        let e = c
+/// (ciphertext, plaintext, the context's `version` value), one per version.
+type Sealed = Vec<(Vec<u8>, Vec<u8>, String)>;
+
+impl Fixture {
+    async fn start() -> Self {
+        let env = TestEnv::start().await;
+        let key = new_key(&env.client).await;
+        Self { env, key }
+    }
+
+    fn c(&self) -> &aws_sdk_kms::Client {
+        &self.env.client
+    }
+
+    async fn enable_90_days(&self) {
+        self.c()
             .enable_key_rotation()
-            .key_id(&key)
+            .key_id(&self.key)
+            .rotation_period_in_days(90)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    async fn status(
+        &self,
+    ) -> aws_sdk_kms::operation::get_key_rotation_status::GetKeyRotationStatusOutput {
+        self.c()
+            .get_key_rotation_status()
+            .key_id(&self.key)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Seals something under every version, each with its own context,
+    /// rotating on demand between them (ten times).
+    async fn rotate_ten_times(&self) -> Sealed {
+        let (c, key) = (self.c(), &self.key);
+        let mut sealed = Vec::new();
+        for v in 1..=11u32 {
+            if v > 1 {
+                c.rotate_key_on_demand().key_id(key).send().await.unwrap();
+            }
+            let pt = format!("sealed under version {v}").into_bytes();
+            let ctx = format!("v{v}");
+            let ct = c
+                .encrypt()
+                .key_id(key)
+                .plaintext(blob(&pt))
+                .encryption_context("version", &ctx)
+                .send()
+                .await
+                .unwrap()
+                .ciphertext_blob
+                .unwrap()
+                .into_inner();
+            assert_eq!(version_of(&ct), v, "new ciphertexts use the newest version");
+            sealed.push((ct, pt, ctx));
+        }
+        sealed
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_starts_off_and_periods_outside_90_to_2560_days_are_refused() {
+    let f = Fixture::start().await;
+    let status = f.status().await;
+    assert!(!status.key_rotation_enabled && status.next_rotation_date.is_none());
+    for bad in [89, 2561] {
+        let e = f
+            .c()
+            .enable_key_rotation()
+            .key_id(&f.key)
             .rotation_period_in_days(bad)
             .send()
             .await
             .unwrap_err();
         assert_eq!(code(&e), "ValidationException", "{bad}");
     }
-    c.enable_key_rotation()
-        .key_id(&key)
-        .rotation_period_in_days(90)
-        .send()
-        .await
-        .unwrap();
-    let status = c
-        .get_key_rotation_status()
-        .key_id(&key)
-        .send()
-        .await
-        .unwrap();
+    f.env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enabled_rotation_reports_its_period_and_next_date() {
+    let f = Fixture::start().await;
+    f.enable_90_days().await;
+    let status = f.status().await;
     assert!(status.key_rotation_enabled);
     assert_eq!(status.rotation_period_in_days, Some(90));
     let next = status.next_rotation_date.unwrap().as_secs_f64();
     assert!((next - (now() + 90.0 * 86_400.0)).abs() < 60.0, "{next}");
+    f.env.stop().await;
+}
 
-    // Seal something under every version, with its own context.
-    let mut sealed = Vec::new();
-    for v in 1..=11u32 {
-        if v > 1 {
-            c.rotate_key_on_demand().key_id(&key).send().await.unwrap();
-        }
-        let pt = format!("sealed under version {v}").into_bytes();
-        let ctx = format!("v{v}");
-        let ct = c
-            .encrypt()
-            .key_id(&key)
-            .plaintext(blob(&pt))
-            .encryption_context("version", &ctx)
-            .send()
-            .await
-            .unwrap()
-            .ciphertext_blob
-            .unwrap()
-            .into_inner();
-        assert_eq!(version_of(&ct), v, "new ciphertexts use the newest version");
-        sealed.push((ct, pt, ctx));
-    }
-    let e = c
+/// New ciphertexts use the newest version; an eleventh on-demand rotation
+/// is over the limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_on_demand_rotation_makes_the_newest_version_and_ten_is_the_limit() {
+    let f = Fixture::start().await;
+    f.rotate_ten_times().await;
+    let e = f
+        .c()
         .rotate_key_on_demand()
-        .key_id(&key)
+        .key_id(&f.key)
         .send()
         .await
         .unwrap_err();
     assert_eq!(code(&e), "LimitExceededException");
+    f.env.stop().await;
+}
+
+/// Every past version still decrypts; ReEncrypt moves an old ciphertext to
+/// the newest version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_past_version_still_decrypts_and_re_encrypt_moves_to_the_newest() {
+    let f = Fixture::start().await;
+    let (c, key) = (f.c(), &f.key);
+    let sealed = f.rotate_ten_times().await;
     for (ct, pt, ctx) in &sealed {
         let out = c
             .decrypt()
@@ -118,44 +176,61 @@ async fn on_demand_rotations_keep_every_version_decryptable() {
             .unwrap();
         assert_eq!(out.plaintext.unwrap().as_ref(), &pt[..]);
     }
-    // ReEncrypt moves an old ciphertext to the newest version.
     let re = c
         .re_encrypt()
         .ciphertext_blob(blob(&sealed[0].0))
         .source_encryption_context("version", "v1")
-        .destination_key_id(&key)
+        .destination_key_id(key)
         .send()
         .await
         .unwrap();
     assert_eq!(version_of(re.ciphertext_blob.unwrap().as_ref()), 11);
+    f.env.stop().await;
+}
 
-    let history = rotations(c, &key).await;
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rotation_history_lists_every_on_demand_rotation_in_order() {
+    let f = Fixture::start().await;
+    f.rotate_ten_times().await;
+    let history = rotations(f.c(), &f.key).await;
     assert_eq!(history.len(), 10);
     assert!(history.iter().all(|(t, _)| *t == RotationType::OnDemand));
     assert!(history.windows(2).all(|w| w[0].1 <= w[1].1));
-    let e = c
+    let e = f
+        .c()
         .list_key_rotations()
-        .key_id(&key)
+        .key_id(&f.key)
         .marker("x")
         .send()
         .await
         .unwrap_err();
     assert_eq!(code(&e), "InvalidMarkerException");
+    f.env.stop().await;
+}
 
-    c.disable_key_rotation().key_id(&key).send().await.unwrap();
-    let status = c
-        .get_key_rotation_status()
-        .key_id(&key)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabled_rotation_reports_no_period() {
+    let f = Fixture::start().await;
+    f.enable_90_days().await;
+    f.c()
+        .disable_key_rotation()
+        .key_id(&f.key)
         .send()
         .await
         .unwrap();
+    let status = f.status().await;
     assert!(!status.key_rotation_enabled && status.rotation_period_in_days.is_none());
+    f.env.stop().await;
+}
 
-    // A disabled key does not rotate; another account sees nothing.
-    c.disable_key().key_id(&key).send().await.unwrap();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_key_neither_takes_automatic_rotation_nor_rotates_on_demand() {
+    let f = Fixture::start().await;
+    let c = f.c();
+    c.disable_key().key_id(&f.key).send().await.unwrap();
     let e = c
         .enable_key_rotation()
-        .key_id(&key)
+        .key_id(&f.key)
         .send()
         .await
         .unwrap_err();
@@ -169,15 +244,21 @@ async fn on_demand_rotations_keep_every_version_decryptable() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), "DisabledException");
-    let c2 = other_account_client(&env, "555566667777").await;
+    f.env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn another_account_sees_nothing_of_a_keys_rotation() {
+    let f = Fixture::start().await;
+    let c2 = other_account_client(&f.env, "555566667777").await;
     let e = c2
         .get_key_rotation_status()
-        .key_id(&key)
+        .key_id(&f.key)
         .send()
         .await
         .unwrap_err();
     assert_eq!(code(&e), "AccessDeniedException");
-    env.stop().await;
+    f.env.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

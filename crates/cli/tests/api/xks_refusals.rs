@@ -307,103 +307,100 @@ fn policy(account: &str, store_arn: &str, deny: &[&str]) -> String {
     json!({"Version": "2012-10-17", "Statement": statements}).to_string()
 }
 
-#[tokio::test]
-async fn key_policy_decides_key_usage_and_a_denial_is_access_denied_and_audited() {
-    let env = TestEnv::start().await;
-    let ks = key_store(&env, &env.dev.account_id, "ks").await;
-    let acct = env.dev.account_id.clone();
-    let key_with = |deny: &'static [&'static str]| {
-        let (client, arn) = (env.client.clone(), ks.arn.clone());
-        let acct = acct.clone();
-        async move {
-            let id = key_id_of(&new_key(&client).await).to_owned();
-            client
-                .put_key_policy()
-                .key_id(&id)
-                .policy(policy(&acct, &arn, deny))
-                .send()
-                .await
-                .unwrap();
-            id
-        }
-    };
-    // The key policies name the account (so the key store's identity
-    // policy counts) and deny the key store what it may not do.
-    let encrypt_only = key_with(&["kms:Decrypt"]).await;
-    let decrypt_only = key_with(&["kms:Encrypt"]).await;
-    let no_usage = key_with(&["kms:Encrypt", "kms:Decrypt"]).await;
-    let denied = key_with(&["kms:*"]).await;
-    let usage = |id: String| {
-        let c = &ks.client;
-        async move {
-            let (s, md) = c
-                .call(
-                    &format!("keys/{id}/metadata"),
-                    &json!({"requestMetadata": meta("DescribeKey")}),
-                )
-                .await
-                .unwrap();
-            assert_eq!(s, 200, "{md}");
-            md["keyUsage"].clone()
-        }
-    };
-    assert_eq!(usage(encrypt_only.clone()).await, json!(["ENCRYPT"]));
-    assert_eq!(usage(decrypt_only.clone()).await, json!(["DECRYPT"]));
-    assert_eq!(usage(no_usage.clone()).await, json!([]));
-    let c = &ks.client;
-    let (s, sealed) = c
-        .call(
-            &format!("keys/{encrypt_only}/encrypt"),
-            &encrypt_body(b"x", None, false),
-        )
-        .await
-        .unwrap();
-    assert_eq!(s, 200);
-    assert_error(
-        c.call(
-            &format!("keys/{encrypt_only}/decrypt"),
-            &decrypt_body(&sealed, None),
-        )
-        .await
-        .unwrap(),
-        403,
-        "AccessDeniedException",
-    );
-    assert_error(
-        c.call(
-            &format!("keys/{decrypt_only}/encrypt"),
-            &encrypt_body(b"x", None, false),
-        )
-        .await
-        .unwrap(),
-        403,
-        "AccessDeniedException",
-    );
-    assert_error(
-        c.call(
-            &format!("keys/{no_usage}/encrypt"),
-            &encrypt_body(b"x", None, false),
-        )
-        .await
-        .unwrap(),
-        403,
-        "AccessDeniedException",
-    );
-    for api in ["metadata", "encrypt"] {
+/// A key store, and keys whose policies name the account (so the key
+/// store's identity policy counts) and deny the key store what it may not do.
+struct Denials {
+    env: TestEnv,
+    ks: crate::xks::Store,
+}
+
+impl Denials {
+    async fn start() -> Self {
+        let env = TestEnv::start().await;
+        let ks = key_store(&env, &env.dev.account_id, "ks").await;
+        Self { env, ks }
+    }
+
+    /// A new key whose policy denies the key store `deny`: its id.
+    async fn key_with(&self, deny: &[&str]) -> String {
+        let client = &self.env.client;
+        let id = key_id_of(&new_key(client).await).to_owned();
+        client
+            .put_key_policy()
+            .key_id(&id)
+            .policy(policy(&self.env.dev.account_id, &self.ks.arn, deny))
+            .send()
+            .await
+            .unwrap();
+        id
+    }
+
+    /// XKS `api` (metadata or encrypt) on key `id`: (status, body).
+    async fn call(&self, id: &str, api: &str) -> (u16, Value) {
         let body = if api == "metadata" {
             json!({"requestMetadata": meta("DescribeKey")})
         } else {
             encrypt_body(b"x", None, false)
         };
-        assert_error(
-            c.call(&format!("keys/{denied}/{api}"), &body)
-                .await
-                .unwrap(),
-            403,
-            "AccessDeniedException",
-        );
+        let path = format!("keys/{id}/{api}");
+        self.ks.client.call(&path, &body).await.unwrap()
     }
-    let recs = xks_records(&env).await;
+}
+
+#[tokio::test]
+async fn the_key_policy_decides_the_key_usage_xks_metadata_reports() {
+    let f = Denials::start().await;
+    let usage = |id: String| {
+        let f = &f;
+        async move {
+            let (s, md) = f.call(&id, "metadata").await;
+            assert_eq!(s, 200, "{md}");
+            md["keyUsage"].clone()
+        }
+    };
+    let encrypt_only = f.key_with(&["kms:Decrypt"]).await;
+    let decrypt_only = f.key_with(&["kms:Encrypt"]).await;
+    let no_usage = f.key_with(&["kms:Encrypt", "kms:Decrypt"]).await;
+    assert_eq!(usage(encrypt_only).await, json!(["ENCRYPT"]));
+    assert_eq!(usage(decrypt_only).await, json!(["DECRYPT"]));
+    assert_eq!(usage(no_usage).await, json!([]));
+    f.env.stop().await;
+}
+
+#[tokio::test]
+async fn an_operation_the_key_policy_denies_the_key_store_is_access_denied() {
+    let f = Denials::start().await;
+    let encrypt_only = f.key_with(&["kms:Decrypt"]).await;
+    let decrypt_only = f.key_with(&["kms:Encrypt"]).await;
+    let no_usage = f.key_with(&["kms:Encrypt", "kms:Decrypt"]).await;
+    let (s, sealed) = f.call(&encrypt_only, "encrypt").await;
+    assert_eq!(s, 200);
+    let path = format!("keys/{encrypt_only}/decrypt");
+    let got = f.ks.client.call(&path, &decrypt_body(&sealed, None)).await;
+    assert_error(got.unwrap(), 403, "AccessDeniedException");
+    assert_error(
+        f.call(&decrypt_only, "encrypt").await,
+        403,
+        "AccessDeniedException",
+    );
+    assert_error(
+        f.call(&no_usage, "encrypt").await,
+        403,
+        "AccessDeniedException",
+    );
+    f.env.stop().await;
+}
+
+/// A key store denied everything is refused (AccessDeniedException, with
+/// audit records naming it and the request), and the key stays enabled.
+#[tokio::test]
+async fn a_key_store_denied_everything_is_refused_audited_and_changes_nothing() {
+    let f = Denials::start().await;
+    let denied = f.key_with(&["kms:*"]).await;
+    for api in ["metadata", "encrypt"] {
+        assert_error(f.call(&denied, api).await, 403, "AccessDeniedException");
+    }
+    let recs = xks_records(&f.env).await;
     let refused: Vec<&Value> = recs
         .iter()
         .filter(|r| {
@@ -415,13 +412,13 @@ async fn key_policy_decides_key_usage_and_a_denial_is_access_denied_and_audited(
         .collect();
     assert_eq!(refused.len(), 2, "{recs:#?}");
     assert_eq!(refused[1]["eventName"], "XksEncrypt");
-    assert_eq!(refused[1]["userIdentity"]["arn"], ks.arn);
+    assert_eq!(refused[1]["userIdentity"]["arn"], f.ks.arn);
     assert_eq!(
         refused[1]["additionalEventData"]["xks"]["kmsRequestId"],
         "req-Encrypt-4112f4d6"
     );
-    // The denied key is still enabled and its policy unchanged.
-    let d = env
+    let d = f
+        .env
         .client
         .describe_key()
         .key_id(&denied)
@@ -431,7 +428,7 @@ async fn key_policy_decides_key_usage_and_a_denial_is_access_denied_and_audited(
         .key_metadata
         .unwrap();
     assert_eq!(d.key_state, Some(aws_sdk_kms::types::KeyState::Enabled));
-    env.stop().await;
+    f.env.stop().await;
 }
 
 #[tokio::test]

@@ -1,15 +1,64 @@
 //! The life cycle: ids, replicas, ciphertexts, signatures and MACs in
-//! every region, per-region state and the audit trail.
+//! every region, per-region state and the audit trail. The replica's
+//! claims are each a test over a fresh [`Pair`].
 
 use super::*;
 
+/// A multi-Region primary made at home (description "primary"), clients
+/// in both regions, and a ciphertext made at home.
+struct Pair {
+    env: TestEnv,
+    us: Client,
+    eu: Client,
+    me: String,
+    primary: KeyMetadata,
+    id: String,
+    ct: Vec<u8>,
+}
+
+impl Pair {
+    async fn start() -> Self {
+        let env = TestEnv::start().await;
+        let (us, eu) = (client_in(&env.dev, HOME), client_in(&env.dev, AWAY));
+        let me = env.dev.account_id.clone();
+        let primary = new_mrk(&us).await;
+        let id = primary.key_id().to_owned();
+        let ct = encrypt(&us, &id, b"made at home").await;
+        Self {
+            env,
+            us,
+            eu,
+            me,
+            primary,
+            id,
+            ct,
+        }
+    }
+
+    /// Replicates the key away, with description "away" and tag site=eu.
+    async fn replicate_away(&self) -> aws_sdk_kms::operation::replicate_key::ReplicateKeyOutput {
+        self.us
+            .replicate_key()
+            .key_id(&self.id)
+            .replica_region(AWAY)
+            .description("away")
+            .tags(
+                Tag::builder()
+                    .tag_key("site")
+                    .tag_value("eu")
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_replica_has_the_same_id_and_decrypts_what_the_primary_encrypts() {
-    let env = TestEnv::start().await;
-    let (us, eu) = (client_in(&env.dev, HOME), client_in(&env.dev, AWAY));
-    let me = env.dev.account_id.clone();
-    let primary = new_mrk(&us).await;
-    let id = primary.key_id().to_owned();
+async fn a_multi_region_key_id_is_mrk_and_lowercase_hex_with_its_arn_in_its_region() {
+    let f = Pair::start().await;
+    let (id, me, primary) = (&f.id, &f.me, &f.primary);
     assert!(id.starts_with("mrk-") && id.len() == 36, "{id}");
     assert!(
         id[4..]
@@ -22,26 +71,17 @@ async fn a_replica_has_the_same_id_and_decrypts_what_the_primary_encrypts() {
     );
     assert_eq!(primary.multi_region(), Some(true));
     assert_eq!(
-        shape(&primary),
+        shape(primary),
         (MultiRegionKeyType::Primary, HOME.into(), vec![])
     );
-    let ct = encrypt(&us, &id, b"made at home").await;
+    f.env.stop().await;
+}
 
-    let out = us
-        .replicate_key()
-        .key_id(&id)
-        .replica_region(AWAY)
-        .description("away")
-        .tags(
-            Tag::builder()
-                .tag_key("site")
-                .tag_value("eu")
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_has_the_same_id_its_regions_arn_and_its_own_description_policy_and_tags() {
+    let f = Pair::start().await;
+    let (id, me) = (&f.id, &f.me);
+    let out = f.replicate_away().await;
     let replica = out.replica_key_metadata.unwrap();
     assert_eq!(replica.key_id(), id);
     assert_eq!(
@@ -53,65 +93,96 @@ async fn a_replica_has_the_same_id_and_decrypts_what_the_primary_encrypts() {
         shape(&replica),
         (MultiRegionKeyType::Replica, HOME.into(), vec![AWAY.into()])
     );
-    assert!(out.replica_policy.unwrap().contains(&me));
+    assert!(out.replica_policy.unwrap().contains(me));
     assert_eq!(out.replica_tags.unwrap()[0].tag_value(), "eu");
-    // The primary now lists it; the primary's own description and tags stay.
-    let p = describe(&us, &id).await;
+    f.env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_primary_lists_its_replica_and_keeps_its_own_description_and_tags() {
+    let f = Pair::start().await;
+    f.replicate_away().await;
+    let p = describe(&f.us, &f.id).await;
     assert_eq!(
         shape(&p),
         (MultiRegionKeyType::Primary, HOME.into(), vec![AWAY.into()])
     );
     assert_eq!(p.description(), Some("primary"));
     assert!(
-        us.list_resource_tags()
-            .key_id(&id)
+        f.us.list_resource_tags()
+            .key_id(&f.id)
             .send()
             .await
             .unwrap()
             .tags()
             .is_empty()
     );
+    f.env.stop().await;
+}
 
-    // Ciphertexts go both ways, without and with the KeyId.
-    assert_eq!(decrypt(&eu, &ct).await, b"made at home");
-    let back = encrypt(&eu, &id, b"made away").await;
-    assert_eq!(decrypt(&us, &back).await, b"made away");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ciphertexts_go_both_ways_between_primary_and_replica_without_and_with_the_key_id() {
+    let f = Pair::start().await;
+    let (us, eu) = (&f.us, &f.eu);
+    let replica = f.replicate_away().await.replica_key_metadata.unwrap();
+    assert_eq!(decrypt(eu, &f.ct).await, b"made at home");
+    let back = encrypt(eu, &f.id, b"made away").await;
+    assert_eq!(decrypt(us, &back).await, b"made away");
     let named = eu
         .decrypt()
-        .key_id(&id)
-        .ciphertext_blob(blob(&ct))
+        .key_id(&f.id)
+        .ciphertext_blob(blob(&f.ct))
         .send()
         .await
         .unwrap();
     assert_eq!(named.key_id(), replica.arn());
-    // ReEncrypt in the replica's region, from the primary's ciphertext.
-    let re = eu
-        .re_encrypt()
-        .ciphertext_blob(blob(&ct))
-        .destination_key_id(&id)
-        .send()
-        .await
-        .unwrap()
-        .ciphertext_blob
-        .unwrap()
-        .into_inner();
-    assert_eq!(decrypt(&us, &re).await, b"made at home");
-    // The other region's ARN is not a KeyId here (as for any key).
-    let e = eu
-        .encrypt()
-        .key_id(primary.arn().unwrap())
-        .plaintext(blob(b"x"))
-        .send()
-        .await
-        .unwrap_err();
+    f.env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn re_encrypt_in_the_replicas_region_takes_the_primarys_ciphertext() {
+    let f = Pair::start().await;
+    f.replicate_away().await;
+    let re =
+        f.eu.re_encrypt()
+            .ciphertext_blob(blob(&f.ct))
+            .destination_key_id(&f.id)
+            .send()
+            .await
+            .unwrap()
+            .ciphertext_blob
+            .unwrap()
+            .into_inner();
+    assert_eq!(decrypt(&f.us, &re).await, b"made at home");
+    f.env.stop().await;
+}
+
+/// The other region's ARN is not a KeyId here (as for any key).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_other_regions_arn_of_a_replicated_key_is_not_a_key_id_here() {
+    let f = Pair::start().await;
+    f.replicate_away().await;
+    let e =
+        f.eu.encrypt()
+            .key_id(f.primary.arn().unwrap())
+            .plaintext(blob(b"x"))
+            .send()
+            .await
+            .unwrap_err();
     assert_eq!(code(&e), "NotFoundException");
-    // Listed under the shared id in both regions.
-    for c in [&us, &eu] {
+    f.env.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_regions_list_a_replicated_key_under_its_shared_id() {
+    let f = Pair::start().await;
+    f.replicate_away().await;
+    for c in [&f.us, &f.eu] {
         let keys = c.list_keys().send().await.unwrap();
         let ids: Vec<_> = keys.keys().iter().filter_map(|k| k.key_id()).collect();
-        assert_eq!(ids, [id.as_str()]);
+        assert_eq!(ids, [f.id.as_str()]);
     }
-    env.stop().await;
+    f.env.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
